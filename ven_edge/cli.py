@@ -1,0 +1,42 @@
+"""The ``ven-edge`` command line.
+
+Each subsystem owns its sub-commands: a module listed in ``_SUBCOMMAND_MODULES`` exposes
+``register(subparsers)``, which adds its parser and sets ``handler`` (a callable taking the parsed
+namespace and returning the exit code). Modules import their heavy dependencies inside the
+handlers, so ``ven-edge --help`` stays quick on a Raspberry Pi.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from ven_edge import __version__
+
+_SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ven-edge",
+        description="OpenADR 3 demand-response gateway for CTA-2045 heat-pump water heaters.",
+    )
+    parser.add_argument("--version", action="version", version=f"ven-edge {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _SUBCOMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return handler(args)
