@@ -1,0 +1,221 @@
+"""Sans-I/O stream parser: bytes in (with their arrival time), link frames and errors out.
+
+A serial port delivers bytes in arbitrary chunks: a link ACK and the following reply can arrive in
+one read, a frame can be split over many (the failure mode of EPRI-lib's ``waitForAck``,
+cta2045.md §11.2). :class:`FrameReader` buffers bytes and yields every complete frame, whatever
+the read boundaries.
+
+Recovery rules (cta2045.md §5, §13 rows 8 and 14, §16):
+
+* Bytes that cannot start a frame are discarded as garbage.
+* A frame whose check bytes are wrong is reported once (link NAK 0x03 by the caller) and the
+  parser then *hunts*: it drops one byte and rescans the rest of the claimed frame, because the
+  header itself may have been garbage that swallowed a real frame. While hunting it accepts only
+  checksum-valid data frames, so bytes inside a corrupted frame that happen to read ``06 00`` are
+  not mistaken for a link ACK, and it reports no further checksum errors for the same burst.
+* A frame not completed within :data:`FRAME_TIMEOUT` of its first byte is abandoned and reported
+  once (link NAK 0x05), then the parser hunts through the bytes it had buffered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ven_edge.cta2045.frames import (
+    CHECK_SIZE,
+    HEADER_SIZE,
+    LINK_ACK_MSB,
+    LINK_FRAME_SIZE,
+    LINK_NAK_MSB,
+    MAX_PAYLOAD_LENGTH,
+    ChecksumError,
+    Frame,
+    LinkAck,
+    LinkFrame,
+    LinkNak,
+    NakReason,
+    checksum,
+)
+
+#: A partial frame is abandoned this long after its first byte, with link NAK 0x05
+#: (EPRI-lib and EPRI-sim: 500 ms, cta2045.md §5 "tML / frame timeout").
+FRAME_TIMEOUT = 0.5
+
+#: Largest NAK reason code defined (cta2045.md §4); ``15 rr`` with a larger rr is not a NAK.
+_MAX_NAK_REASON = max(NakReason)
+
+#: Basic DR (08 01) and data-link (08 03) payloads are 0 (type query) or 2 bytes (cta2045.md §6,
+#: §8); a header claiming much more is garbage rather than a frame worth waiting for. A small margin
+#: lets a slightly wrong length through to the checksum and to the link layer's NAK 0x02.
+_SHORT_TYPES_MAX_LENGTH = 16
+_SHORT_TYPES = frozenset({0x0801, 0x0803})
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRejected:
+    """A frame-shaped run of bytes that cannot be accepted; ``nak`` is the reason to send."""
+
+    nak: NakReason
+    detail: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BytesDiscarded:
+    """Bytes skipped while looking for the start of a frame."""
+
+    data: bytes
+
+
+ReaderEvent = Frame | LinkAck | LinkNak | FrameRejected | BytesDiscarded
+
+
+def _plausible_type(msb: int, lsb: int | None) -> bool:
+    """Could these bytes start a data frame? (message-type ranges, cta2045.md §2)."""
+    if msb in (0x08, 0x09):
+        return lsb is None or lsb <= 0x0F
+    return msb >= 0xF0  # vendor-specific types
+
+
+class FrameReader:
+    """Incremental CTA-2045 frame parser: :meth:`feed` bytes, :meth:`poll` the clock."""
+
+    def __init__(self, max_payload: int = MAX_PAYLOAD_LENGTH) -> None:
+        self.max_payload = max_payload
+        self._buf = bytearray()
+        self._started_at: float | None = None
+        # Bytes still to be rescanned in hunting mode after a bad frame (see module docstring).
+        self._hunt = 0
+
+    @property
+    def buffered(self) -> int:
+        """Number of bytes held while waiting for the rest of a frame."""
+        return len(self._buf)
+
+    def deadline(self) -> float | None:
+        """When :meth:`poll` must be called to abandon the pending partial frame, if any."""
+        if self._started_at is None:
+            return None
+        return self._started_at + FRAME_TIMEOUT
+
+    def feed(self, data: bytes, now: float) -> list[ReaderEvent]:
+        """Add bytes received at time ``now``; return the events they complete."""
+        events = self.poll(now)
+        if data:
+            self._buf += data
+            if self._started_at is None:
+                self._started_at = now
+        self._drain(events, now)
+        return events
+
+    def poll(self, now: float) -> list[ReaderEvent]:
+        """Abandon a partial frame whose time is up; return the resulting events."""
+        events: list[ReaderEvent] = []
+        deadline = self.deadline()
+        if deadline is None or now < deadline or not self._buf:
+            return events
+        if self._hunt:
+            self._discard(1, events)
+        else:
+            stale = bytes(self._buf)
+            events.append(
+                FrameRejected(
+                    NakReason.MESSAGE_TIMEOUT,
+                    f"frame not completed within {FRAME_TIMEOUT * 1000:.0f} ms: "
+                    f"{len(stale)} byte(s) buffered",
+                    stale,
+                )
+            )
+            del self._buf[:1]
+            self._hunt = len(self._buf)
+        self._started_at = now if self._buf else None
+        self._drain(events, now)
+        return events
+
+    def reset(self) -> None:
+        """Forget buffered bytes (after the port was reopened)."""
+        self._buf.clear()
+        self._started_at = None
+        self._hunt = 0
+
+    def _discard(self, count: int, events: list[ReaderEvent]) -> None:
+        chunk = bytes(self._buf[:count])
+        del self._buf[:count]
+        self._hunt = max(0, self._hunt - count)
+        if events and isinstance(events[-1], BytesDiscarded):
+            events[-1] = BytesDiscarded(events[-1].data + chunk)
+        else:
+            events.append(BytesDiscarded(chunk))
+
+    def _consume(self, count: int) -> None:
+        del self._buf[:count]
+        self._hunt = max(0, self._hunt - count)
+
+    def _drain(self, events: list[ReaderEvent], now: float) -> None:
+        consumed = False
+        while self._buf:
+            step = self._step(events)
+            if step is None:  # waiting for more bytes
+                break
+            consumed = True
+        if not self._buf:
+            self._started_at = None
+        elif consumed:
+            # The remaining bytes arrived no later than now; time the new frame from here.
+            self._started_at = now
+
+    def _step(self, events: list[ReaderEvent]) -> bool | None:
+        """Handle the front of the buffer: True after progress, None when more bytes are needed."""
+        buf = self._buf
+        hunting = self._hunt > 0
+        msb = buf[0]
+        if msb in (LINK_ACK_MSB, LINK_NAK_MSB):
+            if len(buf) < LINK_FRAME_SIZE:
+                return None
+            second = buf[1]
+            if not hunting and msb == LINK_ACK_MSB and second == 0x00:
+                self._consume(LINK_FRAME_SIZE)
+                events.append(LinkAck())
+                return True
+            if not hunting and msb == LINK_NAK_MSB and second <= _MAX_NAK_REASON:
+                self._consume(LINK_FRAME_SIZE)
+                events.append(LinkNak(second))
+                return True
+            self._discard(1, events)
+            return True
+        if not _plausible_type(msb, buf[1] if len(buf) > 1 else None):
+            self._discard(1, events)
+            return True
+        if len(buf) < HEADER_SIZE:
+            return None
+        msg_type = int.from_bytes(buf[0:2], "big")
+        length = int.from_bytes(buf[2:4], "big")
+        limit = _SHORT_TYPES_MAX_LENGTH if msg_type in _SHORT_TYPES else self.max_payload
+        if length > limit:
+            self._discard(1, events)
+            return True
+        total = HEADER_SIZE + length + CHECK_SIZE
+        if len(buf) < total:
+            return None
+        body = bytes(buf[: HEADER_SIZE + length])
+        received = bytes(buf[HEADER_SIZE + length : total])
+        expected = checksum(body)
+        if received == expected:
+            self._consume(total)
+            self._hunt = 0
+            events.append(Frame(msg_type, body[HEADER_SIZE:]))
+            return True
+        if hunting:
+            self._discard(1, events)
+            return True
+        error = ChecksumError(expected, received)
+        events.append(FrameRejected(NakReason.CHECKSUM_ERROR, str(error), bytes(buf[:total])))
+        del buf[:1]
+        self._hunt = total - 1
+        return True
+
+
+def frames_from_bytes(data: bytes) -> list[LinkFrame]:
+    """Every link frame found in ``data`` (a convenience for tools and tests)."""
+    reader = FrameReader()
+    return [e for e in reader.feed(data, 0.0) if isinstance(e, Frame | LinkAck | LinkNak)]
