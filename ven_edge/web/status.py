@@ -1,0 +1,481 @@
+"""The status snapshot the daemon hands to the web page, and its JSON form (``GET /api/status``).
+
+The daemon builds one :class:`StatusSnapshot` from what it knows (device state from the CTA-2045
+UCM, events from the OpenADR client, the current plan, link health) and the web app serialises it.
+The JSON form is a stable contract documented in the README ("Status page"): fields are only ever
+added, never renamed or removed.
+
+All times in the JSON are RFC 3339 with the gateway's local UTC offset, so that the page shows the
+same wall-clock times as the heater-state text ("until 19:00") whatever zone the viewer is in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Literal, TypeAlias, get_args
+from urllib.parse import urlsplit, urlunsplit
+
+JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
+JSONObject: TypeAlias = dict[str, JSONValue]
+
+HeaterMode = Literal["normal", "saving", "preheating", "opted_out", "fault", "unknown"]
+HEATER_MODES: tuple[HeaterMode, ...] = get_args(HeaterMode)
+
+# CTA-2045 Basic DR operational-state codes (opcode2 of the 0x13 Operational State Response),
+# ../shared/reference/cta2045.md §8.3. Codes 13 and 14 are CTA-2045-B additions.
+OP_IDLE_NORMAL = 0
+OP_RUNNING_NORMAL = 1
+OP_RUNNING_CURTAILED = 2
+OP_RUNNING_HEIGHTENED = 3
+OP_IDLE_CURTAILED = 4
+OP_SGD_ERROR = 5
+OP_IDLE_HEIGHTENED = 6
+OP_CYCLING_ON = 7
+OP_CYCLING_OFF = 8
+OP_VARIABLE_FOLLOWING = 9
+OP_VARIABLE_NOT_FOLLOWING = 10
+OP_IDLE_OPTED_OUT = 11
+OP_RUNNING_OPTED_OUT = 12
+OP_RUNNING_PRICE_STREAM = 13
+OP_IDLE_PRICE_STREAM = 14
+
+TEXT_HEATING = "Heating normally"
+TEXT_IDLE = "Idle"
+TEXT_SAVING = "Saving energy: utility event"
+TEXT_PREHEATING = "Pre-heating"
+TEXT_PREHEATED = "Pre-heating (tank full)"
+TEXT_OPTED_OUT = "Opted out"
+TEXT_FAULT = "Heater fault"
+TEXT_NOT_CONNECTED = "Heater not connected"
+TEXT_NOT_FOLLOWING = "Not following the utility event"
+
+# (mode, plain words, whether the words take the event's end time: "... until 19:00").
+_OP_STATE_TEXT: dict[int, tuple[HeaterMode, str, bool]] = {
+    OP_IDLE_NORMAL: ("normal", TEXT_IDLE, False),
+    OP_RUNNING_NORMAL: ("normal", TEXT_HEATING, False),
+    OP_RUNNING_CURTAILED: ("saving", TEXT_SAVING, True),
+    OP_RUNNING_HEIGHTENED: ("preheating", TEXT_PREHEATING, True),
+    OP_IDLE_CURTAILED: ("saving", TEXT_SAVING, True),
+    OP_SGD_ERROR: ("fault", TEXT_FAULT, False),
+    OP_IDLE_HEIGHTENED: ("preheating", TEXT_PREHEATED, True),
+    # Cycling and variable-setting events are curtailment too (cta2045.md §8.3, §9.2 "duty cycle
+    # is the % reduction").
+    OP_CYCLING_ON: ("saving", TEXT_SAVING, True),
+    OP_CYCLING_OFF: ("saving", TEXT_SAVING, True),
+    OP_VARIABLE_FOLLOWING: ("saving", TEXT_SAVING, True),
+    # The heater says it ignores the event: it behaves as in normal operation.
+    OP_VARIABLE_NOT_FOLLOWING: ("normal", TEXT_NOT_FOLLOWING, False),
+    OP_IDLE_OPTED_OUT: ("opted_out", TEXT_OPTED_OUT, True),
+    OP_RUNNING_OPTED_OUT: ("opted_out", TEXT_OPTED_OUT, True),
+    OP_RUNNING_PRICE_STREAM: ("normal", "Heating, following prices", False),
+    OP_IDLE_PRICE_STREAM: ("normal", "Idle, following prices", False),
+}
+
+
+def _local(value: datetime, tz: tzinfo | None) -> datetime:
+    """``value`` in ``tz``, or in the gateway's own local zone when ``tz`` is None."""
+    return value.astimezone(tz) if tz is not None else value.astimezone()
+
+
+def until_text(end: datetime, *, now: datetime | None = None, tz: tzinfo | None = None) -> str:
+    """``"until 19:00"`` in local time; ``"until Tue 07:00"`` when not on the day of ``now``."""
+    _require_aware("end", end)
+    local_end = _local(end, tz)
+    if now is not None:
+        _require_aware("now", now)
+        if _local(now, tz).date() != local_end.date():
+            return f"until {local_end:%a %H:%M}"
+    return f"until {local_end:%H:%M}"
+
+
+def describe_heater(
+    state_code: int | None,
+    *,
+    event_end: datetime | None = None,
+    override: bool = False,
+    fault: bool = False,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+) -> tuple[HeaterMode, str]:
+    """Map what the heater reports to a mode and words a homeowner understands.
+
+    ``state_code`` is the CTA-2045 operational state (cta2045.md §8.3), None when the heater has
+    not answered (not connected). ``event_end`` is the end of the active grid event, if any;
+    ``override`` is the heater's Customer Override (0x11, §8.1), which some heaters report with
+    the normal codes 0/1 instead of 11/12 (§14); ``fault`` is a fault seen by the gateway (for
+    example the link failing). ``tz`` is the zone for the end time, default the gateway's zone.
+    """
+    if fault:
+        return "fault", TEXT_FAULT
+    if state_code is None:
+        return "unknown", TEXT_NOT_CONNECTED
+    entry = _OP_STATE_TEXT.get(state_code)
+    if entry is None:
+        return "unknown", f"Heater state unknown (code {state_code})"
+    mode, text, takes_end = entry
+    if override and mode != "fault":
+        mode, text, takes_end = "opted_out", TEXT_OPTED_OUT, True
+    if takes_end and event_end is not None:
+        if mode == "opted_out":
+            text = f"{text}: utility event"
+        text = f"{text} {until_text(event_end, now=now, tz=tz)}"
+    return mode, text
+
+
+class SnapshotError(ValueError):
+    """A snapshot field has a value the JSON contract cannot carry."""
+
+
+def _require_aware(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise SnapshotError(f"{name} must be a timezone-aware datetime, got naive {value!r}")
+
+
+def _time(value: datetime | None, tz: tzinfo | None) -> str | None:
+    return None if value is None else _local(value, tz).isoformat(timespec="seconds")
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s,;]+")
+_SECRET_PARAM = re.compile(r"(?i)(token|secret|password|passwd|key)(=)[^\s&,;]+")
+
+
+def redact_url(url: str | None) -> str | None:
+    """The URL without user, password, query or fragment (where tokens hide)."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(invalid URL)"
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def redact_text(text: str | None) -> str | None:
+    """An error message without URL credentials or bearer tokens."""
+    if text is None:
+        return None
+    text = _USERINFO.sub(r"\1", text)
+    text = _BEARER.sub(r"\1\2[redacted]", text)
+    return _SECRET_PARAM.sub(r"\1\2[redacted]", text)
+
+
+@dataclass(frozen=True, slots=True)
+class HeaterStatus:
+    """What the water heater is doing, in codes and in words."""
+
+    state_code: int | None
+    mode: HeaterMode
+    state_text: str
+    tank_temp_f: float | None = None
+    set_point_f: float | None = None
+    stored_kwh: float | None = None
+    capacity_kwh: float | None = None
+    power_w: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in HEATER_MODES:
+            raise SnapshotError(
+                f"heater mode {self.mode!r} is not one of {', '.join(HEATER_MODES)}"
+            )
+
+    @classmethod
+    def from_device(
+        cls,
+        state_code: int | None,
+        *,
+        event_end: datetime | None = None,
+        override: bool = False,
+        fault: bool = False,
+        now: datetime | None = None,
+        tz: tzinfo | None = None,
+        tank_temp_f: float | None = None,
+        set_point_f: float | None = None,
+        stored_kwh: float | None = None,
+        capacity_kwh: float | None = None,
+        power_w: float | None = None,
+    ) -> HeaterStatus:
+        """Build the status with mode and words from :func:`describe_heater`."""
+        mode, text = describe_heater(
+            state_code, event_end=event_end, override=override, fault=fault, now=now, tz=tz
+        )
+        return cls(
+            state_code=state_code,
+            mode=mode,
+            state_text=text,
+            tank_temp_f=tank_temp_f,
+            set_point_f=set_point_f,
+            stored_kwh=stored_kwh,
+            capacity_kwh=capacity_kwh,
+            power_w=power_w,
+        )
+
+    @property
+    def tank_temp_c(self) -> float | None:
+        return None if self.tank_temp_f is None else (self.tank_temp_f - 32.0) * 5.0 / 9.0
+
+    @property
+    def stored_pct(self) -> float | None:
+        """Stored energy as a share of capacity, 0–100, None when either is unknown."""
+        if self.stored_kwh is None or self.capacity_kwh is None or self.capacity_kwh <= 0:
+            return None
+        return min(100.0, max(0.0, 100.0 * self.stored_kwh / self.capacity_kwh))
+
+    def as_json(self) -> JSONObject:
+        return {
+            "state_code": self.state_code,
+            "mode": self.mode,
+            "state_text": self.state_text,
+            "tank_temp_f": _round(self.tank_temp_f, 1),
+            "tank_temp_c": _round(self.tank_temp_c, 1),
+            "set_point_f": _round(self.set_point_f, 1),
+            "stored_kwh": _round(self.stored_kwh, 2),
+            "capacity_kwh": _round(self.capacity_kwh, 2),
+            "stored_pct": _round(self.stored_pct, 0),
+            "power_w": _round(self.power_w, 0),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    """One grid event as the homeowner sees it. ``end`` is None for an open-ended event."""
+
+    id: str
+    program: str | None
+    kind: str
+    start: datetime
+    end: datetime | None
+    summary: str
+
+    def __post_init__(self) -> None:
+        _require_aware("event start", self.start)
+        _require_aware("event end", self.end)
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {
+            "id": self.id,
+            "program": self.program,
+            "kind": self.kind,
+            "start": _time(self.start, tz),
+            "end": _time(self.end, tz),
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Events:
+    current: EventInfo | None = None
+    next: EventInfo | None = None
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {
+            "current": None if self.current is None else self.current.as_json(tz),
+            "next": None if self.next is None else self.next.as_json(tz),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInterval:
+    """One planning step: the price over it, the heat planned and the stored energy at its start."""
+
+    start: datetime
+    price: float | None
+    heat_kwh: float
+    soc_kwh: float | None
+
+    def __post_init__(self) -> None:
+        _require_aware("plan interval start", self.start)
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {
+            "start": _time(self.start, tz),
+            "price": self.price,
+            "heat_kwh": _round(self.heat_kwh, 3),
+            "soc_kwh": _round(self.soc_kwh, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCommand:
+    """A CTA-2045 command the plan sends (``kind`` e.g. "SHED", "LOAD_UP") and why."""
+
+    start: datetime
+    end: datetime | None
+    kind: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        _require_aware("plan command start", self.start)
+        _require_aware("plan command end", self.end)
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {
+            "start": _time(self.start, tz),
+            "end": _time(self.end, tz),
+            "kind": self.kind,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The current plan; empty (no start, no intervals) before the first one is made."""
+
+    step_minutes: int
+    start: datetime | None = None
+    intervals: tuple[PlanInterval, ...] = ()
+    commands: tuple[PlanCommand, ...] = ()
+    price_unit: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.step_minutes <= 0:
+            raise SnapshotError(f"plan step_minutes must be positive, got {self.step_minutes}")
+        _require_aware("plan start", self.start)
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {
+            "step_minutes": self.step_minutes,
+            "start": _time(self.start, tz),
+            "price_unit": self.price_unit,
+            "intervals": [interval.as_json(tz) for interval in self.intervals],
+            "commands": [command.as_json(tz) for command in self.commands],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HeaterLinkHealth:
+    """The CTA-2045 serial link: port, last good frame, error count since start."""
+
+    ok: bool
+    port: str | None
+    last_frame: datetime | None = None
+    errors: int = 0
+
+    def __post_init__(self) -> None:
+        _require_aware("heater link last_frame", self.last_frame)
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {
+            "ok": self.ok,
+            "port": self.port,
+            "last_frame": _time(self.last_frame, tz),
+            "errors": self.errors,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VtnHealth:
+    """The utility's server (VTN). The URL is shown without credentials, query or fragment."""
+
+    ok: bool
+    url: str | None
+    ven_id: str | None = None
+    last_contact: datetime | None = None
+    last_error: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_aware("vtn last_contact", self.last_contact)
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {
+            "ok": self.ok,
+            "url": redact_url(self.url),
+            "ven_id": self.ven_id,
+            "last_contact": _time(self.last_contact, tz),
+            "last_error": redact_text(self.last_error),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    heater_link: HeaterLinkHealth
+    vtn: VtnHealth
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {"heater_link": self.heater_link.as_json(tz), "vtn": self.vtn.as_json(tz)}
+
+
+# CTA-2045 Device Information device types for water heaters (cta2045.md §9.2).
+DEVICE_TYPE_NAMES: dict[int, str] = {
+    0x0000: "Unspecified",
+    0x0001: "Water heater, gas",
+    0x0002: "Water heater, electric",
+    0x0003: "Water heater, heat pump",
+    0x001B: "Water heater, heat pump (variable capacity)",
+    0x001C: "Water heater, phase change",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """The heater's CTA-2045 Device Information reply (cta2045.md §9.2, message 01 81)."""
+
+    vendor_id: int
+    device_type: int
+    model: str | None = None
+    serial: str | None = None
+    firmware: str | None = None
+    cta2045_version: str | None = None
+
+    @property
+    def device_type_name(self) -> str:
+        return DEVICE_TYPE_NAMES.get(self.device_type, f"Device type 0x{self.device_type:04X}")
+
+    def as_json(self) -> JSONObject:
+        return {
+            "vendor_id": self.vendor_id,
+            "device_type": self.device_type,
+            "device_type_name": self.device_type_name,
+            "model": self.model,
+            "serial": self.serial,
+            "firmware": self.firmware,
+            "cta2045_version": self.cta2045_version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayInfo:
+    version: str
+    uptime_s: float
+
+    def as_json(self) -> JSONObject:
+        return {"version": self.version, "uptime_s": round(self.uptime_s)}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusSnapshot:
+    """Everything the status page shows, at one instant."""
+
+    generated_at: datetime
+    heater: HeaterStatus
+    health: Health
+    gateway: GatewayInfo
+    events: Events = field(default_factory=Events)
+    plan: Plan = field(default_factory=lambda: Plan(step_minutes=15))
+    device: DeviceInfo | None = None
+
+    def __post_init__(self) -> None:
+        _require_aware("generated_at", self.generated_at)
+
+    def as_json(self, tz: tzinfo | None = None) -> JSONObject:
+        """The ``GET /api/status`` document; times in ``tz`` (default: the gateway's zone)."""
+        return {
+            "generated_at": _time(self.generated_at, tz),
+            "heater": self.heater.as_json(),
+            "events": self.events.as_json(tz),
+            "plan": self.plan.as_json(tz),
+            "health": self.health.as_json(tz),
+            "device": None if self.device is None else self.device.as_json(),
+            "gateway": self.gateway.as_json(),
+        }
