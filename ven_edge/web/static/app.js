@@ -1,0 +1,440 @@
+// ven-edge status page: polls /api/status and updates the page in place.
+// No inline scripts (the server's Content-Security-Policy forbids them) and no external requests.
+// Data from the API only ever goes into textContent, never into HTML markup.
+"use strict";
+
+(function () {
+  const POLL_MS = 5000; // plain polling when the gateway offers no long-poll
+  const LONG_POLL_WAIT_S = 25; // long-poll: the server answers at once on a change
+  const LONG_POLL_GAP_MS = 500; // at most two renders a second, however often the state changes
+  const HOUR_MS = 3600 * 1000;
+  const WINDOW_MS = 24 * HOUR_MS;
+
+  const KIND_NAMES = {
+    PRICE: "Price signal",
+    SIMPLE: "Demand response",
+    GRID_EMERGENCY: "Grid emergency",
+    IMPORT_CAPACITY_LIMIT: "Capacity limit",
+    GHG: "Carbon signal",
+    SHED: "Save energy",
+    END_SHED: "Back to normal",
+    LOAD_UP: "Pre-heat",
+    CRITICAL_PEAK: "Critical peak",
+    NORMAL: "Normal",
+  };
+
+  const COLORS = {
+    heat: "rgba(214, 98, 16, 0.75)",
+    heatBorder: "rgb(194, 84, 6)",
+    price: "rgb(22, 96, 171)",
+    grid: "rgba(0, 0, 0, 0.08)",
+    text: "#4a4f57",
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  // --- formatting -------------------------------------------------------------------------
+
+  // Times come as RFC 3339 in the gateway's local zone: show the wall clock as written, so the
+  // page agrees with the heater-state text ("until 19:00") whatever zone the viewer is in.
+  function hhmm(iso) {
+    return iso ? iso.slice(11, 16) : "";
+  }
+
+  function ms(iso) {
+    return iso ? Date.parse(iso) : NaN;
+  }
+
+  function duration(milliseconds) {
+    const minutes = Math.max(0, Math.round(milliseconds / 60000));
+    if (minutes < 1) return "less than a minute";
+    if (minutes < 60) return minutes + " min";
+    const hours = Math.floor(minutes / 60);
+    const rest = minutes % 60;
+    if (hours < 48) return rest ? hours + " h " + rest + " min" : hours + " h";
+    return Math.round(hours / 24) + " days";
+  }
+
+  function ago(iso, nowIso) {
+    if (!iso) return "never";
+    const delta = ms(nowIso) - ms(iso);
+    if (delta < 60000) return Math.max(0, Math.round(delta / 1000)) + " s ago";
+    return duration(delta) + " ago";
+  }
+
+  function kindName(kind) {
+    if (!kind) return "";
+    if (KIND_NAMES[kind]) return KIND_NAMES[kind];
+    if (kind.startsWith("ALERT_")) return "Alert";
+    const words = kind.toLowerCase().replace(/_/g, " ");
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
+
+  function number(value, digits) {
+    return value === null || value === undefined ? null : Number(value).toFixed(digits);
+  }
+
+  // --- small DOM helpers ------------------------------------------------------------------
+
+  function setText(id, text) {
+    const element = $(id);
+    if (element.textContent !== text) element.textContent = text;
+  }
+
+  function el(tag, className, text) {
+    const element = document.createElement(tag);
+    if (className) element.className = className;
+    if (text !== undefined && text !== null) element.textContent = text;
+    return element;
+  }
+
+  // Replace the children of a container only when what they show changed.
+  function fill(container, key, build) {
+    if (container.dataset.key === key) return;
+    container.dataset.key = key;
+    container.replaceChildren(...build());
+  }
+
+  // --- sections ---------------------------------------------------------------------------
+
+  function renderHeater(heater) {
+    const card = $("heater-card");
+    card.dataset.mode = heater.mode;
+    setText("state-text", heater.state_text);
+
+    if (heater.tank_temp_f === null) {
+      setText("temp", "–");
+      setText("temp-sub", "not reported");
+    } else {
+      setText("temp", number(heater.tank_temp_f, 0) + " °F");
+      let sub = number(heater.tank_temp_c, 0) + " °C";
+      if (heater.set_point_f !== null) sub += " · set to " + number(heater.set_point_f, 0) + " °F";
+      setText("temp-sub", sub);
+    }
+
+    if (heater.power_w === null) {
+      setText("power", "–");
+      setText("power-sub", "not reported");
+    } else {
+      const watts = Number(heater.power_w);
+      setText("power", watts >= 1000 ? (watts / 1000).toFixed(2) + " kW" : watts + " W");
+      setText("power-sub", watts > 0 ? "heating" : "not heating");
+    }
+
+    const bar = $("stored-bar");
+    if (heater.stored_pct === null) {
+      setText("stored-text", "not reported");
+      bar.removeAttribute("aria-valuenow");
+      $("stored-fill").style.width = "0%";
+    } else {
+      const pct = Math.round(heater.stored_pct);
+      let text = pct + " %";
+      if (heater.stored_kwh !== null && heater.capacity_kwh !== null) {
+        text += " · " + number(heater.stored_kwh, 1) + " of " + number(heater.capacity_kwh, 1) + " kWh";
+      }
+      setText("stored-text", text);
+      bar.setAttribute("aria-valuenow", String(pct));
+      $("stored-fill").style.width = pct + "%";
+    }
+  }
+
+  function eventBlock(label, event, nowIso, current) {
+    const parts = [el("p", "label", label)];
+    if (!event) {
+      parts.push(el("p", "event-none", current ? "No grid event right now." : "Nothing scheduled."));
+      return parts;
+    }
+    const title = el("p", "event-title");
+    title.append(el("span", "badge", kindName(event.kind)), " ", el("span", "", event.summary));
+    parts.push(title);
+    let when = hhmm(event.start) + " – " + (event.end ? hhmm(event.end) : "until further notice");
+    if (current && event.end) when += " · " + duration(ms(event.end) - ms(nowIso)) + " left";
+    if (!current) when += " · starts in " + duration(ms(event.start) - ms(nowIso));
+    parts.push(el("p", "event-when", when));
+    if (event.program) parts.push(el("p", "muted small", "Program: " + event.program));
+    return parts;
+  }
+
+  function renderEvents(events, nowIso) {
+    // The time left changes every minute: include it in the key.
+    const minute = nowIso.slice(0, 16);
+    fill($("event-current"), JSON.stringify([events.current, minute]), () =>
+      eventBlock("Now", events.current, nowIso, true),
+    );
+    fill($("event-next"), JSON.stringify([events.next, minute]), () =>
+      eventBlock("Next", events.next, nowIso, false),
+    );
+  }
+
+  // The plan intervals that overlap [now, now + 24 h).
+  function windowIntervals(plan, nowIso) {
+    const now = ms(nowIso);
+    const step = plan.step_minutes * 60000;
+    return plan.intervals.filter((interval) => {
+      const start = ms(interval.start);
+      return start + step > now && start < now + WINDOW_MS;
+    });
+  }
+
+  function commandAt(plan, iso) {
+    const t = ms(iso);
+    return plan.commands.find(
+      (command) => ms(command.start) <= t && (command.end === null || t < ms(command.end)),
+    );
+  }
+
+  let chart = null;
+  let chartKey = null;
+
+  function renderChart(plan, nowIso) {
+    const canvas = $("plan-chart");
+    if (typeof window.Chart === "undefined") {
+      canvas.hidden = true;
+      $("chart-missing").hidden = false;
+      return;
+    }
+    const intervals = windowIntervals(plan, nowIso);
+    const key = JSON.stringify([intervals, plan.commands, plan.price_unit]);
+    if (key === chartKey) return;
+    chartKey = key;
+
+    const labels = intervals.map((interval) => hhmm(interval.start));
+    const heat = intervals.map((interval) => interval.heat_kwh);
+    const price = intervals.map((interval) => interval.price);
+    const priceUnit = plan.price_unit || "price";
+
+    if (chart === null) {
+      const Chart = window.Chart;
+      Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+      Chart.defaults.color = COLORS.text;
+      chart = new Chart(canvas, {
+        data: {
+          labels: labels,
+          datasets: [
+            {
+              type: "line",
+              label: "Price",
+              data: price,
+              yAxisID: "price",
+              stepped: "middle",
+              borderColor: COLORS.price,
+              backgroundColor: COLORS.price,
+              borderWidth: 2,
+              pointRadius: 0,
+              pointHitRadius: 6,
+              spanGaps: false,
+              order: 0,
+            },
+            {
+              type: "bar",
+              label: "Planned heating (kWh)",
+              data: heat,
+              yAxisID: "kwh",
+              backgroundColor: COLORS.heat,
+              borderColor: COLORS.heatBorder,
+              borderWidth: 0,
+              barPercentage: 1.0,
+              categoryPercentage: 0.9,
+              order: 1,
+            },
+          ],
+        },
+        options: {
+          responsive: true,
+          maintainAspectRatio: false,
+          animation: false,
+          interaction: { mode: "index", intersect: false },
+          plugins: {
+            legend: { position: "bottom", labels: { boxWidth: 14 } },
+            tooltip: {
+              callbacks: {
+                title: (items) => (items.length ? "From " + items[0].label : ""),
+                afterBody: (items) => {
+                  if (!items.length || chart === null) return "";
+                  const interval = chart.$venIntervals[items[0].dataIndex];
+                  const command = interval ? commandAt(chart.$venPlan, interval.start) : null;
+                  return command ? kindName(command.kind) + ": " + command.reason : "";
+                },
+              },
+            },
+          },
+          scales: {
+            x: {
+              grid: { display: false },
+              ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 8 },
+            },
+            kwh: {
+              type: "linear",
+              position: "left",
+              beginAtZero: true,
+              grid: { color: COLORS.grid },
+              title: { display: true, text: "kWh" },
+            },
+            price: {
+              type: "linear",
+              position: "right",
+              grid: { drawOnChartArea: false },
+              title: { display: true, text: priceUnit },
+            },
+          },
+        },
+      });
+    } else {
+      chart.data.labels = labels;
+      chart.data.datasets[0].data = price;
+      chart.data.datasets[1].data = heat;
+      chart.options.scales.price.title.text = priceUnit;
+    }
+    chart.$venIntervals = intervals;
+    chart.$venPlan = plan;
+    chart.update("none");
+  }
+
+  function renderCommands(plan, nowIso) {
+    const now = ms(nowIso);
+    const upcoming = plan.commands.filter(
+      (command) => (command.end === null || ms(command.end) > now) && ms(command.start) < now + WINDOW_MS,
+    );
+    fill($("commands"), JSON.stringify([upcoming, plan.intervals.length]), () => {
+      if (!upcoming.length) {
+        const text = plan.intervals.length
+          ? "No changes planned: the heater runs normally."
+          : "No plan yet: the heater runs normally.";
+        return [el("li", "muted", text)];
+      }
+      return upcoming.map((command) => {
+        const item = el("li", "command");
+        const when = hhmm(command.start) + "–" + (command.end ? hhmm(command.end) : "…");
+        item.append(
+          el("span", "when", when),
+          el("span", "badge kind-" + command.kind.toLowerCase(), kindName(command.kind)),
+          el("span", "reason", command.reason),
+        );
+        return item;
+      });
+    });
+  }
+
+  function healthBlock(ok, title, details, error) {
+    const parts = [];
+    const head = el("p", "health-title");
+    head.append(el("span", ok ? "dot ok" : "dot bad"), el("span", "", title));
+    parts.push(head);
+    const list = el("p", "muted small", details.filter(Boolean).join(" · "));
+    parts.push(list);
+    if (error) parts.push(el("p", "error small", error));
+    return parts;
+  }
+
+  function renderHealth(health, nowIso) {
+    const link = health.heater_link;
+    fill($("link-health"), JSON.stringify([link, nowIso]), () =>
+      healthBlock(
+        link.ok,
+        link.ok ? "Heater connected" : "Heater not responding",
+        [
+          link.port ? "Port " + link.port : "No port",
+          "last message " + ago(link.last_frame, nowIso),
+          link.errors + (link.errors === 1 ? " error" : " errors"),
+        ],
+        null,
+      ),
+    );
+    const vtn = health.vtn;
+    fill($("vtn-health"), JSON.stringify([vtn, nowIso]), () =>
+      healthBlock(
+        vtn.ok,
+        vtn.ok ? "Utility server reachable" : "Utility server unreachable",
+        [
+          vtn.url || "not configured",
+          vtn.ven_id ? "registered as " + vtn.ven_id : "not registered",
+          "last contact " + ago(vtn.last_contact, nowIso),
+        ],
+        vtn.last_error,
+      ),
+    );
+  }
+
+  function renderDevice(device) {
+    fill($("device"), JSON.stringify(device), () => {
+      if (!device) return [el("dd", "muted", "The heater has not sent its device information yet.")];
+      const hex = (value) => "0x" + Number(value).toString(16).toUpperCase().padStart(4, "0");
+      const rows = [
+        ["Type", device.device_type_name],
+        ["Model", device.model],
+        ["Serial number", device.serial],
+        ["Firmware", device.firmware],
+        ["Vendor ID", hex(device.vendor_id)],
+        ["CTA-2045 version", device.cta2045_version],
+      ];
+      const out = [];
+      for (const [term, value] of rows) {
+        out.push(el("dt", "", term), el("dd", value ? "" : "muted", value || "not reported"));
+      }
+      return out;
+    });
+  }
+
+  function renderGateway(gateway, nowIso) {
+    setText(
+      "gateway",
+      "ven-edge " + gateway.version + " · running for " + duration(gateway.uptime_s * 1000),
+    );
+    setText("updated", "Updated " + nowIso.slice(11, 19));
+  }
+
+  function render(status) {
+    const now = status.generated_at;
+    renderHeater(status.heater);
+    renderEvents(status.events, now);
+    renderChart(status.plan, now);
+    renderCommands(status.plan, now);
+    renderHealth(status.health, now);
+    renderDevice(status.device);
+    renderGateway(status.gateway, now);
+    document.body.dataset.generatedAt = now;
+  }
+
+  // --- polling ----------------------------------------------------------------------------
+
+  let lastGood = null;
+
+  function setStale(stale) {
+    const banner = $("stale");
+    if (!stale) {
+      banner.hidden = true;
+      return;
+    }
+    banner.textContent = lastGood
+      ? "Cannot reach the gateway. Showing the information from " + lastGood.slice(11, 16) + "."
+      : "Cannot reach the gateway. Retrying…";
+    banner.hidden = false;
+  }
+
+  const sleep = (milliseconds) => new Promise((resolve) => setTimeout(resolve, milliseconds));
+
+  async function poll() {
+    let version = null;
+    for (;;) {
+      let delay = POLL_MS;
+      try {
+        const url =
+          version === null ? "/api/status" : "/api/status?since=" + version + "&wait=" + LONG_POLL_WAIT_S;
+        const response = await fetch(url, { cache: "no-store" });
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        const status = await response.json();
+        render(status);
+        lastGood = status.generated_at;
+        setStale(false);
+        version = response.headers.get("X-Status-Version");
+        if (version !== null) delay = LONG_POLL_GAP_MS;
+      } catch (error) {
+        version = null;
+        setStale(true);
+      }
+      await sleep(delay);
+    }
+  }
+
+  poll();
+})();
