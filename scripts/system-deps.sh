@@ -6,6 +6,10 @@ set -euo pipefail
 packages=(
     # build systemd-python from source in the venv
     gcc pkg-config libsystemd-dev python3-dev python3-venv
+    # the status page's chart library (served from /usr/share/javascript/chart.js/)
+    libjs-chart.js
+    # browser tests of the status page: Debian's Chromium driven by Playwright, and a font
+    chromium fonts-dejavu-core
 )
 
 missing=()

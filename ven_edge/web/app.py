@@ -63,6 +63,9 @@ SECURITY_HEADERS: Final = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 VERSION_HEADER: Final = "X-Status-Version"
+# How often the page polls when it cannot long-poll, and retries after a failure.
+POLL_HEADER: Final = "X-Poll-Interval"
+DEFAULT_POLL_INTERVAL_S: Final = 5.0
 
 
 class StatusNotifier:
@@ -110,6 +113,8 @@ class StatusNotifier:
 
 PROVIDER: Final[web.AppKey[StatusProvider]] = web.AppKey("provider")
 NOTIFIER: Final = web.AppKey("notifier", StatusNotifier)
+CLOSING: Final = web.AppKey("closing", asyncio.Event)
+POLL_INTERVAL: Final = web.AppKey("poll_interval", float)
 ZONE: Final = web.AppKey("zone", tzinfo)
 CHARTJS: Final = web.AppKey("chartjs", Path)
 INDEX_HTML: Final = web.AppKey("index_html", bytes)
@@ -145,13 +150,18 @@ def _wait_params(request: web.Request) -> tuple[int, float] | web.Response:
 async def _api_status(request: web.Request) -> web.Response:
     app = request.app
     notifier = app.get(NOTIFIER)
-    headers = {"Cache-Control": "no-store"}
+    headers = {"Cache-Control": "no-store", POLL_HEADER: f"{app[POLL_INTERVAL]:g}"}
+    closing = app[CLOSING].is_set()
+    if closing:
+        # Shutting down: answer at once and let the page reconnect to the next server.
+        headers["Connection"] = "close"
     if notifier is not None:
         if "since" in request.query:
             params = _wait_params(request)
             if isinstance(params, web.Response):
                 return params
-            await notifier.wait_newer(*params)
+            if not closing:
+                await notifier.wait_newer(*params)
         # Read the version before the snapshot: a change in between makes the next long-poll
         # return at once rather than being missed.
         headers[VERSION_HEADER] = str(notifier.version)
@@ -189,6 +199,7 @@ async def _add_security_headers(request: web.Request, response: web.StreamRespon
 
 
 async def _release_waiters(app: web.Application) -> None:
+    app[CLOSING].set()
     notifier = app.get(NOTIFIER)
     if notifier is not None:
         notifier.wake_all()
@@ -200,6 +211,7 @@ def create_app(
     notifier: StatusNotifier | None = None,
     chartjs_path: Path | None = None,
     tz: tzinfo | None = None,
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
 ) -> web.Application:
     """The read-only status web app.
 
@@ -207,10 +219,14 @@ def create_app(
     the event loop, so it must be quick (return a prepared snapshot). ``notifier`` enables
     long-polling. ``chartjs_path`` overrides where Chart.js is read from (default: Debian's
     package, then the npm copy). ``tz`` is the zone of the times in the JSON (default: the
-    gateway's local zone).
+    gateway's local zone). ``poll_interval_s`` is how often the page polls without long-poll.
     """
+    if not (math.isfinite(poll_interval_s) and poll_interval_s > 0):
+        raise ValueError(f"poll_interval_s must be a positive number, got {poll_interval_s}")
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app[PROVIDER] = provider
+    app[POLL_INTERVAL] = poll_interval_s
+    app[CLOSING] = asyncio.Event()
     if notifier is not None:
         app[NOTIFIER] = notifier
     if tz is not None:

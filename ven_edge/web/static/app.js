@@ -4,7 +4,7 @@
 "use strict";
 
 (function () {
-  const POLL_MS = 5000; // plain polling when the gateway offers no long-poll
+  let pollMs = 5000; // plain polling period, and retry period; the server may say otherwise
   const LONG_POLL_WAIT_S = 25; // long-poll: the server answers at once on a change
   const LONG_POLL_GAP_MS = 500; // at most two renders a second, however often the state changes
   const HOUR_MS = 3600 * 1000;
@@ -24,8 +24,8 @@
   };
 
   const COLORS = {
-    heat: "rgba(214, 98, 16, 0.75)",
-    heatBorder: "rgb(194, 84, 6)",
+    heat: "rgba(232, 150, 72, 0.7)", // heating in normal operation
+    preheat: "rgba(204, 84, 0, 0.9)", // heating because the plan pre-heats
     price: "rgb(22, 96, 171)",
     grid: "rgba(0, 0, 0, 0.08)",
     text: "#4a4f57",
@@ -39,6 +39,15 @@
   // page agrees with the heater-state text ("until 19:00") whatever zone the viewer is in.
   function hhmm(iso) {
     return iso ? iso.slice(11, 16) : "";
+  }
+
+  // "" on the same day as nowIso, "Tomorrow " on the next, else the weekday ("Sat ").
+  function dayPrefix(iso, nowIso) {
+    const day = (value) => Date.UTC(+value.slice(0, 4), +value.slice(5, 7) - 1, +value.slice(8, 10));
+    const days = Math.round((day(iso) - day(nowIso)) / (24 * HOUR_MS));
+    if (days === 0) return "";
+    if (days === 1) return "Tomorrow ";
+    return ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][new Date(day(iso)).getUTCDay()] + " ";
   }
 
   function ms(iso) {
@@ -147,7 +156,11 @@
     const title = el("p", "event-title");
     title.append(el("span", "badge", kindName(event.kind)), " ", el("span", "", event.summary));
     parts.push(title);
-    let when = hhmm(event.start) + " – " + (event.end ? hhmm(event.end) : "until further notice");
+    let when =
+      dayPrefix(event.start, nowIso) +
+      hhmm(event.start) +
+      " – " +
+      (event.end ? hhmm(event.end) : "until further notice");
     if (current && event.end) when += " · " + duration(ms(event.end) - ms(nowIso)) + " left";
     if (!current) when += " · starts in " + duration(ms(event.start) - ms(nowIso));
     parts.push(el("p", "event-when", when));
@@ -200,6 +213,12 @@
 
     const labels = intervals.map((interval) => hhmm(interval.start));
     const heat = intervals.map((interval) => interval.heat_kwh);
+    const heatColors = intervals.map((interval) => {
+      const command = commandAt(plan, interval.start);
+      return command && command.kind === "LOAD_UP" ? COLORS.preheat : COLORS.heat;
+    });
+    // Fewer time labels on a phone.
+    const ticks = canvas.parentElement.clientWidth < 520 ? 5 : 9;
     const price = intervals.map((interval) => interval.price);
     const priceUnit = plan.price_unit || "price";
 
@@ -230,8 +249,7 @@
               label: "Planned heating (kWh)",
               data: heat,
               yAxisID: "kwh",
-              backgroundColor: COLORS.heat,
-              borderColor: COLORS.heatBorder,
+              backgroundColor: heatColors,
               borderWidth: 0,
               barPercentage: 1.0,
               categoryPercentage: 0.9,
@@ -245,7 +263,28 @@
           animation: false,
           interaction: { mode: "index", intersect: false },
           plugins: {
-            legend: { position: "bottom", labels: { boxWidth: 14 } },
+            legend: {
+              position: "bottom",
+              labels: {
+                boxWidth: 14,
+                // One entry per bar colour, so that pre-heating is explained.
+                generateLabels: (c) => {
+                  const entry = (text, color, index) => ({
+                    text: text,
+                    fillStyle: color,
+                    strokeStyle: color,
+                    lineWidth: 0,
+                    datasetIndex: index,
+                    hidden: !c.isDatasetVisible(index),
+                  });
+                  return [
+                    entry("Price", COLORS.price, 0),
+                    entry("Heating (kWh)", COLORS.heat, 1),
+                    entry("Pre-heating (kWh)", COLORS.preheat, 1),
+                  ];
+                },
+              },
+            },
             tooltip: {
               callbacks: {
                 title: (items) => (items.length ? "From " + items[0].label : ""),
@@ -261,7 +300,7 @@
           scales: {
             x: {
               grid: { display: false },
-              ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 8 },
+              ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 12, maxTicksLimit: ticks },
             },
             kwh: {
               type: "linear",
@@ -273,6 +312,7 @@
             price: {
               type: "linear",
               position: "right",
+              beginAtZero: true,
               grid: { drawOnChartArea: false },
               title: { display: true, text: priceUnit },
             },
@@ -283,7 +323,9 @@
       chart.data.labels = labels;
       chart.data.datasets[0].data = price;
       chart.data.datasets[1].data = heat;
+      chart.data.datasets[1].backgroundColor = heatColors;
       chart.options.scales.price.title.text = priceUnit;
+      chart.options.scales.x.ticks.maxTicksLimit = ticks;
     }
     chart.$venIntervals = intervals;
     chart.$venPlan = plan;
@@ -304,7 +346,11 @@
       }
       return upcoming.map((command) => {
         const item = el("li", "command");
-        const when = hhmm(command.start) + "–" + (command.end ? hhmm(command.end) : "…");
+        const started = ms(command.start) <= now;
+        const when =
+          (started ? "Now" : dayPrefix(command.start, nowIso) + hhmm(command.start)) +
+          "–" +
+          (command.end ? hhmm(command.end) : "…");
         item.append(
           el("span", "when", when),
           el("span", "badge kind-" + command.kind.toLowerCase(), kindName(command.kind)),
@@ -406,8 +452,10 @@
       return;
     }
     banner.textContent = lastGood
-      ? "Cannot reach the gateway. Showing the information from " + lastGood.slice(11, 16) + "."
-      : "Cannot reach the gateway. Retrying…";
+      ? "No fresh information from the gateway. Showing the information from " +
+        lastGood.slice(11, 16) +
+        "."
+      : "No information from the gateway yet. Retrying…";
     banner.hidden = false;
   }
 
@@ -416,11 +464,13 @@
   async function poll() {
     let version = null;
     for (;;) {
-      let delay = POLL_MS;
+      let delay = pollMs;
       try {
         const url =
           version === null ? "/api/status" : "/api/status?since=" + version + "&wait=" + LONG_POLL_WAIT_S;
         const response = await fetch(url, { cache: "no-store" });
+        const interval = Number(response.headers.get("X-Poll-Interval"));
+        if (interval > 0) pollMs = delay = interval * 1000;
         if (!response.ok) throw new Error("HTTP " + response.status);
         const status = await response.json();
         render(status);
