@@ -101,6 +101,7 @@ async def test_page_and_assets(serve, http: aiohttp.ClientSession) -> None:
     async with http.get(base + "/static/style.css") as resp:
         assert resp.status == 200
         assert resp.content_type == "text/css"
+        assert resp.headers["Cache-Control"] == "no-cache"
 
 
 def test_page_has_no_inline_script_style_or_external_url() -> None:

@@ -205,6 +205,23 @@ def test_redact_url(url: str | None, shown: str | None) -> None:
     assert redact_url(url) == shown
 
 
+@given(
+    user=st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=3, max_size=12),
+    password=st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=6, max_size=20),
+    host=st.from_regex(r"[a-z]{1,10}\.(com|net|local)", fullmatch=True),
+    path=st.from_regex(r"(/[a-z0-9]{1,8}){0,3}", fullmatch=True),
+)
+def test_redacted_url_never_shows_credentials(
+    user: str, password: str, host: str, path: str
+) -> None:
+    url = f"https://{user}:{password}@{host}{path}?client_secret={password}#{password}"
+    shown = redact_url(url)
+    assert shown == f"https://{host}{path}"
+    assert redact_text(f"GET {url} failed") == (
+        f"GET https://{host}{path}?client_secret=[redacted] failed"
+    )
+
+
 def test_redact_error_text() -> None:
     text = (
         "POST https://ven:hunter2@vtn.example/auth/token failed; Authorization: Bearer eyJabc.def"

@@ -83,7 +83,7 @@ class StatusNotifier:
         return self._version
 
     def notify(self) -> None:
-        """The snapshot changed: wake every waiter."""
+        """The snapshot changed: wake every waiter. Call it from the event loop's thread."""
         self._version += 1
         self._wake()
 
@@ -193,9 +193,13 @@ async def _chartjs(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Cache-Control": "max-age=86400"})
 
 
-async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.path.startswith("/static/"):
+        # Revalidate (cheap, by ETag/Last-Modified) so that an upgraded gateway's page and API
+        # never meet an old cached script.
+        response.headers.setdefault("Cache-Control", "no-cache")
 
 
 async def _release_waiters(app: web.Application) -> None:
@@ -247,7 +251,7 @@ def create_app(
     # Registered before the static folder so that it wins over /static/.
     app.router.add_get("/static/vendor/chart.js", _chartjs)
     app.router.add_static("/static", STATIC_DIR, follow_symlinks=False, show_index=False)
-    app.on_response_prepare.append(_add_security_headers)
+    app.on_response_prepare.append(_add_headers)
     app.on_shutdown.append(_release_waiters)
     return app
 
@@ -280,5 +284,9 @@ async def start_web(
     except BaseException:
         await runner.cleanup()
         raise
-    log.info("status page on http://%s:%d/", host, runner.addresses[0][1])
+    log.info(
+        "status page on http://%s:%d/",
+        f"[{host}]" if ":" in host else host,
+        runner.addresses[0][1],
+    )
     return runner, site
