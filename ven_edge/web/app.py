@@ -111,11 +111,30 @@ class StatusNotifier:
         return self._version
 
 
+class _BodyCache:
+    """The last snapshot's JSON body: snapshots are frozen, so the same object encodes the same.
+
+    Several open pages (and each long-poll wake-up) then cost one encoding per change, not one
+    per request (bench/web.py).
+    """
+
+    def __init__(self, tz: tzinfo | None) -> None:
+        self._tz = tz
+        self._snapshot: StatusSnapshot | None = None
+        self._body = b""
+
+    def body(self, snapshot: StatusSnapshot) -> bytes:
+        if snapshot is not self._snapshot:
+            self._body = json.dumps(snapshot.as_json(self._tz)).encode()
+            self._snapshot = snapshot
+        return self._body
+
+
 PROVIDER: Final[web.AppKey[StatusProvider]] = web.AppKey("provider")
+BODY_CACHE: Final = web.AppKey("body_cache", _BodyCache)
 NOTIFIER: Final = web.AppKey("notifier", StatusNotifier)
 CLOSING: Final = web.AppKey("closing", asyncio.Event)
 POLL_INTERVAL: Final = web.AppKey("poll_interval", float)
-ZONE: Final = web.AppKey("zone", tzinfo)
 CHARTJS: Final = web.AppKey("chartjs", Path)
 INDEX_HTML: Final = web.AppKey("index_html", bytes)
 
@@ -166,12 +185,12 @@ async def _api_status(request: web.Request) -> web.Response:
         # return at once rather than being missed.
         headers[VERSION_HEADER] = str(notifier.version)
     try:
-        document = app[PROVIDER]().as_json(app.get(ZONE))
+        body = app[BODY_CACHE].body(app[PROVIDER]())
     except Exception:
         # The page keeps showing its last good data and says it is stale.
         log.exception("status provider failed")
         return _error(503, "status unavailable")
-    return web.json_response(document, headers=headers, dumps=json.dumps)
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 async def _index(request: web.Request) -> web.Response:
@@ -233,8 +252,7 @@ def create_app(
     app[CLOSING] = asyncio.Event()
     if notifier is not None:
         app[NOTIFIER] = notifier
-    if tz is not None:
-        app[ZONE] = tz
+    app[BODY_CACHE] = _BodyCache(tz)
     chartjs = find_chartjs(chartjs_path)
     if chartjs is None:
         log.warning(
