@@ -207,6 +207,8 @@
       return;
     }
     const intervals = windowIntervals(plan, nowIso);
+    // No empty axes before the first plan: the list beneath says there is none.
+    canvas.parentElement.hidden = intervals.length === 0;
     const key = JSON.stringify([intervals, plan.commands, plan.price_unit]);
     if (key === chartKey) return;
     chartKey = key;
@@ -403,7 +405,9 @@
 
   function renderDevice(device) {
     fill($("device"), JSON.stringify(device), () => {
-      if (!device) return [el("dd", "muted", "The heater has not sent its device information yet.")];
+      if (!device) {
+        return [el("dd", "muted span", "The heater has not sent its device information yet.")];
+      }
       const hex = (value) => "0x" + Number(value).toString(16).toUpperCase().padStart(4, "0");
       const rows = [
         ["Type", device.device_type_name],
