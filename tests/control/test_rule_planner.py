@@ -1,0 +1,80 @@
+"""The rule planner: instructions obeyed, price peaks shed, pre-heating before them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ven_edge.control import CommandKind, DeviceView, PlanInputs
+from ven_edge.rule_planner import plan_by_rules
+from ven_edge.signals import SignalInterval, SignalTimeline
+
+T0 = datetime(2026, 1, 14, 0, 0, tzinfo=UTC)
+ON = DeviceView(connected=True, op_state=0, stored_kwh=8.0, capacity_kwh=12.0)
+
+
+def hourly_prices(prices: list[float]) -> list[SignalInterval]:
+    return [
+        SignalInterval(
+            T0 + timedelta(hours=h), T0 + timedelta(hours=h + 1), "PRICE", (p,), event_id="tou"
+        )
+        for h, p in enumerate(prices)
+    ]
+
+
+def test_simple_levels_map_to_commands() -> None:
+    for level, kind in [
+        (1, CommandKind.SHED),
+        (2, CommandKind.CRITICAL_PEAK),
+        (3, CommandKind.GRID_EMERGENCY),
+    ]:
+        ev = SignalInterval(T0, T0 + timedelta(hours=2), "SIMPLE", (level,), event_id="e")
+        plan = plan_by_rules(PlanInputs(T0, SignalTimeline((ev,)), ON))
+        active = plan.active(T0 + timedelta(minutes=30))
+        assert active is not None
+        assert active.kind is kind
+        assert active.event_id == "e"
+        assert active.end == T0 + timedelta(hours=2)
+        assert plan.active(T0 + timedelta(hours=2)) is None
+
+
+def test_price_peak_is_shed_and_preceded_by_load_up() -> None:
+    prices = [0.10] * 17 + [0.40, 0.40, 0.40] + [0.10] * 4
+    plan = plan_by_rules(PlanInputs(T0, SignalTimeline(tuple(hourly_prices(prices))), ON))
+    shed = plan.active(T0 + timedelta(hours=18))
+    assert shed is not None
+    assert shed.kind is CommandKind.SHED
+    pre = plan.active(T0 + timedelta(hours=16))
+    assert pre is not None
+    assert pre.kind is CommandKind.LOAD_UP
+    assert "17:00" in pre.reason
+    assert plan.active(T0 + timedelta(hours=10)) is None
+    assert len(plan.steps) == 96
+
+
+def test_flat_tariff_triggers_nothing() -> None:
+    plan = plan_by_rules(PlanInputs(T0, SignalTimeline(tuple(hourly_prices([0.2] * 24))), ON))
+    assert plan.commands == ()
+
+
+def test_low_tank_is_not_shed_for_price_but_obeys_an_instruction() -> None:
+    low = DeviceView(connected=True, stored_kwh=1.0, capacity_kwh=12.0)
+    prices = hourly_prices([0.10] * 17 + [0.40] * 3 + [0.10] * 4)
+    ev = SignalInterval(
+        T0 + timedelta(hours=18), T0 + timedelta(hours=19), "SIMPLE", (1,), event_id="x"
+    )
+    plan = plan_by_rules(PlanInputs(T0, SignalTimeline((*prices, ev)), low))
+    peak_only = plan.active(T0 + timedelta(hours=17, minutes=30))
+    assert peak_only is None or peak_only.kind is not CommandKind.SHED
+    instructed = plan.active(T0 + timedelta(hours=18, minutes=30))
+    assert instructed is not None
+    assert instructed.kind is CommandKind.SHED
+
+
+def test_higher_priority_instruction_wins() -> None:
+    lo = SignalInterval(T0, T0 + timedelta(hours=1), "SIMPLE", (1,), priority=5, event_id="lo")
+    hi = SignalInterval(T0, T0 + timedelta(hours=1), "SIMPLE", (3,), priority=0, event_id="hi")
+    plan = plan_by_rules(PlanInputs(T0, SignalTimeline((lo, hi)), ON))
+    active = plan.active(T0)
+    assert active is not None
+    assert active.event_id == "hi"
+    assert active.kind is CommandKind.GRID_EMERGENCY

@@ -1,0 +1,165 @@
+"""A rule-based planner: grid events map straight to CTA-2045 commands, price peaks to shed.
+
+Events that are instructions (``SIMPLE`` levels, grid alerts) are obeyed as they come, whatever
+the price: openadr3.md §6 maps SIMPLE 0 → End Shed, 1 → Shed, 2 → Critical Peak, 3 → Grid
+Emergency, and the alerts that ask to minimise use to Grid Emergency (FLEX_ALERT to Shed).
+
+Prices are planned on a fixed step: steps in the top quarter of the known prices (and clearly
+above the median, so a flat tariff triggers nothing) are shed, and the ``preheat`` window before
+each such peak is a load-up when it is cheaper than the peak. A tank below its reserve is never
+shed for price, only for an instruction. This is the fallback when the exact scheduler is not
+used; both produce the same :class:`~ven_edge.control.ControlPlan`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from ven_edge.control import (
+    CommandKind,
+    ControlPlan,
+    PlanInputs,
+    PlannedCommand,
+    PlanStep,
+    merge_commands,
+)
+from ven_edge.signals import SignalTimeline
+
+# openadr3.md §6: SIMPLE levels (normal, moderate, high, emergency).
+SIMPLE_COMMANDS: Final[dict[int, CommandKind]] = {
+    0: CommandKind.NORMAL,
+    1: CommandKind.SHED,
+    2: CommandKind.CRITICAL_PEAK,
+    3: CommandKind.GRID_EMERGENCY,
+}
+ALERT_COMMANDS: Final[dict[str, CommandKind]] = {
+    "ALERT_GRID_EMERGENCY": CommandKind.GRID_EMERGENCY,
+    "ALERT_BLACK_START": CommandKind.GRID_EMERGENCY,
+    "ALERT_FLEX_ALERT": CommandKind.SHED,
+}
+_SIMPLE_WORDS: Final = {1: "moderate", 2: "high", 3: "emergency"}
+
+# A price step is a peak when it is in the top quarter and this much above the median.
+PEAK_QUANTILE: Final = 0.75
+PEAK_OVER_MEDIAN: Final = 1.2
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    step: timedelta = timedelta(minutes=15)
+    horizon: timedelta = timedelta(hours=24)
+    preheat: timedelta = timedelta(hours=2)
+    reserve_fraction: float = 0.3  # never shed for price below this share of capacity
+    nominal_kw: float = 1.0  # display estimate of normal heating power
+    load_up_kw: float = 4.5  # display estimate of load-up heating power
+
+    def __post_init__(self) -> None:
+        if self.step <= timedelta(0) or self.horizon < self.step:
+            raise ValueError("step must be positive and horizon at least one step")
+        if not 0.0 <= self.reserve_fraction <= 1.0:
+            raise ValueError("reserve_fraction must be between 0 and 1")
+
+
+def _instruction(timeline: SignalTimeline, t: datetime) -> PlannedCommand | None:
+    """The instruction in force at ``t`` (as a one-step command), if any."""
+    best: tuple[tuple[bool, int], PlannedCommand] | None = None
+    for interval in timeline.active_at(t):
+        kind: CommandKind | None = None
+        reason = ""
+        if interval.kind == "SIMPLE":
+            try:
+                level = int(interval.value_at(t))
+            except (TypeError, ValueError):
+                continue
+            kind = SIMPLE_COMMANDS.get(level)
+            reason = (
+                "utility event ended early"
+                if level == 0
+                else f"utility event ({_SIMPLE_WORDS.get(level, str(level))} level)"
+            )
+        elif interval.kind in ALERT_COMMANDS:
+            kind = ALERT_COMMANDS[interval.kind]
+            reason = f"utility alert: {interval.kind.removeprefix('ALERT_').replace('_', ' ')}"
+        if kind is None:
+            continue
+        rank = (interval.priority is None, interval.priority or 0)
+        command = PlannedCommand(
+            start=t,
+            end=interval.end,
+            kind=kind,
+            reason=f"{reason} until {interval.end:%H:%M}",
+            event_id=interval.event_id or None,
+        )
+        if best is None or rank < best[0]:
+            best = (rank, command)
+    return None if best is None else best[1]
+
+
+def _price(timeline: SignalTimeline, t: datetime) -> float | None:
+    value = timeline.value_at("PRICE", t)
+    if value is None or isinstance(value, (bool, str)):
+        return None
+    return float(value)
+
+
+def plan_by_rules(inputs: PlanInputs, settings: RuleSettings | None = None) -> ControlPlan:
+    """The command timeline for the next ``horizon`` from ``inputs.now``."""
+    cfg = settings or RuleSettings()
+    now = inputs.now
+    step_s = cfg.step.total_seconds()
+    first = now - timedelta(seconds=(now.timestamp() % step_s))
+    count = int(cfg.horizon / cfg.step)
+    starts = [first + cfg.step * i for i in range(count)]
+    prices = [_price(inputs.signals, max(s, now)) for s in starts]
+    known = [p for p in prices if p is not None]
+
+    peak = [False] * count
+    if len(known) >= 4:
+        median = statistics.median(known)
+        threshold = statistics.quantiles(known, n=4, method="inclusive")[2]
+        bar = max(threshold, median * PEAK_OVER_MEDIAN) if median > 0 else threshold
+        peak = [p is not None and p >= bar and p > median for p in prices]
+    device = inputs.device
+    low_tank = (
+        device.stored_kwh is not None
+        and device.capacity_kwh is not None
+        and device.capacity_kwh > 0
+        and device.stored_kwh < cfg.reserve_fraction * device.capacity_kwh
+    )
+
+    preheat_steps = int(cfg.preheat / cfg.step)
+    commands: list[PlannedCommand] = []
+    steps: list[PlanStep] = []
+    step_h = step_s / 3600.0
+    for i, start in enumerate(starts):
+        at = max(start, now)
+        end = start + cfg.step
+        kind, reason, event_id = CommandKind.NORMAL, "normal operation", None
+        instruction = _instruction(inputs.signals, at)
+        if instruction is not None:
+            kind, reason, event_id = instruction.kind, instruction.reason, instruction.event_id
+        elif peak[i] and not low_tank:
+            kind = CommandKind.SHED
+            reason = f"price peak ({prices[i]:.3g}/kWh)"
+        else:
+            upcoming = next(
+                (j for j in range(i + 1, min(count, i + 1 + preheat_steps)) if peak[j]), None
+            )
+            if upcoming is not None and not peak[i]:
+                kind = CommandKind.LOAD_UP
+                reason = f"pre-heating before the {starts[upcoming]:%H:%M} price peak"
+        commands.append(PlannedCommand(at, end, kind, reason, event_id))
+        heat = {
+            CommandKind.LOAD_UP: cfg.load_up_kw,
+            CommandKind.NORMAL: cfg.nominal_kw,
+        }.get(kind, 0.0)
+        steps.append(PlanStep(start=start, price=prices[i], heat_kwh=heat * step_h, soc_kwh=None))
+    return ControlPlan(
+        made_at=now,
+        commands=merge_commands(commands),
+        steps=tuple(steps),
+        step_minutes=int(step_s // 60),
+    )
