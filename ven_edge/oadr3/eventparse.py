@@ -8,42 +8,16 @@ an odd format, User Guide examples 7.2-x) is tolerated and dropped (reference/op
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import isodate
-
+from ven_edge.oadr3 import timefmt
 from ven_edge.oadr3.errors import PayloadError
 
-# "Now" markers for intervalPeriod.start: the 3.1.0 YAML and UG §7.3 use 0001-01-01; changelog
-# #339 writes 0000-01-01 and earlier drafts 0000-00-00 (none of these parse as RFC 3339).
-_NOW_RE = re.compile(
-    r"^(0000-00-00|0000-01-01|0001-01-01)([T ]00:00(:00(\.0+)?)?(Z|[+-]00:?00)?)?$"
-)
-
-# UG §7.4: "P9999Y" means "forever". Converting it to days is meaningless (and overflows datetime).
-INFINITE_DURATION = "P9999Y"
-
-
-@dataclass(frozen=True)
-class CalendarDuration:
-    """A duration with years or months, which have no fixed length (UG §7.4: avoid them)."""
-
-    years: int
-    months: int
-    rest: timedelta
-
-    def after(self, start: datetime) -> datetime:
-        result: datetime = start + isodate.Duration(
-            years=self.years, months=self.months, days=self.rest.days, seconds=self.rest.seconds
-        )
-        return result
-
-
-Duration = timedelta | CalendarDuration
+#: Parsed durations keep calendar units; ``None`` stands for P9999Y ("infinity", UG §7.3).
+Duration = timefmt.Duration
 
 Scalar = float | int | str | bool
 
@@ -120,20 +94,11 @@ def parse_datetime(text: object, where: str) -> datetime | None:
     """RFC 3339 or the variants seen in the wild; None for the "now" markers. Naive means UTC."""
     if not isinstance(text, str):
         raise PayloadError(where, f"expected a date-time string, got {type(text).__name__}")
-    value = text.strip()
-    if _NOW_RE.match(value):
-        return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
-        except ValueError:
-            raise PayloadError(where, f"not an RFC 3339 date-time: {value[:64]!r}") from None
-    if parsed.tzinfo is None:
-        # Quirk 10.1#1: the reference VTN writes "2026-11-22 03:53:46" (naive, meant as UTC).
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        parsed = timefmt.parse_datetime(text)
+    except timefmt.TimeFormatError:
+        raise PayloadError(where, f"not an RFC 3339 date-time: {text[:64]!r}") from None
+    return None if timefmt.is_now(parsed) else parsed.astimezone(UTC)
 
 
 def parse_metadata_datetime(text: object) -> datetime | None:
@@ -151,35 +116,28 @@ def parse_duration(text: object, where: str) -> Duration | None:
     if not isinstance(text, str):
         kind = type(text).__name__
         raise PayloadError(where, f"expected an ISO 8601 duration string, got {kind}")
-    value = text.strip().upper()
-    if value == INFINITE_DURATION:
-        return None
     try:
-        parsed = isodate.parse_duration(value)
-    except (isodate.ISO8601Error, ValueError, OverflowError, TypeError):
+        parsed = timefmt.parse_duration(text)
+    except timefmt.TimeFormatError:
         raise PayloadError(where, f"not an ISO 8601 duration: {text[:64]!r}") from None
-    if isinstance(parsed, timedelta):
-        if parsed < timedelta(0):
-            raise PayloadError(where, f"negative duration {text!r}")
-        return parsed
-    years, months, rest = int(parsed.years), int(parsed.months), parsed.tdelta
-    if years < 0 or months < 0 or rest < timedelta(0):
+    if parsed.negative:
         raise PayloadError(where, f"negative duration {text!r}")
-    if years == 0 and months == 0:
-        return timedelta(rest.days, rest.seconds, rest.microseconds)
-    return CalendarDuration(years, months, rest)
+    return None if parsed.is_infinite else parsed
 
 
 def add_duration(start: datetime, duration: Duration | None) -> datetime | None:
     """``start + duration``; None when infinite or beyond the datetime range."""
     if duration is None:
         return None
-    try:
-        if isinstance(duration, CalendarDuration):
-            return duration.after(start)
-        return start + duration
-    except OverflowError:
-        return None
+    return duration.end_from(start)
+
+
+def is_zero(duration: Duration | None) -> bool:
+    return duration == timefmt.ZERO_DURATION or (
+        duration is not None
+        and not duration.has_calendar_units
+        and duration.as_timedelta() == timedelta(0)
+    )
 
 
 def _mapping(raw: object, where: str) -> Mapping[str, Any]:
@@ -221,14 +179,16 @@ def parse_period(raw: object, where: str) -> Period | None:
     start = parse_datetime(data["start"], f"{where}.start") if has_start else None
     has_duration = data.get("duration") is not None
     duration: Duration | None = (
-        parse_duration(data["duration"], f"{where}.duration") if has_duration else timedelta(0)
+        parse_duration(data["duration"], f"{where}.duration")
+        if has_duration
+        else timefmt.ZERO_DURATION
     )
     randomize = timedelta(0)
     if data.get("randomizeStart") is not None:
         parsed = parse_duration(data["randomizeStart"], f"{where}.randomizeStart")
-        if not isinstance(parsed, timedelta):
+        if parsed is None or parsed.has_calendar_units:
             raise PayloadError(f"{where}.randomizeStart", "must be finite and without months")
-        randomize = parsed
+        randomize = parsed.as_timedelta()
     return Period(start, duration, randomize, has_start, has_duration)
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ven_edge.oadr3.eventparse import Event, Interval, add_duration
+from ven_edge.oadr3.eventparse import Event, Interval, add_duration, is_zero
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 LOG = logging.getLogger(__name__)
@@ -91,9 +91,9 @@ def is_cancelled(event: Event) -> bool:
         and period.has_start
         and period.start is None
         and period.has_duration
-        and period.duration == timedelta(0)
+        and is_zero(period.duration)
     )
-    by_duration = event.has_duration and event.duration == timedelta(0)
+    by_duration = event.has_duration and is_zero(event.duration)
     return by_period or by_duration
 
 
