@@ -1,0 +1,448 @@
+"""The gateway daemon: heater, utility, control core, status page and persisted state, wired.
+
+One asyncio task per concern, all owned and cancelled on shutdown:
+
+* **control**: wakes on new signals, on a heater state change, at the control core's next
+  deadline (command boundary, lease renewal, retry) and at least every 15 minutes; re-plans and
+  sends at most the one command that changes.
+* **grid**: polls the VTN (a slow safety net when webhooks work), wakes at once on a webhook
+  notification, backs off exponentially with full jitter on VTN errors, and sends reports.
+* **watchdog**: ``WATCHDOG=1`` at half the systemd interval, only under systemd.
+
+What must survive a reboot is saved atomically in the state directory (:mod:`ven_edge.store`):
+the signal timeline and the plan. On start the persisted plan is used at once, so a gateway that
+restarts in the middle of an event commands the heater again as soon as commissioning is done,
+before the VTN has answered (or when it never does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from ven_edge import __version__
+from ven_edge.clock import Clock
+from ven_edge.control import (
+    CommandKind,
+    Controller,
+    ControlPlan,
+    ControlSettings,
+    DeviceView,
+    Outcome,
+    PlanInputs,
+    Planner,
+    SendCommand,
+)
+from ven_edge.oadr3.backoff import Backoff
+from ven_edge.ports import GridError, GridPort, HeaterPort
+from ven_edge.sdnotify import Notifier
+from ven_edge.signals import SignalInterval, SignalTimeline
+from ven_edge.store import StateStore
+from ven_edge.web import status as ws
+
+log = logging.getLogger(__name__)
+
+SIGNALS_DOC: Final = "signals"
+PLAN_DOC: Final = "plan"
+
+# Payload types that are instructions rather than prices (shown as grid events on the page).
+_EVENT_WORDS: Final = {
+    "SIMPLE": "Utility event",
+    "PRICE": "Price signal",
+    "ALERT_GRID_EMERGENCY": "Grid emergency alert",
+    "ALERT_FLEX_ALERT": "Flex alert",
+    "ALERT_BLACK_START": "Black start alert",
+    "IMPORT_CAPACITY_LIMIT": "Import limit",
+}
+_CURTAILING: Final = frozenset(
+    {CommandKind.SHED, CommandKind.CRITICAL_PEAK, CommandKind.GRID_EMERGENCY}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    poll_interval_s: float = 60.0
+    report_interval_s: float = 300.0
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 300.0
+    control: ControlSettings = field(default_factory=ControlSettings)
+
+    def __post_init__(self) -> None:
+        for name in ("poll_interval_s", "report_interval_s", "backoff_base_s", "backoff_cap_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
+
+
+@dataclass(slots=True)
+class _GridState:
+    ok: bool = False
+    last_contact: datetime | None = None
+    last_error: str | None = None
+
+
+class Daemon:
+    """Runs until :meth:`run`'s ``stop`` event is set."""
+
+    def __init__(
+        self,
+        *,
+        heater: HeaterPort,
+        grid: GridPort | None,
+        planner: Planner,
+        store: StateStore,
+        clock: Clock,
+        settings: DaemonSettings | None = None,
+        notifier: Notifier | None = None,
+        on_status: Callable[[], None] | None = None,
+        rand: Callable[[], float] | None = None,
+    ) -> None:
+        self.settings = settings or DaemonSettings()
+        self.heater = heater
+        self.grid = grid
+        self.planner = planner
+        self.store = store
+        self.clock = clock
+        self.notifier = notifier or Notifier({})
+        self._on_status = on_status
+        self.controller = Controller(settings=self.settings.control)
+        self.timeline = SignalTimeline()
+        self._grid_state = _GridState()
+        self._wake = asyncio.Event()
+        self._poll_now = asyncio.Event()
+        self._replan_needed = True
+        self._last_replan: datetime | None = None
+        self._started = time.monotonic()
+        backoff_args: dict[str, Any] = {
+            "base": self.settings.backoff_base_s,
+            "cap": self.settings.backoff_cap_s,
+        }
+        if rand is not None:
+            backoff_args["rand"] = rand
+        self._backoff = Backoff(**backoff_args)
+        self.sent: list[tuple[datetime, SendCommand, Outcome]] = []  # recent, for the tests/bench
+
+    # -- persisted state -------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Load the persisted timeline and plan; bad documents are logged and ignored."""
+        try:
+            self.timeline = timeline_from_json(self.store.load(SIGNALS_DOC, default=[]))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error("persisted signals unusable (%s); starting without", exc)
+        document = self.store.load(PLAN_DOC)
+        if document is not None:
+            try:
+                self.controller.set_plan(ControlPlan.from_json(document))
+            except (KeyError, TypeError, ValueError) as exc:
+                log.error("persisted plan unusable (%s); re-planning", exc)
+
+    def _save(self, name: str, document: Any) -> None:
+        try:
+            self.store.save(name, document)
+        except OSError as exc:
+            log.error("cannot save %s state: %s", name, exc)
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def set_signals(self, timeline: SignalTimeline) -> None:
+        """New signals from the VTN: persist, re-plan and act now if they differ."""
+        if timeline == self.timeline:
+            return
+        self.timeline = timeline
+        self._save(SIGNALS_DOC, timeline_to_json(timeline))
+        self._replan_needed = True
+        self._wake.set()
+
+    def heater_changed(self) -> None:
+        self._replan_needed = True
+        self._wake.set()
+        self._publish()
+
+    def notification(self) -> None:
+        """A webhook notification: fetch at once (the poll loop then re-plans)."""
+        self._poll_now.set()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def run(
+        self, stop: asyncio.Event, *, ready: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        self.restore()
+        self.heater.set_listener(self.heater_changed)
+        if self.grid is not None:
+            self.grid.set_listener(self.notification)
+        await self.heater.start()
+        tasks = [asyncio.create_task(self._control_loop(), name="control")]
+        if self.grid is not None:
+            await self.grid.start()
+            tasks.append(asyncio.create_task(self._grid_loop(), name="grid"))
+        if self.notifier.watchdog_interval_s is not None:
+            tasks.append(asyncio.create_task(self._watchdog_loop(), name="watchdog"))
+        try:
+            if ready is not None:
+                await ready()
+            self.notifier.ready(self.status_line())
+            log.info("ven-edge %s running", __version__)
+            stop_wait = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            for task in done:
+                if task is not stop_wait and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            self.notifier.stopping()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if self.grid is not None:
+                await self.grid.stop()
+            await self.heater.stop()
+            log.info("ven-edge stopped")
+
+    def replan(self, now: datetime) -> None:
+        inputs = PlanInputs(now=now, signals=self.timeline, device=self.heater.view())
+        try:
+            plan = self.planner(inputs)
+        except Exception:
+            # Keep the last good plan: a planner bug must not stop the heater's control.
+            log.exception("planning failed; keeping the previous plan")
+            return
+        self.controller.set_plan(plan)
+        self._save(PLAN_DOC, plan.to_json())
+        self._last_replan = now
+        self._replan_needed = False
+
+    async def control_step(self) -> SendCommand | None:
+        """One pass: re-plan when due, send what changed. Returns what was sent."""
+        now = self.clock.now()
+        due = self._last_replan is None or now - self._last_replan >= (
+            self.settings.control.replan_interval
+        )
+        if self._replan_needed or due:
+            self.replan(now)
+        command = self.controller.step(now, self.heater.view())
+        if command is None:
+            return None
+        log.info(
+            "sending %s (%s s) for event %s: %s",
+            command.kind.value,
+            command.duration_s,
+            command.event_id,
+            command.reason,
+        )
+        outcome = await self.heater.send(command)
+        sent_at = self.clock.now()
+        self.controller.record(command, outcome, sent_at)
+        self.sent.append((sent_at, command, outcome))
+        del self.sent[:-200]
+        if outcome is not Outcome.ACCEPTED:
+            log.warning("%s %s", command.kind.value, outcome.value)
+        self._publish()
+        return command
+
+    async def _control_loop(self) -> None:
+        while True:
+            self._wake.clear()
+            await self.control_step()
+            now = self.clock.now()
+            deadline = self.controller.next_deadline(now)
+            if self._last_replan is not None:
+                deadline = min(deadline, self._last_replan + self.settings.control.replan_interval)
+            delay = max(0.0, (deadline - now).total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay / self.clock.speed)
+
+    async def _grid_loop(self) -> None:
+        assert self.grid is not None
+        grid = self.grid
+        next_report = 0.0
+        while True:
+            self._poll_now.clear()
+            delay = self.settings.poll_interval_s
+            try:
+                timeline = await grid.poll(self.clock.now())
+            except GridError as exc:
+                delay = self._backoff.next_delay()
+                self._grid_state.ok = False
+                self._grid_state.last_error = str(exc)
+                log.warning("VTN unreachable (%s); next try in %.1f s", exc, delay)
+                self._publish()
+            else:
+                self._backoff.reset()
+                self._grid_state = _GridState(ok=True, last_contact=self.clock.now())
+                self.set_signals(timeline)
+                self._publish()
+                if time.monotonic() >= next_report:
+                    try:
+                        await grid.report(
+                            self.clock.now(),
+                            self.heater.view(),
+                            tuple(self.controller.overrides),
+                        )
+                        next_report = time.monotonic() + self.settings.report_interval_s
+                    except GridError as exc:
+                        log.warning("reports not delivered yet (%s); kept on disk", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poll_now.wait(), timeout=delay)
+
+    async def _watchdog_loop(self) -> None:
+        interval = self.notifier.watchdog_interval_s
+        assert interval is not None
+        while True:
+            self.notifier.watchdog()
+            self.notifier.status(self.status_line())
+            await asyncio.sleep(interval / 2)
+
+    # -- what the page and systemd see -----------------------------------------------------
+
+    def _publish(self) -> None:
+        if self._on_status is not None:
+            self._on_status()
+
+    def status_line(self) -> str:
+        view = self.heater.view()
+        active = self.controller.desired(self.clock.now())
+        doing = "normal" if active is None else active.kind.value.lower()
+        vtn = "no VTN" if self.grid is None else ("VTN ok" if self._grid_state.ok else "VTN down")
+        heater = "heater ok" if view.connected else "heater not connected"
+        return f"{doing}; {heater}; {vtn}"
+
+    def snapshot(self) -> ws.StatusSnapshot:
+        """The status page's view of everything (cheap: called per request)."""
+        now = self.clock.now()
+        view = self.heater.view()
+        details = self.heater.details()
+        events = events_at(self.timeline, now)
+        active = self.controller.desired(now)
+        event_end = active.end if active is not None and active.kind in _CURTAILING else None
+        if event_end is None and events.current is not None:
+            event_end = events.current.end
+        heater = ws.HeaterStatus.from_device(
+            view.op_state if view.connected else None,
+            event_end=event_end,
+            override=view.override,
+            now=now,
+            tank_temp_f=view.tank_temp_f,
+            set_point_f=details.set_point_f,
+            stored_kwh=view.stored_kwh,
+            capacity_kwh=view.capacity_kwh,
+            power_w=details.power_w,
+        )
+        grid_health = self.grid.health() if self.grid is not None else None
+        vtn = ws.VtnHealth(
+            ok=self._grid_state.ok,
+            url=None if grid_health is None else grid_health.url,
+            ven_id=None if grid_health is None else grid_health.ven_id,
+            last_contact=self._grid_state.last_contact,
+            last_error=self._grid_state.last_error
+            if grid_health is not None
+            else "no VTN configured",
+        )
+        return ws.StatusSnapshot(
+            generated_at=now,
+            heater=heater,
+            health=ws.Health(heater_link=details.link, vtn=vtn),
+            gateway=ws.GatewayInfo(__version__, time.monotonic() - self._started),
+            events=events,
+            plan=plan_for_page(self.controller.plan, now),
+            device=details.device,
+        )
+
+
+def plan_for_page(plan: ControlPlan | None, now: datetime) -> ws.Plan:
+    if plan is None:
+        return ws.Plan(step_minutes=15)
+    horizon = now + timedelta(hours=24)
+    return ws.Plan(
+        step_minutes=plan.step_minutes,
+        start=plan.steps[0].start if plan.steps else None,
+        intervals=tuple(
+            ws.PlanInterval(s.start, s.price, s.heat_kwh, s.soc_kwh)
+            for s in plan.steps
+            if s.start < horizon
+        ),
+        commands=tuple(
+            ws.PlanCommand(c.start, c.end, c.kind.value, c.reason)
+            for c in plan.commands
+            if (c.end is None or c.end > now) and c.start < horizon
+        ),
+        price_unit=plan.price_unit,
+    )
+
+
+def events_at(timeline: SignalTimeline, now: datetime) -> ws.Events:
+    """The current and next grid event (grouped by event id) for the page."""
+    spans: dict[str, tuple[datetime, datetime, SignalInterval]] = {}
+    for interval in timeline.intervals:
+        if interval.kind not in _EVENT_WORDS:
+            continue
+        key = interval.event_id or f"{interval.kind}@{interval.start.isoformat()}"
+        start, end, first = spans.get(key, (interval.start, interval.end, interval))
+        spans[key] = (min(start, interval.start), max(end, interval.end), first)
+    current: ws.EventInfo | None = None
+    upcoming: ws.EventInfo | None = None
+    for key, (start, end, first) in sorted(spans.items(), key=lambda kv: kv[1][0]):
+        if end <= now:
+            continue
+        info = ws.EventInfo(
+            id=key,
+            program=first.program_id or None,
+            kind=first.kind,
+            start=start,
+            end=None if end.year >= 9000 else end,
+            summary=first.event_name or _EVENT_WORDS[first.kind],
+        )
+        if start <= now and current is None:
+            current = info
+        elif start > now and upcoming is None:
+            upcoming = info
+    return ws.Events(current=current, next=upcoming)
+
+
+def timeline_to_json(timeline: SignalTimeline) -> list[dict[str, Any]]:
+    return [
+        {
+            "start": i.start.isoformat(),
+            "end": i.end.isoformat(),
+            "kind": i.kind,
+            "values": list(i.values),
+            "priority": i.priority,
+            "event_id": i.event_id,
+            "program_id": i.program_id,
+            "event_name": i.event_name,
+        }
+        for i in timeline.intervals
+    ]
+
+
+def timeline_from_json(document: Any) -> SignalTimeline:
+    if not isinstance(document, list):
+        raise TypeError("signals document must be a list")
+    return SignalTimeline(
+        tuple(
+            SignalInterval(
+                start=datetime.fromisoformat(item["start"]),
+                end=datetime.fromisoformat(item["end"]),
+                kind=str(item["kind"]),
+                values=tuple(item["values"]),
+                priority=item.get("priority"),
+                event_id=str(item.get("event_id", "")),
+                program_id=str(item.get("program_id", "")),
+                event_name=item.get("event_name"),
+            )
+            for item in document
+        )
+    )
+
+
+def device_view_placeholder() -> DeviceView:
+    """The view before the heater has answered."""
+    return DeviceView(connected=False)
