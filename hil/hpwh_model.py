@@ -43,10 +43,10 @@ class PerformanceMap:
     input_w: tuple[tuple[float, ...], ...]
 
     def lookup(self, air_c: float, water_c: float) -> tuple[float, float]:
-        """Bilinear interpolation of (capacity W, input W); inputs are clamped to the grid.
+        """Bilinear interpolation of (capacity W, input W), linear extrapolation outside.
 
-        HPWHsim interpolates the same grid linearly in both axes; clamping instead of
-        extrapolating keeps the figures physical outside the tested range.
+        HPWHsim treats the grid the same way; outside the air range the compressor is locked
+        out anyway, and past the hottest water point the capacity soon falls to ≤ 0.
         """
         ia, fa = _bracket(self.air_c, air_c)
         iw, fw = _bracket(self.water_c, water_c)
@@ -57,13 +57,15 @@ class PerformanceMap:
 
 
 def _bracket(axis: Sequence[float], value: float) -> tuple[int, float]:
-    """Index i and fraction f such that value ≈ axis[i] + f·(axis[i+1] − axis[i]), clamped."""
+    """Index i and fraction f with value = axis[i] + f·(axis[i+1] − axis[i]).
+
+    f lies in [0, 1] inside the axis and outside it when extrapolating from the end segment.
+    """
     if len(axis) == 1:
         return 0, 0.0
-    clamped = min(max(value, axis[0]), axis[-1])
-    i = min(max(bisect.bisect_right(axis, clamped) - 1, 0), len(axis) - 2)
+    i = min(max(bisect.bisect_right(axis, value) - 1, 0), len(axis) - 2)
     span = axis[i + 1] - axis[i]
-    return i, (clamped - axis[i]) / span
+    return i, (value - axis[i]) / span
 
 
 def _bilinear(grid: Sequence[Sequence[float]], ia: int, fa: float, iw: int, fw: float) -> float:

@@ -227,7 +227,7 @@ class TwoNodeTank:
         hp_band = 0.0 if in_top_off else deadband
         hp_target = min(setpoint, model.max_refrigerant_temp_c - CONDENSER_MARGIN_C)
         capacity_w, input_w = model.performance.lookup(cond.ambient_c, self.t_lower)
-        compressor_can_run = hp_ok and not self._hp_locked_out and capacity_w > 0
+        compressor_can_run = hp_ok and not self._hp_locked_out and capacity_w > 0 and input_w > 0
         # A widened deadband moves the control set point, so it widens the standby trigger too.
         standby_band = max(model.hp_standby_differential_c, hp_band)
         if self.hp_on or self.bottom_on:
