@@ -1,0 +1,145 @@
+"""The daemon's heater side over the CTA-2045 UCM session (:mod:`ven_edge.cta2045.ucm`).
+
+Translates the control core's :class:`~ven_edge.control.SendCommand` into the session's typed
+command API and its outcomes back (application NAK 0x05 = customer override, cta2045.md §8.4),
+and the session's :class:`~ven_edge.cta2045.device.DeviceSnapshot` into the control core's
+:class:`~ven_edge.control.DeviceView` and the status page's fields.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+from ven_edge.control import CommandKind, DeviceView, Outcome, SendCommand
+from ven_edge.ports import HeaterDetails
+from ven_edge.web.status import DeviceInfo, HeaterLinkHealth
+
+log = logging.getLogger(__name__)
+
+# cta2045.md §8.4: application NAK reason 5 = customer override in effect.
+APP_NAK_CUSTOMER_OVERRIDE: Final = 0x05
+WH_PER_KWH: Final = 1000.0
+
+
+def c_to_f(celsius: float | None) -> float | None:
+    return None if celsius is None else celsius * 9.0 / 5.0 + 32.0
+
+
+def view_of(snapshot: Any) -> DeviceView:
+    """The control core's view of a :class:`~ven_edge.cta2045.device.DeviceSnapshot`."""
+    link = snapshot.link
+    stored = snapshot.stored_energy_wh
+    capacity = snapshot.energy_capacity_wh
+    return DeviceView(
+        connected=bool(link.connected and snapshot.commissioned),
+        op_state=snapshot.operational_state,
+        override=bool(snapshot.override_active),
+        stored_kwh=None if stored is None else stored / WH_PER_KWH,
+        capacity_kwh=None if capacity is None else capacity / WH_PER_KWH,
+        tank_temp_f=c_to_f(snapshot.present_temperature_c),
+    )
+
+
+def details_of(snapshot: Any) -> HeaterDetails:
+    link = snapshot.link
+    info = snapshot.device_info
+    errors = link.timeouts + link.checksum_errors + link.link_naks_received + link.link_naks_sent
+    return HeaterDetails(
+        link=HeaterLinkHealth(
+            ok=bool(link.connected),
+            port=link.port or None,
+            last_frame=link.last_message_at,
+            errors=int(errors),
+        ),
+        device=None
+        if info is None
+        else DeviceInfo(
+            vendor_id=info.vendor_id,
+            device_type=info.device_type,
+            model=info.model,
+            serial=info.serial,
+            firmware=info.firmware,
+            cta2045_version=info.cta_version,
+        ),
+        set_point_f=c_to_f(snapshot.set_point_c),
+        power_w=None if snapshot.power_w is None else float(snapshot.power_w),
+    )
+
+
+def outcome_of(result: Any) -> Outcome:
+    """Map the session's command outcome to the control core's."""
+    if getattr(result, "ok", False):
+        return Outcome.ACCEPTED
+    reason = getattr(result, "app_nak_reason", None)
+    if reason == APP_NAK_CUSTOMER_OVERRIDE:
+        return Outcome.OVERRIDDEN
+    if reason is not None or getattr(result, "link_nak", None) is not None:
+        return Outcome.REJECTED
+    return Outcome.FAILED
+
+
+class UcmHeaterPort:
+    """:class:`~ven_edge.ports.HeaterPort` over a UCM session."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self._listener: Callable[[], None] | None = None
+
+    @classmethod
+    def from_config(cls, heater: Any, *, clock: Any) -> UcmHeaterPort:
+        # Imported late: the session pulls in the serial stack, which `ven-edge --help` avoids.
+        ucm = importlib.import_module("ven_edge.cta2045.ucm")
+
+        port = cls.__new__(cls)
+        port._listener = None
+        port.session = ucm.UcmSession(
+            heater.port,
+            baud=heater.baud,
+            heartbeat_s=heater.heartbeat_s,
+            poll_s=heater.poll_s,
+            on_change=port._changed,
+        )
+        return port
+
+    def _changed(self, *_: object) -> None:
+        if self._listener is not None:
+            self._listener()
+
+    def set_listener(self, callback: Callable[[], None]) -> None:
+        self._listener = callback
+
+    async def start(self) -> None:
+        await self.session.start()
+
+    async def stop(self) -> None:
+        await self.session.stop()
+
+    def view(self) -> DeviceView:
+        return view_of(self.session.snapshot)
+
+    def details(self) -> HeaterDetails:
+        return details_of(self.session.snapshot)
+
+    async def send(self, command: SendCommand) -> Outcome:
+        session = self.session
+        duration = command.duration_s or 0
+        try:
+            if command.kind is CommandKind.NORMAL:
+                result = await session.end_shed()
+            elif command.kind is CommandKind.SHED:
+                result = await session.shed(duration)
+            elif command.kind is CommandKind.LOAD_UP:
+                result = await session.load_up(duration)
+            elif command.kind is CommandKind.ADVANCED_LOAD_UP:
+                result = await session.advanced_load_up(command.wh or 0, duration)
+            elif command.kind is CommandKind.CRITICAL_PEAK:
+                result = await session.critical_peak(duration)
+            else:
+                result = await session.grid_emergency(duration)
+        except (OSError, TimeoutError) as exc:
+            log.warning("%s not delivered: %s", command.kind.value, exc)
+            return Outcome.FAILED
+        return outcome_of(result)

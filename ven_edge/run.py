@@ -1,0 +1,196 @@
+"""``ven-edge run --config FILE``: build the daemon from the configuration and serve until told.
+
+SIGTERM (systemd stop) and SIGINT (Ctrl-C) end it cleanly: ``STOPPING=1``, tasks cancelled, the
+status page closed, the serial port released. Configuration errors are printed with the key and
+the fix (:class:`~ven_edge.config.ConfigError`) and exit with status 2 before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ven_edge.clock import Clock, WallClock
+from ven_edge.config import Config, ConfigError, load_config
+from ven_edge.control import ControlPlan, ControlSettings, PlanInputs, Planner
+from ven_edge.daemon import Daemon, DaemonSettings
+from ven_edge.ports import GridPort, HeaterPort
+from ven_edge.rule_planner import RuleSettings, plan_by_rules
+from ven_edge.sdnotify import Notifier
+from ven_edge.store import StateStore
+
+log = logging.getLogger(__name__)
+
+EXIT_CONFIG = 2
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the gateway daemon",
+        description="Run the gateway: heater link, VTN client, control loop and status page.",
+    )
+    parser.add_argument(
+        "--config",
+        required=True,
+        metavar="FILE",
+        help="TOML configuration, e.g. /etc/ven-edge/ven-edge.toml",
+    )
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        sys.stderr.write(f"ven-edge: {exc}\n")
+        return EXIT_CONFIG
+    from ven_edge.logsetup import configure_logging
+
+    configure_logging(config.log.level)
+    try:
+        asyncio.run(serve(config))
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    return 0
+
+
+def planner_for(config: Config) -> Planner:
+    """The planner the configuration asks for."""
+    capacity = config.plan.tank_capacity_kwh
+    rules = RuleSettings(
+        step=_minutes(config.plan.step_minutes),
+        horizon=_minutes(60 * config.plan.horizon_hours),
+        reserve_fraction=(
+            min(1.0, config.plan.reserve_kwh / capacity)
+            if capacity
+            else RuleSettings().reserve_fraction
+        ),
+    )
+
+    def plan(inputs: PlanInputs) -> ControlPlan:
+        return plan_by_rules(inputs, rules)
+
+    return plan
+
+
+def _minutes(count: int) -> Any:
+    from datetime import timedelta
+
+    return timedelta(minutes=count)
+
+
+def daemon_settings(config: Config) -> DaemonSettings:
+    return DaemonSettings(
+        poll_interval_s=config.vtn.poll_interval_s,
+        report_interval_s=config.reports.cadence_s,
+        control=ControlSettings(),
+    )
+
+
+@dataclass
+class Parts:
+    """Everything :func:`serve` builds, exposed so the demo and tests can reach inside."""
+
+    daemon: Daemon
+    heater: HeaterPort
+    grid: GridPort | None
+    web_url: str | None = None
+
+
+def build_heater(config: Config, clock: Clock) -> HeaterPort:
+    from ven_edge.heater_port import UcmHeaterPort
+
+    return UcmHeaterPort.from_config(config.heater, clock=clock)
+
+
+def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | None:
+    if config.vtn.url is None:
+        log.warning("no [vtn] url configured: the heater runs on the persisted plan only")
+        return None
+    from ven_edge.grid_port import VtnGridPort
+    from ven_edge.oadr3.client import VtnClient, VtnSettings
+
+    secret = config.vtn.client_secret
+    settings = VtnSettings(
+        base_url=config.vtn.url,
+        version=config.vtn.version,
+        client_id=config.vtn.client_id,
+        client_secret=None if secret is None else secret.reveal(),
+        ven_name=config.vtn.ven_name,
+        resource_name=config.vtn.resource_name,
+        targets=config.vtn.targets,
+        verify_tls=config.vtn.verify_tls,
+        ca_file=None if config.vtn.ca_file is None else str(config.vtn.ca_file),
+        request_timeout_s=config.vtn.request_timeout_s,
+    )
+    client = VtnClient(settings, wall_clock=clock.now)
+    return VtnGridPort(client, store)
+
+
+async def serve(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    stop: asyncio.Event | None = None,
+    heater: HeaterPort | None = None,
+    started: Callable[[Parts], Awaitable[None]] | None = None,
+) -> None:
+    """Run the daemon for ``config`` until ``stop`` is set (or SIGTERM/SIGINT)."""
+    clock = clock or WallClock()
+    stop = stop or asyncio.Event()
+    store = StateStore(config.state.dir)
+    heater = heater or build_heater(config, clock)
+    grid = build_grid(config, store, clock)
+    notifier = Notifier()
+    status_notifier: Any = None
+    if config.web.enabled:
+        from ven_edge.web.app import StatusNotifier
+
+        status_notifier = StatusNotifier()
+    daemon = Daemon(
+        heater=heater,
+        grid=grid,
+        planner=planner_for(config),
+        store=store,
+        clock=clock,
+        settings=daemon_settings(config),
+        notifier=notifier,
+        on_status=None if status_notifier is None else status_notifier.notify,
+    )
+    parts = Parts(daemon=daemon, heater=heater, grid=grid)
+    runner: Any = None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+    async def ready() -> None:
+        nonlocal runner
+        if config.web.enabled:
+            from ven_edge.web.app import create_app, start_web
+
+            app = create_app(daemon.snapshot, notifier=status_notifier)
+            runner, _ = await start_web(app, config.web.host, config.web.port)
+            port = runner.addresses[0][1]
+            host = config.web.host
+            parts.web_url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+        if started is not None:
+            await started(parts)
+
+    try:
+        await daemon.run(stop, ready=ready)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
