@@ -203,6 +203,7 @@ class DeviceView:
     stored_kwh: float | None = None
     capacity_kwh: float | None = None
     tank_temp_f: float | None = None
+    energy_used_kwh: float | None = None  # cumulative, for USAGE reports
 
     @property
     def opted_out(self) -> bool:

@@ -68,13 +68,13 @@ _CURTAILING: Final = frozenset(
 @dataclass(frozen=True, slots=True)
 class DaemonSettings:
     poll_interval_s: float = 60.0
-    report_interval_s: float = 300.0
+    report_tick_s: float = 60.0  # plan-time seconds between checks for due reports
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 300.0
     control: ControlSettings = field(default_factory=ControlSettings)
 
     def __post_init__(self) -> None:
-        for name in ("poll_interval_s", "report_interval_s", "backoff_base_s", "backoff_cap_s"):
+        for name in ("poll_interval_s", "report_tick_s", "backoff_base_s", "backoff_cap_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")
 
@@ -165,7 +165,10 @@ class Daemon:
         self._publish()
 
     def notification(self) -> None:
-        """A webhook notification: fetch at once (the poll loop then re-plans)."""
+        """A webhook notification (already applied to the client's events): re-plan now, and
+        poll soon after as a cross-check."""
+        if self.grid is not None:
+            self.set_signals(self.grid.timeline())
         self._poll_now.set()
 
     # -- the loop --------------------------------------------------------------------------
@@ -182,6 +185,7 @@ class Daemon:
         if self.grid is not None:
             await self.grid.start()
             tasks.append(asyncio.create_task(self._grid_loop(), name="grid"))
+            tasks.append(asyncio.create_task(self._report_loop(), name="reports"))
         if self.notifier.watchdog_interval_s is not None:
             tasks.append(asyncio.create_task(self._watchdog_loop(), name="watchdog"))
         try:
@@ -263,7 +267,6 @@ class Daemon:
     async def _grid_loop(self) -> None:
         assert self.grid is not None
         grid = self.grid
-        next_report = 0.0
         while True:
             self._poll_now.clear()
             delay = self.settings.poll_interval_s
@@ -280,18 +283,24 @@ class Daemon:
                 self._grid_state = _GridState(ok=True, last_contact=self.clock.now())
                 self.set_signals(timeline)
                 self._publish()
-                if time.monotonic() >= next_report:
-                    try:
-                        await grid.report(
-                            self.clock.now(),
-                            self.heater.view(),
-                            tuple(self.controller.overrides),
-                        )
-                        next_report = time.monotonic() + self.settings.report_interval_s
-                    except GridError as exc:
-                        log.warning("reports not delivered yet (%s); kept on disk", exc)
+                await self._report()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poll_now.wait(), timeout=delay)
+
+    async def _report(self) -> None:
+        assert self.grid is not None
+        try:
+            await self.grid.report(
+                self.clock.now(), self.heater.view(), tuple(self.controller.overrides)
+            )
+        except GridError as exc:
+            log.debug("reports not delivered yet (%s); kept on disk", exc)
+
+    async def _report_loop(self) -> None:
+        """Queue due reports on plan time (the port delivers them when the VTN answers)."""
+        while True:
+            await self.clock.sleep(self.settings.report_tick_s)
+            await self._report()
 
     async def _watchdog_loop(self) -> None:
         interval = self.notifier.watchdog_interval_s

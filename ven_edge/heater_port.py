@@ -33,6 +33,7 @@ def view_of(snapshot: Any) -> DeviceView:
     link = snapshot.link
     stored = snapshot.stored_energy_wh
     capacity = snapshot.energy_capacity_wh
+    used = snapshot.energy_used_wh
     return DeviceView(
         connected=bool(link.connected and snapshot.commissioned),
         op_state=snapshot.operational_state,
@@ -40,6 +41,7 @@ def view_of(snapshot: Any) -> DeviceView:
         stored_kwh=None if stored is None else stored / WH_PER_KWH,
         capacity_kwh=None if capacity is None else capacity / WH_PER_KWH,
         tank_temp_f=c_to_f(snapshot.present_temperature_c),
+        energy_used_kwh=None if used is None else used / WH_PER_KWH,
     )
 
 

@@ -78,6 +78,10 @@ class GridPort(Protocol):
 
     def health(self) -> GridHealth: ...
 
+    def timeline(self) -> SignalTimeline:
+        """The timeline from the last good events, including pushed changes."""
+        ...
+
     def set_listener(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (in the event loop) when a webhook notification arrives."""
         ...

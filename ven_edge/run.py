@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from ven_edge.clock import Clock, WallClock
@@ -67,8 +68,8 @@ def planner_for(config: Config) -> Planner:
     """The planner the configuration asks for."""
     capacity = config.plan.tank_capacity_kwh
     rules = RuleSettings(
-        step=_minutes(config.plan.step_minutes),
-        horizon=_minutes(60 * config.plan.horizon_hours),
+        step=timedelta(minutes=config.plan.step_minutes),
+        horizon=timedelta(hours=config.plan.horizon_hours),
         reserve_fraction=(
             min(1.0, config.plan.reserve_kwh / capacity)
             if capacity
@@ -82,16 +83,9 @@ def planner_for(config: Config) -> Planner:
     return plan
 
 
-def _minutes(count: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(minutes=count)
-
-
 def daemon_settings(config: Config) -> DaemonSettings:
     return DaemonSettings(
         poll_interval_s=config.vtn.poll_interval_s,
-        report_interval_s=config.reports.cadence_s,
         control=ControlSettings(),
     )
 
@@ -133,7 +127,23 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
         request_timeout_s=config.vtn.request_timeout_s,
     )
     client = VtnClient(settings, wall_clock=clock.now)
-    return VtnGridPort(client, store)
+    hook = config.vtn.webhook
+    if not hook.enabled:
+        return VtnGridPort(
+            client, store, report_cadence=timedelta(seconds=config.reports.cadence_s)
+        )
+    from ven_edge.grid_port import WEBHOOK_PATH
+    from ven_edge.oadr3.webhook import WebhookReceiver
+
+    host = f"[{hook.host}]" if ":" in hook.host else hook.host
+    return VtnGridPort(
+        client,
+        store,
+        webhook=WebhookReceiver(),
+        callback_url=hook.public_url or f"http://{host}:{hook.port}{WEBHOOK_PATH}",
+        bind=(hook.host, hook.port),
+        report_cadence=timedelta(seconds=config.reports.cadence_s),
+    )
 
 
 async def serve(
