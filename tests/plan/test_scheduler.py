@@ -159,13 +159,14 @@ def test_matches_highs_hypothesis(rng: random.Random) -> None:
 
 
 def test_infeasible_draw_is_flagged_and_no_worse_than_full_power() -> None:
-    # Three 8 kWh draws against a 6 kWh-wide tank and 4.5 kWh/h of heat (hpwh.md §3.2 case c4).
-    load = tuple(8.0 if t in (7, 12, 19) else 0.5 for t in range(24))
+    # Three 12 kWh draws against a 6 kWh-wide tank and 4.5 kWh/h of heat: 1.5 kWh short each.
+    load = tuple(12.0 if t in (7, 12, 19) else 0.5 for t in range(24))
     hp = Source("heat_pump", (3.0,) * 24, (4.5,) * 24, (0.0,) * 24)
     p = Problem(1.0, README_PRICES, load, 4.0, 1.0, 7.0, 1.0, (hp,))
     plan = schedule(p)
     assert not plan.feasible
-    assert 0 < plan.unserved_kwh <= full_power_unserved(p) + 1e-9
+    assert plan.unserved_kwh == pytest.approx(4.5)
+    assert plan.unserved_kwh <= full_power_unserved(p) + 1e-9
     assert plan.unserved_kwh == pytest.approx(solve_lp(p).unserved_kwh, abs=1e-7)
     assert min(plan.soc_kwh) >= p.soc_min_kwh - 1e-9
 
