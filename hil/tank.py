@@ -31,7 +31,8 @@ MIN_SETPOINT_C = 32.2
 MAX_SETPOINT_C = 71.1
 MAX_DEADBAND_C = 30.0
 # Rheem logic runs the compressor with a 0 °C deadband for 300 s after a set-point change
-# (Flexi-HPWH Rheem configuration, hpwh.md §5.2 and §7 "Load Up").
+# (Flexi-HPWH Rheem configuration, hpwh.md §5.2 and §7 "Load Up"). Only a raise tops off: a
+# lowered (shed) set point must not start the compressor.
 SETPOINT_CHANGE_TOP_OFF_S = 300.0
 # Keep the condenser a little below HPWHsim's maximum refrigerant temperature.
 CONDENSER_MARGIN_C = 2.0
@@ -151,7 +152,7 @@ class TwoNodeTank:
         if dt_s < 0:
             raise ValueError(f"dt_s must be ≥ 0, got {dt_s!r}")
         setpoint, deadband = _checked_controls(controls)
-        if self._setpoint_c is not None and setpoint != self._setpoint_c:
+        if self._setpoint_c is not None and setpoint > self._setpoint_c:
             self._top_off_until_s = self.elapsed_s + SETPOINT_CHANGE_TOP_OFF_S
         self._setpoint_c = setpoint
         remaining = dt_s
