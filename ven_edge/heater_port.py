@@ -8,12 +8,14 @@ and the session's :class:`~ven_edge.cta2045.device.DeviceSnapshot` into the cont
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
+from ven_edge.config import HeaterConfig
 from ven_edge.control import CommandKind, DeviceView, Outcome, SendCommand
+from ven_edge.cta2045.device import DeviceSnapshot
+from ven_edge.cta2045.ucm import CommandOutcome, Status, UcmConfig, UcmSession
 from ven_edge.ports import HeaterDetails
 from ven_edge.web.status import DeviceInfo, HeaterLinkHealth
 
@@ -28,7 +30,7 @@ def c_to_f(celsius: float | None) -> float | None:
     return None if celsius is None else celsius * 9.0 / 5.0 + 32.0
 
 
-def view_of(snapshot: Any) -> DeviceView:
+def view_of(snapshot: DeviceSnapshot) -> DeviceView:
     """The control core's view of a :class:`~ven_edge.cta2045.device.DeviceSnapshot`."""
     link = snapshot.link
     stored = snapshot.stored_energy_wh
@@ -45,7 +47,7 @@ def view_of(snapshot: Any) -> DeviceView:
     )
 
 
-def details_of(snapshot: Any) -> HeaterDetails:
+def details_of(snapshot: DeviceSnapshot) -> HeaterDetails:
     link = snapshot.link
     info = snapshot.device_info
     errors = link.timeouts + link.checksum_errors + link.link_naks_received + link.link_naks_sent
@@ -71,42 +73,39 @@ def details_of(snapshot: Any) -> HeaterDetails:
     )
 
 
-def outcome_of(result: Any) -> Outcome:
+def outcome_of(result: CommandOutcome) -> Outcome:
     """Map the session's command outcome to the control core's."""
-    if getattr(result, "ok", False):
+    if result.status is Status.OK:
         return Outcome.ACCEPTED
-    reason = getattr(result, "app_nak_reason", None)
-    if reason == APP_NAK_CUSTOMER_OVERRIDE:
+    if result.status is Status.APP_NAK and result.reason == APP_NAK_CUSTOMER_OVERRIDE:
         return Outcome.OVERRIDDEN
-    if reason is not None or getattr(result, "link_nak", None) is not None:
+    if result.status in (Status.APP_NAK, Status.LINK_NAK):
         return Outcome.REJECTED
-    return Outcome.FAILED
+    return Outcome.FAILED  # timeout, not connected: retried after a delay
 
 
 class UcmHeaterPort:
     """:class:`~ven_edge.ports.HeaterPort` over a UCM session."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: UcmSession) -> None:
         self.session = session
         self._listener: Callable[[], None] | None = None
+        session.on_change(self._changed)
 
     @classmethod
-    def from_config(cls, heater: Any, *, clock: Any) -> UcmHeaterPort:
-        # Imported late: the session pulls in the serial stack, which `ven-edge --help` avoids.
-        ucm = importlib.import_module("ven_edge.cta2045.ucm")
-
-        port = cls.__new__(cls)
-        port._listener = None
-        port.session = ucm.UcmSession(
-            heater.port,
-            baud=heater.baud,
-            heartbeat_s=heater.heartbeat_s,
-            poll_s=heater.poll_s,
-            on_change=port._changed,
+    def from_config(cls, heater: HeaterConfig) -> UcmHeaterPort:
+        return cls(
+            UcmSession(
+                UcmConfig(
+                    port=heater.port,
+                    heartbeat_s=heater.heartbeat_s,
+                    poll_s=heater.poll_s,
+                    baudrate=heater.baud,
+                )
+            )
         )
-        return port
 
-    def _changed(self, *_: object) -> None:
+    def _changed(self, _snapshot: DeviceSnapshot) -> None:
         if self._listener is not None:
             self._listener()
 

@@ -100,10 +100,10 @@ class Parts:
     web_url: str | None = None
 
 
-def build_heater(config: Config, clock: Clock) -> HeaterPort:
+def build_heater(config: Config) -> HeaterPort:
     from ven_edge.heater_port import UcmHeaterPort
 
-    return UcmHeaterPort.from_config(config.heater, clock=clock)
+    return UcmHeaterPort.from_config(config.heater)
 
 
 def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | None:
@@ -158,7 +158,7 @@ async def serve(
     clock = clock or WallClock()
     stop = stop or asyncio.Event()
     store = StateStore(config.state.dir)
-    heater = heater or build_heater(config, clock)
+    heater = heater or build_heater(config)
     grid = build_grid(config, store, clock)
     notifier = Notifier()
     status_notifier: Any = None

@@ -1,0 +1,91 @@
+"""Real parts on loopback for the end-to-end tests: simulated heater on a pty, the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from hil.sim import Simulator, run_simulator
+from ven_edge.clock import Clock
+from ven_edge.config import Config, parse_config
+from ven_edge.run import Parts, serve
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the config refuses port 0)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_config(
+    tmp_path: Path,
+    heater_port: Path,
+    *,
+    vtn_url: str | None = None,
+    webhook_port: int | None = None,
+    poll_interval_s: float = 30.0,
+    web_port: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Config:
+    data: dict[str, Any] = {
+        "heater": {"port": str(heater_port), "heartbeat_s": 60, "poll_s": 1},
+        "state": {"dir": str(tmp_path / "state")},
+        "web": {"enabled": True, "host": "127.0.0.1", "port": web_port or free_port()},
+        "vtn": {"poll_interval_s": poll_interval_s},
+        "reports": {"cadence_s": 60},
+    }
+    if vtn_url is not None:
+        data["vtn"].update({"url": vtn_url, "client_id": "ven_client", "client_secret": "999"})
+        if webhook_port is not None:
+            data["vtn"]["webhook"] = {"enabled": True, "host": "127.0.0.1", "port": webhook_port}
+    for section, values in (extra or {}).items():
+        data.setdefault(section, {}).update(values)
+    return parse_config(data, source="test", base_dir=tmp_path)
+
+
+@contextlib.asynccontextmanager
+async def heater_on_pty(tmp_path: Path, **kwargs: Any) -> AsyncIterator[Simulator]:
+    async with run_simulator(tmp_path / "heater", **kwargs) as sim:
+        yield sim
+
+
+@contextlib.asynccontextmanager
+async def running_daemon(
+    config: Config, *, clock: Clock | None = None, limit_s: float = 15.0
+) -> AsyncIterator[Parts]:
+    """The daemon as ``ven-edge run`` builds it, in this event loop; stopped on exit."""
+    stop = asyncio.Event()
+    ready: asyncio.Future[Parts] = asyncio.get_running_loop().create_future()
+
+    async def started(parts: Parts) -> None:
+        ready.set_result(parts)
+
+    task = asyncio.create_task(serve(config, clock=clock, stop=stop, started=started))
+    try:
+        done, _ = await asyncio.wait({task, ready}, timeout=limit_s, return_when="FIRST_COMPLETED")
+        if task in done:
+            task.result()  # raises what went wrong
+        if ready not in done:
+            raise TimeoutError("daemon did not start")
+        yield ready.result()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=limit_s)
+
+
+async def wait_for(
+    predicate: Callable[[], bool], limit_s: float, what: str, interval: float = 0.02
+) -> float:
+    """Wait until ``predicate()``; returns the seconds it took."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > limit_s:
+            raise AssertionError(f"timed out after {limit_s} s waiting for {what}")
+        await asyncio.sleep(interval)
+    return time.monotonic() - start

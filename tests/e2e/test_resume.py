@@ -1,0 +1,45 @@
+"""A restarted gateway resumes the right command from its persisted state within 5 s."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hil.heater import Event
+from tests.e2e.harness import heater_on_pty, make_config, running_daemon, wait_for
+from ven_edge.daemon import SIGNALS_DOC, timeline_to_json
+from ven_edge.signals import SignalInterval, SignalTimeline
+from ven_edge.store import StateStore
+
+RESUME_LIMIT_S = 5.0
+
+
+async def test_persisted_event_is_resumed_on_the_heater_within_5_s(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    event = SignalInterval(
+        now - timedelta(minutes=30), now + timedelta(hours=1), "SIMPLE", (1,), 0, "ev-shed"
+    )
+    async with heater_on_pty(tmp_path) as sim:
+        config = make_config(tmp_path, sim.path)
+        StateStore(config.state.dir).save(SIGNALS_DOC, timeline_to_json(SignalTimeline((event,))))
+        async with running_daemon(config) as parts:
+            took = await wait_for(
+                lambda: sim.heater.event is Event.SHED, RESUME_LIMIT_S, "Shed on the heater"
+            )
+            assert took < RESUME_LIMIT_S
+            await wait_for(lambda: parts.daemon.heater.view().op_state in (2, 4), 5, "op state")
+            snap = parts.daemon.snapshot()
+            assert snap.heater.mode == "saving"
+            assert snap.events.current is not None
+            assert snap.events.current.id == "ev-shed"
+        # Stopped cleanly: the persisted plan is still there for the next start.
+        assert (Path(config.state.dir) / "plan.json").stat().st_mode & 0o777 == 0o600
+
+
+async def test_without_signals_the_heater_stays_normal(tmp_path: Path) -> None:
+    async with heater_on_pty(tmp_path) as sim:
+        config = make_config(tmp_path, sim.path)
+        async with running_daemon(config) as parts:
+            await wait_for(lambda: parts.daemon.heater.view().connected, 5, "commissioning")
+            assert sim.heater.event is Event.NONE
+            assert parts.daemon.sent == []
