@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Build the Debian packages and check them the way an installer will meet them:
+#   1. dpkg-buildpackage -b -us -uc (clean PATH: pyenv shims break pybuild)
+#   2. lintian: no errors, no warnings
+#   3. systemd-analyze verify (no output allowed) for both units; security exposure ≤ 2.0
+#   4. install the .deb into a Debian trixie root made by debootstrap (cached), then run
+#      `ven-edge --version` and `ven-edge check --skip-serial --skip-network` there.
+# Usage: scripts/check-deb.sh [--build-only] [--no-root]
+# Env:   VEN_EDGE_CI_CACHE (default /var/cache/ven-edge-ci), DEBIAN_MIRROR, OUT_DIR (default build/deb)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+build_only=0
+with_root=1
+for arg in "$@"; do
+    case "$arg" in
+        --build-only) build_only=1 ;;
+        --no-root) with_root=0 ;;
+        *) echo "check-deb: unknown argument $arg" >&2; exit 2 ;;
+    esac
+done
+
+cache=${VEN_EDGE_CI_CACHE:-/var/cache/ven-edge-ci}
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+out=${OUT_DIR:-$repo/build/deb}
+clean_path=/usr/sbin:/usr/bin:/sbin:/bin
+# The exposure gate for ven-edge.service, on systemd-analyze's 0-100 scale (exposure × 10).
+max_exposure=20
+# Runtime dependencies pre-installed in the cached root, so installing the .deb needs no network.
+root_packages=python3,python3-aiohttp,python3-pydantic,python3-isodate,python3-numpy,python3-serial,python3-serial-asyncio,python3-systemd,systemd
+
+step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS" >&2; }
+fail() { echo "check-deb: FAIL: $*" >&2; exit 1; }
+
+step "build"
+# dpkg-buildpackage writes next to the source tree; build from a clean copy so that the work tree
+# (and its untracked files) stays as it is and the results land in $out.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+src="$work/ven-edge"
+mkdir -p "$src"
+git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$src"
+( cd "$src" && env -i PATH=$clean_path HOME="$work" LC_ALL=C.UTF-8 \
+    dpkg-buildpackage -b -us -uc >"$work/build.log" 2>&1 ) || { tail -50 "$work/build.log" >&2; fail "dpkg-buildpackage"; }
+mkdir -p "$out"
+rm -f "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo
+cp "$work"/*.deb "$work"/*.changes "$work"/*.buildinfo "$out"/
+ls -l "$out"/*.deb >&2
+[ "$build_only" -eq 1 ] && exit 0
+
+step "lintian"
+lintian_out=$(env -i PATH=$clean_path LC_ALL=C.UTF-8 lintian --fail-on none "$out"/*.changes 2>&1 || true)
+echo "$lintian_out" >&2
+if echo "$lintian_out" | grep -qE '^[EW]: '; then fail "lintian reports errors or warnings"; fi
+
+step "systemd-analyze"
+# verify refuses a unit whose ExecStart binary is missing on this host: check copies that run
+# /bin/true instead (the rest of the unit is what matters here).
+units="$work/units"
+mkdir -p "$units"
+for unit in systemd/ven-edge.service systemd/vtn-lite.service; do
+    sed -E 's|^ExecStart=[^ ]+|ExecStart=/bin/true|' "$unit" >"$units/$(basename "$unit")"
+done
+for unit in "$units"/*.service; do
+    verify_out=$(systemd-analyze verify "$unit" 2>&1) || fail "systemd-analyze verify $unit: $verify_out"
+    [ -z "$verify_out" ] || fail "systemd-analyze verify $(basename "$unit"): $verify_out"
+done
+systemd-analyze security --offline=yes --no-pager "$units/ven-edge.service" | tail -1 >&2
+systemd-analyze security --offline=yes --threshold=$max_exposure "$units/ven-edge.service" >/dev/null \
+    || fail "ven-edge.service exposure is above $((max_exposure / 10)).$((max_exposure % 10))"
+systemd-analyze security --offline=yes --no-pager "$units/vtn-lite.service" | tail -1 >&2
+[ "$with_root" -eq 1 ] || exit 0
+
+step "trixie root"
+key=$(printf '%s %s' "$root_packages" "$mirror" | sha256sum | cut -c1-12)
+tarball="$cache/trixie-$key.tar.gz"
+if [ ! -s "$tarball" ]; then
+    command -v debootstrap >/dev/null || fail "debootstrap missing: bash scripts/system-deps.sh"
+    mkdir -p "$cache"
+    fresh="$work/fresh"
+    debootstrap --variant=minbase --include="$root_packages" trixie "$fresh" "$mirror" \
+        >"$work/debootstrap.log" 2>&1 || { tail -30 "$work/debootstrap.log" >&2; fail "debootstrap"; }
+    rm -rf "$fresh"/var/cache/apt/archives/*.deb "$fresh"/var/lib/apt/lists/*_Packages
+    tar -C "$fresh" -czf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    rm -rf "$fresh"
+fi
+root="$work/root"
+mkdir -p "$root"
+tar -C "$root" -xzf "$tarball"
+
+step "install into trixie"
+cp "$out"/ven-edge_*_all.deb "$root/tmp/"
+in_root() { env -i PATH=$clean_path LC_ALL=C.UTF-8 HOME=/root chroot "$root" "$@"; }
+in_root sh -c 'dpkg -i /tmp/ven-edge_*_all.deb' >&2 || fail "dpkg -i in the trixie root"
+in_root ven-edge --version >&2 || fail "ven-edge --version in the trixie root"
+in_root id ven-edge >&2 || fail "system user ven-edge missing"
+in_root id -nG ven-edge | grep -qw dialout || fail "ven-edge is not in group dialout"
+in_root test -f /etc/ven-edge/ven-edge.toml || fail "/etc/ven-edge/ven-edge.toml missing"
+in_root ven-edge check --config /etc/ven-edge/ven-edge.toml --skip-serial --skip-network >&2 \
+    || fail "ven-edge check of the packaged config"
+if compgen -G "$out/vtn-lite_*_all.deb" >/dev/null; then
+    cp "$out"/vtn-lite_*_all.deb "$root/tmp/"
+    in_root sh -c 'dpkg -i /tmp/vtn-lite_*_all.deb' >&2 || fail "dpkg -i vtn-lite in the trixie root"
+fi
+step "done"
+echo "check-deb: OK in ${SECONDS}s" >&2

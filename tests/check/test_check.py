@@ -1,0 +1,216 @@
+"""``ven-edge check``: real files, a real pty and a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from tests.conftest import run_module
+from ven_edge.check import (
+    CHECKS,
+    Check,
+    CheckContext,
+    Outcome,
+    print_report,
+    probe_serial_port,
+    run_checks,
+)
+
+
+@pytest.fixture
+def pty_port() -> Iterator[Path]:
+    master, slave = os.openpty()
+    try:
+        yield Path(os.ttyname(slave))
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
+def write_config(tmp_path: Path, body: str = "", *, port: str = "/dev/ttyUSB-absent") -> Path:
+    state = tmp_path / "state"
+    state.mkdir(exist_ok=True)
+    path = tmp_path / "ven-edge.toml"
+    path.write_text(f'[heater]\nport = "{port}"\n[state]\ndir = "{state}"\n{body}')
+    path.chmod(0o644)
+    return path
+
+
+def statuses(results: list) -> dict[str, str]:  # type: ignore[type-arg]
+    return {r.name: r.outcome.status for r in results}
+
+
+async def test_sample_config_passes_with_serial_and_network_skipped(tmp_path: Path) -> None:
+    ctx = CheckContext(write_config(tmp_path), skip_serial=True, skip_network=True)
+    results = await run_checks(ctx)
+    assert statuses(results) == {
+        "configuration is valid": "pass",
+        "client secret is private": "skip",
+        "state directory is writable": "pass",
+        "serial port opens": "skip",
+        "CTA-2045 commissioning (device information, operational state)": "skip",
+        "VTN is reachable": "skip",
+        "VTN token obtained": "skip",
+    }
+    out = io.StringIO()
+    assert print_report(results, out) is True
+    assert out.getvalue().splitlines()[-1] == "OK: 2 pass, 5 skip"
+
+
+async def test_invalid_config_fails_and_skips_what_depends_on_it(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "[log]\nlevel = 'loud'\n")
+    results = await run_checks(CheckContext(path))
+    first = results[0].outcome
+    assert first.status == "fail"
+    assert 'log.level = "loud": must be one of' in first.detail
+    assert str(path) in first.fix
+    assert all(r.outcome.status == "skip" for r in results[1:])
+    out = io.StringIO()
+    assert print_report(results, out) is False
+    assert "fix: edit" in out.getvalue()
+
+
+async def test_state_dir_missing_or_read_only(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    (tmp_path / "state").rmdir()
+    results = await run_checks(CheckContext(path, skip_serial=True, skip_network=True))
+    state = results[2].outcome
+    assert state.status == "fail"
+    assert "does not exist" in state.detail
+    assert "install -d -o ven-edge" in state.fix
+
+
+async def test_inline_secret_in_a_world_readable_config_fails(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[vtn]\nclient_id = "a"\nclient_secret = "hunter2"\n')
+    ctx = CheckContext(path, skip_serial=True, skip_network=True)
+    results = await run_checks(ctx)
+    secret = results[1].outcome
+    assert secret.status == "fail"
+    assert "mode 0644" in secret.detail
+    assert "client_secret_file" in secret.fix
+    assert "hunter2" not in secret.detail + secret.fix
+    path.chmod(0o640)
+    assert (await run_checks(ctx))[1].outcome.status == "pass"
+
+
+async def test_secret_file_loosened_after_loading_is_caught(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("x")
+    secret.chmod(0o600)
+    path = write_config(tmp_path, f'[vtn]\nclient_id = "a"\nclient_secret_file = "{secret}"\n')
+    ctx = CheckContext(path, skip_serial=True, skip_network=True)
+    await run_checks(ctx, CHECKS[:1])
+    secret.chmod(0o644)
+    outcome = await CHECKS[1].run(ctx)
+    assert outcome.status == "fail"
+    assert "chmod 0640" in outcome.detail
+
+
+async def test_serial_port_on_a_real_pty(tmp_path: Path, pty_port: Path) -> None:
+    results = await run_checks(CheckContext(write_config(tmp_path, port=str(pty_port))))
+    by_name = {r.name: r.outcome for r in results}
+    assert by_name["serial port opens"].status == "pass"
+    # The CTA-2045 session is not in this build yet: reported as missing, never as passed.
+    commissioning = by_name["CTA-2045 commissioning (device information, operational state)"]
+    assert commissioning.status == "missing"
+    assert print_report(results, io.StringIO()) is False
+
+
+def test_serial_port_problems(tmp_path: Path) -> None:
+    absent = probe_serial_port(tmp_path / "ttyUSB9")
+    assert absent.status == "fail"
+    assert "/dev/serial/by-id/" in absent.fix
+    plain = tmp_path / "file"
+    plain.write_text("")
+    assert "not a serial device" in probe_serial_port(plain).detail
+    assert "not a terminal" in probe_serial_port(Path("/dev/null")).detail
+
+
+@pytest.fixture
+async def vtn_url() -> AsyncIterator[str]:
+    async def programs(request: web.Request) -> web.Response:
+        status = int(request.query.get("status", "200"))
+        return web.json_response([], status=status)
+
+    app = web.Application()
+    app.router.add_get("/openadr3/3.1.0", programs)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/openadr3/3.1.0"
+    finally:
+        await runner.cleanup()
+
+
+async def test_vtn_reachable_on_loopback(tmp_path: Path, vtn_url: str) -> None:
+    ctx = CheckContext(write_config(tmp_path, f'[vtn]\nurl = "{vtn_url}"\n'), skip_serial=True)
+    by_name = {r.name: r.outcome for r in await run_checks(ctx)}
+    assert by_name["VTN is reachable"] == Outcome.passed(f"{vtn_url} answered HTTP 200")
+    assert by_name["VTN token obtained"].status == "skip"  # no client_id: no token to get
+
+
+async def test_vtn_server_error_and_silence(tmp_path: Path, vtn_url: str) -> None:
+    ctx = CheckContext(
+        write_config(tmp_path, f'[vtn]\nurl = "{vtn_url}?status=503"\n'), skip_serial=True
+    )
+    failed = {r.name: r.outcome for r in await run_checks(ctx)}["VTN is reachable"]
+    assert failed.status == "fail"
+    assert "HTTP 503" in failed.detail
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    ctx = CheckContext(
+        write_config(tmp_path, f'[vtn]\nurl = "http://127.0.0.1:{closed_port}/"\n'),
+        skip_serial=True,
+    )
+    results = {r.name: r.outcome for r in await run_checks(ctx)}
+    assert results["VTN is reachable"].status == "fail"
+    assert "firewall" in results["VTN is reachable"].fix
+    assert results["VTN token obtained"].status == "skip"
+
+
+async def test_token_check_never_passes_without_a_client(tmp_path: Path, vtn_url: str) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("x")
+    secret.chmod(0o640)
+    body = f'[vtn]\nurl = "{vtn_url}"\nclient_id = "a"\nclient_secret_file = "{secret}"\n'
+    ctx = CheckContext(write_config(tmp_path, body), skip_serial=True)
+    token = {r.name: r.outcome for r in await run_checks(ctx)}["VTN token obtained"]
+    assert token.status in ("missing", "fail")
+
+
+async def test_custom_checks_plug_in_and_requirements_chain(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    async def boom(ctx: CheckContext) -> Outcome:
+        seen.append("boom")
+        return Outcome.failed("broken", "mend it")
+
+    async def after(ctx: CheckContext) -> Outcome:
+        seen.append("after")
+        return Outcome.passed("never")
+
+    checks = (Check("boom", boom), Check("after", after, requires=("boom",)))
+    results = await run_checks(CheckContext(tmp_path / "x.toml"), checks)
+    assert seen == ["boom"]
+    assert results[1].outcome == Outcome.skipped("needs: boom")
+
+
+def test_cli_exit_status_and_output(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    ok = run_module("ven_edge", "check", "--config", str(path), "--skip-serial", "--skip-network")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "[ PASS  ] configuration is valid" in ok.stdout
+    bad = run_module("ven_edge", "check", "--config", str(tmp_path / "absent.toml"))
+    assert bad.returncode == 1
+    assert "file not found" in bad.stdout
+    assert "NOT READY" in bad.stdout

@@ -1,0 +1,380 @@
+"""``ven-edge check``: the installer's pass/fail checklist before leaving the house.
+
+Each check is an async function taking a ``CheckContext`` and returning an ``Outcome``; ``CHECKS``
+lists them in order. A check may name checks it ``requires``: when one of those did not pass, it is
+skipped with the reason rather than failing twice. Every failure carries the fix in plain words.
+The exit status is non-zero when any check failed or could not run because this build lacks the
+code for it (``missing``): a checklist never reports a pass it did not earn.
+
+To add a check: write ``async def check_x(ctx: CheckContext) -> Outcome`` and append
+``Check("name", check_x, group=..., requires=(...))`` to ``CHECKS``. ``group`` "serial" and
+"network" checks are skipped by ``--skip-serial`` and ``--skip-network``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import importlib.util
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TextIO
+
+from ven_edge.config import Config, ConfigError, load_config, secret_file_problem
+from ven_edge.paths import config_path
+
+Status = Literal["pass", "fail", "skip", "missing"]
+Group = Literal["local", "serial", "network"]
+
+# How long one check may take before it counts as failed (the VTN checks also have their own
+# request timeout from the config).
+CHECK_TIMEOUT_S = 60.0
+
+# Modules that later checks need; until they exist in this build the checks report "missing".
+UCM_MODULE = "ven_edge.cta2045.ucm"
+CLIENT_MODULE = "ven_edge.oadr3.client"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    detail: str
+    fix: str = ""
+
+    @classmethod
+    def passed(cls, detail: str) -> Outcome:
+        return cls("pass", detail)
+
+    @classmethod
+    def failed(cls, detail: str, fix: str) -> Outcome:
+        return cls("fail", detail, fix)
+
+    @classmethod
+    def skipped(cls, detail: str) -> Outcome:
+        return cls("skip", detail)
+
+
+@dataclass
+class CheckContext:
+    """What checks share: the file, its parsed config (None while invalid) and the CLI flags."""
+
+    config_path: Path
+    config: Config | None = None
+    skip_serial: bool = False
+    skip_network: bool = False
+    # Free-form results a check hands to a later one (e.g. an open session); keyed by check name.
+    shared: dict[str, object] = field(default_factory=dict)
+
+
+CheckFunction = Callable[[CheckContext], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    run: CheckFunction
+    group: Group = "local"
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    outcome: Outcome
+
+
+# --------------------------------------------------------------------------------------------------
+# Local checks
+
+
+async def check_config(ctx: CheckContext) -> Outcome:
+    try:
+        ctx.config = load_config(ctx.config_path)
+    except ConfigError as exc:
+        return Outcome.failed(
+            "\n".join(exc.problems), f"edit {ctx.config_path} as each line says, then run again"
+        )
+    return Outcome.passed(str(ctx.config_path))
+
+
+async def check_secret(ctx: CheckContext) -> Outcome:
+    config = _config(ctx)
+    vtn = config.vtn
+    if vtn.client_secret_file is not None:
+        problem = secret_file_problem(vtn.client_secret_file)
+        if problem is not None:  # changed since the config check read it
+            return Outcome.failed(f"{vtn.client_secret_file}: {problem}", "see above")
+        return Outcome.passed(f"{vtn.client_secret_file} is readable only by its owner and group")
+    if vtn.client_secret is not None:
+        mode = stat.S_IMODE(ctx.config_path.stat().st_mode)
+        if mode & (stat.S_IRWXO | stat.S_IWGRP):
+            return Outcome.failed(
+                f"the client secret is inside {ctx.config_path} (mode {mode:04o}), "
+                "which other users can read",
+                "move it to a file: install -m 0640 -o root -g ven-edge /dev/null "
+                "/etc/ven-edge/client-secret, put the secret in it, replace client_secret with "
+                'client_secret_file = "/etc/ven-edge/client-secret"',
+            )
+        return Outcome.passed(f"client secret inside {ctx.config_path} (mode {mode:04o})")
+    return Outcome.skipped("no client secret configured (the VTN is used without a token)")
+
+
+async def check_state_dir(ctx: CheckContext) -> Outcome:
+    directory = _config(ctx).state.dir
+    fix = (
+        f"create it: install -d -o ven-edge -g ven-edge -m 0750 {directory} "
+        "(systemd also creates it when ven-edge starts)"
+    )
+    if not directory.is_dir():
+        return Outcome.failed(f"{directory} does not exist", fix)
+    try:
+        # Only writing proves it: os.access() says yes to root and ignores read-only mounts.
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".check-"):
+            pass
+    except OSError as exc:
+        return Outcome.failed(
+            f"cannot write in {directory} ({exc.strerror})",
+            f"chown ven-edge:ven-edge {directory} && chmod 0750 {directory}",
+        )
+    return Outcome.passed(f"{directory} is writable")
+
+
+# --------------------------------------------------------------------------------------------------
+# Serial checks
+
+
+async def check_serial_port(ctx: CheckContext) -> Outcome:
+    return await asyncio.to_thread(probe_serial_port, Path(_config(ctx).heater.port))
+
+
+def probe_serial_port(port: Path) -> Outcome:
+    """Open the port the way the daemon will (read/write, not as controlling terminal)."""
+    if not port.exists():
+        return Outcome.failed(
+            f"{port} does not exist",
+            "plug in the CTA-2045 adapter, then find its name with `ls /dev/serial/by-id/` "
+            "and set heater.port",
+        )
+    if not stat.S_ISCHR(port.stat().st_mode):
+        return Outcome.failed(f"{port} is not a serial device", "set heater.port to a /dev/tty*")
+    try:
+        fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        return Outcome.failed(f"cannot open {port} ({exc.strerror})", _open_fix(exc, port))
+    try:
+        if not os.isatty(fd):
+            return Outcome.failed(f"{port} is not a terminal device", "set heater.port to a tty")
+    finally:
+        os.close(fd)
+    return Outcome.passed(f"{port} opens for reading and writing")
+
+
+def _open_fix(exc: OSError, port: Path) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"run the check as root or as ven-edge; the service user needs group of {port}"
+    if exc.errno == errno.EBUSY:
+        return "another program holds the port: `systemctl stop ven-edge`, then run again"
+    return "check the adapter and its cable, then run again"
+
+
+async def check_commissioning(ctx: CheckContext) -> Outcome:
+    if not _module_available(UCM_MODULE):
+        return Outcome(
+            "missing",
+            f"this build has no CTA-2045 session ({UCM_MODULE}): device information and "
+            "operational state cannot be read",
+            "install a ven-edge release with CTA-2045 commissioning, or run with --skip-serial",
+        )
+    return Outcome(
+        "missing",
+        f"{UCM_MODULE} is present but this check does not drive it yet",
+        "run with --skip-serial and check the heater from the status page",
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Network checks
+
+
+async def check_vtn_reachable(ctx: CheckContext) -> Outcome:
+    vtn = _config(ctx).vtn
+    if vtn.url is None:
+        return Outcome.skipped("no vtn.url configured: the heater runs in normal mode")
+    import ssl
+
+    import aiohttp
+
+    ssl_context: ssl.SSLContext | bool = False
+    if vtn.url.startswith("https:"):
+        ssl_context = ssl.create_default_context(
+            cafile=str(vtn.ca_file) if vtn.ca_file is not None else None
+        )
+        if not vtn.verify_tls:
+            ssl_context.check_hostname = False
+            ssl_context.verify_mode = ssl.CERT_NONE
+    timeout = aiohttp.ClientTimeout(total=vtn.request_timeout_s)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(vtn.url, ssl=ssl_context, allow_redirects=False) as response,
+        ):
+            status = response.status
+    except aiohttp.ClientConnectorCertificateError as exc:
+        return Outcome.failed(
+            f"{vtn.url}: the TLS certificate is not trusted ({exc.certificate_error})",
+            "ask the utility for its CA certificate and set vtn.ca_file to it",
+        )
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        return Outcome.failed(
+            f"{vtn.url}: no answer ({type(exc).__name__}: {exc})",
+            "check vtn.url, the gateway's network and DNS (`getent hosts HOST`) and the firewall",
+        )
+    if status >= 500:
+        return Outcome.failed(
+            f"{vtn.url}: the server answered HTTP {status}",
+            "the VTN has a problem: ask the utility",
+        )
+    return Outcome.passed(f"{vtn.url} answered HTTP {status}")
+
+
+async def check_vtn_token(ctx: CheckContext) -> Outcome:
+    vtn = _config(ctx).vtn
+    if vtn.url is None:
+        return Outcome.skipped("no vtn.url configured")
+    if vtn.client_id is None:
+        return Outcome.skipped("no vtn.client_id: the VTN is used without a token")
+    if not _module_available(CLIENT_MODULE):
+        return Outcome(
+            "missing",
+            f"this build has no OpenADR 3 client ({CLIENT_MODULE}): no token can be requested",
+            "install a ven-edge release with the OpenADR 3 client, or run with --skip-network",
+        )
+    return Outcome(
+        "missing",
+        f"{CLIENT_MODULE} is present but this check does not request a token with it yet",
+        "run with --skip-network and watch `journalctl -u ven-edge` for the registration",
+    )
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("configuration is valid", check_config),
+    Check("client secret is private", check_secret, requires=("configuration is valid",)),
+    Check("state directory is writable", check_state_dir, requires=("configuration is valid",)),
+    Check(
+        "serial port opens", check_serial_port, group="serial", requires=("configuration is valid",)
+    ),
+    Check(
+        "CTA-2045 commissioning (device information, operational state)",
+        check_commissioning,
+        group="serial",
+        requires=("serial port opens",),
+    ),
+    Check(
+        "VTN is reachable",
+        check_vtn_reachable,
+        group="network",
+        requires=("configuration is valid",),
+    ),
+    Check(
+        "VTN token obtained",
+        check_vtn_token,
+        group="network",
+        requires=("VTN is reachable", "client secret is private"),
+    ),
+)
+
+
+def _module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # the parent package is absent too
+        return False
+
+
+def _config(ctx: CheckContext) -> Config:
+    # Every check but the first requires it, so the runner guarantees a parsed config here.
+    assert ctx.config is not None
+    return ctx.config
+
+
+# --------------------------------------------------------------------------------------------------
+# Running and printing
+
+
+async def run_checks(ctx: CheckContext, checks: Sequence[Check] = CHECKS) -> list[CheckResult]:
+    """Run ``checks`` in order; a check whose requirements did not pass is skipped."""
+    results: list[CheckResult] = []
+    # A requirement is met by a pass or a "not applicable" skip, but not by a check that was
+    # itself skipped for want of its own requirements.
+    met: set[str] = set()
+    for check in checks:
+        outcome = await _run_one(ctx, check, met)
+        results.append(CheckResult(check.name, outcome))
+    return results
+
+
+async def _run_one(ctx: CheckContext, check: Check, met: set[str]) -> Outcome:
+    if check.group == "serial" and ctx.skip_serial:
+        return Outcome.skipped("--skip-serial")
+    if check.group == "network" and ctx.skip_network:
+        return Outcome.skipped("--skip-network")
+    blocked = [r for r in check.requires if r not in met]
+    if blocked:
+        return Outcome.skipped(f"needs: {', '.join(blocked)}")
+    try:
+        outcome = await asyncio.wait_for(check.run(ctx), CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return Outcome.failed("took too long", "check the cable or the network, then run again")
+    if outcome.status in ("pass", "skip"):
+        met.add(check.name)
+    return outcome
+
+
+_LABEL: dict[Status, str] = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP", "missing": "MISSING"}
+
+
+def print_report(results: Sequence[CheckResult], out: TextIO) -> bool:
+    """Print the checklist; True when nothing failed or was missing."""
+    for result in results:
+        outcome = result.outcome
+        lines = outcome.detail.splitlines() or [""]
+        print(f"[{_LABEL[outcome.status]:^7}] {result.name}: {lines[0]}", file=out)
+        for line in lines[1:]:
+            print(f"{'':10}{line}", file=out)
+        if outcome.fix:
+            print(f"{'':10}fix: {outcome.fix}", file=out)
+    counts = {s: sum(r.outcome.status == s for r in results) for s in _LABEL}
+    ok = counts["fail"] == 0 and counts["missing"] == 0
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    print(f"{'OK' if ok else 'NOT READY'}: {summary}", file=out)
+    return ok
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="check the configuration, the heater link and the VTN (for installers)",
+        description="Pass/fail checklist for an installation; exits non-zero when anything fails.",
+    )
+    parser.add_argument(
+        "--config", type=Path, default=None, help=f"TOML file (default: {config_path()})"
+    )
+    parser.add_argument("--skip-serial", action="store_true", help="do not touch the serial port")
+    parser.add_argument("--skip-network", action="store_true", help="do not contact the VTN")
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    ctx = CheckContext(
+        config_path=args.config if args.config is not None else config_path(),
+        skip_serial=args.skip_serial,
+        skip_network=args.skip_network,
+    )
+    results = asyncio.run(run_checks(ctx))
+    return 0 if print_report(results, sys.stdout) else 1
