@@ -58,6 +58,7 @@ class LinkDriver(asyncio.Protocol):
         self._futures: dict[int, asyncio.Future[RequestDone]] = {}
         self._lock = asyncio.Lock()
         self._closed = asyncio.Event()
+        self._opened = asyncio.Event()
 
     @property
     def timers(self) -> LinkTimers:
@@ -76,6 +77,7 @@ class LinkDriver(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
         self._closed.clear()
+        self._opened.set()
 
     def data_received(self, data: bytes) -> None:
         self._dispatch(self.engine.receive(data, self._now()))
@@ -130,6 +132,10 @@ class LinkDriver(asyncio.Protocol):
         transport = self._transport
         if transport is not None:
             transport.close()
+
+    async def wait_open(self) -> None:
+        """Wait for ``connection_made`` (pyserial-asyncio calls it on the next loop turn)."""
+        await self._opened.wait()
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
