@@ -20,8 +20,10 @@ class TankThermalModel:
     """A :class:`~hil.thermal.ThermalModel` backed by the two-node tank.
 
     ``tank_temp_c`` is the volume-weighted mean, ``outlet_temp_c`` the upper node;
-    ``stored_wh`` is the heat above 43.3 °C ("minimum useful", hpwh.md §5.2) and
-    ``capacity_wh`` the whole tank from 43.3 °C up to the current set point.
+    ``stored_wh`` is the sensible heat above the mains temperature and ``capacity_wh`` the whole
+    tank from the mains temperature up to 62.8 °C (the Advanced Load Up ceiling), the same
+    meaning as :class:`hil.thermal.EnergyBucketModel`. The heat that is still hot enough to use
+    (above 43.3 °C) is ``reading.usable_wh``.
     """
 
     def __init__(self, tank: TwoNodeTank) -> None:

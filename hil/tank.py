@@ -26,6 +26,9 @@ from hil.hpwh_model import WATER_RHO_CP_J_PER_L_K, HpwhModel
 J_PER_WH = 3600.0
 # "Minimum useful" delivery temperature, 110 °F (hpwh.md §5.2; HPWHsim's SoC definition).
 MIN_USEFUL_C = 43.3
+# Hottest storage a product reaches: Advanced Load Up capped at 145 °F (hpwh.md §6.2); the
+# storage capacity is counted from the mains temperature up to it.
+MAX_STORAGE_C = 62.8
 # Set-point limits enforced by the thermostat, 90–160 °F (GridLAB-D waterheater, hpwh.md §5.2).
 MIN_SETPOINT_C = 32.2
 MAX_SETPOINT_C = 71.1
@@ -88,8 +91,9 @@ class TankReading:
     upper_c: float
     lower_c: float
     mean_c: float
-    stored_wh: float  # above MIN_USEFUL_C
-    capacity_wh: float  # whole tank from MIN_USEFUL_C to the set point
+    stored_wh: float  # sensible heat above the mains temperature
+    capacity_wh: float  # whole tank from the mains temperature to MAX_STORAGE_C
+    usable_wh: float  # heat above MIN_USEFUL_C, what can be delivered hot enough
     power_w: float  # mean electric power over the last physics step
     hp_on: bool
     top_element_on: bool
@@ -165,21 +169,16 @@ class TwoNodeTank:
         return self.reading()
 
     def reading(self) -> TankReading:
-        setpoint = (
-            self._setpoint_c if self._setpoint_c is not None else (self.model.standard_setpoint_c)
-        )
-        stored = (
-            self._c_upper * max(self.t_upper - MIN_USEFUL_C, 0.0)
-            + self._c_lower * max(self.t_lower - MIN_USEFUL_C, 0.0)
-        ) / J_PER_WH
-        capacity = (self._c_upper + self._c_lower) * max(setpoint - MIN_USEFUL_C, 0.0) / J_PER_WH
+        t_in = self.conditions.inlet_c
+        capacity = (self._c_upper + self._c_lower) * max(MAX_STORAGE_C - t_in, 0.0) / J_PER_WH
         return TankReading(
             elapsed_s=self.elapsed_s,
             upper_c=self.t_upper,
             lower_c=self.t_lower,
             mean_c=self.mean_c,
-            stored_wh=stored,
+            stored_wh=self._heat_above_wh(t_in),
             capacity_wh=capacity,
+            usable_wh=self._heat_above_wh(MIN_USEFUL_C),
             power_w=self._last_power_w,
             hp_on=self.hp_on,
             top_element_on=self.top_on,
@@ -208,10 +207,16 @@ class TwoNodeTank:
 
     @property
     def heat_content_wh(self) -> float:
-        """Sensible heat above the mains temperature (for energy balances)."""
+        """Sensible heat relative to the mains temperature, signed (for energy balances)."""
         t_in = self.conditions.inlet_c
         return (
             self._c_upper * (self.t_upper - t_in) + self._c_lower * (self.t_lower - t_in)
+        ) / J_PER_WH
+
+    def _heat_above_wh(self, floor_c: float) -> float:
+        return (
+            self._c_upper * max(self.t_upper - floor_c, 0.0)
+            + self._c_lower * max(self.t_lower - floor_c, 0.0)
         ) / J_PER_WH
 
     # -- physics ----------------------------------------------------------------------------

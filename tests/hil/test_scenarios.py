@@ -9,7 +9,7 @@ import pytest
 from hil.draws import DrawProfileError
 from hil.hpwh_model import MODEL_NAMES, ModelFileError
 from hil.scenarios import build_thermal_model, thermal_model_from_spec
-from hil.tank import MIN_USEFUL_C
+from hil.tank import MAX_STORAGE_C
 from hil.thermal import ThermalModel, ThermalState
 from tests.hil.helpers import DOE_SETPOINT_C, NORMAL
 
@@ -37,20 +37,26 @@ def test_state_follows_the_tank_through_a_day() -> None:
     assert used == sorted(used)
     assert saw_heating
     assert thermal.state == state
-    # Full tank at the set point holds exactly its capacity (heat above 43.3 °C).
-    full = build_thermal_model("Rheem2020Prem50", "none", initial_temp_c=DOE_SETPOINT_C)
-    at_setpoint = full.advance(0, NORMAL)
-    assert at_setpoint.stored_wh == pytest.approx(at_setpoint.capacity_wh)
-    assert at_setpoint.capacity_wh == pytest.approx(
-        171 * 4.16 / 3.6 * (51.7 - MIN_USEFUL_C), rel=0.01
-    )
+    # A tank at 62.8 °C holds exactly its capacity: heat above the mains up to the ALU ceiling.
+    full = build_thermal_model("Rheem2020Prem50", "none", initial_temp_c=MAX_STORAGE_C)
+    at_ceiling = full.advance(0, NORMAL)
+    assert at_ceiling.stored_wh == pytest.approx(at_ceiling.capacity_wh)
+    assert at_ceiling.capacity_wh == pytest.approx(171 * 4.16 / 3.6 * (62.8 - 14.4), rel=0.01)
+    # Usable heat: ≈ 1.7 kWh between 43.3 °C and 51.7 °C in a 50-gal tank (hpwh.md §5.2).
+    at_setpoint = build_thermal_model("Rheem2020Prem50", "none", initial_temp_c=DOE_SETPOINT_C)
+    assert at_setpoint.reading.usable_wh == pytest.approx(1700, rel=0.05)
+    assert at_setpoint.reading.usable_wh < at_setpoint.state.stored_wh
 
 
-def test_capacity_follows_the_set_point() -> None:
+def test_capacity_is_fixed_and_stored_heat_follows_the_set_point() -> None:
     thermal = build_thermal_model("AOSmithHPTU80", "none")
-    normal = thermal.advance(60, NORMAL)
-    raised = thermal.advance(60, replace(NORMAL, setpoint_c=60.0))
-    assert raised.capacity_wh > normal.capacity_wh
+    normal = thermal.advance(600, NORMAL)
+    raised = thermal.advance(4 * 3600, replace(NORMAL, setpoint_c=60.0))
+    assert raised.capacity_wh == normal.capacity_wh
+    assert raised.tank_temp_c == pytest.approx(60.0, abs=0.5)
+    wh_per_k = thermal.tank.model.heat_capacity_j_per_k / 3600
+    expected = wh_per_k * (raised.tank_temp_c - normal.tank_temp_c)
+    assert raised.stored_wh - normal.stored_wh == pytest.approx(expected)
 
 
 def test_spec_strings() -> None:
