@@ -1,0 +1,177 @@
+"""A plan-driven simulated day, sans I/O: the control core commands the simulated heater.
+
+The gateway's own :class:`~ven_edge.control.Controller` and a planner decide; their commands are
+encoded as CTA-2045 Basic DR frames and handled by :class:`hil.heater.SimulatedHeater` on its
+two-node tank (:mod:`hil.scenarios`), with an Outside Communication heartbeat every minute as the
+UCM sends it. Time is simulated, so a day takes a second or two. The same heater left alone
+(no command at all: the normal thermostat) is the baseline.
+
+Used by the end-to-end tests (comfort and cost on real prices) and by ``bench/ven.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hil.heater import APP_ACK, APP_NAK, END_SHED, LOAD_UP, OUTSIDE_COMM, SHED, SimulatedHeater
+from hil.heater import CRITICAL_PEAK as CPP_OPCODE
+from hil.heater import GRID_EMERGENCY as GE_OPCODE
+from hil.scenarios import build_thermal_model
+from ven_edge.control import (
+    CommandKind,
+    Controller,
+    DeviceView,
+    Outcome,
+    PlanInputs,
+    Planner,
+    SendCommand,
+)
+from ven_edge.cta2045.frames import Frame, MessageType
+from ven_edge.cta2045.ucm import duration_code
+from ven_edge.signals import SignalInterval, SignalTimeline
+
+# cta2045.md §8.4: application NAK reason 5 = customer override.
+_NAK_OVERRIDE = 0x05
+_OPCODES = {
+    CommandKind.NORMAL: END_SHED,
+    CommandKind.SHED: SHED,
+    CommandKind.LOAD_UP: LOAD_UP,
+    CommandKind.CRITICAL_PEAK: CPP_OPCODE,
+    CommandKind.GRID_EMERGENCY: GE_OPCODE,
+}
+HEARTBEAT_S = 60.0
+COMFORT_FLOOR_C = 43.0  # 110 °F: the lowest outlet temperature accepted (issue 5)
+
+
+@dataclass(frozen=True, slots=True)
+class HourPrice:
+    start: datetime
+    price: float  # $/kWh
+
+
+def load_prices(path: Path, *, hours: int = 24, skip_hours: int = 0) -> list[HourPrice]:
+    """Hourly prices from a CSV with ``interval_start_utc`` and ``price_usd_per_kwh`` columns."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    picked = rows[skip_hours : skip_hours + hours]
+    if len(picked) < hours:
+        raise ValueError(f"{path} has {len(rows)} hourly prices, {skip_hours + hours} needed")
+    return [
+        HourPrice(
+            datetime.fromisoformat(r["interval_start_utc"].replace("Z", "+00:00")).astimezone(UTC),
+            float(r["price_usd_per_kwh"]),
+        )
+        for r in picked
+    ]
+
+
+def price_timeline(prices: Sequence[HourPrice], event_id: str = "prices") -> SignalTimeline:
+    return SignalTimeline(
+        tuple(
+            SignalInterval(
+                p.start, p.start + timedelta(hours=1), "PRICE", (p.price,), None, event_id
+            )
+            for p in prices
+        )
+    )
+
+
+@dataclass(slots=True)
+class DayResult:
+    cost: float = 0.0
+    energy_kwh: float = 0.0
+    peak_energy_kwh: float = 0.0  # in the hours of the top price quarter
+    min_outlet_c: float = 100.0
+    hourly_kwh: list[float] = field(default_factory=list)
+    delivered_kwh: float = 0.0
+    commands: list[tuple[datetime, SendCommand, Outcome]] = field(default_factory=list)
+
+
+def _view(heater: SimulatedHeater) -> DeviceView:
+    state = heater.state
+    return DeviceView(
+        connected=True,
+        op_state=heater.operational_state,
+        override=heater.override,
+        stored_kwh=state.stored_wh / 1000.0,
+        capacity_kwh=state.capacity_wh / 1000.0,
+        tank_temp_f=state.tank_temp_c * 9.0 / 5.0 + 32.0,
+        energy_used_kwh=state.energy_used_wh / 1000.0,
+    )
+
+
+def _send(heater: SimulatedHeater, command: SendCommand, t: float) -> Outcome:
+    opcode = _OPCODES.get(command.kind)
+    if opcode is None:
+        return Outcome.REJECTED
+    op2 = 0 if command.kind is CommandKind.NORMAL else duration_code(command.duration_s)
+    reply = heater.handle(Frame(MessageType.BASIC_DR, bytes((opcode, op2))), t)
+    if reply is None or len(reply.payload) < 2:
+        return Outcome.FAILED
+    if reply.payload[0] == APP_ACK:
+        return Outcome.ACCEPTED
+    if reply.payload[0] == APP_NAK and reply.payload[1] == _NAK_OVERRIDE:
+        return Outcome.OVERRIDDEN
+    return Outcome.REJECTED
+
+
+def simulate_day(
+    prices: Sequence[HourPrice],
+    planner: Planner | None,
+    *,
+    model: str = "Rheem2020Prem50",
+    draws: str = "doe-medium",
+    step_s: float = 60.0,
+    replan_s: float = 900.0,
+) -> DayResult:
+    """Run the heater through the priced hours; ``planner=None`` is the normal thermostat."""
+    heater = SimulatedHeater(thermal=build_thermal_model(model, draws), now=0.0)
+    timeline = price_timeline(prices)
+    ordered = sorted(p.price for p in prices)
+    peak_bar = ordered[(3 * len(ordered)) // 4]
+    controller = Controller()
+    start = prices[0].start
+    total_s = 3600.0 * len(prices)
+    result = DayResult(hourly_kwh=[0.0] * len(prices))
+    used = heater.state.energy_used_wh
+    delivered0 = _delivered_wh(heater)
+    t = 0.0
+    next_replan = 0.0
+    next_beat = 0.0
+    while t < total_s:
+        now = start + timedelta(seconds=t)
+        if planner is not None:
+            if t >= next_replan:
+                controller.set_plan(planner(PlanInputs(now, timeline, _view(heater))))
+                next_replan = t + replan_s
+            command = controller.step(now, _view(heater))
+            if command is not None:
+                outcome = _send(heater, command, t)
+                controller.record(command, outcome, now)
+                result.commands.append((now, command, outcome))
+            if t >= next_beat:
+                heater.handle(Frame(MessageType.BASIC_DR, bytes((OUTSIDE_COMM, 1))), t)
+                next_beat = t + HEARTBEAT_S
+        t += step_s
+        heater.tick(t)
+        state = heater.state
+        hour = min(int((t - step_s) // 3600), len(prices) - 1)
+        kwh = (state.energy_used_wh - used) / 1000.0
+        used = state.energy_used_wh
+        result.energy_kwh += kwh
+        result.hourly_kwh[hour] += kwh
+        result.cost += kwh * prices[hour].price
+        if prices[hour].price >= peak_bar:
+            result.peak_energy_kwh += kwh
+        result.min_outlet_c = min(result.min_outlet_c, state.outlet_temp_c)
+    result.delivered_kwh = (_delivered_wh(heater) - delivered0) / 1000.0
+    return result
+
+
+def _delivered_wh(heater: SimulatedHeater) -> float:
+    reading = getattr(heater.thermal, "reading", None)
+    return 0.0 if reading is None else float(reading.totals.delivered_wh)
