@@ -1,0 +1,113 @@
+"""A real vtn_lite on 127.0.0.1 (in-memory SQLite) and HTTP helpers for its tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+import pytest
+
+from vtn_lite.auth import hash_secret
+from vtn_lite.config import ClientEntry, VtnConfig
+from vtn_lite.server import RunningVtn, running_vtn
+
+# Cheap scrypt cost for tests only: the hashing itself is tested in test_auth.py.
+TEST_SCRYPT_N = 2**4
+CLIENTS = {
+    "bl": ("bl_client", "1001", "bl"),
+    "ven": ("ven_client", "999", "ven"),
+    "ven2": ("ven_client2", "998", "ven"),
+}
+
+
+def make_config(**overrides: Any) -> VtnConfig:
+    clients = tuple(
+        ClientEntry(cid, hash_secret(secret, n=TEST_SCRYPT_N), role)  # type: ignore[arg-type]
+        for cid, secret, role in CLIENTS.values()
+    )
+    base = VtnConfig(
+        host="127.0.0.1",
+        port=0,
+        database=":memory:",
+        allow_local_callbacks=True,
+        webhook_attempts=3,
+        webhook_backoff=0.01,
+        webhook_timeout=5.0,
+        clients=clients,
+    )
+    return replace(base, **overrides)
+
+
+@dataclass
+class Api:
+    """Calls one API version of a running VTN as a given client."""
+
+    session: aiohttp.ClientSession
+    base: str
+    tokens: dict[str, str]
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        who: str | None = "bl",
+        body: Any = None,
+        params: Any = None,
+        token: str | None = None,
+    ) -> tuple[int, Any]:
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        elif who is not None:
+            headers["Authorization"] = f"Bearer {self.tokens[who]}"
+        async with self.session.request(
+            method, self.base + path, json=body, params=params, headers=headers
+        ) as response:
+            text = await response.text()
+            data = None
+            if text:
+                data = await response.json(content_type=None)
+            if response.status >= 400:
+                assert response.content_type == "application/problem+json", text
+                assert data["status"] == response.status
+            return response.status, data
+
+    async def ok(self, method: str, path: str, who: str = "bl", body: Any = None, **kw: Any) -> Any:
+        status, data = await self.call(method, path, who, body, **kw)
+        assert status in (200, 201), (status, data)
+        return data
+
+
+async def get_token(session: aiohttp.ClientSession, base: str, who: str) -> str:
+    cid, secret, _ = CLIENTS[who]
+    async with session.post(
+        f"{base}/auth/token",
+        data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret},
+    ) as response:
+        assert response.status == 200
+        return str((await response.json())["access_token"])
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RunningVtn]:
+    async with running_vtn(make_config()) as running:
+        yield running
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+@pytest.fixture
+async def api(server: RunningVtn, session: aiohttp.ClientSession) -> Api:
+    tokens = {who: await get_token(session, server.base_url, who) for who in CLIENTS}
+    return Api(session, server.base_url, tokens)
+
+
+@pytest.fixture
+async def api301(server: RunningVtn, session: aiohttp.ClientSession, api: Api) -> Api:
+    return Api(session, server.base_url_301, api.tokens)
