@@ -7,8 +7,10 @@ The draw schedule belongs to the model (the heater never says how much water is 
 
 from __future__ import annotations
 
-from hil.draws import PROFILE_NAMES, load_draw_profile
-from hil.hpwh_model import MODEL_NAMES, load_model
+import argparse
+
+from hil.draws import PROFILE_NAMES, DrawProfileError, load_draw_profile
+from hil.hpwh_model import MODEL_NAMES, ModelFileError, load_model
 from hil.tank import Conditions, TankReading, TwoNodeTank
 from hil.thermal import ThermalControls, ThermalState
 
@@ -82,12 +84,28 @@ def thermal_model_from_spec(spec: str) -> TankThermalModel:
     return build_thermal_model(model or DEFAULT_MODEL, draws or DEFAULT_DRAWS)
 
 
+def tank_argument(spec: str) -> TankThermalModel:
+    """``argparse`` type for ``--tank MODEL[:DRAWS]``: a bad name becomes a usage error."""
+    try:
+        return thermal_model_from_spec(spec)
+    except (ModelFileError, DrawProfileError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+TANK_HELP = (
+    f"two-node tank physics: MODEL[:DRAWS], MODEL one of {', '.join(MODEL_NAMES)}, "
+    f"DRAWS one of {', '.join(PROFILE_NAMES)} (default: {DEFAULT_MODEL}:{DEFAULT_DRAWS})"
+)
+
+
 __all__ = [
     "DEFAULT_DRAWS",
     "DEFAULT_MODEL",
     "MODEL_NAMES",
     "PROFILE_NAMES",
+    "TANK_HELP",
     "TankThermalModel",
     "build_thermal_model",
+    "tank_argument",
     "thermal_model_from_spec",
 ]
