@@ -7,8 +7,11 @@ The draw schedule belongs to the model (the heater never says how much water is 
 
 from __future__ import annotations
 
-from hil.draws import PROFILE_NAMES, load_draw_profile
-from hil.hpwh_model import MODEL_NAMES, load_model
+import argparse
+from datetime import datetime
+
+from hil.draws import PROFILE_NAMES, DrawProfileError, load_draw_profile
+from hil.hpwh_model import MODEL_NAMES, ModelFileError, load_model
 from hil.tank import Conditions, TankReading, TwoNodeTank
 from hil.thermal import ThermalControls, ThermalState
 
@@ -76,10 +79,32 @@ def build_thermal_model(
     return TankThermalModel(tank)
 
 
-def thermal_model_from_spec(spec: str) -> TankThermalModel:
+def thermal_model_from_spec(spec: str, *, start_s: float = 0.0) -> TankThermalModel:
     """Parse ``MODEL[:DRAWS]`` (the form of a ``--tank`` command-line option)."""
     model, _, draws = spec.partition(":")
-    return build_thermal_model(model or DEFAULT_MODEL, draws or DEFAULT_DRAWS)
+    return build_thermal_model(model or DEFAULT_MODEL, draws or DEFAULT_DRAWS, start_s=start_s)
+
+
+def seconds_since_local_midnight(now: datetime | None = None) -> float:
+    now = now or datetime.now().astimezone()
+    return now.hour * 3600.0 + now.minute * 60.0 + now.second + now.microsecond / 1e6
+
+
+def tank_argument(spec: str) -> TankThermalModel:
+    """``argparse`` type for ``--tank MODEL[:DRAWS]``: a bad name becomes a usage error.
+
+    The draw day is aligned with the local time of day, so evening draws come in the evening.
+    """
+    try:
+        return thermal_model_from_spec(spec, start_s=seconds_since_local_midnight())
+    except (ModelFileError, DrawProfileError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+TANK_HELP = (
+    f"two-node tank physics: MODEL[:DRAWS], MODEL one of {', '.join(MODEL_NAMES)}, "
+    f"DRAWS one of {', '.join(PROFILE_NAMES)} (default: {DEFAULT_MODEL}:{DEFAULT_DRAWS})"
+)
 
 
 __all__ = [
@@ -87,7 +112,9 @@ __all__ = [
     "DEFAULT_MODEL",
     "MODEL_NAMES",
     "PROFILE_NAMES",
+    "TANK_HELP",
     "TankThermalModel",
     "build_thermal_model",
+    "tank_argument",
     "thermal_model_from_spec",
 ]

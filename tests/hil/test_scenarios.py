@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 
 from hil.draws import DrawProfileError
 from hil.hpwh_model import MODEL_NAMES, ModelFileError
-from hil.scenarios import build_thermal_model, thermal_model_from_spec
+from hil.scenarios import (
+    build_thermal_model,
+    seconds_since_local_midnight,
+    thermal_model_from_spec,
+)
 from hil.tank import MAX_STORAGE_C
 from hil.thermal import ThermalModel, ThermalState
 from tests.hil.helpers import DOE_SETPOINT_C, NORMAL
@@ -68,3 +73,11 @@ def test_spec_strings() -> None:
         thermal_model_from_spec("Boiler9000")
     with pytest.raises(DrawProfileError, match="unknown draw profile"):
         thermal_model_from_spec("Rheem2020Prem50:flood")
+
+
+def test_spec_start_places_the_model_on_the_draw_day() -> None:
+    # 17:00 is the DOE Medium day's last draw (7 gal at 1.7 gpm): water flows at once.
+    evening = thermal_model_from_spec("Rheem2020Prem50:doe-medium", start_s=17 * 3600)
+    evening.advance(60, NORMAL)
+    assert evening.reading.totals.drawn_l == pytest.approx(1.7 * 3.785411784)
+    assert seconds_since_local_midnight(datetime(2026, 1, 1, 17, 0, 30)) == 17 * 3600 + 30
