@@ -375,7 +375,7 @@ def is_reply_to(reply: Message, request: Message) -> bool:
         return False
     if expected.names[0] == table.APP_ACK:
         return reply.fields.get("opcode") == request.opcode1
-    return reply.opcode2 == expected.opcode2
+    return expected.opcode2 is None or reply.opcode2 == expected.opcode2
 
 
 def is_supported(msg_type: str | int) -> bool:
