@@ -5,8 +5,9 @@ One asyncio task per concern, all owned and cancelled on shutdown:
 * **control**: wakes on new signals, on a heater state change, at the control core's next
   deadline (command boundary, lease renewal, retry) and at least every 15 minutes; re-plans and
   sends at most the one command that changes.
-* **grid**: polls the VTN (a slow safety net when webhooks work), wakes at once on a webhook
-  notification, backs off exponentially with full jitter on VTN errors, and sends reports.
+* **grid**: the OpenADR 3 link (:mod:`ven_edge.grid_port`): registers, polls (a slow safety net
+  when webhooks work), hands pushed changes over at once, backs off exponentially with full
+  jitter on VTN errors and delivers reports; **reports** queues the due ones on plan time.
 * **watchdog**: ``WATCHDOG=1`` at half the systemd interval, only under systemd.
 
 What must survive a reboot is saved atomically in the state directory (:mod:`ven_edge.store`):
@@ -39,8 +40,7 @@ from ven_edge.control import (
     Planner,
     SendCommand,
 )
-from ven_edge.oadr3.backoff import Backoff
-from ven_edge.ports import GridError, GridPort, HeaterPort
+from ven_edge.ports import GridPort, HeaterPort
 from ven_edge.sdnotify import Notifier
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.store import StateStore
@@ -67,23 +67,12 @@ _CURTAILING: Final = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class DaemonSettings:
-    poll_interval_s: float = 60.0
     report_tick_s: float = 60.0  # plan-time seconds between checks for due reports
-    backoff_base_s: float = 1.0
-    backoff_cap_s: float = 300.0
     control: ControlSettings = field(default_factory=ControlSettings)
 
     def __post_init__(self) -> None:
-        for name in ("poll_interval_s", "report_tick_s", "backoff_base_s", "backoff_cap_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive")
-
-
-@dataclass(slots=True)
-class _GridState:
-    ok: bool = False
-    last_contact: datetime | None = None
-    last_error: str | None = None
+        if not self.report_tick_s > 0:
+            raise ValueError("report_tick_s must be positive")
 
 
 class Daemon:
@@ -100,7 +89,6 @@ class Daemon:
         settings: DaemonSettings | None = None,
         notifier: Notifier | None = None,
         on_status: Callable[[], None] | None = None,
-        rand: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings or DaemonSettings()
         self.heater = heater
@@ -112,19 +100,10 @@ class Daemon:
         self._on_status = on_status
         self.controller = Controller(settings=self.settings.control)
         self.timeline = SignalTimeline()
-        self._grid_state = _GridState()
         self._wake = asyncio.Event()
-        self._poll_now = asyncio.Event()
         self._replan_needed = True
         self._last_replan: datetime | None = None
         self._started = time.monotonic()
-        backoff_args: dict[str, Any] = {
-            "base": self.settings.backoff_base_s,
-            "cap": self.settings.backoff_cap_s,
-        }
-        if rand is not None:
-            backoff_args["rand"] = rand
-        self._backoff = Backoff(**backoff_args)
         self.sent: list[tuple[datetime, SendCommand, Outcome]] = []  # recent, for the tests/bench
 
     # -- persisted state -------------------------------------------------------------------
@@ -164,13 +143,6 @@ class Daemon:
         self._wake.set()
         self._publish()
 
-    def notification(self) -> None:
-        """A webhook notification (already applied to the client's events): re-plan now, and
-        poll soon after as a cross-check."""
-        if self.grid is not None:
-            self.set_signals(self.grid.timeline())
-        self._poll_now.set()
-
     # -- the loop --------------------------------------------------------------------------
 
     async def run(
@@ -179,12 +151,12 @@ class Daemon:
         self.restore()
         self.heater.set_listener(self.heater_changed)
         if self.grid is not None:
-            self.grid.set_listener(self.notification)
+            self.grid.set_listener(self.set_signals)
         await self.heater.start()
         tasks = [asyncio.create_task(self._control_loop(), name="control")]
         if self.grid is not None:
             await self.grid.start()
-            tasks.append(asyncio.create_task(self._grid_loop(), name="grid"))
+            tasks.append(asyncio.create_task(self.grid.run(), name="grid"))
             tasks.append(asyncio.create_task(self._report_loop(), name="reports"))
         if self.notifier.watchdog_interval_s is not None:
             tasks.append(asyncio.create_task(self._watchdog_loop(), name="watchdog"))
@@ -264,43 +236,17 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay / self.clock.speed)
 
-    async def _grid_loop(self) -> None:
-        assert self.grid is not None
-        grid = self.grid
-        while True:
-            self._poll_now.clear()
-            delay = self.settings.poll_interval_s
-            try:
-                timeline = await grid.poll(self.clock.now())
-            except GridError as exc:
-                delay = self._backoff.next_delay()
-                self._grid_state.ok = False
-                self._grid_state.last_error = str(exc)
-                log.warning("VTN unreachable (%s); next try in %.1f s", exc, delay)
-                self._publish()
-            else:
-                self._backoff.reset()
-                self._grid_state = _GridState(ok=True, last_contact=self.clock.now())
-                self.set_signals(timeline)
-                self._publish()
-                await self._report()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poll_now.wait(), timeout=delay)
-
-    async def _report(self) -> None:
-        assert self.grid is not None
-        try:
-            await self.grid.report(
-                self.clock.now(), self.heater.view(), tuple(self.controller.overrides)
-            )
-        except GridError as exc:
-            log.debug("reports not delivered yet (%s); kept on disk", exc)
-
     async def _report_loop(self) -> None:
-        """Queue due reports on plan time (the port delivers them when the VTN answers)."""
+        """Queue due reports on plan time; the grid port delivers them when the VTN answers."""
+        assert self.grid is not None
         while True:
             await self.clock.sleep(self.settings.report_tick_s)
-            await self._report()
+            try:
+                self.grid.queue_reports(
+                    self.clock.now(), self.heater.view(), tuple(self.controller.overrides)
+                )
+            except (OSError, ValueError) as exc:
+                log.error("reports not queued: %s", exc)
 
     async def _watchdog_loop(self) -> None:
         interval = self.notifier.watchdog_interval_s
@@ -320,7 +266,7 @@ class Daemon:
         view = self.heater.view()
         active = self.controller.desired(self.clock.now())
         doing = "normal" if active is None else active.kind.value.lower()
-        vtn = "no VTN" if self.grid is None else ("VTN ok" if self._grid_state.ok else "VTN down")
+        vtn = "no VTN" if self.grid is None else ("VTN ok" if self.grid.health().ok else "VTN down")
         heater = "heater ok" if view.connected else "heater not connected"
         return f"{doing}; {heater}; {vtn}"
 
@@ -345,16 +291,17 @@ class Daemon:
             capacity_kwh=view.capacity_kwh,
             power_w=details.power_w,
         )
-        grid_health = self.grid.health() if self.grid is not None else None
-        vtn = ws.VtnHealth(
-            ok=self._grid_state.ok,
-            url=None if grid_health is None else grid_health.url,
-            ven_id=None if grid_health is None else grid_health.ven_id,
-            last_contact=self._grid_state.last_contact,
-            last_error=self._grid_state.last_error
-            if grid_health is not None
-            else "no VTN configured",
-        )
+        if self.grid is None:
+            vtn = ws.VtnHealth(ok=False, url=None, last_error="no VTN configured")
+        else:
+            g = self.grid.health()
+            vtn = ws.VtnHealth(
+                ok=g.ok,
+                url=g.url,
+                ven_id=g.ven_id,
+                last_contact=g.last_contact,
+                last_error=g.last_error,
+            )
         return ws.StatusSnapshot(
             generated_at=now,
             heater=heater,

@@ -1,17 +1,10 @@
-"""The daemon's utility side over :class:`~ven_edge.oadr3.client.VtnClient`.
+"""The daemon's utility side: :class:`~ven_edge.oadr3.link.VtnLink` plus the webhook endpoint.
 
-Push: when a webhook receiver is given, the port subscribes to EVENT and PROGRAM changes after
-registration; a notification is applied to the client's events at once and handed to the daemon
-(re-plan within a second), and the slow poll stays as a safety net.
-
-Reports: every :meth:`VtnGridPort.report` call queues what the events' reportDescriptors ask for
-(OPERATING_STATE, STORAGE_CHARGE_LEVEL, USAGE) in the disk outbox, whether or not the VTN is
-reachable, and delivers the queue when the last poll succeeded: nothing lost, nothing twice.
-
-Registration ids and the timeline builder's per-event anchors (randomizeStart is drawn once per
-event) are persisted, so a restarted gateway finds its VEN without creating a new one and keeps
-its randomised starts. Every client error becomes :class:`~ven_edge.ports.GridError`; the daemon
-backs off and keeps the last good signals.
+The link registers, subscribes, polls (a slow safety net once the subscription works), backs off
+with full jitter on VTN errors and delivers the report outbox. This port adds what the daemon
+owns: the HTTP endpoint the VTN calls, the device readings for reports, and queueing reports on
+plan time while the VTN is unreachable, so a day without the VTN arrives later, none lost and
+none twice (the outbox persists each report before it is sent).
 """
 
 from __future__ import annotations
@@ -19,30 +12,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
 
 from ven_edge.control import DeviceView, OverrideRecord
-from ven_edge.oadr3.client import Registration, VtnClient
-from ven_edge.oadr3.errors import Oadr3Error
-from ven_edge.oadr3.reports import (
-    DeviceReadings,
-    ReportOutbox,
-    ReportScheduler,
-    build_due_report,
-)
-from ven_edge.oadr3.webhook import Notification, WebhookReceiver
-from ven_edge.ports import GridError, GridHealth
+from ven_edge.oadr3.client import VtnClient
+from ven_edge.oadr3.link import LinkTiming, VtnLink
+from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
+from ven_edge.oadr3.webhook import WebhookReceiver
+from ven_edge.ports import GridHealth
 from ven_edge.signals import SignalTimeline
 from ven_edge.store import StateStore
 
 log = logging.getLogger(__name__)
 
-REGISTRATION_DOC: Final = "registration"
-ANCHORS_DOC: Final = "event_anchors"
 WEBHOOK_PATH: Final = "/oadr3/notify"
-REPORT_SCHEDULE_DOC: Final = "report_schedule"
 OUTBOX_DOC: Final = "report_outbox"
 
 # CTA-2045 operational-state codes (cta2045.md §8.3) → OpenADR 3 OPERATING_STATE names
@@ -83,57 +68,55 @@ def readings_of(device: DeviceView, previous_used_kwh: float | None) -> DeviceRe
 
 
 class VtnGridPort:
-    """Polls one VTN; webhook notifications and reports plug in through the hooks below."""
+    """:class:`~ven_edge.ports.GridPort` over a :class:`VtnLink`."""
 
     def __init__(
         self,
         client: VtnClient,
         store: StateStore,
         *,
+        clock: Callable[[], datetime],
         webhook: WebhookReceiver | None = None,
         callback_url: str | None = None,
         bind: tuple[str, int] | None = None,
+        poll_s: float = 60.0,
         report_cadence: timedelta = timedelta(minutes=15),
     ) -> None:
+        if webhook is not None and callback_url is None:
+            raise ValueError("a webhook receiver needs the callback URL the VTN calls")
         self.client = client
-        self.store = store
         self.webhook = webhook
-        self.callback_url = callback_url
-        self.scheduler = ReportScheduler(client.settings.ven_name, report_cadence)
-        self.outbox = ReportOutbox(store, OUTBOX_DOC)
-        self._listener: Callable[[], None] | None = None
-        self._subscribed = False
-        self._reachable = False
-        self._used_kwh: float | None = None
         self._bind = bind
         self._runner: web.AppRunner | None = None
-        if webhook is not None:
-            if callback_url is None:
-                raise ValueError("a webhook receiver needs the callback URL the VTN calls")
-            webhook.client = client
-            webhook.on_notification = self._notified
-        self._restore()
+        self._listener: Callable[[SignalTimeline], None] | None = None
+        self._device = DeviceView(connected=False)
+        self._used_kwh: float | None = None
+        self.outbox = ReportOutbox(store, OUTBOX_DOC)
+        self.link = VtnLink(
+            client,
+            on_timeline=self._timeline,
+            receiver=webhook,
+            callback_url=callback_url,
+            outbox=self.outbox,
+            scheduler=ReportScheduler(client.settings.ven_name, report_cadence),
+            readings=self._readings,
+            store=store,
+            timing=LinkTiming(poll_s=poll_s, poll_when_subscribed_s=max(poll_s, 10 * poll_s)),
+            wall_clock=clock,
+        )
 
-    def _notified(self, notification: Notification) -> None:
-        if notification.object_type in ("EVENT", "PROGRAM"):
-            self.notify()
+    def _timeline(self, timeline: SignalTimeline) -> None:
+        if self._listener is not None:
+            self._listener(timeline)
 
-    def _restore(self) -> None:
-        reg = self.store.load(REGISTRATION_DOC)
-        if isinstance(reg, dict):
-            try:
-                self.client.registration = Registration.from_json(reg)
-            except (KeyError, TypeError, ValueError) as exc:
-                log.error("persisted registration unusable (%s); registering again", exc)
-        anchors = self.store.load(ANCHORS_DOC)
-        if isinstance(anchors, dict):
-            try:
-                self.client.timeline_builder.restore_state(anchors)
-            except (KeyError, TypeError, ValueError) as exc:
-                log.error("persisted event anchors unusable (%s)", exc)
-        schedule = self.store.load(REPORT_SCHEDULE_DOC)
-        if isinstance(schedule, dict):
-            self.scheduler.restore_state(schedule)
+    def _readings(self) -> DeviceReadings:
+        readings = readings_of(self._device, self._used_kwh)
+        if self._device.energy_used_kwh is not None:
+            self._used_kwh = self._device.energy_used_kwh
+        return readings
+
+    def set_listener(self, callback: Callable[[SignalTimeline], None]) -> None:
+        self._listener = callback
 
     async def start(self) -> None:
         """Serve the webhook endpoint (``bind``) when one is configured."""
@@ -151,82 +134,30 @@ class VtnGridPort:
         self._runner = runner
         log.info("webhook endpoint on %s:%d%s", *self._bind, WEBHOOK_PATH)
 
-    @property
-    def webhook_port(self) -> int | None:
-        """The bound port (useful with port 0)."""
-        if self._runner is None or not self._runner.addresses:
-            return None
-        return int(self._runner.addresses[0][1])
-
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         await self.client.close()
 
-    def set_listener(self, callback: Callable[[], None]) -> None:
-        self._listener = callback
+    async def run(self) -> None:
+        await self.link.run()
 
-    def notify(self) -> None:
-        """A webhook notification arrived: let the daemon fetch at once."""
-        if self._listener is not None:
-            self._listener()
-
-    def timeline(self) -> SignalTimeline:
-        """The timeline from the last good events (updated by notifications too)."""
-        return self.client.timeline
-
-    async def poll(self, now: datetime) -> SignalTimeline:
-        try:
-            if self.client.registration is None:
-                registration = await self.client.register()
-                self._save(REGISTRATION_DOC, registration.to_json())
-            result = await self.client.poll_once()
-            if self.webhook is not None and not self._subscribed:
-                assert self.callback_url is not None
-                await self.client.ensure_subscription(self.callback_url, self.webhook.bearer_token)
-                self._subscribed = True
-        except Oadr3Error as exc:
-            self._reachable = False
-            raise GridError(str(exc)) from exc
-        self._reachable = True
-        if result.changed:
-            self._save(ANCHORS_DOC, self.client.timeline_builder.export_state())
-        return result.timeline
-
-    async def report(
+    def queue_reports(
         self, now: datetime, device: DeviceView, overrides: tuple[OverrideRecord, ...]
     ) -> None:
-        """Queue due reports (always) and deliver the queue (when the VTN answered last)."""
-        readings = readings_of(device, self._used_kwh)
-        if device.energy_used_kwh is not None:
-            self._used_kwh = device.energy_used_kwh
-        due = self.scheduler.due(self.client.events.values(), self.client.timeline, now)
-        for item in due:
-            body = build_due_report(
-                item,
-                readings,
-                resource_name=self.client.settings.resource_name,
-                now=now,
-                program_id=item.program_id if self.client.settings.version == "3.0.1" else None,
-            )
-            if body is not None:
-                self.outbox.add(body)
-        if due:
-            self._save(REPORT_SCHEDULE_DOC, self.scheduler.export_state())
-        if self._reachable and self.outbox.pending:
-            await self.outbox.flush(self.client)
-            if self.outbox.pending:
-                raise GridError(f"{len(self.outbox.pending)} reports still queued")
+        self._device = device
+        # The link queues at each successful cycle too; between cycles (and while the VTN is
+        # down) this keeps the cadence. The outbox refuses a report name it already holds.
+        self.link._queue_due_reports()
 
     def health(self) -> GridHealth:
+        h = self.link.health
         reg = self.client.registration
         return GridHealth(
-            url=self.client.settings.base_url, ven_id=None if reg is None else reg.ven_id
+            ok=h.connected,
+            url=self.client.settings.base_url,
+            ven_id=None if reg is None else reg.ven_id,
+            last_contact=h.last_success,
+            last_error=h.last_error,
         )
-
-    def _save(self, name: str, document: Any) -> None:
-        try:
-            self.store.save(name, document)
-        except OSError as exc:
-            log.error("cannot save %s: %s", name, exc)

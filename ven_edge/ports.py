@@ -48,40 +48,33 @@ class HeaterPort(Protocol):
         ...
 
 
-class GridError(Exception):
-    """The VTN could not be reached or answered badly; the message is safe to log."""
-
-
 @dataclass(frozen=True, slots=True)
 class GridHealth:
+    ok: bool
     url: str | None
     ven_id: str | None = None
+    last_contact: datetime | None = None
+    last_error: str | None = None
 
 
 class GridPort(Protocol):
     async def start(self) -> None:
-        """Start the webhook receiver; registration happens on the first :meth:`poll`."""
+        """Start the webhook endpoint, if any."""
         ...
 
     async def stop(self) -> None: ...
 
-    async def poll(self, now: datetime) -> SignalTimeline:
-        """Register if needed, read programs and events; raise :class:`GridError` on failure."""
+    async def run(self) -> None:
+        """Register, subscribe, poll and deliver reports until cancelled, backing off on VTN
+        errors; new signals go to the listener."""
         ...
 
-    async def report(
+    def set_listener(self, callback: Callable[[SignalTimeline], None]) -> None: ...
+
+    def queue_reports(
         self, now: datetime, device: DeviceView, overrides: tuple[OverrideRecord, ...]
     ) -> None:
-        """Queue what the events' reportDescriptors ask for and deliver what can be delivered;
-        raise :class:`GridError` when delivery failed (the queue is kept on disk)."""
+        """Queue the reports due now on disk (delivered by :meth:`run` when the VTN answers)."""
         ...
 
     def health(self) -> GridHealth: ...
-
-    def timeline(self) -> SignalTimeline:
-        """The timeline from the last good events, including pushed changes."""
-        ...
-
-    def set_listener(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` (in the event loop) when a webhook notification arrives."""
-        ...

@@ -84,10 +84,7 @@ def planner_for(config: Config) -> Planner:
 
 
 def daemon_settings(config: Config) -> DaemonSettings:
-    return DaemonSettings(
-        poll_interval_s=config.vtn.poll_interval_s,
-        control=ControlSettings(),
-    )
+    return DaemonSettings(control=ControlSettings())
 
 
 @dataclass
@@ -110,7 +107,7 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
     if config.vtn.url is None:
         log.warning("no [vtn] url configured: the heater runs on the persisted plan only")
         return None
-    from ven_edge.grid_port import VtnGridPort
+    from ven_edge.grid_port import WEBHOOK_PATH, VtnGridPort
     from ven_edge.oadr3.client import VtnClient, VtnSettings
 
     secret = config.vtn.client_secret
@@ -128,20 +125,22 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
     )
     client = VtnClient(settings, wall_clock=clock.now)
     hook = config.vtn.webhook
-    if not hook.enabled:
-        return VtnGridPort(
-            client, store, report_cadence=timedelta(seconds=config.reports.cadence_s)
-        )
-    from ven_edge.grid_port import WEBHOOK_PATH
-    from ven_edge.oadr3.webhook import WebhookReceiver
+    webhook = callback_url = bind = None
+    if hook.enabled:
+        from ven_edge.oadr3.webhook import WebhookReceiver
 
-    host = f"[{hook.host}]" if ":" in hook.host else hook.host
+        host = f"[{hook.host}]" if ":" in hook.host else hook.host
+        webhook = WebhookReceiver()
+        callback_url = hook.public_url or f"http://{host}:{hook.port}{WEBHOOK_PATH}"
+        bind = (hook.host, hook.port)
     return VtnGridPort(
         client,
         store,
-        webhook=WebhookReceiver(),
-        callback_url=hook.public_url or f"http://{host}:{hook.port}{WEBHOOK_PATH}",
-        bind=(hook.host, hook.port),
+        clock=clock.now,
+        webhook=webhook,
+        callback_url=callback_url,
+        bind=bind,
+        poll_s=config.vtn.poll_interval_s,
         report_cadence=timedelta(seconds=config.reports.cadence_s),
     )
 
