@@ -7,13 +7,18 @@ import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from openadr3_client import BlClient
 
 from hil.sim import Simulator, run_simulator
 from ven_edge.clock import Clock
 from ven_edge.config import Config, parse_config
+from ven_edge.grid_port import WEBHOOK_PATH
 from ven_edge.run import Parts, serve
+from vtn_lite.server import RunningVtn, demo_config, running_vtn
 
 
 def free_port() -> int:
@@ -43,7 +48,12 @@ def make_config(
     if vtn_url is not None:
         data["vtn"].update({"url": vtn_url, "client_id": "ven_client", "client_secret": "999"})
         if webhook_port is not None:
-            data["vtn"]["webhook"] = {"enabled": True, "host": "127.0.0.1", "port": webhook_port}
+            data["vtn"]["webhook"] = {
+                "enabled": True,
+                "host": "127.0.0.1",
+                "port": webhook_port,
+                "public_url": f"http://127.0.0.1:{webhook_port}{WEBHOOK_PATH}",
+            }
     for section, values in (extra or {}).items():
         data.setdefault(section, {}).update(values)
     return parse_config(data, source="test", base_dir=tmp_path)
@@ -89,3 +99,58 @@ async def wait_for(
             raise AssertionError(f"timed out after {limit_s} s waiting for {what}")
         await asyncio.sleep(interval)
     return time.monotonic() - start
+
+
+BL_ID, BL_SECRET = "bl_client", "1001"  # vtn-lite --demo's well-known credentials
+
+
+@contextlib.asynccontextmanager
+async def demo_vtn(tmp_path: Path) -> AsyncIterator[RunningVtn]:
+    """vtn_lite in demo mode (SQLite file, loopback, lab callbacks allowed) on a free port."""
+    config = demo_config(tmp_path, port=0, scrypt_n=2**4)
+    async with running_vtn(config) as vtn:
+        yield vtn
+
+
+class UtilityDriver:
+    """The utility's business logic, driving the VTN with python-oa3-client (sync httpx, so
+    every call runs in a worker thread while the VTN serves in this event loop)."""
+
+    def __init__(self, base_url: str) -> None:
+        self._client = BlClient(url=base_url, client_id=BL_ID, client_secret=BL_SECRET)
+
+    async def __aenter__(self) -> UtilityDriver:
+        await asyncio.to_thread(self._client.start)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self._client.stop)
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        response = await asyncio.to_thread(getattr(self._client, method), *args)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    async def program(self, name: str = "hpwh-dr") -> str:
+        body = {"programName": name}
+        created = await self._call("create_program", body)
+        return str(created["id"])
+
+    async def simple_event(
+        self, program_id: str, level: int, start: datetime, duration: timedelta, name: str = "dr"
+    ) -> str:
+        body = {
+            "programID": program_id,
+            "eventName": name,
+            "priority": 0,
+            "intervalPeriod": {
+                "start": start.isoformat().replace("+00:00", "Z"),
+                "duration": f"PT{int(duration.total_seconds())}S",
+            },
+            "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [level]}]}],
+        }
+        created = await self._call("create_event", body)
+        return str(created["id"])
+
+    async def delete_event(self, event_id: str) -> None:
+        await self._call("delete_event", event_id)
