@@ -232,7 +232,12 @@ class Simulator:
         if f.app_naks > 0 and frame.payload:
             f.app_naks -= 1
             self.heater.forced_app_nak = (f.app_nak_code, 1)
-        reply = self.heater.handle(frame, time.monotonic(), time.time())
+        try:
+            reply = self.heater.handle(frame, time.monotonic(), time.time())
+        except (ValueError, KeyError, TypeError):
+            # A persona bug must not take the port down: log it and answer nothing.
+            log.exception("heater could not handle %s", frame.serialize().hex(" "))
+            return
         self._schedule_tick()
         if reply is None:
             return
