@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hil.thermal import EnergyBucketModel, ThermalControls, ThermalModel, ThermalState
-from ven_edge.cta2045 import messages
+from ven_edge.cta2045 import messages, table
 from ven_edge.cta2045.encodings import (
     AppNakReason,
     Capability,
@@ -255,7 +255,7 @@ class SimulatedHeater:
         if forced is not None:
             if request.msg_type == "0801":
                 return messages.app_nak(forced)
-            return messages.response_code_reply(expected.names[0], forced)
+            return messages.response_code_reply(_reply_name(request), forced)
         if name == "operational_state_query":
             return messages.operational_state_response(self.operational_state)
         if name == "max_payload_query":
@@ -279,7 +279,7 @@ class SimulatedHeater:
             return messages.app_ack(_opcode(request))
         if expected.names[0] == "app_ack":
             return messages.app_ack(_opcode(request))  # prices, guidance, time sync, ... (§14)
-        return self._intermediate(request, expected.names[0], now, unix_time)
+        return self._intermediate(request, _reply_name(request), now, unix_time)
 
     def _intermediate(
         self, request: Message, reply_name: str, now: float, unix_time: float
@@ -381,6 +381,14 @@ class SimulatedHeater:
         self._start_event(Event.ADVANCED_LOAD_UP, now, minutes * 60.0 if minutes else None)
         self.alu_extra_wh = _int(energy)
         return ResponseCode.SUCCESS
+
+
+def _reply_name(request: Message) -> str:
+    """The name of the reply the message table pairs with ``request``."""
+    reply = table.BY_NAME[request.name].reply
+    if reply is None:
+        raise ValueError(f"{request.name} has no application reply")
+    return reply
 
 
 def _opcode(message: Message) -> int:
