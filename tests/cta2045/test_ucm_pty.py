@@ -1,0 +1,204 @@
+"""The UCM session against the simulated heater over a real pty pair: every command."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hil.heater import COMM_TIMEOUT_S, Event, HeaterConfig
+from ven_edge.cta2045.device import DeviceSnapshot
+from ven_edge.cta2045.frames import MessageType
+from ven_edge.cta2045.link import T_AR, T_MA, LinkTimers
+from ven_edge.cta2045.ucm import MAX_HEARTBEAT_S, Status, UcmConfig
+
+from .sim_harness import rig, wait_for
+
+
+async def test_commissioning_fills_the_device_model(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        snap = r.ucm.snapshot
+        assert snap.commissioned
+        assert snap.link.connected
+        assert snap.supported_types == frozenset(
+            {MessageType.BASIC_DR, MessageType.INTERMEDIATE_DR, MessageType.DATA_LINK}
+        )
+        assert snap.max_payload == 128
+        assert snap.device_info is not None
+        assert snap.device_info.device_type == 0x0003
+        assert snap.device_info.model == "VEN-EDGE-SIM-50"
+        assert snap.device_info.firmware == "2026-01-01 v1.0"
+        assert snap.operational_state == 0
+        assert snap.energy_capacity_wh == round(r.sim.heater.state.capacity_wh)
+        assert snap.stored_energy_wh == round(r.sim.heater.state.stored_wh)
+        # MTSQ 0801/0802/0803, max payload, device info, outside comm, end shed, op state, commodity
+        names = [f.payload[:1].hex() or f"mtsq{f.msg_type:04x}" for f in r.sim.received]
+        assert names[:3] == ["mtsq0801", "mtsq0802", "mtsq0803"]
+        assert "02" in names  # End Shed at start-up
+        assert r.sim.heater.log == []  # nothing was curtailed
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "event", "state"),
+    [
+        ("shed", (600,), Event.SHED, {2, 4}),
+        ("critical_peak", (600,), Event.CRITICAL_PEAK, {2, 4}),
+        ("grid_emergency", (None,), Event.GRID_EMERGENCY, {4}),
+        ("load_up", (1800,), Event.LOAD_UP, {3, 6}),
+        ("advanced_load_up", (500, 3600), Event.ADVANCED_LOAD_UP, {3, 6}),
+        ("power_level", (50,), Event.POWER_LEVEL, {2, 4}),
+    ],
+)
+async def test_event_commands_change_the_heater(
+    tmp_path: Path, command: str, args: tuple[object, ...], event: Event, state: set[int]
+) -> None:
+    async with rig(tmp_path) as r:
+        outcome = await getattr(r.ucm, command)(*args)
+        assert outcome.status is Status.OK, outcome
+        assert r.sim.heater.event is event
+        op = await r.ucm.operational_state()
+        assert op.ok
+        assert r.ucm.snapshot.operational_state in state
+        end = await r.ucm.end_shed()
+        assert end.ok
+        assert r.sim.heater.event is Event.NONE
+        await r.ucm.operational_state()
+        assert r.ucm.snapshot.operational_state in (0, 1)
+
+
+async def test_information_commands(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        sp = await r.ucm.get_set_point()
+        assert sp.ok
+        assert sp.data["set_point_1"] == 120
+        assert r.ucm.snapshot.set_point_c == pytest.approx(48.89, abs=0.01)
+
+        assert (await r.ucm.set_set_point(52.0)).ok
+        assert r.sim.heater.set_point_f == 126  # 52 °C in whole °F
+        assert r.ucm.snapshot.set_point_c == pytest.approx(52.22, abs=0.01)
+        bad = await r.ucm.set_set_point(90.0)  # 194 °F: outside the heater's range
+        assert bad.status is Status.APP_NAK
+        assert bad.reason_text == "BAD_VALUE"
+        assert r.sim.heater.set_point_f == 126  # the last good value stays
+
+        temp = await r.ucm.present_temperature()
+        assert temp.ok
+        assert r.ucm.snapshot.present_temperature_c is not None
+
+        one = await r.ucm.commodity_read(7)
+        assert one.ok
+        assert [rec["code"] for rec in one.data["records"]] == [7]
+
+        when = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+        assert (await r.ucm.set_utc_time(when)).ok
+        assert r.sim.heater.utc_offset_s == pytest.approx(when.timestamp() - time.time(), abs=5)
+
+        for ratio in (2.0, None):
+            assert (await r.ucm.present_relative_price(ratio)).ok
+            assert (await r.ucm.next_relative_price(ratio)).ok
+        assert (await r.ucm.time_sync()).ok
+        assert (await r.ucm.outside_comm()).ok
+        assert (await r.ucm.device_information()).ok
+        assert (await r.ucm.max_payload()).data["max_payload_bytes"] == 128
+
+
+async def test_shed_duration_expires_in_the_heater(tmp_path: Path) -> None:
+    async with rig(tmp_path, heater_config=HeaterConfig(comm_timeout_s=3600)) as r:
+        assert (await r.ucm.shed(600)).ok  # opcode2 0x12 = 648 s
+        assert r.sim.heater.event is Event.SHED
+        r.clock.skip(600)
+        await r.ucm.operational_state()
+        assert r.sim.heater.event is Event.SHED
+        r.clock.skip(48)
+        await r.ucm.operational_state()
+        assert r.sim.heater.event is Event.NONE
+        assert r.ucm.snapshot.operational_state in (0, 1)
+
+
+async def test_missing_heartbeat_ends_curtailment(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:  # the UCM's heartbeat is off in this rig
+        assert (await r.ucm.critical_peak(None)).ok
+        r.clock.skip(COMM_TIMEOUT_S - 10)
+        await r.ucm.operational_state()
+        assert r.sim.heater.event is Event.CRITICAL_PEAK
+        assert (await r.ucm.outside_comm()).ok  # one heartbeat restarts the watchdog
+        r.clock.skip(COMM_TIMEOUT_S - 10)
+        await r.ucm.operational_state()
+        assert r.sim.heater.event is Event.CRITICAL_PEAK
+        r.clock.skip(20)
+        await r.ucm.operational_state()
+        assert r.sim.heater.event is Event.NONE
+        assert r.sim.heater.log[-1] == "critical_peak ended: outside communication lost"
+
+
+async def test_customer_override_is_reported_and_refuses_events(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        changes: list[DeviceSnapshot] = []
+        unsubscribe = r.ucm.on_change(changes.append)
+        r.sim.set_override(True)
+        await wait_for(r.ucm, lambda snap: snap.override_active)
+        assert changes[-1].override_active
+        shed = await r.ucm.shed(600)
+        assert shed.status is Status.APP_NAK
+        assert shed.reason == 5
+        alu = await r.ucm.advanced_load_up(500, 600)
+        assert alu.status is Status.APP_NAK
+        assert alu.reason == 7  # Intermediate response code: customer override
+        await r.ucm.operational_state()
+        assert r.ucm.snapshot.operational_state in (11, 12)
+        assert r.ucm.snapshot.link.app_naks_received == 2
+
+        r.sim.set_override(False)
+        await wait_for(r.ucm, lambda snap: not snap.override_active)
+        assert (await r.ucm.shed(600)).ok
+        unsubscribe()
+        count = len(changes)
+        await r.ucm.end_shed()
+        await r.ucm.operational_state()
+        assert len(changes) == count  # unsubscribed
+
+
+async def test_heartbeat_and_polling_run_by_themselves(tmp_path: Path) -> None:
+    async with rig(tmp_path, heartbeat_s=0.1, poll_s=0.1) as r:
+        before = r.sim.heater.last_comm_at
+        r.sim.heater.override = True  # changes the state without telling the UCM
+        await wait_for(r.ucm, lambda snap: snap.operational_state in (11, 12))
+        assert r.sim.heater.last_comm_at > before
+
+
+def test_heartbeat_is_capped_at_15_minutes() -> None:
+    assert UcmConfig(port="/dev/null", heartbeat_s=3600).heartbeat_s == MAX_HEARTBEAT_S
+    with pytest.raises(ValueError, match="must be >= 0"):
+        UcmConfig(port="/dev/null", poll_s=-1)
+
+
+async def test_spec_timers_over_the_pty(tmp_path: Path) -> None:
+    """Both sides on the digest's timers: the reply cannot come before tMA + tAR."""
+    async with rig(tmp_path, timers=LinkTimers(), ready_timeout=20) as r:
+        outcome = await r.ucm.shed(600)
+        assert outcome.ok
+        assert outcome.attempts == 1
+        assert T_MA + T_AR <= outcome.elapsed_s < 1.0
+        state = await r.ucm.operational_state()
+        assert state.ok
+        assert state.elapsed_s >= T_MA + T_AR
+
+
+async def test_command_without_port_is_not_connected(tmp_path: Path) -> None:
+    from ven_edge.cta2045.ucm import UcmSession
+
+    session = UcmSession(UcmConfig(port=str(tmp_path / "absent"), reconnect_initial_s=0.05))
+    await session.start()
+    try:
+        await asyncio.sleep(0.2)
+        outcome = await session.shed(60)
+        assert outcome.status is Status.NOT_CONNECTED
+        snap = session.snapshot
+        assert not snap.link.connected
+        assert snap.link.last_error is not None
+        assert "absent" in snap.link.last_error
+    finally:
+        await session.stop()
