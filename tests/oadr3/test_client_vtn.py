@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.errors import VtnAuthError, VtnUnreachableError
@@ -29,6 +28,8 @@ from ven_edge.oadr3.webhook import WebhookReceiver
 from ven_edge.signals import SignalTimeline
 from ven_edge.store import StateStore
 from vtn_lite.server import RunningVtn, demo_config, running_vtn
+
+from .loopback import webhook_endpoint
 
 # Cheap password hashing keeps each VTN start in milliseconds (the cost is not under test).
 SCRYPT_N = 2**4
@@ -206,19 +207,13 @@ async def test_unreachable_vtn_keeps_last_good_timeline(tmp_path: Path) -> None:
     await ven.close()
 
 
-async def test_webhook_push_end_to_end(vtn: RunningVtn) -> None:
-    async with VtnClient(ven_settings(vtn.base_url)) as ven, Utility(vtn.base_url) as bl:
+@pytest.mark.parametrize("version", ["3.1.0", "3.0.1"])
+async def test_webhook_push_end_to_end(vtn: RunningVtn, version: str) -> None:
+    base = vtn.base_url if version == "3.1.0" else vtn.base_url_301
+    async with VtnClient(ven_settings(base, version)) as ven, Utility(vtn.base_url) as bl:
         await ven.register()
         receiver = WebhookReceiver(client=ven)
-        app = web.Application()
-        receiver.add_routes(app, "/oadr3/notify")
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        callback = f"http://127.0.0.1:{port}/oadr3/notify"
-        try:
+        async with webhook_endpoint(receiver) as callback:
             sub_id = await ven.ensure_subscription(callback, receiver.bearer_token)
             assert await ven.ensure_subscription(callback, receiver.bearer_token) == sub_id
             started = time.monotonic()
@@ -233,8 +228,6 @@ async def test_webhook_push_end_to_end(vtn: RunningVtn) -> None:
             assert len(ven.timeline) == 0
             subs = await bl.client.get_all("/subscriptions")
             assert len(subs) == 1
-        finally:
-            await runner.cleanup()
 
 
 async def test_outbox_exactly_once_with_vtn_down_then_up(tmp_path: Path) -> None:
@@ -283,29 +276,26 @@ async def test_outbox_exactly_once_with_vtn_down_then_up(tmp_path: Path) -> None
 
 async def test_link_push_replan_and_reports(tmp_path: Path) -> None:
     """VtnLink end to end: push wakes the control side within a second, reports are delivered."""
-    async with vtn_at(tmp_path) as vtn, Utility(vtn.base_url) as bl:
-        timelines: list[SignalTimeline] = []
-        woke = asyncio.Event()
+    timelines: list[SignalTimeline] = []
+    woke = asyncio.Event()
 
-        def on_timeline(timeline: SignalTimeline) -> None:
-            timelines.append(timeline)
-            woke.set()
+    def on_timeline(timeline: SignalTimeline) -> None:
+        timelines.append(timeline)
+        woke.set()
 
-        receiver = WebhookReceiver()
-        app = web.Application()
-        receiver.add_routes(app)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        store = StateStore(tmp_path / "state")
-        client = VtnClient(ven_settings(vtn.base_url))
+    receiver = WebhookReceiver()
+    store = StateStore(tmp_path / "state")
+    async with (
+        vtn_at(tmp_path) as vtn,
+        Utility(vtn.base_url) as bl,
+        webhook_endpoint(receiver) as callback,
+        VtnClient(ven_settings(vtn.base_url)) as client,
+    ):
         link = VtnLink(
             client,
             on_timeline=on_timeline,
             receiver=receiver,
-            callback_url=f"http://127.0.0.1:{port}/oadr3/notify",
+            callback_url=callback,
             outbox=ReportOutbox(store),
             scheduler=ReportScheduler("gateway-1", cadence=timedelta(hours=1)),
             readings=lambda: DeviceReadings(operating_state="RUNNING_CURTAILED"),
@@ -314,10 +304,9 @@ async def test_link_push_replan_and_reports(tmp_path: Path) -> None:
         )
         await link.cycle()  # registers and subscribes
         assert link.health.subscribed
+        woke.clear()
         task = asyncio.create_task(link.run())
         try:
-            await asyncio.sleep(0.1)  # let run() reach its wait for a push
-            woke.clear()
             started = time.monotonic()
             event_id = await bl.event(
                 0.5, reportDescriptors=[{"payloadType": "OPERATING_STATE", "frequency": 0}]
@@ -336,5 +325,3 @@ async def test_link_push_replan_and_reports(tmp_path: Path) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await client.close()
-            await runner.cleanup()
