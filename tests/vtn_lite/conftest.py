@@ -111,3 +111,47 @@ async def api(server: RunningVtn, session: aiohttp.ClientSession) -> Api:
 @pytest.fixture
 async def api301(server: RunningVtn, session: aiohttp.ClientSession, api: Api) -> Api:
     return Api(session, server.base_url_301, api.tokens)
+
+
+@dataclass
+class Receiver:
+    """A webhook callback on 127.0.0.1 that answers the echo challenge and records POSTs."""
+
+    url: str
+    received: list[tuple[str | None, Any]]
+    fail_next: int = 0
+    echo_ok: bool = True
+    challenges: int = 0
+
+    async def wait_for(self, count: int, server: RunningVtn) -> None:
+        await server.notifier.idle()
+        assert len(self.received) >= count, self.received
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    from aiohttp import web
+
+    state = Receiver(url="", received=[])
+
+    async def callback(request: web.Request) -> web.Response:
+        if request.method == "GET":
+            state.challenges += 1
+            echo = request.query.get("echo", "")
+            return web.Response(text=echo if state.echo_ok else "nope")
+        if state.fail_next > 0:
+            state.fail_next -= 1
+            return web.Response(status=503)
+        state.received.append((request.headers.get("Authorization"), await request.json()))
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_route("*", "/cb", callback)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    state.url = f"http://127.0.0.1:{port}/cb"
+    yield state
+    await runner.cleanup()
