@@ -325,3 +325,23 @@ async def test_link_push_replan_and_reports(tmp_path: Path) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_targeted_events_need_the_granted_target(vtn: RunningVtn) -> None:
+    settings = ven_settings(vtn.base_url, targets=("feeder-7",))
+    async with Utility(vtn.base_url) as bl, VtnClient(settings) as ven:
+        registration = await ven.register()
+        await bl.event(0.1)  # untargeted: everyone sees it
+        targeted = await bl.event(0.9, start="2030-01-02T17:00:00Z", targets=["feeder-7"])
+        assert len((await ven.poll_once()).added) == 1  # target not granted yet
+        await bl.client.request(
+            "PUT",
+            f"/vens/{registration.ven_id}",
+            json_body={
+                "objectType": "BL_VEN_REQUEST",
+                "clientID": "ven_client",
+                "venName": "gateway-1",
+                "targets": ["feeder-7"],
+            },
+        )
+        assert (await ven.poll_once()).added == (targeted,)
