@@ -15,7 +15,12 @@ from collections.abc import Callable, Sequence
 
 from ven_edge import __version__
 
-_SUBCOMMAND_MODULES: tuple[str, ...] = ("ven_edge.cta2045.cli", "ven_edge.run", "ven_edge.check")
+_SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "ven_edge.cta2045.cli",
+    "ven_edge.plan.cli",
+    "ven_edge.run",
+    "ven_edge.check",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -18,6 +18,8 @@ from aiohttp import web
 from ven_edge.oadr3.client import DEFAULT_TOKEN_LIFETIME_S, VtnClient, VtnSettings
 from ven_edge.oadr3.errors import PayloadError, ResponseTooLargeError
 
+from .loopback import serving
+
 BASE = "/openadr3/3.1.0"
 
 
@@ -85,14 +87,9 @@ async def peer() -> AsyncIterator[Peer]:
     app.router.add_post(f"{BASE}/auth/token", token)  # no /auth/server: a 3.0.1-era peer
     app.router.add_get(f"{BASE}/programs", programs)
     app.router.add_get(f"{BASE}/events", events)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.url = f"http://127.0.0.1:{port}{BASE}"
-    yield state
-    await runner.cleanup()
+    async with serving(app) as url:
+        state.url = url + BASE
+        yield state
 
 
 def settings(peer: Peer, **extra: Any) -> VtnSettings:

@@ -10,11 +10,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.errors import PayloadError
 from ven_edge.oadr3.webhook import Notification, WebhookReceiver, parse_notification
+
+from .loopback import webhook_endpoint
 
 TOKEN = "s3cret-token"
 EVENT = {
@@ -46,17 +47,9 @@ async def served() -> AsyncIterator[Served]:
     seen: list[Notification] = []
     receiver = WebhookReceiver(TOKEN, client=client, on_notification=seen.append)
     receiver.seen = seen  # type: ignore[attr-defined]
-    app = web.Application()
-    receiver.add_routes(app, "/oadr3/notify")
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    async with aiohttp.ClientSession() as session:
-        yield Served(receiver, f"http://127.0.0.1:{port}/oadr3/notify", session)
+    async with webhook_endpoint(receiver) as url, aiohttp.ClientSession() as session:
+        yield Served(receiver, url, session)
     await client.close()
-    await runner.cleanup()
 
 
 async def test_echo_challenge_both_forms(served: Served) -> None:

@@ -98,6 +98,7 @@ class VtnLink:
         self.health = LinkHealth()
         self._subscription_id: str | None = None
         self._subscribed_at: float | None = None
+        self._cycling = asyncio.Lock()  # run() and an external cycle() never interleave
         self._restore()
         if receiver is not None and receiver.client is None:
             receiver.client = client
@@ -133,6 +134,10 @@ class VtnLink:
     # -- one cycle -------------------------------------------------------------------------
     async def cycle(self) -> PollResult:
         """Register, subscribe, poll, queue and flush reports once; raises on VTN errors."""
+        async with self._cycling:
+            return await self._cycle()
+
+    async def _cycle(self) -> PollResult:
         client = self.client
         if client.settings.authenticated and self.health.registration is None:
             self.health.registration = await client.register()

@@ -14,6 +14,7 @@ report queued twice is sent once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -297,6 +298,7 @@ class ReportOutbox:
             p for p in pending if isinstance(p, dict) and isinstance(p.get("body"), dict)
         ]
         self._delivered: list[str] = [d for d in delivered if isinstance(d, str)]
+        self._flushing = asyncio.Lock()  # one delivery run at a time keeps the order and counts
 
     def _save(self) -> None:
         self._store.save(self._name, {"pending": self._pending, "delivered": self._delivered})
@@ -340,6 +342,10 @@ class ReportOutbox:
         Stops (keeping the rest) when the VTN is unreachable or answers 5xx; a report the VTN
         refuses for good (400/404: e.g. its event was deleted) is logged and dropped.
         """
+        async with self._flushing:
+            return await self._flush(client)
+
+    async def _flush(self, client: VtnClient) -> int:
         delivered = 0
         while self._pending:
             item = self._pending[0]
