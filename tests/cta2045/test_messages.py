@@ -497,3 +497,57 @@ def test_duration_commands_round_trip(name: str, seconds: int | None) -> None:
     else:
         assert isinstance(actual, int)
         assert actual >= seconds
+
+
+@pytest.mark.parametrize(
+    ("request_message", "reply_name"),
+    [
+        (m.set_set_point(3, 125), "set_set_point_reply"),
+        (m.get_set_point(), "get_set_point_reply"),
+        (m.set_utc_time(datetime(2026, 1, 1, tzinfo=UTC)), "set_utc_time_reply"),
+        (m.get_temperature_offset(), "get_temperature_offset_reply"),
+        (m.set_temperature_offset(2), "set_temperature_offset_reply"),
+        (m.advanced_load_up(500, 3600), "advanced_load_up_reply"),
+        (m.start_cycling(1, 60, 50), "start_cycling_reply"),
+    ],
+)
+def test_expected_reply_names_the_tables_reply_first(
+    request_message: m.Message, reply_name: str
+) -> None:
+    expected = m.expected_reply(request_message)
+    assert expected is not None
+    assert expected.names[0] == reply_name
+    assert expected.names[-1] == "app_nak"
+
+
+@pytest.mark.parametrize(
+    "request_message",
+    [
+        m.get_set_point(),
+        m.set_set_point(3, 125),
+        m.get_utc_time(),
+        m.get_present_temperature(),
+        m.device_information_request(),
+        m.commodity_read_request(),
+        m.get_advanced_load_up(),
+        m.advanced_load_up(500, 3600),
+        m.terminate_cycling(1),
+    ],
+    ids=lambda msg: msg.name,
+)
+def test_error_reply_for_every_intermediate_request(request_message: m.Message) -> None:
+    expected = m.expected_reply(request_message)
+    assert expected is not None
+    for source in (request_message, expected.names[0]):
+        reply = m.response_code_reply(source, m.ResponseCode.NOT_IMPLEMENTED)
+        wire = m.encode(reply)
+        assert len(wire) == 4 + 3 + 2  # header, opcodes and the response code, check bytes
+        assert reply.fields["response_code_name"] == "NOT_IMPLEMENTED"
+        assert m.is_reply_to(m.decode(wire), request_message)
+
+
+def test_response_code_reply_refuses_non_replies() -> None:
+    with pytest.raises(MessageEncodeError, match="shed is not answered by an Intermediate"):
+        m.response_code_reply(m.shed(), 1)
+    with pytest.raises(MessageEncodeError, match="get_set_point is not an Intermediate reply"):
+        m.response_code_reply("get_set_point", 1)

@@ -330,6 +330,8 @@ class ExpectedReply:
 
     Basic DR: App ACK whose ``opcode`` is the request's opcode1 (or an App NAK); the operational
     state query is answered by 0x13. Intermediate DR: the same opcode1 and ``opcode2 | 0x80``.
+    ``names[0]`` is the reply the request's table row names; the other names share its opcodes
+    (a Get's error reply decodes like the Set reply), and ``app_nak`` comes last.
     """
 
     msg_type: str
@@ -349,12 +351,13 @@ def expected_reply(request: Message) -> ExpectedReply | None:
         )
     reply = table.BY_NAME[spec.reply]
     assert reply.msg_type is not None  # replies have a fixed type; only the type query has none
-    siblings = tuple(s.name for s in table.BY_OPCODES[(reply.msg_type, reply.opcodes)])
+    siblings = [s.name for s in table.BY_OPCODES[(reply.msg_type, reply.opcodes)]]
+    siblings.remove(reply.name)
     return ExpectedReply(
         _type_hex(reply.msg_type),
         reply.opcodes[0],
         reply.opcodes[1] if len(reply.opcodes) > 1 else None,
-        (*siblings, "app_nak"),
+        (reply.name, *siblings, "app_nak"),
     )
 
 
@@ -747,6 +750,27 @@ def terminate_cycling(event_id: int, end_randomization_min: int = 0) -> Message:
     )
 
 
-def response_code_reply(name: str, response_code: ResponseCode | int) -> Message:
-    """A three-byte Intermediate reply (``set_set_point_reply`` …) with only a response code."""
-    return build(name, response_code=int(response_code))
+def response_code_reply(reply: str | Message, response_code: ResponseCode | int) -> Message:
+    """The three-byte Intermediate reply holding only a response code.
+
+    ``reply`` is a reply name (``"set_set_point_reply"``) or the request being answered. A Get
+    reply with an error code carries no data (§9.1): when the named reply needs data, the
+    reply of the same opcodes that holds only the code is used (``get_set_point_reply`` →
+    ``set_set_point_reply``), or the named one with its data blocks left out.
+    """
+    if isinstance(reply, Message):
+        expected = expected_reply(reply)
+        if expected is None or expected.msg_type != _type_hex(table.INTERMEDIATE):
+            raise MessageEncodeError(f"{reply.name} is not answered by an Intermediate reply")
+        name = expected.names[0]
+    else:
+        name = reply
+    spec = _spec(name)
+    if spec.msg_type != table.INTERMEDIATE or not spec.opcodes[1] & table.REPLY_BIT:
+        raise MessageEncodeError(f"{name} is not an Intermediate reply")
+    if not spec.layout.fits(1):
+        spec = next(
+            (s for s in table.BY_OPCODES[(table.INTERMEDIATE, spec.opcodes)] if s.layout.fits(1)),
+            spec,
+        )
+    return build(spec.name, response_code=int(response_code))
