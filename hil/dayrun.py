@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import APP_ACK, APP_NAK, END_SHED, LOAD_UP, OUTSIDE_COMM, SHED, SimulatedHeater
-from hil.heater import CRITICAL_PEAK as CPP_OPCODE
-from hil.heater import GRID_EMERGENCY as GE_OPCODE
+from hil.heater import SimulatedHeater
 from hil.scenarios import build_thermal_model
 from ven_edge.control import (
     CommandKind,
@@ -30,18 +28,16 @@ from ven_edge.control import (
     Planner,
     SendCommand,
 )
-from ven_edge.cta2045.frames import Frame, MessageType
-from ven_edge.cta2045.ucm import duration_code
+from ven_edge.cta2045 import messages
+from ven_edge.cta2045.encodings import AppNakReason
+from ven_edge.cta2045.frames import Frame
 from ven_edge.signals import SignalInterval, SignalTimeline
 
-# cta2045.md §8.4: application NAK reason 5 = customer override.
-_NAK_OVERRIDE = 0x05
-_OPCODES = {
-    CommandKind.NORMAL: END_SHED,
-    CommandKind.SHED: SHED,
-    CommandKind.LOAD_UP: LOAD_UP,
-    CommandKind.CRITICAL_PEAK: CPP_OPCODE,
-    CommandKind.GRID_EMERGENCY: GE_OPCODE,
+_BUILDERS = {
+    CommandKind.SHED: messages.shed,
+    CommandKind.LOAD_UP: messages.load_up,
+    CommandKind.CRITICAL_PEAK: messages.critical_peak,
+    CommandKind.GRID_EMERGENCY: messages.grid_emergency,
 }
 HEARTBEAT_S = 60.0
 COMFORT_FLOOR_C = 43.0  # 110 °F: the lowest outlet temperature accepted (issue 5)
@@ -104,17 +100,26 @@ def _view(heater: SimulatedHeater) -> DeviceView:
     )
 
 
+def _frame(message: messages.Message) -> Frame:
+    frame = messages.to_frame(message)
+    assert isinstance(frame, Frame)
+    return frame
+
+
 def _send(heater: SimulatedHeater, command: SendCommand, t: float) -> Outcome:
-    opcode = _OPCODES.get(command.kind)
-    if opcode is None:
+    if command.kind is CommandKind.NORMAL:
+        request = messages.end_shed()
+    elif command.kind in _BUILDERS:
+        request = _BUILDERS[command.kind](command.duration_s)
+    else:
         return Outcome.REJECTED
-    op2 = 0 if command.kind is CommandKind.NORMAL else duration_code(command.duration_s)
-    reply = heater.handle(Frame(MessageType.BASIC_DR, bytes((opcode, op2))), t)
-    if reply is None or len(reply.payload) < 2:
+    reply = heater.handle(_frame(request), t)
+    if reply is None:
         return Outcome.FAILED
-    if reply.payload[0] == APP_ACK:
+    answer = messages.decode(reply)
+    if answer.name == "app_ack":
         return Outcome.ACCEPTED
-    if reply.payload[0] == APP_NAK and reply.payload[1] == _NAK_OVERRIDE:
+    if answer.name == "app_nak" and answer.fields.get("reason") == AppNakReason.CUSTOMER_OVERRIDE:
         return Outcome.OVERRIDDEN
     return Outcome.REJECTED
 
@@ -154,7 +159,7 @@ def simulate_day(
                 controller.record(command, outcome, now)
                 result.commands.append((now, command, outcome))
             if t >= next_beat:
-                heater.handle(Frame(MessageType.BASIC_DR, bytes((OUTSIDE_COMM, 1))), t)
+                heater.handle(_frame(messages.outside_comm_status(True)), t)
                 next_beat = t + HEARTBEAT_S
         t += step_s
         heater.tick(t)

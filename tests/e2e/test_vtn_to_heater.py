@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import END_SHED, Event
+from hil.heater import Event
 from tests.e2e.harness import (
     UtilityDriver,
     demo_vtn,
@@ -17,13 +17,15 @@ from tests.e2e.harness import (
     wait_for,
 )
 from ven_edge.control import CommandKind
+from ven_edge.cta2045 import messages
+from ven_edge.cta2045.frames import Frame
 
 POLL_S = 5.0  # the shortest poll interval the configuration accepts
 PUSH_LIMIT_S = 2.0  # a notification re-plans within a second; the command takes a few 100 ms
 
 
-def end_sheds(sim_received: list) -> int:  # type: ignore[type-arg]
-    return sum(1 for f in sim_received if f.payload[:1] == bytes((END_SHED,)))
+def end_sheds(received: list[Frame]) -> int:
+    return sum(1 for f in received if messages.decode(f).name == "end_shed")
 
 
 async def test_event_by_poll_then_cancelled_by_delete(tmp_path: Path) -> None:
