@@ -63,7 +63,7 @@ class RuleSettings:
             raise ValueError("reserve_fraction must be between 0 and 1")
 
 
-def _instruction(timeline: SignalTimeline, t: datetime) -> PlannedCommand | None:
+def instruction_at(timeline: SignalTimeline, t: datetime) -> PlannedCommand | None:
     """The instruction in force at ``t`` (as a one-step command), if any."""
     best: tuple[tuple[bool, int], PlannedCommand] | None = None
     for interval in timeline.active_at(t):
@@ -138,7 +138,7 @@ def plan_by_rules(inputs: PlanInputs, settings: RuleSettings | None = None) -> C
         at = max(start, now)
         end = start + cfg.step
         kind, reason, event_id = CommandKind.NORMAL, "normal operation", None
-        instruction = _instruction(inputs.signals, at)
+        instruction = instruction_at(inputs.signals, at)
         if instruction is not None:
             kind, reason, event_id = instruction.kind, instruction.reason, instruction.event_id
         elif peak[i] and not low_tank:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ven_edge.clock import Clock, WallClock
 from ven_edge.config import Config, ConfigError, load_config
@@ -26,6 +26,9 @@ from ven_edge.ports import GridPort, HeaterPort
 from ven_edge.rule_planner import RuleSettings, plan_by_rules
 from ven_edge.sdnotify import Notifier
 from ven_edge.store import StateStore
+
+if TYPE_CHECKING:
+    from ven_edge.plan.commands import Strategy
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +67,54 @@ def _handle(args: argparse.Namespace) -> int:
     return 0
 
 
+# plan.strategy in the configuration → ven_edge.plan.commands strategy names.
+_STRATEGIES: dict[str, Strategy] = {
+    "state": "state",
+    "fraction": "fraction",
+    "percentile": "price",
+}
+# Heat-pump figures assumed without a model file (a 50-gallon unit at DOE conditions, hpwh.md).
+DEFAULT_HP_KW = 1.2
+DEFAULT_HP_COP = 3.0
+DEFAULT_ELEMENT_KW = 4.5
+
+
 def planner_for(config: Config) -> Planner:
-    """The planner the configuration asks for."""
-    capacity = config.plan.tank_capacity_kwh
-    rules = RuleSettings(
-        step=timedelta(minutes=config.plan.step_minutes),
-        horizon=timedelta(hours=config.plan.horizon_hours),
-        reserve_fraction=(
-            min(1.0, config.plan.reserve_kwh / capacity)
-            if capacity
-            else RuleSettings().reserve_fraction
+    """The exact planner configured by ``[plan]`` (and ``heater.model``), with the rule planner
+    as the fallback when the problem cannot be built (capacity or stored energy unknown yet)."""
+    from ven_edge.exact_planner import ExactPlanner
+    from ven_edge.plan.builder import BuildError, PlannerConfig
+    from ven_edge.plan.hpwh_model import HpwhModel
+
+    plan_cfg = config.plan
+    model = None if config.heater.model is None else HpwhModel.load(config.heater.model)
+    capacity = plan_cfg.tank_capacity_kwh
+    reserve = RuleSettings().reserve_fraction if not capacity else plan_cfg.reserve_kwh / capacity
+    exact = ExactPlanner(
+        PlannerConfig(
+            step=timedelta(minutes=plan_cfg.step_minutes),
+            horizon=timedelta(hours=plan_cfg.horizon_hours),
+            reserve_fraction=min(1.0, reserve),
+            capacity_kwh=capacity,
+            hp_max_kw=None if model is not None else DEFAULT_HP_KW,
+            hp_cop=None if model is not None else DEFAULT_HP_COP,
+            element_kw=None if model is not None else DEFAULT_ELEMENT_KW,
         ),
+        model,
+        strategy=_STRATEGIES[plan_cfg.strategy],
+    )
+    rules = RuleSettings(
+        step=timedelta(minutes=plan_cfg.step_minutes),
+        horizon=timedelta(hours=plan_cfg.horizon_hours),
+        reserve_fraction=min(1.0, reserve),
     )
 
     def plan(inputs: PlanInputs) -> ControlPlan:
-        return plan_by_rules(inputs, rules)
+        try:
+            return exact(inputs)
+        except BuildError as exc:
+            log.info("exact planning not possible yet (%s); using the rule planner", exc)
+            return plan_by_rules(inputs, rules)
 
     return plan
 

@@ -1,0 +1,155 @@
+"""The default planner: the exact scheduler on prices, instructions obeyed as they come.
+
+Prices go through :mod:`ven_edge.plan` (problem from the signals and the heater's state, the
+exact min-cost schedule, plan → CTA-2045 commands with reasons). Instructions (SIMPLE levels and
+grid alerts, :mod:`ven_edge.rule_planner`) override the price plan in the steps they cover: a
+utility's shed request is obeyed whatever the price.
+
+Without prices, or with prices that do not vary over the horizon, there is nothing to shift and
+the price plan is left out: a flat tariff must not make the heater shed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from ven_edge.control import (
+    CommandKind,
+    ControlPlan,
+    PlanInputs,
+    PlannedCommand,
+    PlanStep,
+    merge_commands,
+)
+from ven_edge.plan import commands as plan_commands
+from ven_edge.plan.builder import DeviceState, PlannerConfig, build_problem
+from ven_edge.plan.commands import Strategy
+from ven_edge.plan.hpwh_model import HpwhModel
+from ven_edge.plan.scheduler import schedule
+from ven_edge.rule_planner import instruction_at
+from ven_edge.signals import SignalTimeline
+
+log = logging.getLogger(__name__)
+
+# Relative price spread below which shifting is not worth a command.
+MIN_PRICE_SPREAD: Final = 0.01
+
+_KINDS: Final = {
+    plan_commands.SHED: CommandKind.SHED,
+    plan_commands.LOAD_UP: CommandKind.LOAD_UP,
+    plan_commands.ADVANCED_LOAD_UP: CommandKind.ADVANCED_LOAD_UP,
+    plan_commands.NORMAL: CommandKind.NORMAL,
+}
+
+
+@dataclass(frozen=True)
+class ExactPlanner:
+    """A :data:`~ven_edge.control.Planner` (call it with :class:`PlanInputs`)."""
+
+    config: PlannerConfig = field(default_factory=PlannerConfig)
+    model: HpwhModel | None = None
+    strategy: Strategy = "state"
+    supports_advanced_load_up: bool = False
+    price_unit: str | None = None
+
+    def __call__(self, inputs: PlanInputs) -> ControlPlan:
+        now = inputs.now
+        step = self.config.step
+        n = int(self.config.horizon / step)
+        starts = [now + step * k for k in range(n)]
+        priced = self._price_plan(inputs)
+        price_cmds, steps = priced if priced is not None else ((), self._bare_steps(inputs, starts))
+        chosen: list[PlannedCommand] = []
+        for start in starts:
+            end = start + step
+            instruction = instruction_at(inputs.signals, start)
+            if instruction is not None:
+                chosen.append(
+                    PlannedCommand(
+                        start,
+                        end,
+                        instruction.kind,
+                        instruction.reason,
+                        instruction.event_id,
+                    )
+                )
+                continue
+            for command in price_cmds:
+                if command.covers(start):
+                    chosen.append(
+                        PlannedCommand(start, end, command.kind, command.reason, None, command.wh)
+                    )
+                    break
+        return ControlPlan(
+            made_at=now,
+            commands=merge_commands(chosen),
+            steps=steps,
+            step_minutes=max(1, round(step / timedelta(minutes=1))),
+            price_unit=self.price_unit,
+        )
+
+    def _price_plan(
+        self, inputs: PlanInputs
+    ) -> tuple[tuple[PlannedCommand, ...], tuple[PlanStep, ...]] | None:
+        horizon_end = inputs.now + self.config.horizon
+        prices = [
+            float(v)
+            for i in inputs.signals.of_kind("PRICE").intervals
+            if i.end > inputs.now and i.start < horizon_end
+            for v in i.values
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
+        if not prices:
+            return None
+        scale = max(abs(p) for p in prices) or 1.0
+        if (max(prices) - min(prices)) / scale < MIN_PRICE_SPREAD:
+            return None
+        device = inputs.device
+        state = DeviceState(
+            stored_wh=None if device.stored_kwh is None else device.stored_kwh * 1000.0,
+            capacity_wh=None if device.capacity_kwh is None else device.capacity_kwh * 1000.0,
+            tank_c=None if device.tank_temp_f is None else (device.tank_temp_f - 32.0) * 5 / 9,
+        )
+        problem = build_problem(inputs.signals, state, self.config, inputs.now, self.model)
+        plan = schedule(problem)
+        if not plan.feasible:
+            log.warning("no plan meets every constraint (unserved %.2f kWh)", plan.unserved_kwh)
+        commands = plan_commands.plan_to_commands(
+            plan,
+            problem,
+            inputs.now,
+            strategy=self.strategy,
+            supports_advanced_load_up=self.supports_advanced_load_up,
+        )
+        heat = plan.total_heat()
+        steps = tuple(
+            PlanStep(
+                start=inputs.now + self.config.step * k,
+                price=problem.price[k],
+                heat_kwh=heat[k],
+                soc_kwh=plan.soc_kwh[k],
+            )
+            for k in range(problem.n)
+        )
+        planned = tuple(
+            PlannedCommand(c.start, c.end, _KINDS[c.kind], c.reason, None, c.wh)
+            for c in commands
+            if c.kind != plan_commands.NORMAL
+        )
+        return planned, steps
+
+    def _bare_steps(self, inputs: PlanInputs, starts: list[datetime]) -> tuple[PlanStep, ...]:
+        return tuple(
+            PlanStep(start=s, price=_price(inputs.signals, s), heat_kwh=0.0, soc_kwh=None)
+            for s in starts
+        )
+
+
+def _price(timeline: SignalTimeline, t: datetime) -> float | None:
+    value = timeline.value_at("PRICE", t)
+    if value is None or isinstance(value, (bool, str)):
+        return None
+    return float(value)
