@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: venv system-deps test lint format bench clean
+.PHONY: venv system-deps test lint format bench clean demo
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,12 @@ lint: venv
 format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The whole system on this machine: vtn_lite, the simulated heater, the gateway and its page.
+# SPEED=600 runs the clock faster (default 60: an hour a minute).
+SPEED ?= 60
+demo: system-deps venv
+	$(BIN)/ven-edge demo --speed $(SPEED)
 
 test: system-deps venv lint
 	$(BIN)/python -m pytest

@@ -109,12 +109,18 @@ def planner_for(config: Config) -> Planner:
         reserve_fraction=min(1.0, reserve),
     )
 
+    last_problem: list[str] = []  # said once per distinct reason, not at every re-plan
+
     def plan(inputs: PlanInputs) -> ControlPlan:
         try:
-            return exact(inputs)
+            result = exact(inputs)
         except BuildError as exc:
-            log.info("exact planning not possible yet (%s); using the rule planner", exc)
+            if last_problem != [str(exc)]:
+                log.info("exact planning not possible yet (%s); using the rule planner", exc)
+                last_problem[:] = [str(exc)]
             return plan_by_rules(inputs, rules)
+        last_problem.clear()
+        return result
 
     return plan
 
