@@ -1,0 +1,63 @@
+"""`ven-edge demo` starts the whole system, the page answers, and Ctrl-C stops it cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+from tests.e2e.harness import free_port
+
+START_LIMIT_S = 40.0
+STOP_LIMIT_S = 20.0
+
+
+def test_demo_starts_serves_the_page_and_stops_on_sigint(tmp_path: Path) -> None:
+    web, vtn, hook = free_port(), free_port(), free_port()
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "ven_edge", "demo", "--speed", "600",
+            "--web-port", str(web), "--vtn-port", str(vtn), "--webhook-port", str(hook),
+            "--dir", str(tmp_path / "demo"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )  # fmt: skip
+    try:
+        status = None
+        deadline = time.monotonic() + START_LIMIT_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/status", timeout=2) as r:
+                    status = json.load(r)
+                if status["plan"]["intervals"] and status["health"]["vtn"]["ok"]:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.3)
+        assert status is not None, "the status page never answered"
+        assert status["health"]["vtn"]["ok"] is True
+        assert status["health"]["vtn"]["ven_id"]
+        assert status["plan"]["intervals"], "no plan on the page"
+        assert status["generated_at"].startswith("2026-02-17")  # the demo's clock
+        with urllib.request.urlopen(f"http://127.0.0.1:{web}/", timeout=2) as r:
+            assert b"<html" in r.read().lower()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=STOP_LIMIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out
+    assert "Status page:" in out
+    assert "ven-edge demo stopped." in out
+    assert "Traceback" not in out
