@@ -1,0 +1,93 @@
+"""The daemon killed in the middle of an event and restarted (VTN gone meanwhile) resumes the
+event's command on the heater within 5 s, from its persisted state alone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hil.heater import Event
+from tests.conftest import REPO_ROOT
+from tests.e2e.harness import UtilityDriver, demo_vtn, free_port, heater_on_pty, wait_for
+from ven_edge.cta2045 import messages
+from ven_edge.cta2045.frames import Frame
+
+RESUME_LIMIT_S = 5.0
+
+
+def sheds(received: list[Frame]) -> int:
+    return sum(1 for f in received if messages.decode(f).name == "shed")
+
+
+def write_config(path: Path, heater: Path, vtn_url: str) -> Path:
+    path.write_text(
+        f"""
+[vtn]
+url = "{vtn_url}"
+client_id = "ven_client"
+client_secret = "999"
+poll_interval_s = 5
+
+[heater]
+port = "{heater}"
+poll_s = 1
+
+[web]
+port = {free_port()}
+
+[state]
+dir = "{path.parent / "state"}"
+"""
+    )
+    return path
+
+
+async def start_daemon(config: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ven_edge",
+        "run",
+        "--config",
+        str(config),
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_killed_mid_event_resumes_the_command_within_5_s(tmp_path: Path) -> None:
+    async with heater_on_pty(tmp_path) as sim:
+        async with demo_vtn(tmp_path) as vtn, UtilityDriver(vtn.base_url) as utility:
+            config = write_config(tmp_path / "ven-edge.toml", sim.path, vtn.base_url)
+            daemon = await start_daemon(config)
+            try:
+                program = await utility.program()
+                await utility.simple_event(program, 1, datetime.now(UTC), timedelta(hours=2))
+                await wait_for(lambda: sim.heater.event is Event.SHED, 15, "the first Shed")
+                await asyncio.sleep(0.5)  # let the App ACK reach the daemon
+            finally:
+                daemon.send_signal(signal.SIGKILL)
+                await daemon.wait()
+        # The VTN is gone now; only the daemon's persisted state knows about the event.
+        before = sheds(sim.received)
+        restarted = time.monotonic()
+        daemon = await start_daemon(config)
+        try:
+            await wait_for(
+                lambda: sheds(sim.received) > before and sim.heater.event is Event.SHED,
+                RESUME_LIMIT_S + 3,
+                "the resumed Shed",
+            )
+            took = time.monotonic() - restarted
+            assert took < RESUME_LIMIT_S, f"resumed after {took:.2f} s"
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(daemon.communicate(), 15)
+        assert daemon.returncode == 0, err.decode()
+        assert b"Traceback" not in err
