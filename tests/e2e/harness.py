@@ -105,10 +105,12 @@ BL_ID, BL_SECRET = "bl_client", "1001"  # vtn-lite --demo's well-known credentia
 
 
 @contextlib.asynccontextmanager
-async def demo_vtn(tmp_path: Path) -> AsyncIterator[RunningVtn]:
-    """vtn_lite in demo mode (SQLite file, loopback, lab callbacks allowed) on a free port."""
-    config = demo_config(tmp_path, port=0, scrypt_n=2**4)
-    async with running_vtn(config) as vtn:
+async def demo_vtn(
+    tmp_path: Path, *, port: int = 0, clock: Callable[[], float] = time.time
+) -> AsyncIterator[RunningVtn]:
+    """vtn_lite in demo mode (SQLite file, loopback, lab callbacks allowed); port 0: any free."""
+    config = demo_config(tmp_path, port=port, scrypt_n=2**4)
+    async with running_vtn(config, clock=clock) as vtn:
         yield vtn
 
 
@@ -137,9 +139,15 @@ class UtilityDriver:
         return str(created["id"])
 
     async def simple_event(
-        self, program_id: str, level: int, start: datetime, duration: timedelta, name: str = "dr"
+        self,
+        program_id: str,
+        level: int,
+        start: datetime,
+        duration: timedelta,
+        name: str = "dr",
+        report: str | None = None,
     ) -> str:
-        body = {
+        body: dict[str, Any] = {
             "programID": program_id,
             "eventName": name,
             "priority": 0,
@@ -149,6 +157,9 @@ class UtilityDriver:
             },
             "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [level]}]}],
         }
+        if report is not None:
+            # Not the "at the end" default (frequency -1): reports on the VEN's cadence.
+            body["reportDescriptors"] = [{"payloadType": report, "frequency": 1}]
         created = await self._call("create_event", body)
         return str(created["id"])
 

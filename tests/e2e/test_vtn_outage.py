@@ -1,0 +1,86 @@
+"""The VTN gone for a simulated day: the plan keeps executing on the heater, reports are queued
+on disk, and once the VTN is back they all arrive, each exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from hil.clock import AcceleratedClock
+from hil.heater import Event
+from tests.e2e.harness import (
+    UtilityDriver,
+    demo_vtn,
+    free_port,
+    heater_on_pty,
+    make_config,
+    running_daemon,
+    wait_for,
+)
+from ven_edge.oadr3.backoff import Backoff
+from vtn_lite.auth import Principal
+from vtn_lite.service import SearchParams
+
+SPEED = 6000.0  # a simulated day in 14.4 s
+HOUR = 3600.0 / SPEED  # one simulated hour, in real seconds
+
+
+async def test_day_without_vtn_plan_runs_and_reports_arrive_later(tmp_path: Path) -> None:
+    clock = AcceleratedClock(SPEED)
+    port = free_port()
+    async with heater_on_pty(tmp_path) as sim:
+        config = make_config(
+            tmp_path,
+            sim.path,
+            vtn_url=f"http://127.0.0.1:{port}/openadr3/3.1.0",
+            poll_interval_s=5,
+            extra={"reports": {"cadence_s": 3600}},
+        )
+        async with running_daemon(config, clock=clock) as parts:
+            assert parts.grid is not None
+            link = parts.grid.link  # type: ignore[attr-defined]
+            link.backoff = Backoff(base=0.1, cap=1.0)  # retry soon once the VTN is back
+            async with (
+                demo_vtn(tmp_path, port=port, clock=clock.time) as vtn,
+                UtilityDriver(vtn.base_url) as utility,
+            ):
+                program = await utility.program()
+                start = clock.now() + timedelta(hours=6)
+                event = await utility.simple_event(
+                    program, 1, start, timedelta(hours=2), report="OPERATING_STATE"
+                )
+                await wait_for(
+                    lambda: any(i.event_id == event for i in parts.daemon.timeline.intervals),
+                    10,
+                    "the event at the gateway",
+                )
+            # The VTN is down from here on.
+            down_at = clock.now()
+            await wait_for(lambda: sim.heater.event is Event.SHED, 8 * HOUR, "Shed while down")
+            await wait_for(lambda: sim.heater.event is Event.NONE, 4 * HOUR, "End Shed while down")
+            remaining = (down_at + timedelta(hours=24) - clock.now()).total_seconds() / SPEED
+            await asyncio.sleep(max(0.0, remaining))
+            queued = {r["reportName"] for r in parts.grid.outbox.pending}  # type: ignore[attr-defined]
+            assert len(queued) >= 20, f"only {len(queued)} hourly reports queued in a day"
+            assert not link.health.connected
+            async with demo_vtn(tmp_path, port=port, clock=clock.time) as vtn:
+                await wait_for(
+                    lambda: not parts.grid.outbox.pending,  # type: ignore[attr-defined]
+                    10,
+                    "the outbox to drain",
+                )
+                stored = vtn.vtn.search(
+                    Principal("audit", "bl"), "REPORT", SearchParams(event_id=event)
+                )
+    names = [r["reportName"] for r in stored]
+    assert len(names) == len(set(names)), "a report arrived twice"
+    assert queued <= set(names), "a queued report never arrived"
+    states = {
+        p["values"][0]
+        for r in stored
+        for res in r["resources"]
+        for i in res["intervals"]
+        for p in i["payloads"]
+    }
+    assert states & {"RUNNING_CURTAILED", "IDLE_CURTAILED"}, states
