@@ -24,6 +24,7 @@ slower than floats for this size).
 
 from __future__ import annotations
 
+import math
 from bisect import insort
 from collections.abc import Sequence
 from itertools import accumulate
@@ -81,15 +82,8 @@ def schedule(problem: Problem) -> Plan:
         # Forced heat is sunk; tentative lots make way for it whatever they cost.
         sunk += forced[t]
         excess = sunk + held - room
-        while excess > EPS_KWH and lots:
-            lot = lots[-1]
-            give = lot[1] if lot[1] < excess else excess
-            lot[2][lot[3]] -= give
-            lot[1] -= give
-            held -= give
-            excess -= give
-            if lot[1] <= EPS_KWH:
-                lots.pop()
+        if excess > EPS_KWH:
+            held -= _refund(lots, excess, -math.inf)
         if sunk - room > EPS_KWH:
             # The tank cannot hold the forced heat: cut it, dearest source first.
             over = sunk - room
@@ -108,16 +102,10 @@ def schedule(problem: Problem) -> Plan:
             free = room - sunk - held
             buy = cap if cap < free else (free if free > 0 else 0.0)
             rest = cap - buy
-            while rest > EPS_KWH and lots and lots[-1][0] > cost:
-                lot = lots[-1]
-                give = lot[1] if lot[1] < rest else rest
-                lot[2][lot[3]] -= give
-                lot[1] -= give
-                held -= give
-                rest -= give
-                buy += give
-                if lot[1] <= EPS_KWH:
-                    lots.pop()
+            if rest > EPS_KWH and lots and lots[-1][0] > cost:
+                given = _refund(lots, rest, cost)
+                held -= given
+                buy += given
             if buy > EPS_KWH:
                 insort(lots, [cost, buy, heat[s], t], key=_cost_of)
                 heat[s][t] += buy
@@ -139,6 +127,25 @@ def schedule(problem: Problem) -> Plan:
             lot[2][lot[3]] -= lot[1]
 
     return _finish(problem, heat, unserved, unserved_draw, cut)
+
+
+def _refund(lots: list[list[Any]], amount: float, above: float) -> float:
+    """Hand back up to ``amount`` from the dearest lots that cost more than ``above``; the
+    purchases behind them shrink. Returns the amount handed back."""
+    given = 0.0
+    while lots and lots[-1][0] > above:
+        lot = lots[-1]
+        give = amount - given
+        if lot[1] <= give + EPS_KWH:
+            give = lot[1]
+            lots.pop()
+        else:
+            lot[1] -= give
+        lot[2][lot[3]] -= give
+        given += give
+        if amount - given <= EPS_KWH:
+            break
+    return given
 
 
 def _consume(
