@@ -108,8 +108,11 @@ def test_stored_energy_from_commodity_readings_or_temperature() -> None:
     stored, cap = stored_energy(DeviceState(tank_c=48.3), cfg, model)
     assert stored == pytest.approx(model.heat_capacity_kwh_per_k * 5.0)
     assert cap == pytest.approx(model.heat_capacity_kwh_per_k * (model.setpoint_c - 43.3))
-    # Above capacity (after an advanced load up) plans from a full tank; below zero from empty.
-    assert stored_energy(DeviceState(tank_c=70.0), cfg, model)[0] == cap
+    # Above the set point (after an advanced load up) the energy is still counted; below the
+    # minimum useful temperature the tank is empty.
+    assert stored_energy(DeviceState(tank_c=60.0), cfg, model)[0] == pytest.approx(
+        model.heat_capacity_kwh_per_k * 16.7
+    )
     assert stored_energy(DeviceState(tank_c=30.0), cfg, model)[0] == 0.0
     with pytest.raises(BuildError, match="stored energy unknown"):
         stored_energy(DeviceState(), cfg, model)
@@ -158,3 +161,20 @@ def test_build_problem_without_model_needs_config() -> None:
     assert p.soc_min_kwh == pytest.approx(0.6)
     with pytest.raises(BuildError, match="timezone-aware"):
         build_problem(tl, state, cfg, datetime(2026, 1, 1))
+
+
+def test_advanced_load_up_raises_the_ceiling_not_the_normal_capacity() -> None:
+    model = HpwhModel.load(MODELS / "Rheem2020Prem50.json")
+    tl = SignalTimeline((price(timedelta(0), 4 * H, 0.1),))
+    state = DeviceState(tank_c=70.0, air_c=20.0)
+    plain = build_problem(tl, state, PlannerConfig(horizon=4 * H), T0, model)
+    alu_cfg = PlannerConfig(horizon=4 * H, advanced_load_up_c=62.8)
+    alu = build_problem(tl, state, alu_cfg, T0, model)
+    mass = model.heat_capacity_kwh_per_k
+    assert plain.soc_max_kwh == pytest.approx(mass * (model.setpoint_c - 43.3))
+    assert plain.soc_kwh == plain.soc_max_kwh  # a 70 °C reading plans from the ceiling
+    assert alu.soc_max_kwh == pytest.approx(mass * (62.8 - 43.3))
+    assert alu.soc_kwh == alu.soc_max_kwh
+    assert alu.soc_end_min_kwh == pytest.approx(plain.soc_max_kwh)
+    with pytest.raises(BuildError, match="above the set point"):
+        build_problem(tl, state, PlannerConfig(advanced_load_up_c=40.0), T0, model)
