@@ -551,3 +551,15 @@ def test_response_code_reply_refuses_non_replies() -> None:
         m.response_code_reply(m.shed(), 1)
     with pytest.raises(MessageEncodeError, match="get_set_point is not an Intermediate reply"):
         m.response_code_reply("get_set_point", 1)
+
+
+def test_sgd_side_reply_constructors() -> None:
+    offset = m.get_temperature_offset_reply(-5)
+    assert m.encode(offset) == bytes.fromhex("08 02 00 05 03 82 00 FB 00 3D 87")
+    active = m.decode(m.encode(m.advanced_load_up_reply(45, 2500)))
+    assert active.name == "advanced_load_up_reply"
+    assert (active.fields["duration_min"], active.fields["energy_wh"]) == (45, 2500)
+    idle = m.decode(m.encode(m.advanced_load_up_reply(0, None)))
+    assert idle.fields["unit_code"] == 0xFF
+    assert idle.fields["energy_wh"] is None
+    assert len(m.encode(m.advanced_load_up_reply(response_code=1))) == 9

@@ -123,8 +123,11 @@ class Message:
 # --- Decoding --------------------------------------------------------------------------------
 
 
+_TYPE_HEX = {t: f"{t:04X}" for t in table.SUPPORTED_TYPES}
+
+
 def _type_hex(msg_type: int) -> str:
-    return f"{msg_type:04X}"
+    return _TYPE_HEX.get(msg_type) or f"{msg_type:04X}"
 
 
 def _type_label(msg_type: int) -> str:
@@ -199,8 +202,8 @@ def _decode_frame(frame: Frame) -> Message:
             return Message(
                 spec.name,
                 _type_hex(msg_type),
-                frame.opcode1,
-                frame.opcode2,
+                payload[0],
+                payload[1] if len(payload) > 1 else None,
                 spec.layout.decode(data),
             )
     expected = " or ".join(dict.fromkeys(spec.describe_lengths() for spec in specs))
@@ -705,6 +708,19 @@ def set_temperature_offset(
     return build("set_temperature_offset", offset=offset, units=int(units))
 
 
+def get_temperature_offset_reply(
+    offset: int,
+    units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    return build(
+        "get_temperature_offset_reply",
+        response_code=int(response_code),
+        offset=offset,
+        units=int(units),
+    )
+
+
 def advanced_load_up(wh: float, duration_s: float) -> Message:
     """Advanced Load Up: store ``wh`` above normal within ``duration_s`` (§9.2, single-source).
 
@@ -719,6 +735,23 @@ def advanced_load_up(wh: float, duration_s: float) -> Message:
 
 def get_advanced_load_up() -> Message:
     return build("get_advanced_load_up")
+
+
+def advanced_load_up_reply(
+    duration_min: int | None = None,
+    energy_wh: float | None = None,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    """Advanced Load Up reply: the response code, and the active request when ``duration_min``
+    is given (``energy_wh=None`` sends units 0xFF, "not active")."""
+    if duration_min is None:
+        return build("advanced_load_up_reply", response_code=int(response_code))
+    return build(
+        "advanced_load_up_reply",
+        response_code=int(response_code),
+        duration_min=duration_min,
+        energy_wh=energy_wh,
+    )
 
 
 def start_cycling(
