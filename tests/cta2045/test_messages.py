@@ -322,6 +322,32 @@ def test_tolerant_decoding_where_harmless() -> None:
     # Energy price in all three layouts (§13 row 1).
     assert m.decode(frame(0x0802, "03 00" + " 00" * 13)).name == "set_energy_price"
     assert m.decode(frame(0x0802, "03 00" + " 00" * 15)).name == "set_energy_price_u32"
+    # EPRI-lib puts 0x80 in the Get UTC reply's response code (§13 row 15); we send 0 and
+    # still read the time from its form.
+    epri_utc = m.decode(frame(0x0802, "02 80 80 2F 3A 5C 00 E0 04"))
+    assert epri_utc.fields["utc"] == "2025-02-08T18:16:32Z"
+    assert epri_utc.fields["response_code_name"] == "UNKNOWN"
+    assert m.get_utc_time_reply(datetime(2025, 1, 1, tzinfo=UTC)).fields["response_code"] == 0
+    # Device information without the optional trailing blocks (§16 item 3: 16/32/48/51/53).
+    base = "01 81 00 31 30 44 55 00 03 00 01 00 00 00 4F 00"
+    for extra in (
+        "",
+        " 41" * 16,
+        " 41" * 32,
+        " 41" * 32 + " 1A 00 01",
+        " 41" * 32 + " 1A 00 01 02 03",
+    ):
+        info = m.decode(frame(0x0802, base + extra))
+        assert info.name == "device_information_reply"
+        assert info.fields["capability_names"] == [
+            "CYCLING",
+            "TIER",
+            "PRICE",
+            "TEMPERATURE_OFFSET",
+            "ADVANCED_LOAD_UP",
+        ]
+    with pytest.raises(PayloadLengthError, match="16 or 32 or 48 or 51 or 53"):
+        m.decode(frame(0x0802, base + " 41"))
     # An error reply to a Get that has no Set sibling is just the response code.
     error_reply = m.decode(frame(0x0802, "03 84 01"))
     assert error_reply.name == "get_present_temperature_reply"
