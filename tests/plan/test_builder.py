@@ -178,3 +178,31 @@ def test_advanced_load_up_raises_the_ceiling_not_the_normal_capacity() -> None:
     assert alu.soc_end_min_kwh == pytest.approx(plain.soc_max_kwh)
     with pytest.raises(BuildError, match="above the set point"):
         build_problem(tl, state, PlannerConfig(advanced_load_up_c=40.0), T0, model)
+
+
+def test_thirteen_hour_event_packed_in_one_interval_reproduces_the_lp_cost() -> None:
+    """The sample event's 13 prices as one packed PRICE interval, an overlapping low-priority
+    tariff that must lose, and the toolkit's quickstart parameters: the reference LP cost."""
+    csv_path = MODELS.parent / "prices" / "etou_dyn_2026-02-17_13h.csv"
+    rows = csv_path.read_text().splitlines()[1:]
+    prices = tuple(float(r.split(",")[2]) for r in rows)
+    tl = SignalTimeline(
+        (
+            price(timedelta(0), 13 * H, *prices, priority=1, eid="etou-dyn"),
+            price(-H, 20 * H, 0.30, priority=None, eid="flat-tariff"),
+        )
+    )
+    cfg = PlannerConfig(
+        horizon=13 * H,
+        draw_kwh_by_hour=(1.5,) * 24,
+        reserve_fraction=1 / 12,
+        end_fraction=1 / 12,
+        capacity_kwh=12.0,
+        hp_max_kw=4.5,
+        hp_cop=3.0,
+        element_enabled=False,
+    )
+    p = build_problem(tl, DeviceState(stored_wh=6000), cfg, T0)
+    assert p.price == pytest.approx(prices)
+    assert (p.soc_kwh, p.soc_min_kwh, p.soc_max_kwh) == pytest.approx((6.0, 1.0, 12.0))
+    assert round(schedule(p).cost, 4) == 0.5702
