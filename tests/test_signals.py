@@ -131,3 +131,14 @@ def test_value_at_matches_brute_force(
     nxt = tl.next_change_after(t)
     assert nxt is not None
     assert nxt > t
+
+
+def test_events_are_replaced_and_removed_whole() -> None:
+    tl = SignalTimeline((iv(0, 2, 0.1, event_id="a"), iv(0, 1, 0.9, priority=0, event_id="b")))
+    updated = tl.with_event("b", (iv(1, 2, 0.7, priority=0, event_id="b"),))
+    assert updated.value_at("PRICE", T0) == 0.1
+    assert updated.value_at("PRICE", T0 + 1.5 * H) == 0.7
+    assert tl.without_event("b").value_at("PRICE", T0) == 0.1
+    assert len(tl.window(T0 + 1.5 * H, T0 + 3 * H)) == 1
+    with pytest.raises(ValueError, match="given as part of"):
+        tl.with_event("b", (iv(0, 1, 0.5, event_id="c"),))

@@ -182,6 +182,24 @@ class SignalTimeline:
         """Only the intervals of payload type ``kind``."""
         return SignalTimeline(tuple(i for i in self.intervals if i.kind == kind))
 
+    def without_event(self, event_id: str) -> SignalTimeline:
+        """The timeline with every interval of ``event_id`` removed (event deleted or ended)."""
+        return SignalTimeline(tuple(i for i in self.intervals if i.event_id != event_id))
+
+    def with_event(self, event_id: str, intervals: tuple[SignalInterval, ...]) -> SignalTimeline:
+        """The timeline with ``event_id``'s intervals replaced by ``intervals`` (event created or
+        updated). Every new interval must carry ``event_id``."""
+        for interval in intervals:
+            if interval.event_id != event_id:
+                raise ValueError(
+                    f"interval of event {interval.event_id!r} given as part of {event_id!r}"
+                )
+        return SignalTimeline(self.without_event(event_id).intervals + intervals)
+
+    def window(self, start: datetime, end: datetime) -> SignalTimeline:
+        """Only the intervals that overlap ``[start, end)`` (not clipped)."""
+        return SignalTimeline(tuple(i for i in self.intervals if i.start < end and i.end > start))
+
     def active_at(self, t: datetime) -> tuple[SignalInterval, ...]:
         """Every interval (any kind, any priority) whose ``[start, end)`` contains ``t``."""
         _require_aware("t", t)

@@ -9,6 +9,7 @@ phase-1 optimum as a bound (lexicographic "least unserved, then least cost").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linprog
@@ -88,13 +89,24 @@ def solve_lp(p: Problem) -> LpResult:
     return LpResult(True, unserved, float(two.fun), two.x[:nh].reshape(ns, n))
 
 
-def solve_plain(p: Problem) -> tuple[bool, float]:
-    """The plain LP (no slack): (feasible, optimal cost). Used for timing comparisons."""
+def plain_model(p: Problem) -> dict[str, Any]:
+    """linprog keyword arguments for the plain LP (no slack variables): heat and soc only."""
     n = p.n
     a_eq, b_eq, bounds, cost = _model(p)
     nh = len(p.sources) * n
-    a = a_eq.tocsc()[:, : nh + n]
     bnds = bounds[: nh + n]
     bnds[nh + n - 1] = (max(p.soc_min_kwh, p.soc_end_min_kwh), p.soc_max_kwh)
-    res = linprog(cost[: nh + n], A_eq=a, b_eq=b_eq, bounds=bnds, method="highs")
+    return {
+        "c": cost[: nh + n],
+        "A_eq": a_eq.tocsc()[:, : nh + n],
+        "b_eq": b_eq,
+        "bounds": bnds,
+        "method": "highs",
+    }
+
+
+def solve_plain(p: Problem, model: dict[str, Any] | None = None) -> tuple[bool, float]:
+    """The plain LP: (feasible, optimal cost). ``model`` from :func:`plain_model` lets a
+    benchmark time the solver alone."""
+    res = linprog(**(model if model is not None else plain_model(p)))
     return res.status == 0, float(res.fun) if res.status == 0 else float("nan")

@@ -108,8 +108,11 @@ def test_stored_energy_from_commodity_readings_or_temperature() -> None:
     stored, cap = stored_energy(DeviceState(tank_c=48.3), cfg, model)
     assert stored == pytest.approx(model.heat_capacity_kwh_per_k * 5.0)
     assert cap == pytest.approx(model.heat_capacity_kwh_per_k * (model.setpoint_c - 43.3))
-    # Above capacity (after an advanced load up) plans from a full tank; below zero from empty.
-    assert stored_energy(DeviceState(tank_c=70.0), cfg, model)[0] == cap
+    # Above the set point (after an advanced load up) the energy is still counted; below the
+    # minimum useful temperature the tank is empty.
+    assert stored_energy(DeviceState(tank_c=60.0), cfg, model)[0] == pytest.approx(
+        model.heat_capacity_kwh_per_k * 16.7
+    )
     assert stored_energy(DeviceState(tank_c=30.0), cfg, model)[0] == 0.0
     with pytest.raises(BuildError, match="stored energy unknown"):
         stored_energy(DeviceState(), cfg, model)
@@ -158,3 +161,48 @@ def test_build_problem_without_model_needs_config() -> None:
     assert p.soc_min_kwh == pytest.approx(0.6)
     with pytest.raises(BuildError, match="timezone-aware"):
         build_problem(tl, state, cfg, datetime(2026, 1, 1))
+
+
+def test_advanced_load_up_raises_the_ceiling_not_the_normal_capacity() -> None:
+    model = HpwhModel.load(MODELS / "Rheem2020Prem50.json")
+    tl = SignalTimeline((price(timedelta(0), 4 * H, 0.1),))
+    state = DeviceState(tank_c=70.0, air_c=20.0)
+    plain = build_problem(tl, state, PlannerConfig(horizon=4 * H), T0, model)
+    alu_cfg = PlannerConfig(horizon=4 * H, advanced_load_up_c=62.8)
+    alu = build_problem(tl, state, alu_cfg, T0, model)
+    mass = model.heat_capacity_kwh_per_k
+    assert plain.soc_max_kwh == pytest.approx(mass * (model.setpoint_c - 43.3))
+    assert plain.soc_kwh == plain.soc_max_kwh  # a 70 °C reading plans from the ceiling
+    assert alu.soc_max_kwh == pytest.approx(mass * (62.8 - 43.3))
+    assert alu.soc_kwh == alu.soc_max_kwh
+    assert alu.soc_end_min_kwh == pytest.approx(plain.soc_max_kwh)
+    with pytest.raises(BuildError, match="above the set point"):
+        build_problem(tl, state, PlannerConfig(advanced_load_up_c=40.0), T0, model)
+
+
+def test_thirteen_hour_event_packed_in_one_interval_reproduces_the_lp_cost() -> None:
+    """The sample event's 13 prices as one packed PRICE interval, an overlapping low-priority
+    tariff that must lose, and the toolkit's quickstart parameters: the reference LP cost."""
+    csv_path = MODELS.parent / "prices" / "etou_dyn_2026-02-17_13h.csv"
+    rows = csv_path.read_text().splitlines()[1:]
+    prices = tuple(float(r.split(",")[2]) for r in rows)
+    tl = SignalTimeline(
+        (
+            price(timedelta(0), 13 * H, *prices, priority=1, eid="etou-dyn"),
+            price(-H, 20 * H, 0.30, priority=None, eid="flat-tariff"),
+        )
+    )
+    cfg = PlannerConfig(
+        horizon=13 * H,
+        draw_kwh_by_hour=(1.5,) * 24,
+        reserve_fraction=1 / 12,
+        end_fraction=1 / 12,
+        capacity_kwh=12.0,
+        hp_max_kw=4.5,
+        hp_cop=3.0,
+        element_enabled=False,
+    )
+    p = build_problem(tl, DeviceState(stored_wh=6000), cfg, T0)
+    assert p.price == pytest.approx(prices)
+    assert (p.soc_kwh, p.soc_min_kwh, p.soc_max_kwh) == pytest.approx((6.0, 1.0, 12.0))
+    assert round(schedule(p).cost, 4) == 0.5702

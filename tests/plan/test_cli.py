@@ -54,3 +54,22 @@ def test_bad_problem_names_the_key_and_fails(tmp_path: Path) -> None:
     result = run_module("ven_edge", "plan", str(tmp_path / "missing.json"))
     assert result.returncode == 1
     assert "cannot read" in result.stderr
+
+
+def test_plan_reads_standard_input_and_honours_the_strategy() -> None:
+    result = run_module(
+        "ven_edge",
+        "plan",
+        "-",
+        "--commands",
+        "--strategy",
+        "price",
+        "--start",
+        "2026-02-17T00:00:00-08:00",
+        input=README_PROBLEM.read_text(),
+    )
+    assert result.returncode == 0, result.stderr
+    commands = json.loads(result.stdout)["commands"]
+    assert commands[0]["start"] == "2026-02-17T00:00:00-08:00"
+    # Without advanced load up support the cheapest quartile becomes load up.
+    assert {c["kind"] for c in commands} == {"shed", "normal", "load_up"}

@@ -54,6 +54,9 @@ from ven_edge.cta2045.frames import (
 )
 
 __all__ = [
+    "LINK_ACK",
+    "LINK_NAK",
+    "MTSQ",
     "AppNakReason",
     "ChecksumError",
     "CommodityCode",
@@ -70,12 +73,65 @@ __all__ = [
     "ResponseCode",
     "TemperatureUnit",
     "UnknownMessageError",
+    "advanced_load_up",
+    "advanced_load_up_reply",
+    "app_ack",
+    "app_nak",
+    "build",
+    "commodity_read_request",
+    "commodity_read_response",
+    "commodity_record",
+    "critical_peak",
+    "customer_override",
     "decode",
+    "device_information_request",
+    "device_information_response",
     "encode",
+    "end_shed",
     "expected_reply",
+    "get_advanced_load_up",
+    "get_present_temperature",
+    "get_set_point",
+    "get_set_point_reply",
+    "get_temperature_offset",
+    "get_temperature_offset_reply",
+    "get_utc_time",
+    "get_utc_time_reply",
+    "grid_emergency",
+    "grid_guidance",
     "is_reply_to",
     "is_supported",
+    "link_ack",
+    "link_nak",
+    "load_up",
+    "max_payload_query",
+    "max_payload_response",
+    "message_type_supported_query",
+    "next_relative_price",
+    "operational_state_query",
+    "operational_state_response",
+    "outside_comm_status",
+    "pending_event_time",
+    "pending_event_type",
+    "present_relative_price",
+    "present_temperature_reply",
+    "reboot",
+    "request_bit_rate",
+    "request_power_level",
+    "request_power_mode",
+    "response_code_reply",
+    "set_set_point",
+    "set_temperature_offset",
+    "set_utc_time",
+    "shed",
+    "simple_time_sync",
+    "simple_time_sync_at",
+    "sleep",
+    "start_cycling",
+    "terminate_cycling",
+    "time_remaining",
     "to_frame",
+    "wake",
 ]
 
 LINK_ACK = "link_ack"
@@ -123,8 +179,11 @@ class Message:
 # --- Decoding --------------------------------------------------------------------------------
 
 
+_TYPE_HEX = {t: f"{t:04X}" for t in table.SUPPORTED_TYPES}
+
+
 def _type_hex(msg_type: int) -> str:
-    return f"{msg_type:04X}"
+    return _TYPE_HEX.get(msg_type) or f"{msg_type:04X}"
 
 
 def _type_label(msg_type: int) -> str:
@@ -199,8 +258,8 @@ def _decode_frame(frame: Frame) -> Message:
             return Message(
                 spec.name,
                 _type_hex(msg_type),
-                frame.opcode1,
-                frame.opcode2,
+                payload[0],
+                payload[1] if len(payload) > 1 else None,
                 spec.layout.decode(data),
             )
     expected = " or ".join(dict.fromkeys(spec.describe_lengths() for spec in specs))
@@ -705,6 +764,19 @@ def set_temperature_offset(
     return build("set_temperature_offset", offset=offset, units=int(units))
 
 
+def get_temperature_offset_reply(
+    offset: int,
+    units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    return build(
+        "get_temperature_offset_reply",
+        response_code=int(response_code),
+        offset=offset,
+        units=int(units),
+    )
+
+
 def advanced_load_up(wh: float, duration_s: float) -> Message:
     """Advanced Load Up: store ``wh`` above normal within ``duration_s`` (§9.2, single-source).
 
@@ -719,6 +791,23 @@ def advanced_load_up(wh: float, duration_s: float) -> Message:
 
 def get_advanced_load_up() -> Message:
     return build("get_advanced_load_up")
+
+
+def advanced_load_up_reply(
+    duration_min: int | None = None,
+    energy_wh: float | None = None,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    """Advanced Load Up reply: the response code, and the active request when ``duration_min``
+    is given (``energy_wh=None`` sends units 0xFF, "not active")."""
+    if duration_min is None:
+        return build("advanced_load_up_reply", response_code=int(response_code))
+    return build(
+        "advanced_load_up_reply",
+        response_code=int(response_code),
+        duration_min=duration_min,
+        energy_wh=energy_wh,
+    )
 
 
 def start_cycling(

@@ -71,6 +71,9 @@ class PlannerConfig:
     end_fraction: float | None = None
     capacity_kwh: float | None = None
     setpoint_c: float | None = None
+    #: Tank temperature an advanced load up may reach (needs a mixing valve; the FSEC/PNNL
+    #: prototype went to 62.8 °C). None: never plan storage above the set point.
+    advanced_load_up_c: float | None = None
     min_useful_c: float = MIN_USEFUL_C
     air_c: float = DOE_AIR_C
     hp_max_kw: float | None = None
@@ -159,14 +162,23 @@ def _tank_mass(model: HpwhModel | None) -> float | None:
     return None if model is None else model.heat_capacity_kwh_per_k
 
 
+def _setpoint(config: PlannerConfig, model: HpwhModel | None) -> float | None:
+    if config.setpoint_c is not None:
+        return config.setpoint_c
+    return None if model is None else model.setpoint_c
+
+
 def stored_energy(
     state: DeviceState, config: PlannerConfig, model: HpwhModel | None
 ) -> tuple[float, float]:
-    """(stored kWh, capacity kWh) above the minimum useful temperature."""
+    """(stored kWh, normal capacity kWh), both above the minimum useful temperature.
+
+    The normal capacity is the energy at the set point; the stored energy may exceed it after an
+    advanced load up (never below zero). Pass the capacity to
+    :func:`~ven_edge.plan.commands.plan_to_commands` as ``normal_capacity_kwh``.
+    """
     mass = _tank_mass(model)
-    setpoint = config.setpoint_c if config.setpoint_c is not None else None
-    if setpoint is None and model is not None:
-        setpoint = model.setpoint_c
+    setpoint = _setpoint(config, model)
     capacity = config.capacity_kwh
     if capacity is None and state.capacity_wh is not None:
         capacity = state.capacity_wh / 1000.0
@@ -187,8 +199,18 @@ def stored_energy(
         raise BuildError("stored energy unknown: no commodity reading and no tank temperature")
     if not math.isfinite(stored):
         raise BuildError(f"stored energy {stored} is not finite")
-    # A tank above its nominal capacity (after an advanced load up) plans from a full tank.
-    return min(max(stored, 0.0), capacity), capacity
+    return max(stored, 0.0), capacity
+
+
+def storage_ceiling(capacity: float, config: PlannerConfig, model: HpwhModel | None) -> float:
+    """The most the plan may store: the normal capacity, or more with advanced load up."""
+    alu = config.advanced_load_up_c
+    setpoint = _setpoint(config, model)
+    if alu is None:
+        return capacity
+    if setpoint is None or alu <= setpoint:
+        raise BuildError(f"advanced_load_up_c {alu} must be above the set point {setpoint}")
+    return capacity * (alu - config.min_useful_c) / (setpoint - config.min_useful_c)
 
 
 def build_problem(
@@ -209,6 +231,9 @@ def build_problem(
     load = list(resample_draw(config.draw_kwh_by_hour, config.draw_utc_offset, now, config.step, n))
 
     stored, capacity = stored_energy(state, config, model)
+    ceiling = storage_ceiling(capacity, config, model)
+    # A tank above what the plan may use (a sensor overshoot) plans from the ceiling.
+    stored = min(stored, ceiling)
     air = state.air_c if state.air_c is not None else config.air_c
     water = state.tank_c if state.tank_c is not None else DEFAULT_WATER_C
     if config.include_standby_loss and model is not None:
@@ -251,7 +276,7 @@ def build_problem(
         load_kwh=tuple(load),
         soc_kwh=stored,
         soc_min_kwh=reserve,
-        soc_max_kwh=capacity,
+        soc_max_kwh=ceiling,
         soc_end_min_kwh=end,
         sources=tuple(sources),
     )

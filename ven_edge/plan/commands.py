@@ -50,7 +50,12 @@ _EPS = 1e-9
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One command over ``[start, end)``; ``wh`` only for advanced load up."""
+    """One command over ``[start, end)``.
+
+    ``wh`` is set for advanced load up only: the heat the plan puts into the tank during the
+    command (CTA-2045-B Advanced Load Up carries an energy amount in Wh and a duration).
+    ``reason`` is a sentence for the homeowner.
+    """
 
     kind: str
     start: datetime

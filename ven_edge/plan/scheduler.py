@@ -24,9 +24,11 @@ slower than floats for this size).
 
 from __future__ import annotations
 
+import math
 from bisect import insort
 from collections.abc import Sequence
-from operator import itemgetter
+from itertools import accumulate
+from operator import add, itemgetter
 from typing import Any
 
 from ven_edge.plan.problem import Plan, Problem
@@ -55,11 +57,14 @@ def schedule(problem: Problem) -> Plan:
     forced = [sum(vals) for vals in zip(*(s.min_kwh for s in sources), strict=True)]
     source_ids = range(len(sources))
     # Per interval, the sources in order of cost (cheapest buys first).
-    orders: list[Sequence[int]] = (
-        [sorted(source_ids, key=[c[t] for c in costs].__getitem__) for t in range(n)]
-        if len(sources) > 1
-        else [source_ids] * n
-    )
+    if len(sources) == 2:
+        orders: list[Sequence[int]] = [
+            (0, 1) if a <= b else (1, 0) for a, b in zip(*costs, strict=True)
+        ]
+    elif len(sources) > 2:
+        orders = [sorted(source_ids, key=[c[t] for c in costs].__getitem__) for t in range(n)]
+    else:
+        orders = [source_ids] * n
 
     # Each lot is [cost, amount, heat row of its source, interval], sorted by cost; holding the
     # row lets a refund reduce the purchase without a lookup.
@@ -77,15 +82,8 @@ def schedule(problem: Problem) -> Plan:
         # Forced heat is sunk; tentative lots make way for it whatever they cost.
         sunk += forced[t]
         excess = sunk + held - room
-        while excess > EPS_KWH and lots:
-            lot = lots[-1]
-            give = lot[1] if lot[1] < excess else excess
-            lot[2][lot[3]] -= give
-            lot[1] -= give
-            held -= give
-            excess -= give
-            if lot[1] <= EPS_KWH:
-                lots.pop()
+        if excess > EPS_KWH:
+            held -= _refund(lots, excess, -math.inf)
         if sunk - room > EPS_KWH:
             # The tank cannot hold the forced heat: cut it, dearest source first.
             over = sunk - room
@@ -104,16 +102,10 @@ def schedule(problem: Problem) -> Plan:
             free = room - sunk - held
             buy = cap if cap < free else (free if free > 0 else 0.0)
             rest = cap - buy
-            while rest > EPS_KWH and lots and lots[-1][0] > cost:
-                lot = lots[-1]
-                give = lot[1] if lot[1] < rest else rest
-                lot[2][lot[3]] -= give
-                lot[1] -= give
-                held -= give
-                rest -= give
-                buy += give
-                if lot[1] <= EPS_KWH:
-                    lots.pop()
+            if rest > EPS_KWH and lots and lots[-1][0] > cost:
+                given = _refund(lots, rest, cost)
+                held -= given
+                buy += given
             if buy > EPS_KWH:
                 insort(lots, [cost, buy, heat[s], t], key=_cost_of)
                 heat[s][t] += buy
@@ -135,6 +127,25 @@ def schedule(problem: Problem) -> Plan:
             lot[2][lot[3]] -= lot[1]
 
     return _finish(problem, heat, unserved, unserved_draw, cut)
+
+
+def _refund(lots: list[list[Any]], amount: float, above: float) -> float:
+    """Hand back up to ``amount`` from the dearest lots that cost more than ``above``; the
+    purchases behind them shrink. Returns the amount handed back."""
+    given = 0.0
+    while lots and lots[-1][0] > above:
+        lot = lots[-1]
+        give = amount - given
+        if lot[1] <= give + EPS_KWH:
+            give = lot[1]
+            lots.pop()
+        else:
+            lot[1] -= give
+        lot[2][lot[3]] -= give
+        given += give
+        if amount - given <= EPS_KWH:
+            break
+    return given
 
 
 def _consume(
@@ -167,24 +178,40 @@ def _finish(
     unserved_draw: list[float],
     cut: float,
 ) -> Plan:
-    n = problem.n
     cost = 0.0
-    for s, source in enumerate(problem.sources):
-        row = heat[s]
-        for t in range(n):
-            # Clamp rounding dust back inside the source's bounds (a cut may go below min).
-            h = min(max(row[t], 0.0), source.max_kwh[t])
-            row[t] = h
-            cost += problem.price[t] * h / source.cop[t]
-    soc = [problem.soc_kwh]
-    level = problem.soc_kwh
-    for t in range(n):
-        level += sum(row[t] for row in heat) - problem.load_kwh[t] + unserved_draw[t]
-        soc.append(level)
+    rows = []
+    for row, source in zip(heat, problem.sources, strict=True):
+        # Clamp rounding dust back inside the source's bounds (a cut may go below min).
+        clean = tuple(
+            h if 0.0 <= h <= hi else (0.0 if h < 0.0 else hi)
+            for h, hi in zip(row, source.max_kwh, strict=True)
+        )
+        rows.append(clean)
+        cost += sum(map(_cost_term, problem.price, clean, source.cop))
+    if len(rows) == 1:
+        totals = rows[0]
+    elif len(rows) == 2:
+        totals = tuple(map(add, *rows))
+    else:
+        totals = tuple(map(_add, *rows))
+    deltas = map(_delta, totals, problem.load_kwh, unserved_draw)
+    soc = tuple(accumulate(deltas, initial=problem.soc_kwh))
     return Plan(
         feasible=unserved <= INFEASIBLE_KWH and cut <= INFEASIBLE_KWH,
         cost=cost,
         unserved_kwh=unserved,
-        heat_kwh={s.name: tuple(heat[i]) for i, s in enumerate(problem.sources)},
-        soc_kwh=tuple(soc),
+        heat_kwh={s.name: rows[i] for i, s in enumerate(problem.sources)},
+        soc_kwh=soc,
     )
+
+
+def _cost_term(price: float, heat: float, cop: float) -> float:
+    return price * heat / cop
+
+
+def _add(*values: float) -> float:
+    return sum(values)
+
+
+def _delta(heat: float, load: float, unserved: float) -> float:
+    return heat - load + unserved
