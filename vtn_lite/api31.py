@@ -85,7 +85,8 @@ def add_routes(
     @routes.get(f"{BASE_31}/notifiers/mqtt/topics/{{tail:.*}}")
     async def mqtt_topics(request: web.Request) -> web.Response:
         principal_of(request)
-        raise ApiError(501, "this VTN offers no MQTT notifier; use webhooks or polling")
+        # No MQTT binding here (GET /notifiers lists only WEBHOOK); 404 is a declared status.
+        raise ApiError(404, "this VTN offers no MQTT notifier; use webhooks or polling")
 
     app.add_routes(routes)
 
