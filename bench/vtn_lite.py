@@ -119,24 +119,32 @@ async def closed_loop(
     concurrency: int,
 ) -> tuple[int, list[float], int]:
     latencies: list[float] = []
-    errors = 0
+    errors: list[int] = []
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
-        nonlocal errors
         while time.perf_counter() < deadline:
-            url, headers = random.choice(requests)
-            started = time.perf_counter()
-            async with session.get(url, headers=headers) as response:
-                await response.read()
-                if response.status != 200:
-                    errors += 1
-            latencies.append(time.perf_counter() - started)
+            await timed_get(session, *random.choice(requests), latencies, errors)
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - began
-    return int(len(latencies) / elapsed), latencies, errors
+    return int(len(latencies) / elapsed), latencies, len(errors)
+
+
+async def timed_get(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str],
+    latencies: list[float],
+    errors: list[int],
+) -> None:
+    started = time.perf_counter()
+    async with session.get(url, headers=headers) as response:
+        await response.read()
+        if response.status != 200:
+            errors.append(response.status)
+    latencies.append(time.perf_counter() - started)
 
 
 async def paced(
@@ -146,30 +154,21 @@ async def paced(
     seconds: float,
 ) -> tuple[int, list[float], int]:
     latencies: list[float] = []
-    errors = 0
+    errors: list[int] = []
     tasks: set[asyncio.Task[None]] = set()
-
-    async def one(url: str, headers: dict[str, str]) -> None:
-        nonlocal errors
-        started = time.perf_counter()
-        async with session.get(url, headers=headers) as response:
-            await response.read()
-            if response.status != 200:
-                errors += 1
-        latencies.append(time.perf_counter() - started)
-
     began = time.perf_counter()
     sent = 0
     while (now := time.perf_counter()) - began < seconds:
         due = int((now - began) * rate)
         while sent < due:
-            task = asyncio.create_task(one(*random.choice(requests)))
+            url, headers = random.choice(requests)
+            task = asyncio.create_task(timed_get(session, url, headers, latencies, errors))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             sent += 1
         await asyncio.sleep(0.002)
     await asyncio.gather(*tasks)
-    return int(len(latencies) / (time.perf_counter() - began)), latencies, errors
+    return int(len(latencies) / (time.perf_counter() - began)), latencies, len(errors)
 
 
 def report(name: str, rate: int, latencies: list[float], errors: int) -> None:
