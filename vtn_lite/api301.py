@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from vtn_lite import compat301
+from vtn_lite import api31, compat301
 from vtn_lite.api31 import issue_token
 from vtn_lite.auth import Authenticator, Principal
 from vtn_lite.errors import bad_request, not_found
@@ -31,13 +31,8 @@ from vtn_lite.storage import StoredObject
 
 BASE_301 = "/openadr3/3.0.1"
 
-COLLECTIONS = {
-    "programs": ("PROGRAM", "programID"),
-    "events": ("EVENT", "eventID"),
-    "reports": ("REPORT", "reportID"),
-    "subscriptions": ("SUBSCRIPTION", "subscriptionID"),
-    "vens": ("VEN", "venID"),
-}
+# 3.0.1 nests resources under their ven (routes below).
+COLLECTIONS = {name: kind for name, kind in api31.COLLECTIONS.items() if name != "resources"}
 
 
 def search_params(request: web.Request, *, ven_id: str | None = None) -> SearchParams:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -85,7 +86,8 @@ def add_routes(
     @routes.get(f"{BASE_31}/notifiers/mqtt/topics/{{tail:.*}}")
     async def mqtt_topics(request: web.Request) -> web.Response:
         principal_of(request)
-        raise ApiError(501, "this VTN offers no MQTT notifier; use webhooks or polling")
+        # No MQTT binding here (GET /notifiers lists only WEBHOOK); 404 is a declared status.
+        raise ApiError(404, "this VTN offers no MQTT notifier; use webhooks or polling")
 
     app.add_routes(routes)
 
@@ -95,9 +97,11 @@ async def issue_token(request: web.Request, authenticator: Authenticator) -> web
         client_id, secret = await token_request_credentials(request)
     except TokenError as exc:
         return exc.response()
-    issued = authenticator.issue(client_id, secret)
-    if issued is None:
+    # scrypt takes tens of milliseconds by design: keep it off the event loop.
+    client = await asyncio.to_thread(authenticator.check_secret, client_id, secret)
+    if client is None:
         return TokenError(401, "invalid_client", "unknown client or wrong secret").response()
+    issued = authenticator.issue_for(client)
     response = json_response(
         {
             "access_token": issued.access_token,

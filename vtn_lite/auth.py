@@ -134,16 +134,24 @@ class Authenticator:
                     expires,
                 )
 
-    def issue(self, client_id: str, secret: str) -> IssuedToken | None:
+    def check_secret(self, client_id: str, secret: str) -> ClientEntry | None:
+        """The client if the secret matches; pure and slow (scrypt), so callable off the loop."""
         client = self._clients.get(client_id)
         if client is None or not verify_secret(secret, client.secret_hash):
             return None
+        return client
+
+    def issue_for(self, client: ClientEntry) -> IssuedToken:
         token = secrets.token_urlsafe(32)
         expires = self._clock() + self._lifetime
         token_hash = _token_hash(token)
         self._tokens[token_hash] = (Principal(client.client_id, client.role), expires)
         self._store.save_token(token_hash, client.client_id, client.role, expires)
         return IssuedToken(token, self._lifetime, " ".join(sorted(ROLE_SCOPES[client.role])))
+
+    def issue(self, client_id: str, secret: str) -> IssuedToken | None:
+        client = self.check_secret(client_id, secret)
+        return None if client is None else self.issue_for(client)
 
     def principal(self, token: str) -> Principal | None:
         entry = self._tokens.get(_token_hash(token))

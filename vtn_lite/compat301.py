@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ven_edge.oadr3.models301 import VERB_OF
+
 # 3.0.1 program field -> 3.1.0 program attribute type (enumerations-3.1.0, programAttributes).
 PROGRAM_FIELD_ATTRIBUTES: dict[str, str] = {
     "programLongName": "PROGRAM_LONG_NAME",
@@ -24,8 +26,6 @@ PROGRAM_FIELD_ATTRIBUTES: dict[str, str] = {
 _ATTRIBUTE_FIELDS = {value: key for key, value in PROGRAM_FIELD_ATTRIBUTES.items()}
 # 3.0.1 fields with no 3.1.0 home, kept in extra and given back on the 3.0.1 API.
 PROGRAM_EXTRA_FIELDS = ("timeZoneOffset",)
-# The 3.0.1 Alliance file spells subscription operations as HTTP verbs.
-CRUD_TO_VERB = {"READ": "GET", "CREATE": "POST", "UPDATE": "PUT", "DELETE": "DELETE"}
 # Type given to targets created through 3.1.0 when shown on the 3.0.1 API.
 DEFAULT_TARGET_TYPE = "TARGET"
 
@@ -119,7 +119,7 @@ def report_out(body: dict[str, Any], program_id: str | None) -> dict[str, Any]:
 def subscription_out(body: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
     out = _targets_out(dict(body), extra)
     out["objectOperations"] = [
-        {**entry, "operations": [CRUD_TO_VERB.get(op, op) for op in entry.get("operations", [])]}
+        {**entry, "operations": [VERB_OF.get(op, op) for op in entry.get("operations", [])]}
         for entry in body.get("objectOperations", [])
     ]
     return out

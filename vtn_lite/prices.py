@@ -54,7 +54,7 @@ def event_from_csv(
 ) -> dict[str, Any]:
     """Hourly (start, price) rows -> a PRICE event; rows must be consecutive hours."""
     rows = [row for row in csv.reader(io.StringIO(text)) if row and any(c.strip() for c in row)]
-    if rows and not _is_number(rows[0][1] if len(rows[0]) > 1 else ""):
+    if rows and not _is_datetime(rows[0][0]):
         rows = rows[1:]  # header
     if not rows:
         raise PriceImportError("the CSV holds no (start, price) rows")
@@ -160,6 +160,14 @@ def _ensure_program(
         return vtn.create(principal, "PROGRAM", body)["id"], True
     except ApiError as exc:
         raise PriceImportError(f"program {name!r}: {exc.detail}") from None
+
+
+def _is_datetime(text: str) -> bool:
+    try:
+        parse_datetime(text)
+    except TimeFormatError:
+        return False
+    return True
 
 
 def _is_number(text: str) -> bool:

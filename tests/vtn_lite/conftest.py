@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.vtn_lite.schema import SPEC_FILES, validate_response
 from vtn_lite.auth import hash_secret
 from vtn_lite.config import ClientEntry, VtnConfig
 from vtn_lite.server import RunningVtn, running_vtn
@@ -72,6 +73,10 @@ class Api:
             if response.status >= 400:
                 assert response.content_type == "application/problem+json", text
                 assert data["status"] == response.status
+            version = self.base.rsplit("/", 1)[-1]
+            if version in SPEC_FILES and not path.startswith("/vtn-lite"):
+                # Strict on output: every response of every test must fit the YAML.
+                validate_response(version, method, path.split("?")[0], response.status, data)
             return response.status, data
 
     async def ok(self, method: str, path: str, who: str = "bl", body: Any = None, **kw: Any) -> Any:

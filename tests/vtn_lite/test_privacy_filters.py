@@ -133,40 +133,19 @@ async def test_filters_31(api: Api, receiver: Receiver) -> None:
     world = await make_world(api, receiver)
     other_program = await api.ok("POST", "/programs", body={"programName": "other"})
     now = datetime.now(UTC)
-    past = await api.ok(
-        "POST",
-        "/events",
-        body={
+
+    async def event_at(start: str, **extra: object) -> dict:
+        body = {
             "programID": other_program["id"],
-            "intervalPeriod": {
-                "start": format_datetime(now - timedelta(days=2)),
-                "duration": "PT1H",
-            },
+            "intervalPeriod": {"start": start, "duration": "PT1H"},
             "intervals": INTERVALS,
-        },
-    )
-    current = await api.ok(
-        "POST",
-        "/events",
-        body={
-            "programID": other_program["id"],
-            "intervalPeriod": {
-                "start": format_datetime(now - timedelta(minutes=5)),
-                "duration": "PT1H",
-            },
-            "intervals": INTERVALS,
-        },
-    )
-    forever = await api.ok(
-        "POST",
-        "/events",
-        body={
-            "programID": other_program["id"],
-            "duration": "P9999Y",
-            "intervalPeriod": {"start": "0001-01-01", "duration": "PT1H"},
-            "intervals": INTERVALS,
-        },
-    )
+            **extra,
+        }
+        return dict(await api.ok("POST", "/events", body=body))
+
+    past = await event_at(format_datetime(now - timedelta(days=2)))
+    current = await event_at(format_datetime(now - timedelta(minutes=5)))
+    forever = await event_at("0001-01-01", duration="P9999Y")
     ids = lambda items: [item["id"] for item in items]  # noqa: E731
     by_program = await api.ok("GET", "/events", params={"programID": other_program["id"]})
     assert ids(by_program) == [past["id"], current["id"], forever["id"]]
