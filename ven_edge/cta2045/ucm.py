@@ -269,6 +269,11 @@ class UcmSession:
 
         def on_lost(exc: Exception | None) -> None:
             lost.set()
+            # Say so at once: a caller must not see a connected, commissioned port meanwhile.
+            self._ready.clear()
+            if exc is not None:
+                self._note_error(f"port {self.config.port} lost: {exc}")
+            self._set(link_connected=False, commissioned=False)
 
         def factory() -> LinkDriver:
             return LinkDriver(self.config.timers, on_frame=self._on_frame, on_lost=on_lost)
