@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from hil.heater import COMM_TIMEOUT_S, HeaterConfig, SimulatedHeater
+from hil.scenarios import TANK_HELP, tank_argument
 from hil.thermal import ThermalModel
 from ven_edge.cta2045.driver import LinkDriver
 from ven_edge.cta2045.frames import Frame, LinkNak, MessageType
@@ -405,6 +406,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", nargs=2, type=float, metavar=("SECONDS", "COUNT"))
     p.add_argument("--override", action="store_true", help="start with the customer override on")
     p.add_argument("--comm-timeout", type=float, default=COMM_TIMEOUT_S)
+    p.add_argument("--tank", type=tank_argument, metavar="MODEL[:DRAWS]", help=TANK_HELP)
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -423,7 +425,9 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with run_simulator(args.link, timers=timers, faults=faults, heater_config=config) as sim:
+    async with run_simulator(
+        args.link, timers=timers, faults=faults, heater_config=config, thermal=args.tank
+    ) as sim:
         if args.override:
             sim.heater.override = True
         sys.stdout.write(f"simulated heater on {sim.path} (control: {sim.control_path})\n")

@@ -589,3 +589,17 @@ def test_sgd_side_reply_constructors() -> None:
     assert idle.fields["unit_code"] == 0xFF
     assert idle.fields["energy_wh"] is None
     assert len(m.encode(m.advanced_load_up_reply(response_code=1))) == 9
+
+
+@pytest.mark.parametrize(
+    "spec", [s for s in MESSAGES if s.msg_type is not None], ids=lambda s: s.name
+)
+def test_every_table_row_decodes_and_reencodes(spec: MessageSpec) -> None:
+    assert spec.msg_type is not None
+    for length in _data_lengths(spec):
+        for fill in (0x00, 0x01):
+            raw = Frame(spec.msg_type, spec.opcodes + bytes([fill]) * length).serialize()
+            message = m.decode(raw)
+            assert message.name == spec.name  # no two rows share opcodes and a length
+            assert m.encode(message) == raw
+            assert set(message.fields) <= set(BY_NAME[message.name].keys)
