@@ -230,8 +230,7 @@ class SimulatedHeater:
             out = messages.to_frame(messages.app_nak(AppNakReason.OPCODE1_NOT_SUPPORTED))
             return out if isinstance(out, Frame) else None
         if frame.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 2 and p[1] < 0x80:
-            rc = ResponseCode.NOT_IMPLEMENTED
-            return Frame(MessageType.INTERMEDIATE_DR, bytes((p[0], p[1] | 0x80, rc)))
+            return _rc_frame(p[0], p[1], ResponseCode.NOT_IMPLEMENTED)
         return None
 
     def _forced_nak(self) -> int | None:
@@ -255,7 +254,7 @@ class SimulatedHeater:
         if forced is not None:
             if request.msg_type == "0801":
                 return messages.app_nak(forced)
-            return messages.response_code_reply(_reply_name(request), forced)
+            return _response_code_frame(request, forced)
         if name == "operational_state_query":
             return messages.operational_state_response(self.operational_state)
         if name == "max_payload_query":
@@ -283,7 +282,7 @@ class SimulatedHeater:
 
     def _intermediate(
         self, request: Message, reply_name: str, now: float, unix_time: float
-    ) -> Message | None:
+    ) -> Message | Frame | None:
         name = request.name
         f = request.fields
         c = self.config
@@ -337,7 +336,7 @@ class SimulatedHeater:
             )
         if name == "advanced_load_up":
             return messages.response_code_reply(reply_name, self._advanced_load_up(f, now))
-        return messages.response_code_reply(reply_name, ResponseCode.NOT_IMPLEMENTED)
+        return _response_code_frame(request, ResponseCode.NOT_IMPLEMENTED)
 
     def _set_set_point(self, f: Mapping[str, object]) -> ResponseCode:
         # Rejected unless the device type is our own (Intwine REST doc §3.15, cta2045.md §15).
@@ -381,6 +380,18 @@ class SimulatedHeater:
         self._start_event(Event.ADVANCED_LOAD_UP, now, minutes * 60.0 if minutes else None)
         self.alu_extra_wh = _int(energy)
         return ResponseCode.SUCCESS
+
+
+def _rc_frame(op1: int, op2: int, code: int) -> Frame:
+    """An Intermediate reply carrying only a response code: op1, op2 | 0x80, rc (§9.1).
+
+    Three bytes whatever the request, so a failed Get is as short as a Set reply.
+    """
+    return Frame(MessageType.INTERMEDIATE_DR, bytes((op1, op2 | 0x80, code)))
+
+
+def _response_code_frame(request: Message, code: int) -> Frame:
+    return _rc_frame(_opcode(request), request.opcode2 or 0, code)
 
 
 def _reply_name(request: Message) -> str:

@@ -243,25 +243,34 @@ class UcmSession:
         return unsubscribe
 
     async def _supervise(self) -> None:
+        """Open, commission, serve until the port is lost; reopen with exponential backoff."""
         delay = self.config.reconnect_initial_s
+        opened_before = False
         while True:
+            served = False
             try:
                 await self._connect()
+                if opened_before:
+                    self._reconnects += 1
+                opened_before = True
+                await self._run_connected()
+                served = True
+                log.warning("port %s lost; reopening", self.config.port)
             except PortError as exc:
                 self._note_error(str(exc))
                 log.warning("%s; retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.config.reconnect_max_s)
-                continue
-            delay = self.config.reconnect_initial_s
-            try:
-                await self._run_connected()
+            except (OSError, ValueError) as exc:
+                # Anything else the port or the heater throws at us: keep the session alive.
+                self._note_error(f"{type(exc).__name__}: {exc}")
+                log.exception("cta2045 session error on %s", self.config.port)
             finally:
                 self._ready.clear()
                 self._close_driver()
-            self._reconnects += 1
-            self._set(commissioned=False)
-            log.warning("port %s lost; reopening", self.config.port)
+                self._set(commissioned=False)
+            if served:
+                delay = self.config.reconnect_initial_s
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.config.reconnect_max_s)
 
     async def _connect(self) -> None:
         self._lost = asyncio.Event()
@@ -269,6 +278,11 @@ class UcmSession:
 
         def on_lost(exc: Exception | None) -> None:
             lost.set()
+            # Say so at once: a caller must not see a connected, commissioned port meanwhile.
+            self._ready.clear()
+            if exc is not None:
+                self._note_error(f"port {self.config.port} lost: {exc}")
+            self._set(link_connected=False, commissioned=False)
 
         def factory() -> LinkDriver:
             return LinkDriver(self.config.timers, on_frame=self._on_frame, on_lost=on_lost)
