@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ven_edge.oadr3.backoff import Backoff
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.errors import VtnAuthError, VtnUnreachableError
 from ven_edge.oadr3.link import LinkTiming, VtnLink
@@ -345,3 +346,31 @@ async def test_targeted_events_need_the_granted_target(vtn: RunningVtn) -> None:
             },
         )
         assert (await ven.poll_once()).added == (targeted,)
+
+
+async def test_link_backs_off_while_vtn_down_and_recovers(tmp_path: Path) -> None:
+    port = free_port()
+    woke = asyncio.Event()
+    backoff = Backoff(base=0.01, cap=0.04, rand=lambda: 1.0)
+    settings = ven_settings(f"http://127.0.0.1:{port}/openadr3/3.1.0")
+    async with VtnClient(settings) as client:
+        link = VtnLink(client, on_timeline=lambda _: woke.set(), backoff=backoff)
+        task = asyncio.create_task(link.run())
+        try:
+            await asyncio.sleep(0.2)  # the VTN is down: the link retries with growing delays
+            assert not link.health.connected
+            assert link.health.consecutive_failures >= 3
+            assert "Cannot connect" in (link.health.last_error or "")
+            assert backoff.attempts == link.health.consecutive_failures
+            async with vtn_at(tmp_path, port) as vtn, Utility(vtn.base_url) as bl:
+                event_id = await bl.event(0.25)
+                async with asyncio.timeout(2.0):
+                    await woke.wait()
+                assert link.health.connected
+                assert link.health.consecutive_failures == 0
+                assert backoff.attempts == 0
+                assert [i.event_id for i in client.timeline.intervals] == [event_id]
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
