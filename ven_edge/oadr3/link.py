@@ -145,7 +145,7 @@ class VtnLink:
         result = await client.poll_once()
         self.health.polls += 1
         self.health.errors_in_last_poll = [str(e) for e in result.errors]
-        self._queue_due_reports()
+        self.queue_due_reports()
         if self.outbox is not None:
             await self.outbox.flush(client)
             self.health.pending_reports = len(self.outbox.pending)
@@ -176,9 +176,15 @@ class VtnLink:
         self._subscribed_at = now
         self.health.subscribed = True
 
-    def _queue_due_reports(self) -> None:
+    def queue_due_reports(self) -> int:
+        """Queue the reports due now into the outbox (also while the VTN is unreachable).
+
+        Returns how many were queued; each cycle calls this, and the daemon may call it between
+        cycles to keep the cadence during a long outage.
+        """
         if self.scheduler is None or self.outbox is None or self.readings is None:
-            return
+            return 0
+        queued = 0
         client = self.client
         now = self._wall_clock()
         readings = self.readings()
@@ -193,9 +199,19 @@ class VtnLink:
                 LOG.error("report %s not built: %s", due.name, exc)
                 continue
             if body is None:
-                LOG.info("report %s skipped: no %s reading yet", due.name, due.payload_type)
+                LOG.info("report %s waits: no %s reading yet", due.name, due.payload_type)
+                self.scheduler.forget(due)
                 continue
-            self.outbox.add(body)
+            queued += self.outbox.add(body)
+        self.health.pending_reports = len(self.outbox.pending)
+        if queued:
+            # Sequence numbers name the reports: persist them with the queued reports, or a
+            # restart during an outage would reuse names the outbox then refuses.
+            self._persist()
+        return queued
+
+    # Kept for callers written against the first version of this class.
+    _queue_due_reports = queue_due_reports
 
     async def _notify(self, timeline: SignalTimeline) -> None:
         if self.on_timeline is None:
