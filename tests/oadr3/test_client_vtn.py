@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -163,9 +164,32 @@ async def test_wrong_secret_and_unauthenticated_mode(vtn: RunningVtn) -> None:
         assert ven.token_fetches == 0  # no credentials: never asks for a token
 
 
-async def test_secret_not_in_repr() -> None:
-    settings = ven_settings("https://vtn.example/openadr3/3.1.0")
-    assert "999" not in repr(settings)
+async def test_secrets_never_logged_nor_in_repr(
+    vtn: RunningVtn, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = replace(ven_settings(vtn.base_url), client_secret="s3cr3t-Pa55")
+    assert "s3cr3t" not in repr(settings)
+    async with Utility(vtn.base_url) as bl:
+        await bl.client.request(
+            "POST",
+            "/vens",
+            json_body={
+                "objectType": "BL_VEN_REQUEST",
+                "clientID": "ven_client",
+                "venName": "gateway-1",
+            },
+        )
+    with caplog.at_level(logging.DEBUG):
+        async with VtnClient(ven_settings(vtn.base_url)) as ven:
+            await ven.register()
+            await ven.poll_once()
+            token = await ven.ensure_token()
+            assert token is not None
+            assert token not in repr(ven._token)
+    text = caplog.text
+    assert text
+    assert "999" not in text
+    assert token not in text
 
 
 @pytest.mark.parametrize("version", ["3.1.0", "3.0.1"])
