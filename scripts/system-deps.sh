@@ -10,6 +10,8 @@ packages=(
     libjs-chart.js
     # browser tests of the status page: Debian's Chromium driven by Playwright, and a font
     chromium fonts-dejavu-core
+    # TLS tests of the OpenADR client make a throwaway certificate authority
+    openssl
 )
 
 missing=()

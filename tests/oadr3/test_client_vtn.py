@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from ven_edge.oadr3.backoff import Backoff
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.errors import VtnAuthError, VtnUnreachableError
 from ven_edge.oadr3.link import LinkTiming, VtnLink
@@ -162,9 +164,32 @@ async def test_wrong_secret_and_unauthenticated_mode(vtn: RunningVtn) -> None:
         assert ven.token_fetches == 0  # no credentials: never asks for a token
 
 
-async def test_secret_not_in_repr() -> None:
-    settings = ven_settings("https://vtn.example/openadr3/3.1.0")
-    assert "999" not in repr(settings)
+async def test_secrets_never_logged_nor_in_repr(
+    vtn: RunningVtn, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = replace(ven_settings(vtn.base_url), client_secret="s3cr3t-Pa55")
+    assert "s3cr3t" not in repr(settings)
+    async with Utility(vtn.base_url) as bl:
+        await bl.client.request(
+            "POST",
+            "/vens",
+            json_body={
+                "objectType": "BL_VEN_REQUEST",
+                "clientID": "ven_client",
+                "venName": "gateway-1",
+            },
+        )
+    with caplog.at_level(logging.DEBUG):
+        async with VtnClient(ven_settings(vtn.base_url)) as ven:
+            await ven.register()
+            await ven.poll_once()
+            token = await ven.ensure_token()
+            assert token is not None
+            assert token not in repr(ven._token)
+    text = caplog.text
+    assert text
+    assert "999" not in text
+    assert token not in text
 
 
 @pytest.mark.parametrize("version", ["3.1.0", "3.0.1"])
@@ -345,3 +370,31 @@ async def test_targeted_events_need_the_granted_target(vtn: RunningVtn) -> None:
             },
         )
         assert (await ven.poll_once()).added == (targeted,)
+
+
+async def test_link_backs_off_while_vtn_down_and_recovers(tmp_path: Path) -> None:
+    port = free_port()
+    woke = asyncio.Event()
+    backoff = Backoff(base=0.01, cap=0.04, rand=lambda: 1.0)
+    settings = ven_settings(f"http://127.0.0.1:{port}/openadr3/3.1.0")
+    async with VtnClient(settings) as client:
+        link = VtnLink(client, on_timeline=lambda _: woke.set(), backoff=backoff)
+        task = asyncio.create_task(link.run())
+        try:
+            await asyncio.sleep(0.2)  # the VTN is down: the link retries with growing delays
+            assert not link.health.connected
+            assert link.health.consecutive_failures >= 3
+            assert "Cannot connect" in (link.health.last_error or "")
+            assert backoff.attempts == link.health.consecutive_failures
+            async with vtn_at(tmp_path, port) as vtn, Utility(vtn.base_url) as bl:
+                event_id = await bl.event(0.25)
+                async with asyncio.timeout(2.0):
+                    await woke.wait()
+                assert link.health.connected
+                assert link.health.consecutive_failures == 0
+                assert backoff.attempts == 0
+                assert [i.event_id for i in client.timeline.intervals] == [event_id]
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

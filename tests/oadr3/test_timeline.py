@@ -282,3 +282,11 @@ def test_durations() -> None:
     assert add_duration(T0, parse_duration("PT15M", "d")) == T0 + timedelta(minutes=15)
     assert add_duration(T0, parse_duration("P1W", "d")) == T0 + timedelta(days=7)
     assert add_duration(T0, parse_duration("P1M", "d")) == datetime(2026, 8, 1, 12, tzinfo=UTC)
+
+
+def test_revision_without_modification_time_is_stable_and_content_based() -> None:
+    raw = event(modificationDateTime=None)
+    assert parse_event(raw).revision == parse_event(raw).revision
+    assert parse_event(raw).revision.startswith("sha256:")
+    changed = event(modificationDateTime=None, priority=3)
+    assert parse_event(changed).revision != parse_event(raw).revision

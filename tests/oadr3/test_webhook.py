@@ -10,6 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.errors import PayloadError
@@ -139,3 +141,31 @@ def test_receiver_repr_hides_token() -> None:
     receiver = WebhookReceiver(TOKEN)
     assert TOKEN not in repr(receiver)
     assert len(WebhookReceiver().bearer_token) >= 32
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=200)
+    | st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    ["objectType", "object_type", "operation", "object", "targets", "x"]
+                ),
+                inner,
+                max_size=5,
+            )
+        ),
+        max_leaves=10,
+    ).map(lambda doc: json.dumps(doc).encode())
+)
+def test_parse_notification_fuzz(body: bytes) -> None:
+    """Any body gives a Notification or a PayloadError, never another exception."""
+    try:
+        note = parse_notification(body)
+    except PayloadError:
+        return  # the precise messages are checked in test_parse_notification_errors
+    assert note.operation in {"CREATE", "READ", "UPDATE", "DELETE"}
+    assert note.object_type

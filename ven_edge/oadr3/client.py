@@ -140,7 +140,7 @@ class PollResult:
 
 @dataclass
 class _Token:
-    value: str
+    value: str = field(repr=False)
     expires_at: float  # on the injected monotonic clock
 
 

@@ -8,6 +8,7 @@ an odd format, User Guide examples 7.2-x) is tolerated and dropped (reference/op
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -87,7 +88,10 @@ class Event:
         """Identifies this version of the event (modificationDateTime, else its content)."""
         if self.modified is not None:
             return self.modified.isoformat()
-        return str(hash((self.period, self.duration, self.intervals, self.priority)))
+        # repr() of these frozen dataclasses is deterministic, unlike hash() of strings (which
+        # is salted per process): the revision must survive a restart to keep "now" anchors.
+        content = repr((self.period, self.duration, self.intervals, self.priority))
+        return "sha256:" + hashlib.sha256(content.encode()).hexdigest()[:24]
 
 
 def parse_datetime(text: object, where: str) -> datetime | None:

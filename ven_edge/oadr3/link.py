@@ -145,7 +145,7 @@ class VtnLink:
         result = await client.poll_once()
         self.health.polls += 1
         self.health.errors_in_last_poll = [str(e) for e in result.errors]
-        self._queue_due_reports()
+        self.queue_due_reports()
         if self.outbox is not None:
             await self.outbox.flush(client)
             self.health.pending_reports = len(self.outbox.pending)
@@ -176,9 +176,15 @@ class VtnLink:
         self._subscribed_at = now
         self.health.subscribed = True
 
-    def _queue_due_reports(self) -> None:
+    def queue_due_reports(self) -> int:
+        """Queue the reports due now into the outbox (also while the VTN is unreachable).
+
+        Returns how many were queued; each cycle calls this, and the daemon may call it between
+        cycles to keep the cadence during a long outage.
+        """
         if self.scheduler is None or self.outbox is None or self.readings is None:
-            return
+            return 0
+        queued = 0
         client = self.client
         now = self._wall_clock()
         readings = self.readings()
@@ -193,9 +199,19 @@ class VtnLink:
                 LOG.error("report %s not built: %s", due.name, exc)
                 continue
             if body is None:
-                LOG.info("report %s skipped: no %s reading yet", due.name, due.payload_type)
+                LOG.info("report %s waits: no %s reading yet", due.name, due.payload_type)
+                self.scheduler.forget(due)
                 continue
-            self.outbox.add(body)
+            queued += self.outbox.add(body)
+        self.health.pending_reports = len(self.outbox.pending)
+        if queued:
+            # Sequence numbers name the reports: persist them with the queued reports, or a
+            # restart during an outage would reuse names the outbox then refuses.
+            self._persist()
+        return queued
+
+    # Kept for callers written against the first version of this class.
+    _queue_due_reports = queue_due_reports
 
     async def _notify(self, timeline: SignalTimeline) -> None:
         if self.on_timeline is None:
@@ -207,29 +223,40 @@ class VtnLink:
     # -- the loop --------------------------------------------------------------------------
     async def run(self) -> None:
         """Cycle until cancelled; push notifications wake it early."""
+        loop = asyncio.get_running_loop()
+        next_cycle = loop.time()
         while True:
-            try:
-                await self.cycle()
-            except Oadr3Error as exc:
-                self.health.connected = False
-                self.health.consecutive_failures += 1
-                self.health.last_error = str(exc)
-                delay = self.backoff.next_delay()
-                LOG.warning("VTN cycle failed (%s); retrying in %.1f s", exc, delay)
-            else:
-                self.health.connected = True
-                self.health.consecutive_failures = 0
-                self.health.last_success = self._wall_clock()
-                self.backoff.reset()
-                delay = (
-                    self.timing.poll_when_subscribed_s
-                    if self.health.subscribed
-                    else self.timing.poll_s
-                )
-            if await self._wait_for_push(delay):
-                self.health.notifications += 1
-                # EVENT changes were applied by the receiver already: hand them on at once.
-                await self._notify(self.client.timeline)
+            if loop.time() >= next_cycle:
+                next_cycle = loop.time() + await self._cycle_or_backoff()
+            if not await self._wait_for_push(max(0.0, next_cycle - loop.time())):
+                continue  # the interval has passed: cycle again
+            self.health.notifications += 1
+            # EVENT changes were applied by the receiver already: hand them on at once. Other
+            # objects (a changed program) are re-read by polling right away. Pushes never
+            # postpone the safety-net poll.
+            await self._notify(self.client.timeline)
+            last = self.receiver.last if self.receiver is not None else None
+            if last is None or last.object_type != "EVENT":
+                next_cycle = loop.time()
+
+    async def _cycle_or_backoff(self) -> float:
+        """Run one cycle; the seconds to wait before the next one."""
+        try:
+            await self.cycle()
+        except Oadr3Error as exc:
+            self.health.connected = False
+            self.health.consecutive_failures += 1
+            self.health.last_error = str(exc)
+            delay = self.backoff.next_delay()
+            LOG.warning("VTN cycle failed (%s); retrying in %.1f s", exc, delay)
+            return max(delay, 1e-3)
+        self.health.connected = True
+        self.health.consecutive_failures = 0
+        self.health.last_success = self._wall_clock()
+        self.backoff.reset()
+        if self.health.subscribed:
+            return self.timing.poll_when_subscribed_s
+        return self.timing.poll_s
 
     async def _wait_for_push(self, delay: float) -> bool:
         """Sleep ``delay`` seconds or until a notification; True when woken by one."""

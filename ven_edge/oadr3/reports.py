@@ -244,6 +244,17 @@ class ReportScheduler:
             del self._last[key]  # the event is gone: forget it (sequence kept for names)
         return due
 
+    def forget(self, due: DueReport) -> None:
+        """Undo :meth:`due` for a report that could not be built (e.g. no reading yet), so it
+        is offered again next time, under the same name."""
+        key = (due.event_id, due.payload_type)
+        if due.name == report_name(
+            self.client_name, due.event_id, due.payload_type, self._sequence.get(key, 0)
+        ):
+            self._sequence[key] -= 1
+        self._finished.discard(key)
+        self._last.pop(key, None)
+
 
 def build_due_report(
     due: DueReport,

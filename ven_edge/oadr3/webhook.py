@@ -109,6 +109,7 @@ class WebhookReceiver:
         self.notified = asyncio.Event()
         self.received = 0
         self.rejected = 0
+        self.last: Notification | None = None
 
     def __repr__(self) -> str:
         return f"WebhookReceiver(received={self.received}, rejected={self.rejected})"
@@ -177,6 +178,7 @@ class WebhookReceiver:
             except PayloadError as exc:
                 # The last good timeline stays; the next poll re-reads the event.
                 LOG.error("event notification not applied: %s", exc)
+        self.last = notification
         self.notified.set()
         if self.on_notification is not None:
             result = self.on_notification(notification)
