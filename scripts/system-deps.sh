@@ -10,6 +10,10 @@ packages=(
     libjs-chart.js
     # browser tests of the status page: Debian's Chromium driven by Playwright, and a font
     chromium fonts-dejavu-core
+    # the Debian package (scripts/check-deb.sh): build, its build-time tests, lint, unit checks,
+    # and a debootstrap trixie root to install it in
+    build-essential fakeroot debhelper dh-python pybuild-plugin-pyproject python3-all
+    python3-hatchling python3-pytest python3-hypothesis lintian systemd debootstrap
 )
 
 missing=()
