@@ -78,9 +78,8 @@ step "trixie root"
 # The root gets the package's dependencies pre-installed (so `dpkg -i` needs no network); the
 # cache key follows them, so a new dependency builds a new root.
 root_packages=$(dpkg-deb -f "$out"/ven-edge_*_all.deb Depends | tr ',' '\n' \
-    | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -E '^python3' \
-    | sort -u | tr '\n' ',')
-root_packages="${root_packages}systemd"
+    | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' \
+    | sort -u | paste -sd, -)
 echo "root packages: $root_packages" >&2
 key=$(printf '%s %s' "$root_packages" "$mirror" | sha256sum | cut -c1-12)
 tarball="$cache/trixie-$key.tar.gz"
@@ -92,6 +91,8 @@ if [ ! -s "$tarball" ]; then
         >"$work/debootstrap.log" 2>&1 || { tail -30 "$work/debootstrap.log" >&2; fail "debootstrap"; }
     rm -rf "$fresh"/var/cache/apt/archives/*.deb "$fresh"/var/lib/apt/lists/*_Packages
     tar -C "$fresh" -czf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    # Roots for older dependency lists are not needed again.
+    find "$cache" -maxdepth 1 -name 'trixie-*.tar.gz' ! -name "trixie-$key.tar.gz" -delete
     rm -rf "$fresh"
 fi
 root="$work/root"
