@@ -15,7 +15,10 @@ from collections.abc import Callable, Sequence
 
 from ven_edge import __version__
 
-_SUBCOMMAND_MODULES: tuple[str, ...] = ("ven_edge.check",)
+_SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "ven_edge.cta2045.cli",
+    "ven_edge.check",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
