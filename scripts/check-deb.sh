@@ -112,6 +112,8 @@ in_root ven-edge check --config /etc/ven-edge/ven-edge.toml --skip-serial --skip
 if compgen -G "$out/vtn-lite_*_all.deb" >/dev/null; then
     cp "$out"/vtn-lite_*_all.deb "$root/tmp/"
     in_root sh -c 'dpkg -i /tmp/vtn-lite_*_all.deb' >&2 || fail "dpkg -i vtn-lite in the trixie root"
+    in_root vtn-lite --version >&2 || fail "vtn-lite --version in the trixie root"
+    in_root test -f /etc/vtn-lite/vtn-lite.toml || fail "/etc/vtn-lite/vtn-lite.toml missing"
 fi
 step "done"
 echo "check-deb: OK in ${SECONDS}s" >&2
