@@ -109,11 +109,22 @@ in_root id -nG ven-edge | grep -qw dialout || fail "ven-edge is not in group dia
 in_root test -f /etc/ven-edge/ven-edge.toml || fail "/etc/ven-edge/ven-edge.toml missing"
 in_root ven-edge check --config /etc/ven-edge/ven-edge.toml --skip-serial --skip-network >&2 \
     || fail "ven-edge check of the packaged config"
+# The installed unit against trixie's systemd, whose scores differ slightly from the build host's.
+installed_unit=/usr/lib/systemd/system/ven-edge.service
+verify_out=$(in_root systemd-analyze verify --man=no "$installed_unit" 2>&1) \
+    || fail "systemd-analyze verify in trixie: $verify_out"
+[ -z "$verify_out" ] || fail "systemd-analyze verify in trixie: $verify_out"
+in_root systemd-analyze security --offline=yes --no-pager "$installed_unit" | tail -1 | sed 's/^/trixie: /' >&2
+in_root systemd-analyze security --offline=yes --threshold=$max_exposure "$installed_unit" >/dev/null \
+    || fail "ven-edge.service exposure on trixie is above $((max_exposure / 10)).$((max_exposure % 10))"
 if compgen -G "$out/vtn-lite_*_all.deb" >/dev/null; then
     cp "$out"/vtn-lite_*_all.deb "$root/tmp/"
     in_root sh -c 'dpkg -i /tmp/vtn-lite_*_all.deb' >&2 || fail "dpkg -i vtn-lite in the trixie root"
     in_root vtn-lite --version >&2 || fail "vtn-lite --version in the trixie root"
     in_root test -f /etc/vtn-lite/vtn-lite.toml || fail "/etc/vtn-lite/vtn-lite.toml missing"
+    verify_out=$(in_root systemd-analyze verify --man=no /usr/lib/systemd/system/vtn-lite.service 2>&1) \
+        || fail "systemd-analyze verify vtn-lite in trixie: $verify_out"
+    [ -z "$verify_out" ] || fail "systemd-analyze verify vtn-lite in trixie: $verify_out"
 fi
 step "done"
 echo "check-deb: OK in ${SECONDS}s" >&2

@@ -85,4 +85,9 @@ def test_installs_on_trixie_and_the_cli_runs_there(check_deb: Run) -> None:
     assert "[ PASS  ] configuration is valid: /etc/ven-edge/ven-edge.toml" in installed
     assert "[ PASS  ] state directory is writable" in installed
     assert re.search(r"^OK: ", installed, re.M)
+    trixie = re.search(
+        r"^trixie: .*exposure level for ven-edge\.service: (\d+\.\d+)", installed, re.M
+    )
+    assert trixie, installed
+    assert float(trixie.group(1)) <= MAX_EXPOSURE
     assert check_deb.returncode == 0, check_deb.log[-3000:]
