@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: venv system-deps test lint format bench clean demo
+.PHONY: venv system-deps test lint format bench clean demo deb check-deb
 
 venv: $(VENV)/.installed
 
@@ -36,6 +36,14 @@ test: system-deps venv lint
 
 bench: venv
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The Debian package into build/deb/ (PATH cleaned inside: pyenv shims break pybuild).
+deb: system-deps
+	bash scripts/check-deb.sh --build-only
+
+# Build, lintian, systemd-analyze, and install into a cached Debian trixie root.
+check-deb: system-deps
+	bash scripts/check-deb.sh
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

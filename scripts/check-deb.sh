@@ -27,8 +27,6 @@ out=${OUT_DIR:-$repo/build/deb}
 clean_path=/usr/sbin:/usr/bin:/sbin:/bin
 # The exposure gate for ven-edge.service, on systemd-analyze's 0-100 scale (exposure × 10).
 max_exposure=20
-# Runtime dependencies pre-installed in the cached root, so installing the .deb needs no network.
-root_packages=python3,python3-aiohttp,python3-pydantic,python3-isodate,python3-numpy,python3-serial,python3-serial-asyncio,python3-systemd,systemd
 
 step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS" >&2; }
 fail() { echo "check-deb: FAIL: $*" >&2; exit 1; }
@@ -40,12 +38,16 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 src="$work/ven-edge"
 mkdir -p "$src"
-git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$src"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard | xargs -0 cp -P --parents -t "$src"
+else
+    tar -C "$repo" --exclude=./.git --exclude=./.venv --exclude=./build -cf - . | tar -C "$src" -xf -
+fi
 ( cd "$src" && env -i PATH=$clean_path HOME="$work" LC_ALL=C.UTF-8 \
     dpkg-buildpackage -b -us -uc >"$work/build.log" 2>&1 ) || { tail -50 "$work/build.log" >&2; fail "dpkg-buildpackage"; }
 mkdir -p "$out"
-rm -f "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo
-cp "$work"/*.deb "$work"/*.changes "$work"/*.buildinfo "$out"/
+rm -f "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo "$out"/build.log
+cp "$work"/*.deb "$work"/*.changes "$work"/*.buildinfo "$work/build.log" "$out"/
 ls -l "$out"/*.deb >&2
 [ "$build_only" -eq 1 ] && exit 0
 
@@ -63,7 +65,7 @@ for unit in systemd/ven-edge.service systemd/vtn-lite.service; do
     sed -E 's|^ExecStart=[^ ]+|ExecStart=/bin/true|' "$unit" >"$units/$(basename "$unit")"
 done
 for unit in "$units"/*.service; do
-    verify_out=$(systemd-analyze verify "$unit" 2>&1) || fail "systemd-analyze verify $unit: $verify_out"
+    verify_out=$(systemd-analyze verify --man=no "$unit" 2>&1) || fail "systemd-analyze verify $unit: $verify_out"
     [ -z "$verify_out" ] || fail "systemd-analyze verify $(basename "$unit"): $verify_out"
 done
 systemd-analyze security --offline=yes --no-pager "$units/ven-edge.service" | tail -1 >&2
@@ -73,6 +75,12 @@ systemd-analyze security --offline=yes --no-pager "$units/vtn-lite.service" | ta
 [ "$with_root" -eq 1 ] || exit 0
 
 step "trixie root"
+# The root gets the package's dependencies pre-installed (so `dpkg -i` needs no network); the
+# cache key follows them, so a new dependency builds a new root.
+root_packages=$(dpkg-deb -f "$out"/ven-edge_*_all.deb Depends | tr ',' '\n' \
+    | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' \
+    | sort -u | paste -sd, -)
+echo "root packages: $root_packages" >&2
 key=$(printf '%s %s' "$root_packages" "$mirror" | sha256sum | cut -c1-12)
 tarball="$cache/trixie-$key.tar.gz"
 if [ ! -s "$tarball" ]; then
@@ -83,6 +91,8 @@ if [ ! -s "$tarball" ]; then
         >"$work/debootstrap.log" 2>&1 || { tail -30 "$work/debootstrap.log" >&2; fail "debootstrap"; }
     rm -rf "$fresh"/var/cache/apt/archives/*.deb "$fresh"/var/lib/apt/lists/*_Packages
     tar -C "$fresh" -czf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    # Roots for older dependency lists are not needed again.
+    find "$cache" -maxdepth 1 -name 'trixie-*.tar.gz' ! -name "trixie-$key.tar.gz" -delete
     rm -rf "$fresh"
 fi
 root="$work/root"
@@ -99,9 +109,22 @@ in_root id -nG ven-edge | grep -qw dialout || fail "ven-edge is not in group dia
 in_root test -f /etc/ven-edge/ven-edge.toml || fail "/etc/ven-edge/ven-edge.toml missing"
 in_root ven-edge check --config /etc/ven-edge/ven-edge.toml --skip-serial --skip-network >&2 \
     || fail "ven-edge check of the packaged config"
+# The installed unit against trixie's systemd, whose scores differ slightly from the build host's.
+installed_unit=/usr/lib/systemd/system/ven-edge.service
+verify_out=$(in_root systemd-analyze verify --man=no "$installed_unit" 2>&1) \
+    || fail "systemd-analyze verify in trixie: $verify_out"
+[ -z "$verify_out" ] || fail "systemd-analyze verify in trixie: $verify_out"
+in_root systemd-analyze security --offline=yes --no-pager "$installed_unit" | tail -1 | sed 's/^/trixie: /' >&2
+in_root systemd-analyze security --offline=yes --threshold=$max_exposure "$installed_unit" >/dev/null \
+    || fail "ven-edge.service exposure on trixie is above $((max_exposure / 10)).$((max_exposure % 10))"
 if compgen -G "$out/vtn-lite_*_all.deb" >/dev/null; then
     cp "$out"/vtn-lite_*_all.deb "$root/tmp/"
     in_root sh -c 'dpkg -i /tmp/vtn-lite_*_all.deb' >&2 || fail "dpkg -i vtn-lite in the trixie root"
+    in_root vtn-lite --version >&2 || fail "vtn-lite --version in the trixie root"
+    in_root test -f /etc/vtn-lite/vtn-lite.toml || fail "/etc/vtn-lite/vtn-lite.toml missing"
+    verify_out=$(in_root systemd-analyze verify --man=no /usr/lib/systemd/system/vtn-lite.service 2>&1) \
+        || fail "systemd-analyze verify vtn-lite in trixie: $verify_out"
+    [ -z "$verify_out" ] || fail "systemd-analyze verify vtn-lite in trixie: $verify_out"
 fi
 step "done"
 echo "check-deb: OK in ${SECONDS}s" >&2

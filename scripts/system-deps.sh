@@ -12,6 +12,10 @@ packages=(
     chromium fonts-dejavu-core
     # TLS tests of the OpenADR client make a throwaway certificate authority
     openssl
+    # the Debian package (scripts/check-deb.sh): build, its build-time tests, lint, unit checks,
+    # and a debootstrap trixie root to install it in
+    build-essential fakeroot debhelper dh-python pybuild-plugin-pyproject python3-all
+    python3-hatchling python3-pytest python3-hypothesis lintian systemd debootstrap
 )
 
 missing=()

@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import grp
 import importlib.util
 import os
+import pwd
 import stat
 import sys
 import tempfile
@@ -35,6 +37,9 @@ Group = Literal["local", "serial", "network"]
 # How long one check may take before it counts as failed (the VTN checks also have their own
 # request timeout from the config).
 CHECK_TIMEOUT_S = 60.0
+
+# The system user the Debian package creates (debian/ven-edge.sysusers) and the service runs as.
+SERVICE_USER = "ven-edge"
 
 # Modules that later checks need; until they exist in this build the checks report "missing".
 UCM_MODULE = "ven_edge.cta2045.ucm"
@@ -172,12 +177,44 @@ def probe_serial_port(port: Path) -> Outcome:
             return Outcome.failed(f"{port} is not a terminal device", "set heater.port to a tty")
     finally:
         os.close(fd)
+    denied = service_user_denied(port, SERVICE_USER)
+    if denied is not None:
+        return denied
     return Outcome.passed(f"{port} opens for reading and writing")
+
+
+def service_user_denied(port: Path, user: str) -> Outcome | None:
+    """A failure when the service user could not open ``port`` (the check may run as root)."""
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        return None  # not installed as a service (a development checkout): nothing to compare
+    info = port.stat()
+    read_write = stat.S_IRUSR | stat.S_IWUSR
+    if info.st_uid == account.pw_uid and info.st_mode & read_write == read_write:
+        return None
+    groups = os.getgrouplist(user, account.pw_gid)
+    group_rw = stat.S_IRGRP | stat.S_IWGRP
+    if info.st_gid in groups and info.st_mode & group_rw == group_rw:
+        return None
+    other_rw = stat.S_IROTH | stat.S_IWOTH
+    if info.st_mode & other_rw == other_rw:
+        return None
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    return Outcome.failed(
+        f"the service user {user} cannot open {port} "
+        f"(group {group}, mode {stat.S_IMODE(info.st_mode):04o})",
+        f"`usermod -aG {group} {user}` then `systemctl restart ven-edge` "
+        "(on Raspberry Pi OS USB adapters can belong to plugdev rather than dialout)",
+    )
 
 
 def _open_fix(exc: OSError, port: Path) -> str:
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return f"run the check as root or as ven-edge; the service user needs group of {port}"
+        return f"run the check as root (sudo); `ls -l {port}` shows the group the port needs"
     if exc.errno == errno.EBUSY:
         return "another program holds the port: `systemctl stop ven-edge`, then run again"
     return "check the adapter and its cable, then run again"

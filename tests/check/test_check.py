@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pwd
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from ven_edge.check import (
     print_report,
     probe_serial_port,
     run_checks,
+    service_user_denied,
 )
 
 
@@ -214,3 +216,16 @@ def test_cli_exit_status_and_output(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "file not found" in bad.stdout
     assert "NOT READY" in bad.stdout
+
+
+def test_service_user_without_the_ports_group_is_told_which_group(pty_port: Path) -> None:
+    # The pty belongs to the user running the test (group tty, mode 0620): "nobody" cannot open it.
+    outcome = service_user_denied(pty_port, "nobody")
+    assert outcome is not None
+    assert outcome.status == "fail"
+    assert "the service user nobody cannot open" in outcome.detail
+    assert "usermod -aG" in outcome.fix
+    # The port's owner can, and an account that does not exist is a development checkout.
+    owner = pwd.getpwuid(pty_port.stat().st_uid).pw_name
+    assert service_user_denied(pty_port, owner) is None
+    assert service_user_denied(pty_port, "no-such-user-here") is None
