@@ -7,6 +7,11 @@ UCM sends it. Time is simulated, so a day takes a second or two. The same heater
 (no command at all: the normal thermostat) is the baseline.
 
 Used by the end-to-end tests (comfort and cost on real prices) and by ``bench/ven.py``.
+
+:func:`lp_optimum` is the reference for a day: the exact scheduler given the heat the normal
+thermostat put into the water hour by hour, at the day's effective efficiency, free to move it
+within the tank's usable capacity (perfect foresight; the tank's stratification and standby
+losses are not in it, so it is a bound to compare against, not a schedule the heater can follow).
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ class DayResult:
     min_outlet_c: float = 100.0
     hourly_kwh: list[float] = field(default_factory=list)
     delivered_kwh: float = 0.0
+    hourly_heat_kwh: list[float] = field(default_factory=list)  # heat put into the water
     commands: list[tuple[datetime, SendCommand, Outcome]] = field(default_factory=list)
 
 
@@ -141,8 +147,9 @@ def simulate_day(
     controller = Controller()
     start = prices[0].start
     total_s = 3600.0 * len(prices)
-    result = DayResult(hourly_kwh=[0.0] * len(prices))
+    result = DayResult(hourly_kwh=[0.0] * len(prices), hourly_heat_kwh=[0.0] * len(prices))
     used = heater.state.energy_used_wh
+    heat = _heat_wh(heater)
     delivered0 = _delivered_wh(heater)
     t = 0.0
     next_replan = 0.0
@@ -173,10 +180,44 @@ def simulate_day(
         if prices[hour].price >= peak_bar:
             result.peak_energy_kwh += kwh
         result.min_outlet_c = min(result.min_outlet_c, state.outlet_temp_c)
+        heat_now = _heat_wh(heater)
+        result.hourly_heat_kwh[hour] += (heat_now - heat) / 1000.0
+        heat = heat_now
     result.delivered_kwh = (_delivered_wh(heater) - delivered0) / 1000.0
     return result
+
+
+def _heat_wh(heater: SimulatedHeater) -> float:
+    reading = getattr(heater.thermal, "reading", None)
+    if reading is None:
+        return 0.0
+    return float(reading.totals.hp_heat_wh + reading.totals.element_heat_wh)
 
 
 def _delivered_wh(heater: SimulatedHeater) -> float:
     reading = getattr(heater.thermal, "reading", None)
     return 0.0 if reading is None else float(reading.totals.delivered_wh)
+
+
+def lp_optimum(prices: Sequence[HourPrice], normal: DayResult, capacity_kwh: float) -> float:
+    """The least cost of supplying ``normal``'s hourly heat on ``prices`` (see module doc)."""
+    from ven_edge.plan.problem import Problem, Source
+    from ven_edge.plan.scheduler import schedule
+
+    heat = sum(normal.hourly_heat_kwh)
+    if heat <= 0 or normal.energy_kwh <= 0:
+        return 0.0
+    cop = heat / normal.energy_kwh
+    n = len(prices)
+    start = capacity_kwh / 2
+    problem = Problem(
+        step_hours=1.0,
+        price=tuple(p.price for p in prices),
+        load_kwh=tuple(max(0.0, h) for h in normal.hourly_heat_kwh),
+        soc_kwh=start,
+        soc_min_kwh=0.0,
+        soc_max_kwh=capacity_kwh,
+        soc_end_min_kwh=start,
+        sources=(Source("heater", (cop,) * n, (max(normal.hourly_heat_kwh) * 2,) * n, (0.0,) * n),),
+    )
+    return schedule(problem).cost

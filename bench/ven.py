@@ -1,0 +1,328 @@
+"""The gateway end to end: command latency, memory, idle CPU, and cost on simulated days.
+
+Everything runs on 127.0.0.1: vtn_lite (demo mode, SQLite) and the simulated heater on a pty in
+this process, the gateway as a ``ven-edge run`` subprocess (so its RSS and CPU are its own), and
+python-oa3-client as the utility creating events.
+
+1. Webhook: event created → the CTA-2045 command handled on the pty, median and p99 (target
+   p99 ≤ 250 ms). Baseline in the same run: the same command sent straight from a UCM session
+   (the pty and link timers alone).
+2. Poll (5 s, the shortest allowed): event created → command, against the target interval +
+   250 ms.
+3. The gateway's steady RSS (target ≤ 45 MB) and idle CPU.
+4. RSS over 7 accelerated days (``ven-edge demo --speed``): growth between day 1 and day 7.
+5. Simulated days on real prices (two-node tank, DOE medium draws): cost and peak-hour energy of
+   the plan-driven heater against normal mode, and against the LP optimum of the planning model.
+
+Run: ``.venv/bin/python bench/ven.py`` (about 1.5 minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import logging
+import os
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from openadr3_client import BlClient  # noqa: E402
+
+from hil.dayrun import HourPrice, load_prices, lp_optimum, simulate_day  # noqa: E402
+from hil.heater import Event  # noqa: E402
+from hil.sim import Simulator, run_simulator  # noqa: E402
+from ven_edge.config import parse_config  # noqa: E402
+from ven_edge.cta2045.ucm import UcmConfig, UcmSession  # noqa: E402
+from ven_edge.plan.hpwh_model import HpwhModel  # noqa: E402
+from ven_edge.run import planner_for  # noqa: E402
+from vtn_lite.server import demo_config, running_vtn  # noqa: E402
+
+WEBHOOK_RUNS = 15
+POLL_RUNS = 4
+POLL_S = 5
+IDLE_S = 8.0
+SOAK_SPEED = 20_000.0
+SOAK_DAYS = 7
+MODEL = REPO / "sample_data" / "hpwh_models" / "Rheem2020Prem50.json"
+PRICES = REPO / "sample_data" / "prices"
+WATER_KWH_PER_L_K = 4.186 / 3600  # specific heat of water
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mb(pid: int, field: str = "VmRSS:") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def write_config(workdir: Path, heater: Path, vtn_url: str, *, webhook: int | None) -> Path:
+    hook = ""
+    if webhook is not None:
+        hook = (
+            f"[vtn.webhook]\nenabled = true\nport = {webhook}\n"
+            f'public_url = "http://127.0.0.1:{webhook}/oadr3/notify"\n'
+        )
+    path = workdir / "ven-edge.toml"
+    path.write_text(
+        f'[vtn]\nurl = "{vtn_url}"\nclient_id = "ven_client"\nclient_secret = "999"\n'
+        f"poll_interval_s = {600 if webhook else POLL_S}\n{hook}"
+        f'[heater]\nport = "{heater}"\npoll_s = 5\n[web]\nport = {free_port()}\n'
+        f'[state]\ndir = "{workdir / "state"}"\n[log]\nlevel = "warning"\n'
+    )
+    return path
+
+
+@contextlib.asynccontextmanager
+async def gateway(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ven_edge", "run", "--config", str(config),
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 15)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def until(predicate: Callable[[], bool], limit_s: float) -> float:
+    start = time.perf_counter()
+    while not predicate():
+        if time.perf_counter() - start > limit_s:
+            raise TimeoutError(f"no change within {limit_s} s")
+        await asyncio.sleep(0.002)
+    return time.perf_counter() - start
+
+
+class Utility:
+    def __init__(self, url: str) -> None:
+        self.client = BlClient(url=url, client_id="bl_client", client_secret="1001")
+        self.client.start()
+        self.program = self.client.create_program({"programName": "bench"}).json()["id"]
+
+    def create(self, level: int) -> str:
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        body = {
+            "programID": self.program,
+            "intervalPeriod": {"start": now, "duration": "PT1H"},
+            "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [level]}]}],
+        }
+        return str(self.client.create_event(body).json()["id"])
+
+    def delete(self, event_id: str) -> None:
+        self.client.delete_event(event_id).raise_for_status()
+
+
+async def event_latencies(
+    sim: Simulator, utility: Utility, runs: int, limit_s: float
+) -> list[float]:
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        event = await asyncio.to_thread(utility.create, 1)
+        await until(lambda: sim.heater.event is Event.SHED, limit_s)
+        out.append(time.perf_counter() - start)
+        await asyncio.to_thread(utility.delete, event)
+        await until(lambda: sim.heater.event is Event.NONE, limit_s)
+        await asyncio.sleep(0.2)
+    return out
+
+
+async def direct_latencies(path: Path, sim: Simulator, runs: int) -> list[float]:
+    """Baseline: Shed straight from a UCM session over the same pty (no VTN, no gateway),
+    measured the same way: until the heater handles the frame."""
+    session = UcmSession(UcmConfig(port=str(path), heartbeat_s=0, poll_s=0))
+    await session.start()
+    try:
+        await asyncio.wait_for(session.wait_ready(), 10)
+        out = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            sending = asyncio.create_task(session.shed(3600))
+            await until(lambda: sim.heater.event is Event.SHED, 5)
+            out.append(time.perf_counter() - start)
+            await sending
+            await session.end_shed()
+        return out
+    finally:
+        await session.stop()
+
+
+async def latency_and_memory() -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        async with (
+            running_vtn(demo_config(work, port=0, scrypt_n=2**4)) as vtn,
+            run_simulator(work / "heater") as sim,
+        ):
+            utility = await asyncio.to_thread(Utility, vtn.base_url)
+            results["direct"] = await direct_latencies(work / "heater", sim, WEBHOOK_RUNS)
+            push_dir = work / "push"
+            push_dir.mkdir()
+            config = write_config(push_dir, sim.path, vtn.base_url, webhook=free_port())
+            async with gateway(config) as proc:
+                await asyncio.sleep(3.0)  # register, subscribe, commission
+                results["webhook"] = await event_latencies(sim, utility, WEBHOOK_RUNS, 5.0)
+                await asyncio.sleep(1.0)
+                rss0, cpu0, t0 = rss_mb(proc.pid), cpu_s(proc.pid), time.monotonic()
+                await asyncio.sleep(IDLE_S)
+                results["rss_mb"] = max(rss0, rss_mb(proc.pid))
+                results["anon_mb"] = rss_mb(proc.pid, "RssAnon:")
+                results["idle_cpu_pct"] = 100 * (cpu_s(proc.pid) - cpu0) / (time.monotonic() - t0)
+            poll_dir = work / "poll"
+            poll_dir.mkdir()
+            config = write_config(poll_dir, sim.path, vtn.base_url, webhook=None)
+            async with gateway(config):
+                await asyncio.sleep(3.0)
+                results["poll"] = await event_latencies(sim, utility, POLL_RUNS, POLL_S + 3)
+            await asyncio.to_thread(utility.client.stop)
+    return results
+
+
+async def soak() -> tuple[list[float], float]:
+    """RSS of ``ven-edge demo`` (VTN + heater + gateway) once per simulated day."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ven_edge", "demo", "--speed", str(SOAK_SPEED),
+            "--web-port", str(free_port()), "--vtn-port", str(free_port()),
+            "--webhook-port", str(free_port()), "--dir", tmp,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        day_s = 86_400 / SOAK_SPEED
+        samples = []
+        start = time.monotonic()
+        try:
+            for _ in range(SOAK_DAYS):
+                await asyncio.sleep(day_s)
+                samples.append(rss_mb(proc.pid))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            await asyncio.wait_for(proc.wait(), 20)
+        return samples, time.monotonic() - start
+
+
+def hoep_day(day: int) -> list[HourPrice]:
+    with (PRICES / "ontario-hoep-2016" / "price2016.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[day * 24 : (day + 1) * 24]
+    return [
+        HourPrice(
+            datetime.strptime(r["date"], "%d/%m/%Y").replace(tzinfo=UTC)
+            + timedelta(hours=int(r["hour"]) - 1),
+            float(r["HOEP"]) + 0.10,  # retail-like, as sample_data/SOURCES.md says
+        )
+        for r in rows
+    ]
+
+
+def days() -> list[tuple[str, list[HourPrice], dict[str, tuple[float, float, float]], float]]:
+    picked = [
+        ("eTOU-Dyn 2026-02-19", load_prices(PRICES / "olivine_etou_dyn_notebook_days.csv")),
+        (
+            "eTOU-Dyn 2026-02-25",
+            load_prices(PRICES / "olivine_etou_dyn_notebook_days.csv", skip_hours=24),
+        ),
+        ("HOEP+0.10 2016-01-31", hoep_day(30)),
+        ("HOEP+0.10 2016-06-29", hoep_day(180)),
+        ("HOEP+0.10 2016-07-19", hoep_day(200)),
+    ]
+    out = []
+    for name, prices in picked:
+        runs: dict[str, tuple[float, float, float]] = {}
+        normal = simulate_day(prices, None)
+        runs["normal"] = (normal.cost, normal.peak_energy_kwh, normal.min_outlet_c)
+        for strategy in ("fraction", "state"):
+            cfg = parse_config(
+                {
+                    "plan": {"strategy": strategy, "step_minutes": 60},
+                    "heater": {"model": str(MODEL)},
+                }
+            )
+            day = simulate_day(prices, planner_for(cfg))
+            runs[strategy] = (day.cost, day.peak_energy_kwh, day.min_outlet_c)
+        capacity = HpwhModel.load(MODEL).tank_litres * WATER_KWH_PER_L_K * (51.7 - 43.3)
+        out.append((name, prices, runs, lp_optimum(prices, normal, capacity)))
+    return out
+
+
+def row(label: str, values: list[float]) -> str:
+    return (
+        f"{label:>22}: n={len(values):2d} median {statistics.median(values):7.1f} ms  "
+        f"p99 {pct(values, 0.99):7.1f} ms  max {max(values):7.1f} ms"
+    )
+
+
+def main() -> int:
+    logging.getLogger("vtn_lite").setLevel(logging.ERROR)  # its webhook retries after a stop
+    t_start = time.monotonic()
+    lat = asyncio.run(latency_and_memory())
+    ms = {k: [1000 * v for v in lat[k]] for k in ("direct", "webhook", "poll")}
+    print("== Event created on the VTN -> CTA-2045 command handled by the heater on the pty")
+    print(row("UCM alone (baseline)", ms["direct"]))
+    print(row("webhook", ms["webhook"]))
+    print(row("poll", ms["poll"]))
+    p99 = pct(ms["webhook"], 0.99)
+    print(
+        f"{'webhook target':>22}: p99 {p99:.1f} ms <= 250 ms: {'met' if p99 <= 250 else 'MISSED'}"
+    )
+    limit = POLL_S * 1000 + 250
+    worst = max(ms["poll"])
+    verdict = "met" if worst <= limit else "MISSED"
+    print(f"{'poll target':>22}: max {worst:.0f} ms <= {limit} ms: {verdict}")
+    print("== The gateway process (ven-edge run)")
+    print(f"{'steady RSS':>22}: {lat['rss_mb']:.1f} MB, of which private {lat['anon_mb']:.1f} MB "
+          "(target <= 45 MB)")  # fmt: skip
+    print(f"{'idle CPU':>22}: {lat['idle_cpu_pct']:.2f} % of one core over {IDLE_S:.0f} s")
+    samples, took = asyncio.run(soak())
+    print(f"== {SOAK_DAYS} accelerated days: ven-edge demo --speed {SOAK_SPEED:g} "
+          f"(VTN + heater + gateway in one process), {took:.0f} s")  # fmt: skip
+    print(f"{'RSS per day':>22}: " + ", ".join(f"{s:.1f}" for s in samples) + " MB")
+    print(f"{'growth day 1 -> 7':>22}: {samples[-1] - samples[0]:+.1f} MB")
+    print("== Simulated days (Rheem 50 gal two-node tank, DOE medium draws), cost in $")
+    print(f"{'day':>22}  {'normal':>7} {'fraction':>8} {'state':>7} {'LP opt':>7}  "
+          f"{'saving':>6} {'vs LP':>6}  {'peak kWh n/f':>12}  {'min outlet':>10}")  # fmt: skip
+    for name, _prices, runs, lp in days():
+        n, f, s = runs["normal"], runs["fraction"], runs["state"]
+        print(f"{name:>22}  {n[0]:7.4f} {f[0]:8.4f} {s[0]:7.4f} {lp:7.4f}  "
+              f"{100 * (1 - f[0] / n[0]):5.1f}% {f[0] / lp:6.3f}  "
+              f"{n[1]:5.2f}/{f[1]:5.2f}  {min(f[2], s[2]):8.1f} C")  # fmt: skip
+    print(f"(total {time.monotonic() - t_start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
