@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from hil.heater import COMM_TIMEOUT_S, Event, HeaterConfig
+from hil.sim import run_simulator
+from ven_edge.cta2045 import messages
 from ven_edge.cta2045.device import DeviceSnapshot
-from ven_edge.cta2045.frames import MessageType
-from ven_edge.cta2045.link import T_AR, T_MA, LinkTimers
-from ven_edge.cta2045.ucm import MAX_HEARTBEAT_S, Status, UcmConfig
+from ven_edge.cta2045.frames import Frame, MessageType
+from ven_edge.cta2045.link import LINK_ACK_TIMEOUT, T_AR, T_MA, LinkTimers
+from ven_edge.cta2045.transport import open_serial
+from ven_edge.cta2045.ucm import MAX_HEARTBEAT_S, Status, UcmConfig, to_data_frame
 
 from .sim_harness import rig, wait_for
 
@@ -202,3 +206,75 @@ async def test_command_without_port_is_not_connected(tmp_path: Path) -> None:
         assert "absent" in snap.link.last_error
     finally:
         await session.stop()
+
+
+async def test_heater_requests_are_answered_while_a_command_waits(tmp_path: Path) -> None:
+    """The heater's own queries (type query, UTC time, max payload, sleep) cross our Shed."""
+    async with rig(tmp_path) as r:
+        driver = r.sim.driver
+        assert driver is not None
+        r.sim.faults.delay_s, r.sim.faults.delays = 0.3, 1  # hold the Shed's App ACK back
+        shed = asyncio.ensure_future(r.ucm.shed(600))
+        await asyncio.sleep(0.05)
+
+        def reply_to(request: messages.Message) -> Callable[[Frame], bool]:
+            def match(frame: Frame) -> bool:
+                return messages.is_reply_to(messages.decode(frame), request)
+
+            return match
+
+        mtsq = await driver.request(Frame(MessageType.INTERMEDIATE_DR))
+        assert mtsq.ok
+        assert mtsq.reply is None  # a link ACK is the whole answer
+        utc = await driver.request(
+            to_data_frame(messages.get_utc_time()), matcher=reply_to(messages.get_utc_time())
+        )
+        assert utc.reply is not None
+        when = messages.decode(utc.reply).fields["utc_s"]
+        now = int(time.time()) - 946_684_800
+        assert isinstance(when, int)
+        assert abs(when - now) < 5
+        size = await driver.request(
+            to_data_frame(messages.max_payload_query()),
+            matcher=lambda f: f.payload[:1] == b"\x19",
+        )
+        assert size.reply is not None
+        assert messages.decode(size.reply).fields["max_payload_bytes"] == 4096
+        sleep = await driver.request(
+            to_data_frame(messages.sleep()), matcher=reply_to(messages.sleep())
+        )
+        assert sleep.reply is not None
+        assert messages.decode(sleep.reply) == messages.app_ack(0x14)
+
+        outcome = await shed
+        assert outcome.ok
+        assert outcome.attempts == 1
+
+
+async def test_heater_side_timing_on_the_wire(tmp_path: Path) -> None:
+    """Spec timers on a raw pty: ACK 40-200 ms after our frame, reply >= 100 ms after the ACK."""
+    arrivals: list[tuple[float, bytes]] = []
+    got_reply = asyncio.Event()
+
+    class Recorder(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            arrivals.append((time.monotonic(), data))
+            if sum(len(d) for _, d in arrivals) >= 10:  # ACK (2) + App ACK frame (8)
+                got_reply.set()
+
+    async with run_simulator(tmp_path / "heater", timers=LinkTimers()):
+        transport, _ = await open_serial(str(tmp_path / "heater"), Recorder)
+        try:
+            sent = time.monotonic()
+            transport.write(to_data_frame(messages.shed(600)).serialize())
+            async with asyncio.timeout(5):
+                await got_reply.wait()
+            transport.write(b"\x06\x00")  # acknowledge the App ACK like a UCM
+        finally:
+            transport.close()
+    stream = b"".join(d for _, d in arrivals)
+    assert stream == b"\x06\x00" + to_data_frame(messages.app_ack(0x01)).serialize()
+    assert arrivals[0][1] == b"\x06\x00"  # the ACK comes alone: the reply waits tAR
+    ack_at, reply_at = arrivals[0][0], arrivals[1][0]
+    assert T_MA <= ack_at - sent <= LINK_ACK_TIMEOUT
+    assert reply_at - ack_at >= T_AR - 0.002  # the loop timer may fire a hair early
