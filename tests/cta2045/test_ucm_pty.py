@@ -278,3 +278,19 @@ async def test_heater_side_timing_on_the_wire(tmp_path: Path) -> None:
     ack_at, reply_at = arrivals[0][0], arrivals[1][0]
     assert T_MA <= ack_at - sent <= LINK_ACK_TIMEOUT
     assert reply_at - ack_at >= T_AR - 0.002  # the loop timer may fire a hair early
+
+
+async def test_frames_above_the_heater_maximum_are_not_sent(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        driver = r.sim.driver
+        assert driver is not None
+        # The heater announces that it takes only Basic-sized (2-byte) payloads.
+        driver.send(to_data_frame(messages.max_payload_response(2)))
+        await wait_for(r.ucm, lambda snap: snap.max_payload == 2)
+        received = len(r.sim.received)
+        outcome = await r.ucm.set_set_point(50.0)
+        assert outcome.status is Status.NOT_SENT
+        assert outcome.reason_text is not None
+        assert "exceeds the heater's maximum of 2" in outcome.reason_text
+        assert len(r.sim.received) == received
+        assert (await r.ucm.get_set_point()).ok  # a 2-byte request still goes

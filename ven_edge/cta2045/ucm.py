@@ -71,6 +71,7 @@ class Status(enum.StrEnum):
     LINK_NAK = "link_nak"
     TIMEOUT = "timeout"
     NOT_CONNECTED = "not_connected"
+    NOT_SENT = "not_sent"  # larger than the heater's negotiated maximum payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,12 +464,13 @@ class UcmSession:
         frame = to_data_frame(request)
         max_payload = self._snapshot.max_payload
         if len(frame.payload) > max(max_payload, 2):
-            # Larger frames than negotiated are not safe (EPRI-sim SendComData, §11.2).
+            # Larger frames than negotiated are not safe (EPRI-sim SendComData, §6, §11.2).
             return CommandOutcome(
                 command,
-                Status.LINK_NAK,
-                NakReason.INVALID_LENGTH,
-                f"payload of {len(frame.payload)} bytes exceeds the negotiated {max_payload}",
+                Status.NOT_SENT,
+                None,
+                f"payload of {len(frame.payload)} bytes exceeds the heater's maximum of "
+                f"{max_payload}",
             )
         done = await driver.request(frame, matcher=reply_matcher(request), idempotent=idempotent)
         outcome = self._outcome(command, done, time.monotonic() - started, apply)
