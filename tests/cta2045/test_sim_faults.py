@@ -13,7 +13,6 @@ import pytest
 from hil.heater import Event
 from hil.sim import Faults, send_control
 from ven_edge.cta2045.frames import Frame, MessageType
-from ven_edge.cta2045.link import LinkTimers
 from ven_edge.cta2045.ucm import Status
 
 from .sim_harness import FAST, Rig, rig, wait_for
@@ -110,13 +109,13 @@ async def test_forced_app_nak_is_reported_with_its_reason(tmp_path: Path) -> Non
 
 async def test_reply_later_than_the_timeout_is_retried(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
-        # The fast rig waits 0.5 s for a reply; this one comes after 0.8 s.
-        r.sim.faults.delay_s, r.sim.faults.delays = 0.8, 1
+        # The fast rig waits 0.8 s for a reply; this one comes after 1.2 s.
+        r.sim.faults.delay_s, r.sim.faults.delays = FAST.reply_timeout + 0.4, 1
         outcome = await r.ucm.shed(600)
         assert outcome.ok
         assert outcome.attempts == 2
         assert r.ucm.snapshot.link.timeouts == 1
-        await asyncio.sleep(0.5)  # the late App ACK arrives and is ignored as a duplicate
+        await asyncio.sleep(0.6)  # the late App ACK arrives and is ignored as a duplicate
         await still_works(r)
 
 
@@ -202,7 +201,7 @@ async def test_runtime_control_socket(tmp_path: Path) -> None:
 
 async def test_faults_given_up_front(tmp_path: Path) -> None:
     faults = Faults(bit_flips=1, drop_acks=1)
-    async with rig(tmp_path, faults=faults, timers=LinkTimers.fast()) as r:
+    async with rig(tmp_path, faults=faults) as r:
         # commissioning absorbed both faults
         assert faults.bit_flips == 0
         assert faults.drop_acks == 0
