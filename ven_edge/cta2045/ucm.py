@@ -10,9 +10,10 @@ state and commodities. A lost port is reopened with exponential backoff.
 
 Commands are typed coroutines returning a :class:`CommandOutcome`: ``ok``, ``app_nak`` with the
 reason (e.g. 5 = customer override, or an Intermediate response code), ``link_nak`` with the NAK
-code, ``timeout``, ``not_connected``, or ``not_sent`` for a frame above the heater's maximum. Unlike EPRI-lib, an App NAK is never reported as success
-(cta2045.md §15). Every reply and every unsolicited message (customer override 0x11, operational
-state 0x13, sleep/wake, the heater's own Get-UTC-Time and max-payload queries) updates the
+code, ``timeout``, ``not_connected``, or ``not_sent`` for a frame above the heater's maximum.
+Unlike EPRI-lib, an App NAK is never reported as success (cta2045.md §15). Every reply and every
+unsolicited message (customer override 0x11, operational state 0x13, sleep/wake, the heater's own
+Get-UTC-Time and max-payload queries) updates the
 :class:`~ven_edge.cta2045.device.DeviceSnapshot` and notifies :meth:`UcmSession.on_change`
 subscribers.
 """
