@@ -294,3 +294,12 @@ async def test_frames_above_the_heater_maximum_are_not_sent(tmp_path: Path) -> N
         assert "exceeds the heater's maximum of 2" in outcome.reason_text
         assert len(r.sim.received) == received
         assert (await r.ucm.get_set_point()).ok  # a 2-byte request still goes
+
+
+async def test_an_accepted_event_clears_a_stale_override(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.sim.set_override(True)
+        await wait_for(r.ucm, lambda snap: snap.override_active)
+        r.sim.heater.override = False  # released without telling the UCM (no 0x11 00)
+        assert (await r.ucm.load_up(600)).ok
+        assert not r.ucm.snapshot.override_active

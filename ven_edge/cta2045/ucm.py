@@ -60,6 +60,17 @@ RECONNECT_MAX_S = 30.0
 
 #: Our own max payload, announced when the heater asks: 4096 bytes, as EPRI-lib (cta2045.md §6).
 OUR_MAX_PAYLOAD = 4096
+#: Requests a heater refuses while the customer override is in effect (cta2045.md §14).
+_EVENT_REQUESTS = frozenset(
+    {
+        "shed",
+        "critical_peak",
+        "grid_emergency",
+        "load_up",
+        "advanced_load_up",
+        "request_power_level",
+    }
+)
 #: Link NAK reasons in words (cta2045.md §4).
 LINK_NAK_REASONS = {reason.value: reason.name for reason in NakReason}
 
@@ -479,6 +490,10 @@ class UcmSession:
             self._app_naks += 1
             if outcome.reason_text == "CUSTOMER_OVERRIDE":
                 self._set(override_active=True)
+        elif outcome.ok and request.name in _EVENT_REQUESTS:
+            # An accepted event proves no override is in effect, even if the heater never sent
+            # "override ended" (0x11 00).
+            self._set(override_active=False)
         log.debug("cta2045 %s -> %s", command, outcome.status.value)
         return outcome
 
