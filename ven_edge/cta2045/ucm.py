@@ -272,8 +272,9 @@ class UcmSession:
             except PortError as exc:
                 self._note_error(str(exc))
                 log.warning("%s; retrying in %.1f s", exc, delay)
-            except (OSError, ValueError) as exc:
-                # Anything else the port or the heater throws at us: keep the session alive.
+            except Exception as exc:
+                # Anything else the port or the heater throws at us: the supervisor is the last
+                # line, so log it, reopen the port and keep the session alive.
                 self._note_error(f"{type(exc).__name__}: {exc}")
                 log.exception("cta2045 session error on %s", self.config.port)
             finally:
@@ -308,6 +309,8 @@ class UcmSession:
     async def _run_connected(self) -> None:
         if self.config.commission:
             await self._commission()
+        if self._lost.is_set():
+            return  # lost during commissioning: reopen rather than claim a working port
         self._set(commissioned=True)
         self._ready.set()
         loops: list[Coroutine[Any, Any, object]] = [self._lost.wait()]
@@ -317,7 +320,11 @@ class UcmSession:
             loops.append(self._every(self.config.poll_s, self._poll))
         tasks = [asyncio.ensure_future(c) for c in loops]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = task.exception()
+                if error is not None:  # a periodic task failed: reopen and start afresh
+                    raise error
         finally:
             for task in tasks:
                 task.cancel()
