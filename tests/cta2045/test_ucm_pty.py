@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,9 +18,9 @@ from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.frames import Frame, MessageType
 from ven_edge.cta2045.link import LINK_ACK_TIMEOUT, T_AR, T_MA, LinkTimers
 from ven_edge.cta2045.transport import open_serial
-from ven_edge.cta2045.ucm import MAX_HEARTBEAT_S, Status, UcmConfig, to_data_frame
+from ven_edge.cta2045.ucm import MAX_HEARTBEAT_S, Status, UcmConfig, UcmSession, to_data_frame
 
-from .sim_harness import rig, wait_for
+from .sim_harness import FAST, rig, wait_for
 
 
 async def test_commissioning_fills_the_device_model(tmp_path: Path) -> None:
@@ -192,8 +193,6 @@ async def test_spec_timers_over_the_pty(tmp_path: Path) -> None:
 
 
 async def test_command_without_port_is_not_connected(tmp_path: Path) -> None:
-    from ven_edge.cta2045.ucm import UcmSession
-
     session = UcmSession(UcmConfig(port=str(tmp_path / "absent"), reconnect_initial_s=0.05))
     await session.start()
     try:
@@ -303,3 +302,34 @@ async def test_an_accepted_event_clears_a_stale_override(tmp_path: Path) -> None
         r.sim.heater.override = False  # released without telling the UCM (no 0x11 00)
         assert (await r.ucm.load_up(600)).ok
         assert not r.ucm.snapshot.override_active
+
+
+async def test_an_unexpected_error_while_opening_is_survived(tmp_path: Path) -> None:
+    calls = 0
+
+    async def flaky_opener(path: str, factory: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("adapter firmware hiccup")
+        return await open_serial(path, factory, **kwargs)
+
+    async with run_simulator(tmp_path / "heater", timers=FAST):
+        config = UcmConfig(
+            port=str(tmp_path / "heater"),
+            timers=FAST,
+            heartbeat_s=0,
+            poll_s=0,
+            reconnect_initial_s=0.05,
+        )
+        session = UcmSession(config, opener=flaky_opener)
+        await session.start()
+        try:
+            async with asyncio.timeout(10):
+                await session.wait_ready()
+            assert calls == 2
+            error = session.snapshot.link.last_error
+            assert error == "RuntimeError: adapter firmware hiccup"
+            assert (await session.operational_state()).ok
+        finally:
+            await session.stop()
