@@ -32,7 +32,7 @@ from ven_edge.cta2045.transport import wire_time
 from ven_edge.cta2045.ucm import CommandOutcome, UcmConfig, UcmSession
 
 #: Round trips per command: the spec-timer runs take about 150 ms each.
-SPEC_ROUNDS = 60
+SPEC_ROUNDS = 40
 ZERO_ROUNDS = 400
 
 #: Bytes on the wire per command: request frame + link ACK (2) + reply frame (link ACK of the

@@ -77,10 +77,9 @@ class Faults:
 class _PtyTransport(asyncio.Transport):
     """The pty master as an asyncio transport, with the write-side faults applied."""
 
-    def __init__(self, sim: Simulator, master: int) -> None:
+    def __init__(self, sim: Simulator) -> None:
         super().__init__()
         self._sim = sim
-        self._master = master
         self._closing = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -160,7 +159,7 @@ class Simulator:
         tmp.replace(self.path)  # atomic: a UCM never sees a missing link while we reopen
         driver = LinkDriver(self.timers, on_frame=self._on_frame)
         self.driver = driver
-        driver.connection_made(_PtyTransport(self, master))
+        driver.connection_made(_PtyTransport(self))
         asyncio.get_running_loop().add_reader(master, self._read_ready)
         log.info("simulated heater on %s -> %s", self.path, os.ttyname(slave))
 

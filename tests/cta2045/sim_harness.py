@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from ven_edge.cta2045.link import LinkTimers
 from ven_edge.cta2045.ucm import UcmConfig, UcmSession
 
 #: Short timers: no tMA/tAR waits; timeouts that a busy two-core machine still meets on a pty.
-FAST = LinkTimers.fast()
+FAST = dataclasses.replace(LinkTimers.fast(), ack_timeout=0.4, reply_timeout=0.8)
 
 
 class FakeClock:

@@ -219,3 +219,29 @@ def test_forced_app_nak_counts_down() -> None:
     assert get is not None
     assert get.fields["response_code"] == 3
     assert ask(heater, messages.shed(60), 0.0) == messages.app_ack(1)
+
+
+def test_bucket_model_thermostat_and_sources() -> None:
+    params = BucketParameters(initial_temp_c=44.0)
+    normal = ThermalControls(50.0, 4.0, element_allowed=True, heat_pump_allowed=True)
+    hp_only = EnergyBucketModel(params)
+    state = hp_only.advance(60, normal)
+    assert state.heating
+    assert state.power_w == params.heat_pump_w  # 6 K below: the heat pump, not the element
+    far = EnergyBucketModel(BucketParameters(initial_temp_c=30.0)).advance(60, normal)
+    assert far.power_w == params.element_w  # more than twice the dead band below
+    stopped = EnergyBucketModel(params).advance(60, ThermalControls(50.0, 4.0, False, False))
+    assert not stopped.heating
+    assert stopped.power_w == 0
+    assert stopped.tank_temp_c < 44.0  # standby loss only
+
+    model = EnergyBucketModel(params)
+    used = 0.0
+    for _ in range(24 * 60):
+        state = model.advance(60, normal)
+        assert state.energy_used_wh >= used
+        used = state.energy_used_wh
+    assert 46.0 - 0.5 <= state.tank_temp_c <= 50.0 + 0.5  # held inside the dead band
+    assert state.stored_wh < state.capacity_wh
+    with pytest.raises(ValueError, match="negative"):
+        model.advance(-1, normal)

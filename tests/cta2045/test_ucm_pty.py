@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hil.heater import COMM_TIMEOUT_S, Event, HeaterConfig
+from hil.sim import run_simulator
+from ven_edge.cta2045 import messages
 from ven_edge.cta2045.device import DeviceSnapshot
-from ven_edge.cta2045.frames import MessageType
-from ven_edge.cta2045.link import T_AR, T_MA, LinkTimers
-from ven_edge.cta2045.ucm import MAX_HEARTBEAT_S, Status, UcmConfig
+from ven_edge.cta2045.frames import Frame, MessageType
+from ven_edge.cta2045.link import LINK_ACK_TIMEOUT, T_AR, T_MA, LinkTimers
+from ven_edge.cta2045.transport import open_serial
+from ven_edge.cta2045.ucm import MAX_HEARTBEAT_S, Status, UcmConfig, UcmSession, to_data_frame
 
-from .sim_harness import rig, wait_for
+from .sim_harness import FAST, rig, wait_for
 
 
 async def test_commissioning_fills_the_device_model(tmp_path: Path) -> None:
@@ -188,8 +193,6 @@ async def test_spec_timers_over_the_pty(tmp_path: Path) -> None:
 
 
 async def test_command_without_port_is_not_connected(tmp_path: Path) -> None:
-    from ven_edge.cta2045.ucm import UcmSession
-
     session = UcmSession(UcmConfig(port=str(tmp_path / "absent"), reconnect_initial_s=0.05))
     await session.start()
     try:
@@ -202,3 +205,131 @@ async def test_command_without_port_is_not_connected(tmp_path: Path) -> None:
         assert "absent" in snap.link.last_error
     finally:
         await session.stop()
+
+
+async def test_heater_requests_are_answered_while_a_command_waits(tmp_path: Path) -> None:
+    """The heater's own queries (type query, UTC time, max payload, sleep) cross our Shed."""
+    async with rig(tmp_path) as r:
+        driver = r.sim.driver
+        assert driver is not None
+        r.sim.faults.delay_s, r.sim.faults.delays = 0.3, 1  # hold the Shed's App ACK back
+        shed = asyncio.ensure_future(r.ucm.shed(600))
+        await asyncio.sleep(0.05)
+
+        def reply_to(request: messages.Message) -> Callable[[Frame], bool]:
+            def match(frame: Frame) -> bool:
+                return messages.is_reply_to(messages.decode(frame), request)
+
+            return match
+
+        mtsq = await driver.request(Frame(MessageType.INTERMEDIATE_DR))
+        assert mtsq.ok
+        assert mtsq.reply is None  # a link ACK is the whole answer
+        utc = await driver.request(
+            to_data_frame(messages.get_utc_time()), matcher=reply_to(messages.get_utc_time())
+        )
+        assert utc.reply is not None
+        when = messages.decode(utc.reply).fields["utc_s"]
+        now = int(time.time()) - 946_684_800
+        assert isinstance(when, int)
+        assert abs(when - now) < 5
+        size = await driver.request(
+            to_data_frame(messages.max_payload_query()),
+            matcher=lambda f: f.payload[:1] == b"\x19",
+        )
+        assert size.reply is not None
+        assert messages.decode(size.reply).fields["max_payload_bytes"] == 4096
+        sleep = await driver.request(
+            to_data_frame(messages.sleep()), matcher=reply_to(messages.sleep())
+        )
+        assert sleep.reply is not None
+        assert messages.decode(sleep.reply) == messages.app_ack(0x14)
+
+        outcome = await shed
+        assert outcome.ok
+        assert outcome.attempts == 1
+
+
+async def test_heater_side_timing_on_the_wire(tmp_path: Path) -> None:
+    """Spec timers on a raw pty: ACK 40-200 ms after our frame, reply >= 100 ms after the ACK."""
+    arrivals: list[tuple[float, bytes]] = []
+    got_reply = asyncio.Event()
+
+    class Recorder(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            arrivals.append((time.monotonic(), data))
+            if sum(len(d) for _, d in arrivals) >= 10:  # ACK (2) + App ACK frame (8)
+                got_reply.set()
+
+    async with run_simulator(tmp_path / "heater", timers=LinkTimers()):
+        transport, _ = await open_serial(str(tmp_path / "heater"), Recorder)
+        try:
+            sent = time.monotonic()
+            transport.write(to_data_frame(messages.shed(600)).serialize())
+            async with asyncio.timeout(5):
+                await got_reply.wait()
+            transport.write(b"\x06\x00")  # acknowledge the App ACK like a UCM
+        finally:
+            transport.close()
+    stream = b"".join(d for _, d in arrivals)
+    assert stream == b"\x06\x00" + to_data_frame(messages.app_ack(0x01)).serialize()
+    assert arrivals[0][1] == b"\x06\x00"  # the ACK comes alone: the reply waits tAR
+    ack_at, reply_at = arrivals[0][0], arrivals[1][0]
+    assert T_MA <= ack_at - sent <= LINK_ACK_TIMEOUT
+    assert reply_at - ack_at >= T_AR - 0.002  # the loop timer may fire a hair early
+
+
+async def test_frames_above_the_heater_maximum_are_not_sent(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        driver = r.sim.driver
+        assert driver is not None
+        # The heater announces that it takes only Basic-sized (2-byte) payloads.
+        driver.send(to_data_frame(messages.max_payload_response(2)))
+        await wait_for(r.ucm, lambda snap: snap.max_payload == 2)
+        received = len(r.sim.received)
+        outcome = await r.ucm.set_set_point(50.0)
+        assert outcome.status is Status.NOT_SENT
+        assert outcome.reason_text is not None
+        assert "exceeds the heater's maximum of 2" in outcome.reason_text
+        assert len(r.sim.received) == received
+        assert (await r.ucm.get_set_point()).ok  # a 2-byte request still goes
+
+
+async def test_an_accepted_event_clears_a_stale_override(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.sim.set_override(True)
+        await wait_for(r.ucm, lambda snap: snap.override_active)
+        r.sim.heater.override = False  # released without telling the UCM (no 0x11 00)
+        assert (await r.ucm.load_up(600)).ok
+        assert not r.ucm.snapshot.override_active
+
+
+async def test_an_unexpected_error_while_opening_is_survived(tmp_path: Path) -> None:
+    calls = 0
+
+    async def flaky_opener(path: str, factory: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("adapter firmware hiccup")
+        return await open_serial(path, factory, **kwargs)
+
+    async with run_simulator(tmp_path / "heater", timers=FAST):
+        config = UcmConfig(
+            port=str(tmp_path / "heater"),
+            timers=FAST,
+            heartbeat_s=0,
+            poll_s=0,
+            reconnect_initial_s=0.05,
+        )
+        session = UcmSession(config, opener=flaky_opener)
+        await session.start()
+        try:
+            async with asyncio.timeout(10):
+                await session.wait_ready()
+            assert calls == 2
+            error = session.snapshot.link.last_error
+            assert error == "RuntimeError: adapter firmware hiccup"
+            assert (await session.operational_state()).ok
+        finally:
+            await session.stop()

@@ -10,9 +10,10 @@ state and commodities. A lost port is reopened with exponential backoff.
 
 Commands are typed coroutines returning a :class:`CommandOutcome`: ``ok``, ``app_nak`` with the
 reason (e.g. 5 = customer override, or an Intermediate response code), ``link_nak`` with the NAK
-code, ``timeout`` or ``not_connected``. Unlike EPRI-lib, an App NAK is never reported as success
-(cta2045.md §15). Every reply and every unsolicited message (customer override 0x11, operational
-state 0x13, sleep/wake, the heater's own Get-UTC-Time and max-payload queries) updates the
+code, ``timeout``, ``not_connected``, or ``not_sent`` for a frame above the heater's maximum.
+Unlike EPRI-lib, an App NAK is never reported as success (cta2045.md §15). Every reply and every
+unsolicited message (customer override 0x11, operational state 0x13, sleep/wake, the heater's own
+Get-UTC-Time and max-payload queries) updates the
 :class:`~ven_edge.cta2045.device.DeviceSnapshot` and notifies :meth:`UcmSession.on_change`
 subscribers.
 """
@@ -59,6 +60,17 @@ RECONNECT_MAX_S = 30.0
 
 #: Our own max payload, announced when the heater asks: 4096 bytes, as EPRI-lib (cta2045.md §6).
 OUR_MAX_PAYLOAD = 4096
+#: Requests a heater refuses while the customer override is in effect (cta2045.md §14).
+_EVENT_REQUESTS = frozenset(
+    {
+        "shed",
+        "critical_peak",
+        "grid_emergency",
+        "load_up",
+        "advanced_load_up",
+        "request_power_level",
+    }
+)
 #: Link NAK reasons in words (cta2045.md §4).
 LINK_NAK_REASONS = {reason.value: reason.name for reason in NakReason}
 
@@ -71,6 +83,7 @@ class Status(enum.StrEnum):
     LINK_NAK = "link_nak"
     TIMEOUT = "timeout"
     NOT_CONNECTED = "not_connected"
+    NOT_SENT = "not_sent"  # larger than the heater's negotiated maximum payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,8 +272,9 @@ class UcmSession:
             except PortError as exc:
                 self._note_error(str(exc))
                 log.warning("%s; retrying in %.1f s", exc, delay)
-            except (OSError, ValueError) as exc:
-                # Anything else the port or the heater throws at us: keep the session alive.
+            except Exception as exc:
+                # Anything else the port or the heater throws at us: the supervisor is the last
+                # line, so log it, reopen the port and keep the session alive.
                 self._note_error(f"{type(exc).__name__}: {exc}")
                 log.exception("cta2045 session error on %s", self.config.port)
             finally:
@@ -295,6 +309,8 @@ class UcmSession:
     async def _run_connected(self) -> None:
         if self.config.commission:
             await self._commission()
+        if self._lost.is_set():
+            return  # lost during commissioning: reopen rather than claim a working port
         self._set(commissioned=True)
         self._ready.set()
         loops: list[Coroutine[Any, Any, object]] = [self._lost.wait()]
@@ -304,7 +320,11 @@ class UcmSession:
             loops.append(self._every(self.config.poll_s, self._poll))
         tasks = [asyncio.ensure_future(c) for c in loops]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = task.exception()
+                if error is not None:  # a periodic task failed: reopen and start afresh
+                    raise error
         finally:
             for task in tasks:
                 task.cancel()
@@ -463,12 +483,13 @@ class UcmSession:
         frame = to_data_frame(request)
         max_payload = self._snapshot.max_payload
         if len(frame.payload) > max(max_payload, 2):
-            # Larger frames than negotiated are not safe (EPRI-sim SendComData, §11.2).
+            # Larger frames than negotiated are not safe (EPRI-sim SendComData, §6, §11.2).
             return CommandOutcome(
                 command,
-                Status.LINK_NAK,
-                NakReason.INVALID_LENGTH,
-                f"payload of {len(frame.payload)} bytes exceeds the negotiated {max_payload}",
+                Status.NOT_SENT,
+                None,
+                f"payload of {len(frame.payload)} bytes exceeds the heater's maximum of "
+                f"{max_payload}",
             )
         done = await driver.request(frame, matcher=reply_matcher(request), idempotent=idempotent)
         outcome = self._outcome(command, done, time.monotonic() - started, apply)
@@ -476,6 +497,10 @@ class UcmSession:
             self._app_naks += 1
             if outcome.reason_text == "CUSTOMER_OVERRIDE":
                 self._set(override_active=True)
+        elif outcome.ok and request.name in _EVENT_REQUESTS:
+            # An accepted event proves no override is in effect, even if the heater never sent
+            # "override ended" (0x11 00).
+            self._set(override_active=False)
         log.debug("cta2045 %s -> %s", command, outcome.status.value)
         return outcome
 
