@@ -110,7 +110,7 @@ def event_out(body: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, A
 
 
 def report_out(body: dict[str, Any], program_id: str | None) -> dict[str, Any]:
-    out = dict(body)
+    out = _periods_out(dict(body))
     if program_id is not None:
         out["programID"] = program_id  # required in 3.0.1, removed in 3.1 (#253)
     return out
@@ -151,4 +151,15 @@ def _targets_out(out: dict[str, Any], extra: dict[str, Any] | None) -> dict[str,
     typed = targets_out(out.pop("targets", None), (extra or {}).get("targets"))
     if typed:
         out["targets"] = typed
+    return _periods_out(out)
+
+
+def _periods_out(out: dict[str, Any]) -> dict[str, Any]:
+    """3.0.1 requires intervalPeriod.start; a 3.1 period without one cannot be shown there."""
+    period = out.get("intervalPeriod")
+    if isinstance(period, dict) and "start" not in period:
+        out = {key: value for key, value in out.items() if key != "intervalPeriod"}
+    for key in ("intervals", "resources"):
+        if isinstance(out.get(key), list):
+            out[key] = [_periods_out(item) if isinstance(item, dict) else item for item in out[key]]
     return out

@@ -70,6 +70,7 @@ class SearchParams:
     resource_name: str | None = None
     active: bool | None = None
     objects: tuple[str, ...] | None = None
+    with_program: bool = False
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -183,6 +184,7 @@ class Vtn:
             skip=params.skip,
             limit=params.limit,
             object_kinds=params.objects,
+            with_program=params.with_program,
             active_at=self._clock() if params.active else None,
         )
         if kind in TARGETED and not principal.is_bl:
