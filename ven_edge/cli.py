@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from ven_edge import __version__
 
-_SUBCOMMAND_MODULES: tuple[str, ...] = ()
+_SUBCOMMAND_MODULES: tuple[str, ...] = ("ven_edge.cta2045.cli", "ven_edge.plan.cli")
 
 Handler = Callable[[argparse.Namespace], int]
 

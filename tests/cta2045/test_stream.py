@@ -1,0 +1,196 @@
+"""Sans-I/O stream parser: read() boundaries, garbage, resync and the 500 ms frame timeout."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ven_edge.cta2045 import messages as m
+from ven_edge.cta2045.frames import Frame, LinkAck, LinkNak, NakReason
+from ven_edge.cta2045.stream import (
+    FRAME_TIMEOUT,
+    BytesDiscarded,
+    FrameReader,
+    FrameRejected,
+    ReaderEvent,
+    frames_from_bytes,
+)
+
+SHED = bytes.fromhex("08 01 00 02 01 05 02 42")
+APP_ACK = bytes.fromhex("08 01 00 02 03 01 04 42")
+DEVICE_INFO_REQUEST = bytes.fromhex("08 02 00 02 01 01 04 43")
+
+
+def _frames(events: list[ReaderEvent]) -> list[Frame | LinkAck | LinkNak]:
+    return [e for e in events if isinstance(e, Frame | LinkAck | LinkNak)]
+
+
+def _drain(reader: FrameReader, events: list[ReaderEvent], now: float) -> float:
+    """Let the frame timeout expire until nothing is buffered; return the clock."""
+    while reader.buffered:
+        deadline = reader.deadline()
+        assert deadline is not None
+        now = max(now, deadline)
+        events += reader.poll(now)
+    return now
+
+
+def test_ack_and_reply_in_one_read() -> None:
+    # EPRI-lib's waitForAck failure mode (§11.2): the ACK and the reply arrive together.
+    events = FrameReader().feed(b"\x06\x00" + APP_ACK, 0.0)
+    assert events == [LinkAck(), Frame(0x0801, b"\x03\x01")]
+
+
+def test_byte_by_byte() -> None:
+    reader = FrameReader()
+    events: list[ReaderEvent] = []
+    for i, byte in enumerate(SHED + b"\x15\x03"):
+        events += reader.feed(bytes((byte,)), i * 0.001)
+    assert events == [Frame(0x0801, b"\x01\x05"), LinkNak(3)]
+    assert reader.buffered == 0
+    assert reader.deadline() is None
+
+
+def test_bad_checksum_is_reported_once_then_resync() -> None:
+    corrupt = bytearray(SHED)
+    corrupt[5] ^= 0x10
+    events = FrameReader().feed(bytes(corrupt) + APP_ACK, 0.0)
+    rejected = [e for e in events if isinstance(e, FrameRejected)]
+    assert len(rejected) == 1
+    assert rejected[0].nak is NakReason.CHECKSUM_ERROR
+    assert "expected check bytes" in rejected[0].detail
+    assert _frames(events) == [Frame(0x0801, b"\x03\x01")]
+
+
+def test_partial_frame_abandoned_after_timeout_with_nak_05() -> None:
+    reader = FrameReader()
+    assert reader.feed(SHED[:5], 10.0) == []
+    assert reader.deadline() == 10.0 + FRAME_TIMEOUT
+    assert reader.poll(10.0 + FRAME_TIMEOUT - 0.001) == []
+    events = reader.poll(10.0 + FRAME_TIMEOUT)
+    assert isinstance(events[0], FrameRejected)
+    assert events[0].nak is NakReason.MESSAGE_TIMEOUT
+    assert events[0].data == SHED[:5]
+    assert reader.buffered == 0
+    # The line is usable again.
+    assert reader.feed(APP_ACK, 11.0) == [Frame(0x0801, b"\x03\x01")]
+
+
+def test_garbage_before_a_frame_is_discarded() -> None:
+    events = FrameReader().feed(b"\x00\x41\x42" + SHED, 0.0)
+    assert events == [BytesDiscarded(b"\x00\x41\x42"), Frame(0x0801, b"\x01\x05")]
+
+
+def test_header_swallowing_a_real_frame_is_recovered() -> None:
+    # A stray "08 01 00 0A" claims 10 payload bytes covering the real frame; the checksum fails
+    # and the hunt finds the frame inside.
+    events = FrameReader().feed(b"\x08\x01\x00\x0a" + SHED + b"\x00" * 4, 0.0)
+    assert Frame(0x0801, b"\x01\x05") in _frames(events)
+
+
+def test_reset_forgets_the_partial_frame() -> None:
+    reader = FrameReader()
+    reader.feed(SHED[:3], 0.0)
+    reader.reset()
+    assert reader.buffered == 0
+    assert reader.deadline() is None
+    assert reader.feed(SHED, 0.1) == [Frame(0x0801, b"\x01\x05")]
+
+
+def test_frames_from_bytes() -> None:
+    assert frames_from_bytes(b"\x06\x00" + SHED) == [LinkAck(), Frame(0x0801, b"\x01\x05")]
+
+
+# --- Properties -----------------------------------------------------------------------------
+
+_messages = [
+    m.shed(duration_s=600),
+    m.end_shed(),
+    m.app_ack(1),
+    m.operational_state_response(4),
+    m.outside_comm_status(True),
+    m.message_type_supported_query(0x0802),
+    m.max_payload_response(4096),
+    m.device_information_request(),
+    m.get_set_point_reply(3, 120, None),
+    m.commodity_read_response([m.commodity_record(0, 4500, 123456), m.commodity_record(7, 0, 9)]),
+]
+data_frames = st.sampled_from([m.to_frame(msg) for msg in _messages]) | st.builds(
+    Frame, st.sampled_from([0x0801, 0x0802, 0x0803]), st.binary(max_size=12)
+)
+
+
+def _split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    bounds = [0, *points, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=400), st.lists(st.integers(0, 10_000), max_size=30))
+def test_random_bytes_never_raise(data: bytes, cuts: list[int]) -> None:
+    reader = FrameReader()
+    events: list[ReaderEvent] = []
+    now = 0.0
+    for chunk in _split(data, cuts):
+        now += 0.05
+        events += reader.feed(chunk, now)
+    _drain(reader, events, now)
+    assert reader.buffered == 0
+    # Every input byte is accounted for exactly once: in a frame, in a discard, or as the first
+    # byte of a rejected frame (the rest of a rejected frame is rescanned).
+    accounted = sum(
+        len(e.serialize())
+        if isinstance(e, Frame | LinkAck | LinkNak)
+        else len(e.data)
+        if isinstance(e, BytesDiscarded)
+        else 1
+        for e in events
+    )
+    assert accounted == len(data)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.tuples(st.binary(max_size=20), data_frames), min_size=1, max_size=8),
+    st.binary(max_size=20),
+    st.lists(st.integers(0, 10_000), max_size=20),
+)
+def test_frames_interleaved_with_garbage_are_all_recovered(
+    pieces: list[tuple[bytes, Frame]], tail: bytes, cuts: list[int]
+) -> None:
+    stream = b"".join(garbage + frame.serialize() for garbage, frame in pieces) + tail
+    sent = [frame for _garbage, frame in pieces]
+    # Chunked arbitrarily, all arriving within one frame timeout...
+    reader = FrameReader()
+    events: list[ReaderEvent] = []
+    for chunk in _split(stream, cuts):
+        events += reader.feed(chunk, 0.0)
+    _drain(reader, events, 0.0)
+    received = [e for e in events if isinstance(e, Frame)]
+    # ...every frame sent comes out, in order (garbage may add frames of its own).
+    it = iter(received)
+    assert all(any(got == want for got in it) for want in sent), (sent, received)
+    # The result does not depend on where the reads were cut.
+    whole: list[ReaderEvent] = []
+    single = FrameReader()
+    whole += single.feed(stream, 0.0)
+    _drain(single, whole, 0.0)
+    assert [e for e in whole if isinstance(e, Frame)] == received
+
+
+@given(
+    st.lists(data_frames | st.sampled_from([LinkAck(), LinkNak(3), LinkNak(5)]), max_size=12),
+    st.lists(st.integers(0, 10_000), max_size=20),
+)
+def test_clean_stream_any_boundaries(
+    frames: list[Frame | LinkAck | LinkNak], cuts: list[int]
+) -> None:
+    stream = b"".join(f.serialize() for f in frames)
+    reader = FrameReader()
+    events: list[ReaderEvent] = []
+    for chunk in _split(stream, cuts):
+        events += reader.feed(chunk, 0.0)
+    assert events == frames

@@ -1,0 +1,865 @@
+"""CTA-2045 messages: decode frames to named fields, encode them back, build UCM commands.
+
+Every message is a row of :mod:`ven_edge.cta2045.table`; this module is the public face:
+
+* :class:`Message` — name, message type (``"0801"``), opcodes and decoded fields.
+* :func:`decode` — a frame (or its bytes, check bytes included) to a :class:`Message`.
+* :func:`encode` — a :class:`Message`, or a name and fields, to the complete frame bytes.
+* typed constructors for every command a UCM sends (``shed(duration_s=600)`` …).
+* :func:`expected_reply` / :func:`is_reply_to` — how requests and replies pair up.
+
+Link ACK and NAK decode to messages named ``link_ack`` / ``link_nak`` whose ``msg_type`` is the
+single reserved type byte (``"06"`` / ``"15"``); they are two bytes with neither length nor
+check bytes (cta2045.md §2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+from ven_edge.cta2045 import encodings as enc
+from ven_edge.cta2045 import table
+from ven_edge.cta2045.encodings import (
+    AppNakReason,
+    CommodityCode,
+    GridGuidance,
+    OperationalState,
+    OutsideCommStatus,
+    RebootType,
+    ResponseCode,
+    TemperatureUnit,
+)
+from ven_edge.cta2045.errors import (
+    MessageDecodeError,
+    MessageEncodeError,
+    PayloadLengthError,
+    UnknownMessageError,
+)
+from ven_edge.cta2045.frames import (
+    LINK_ACK_MSB,
+    LINK_NAK_MSB,
+    ChecksumError,
+    Frame,
+    IncompleteFrame,
+    LengthError,
+    LinkAck,
+    LinkFrame,
+    LinkNak,
+    MessageType,
+    NakReason,
+    parse_frame,
+)
+
+__all__ = [
+    "LINK_ACK",
+    "LINK_NAK",
+    "MTSQ",
+    "AppNakReason",
+    "ChecksumError",
+    "CommodityCode",
+    "ExpectedReply",
+    "GridGuidance",
+    "LengthError",
+    "Message",
+    "MessageDecodeError",
+    "MessageEncodeError",
+    "OperationalState",
+    "OutsideCommStatus",
+    "PayloadLengthError",
+    "RebootType",
+    "ResponseCode",
+    "TemperatureUnit",
+    "UnknownMessageError",
+    "advanced_load_up",
+    "advanced_load_up_reply",
+    "app_ack",
+    "app_nak",
+    "build",
+    "commodity_read_request",
+    "commodity_read_response",
+    "commodity_record",
+    "critical_peak",
+    "customer_override",
+    "decode",
+    "device_information_request",
+    "device_information_response",
+    "encode",
+    "end_shed",
+    "expected_reply",
+    "get_advanced_load_up",
+    "get_present_temperature",
+    "get_set_point",
+    "get_set_point_reply",
+    "get_temperature_offset",
+    "get_temperature_offset_reply",
+    "get_utc_time",
+    "get_utc_time_reply",
+    "grid_emergency",
+    "grid_guidance",
+    "is_reply_to",
+    "is_supported",
+    "link_ack",
+    "link_nak",
+    "load_up",
+    "max_payload_query",
+    "max_payload_response",
+    "message_type_supported_query",
+    "next_relative_price",
+    "operational_state_query",
+    "operational_state_response",
+    "outside_comm_status",
+    "pending_event_time",
+    "pending_event_type",
+    "present_relative_price",
+    "present_temperature_reply",
+    "reboot",
+    "request_bit_rate",
+    "request_power_level",
+    "request_power_mode",
+    "response_code_reply",
+    "set_set_point",
+    "set_temperature_offset",
+    "set_utc_time",
+    "shed",
+    "simple_time_sync",
+    "simple_time_sync_at",
+    "sleep",
+    "start_cycling",
+    "terminate_cycling",
+    "time_remaining",
+    "to_frame",
+    "wake",
+]
+
+LINK_ACK = "link_ack"
+LINK_NAK = "link_nak"
+MTSQ = "message_type_supported_query"
+
+
+def _freeze(fields: Mapping[str, object]) -> Mapping[str, object]:
+    return MappingProxyType(dict(fields))
+
+
+@dataclass(frozen=True)
+class Message:
+    """A decoded (or to-be-encoded) CTA-2045 message.
+
+    ``msg_type`` is four hex digits (``"0801"``); ``opcode1``/``opcode2`` are the first two
+    payload bytes when present (for Basic DR, opcode2 is the data byte). ``fields`` holds the
+    wire values and derived values with units in their names (``duration_s``, ``duration_min``,
+    ``energy_wh``, ``temperature_unit``); see ``ven-edge cta2045 messages`` for every key.
+    """
+
+    name: str
+    msg_type: str
+    opcode1: int | None
+    opcode2: int | None
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", _freeze(self.fields))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.msg_type, self.opcode1, self.opcode2))
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict: name, msg_type, opcode1, opcode2 and fields."""
+        return {
+            "name": self.name,
+            "msg_type": self.msg_type,
+            "opcode1": self.opcode1,
+            "opcode2": self.opcode2,
+            "fields": dict(self.fields),
+        }
+
+
+# --- Decoding --------------------------------------------------------------------------------
+
+
+_TYPE_HEX = {t: f"{t:04X}" for t in table.SUPPORTED_TYPES}
+
+
+def _type_hex(msg_type: int) -> str:
+    return _TYPE_HEX.get(msg_type) or f"{msg_type:04X}"
+
+
+def _type_label(msg_type: int) -> str:
+    try:
+        return f"{MessageType(msg_type).name} ({msg_type:04X})"
+    except ValueError:
+        return f"message type {msg_type:04X}"
+
+
+def decode(data: Frame | LinkAck | LinkNak | bytes | bytearray) -> Message:
+    """Decode one complete frame (check bytes included) or a parsed link frame.
+
+    Raises :class:`~ven_edge.cta2045.frames.ChecksumError` (expected vs received check bytes),
+    :class:`~ven_edge.cta2045.frames.LengthError` (the length field disagrees with the bytes
+    given), :class:`UnknownMessageError` (type or opcodes not in the table),
+    :class:`PayloadLengthError` and :class:`~ven_edge.cta2045.errors.FieldValueError`.
+    """
+    if isinstance(data, bytes | bytearray):
+        data = _parse_exactly_one(bytes(data))
+    if isinstance(data, LinkAck):
+        return Message(LINK_ACK, f"{LINK_ACK_MSB:02X}", None, None, {})
+    if isinstance(data, LinkNak):
+        return Message(
+            LINK_NAK,
+            f"{LINK_NAK_MSB:02X}",
+            None,
+            None,
+            {"reason": data.reason, "reason_name": data.reason_name},
+        )
+    return _decode_frame(data)
+
+
+def _parse_exactly_one(data: bytes) -> LinkFrame:
+    try:
+        frame, rest = parse_frame(data)
+    except IncompleteFrame as exc:
+        if len(data) < 4:
+            raise LengthError(f"length mismatch: {len(data)} byte(s) is not a frame") from None
+        declared = int.from_bytes(data[2:4], "big")
+        raise LengthError(
+            f"length mismatch: length field 0x{declared:04X} declares {declared} payload "
+            f"byte(s), a frame of {declared + 6} bytes; got {len(data)} bytes "
+            f"({exc.needed} missing)"
+        ) from None
+    if rest:
+        if isinstance(frame, Frame):
+            detail = (
+                f"length field 0x{len(frame.payload):04X} declares {len(frame.payload)} payload "
+                f"byte(s), a frame of {len(frame.payload) + 6} bytes"
+            )
+        else:
+            detail = "a link ACK/NAK is 2 bytes"
+        raise LengthError(f"length mismatch: {detail}; got {len(data)} bytes ({len(rest)} extra)")
+    return frame
+
+
+def _decode_frame(frame: Frame) -> Message:
+    payload = frame.payload
+    msg_type = frame.msg_type
+    if not payload:
+        return Message(MTSQ, _type_hex(msg_type), None, None, {})
+    if msg_type not in table.SUPPORTED_TYPES:
+        raise UnknownMessageError(
+            f"unsupported {_type_label(msg_type)}", NakReason.UNSUPPORTED_MESSAGE_TYPE
+        )
+    specs = list(table.candidates(msg_type, payload))
+    if not specs:
+        raise _unknown_opcodes(msg_type, payload)
+    for spec in specs:
+        data = payload[len(spec.opcodes) :]
+        if spec.layout.fits(len(data)):
+            return Message(
+                spec.name,
+                _type_hex(msg_type),
+                payload[0],
+                payload[1] if len(payload) > 1 else None,
+                spec.layout.decode(data),
+            )
+    expected = " or ".join(dict.fromkeys(spec.describe_lengths() for spec in specs))
+    names = "/".join(dict.fromkeys(spec.name for spec in specs))
+    raise PayloadLengthError(
+        f"length mismatch: {names} ({_type_label(msg_type)}) needs a payload of {expected} "
+        f"byte(s), length field says {len(payload)}"
+    )
+
+
+def _unknown_opcodes(msg_type: int, payload: bytes) -> UnknownMessageError:
+    if msg_type == table.INTERMEDIATE:
+        opcodes = " ".join(f"0x{b:02X}" for b in payload[:2])
+        # EPRI-lib answers unknown Intermediate/data-link opcodes with link NAK 0x07 (§4).
+        return UnknownMessageError(
+            f"unknown opcodes {opcodes} for {_type_label(msg_type)}",
+            NakReason.REQUEST_NOT_SUPPORTED,
+        )
+    # EPRI-lib answers unknown Basic opcodes with link NAK 0x06 (§4).
+    nak = (
+        NakReason.UNSUPPORTED_MESSAGE_TYPE
+        if msg_type == table.BASIC
+        else (NakReason.REQUEST_NOT_SUPPORTED)
+    )
+    return UnknownMessageError(
+        f"unknown opcode1 0x{payload[0]:02X} for {_type_label(msg_type)}", nak
+    )
+
+
+# --- Encoding --------------------------------------------------------------------------------
+
+
+def _spec(name: str) -> table.MessageSpec:
+    try:
+        return table.BY_NAME[name]
+    except KeyError:
+        raise MessageEncodeError(f"unknown message name {name!r}") from None
+
+
+def _parse_type(msg_type: str | int) -> int:
+    if isinstance(msg_type, int):
+        value = msg_type
+    else:
+        try:
+            value = int(msg_type, 16)
+        except ValueError:
+            raise MessageEncodeError(f"message type {msg_type!r} is not hex") from None
+    if not 0 <= value <= 0xFFFF:
+        raise MessageEncodeError(f"message type {msg_type!r} does not fit two bytes")
+    return value
+
+
+def to_frame(message: Message | str, /, **fields: object) -> Frame | LinkAck | LinkNak:
+    """Like :func:`encode`, but return the frame object (for the link engine)."""
+    values: Mapping[str, object]
+    if isinstance(message, str):
+        name, values, msg_type = message, fields, None
+    else:
+        if fields:
+            raise MessageEncodeError("give fields either in the Message or as keywords")
+        name, values, msg_type = message.name, message.fields, message.msg_type
+    if name == LINK_ACK:
+        return LinkAck()
+    if name == LINK_NAK:
+        reason = values.get("reason", NakReason.NO_REASON)
+        if isinstance(reason, bool) or not isinstance(reason, int) or not 0 <= reason <= 255:
+            raise MessageEncodeError(f"field reason must be a byte, got {reason!r}")
+        return LinkNak(reason)
+    spec = _spec(name)
+    unknown = set(values) - set(spec.keys)
+    if spec.msg_type is None:  # the type query: any type, no payload
+        unknown.discard("msg_type")
+        raw_type = values.get("msg_type", msg_type)
+        if raw_type is None or not isinstance(raw_type, str | int):
+            raise MessageEncodeError(f"{name} needs msg_type, e.g. '0801'")
+        type_value = _parse_type(raw_type)
+    else:
+        type_value = spec.msg_type
+        if msg_type is not None and _parse_type(msg_type) != type_value:
+            raise MessageEncodeError(
+                f"{name} has message type {type_value:04X}, the Message says {msg_type}"
+            )
+    if unknown:
+        raise MessageEncodeError(
+            f"unknown field(s) {', '.join(sorted(unknown))} for {name}; "
+            f"known: {', '.join(spec.keys) or 'none'}"
+        )
+    try:
+        payload = spec.opcodes + spec.layout.encode(values)
+    except MessageEncodeError as exc:
+        raise MessageEncodeError(f"{name}: {exc}") from None
+    except KeyError as exc:  # pragma: no cover - fields check presence before reading
+        raise MessageEncodeError(f"{name}: missing field {exc}") from None
+    frame = Frame(type_value, payload)
+    if isinstance(message, Message):
+        for label, mine, wire in (
+            ("opcode1", message.opcode1, frame.opcode1),
+            ("opcode2", message.opcode2, frame.opcode2),
+        ):
+            if mine is not None and mine != wire:
+                raise MessageEncodeError(
+                    f"{name}: the Message says {label}={mine:#04x} but its fields encode {wire}"
+                )
+    return frame
+
+
+def encode(message: Message | str, /, **fields: object) -> bytes:
+    """Complete frame bytes (check bytes included) for a Message or a name and fields.
+
+    Wire keys win over derived ones (``duration_code`` over ``duration_s``), so a decoded
+    message re-encodes to the same bytes.
+    """
+    return to_frame(message, **fields).serialize()
+
+
+def build(name: str, /, **fields: object) -> Message:
+    """A :class:`Message` with the fields exactly as decoding its encoding yields them."""
+    return decode(encode(name, **fields))
+
+
+# --- Requests and replies --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpectedReply:
+    """The application reply a request waits for after its link ACK.
+
+    Basic DR: App ACK whose ``opcode`` is the request's opcode1 (or an App NAK); the operational
+    state query is answered by 0x13. Intermediate DR: the same opcode1 and ``opcode2 | 0x80``.
+    ``names[0]`` is the reply the request's table row names; the other names share its opcodes
+    (a Get's error reply decodes like the Set reply), and ``app_nak`` comes last.
+    """
+
+    msg_type: str
+    opcode1: int
+    opcode2: int | None
+    names: tuple[str, ...]
+
+
+def expected_reply(request: Message) -> ExpectedReply | None:
+    """What answers ``request``, or ``None`` when only a link ACK/NAK does (§6, §8, §9)."""
+    spec = table.BY_NAME.get(request.name)
+    if spec is None or spec.reply is None or request.opcode1 is None:
+        return None
+    if spec.reply == table.APP_ACK:
+        return ExpectedReply(
+            _type_hex(table.BASIC), 0x03, request.opcode1, (table.APP_ACK, "app_nak")
+        )
+    reply = table.BY_NAME[spec.reply]
+    assert reply.msg_type is not None  # replies have a fixed type; only the type query has none
+    siblings = [s.name for s in table.BY_OPCODES[(reply.msg_type, reply.opcodes)]]
+    siblings.remove(reply.name)
+    return ExpectedReply(
+        _type_hex(reply.msg_type),
+        reply.opcodes[0],
+        reply.opcodes[1] if len(reply.opcodes) > 1 else None,
+        (reply.name, *siblings, "app_nak"),
+    )
+
+
+def is_reply_to(reply: Message, request: Message) -> bool:
+    """Does ``reply`` answer ``request``?
+
+    An App NAK answers any request that expects an application reply: it carries no opcode
+    (§8.4), and pycta2045 even App-NAKs unsupported Intermediate requests with it (§12.4).
+    An Intermediate reply matches on opcodes, not name, because a Get answered with an error
+    code is only three bytes long and then decodes like the Set reply (§9.1).
+    """
+    expected = expected_reply(request)
+    if expected is None:
+        return False
+    if reply.name == "app_nak":
+        return True
+    if reply.msg_type != expected.msg_type or reply.opcode1 != expected.opcode1:
+        return False
+    if expected.names[0] == table.APP_ACK:
+        return reply.fields.get("opcode") == request.opcode1
+    return expected.opcode2 is None or reply.opcode2 == expected.opcode2
+
+
+def is_supported(msg_type: str | int) -> bool:
+    """Whether this codec implements a message type (answer a type query with link ACK)."""
+    try:
+        return _parse_type(msg_type) in table.SUPPORTED_TYPES
+    except MessageEncodeError:
+        return False
+
+
+# --- Typed constructors (every command a UCM sends, and the SGD-side messages) ----------------
+
+
+def message_type_supported_query(msg_type: int | str) -> Message:
+    return Message(MTSQ, _type_hex(_parse_type(msg_type)), None, None, {})
+
+
+def link_ack() -> Message:
+    return decode(LinkAck())
+
+
+def link_nak(reason: int | NakReason) -> Message:
+    return decode(LinkNak(int(reason)))
+
+
+def shed(duration_s: float | None = None) -> Message:
+    """Shed for ``duration_s`` (rounded up to 2·n² s; ``None`` = until End Shed)."""
+    return build("shed", duration_s=duration_s)
+
+
+def end_shed() -> Message:
+    """End Shed / Run Normal; opcode2 0x00 (§13 row 12)."""
+    return build("end_shed", duration_code=0)
+
+
+def load_up(duration_s: float | None = None) -> Message:
+    return build("load_up", duration_s=duration_s)
+
+
+def critical_peak(duration_s: float | None = None) -> Message:
+    return build("critical_peak", duration_s=duration_s)
+
+
+def grid_emergency(duration_s: float | None = None) -> Message:
+    return build("grid_emergency", duration_s=duration_s)
+
+
+def grid_guidance(guidance: GridGuidance | int) -> Message:
+    return build("grid_guidance", guidance=int(guidance))
+
+
+def request_power_level(percent: float, produce: bool = False) -> Message:
+    """Request for Power Level: 0–100 % of rating, scaled to 0–127 rounding down (§8.2)."""
+    return build("request_power_level", level_percent=percent, produce=produce)
+
+
+def present_relative_price(ratio: float | None) -> Message:
+    """Present relative price as a ratio to the normal price (1.0 = normal; None = unknown)."""
+    return build("present_relative_price", price_ratio=ratio)
+
+
+def next_relative_price(ratio: float | None) -> Message:
+    return build("next_relative_price", price_ratio=ratio)
+
+
+def time_remaining(duration_s: float | None) -> Message:
+    """Time remaining in the present price period (duration encoding, rounded up)."""
+    return build("time_remaining", duration_s=duration_s)
+
+
+def outside_comm_status(good: bool | OutsideCommStatus) -> Message:
+    """Outside-comm heartbeat: ``True`` = found/good, ``False`` = lost; or an explicit status."""
+    if isinstance(good, OutsideCommStatus):
+        status = good
+    else:
+        status = OutsideCommStatus.GOOD if good else OutsideCommStatus.NO_COMM
+    return build("outside_comm_status", status=int(status))
+
+
+def operational_state_query() -> Message:
+    return build("operational_state_query")
+
+
+def operational_state_response(state: OperationalState | int) -> Message:
+    return build("operational_state_response", state=int(state))
+
+
+def customer_override(in_effect: bool) -> Message:
+    return build("customer_override", in_effect=in_effect)
+
+
+def sleep() -> Message:
+    return build("sleep")
+
+
+def wake() -> Message:
+    return build("wake")
+
+
+def simple_time_sync(weekday: int, hour: int) -> Message:
+    """Weekday 0 = Sunday and local hour including DST (§8.1)."""
+    return build("simple_time_sync", weekday=weekday, hour=hour)
+
+
+def simple_time_sync_at(local: datetime) -> Message:
+    """Simple Time Sync for a local wall-clock time (``isoweekday() % 7`` makes Sunday 0)."""
+    return simple_time_sync(local.isoweekday() % 7, local.hour)
+
+
+def pending_event_time(duration_s: float | None) -> Message:
+    return build("pending_event_time", duration_s=duration_s)
+
+
+def pending_event_type(event_opcode: int) -> Message:
+    """The opcode1 of the upcoming event (0x01, 0x02, 0x0A, 0x0B or 0x17)."""
+    return build("pending_event_type", event_opcode=event_opcode)
+
+
+def reboot(reboot_type: RebootType | int = RebootType.SOFT) -> Message:
+    return build("reboot", reboot_type=int(reboot_type))
+
+
+def app_ack(opcode: int) -> Message:
+    """Application ACK of the message whose opcode1 is ``opcode``."""
+    return build("app_ack", opcode=opcode)
+
+
+def app_nak(reason: AppNakReason | int) -> Message:
+    return build("app_nak", reason=int(reason))
+
+
+def max_payload_query() -> Message:
+    return build("max_payload_query")
+
+
+def max_payload_response(max_payload_bytes: int) -> Message:
+    """Maximum payload response; ``max_payload_bytes`` must be one of the §6 sizes."""
+    return build("max_payload_response", max_payload_bytes=max_payload_bytes)
+
+
+def request_bit_rate(bit_rate_bps: int) -> Message:
+    return build("request_bit_rate", bit_rate_bps=bit_rate_bps)
+
+
+def request_power_mode(mode: int) -> Message:
+    return build("request_power_mode", mode=mode)
+
+
+def device_information_request() -> Message:
+    return build("device_information_request")
+
+
+def device_information_response(
+    *,
+    vendor_id: int,
+    device_type: int,
+    device_revision: int = 0,
+    capabilities: int = 0,
+    cta_version: str = "10",
+    model_number: str | None = None,
+    serial_number: str | None = None,
+    firmware: tuple[int, int, int, int, int] | None = None,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    """Device Information reply; ``firmware`` = (year, month 1–12, day, major, minor).
+
+    The model and serial blocks are 16 bytes each (not 15 as PyPI cta2045 reads them, §13 row 4).
+    """
+    values: dict[str, object] = {
+        "response_code": int(response_code),
+        "cta_version": cta_version,
+        "vendor_id": vendor_id,
+        "device_type": int(device_type),
+        "device_revision": device_revision,
+        "capabilities": int(capabilities),
+    }
+    if model_number is not None or serial_number is not None or firmware is not None:
+        values["model_number"] = model_number or ""
+    if serial_number is not None or firmware is not None:
+        values["serial_number"] = serial_number or ""
+    if firmware is not None:
+        year, month, day, major, minor = firmware
+        values.update(
+            firmware_year=year,
+            firmware_month=month,
+            firmware_day=day,
+            firmware_major=major,
+            firmware_minor=minor,
+        )
+    return build("device_information_reply", **values)
+
+
+def get_utc_time() -> Message:
+    return build("get_utc_time")
+
+
+def _utc_values(
+    when: datetime, tz_offset_quarter_hours: int, dst_offset_quarter_hours: int
+) -> dict[str, object]:
+    try:
+        seconds = enc.cta_seconds(when)
+    except ValueError as exc:
+        raise MessageEncodeError(str(exc)) from None
+    return {
+        "utc_s": seconds,
+        "tz_offset_quarter_hours": tz_offset_quarter_hours,
+        "dst_offset_quarter_hours": dst_offset_quarter_hours,
+    }
+
+
+def set_utc_time(
+    when: datetime, tz_offset_quarter_hours: int = 0, dst_offset_quarter_hours: int = 0
+) -> Message:
+    """Set UTC Time: ``when`` (aware), the zone and DST offsets in quarter hours (§9.2)."""
+    return build(
+        "set_utc_time", **_utc_values(when, tz_offset_quarter_hours, dst_offset_quarter_hours)
+    )
+
+
+def get_utc_time_reply(
+    when: datetime,
+    tz_offset_quarter_hours: int = 0,
+    dst_offset_quarter_hours: int = 0,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    values = _utc_values(when, tz_offset_quarter_hours, dst_offset_quarter_hours)
+    return build("get_utc_time_reply", response_code=int(response_code), **values)
+
+
+def commodity_read_request(code: CommodityCode | int | None = None) -> Message:
+    """Get Commodity Read for one code, or for every supported code when ``None``."""
+    if code is None:
+        return build("get_commodity_read")
+    return build("get_commodity_read", code=int(code))
+
+
+def commodity_record(
+    code: CommodityCode | int, instantaneous: int, cumulative: int, measured: bool = True
+) -> dict[str, object]:
+    """One record of a commodity reply (units follow the code, §9.3)."""
+    return {
+        "code": int(code),
+        "measured": measured,
+        "instantaneous": instantaneous,
+        "cumulative": cumulative,
+    }
+
+
+def commodity_read_response(
+    records: list[dict[str, object]], response_code: ResponseCode | int = ResponseCode.SUCCESS
+) -> Message:
+    return build("get_commodity_read_reply", response_code=int(response_code), records=records)
+
+
+def get_set_point() -> Message:
+    return build("get_set_point")
+
+
+def set_set_point(
+    device_type: int,
+    set_point_1: int | None,
+    set_point_2: int | None = None,
+    units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT,
+    *,
+    with_set_point_2: bool = True,
+) -> Message:
+    """Set Set Point; ``None`` = don't change (0x8000). Nine bytes like EPRI-lib and Intwine.
+
+    ``device_type`` must equal the SGD's own type or it answers "bad value" (§15).
+    """
+    values: dict[str, object] = {
+        "device_type": int(device_type),
+        "units": int(units),
+        "set_point_1": set_point_1,
+    }
+    if with_set_point_2:
+        values["set_point_2"] = set_point_2
+    return build("set_set_point", **values)
+
+
+def get_set_point_reply(
+    device_type: int,
+    set_point_1: int | None,
+    set_point_2: int | None = None,
+    units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    return build(
+        "get_set_point_reply",
+        response_code=int(response_code),
+        device_type=int(device_type),
+        units=int(units),
+        set_point_1=set_point_1,
+        set_point_2=set_point_2,
+    )
+
+
+def get_present_temperature() -> Message:
+    return build("get_present_temperature")
+
+
+def present_temperature_reply(
+    device_type: int,
+    temperature: int,
+    units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    return build(
+        "get_present_temperature_reply",
+        response_code=int(response_code),
+        device_type=int(device_type),
+        units=int(units),
+        temperature=temperature,
+    )
+
+
+def get_temperature_offset() -> Message:
+    return build("get_temperature_offset")
+
+
+def set_temperature_offset(
+    offset: int, units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT
+) -> Message:
+    return build("set_temperature_offset", offset=offset, units=int(units))
+
+
+def get_temperature_offset_reply(
+    offset: int,
+    units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    return build(
+        "get_temperature_offset_reply",
+        response_code=int(response_code),
+        offset=offset,
+        units=int(units),
+    )
+
+
+def advanced_load_up(wh: float, duration_s: float) -> Message:
+    """Advanced Load Up: store ``wh`` above normal within ``duration_s`` (§9.2, single-source).
+
+    The duration is sent in whole minutes rounded up; the energy in the finest unit that holds
+    it, the count rounded up.
+    """
+    if not duration_s > 0:
+        raise MessageEncodeError(f"duration_s must be positive, got {duration_s!r}")
+    minutes = -(-int(duration_s * 1000) // 60000)
+    return build("advanced_load_up", duration_min=minutes, energy_wh=wh)
+
+
+def get_advanced_load_up() -> Message:
+    return build("get_advanced_load_up")
+
+
+def advanced_load_up_reply(
+    duration_min: int | None = None,
+    energy_wh: float | None = None,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    """Advanced Load Up reply: the response code, and the active request when ``duration_min``
+    is given (``energy_wh=None`` sends units 0xFF, "not active")."""
+    if duration_min is None:
+        return build("advanced_load_up_reply", response_code=int(response_code))
+    return build(
+        "advanced_load_up_reply",
+        response_code=int(response_code),
+        duration_min=duration_min,
+        energy_wh=energy_wh,
+    )
+
+
+def start_cycling(
+    event_id: int,
+    duration_min: int,
+    duty_cycle_reduction_percent: int,
+    start_time: datetime | None = None,
+    start_randomization_min: int = 0,
+    end_randomization_min: int = 0,
+    criticality: int = 0,
+) -> Message:
+    """Start Autonomous Cycling (16-byte form of EPRI-lib and Intwine); ``None`` start = now."""
+    start = 0 if start_time is None else enc.cta_seconds(start_time)
+    return build(
+        "start_cycling",
+        event_id=event_id,
+        start_time_s=start,
+        duration_min=duration_min,
+        duty_cycle_reduction_percent=duty_cycle_reduction_percent,
+        start_randomization_min=start_randomization_min,
+        end_randomization_min=end_randomization_min,
+        criticality=criticality,
+    )
+
+
+def terminate_cycling(event_id: int, end_randomization_min: int = 0) -> Message:
+    return build(
+        "terminate_cycling", event_id=event_id, end_randomization_min=end_randomization_min
+    )
+
+
+def response_code_reply(reply: str | Message, response_code: ResponseCode | int) -> Message:
+    """The three-byte Intermediate reply holding only a response code.
+
+    ``reply`` is a reply name (``"set_set_point_reply"``) or the request being answered. A Get
+    reply with an error code carries no data (§9.1): when the named reply needs data, the
+    reply of the same opcodes that holds only the code is used (``get_set_point_reply`` →
+    ``set_set_point_reply``), or the named one with its data blocks left out.
+    """
+    if isinstance(reply, Message):
+        expected = expected_reply(reply)
+        if expected is None or expected.msg_type != _type_hex(table.INTERMEDIATE):
+            raise MessageEncodeError(f"{reply.name} is not answered by an Intermediate reply")
+        name = expected.names[0]
+    else:
+        name = reply
+    spec = _spec(name)
+    if spec.msg_type != table.INTERMEDIATE or not spec.opcodes[1] & table.REPLY_BIT:
+        raise MessageEncodeError(f"{name} is not an Intermediate reply")
+    if not spec.layout.fits(1):
+        spec = next(
+            (s for s in table.BY_OPCODES[(table.INTERMEDIATE, spec.opcodes)] if s.layout.fits(1)),
+            spec,
+        )
+    return build(spec.name, response_code=int(response_code))
