@@ -108,17 +108,8 @@ class Api301:
         return out, extra
 
     def body_out(self, principal: Principal, stored: StoredObject, body: dict[str, Any]) -> Any:
-        kind = stored.kind
-        if kind == "PROGRAM":
-            return compat301.program_out(body, stored.extra)
-        if kind == "EVENT":
-            return compat301.event_out(body, stored.extra)
-        if kind == "REPORT":
-            return compat301.report_out(body, stored.program_id)
-        if kind == "SUBSCRIPTION":
-            return compat301.subscription_out(body, stored.extra)
-        if kind == "RESOURCE":
-            return compat301.resource_out(body, stored.extra)
+        if stored.kind != "VEN":
+            return compat301.object_out(stored, body)
         resources = [
             self.body_out(principal, obj, rendered)
             for obj, rendered in self.vtn.search_objects(
@@ -156,6 +147,8 @@ class Api301:
         if kind == "SUBSCRIPTION":
             self.vtn.check_subscription(principal, payload)
             await self.notifier.verify_subscription(payload)
+        if kind == "SUBSCRIPTION":
+            extra["apiVersion"] = "3.0.1"  # its notifications use 3.0.1 shapes
         created = self.vtn.create(principal, kind, payload, extra=extra or None)
         if kind == "VEN" and isinstance(raw.get("resources"), list):
             for resource in raw["resources"]:
@@ -183,6 +176,8 @@ class Api301:
         if kind == "SUBSCRIPTION":
             self.vtn.check_subscription(principal, payload)
             await self.notifier.verify_subscription(payload)
+        if kind == "SUBSCRIPTION":
+            extra["apiVersion"] = "3.0.1"
         updated = self.vtn.update(principal, kind, object_id, payload, extra=extra or None)
         return json_response(self.out_by_id(principal, kind, updated))
 

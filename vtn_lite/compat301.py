@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ven_edge.oadr3.models301 import VERB_OF
+from vtn_lite.storage import StoredObject
 
 # 3.0.1 program field -> 3.1.0 program attribute type (enumerations-3.1.0, programAttributes).
 PROGRAM_FIELD_ATTRIBUTES: dict[str, str] = {
@@ -163,3 +164,33 @@ def _periods_out(out: dict[str, Any]) -> dict[str, Any]:
         if isinstance(out.get(key), list):
             out[key] = [_periods_out(item) if isinstance(item, dict) else item for item in out[key]]
     return out
+
+
+def object_out(stored: StoredObject, body: dict[str, Any]) -> dict[str, Any]:
+    """Any stored object in its 3.0.1 shape (vens without their embedded resources)."""
+    kind = stored.kind
+    if kind == "PROGRAM":
+        return program_out(body, stored.extra)
+    if kind == "EVENT":
+        return event_out(body, stored.extra)
+    if kind == "REPORT":
+        return report_out(body, stored.program_id)
+    if kind == "SUBSCRIPTION":
+        return subscription_out(body, stored.extra)
+    if kind == "RESOURCE":
+        return resource_out(body, stored.extra)
+    out = _targets_out(dict(body), stored.extra)
+    out.pop("clientID", None)
+    return out
+
+
+def notification_out(operation: str, stored: StoredObject, shown: dict[str, Any]) -> dict[str, Any]:
+    obj = object_out(stored, shown)
+    note: dict[str, Any] = {
+        "objectType": stored.kind,
+        "operation": VERB_OF.get(operation, operation),
+        "object": obj,
+    }
+    if obj.get("targets"):
+        note["targets"] = obj["targets"]
+    return note

@@ -14,11 +14,12 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from vtn_lite import compat301
 from vtn_lite.auth import Principal
 from vtn_lite.config import Role
 from vtn_lite.errors import bad_request
@@ -121,16 +122,12 @@ class WebhookNotifier:
 
     # --- notifications --------------------------------------------------------------------
 
-    def on_change(self, operation: str, kind: str, body: dict[str, Any]) -> None:
-        stored = _as_stored(kind, body)
-        if kind == "REPORT":
-            # 3.1 reports carry no programID (#253); the programID filter goes through the event.
-            event = self._vtn.store.get("EVENT", body.get("eventID", ""))
-            stored = replace(stored, program_id=event.program_id if event else None)
+    def on_change(self, operation: str, stored: StoredObject) -> None:
         for subscription in self._vtn.store.all_of_kind("SUBSCRIPTION"):
-            self._match(subscription.body, operation, stored)
+            self._match(subscription, operation, stored)
 
-    def _match(self, sub: dict[str, Any], operation: str, stored: StoredObject) -> None:
+    def _match(self, subscription: StoredObject, operation: str, stored: StoredObject) -> None:
+        sub = subscription.body
         if not self._program_matches(sub.get("programID"), stored):
             return
         sub_targets = sub.get("targets")
@@ -141,9 +138,13 @@ class WebhookNotifier:
         if not self._vtn.visible(principal, stored, sub_targets):
             return
         shown = self._vtn.render(principal, stored, sub_targets)
-        note: dict[str, Any] = {"objectType": stored.kind, "operation": operation, "object": shown}
-        if shown.get("targets"):
-            note["targets"] = shown["targets"]
+        if (subscription.extra or {}).get("apiVersion") == "3.0.1":
+            # A 3.0.1 subscriber gets 3.0.1 shapes and the Alliance file's operation verbs.
+            note = compat301.notification_out(operation, stored, shown)
+        else:
+            note = {"objectType": stored.kind, "operation": operation, "object": shown}
+            if shown.get("targets"):
+                note["targets"] = shown["targets"]
         encoded = json.dumps(note, separators=(",", ":")).encode()
         sent: set[tuple[str, str | None]] = set()
         for entry in sub.get("objectOperations", []):
@@ -223,18 +224,3 @@ def _echoed(text: str) -> str:
             return text
         return value if isinstance(value, str) else text
     return text
-
-
-def _as_stored(kind: str, body: dict[str, Any]) -> StoredObject:
-    program_id = body.get("programID")
-    return StoredObject(
-        seq=0,
-        id=body["id"],
-        kind=kind,
-        body_text=json.dumps(body),
-        extra=None,
-        client_id=body.get("clientID"),
-        ven_id=body.get("venID"),
-        program_id=program_id,
-        targets=tuple(body.get("targets") or ()),
-    )
