@@ -19,7 +19,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.vtn_lite.conftest import CLIENTS, make_config
+from tests.vtn_lite.conftest import CLIENTS, loopback_app, make_config
 from tests.vtn_lite.schema import load_spec, validate_response
 from vtn_lite.server import running_vtn
 
@@ -77,20 +77,12 @@ class ThreadedVtn:
         async def echo(request: web.Request) -> web.Response:
             return web.Response(text=request.query.get("echo", ""))
 
-        callback_app = web.Application()
-        callback_app.router.add_route("*", "/cb", echo)
-        runner = web.AppRunner(callback_app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.callback = f"http://127.0.0.1:{port}/cb"
-        async with running_vtn(make_config()) as server:
+        async with loopback_app("/cb", echo) as callback, running_vtn(make_config()) as server:
+            self.callback = callback
             self.base = server.base_url
             self.base_301 = server.base_url_301
             self.ready.set()
             await self.stop.wait()
-        await runner.cleanup()
 
     def __enter__(self) -> ThreadedVtn:
         self.thread.start()

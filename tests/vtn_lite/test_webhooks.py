@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.vtn_lite.conftest import Api, Receiver, make_config
+from tests.vtn_lite.conftest import Api, Receiver, loopback_app, make_config
 from tests.vtn_lite.kinds import INTERVALS, make_world
 from tests.vtn_lite.schema import validate_component
 from vtn_lite.netguard import CallbackRefused, address_allowed, check_callback_url
@@ -174,24 +174,15 @@ async def test_redirects_are_not_followed(api: Api, receiver: Receiver) -> None:
     async def redirect(request: web.Request) -> web.Response:
         raise web.HTTPFound(receiver.url + "?" + request.query_string)
 
-    app = web.Application()
-    app.router.add_get("/r", redirect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with loopback_app("/r", redirect) as url:
         status, _ = await api.call(
             "POST",
             "/subscriptions",
             "ven",
-            _subscription(f"http://127.0.0.1:{port}/r", ["EVENT"], ["CREATE"]),
+            _subscription(url, ["EVENT"], ["CREATE"]),
         )
         assert status == 400
         assert receiver.challenges == 0
-    finally:
-        await runner.cleanup()
 
 
 async def test_301_subscribers_get_301_notifications(
