@@ -2,7 +2,8 @@
 
 A change to an object is matched against every subscription (object type, operation, programID,
 targets) and against the subscriber's privacy (the subscription's clientID sees what it could
-read). Each delivery is its own owned task with bounded retries and exponential backoff; the
+read). Deliveries to one callback of one subscription go out in order, one at a time, each with
+bounded retries and exponential backoff (owned worker tasks, cancelled on close); the
 outcome per subscription (OK / FAILING / FAILED) is stored and shown at
 ``GET /vtn-lite/deliveries``.
 """
@@ -13,6 +14,7 @@ import asyncio
 import json
 import logging
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +36,8 @@ _NO_REDIRECTS = False
 _MAX_CONCURRENT_DELIVERIES = 32
 _ECHO_BYTES = 16
 _MAX_ECHO_RESPONSE = 4096
+# Per subscription and callback; beyond it the oldest notification is dropped (and counted).
+_MAX_QUEUED = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,8 @@ class WebhookNotifier:
         self._sleep = sleep
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._queues: dict[tuple[str, str], deque[Delivery]] = {}
+        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(_MAX_CONCURRENT_DELIVERIES)
         vtn.listeners.append(self.on_change)
 
@@ -166,9 +172,30 @@ class WebhookNotifier:
         return True
 
     def _spawn(self, delivery: Delivery) -> None:
-        task = asyncio.get_running_loop().create_task(self._deliver(delivery))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Queue a delivery; one worker per (subscription, callback) keeps them in order."""
+        key = (delivery.subscription_id, delivery.url)
+        queue = self._queues.setdefault(key, deque())
+        if len(queue) >= _MAX_QUEUED:
+            dropped = queue.popleft()
+            self._vtn.store.record_delivery(
+                dropped.subscription_id, ok=False, error="dropped: too many queued notifications"
+            )
+        queue.append(delivery)
+        if key not in self._workers:
+            task = asyncio.get_running_loop().create_task(self._drain(key))
+            self._workers[key] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, key: tuple[str, str]) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                await self._deliver(queue.popleft())
+        finally:
+            # No await between the empty check and here: nothing can be queued in between.
+            del self._workers[key]
+            del self._queues[key]
 
     async def _deliver(self, delivery: Delivery) -> None:
         assert self._session is not None
