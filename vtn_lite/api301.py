@@ -12,7 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
+from ven_edge.oadr3 import models301
+from ven_edge.oadr3.models import OadrModel
 from vtn_lite import api31, compat301
 from vtn_lite.api31 import issue_token
 from vtn_lite.auth import Authenticator, Principal
@@ -26,7 +29,13 @@ from vtn_lite.http import (
     query_str,
 )
 from vtn_lite.notifier import WebhookNotifier
-from vtn_lite.service import MAX_LIMIT, WRITE_SCOPE, SearchParams, Vtn
+from vtn_lite.service import (
+    MAX_LIMIT,
+    WRITE_SCOPE,
+    SearchParams,
+    Vtn,
+    describe_validation_error,
+)
 from vtn_lite.storage import StoredObject
 
 BASE_301 = "/openadr3/3.0.1"
@@ -35,7 +44,17 @@ BASE_301 = "/openadr3/3.0.1"
 COLLECTIONS = {name: kind for name, kind in api31.COLLECTIONS.items() if name != "resources"}
 
 
-def search_params(request: web.Request, *, ven_id: str | None = None) -> SearchParams:
+MODELS_301: dict[str, type[OadrModel]] = {
+    "PROGRAM": models301.Program301,
+    "EVENT": models301.Event301,
+    "REPORT": models301.Report301,
+    "SUBSCRIPTION": models301.Subscription301,
+    "VEN": models301.Ven301,
+    "RESOURCE": models301.Resource301,
+}
+
+
+def search_params(request: web.Request, kind: str, *, ven_id: str | None = None) -> SearchParams:
     # 3.0.1 query style: targetType + targetValues (the values are what 3.1 strings hold).
     return SearchParams(
         skip=query_int(request, "skip", 0),
@@ -48,6 +67,9 @@ def search_params(request: web.Request, *, ven_id: str | None = None) -> SearchP
         ven_name=query_str(request, "venName"),
         resource_name=query_str(request, "resourceName"),
         objects=query_list(request, "objects"),
+        # 3.0.1 subscriptions require a programID; those created through 3.1 without one
+        # cannot be expressed in 3.0.1 and are left out of 3.0.1 views.
+        with_program=kind == "SUBSCRIPTION",
     )
 
 
@@ -64,16 +86,15 @@ class Api301:
         if not isinstance(body, dict):
             raise bad_request("the request body must be a JSON object")
         body = {key: value for key, value in body.items() if value is not None}
+        try:
+            # The 3.0.1 schema's own requirements (intervals, programID, intervalPeriod.start).
+            MODELS_301[kind].model_validate(body)
+        except ValidationError as exc:
+            raise bad_request(f"OpenADR 3.0.1: {describe_validation_error(exc)}") from None
         if kind == "PROGRAM":
             return compat301.program_in(body)
-        if kind == "EVENT" and "intervals" not in body:
-            raise bad_request("intervals: field required (OpenADR 3.0.1 event)")
         if kind == "REPORT":
-            if "programID" not in body:
-                raise bad_request("programID: field required (OpenADR 3.0.1 report)")
-            body.pop("programID")
-        if kind == "SUBSCRIPTION" and "programID" not in body:
-            raise bad_request("programID: field required (OpenADR 3.0.1 subscription)")
+            body.pop("programID")  # 3.1 derives it from the event (#253)
         out, extra = compat301.generic_in(body)
         if kind == "VEN":
             out.pop("resources", None)
@@ -87,17 +108,8 @@ class Api301:
         return out, extra
 
     def body_out(self, principal: Principal, stored: StoredObject, body: dict[str, Any]) -> Any:
-        kind = stored.kind
-        if kind == "PROGRAM":
-            return compat301.program_out(body, stored.extra)
-        if kind == "EVENT":
-            return compat301.event_out(body, stored.extra)
-        if kind == "REPORT":
-            return compat301.report_out(body, stored.program_id)
-        if kind == "SUBSCRIPTION":
-            return compat301.subscription_out(body, stored.extra)
-        if kind == "RESOURCE":
-            return compat301.resource_out(body, stored.extra)
+        if stored.kind != "VEN":
+            return compat301.object_out(stored, body)
         resources = [
             self.body_out(principal, obj, rendered)
             for obj, rendered in self.vtn.search_objects(
@@ -120,7 +132,9 @@ class Api301:
         principal = principal_of(request)
         if ven_id is not None:
             self.vtn.get(principal, "VEN", ven_id)
-        found = self.vtn.search_objects(principal, kind, search_params(request, ven_id=ven_id))
+        found = self.vtn.search_objects(
+            principal, kind, search_params(request, kind, ven_id=ven_id)
+        )
         return json_response([self.body_out(principal, obj, body) for obj, body in found])
 
     async def create(
@@ -133,6 +147,8 @@ class Api301:
         if kind == "SUBSCRIPTION":
             self.vtn.check_subscription(principal, payload)
             await self.notifier.verify_subscription(payload)
+        if kind == "SUBSCRIPTION":
+            extra["apiVersion"] = "3.0.1"  # its notifications use 3.0.1 shapes
         created = self.vtn.create(principal, kind, payload, extra=extra or None)
         if kind == "VEN" and isinstance(raw.get("resources"), list):
             for resource in raw["resources"]:
@@ -146,6 +162,8 @@ class Api301:
         principal = principal_of(request)
         body = self.vtn.get(principal, kind, object_id, query_list(request, "targetValues"))
         self._check_parent(kind, body, ven_id)
+        if kind == "SUBSCRIPTION" and "programID" not in body:
+            raise not_found(kind, object_id)  # not expressible in 3.0.1 (see search_params)
         return json_response(self.out_by_id(principal, kind, body))
 
     async def update(
@@ -158,6 +176,8 @@ class Api301:
         if kind == "SUBSCRIPTION":
             self.vtn.check_subscription(principal, payload)
             await self.notifier.verify_subscription(payload)
+        if kind == "SUBSCRIPTION":
+            extra["apiVersion"] = "3.0.1"
         updated = self.vtn.update(principal, kind, object_id, payload, extra=extra or None)
         return json_response(self.out_by_id(principal, kind, updated))
 

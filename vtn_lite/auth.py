@@ -127,6 +127,9 @@ class Authenticator:
         self._lifetime = lifetime
         self._clock = clock
         self._tokens: dict[str, tuple[Principal, float]] = {}
+        costs = [_scrypt_cost(client.secret_hash) for client in self._clients.values()]
+        cost = max((c for c in costs if c is not None), default=_SCRYPT_N)
+        self._decoy_hash = hash_secret(secrets.token_urlsafe(16), n=cost)
         for token_hash, client_id, role, expires in store.load_tokens(clock()):
             if client_id in self._clients and self._clients[client_id].role == role:
                 self._tokens[token_hash] = (
@@ -137,9 +140,11 @@ class Authenticator:
     def check_secret(self, client_id: str, secret: str) -> ClientEntry | None:
         """The client if the secret matches; pure and slow (scrypt), so callable off the loop."""
         client = self._clients.get(client_id)
-        if client is None or not verify_secret(secret, client.secret_hash):
+        if client is None:
+            # Same work as for a known client, so the answer time does not tell which ids exist.
+            verify_secret(secret, self._decoy_hash)
             return None
-        return client
+        return client if verify_secret(secret, client.secret_hash) else None
 
     def issue_for(self, client: ClientEntry) -> IssuedToken:
         token = secrets.token_urlsafe(32)
@@ -162,6 +167,13 @@ class Authenticator:
             del self._tokens[_token_hash(token)]
             return None
         return principal
+
+
+def _scrypt_cost(stored: str) -> int | None:
+    parts = stored.split("$")
+    if len(parts) == 6 and parts[0] == "scrypt" and parts[1].isdigit():
+        return int(parts[1])
+    return None
 
 
 def _token_hash(token: str) -> str:

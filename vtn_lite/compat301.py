@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ven_edge.oadr3.models301 import VERB_OF
+from vtn_lite.storage import StoredObject
 
 # 3.0.1 program field -> 3.1.0 program attribute type (enumerations-3.1.0, programAttributes).
 PROGRAM_FIELD_ATTRIBUTES: dict[str, str] = {
@@ -110,7 +111,7 @@ def event_out(body: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, A
 
 
 def report_out(body: dict[str, Any], program_id: str | None) -> dict[str, Any]:
-    out = dict(body)
+    out = _periods_out(dict(body))
     if program_id is not None:
         out["programID"] = program_id  # required in 3.0.1, removed in 3.1 (#253)
     return out
@@ -151,4 +152,45 @@ def _targets_out(out: dict[str, Any], extra: dict[str, Any] | None) -> dict[str,
     typed = targets_out(out.pop("targets", None), (extra or {}).get("targets"))
     if typed:
         out["targets"] = typed
+    return _periods_out(out)
+
+
+def _periods_out(out: dict[str, Any]) -> dict[str, Any]:
+    """3.0.1 requires intervalPeriod.start; a 3.1 period without one cannot be shown there."""
+    period = out.get("intervalPeriod")
+    if isinstance(period, dict) and "start" not in period:
+        out = {key: value for key, value in out.items() if key != "intervalPeriod"}
+    for key in ("intervals", "resources"):
+        if isinstance(out.get(key), list):
+            out[key] = [_periods_out(item) if isinstance(item, dict) else item for item in out[key]]
     return out
+
+
+def object_out(stored: StoredObject, body: dict[str, Any]) -> dict[str, Any]:
+    """Any stored object in its 3.0.1 shape (vens without their embedded resources)."""
+    kind = stored.kind
+    if kind == "PROGRAM":
+        return program_out(body, stored.extra)
+    if kind == "EVENT":
+        return event_out(body, stored.extra)
+    if kind == "REPORT":
+        return report_out(body, stored.program_id)
+    if kind == "SUBSCRIPTION":
+        return subscription_out(body, stored.extra)
+    if kind == "RESOURCE":
+        return resource_out(body, stored.extra)
+    out = _targets_out(dict(body), stored.extra)
+    out.pop("clientID", None)
+    return out
+
+
+def notification_out(operation: str, stored: StoredObject, shown: dict[str, Any]) -> dict[str, Any]:
+    obj = object_out(stored, shown)
+    note: dict[str, Any] = {
+        "objectType": stored.kind,
+        "operation": VERB_OF.get(operation, operation),
+        "object": obj,
+    }
+    if obj.get("targets"):
+        note["targets"] = obj["targets"]
+    return note

@@ -108,6 +108,11 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
             )
         except KeyError as exc:
             raise ConfigError(f"[[clients]] entry {index + 1} lacks {exc.args[0]!r}") from None
+        if not client.secret_hash.startswith("scrypt$"):
+            raise ConfigError(
+                f"client {client.client_id!r}: secret_hash must be an scrypt hash"
+                " (write it with vtn-lite clients add), never a plain secret"
+            )
         if client.role not in ROLES:
             raise ConfigError(f"client {client.client_id!r}: role must be one of {ROLES}")
         if client.client_id in seen:

@@ -57,7 +57,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             detail = f"{request.method} is not supported on {request.path}"
         elif exc.status == 404:
             detail = f"no resource at {request.path}"
-        return problem_response(ApiError(exc.status, detail), request)
+        response = problem_response(ApiError(exc.status, detail), request)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]  # RFC 9110 §15.5.6
+        return response
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return problem_response(ApiError(500, "internal error; see the VTN log"), request)

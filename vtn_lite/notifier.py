@@ -2,7 +2,8 @@
 
 A change to an object is matched against every subscription (object type, operation, programID,
 targets) and against the subscriber's privacy (the subscription's clientID sees what it could
-read). Each delivery is its own owned task with bounded retries and exponential backoff; the
+read). Deliveries to one callback of one subscription go out in order, one at a time, each with
+bounded retries and exponential backoff (owned worker tasks, cancelled on close); the
 outcome per subscription (OK / FAILING / FAILED) is stored and shown at
 ``GET /vtn-lite/deliveries``.
 """
@@ -13,12 +14,14 @@ import asyncio
 import json
 import logging
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from vtn_lite import compat301
 from vtn_lite.auth import Principal
 from vtn_lite.config import Role
 from vtn_lite.errors import bad_request
@@ -33,6 +36,8 @@ _NO_REDIRECTS = False
 _MAX_CONCURRENT_DELIVERIES = 32
 _ECHO_BYTES = 16
 _MAX_ECHO_RESPONSE = 4096
+# Per subscription and callback; beyond it the oldest notification is dropped (and counted).
+_MAX_QUEUED = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,8 @@ class WebhookNotifier:
         self._sleep = sleep
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._queues: dict[tuple[str, str], deque[Delivery]] = {}
+        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(_MAX_CONCURRENT_DELIVERIES)
         vtn.listeners.append(self.on_change)
 
@@ -121,16 +128,12 @@ class WebhookNotifier:
 
     # --- notifications --------------------------------------------------------------------
 
-    def on_change(self, operation: str, kind: str, body: dict[str, Any]) -> None:
-        stored = _as_stored(kind, body)
-        if kind == "REPORT":
-            # 3.1 reports carry no programID (#253); the programID filter goes through the event.
-            event = self._vtn.store.get("EVENT", body.get("eventID", ""))
-            stored = replace(stored, program_id=event.program_id if event else None)
+    def on_change(self, operation: str, stored: StoredObject) -> None:
         for subscription in self._vtn.store.all_of_kind("SUBSCRIPTION"):
-            self._match(subscription.body, operation, stored)
+            self._match(subscription, operation, stored)
 
-    def _match(self, sub: dict[str, Any], operation: str, stored: StoredObject) -> None:
+    def _match(self, subscription: StoredObject, operation: str, stored: StoredObject) -> None:
+        sub = subscription.body
         if not self._program_matches(sub.get("programID"), stored):
             return
         sub_targets = sub.get("targets")
@@ -141,9 +144,13 @@ class WebhookNotifier:
         if not self._vtn.visible(principal, stored, sub_targets):
             return
         shown = self._vtn.render(principal, stored, sub_targets)
-        note: dict[str, Any] = {"objectType": stored.kind, "operation": operation, "object": shown}
-        if shown.get("targets"):
-            note["targets"] = shown["targets"]
+        if (subscription.extra or {}).get("apiVersion") == "3.0.1":
+            # A 3.0.1 subscriber gets 3.0.1 shapes and the Alliance file's operation verbs.
+            note = compat301.notification_out(operation, stored, shown)
+        else:
+            note = {"objectType": stored.kind, "operation": operation, "object": shown}
+            if shown.get("targets"):
+                note["targets"] = shown["targets"]
         encoded = json.dumps(note, separators=(",", ":")).encode()
         sent: set[tuple[str, str | None]] = set()
         for entry in sub.get("objectOperations", []):
@@ -165,9 +172,30 @@ class WebhookNotifier:
         return True
 
     def _spawn(self, delivery: Delivery) -> None:
-        task = asyncio.get_running_loop().create_task(self._deliver(delivery))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Queue a delivery; one worker per (subscription, callback) keeps them in order."""
+        key = (delivery.subscription_id, delivery.url)
+        queue = self._queues.setdefault(key, deque())
+        if len(queue) >= _MAX_QUEUED:
+            dropped = queue.popleft()
+            self._vtn.store.record_delivery(
+                dropped.subscription_id, ok=False, error="dropped: too many queued notifications"
+            )
+        queue.append(delivery)
+        if key not in self._workers:
+            task = asyncio.get_running_loop().create_task(self._drain(key))
+            self._workers[key] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, key: tuple[str, str]) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                await self._deliver(queue.popleft())
+        finally:
+            # No await between the empty check and here: nothing can be queued in between.
+            del self._workers[key]
+            del self._queues[key]
 
     async def _deliver(self, delivery: Delivery) -> None:
         assert self._session is not None
@@ -223,18 +251,3 @@ def _echoed(text: str) -> str:
             return text
         return value if isinstance(value, str) else text
     return text
-
-
-def _as_stored(kind: str, body: dict[str, Any]) -> StoredObject:
-    program_id = body.get("programID")
-    return StoredObject(
-        seq=0,
-        id=body["id"],
-        kind=kind,
-        body_text=json.dumps(body),
-        extra=None,
-        client_id=body.get("clientID"),
-        ven_id=body.get("venID"),
-        program_id=program_id,
-        targets=tuple(body.get("targets") or ()),
-    )

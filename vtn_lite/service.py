@@ -47,7 +47,7 @@ TARGETED = frozenset({"PROGRAM", "EVENT"})
 # YAML: "limit ... maximum: 50".
 MAX_LIMIT = 50
 
-ChangeListener = Callable[[str, str, dict[str, Any]], None]
+ChangeListener = Callable[[str, StoredObject], None]
 
 _VEN_REQUEST: TypeAdapter[models.VenVenRequest | models.BlVenRequest] = TypeAdapter(
     models.VenRequest
@@ -70,6 +70,7 @@ class SearchParams:
     resource_name: str | None = None
     active: bool | None = None
     objects: tuple[str, ...] | None = None
+    with_program: bool = False
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -93,7 +94,7 @@ def _validate(model: type[BaseModel] | TypeAdapter[Any], payload: Any) -> Any:
 
 
 class Vtn:
-    """Object store semantics; ``listeners`` hear (operation, objectType, object) after changes."""
+    """Object store semantics; ``listeners`` hear (operation, stored object) after changes."""
 
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -183,6 +184,7 @@ class Vtn:
             skip=params.skip,
             limit=params.limit,
             object_kinds=params.objects,
+            with_program=params.with_program,
             active_at=self._clock() if params.active else None,
         )
         if kind in TARGETED and not principal.is_bl:
@@ -440,9 +442,8 @@ class Vtn:
     def _changed(self, operation: str, stored: StoredObject) -> None:
         if stored.kind in ("VEN", "RESOURCE"):
             self._grants.clear()
-        body = stored.body
         for listener in self.listeners:
-            listener(operation, stored.kind, body)
+            listener(operation, stored)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), tz=UTC)

@@ -115,6 +115,7 @@ class Query:
     visible_targets: tuple[str, ...] | None = None
     active_at: float | None = None
     object_kinds: tuple[str, ...] | None = None  # subscriptions: "objects" filter
+    with_program: bool = False  # only objects that name a program
     skip: int = 0
     limit: int = 50
 
@@ -258,6 +259,8 @@ class Store:
                 f"(targeted=0 OR seq IN (SELECT seq FROM object_targets WHERE target IN ({marks})))"
             )
             params.extend(query.visible_targets)
+        if query.with_program:
+            where.append("program_id IS NOT NULL")
         if query.active_at is not None:
             where.append("(ends_at IS NULL OR ends_at > ?)")
             params.append(query.active_at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -150,13 +151,24 @@ async def receiver() -> AsyncIterator[Receiver]:
         state.received.append((request.headers.get("Authorization"), await request.json()))
         return web.Response(status=200)
 
+    async with loopback_app("/cb", callback) as url:
+        state.url = url
+        yield state
+
+
+@asynccontextmanager
+async def loopback_app(path: str, handler: Any) -> AsyncIterator[str]:
+    """Serve one handler (any method) on 127.0.0.1 and a free port; yields its URL."""
+    from aiohttp import web
+
     app = web.Application()
-    app.router.add_route("*", "/cb", callback)
+    app.router.add_route("*", path, handler)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.url = f"http://127.0.0.1:{port}/cb"
-    yield state
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{port}{path}"
+    finally:
+        await runner.cleanup()

@@ -124,3 +124,25 @@ async def test_body_size_limit(session: aiohttp.ClientSession) -> None:
         assert problem["title"] == "Request Entity Too Large"
         assert await api.ok("GET", "/programs") == []
     assert CLIENTS
+
+
+def test_config_errors(tmp_path: Path) -> None:
+    from vtn_lite.config import ConfigError, load_config
+
+    cases = {
+        '[server]\nport = "80"\n': "port must be int",
+        "[server]\nnope = 1\n": "unknown key 'nope'",
+        '[[clients]]\nclient_id = "a"\nsecret_hash = "1001"\nrole = "bl"\n': "scrypt hash",
+        '[[clients]]\nclient_id = "a"\nsecret_hash = "scrypt$1$1$1$a$b"\nrole = "root"\n': "role",
+        '[[clients]]\nclient_id = "a"\nrole = "bl"\n': "lacks 'secret_hash'",
+        "[server\n": "vtn.toml",
+    }
+    path = tmp_path / "vtn.toml"
+    for text, message in cases.items():
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            load_config(path)
+    path.write_text('[server]\ndatabase = "data/vtn.sqlite"\nallow_local_callbacks = true\n')
+    config = load_config(path)
+    assert config.database == str(tmp_path / "data" / "vtn.sqlite")
+    assert config.allow_local_callbacks

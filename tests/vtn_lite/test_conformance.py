@@ -135,6 +135,10 @@ async def test_unsupported_methods(api: Api, kind: str) -> None:
         status, problem = await api.call(method, path, "bl", {})
         assert status == 405, (method, path)
         assert method in problem["detail"]
+    async with api.session.delete(
+        f"{api.base}/{kind}", headers={"Authorization": f"Bearer {api.tokens['bl']}"}
+    ) as response:
+        assert set(response.headers["Allow"].split(",")) >= {"GET", "POST"}
 
 
 @pytest.mark.parametrize(

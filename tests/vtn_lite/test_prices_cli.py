@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import REPO_ROOT, run_module
 from vtn_lite.auth import Principal, verify_secret
@@ -196,3 +199,21 @@ def test_cli_demo_serves_until_signalled(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
     assert (tmp_path / "vtn-lite-demo.sqlite").exists()
+
+
+_cells = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["2026-03-01T00:00:00Z", "2026-03-01T01:00:00Z", "0.1", "-3", "1e9", "inf"]),
+)
+
+
+@given(st.lists(st.lists(_cells, min_size=0, max_size=3), max_size=6))
+def test_csv_import_fuzz(rows: list[list[str]]) -> None:
+    text = "\n".join(",".join(cell.replace("\n", " ") for cell in row) for row in rows)
+    try:
+        event = event_from_csv(text, "p", currency="USD", units="KWH")
+    except PriceImportError:
+        return
+    prices = [i["payloads"][0]["values"][0] for i in event["intervals"]]
+    assert all(math.isfinite(price) for price in prices)
+    assert [i["id"] for i in event["intervals"]] == list(range(len(prices)))

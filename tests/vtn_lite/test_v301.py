@@ -123,11 +123,53 @@ async def test_crud_all_types(api301: Api, receiver: Receiver) -> None:
 
 @pytest.mark.parametrize("collection", ["programs", "events", "reports", "subscriptions", "vens"])
 async def test_errors(api301: Api, collection: str) -> None:
-    assert (await api301.call("GET", f"/{collection}", None))[0] == 401
-    assert (await api301.call("GET", f"/{collection}/unknown"))[0] == 404
+    for method, path in (
+        ("GET", f"/{collection}"),
+        ("POST", f"/{collection}"),
+        ("GET", f"/{collection}/some-id"),
+        ("PUT", f"/{collection}/some-id"),
+        ("DELETE", f"/{collection}/some-id"),
+    ):
+        assert (await api301.call(method, path, None, {}))[0] == 401
+        assert (await api301.call(method, path, body={}, token="bad"))[0] == 401
+    writer = "ven" if collection == "reports" else "bl"
+    assert (await api301.call("GET", f"/{collection}/unknown", writer))[0] == 404
+    assert (await api301.call("DELETE", f"/{collection}/unknown", writer))[0] == 404
     assert (await api301.call("DELETE", f"/{collection}"))[0] == 405
     assert (await api301.call("POST", f"/{collection}/x", body={}))[0] == 405
     assert (await api301.call("GET", f"/{collection}", params={"limit": 51}))[0] == 400
+    assert (await api301.call("POST", f"/{collection}", body=[]))[0] in (400, 403)
+
+
+async def test_wrong_role_and_pagination(api301: Api) -> None:
+    assert (await api301.call("POST", "/programs", "ven", {"programName": "x"}))[0] == 403
+    program = await _program(api301)
+    event = await api301.ok(
+        "POST", "/events", body={"programID": program["id"], "intervals": INTERVALS}
+    )
+    report = {
+        "programID": program["id"],
+        "eventID": event["id"],
+        "clientName": "c",
+        "resources": [],
+    }
+    assert (await api301.call("POST", "/reports", "bl", report))[0] == 403
+    assert (await api301.call("PUT", f"/events/{event['id']}", "ven", {}))[0] == 403
+    assert (
+        await api301.call(
+            "PUT", "/events/unknown", "bl", {"programID": program["id"], "intervals": INTERVALS}
+        )
+    )[0] == 404
+    for n in range(4):
+        await _program(api301, f"page-{n}")
+    everything = [p["id"] for p in await api301.ok("GET", "/programs")]
+    pages = [
+        p["id"]
+        for skip in range(0, 6, 2)
+        for p in await api301.ok("GET", "/programs", params={"skip": skip, "limit": 2})
+    ]
+    assert pages == everything
+    assert len(everything) == 5
 
 
 async def test_ven_reads_untargeted_and_granted_only(api301: Api) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.vtn_lite.conftest import Api, Receiver, make_config
+from tests.vtn_lite.conftest import Api, Receiver, loopback_app, make_config
 from tests.vtn_lite.kinds import INTERVALS, make_world
+from tests.vtn_lite.schema import validate_component
 from vtn_lite.netguard import CallbackRefused, address_allowed, check_callback_url
 from vtn_lite.server import RunningVtn, running_vtn
 
@@ -48,7 +49,9 @@ async def test_challenge_and_notifications(
     await receiver.wait_for(3, server)
     assert [auth for auth, _ in receiver.received] == ["Bearer callback-secret"] * 3
     notes = [body for _, body in receiver.received]
-    assert sorted(n["operation"] for n in notes) == ["CREATE", "DELETE", "UPDATE"]
+    for note in notes:
+        validate_component("3.1.0", "notification", note)
+    assert [n["operation"] for n in notes] == ["CREATE", "UPDATE", "DELETE"]  # in order
     assert {n["objectType"] for n in notes} == {"EVENT"}
     assert {n["object"]["id"] for n in notes} == {event["id"]}
     # A program change is not subscribed to.
@@ -171,21 +174,49 @@ async def test_redirects_are_not_followed(api: Api, receiver: Receiver) -> None:
     async def redirect(request: web.Request) -> web.Response:
         raise web.HTTPFound(receiver.url + "?" + request.query_string)
 
-    app = web.Application()
-    app.router.add_get("/r", redirect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with loopback_app("/r", redirect) as url:
         status, _ = await api.call(
             "POST",
             "/subscriptions",
             "ven",
-            _subscription(f"http://127.0.0.1:{port}/r", ["EVENT"], ["CREATE"]),
+            _subscription(url, ["EVENT"], ["CREATE"]),
         )
         assert status == 400
         assert receiver.challenges == 0
-    finally:
-        await runner.cleanup()
+
+
+async def test_301_subscribers_get_301_notifications(
+    api301: Api, receiver: Receiver, server: RunningVtn
+) -> None:
+    program = await api301.ok("POST", "/programs", body={"programName": "p301"})
+    await api301.ok(
+        "POST",
+        "/subscriptions",
+        "ven",
+        {
+            "clientName": "c",
+            "programID": program["id"],
+            "objectOperations": [
+                {"objects": ["EVENT"], "operations": ["POST"], "callbackUrl": receiver.url}
+            ],
+        },
+    )
+    targets = [{"type": "GROUP", "values": ["everyone"]}]
+    await api301.ok(
+        "POST",
+        "/events",
+        body={
+            "programID": program["id"],
+            "targets": targets,
+            "intervalPeriod": {"start": "2026-01-01T00:00:00Z", "duration": "PT1H"},
+            "intervals": INTERVALS,
+        },
+    )
+    # The VEN is not granted "everyone": nothing. An untargeted event: one notification.
+    await api301.ok("POST", "/events", body={"programID": program["id"], "intervals": INTERVALS})
+    await receiver.wait_for(1, server)
+    assert len(receiver.received) == 1
+    note = receiver.received[0][1]
+    validate_component("3.0.1", "notification", note)
+    assert note["operation"] == "POST"
+    assert note["object"]["intervals"] == INTERVALS
