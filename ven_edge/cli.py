@@ -17,6 +17,7 @@ from ven_edge import __version__
 
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "ven_edge.cta2045.cli",
+    "ven_edge.plan.cli",
     "ven_edge.check",
 )
 

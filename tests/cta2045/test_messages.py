@@ -322,6 +322,32 @@ def test_tolerant_decoding_where_harmless() -> None:
     # Energy price in all three layouts (§13 row 1).
     assert m.decode(frame(0x0802, "03 00" + " 00" * 13)).name == "set_energy_price"
     assert m.decode(frame(0x0802, "03 00" + " 00" * 15)).name == "set_energy_price_u32"
+    # EPRI-lib puts 0x80 in the Get UTC reply's response code (§13 row 15); we send 0 and
+    # still read the time from its form.
+    epri_utc = m.decode(frame(0x0802, "02 80 80 2F 3A 5C 00 E0 04"))
+    assert epri_utc.fields["utc"] == "2025-02-08T18:16:32Z"
+    assert epri_utc.fields["response_code_name"] == "UNKNOWN"
+    assert m.get_utc_time_reply(datetime(2025, 1, 1, tzinfo=UTC)).fields["response_code"] == 0
+    # Device information without the optional trailing blocks (§16 item 3: 16/32/48/51/53).
+    base = "01 81 00 31 30 44 55 00 03 00 01 00 00 00 4F 00"
+    for extra in (
+        "",
+        " 41" * 16,
+        " 41" * 32,
+        " 41" * 32 + " 1A 00 01",
+        " 41" * 32 + " 1A 00 01 02 03",
+    ):
+        info = m.decode(frame(0x0802, base + extra))
+        assert info.name == "device_information_reply"
+        assert info.fields["capability_names"] == [
+            "CYCLING",
+            "TIER",
+            "PRICE",
+            "TEMPERATURE_OFFSET",
+            "ADVANCED_LOAD_UP",
+        ]
+    with pytest.raises(PayloadLengthError, match="16 or 32 or 48 or 51 or 53"):
+        m.decode(frame(0x0802, base + " 41"))
     # An error reply to a Get that has no Set sibling is just the response code.
     error_reply = m.decode(frame(0x0802, "03 84 01"))
     assert error_reply.name == "get_present_temperature_reply"
@@ -497,3 +523,83 @@ def test_duration_commands_round_trip(name: str, seconds: int | None) -> None:
     else:
         assert isinstance(actual, int)
         assert actual >= seconds
+
+
+@pytest.mark.parametrize(
+    ("request_message", "reply_name"),
+    [
+        (m.set_set_point(3, 125), "set_set_point_reply"),
+        (m.get_set_point(), "get_set_point_reply"),
+        (m.set_utc_time(datetime(2026, 1, 1, tzinfo=UTC)), "set_utc_time_reply"),
+        (m.get_temperature_offset(), "get_temperature_offset_reply"),
+        (m.set_temperature_offset(2), "set_temperature_offset_reply"),
+        (m.advanced_load_up(500, 3600), "advanced_load_up_reply"),
+        (m.start_cycling(1, 60, 50), "start_cycling_reply"),
+    ],
+)
+def test_expected_reply_names_the_tables_reply_first(
+    request_message: m.Message, reply_name: str
+) -> None:
+    expected = m.expected_reply(request_message)
+    assert expected is not None
+    assert expected.names[0] == reply_name
+    assert expected.names[-1] == "app_nak"
+
+
+@pytest.mark.parametrize(
+    "request_message",
+    [
+        m.get_set_point(),
+        m.set_set_point(3, 125),
+        m.get_utc_time(),
+        m.get_present_temperature(),
+        m.device_information_request(),
+        m.commodity_read_request(),
+        m.get_advanced_load_up(),
+        m.advanced_load_up(500, 3600),
+        m.terminate_cycling(1),
+    ],
+    ids=lambda msg: msg.name,
+)
+def test_error_reply_for_every_intermediate_request(request_message: m.Message) -> None:
+    expected = m.expected_reply(request_message)
+    assert expected is not None
+    for source in (request_message, expected.names[0]):
+        reply = m.response_code_reply(source, m.ResponseCode.NOT_IMPLEMENTED)
+        wire = m.encode(reply)
+        assert len(wire) == 4 + 3 + 2  # header, opcodes and the response code, check bytes
+        assert reply.fields["response_code_name"] == "NOT_IMPLEMENTED"
+        assert m.is_reply_to(m.decode(wire), request_message)
+
+
+def test_response_code_reply_refuses_non_replies() -> None:
+    with pytest.raises(MessageEncodeError, match="shed is not answered by an Intermediate"):
+        m.response_code_reply(m.shed(), 1)
+    with pytest.raises(MessageEncodeError, match="get_set_point is not an Intermediate reply"):
+        m.response_code_reply("get_set_point", 1)
+
+
+def test_sgd_side_reply_constructors() -> None:
+    offset = m.get_temperature_offset_reply(-5)
+    assert m.encode(offset) == bytes.fromhex("08 02 00 05 03 82 00 FB 00 3D 87")
+    active = m.decode(m.encode(m.advanced_load_up_reply(45, 2500)))
+    assert active.name == "advanced_load_up_reply"
+    assert (active.fields["duration_min"], active.fields["energy_wh"]) == (45, 2500)
+    idle = m.decode(m.encode(m.advanced_load_up_reply(0, None)))
+    assert idle.fields["unit_code"] == 0xFF
+    assert idle.fields["energy_wh"] is None
+    assert len(m.encode(m.advanced_load_up_reply(response_code=1))) == 9
+
+
+@pytest.mark.parametrize(
+    "spec", [s for s in MESSAGES if s.msg_type is not None], ids=lambda s: s.name
+)
+def test_every_table_row_decodes_and_reencodes(spec: MessageSpec) -> None:
+    assert spec.msg_type is not None
+    for length in _data_lengths(spec):
+        for fill in (0x00, 0x01):
+            raw = Frame(spec.msg_type, spec.opcodes + bytes([fill]) * length).serialize()
+            message = m.decode(raw)
+            assert message.name == spec.name  # no two rows share opcodes and a length
+            assert m.encode(message) == raw
+            assert set(message.fields) <= set(BY_NAME[message.name].keys)

@@ -319,9 +319,13 @@ ALU_NOT_ACTIVE = 0xFF
 SET_POINT_NONE = -0x8000
 
 
+#: Name reported for a code missing from its table (unknown codes are reported, not fatal).
+UNKNOWN_NAME = "UNKNOWN"
+
+
 def enum_name(table: type[enum.IntEnum], value: int) -> str:
-    """Name of ``value`` in ``table``, or ``"UNKNOWN"`` (unknown codes are reported, not fatal)."""
+    """Name of ``value`` in ``table``, or :data:`UNKNOWN_NAME`."""
     try:
         return table(value).name
     except ValueError:
-        return "UNKNOWN"
+        return UNKNOWN_NAME

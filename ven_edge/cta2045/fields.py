@@ -73,6 +73,7 @@ class UInt(Field):
         self.signed = signed
         self.names = names
         self.keys = (key, f"{key}_name") if names else (key,)
+        self._names = {member.value: member.name for member in names} if names else {}
         bits = 8 * size
         self.lo: int = -(1 << (bits - 1)) if signed else 0
         self.hi: int = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
@@ -81,7 +82,7 @@ class UInt(Field):
         value = int.from_bytes(data, "big", signed=self.signed)
         if self.names is None:
             return {self.key: value}
-        return {self.key: value, f"{self.key}_name": enc.enum_name(self.names, value)}
+        return {self.key: value, f"{self.key}_name": self._names.get(value, enc.UNKNOWN_NAME)}
 
     def encode(self, values: Values) -> bytes:
         if self.key not in values:
@@ -450,11 +451,17 @@ class Layout:
     optional: tuple[OptionalGroup, ...] = ()
     repeated: Repeated | None = None
     _fixed_size: int = field(init=False, default=0)
+    _lengths: tuple[int, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         if self.optional and self.repeated:
             raise ValueError("a layout has optional groups or a repeated run, not both")
-        object.__setattr__(self, "_fixed_size", sum(f.size for f in self.fixed))
+        fixed_size = sum(f.size for f in self.fixed)
+        sizes = [fixed_size]
+        for group in self.optional:
+            sizes.append(sizes[-1] + group.size)
+        object.__setattr__(self, "_fixed_size", fixed_size)
+        object.__setattr__(self, "_lengths", () if self.repeated else tuple(sizes))
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -466,10 +473,7 @@ class Layout:
 
     def lengths(self) -> tuple[int, ...]:
         """Accepted data lengths when fixed (empty for a repeated run)."""
-        sizes = [self._fixed_size]
-        for group in self.optional:
-            sizes.append(sizes[-1] + group.size)
-        return () if self.repeated else tuple(sizes)
+        return self._lengths
 
     def describe_lengths(self, offset: int = 0) -> str:
         if self.repeated:
@@ -482,7 +486,7 @@ class Layout:
             rest = length - self._fixed_size
             size = self.repeated.size
             return rest >= self.repeated.min_count * size and rest % size == 0
-        return length in self.lengths()
+        return length in self._lengths
 
     def decode(self, data: bytes) -> dict[str, object]:
         if not self.fits(len(data)):

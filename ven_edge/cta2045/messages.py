@@ -54,6 +54,9 @@ from ven_edge.cta2045.frames import (
 )
 
 __all__ = [
+    "LINK_ACK",
+    "LINK_NAK",
+    "MTSQ",
     "AppNakReason",
     "ChecksumError",
     "CommodityCode",
@@ -70,12 +73,65 @@ __all__ = [
     "ResponseCode",
     "TemperatureUnit",
     "UnknownMessageError",
+    "advanced_load_up",
+    "advanced_load_up_reply",
+    "app_ack",
+    "app_nak",
+    "build",
+    "commodity_read_request",
+    "commodity_read_response",
+    "commodity_record",
+    "critical_peak",
+    "customer_override",
     "decode",
+    "device_information_request",
+    "device_information_response",
     "encode",
+    "end_shed",
     "expected_reply",
+    "get_advanced_load_up",
+    "get_present_temperature",
+    "get_set_point",
+    "get_set_point_reply",
+    "get_temperature_offset",
+    "get_temperature_offset_reply",
+    "get_utc_time",
+    "get_utc_time_reply",
+    "grid_emergency",
+    "grid_guidance",
     "is_reply_to",
     "is_supported",
+    "link_ack",
+    "link_nak",
+    "load_up",
+    "max_payload_query",
+    "max_payload_response",
+    "message_type_supported_query",
+    "next_relative_price",
+    "operational_state_query",
+    "operational_state_response",
+    "outside_comm_status",
+    "pending_event_time",
+    "pending_event_type",
+    "present_relative_price",
+    "present_temperature_reply",
+    "reboot",
+    "request_bit_rate",
+    "request_power_level",
+    "request_power_mode",
+    "response_code_reply",
+    "set_set_point",
+    "set_temperature_offset",
+    "set_utc_time",
+    "shed",
+    "simple_time_sync",
+    "simple_time_sync_at",
+    "sleep",
+    "start_cycling",
+    "terminate_cycling",
+    "time_remaining",
     "to_frame",
+    "wake",
 ]
 
 LINK_ACK = "link_ack"
@@ -123,8 +179,11 @@ class Message:
 # --- Decoding --------------------------------------------------------------------------------
 
 
+_TYPE_HEX = {t: f"{t:04X}" for t in table.SUPPORTED_TYPES}
+
+
 def _type_hex(msg_type: int) -> str:
-    return f"{msg_type:04X}"
+    return _TYPE_HEX.get(msg_type) or f"{msg_type:04X}"
 
 
 def _type_label(msg_type: int) -> str:
@@ -199,8 +258,8 @@ def _decode_frame(frame: Frame) -> Message:
             return Message(
                 spec.name,
                 _type_hex(msg_type),
-                frame.opcode1,
-                frame.opcode2,
+                payload[0],
+                payload[1] if len(payload) > 1 else None,
                 spec.layout.decode(data),
             )
     expected = " or ".join(dict.fromkeys(spec.describe_lengths() for spec in specs))
@@ -330,6 +389,8 @@ class ExpectedReply:
 
     Basic DR: App ACK whose ``opcode`` is the request's opcode1 (or an App NAK); the operational
     state query is answered by 0x13. Intermediate DR: the same opcode1 and ``opcode2 | 0x80``.
+    ``names[0]`` is the reply the request's table row names; the other names share its opcodes
+    (a Get's error reply decodes like the Set reply), and ``app_nak`` comes last.
     """
 
     msg_type: str
@@ -349,12 +410,13 @@ def expected_reply(request: Message) -> ExpectedReply | None:
         )
     reply = table.BY_NAME[spec.reply]
     assert reply.msg_type is not None  # replies have a fixed type; only the type query has none
-    siblings = tuple(s.name for s in table.BY_OPCODES[(reply.msg_type, reply.opcodes)])
+    siblings = [s.name for s in table.BY_OPCODES[(reply.msg_type, reply.opcodes)]]
+    siblings.remove(reply.name)
     return ExpectedReply(
         _type_hex(reply.msg_type),
         reply.opcodes[0],
         reply.opcodes[1] if len(reply.opcodes) > 1 else None,
-        (*siblings, "app_nak"),
+        (reply.name, *siblings, "app_nak"),
     )
 
 
@@ -702,6 +764,19 @@ def set_temperature_offset(
     return build("set_temperature_offset", offset=offset, units=int(units))
 
 
+def get_temperature_offset_reply(
+    offset: int,
+    units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    return build(
+        "get_temperature_offset_reply",
+        response_code=int(response_code),
+        offset=offset,
+        units=int(units),
+    )
+
+
 def advanced_load_up(wh: float, duration_s: float) -> Message:
     """Advanced Load Up: store ``wh`` above normal within ``duration_s`` (§9.2, single-source).
 
@@ -716,6 +791,23 @@ def advanced_load_up(wh: float, duration_s: float) -> Message:
 
 def get_advanced_load_up() -> Message:
     return build("get_advanced_load_up")
+
+
+def advanced_load_up_reply(
+    duration_min: int | None = None,
+    energy_wh: float | None = None,
+    response_code: ResponseCode | int = ResponseCode.SUCCESS,
+) -> Message:
+    """Advanced Load Up reply: the response code, and the active request when ``duration_min``
+    is given (``energy_wh=None`` sends units 0xFF, "not active")."""
+    if duration_min is None:
+        return build("advanced_load_up_reply", response_code=int(response_code))
+    return build(
+        "advanced_load_up_reply",
+        response_code=int(response_code),
+        duration_min=duration_min,
+        energy_wh=energy_wh,
+    )
 
 
 def start_cycling(
@@ -747,6 +839,27 @@ def terminate_cycling(event_id: int, end_randomization_min: int = 0) -> Message:
     )
 
 
-def response_code_reply(name: str, response_code: ResponseCode | int) -> Message:
-    """A three-byte Intermediate reply (``set_set_point_reply`` …) with only a response code."""
-    return build(name, response_code=int(response_code))
+def response_code_reply(reply: str | Message, response_code: ResponseCode | int) -> Message:
+    """The three-byte Intermediate reply holding only a response code.
+
+    ``reply`` is a reply name (``"set_set_point_reply"``) or the request being answered. A Get
+    reply with an error code carries no data (§9.1): when the named reply needs data, the
+    reply of the same opcodes that holds only the code is used (``get_set_point_reply`` →
+    ``set_set_point_reply``), or the named one with its data blocks left out.
+    """
+    if isinstance(reply, Message):
+        expected = expected_reply(reply)
+        if expected is None or expected.msg_type != _type_hex(table.INTERMEDIATE):
+            raise MessageEncodeError(f"{reply.name} is not answered by an Intermediate reply")
+        name = expected.names[0]
+    else:
+        name = reply
+    spec = _spec(name)
+    if spec.msg_type != table.INTERMEDIATE or not spec.opcodes[1] & table.REPLY_BIT:
+        raise MessageEncodeError(f"{name} is not an Intermediate reply")
+    if not spec.layout.fits(1):
+        spec = next(
+            (s for s in table.BY_OPCODES[(table.INTERMEDIATE, spec.opcodes)] if s.layout.fits(1)),
+            spec,
+        )
+    return build(spec.name, response_code=int(response_code))

@@ -232,7 +232,8 @@ MESSAGES: tuple[MessageSpec, ...] = (
         "get device information",
         "device_information_reply",
     ),
-    # Payload lengths 16/32/48/51/53 (§16.3): pycta2045 leaves out the firmware version bytes.
+    # Payload lengths 16/32/48/51/53 (§13 row 5, §16 item 3): pycta2045 leaves out the firmware
+    # version bytes.
     _inter(
         0x01,
         0x81,

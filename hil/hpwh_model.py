@@ -1,0 +1,208 @@
+"""Heat-pump water heater product data, read from HPWHsim model files.
+
+The files in ``sample_data/hpwh_models/`` follow Big Ladder's hpwh-data-model schema
+(RSINTEGRATEDWATERHEATER, all temperatures in kelvin). Only what a two-node tank needs is kept:
+tank volume and UA, the compressor performance map, the turn-on/shut-off thresholds and the
+resistance element powers. Provenance: ``sample_data/SOURCES.md``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "hpwh_models"
+MODEL_NAMES: tuple[str, ...] = (
+    "Rheem2020Prem50",
+    "Rheem2020Prem80",
+    "AOSmithHPTU50",
+    "AOSmithHPTU80",
+)
+
+KELVIN_OFFSET = 273.15
+# Density times specific heat of water near 50 °C, J/(L·K) (hpwh.md §6: ρc_p ≈ 4.16 kJ/(L·K)).
+WATER_RHO_CP_J_PER_L_K = 4160.0
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, unreadable or lacks a field the tank needs."""
+
+
+@dataclass(frozen=True)
+class PerformanceMap:
+    """Compressor heating capacity and input power on an (air °C × water °C) grid, in W."""
+
+    air_c: tuple[float, ...]
+    water_c: tuple[float, ...]
+    capacity_w: tuple[tuple[float, ...], ...]  # [air index][water index]
+    input_w: tuple[tuple[float, ...], ...]
+
+    def lookup(self, air_c: float, water_c: float) -> tuple[float, float]:
+        """Bilinear interpolation of (capacity W, input W), linear extrapolation outside.
+
+        HPWHsim treats the grid the same way; outside the air range the compressor is locked
+        out anyway, and past the hottest water point the capacity soon falls to ≤ 0.
+        """
+        ia, fa = _bracket(self.air_c, air_c)
+        iw, fw = _bracket(self.water_c, water_c)
+        return (
+            _bilinear(self.capacity_w, ia, fa, iw, fw),
+            _bilinear(self.input_w, ia, fa, iw, fw),
+        )
+
+
+def _bracket(axis: Sequence[float], value: float) -> tuple[int, float]:
+    """Index i and fraction f with value = axis[i] + f·(axis[i+1] − axis[i]).
+
+    f lies in [0, 1] inside the axis and outside it when extrapolating from the end segment.
+    """
+    if len(axis) == 1:
+        return 0, 0.0
+    i = min(max(bisect.bisect_right(axis, value) - 1, 0), len(axis) - 2)
+    span = axis[i + 1] - axis[i]
+    return i, (value - axis[i]) / span
+
+
+def _bilinear(grid: Sequence[Sequence[float]], ia: int, fa: float, iw: int, fw: float) -> float:
+    ja = min(ia + 1, len(grid) - 1)
+    jw = min(iw + 1, len(grid[0]) - 1)
+    low = grid[ia][iw] * (1 - fw) + grid[ia][jw] * fw
+    high = grid[ja][iw] * (1 - fw) + grid[ja][jw] * fw
+    return low * (1 - fa) + high * fa
+
+
+@dataclass(frozen=True)
+class HpwhModel:
+    """The product facts a two-node tank simulation needs (SI units, °C)."""
+
+    name: str
+    volume_l: float
+    ua_w_per_k: float
+    standard_setpoint_c: float
+    performance: PerformanceMap
+    # Compressor turn-on: lower sensor below set point minus this (model file, bottom third).
+    hp_turn_on_differential_c: float
+    # Compressor "standby" turn-on: top of tank below set point minus this.
+    hp_standby_differential_c: float
+    # HPWHsim stops the compressor when the condenser would exceed this refrigerant temperature.
+    max_refrigerant_temp_c: float
+    # Below the map's lowest air temperature the compressor is locked out (with hysteresis).
+    hp_min_air_c: float
+    hp_max_air_c: float
+    hp_lockout_hysteresis_c: float
+    top_element_w: float
+    bottom_element_w: float
+    # Top element turn-on: either set point minus a differential, or an absolute temperature.
+    top_element_differential_c: float | None
+    top_element_absolute_c: float | None
+    # The bottom element backs up the compressor; it stops once the bottom exceeds this.
+    bottom_element_shut_off_c: float | None
+
+    @property
+    def heat_capacity_j_per_k(self) -> float:
+        return self.volume_l * WATER_RHO_CP_J_PER_L_K
+
+    def top_element_turn_on_c(self, setpoint_c: float) -> float:
+        """Upper-node temperature below which the top element switches on."""
+        if self.top_element_absolute_c is not None:
+            # An absolute threshold above a lowered set point would pin the element on.
+            return min(self.top_element_absolute_c, setpoint_c - 1.0)
+        assert self.top_element_differential_c is not None
+        return setpoint_c - self.top_element_differential_c
+
+
+def load_model(name_or_path: str | Path) -> HpwhModel:
+    """Load a model by name (one of ``MODEL_NAMES``) or from a JSON file path."""
+    path = Path(name_or_path)
+    if path.suffix != ".json":
+        path = MODELS_DIR / f"{name_or_path}.json"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelFileError(
+            f"unknown HPWH model {str(name_or_path)!r}: no file {path}; "
+            f"known models: {', '.join(MODEL_NAMES)}"
+        ) from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: cannot read model file: {exc}") from exc
+    try:
+        return _parse(path.stem, document)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: not an RSINTEGRATEDWATERHEATER model: {exc!r}") from exc
+
+
+def _c(kelvin: float) -> float:
+    return float(kelvin) - KELVIN_OFFSET
+
+
+def _parse(name: str, doc: Mapping[str, Any]) -> HpwhModel:
+    perf = doc["integrated_system"]["performance"]
+    tank = perf["tank"]["performance"]
+    sources = {hs["id"]: hs for hs in perf["heat_source_configurations"]}
+    compressor = next(hs for hs in sources.values() if hs["heat_source_type"] == "CONDENSER")
+    comp_perf = compressor["heat_source"]["performance"]
+    grid = comp_perf["performance_map"]["grid_variables"]
+    lookup = comp_perf["performance_map"]["lookup_variables"]
+    air = tuple(_c(t) for t in grid["evaporator_environment_dry_bulb_temperature"])
+    water = tuple(_c(t) for t in grid["heat_source_temperature"])
+    if list(air) != sorted(air) or list(water) != sorted(water) or len(water) < 2:
+        raise ValueError("performance map axes must be ascending with at least two water points")
+
+    def rows(values: Sequence[float]) -> tuple[tuple[float, ...], ...]:
+        # Row-major with the evaporator (air) temperature as the outer loop.
+        if len(values) != len(air) * len(water):
+            raise ValueError("performance map size does not match its grid")
+        if not all(math.isfinite(float(v)) for v in values):
+            raise ValueError("performance map holds a non-finite value")
+        n = len(water)
+        return tuple(tuple(float(v) for v in values[i * n : (i + 1) * n]) for i in range(len(air)))
+
+    hp_diff = standby_diff = None
+    for logic in compressor["turn_on_logic"]:
+        heating = logic["heating_logic"]
+        if "standby_temperature_location" in heating:
+            standby_diff = float(heating["differential_temperature"])
+        else:
+            hp_diff = float(heating["differential_temperature"])
+    if hp_diff is None or standby_diff is None:
+        raise ValueError("compressor turn-on logic lacks the bottom or the standby differential")
+
+    top = sources["resistiveElementTop"]
+    top_logic = top["turn_on_logic"][0]["heating_logic"]
+    bottom = sources["resistiveElementBottom"]
+    shut_off = bottom.get("shut_off_logic", [])
+    return HpwhModel(
+        name=name,
+        volume_l=float(tank["volume"]) * 1000.0,
+        ua_w_per_k=float(tank["ua"]),
+        standard_setpoint_c=_c(doc["standard_setpoint"]),
+        performance=PerformanceMap(
+            air, water, rows(lookup["heating_capacity"]), rows(lookup["input_power"])
+        ),
+        hp_turn_on_differential_c=hp_diff,
+        hp_standby_differential_c=standby_diff,
+        max_refrigerant_temp_c=_c(comp_perf["maximum_refrigerant_temperature"]),
+        hp_min_air_c=air[0],
+        hp_max_air_c=air[-1],
+        hp_lockout_hysteresis_c=float(
+            comp_perf.get("compressor_lockout_temperature_hysteresis", 0)
+        ),
+        top_element_w=float(top["heat_source"]["performance"]["input_power"]),
+        bottom_element_w=float(bottom["heat_source"]["performance"]["input_power"]),
+        top_element_differential_c=(
+            float(top_logic["differential_temperature"])
+            if "differential_temperature" in top_logic
+            else None
+        ),
+        top_element_absolute_c=(
+            _c(top_logic["absolute_temperature"]) if "absolute_temperature" in top_logic else None
+        ),
+        bottom_element_shut_off_c=(
+            _c(shut_off[0]["heating_logic"]["absolute_temperature"]) if shut_off else None
+        ),
+    )

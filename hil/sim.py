@@ -1,0 +1,448 @@
+"""Serve the simulated heater on a pty: ``python -m hil.sim --link PATH``.
+
+Opens a pty pair, makes ``PATH`` a symlink to the device end (as ``socat ... link=PATH`` does) and
+answers on it as a CTA-2045 heat-pump water heater (:mod:`hil.heater`) through the same link engine
+the UCM uses (so tMA/tAR are enforced by our code; a pty ignores the baud rate, cta2045.md §12.4).
+
+Fault switches (:class:`Faults`), from the command line or at run time:
+
+=================  ==============================================================================
+``bit-flips N``     flip one bit in each of our next N data frames (the UCM NAKs 0x03, we resend)
+``drop-acks N``     do not send the link ACK for the next N frames received (the reply still goes)
+``link-nak RR N``   answer the next N frames with link NAK ``15 RR`` and ignore them
+``app-nak RR N``    answer the next N requests with App NAK RR (Intermediate: response code RR)
+``delay S N``       send the next N application replies S seconds late
+``garbage N``       write N random bytes now
+``hangup S``        close the pty now and open a new one at the same PATH after S seconds
+``override on|off`` the customer presses the override button (unsolicited 0x11 to the UCM)
+``state``           print the heater state as JSON
+=================  ==============================================================================
+
+At run time, send one command per line to the control socket ``PATH.ctl`` (a Unix stream socket,
+mode 0600), for example ``python -m hil.sim --link /tmp/heater --control "drop-acks 2"``; the
+reply is one JSON line. From Python, use :func:`run_simulator`::
+
+    async with run_simulator("/tmp/heater", timers=LinkTimers.fast()) as sim:
+        sim.faults.drop_acks = 1
+        ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import time
+import tty
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hil.heater import COMM_TIMEOUT_S, HeaterConfig, SimulatedHeater
+from hil.scenarios import TANK_HELP, tank_argument
+from hil.thermal import ThermalModel
+from ven_edge.cta2045.driver import LinkDriver
+from ven_edge.cta2045.frames import Frame, LinkNak, MessageType
+from ven_edge.cta2045.link import LinkTimers, RequestDone
+
+log = logging.getLogger("hil.sim")
+
+_ACK = b"\x06\x00"
+#: How often the tank physics run between frames (simulated seconds = real seconds).
+_TICK_S = 1.0
+
+
+@dataclass
+class Faults:
+    """Fault switches; counts go down by one each time a fault fires (see module docstring)."""
+
+    bit_flips: int = 0
+    drop_acks: int = 0
+    link_nak_code: int = 0x03
+    link_naks: int = 0
+    app_nak_code: int = 0x03
+    app_naks: int = 0
+    delay_s: float = 0.0
+    delays: int = 0
+    rng: random.Random = field(default_factory=lambda: random.Random(2045), repr=False)
+
+
+class _PtyTransport(asyncio.Transport):
+    """The pty master as an asyncio transport, with the write-side faults applied."""
+
+    def __init__(self, sim: Simulator, master: int) -> None:
+        super().__init__()
+        self._sim = sim
+        self._master = master
+        self._closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._sim._write(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        self._closing = True
+
+
+class Simulator:
+    """The simulated heater served on a pty; build it with :func:`run_simulator`."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timers: LinkTimers | None = None,
+        faults: Faults | None = None,
+        heater: SimulatedHeater | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.control_path = Path(f"{self.path}.ctl")
+        self.timers = timers or LinkTimers()
+        self.faults = faults or Faults()
+        self.heater = heater or SimulatedHeater(now=time.monotonic())
+        self.received: list[Frame] = []
+        self.hangups = 0
+        self.driver: LinkDriver | None = None
+        self._master = -1
+        self._slave = -1
+        self._link_nak_pending: int | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._control: asyncio.Server | None = None
+        self._reopen: asyncio.TimerHandle | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._open_pty()
+        self._control = await asyncio.start_unix_server(self._serve_control, self.control_path)
+        os.chmod(self.control_path, 0o600)
+        self._schedule_tick()
+
+    async def stop(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            await self._control.wait_closed()
+            self._control = None
+        for handle in (self._timer, self._reopen):
+            if handle is not None:
+                handle.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._close_pty()
+        for p in (self.path, self.control_path):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+
+    def _open_pty(self) -> None:
+        master, slave = os.openpty()
+        # Raw from the start: a cooked pty would echo our bytes back before the UCM sets it raw.
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        self._master, self._slave = master, slave
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(os.ttyname(slave))
+        tmp.replace(self.path)  # atomic: a UCM never sees a missing link while we reopen
+        driver = LinkDriver(self.timers, on_frame=self._on_frame)
+        self.driver = driver
+        driver.connection_made(_PtyTransport(self, master))
+        asyncio.get_running_loop().add_reader(master, self._read_ready)
+        log.info("simulated heater on %s -> %s", self.path, os.ttyname(slave))
+
+    def _close_pty(self) -> None:
+        if self._master < 0:
+            return
+        asyncio.get_running_loop().remove_reader(self._master)
+        driver, self.driver = self.driver, None
+        os.close(self._master)
+        os.close(self._slave)
+        self._master = self._slave = -1
+        if driver is not None:
+            driver.connection_lost(None)
+
+    def hang_up(self, reopen_after: float | None = 1.0) -> None:
+        """Close the pty (the UCM sees the port vanish); reopen at the same path later."""
+        self.hangups += 1
+        self._close_pty()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        if reopen_after is not None:
+            loop = asyncio.get_running_loop()
+            self._reopen = loop.call_later(reopen_after, self._open_pty)
+
+    # --- I/O --------------------------------------------------------------------------------
+
+    def _read_ready(self) -> None:
+        try:
+            data = os.read(self._master, 4096)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: no slave open (cannot happen while we hold the slave)
+            return
+        if data and self.driver is not None:
+            self.driver.data_received(data)
+
+    def _write(self, data: bytes) -> None:
+        f = self.faults
+        if data == _ACK and self._link_nak_pending is not None:
+            data = LinkNak(self._link_nak_pending).serialize()
+            self._link_nak_pending = None
+        elif data == _ACK and f.drop_acks > 0:
+            f.drop_acks -= 1
+            log.info("fault: link ACK dropped")
+            return
+        elif len(data) > 2 and f.bit_flips > 0:
+            f.bit_flips -= 1
+            corrupted = bytearray(data)
+            index = f.rng.randrange(4, len(data))  # keep the header so the frame is still framed
+            corrupted[index] ^= 1 << f.rng.randrange(8)
+            data = bytes(corrupted)
+            log.info("fault: bit flipped in byte %d", index)
+        if self._master < 0:
+            return
+        try:
+            os.write(self._master, data)
+        except (BlockingIOError, OSError) as exc:  # a full or gone line drops bytes, like a wire
+            log.warning("write of %d byte(s) failed: %s", len(data), exc)
+
+    def inject_garbage(self, count: int) -> None:
+        self._write(self.faults.rng.randbytes(count))
+
+    # --- the heater -------------------------------------------------------------------------
+
+    def _on_frame(self, frame: Frame) -> None:
+        self.received.append(frame)
+        f = self.faults
+        if f.link_naks > 0:
+            f.link_naks -= 1
+            self._link_nak_pending = f.link_nak_code
+            log.info("fault: link NAK 0x%02X forced", f.link_nak_code)
+            return
+        if f.app_naks > 0 and frame.payload:
+            f.app_naks -= 1
+            self.heater.forced_app_nak = (f.app_nak_code, 1)
+        reply = self.heater.handle(frame, time.monotonic(), time.time())
+        self._schedule_tick()
+        if reply is None:
+            return
+        driver = self.driver
+        if driver is None:
+            return
+        if f.delays > 0:
+            f.delays -= 1
+            loop = asyncio.get_running_loop()
+            loop.call_later(f.delay_s, self._late_reply, driver, reply)
+            return
+        driver.reply(reply)
+
+    def _late_reply(self, driver: LinkDriver, reply: Frame) -> None:
+        if driver is self.driver:
+            driver.send(reply)
+
+    def set_override(self, active: bool) -> None:
+        """The customer presses (or releases) the override; the UCM is told with 0x11."""
+        frame = self.heater.set_override(active)
+        self._spawn(self._send_unsolicited(frame))
+
+    async def _send_unsolicited(self, frame: Frame) -> RequestDone | None:
+        driver = self.driver
+        if driver is None:
+            return None
+
+        def is_app_ack(reply: Frame) -> bool:
+            return (
+                reply.msg_type == MessageType.BASIC_DR
+                and reply.payload[:1] in (b"\x03", b"\x04")
+                and reply.payload[1:2] == frame.payload[:1]
+            )
+
+        return await driver.request(frame, matcher=is_app_ack)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _schedule_tick(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        deadline = self.heater.next_deadline()
+        delay = _TICK_S if deadline is None else min(_TICK_S, max(0.0, deadline - now))
+        self._timer = loop.call_later(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self.heater.tick(time.monotonic())
+        self._schedule_tick()
+
+    def state(self) -> dict[str, Any]:
+        h = self.heater
+        thermal = asdict(h.state)
+        return {
+            "path": str(self.path),
+            "operational_state": h.operational_state,
+            "event": h.event.value,
+            "override": h.override,
+            "set_point_f": h.set_point_f,
+            "thermal": thermal,
+            "frames_received": len(self.received),
+            "hangups": self.hangups,
+            "faults": {k: v for k, v in asdict(self.faults).items() if k != "rng"},
+        }
+
+    # --- control ----------------------------------------------------------------------------
+
+    def control(self, line: str) -> dict[str, Any]:
+        """Apply one control command (module docstring); return the reply object."""
+        words = line.split()
+        if not words:
+            raise ValueError("empty command")
+        cmd, args = words[0], words[1:]
+        f = self.faults
+
+        def num(i: int, default: float) -> float:
+            return float(args[i]) if len(args) > i else default
+
+        if cmd == "bit-flips":
+            f.bit_flips = int(num(0, 1))
+        elif cmd == "drop-acks":
+            f.drop_acks = int(num(0, 1))
+        elif cmd == "link-nak":
+            f.link_nak_code, f.link_naks = int(args[0], 0), int(num(1, 1))
+        elif cmd == "app-nak":
+            f.app_nak_code, f.app_naks = int(args[0], 0), int(num(1, 1))
+        elif cmd == "delay":
+            f.delay_s, f.delays = num(0, 1.0), int(num(1, 1))
+        elif cmd == "garbage":
+            self.inject_garbage(int(num(0, 16)))
+        elif cmd == "hangup":
+            self.hang_up(num(0, 1.0))
+        elif cmd == "override":
+            self.set_override(args[:1] != ["off"])
+        elif cmd != "state":
+            raise ValueError(f"unknown command {cmd!r}")
+        return {"ok": True, "state": self.state()}
+
+    async def _serve_control(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    reply = self.control(line.decode("utf-8", "replace"))
+                except (ValueError, IndexError) as exc:
+                    reply = {"ok": False, "error": str(exc)}
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def run_simulator(
+    path: str | os.PathLike[str],
+    *,
+    timers: LinkTimers | None = None,
+    faults: Faults | None = None,
+    heater_config: HeaterConfig | None = None,
+    thermal: ThermalModel | None = None,
+) -> AsyncIterator[Simulator]:
+    """Serve a simulated heater at ``path`` for the duration of the ``async with`` block."""
+    heater = SimulatedHeater(heater_config, thermal, now=time.monotonic())
+    sim = Simulator(path, timers=timers, faults=faults, heater=heater)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+async def send_control(path: str | os.PathLike[str], line: str) -> dict[str, Any]:
+    """Send one command to a running simulator's control socket; return its JSON reply."""
+    reader, writer = await asyncio.open_unix_connection(f"{path}.ctl")
+    try:
+        writer.write(line.encode() + b"\n")
+        await writer.drain()
+        reply: dict[str, Any] = json.loads(await reader.readline())
+        return reply
+    finally:
+        writer.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m hil.sim", description=__doc__.split("\n\n")[0])
+    p.add_argument("--link", required=True, help="symlink to create for the heater's port")
+    p.add_argument("--control", metavar="CMD", help="send CMD to a running simulator and exit")
+    p.add_argument(
+        "--fast", action="store_true", help="no tMA/tAR delays (default: the spec timers)"
+    )
+    p.add_argument("--bit-flips", type=int, default=0)
+    p.add_argument("--drop-acks", type=int, default=0)
+    p.add_argument("--link-nak", nargs=2, type=lambda s: int(s, 0), metavar=("CODE", "COUNT"))
+    p.add_argument("--app-nak", nargs=2, type=lambda s: int(s, 0), metavar=("CODE", "COUNT"))
+    p.add_argument("--delay", nargs=2, type=float, metavar=("SECONDS", "COUNT"))
+    p.add_argument("--override", action="store_true", help="start with the customer override on")
+    p.add_argument("--comm-timeout", type=float, default=COMM_TIMEOUT_S)
+    p.add_argument("--tank", type=tank_argument, metavar="MODEL[:DRAWS]", help=TANK_HELP)
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    faults = Faults(bit_flips=args.bit_flips, drop_acks=args.drop_acks)
+    if args.link_nak:
+        faults.link_nak_code, faults.link_naks = args.link_nak
+    if args.app_nak:
+        faults.app_nak_code, faults.app_naks = args.app_nak
+    if args.delay:
+        faults.delay_s, faults.delays = args.delay[0], int(args.delay[1])
+    timers = LinkTimers.fast() if args.fast else LinkTimers()
+    config = HeaterConfig(comm_timeout_s=args.comm_timeout)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with run_simulator(
+        args.link, timers=timers, faults=faults, heater_config=config, thermal=args.tank
+    ) as sim:
+        if args.override:
+            sim.heater.override = True
+        sys.stdout.write(f"simulated heater on {sim.path} (control: {sim.control_path})\n")
+        sys.stdout.flush()
+        await stop.wait()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    if args.control:
+        try:
+            reply = asyncio.run(send_control(args.link, args.control))
+        except OSError as exc:
+            sys.stderr.write(f"no simulator at {args.link}: {exc}\n")
+            return 1
+        sys.stdout.write(json.dumps(reply, indent=2) + "\n")
+        return 0 if reply.get("ok") else 1
+    return asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

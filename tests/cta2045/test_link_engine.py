@@ -1,0 +1,239 @@
+"""The sans-I/O link engine driven by an explicit clock: every timer checked exactly."""
+
+from __future__ import annotations
+
+import pytest
+
+from ven_edge.cta2045.frames import Frame, LinkNak, MessageType
+from ven_edge.cta2045.link import (
+    APP_REPLY_TIMEOUT,
+    LINK_ACK_TIMEOUT,
+    RETRIES,
+    RETRY_INTERVAL,
+    T_AR,
+    T_MA,
+    Failure,
+    FrameReceived,
+    LinkBusy,
+    LinkEngine,
+    LinkError,
+    LinkEvent,
+    LinkTimers,
+    RequestDone,
+    Transmit,
+)
+
+ACK = bytes.fromhex("0600")
+SHED = Frame(MessageType.BASIC_DR, bytes((0x01, 0x00)))
+APP_ACK_SHED = Frame(MessageType.BASIC_DR, bytes((0x03, 0x01)))
+OVERRIDE = Frame(MessageType.BASIC_DR, bytes((0x11, 0x01)))
+APP_ACK_OVERRIDE = Frame(MessageType.BASIC_DR, bytes((0x03, 0x11)))
+
+
+def is_app_ack_of_shed(frame: Frame) -> bool:
+    return frame.payload[:1] in (b"\x03", b"\x04")
+
+
+def written(events: list[LinkEvent]) -> list[bytes]:
+    return [e.data for e in events if isinstance(e, Transmit)]
+
+
+def done(events: list[LinkEvent]) -> list[RequestDone]:
+    return [e for e in events if isinstance(e, RequestDone)]
+
+
+def test_spec_timer_constants() -> None:
+    assert (T_MA, LINK_ACK_TIMEOUT, T_AR, APP_REPLY_TIMEOUT) == (0.040, 0.200, 0.100, 3.0)
+    assert (RETRY_INTERVAL, RETRIES) == (0.5, 3)
+    assert LinkTimers().frame_timeout == 0.5
+
+
+def test_received_frame_is_acked_exactly_tma_later() -> None:
+    engine = LinkEngine()
+    events = engine.receive(OVERRIDE.serialize(), 10.0)
+    assert [e for e in events if isinstance(e, FrameReceived)] == [FrameReceived(OVERRIDE)]
+    assert written(events) == []
+    assert engine.next_deadline() == pytest.approx(10.0 + T_MA)
+    assert written(engine.poll(10.0 + T_MA - 1e-6)) == []
+    assert written(engine.poll(10.0 + T_MA)) == [ACK]
+    assert engine.next_deadline() is None
+
+
+def test_app_reply_waits_tar_after_our_ack() -> None:
+    engine = LinkEngine()
+    engine.receive(OVERRIDE.serialize(), 0.0)
+    assert written(engine.reply(APP_ACK_OVERRIDE, 0.001)) == []
+    assert written(engine.poll(T_MA)) == [ACK]
+    assert written(engine.poll(T_MA + T_AR - 1e-6)) == []
+    assert written(engine.poll(T_MA + T_AR)) == [APP_ACK_OVERRIDE.serialize()]
+    # our reply waits for the peer's link ACK, and nothing more
+    assert engine.poll(T_MA + T_AR + 0.05) == []
+    assert engine.receive(ACK, T_MA + T_AR + 0.06) == []
+    assert engine.next_deadline() is None
+
+
+def test_request_ack_then_reply() -> None:
+    engine = LinkEngine()
+    request_id, events = engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    assert written(events) == [SHED.serialize()]
+    assert engine.busy
+    engine.receive(ACK, 0.05)
+    assert engine.next_deadline() == pytest.approx(0.05 + APP_REPLY_TIMEOUT)
+    events = engine.receive(APP_ACK_SHED.serialize(), 0.2)
+    [result] = done(events)
+    assert result == RequestDone(request_id, reply=APP_ACK_SHED, attempts=1)
+    assert not engine.busy
+    assert written(engine.poll(0.2 + T_MA)) == [ACK]  # the reply itself is link-ACKed
+
+
+def test_one_request_at_a_time() -> None:
+    engine = LinkEngine()
+    engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    with pytest.raises(LinkBusy):
+        engine.request(SHED, 0.0)
+
+
+def test_no_ack_retries_three_times_500_ms_apart_then_fails() -> None:
+    engine = LinkEngine()
+    _, events = engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    sends = [0.0] if written(events) else []
+    t = 0.0
+    results: list[RequestDone] = []
+    while not results:
+        deadline = engine.next_deadline()
+        assert deadline is not None
+        t = deadline
+        events = engine.poll(t)
+        if written(events):
+            sends.append(t)
+        results += done(events)
+    assert sends == pytest.approx([0.0, 0.5, 1.0, 1.5])
+    assert t == pytest.approx(1.5 + LINK_ACK_TIMEOUT)
+    assert results[0].failure is Failure.NO_ACK
+    assert results[0].attempts == RETRIES + 1
+    assert engine.counters.retries == RETRIES
+
+
+def test_checksum_nak_is_retried_and_a_later_ack_succeeds() -> None:
+    engine = LinkEngine()
+    engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    assert engine.receive(LinkNak(0x03).serialize(), 0.05) == []
+    assert engine.next_deadline() == pytest.approx(RETRY_INTERVAL)
+    assert written(engine.poll(RETRY_INTERVAL)) == [SHED.serialize()]
+    engine.receive(ACK, 0.55)
+    [result] = done(engine.receive(APP_ACK_SHED.serialize(), 0.7))
+    assert result.ok
+    assert result.attempts == 2
+
+
+@pytest.mark.parametrize("reason", [0x02, 0x06, 0x07])
+def test_permanent_nak_ends_the_request(reason: int) -> None:
+    engine = LinkEngine()
+    engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    [result] = done(engine.receive(LinkNak(reason).serialize(), 0.05))
+    assert result.failure is Failure.LINK_NAK
+    assert result.nak == reason
+    assert not engine.busy
+
+
+def test_reply_timeout_retries_idempotent_requests_only() -> None:
+    engine = LinkEngine()
+    engine.request(SHED, 0.0, matcher=is_app_ack_of_shed, idempotent=False)
+    engine.receive(ACK, 0.05)
+    [result] = done(engine.poll(0.05 + APP_REPLY_TIMEOUT))
+    assert result.failure is Failure.REPLY_TIMEOUT
+    assert result.attempts == 1
+
+    engine.request(SHED, 10.0, matcher=is_app_ack_of_shed)
+    engine.receive(ACK, 10.05)
+    assert written(engine.poll(10.05 + APP_REPLY_TIMEOUT)) == [SHED.serialize()]
+
+
+def test_reply_before_ack_counts_as_ack() -> None:
+    engine = LinkEngine()
+    engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    [result] = done(engine.receive(APP_ACK_SHED.serialize(), 0.15))
+    assert result.ok
+    assert engine.next_deadline() == pytest.approx(0.15 + T_MA)  # only our ACK of the reply left
+    engine.poll(0.15 + T_MA)
+    assert engine.next_deadline() is None
+
+
+def test_type_query_gets_only_a_link_ack() -> None:
+    engine = LinkEngine()
+    request_id, _ = engine.request(Frame(MessageType.INTERMEDIATE_DR), 0.0)
+    [result] = done(engine.receive(ACK, 0.05))
+    assert result == RequestDone(request_id, attempts=1)
+
+
+def test_unsupported_type_bad_length_and_checksum_are_nakked() -> None:
+    engine = LinkEngine(supported_types=frozenset({MessageType.BASIC_DR}))
+    events = engine.receive(Frame(MessageType.INTERMEDIATE_DR, b"\x01\x01").serialize(), 0.0)
+    assert [e.kind for e in events if isinstance(e, LinkError)] == ["unsupported_type"]
+    assert written(engine.poll(T_MA)) == [bytes.fromhex("1506")]
+
+    engine.receive(Frame(MessageType.BASIC_DR, b"\x01\x00\x00").serialize(), 1.0)
+    assert written(engine.poll(1.0 + T_MA)) == [bytes.fromhex("1502")]
+
+    bad = bytearray(SHED.serialize())
+    bad[-1] ^= 0xFF
+    events = engine.receive(bytes(bad), 2.0)
+    # the rejected bytes are then rescanned and discarded as garbage
+    assert [e.kind for e in events if isinstance(e, LinkError)] == ["checksum", "garbage"]
+    assert written(engine.poll(2.0 + T_MA)) == [bytes.fromhex("1503")]
+    assert engine.counters.checksum_errors == 1
+
+
+def test_partial_frame_abandoned_after_500_ms_with_nak_05() -> None:
+    engine = LinkEngine()
+    engine.receive(SHED.serialize()[:5], 0.0)
+    assert engine.next_deadline() == pytest.approx(0.5)
+    assert engine.poll(0.499) == []
+    events = engine.poll(0.5)
+    assert next(e.kind for e in events if isinstance(e, LinkError)) == "frame_timeout"
+    assert written(engine.poll(0.5 + T_MA)) == [bytes.fromhex("1505")]
+
+
+def test_unsolicited_frame_handled_while_request_waits() -> None:
+    engine = LinkEngine()
+    engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    engine.receive(ACK, 0.05)
+    # the heater reports a customer override before answering
+    events = engine.receive(OVERRIDE.serialize(), 0.1)
+    assert FrameReceived(OVERRIDE) in events
+    engine.reply(APP_ACK_OVERRIDE, 0.1)
+    assert written(engine.poll(0.1 + T_MA)) == [ACK]
+    assert written(engine.poll(0.1 + T_MA + T_AR)) == [APP_ACK_OVERRIDE.serialize()]
+    engine.receive(ACK, 0.3)
+    [result] = done(engine.receive(APP_ACK_SHED.serialize(), 0.4))
+    assert result.ok
+    assert engine.busy is False
+
+
+def test_ack_and_reply_in_one_read_and_split_reads() -> None:
+    engine = LinkEngine()
+    engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    data = ACK + APP_ACK_SHED.serialize()
+    results: list[RequestDone] = []
+    for i, byte in enumerate(data):
+        results += done(engine.receive(bytes([byte]), 0.01 * i))
+    assert len(results) == 1
+    assert results[0].reply == APP_ACK_SHED
+
+    engine.request(SHED, 1.0, matcher=is_app_ack_of_shed)
+    assert len(done(engine.receive(data, 1.1))) == 1
+
+
+def test_close_fails_the_outstanding_request() -> None:
+    engine = LinkEngine()
+    engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    [result] = done(engine.close())
+    assert result.failure is Failure.CLOSED
+    assert engine.next_deadline() is None
+
+
+def test_garbage_is_counted_and_the_next_frame_still_found() -> None:
+    engine = LinkEngine()
+    events = engine.receive(b"\xaa\x55\x00" + OVERRIDE.serialize(), 0.0)
+    assert FrameReceived(OVERRIDE) in events
+    assert engine.counters.garbage_bytes == 3

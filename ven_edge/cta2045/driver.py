@@ -1,0 +1,193 @@
+"""The asyncio shell around :class:`~ven_edge.cta2045.link.LinkEngine`.
+
+:class:`LinkDriver` is an :class:`asyncio.Protocol`: plug it into any transport that delivers
+bytes (pyserial-asyncio for a serial port, see :mod:`ven_edge.cta2045.transport`, or a pty master
+in the simulator). It feeds received bytes and the loop's clock to the engine, writes what the
+engine transmits, and keeps one loop timer armed at the engine's next deadline, so no task polls.
+
+Requests follow zigpy-znp's pattern: the future is registered before the bytes are written, one
+request is in flight at a time behind a lock, and the future is always resolved, by the reply, by
+a link failure or by the port closing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from ven_edge.cta2045.frames import Frame, MessageType
+from ven_edge.cta2045.link import (
+    Failure,
+    FrameReceived,
+    LinkCounters,
+    LinkEngine,
+    LinkError,
+    LinkEvent,
+    LinkTimers,
+    ReplyMatcher,
+    RequestDone,
+    SendFailed,
+    Transmit,
+)
+
+log = logging.getLogger(__name__)
+
+FrameHandler = Callable[[Frame], None]
+LostHandler = Callable[[Exception | None], None]
+
+
+class LinkDriver(asyncio.Protocol):
+    """One side of a CTA-2045 link over an asyncio transport."""
+
+    def __init__(
+        self,
+        timers: LinkTimers | None = None,
+        *,
+        supported_types: frozenset[int] = frozenset(MessageType),
+        on_frame: FrameHandler | None = None,
+        on_lost: LostHandler | None = None,
+        on_error: Callable[[LinkError], None] | None = None,
+    ) -> None:
+        self.engine = LinkEngine(timers, supported_types=supported_types)
+        self.on_frame = on_frame
+        self.on_lost = on_lost
+        self.on_error = on_error
+        self._transport: asyncio.BaseTransport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._futures: dict[int, asyncio.Future[RequestDone]] = {}
+        self._lock = asyncio.Lock()
+        self._closed = asyncio.Event()
+        self._opened = asyncio.Event()
+
+    @property
+    def timers(self) -> LinkTimers:
+        return self.engine.timers
+
+    @property
+    def counters(self) -> LinkCounters:
+        return self.engine.counters
+
+    @property
+    def connected(self) -> bool:
+        return self._transport is not None
+
+    # --- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._closed.clear()
+        self._opened.set()
+
+    def data_received(self, data: bytes) -> None:
+        self._dispatch(self.engine.receive(data, self._now()))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._cancel_timer()
+        self._dispatch(self.engine.close())
+        self._closed.set()
+        if self.on_lost is not None:
+            self.on_lost(exc)
+
+    # --- API -------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        frame: Frame,
+        *,
+        matcher: ReplyMatcher | None = None,
+        idempotent: bool = True,
+    ) -> RequestDone:
+        """Send ``frame`` and wait for its application reply (or only its ACK without matcher)."""
+        async with self._lock:
+            if self._transport is None:
+                return RequestDone(0, failure=Failure.CLOSED, attempts=0)
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[RequestDone] = loop.create_future()
+            request_id, events = self.engine.request(
+                frame, self._now(), matcher=matcher, idempotent=idempotent
+            )
+            self._futures[request_id] = future
+            try:
+                self._dispatch(events)
+                return await future
+            finally:
+                self._futures.pop(request_id, None)
+
+    def reply(self, frame: Frame) -> None:
+        """Answer the frame just received (sent tAR after our link ACK of it)."""
+        self._dispatch(self.engine.reply(frame, self._now()))
+
+    def send(self, frame: Frame) -> None:
+        """Send a frame that only needs a link ACK."""
+        self._dispatch(self.engine.send(frame, self._now()))
+
+    def write_raw(self, data: bytes) -> None:
+        """Write bytes outside the protocol (fault injection)."""
+        self._dispatch(self.engine.send_raw(data))
+
+    def close(self) -> None:
+        """Close the transport; the outstanding request, if any, fails with ``CLOSED``."""
+        transport = self._transport
+        if transport is not None:
+            transport.close()
+
+    async def wait_open(self) -> None:
+        """Wait for ``connection_made`` (pyserial-asyncio calls it on the next loop turn)."""
+        await self._opened.wait()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch(self.engine.poll(self._now()))
+
+    def _dispatch(self, events: list[LinkEvent]) -> None:
+        for event in events:
+            if isinstance(event, Transmit):
+                self._write(event.data)
+            elif isinstance(event, RequestDone):
+                future = self._futures.get(event.request_id)
+                if future is not None and not future.done():
+                    future.set_result(event)
+            elif isinstance(event, FrameReceived):
+                if self.on_frame is not None:
+                    self.on_frame(event.frame)
+            elif isinstance(event, SendFailed):
+                log.warning(
+                    "cta2045 frame %s not acknowledged: %s",
+                    event.frame.serialize().hex(" "),
+                    event.failure.value,
+                )
+            else:
+                log.debug("cta2045 link %s: %s", event.kind, event.detail)
+                if self.on_error is not None:
+                    self.on_error(event)
+        self._arm_timer()
+
+    def _write(self, data: bytes) -> None:
+        transport = self._transport
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.write(data)
+        elif transport is not None:
+            raise TypeError(f"{type(transport).__name__} cannot write")
+
+    def _arm_timer(self) -> None:
+        self._cancel_timer()
+        if self._transport is None:
+            return
+        deadline = self.engine.next_deadline()
+        if deadline is not None:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)

@@ -1,0 +1,282 @@
+"""Build the planning :class:`~ven_edge.plan.problem.Problem` from signals and device state.
+
+Prices come from the :class:`~ven_edge.signals.SignalTimeline`: whatever intervals the VTN sent
+(irregular, packed sub-intervals, gaps, overlapping events resolved by priority) are turned into a
+piecewise-constant price and averaged over each plan step, weighted by time. Steps with no price
+at all take ``PlannerConfig.gap_price`` or, when that is None, the time-weighted mean of the known
+prices in the horizon (a neutral value: a gap neither attracts nor repels heating). An
+``IMPORT_CAPACITY_LIMIT`` (kW) caps the electric input of each source in that step.
+
+Stored energy is the heat above the minimum useful temperature. It comes from the device's
+CTA-2045 commodity readings when present (present energy storage and total storage capacity, Wh)
+and otherwise from the tank temperature and the tank's thermal mass.
+
+Heat-pump capacity and COP come from an HPWHsim model file (:mod:`ven_edge.plan.hpwh_model`) at
+the air and water temperatures; configuration may override every capacity. Standby loss
+(UA × (tank − air)) is added to the draw, since the scheduler's tank is lossless.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ven_edge.plan.hpwh_model import HpwhModel
+from ven_edge.plan.problem import Problem, Source
+from ven_edge.signals import SignalTimeline
+
+PRICE = "PRICE"
+IMPORT_CAPACITY_LIMIT = "IMPORT_CAPACITY_LIMIT"
+#: Lowest delivery temperature a shower accepts (110 °F), the zero of stored energy (hpwh.md §5.2).
+MIN_USEFUL_C = 43.3
+#: DOE 24-hour test conditions: 67.5 °F air (10 CFR 430 Subpart B, Appendix E).
+DOE_AIR_C = 19.7
+#: Water temperature at the condenser assumed when the tank temperature is unknown (°C).
+DEFAULT_WATER_C = 45.0
+
+
+class BuildError(ValueError):
+    """The signals, device state and configuration do not give a plannable problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """What the planner reads from the water heater; every field is optional.
+
+    ``stored_wh``/``capacity_wh`` are CTA-2045 commodity readings (present energy storage and
+    total energy storage capacity, in Wh). ``tank_c`` is the tank (or upper-tank) temperature and
+    ``air_c`` the air around the heat pump.
+    """
+
+    stored_wh: float | None = None
+    capacity_wh: float | None = None
+    tank_c: float | None = None
+    air_c: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannerConfig:
+    """Installer settings for the planner. Capacities given here win over the model file."""
+
+    step: timedelta = timedelta(hours=1)
+    horizon: timedelta = timedelta(hours=24)
+    #: Thermal draw per hour of the day (24 values, kWh), in ``draw_utc_offset`` local time.
+    draw_kwh_by_hour: tuple[float, ...] = (0.35,) * 24
+    draw_utc_offset: timedelta = timedelta(0)
+    #: Stored energy kept in reserve, as a fraction of the capacity.
+    reserve_fraction: float = 0.2
+    #: End-of-horizon target as a fraction of capacity; None = the starting stored energy.
+    end_fraction: float | None = None
+    capacity_kwh: float | None = None
+    setpoint_c: float | None = None
+    #: Tank temperature an advanced load up may reach (needs a mixing valve; the FSEC/PNNL
+    #: prototype went to 62.8 °C). None: never plan storage above the set point.
+    advanced_load_up_c: float | None = None
+    min_useful_c: float = MIN_USEFUL_C
+    air_c: float = DOE_AIR_C
+    hp_max_kw: float | None = None
+    hp_cop: float | None = None
+    element_kw: float | None = None
+    element_enabled: bool = True
+    include_standby_loss: bool = True
+    gap_price: float | None = None
+
+
+def _average(timeline: SignalTimeline, kind: str, start: datetime, end: datetime) -> float | None:
+    """Time-weighted mean of the winning numeric value of ``kind`` over [start, end), counting
+    only the time covered by a value; None when nothing covers any of it."""
+    covered = 0.0
+    total = 0.0
+    t = start
+    while t < end:
+        nxt = timeline.next_change_after(t)
+        seg_end = end if nxt is None or nxt > end else nxt
+        value = timeline.value_at(kind, t)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise BuildError(f"{kind} value {value!r} at {t.isoformat()} is not a number")
+            if not math.isfinite(value):
+                raise BuildError(f"{kind} value {value!r} at {t.isoformat()} is not finite")
+            seconds = (seg_end - t).total_seconds()
+            covered += seconds
+            total += float(value) * seconds
+        t = seg_end
+    return None if covered == 0 else total / covered
+
+
+def _minimum(timeline: SignalTimeline, kind: str, start: datetime, end: datetime) -> float | None:
+    """Smallest winning numeric value of ``kind`` during [start, end) (limits bind at their
+    tightest), or None."""
+    best: float | None = None
+    t = start
+    while t < end:
+        value = timeline.value_at(kind, t)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            best = float(value) if best is None else min(best, float(value))
+        nxt = timeline.next_change_after(t)
+        t = end if nxt is None or nxt > end else nxt
+    return best
+
+
+def resample_prices(
+    timeline: SignalTimeline, start: datetime, step: timedelta, n: int, gap: float | None
+) -> tuple[float, ...]:
+    """Price per plan step (see the module docstring for gaps)."""
+    prices = timeline.of_kind(PRICE)
+    raw = [_average(prices, PRICE, start + k * step, start + (k + 1) * step) for k in range(n)]
+    known = [p for p in raw if p is not None]
+    if gap is None:
+        if not known:
+            raise BuildError("no PRICE signal covers the planning horizon and no gap_price is set")
+        gap = sum(known) / len(known)
+    return tuple(gap if p is None else p for p in raw)
+
+
+def resample_draw(
+    by_hour: Sequence[float], offset: timedelta, start: datetime, step: timedelta, n: int
+) -> tuple[float, ...]:
+    """Thermal draw per plan step from an hour-of-day profile, by overlap with each hour."""
+    if len(by_hour) != 24:
+        raise BuildError(f"draw_kwh_by_hour needs 24 values, got {len(by_hour)}")
+    hour = timedelta(hours=1)
+    out = []
+    for k in range(n):
+        a = start + k * step
+        b = a + step
+        local = a + offset
+        cursor = local.replace(minute=0, second=0, microsecond=0)
+        energy = 0.0
+        while cursor < b + offset:
+            lo = max(cursor, local)
+            hi = min(cursor + hour, b + offset)
+            if hi > lo:
+                energy += by_hour[cursor.hour] * ((hi - lo) / hour)
+            cursor += hour
+        out.append(energy)
+    return tuple(out)
+
+
+def _tank_mass(model: HpwhModel | None) -> float | None:
+    return None if model is None else model.heat_capacity_kwh_per_k
+
+
+def _setpoint(config: PlannerConfig, model: HpwhModel | None) -> float | None:
+    if config.setpoint_c is not None:
+        return config.setpoint_c
+    return None if model is None else model.setpoint_c
+
+
+def stored_energy(
+    state: DeviceState, config: PlannerConfig, model: HpwhModel | None
+) -> tuple[float, float]:
+    """(stored kWh, normal capacity kWh), both above the minimum useful temperature.
+
+    The normal capacity is the energy at the set point; the stored energy may exceed it after an
+    advanced load up (never below zero). Pass the capacity to
+    :func:`~ven_edge.plan.commands.plan_to_commands` as ``normal_capacity_kwh``.
+    """
+    mass = _tank_mass(model)
+    setpoint = _setpoint(config, model)
+    capacity = config.capacity_kwh
+    if capacity is None and state.capacity_wh is not None:
+        capacity = state.capacity_wh / 1000.0
+    if capacity is None and mass is not None and setpoint is not None:
+        capacity = mass * (setpoint - config.min_useful_c)
+    if capacity is None or not math.isfinite(capacity) or capacity <= 0:
+        raise BuildError(
+            "storage capacity unknown: set capacity_kwh, or give a model file, "
+            "or let the device report its total energy storage capacity"
+        )
+    if state.stored_wh is not None:
+        stored = state.stored_wh / 1000.0
+    elif state.tank_c is not None and mass is not None:
+        stored = mass * (state.tank_c - config.min_useful_c)
+    elif state.tank_c is not None and setpoint is not None:
+        stored = capacity * (state.tank_c - config.min_useful_c) / (setpoint - config.min_useful_c)
+    else:
+        raise BuildError("stored energy unknown: no commodity reading and no tank temperature")
+    if not math.isfinite(stored):
+        raise BuildError(f"stored energy {stored} is not finite")
+    return max(stored, 0.0), capacity
+
+
+def storage_ceiling(capacity: float, config: PlannerConfig, model: HpwhModel | None) -> float:
+    """The most the plan may store: the normal capacity, or more with advanced load up."""
+    alu = config.advanced_load_up_c
+    setpoint = _setpoint(config, model)
+    if alu is None:
+        return capacity
+    if setpoint is None or alu <= setpoint:
+        raise BuildError(f"advanced_load_up_c {alu} must be above the set point {setpoint}")
+    return capacity * (alu - config.min_useful_c) / (setpoint - config.min_useful_c)
+
+
+def build_problem(
+    timeline: SignalTimeline,
+    state: DeviceState,
+    config: PlannerConfig,
+    now: datetime,
+    model: HpwhModel | None = None,
+) -> Problem:
+    """The problem for the horizon starting at ``now`` (aware), one interval per ``config.step``."""
+    if now.tzinfo is None:
+        raise BuildError("now must be timezone-aware")
+    if config.step <= timedelta(0) or config.horizon < config.step:
+        raise BuildError(f"step {config.step} must be positive and within horizon {config.horizon}")
+    n = int(config.horizon / config.step)
+    step_h = config.step / timedelta(hours=1)
+    price = resample_prices(timeline, now, config.step, n, config.gap_price)
+    load = list(resample_draw(config.draw_kwh_by_hour, config.draw_utc_offset, now, config.step, n))
+
+    stored, capacity = stored_energy(state, config, model)
+    ceiling = storage_ceiling(capacity, config, model)
+    # A tank above what the plan may use (a sensor overshoot) plans from the ceiling.
+    stored = min(stored, ceiling)
+    air = state.air_c if state.air_c is not None else config.air_c
+    water = state.tank_c if state.tank_c is not None else DEFAULT_WATER_C
+    if config.include_standby_loss and model is not None:
+        tank = model.setpoint_c if state.tank_c is None else state.tank_c
+        loss_kwh = max(0.0, model.ua_w_per_k * (tank - air) / 1000.0 * step_h)
+        load = [x + loss_kwh for x in load]
+
+    hp_kw = config.hp_max_kw
+    cop = config.hp_cop
+    if model is not None:
+        hp_kw = model.capacity_kw(air, water) if hp_kw is None else hp_kw
+        cop = model.cop(air, water) if cop is None else cop
+    if hp_kw is None or cop is None:
+        raise BuildError("heat-pump capacity and COP unknown: set hp_max_kw and hp_cop or a model")
+    element_kw = config.element_kw
+    if element_kw is None:
+        element_kw = model.element_kw if model is not None else 0.0
+
+    limits = timeline.of_kind(IMPORT_CAPACITY_LIMIT)
+    hp_max, el_max = [], []
+    for k in range(n):
+        a = now + k * config.step
+        limit = _minimum(limits, IMPORT_CAPACITY_LIMIT, a, a + config.step)
+        hp = hp_kw if limit is None else min(hp_kw, max(limit, 0.0) * cop)
+        el = element_kw if limit is None else min(element_kw, max(limit, 0.0))
+        hp_max.append(hp * step_h)
+        el_max.append(el * step_h if config.element_enabled else 0.0)
+
+    sources = [Source("heat_pump", (cop,) * n, tuple(hp_max), (0.0,) * n)]
+    if config.element_enabled and element_kw > 0:
+        sources.append(Source("element", (1.0,) * n, tuple(el_max), (0.0,) * n))
+    reserve = config.reserve_fraction * capacity
+    if config.end_fraction is None:
+        end = min(max(stored, reserve), capacity)
+    else:
+        end = min(max(config.end_fraction * capacity, reserve), capacity)
+    return Problem(
+        step_hours=step_h,
+        price=price,
+        load_kwh=tuple(load),
+        soc_kwh=stored,
+        soc_min_kwh=reserve,
+        soc_max_kwh=ceiling,
+        soc_end_min_kwh=end,
+        sources=tuple(sources),
+    )

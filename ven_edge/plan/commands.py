@@ -1,0 +1,226 @@
+"""Turn a plan into a CTA-2045 command timeline.
+
+Commands are plain data here; the control layer maps them onto CTA-2045 messages (Shed, Load Up,
+Advanced Load Up with its Wh amount, End Shed/Normal). CTA-2045 defines the messages, not how a
+heater responds (cta2045.md §8–§9), so the planner asks for *states* and says why.
+
+Strategies:
+
+* ``"state"`` (default): from the planned heat and the stored energy. Heat about zero while the
+  tank is above the reserve → shed; more heat than this interval's draw (the tank is being charged
+  beyond what a normal thermostat would replace) → load up, or advanced load up with a Wh amount
+  when the device supports it and the plan stores more than its normal capacity; otherwise normal.
+* ``"fraction"``: the toolkit's mapping by share of maximum output: 0 → shed, < 30 % → normal,
+  < 80 % → load up, else advanced load up.
+* ``"price"``: the toolkit's mapping by price percentile over the horizon: ≥ P75 shed, ≥ P50
+  normal, ≥ P25 load up, else advanced load up.
+
+Advanced load up falls back to load up when the device does not support it (it is CTA-2045-B
+only and needs a mixing valve). Adjacent intervals with the same command merge into one command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Literal
+
+import numpy as np
+
+from ven_edge.plan.problem import Plan, Problem
+
+SHED = "shed"
+LOAD_UP = "load_up"
+ADVANCED_LOAD_UP = "advanced_load_up"
+NORMAL = "normal"
+
+Strategy = Literal["state", "fraction", "price"]
+STRATEGIES: tuple[str, ...] = ("state", "fraction", "price")
+
+#: Heat below this share of the step's maximum output counts as "about zero" (kWh/kWh).
+IDLE_FRACTION = 0.02
+#: The toolkit's thresholds for the fraction mapping (hpwh.md §4, controls/cta2045.py).
+FRACTION_NORMAL_BELOW = 0.3
+FRACTION_LOAD_UP_BELOW = 0.8
+#: The toolkit's default price percentiles (shed, normal, load up).
+PRICE_PERCENTILES = (75.0, 50.0, 25.0)
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One command over ``[start, end)``.
+
+    ``wh`` is set for advanced load up only: the heat the plan puts into the tank during the
+    command (CTA-2045-B Advanced Load Up carries an energy amount in Wh and a duration).
+    ``reason`` is a sentence for the homeowner.
+    """
+
+    kind: str
+    start: datetime
+    end: datetime
+    reason: str
+    wh: int | None = None
+
+    @property
+    def duration_s(self) -> int:
+        return round((self.end - self.start).total_seconds())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "duration_s": self.duration_s,
+            "wh": self.wh,
+            "reason": self.reason,
+        }
+
+
+def _classify_state(plan: Plan, problem: Problem, alu: bool, normal_capacity: float) -> list[str]:
+    heat = plan.total_heat()
+    kinds = []
+    for t in range(problem.n):
+        top = sum(s.max_kwh[t] for s in problem.sources)
+        idle = heat[t] <= max(IDLE_FRACTION * top, _EPS)
+        if idle and plan.soc_kwh[t] > problem.soc_min_kwh + _EPS:
+            kinds.append(SHED)
+        elif heat[t] > problem.load_kwh[t] + max(IDLE_FRACTION * top, _EPS):
+            above = plan.soc_kwh[t + 1] > normal_capacity + _EPS
+            kinds.append(ADVANCED_LOAD_UP if alu and above else LOAD_UP)
+        else:
+            kinds.append(NORMAL)
+    return kinds
+
+
+def _classify_fraction(plan: Plan, problem: Problem) -> list[str]:
+    heat = plan.total_heat()
+    kinds = []
+    for t in range(problem.n):
+        top = sum(s.max_kwh[t] for s in problem.sources)
+        if top <= 0:
+            kinds.append(NORMAL)
+            continue
+        share = heat[t] / top
+        if heat[t] <= _EPS:
+            kinds.append(SHED)
+        elif share < FRACTION_NORMAL_BELOW:
+            kinds.append(NORMAL)
+        elif share < FRACTION_LOAD_UP_BELOW:
+            kinds.append(LOAD_UP)
+        else:
+            kinds.append(ADVANCED_LOAD_UP)
+    return kinds
+
+
+def _classify_price(problem: Problem) -> list[str]:
+    p75, p50, p25 = (float(np.percentile(problem.price, q)) for q in PRICE_PERCENTILES)
+    kinds = []
+    for p in problem.price:
+        if p >= p75:
+            kinds.append(SHED)
+        elif p >= p50:
+            kinds.append(NORMAL)
+        elif p >= p25:
+            kinds.append(LOAD_UP)
+        else:
+            kinds.append(ADVANCED_LOAD_UP)
+    return kinds
+
+
+def _clock(t: datetime, tz: tzinfo | None) -> str:
+    return (t.astimezone(tz) if tz is not None else t).strftime("%H:%M")
+
+
+def _money(p: float) -> str:
+    return f"{p:.3f} $/kWh"
+
+
+def _reason(
+    kind: str,
+    first: int,
+    last: int,
+    problem: Problem,
+    plan: Plan,
+    times: Sequence[datetime],
+    tz: tzinfo | None,
+) -> str:
+    price = problem.price
+    run_price = sum(price[first : last + 1]) / (last + 1 - first)
+    later = range(last + 1, problem.n)
+    if kind in (LOAD_UP, ADVANCED_LOAD_UP):
+        peak = max(later, key=lambda t: (price[t], -t), default=None)
+        extra = plan.soc_kwh[last + 1] - plan.soc_kwh[first]
+        what = "storing extra heat" if kind == ADVANCED_LOAD_UP else "pre-heating"
+        if run_price < 0:
+            return f"{what} while electricity is paid for ({_money(run_price)})"
+        if peak is not None and price[peak] > run_price + _EPS:
+            return (
+                f"{what} at {_money(run_price)} before the {_clock(times[peak], tz)} price peak "
+                f"({_money(price[peak])}); +{max(extra, 0.0):.1f} kWh stored"
+            )
+        return f"{what} while electricity is cheap ({_money(run_price)})"
+    if kind == SHED:
+        cheaper = next((t for t in later if price[t] < run_price - _EPS), None)
+        stored = plan.soc_kwh[first]
+        if cheaper is not None:
+            return (
+                f"using {stored:.1f} kWh of stored hot water while electricity costs "
+                f"{_money(run_price)}; reheating from {_clock(times[cheaper], tz)} when it is "
+                f"cheaper ({_money(price[cheaper])})"
+            )
+        return f"using {stored:.1f} kWh of stored hot water instead of heating now"
+    return f"heating as usual ({_money(run_price)})"
+
+
+def plan_to_commands(
+    plan: Plan,
+    problem: Problem,
+    start: datetime,
+    *,
+    strategy: Strategy = "state",
+    supports_advanced_load_up: bool = False,
+    normal_capacity_kwh: float | None = None,
+    tz: tzinfo | None = None,
+) -> tuple[Command, ...]:
+    """The command timeline for ``plan`` over ``problem`` starting at ``start`` (aware).
+
+    ``normal_capacity_kwh`` is the stored energy a normal thermostat reaches (default:
+    ``problem.soc_max_kwh``); the state strategy asks for advanced load up only to go above it.
+    ``tz`` sets the clock in the reasons (default: ``start``'s zone).
+    """
+    if start.tzinfo is None:
+        raise ValueError("start must be timezone-aware")
+    if strategy == "state":
+        cap = problem.soc_max_kwh if normal_capacity_kwh is None else normal_capacity_kwh
+        kinds = _classify_state(plan, problem, supports_advanced_load_up, cap)
+    elif strategy == "fraction":
+        kinds = _classify_fraction(plan, problem)
+    elif strategy == "price":
+        kinds = _classify_price(problem)
+    else:
+        raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
+    if not supports_advanced_load_up:
+        kinds = [LOAD_UP if k == ADVANCED_LOAD_UP else k for k in kinds]
+    step = timedelta(hours=problem.step_hours)
+    times = [start + k * step for k in range(problem.n + 1)]
+    heat = plan.total_heat()
+    commands = []
+    first = 0
+    for t in range(1, problem.n + 1):
+        if t < problem.n and kinds[t] == kinds[first]:
+            continue
+        kind = kinds[first]
+        wh = round(1000 * sum(heat[first:t])) if kind == ADVANCED_LOAD_UP else None
+        commands.append(
+            Command(
+                kind=kind,
+                start=times[first],
+                end=times[t],
+                reason=_reason(kind, first, t - 1, problem, plan, times, tz),
+                wh=wh,
+            )
+        )
+        first = t
+    return tuple(commands)
