@@ -104,6 +104,23 @@ cp "$out"/ven-edge_*_all.deb "$root/tmp/"
 in_root() { env -i PATH=$clean_path LC_ALL=C.UTF-8 HOME=/root chroot "$root" "$@"; }
 in_root sh -c 'dpkg -i /tmp/ven-edge_*_all.deb' >&2 || fail "dpkg -i in the trixie root"
 in_root ven-edge --version >&2 || fail "ven-edge --version in the trixie root"
+# Every module must import with trixie's python3-* versions (not only those the CLI touches).
+import_all='
+import importlib, pkgutil, sys
+bad = []
+for name in sys.argv[1:]:
+    pkg = importlib.import_module(name)
+    for mod in pkgutil.walk_packages(pkg.__path__, name + "."):
+        if mod.name.endswith(".__main__"):
+            continue
+        try:
+            importlib.import_module(mod.name)
+        except Exception as exc:
+            bad.append(f"{mod.name}: {exc!r}")
+print("\n".join(bad) or "all modules import: " + " ".join(sys.argv[1:]))
+sys.exit(1 if bad else 0)
+'
+in_root python3 -c "$import_all" ven_edge >&2 || fail "modules that do not import on trixie"
 in_root id ven-edge >&2 || fail "system user ven-edge missing"
 in_root id -nG ven-edge | grep -qw dialout || fail "ven-edge is not in group dialout"
 in_root test -f /etc/ven-edge/ven-edge.toml || fail "/etc/ven-edge/ven-edge.toml missing"
@@ -121,6 +138,7 @@ if compgen -G "$out/vtn-lite_*_all.deb" >/dev/null; then
     cp "$out"/vtn-lite_*_all.deb "$root/tmp/"
     in_root sh -c 'dpkg -i /tmp/vtn-lite_*_all.deb' >&2 || fail "dpkg -i vtn-lite in the trixie root"
     in_root vtn-lite --version >&2 || fail "vtn-lite --version in the trixie root"
+    in_root python3 -c "$import_all" vtn_lite >&2 || fail "vtn_lite modules that do not import"
     in_root test -f /etc/vtn-lite/vtn-lite.toml || fail "/etc/vtn-lite/vtn-lite.toml missing"
     verify_out=$(in_root systemd-analyze verify --man=no /usr/lib/systemd/system/vtn-lite.service 2>&1) \
         || fail "systemd-analyze verify vtn-lite in trixie: $verify_out"

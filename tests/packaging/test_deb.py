@@ -81,6 +81,7 @@ def test_installs_on_trixie_and_the_cli_runs_there(check_deb: Run) -> None:
     installed = check_deb.section("install into trixie")
     assert "Setting up ven-edge (0.1.0)" in installed
     assert re.search(r"^ven-edge 0\.1\.0$", installed, re.M)
+    assert "all modules import: ven_edge" in installed
     assert re.search(r"groups=.*\bdialout\b", installed)
     assert "[ PASS  ] configuration is valid: /etc/ven-edge/ven-edge.toml" in installed
     assert "[ PASS  ] state directory is writable" in installed
