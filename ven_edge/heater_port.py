@@ -8,6 +8,8 @@ and the session's :class:`~ven_edge.cta2045.device.DeviceSnapshot` into the cont
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Final
@@ -87,9 +89,11 @@ def outcome_of(result: CommandOutcome) -> Outcome:
 class UcmHeaterPort:
     """:class:`~ven_edge.ports.HeaterPort` over a UCM session."""
 
-    def __init__(self, session: UcmSession) -> None:
+    def __init__(self, session: UcmSession, *, temperature_poll_s: float = 60.0) -> None:
         self.session = session
+        self.temperature_poll_s = temperature_poll_s
         self._listener: Callable[[], None] | None = None
+        self._temperatures: asyncio.Task[None] | None = None
         session.on_change(self._changed)
 
     @classmethod
@@ -102,7 +106,8 @@ class UcmHeaterPort:
                     poll_s=heater.poll_s,
                     baudrate=heater.baud,
                 )
-            )
+            ),
+            temperature_poll_s=heater.poll_s,
         )
 
     def _changed(self, _snapshot: DeviceSnapshot) -> None:
@@ -114,9 +119,25 @@ class UcmHeaterPort:
 
     async def start(self) -> None:
         await self.session.start()
+        self._temperatures = asyncio.create_task(self._read_temperatures(), name="temperatures")
 
     async def stop(self) -> None:
+        task, self._temperatures = self._temperatures, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.session.stop()
+
+    async def _read_temperatures(self) -> None:
+        """Tank temperature and set point for the page and the planner (the session polls the
+        operational state and commodities itself; these change slowly)."""
+        while True:
+            await self.session.wait_ready()
+            if self.session.connected:
+                await self.session.present_temperature()
+                await self.session.get_set_point()
+            await asyncio.sleep(self.temperature_poll_s)
 
     def view(self) -> DeviceView:
         return view_of(self.session.snapshot)

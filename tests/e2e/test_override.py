@@ -1,0 +1,47 @@
+"""Customer override on the heater during an event: respected (nothing re-sent), shown as
+"Opted out" and recorded for the reports; when it clears, the event goes on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hil.heater import Event
+from tests.e2e.harness import heater_on_pty, make_config, running_daemon, wait_for
+from ven_edge.control import CommandKind
+from ven_edge.daemon import SIGNALS_DOC, timeline_to_json
+from ven_edge.grid_port import readings_of
+from ven_edge.signals import SignalInterval, SignalTimeline
+from ven_edge.store import StateStore
+
+
+async def test_override_is_respected_shown_and_reported(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    event = SignalInterval(now, now + timedelta(hours=1), "SIMPLE", (1,), 0, "ev-1")
+    async with heater_on_pty(tmp_path) as sim:
+        config = make_config(tmp_path, sim.path)
+        StateStore(config.state.dir).save(SIGNALS_DOC, timeline_to_json(SignalTimeline((event,))))
+        async with running_daemon(config) as parts:
+            daemon = parts.daemon
+            await wait_for(lambda: sim.heater.event is Event.SHED, 5, "Shed")
+            await wait_for(lambda: bool(daemon.sent), 2, "the App ACK")
+            await wait_for(
+                lambda: daemon.snapshot().heater.tank_temp_f is not None, 5, "tank temperature"
+            )
+            sent = len(daemon.sent)
+            sim.set_override(True)
+            await wait_for(lambda: daemon.heater.view().opted_out, 5, "the override at the gateway")
+            await wait_for(lambda: daemon.snapshot().heater.mode == "opted_out", 3, "Opted out")
+            assert "Opted out" in daemon.snapshot().heater.state_text
+            assert [(o.kind, o.event_id) for o in daemon.controller.overrides] == [
+                (CommandKind.SHED, "ev-1")
+            ]
+            assert readings_of(daemon.heater.view(), None).operating_state in (
+                "IDLE_OPTED_OUT",
+                "RUNNING_OPTED_OUT",
+            )
+            sim.set_override(False)
+            await wait_for(lambda: not daemon.heater.view().opted_out, 5, "the override cleared")
+            await wait_for(lambda: daemon.snapshot().heater.mode == "saving", 3, "saving again")
+            assert sim.heater.event is Event.SHED
+            assert len(daemon.sent) == sent, "a command was sent while the customer opted out"
