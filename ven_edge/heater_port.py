@@ -135,8 +135,12 @@ class UcmHeaterPort:
         while True:
             await self.session.wait_ready()
             if self.session.connected:
-                await self.session.present_temperature()
-                await self.session.get_set_point()
+                try:
+                    await self.session.present_temperature()
+                    await self.session.get_set_point()
+                except (OSError, RuntimeError, ValueError, TimeoutError) as exc:
+                    # The link is being reopened (or busy): the next round reads them again.
+                    log.debug("temperature read skipped: %s", exc)
             await asyncio.sleep(self.temperature_poll_s)
 
     def view(self) -> DeviceView:
@@ -161,7 +165,8 @@ class UcmHeaterPort:
                 result = await session.critical_peak(duration)
             else:
                 result = await session.grid_emergency(duration)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            # Port lost or the link busy while it is reopened: the control core retries.
             log.warning("%s not delivered: %s", command.kind.value, exc)
             return Outcome.FAILED
         return outcome_of(result)
