@@ -51,15 +51,17 @@ log = logging.getLogger(__name__)
 SIGNALS_DOC: Final = "signals"
 PLAN_DOC: Final = "plan"
 
-# Payload types that are instructions rather than prices (shown as grid events on the page).
-_EVENT_WORDS: Final = {
-    "SIMPLE": "Utility event",
-    "PRICE": "Price signal",
-    "ALERT_GRID_EMERGENCY": "Grid emergency alert",
-    "ALERT_FLEX_ALERT": "Flex alert",
-    "ALERT_BLACK_START": "Black start alert",
-    "IMPORT_CAPACITY_LIMIT": "Import limit",
+# Grid events shown on the page, with the summary used when the event has no name. Instructions
+# come before prices: with both in force, the instruction is what the homeowner should see.
+_EVENT_SUMMARIES: Final = {
+    "SIMPLE": "The utility asks to use less",
+    "ALERT_GRID_EMERGENCY": "Grid emergency",
+    "ALERT_BLACK_START": "Grid black start",
+    "ALERT_FLEX_ALERT": "Flex alert: use less at peak times",
+    "IMPORT_CAPACITY_LIMIT": "Limit on power drawn from the grid",
+    "PRICE": "Electricity prices from the utility",
 }
+_PRICE_KINDS: Final = frozenset({"PRICE"})
 _CURTAILING: Final = frozenset(
     {CommandKind.SHED, CommandKind.CRITICAL_PEAK, CommandKind.GRID_EMERGENCY}
 )
@@ -335,32 +337,33 @@ def plan_for_page(plan: ControlPlan | None, now: datetime) -> ws.Plan:
 
 
 def events_at(timeline: SignalTimeline, now: datetime) -> ws.Events:
-    """The current and next grid event (grouped by event id) for the page."""
+    """The current and next grid event (grouped by event id) for the page; an instruction in
+    force is shown before a price event in force."""
     spans: dict[str, tuple[datetime, datetime, SignalInterval]] = {}
     for interval in timeline.intervals:
-        if interval.kind not in _EVENT_WORDS:
+        if interval.kind not in _EVENT_SUMMARIES:
             continue
         key = interval.event_id or f"{interval.kind}@{interval.start.isoformat()}"
         start, end, first = spans.get(key, (interval.start, interval.end, interval))
         spans[key] = (min(start, interval.start), max(end, interval.end), first)
-    current: ws.EventInfo | None = None
-    upcoming: ws.EventInfo | None = None
-    for key, (start, end, first) in sorted(spans.items(), key=lambda kv: kv[1][0]):
-        if end <= now:
-            continue
-        info = ws.EventInfo(
+
+    def info(key: str, start: datetime, end: datetime, first: SignalInterval) -> ws.EventInfo:
+        return ws.EventInfo(
             id=key,
             program=first.program_id or None,
             kind=first.kind,
             start=start,
             end=None if end.year >= 9000 else end,
-            summary=first.event_name or _EVENT_WORDS[first.kind],
+            summary=first.event_name or _EVENT_SUMMARIES[first.kind],
         )
-        if start <= now and current is None:
-            current = info
-        elif start > now and upcoming is None:
-            upcoming = info
-    return ws.Events(current=current, next=upcoming)
+
+    ongoing = [(k, v) for k, v in spans.items() if v[0] <= now < v[1]]
+    ongoing.sort(key=lambda kv: (kv[1][2].kind in _PRICE_KINDS, kv[1][0]))
+    upcoming = sorted(((k, v) for k, v in spans.items() if v[0] > now), key=lambda kv: kv[1][0])
+    return ws.Events(
+        current=info(ongoing[0][0], *ongoing[0][1]) if ongoing else None,
+        next=info(upcoming[0][0], *upcoming[0][1]) if upcoming else None,
+    )
 
 
 def timeline_to_json(timeline: SignalTimeline) -> list[dict[str, Any]]:

@@ -77,6 +77,8 @@ class ExactPlanner:
                     )
                 )
                 continue
+            if _price(inputs.signals, start) is None:
+                continue  # beyond the prices the VTN sent, nothing justifies a price command
             for command in price_cmds:
                 if command.covers(start):
                     chosen.append(
@@ -128,7 +130,8 @@ class ExactPlanner:
         steps = tuple(
             PlanStep(
                 start=inputs.now + self.config.step * k,
-                price=problem.price[k],
+                # The page shows the prices the VTN sent, not the builder's fill for gaps.
+                price=_price(inputs.signals, inputs.now + self.config.step * k),
                 heat_kwh=heat[k],
                 soc_kwh=plan.soc_kwh[k],
             )
