@@ -29,8 +29,7 @@ from ven_edge.plan.builder import DeviceState, PlannerConfig, build_problem
 from ven_edge.plan.commands import Strategy
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.scheduler import schedule
-from ven_edge.rule_planner import instruction_at
-from ven_edge.signals import SignalTimeline
+from ven_edge.rule_planner import instruction_at, price_at
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ class ExactPlanner:
                     )
                 )
                 continue
-            if _price(inputs.signals, start) is None:
+            if price_at(inputs.signals, start) is None:
                 continue  # beyond the prices the VTN sent, nothing justifies a price command
             for command in price_cmds:
                 if command.covers(start):
@@ -131,7 +130,7 @@ class ExactPlanner:
             PlanStep(
                 start=inputs.now + self.config.step * k,
                 # The page shows the prices the VTN sent, not the builder's fill for gaps.
-                price=_price(inputs.signals, inputs.now + self.config.step * k),
+                price=price_at(inputs.signals, inputs.now + self.config.step * k),
                 heat_kwh=heat[k],
                 soc_kwh=plan.soc_kwh[k],
             )
@@ -146,13 +145,6 @@ class ExactPlanner:
 
     def _bare_steps(self, inputs: PlanInputs, starts: list[datetime]) -> tuple[PlanStep, ...]:
         return tuple(
-            PlanStep(start=s, price=_price(inputs.signals, s), heat_kwh=0.0, soc_kwh=None)
+            PlanStep(start=s, price=price_at(inputs.signals, s), heat_kwh=0.0, soc_kwh=None)
             for s in starts
         )
-
-
-def _price(timeline: SignalTimeline, t: datetime) -> float | None:
-    value = timeline.value_at("PRICE", t)
-    if value is None or isinstance(value, (bool, str)):
-        return None
-    return float(value)

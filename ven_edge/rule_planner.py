@@ -98,7 +98,8 @@ def instruction_at(timeline: SignalTimeline, t: datetime) -> PlannedCommand | No
     return None if best is None else best[1]
 
 
-def _price(timeline: SignalTimeline, t: datetime) -> float | None:
+def price_at(timeline: SignalTimeline, t: datetime) -> float | None:
+    """The numeric PRICE in force at ``t`` (priority resolved), or None."""
     value = timeline.value_at("PRICE", t)
     if value is None or isinstance(value, (bool, str)):
         return None
@@ -113,7 +114,7 @@ def plan_by_rules(inputs: PlanInputs, settings: RuleSettings | None = None) -> C
     first = now - timedelta(seconds=(now.timestamp() % step_s))
     count = int(cfg.horizon / cfg.step)
     starts = [first + cfg.step * i for i in range(count)]
-    prices = [_price(inputs.signals, max(s, now)) for s in starts]
+    prices = [price_at(inputs.signals, max(s, now)) for s in starts]
     known = [p for p in prices if p is not None]
 
     peak = [False] * count

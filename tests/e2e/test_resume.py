@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,3 +44,24 @@ async def test_without_signals_the_heater_stays_normal(tmp_path: Path) -> None:
             await wait_for(lambda: parts.daemon.heater.view().connected, 5, "commissioning")
             assert sim.heater.event is Event.NONE
             assert parts.daemon.sent == []
+
+
+async def test_a_failing_planner_keeps_the_last_good_plan(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    event = SignalInterval(now, now + timedelta(hours=1), "SIMPLE", (1,), 0, "ev-keep")
+    async with heater_on_pty(tmp_path) as sim:
+        config = make_config(tmp_path, sim.path)
+        StateStore(config.state.dir).save(SIGNALS_DOC, timeline_to_json(SignalTimeline((event,))))
+        async with running_daemon(config) as parts:
+            daemon = parts.daemon
+            await wait_for(lambda: sim.heater.event is Event.SHED, RESUME_LIMIT_S, "Shed")
+            good = daemon.controller.plan
+
+            def broken(_inputs: object) -> object:
+                raise ArithmeticError("planner bug")
+
+            daemon.planner = broken  # type: ignore[assignment]
+            daemon.set_signals(SignalTimeline())  # new signals: a re-plan is attempted
+            await asyncio.sleep(0.3)
+            assert daemon.controller.plan is good
+            assert sim.heater.event is Event.SHED

@@ -1,0 +1,59 @@
+"""The default planner: exact schedule on prices, instructions first, nothing beyond the prices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ven_edge.control import CommandKind, DeviceView, PlanInputs
+from ven_edge.exact_planner import ExactPlanner
+from ven_edge.plan.builder import PlannerConfig
+from ven_edge.plan.hpwh_model import HpwhModel
+from ven_edge.signals import SignalInterval, SignalTimeline
+
+T0 = datetime(2026, 2, 17, 12, 0, tzinfo=UTC)
+MODEL = HpwhModel.load(
+    Path(__file__).resolve().parents[2] / "sample_data" / "hpwh_models" / "Rheem2020Prem50.json"
+)
+TANK = DeviceView(connected=True, op_state=0, stored_kwh=7.0, capacity_kwh=10.0, tank_temp_f=122)
+PLANNER = ExactPlanner(PlannerConfig(step=timedelta(hours=1)), MODEL, strategy="fraction")
+
+
+def prices(values: list[float]) -> tuple[SignalInterval, ...]:
+    return tuple(
+        SignalInterval(
+            T0 + timedelta(hours=h), T0 + timedelta(hours=h + 1), "PRICE", (p,), None, "t"
+        )
+        for h, p in enumerate(values)
+    )
+
+
+def test_flat_tariff_gives_no_command() -> None:
+    plan = PLANNER(PlanInputs(T0, SignalTimeline(prices([0.2] * 24)), TANK))
+    assert plan.commands == ()
+    assert [s.price for s in plan.steps[:3]] == [0.2, 0.2, 0.2]
+
+
+def test_peak_is_shed_and_nothing_is_planned_beyond_the_prices() -> None:
+    plan = PLANNER(PlanInputs(T0, SignalTimeline(prices([0.1] * 5 + [0.4] * 3 + [0.1] * 4)), TANK))
+    kinds_in_peak = {c.kind for c in plan.commands if c.start < T0 + timedelta(hours=8)}
+    assert CommandKind.SHED in kinds_in_peak
+    assert all(c.end is not None and c.end <= T0 + timedelta(hours=12) for c in plan.commands)
+    assert plan.steps[12].price is None
+
+
+def test_instruction_wins_over_the_price_plan() -> None:
+    shed = SignalInterval(T0, T0 + timedelta(hours=2), "SIMPLE", (3,), 0, "ge")
+    plan = PLANNER(PlanInputs(T0, SignalTimeline((*prices([0.05] * 24), shed)), TANK))
+    first = plan.active(T0 + timedelta(minutes=30))
+    assert first is not None
+    assert first.kind is CommandKind.GRID_EMERGENCY
+    assert first.event_id == "ge"
+
+
+def test_instructions_work_without_any_price() -> None:
+    shed = SignalInterval(T0, T0 + timedelta(hours=1), "SIMPLE", (1,), None, "s")
+    plan = PLANNER(PlanInputs(T0, SignalTimeline((shed,)), DeviceView(connected=True)))
+    active = plan.active(T0)
+    assert active is not None
+    assert active.kind is CommandKind.SHED
