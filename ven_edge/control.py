@@ -364,7 +364,7 @@ class Controller:
 
     def _command_for(self, planned: PlannedCommand | None, now: datetime) -> SendCommand:
         if planned is None or planned.kind is CommandKind.NORMAL:
-            reason = "no grid event" if planned is None else planned.reason
+            reason = "back to normal operation" if planned is None else planned.reason
             return SendCommand(CommandKind.NORMAL, None, reason)
         remaining = self.settings.max_command_s
         if planned.end is not None:

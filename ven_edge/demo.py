@@ -81,6 +81,7 @@ async def run_demo(
     stop: asyncio.Event | None = None,
 ) -> None:
     from hil.clock import AcceleratedClock
+    from hil.heater import COMM_TIMEOUT_S, HeaterConfig
     from hil.scenarios import build_thermal_model
     from hil.sim import run_simulator
     from ven_edge.config import parse_config
@@ -120,7 +121,13 @@ async def run_demo(
                 "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}],
             },
         )
-        async with run_simulator(workdir / "heater", thermal=tank, clock=clock.monotonic) as sim:
+        # The heater's outside-communication watchdog counts simulated seconds while the UCM's
+        # heartbeat is a real-time link matter: scale the watchdog so that it still means
+        # "five real minutes without the gateway" (cta2045.md §14).
+        heater_config = HeaterConfig(comm_timeout_s=COMM_TIMEOUT_S * speed)
+        async with run_simulator(
+            workdir / "heater", thermal=tank, clock=clock.monotonic, heater_config=heater_config
+        ) as sim:
             config = parse_config(
                 {
                     "vtn": {
