@@ -146,3 +146,20 @@ def test_config_errors(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.database == str(tmp_path / "data" / "vtn.sqlite")
     assert config.allow_local_callbacks
+
+
+def test_expired_tokens_are_forgotten() -> None:
+    from vtn_lite import auth
+    from vtn_lite.config import ClientEntry
+
+    now = [0.0]
+    store = Store()
+    client = ClientEntry("c", hash_secret("s", n=2**4), "ven")
+    authenticator = auth.Authenticator([client], store, lifetime=10, clock=lambda: now[0])
+    old = [authenticator.issue_for(client).access_token for _ in range(auth._PURGE_AT)]
+    now[0] = 11.0
+    fresh = authenticator.issue_for(client).access_token  # the purge happens here
+    assert authenticator.principal(fresh) is not None
+    assert len(authenticator._tokens) == 1
+    assert authenticator.principal(old[0]) is None
+    assert store._db.execute("SELECT count(*) FROM tokens").fetchone()[0] == 1
