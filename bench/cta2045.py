@@ -5,8 +5,8 @@ Run: python bench/cta2045.py. The baseline, measured in the same process, is the
 to it shows what the declarative table costs. The wire rate is what a 19200-baud 8N1 line can
 carry of the same frames (10 bit times per byte), so "x wire" is the head-room of the codec over
 the serial port. The PyPI ``cta2045`` decoder (no check bytes) is timed on the Basic DR frames
-as an outside reference. Link round trips over a pty are measured by ``section_round_trip``
-when the link engine provides it.
+as an outside reference. Command round trips over a pty (UCM session against the simulated
+heater, spec and zero timers) follow, from ``bench/cta2045_link.py`` (also runnable alone).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.cta2045_link import section_round_trip
 from ven_edge.cta2045 import messages as m
 from ven_edge.cta2045.frames import Frame, LinkAck, LinkNak, parse_frame
 from ven_edge.cta2045.stream import FrameReader
@@ -156,6 +157,8 @@ def main() -> int:
     started = time.perf_counter()
     print(f"CTA-2045 codec throughput (best of {REPEATS} runs of ~{RUN_SECONDS} s)")
     section_codec()
+    print()
+    section_round_trip()
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 

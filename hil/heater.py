@@ -22,79 +22,30 @@ reference cta2045.md §14:
 from __future__ import annotations
 
 import enum
-import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import UTC, datetime
 
 from hil.thermal import EnergyBucketModel, ThermalControls, ThermalModel, ThermalState
-from ven_edge.cta2045.frames import Frame, MessageType
-
-# Basic DR opcodes (cta2045.md §8.1).
-SHED = 0x01
-END_SHED = 0x02
-APP_ACK = 0x03
-APP_NAK = 0x04
-POWER_LEVEL = 0x06
-PRESENT_PRICE = 0x07
-NEXT_PRICE = 0x08
-TIME_REMAINING = 0x09
-CRITICAL_PEAK = 0x0A
-GRID_EMERGENCY = 0x0B
-GRID_GUIDANCE = 0x0C
-OUTSIDE_COMM = 0x0E
-CUSTOMER_OVERRIDE = 0x11
-OP_STATE_QUERY = 0x12
-OP_STATE_RESPONSE = 0x13
-SLEEP = 0x14
-WAKE = 0x15
-TIME_SYNC = 0x16
-LOAD_UP = 0x17
-PENDING_EVENT_TIME = 0x18
-PENDING_EVENT_TYPE = 0x19
-REBOOT = 0x1A
-
-#: Basic messages a heater simply App-ACKs (cta2045.md §14, "Present/Next price ...").
-_ACK_ONLY = frozenset(
-    {
-        PRESENT_PRICE,
-        NEXT_PRICE,
-        TIME_REMAINING,
-        GRID_GUIDANCE,
-        TIME_SYNC,
-        PENDING_EVENT_TIME,
-        PENDING_EVENT_TYPE,
-        REBOOT,
-        SLEEP,
-        WAKE,
-    }
+from ven_edge.cta2045 import messages, table
+from ven_edge.cta2045.encodings import (
+    AppNakReason,
+    Capability,
+    DeviceType,
+    OutsideCommStatus,
+    ResponseCode,
+    TemperatureUnit,
 )
+from ven_edge.cta2045.errors import MessageDecodeError
+from ven_edge.cta2045.frames import Frame, MessageType
+from ven_edge.cta2045.messages import Message
 
-# App NAK reasons (cta2045.md §8.4) and Intermediate response codes (§9.1).
-NAK_OPCODE_NOT_SUPPORTED = 0x01
-NAK_CUSTOMER_OVERRIDE = 0x05
-RC_SUCCESS = 0
-RC_NOT_IMPLEMENTED = 1
-RC_BAD_VALUE = 2
-RC_LENGTH_ERROR = 3
-RC_CUSTOMER_OVERRIDE = 7
-
-#: Device type 0x0003: heat-pump water heater (cta2045.md §9.2).
-DEVICE_TYPE_HPWH = 0x0003
-#: Set-point "don't change" / "not supported" sentinel (cta2045.md §9.2).
-SETPOINT_UNCHANGED = -0x8000
-#: Units byte of set points and temperatures: 0 = °F, 1 = °C (cta2045.md §9.2).
-UNITS_F = 0
-UNITS_C = 1
-#: Capability bits we claim: bit 3 temperature offset, bit 6 Advanced Load Up (§9.2).
-CAPABILITIES = (1 << 3) | (1 << 6)
-#: Max payload size code 6 = 128 bytes, as Intwine answers (cta2045.md §6).
-MAX_PAYLOAD_CODE = 6
-#: Advanced Load Up units codes: 0 = 1 Wh, 1 = 10 Wh, 2 = 100 Wh, 3 = 1000 Wh (cta2045.md §9.2).
-_ALU_UNIT_WH = {0: 1, 1: 10, 2: 100, 3: 1000}
+#: Capability bits we claim: temperature offset and Advanced Load Up (cta2045.md §9.2).
+CAPABILITIES = Capability.TEMPERATURE_OFFSET | Capability.ADVANCED_LOAD_UP
+#: Max payload 128 bytes, as Intwine answers (cta2045.md §6).
+MAX_PAYLOAD_BYTES = 128
 #: Seconds between 1970 and the CTA-2045 epoch 2000-01-01T00:00Z (EPRI-lib CEA2045Time.cpp).
 CTA_EPOCH_UNIX = 946_684_800
-
-
 #: EPRI-sim's outside-comm watchdog default: no 0x0E for this long ends an event (cta2045.md §14).
 COMM_TIMEOUT_S = 300.0
 
@@ -109,12 +60,12 @@ class Event(enum.Enum):
     POWER_LEVEL = "power_level"
 
 
-_EVENT_OF_OPCODE = {
-    SHED: Event.SHED,
-    CRITICAL_PEAK: Event.CRITICAL_PEAK,
-    GRID_EMERGENCY: Event.GRID_EMERGENCY,
-    LOAD_UP: Event.LOAD_UP,
-    POWER_LEVEL: Event.POWER_LEVEL,
+_EVENT_OF_MESSAGE = {
+    "shed": Event.SHED,
+    "critical_peak": Event.CRITICAL_PEAK,
+    "grid_emergency": Event.GRID_EMERGENCY,
+    "load_up": Event.LOAD_UP,
+    "request_power_level": Event.POWER_LEVEL,
 }
 
 
@@ -136,31 +87,12 @@ class HeaterConfig:
     serial: str = "SIM0000000000001"
 
 
-def duration_s(code: int) -> float | None:
-    """Event duration byte → seconds: 2·n²; 0x00 unknown and 0xFF beyond range → None (§8.2)."""
-    return None if code in (0x00, 0xFF) else 2.0 * code * code
-
-
 def f_to_c(value: float) -> float:
     return (value - 32.0) * 5.0 / 9.0
 
 
 def c_to_f(value: float) -> float:
     return value * 9.0 / 5.0 + 32.0
-
-
-def basic(op1: int, op2: int = 0) -> Frame:
-    return Frame(MessageType.BASIC_DR, bytes((op1, op2)))
-
-
-def intermediate(op1: int, op2: int, data: bytes = b"") -> Frame:
-    return Frame(MessageType.INTERMEDIATE_DR, bytes((op1, op2)) + data)
-
-
-class _Rc(Protocol):
-    """The Intermediate reply builder the handlers receive: response code, then data."""
-
-    def __call__(self, code: int, body: bytes = b"") -> Frame: ...
 
 
 class SimulatedHeater:
@@ -236,7 +168,9 @@ class SimulatedHeater:
         """The customer pressed the button: returns the unsolicited 0x11 frame to send (§8.1)."""
         self.override = active
         self.log.append(f"override {'on' if active else 'off'}")
-        return basic(CUSTOMER_OVERRIDE, 1 if active else 0)
+        frame = messages.to_frame(messages.customer_override(active))
+        assert isinstance(frame, Frame)
+        return frame
 
     def tick(self, now: float) -> None:
         """Advance the heater's own clock: tank physics, event expiry, outside-comm watchdog."""
@@ -258,58 +192,6 @@ class SimulatedHeater:
             times.append(self.last_comm_at + self.config.comm_timeout_s)
         return min(times) if times else None
 
-    # --- requests ---------------------------------------------------------------------------
-
-    def handle(self, frame: Frame, now: float, unix_time: float = 0.0) -> Frame | None:
-        """The application reply to ``frame`` (None: only the link ACK, already sent)."""
-        self.tick(now)
-        if not frame.payload:
-            return None  # message-type query: the link ACK is the whole answer (§6)
-        if frame.msg_type == MessageType.BASIC_DR:
-            return self._basic(frame.payload[0], frame.payload[1], now)
-        if frame.msg_type == MessageType.INTERMEDIATE_DR:
-            return self._intermediate(frame.payload, now, unix_time)
-        if frame.msg_type == MessageType.DATA_LINK:
-            return self._data_link(frame.payload)
-        return None
-
-    def _forced_nak(self) -> int | None:
-        if self.forced_app_nak is None:
-            return None
-        reason, count = self.forced_app_nak
-        self.forced_app_nak = (reason, count - 1) if count > 1 else None
-        return reason
-
-    def _basic(self, op1: int, op2: int, now: float) -> Frame | None:
-        if op1 in (APP_ACK, APP_NAK):
-            return None  # replies to our own messages
-        if op1 in (CUSTOMER_OVERRIDE, OP_STATE_RESPONSE):
-            return basic(APP_ACK, op1)
-        forced = self._forced_nak()
-        if forced is not None:
-            return basic(APP_NAK, forced)
-        if op1 == OP_STATE_QUERY:
-            return basic(OP_STATE_RESPONSE, self.operational_state)
-        if op1 == OUTSIDE_COMM:
-            if op2 == 0 and self.event is not Event.NONE:
-                self._end_event("outside communication reported lost")
-            self.last_comm_at = now
-            return basic(APP_ACK, op1)
-        if op1 == END_SHED:
-            self._end_event("end shed")
-            return basic(APP_ACK, op1)
-        if op1 in _EVENT_OF_OPCODE:
-            if self.override:
-                return basic(APP_NAK, NAK_CUSTOMER_OVERRIDE)
-            seconds = None if op1 == POWER_LEVEL else duration_s(op2)
-            if op1 == POWER_LEVEL:
-                self.power_level = op2 & 0x7F
-            self._start_event(_EVENT_OF_OPCODE[op1], now, seconds)
-            return basic(APP_ACK, op1)
-        if op1 in _ACK_ONLY:
-            return basic(APP_ACK, op1)
-        return basic(APP_NAK, NAK_OPCODE_NOT_SUPPORTED)
-
     def _start_event(self, event: Event, now: float, seconds: float | None) -> None:
         self.event = event
         self.event_ends_at = None if seconds is None else now + seconds
@@ -322,111 +204,215 @@ class SimulatedHeater:
         self.event_ends_at = None
         self.alu_extra_wh = 0
 
-    def _intermediate(self, payload: bytes, now: float, unix_time: float) -> Frame | None:
-        op1, op2, data = payload[0], payload[1], payload[2:]
-        reply_op2 = op2 | 0x80
+    # --- requests ---------------------------------------------------------------------------
+
+    def handle(self, frame: Frame, now: float, unix_time: float = 0.0) -> Frame | None:
+        """The application reply to ``frame`` (None: only the link ACK, already sent)."""
+        self.tick(now)
+        if frame.is_type_query:
+            return None  # message-type query: the link ACK is the whole answer (§6)
+        try:
+            request = messages.decode(frame)
+        except MessageDecodeError:
+            return self._unknown(frame)
+        reply = self._reply(request, now, unix_time)
+        if reply is None:
+            return None
+        if isinstance(reply, Frame):
+            return reply
+        out = messages.to_frame(reply)
+        return out if isinstance(out, Frame) else None
+
+    def _unknown(self, frame: Frame) -> Frame | None:
+        """Basic: App NAK 0x01; Intermediate: response code 1 "not implemented" (§14)."""
+        p = frame.payload
+        if frame.msg_type == MessageType.BASIC_DR:
+            out = messages.to_frame(messages.app_nak(AppNakReason.OPCODE1_NOT_SUPPORTED))
+            return out if isinstance(out, Frame) else None
+        if frame.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 2 and p[1] < 0x80:
+            return _rc_frame(p[0], p[1], ResponseCode.NOT_IMPLEMENTED)
+        return None
+
+    def _forced_nak(self) -> int | None:
+        if self.forced_app_nak is None:
+            return None
+        reason, count = self.forced_app_nak
+        self.forced_app_nak = (reason, count - 1) if count > 1 else None
+        return reason
+
+    def _reply(self, request: Message, now: float, unix_time: float) -> Message | Frame | None:
+        name = request.name
+        f = request.fields
+        if name in ("app_ack", "app_nak", "max_payload_response"):
+            return None  # answers to our own messages
+        if name in ("customer_override", "operational_state_response"):
+            return messages.app_ack(_opcode(request))
+        expected = messages.expected_reply(request)
+        if expected is None:
+            return None
         forced = self._forced_nak()
         if forced is not None:
-            return intermediate(op1, reply_op2, bytes((forced,)))
+            if request.msg_type == "0801":
+                return messages.app_nak(forced)
+            return _response_code_frame(request, forced)
+        if name == "operational_state_query":
+            return messages.operational_state_response(self.operational_state)
+        if name == "max_payload_query":
+            return messages.max_payload_response(MAX_PAYLOAD_BYTES)
+        if name == "outside_comm_status":
+            if f["status"] == OutsideCommStatus.NO_COMM and self.event is not Event.NONE:
+                self._end_event("outside communication reported lost")
+            self.last_comm_at = now
+            return messages.app_ack(_opcode(request))
+        if name == "end_shed":
+            self._end_event("end shed")
+            return messages.app_ack(_opcode(request))
+        if name in _EVENT_OF_MESSAGE:
+            if self.override:
+                return messages.app_nak(AppNakReason.CUSTOMER_OVERRIDE)
+            seconds = f.get("duration_s")
+            if name == "request_power_level":
+                self.power_level = int(request.opcode2 or 0) & 0x7F
+                seconds = None
+            self._start_event(_EVENT_OF_MESSAGE[name], now, _float_or_none(seconds))
+            return messages.app_ack(_opcode(request))
+        if expected.names[0] == "app_ack":
+            return messages.app_ack(_opcode(request))  # prices, guidance, time sync, ... (§14)
+        return self._intermediate(request, _reply_name(request), now, unix_time)
 
-        def rc(code: int, body: bytes = b"") -> Frame:
-            return intermediate(op1, reply_op2, bytes((code,)) + body)
-
-        if (op1, op2) == (0x01, 0x01):
-            return rc(RC_SUCCESS, self._device_info())
-        if (op1, op2) == (0x02, 0x00):
-            if not data:
-                seconds = int(unix_time + self.utc_offset_s) - CTA_EPOCH_UNIX
-                return rc(RC_SUCCESS, struct.pack(">Ibb", max(seconds, 0), 0, 0))
-            if len(data) != 6:
-                return rc(RC_LENGTH_ERROR)
-            (cta_seconds,) = struct.unpack(">I", data[:4])
-            self.utc_offset_s = cta_seconds + CTA_EPOCH_UNIX - unix_time
-            return rc(RC_SUCCESS)
-        if (op1, op2) == (0x03, 0x03):
-            return self._set_point(data, rc)
-        if (op1, op2) == (0x03, 0x04):
-            temp_f = round(c_to_f(self.thermal.state.tank_temp_c))
-            return rc(RC_SUCCESS, struct.pack(">HBh", DEVICE_TYPE_HPWH, UNITS_F, temp_f))
-        if (op1, op2) == (0x03, 0x02):
-            if not data:
-                return rc(RC_SUCCESS, struct.pack(">bB", self.temperature_offset_f, UNITS_F))
-            if len(data) != 2:
-                return rc(RC_LENGTH_ERROR)
-            offset, units = struct.unpack(">bB", data)
-            self.temperature_offset_f = round(offset * 9 / 5) if units == UNITS_C else offset
-            return rc(RC_SUCCESS)
-        if (op1, op2) == (0x06, 0x00):
-            return rc(RC_SUCCESS, self._commodities(data[:1]))
-        if (op1, op2) == (0x0C, 0x00):
-            return self._advanced_load_up(data, now, rc)
-        return rc(RC_NOT_IMPLEMENTED)
-
-    def _device_info(self) -> bytes:
+    def _intermediate(
+        self, request: Message, reply_name: str, now: float, unix_time: float
+    ) -> Message | Frame | None:
+        name = request.name
+        f = request.fields
         c = self.config
-        head = b"B\x00" + struct.pack(">HHHIB", c.vendor_id, DEVICE_TYPE_HPWH, 1, CAPABILITIES, 0)
-        model = c.model.encode("ascii")[:16].ljust(16, b"\x00")
-        serial = c.serial.encode("ascii")[:16].ljust(16, b"\x00")
-        firmware = bytes((26, 0, 1, 1, 0))  # 2026, January (0-based month, §13 row 6), 1.0
-        return head + model + serial + firmware
+        if name == "device_information_request":
+            return messages.device_information_response(
+                vendor_id=c.vendor_id,
+                device_type=DeviceType.WATER_HEATER_HEAT_PUMP,
+                device_revision=1,
+                capabilities=CAPABILITIES,
+                cta_version="B",
+                model_number=c.model,
+                serial_number=c.serial,
+                firmware=(2026, 1, 1, 1, 0),  # 2026-01-01 v1.0 (the codec writes month 0-based)
+            )
+        if name == "get_utc_time":
+            when = datetime.fromtimestamp(unix_time + self.utc_offset_s, UTC)
+            return messages.get_utc_time_reply(when)
+        if name == "set_utc_time":
+            self.utc_offset_s = _int(f["utc_s"]) + CTA_EPOCH_UNIX - unix_time
+            return messages.response_code_reply(reply_name, ResponseCode.SUCCESS)
+        if name == "get_set_point":
+            return messages.get_set_point_reply(
+                DeviceType.WATER_HEATER_HEAT_PUMP, self.set_point_f, None
+            )
+        if name == "set_set_point":
+            return messages.response_code_reply(reply_name, self._set_set_point(f))
+        if name == "get_present_temperature":
+            temp_f = round(c_to_f(self.thermal.state.tank_temp_c))
+            return messages.present_temperature_reply(DeviceType.WATER_HEATER_HEAT_PUMP, temp_f)
+        if name == "get_temperature_offset":
+            return messages.build(
+                reply_name, response_code=0, offset=self.temperature_offset_f, units=0
+            )
+        if name == "set_temperature_offset":
+            offset = _int(f["offset"])
+            celsius = f["units"] == TemperatureUnit.CELSIUS
+            self.temperature_offset_f = round(offset * 9 / 5) if celsius else offset
+            return messages.response_code_reply(reply_name, ResponseCode.SUCCESS)
+        if name == "get_commodity_read":
+            return messages.commodity_read_response(self._commodities(f.get("code")))
+        if name == "get_advanced_load_up":
+            minutes = 0
+            if self.event is Event.ADVANCED_LOAD_UP and self.event_ends_at is not None:
+                minutes = max(0, round((self.event_ends_at - now) / 60))
+            return messages.build(
+                reply_name,
+                response_code=0,
+                duration_min=minutes,
+                value=self.alu_extra_wh,
+                unit_code=0,
+            )
+        if name == "advanced_load_up":
+            return messages.response_code_reply(reply_name, self._advanced_load_up(f, now))
+        return _response_code_frame(request, ResponseCode.NOT_IMPLEMENTED)
 
-    def _set_point(self, data: bytes, rc: _Rc) -> Frame:
-        if not data:
-            body = struct.pack(">HBhh", DEVICE_TYPE_HPWH, UNITS_F, self.set_point_f, -0x8000)
-            return rc(RC_SUCCESS, body)
-        if len(data) not in (5, 7):
-            return rc(RC_LENGTH_ERROR)
-        device_type, units, value = struct.unpack(">HBh", data[:5])
+    def _set_set_point(self, f: Mapping[str, object]) -> ResponseCode:
         # Rejected unless the device type is our own (Intwine REST doc §3.15, cta2045.md §15).
-        if device_type != DEVICE_TYPE_HPWH or units not in (UNITS_F, UNITS_C):
-            return rc(RC_BAD_VALUE)
-        if value == SETPOINT_UNCHANGED:
-            return rc(RC_SUCCESS)
-        value_f = round(c_to_f(value)) if units == UNITS_C else value
+        if f["device_type"] != DeviceType.WATER_HEATER_HEAT_PUMP:
+            return ResponseCode.BAD_VALUE
+        value = f["set_point_1"]
+        if value is None:
+            return ResponseCode.SUCCESS  # 0x8000: leave unchanged
+        celsius = f["units"] == TemperatureUnit.CELSIUS
+        value_f = round(c_to_f(_int(value))) if celsius else _int(value)
         if not self.config.min_set_point_f <= value_f <= self.config.max_set_point_f:
-            return rc(RC_BAD_VALUE)
+            return ResponseCode.BAD_VALUE
         self.set_point_f = value_f
         self.log.append(f"set point {value_f} F")
-        return rc(RC_SUCCESS)
+        return ResponseCode.SUCCESS
 
-    def _commodities(self, which: bytes) -> bytes:
+    def _commodities(self, code: object) -> list[dict[str, object]]:
         state = self.thermal.state
-        # Bit 7 set = measured (cta2045.md §13 row 2); the instantaneous field of 6/7 is unused.
+        # Codes 0, 6, 7 as a water heater reports them; the instantaneous field of 6 and 7 is
+        # unused (cta2045.md §9.3, §14).
         records = {
             0: (round(state.power_w), round(state.energy_used_wh)),
             6: (0, round(state.capacity_wh)),
             7: (0, round(state.stored_wh)),
         }
-        codes = [which[0] & 0x7F] if which else sorted(records)
-        out = b""
-        for code in codes:
-            if code not in records:
-                continue
-            rate, total = records[code]
-            out += bytes((code | 0x80,)) + rate.to_bytes(6, "big") + total.to_bytes(6, "big")
-        return out
+        codes = sorted(records) if code is None else [_int(code) & 0x7F]
+        return [
+            messages.commodity_record(c, records[c][0], records[c][1], measured=True)
+            for c in codes
+            if c in records
+        ]
 
-    def _advanced_load_up(self, data: bytes, now: float, rc: _Rc) -> Frame:
-        if not data:
-            minutes = 0
-            if self.event is Event.ADVANCED_LOAD_UP and self.event_ends_at is not None:
-                minutes = max(0, round((self.event_ends_at - now) / 60))
-            return rc(RC_SUCCESS, struct.pack(">HHB", minutes, self.alu_extra_wh, 0))
-        if len(data) < 5:
-            return rc(RC_LENGTH_ERROR)
+    def _advanced_load_up(self, f: Mapping[str, object], now: float) -> ResponseCode:
         if self.override:
-            return rc(RC_CUSTOMER_OVERRIDE)
-        minutes, value, units = struct.unpack(">HHB", data[:5])
-        if units == 0xFF:
+            return ResponseCode.CUSTOMER_OVERRIDE
+        energy = f.get("energy_wh")
+        if energy is None:  # units 0xFF: not active, i.e. cancel (§9.2)
             self._end_event("advanced load up cancelled")
-            return rc(RC_SUCCESS)
-        if units not in _ALU_UNIT_WH:
-            return rc(RC_BAD_VALUE)
+            return ResponseCode.SUCCESS
+        minutes = _int(f["duration_min"])
         self._start_event(Event.ADVANCED_LOAD_UP, now, minutes * 60.0 if minutes else None)
-        self.alu_extra_wh = value * _ALU_UNIT_WH[units]
-        return rc(RC_SUCCESS)
+        self.alu_extra_wh = _int(energy)
+        return ResponseCode.SUCCESS
 
-    def _data_link(self, payload: bytes) -> Frame | None:
-        if payload[0] == 0x18:  # max payload query → 0x19 response (§6)
-            return Frame(MessageType.DATA_LINK, bytes((0x19, MAX_PAYLOAD_CODE)))
-        return None
+
+def _rc_frame(op1: int, op2: int, code: int) -> Frame:
+    """An Intermediate reply carrying only a response code: op1, op2 | 0x80, rc (§9.1).
+
+    Three bytes whatever the request, so a failed Get is as short as a Set reply.
+    """
+    return Frame(MessageType.INTERMEDIATE_DR, bytes((op1, op2 | 0x80, code)))
+
+
+def _response_code_frame(request: Message, code: int) -> Frame:
+    return _rc_frame(_opcode(request), request.opcode2 or 0, code)
+
+
+def _reply_name(request: Message) -> str:
+    """The name of the reply the message table pairs with ``request``."""
+    reply = table.BY_NAME[request.name].reply
+    if reply is None:
+        raise ValueError(f"{request.name} has no application reply")
+    return reply
+
+
+def _opcode(message: Message) -> int:
+    if message.opcode1 is None:
+        raise ValueError(f"{message.name} has no opcode")
+    return message.opcode1
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int):
+        raise ValueError(f"expected an integer field, got {value!r}")
+    return value
+
+
+def _float_or_none(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

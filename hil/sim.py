@@ -40,7 +40,7 @@ import signal
 import sys
 import time
 import tty
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,10 +77,9 @@ class Faults:
 class _PtyTransport(asyncio.Transport):
     """The pty master as an asyncio transport, with the write-side faults applied."""
 
-    def __init__(self, sim: Simulator, master: int) -> None:
+    def __init__(self, sim: Simulator) -> None:
         super().__init__()
         self._sim = sim
-        self._master = master
         self._closing = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -103,12 +102,15 @@ class Simulator:
         timers: LinkTimers | None = None,
         faults: Faults | None = None,
         heater: SimulatedHeater | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = Path(path)
+        #: The heater's clock (seconds); tests pass one they can move forward.
+        self.clock = clock
         self.control_path = Path(f"{self.path}.ctl")
         self.timers = timers or LinkTimers()
         self.faults = faults or Faults()
-        self.heater = heater or SimulatedHeater(now=time.monotonic())
+        self.heater = heater or SimulatedHeater(now=clock())
         self.received: list[Frame] = []
         self.hangups = 0
         self.driver: LinkDriver | None = None
@@ -157,7 +159,7 @@ class Simulator:
         tmp.replace(self.path)  # atomic: a UCM never sees a missing link while we reopen
         driver = LinkDriver(self.timers, on_frame=self._on_frame)
         self.driver = driver
-        driver.connection_made(_PtyTransport(self, master))
+        driver.connection_made(_PtyTransport(self))
         asyncio.get_running_loop().add_reader(master, self._read_ready)
         log.info("simulated heater on %s -> %s", self.path, os.ttyname(slave))
 
@@ -233,7 +235,12 @@ class Simulator:
         if f.app_naks > 0 and frame.payload:
             f.app_naks -= 1
             self.heater.forced_app_nak = (f.app_nak_code, 1)
-        reply = self.heater.handle(frame, time.monotonic(), time.time())
+        try:
+            reply = self.heater.handle(frame, self.clock(), time.time())
+        except (ValueError, KeyError, TypeError):
+            # A persona bug must not take the port down: log it and answer nothing.
+            log.exception("heater could not handle %s", frame.serialize().hex(" "))
+            return
         self._schedule_tick()
         if reply is None:
             return
@@ -279,14 +286,14 @@ class Simulator:
         if self._timer is not None:
             self._timer.cancel()
         loop = asyncio.get_running_loop()
-        now = time.monotonic()
+        now = self.clock()
         deadline = self.heater.next_deadline()
         delay = _TICK_S if deadline is None else min(_TICK_S, max(0.0, deadline - now))
         self._timer = loop.call_later(delay, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
-        self.heater.tick(time.monotonic())
+        self.heater.tick(self.clock())
         self._schedule_tick()
 
     def state(self) -> dict[str, Any]:
@@ -360,10 +367,11 @@ async def run_simulator(
     faults: Faults | None = None,
     heater_config: HeaterConfig | None = None,
     thermal: ThermalModel | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[Simulator]:
     """Serve a simulated heater at ``path`` for the duration of the ``async with`` block."""
-    heater = SimulatedHeater(heater_config, thermal, now=time.monotonic())
-    sim = Simulator(path, timers=timers, faults=faults, heater=heater)
+    heater = SimulatedHeater(heater_config, thermal, now=clock())
+    sim = Simulator(path, timers=timers, faults=faults, heater=heater, clock=clock)
     await sim.start()
     try:
         yield sim

@@ -101,7 +101,7 @@ class EnergyBucketModel:
             stored_wh=max(0.0, (self._temp - p.inlet_temp_c) * self._wh_per_k),
             capacity_wh=(p.max_temp_c - p.inlet_temp_c) * self._wh_per_k,
             power_w=self._power,
-            heating=self._heating,
+            heating=self._power > 0,  # the thermostat may call for heat with no source allowed
             energy_used_wh=self._energy_used,
         )
 

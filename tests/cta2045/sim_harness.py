@@ -4,23 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hil.heater import HeaterConfig
 from hil.sim import Faults, Simulator, run_simulator
+from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.link import LinkTimers
 from ven_edge.cta2045.ucm import UcmConfig, UcmSession
 
 #: Short timers: no tMA/tAR waits; timeouts that a busy two-core machine still meets on a pty.
-FAST = LinkTimers.fast()
+FAST = dataclasses.replace(LinkTimers.fast(), ack_timeout=0.4, reply_timeout=0.8)
+
+
+class FakeClock:
+    """The heater's clock: real monotonic time plus whatever a test skips ahead."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        self.skipped += seconds
 
 
 @dataclass
 class Rig:
     sim: Simulator
     ucm: UcmSession
+    clock: FakeClock
 
 
 @contextlib.asynccontextmanager
@@ -36,8 +53,9 @@ async def rig(
     ready_timeout: float = 10.0,
 ) -> AsyncIterator[Rig]:
     path = tmp_path / "heater"
+    clock = FakeClock()
     async with run_simulator(
-        path, timers=timers, faults=faults, heater_config=heater_config
+        path, timers=timers, faults=faults, heater_config=heater_config, clock=clock
     ) as sim:
         config = UcmConfig(
             port=str(path),
@@ -52,6 +70,22 @@ async def rig(
         try:
             async with asyncio.timeout(ready_timeout):
                 await ucm.wait_ready()
-            yield Rig(sim, ucm)
+            yield Rig(sim, ucm, clock)
         finally:
             await ucm.stop()
+
+
+async def wait_for(
+    ucm: UcmSession, predicate: Callable[[DeviceSnapshot], bool], limit_s: float = 5.0
+) -> DeviceSnapshot:
+    """Wait until the device model satisfies ``predicate`` (woken by ``on_change``)."""
+    changed = asyncio.Event()
+    unsubscribe = ucm.on_change(lambda _snap: changed.set())
+    try:
+        async with asyncio.timeout(limit_s):
+            while not predicate(ucm.snapshot):
+                await changed.wait()
+                changed.clear()
+    finally:
+        unsubscribe()
+    return ucm.snapshot

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ven_edge.cta2045.frames import Frame, LinkNak, MessageType
 from ven_edge.cta2045.link import (
@@ -237,3 +241,61 @@ def test_garbage_is_counted_and_the_next_frame_still_found() -> None:
     events = engine.receive(b"\xaa\x55\x00" + OVERRIDE.serialize(), 0.0)
     assert FrameReceived(OVERRIDE) in events
     assert engine.counters.garbage_bytes == 3
+
+
+@given(st.lists(st.tuples(st.binary(max_size=40), st.floats(0, 1)), max_size=30))
+def test_random_bytes_never_raise_and_never_wedge(chunks: list[tuple[bytes, float]]) -> None:
+    engine = LinkEngine()
+    t = 0.0
+    for data, dt in chunks:
+        t += dt
+        engine.receive(data, t)
+    # Run the clock out: every timer must fire and leave the engine idle.
+    for _ in range(100):
+        deadline = engine.next_deadline()
+        if deadline is None:
+            break
+        assert math.isfinite(deadline)
+        t = max(t, deadline)
+        engine.poll(t)
+    assert engine.next_deadline() is None
+
+
+@given(st.data())
+def test_two_engines_over_any_chunking_complete_the_request(data: st.DataObject) -> None:
+    """UCM and heater engines wired back to back; bytes delivered in arbitrary chunks."""
+    ucm, sgd = LinkEngine(), LinkEngine()
+    _, events = ucm.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    wire = {id(ucm): bytearray(), id(sgd): bytearray()}  # bytes travelling TO each engine
+    results: list[RequestDone] = []
+    t = 0.0
+
+    def route(source: LinkEngine, evs: list[LinkEvent]) -> None:
+        target = sgd if source is ucm else ucm
+        for e in evs:
+            if isinstance(e, Transmit):
+                wire[id(target)] += e.data
+            elif isinstance(e, RequestDone):
+                results.append(e)
+            elif isinstance(e, FrameReceived) and source is sgd:
+                route(sgd, sgd.reply(APP_ACK_SHED, t))
+
+    route(ucm, events)
+    for _ in range(200):
+        if results:
+            break
+        for engine in (sgd, ucm):
+            pending = wire[id(engine)]
+            if pending:
+                n = data.draw(st.integers(1, len(pending)))
+                chunk = bytes(pending[:n])
+                del pending[:n]
+                route(engine, engine.receive(chunk, t))
+        deadlines = [d for d in (ucm.next_deadline(), sgd.next_deadline()) if d is not None]
+        if not any(wire.values()) and deadlines:
+            t = min(deadlines)
+        for engine in (ucm, sgd):
+            route(engine, engine.poll(t))
+    assert len(results) == 1
+    assert results[0].reply == APP_ACK_SHED
+    assert results[0].attempts == 1

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import pytest
 
-from hil.heater import (
-    CRITICAL_PEAK,
-    GRID_EMERGENCY,
-    LOAD_UP,
-    SHED,
-    HeaterConfig,
-    SimulatedHeater,
-    basic,
-)
+from hil.heater import HeaterConfig, SimulatedHeater
 from hil.hpwh_model import MODEL_NAMES
 from hil.scenarios import TankThermalModel, build_thermal_model
 from hil.tank import MIN_USEFUL_C, TankTotals
+from ven_edge.cta2045 import messages
+from ven_edge.cta2045.frames import Frame
+
+# Each until End Shed (duration None = opcode2 0x00).
+SHED = messages.shed(None)
+CRITICAL_PEAK = messages.critical_peak(None)
+GRID_EMERGENCY = messages.grid_emergency(None)
+LOAD_UP = messages.load_up(None)
 
 HOUR = 3600.0
 STEP = 60.0
@@ -25,7 +25,9 @@ EVENT_START = 16 * HOUR  # the DOE Medium day's evening draws start at 16:00
 EVENT_END = 20 * HOUR
 
 
-def evening(model: str, command: int | None) -> tuple[TankThermalModel, TankTotals, TankTotals]:
+def evening(
+    model: str, command: messages.Message | None
+) -> tuple[TankThermalModel, TankTotals, TankTotals]:
     """Run a DOE Medium day to 20:00 with ``command`` sent at 16:00 (no watchdog expiry)."""
     tank = build_thermal_model(model, "doe-medium")
     heater = SimulatedHeater(HeaterConfig(comm_timeout_s=1e9), tank, now=0.0)
@@ -35,7 +37,9 @@ def evening(model: str, command: int | None) -> tuple[TankThermalModel, TankTota
         heater.tick(t)
     before = tank.reading.totals
     if command is not None:
-        reply = heater.handle(basic(command, 0x00), t)  # 0x00: until End Shed
+        frame = messages.to_frame(command)
+        assert isinstance(frame, Frame)
+        reply = heater.handle(frame, t)
         assert reply is not None
         assert reply.payload[0] == 0x03  # App ACK
     while t < EVENT_END:

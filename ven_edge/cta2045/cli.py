@@ -17,7 +17,7 @@ import string
 import sys
 
 #: Modules adding sub-commands under ``ven-edge cta2045`` (each exposes ``register``).
-_ACTION_MODULES: tuple[str, ...] = ()
+_ACTION_MODULES: tuple[str, ...] = ("ven_edge.cta2045.cli_send",)
 
 #: Exit status when a frame could not be decoded.
 EXIT_BAD_FRAME = 1

@@ -10,9 +10,10 @@ state and commodities. A lost port is reopened with exponential backoff.
 
 Commands are typed coroutines returning a :class:`CommandOutcome`: ``ok``, ``app_nak`` with the
 reason (e.g. 5 = customer override, or an Intermediate response code), ``link_nak`` with the NAK
-code, ``timeout`` or ``not_connected``. Unlike EPRI-lib, an App NAK is never reported as success
-(cta2045.md §15). Every reply and every unsolicited message (customer override 0x11, operational
-state 0x13, sleep/wake, the heater's own Get-UTC-Time and max-payload queries) updates the
+code, ``timeout``, ``not_connected``, or ``not_sent`` for a frame above the heater's maximum.
+Unlike EPRI-lib, an App NAK is never reported as success (cta2045.md §15). Every reply and every
+unsolicited message (customer override 0x11, operational state 0x13, sleep/wake, the heater's own
+Get-UTC-Time and max-payload queries) updates the
 :class:`~ven_edge.cta2045.device.DeviceSnapshot` and notifies :meth:`UcmSession.on_change`
 subscribers.
 """
@@ -23,18 +24,26 @@ import asyncio
 import contextlib
 import enum
 import logging
-import math
-import struct
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from ven_edge.cta2045 import messages
 from ven_edge.cta2045.device import CommodityReading, DeviceInfo, DeviceSnapshot, LinkHealth
 from ven_edge.cta2045.driver import LinkDriver
-from ven_edge.cta2045.frames import Frame, MessageType
+from ven_edge.cta2045.encodings import (
+    AppNakReason,
+    DeviceType,
+    OutsideCommStatus,
+    ResponseCode,
+    TemperatureUnit,
+)
+from ven_edge.cta2045.errors import MessageDecodeError
+from ven_edge.cta2045.frames import Frame, MessageType, NakReason
 from ven_edge.cta2045.link import Failure, LinkTimers, ReplyMatcher, RequestDone
+from ven_edge.cta2045.messages import Message
 from ven_edge.cta2045.transport import BAUD_RATE, PortError, open_serial
 
 log = logging.getLogger(__name__)
@@ -49,51 +58,21 @@ POLL_S = 60.0
 RECONNECT_INITIAL_S = 0.5
 RECONNECT_MAX_S = 30.0
 
-#: Basic DR opcodes (cta2045.md §8.1).
-_APP_ACK = 0x03
-_APP_NAK = 0x04
-#: The size codes of the data-link max-payload response 0x19 (cta2045.md §6).
-MAX_PAYLOAD_SIZES = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1280, 1500, 2048, 4096)
-#: Our own max payload, announced when the heater asks: code 0x0D = 4096, as EPRI-lib (§6).
-_OUR_MAX_PAYLOAD_CODE = 0x0D
-#: CTA-2045 times count seconds from 2000-01-01T00:00Z (EPRI-lib util/CEA2045Time.cpp, §9.2).
-CTA_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-#: Device type of a heat-pump water heater (cta2045.md §9.2), used by Set Set Point.
-DEVICE_TYPE_HPWH = 0x0003
-#: Set-point "don't change" sentinel (cta2045.md §9.2).
-_SETPOINT_UNCHANGED = -0x8000
-_UNITS_F = 0
-#: Advanced Load Up unit codes 0-3 = 1, 10, 100, 1000 Wh (cta2045.md §9.2).
-ALU_UNIT_WH = (1, 10, 100, 1000)
-
-APP_NAK_REASONS = {
-    0: "no reason",
-    1: "opcode1 not supported",
-    2: "opcode2 invalid",
-    3: "busy",
-    4: "length invalid",
-    5: "customer override in effect",
-}
-RESPONSE_CODES = {
-    1: "command not implemented",
-    2: "bad value",
-    3: "command length error",
-    4: "response length error",
-    5: "busy",
-    6: "other error",
-    7: "customer override in effect",
-    8: "command not enabled",
-}
-LINK_NAK_REASONS = {
-    0: "no reason",
-    1: "invalid byte",
-    2: "invalid length",
-    3: "checksum error",
-    4: "reserved",
-    5: "message timeout",
-    6: "unsupported message type",
-    7: "request not supported",
-}
+#: Our own max payload, announced when the heater asks: 4096 bytes, as EPRI-lib (cta2045.md §6).
+OUR_MAX_PAYLOAD = 4096
+#: Requests a heater refuses while the customer override is in effect (cta2045.md §14).
+_EVENT_REQUESTS = frozenset(
+    {
+        "shed",
+        "critical_peak",
+        "grid_emergency",
+        "load_up",
+        "advanced_load_up",
+        "request_power_level",
+    }
+)
+#: Link NAK reasons in words (cta2045.md §4).
+LINK_NAK_REASONS = {reason.value: reason.name for reason in NakReason}
 
 
 class Status(enum.StrEnum):
@@ -104,6 +83,7 @@ class Status(enum.StrEnum):
     LINK_NAK = "link_nak"
     TIMEOUT = "timeout"
     NOT_CONNECTED = "not_connected"
+    NOT_SENT = "not_sent"  # larger than the heater's negotiated maximum payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,67 +138,41 @@ class UcmConfig:
 # --- frames ------------------------------------------------------------------------------------
 
 
-def _basic(op1: int, op2: int = 0) -> Frame:
-    return Frame(MessageType.BASIC_DR, bytes((op1, op2)))
+def to_data_frame(message: Message) -> Frame:
+    """The data frame of ``message`` (every UCM command is one; never a link ACK/NAK)."""
+    frame = messages.to_frame(message)
+    if not isinstance(frame, Frame):
+        raise TypeError(f"{message.name} is not a data frame")
+    return frame
 
 
-def _intermediate(op1: int, op2: int, data: bytes = b"") -> Frame:
-    return Frame(MessageType.INTERMEDIATE_DR, bytes((op1, op2)) + data)
+def decode_or_none(frame: Frame) -> Message | None:
+    """The decoded message, or None for a frame the codec does not know."""
+    try:
+        return messages.decode(frame)
+    except MessageDecodeError:
+        return None
 
 
-def duration_code(seconds: float | None) -> int:
-    """Event duration byte, rounded UP (never shorter, cta2045.md §13 row 7); None → 0x00."""
-    if seconds is None:
-        return 0x00
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {seconds}")
-    n = math.ceil(math.sqrt(seconds / 2))
-    return 0xFF if n > 0xFE else max(n, 1)
-
-
-def _price_code(ratio: float) -> int:
-    """Relative price byte: inverse of (n − 1)(n + 63)/8192 (cta2045.md §8.2)."""
-    if ratio < 0:
-        raise ValueError(f"price ratio must be >= 0, got {ratio}")
-    n = round((-62 + math.sqrt(4096 + 32768 * ratio)) / 2)
-    return min(max(n, 1), 0xFF)
-
-
-def _basic_matcher(op1: int) -> ReplyMatcher:
-    """App ACK of ``op1`` or any App NAK (it does not name the opcode); 0x12 expects 0x13."""
+def reply_matcher(request: Message) -> ReplyMatcher | None:
+    """Recognises the application reply to ``request`` (None: only a link ACK answers it)."""
+    expected = messages.expected_reply(request)
+    if expected is None:
+        return None
 
     def match(frame: Frame) -> bool:
-        if frame.msg_type != MessageType.BASIC_DR or len(frame.payload) != 2:
-            return False
-        r1, r2 = frame.payload
-        if r1 == _APP_NAK:
-            return True
-        if op1 == 0x12:
-            return r1 == 0x13
-        return r1 == _APP_ACK and r2 == op1
+        reply = decode_or_none(frame)
+        return reply is not None and messages.is_reply_to(reply, request)
 
     return match
 
 
-def _intermediate_matcher(op1: int, op2: int) -> ReplyMatcher:
-    """``op1, op2|0x80`` reply; a Basic App NAK too (pycta2045 answers so, cta2045.md §15)."""
-
-    def match(frame: Frame) -> bool:
-        p = frame.payload
-        if frame.msg_type == MessageType.BASIC_DR:
-            return len(p) == 2 and p[0] == _APP_NAK
-        return frame.msg_type == MessageType.INTERMEDIATE_DR and p[:2] == bytes((op1, op2 | 0x80))
-
-    return match
-
-
-def _ascii(data: bytes) -> str | None:
-    text = data.rstrip(b"\x00").decode("ascii", "replace")
-    return text or None
-
-
-def _to_c(value: int, units: int) -> float:
-    return round((value - 32) * 5 / 9, 2) if units == _UNITS_F else float(value)
+def _to_c(value: object, unit: object) -> float | None:
+    if not isinstance(value, int):
+        return None
+    if unit == TemperatureUnit.FAHRENHEIT:
+        return round((value - 32) * 5 / 9, 2)
+    return float(value)
 
 
 # --- the session -------------------------------------------------------------------------------
@@ -291,25 +245,35 @@ class UcmSession:
         return unsubscribe
 
     async def _supervise(self) -> None:
+        """Open, commission, serve until the port is lost; reopen with exponential backoff."""
         delay = self.config.reconnect_initial_s
+        opened_before = False
         while True:
+            served = False
             try:
                 await self._connect()
+                if opened_before:
+                    self._reconnects += 1
+                opened_before = True
+                await self._run_connected()
+                served = True
+                log.warning("port %s lost; reopening", self.config.port)
             except PortError as exc:
                 self._note_error(str(exc))
                 log.warning("%s; retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.config.reconnect_max_s)
-                continue
-            delay = self.config.reconnect_initial_s
-            try:
-                await self._run_connected()
+            except Exception as exc:
+                # Anything else the port or the heater throws at us: the supervisor is the last
+                # line, so log it, reopen the port and keep the session alive.
+                self._note_error(f"{type(exc).__name__}: {exc}")
+                log.exception("cta2045 session error on %s", self.config.port)
             finally:
                 self._ready.clear()
                 self._close_driver()
-            self._reconnects += 1
-            self._set(commissioned=False)
-            log.warning("port %s lost; reopening", self.config.port)
+                self._set(commissioned=False)
+            if served:
+                delay = self.config.reconnect_initial_s
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.config.reconnect_max_s)
 
     async def _connect(self) -> None:
         self._lost = asyncio.Event()
@@ -317,6 +281,11 @@ class UcmSession:
 
         def on_lost(exc: Exception | None) -> None:
             lost.set()
+            # Say so at once: a caller must not see a connected, commissioned port meanwhile.
+            self._ready.clear()
+            if exc is not None:
+                self._note_error(f"port {self.config.port} lost: {exc}")
+            self._set(link_connected=False, commissioned=False)
 
         def factory() -> LinkDriver:
             return LinkDriver(self.config.timers, on_frame=self._on_frame, on_lost=on_lost)
@@ -329,6 +298,8 @@ class UcmSession:
     async def _run_connected(self) -> None:
         if self.config.commission:
             await self._commission()
+        if self._lost.is_set():
+            return  # lost during commissioning: reopen rather than claim a working port
         self._set(commissioned=True)
         self._ready.set()
         loops: list[Coroutine[Any, Any, object]] = [self._lost.wait()]
@@ -338,7 +309,11 @@ class UcmSession:
             loops.append(self._every(self.config.poll_s, self._poll))
         tasks = [asyncio.ensure_future(c) for c in loops]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = task.exception()
+                if error is not None:  # a periodic task failed: reopen and start afresh
+                    raise error
         finally:
             for task in tasks:
                 task.cancel()
@@ -433,68 +408,88 @@ class UcmSession:
         """Unsolicited frames from the heater (cta2045.md §11.2, §13 row 11)."""
         self._heard()
         driver = self._driver
-        if driver is None:
+        if driver is None or frame.is_type_query:
+            return  # the heater's own type query: our link ACK answered it (§6)
+        message = decode_or_none(frame)
+        name = None if message is None else message.name
+        reply: Message | None = None
+        if message is None:
+            unsupported = self._not_supported(frame)
+            if unsupported is not None:
+                driver.reply(unsupported)
             return
-        p = frame.payload
-        if not p:
-            return  # the heater's own type query: the link ACK answered it
-        if frame.msg_type == MessageType.BASIC_DR and len(p) == 2:
-            op1, op2 = p
-            if op1 in (_APP_ACK, _APP_NAK):
-                return  # a late duplicate reply to a request already finished
-            if op1 == 0x11:
-                self._set(override_active=bool(op2))
-            elif op1 == 0x13:
-                self._set(operational_state=op2)
-            elif op1 not in (0x14, 0x15):
-                driver.reply(_basic(_APP_NAK, 0x01))
-                return
-            driver.reply(_basic(_APP_ACK, op1))
-        elif frame.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 2 and p[1] < 0x80:
-            if p[:2] == b"\x02\x00" and len(p) == 2:  # the heater asks us for the time
-                driver.reply(_intermediate(0x02, 0x80, b"\x00" + self._utc_fields(None)))
-            else:
-                driver.reply(_intermediate(p[0], p[1] | 0x80, b"\x01"))  # not implemented
-        elif frame.msg_type == MessageType.DATA_LINK and len(p) == 2:
-            if p[0] == 0x18:
-                driver.reply(Frame(MessageType.DATA_LINK, bytes((0x19, _OUR_MAX_PAYLOAD_CODE))))
-            elif p[0] == 0x19:
-                self._set(max_payload=self._payload_size(p[1]))
+        if name in ("app_ack", "app_nak"):
+            return  # a late duplicate reply to a request already finished
+        elif name == "customer_override":
+            self._set(override_active=bool(message.fields["in_effect"]))
+            reply = messages.app_ack(frame.payload[0])
+        elif name == "operational_state_response":
+            self._set(operational_state=message.fields["state"])
+            reply = messages.app_ack(frame.payload[0])  # EPRI-sim App-ACKs it (§13 row 11)
+        elif name in ("sleep", "wake"):
+            reply = messages.app_ack(frame.payload[0])
+        elif name == "get_utc_time":
+            reply = messages.get_utc_time_reply(self._wall_clock())
+        elif name == "max_payload_query":
+            reply = messages.max_payload_response(OUR_MAX_PAYLOAD)
+        elif name == "max_payload_response":
+            self._set(max_payload=message.fields["max_payload_bytes"])
+        else:
+            unsupported = self._not_supported(frame)
+            if unsupported is not None:
+                driver.reply(unsupported)
+            return
+        if reply is not None:
+            driver.reply(to_data_frame(reply))
 
     @staticmethod
-    def _payload_size(code: int) -> int:
-        return MAX_PAYLOAD_SIZES[code] if code < len(MAX_PAYLOAD_SIZES) else 2
-
-    def _utc_fields(self, when: datetime | None) -> bytes:
-        moment = when or self._wall_clock()
-        seconds = int((moment - CTA_EPOCH).total_seconds())
-        offset = moment.utcoffset() or timedelta(0)
-        quarters = int(offset.total_seconds() // 900)
-        return struct.pack(">Ibb", seconds, quarters, 0)
+    def _not_supported(frame: Frame) -> Frame | None:
+        """Basic: App NAK 0x01; Intermediate request: response code 1 (cta2045.md §14)."""
+        p = frame.payload
+        if frame.msg_type == MessageType.BASIC_DR:
+            return to_data_frame(messages.app_nak(AppNakReason.OPCODE1_NOT_SUPPORTED))
+        if frame.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 2 and p[1] < 0x80:
+            # Reply layout §9.1: same opcode1, opcode2 | 0x80, then the response code.
+            body = bytes((p[0], p[1] | 0x80, ResponseCode.NOT_IMPLEMENTED))
+            return Frame(MessageType.INTERMEDIATE_DR, body)
+        return None
 
     # --- requests ---------------------------------------------------------------------------
 
     async def _request(
         self,
-        command: str,
-        frame: Frame,
-        matcher: ReplyMatcher | None,
+        request: Message,
         *,
+        command: str | None = None,
         idempotent: bool = True,
-        decode: Callable[[Frame], dict[str, Any]] | None = None,
+        apply: Callable[[Message], dict[str, Any]] | None = None,
     ) -> CommandOutcome:
+        command = command or request.name
         driver = self._driver
         started = time.monotonic()
         if driver is None or not driver.connected:
             return CommandOutcome(command, Status.NOT_CONNECTED, reason_text="port not open")
-        done = await driver.request(frame, matcher=matcher, idempotent=idempotent)
-        outcome = self._outcome(command, done, time.monotonic() - started, decode)
+        frame = to_data_frame(request)
+        max_payload = self._snapshot.max_payload
+        if len(frame.payload) > max(max_payload, 2):
+            # Larger frames than negotiated are not safe (EPRI-sim SendComData, §6, §11.2).
+            return CommandOutcome(
+                command,
+                Status.NOT_SENT,
+                None,
+                f"payload of {len(frame.payload)} bytes exceeds the heater's maximum of "
+                f"{max_payload}",
+            )
+        done = await driver.request(frame, matcher=reply_matcher(request), idempotent=idempotent)
+        outcome = self._outcome(command, done, time.monotonic() - started, apply)
         if outcome.status is Status.APP_NAK:
             self._app_naks += 1
-            if outcome.reason == 5 or (
-                frame.msg_type == MessageType.INTERMEDIATE_DR and outcome.reason == 7
-            ):
+            if outcome.reason_text == "CUSTOMER_OVERRIDE":
                 self._set(override_active=True)
+        elif outcome.ok and request.name in _EVENT_REQUESTS:
+            # An accepted event proves no override is in effect, even if the heater never sent
+            # "override ended" (0x11 00).
+            self._set(override_active=False)
         log.debug("cta2045 %s -> %s", command, outcome.status.value)
         return outcome
 
@@ -503,257 +498,230 @@ class UcmSession:
         command: str,
         done: RequestDone,
         elapsed: float,
-        decode: Callable[[Frame], dict[str, Any]] | None,
+        apply: Callable[[Message], dict[str, Any]] | None,
     ) -> CommandOutcome:
         attempts = done.attempts
+
+        def fail(status: Status, reason: int | None, text: str | None) -> CommandOutcome:
+            return CommandOutcome(command, status, reason, text, {}, attempts, elapsed)
+
         if done.failure is Failure.LINK_NAK:
             code = done.nak or 0
-            return CommandOutcome(
-                command, Status.LINK_NAK, code, LINK_NAK_REASONS.get(code), {}, attempts, elapsed
-            )
+            return fail(Status.LINK_NAK, code, LINK_NAK_REASONS.get(code, f"0x{code:02X}"))
         if done.failure is Failure.CLOSED:
-            return CommandOutcome(
-                command, Status.NOT_CONNECTED, None, "port closed", {}, attempts, elapsed
-            )
+            return fail(Status.NOT_CONNECTED, None, "port closed")
         if done.failure is not None:
             text = "no link ACK" if done.failure is Failure.NO_ACK else "no application reply"
-            return CommandOutcome(command, Status.TIMEOUT, None, text, {}, attempts, elapsed)
+            return fail(Status.TIMEOUT, None, text)
         self._heard()
-        reply = done.reply
-        if reply is None:
+        if done.reply is None:
             return CommandOutcome(command, Status.OK, attempts=attempts, elapsed_s=elapsed)
-        p = reply.payload
-        if reply.msg_type == MessageType.BASIC_DR and p[0] == _APP_NAK:
-            return CommandOutcome(
-                command, Status.APP_NAK, p[1], APP_NAK_REASONS.get(p[1]), {}, attempts, elapsed
-            )
-        if reply.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 3 and p[2] != 0:
-            return CommandOutcome(
-                command, Status.APP_NAK, p[2], RESPONSE_CODES.get(p[2]), {}, attempts, elapsed
-            )
+        reply = decode_or_none(done.reply)
+        if reply is None:
+            self._note_error(f"{command}: undecodable reply {done.reply.payload.hex()}")
+            return fail(Status.APP_NAK, None, "undecodable reply")
+        fields = reply.fields
+        if reply.name == "app_nak":
+            reason = fields["reason"]
+            return fail(Status.APP_NAK, _int(reason), str(fields.get("reason_name", reason)))
+        rc = fields.get("response_code", ResponseCode.SUCCESS)
+        if rc != ResponseCode.SUCCESS:
+            return fail(Status.APP_NAK, _int(rc), str(fields.get("response_code_name", rc)))
         try:
-            data = decode(reply) if decode is not None else {}
-        except (struct.error, IndexError, ValueError) as exc:
-            self._note_error(f"{command}: undecodable reply {reply.payload.hex()}: {exc}")
-            data = {"raw": reply.payload.hex()}
+            data = apply(reply) if apply is not None else _plain(fields)
+        except (KeyError, TypeError, ValueError) as exc:
+            # Keep the last good model; say precisely what was wrong with the reply.
+            self._note_error(f"{command}: unusable reply {dict(fields)}: {exc}")
+            return fail(Status.APP_NAK, None, f"unusable reply: {exc}")
         return CommandOutcome(command, Status.OK, data=data, attempts=attempts, elapsed_s=elapsed)
 
-    async def _basic_command(self, command: str, op1: int, op2: int = 0) -> CommandOutcome:
-        return await self._request(command, _basic(op1, op2), _basic_matcher(op1))
-
-    # --- Basic DR commands (cta2045.md §8) -----------------------------------------------------
+    # --- Basic DR commands (cta2045.md §8) ---------------------------------------------------
 
     async def shed(self, duration_s: float | None = None) -> CommandOutcome:
         """Shed for ``duration_s`` (rounded up to 2·n² s) or until End Shed when None."""
-        return await self._basic_command("shed", 0x01, duration_code(duration_s))
+        return await self._request(messages.shed(duration_s))
 
     async def end_shed(self) -> CommandOutcome:
         """End Shed / Run Normal: ends shed, power level, CPP, grid emergency and load up."""
-        return await self._basic_command("end_shed", 0x02)
+        return await self._request(messages.end_shed())
 
     async def load_up(self, duration_s: float | None = None) -> CommandOutcome:
-        return await self._basic_command("load_up", 0x17, duration_code(duration_s))
+        return await self._request(messages.load_up(duration_s))
 
     async def critical_peak(self, duration_s: float | None = None) -> CommandOutcome:
-        return await self._basic_command("critical_peak", 0x0A, duration_code(duration_s))
+        return await self._request(messages.critical_peak(duration_s))
 
     async def grid_emergency(self, duration_s: float | None = None) -> CommandOutcome:
-        return await self._basic_command("grid_emergency", 0x0B, duration_code(duration_s))
+        return await self._request(messages.grid_emergency(duration_s))
 
     async def power_level(self, percent: float, *, produce: bool = False) -> CommandOutcome:
-        """Request for Power Level: 0-100 % as a 7-bit level rounded down (cta2045.md §8.2)."""
-        if not 0 <= percent <= 100:
-            raise ValueError(f"power level must be 0-100 %, got {percent}")
-        level = math.floor(percent * 127 / 100 + 1e-9) | (0x80 if produce else 0)
-        return await self._basic_command("power_level", 0x06, level)
+        """Request for Power Level, 0-100 % of the rating (a 7-bit level, cta2045.md §8.2)."""
+        return await self._request(
+            messages.request_power_level(percent, produce), command="power_level"
+        )
 
-    async def present_relative_price(self, ratio: float) -> CommandOutcome:
-        return await self._basic_command("present_relative_price", 0x07, _price_code(ratio))
+    async def present_relative_price(self, ratio: float | None) -> CommandOutcome:
+        return await self._request(messages.present_relative_price(ratio))
 
-    async def next_relative_price(self, ratio: float) -> CommandOutcome:
-        return await self._basic_command("next_relative_price", 0x08, _price_code(ratio))
+    async def next_relative_price(self, ratio: float | None) -> CommandOutcome:
+        return await self._request(messages.next_relative_price(ratio))
 
-    async def outside_comm(self, status: int = 1) -> CommandOutcome:
-        """Outside Communication status: 0 lost, 1 found (the heartbeat), 2 poor (§8.1)."""
-        return await self._basic_command("outside_comm", 0x0E, status)
+    async def outside_comm(
+        self, status: OutsideCommStatus = OutsideCommStatus.GOOD
+    ) -> CommandOutcome:
+        """Outside Communication status; GOOD is the heartbeat (cta2045.md §8.1, §11.2)."""
+        return await self._request(messages.outside_comm_status(status), command="outside_comm")
 
     async def time_sync(self, when: datetime | None = None) -> CommandOutcome:
-        """Simple Time Sync: weekday (0 = Sunday) and local hour (cta2045.md §8.1)."""
-        moment = when or self._wall_clock().astimezone()
-        weekday = (moment.weekday() + 1) % 7
-        return await self._basic_command("time_sync", 0x16, (weekday << 5) | moment.hour)
+        """Simple Time Sync: local weekday and hour (cta2045.md §8.1)."""
+        local = (when or self._wall_clock()).astimezone()
+        return await self._request(messages.simple_time_sync_at(local), command="time_sync")
 
     async def operational_state(self) -> CommandOutcome:
         """Operational State Query; the snapshot's ``operational_state`` follows."""
 
-        def decode(reply: Frame) -> dict[str, Any]:
-            self._set(operational_state=reply.payload[1])
-            return {"operational_state": reply.payload[1]}
+        def apply(reply: Message) -> dict[str, Any]:
+            self._set(operational_state=reply.fields["state"])
+            return _plain(reply.fields)
 
         return await self._request(
-            "operational_state", _basic(0x12), _basic_matcher(0x12), decode=decode
+            messages.operational_state_query(), command="operational_state", apply=apply
         )
 
     # --- data link (cta2045.md §6) -----------------------------------------------------------
 
     async def message_type_supported(self, msg_type: int) -> CommandOutcome:
         """Message-Type-Supported query: only a link ACK (yes) or NAK 0x06 (no) answers it."""
-        return await self._request(f"mtsq_{msg_type:04x}", Frame(msg_type), None)
+        return await self._request(
+            messages.message_type_supported_query(msg_type), command=f"mtsq_{msg_type:04x}"
+        )
 
     async def max_payload(self) -> CommandOutcome:
-        def match(frame: Frame) -> bool:
-            return frame.msg_type == MessageType.DATA_LINK and frame.payload[:1] == b"\x19"
+        def apply(reply: Message) -> dict[str, Any]:
+            self._set(max_payload=reply.fields["max_payload_bytes"])
+            return _plain(reply.fields)
 
-        def decode(reply: Frame) -> dict[str, Any]:
-            size = self._payload_size(reply.payload[1])
-            self._set(max_payload=size)
-            return {"max_payload": size}
+        return await self._request(messages.max_payload_query(), command="max_payload", apply=apply)
 
-        frame = Frame(MessageType.DATA_LINK, b"\x18\x00")
-        return await self._request("max_payload", frame, match, decode=decode)
-
-    # --- Intermediate DR (cta2045.md §9) -------------------------------------------------------
-
-    async def _intermediate_command(
-        self,
-        command: str,
-        op1: int,
-        op2: int,
-        data: bytes = b"",
-        decode: Callable[[Frame], dict[str, Any]] | None = None,
-    ) -> CommandOutcome:
-        frame = _intermediate(op1, op2, data)
-        max_payload = self._snapshot.max_payload
-        if len(frame.payload) > max(max_payload, 2) and max_payload > 2:
-            raise ValueError(f"{command}: payload exceeds the negotiated {max_payload} bytes")
-        return await self._request(command, frame, _intermediate_matcher(op1, op2), decode=decode)
+    # --- Intermediate DR (cta2045.md §9) -----------------------------------------------------
 
     async def device_information(self) -> CommandOutcome:
-        def decode(reply: Frame) -> dict[str, Any]:
-            d = reply.payload[3:]
-            vendor, device_type, revision, caps = struct.unpack(">HHHI", d[2:12])
+        def apply(reply: Message) -> dict[str, Any]:
+            f = reply.fields
             firmware = None
-            if len(d) >= 50:
-                y, m, day, major, minor = d[45:50]
-                firmware = f"{2000 + y:04d}-{m + 1:02d}-{day:02d} v{major}.{minor}"
+            if f.get("firmware_year") is not None:
+                firmware = (
+                    f"{f['firmware_year']}-{f['firmware_month']:02d}-{f['firmware_day']:02d}"
+                    f" v{f['firmware_major']}.{f['firmware_minor']}"
+                )
             info = DeviceInfo(
-                cta_version=_ascii(d[0:2]) or "",
-                vendor_id=vendor,
-                device_type=device_type,
-                device_revision=revision,
-                capabilities=caps,
-                model=_ascii(d[13:29]) if len(d) >= 29 else None,
-                serial=_ascii(d[29:45]) if len(d) >= 45 else None,
+                cta_version=_str_or_none(f.get("cta_version")) or "",
+                vendor_id=_int(f["vendor_id"]),
+                device_type=_int(f["device_type"]),
+                device_revision=_int(f["device_revision"]),
+                capabilities=_int(f["capabilities"]),
+                model=_str_or_none(f.get("model_number")),
+                serial=_str_or_none(f.get("serial_number")),
                 firmware=firmware,
             )
             self._set(device_info=info)
-            return {
-                "vendor_id": vendor,
-                "device_type": device_type,
-                "capabilities": caps,
-                "model": info.model,
-                "serial": info.serial,
-                "firmware": firmware,
-            }
+            return _plain(f)
 
-        return await self._intermediate_command("device_information", 0x01, 0x01, decode=decode)
+        return await self._request(
+            messages.device_information_request(), command="device_information", apply=apply
+        )
 
     async def commodity_read(self, code: int | None = None) -> CommandOutcome:
         """Get Commodity Read, all codes or one; updates power, energy and stored energy."""
 
-        def decode(reply: Frame) -> dict[str, Any]:
-            body = reply.payload[3:]
+        def apply(reply: Message) -> dict[str, Any]:
+            records = reply.fields.get("records", [])
             readings = tuple(
                 CommodityReading(
-                    code=body[i] & 0x7F,
-                    measured=bool(body[i] & 0x80),
-                    instantaneous=int.from_bytes(body[i + 1 : i + 7], "big"),
-                    cumulative=int.from_bytes(body[i + 7 : i + 13], "big"),
+                    code=_int(r["code"]),
+                    measured=bool(r["measured"]),
+                    instantaneous=_int(r["instantaneous"]),
+                    cumulative=_int(r["cumulative"]),
                 )
-                for i in range(0, len(body) - 12, 13)
+                for r in records  # type: ignore[attr-defined]
             )
             changes: dict[str, Any] = {"commodities": readings}
             for r in readings:
                 if r.code == 0:
                     changes["power_w"] = r.instantaneous
                     changes["energy_used_wh"] = r.cumulative
-                elif r.code == 6:
+                elif r.code == 6:  # the cumulative field holds the capacity (§9.3, §13 row 17)
                     changes["energy_capacity_wh"] = r.cumulative
                 elif r.code == 7:
                     changes["stored_energy_wh"] = r.cumulative
             self._set(**changes)
-            return {k: v for k, v in changes.items() if k != "commodities"} | {
-                "readings": [
-                    {
-                        "code": r.code,
-                        "measured": r.measured,
-                        "rate": r.instantaneous,
-                        "cumulative": r.cumulative,
-                    }
-                    for r in readings
-                ]
-            }
+            return _plain(reply.fields)
 
-        data = b"" if code is None else bytes((code,))
-        return await self._intermediate_command("commodity_read", 0x06, 0x00, data, decode)
+        return await self._request(
+            messages.commodity_read_request(code), command="commodity_read", apply=apply
+        )
 
     async def get_set_point(self) -> CommandOutcome:
-        def decode(reply: Frame) -> dict[str, Any]:
-            d = reply.payload[3:]
-            _, units, sp1 = struct.unpack(">HBh", d[:5])
-            sp2 = struct.unpack(">h", d[5:7])[0] if len(d) >= 7 else _SETPOINT_UNCHANGED
-            c1 = None if sp1 == _SETPOINT_UNCHANGED else _to_c(sp1, units)
-            c2 = None if sp2 == _SETPOINT_UNCHANGED else _to_c(sp2, units)
-            self._set(set_point_c=c1, set_point_2_c=c2)
-            return {"set_point_c": c1, "set_point_2_c": c2, "units": "F" if units == 0 else "C"}
+        def apply(reply: Message) -> dict[str, Any]:
+            f = reply.fields
+            unit = f.get("units")
+            self._set(
+                set_point_c=_to_c(f.get("set_point_1"), unit),
+                set_point_2_c=_to_c(f.get("set_point_2"), unit),
+            )
+            return _plain(f)
 
-        return await self._intermediate_command("get_set_point", 0x03, 0x03, decode=decode)
+        return await self._request(messages.get_set_point(), apply=apply)
 
     async def set_set_point(self, celsius: float, *, fahrenheit: bool = True) -> CommandOutcome:
-        """Set the upper-element set point (set point 2 left unchanged, 0x8000, §9.2).
+        """Set the upper-element set point; set point 2 is left unchanged (0x8000, §9.2).
 
         Sent in whole °F by default (the unit US heaters report); ``fahrenheit=False`` sends °C.
+        The device type is the heater's own (from Device Information), else heat-pump water
+        heater: any other type is refused with "bad value" (cta2045.md §15).
         """
-        units = _UNITS_F if fahrenheit else 1
+        unit = TemperatureUnit.FAHRENHEIT if fahrenheit else TemperatureUnit.CELSIUS
         value = round(celsius * 9 / 5 + 32) if fahrenheit else round(celsius)
-        data = struct.pack(">HBhh", DEVICE_TYPE_HPWH, units, value, _SETPOINT_UNCHANGED)
+        info = self._snapshot.device_info
+        device_type = info.device_type if info else DeviceType.WATER_HEATER_HEAT_PUMP
+        request = messages.set_set_point(device_type, value, None, unit)
 
-        def decode(reply: Frame) -> dict[str, Any]:
-            set_c = _to_c(value, units)
-            self._set(set_point_c=set_c)
-            return {"set_point_c": set_c}
+        def apply(reply: Message) -> dict[str, Any]:
+            self._set(set_point_c=_to_c(value, unit))
+            return _plain(reply.fields)
 
-        return await self._intermediate_command("set_set_point", 0x03, 0x03, data, decode)
+        return await self._request(request, apply=apply)
 
     async def present_temperature(self) -> CommandOutcome:
-        def decode(reply: Frame) -> dict[str, Any]:
-            _, units, temp = struct.unpack(">HBh", reply.payload[3:8])
-            celsius = _to_c(temp, units)
-            self._set(present_temperature_c=celsius)
-            return {"present_temperature_c": celsius}
+        def apply(reply: Message) -> dict[str, Any]:
+            f = reply.fields
+            self._set(present_temperature_c=_to_c(f.get("temperature"), f.get("units")))
+            return _plain(f)
 
-        return await self._intermediate_command("present_temperature", 0x03, 0x04, decode=decode)
+        return await self._request(
+            messages.get_present_temperature(), command="present_temperature", apply=apply
+        )
 
     async def set_utc_time(self, when: datetime | None = None) -> CommandOutcome:
-        """Set UTC Time: seconds since 2000-01-01T00:00Z, time-zone offset in quarter hours."""
-        return await self._intermediate_command("set_utc_time", 0x02, 0x00, self._utc_fields(when))
+        """Set UTC Time (seconds since 2000-01-01T00:00Z, cta2045.md §9.2)."""
+        return await self._request(messages.set_utc_time(when or self._wall_clock()))
 
-    async def advanced_load_up(self, wh: int, duration_s: float) -> CommandOutcome:
-        """Advanced Load Up: store ``wh`` above normal within ``duration_s`` (whole minutes up).
+    async def advanced_load_up(self, wh: float, duration_s: float) -> CommandOutcome:
+        """Advanced Load Up: store ``wh`` above normal within ``duration_s`` (cta2045.md §9.2)."""
+        return await self._request(messages.advanced_load_up(wh, duration_s))
 
-        The value is sent in the finest unit (1, 10, 100 or 1000 Wh) that fits 16 bits, rounded
-        up (cta2045.md §9.2, *single-source* layout from the cta2045 package).
-        """
-        if wh <= 0 or duration_s <= 0:
-            raise ValueError("advanced load up needs positive energy and duration")
-        minutes = min(math.ceil(duration_s / 60), 0xFFFF)
-        fitting = [
-            (code, math.ceil(wh / scale))
-            for code, scale in enumerate(ALU_UNIT_WH)
-            if math.ceil(wh / scale) <= 0xFFFF
-        ]
-        if not fitting:
-            raise ValueError(f"{wh} Wh does not fit the Advanced Load Up value")
-        units, value = fitting[0]
-        data = struct.pack(">HHB", minutes, value, units)
-        return await self._intermediate_command("advanced_load_up", 0x0C, 0x00, data)
+
+def _int(value: object) -> int:
+    if not isinstance(value, int):
+        raise ValueError(f"expected an integer field, got {value!r}")
+    return value
+
+
+def _str_or_none(value: object) -> str | None:
+    """A text field without the NUL padding of fixed-width ASCII fields (§9.2)."""
+    return value.rstrip("\x00") or None if isinstance(value, str) else None
+
+
+def _plain(fields: Mapping[str, object]) -> dict[str, Any]:
+    """Reply fields without the response-code bookkeeping, for the outcome's ``data``."""
+    return {k: v for k, v in fields.items() if not k.startswith("response_code")}

@@ -1,0 +1,108 @@
+"""``python -m hil.sim`` and ``ven-edge cta2045 send`` as a lab engineer runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, run_module
+
+
+@pytest.fixture
+def sim_link(tmp_path: Path) -> Iterator[Path]:
+    link = tmp_path / "heater"
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hil.sim", "--link", str(link), "--fast"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not Path(f"{link}.ctl").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "simulator did not start"
+            time.sleep(0.05)
+        assert link.is_symlink()
+        assert os.readlink(link).startswith("/dev/pts/")
+        yield link
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
+    assert not link.exists()  # the simulator cleans up its link
+
+
+def send(link: Path, *args: str) -> tuple[int, dict[str, object]]:
+    result = run_module("ven_edge", "cta2045", "send", "--fast", "--port", str(link), *args)
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_send_shed_prints_outcome_and_state(sim_link: Path) -> None:
+    code, report = send(sim_link, "shed", "600")
+    assert code == 0
+    outcome = report["outcome"]
+    assert isinstance(outcome, dict)
+    assert outcome["status"] == "ok"
+    state = report["operational_state"]
+    assert isinstance(state, dict)
+    assert state["code"] in (2, 4)
+    assert state["name"] in ("RUNNING_CURTAILED", "IDLE_CURTAILED")
+    device = report["device"]
+    assert isinstance(device, dict)
+    assert device["supported_types"] == ["0801", "0802", "0803"]
+
+    code, report = send(sim_link, "get-set-point")
+    assert code == 0
+    outcome = report["outcome"]
+    assert isinstance(outcome, dict)
+    assert outcome["data"]["set_point_1"] == 120
+
+
+def test_send_reports_a_refusal_with_exit_1(sim_link: Path) -> None:
+    control = run_module("hil.sim", "--link", str(sim_link), "--control", "override on")
+    assert control.returncode == 0, control.stderr
+    assert json.loads(control.stdout)["state"]["override"] is True
+    code, report = send(sim_link, "load-up")
+    assert code == 1
+    outcome = report["outcome"]
+    assert isinstance(outcome, dict)
+    assert outcome["status"] == "app_nak"
+    assert outcome["reason"] == 5
+    assert outcome["reason_text"] == "CUSTOMER_OVERRIDE"
+    state = report["operational_state"]
+    assert isinstance(state, dict)
+    assert state["code"] in (11, 12)
+
+
+def test_send_without_a_port_exits_2(tmp_path: Path) -> None:
+    result = run_module(
+        "ven_edge",
+        "cta2045",
+        "send",
+        "--port",
+        str(tmp_path / "nothing"),
+        "--connect-timeout",
+        "0.5",
+        "op-state",
+    )
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert "cannot open serial port" in report["error"]
+
+
+def test_control_without_a_simulator_fails_cleanly(tmp_path: Path) -> None:
+    result = run_module("hil.sim", "--link", str(tmp_path / "none"), "--control", "state")
+    assert result.returncode == 1
+    assert "no simulator at" in result.stderr
