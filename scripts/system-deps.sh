@@ -10,6 +10,8 @@ packages=(
     libjs-chart.js
     # browser tests of the status page: Debian's Chromium driven by Playwright, and a font
     chromium fonts-dejavu-core
+    # vtn_lite's TLS tests make a self-signed certificate
+    openssl
 )
 
 missing=()
