@@ -46,6 +46,11 @@ async def test_auth_server_and_token_styles(
     ) as response:
         assert response.status == 401
         assert (await response.json())["error"] == "invalid_client"
+    async with session.post(
+        token_url, data=b"[" * 100_000, headers={"Content-Type": "application/json"}
+    ) as response:
+        assert response.status == 400
+        assert (await response.json())["error"] == "invalid_request"
     async with session.post(token_url, data={"grant_type": "password"}) as response:
         assert response.status == 400
         assert (await response.json())["error"] == "unsupported_grant_type"
