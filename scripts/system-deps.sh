@@ -10,7 +10,7 @@ packages=(
     libjs-chart.js
     # browser tests of the status page: Debian's Chromium driven by Playwright, and a font
     chromium fonts-dejavu-core
-    # vtn_lite's TLS tests make a self-signed certificate
+    # TLS tests (vtn_lite, the OpenADR client) make throwaway certificates
     openssl
 )
 
