@@ -10,7 +10,7 @@ packages=(
     libjs-chart.js
     # browser tests of the status page: Debian's Chromium driven by Playwright, and a font
     chromium fonts-dejavu-core
-    # TLS tests of the OpenADR client make a throwaway certificate authority
+    # TLS tests (vtn_lite, the OpenADR client) make throwaway certificates
     openssl
     # the Debian package (scripts/check-deb.sh): build, its build-time tests, lint, unit checks,
     # and a debootstrap trixie root to install it in

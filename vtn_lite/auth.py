@@ -49,6 +49,7 @@ _SCRYPT_N = 2**14
 _SCRYPT_R = 8
 _SCRYPT_P = 1
 _SALT_BYTES = 16
+_PURGE_AT = 10_000
 
 
 def hash_secret(secret: str, *, n: int = _SCRYPT_N) -> str:
@@ -147,8 +148,13 @@ class Authenticator:
         return client if verify_secret(secret, client.secret_hash) else None
 
     def issue_for(self, client: ClientEntry) -> IssuedToken:
+        now = self._clock()
+        if len(self._tokens) >= _PURGE_AT:
+            # Clients fetch a new token per lifetime; forget the expired ones now and then.
+            self._tokens = {k: v for k, v in self._tokens.items() if v[1] > now}
+            self._store.purge_tokens(now)
         token = secrets.token_urlsafe(32)
-        expires = self._clock() + self._lifetime
+        expires = now + self._lifetime
         token_hash = _token_hash(token)
         self._tokens[token_hash] = (Principal(client.client_id, client.role), expires)
         self._store.save_token(token_hash, client.client_id, client.role, expires)

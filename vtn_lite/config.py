@@ -12,6 +12,8 @@ allow_local_callbacks = false                 # lab switch: http and loopback/pr
 webhook_timeout = 10.0
 webhook_attempts = 4
 webhook_backoff = 1.0                         # first retry delay, doubled per attempt
+tls_cert = "vtn.crt"                          # PEM certificate chain; with tls_key: HTTPS
+tls_key = "vtn.key"                           # PEM private key (keep it 0600)
 
 [[clients]]
 client_id = "bl_client"
@@ -58,6 +60,8 @@ class VtnConfig:
     webhook_timeout: float = 10.0
     webhook_attempts: int = 4
     webhook_backoff: float = 1.0
+    tls_cert: str | None = None
+    tls_key: str | None = None
     clients: tuple[ClientEntry, ...] = field(default=())
 
     def with_clients(self, *clients: ClientEntry) -> VtnConfig:
@@ -75,6 +79,8 @@ _SERVER_TYPES: dict[str, tuple[type, ...]] = {
     "webhook_timeout": (int, float),
     "webhook_attempts": (int,),
     "webhook_backoff": (int, float),
+    "tls_cert": (str,),
+    "tls_key": (str,),
 }
 
 
@@ -92,6 +98,11 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
         values[key] = value
     if base_dir is not None and values.get("database", ":memory:") != ":memory:":
         values["database"] = str((base_dir / values["database"]).resolve())
+    for key in ("tls_cert", "tls_key"):
+        if base_dir is not None and key in values:
+            values[key] = str((base_dir / values[key]).resolve())
+    if ("tls_cert" in values) != ("tls_key" in values):
+        raise ConfigError("[server] tls_cert and tls_key go together")
     for key in ("token_lifetime", "max_body_bytes", "webhook_attempts"):
         if key in values and values[key] < 1:
             raise ConfigError(f"[server] {key} must be at least 1")

@@ -85,6 +85,8 @@ async def json_body(request: web.Request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"the request body is not JSON: {exc}") from None
+    except RecursionError:
+        raise bad_request("the request body nests too deeply") from None
 
 
 def query_int(request: web.Request, name: str, default: int) -> int:
@@ -131,8 +133,8 @@ async def token_request_credentials(request: web.Request) -> tuple[str, str]:
         # Non-RFC JSON bodies seen in the wild (oadr30-ven-ud: clientID/clientSecret).
         try:
             data = json.loads(raw)
-        except ValueError:
-            raise ApiError(400, "the token request body is not JSON") from None
+        except (ValueError, RecursionError):
+            raise TokenError(400, "invalid_request", "the token request body is not JSON") from None
         if isinstance(data, dict):
             for key, alias in (("client_id", "clientID"), ("client_secret", "clientSecret")):
                 value = data.get(key, data.get(alias))

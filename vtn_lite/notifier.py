@@ -206,6 +206,8 @@ class WebhookNotifier:
         for attempt in range(self._attempts):
             if attempt:
                 await self._sleep(self._backoff * 2 ** (attempt - 1))
+                if self._vtn.store.get("SUBSCRIPTION", delivery.subscription_id) is None:
+                    return  # deleted meanwhile: stop retrying for it
             try:
                 check_callback_url(delivery.url, allow_local=self._allow_local)
                 async with (

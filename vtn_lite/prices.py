@@ -53,7 +53,11 @@ def event_from_csv(
     text: str, program_id: str, *, currency: str, units: str, name: str | None = None
 ) -> dict[str, Any]:
     """Hourly (start, price) rows -> a PRICE event; rows must be consecutive hours."""
-    rows = [row for row in csv.reader(io.StringIO(text)) if row and any(c.strip() for c in row)]
+    try:
+        parsed = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise PriceImportError(f"not a CSV file: {exc}") from None
+    rows = [row for row in parsed if row and any(cell.strip() for cell in row)]
     if rows and not _is_datetime(rows[0][0]):
         rows = rows[1:]  # header
     if not rows:

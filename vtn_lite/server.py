@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from aiohttp import web
 
 from vtn_lite import api31, api301
 from vtn_lite.auth import Authenticator, hash_secret
-from vtn_lite.config import ClientEntry, Role, VtnConfig
+from vtn_lite.config import ClientEntry, ConfigError, Role, VtnConfig
 from vtn_lite.http import AUTHENTICATOR_KEY, json_response, principal_of, problem_middleware
 from vtn_lite.notifier import WebhookNotifier
 from vtn_lite.service import Vtn
@@ -138,16 +139,31 @@ async def running_vtn(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port)
+        tls = tls_context(config)
+        site = web.TCPSite(runner, config.host, config.port, ssl_context=tls)
         await site.start()
         server = site._server
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else config.port
         host = f"[{config.host}]" if ":" in config.host else config.host
-        yield RunningVtn(f"http://{host}:{port}", parts)
+        scheme = "https" if tls else "http"
+        yield RunningVtn(f"{scheme}://{host}:{port}", parts)
     finally:
         await runner.cleanup()
+
+
+def tls_context(config: VtnConfig) -> ssl.SSLContext | None:
+    """Server TLS from the configured PEM files (Definition "HTTPS/TLS": TLS 1.2 or later)."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load TLS certificate {config.tls_cert}: {exc}") from None
+    return context
 
 
 def demo_clients(*, scrypt_n: int = 2**14) -> tuple[ClientEntry, ...]:

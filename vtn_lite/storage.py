@@ -327,8 +327,11 @@ class Store:
             (token_hash, client_id, role, expires_at),
         )
 
-    def load_tokens(self, now: float) -> list[tuple[str, str, str, float]]:
+    def purge_tokens(self, now: float) -> None:
         self._db.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,))
+
+    def load_tokens(self, now: float) -> list[tuple[str, str, str, float]]:
+        self.purge_tokens(now)
         rows = self._db.execute("SELECT token_hash, client_id, role, expires_at FROM tokens")
         return [(str(a), str(b), str(c), float(d)) for a, b, c, d in rows]
 

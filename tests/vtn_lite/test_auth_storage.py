@@ -46,6 +46,11 @@ async def test_auth_server_and_token_styles(
     ) as response:
         assert response.status == 401
         assert (await response.json())["error"] == "invalid_client"
+    async with session.post(
+        token_url, data=b"[" * 100_000, headers={"Content-Type": "application/json"}
+    ) as response:
+        assert response.status == 400
+        assert (await response.json())["error"] == "invalid_request"
     async with session.post(token_url, data={"grant_type": "password"}) as response:
         assert response.status == 400
         assert (await response.json())["error"] == "unsupported_grant_type"
@@ -146,3 +151,20 @@ def test_config_errors(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.database == str(tmp_path / "data" / "vtn.sqlite")
     assert config.allow_local_callbacks
+
+
+def test_expired_tokens_are_forgotten() -> None:
+    from vtn_lite import auth
+    from vtn_lite.config import ClientEntry
+
+    now = [0.0]
+    store = Store()
+    client = ClientEntry("c", hash_secret("s", n=2**4), "ven")
+    authenticator = auth.Authenticator([client], store, lifetime=10, clock=lambda: now[0])
+    old = [authenticator.issue_for(client).access_token for _ in range(auth._PURGE_AT)]
+    now[0] = 11.0
+    fresh = authenticator.issue_for(client).access_token  # the purge happens here
+    assert authenticator.principal(fresh) is not None
+    assert len(authenticator._tokens) == 1
+    assert authenticator.principal(old[0]) is None
+    assert store._db.execute("SELECT count(*) FROM tokens").fetchone()[0] == 1

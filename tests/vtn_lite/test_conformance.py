@@ -205,3 +205,13 @@ async def test_limit_defaults_to_fifty(api: Api) -> None:
         await api.ok("POST", "/programs", body={"programName": f"many-{n}"})
     assert len(await api.ok("GET", "/programs")) == 50
     assert len(await api.ok("GET", "/programs", params={"skip": 50})) == 5
+
+
+async def test_deeply_nested_body_is_a_bad_request(api: Api) -> None:
+    async with api.session.post(
+        f"{api.base}/programs",
+        data=b"[" * 200_000 + b"]" * 200_000,
+        headers={"Authorization": f"Bearer {api.tokens['bl']}", "Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 400
+        assert "deeply" in (await response.json(content_type=None))["detail"]
