@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from hil.sim import run_simulator
 from tests.conftest import run_module
 from ven_edge.check import (
     CHECKS,
@@ -33,6 +34,9 @@ def pty_port() -> Iterator[Path]:
     finally:
         os.close(slave)
         os.close(master)
+
+
+COMMISSIONING = "CTA-2045 commissioning (device information, operational state)"
 
 
 def write_config(tmp_path: Path, body: str = "", *, port: str = "/dev/ttyUSB-absent") -> Path:
@@ -114,14 +118,33 @@ async def test_secret_file_loosened_after_loading_is_caught(tmp_path: Path) -> N
     assert "chmod 0640" in outcome.detail
 
 
-async def test_serial_port_on_a_real_pty(tmp_path: Path, pty_port: Path) -> None:
-    results = await run_checks(CheckContext(write_config(tmp_path, port=str(pty_port))))
+async def test_commissioning_against_the_simulated_heater(tmp_path: Path) -> None:
+    link = tmp_path / "heater"
+    async with run_simulator(link):
+        ctx = CheckContext(write_config(tmp_path, port=str(link)), skip_network=True)
+        results = await run_checks(ctx)
     by_name = {r.name: r.outcome for r in results}
     assert by_name["serial port opens"].status == "pass"
-    # The CTA-2045 session is not in this build yet: reported as missing, never as passed.
-    commissioning = by_name["CTA-2045 commissioning (device information, operational state)"]
-    assert commissioning.status == "missing"
-    assert print_report(results, io.StringIO()) is False
+    commissioning = by_name[COMMISSIONING]
+    assert commissioning.status == "pass", commissioning
+    assert "operational state: idle normal" in commissioning.detail
+    assert "type 0x0003" in commissioning.detail  # a heat-pump water heater
+    assert print_report(results, io.StringIO()) is True
+
+
+async def test_silent_heater_fails_commissioning_with_the_fix(
+    tmp_path: Path, pty_port: Path
+) -> None:
+    # A pty nobody answers on: the port opens, the heater never replies.
+    ctx = CheckContext(
+        write_config(tmp_path, port=str(pty_port)), skip_network=True, commission_timeout_s=0.5
+    )
+    by_name = {r.name: r.outcome for r in await run_checks(ctx)}
+    assert by_name["serial port opens"].status == "pass"
+    commissioning = by_name[COMMISSIONING]
+    assert commissioning.status == "fail"
+    assert "no CTA-2045 answer" in commissioning.detail
+    assert "seat the CTA-2045 module" in commissioning.fix
 
 
 def test_serial_port_problems(tmp_path: Path) -> None:
