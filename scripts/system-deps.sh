@@ -14,6 +14,8 @@ packages=(
     # and a debootstrap trixie root to install it in
     build-essential fakeroot debhelper dh-python pybuild-plugin-pyproject python3-all
     python3-hatchling python3-pytest python3-hypothesis lintian systemd debootstrap
+    # TLS tests (vtn_lite, the OpenADR client) make throwaway certificates
+    openssl
 )
 
 missing=()

@@ -162,18 +162,7 @@ def reply_matcher(request: Message) -> ReplyMatcher | None:
 
     def match(frame: Frame) -> bool:
         reply = decode_or_none(frame)
-        if reply is None:
-            return False
-        if messages.is_reply_to(reply, request):
-            return True
-        # Replies whose opcode2 is data (operational state 0x13, max payload 0x19) match on
-        # type, opcode1 and name alone.
-        return (
-            expected.opcode2 is None
-            and reply.name in expected.names
-            and reply.msg_type == expected.msg_type
-            and reply.opcode1 == expected.opcode1
-        )
+        return reply is not None and messages.is_reply_to(reply, request)
 
     return match
 

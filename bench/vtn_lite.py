@@ -1,0 +1,263 @@
+"""vtn_lite under a fleet's polling load: GET /events with targets from another process.
+
+Run: python bench/vtn_lite.py [--vens 10000] [--seconds 12] [--concurrency 32]
+
+Setup: a SQLite file with VENS ven objects (business logic grants each one target of 100
+groups), one price program with 24 events (half targeted to a group, half untargeted), and
+POLLERS VEN client credentials. The server runs as a separate process (``vtn-lite serve``) on
+127.0.0.1; this process polls it with aiohttp.
+
+Phases (each bounded in time):
+  1. baseline  - closed loop on GET /auth/server (no auth, no database): the HTTP ceiling.
+  2. saturated - closed loop on GET /events?targets=group-N as VEN clients.
+  3. paced     - open loop at the fleet's rate (VENS / 20 s polling interval, 500 req/s for
+                 10,000 VENs): the latency a fleet sees.
+Reports requests/s, p50/p99 latency, the events/baseline ratio and the server's RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from vtn_lite.auth import Principal, hash_secret  # noqa: E402
+from vtn_lite.service import Vtn  # noqa: E402
+from vtn_lite.storage import Store  # noqa: E402
+
+GROUPS = 100
+EVENTS = 24
+POLLERS = 100
+POLL_INTERVAL_S = 20.0
+# Low scrypt cost for the bench's throw-away credentials (setup speed only; the server's
+# token checks are not part of the measured loop).
+BENCH_SCRYPT_N = 2**10
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def seed(database: Path, vens: int) -> None:
+    store = Store(database)
+    vtn = Vtn(store)
+    bl = Principal("bench-bl", "bl")
+    started = time.perf_counter()
+    program = vtn.create(bl, "PROGRAM", {"programName": "bench-prices"})
+    now = time.time()
+    for n in range(EVENTS):
+        start = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(now + (n - 2) * 3600))
+        body = {
+            "programID": program["id"],
+            "eventName": f"price-{n}",
+            "intervalPeriod": {"start": start, "duration": "PT1H"},
+            "intervals": [{"id": 0, "payloads": [{"type": "PRICE", "values": [0.1 + n / 1000]}]}],
+        }
+        if n % 2:
+            body["targets"] = [f"group-{n % GROUPS}"]
+        vtn.create(bl, "EVENT", body)
+    for n in range(vens):
+        vtn.create(
+            bl,
+            "VEN",
+            {
+                "objectType": "BL_VEN_REQUEST",
+                "clientID": f"ven-{n}",
+                "venName": f"ven-{n}",
+                "targets": [f"group-{n % GROUPS}"],
+            },
+        )
+    store.close()
+    print(f"seeded {vens} vens and {EVENTS} events in {time.perf_counter() - started:.1f} s")
+
+
+def write_config(directory: Path, database: Path) -> Path:
+    lines = [
+        "[server]",
+        'host = "127.0.0.1"',
+        "port = 0",
+        f'database = "{database}"',
+        "token_lifetime = 3600",
+    ]
+    for n in range(POLLERS):
+        lines += [
+            "[[clients]]",
+            f'client_id = "ven-{n}"',
+            f'secret_hash = "{hash_secret(f"secret-{n}", n=BENCH_SCRYPT_N)}"',
+            'role = "ven"',
+        ]
+    path = directory / "vtn.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def closed_loop(
+    session: aiohttp.ClientSession,
+    requests: list[tuple[str, dict[str, str]]],
+    seconds: float,
+    concurrency: int,
+) -> tuple[int, list[float], int]:
+    latencies: list[float] = []
+    errors: list[int] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            await timed_get(session, *random.choice(requests), latencies, errors)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    return int(len(latencies) / elapsed), latencies, len(errors)
+
+
+async def timed_get(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str],
+    latencies: list[float],
+    errors: list[int],
+) -> None:
+    started = time.perf_counter()
+    async with session.get(url, headers=headers) as response:
+        await response.read()
+        if response.status != 200:
+            errors.append(response.status)
+    latencies.append(time.perf_counter() - started)
+
+
+async def paced(
+    session: aiohttp.ClientSession,
+    requests: list[tuple[str, dict[str, str]]],
+    rate: float,
+    seconds: float,
+) -> tuple[int, list[float], int]:
+    latencies: list[float] = []
+    errors: list[int] = []
+    tasks: set[asyncio.Task[None]] = set()
+    began = time.perf_counter()
+    sent = 0
+    while (now := time.perf_counter()) - began < seconds:
+        due = int((now - began) * rate)
+        while sent < due:
+            url, headers = random.choice(requests)
+            task = asyncio.create_task(timed_get(session, url, headers, latencies, errors))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            sent += 1
+        await asyncio.sleep(0.002)
+    await asyncio.gather(*tasks)
+    return int(len(latencies) / (time.perf_counter() - began)), latencies, len(errors)
+
+
+def report(name: str, rate: int, latencies: list[float], errors: int) -> None:
+    print(
+        f"{name:<10} {rate:>6} req/s  p50 {pct(latencies, 0.5) * 1e3:6.2f} ms"
+        f"  p99 {pct(latencies, 0.99) * 1e3:6.2f} ms  ({len(latencies)} requests, {errors} errors)"
+    )
+
+
+async def drive(base: str, args: argparse.Namespace, pid: int) -> None:
+    connector = aiohttp.TCPConnector(limit=args.concurrency * 4)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tokens = []
+        for n in range(POLLERS):
+            async with session.post(
+                f"{base}/auth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": f"ven-{n}",
+                    "client_secret": f"secret-{n}",
+                },
+            ) as response:
+                tokens.append((n, (await response.json())["access_token"]))
+        events = [
+            (
+                f"{base}/events?targets=group-{n % GROUPS}&limit=50",
+                {"Authorization": f"Bearer {token}"},
+            )
+            for n, token in tokens
+        ]
+        async with session.get(events[0][0], headers=events[0][1]) as response:
+            visible = len(await response.json())
+        print(f"each poll returns {visible} events (untargeted + the VEN's group)")
+        baseline = [(f"{base}/auth/server", {})]
+        base_rate, base_lat, base_err = await closed_loop(
+            session, baseline, args.seconds / 3, args.concurrency
+        )
+        report("baseline", base_rate, base_lat, base_err)
+        rate, lat, err = await closed_loop(session, events, args.seconds, args.concurrency)
+        report("saturated", rate, lat, err)
+        fleet_rate = args.vens / POLL_INTERVAL_S
+        p_rate, p_lat, p_err = await paced(session, events, fleet_rate, args.seconds)
+        report("paced", p_rate, p_lat, p_err)
+        print(f"events/baseline throughput ratio: {rate / max(base_rate, 1):.2f}")
+        print(f"server RSS: {rss_kib(pid) / 1024:.1f} MiB")
+        verdict = rate >= 500 and pct(p_lat, 0.99) < 0.1
+        print(
+            f"target (>= 500 req/s saturated, p99 < 100 ms at {fleet_rate:.0f} req/s): "
+            + ("met" if verdict else "NOT met")
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vens", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="vtn-bench-") as tmp:
+        directory = Path(tmp)
+        database = directory / "vtn.sqlite"
+        seed(database, args.vens)
+        config = write_config(directory, database)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        server = subprocess.Popen(
+            [sys.executable, "-m", "vtn_lite", "serve", "--config", str(config)],
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert server.stderr is not None
+            base = ""
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not base:
+                line = server.stderr.readline()
+                if "3.1.0 at" in line:
+                    base = line.rsplit(" ", 1)[1].strip()
+            if not base:
+                print("server did not start", file=sys.stderr)
+                return 1
+            # Keep draining the server's log so a full pipe never stalls it.
+            threading.Thread(target=server.stderr.read, daemon=True).start()
+            asyncio.run(asyncio.wait_for(drive(base, args, server.pid), timeout=110))
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(15)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

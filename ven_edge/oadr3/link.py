@@ -1,0 +1,271 @@
+"""Keeps the gateway connected to its VTN: register, subscribe, poll, queue and deliver reports.
+
+:class:`VtnLink` is the one task the daemon runs for OpenADR 3. Each cycle it (re)registers if
+needed, renews the webhook subscription, polls, queues due reports and flushes the outbox; then it
+sleeps until the poll interval passes or a push notification arrives. Failures are retried with
+full-jitter backoff (:class:`~ven_edge.oadr3.backoff.Backoff`); the last good timeline stays in
+force meanwhile. Randomized starts, report sequence numbers and the registration survive restarts
+through the :class:`~ven_edge.store.StateStore` document ``oadr3_link``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ven_edge.oadr3.backoff import Backoff
+from ven_edge.oadr3.client import PollResult, Registration, VtnClient
+from ven_edge.oadr3.errors import Oadr3Error
+from ven_edge.oadr3.reports import (
+    DeviceReadings,
+    ReportOutbox,
+    ReportScheduler,
+    build_due_report,
+)
+from ven_edge.oadr3.webhook import WebhookReceiver
+from ven_edge.signals import SignalTimeline
+from ven_edge.store import StateStore
+
+LOG = logging.getLogger(__name__)
+
+STATE_DOCUMENT = "oadr3_link"
+
+
+@dataclass(frozen=True)
+class LinkTiming:
+    """Intervals in seconds. With a working subscription polling is only the safety net."""
+
+    poll_s: float = 60.0
+    poll_when_subscribed_s: float = 600.0
+    subscription_renew_s: float = 3600.0
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 300.0
+
+
+@dataclass
+class LinkHealth:
+    """For the status page: is the VTN reachable, since when, what went wrong last."""
+
+    connected: bool = False
+    last_success: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    subscribed: bool = False
+    pending_reports: int = 0
+    registration: Registration | None = None
+    notifications: int = 0
+    polls: int = 0
+    errors_in_last_poll: list[str] = field(default_factory=list)
+
+
+TimelineCallback = Callable[[SignalTimeline], Awaitable[None] | None]
+
+
+class VtnLink:
+    """Runs the VTN side of the gateway until cancelled (``await link.run()`` in a task)."""
+
+    def __init__(
+        self,
+        client: VtnClient,
+        *,
+        on_timeline: TimelineCallback | None = None,
+        receiver: WebhookReceiver | None = None,
+        callback_url: str | None = None,
+        outbox: ReportOutbox | None = None,
+        scheduler: ReportScheduler | None = None,
+        readings: Callable[[], DeviceReadings] | None = None,
+        store: StateStore | None = None,
+        timing: LinkTiming | None = None,
+        backoff: Backoff | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.on_timeline = on_timeline
+        self.receiver = receiver
+        self.callback_url = callback_url
+        self.outbox = outbox
+        self.scheduler = scheduler
+        self.readings = readings
+        self.store = store
+        self.timing = timing or LinkTiming()
+        self.backoff = backoff or Backoff(self.timing.backoff_base_s, self.timing.backoff_cap_s)
+        self._wall_clock = wall_clock
+        self.health = LinkHealth()
+        self._subscription_id: str | None = None
+        self._subscribed_at: float | None = None
+        self._cycling = asyncio.Lock()  # run() and an external cycle() never interleave
+        self._restore()
+        if receiver is not None and receiver.client is None:
+            receiver.client = client
+
+    # -- persistence -----------------------------------------------------------------------
+    def _restore(self) -> None:
+        if self.store is None:
+            return
+        document = self.store.load(STATE_DOCUMENT, default={}) or {}
+        if not isinstance(document, dict):
+            return
+        self.client.timeline_builder.restore_state(document.get("anchors") or {})
+        if self.scheduler is not None:
+            self.scheduler.restore_state(document.get("reports") or {})
+        registration = document.get("registration")
+        if isinstance(registration, dict):
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                self.client.registration = Registration.from_json(registration)
+
+    def _persist(self) -> None:
+        if self.store is None:
+            return
+        registration = self.client.registration
+        self.store.save(
+            STATE_DOCUMENT,
+            {
+                "anchors": self.client.timeline_builder.export_state(),
+                "reports": self.scheduler.export_state() if self.scheduler else {},
+                "registration": registration.to_json() if registration else None,
+            },
+        )
+
+    # -- one cycle -------------------------------------------------------------------------
+    async def cycle(self) -> PollResult:
+        """Register, subscribe, poll, queue and flush reports once; raises on VTN errors."""
+        async with self._cycling:
+            return await self._cycle()
+
+    async def _cycle(self) -> PollResult:
+        client = self.client
+        if client.settings.authenticated and self.health.registration is None:
+            self.health.registration = await client.register()
+        await self._ensure_subscription()
+        result = await client.poll_once()
+        self.health.polls += 1
+        self.health.errors_in_last_poll = [str(e) for e in result.errors]
+        self.queue_due_reports()
+        if self.outbox is not None:
+            await self.outbox.flush(client)
+            self.health.pending_reports = len(self.outbox.pending)
+        self._persist()
+        if result.changed:
+            await self._notify(result.timeline)
+        return result
+
+    async def _ensure_subscription(self) -> None:
+        if self.receiver is None or self.callback_url is None:
+            return
+        now = asyncio.get_running_loop().time()
+        due = (
+            self._subscribed_at is None
+            or now - self._subscribed_at >= self.timing.subscription_renew_s
+        )
+        if not due:
+            return
+        try:
+            self._subscription_id = await self.client.ensure_subscription(
+                self.callback_url, self.receiver.bearer_token
+            )
+        except Oadr3Error as exc:
+            # Push is an accelerator: without it, polling at the normal pace still works.
+            self.health.subscribed = False
+            LOG.warning("webhook subscription failed (polling instead): %s", exc)
+            return
+        self._subscribed_at = now
+        self.health.subscribed = True
+
+    def queue_due_reports(self) -> int:
+        """Queue the reports due now into the outbox (also while the VTN is unreachable).
+
+        Returns how many were queued; each cycle calls this, and the daemon may call it between
+        cycles to keep the cadence during a long outage.
+        """
+        if self.scheduler is None or self.outbox is None or self.readings is None:
+            return 0
+        queued = 0
+        client = self.client
+        now = self._wall_clock()
+        readings = self.readings()
+        resource = client.settings.resource_name
+        for due in self.scheduler.due(client.events.values(), client.timeline, now):
+            program = due.program_id if client.settings.version == "3.0.1" else None
+            try:
+                body = build_due_report(
+                    due, readings, resource_name=resource, now=now, program_id=program
+                )
+            except ValueError as exc:
+                LOG.error("report %s not built: %s", due.name, exc)
+                continue
+            if body is None:
+                LOG.info("report %s waits: no %s reading yet", due.name, due.payload_type)
+                self.scheduler.forget(due)
+                continue
+            queued += self.outbox.add(body)
+        self.health.pending_reports = len(self.outbox.pending)
+        if queued:
+            # Sequence numbers name the reports: persist them with the queued reports, or a
+            # restart during an outage would reuse names the outbox then refuses.
+            self._persist()
+        return queued
+
+    # Kept for callers written against the first version of this class.
+    _queue_due_reports = queue_due_reports
+
+    async def _notify(self, timeline: SignalTimeline) -> None:
+        if self.on_timeline is None:
+            return
+        result = self.on_timeline(timeline)
+        if inspect.isawaitable(result):
+            await result
+
+    # -- the loop --------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Cycle until cancelled; push notifications wake it early."""
+        loop = asyncio.get_running_loop()
+        next_cycle = loop.time()
+        while True:
+            if loop.time() >= next_cycle:
+                next_cycle = loop.time() + await self._cycle_or_backoff()
+            if not await self._wait_for_push(max(0.0, next_cycle - loop.time())):
+                continue  # the interval has passed: cycle again
+            self.health.notifications += 1
+            # EVENT changes were applied by the receiver already: hand them on at once. Other
+            # objects (a changed program) are re-read by polling right away. Pushes never
+            # postpone the safety-net poll.
+            await self._notify(self.client.timeline)
+            last = self.receiver.last if self.receiver is not None else None
+            if last is None or last.object_type != "EVENT":
+                next_cycle = loop.time()
+
+    async def _cycle_or_backoff(self) -> float:
+        """Run one cycle; the seconds to wait before the next one."""
+        try:
+            await self.cycle()
+        except Oadr3Error as exc:
+            self.health.connected = False
+            self.health.consecutive_failures += 1
+            self.health.last_error = str(exc)
+            delay = self.backoff.next_delay()
+            LOG.warning("VTN cycle failed (%s); retrying in %.1f s", exc, delay)
+            return max(delay, 1e-3)
+        self.health.connected = True
+        self.health.consecutive_failures = 0
+        self.health.last_success = self._wall_clock()
+        self.backoff.reset()
+        if self.health.subscribed:
+            return self.timing.poll_when_subscribed_s
+        return self.timing.poll_s
+
+    async def _wait_for_push(self, delay: float) -> bool:
+        """Sleep ``delay`` seconds or until a notification; True when woken by one."""
+        if self.receiver is None:
+            await asyncio.sleep(delay)
+            return False
+        try:
+            async with asyncio.timeout(delay):
+                await self.receiver.wait()
+        except TimeoutError:
+            return False
+        return True

@@ -1,0 +1,72 @@
+"""When an event starts and ends (User Guide §7.3, §7.4, §7.9).
+
+Sans-I/O: callers pass ``now``. The event-level ``intervalPeriod`` is the default for every
+interval; an interval's own period overrides it. ``duration`` on the event (3.1, #271) sets the
+span explicitly (``P9999Y`` repeats the intervals indefinitely).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ven_edge.oadr3.models import EventRequest, IntervalPeriod
+from ven_edge.oadr3.timefmt import ZERO_DURATION, Duration, is_now
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpan:
+    """Absolute span of an event; ``end is None`` means it never ends."""
+
+    start: datetime
+    end: datetime | None
+
+    def covers(self, moment: datetime) -> bool:
+        return self.start <= moment and (self.end is None or moment < self.end)
+
+    def is_over(self, moment: datetime) -> bool:
+        return self.end is not None and self.end <= moment
+
+
+def _period_duration(period: IntervalPeriod | None, default: Duration) -> Duration:
+    if period is not None and period.duration is not None:
+        return period.duration
+    return default
+
+
+def event_span(event: EventRequest, now: datetime) -> EventSpan | None:
+    """The event's span resolved against ``now`` ("now" starts become ``now``).
+
+    ``None`` when the event carries no start anywhere (a report-only event with no timing).
+    A cancelled event in the User Guide §7.9 form (start "now", duration ``PT0S``) yields an
+    empty span at ``now``, which is over.
+    """
+    default_period = event.interval_period
+    default_duration = _period_duration(default_period, ZERO_DURATION)
+    start: datetime | None = default_period.start if default_period else None
+    intervals = event.intervals or []
+    if start is None and intervals and intervals[0].interval_period is not None:
+        start = intervals[0].interval_period.start
+    if start is None:
+        return None
+    if is_now(start):
+        start = now
+    if event.duration is not None:
+        return EventSpan(start, event.duration.end_from(start))
+    # Walk the intervals: an interval with its own start jumps there; others follow on.
+    cursor: datetime | None = start
+    latest: datetime | None = start
+    for interval in intervals:
+        own = interval.interval_period
+        if own is not None and own.start is not None and not is_now(own.start):
+            cursor = own.start
+        if cursor is None:
+            return EventSpan(start, None)
+        cursor = _period_duration(own, default_duration).end_from(cursor)
+        if cursor is None:
+            return EventSpan(start, None)
+        if latest is None or cursor > latest:
+            latest = cursor
+    if not intervals:
+        latest = default_duration.end_from(start)
+    return EventSpan(start, latest)

@@ -1,0 +1,263 @@
+"""OpenADR 3.0.1 routes (base path ``/openadr3/3.0.1``): the same store seen through 3.0.1 shapes.
+
+Differences from 3.1.0 (reference digest §9): typed targets and ``targetType``/``targetValues``
+queries, resources nested under ``/vens/{venID}``, ven bodies without ``objectType`` and with
+embedded resources, ``programID`` required on reports and subscriptions, ``intervals`` required
+on events, subscription operations as HTTP verbs. Object privacy of 3.1 applies here too, so a
+3.0.1 client cannot read what 3.1 hides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from ven_edge.oadr3 import models301
+from ven_edge.oadr3.models import OadrModel
+from vtn_lite import api31, compat301
+from vtn_lite.api31 import issue_token
+from vtn_lite.auth import Authenticator, Principal
+from vtn_lite.errors import bad_request, not_found
+from vtn_lite.http import (
+    json_body,
+    json_response,
+    principal_of,
+    query_int,
+    query_list,
+    query_str,
+)
+from vtn_lite.notifier import WebhookNotifier
+from vtn_lite.service import (
+    MAX_LIMIT,
+    WRITE_SCOPE,
+    SearchParams,
+    Vtn,
+    describe_validation_error,
+)
+from vtn_lite.storage import StoredObject
+
+BASE_301 = "/openadr3/3.0.1"
+
+# 3.0.1 nests resources under their ven (routes below).
+COLLECTIONS = {name: kind for name, kind in api31.COLLECTIONS.items() if name != "resources"}
+
+
+MODELS_301: dict[str, type[OadrModel]] = {
+    "PROGRAM": models301.Program301,
+    "EVENT": models301.Event301,
+    "REPORT": models301.Report301,
+    "SUBSCRIPTION": models301.Subscription301,
+    "VEN": models301.Ven301,
+    "RESOURCE": models301.Resource301,
+}
+
+
+def search_params(request: web.Request, kind: str, *, ven_id: str | None = None) -> SearchParams:
+    # 3.0.1 query style: targetType + targetValues (the values are what 3.1 strings hold).
+    return SearchParams(
+        skip=query_int(request, "skip", 0),
+        limit=query_int(request, "limit", MAX_LIMIT),
+        targets=query_list(request, "targetValues"),
+        program_id=query_str(request, "programID"),
+        event_id=query_str(request, "eventID"),
+        client_name=query_str(request, "clientName"),
+        ven_id=ven_id,
+        ven_name=query_str(request, "venName"),
+        resource_name=query_str(request, "resourceName"),
+        objects=query_list(request, "objects"),
+        # 3.0.1 subscriptions require a programID; those created through 3.1 without one
+        # cannot be expressed in 3.0.1 and are left out of 3.0.1 views.
+        with_program=kind == "SUBSCRIPTION",
+    )
+
+
+class Api301:
+    def __init__(self, vtn: Vtn, notifier: WebhookNotifier) -> None:
+        self.vtn = vtn
+        self.notifier = notifier
+
+    # --- body translation -----------------------------------------------------------------
+
+    def body_in(
+        self, principal: Principal, kind: str, body: Any, *, ven_id: str | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        if not isinstance(body, dict):
+            raise bad_request("the request body must be a JSON object")
+        body = {key: value for key, value in body.items() if value is not None}
+        try:
+            # The 3.0.1 schema's own requirements (intervals, programID, intervalPeriod.start).
+            MODELS_301[kind].model_validate(body)
+        except ValidationError as exc:
+            raise bad_request(f"OpenADR 3.0.1: {describe_validation_error(exc)}") from None
+        if kind == "PROGRAM":
+            return compat301.program_in(body)
+        if kind == "REPORT":
+            body.pop("programID")  # 3.1 derives it from the event (#253)
+        out, extra = compat301.generic_in(body)
+        if kind == "VEN":
+            out.pop("resources", None)
+            out["objectType"] = "BL_VEN_REQUEST" if principal.is_bl else "VEN_VEN_REQUEST"
+            if principal.is_bl:
+                # 3.0.1 has no clientID; business logic may name one, else the venName is used.
+                out.setdefault("clientID", body.get("clientID") or body.get("venName"))
+        if kind == "RESOURCE":
+            out["venID"] = ven_id
+            out["objectType"] = "BL_RESOURCE_REQUEST" if principal.is_bl else "VEN_RESOURCE_REQUEST"
+        return out, extra
+
+    def body_out(self, principal: Principal, stored: StoredObject, body: dict[str, Any]) -> Any:
+        if stored.kind != "VEN":
+            return compat301.object_out(stored, body)
+        resources = [
+            self.body_out(principal, obj, rendered)
+            for obj, rendered in self.vtn.search_objects(
+                principal, "RESOURCE", SearchParams(ven_id=stored.id)
+            )
+        ]
+        return compat301.ven_out(body, stored.extra, resources)
+
+    def out_by_id(self, principal: Principal, kind: str, body: dict[str, Any]) -> Any:
+        stored = self.vtn.stored(kind, body["id"])
+        if stored is None:  # deleted: translate from the body alone
+            stored = StoredObject(0, body["id"], kind, "{}", None, None, body.get("venID"), None)
+        return self.body_out(principal, stored, body)
+
+    # --- handlers -------------------------------------------------------------------------
+
+    async def search(
+        self, request: web.Request, kind: str, ven_id: str | None = None
+    ) -> web.Response:
+        principal = principal_of(request)
+        if ven_id is not None:
+            self.vtn.get(principal, "VEN", ven_id)
+        found = self.vtn.search_objects(
+            principal, kind, search_params(request, kind, ven_id=ven_id)
+        )
+        return json_response([self.body_out(principal, obj, body) for obj, body in found])
+
+    async def create(
+        self, request: web.Request, kind: str, ven_id: str | None = None
+    ) -> web.Response:
+        principal = principal_of(request)
+        self.vtn.require(principal, WRITE_SCOPE[kind])
+        raw = await json_body(request)
+        payload, extra = self.body_in(principal, kind, raw, ven_id=ven_id)
+        if kind == "SUBSCRIPTION":
+            self.vtn.check_subscription(principal, payload)
+            await self.notifier.verify_subscription(payload)
+        if kind == "SUBSCRIPTION":
+            extra["apiVersion"] = "3.0.1"  # its notifications use 3.0.1 shapes
+        created = self.vtn.create(principal, kind, payload, extra=extra or None)
+        if kind == "VEN" and isinstance(raw.get("resources"), list):
+            for resource in raw["resources"]:
+                body, rextra = self.body_in(principal, "RESOURCE", resource, ven_id=created["id"])
+                self.vtn.create(principal, "RESOURCE", body, extra=rextra or None)
+        return json_response(self.out_by_id(principal, kind, created), 201)
+
+    async def get_one(
+        self, request: web.Request, kind: str, object_id: str, ven_id: str | None = None
+    ) -> web.Response:
+        principal = principal_of(request)
+        body = self.vtn.get(principal, kind, object_id, query_list(request, "targetValues"))
+        self._check_parent(kind, body, ven_id)
+        if kind == "SUBSCRIPTION" and "programID" not in body:
+            raise not_found(kind, object_id)  # not expressible in 3.0.1 (see search_params)
+        return json_response(self.out_by_id(principal, kind, body))
+
+    async def update(
+        self, request: web.Request, kind: str, object_id: str, ven_id: str | None = None
+    ) -> web.Response:
+        principal = principal_of(request)
+        self.vtn.require(principal, WRITE_SCOPE[kind])
+        self._check_parent(kind, self.vtn.get(principal, kind, object_id), ven_id)
+        payload, extra = self.body_in(principal, kind, await json_body(request), ven_id=ven_id)
+        if kind == "SUBSCRIPTION":
+            self.vtn.check_subscription(principal, payload)
+            await self.notifier.verify_subscription(payload)
+        if kind == "SUBSCRIPTION":
+            extra["apiVersion"] = "3.0.1"
+        updated = self.vtn.update(principal, kind, object_id, payload, extra=extra or None)
+        return json_response(self.out_by_id(principal, kind, updated))
+
+    async def delete(
+        self, request: web.Request, kind: str, object_id: str, ven_id: str | None = None
+    ) -> web.Response:
+        principal = principal_of(request)
+        self.vtn.require(principal, WRITE_SCOPE[kind])
+        self._check_parent(kind, self.vtn.get(principal, kind, object_id), ven_id)
+        stored = self.vtn.stored(kind, object_id)
+        resources: list[Any] = []
+        if kind == "VEN":
+            resources = [
+                self.body_out(principal, obj, body)
+                for obj, body in self.vtn.search_objects(
+                    principal, "RESOURCE", SearchParams(ven_id=object_id)
+                )
+            ]
+        deleted = self.vtn.delete(principal, kind, object_id)
+        assert stored is not None
+        if kind == "VEN":
+            return json_response(compat301.ven_out(deleted, stored.extra, resources))
+        return json_response(self.body_out(principal, stored, deleted))
+
+    @staticmethod
+    def _check_parent(kind: str, body: dict[str, Any], ven_id: str | None) -> None:
+        if kind == "RESOURCE" and body.get("venID") != ven_id:
+            raise not_found(kind, body["id"])
+
+
+def add_routes(
+    app: web.Application, vtn: Vtn, notifier: WebhookNotifier, authenticator: Authenticator
+) -> None:
+    api = Api301(vtn, notifier)
+    router = app.router
+    for collection, (kind, id_name) in COLLECTIONS.items():
+        _collection(router, api, f"{BASE_301}/{collection}", kind, id_name)
+
+    async def resources(request: web.Request) -> web.Response:
+        ven_id = request.match_info["venID"]
+        if request.method == "GET":
+            return await api.search(request, "RESOURCE", ven_id)
+        return await api.create(request, "RESOURCE", ven_id)
+
+    async def resource(request: web.Request) -> web.Response:
+        ven_id = request.match_info["venID"]
+        resource_id = request.match_info["resourceID"]
+        if request.method == "GET":
+            return await api.get_one(request, "RESOURCE", resource_id, ven_id)
+        if request.method == "PUT":
+            return await api.update(request, "RESOURCE", resource_id, ven_id)
+        return await api.delete(request, "RESOURCE", resource_id, ven_id)
+
+    path = f"{BASE_301}/vens/{{venID}}/resources"
+    router.add_get(path, resources, allow_head=False)
+    router.add_post(path, resources)
+    for method in ("GET", "PUT", "DELETE"):
+        router.add_route(method, f"{path}/{{resourceID}}", resource)
+
+    async def token(request: web.Request) -> web.Response:
+        return await issue_token(request, authenticator)
+
+    router.add_post(f"{BASE_301}/auth/token", token)
+
+
+def _collection(router: web.UrlDispatcher, api: Api301, path: str, kind: str, id_name: str) -> None:
+    async def collection(request: web.Request) -> web.Response:
+        if request.method == "GET":
+            return await api.search(request, kind)
+        return await api.create(request, kind)
+
+    async def item(request: web.Request) -> web.Response:
+        object_id = request.match_info[id_name]
+        if request.method == "GET":
+            return await api.get_one(request, kind, object_id)
+        if request.method == "PUT":
+            return await api.update(request, kind, object_id)
+        return await api.delete(request, kind, object_id)
+
+    router.add_get(path, collection, allow_head=False)
+    router.add_post(path, collection)
+    for method in ("GET", "PUT", "DELETE"):
+        router.add_route(method, f"{path}/{{{id_name}}}", item)

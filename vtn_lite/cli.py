@@ -1,0 +1,185 @@
+"""The ``vtn-lite`` command: serve, clients add, prices import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from vtn_lite import __version__
+from vtn_lite.config import ROLES, ClientEntry, ConfigError, VtnConfig, client_toml, load_config
+from vtn_lite.server import DEMO_CLIENTS, demo_config, running_vtn, with_port
+
+log = logging.getLogger("vtn_lite")
+
+DEMO_BANNER = """\
+========================================================================
+  vtn-lite DEMO MODE - NOT FOR PRODUCTION
+  Well-known test credentials (anyone who reads this knows them):
+{credentials}  Bound to 127.0.0.1 only; http and loopback webhook callbacks allowed.
+========================================================================"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vtn-lite", description="A small OpenADR 3 VTN (3.1.0 and 3.0.1) on SQLite."
+    )
+    parser.add_argument("--version", action="version", version=f"vtn-lite {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the VTN")
+    source = serve.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help="TOML configuration file")
+    source.add_argument(
+        "--demo", action="store_true", help="loopback demo with the well-known test credentials"
+    )
+    serve.add_argument("--port", type=int, help="override the configured port (0: any free)")
+    serve.add_argument(
+        "--data-dir", type=Path, help="demo: directory for the SQLite file (default: a temp dir)"
+    )
+    serve.set_defaults(handler=_serve)
+
+    clients = sub.add_parser("clients", help="manage client credentials")
+    clients_sub = clients.add_subparsers(dest="clients_command", metavar="ACTION", required=True)
+    add = clients_sub.add_parser("add", help="add a client to a configuration file")
+    add.add_argument("--config", type=Path, required=True, help="TOML file (created if absent)")
+    add.add_argument("--client-id", required=True)
+    add.add_argument("--role", choices=ROLES, required=True, help="bl (business logic) or ven")
+    add.add_argument(
+        "--secret-stdin",
+        action="store_true",
+        help="read the secret from standard input (default: generate and print one)",
+    )
+    add.set_defaults(handler=_clients_add)
+
+    prices = sub.add_parser("prices", help="price programs and events")
+    prices_sub = prices.add_subparsers(dest="prices_command", metavar="ACTION", required=True)
+    imp = prices_sub.add_parser(
+        "import", help="import Olivine eTOU-Dyn JSON or a (start, price) CSV"
+    )
+    imp.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    imp.add_argument("--program", required=True, help="program name (created when absent)")
+    store = imp.add_mutually_exclusive_group(required=True)
+    store.add_argument("--config", type=Path, help="the VTN's configuration (its database)")
+    store.add_argument("--database", type=Path, help="the VTN's SQLite file")
+    imp.add_argument("--currency", default="USD", help="ISO 4217 currency for CSV prices")
+    imp.add_argument("--units", default="KWH", help="units for CSV prices")
+    imp.set_defaults(handler=_prices_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        code: int = handler(args)
+    except ConfigError as exc:
+        print(f"vtn-lite: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.demo:
+        directory = args.data_dir or Path(tempfile.mkdtemp(prefix="vtn-lite-demo-"))
+        config = demo_config(directory, port=8080 if args.port is None else args.port)
+        lines = "".join(f"    {cid} / {secret}  ({role})\n" for cid, secret, role in DEMO_CLIENTS)
+        print(DEMO_BANNER.format(credentials=lines), file=sys.stderr)
+        print(f"vtn-lite demo: database {config.database}", file=sys.stderr)
+    else:
+        config = load_config(args.config)
+        if args.port is not None:
+            config = with_port(config, args.port)
+        if not config.clients:
+            raise ConfigError(f"{args.config} defines no [[clients]]; add one with clients add")
+    asyncio.run(_serve_until_stopped(config, demo=args.demo))
+    return 0
+
+
+async def _serve_until_stopped(config: VtnConfig, *, demo: bool) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_vtn(config) as running:
+        print(f"vtn-lite serving OpenADR 3.1.0 at {running.base_url}", file=sys.stderr)
+        print(f"vtn-lite serving OpenADR 3.0.1 at {running.base_url_301}", file=sys.stderr)
+        if demo:
+            print("vtn-lite: THIS IS A DEMO VTN", file=sys.stderr)
+        sys.stderr.flush()
+        await stop.wait()
+
+
+def _clients_add(args: argparse.Namespace) -> int:
+    from vtn_lite.auth import hash_secret
+
+    path: Path = args.config
+    existing = load_config(path) if path.exists() else VtnConfig()
+    if any(client.client_id == args.client_id for client in existing.clients):
+        print(f"vtn-lite: client {args.client_id!r} already exists in {path}", file=sys.stderr)
+        return 1
+    if args.secret_stdin:
+        secret = sys.stdin.readline().rstrip("\n")
+        if not secret:
+            print("vtn-lite: empty secret on standard input", file=sys.stderr)
+            return 1
+    else:
+        secret = secrets.token_urlsafe(24)
+    entry = ClientEntry(args.client_id, hash_secret(secret), args.role)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        handle.write(client_toml(entry))
+    os.chmod(path, 0o600)
+    if not args.secret_stdin:
+        # Shown once; only its hash is stored.
+        print(f"client_id={args.client_id}\nclient_secret={secret}")
+    else:
+        print(f"added {args.client_id} ({args.role}) to {path}")
+    return 0
+
+
+def _prices_import(args: argparse.Namespace) -> int:
+    from vtn_lite.auth import Principal
+    from vtn_lite.prices import PriceImportError, import_prices
+    from vtn_lite.service import Vtn
+    from vtn_lite.storage import Store
+
+    database = str(args.database) if args.database else load_config(args.config).database
+    if database == ":memory:":
+        print("vtn-lite: the configuration uses :memory:, nothing to import into", file=sys.stderr)
+        return 1
+    store = Store(database)
+    try:
+        vtn = Vtn(store)
+        result = import_prices(
+            vtn,
+            Principal("vtn-lite-import", "bl"),
+            list(args.files),
+            args.program,
+            currency=args.currency,
+            units=args.units,
+        )
+    except PriceImportError as exc:
+        print(f"vtn-lite: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    state = "created" if result.program_created else "updated"
+    print(f"program {args.program!r} {state}: {result.program_id}")
+    for event_id in result.event_ids:
+        print(f"event created: {event_id}")
+    return 0

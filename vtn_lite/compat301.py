@@ -1,0 +1,196 @@
+"""Translation between OpenADR 3.0.1 bodies and the canonical 3.1.0 form (reference digest §9).
+
+3.0.1 targets are valuesMaps ``{type, values}``; 3.1.0 targets are plain strings. The strings are
+the values; the typed form is kept in the object's ``extra`` so a 3.0.1 client reads back what
+it wrote. 3.0.1 program fields that 3.1.0 moved into ``attributes`` (#320) map to the program
+attribute enumeration of 3.1.0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ven_edge.oadr3.models301 import VERB_OF
+from vtn_lite.storage import StoredObject
+
+# 3.0.1 program field -> 3.1.0 program attribute type (enumerations-3.1.0, programAttributes).
+PROGRAM_FIELD_ATTRIBUTES: dict[str, str] = {
+    "programLongName": "PROGRAM_LONG_NAME",
+    "retailerName": "RETAILER_NAME",
+    "retailerLongName": "RETAILER_LONG_NAME",
+    "programType": "PROGRAM_TYPE",
+    "country": "COUNTRY",
+    "principalSubdivision": "PRINCIPAL_SUBDIVISION",
+    "bindingEvents": "BINDING_EVENTS",
+    "localPrice": "LOCAL",
+}
+_ATTRIBUTE_FIELDS = {value: key for key, value in PROGRAM_FIELD_ATTRIBUTES.items()}
+# 3.0.1 fields with no 3.1.0 home, kept in extra and given back on the 3.0.1 API.
+PROGRAM_EXTRA_FIELDS = ("timeZoneOffset",)
+# Type given to targets created through 3.1.0 when shown on the 3.0.1 API.
+DEFAULT_TARGET_TYPE = "TARGET"
+
+
+def targets_in(typed: Any) -> tuple[list[str] | None, list[Any] | None]:
+    """3.0.1 typed targets -> (3.1 strings, typed form to keep); other shapes pass through."""
+    if not isinstance(typed, list):
+        return None, None
+    strings: list[str] = []
+    for item in typed:
+        if isinstance(item, dict) and isinstance(item.get("values"), list):
+            strings.extend(str(value) for value in item["values"])
+        elif isinstance(item, str):
+            strings.append(item)
+    return strings, typed
+
+
+def targets_out(strings: list[str] | None, typed: list[Any] | None) -> list[dict[str, Any]] | None:
+    """Visible 3.1 strings -> 3.0.1 valuesMaps, keeping the types a 3.0.1 client sent."""
+    if not strings:
+        return None
+    visible = set(strings)
+    if typed:
+        out = []
+        for item in typed:
+            if isinstance(item, dict) and isinstance(item.get("values"), list):
+                values = [v for v in item["values"] if str(v) in visible]
+                if values:
+                    out.append({"type": item.get("type", DEFAULT_TARGET_TYPE), "values": values})
+        if out:
+            return out
+    return [{"type": DEFAULT_TARGET_TYPE, "values": list(strings)}]
+
+
+def program_in(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A 3.0.1 program body -> (3.1 program body, extra)."""
+    out = {key: value for key, value in body.items() if key not in PROGRAM_FIELD_ATTRIBUTES}
+    extra: dict[str, Any] = {}
+    attributes = list(out.get("attributes") or [])
+    for field, attribute in PROGRAM_FIELD_ATTRIBUTES.items():
+        value = body.get(field)
+        if value is not None:
+            attributes.append({"type": attribute, "values": [value]})
+    if attributes:
+        out["attributes"] = attributes
+    for field in PROGRAM_EXTRA_FIELDS:
+        if field in out:
+            extra[field] = out.pop(field)
+    _targets_in(out, extra)
+    return out, extra
+
+
+def program_out(body: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
+    out = dict(body)
+    remaining = []
+    for attribute in out.pop("attributes", None) or []:
+        field = _ATTRIBUTE_FIELDS.get(attribute.get("type"))
+        values = attribute.get("values") or []
+        if field is not None and len(values) == 1:
+            out[field] = values[0]
+        else:
+            remaining.append(attribute)
+    if remaining:
+        out["attributes"] = remaining
+    for field in PROGRAM_EXTRA_FIELDS:
+        if extra and field in extra:
+            out[field] = extra[field]
+    return _targets_out(out, extra)
+
+
+def generic_in(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    out = dict(body)
+    extra: dict[str, Any] = {}
+    _targets_in(out, extra)
+    return out, extra
+
+
+def event_out(body: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
+    out = _targets_out(dict(body), extra)
+    out.setdefault("intervals", [])  # required in 3.0.1
+    return out
+
+
+def report_out(body: dict[str, Any], program_id: str | None) -> dict[str, Any]:
+    out = _periods_out(dict(body))
+    if program_id is not None:
+        out["programID"] = program_id  # required in 3.0.1, removed in 3.1 (#253)
+    return out
+
+
+def subscription_out(body: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
+    out = _targets_out(dict(body), extra)
+    out["objectOperations"] = [
+        {**entry, "operations": [VERB_OF.get(op, op) for op in entry.get("operations", [])]}
+        for entry in body.get("objectOperations", [])
+    ]
+    return out
+
+
+def ven_out(body: dict[str, Any], extra: dict[str, Any] | None, resources: list[Any]) -> Any:
+    out = _targets_out(dict(body), extra)
+    out.pop("clientID", None)
+    out["resources"] = resources
+    return out
+
+
+def resource_out(body: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
+    out = _targets_out(dict(body), extra)
+    out.pop("clientID", None)
+    return out
+
+
+def _targets_in(out: dict[str, Any], extra: dict[str, Any]) -> None:
+    strings, typed = targets_in(out.get("targets"))
+    if strings is None:
+        return
+    out["targets"] = strings
+    if typed:
+        extra["targets"] = typed
+
+
+def _targets_out(out: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
+    typed = targets_out(out.pop("targets", None), (extra or {}).get("targets"))
+    if typed:
+        out["targets"] = typed
+    return _periods_out(out)
+
+
+def _periods_out(out: dict[str, Any]) -> dict[str, Any]:
+    """3.0.1 requires intervalPeriod.start; a 3.1 period without one cannot be shown there."""
+    period = out.get("intervalPeriod")
+    if isinstance(period, dict) and "start" not in period:
+        out = {key: value for key, value in out.items() if key != "intervalPeriod"}
+    for key in ("intervals", "resources"):
+        if isinstance(out.get(key), list):
+            out[key] = [_periods_out(item) if isinstance(item, dict) else item for item in out[key]]
+    return out
+
+
+def object_out(stored: StoredObject, body: dict[str, Any]) -> dict[str, Any]:
+    """Any stored object in its 3.0.1 shape (vens without their embedded resources)."""
+    kind = stored.kind
+    if kind == "PROGRAM":
+        return program_out(body, stored.extra)
+    if kind == "EVENT":
+        return event_out(body, stored.extra)
+    if kind == "REPORT":
+        return report_out(body, stored.program_id)
+    if kind == "SUBSCRIPTION":
+        return subscription_out(body, stored.extra)
+    if kind == "RESOURCE":
+        return resource_out(body, stored.extra)
+    out = _targets_out(dict(body), stored.extra)
+    out.pop("clientID", None)
+    return out
+
+
+def notification_out(operation: str, stored: StoredObject, shown: dict[str, Any]) -> dict[str, Any]:
+    obj = object_out(stored, shown)
+    note: dict[str, Any] = {
+        "objectType": stored.kind,
+        "operation": VERB_OF.get(operation, operation),
+        "object": obj,
+    }
+    if obj.get("targets"):
+        note["targets"] = obj["targets"]
+    return note

@@ -1,0 +1,157 @@
+"""vtn_lite configuration: a TOML file with a ``[server]`` table and ``[[clients]]`` entries.
+
+```toml
+[server]
+host = "127.0.0.1"
+port = 8080
+database = "/var/lib/vtn-lite/vtn.sqlite"   # ":memory:" for a throw-away store
+public_url = "https://vtn.example.org"        # what /auth/server advertises (default: request host)
+token_lifetime = 3600                         # seconds
+max_body_bytes = 1048576
+allow_local_callbacks = false                 # lab switch: http and loopback/private callbacks
+webhook_timeout = 10.0
+webhook_attempts = 4
+webhook_backoff = 1.0                         # first retry delay, doubled per attempt
+tls_cert = "vtn.crt"                          # PEM certificate chain; with tls_key: HTTPS
+tls_key = "vtn.key"                           # PEM private key (keep it 0600)
+
+[[clients]]
+client_id = "bl_client"
+secret_hash = "scrypt$..."                    # written by `vtn-lite clients add`
+role = "bl"                                   # "bl" (business logic) or "ven"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+Role = Literal["bl", "ven"]
+ROLES: tuple[Role, ...] = ("bl", "ven")
+
+DEFAULT_PORT = 8080
+DEFAULT_TOKEN_LIFETIME_S = 3600
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used, with the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEntry:
+    client_id: str
+    secret_hash: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class VtnConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    database: str = ":memory:"
+    public_url: str | None = None
+    token_lifetime: int = DEFAULT_TOKEN_LIFETIME_S
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    allow_local_callbacks: bool = False
+    webhook_timeout: float = 10.0
+    webhook_attempts: int = 4
+    webhook_backoff: float = 1.0
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    clients: tuple[ClientEntry, ...] = field(default=())
+
+    def with_clients(self, *clients: ClientEntry) -> VtnConfig:
+        return replace(self, clients=(*self.clients, *clients))
+
+
+_SERVER_TYPES: dict[str, tuple[type, ...]] = {
+    "host": (str,),
+    "port": (int,),
+    "database": (str,),
+    "public_url": (str,),
+    "token_lifetime": (int,),
+    "max_body_bytes": (int,),
+    "allow_local_callbacks": (bool,),
+    "webhook_timeout": (int, float),
+    "webhook_attempts": (int,),
+    "webhook_backoff": (int, float),
+    "tls_cert": (str,),
+    "tls_key": (str,),
+}
+
+
+def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnConfig:
+    server = data.get("server", {})
+    if not isinstance(server, dict):
+        raise ConfigError("[server] must be a table")
+    values: dict[str, Any] = {}
+    for key, value in server.items():
+        expected = _SERVER_TYPES.get(key)
+        if expected is None:
+            raise ConfigError(f"[server] has an unknown key {key!r}")
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+            raise ConfigError(f"[server] {key} must be {expected[0].__name__}, not {value!r}")
+        values[key] = value
+    if base_dir is not None and values.get("database", ":memory:") != ":memory:":
+        values["database"] = str((base_dir / values["database"]).resolve())
+    for key in ("tls_cert", "tls_key"):
+        if base_dir is not None and key in values:
+            values[key] = str((base_dir / values[key]).resolve())
+    if ("tls_cert" in values) != ("tls_key" in values):
+        raise ConfigError("[server] tls_cert and tls_key go together")
+    for key in ("token_lifetime", "max_body_bytes", "webhook_attempts"):
+        if key in values and values[key] < 1:
+            raise ConfigError(f"[server] {key} must be at least 1")
+    clients = []
+    seen: set[str] = set()
+    for index, entry in enumerate(data.get("clients", [])):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"[[clients]] entry {index + 1} must be a table")
+        try:
+            client = ClientEntry(
+                client_id=str(entry["client_id"]),
+                secret_hash=str(entry["secret_hash"]),
+                role=entry["role"],
+            )
+        except KeyError as exc:
+            raise ConfigError(f"[[clients]] entry {index + 1} lacks {exc.args[0]!r}") from None
+        if not client.secret_hash.startswith("scrypt$"):
+            raise ConfigError(
+                f"client {client.client_id!r}: secret_hash must be an scrypt hash"
+                " (write it with vtn-lite clients add), never a plain secret"
+            )
+        if client.role not in ROLES:
+            raise ConfigError(f"client {client.client_id!r}: role must be one of {ROLES}")
+        if client.client_id in seen:
+            raise ConfigError(f"client {client.client_id!r} is listed twice")
+        seen.add(client.client_id)
+        clients.append(client)
+    return VtnConfig(**values, clients=tuple(clients))
+
+
+def load_config(path: Path) -> VtnConfig:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return parse_config(data, base_dir=path.parent)
+
+
+def client_toml(client: ClientEntry) -> str:
+    """One ``[[clients]]`` entry, appended by ``vtn-lite clients add``."""
+    return (
+        "\n[[clients]]\n"
+        f'client_id = "{_escape(client.client_id)}"\n'
+        f'secret_hash = "{_escape(client.secret_hash)}"\n'
+        f'role = "{client.role}"\n'
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')

@@ -1,0 +1,182 @@
+"""HTTP plumbing shared by both API versions: JSON I/O, problems, bearer auth, query parsing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, unquote_plus
+
+from aiohttp import web
+
+from vtn_lite.auth import Authenticator, Principal
+from vtn_lite.errors import ApiError, bad_request
+
+log = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+AUTHENTICATOR_KEY: web.AppKey[Authenticator] = web.AppKey("authenticator", Authenticator)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def problem_response(error: ApiError, request: web.Request) -> web.Response:
+    response = web.Response(
+        body=json.dumps(error.problem(str(request.url))).encode(),
+        status=error.status,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="openadr3"'
+    return response
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as a problem object with the exact status (Definition "General Usage")."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return problem_response(exc, request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        detail = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
+        if exc.status == 405:
+            detail = f"{request.method} is not supported on {request.path}"
+        elif exc.status == 404:
+            detail = f"no resource at {request.path}"
+        response = problem_response(ApiError(exc.status, detail), request)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]  # RFC 9110 §15.5.6
+        return response
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return problem_response(ApiError(500, "internal error; see the VTN log"), request)
+
+
+def principal_of(request: web.Request) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "a bearer token is required (Authorization: Bearer ...)")
+    principal = request.app[AUTHENTICATOR_KEY].principal(token.strip())
+    if principal is None:
+        raise ApiError(401, "the bearer token is unknown or has expired")
+    return principal
+
+
+async def json_body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        raise bad_request("the request body is empty; a JSON object is required")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"the request body is not JSON: {exc}") from None
+    except RecursionError:
+        raise bad_request("the request body nests too deeply") from None
+
+
+def query_int(request: web.Request, name: str, default: int) -> int:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise bad_request(f"{name} must be an integer, not {text!r}") from None
+
+
+def query_bool(request: web.Request, name: str) -> bool | None:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return None
+    lowered = text.lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise bad_request(f"{name} must be true or false, not {text!r}")
+
+
+def query_list(request: web.Request, name: str) -> tuple[str, ...] | None:
+    values = request.query.getall(name, [])
+    if not values:
+        return None
+    # Repeated parameters (YAML style "form", explode) and, leniently, comma lists.
+    return tuple(part for value in values for part in value.split(",") if part)
+
+
+def query_str(request: web.Request, name: str) -> str | None:
+    value = request.query.get(name)
+    return value if value else None
+
+
+async def token_request_credentials(request: web.Request) -> tuple[str, str]:
+    """client_id and client_secret from HTTP Basic (RFC 6749 §2.3.1) or the body."""
+    raw = await request.read()
+    fields: dict[str, str] = {}
+    content_type = request.content_type
+    if content_type == "application/json" and raw.strip():
+        # Non-RFC JSON bodies seen in the wild (oadr30-ven-ud: clientID/clientSecret).
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise TokenError(400, "invalid_request", "the token request body is not JSON") from None
+        if isinstance(data, dict):
+            for key, alias in (("client_id", "clientID"), ("client_secret", "clientSecret")):
+                value = data.get(key, data.get(alias))
+                if isinstance(value, str):
+                    fields[key] = value
+            if isinstance(data.get("grant_type"), str):
+                fields["grant_type"] = data["grant_type"]
+    elif raw:
+        parsed = parse_qs(raw.decode(errors="replace"), keep_blank_values=True)
+        fields = {key: values[0] for key, values in parsed.items() if values}
+    grant = fields.get("grant_type")
+    if grant is not None and grant != "client_credentials":
+        raise TokenError(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported")
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise TokenError(401, "invalid_client", "malformed Basic credentials") from None
+        user, sep, password = decoded.partition(":")
+        if not sep:
+            raise TokenError(401, "invalid_client", "malformed Basic credentials")
+        return unquote_plus(user), unquote_plus(password)
+    if "client_id" not in fields or "client_secret" not in fields:
+        raise TokenError(400, "invalid_request", "client_id and client_secret are required")
+    return fields["client_id"], fields["client_secret"]
+
+
+class TokenError(Exception):
+    """An RFC 6749 §5.2 error (authError in the YAML)."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+
+    def response(self) -> web.Response:
+        response = json_response(
+            {"error": self.error, "error_description": self.description}, self.status
+        )
+        response.headers["Cache-Control"] = "no-store"
+        if self.status == 401:
+            response.headers["WWW-Authenticate"] = 'Basic realm="openadr3"'
+        return response

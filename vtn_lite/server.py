@@ -1,0 +1,188 @@
+"""The vtn_lite application and an in-process server for tests and the demo.
+
+```python
+async with running_vtn(demo_config(tmp_dir)) as vtn:
+    vtn.base_url      # "http://127.0.0.1:PORT/openadr3/3.1.0"
+    vtn.base_url_301  # "http://127.0.0.1:PORT/openadr3/3.0.1"
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from aiohttp import web
+
+from vtn_lite import api31, api301
+from vtn_lite.auth import Authenticator, hash_secret
+from vtn_lite.config import ClientEntry, ConfigError, Role, VtnConfig
+from vtn_lite.http import AUTHENTICATOR_KEY, json_response, principal_of, problem_middleware
+from vtn_lite.notifier import WebhookNotifier
+from vtn_lite.service import Vtn
+from vtn_lite.storage import Store
+
+log = logging.getLogger(__name__)
+
+# The OpenADR Alliance reference implementation's test credentials, which the Alliance test
+# tool and other OpenADR test tools use (reference digest §11, §12).
+DEMO_CLIENTS: tuple[tuple[str, str, Role], ...] = (
+    ("bl_client", "1001", "bl"),
+    ("ven_client", "999", "ven"),
+)
+DEMO_DATABASE_NAME = "vtn-lite-demo.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class VtnParts:
+    vtn: Vtn
+    notifier: WebhookNotifier
+    authenticator: Authenticator
+    store: Store
+
+
+def build_app(
+    config: VtnConfig,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> tuple[web.Application, VtnParts]:
+    store = Store(config.database)
+    vtn = Vtn(store, clock=clock)
+    authenticator = Authenticator(
+        config.clients, store, lifetime=config.token_lifetime, clock=clock
+    )
+    roles = {client.client_id: client.role for client in config.clients}
+    notifier = WebhookNotifier(
+        vtn,
+        roles.get,
+        allow_local=config.allow_local_callbacks,
+        timeout=config.webhook_timeout,
+        attempts=config.webhook_attempts,
+        backoff=config.webhook_backoff,
+        sleep=sleep,
+    )
+    app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
+    app[AUTHENTICATOR_KEY] = authenticator
+    api31.add_routes(app, vtn, notifier, authenticator, config.public_url)
+    api301.add_routes(app, vtn, notifier, authenticator)
+
+    async def deliveries(request: web.Request) -> web.Response:
+        # Operator view of the webhook failure state per subscription (BL only).
+        principal = principal_of(request)
+        vtn.require(principal, "read_bl")
+        states = []
+        for sub in store.all_of_kind("SUBSCRIPTION"):
+            state = store.delivery_state(sub.id)
+            states.append(
+                {
+                    "subscriptionID": sub.id,
+                    "state": state.state if state else "IDLE",
+                    "delivered": state.delivered if state else 0,
+                    "consecutiveFailures": state.consecutive_failures if state else 0,
+                    "lastError": state.last_error if state else None,
+                }
+            )
+        return json_response(states)
+
+    app.router.add_get("/vtn-lite/deliveries", deliveries)
+
+    async def on_startup(_: web.Application) -> None:
+        await notifier.start()
+
+    async def on_cleanup(_: web.Application) -> None:
+        await notifier.close()
+        store.close()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app, VtnParts(vtn, notifier, authenticator, store)
+
+
+@dataclass(frozen=True, slots=True)
+class RunningVtn:
+    url: str
+    parts: VtnParts
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}{api31.BASE_31}"
+
+    @property
+    def base_url_301(self) -> str:
+        return f"{self.url}{api301.BASE_301}"
+
+    @property
+    def vtn(self) -> Vtn:
+        return self.parts.vtn
+
+    @property
+    def notifier(self) -> WebhookNotifier:
+        return self.parts.notifier
+
+
+@asynccontextmanager
+async def running_vtn(
+    config: VtnConfig,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncIterator[RunningVtn]:
+    """Serve ``config`` in this event loop; port 0 picks a free port."""
+    app, parts = build_app(config, clock=clock, sleep=sleep)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        tls = tls_context(config)
+        site = web.TCPSite(runner, config.host, config.port, ssl_context=tls)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        port = sockets[0].getsockname()[1] if sockets else config.port
+        host = f"[{config.host}]" if ":" in config.host else config.host
+        scheme = "https" if tls else "http"
+        yield RunningVtn(f"{scheme}://{host}:{port}", parts)
+    finally:
+        await runner.cleanup()
+
+
+def tls_context(config: VtnConfig) -> ssl.SSLContext | None:
+    """Server TLS from the configured PEM files (Definition "HTTPS/TLS": TLS 1.2 or later)."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load TLS certificate {config.tls_cert}: {exc}") from None
+    return context
+
+
+def demo_clients(*, scrypt_n: int = 2**14) -> tuple[ClientEntry, ...]:
+    return tuple(
+        ClientEntry(client_id, hash_secret(secret, n=scrypt_n), role)
+        for client_id, secret, role in DEMO_CLIENTS
+    )
+
+
+def demo_config(directory: Path, *, port: int = 8080, scrypt_n: int = 2**14) -> VtnConfig:
+    """Loopback only, the well-known test credentials, lab callbacks allowed."""
+    return VtnConfig(
+        host="127.0.0.1",
+        port=port,
+        database=str(directory / DEMO_DATABASE_NAME),
+        allow_local_callbacks=True,
+        clients=demo_clients(scrypt_n=scrypt_n),
+    )
+
+
+def with_port(config: VtnConfig, port: int) -> VtnConfig:
+    return replace(config, port=port)
