@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import errno
 import grp
-import importlib.util
 import os
 import pwd
 import stat
@@ -43,9 +42,6 @@ SERVICE_USER = "ven-edge"
 
 # How long the heater may take to answer commissioning (it retries the port meanwhile).
 COMMISSION_TIMEOUT_S = 20.0
-
-# A module a later check needs; until it exists in this build the check reports "missing".
-CLIENT_MODULE = "ven_edge.oadr3.client"
 
 
 @dataclass(frozen=True)
@@ -333,19 +329,38 @@ async def check_vtn_token(ctx: CheckContext) -> Outcome:
     vtn = _config(ctx).vtn
     if vtn.url is None:
         return Outcome.skipped("no vtn.url configured")
-    if vtn.client_id is None:
+    if vtn.client_id is None or vtn.client_secret is None:
         return Outcome.skipped("no vtn.client_id: the VTN is used without a token")
-    if not _module_available(CLIENT_MODULE):
-        return Outcome(
-            "missing",
-            f"this build has no OpenADR 3 client ({CLIENT_MODULE}): no token can be requested",
-            "install a ven-edge release with the OpenADR 3 client, or run with --skip-network",
-        )
-    return Outcome(
-        "missing",
-        f"{CLIENT_MODULE} is present but this check does not request a token with it yet",
-        "run with --skip-network and watch `journalctl -u ven-edge` for the registration",
+    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.oadr3.errors import Oadr3Error, VtnAuthError
+
+    settings = VtnSettings(
+        base_url=vtn.url,
+        version=vtn.version,
+        client_id=vtn.client_id,
+        client_secret=vtn.client_secret.reveal(),
+        verify_tls=vtn.verify_tls,
+        ca_file=None if vtn.ca_file is None else str(vtn.ca_file),
+        request_timeout_s=vtn.request_timeout_s,
     )
+    try:
+        async with VtnClient(settings) as client:
+            await client.ensure_token()
+            # A token alone proves the credentials; reading programs proves they grant access.
+            programs = await client.fetch_programs()
+    except VtnAuthError as exc:
+        return Outcome.failed(
+            f"the VTN refused the credentials of client {vtn.client_id} ({exc})",
+            "check vtn.client_id and the secret file against what the utility issued",
+        )
+    except Oadr3Error as exc:
+        return Outcome.failed(
+            f"no token from {vtn.url} ({exc})",
+            "check vtn.url (including its /openadr3/... base path) and vtn.version",
+        )
+    names = sorted(str(p.get("programName", "?")) for p in programs)
+    shown = ": " + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else ""
+    return Outcome.passed(f"token for {vtn.client_id}; {len(programs)} program(s) visible{shown}")
 
 
 CHECKS: tuple[Check, ...] = (
@@ -374,13 +389,6 @@ CHECKS: tuple[Check, ...] = (
         requires=("VTN is reachable", "client secret is private"),
     ),
 )
-
-
-def _module_available(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # the parent package is absent too
-        return False
 
 
 def _config(ctx: CheckContext) -> Config:
