@@ -22,6 +22,7 @@ from ven_edge.check import (
     CHECKS,
     Check,
     CheckContext,
+    CheckResult,
     Outcome,
     print_report,
     probe_serial_port,
@@ -308,3 +309,14 @@ async def test_untrusted_vtn_certificate_asks_for_ca_file(
     )
     reachable = {r.name: r.outcome for r in await run_checks(ctx)}["VTN is reachable"]
     assert reachable == Outcome.passed(f"{url} answered HTTP 200")
+
+
+def test_a_missing_check_is_never_ok() -> None:
+    results = [
+        CheckResult("a", Outcome.passed("fine")),
+        CheckResult("b", Outcome("missing", "not in this build", "install a newer release")),
+    ]
+    out = io.StringIO()
+    assert print_report(results, out) is False
+    assert "[MISSING] b: not in this build" in out.getvalue()
+    assert out.getvalue().splitlines()[-1] == "NOT READY: 1 pass, 1 missing"
