@@ -10,12 +10,12 @@ packages=(
     libjs-chart.js
     # browser tests of the status page: Debian's Chromium driven by Playwright, and a font
     chromium fonts-dejavu-core
-    # TLS tests (vtn_lite, the OpenADR client) make throwaway certificates
-    openssl
     # the Debian package (scripts/check-deb.sh): build, its build-time tests, lint, unit checks,
     # and a debootstrap trixie root to install it in
     build-essential fakeroot debhelper dh-python pybuild-plugin-pyproject python3-all
     python3-hatchling python3-pytest python3-hypothesis lintian systemd debootstrap
+    # TLS tests (vtn_lite, the OpenADR client) make throwaway certificates
+    openssl
 )
 
 missing=()

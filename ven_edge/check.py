@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import errno
 import grp
-import importlib.util
 import os
 import pwd
 import stat
@@ -41,9 +40,8 @@ CHECK_TIMEOUT_S = 60.0
 # The system user the Debian package creates (debian/ven-edge.sysusers) and the service runs as.
 SERVICE_USER = "ven-edge"
 
-# Modules that later checks need; until they exist in this build the checks report "missing".
-UCM_MODULE = "ven_edge.cta2045.ucm"
-CLIENT_MODULE = "ven_edge.oadr3.client"
+# How long the heater may take to answer commissioning (it retries the port meanwhile).
+COMMISSION_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +71,7 @@ class CheckContext:
     config: Config | None = None
     skip_serial: bool = False
     skip_network: bool = False
+    commission_timeout_s: float = COMMISSION_TIMEOUT_S
     # Free-form results a check hands to a later one (e.g. an open session); keyed by check name.
     shared: dict[str, object] = field(default_factory=dict)
 
@@ -221,18 +220,64 @@ def _open_fix(exc: OSError, port: Path) -> str:
 
 
 async def check_commissioning(ctx: CheckContext) -> Outcome:
-    if not _module_available(UCM_MODULE):
-        return Outcome(
-            "missing",
-            f"this build has no CTA-2045 session ({UCM_MODULE}): device information and "
-            "operational state cannot be read",
-            "install a ven-edge release with CTA-2045 commissioning, or run with --skip-serial",
+    from ven_edge.cta2045.encodings import OperationalState
+    from ven_edge.cta2045.ucm import UcmConfig, UcmSession
+
+    heater = _config(ctx).heater
+    # No heartbeat, no polling and no End Shed at start: the check reads, it does not command.
+    session = UcmSession(
+        UcmConfig(
+            port=heater.port,
+            baudrate=heater.baud,
+            heartbeat_s=0,
+            poll_s=0,
+            end_shed_on_start=False,
+            reconnect_max_s=1.0,
         )
-    return Outcome(
-        "missing",
-        f"{UCM_MODULE} is present but this check does not drive it yet",
-        "run with --skip-serial and check the heater from the status page",
     )
+    await session.start()
+    try:
+        try:
+            async with asyncio.timeout(ctx.commission_timeout_s):
+                await session.wait_ready()
+        except TimeoutError:
+            link = session.snapshot.link
+            return Outcome.failed(
+                f"no CTA-2045 answer on {heater.port} within {ctx.commission_timeout_s:g} s "
+                f"(last error: {link.last_error or 'none'})",
+                "seat the CTA-2045 module in the heater's port and power the heater; check "
+                f"the adapter wiring and heater.baud (CTA-2045 default {heater.baud})",
+            )
+        state = await session.operational_state()
+        snapshot = session.snapshot
+    finally:
+        await session.stop()
+    if not state.ok or snapshot.operational_state is None:
+        return Outcome.failed(
+            f"the heater did not report its operational state ({state.status.value}"
+            f"{': ' + state.reason_text if state.reason_text else ''})",
+            "power-cycle the heater, then run again; if it persists the module needs service",
+        )
+    try:
+        state_text = OperationalState(snapshot.operational_state).name.lower().replace("_", " ")
+    except ValueError:
+        state_text = f"code {snapshot.operational_state}"
+    info = snapshot.device_info
+    if info is None:
+        device = "device information: not supported by this heater"
+    else:
+        parts = [f"vendor {info.vendor_id:#06x}", f"type {info.device_type:#06x}"]
+        parts += [
+            f"{k} {v}"
+            for k, v in (
+                ("model", info.model),
+                ("serial", info.serial),
+                ("firmware", info.firmware),
+            )
+            if v
+        ]
+        device = "device: " + ", ".join(parts) + f", CTA-2045 {info.cta_version}"
+    return Outcome.passed(f"{device}; operational state: {state_text}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -284,19 +329,38 @@ async def check_vtn_token(ctx: CheckContext) -> Outcome:
     vtn = _config(ctx).vtn
     if vtn.url is None:
         return Outcome.skipped("no vtn.url configured")
-    if vtn.client_id is None:
+    if vtn.client_id is None or vtn.client_secret is None:
         return Outcome.skipped("no vtn.client_id: the VTN is used without a token")
-    if not _module_available(CLIENT_MODULE):
-        return Outcome(
-            "missing",
-            f"this build has no OpenADR 3 client ({CLIENT_MODULE}): no token can be requested",
-            "install a ven-edge release with the OpenADR 3 client, or run with --skip-network",
-        )
-    return Outcome(
-        "missing",
-        f"{CLIENT_MODULE} is present but this check does not request a token with it yet",
-        "run with --skip-network and watch `journalctl -u ven-edge` for the registration",
+    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.oadr3.errors import Oadr3Error, VtnAuthError
+
+    settings = VtnSettings(
+        base_url=vtn.url,
+        version=vtn.version,
+        client_id=vtn.client_id,
+        client_secret=vtn.client_secret.reveal(),
+        verify_tls=vtn.verify_tls,
+        ca_file=None if vtn.ca_file is None else str(vtn.ca_file),
+        request_timeout_s=vtn.request_timeout_s,
     )
+    try:
+        async with VtnClient(settings) as client:
+            await client.ensure_token()
+            # A token alone proves the credentials; reading programs proves they grant access.
+            programs = await client.fetch_programs()
+    except VtnAuthError as exc:
+        return Outcome.failed(
+            f"the VTN refused the credentials of client {vtn.client_id} ({exc})",
+            "check vtn.client_id and the secret file against what the utility issued",
+        )
+    except Oadr3Error as exc:
+        return Outcome.failed(
+            f"no token from {vtn.url} ({exc})",
+            "check vtn.url (including its /openadr3/... base path) and vtn.version",
+        )
+    names = sorted(str(p.get("programName", "?")) for p in programs)
+    shown = ": " + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else ""
+    return Outcome.passed(f"token for {vtn.client_id}; {len(programs)} program(s) visible{shown}")
 
 
 CHECKS: tuple[Check, ...] = (
@@ -325,13 +389,6 @@ CHECKS: tuple[Check, ...] = (
         requires=("VTN is reachable", "client secret is private"),
     ),
 )
-
-
-def _module_available(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # the parent package is absent too
-        return False
 
 
 def _config(ctx: CheckContext) -> Config:

@@ -6,23 +6,30 @@ import io
 import os
 import pwd
 import socket
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from hil.sim import run_simulator
 from tests.conftest import run_module
+from tests.oadr3.loopback import serving
+from tests.oadr3.test_client_tls import make_certificate
+from tests.vtn_lite.conftest import CLIENTS, make_config
 from ven_edge.check import (
     CHECKS,
     Check,
     CheckContext,
+    CheckResult,
     Outcome,
     print_report,
     probe_serial_port,
     run_checks,
     service_user_denied,
 )
+from vtn_lite.server import running_vtn
 
 
 @pytest.fixture
@@ -33,6 +40,9 @@ def pty_port() -> Iterator[Path]:
     finally:
         os.close(slave)
         os.close(master)
+
+
+COMMISSIONING = "CTA-2045 commissioning (device information, operational state)"
 
 
 def write_config(tmp_path: Path, body: str = "", *, port: str = "/dev/ttyUSB-absent") -> Path:
@@ -114,14 +124,33 @@ async def test_secret_file_loosened_after_loading_is_caught(tmp_path: Path) -> N
     assert "chmod 0640" in outcome.detail
 
 
-async def test_serial_port_on_a_real_pty(tmp_path: Path, pty_port: Path) -> None:
-    results = await run_checks(CheckContext(write_config(tmp_path, port=str(pty_port))))
+async def test_commissioning_against_the_simulated_heater(tmp_path: Path) -> None:
+    link = tmp_path / "heater"
+    async with run_simulator(link):
+        ctx = CheckContext(write_config(tmp_path, port=str(link)), skip_network=True)
+        results = await run_checks(ctx)
     by_name = {r.name: r.outcome for r in results}
     assert by_name["serial port opens"].status == "pass"
-    # The CTA-2045 session is not in this build yet: reported as missing, never as passed.
-    commissioning = by_name["CTA-2045 commissioning (device information, operational state)"]
-    assert commissioning.status == "missing"
-    assert print_report(results, io.StringIO()) is False
+    commissioning = by_name[COMMISSIONING]
+    assert commissioning.status == "pass", commissioning
+    assert "operational state: idle normal" in commissioning.detail
+    assert "type 0x0003" in commissioning.detail  # a heat-pump water heater
+    assert print_report(results, io.StringIO()) is True
+
+
+async def test_silent_heater_fails_commissioning_with_the_fix(
+    tmp_path: Path, pty_port: Path
+) -> None:
+    # A pty nobody answers on: the port opens, the heater never replies.
+    ctx = CheckContext(
+        write_config(tmp_path, port=str(pty_port)), skip_network=True, commission_timeout_s=0.5
+    )
+    by_name = {r.name: r.outcome for r in await run_checks(ctx)}
+    assert by_name["serial port opens"].status == "pass"
+    commissioning = by_name[COMMISSIONING]
+    assert commissioning.status == "fail"
+    assert "no CTA-2045 answer" in commissioning.detail
+    assert "seat the CTA-2045 module" in commissioning.fix
 
 
 def test_serial_port_problems(tmp_path: Path) -> None:
@@ -180,14 +209,34 @@ async def test_vtn_server_error_and_silence(tmp_path: Path, vtn_url: str) -> Non
     assert results["VTN token obtained"].status == "skip"
 
 
-async def test_token_check_never_passes_without_a_client(tmp_path: Path, vtn_url: str) -> None:
+def vtn_body(tmp_path: Path, url: str, client_id: str, secret_text: str) -> str:
     secret = tmp_path / "secret"
-    secret.write_text("x")
+    secret.write_text(secret_text)
     secret.chmod(0o640)
-    body = f'[vtn]\nurl = "{vtn_url}"\nclient_id = "a"\nclient_secret_file = "{secret}"\n'
-    ctx = CheckContext(write_config(tmp_path, body), skip_serial=True)
-    token = {r.name: r.outcome for r in await run_checks(ctx)}["VTN token obtained"]
-    assert token.status in ("missing", "fail")
+    return f'[vtn]\nurl = "{url}"\nclient_id = "{client_id}"\nclient_secret_file = "{secret}"\n'
+
+
+async def test_token_from_vtn_lite(tmp_path: Path) -> None:
+    client_id, secret, _ = CLIENTS["ven"]
+    async with running_vtn(make_config()) as vtn:
+        body = vtn_body(tmp_path, vtn.base_url, client_id, secret)
+        ctx = CheckContext(write_config(tmp_path, body), skip_serial=True)
+        by_name = {r.name: r.outcome for r in await run_checks(ctx)}
+    assert by_name["VTN is reachable"].status == "pass"
+    token = by_name["VTN token obtained"]
+    assert token == Outcome.passed(f"token for {client_id}; 0 program(s) visible")
+
+
+async def test_wrong_secret_is_refused_with_the_fix(tmp_path: Path) -> None:
+    client_id, _, _ = CLIENTS["ven"]
+    async with running_vtn(make_config()) as vtn:
+        body = vtn_body(tmp_path, vtn.base_url, client_id, "not-the-secret")
+        ctx = CheckContext(write_config(tmp_path, body), skip_serial=True)
+        token = {r.name: r.outcome for r in await run_checks(ctx)}["VTN token obtained"]
+    assert token.status == "fail"
+    assert f"refused the credentials of client {client_id}" in token.detail
+    assert "not-the-secret" not in token.detail + token.fix
+    assert "vtn.client_id" in token.fix
 
 
 async def test_custom_checks_plug_in_and_requirements_chain(tmp_path: Path) -> None:
@@ -229,3 +278,45 @@ def test_service_user_without_the_ports_group_is_told_which_group(pty_port: Path
     owner = pwd.getpwuid(pty_port.stat().st_uid).pw_name
     assert service_user_denied(pty_port, owner) is None
     assert service_user_denied(pty_port, "no-such-user-here") is None
+
+
+@pytest.fixture
+async def tls_vtn_url(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
+    cert, key = make_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def programs(_: web.Request) -> web.Response:
+        return web.json_response([])
+
+    app = web.Application()
+    app.router.add_get("/openadr3/3.1.0", programs)
+    async with serving(app, context) as url:
+        yield f"{url}/openadr3/3.1.0", cert
+
+
+async def test_untrusted_vtn_certificate_asks_for_ca_file(
+    tmp_path: Path, tls_vtn_url: tuple[str, Path]
+) -> None:
+    url, cert = tls_vtn_url
+    ctx = CheckContext(write_config(tmp_path, f'[vtn]\nurl = "{url}"\n'), skip_serial=True)
+    reachable = {r.name: r.outcome for r in await run_checks(ctx)}["VTN is reachable"]
+    assert reachable.status == "fail"
+    assert "not trusted" in reachable.detail
+    assert "vtn.ca_file" in reachable.fix
+    ctx = CheckContext(
+        write_config(tmp_path, f'[vtn]\nurl = "{url}"\nca_file = "{cert}"\n'), skip_serial=True
+    )
+    reachable = {r.name: r.outcome for r in await run_checks(ctx)}["VTN is reachable"]
+    assert reachable == Outcome.passed(f"{url} answered HTTP 200")
+
+
+def test_a_missing_check_is_never_ok() -> None:
+    results = [
+        CheckResult("a", Outcome.passed("fine")),
+        CheckResult("b", Outcome("missing", "not in this build", "install a newer release")),
+    ]
+    out = io.StringIO()
+    assert print_report(results, out) is False
+    assert "[MISSING] b: not in this build" in out.getvalue()
+    assert out.getvalue().splitlines()[-1] == "NOT READY: 1 pass, 1 missing"
