@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal
 
-import numpy as np
-
 from ven_edge.plan.problem import Plan, Problem
 
 SHED = "shed"
@@ -115,6 +113,9 @@ def _classify_fraction(plan: Plan, problem: Problem) -> list[str]:
 
 
 def _classify_price(problem: Problem) -> list[str]:
+    # Imported here: numpy adds about 16 MB to the daemon's RSS and only this strategy needs it.
+    import numpy as np
+
     p75, p50, p25 = (float(np.percentile(problem.price, q)) for q in PRICE_PERCENTILES)
     kinds = []
     for p in problem.price:
