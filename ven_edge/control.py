@@ -344,9 +344,6 @@ class Controller:
             # Not supported or invalid: do not hammer the heater with the same request.
             self._blocked_key = command.key
 
-    def clear_override(self) -> None:
-        self._blocked_key = None
-
     def next_deadline(self, now: datetime) -> datetime:
         """When :meth:`step` may answer differently without any new input."""
         candidates = [now + self.settings.replan_interval]

@@ -34,7 +34,6 @@ from ven_edge.control import (
     Controller,
     ControlPlan,
     ControlSettings,
-    DeviceView,
     Outcome,
     PlanInputs,
     Planner,
@@ -400,8 +399,3 @@ def timeline_from_json(document: Any) -> SignalTimeline:
             for item in document
         )
     )
-
-
-def device_view_placeholder() -> DeviceView:
-    """The view before the heater has answered."""
-    return DeviceView(connected=False)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from ven_edge.control import DeviceView, OverrideRecord, SendCommand
-from ven_edge.control import Outcome as Outcome
+from ven_edge.control import DeviceView, Outcome, OverrideRecord, SendCommand
 from ven_edge.signals import SignalTimeline
 from ven_edge.web.status import DeviceInfo, HeaterLinkHealth
 
