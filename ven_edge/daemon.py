@@ -243,9 +243,7 @@ class Daemon:
         while True:
             await self.clock.sleep(self.settings.report_tick_s)
             try:
-                self.grid.queue_reports(
-                    self.clock.now(), self.heater.view(), tuple(self.controller.overrides)
-                )
+                self.grid.queue_reports(self.heater.view())
             except (OSError, ValueError) as exc:
                 log.error("reports not queued: %s", exc)
 

@@ -16,7 +16,7 @@ from typing import Final
 
 from aiohttp import web
 
-from ven_edge.control import DeviceView, OverrideRecord
+from ven_edge.control import DeviceView
 from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.link import LinkTiming, VtnLink
 from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
@@ -143,9 +143,7 @@ class VtnGridPort:
     async def run(self) -> None:
         await self.link.run()
 
-    def queue_reports(
-        self, now: datetime, device: DeviceView, overrides: tuple[OverrideRecord, ...]
-    ) -> None:
+    def queue_reports(self, device: DeviceView) -> None:
         self._device = device
         # The link queues at each successful cycle too; between cycles (and while the VTN is
         # down) this keeps the cadence. The outbox refuses a report name it already holds.

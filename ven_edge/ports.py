@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from ven_edge.control import DeviceView, Outcome, OverrideRecord, SendCommand
+from ven_edge.control import DeviceView, Outcome, SendCommand
 from ven_edge.signals import SignalTimeline
 from ven_edge.web.status import DeviceInfo, HeaterLinkHealth
 
@@ -70,10 +70,9 @@ class GridPort(Protocol):
 
     def set_listener(self, callback: Callable[[SignalTimeline], None]) -> None: ...
 
-    def queue_reports(
-        self, now: datetime, device: DeviceView, overrides: tuple[OverrideRecord, ...]
-    ) -> None:
-        """Queue the reports due now on disk (delivered by :meth:`run` when the VTN answers)."""
+    def queue_reports(self, device: DeviceView) -> None:
+        """Queue the reports due now on disk (delivered by :meth:`run` when the VTN answers);
+        ``device`` is the heater's state (an override shows as an opted-out OPERATING_STATE)."""
         ...
 
     def health(self) -> GridHealth: ...
