@@ -104,6 +104,8 @@ class Daemon:
         self._wake = asyncio.Event()
         self._replan_needed = True
         self._last_replan: datetime | None = None
+        self._saved_shape: tuple[tuple[CommandKind, str | None, int | None], ...] | None = None
+        self._saved_plan_at: datetime | None = None
         self._started = time.monotonic()
         self.sent: list[tuple[datetime, SendCommand, Outcome]] = []  # recent, for the tests/bench
 
@@ -170,8 +172,9 @@ class Daemon:
             done, _ = await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
             stop_wait.cancel()
             for task in done:
-                if task is not stop_wait and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+                failure = None if task is stop_wait else task.exception()
+                if failure is not None:
+                    raise failure
         finally:
             self.notifier.stopping()
             for task in tasks:
@@ -193,7 +196,16 @@ class Daemon:
             log.exception("planning failed; keeping the previous plan")
             return
         self.controller.set_plan(plan)
-        self._save(PLAN_DOC, plan.to_json())
+        # Written when the sequence of commands changes, else at the re-plan interval: a
+        # gateway's SD card should not be rewritten at every heater poll for a chart's sake.
+        stale = self._saved_plan_at is None or now - self._saved_plan_at >= (
+            self.settings.control.replan_interval
+        )
+        shape = tuple((c.kind, c.event_id, c.wh) for c in plan.commands)
+        if stale or shape != self._saved_shape:
+            self._save(PLAN_DOC, plan.to_json())
+            self._saved_shape = shape
+            self._saved_plan_at = now
         self._last_replan = now
         self._replan_needed = False
 
