@@ -46,7 +46,8 @@ async def test_day_without_vtn_plan_runs_and_reports_arrive_later(tmp_path: Path
                 UtilityDriver(vtn.base_url) as utility,
             ):
                 program = await utility.program()
-                start = clock.now() + timedelta(hours=6)
+                # Far enough ahead that the next poll (5 real s = 8.3 simulated h) sees it first.
+                start = clock.now() + timedelta(hours=12)
                 event = await utility.simple_event(
                     program, 1, start, timedelta(hours=2), report="OPERATING_STATE"
                 )
@@ -59,7 +60,7 @@ async def test_day_without_vtn_plan_runs_and_reports_arrive_later(tmp_path: Path
             down_at = clock.now()
             assert clock.now() < start, "the test machine is too slow for this clock speed"
             await wait_for(
-                lambda: sim.heater.event is Event.SHED, 8 * HOUR + 5, "Shed while the VTN is down"
+                lambda: sim.heater.event is Event.SHED, 14 * HOUR + 5, "Shed while the VTN is down"
             )
             assert clock.now() < start + timedelta(hours=2)
             await wait_for(
