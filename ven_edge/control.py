@@ -274,10 +274,12 @@ class Controller:
 
     settings: ControlSettings = field(default_factory=ControlSettings)
     plan: ControlPlan | None = None
-    _last: _Sent | None = None
-    _blocked_key: tuple[CommandKind, str | None, int | None] | None = None
-    _was_opted_out: bool = False
-    overrides: list[OverrideRecord] = field(default_factory=list)
+    _last: _Sent | None = field(default=None, init=False, repr=False)
+    _blocked_key: tuple[CommandKind, str | None, int | None] | None = field(
+        default=None, init=False, repr=False
+    )
+    _was_opted_out: bool = field(default=False, init=False, repr=False)
+    overrides: list[OverrideRecord] = field(default_factory=list, init=False)
 
     def set_plan(self, plan: ControlPlan) -> None:
         self.plan = plan
