@@ -107,6 +107,7 @@ class Daemon:
         self._saved_shape: tuple[tuple[CommandKind, str | None, int | None], ...] | None = None
         self._saved_plan_at: datetime | None = None
         self._started = time.monotonic()
+        self._status_sent = ""
         self.sent: list[tuple[datetime, SendCommand, Outcome]] = []  # recent, for the tests/bench
 
     # -- persisted state -------------------------------------------------------------------
@@ -272,6 +273,11 @@ class Daemon:
     def _publish(self) -> None:
         if self._on_status is not None:
             self._on_status()
+        if self.notifier.enabled:
+            line = self.status_line()
+            if line != self._status_sent:  # `systemctl status` shows it; say it when it changes
+                self._status_sent = line
+                self.notifier.status(line)
 
     def status_line(self) -> str:
         view = self.heater.view()
