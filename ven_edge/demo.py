@@ -40,7 +40,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the whole system on this machine (VTN, simulated heater, gateway, page)",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description=(
+            "Run vtn_lite (demo mode, SQLite), the simulated heater on a pty with tank physics, "
+            "and the gateway with its status page, all on 127.0.0.1 and one accelerated clock. "
+            "Ctrl-C stops everything."
+        ),
     )
     parser.add_argument(
         "--speed", type=float, default=60.0, help="clock speed-up (default 60: an hour a minute)"
