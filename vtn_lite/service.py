@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ven_edge.oadr3 import models
-from ven_edge.oadr3.timefmt import format_datetime
+from ven_edge.oadr3.timefmt import TimeFormatError, format_datetime, parse_datetime
 from ven_edge.oadr3.timing import event_span
 from vtn_lite.auth import Principal
 from vtn_lite.errors import bad_request, conflict, forbidden, not_found
@@ -101,6 +101,23 @@ class Vtn:
         self._clock = clock
         self.listeners: list[ChangeListener] = []
         self._grants: dict[str, tuple[str, ...] | None] = {}
+        self.refresh_derived()
+
+    def refresh_derived(self) -> None:
+        """Recompute stored derived columns whose rule changed since they were written."""
+        if "event_ends" not in self.store.pending_refresh():
+            return
+        updates = []
+        for stored in self.store.all_of_kind("EVENT"):
+            body = stored.body
+            try:
+                request = models.EventRequest.model_validate(body)
+                # A "now" start meant the time of the write, as when it was first computed.
+                written = parse_datetime(body["modificationDateTime"])
+            except (ValidationError, TimeFormatError, KeyError):
+                continue  # stored by this VTN, so valid; keep the old value if not
+            updates.append((event_ends_at(request, written), stored.seq))
+        self.store.set_ends_at(updates, "event_ends")
 
     # --- privacy --------------------------------------------------------------------------
 

@@ -3,7 +3,9 @@ and 3.0.1 renderings of 3.1 start-less periods (reference digest §5)."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,3 +157,29 @@ async def test_301_keeps_31_timing(
     assert "intervalPeriod" not in shown["intervals"][1]
     # The 3.1 view is what was written.
     assert (await api.ok("GET", f"/events/{event['id']}"))["intervalPeriod"] == period
+
+
+def test_stored_event_ends_are_recomputed_once_after_upgrade(tmp_path: Path) -> None:
+    """A database written under schema version 1 (old `active` rule) is brought up to date."""
+    path = tmp_path / "vtn.sqlite"
+    store = Store(path)
+    vtn = Vtn(store, clock=lambda: NOON)
+    program_id = vtn.create(BL, "PROGRAM", {"programName": "p"})["id"]
+    for name, fields, _ in CASES:
+        vtn.create(BL, "EVENT", _event(program_id, name, fields))
+    store.close()
+    # Back to what version 1 stored: the randomized and future-instant events as over.
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE objects SET ends_at = 0.0 WHERE name LIKE 'randomized%'")
+        db.execute("UPDATE objects SET ends_at = 0.0 WHERE name = 'instant-future'")
+        db.execute("DROP TABLE pending_refresh")
+        db.execute("PRAGMA user_version = 1")
+    store = Store(path)
+    try:
+        assert store.schema_version == 2
+        vtn = Vtn(store, clock=lambda: NOON)
+        active = {e["eventName"] for e in vtn.search(BL, "EVENT", SearchParams(active=True))}
+        assert active == {name for name, _, expected in CASES if expected}
+        assert store.pending_refresh() == set()
+    finally:
+        store.close()
