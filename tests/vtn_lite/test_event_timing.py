@@ -9,8 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.vtn_lite.conftest import Api
+from tests.vtn_lite.schema import validate_component
+from vtn_lite import compat301
 from vtn_lite.auth import Principal
 from vtn_lite.service import SearchParams, Vtn
 from vtn_lite.storage import Store
@@ -183,3 +187,53 @@ def test_stored_event_ends_are_recomputed_once_after_upgrade(tmp_path: Path) -> 
         assert store.pending_refresh() == set()
     finally:
         store.close()
+
+
+_starts = st.sampled_from(
+    [None, "2026-03-01T11:00:00Z", "0001-01-01", "0000-00-00", "2026-03-01T11:00:00+02:00"]
+)
+_durations = st.sampled_from([None, "PT1H", "PT0S", "P9999Y", "P1W", "P1M", "PT15M"])
+_periods = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "start": _starts,
+            "duration": _durations,
+            "randomizeStart": st.sampled_from([None, "PT5M", "-PT5M"]),
+        },
+    ),
+)
+
+
+@given(
+    period=_periods,
+    interval_periods=st.lists(_periods, min_size=0, max_size=3),
+    duration=_durations,
+)
+@settings(max_examples=60, deadline=None)
+def test_any_31_timing_renders_as_valid_301(
+    period: dict[str, Any] | None, interval_periods: list[Any], duration: str | None
+) -> None:
+    vtn, program_id = _vtn()
+    body: dict[str, Any] = {
+        "programID": program_id,
+        "intervalPeriod": period,
+        "duration": duration,
+        "intervals": [
+            {"id": n, "intervalPeriod": p, "payloads": PAYLOAD}
+            for n, p in enumerate(interval_periods)
+        ],
+    }
+    event = vtn.create(BL, "EVENT", body)
+    stored = vtn.store.get("EVENT", event["id"])
+    assert stored is not None
+    shown = compat301.object_out(stored, stored.body)
+    validate_component("3.0.1", "event", shown)
+    # Timing is never lost: every 3.1 interval duration is still there for the 3.0.1 reader.
+    for original, rendered in zip(event["intervals"], shown["intervals"], strict=True):
+        own = original.get("intervalPeriod") or {}
+        if "duration" in own and "intervalPeriod" in rendered:
+            assert rendered["intervalPeriod"]["duration"] == own["duration"]
+    if duration is not None:
+        assert shown["duration"] == duration
