@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import sys
 import tempfile
@@ -63,6 +64,17 @@ def _handle(args: argparse.Namespace) -> int:
 
     if not 0 < args.speed <= 100_000:
         sys.stderr.write("ven-edge demo: --speed must be between 0 and 100000\n")
+        return 2
+    missing = [
+        name
+        for name in ("hil", "vtn_lite")
+        if importlib.util.find_spec(name) is None  # not shipped in the gateway's package
+    ]
+    if missing or not (SAMPLE_DATA / EVENT_FILE).is_file():
+        sys.stderr.write(
+            "ven-edge demo needs the source tree (hil/, vtn_lite/, sample_data/): "
+            "run `make demo` in a checkout of ven-edge\n"
+        )
         return 2
     configure_logging("INFO")
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="ven-edge-demo-"))
