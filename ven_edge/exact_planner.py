@@ -29,7 +29,7 @@ from ven_edge.plan.builder import DeviceState, PlannerConfig, build_problem
 from ven_edge.plan.commands import Strategy
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.scheduler import schedule
-from ven_edge.rule_planner import instruction_at, price_at
+from ven_edge.rule_planner import instruction_at, price_at, segments
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,7 @@ class ExactPlanner:
         priced = self._price_plan(inputs)
         price_cmds, steps = priced if priced is not None else ((), self._bare_steps(inputs, starts))
         chosen: list[PlannedCommand] = []
-        for start in starts:
-            end = start + step
+        for start, end in segments(inputs.signals, starts, now + step * n):
             instruction = instruction_at(inputs.signals, start)
             if instruction is not None:
                 chosen.append(

@@ -98,6 +98,20 @@ def instruction_at(timeline: SignalTimeline, t: datetime) -> PlannedCommand | No
     return None if best is None else best[1]
 
 
+def segments(
+    timeline: SignalTimeline, step_starts: list[datetime], end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The plan steps cut at every instruction start and end, so that a utility event's
+    command begins and ends when the event does, not at the next step boundary."""
+    cuts = set(step_starts)
+    first = step_starts[0]
+    for interval in timeline.intervals:
+        if interval.kind == "SIMPLE" or interval.kind in ALERT_COMMANDS:
+            cuts.update(t for t in (interval.start, interval.end) if first < t < end)
+    ordered = sorted(cuts)
+    return list(zip(ordered, [*ordered[1:], end], strict=True))
+
+
 def price_at(timeline: SignalTimeline, t: datetime) -> float | None:
     """The numeric PRICE in force at ``t`` (priority resolved), or None."""
     value = timeline.value_at("PRICE", t)
@@ -132,32 +146,36 @@ def plan_by_rules(inputs: PlanInputs, settings: RuleSettings | None = None) -> C
     )
 
     preheat_steps = int(cfg.preheat / cfg.step)
-    commands: list[PlannedCommand] = []
+    by_price: list[tuple[CommandKind, str]] = []
     steps: list[PlanStep] = []
     step_h = step_s / 3600.0
     for i, start in enumerate(starts):
-        at = max(start, now)
-        end = start + cfg.step
-        kind, reason, event_id = CommandKind.NORMAL, "normal operation", None
-        instruction = instruction_at(inputs.signals, at)
-        if instruction is not None:
-            kind, reason, event_id = instruction.kind, instruction.reason, instruction.event_id
-        elif peak[i] and not low_tank:
-            kind = CommandKind.SHED
-            reason = f"price peak ({prices[i]:.3g}/kWh)"
-        else:
+        kind, reason = CommandKind.NORMAL, "normal operation"
+        if peak[i] and not low_tank:
+            kind, reason = CommandKind.SHED, f"price peak ({prices[i]:.3g}/kWh)"
+        elif not peak[i]:
             upcoming = next(
                 (j for j in range(i + 1, min(count, i + 1 + preheat_steps)) if peak[j]), None
             )
-            if upcoming is not None and not peak[i]:
+            if upcoming is not None:
                 kind = CommandKind.LOAD_UP
                 reason = f"pre-heating before the {starts[upcoming]:%H:%M} price peak"
-        commands.append(PlannedCommand(at, end, kind, reason, event_id))
-        heat = {
-            CommandKind.LOAD_UP: cfg.load_up_kw,
-            CommandKind.NORMAL: cfg.nominal_kw,
-        }.get(kind, 0.0)
-        steps.append(PlanStep(start=start, price=prices[i], heat_kwh=heat * step_h, soc_kwh=None))
+        by_price.append((kind, reason))
+        heat = {CommandKind.LOAD_UP: cfg.load_up_kw, CommandKind.NORMAL: cfg.nominal_kw}
+        steps.append(PlanStep(start, prices[i], heat.get(kind, 0.0) * step_h, None))
+    commands: list[PlannedCommand] = []
+    horizon_end = starts[-1] + cfg.step
+    for start, end in segments(inputs.signals, [now, *starts[1:]], horizon_end):
+        instruction = instruction_at(inputs.signals, start)
+        if instruction is not None:
+            commands.append(
+                PlannedCommand(
+                    start, end, instruction.kind, instruction.reason, instruction.event_id
+                )
+            )
+            continue
+        kind, reason = by_price[min(count - 1, int((start - first) / cfg.step))]
+        commands.append(PlannedCommand(start, end, kind, reason))
     return ControlPlan(
         made_at=now,
         commands=merge_commands(commands),

@@ -57,3 +57,12 @@ def test_instructions_work_without_any_price() -> None:
     active = plan.active(T0)
     assert active is not None
     assert active.kind is CommandKind.SHED
+
+
+def test_an_event_off_the_step_grid_starts_and_ends_on_time() -> None:
+    start, end = T0 + timedelta(hours=2, minutes=24), T0 + timedelta(hours=3, minutes=24)
+    ev = SignalInterval(start, end, "SIMPLE", (2,), 0, "odd")
+    plan = PLANNER(PlanInputs(T0 + timedelta(minutes=6), SignalTimeline((ev,)), TANK))
+    assert [(c.start, c.end, c.kind) for c in plan.commands] == [
+        (start, end, CommandKind.CRITICAL_PEAK)
+    ]

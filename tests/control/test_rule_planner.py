@@ -78,3 +78,11 @@ def test_higher_priority_instruction_wins() -> None:
     assert active is not None
     assert active.event_id == "hi"
     assert active.kind is CommandKind.GRID_EMERGENCY
+
+
+def test_an_event_off_the_step_grid_starts_and_ends_on_time() -> None:
+    start, end = T0 + timedelta(hours=2, minutes=7), T0 + timedelta(hours=3, minutes=7)
+    ev = SignalInterval(start, end, "SIMPLE", (1,), 0, "odd")
+    now = T0 + timedelta(minutes=4)
+    plan = plan_by_rules(PlanInputs(now, SignalTimeline((ev,)), ON))
+    assert [(c.start, c.end, c.kind) for c in plan.commands] == [(start, end, CommandKind.SHED)]
