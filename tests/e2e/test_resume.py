@@ -65,3 +65,28 @@ async def test_a_failing_planner_keeps_the_last_good_plan(tmp_path: Path) -> Non
             await asyncio.sleep(0.3)
             assert daemon.controller.plan is good
             assert sim.heater.event is Event.SHED
+
+
+async def test_a_price_shed_is_worded_as_prices_not_as_a_utility_event(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    prices = SignalTimeline(
+        tuple(
+            SignalInterval(
+                now + timedelta(hours=h - 1),
+                now + timedelta(hours=h),
+                "PRICE",
+                (0.45 if h < 3 else 0.08,),
+                None,
+                "tou",
+            )
+            for h in range(24)
+        )
+    )
+    async with heater_on_pty(tmp_path) as sim:
+        config = make_config(tmp_path, sim.path)
+        StateStore(config.state.dir).save(SIGNALS_DOC, timeline_to_json(prices))
+        async with running_daemon(config) as parts:
+            await wait_for(lambda: sim.heater.event is Event.SHED, 8, "a price shed")
+            await wait_for(lambda: parts.daemon.snapshot().heater.mode == "saving", 5, "saving")
+            text = parts.daemon.snapshot().heater.state_text
+            assert text.startswith("Saving energy: high prices until"), text
