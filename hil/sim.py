@@ -13,6 +13,8 @@ Fault switches (:class:`Faults`), from the command line or at run time:
 ``app-nak RR N``    answer the next N requests with App NAK RR (Intermediate: response code RR)
 ``delay S N``       send the next N application replies S seconds late
 ``garbage N``       write N random bytes now
+``prefix HEX N``    write the bytes HEX (e.g. ``f0``, a vendor type) right before each of our next
+                    N data frames, as line noise at turn-around would
 ``hangup S``        close the pty now and open a new one at the same PATH after S seconds
 ``override on|off`` the customer presses the override button (unsolicited 0x11 to the UCM)
 ``state``           print the heater state as JSON
@@ -71,6 +73,8 @@ class Faults:
     app_naks: int = 0
     delay_s: float = 0.0
     delays: int = 0
+    garbage_prefix: bytes = b"\xf0"
+    prefixed: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(2045), repr=False)
 
 
@@ -212,6 +216,10 @@ class Simulator:
             corrupted[index] ^= 1 << f.rng.randrange(8)
             data = bytes(corrupted)
             log.info("fault: bit flipped in byte %d", index)
+        if len(data) > 2 and f.prefixed > 0:
+            f.prefixed -= 1
+            data = f.garbage_prefix + data
+            log.info("fault: %s written before a frame", f.garbage_prefix.hex(" "))
         if self._master < 0:
             return
         try:
@@ -308,7 +316,11 @@ class Simulator:
             "thermal": thermal,
             "frames_received": len(self.received),
             "hangups": self.hangups,
-            "faults": {k: v for k, v in asdict(self.faults).items() if k != "rng"},
+            "faults": {
+                k: v.hex() if isinstance(v, bytes) else v
+                for k, v in asdict(self.faults).items()
+                if k != "rng"
+            },
         }
 
     # --- control ----------------------------------------------------------------------------
@@ -334,6 +346,8 @@ class Simulator:
             f.app_nak_code, f.app_naks = int(args[0], 0), int(num(1, 1))
         elif cmd == "delay":
             f.delay_s, f.delays = num(0, 1.0), int(num(1, 1))
+        elif cmd == "prefix":
+            f.garbage_prefix, f.prefixed = bytes.fromhex(args[0]), int(num(1, 1))
         elif cmd == "garbage":
             self.inject_garbage(int(num(0, 16)))
         elif cmd == "hangup":
