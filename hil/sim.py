@@ -107,8 +107,11 @@ class Simulator:
         faults: Faults | None = None,
         heater: SimulatedHeater | None = None,
         clock: Callable[[], float] = time.monotonic,
+        supported_types: frozenset[int] = frozenset(MessageType),
     ) -> None:
         self.path = Path(path)
+        #: Message types the heater link-ACKs; the others get link NAK 0x06 (cta2045.md §6).
+        self.supported_types = supported_types
         #: The heater's clock (seconds); tests pass one they can move forward.
         self.clock = clock
         self.control_path = Path(f"{self.path}.ctl")
@@ -161,7 +164,9 @@ class Simulator:
             tmp.unlink()
         tmp.symlink_to(os.ttyname(slave))
         tmp.replace(self.path)  # atomic: a UCM never sees a missing link while we reopen
-        driver = LinkDriver(self.timers, on_frame=self._on_frame)
+        driver = LinkDriver(
+            self.timers, supported_types=self.supported_types, on_frame=self._on_frame
+        )
         self.driver = driver
         driver.connection_made(_PtyTransport(self))
         asyncio.get_running_loop().add_reader(master, self._read_ready)
@@ -382,10 +387,18 @@ async def run_simulator(
     heater_config: HeaterConfig | None = None,
     thermal: ThermalModel | None = None,
     clock: Callable[[], float] = time.monotonic,
+    supported_types: frozenset[int] = frozenset(MessageType),
 ) -> AsyncIterator[Simulator]:
     """Serve a simulated heater at ``path`` for the duration of the ``async with`` block."""
     heater = SimulatedHeater(heater_config, thermal, now=clock())
-    sim = Simulator(path, timers=timers, faults=faults, heater=heater, clock=clock)
+    sim = Simulator(
+        path,
+        timers=timers,
+        faults=faults,
+        heater=heater,
+        clock=clock,
+        supported_types=supported_types,
+    )
     await sim.start()
     try:
         yield sim

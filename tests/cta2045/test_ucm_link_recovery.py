@@ -17,7 +17,7 @@ from hil.heater import Event
 from hil.sim import run_simulator
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.device import DeviceSnapshot
-from ven_edge.cta2045.frames import Frame
+from ven_edge.cta2045.frames import Frame, MessageType
 from ven_edge.cta2045.ucm import (
     OUR_MAX_PAYLOAD,
     TIME_SYNC_S,
@@ -163,5 +163,27 @@ async def test_without_commissioning_long_replies_are_still_accepted(tmp_path: P
             assert ucm.snapshot.device_info is not None
             assert ucm.snapshot.max_payload == 2  # we still send only Basic-sized frames
             assert OUR_MAX_PAYLOAD == 4096
+        finally:
+            await ucm.stop()
+
+
+async def test_heater_without_data_link_messages_still_gets_long_replies_through(
+    tmp_path: Path,
+) -> None:
+    # The heater NAKs 08 03 with 0x06, so no maximum payload is negotiated (§6): we keep sending
+    # only Basic-sized requests but accept its 53-byte Device Information reply.
+    path = tmp_path / "heater"
+    basic_and_intermediate = frozenset({MessageType.BASIC_DR, MessageType.INTERMEDIATE_DR})
+    async with run_simulator(path, timers=FAST, supported_types=basic_and_intermediate) as sim:
+        ucm = UcmSession(UcmConfig(port=str(path), timers=FAST, heartbeat_s=0, poll_s=0))
+        await ucm.start()
+        try:
+            async with asyncio.timeout(10):
+                await ucm.wait_ready()
+            snap = ucm.snapshot
+            assert MessageType.DATA_LINK in snap.unsupported_types
+            assert "max_payload_query" not in names(sim.received)
+            assert snap.device_info is not None
+            assert snap.max_payload == 2
         finally:
             await ucm.stop()
