@@ -5,12 +5,11 @@
 message-type-supported queries for 08 01, 08 02 and 08 03, the maximum-payload query, Get Device
 Information, Outside Comm = found, Simple Time Sync, End Shed at the first start-up only
 (Intwine, so no stale event survives our restart), an operational-state query and a commodity
-read. Afterwards it sends the Outside-Comm
-heartbeat (default 60 s, never longer than 15 min: Intwine REST doc §1), a Simple Time Sync
-every hour, and polls operational state and commodities. A lost port is reopened with exponential
-backoff and the heater commissioned again, without End Shed: whether the active command must be
-sent again is the control loop's decision, and :attr:`DeviceSnapshot.commissionings` going up
-tells it that the heater may have lost it.
+read. Afterwards it sends the Outside-Comm heartbeat (default 60 s, never longer than 15 min:
+Intwine REST doc §1), a Simple Time Sync every hour, and polls operational state and commodities.
+A lost port is reopened with exponential backoff and the heater commissioned again, without End
+Shed: whether the active command must be sent again is the control loop's decision, and
+:attr:`DeviceSnapshot.commissionings` going up tells it that the heater may have lost it.
 
 Commands are typed coroutines returning a :class:`CommandOutcome`: ``ok``, ``app_nak`` with the
 reason (e.g. 5 = customer override, or an Intermediate response code), ``link_nak`` with the NAK
