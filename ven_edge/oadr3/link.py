@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from ven_edge.oadr3.backoff import Backoff
 from ven_edge.oadr3.client import PollResult, Registration, VtnClient
 from ven_edge.oadr3.errors import Oadr3Error
+from ven_edge.oadr3.readinglog import ReadingLog
 from ven_edge.oadr3.reports import (
     DeviceReadings,
     ReportOutbox,
@@ -83,6 +84,7 @@ class VtnLink:
         timing: LinkTiming | None = None,
         backoff: Backoff | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        history: ReadingLog | None = None,
     ) -> None:
         self.client = client
         self.on_timeline = on_timeline
@@ -91,6 +93,8 @@ class VtnLink:
         self.outbox = outbox
         self.scheduler = scheduler
         self.readings = readings
+        #: What the device reported over time, for reports covering past intervals.
+        self.history = history if history is not None else ReadingLog()
         self.store = store
         self.timing = timing or LinkTiming()
         self.backoff = backoff or Backoff(self.timing.backoff_base_s, self.timing.backoff_cap_s)
@@ -113,6 +117,7 @@ class VtnLink:
         self.client.timeline_builder.restore_state(document.get("anchors") or {})
         if self.scheduler is not None:
             self.scheduler.restore_state(document.get("reports") or {})
+        self.history.restore_state(document.get("readings") or {})
         registration = document.get("registration")
         if isinstance(registration, dict):
             with contextlib.suppress(KeyError, TypeError, ValueError):
@@ -127,6 +132,7 @@ class VtnLink:
             {
                 "anchors": self.client.timeline_builder.export_state(),
                 "reports": self.scheduler.export_state() if self.scheduler else {},
+                "readings": self.history.export_state(),
                 "registration": registration.to_json() if registration else None,
             },
         )
@@ -188,12 +194,18 @@ class VtnLink:
         client = self.client
         now = self._wall_clock()
         readings = self.readings()
+        self.history.record(now, readings)
         resource = client.settings.resource_name
         for due in self.scheduler.due(client.events.values(), client.timeline, now):
             program = due.program_id if client.settings.version == "3.0.1" else None
             try:
                 body = build_due_report(
-                    due, readings, resource_name=resource, now=now, program_id=program
+                    due,
+                    readings,
+                    resource_name=resource,
+                    now=now,
+                    program_id=program,
+                    history=self.history,
                 )
             except ValueError as exc:
                 LOG.error("report %s not built: %s", due.name, exc)
@@ -209,6 +221,11 @@ class VtnLink:
             # restart during an outage would reuse names the outbox then refuses.
             self._persist()
         return queued
+
+    def record_readings(self, readings: DeviceReadings, at: datetime | None = None) -> None:
+        """Remember what the device reports (call on each device state change), so interval
+        reports have the values between cycles; cycles also record ``readings()``."""
+        self.history.record(at or self._wall_clock(), readings)
 
     # Kept for callers written against the first version of this class.
     _queue_due_reports = queue_due_reports

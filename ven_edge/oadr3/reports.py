@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ven_edge.oadr3 import models
 from ven_edge.oadr3.client import VtnClient
@@ -29,8 +29,18 @@ from ven_edge.oadr3.errors import (
     VtnHttpError,
     VtnUnreachableError,
 )
-from ven_edge.oadr3.eventparse import Event
+from ven_edge.oadr3.eventparse import Event, ReportDescriptor
+from ven_edge.oadr3.readinglog import ReadingLog
+from ven_edge.oadr3.reporttiming import (
+    EventIntervals,
+    ReportSpan,
+    ReportWindow,
+    is_ad_hoc,
+    report_intervals,
+    report_window,
+)
 from ven_edge.oadr3.timefmt import duration_from_timedelta
+from ven_edge.oadr3.timeline import DEFAULT_HORIZON
 from ven_edge.signals import SignalTimeline
 from ven_edge.store import StateStore
 
@@ -56,6 +66,22 @@ OPERATING_STATES: frozenset[str] = frozenset(
 #: Report payload types this gateway can produce (issue 5 item 3).
 SUPPORTED_REPORTS: frozenset[str] = frozenset({"OPERATING_STATE", "STORAGE_CHARGE_LEVEL", "USAGE"})
 
+#: UG §7.8: a payload qualifying the single other payload of a report interval.
+DATA_QUALITY = "DATA_QUALITY"
+#: Definition 3.1.0 data quality value for an interval without a reading.
+MISSING = "MISSING"
+#: UG §7.7: the resource name of a report that sums all targeted resources.
+AGGREGATED_REPORT = "AGGREGATED_REPORT"
+#: Reading types (Definition 3.1.0 "Reading Type Enumerations") used when none is asked for.
+DIRECT_READ = "DIRECT_READ"
+FORECAST = "FORECAST"
+#: The units each supported report is produced in (reference/openadr3.md §6); no conversion.
+REPORT_UNITS: dict[str, str | None] = {
+    "OPERATING_STATE": None,
+    "STORAGE_CHARGE_LEVEL": "PERCENT",
+    "USAGE": "KWH",
+}
+
 
 @dataclass(frozen=True)
 class ReportInterval:
@@ -65,6 +91,8 @@ class ReportInterval:
     values: tuple[float | int | str | bool, ...]
     start: datetime | None = None
     duration: timedelta | None = None
+    #: A DATA_QUALITY value (UG §7.8: OK, MISSING, ESTIMATED, BAD) sent next to the payload.
+    quality: str | None = None
 
 
 def report_name(client_name: str, event_id: str, payload_type: str, sequence: int) -> str:
@@ -89,10 +117,10 @@ def build_report(
         raise ValueError(f"a {payload_type} report needs at least one interval")
     wire_intervals: list[dict[str, Any]] = []
     for interval in intervals:
-        wire: dict[str, Any] = {
-            "id": interval.id,
-            "payloads": [{"type": payload_type, "values": list(interval.values)}],
-        }
+        payloads = [{"type": payload_type, "values": list(interval.values)}]
+        if interval.quality is not None:
+            payloads.append({"type": DATA_QUALITY, "values": [interval.quality]})
+        wire: dict[str, Any] = {"id": interval.id, "payloads": payloads}
         period: dict[str, Any] = {}
         if interval.start is not None:
             period["start"] = interval.start
@@ -171,89 +199,295 @@ class DeviceReadings:
 
 @dataclass(frozen=True)
 class DueReport:
+    """One report to send now. ``window`` is set for interval reports (timed by the descriptor),
+    None for ad hoc ones (one reading, now)."""
+
     event_id: str
     program_id: str
     payload_type: str
     name: str
+    descriptor: ReportDescriptor | None = None
+    window: ReportWindow | None = None
+    descriptor_index: int = 0
+
+
+_Key = TypeVar("_Key", tuple[str, int], tuple[str, str])
+
+#: Per-event schedule entries remembered after their event is gone (names stay unique if the
+#: event comes back); the oldest are forgotten beyond this.
+MAX_REMEMBERED_EVENTS = 1000
 
 
 class ReportScheduler:
     """Decides which reports are due (sans-I/O; time passed in).
 
-    For every known event asking for a supported payload type (its reportDescriptors):
-    ``frequency == -1`` with ``startInterval == -1`` (the defaults) means "when the last interval
-    has ended" (UG §7.5): one report after the event's last timeline interval ends, then
-    nothing. Any other request is answered every ``cadence`` while the event is listed (a
-    simplification of startInterval/numIntervals/frequency, stated in the README).
+    For every known event, each reportDescriptor of a supported payload type is answered:
+
+    * timed descriptors (``frequency != 0`` on an event with intervals, explicit or implied)
+      by the reports :func:`~ven_edge.oadr3.reporttiming.report_window` defines: each when its
+      ``due_at`` has passed, covering its intervals. If several have passed unsent (the gateway
+      was off, or first saw the event late), only the most recent is sent (UG §7.5 "'do it now'
+      event reporting").
+    * ad hoc ones (``frequency == 0``, or a report-only event without intervals) every
+      ``cadence`` while the event is listed, with the reading at that moment.
+
+    Other payload types are logged once per event and ignored. Report ``n`` of a descriptor is
+    always named the same (:func:`report_name`), so the outbox can deliver it exactly once.
     """
 
-    def __init__(self, client_name: str, cadence: timedelta = timedelta(minutes=15)) -> None:
+    def __init__(
+        self,
+        client_name: str,
+        cadence: timedelta = timedelta(minutes=15),
+        horizon: timedelta = DEFAULT_HORIZON,
+    ) -> None:
         self.client_name = client_name
         self.cadence = cadence
+        self.horizon = horizon
         self._last: dict[tuple[str, str], datetime] = {}
         self._sequence: dict[tuple[str, str], int] = {}
-        self._finished: set[tuple[str, str]] = set()
+        self._next: dict[tuple[str, int], int] = {}
+        self._first_seen: dict[str, tuple[str, datetime]] = {}
+        self._ignored: set[tuple[str, str]] = set()
 
+    # -- persistence -----------------------------------------------------------------------
     def export_state(self) -> dict[str, Any]:
         return {
-            "|".join(key): {"last": last.isoformat(), "seq": self._sequence.get(key, 0)}
-            for key, last in self._last.items()
-        } | {"|".join(key) + "|final": {"done": True} for key in self._finished}
+            "adhoc": {
+                "|".join(key): {"last": last.isoformat(), "seq": self._sequence.get(key, 0)}
+                for key, last in self._last.items()
+            },
+            "sequence": {"|".join(key): seq for key, seq in self._sequence.items()},
+            "next": [[event, index, k] for (event, index), k in self._next.items()],
+            "first_seen": {
+                event: [revision, at.isoformat()]
+                for event, (revision, at) in self._first_seen.items()
+            },
+        }
 
     def restore_state(self, document: Mapping[str, Any]) -> None:
-        for text, data in document.items():
+        adhoc = document.get("adhoc")
+        if not isinstance(adhoc, Mapping):
+            adhoc = document  # the first format held only the ad hoc entries
+        for text, data in adhoc.items():
             parts = str(text).split("|")
             try:
-                if len(parts) == 3 and parts[2] == "final":
-                    self._finished.add((parts[0], parts[1]))
-                elif len(parts) == 2:
+                if len(parts) == 2 and isinstance(data, Mapping):
                     key = (parts[0], parts[1])
                     self._last[key] = datetime.fromisoformat(str(data["last"]))
                     self._sequence[key] = int(data["seq"])
             except (KeyError, TypeError, ValueError) as exc:
                 LOG.warning("ignoring unreadable report schedule entry %s: %s", text, exc)
+        try:
+            for text, seq in (document.get("sequence") or {}).items():
+                event, _, tag = str(text).rpartition("|")
+                self._sequence[(event, tag)] = max(int(seq), self._sequence.get((event, tag), 0))
+            for event, index, k in document.get("next") or []:
+                self._next[(str(event), int(index))] = int(k)
+            for event, (revision, at) in (document.get("first_seen") or {}).items():
+                self._first_seen[str(event)] = (str(revision), datetime.fromisoformat(str(at)))
+        except (AttributeError, TypeError, ValueError) as exc:
+            LOG.warning("ignoring unreadable report schedule: %s", exc)
 
+    # -- deciding --------------------------------------------------------------------------
     def due(
         self, events: Iterable[Event], timeline: SignalTimeline, now: datetime
     ) -> list[DueReport]:
+        """The reports due at ``now``. ``timeline`` is accepted for callers' convenience; the
+        timing comes from the events' own (unrandomized) intervals, which reports refer to."""
+        del timeline
         due: list[DueReport] = []
         listed: set[str] = set()
         for event in events:
             listed.add(event.id)
-            ends = [i.end for i in timeline.intervals if i.event_id == event.id]
-            for descriptor in event.report_descriptors:
+            intervals: EventIntervals | None = None
+            kinds_seen: set[str] = set()
+            for index, descriptor in enumerate(event.report_descriptors):
                 kind = descriptor.payload_type
                 if kind not in SUPPORTED_REPORTS:
+                    self._ignore_once(event.id, kind)
                     continue
-                key = (event.id, kind)
-                if key in self._finished:
-                    continue
-                at_end = descriptor.frequency == -1 and descriptor.start_interval == -1 and ends
-                if at_end:
-                    if now < max(ends):
-                        continue
-                    self._finished.add(key)
-                elif key in self._last and now - self._last[key] < self.cadence:
-                    continue
-                sequence = self._sequence.get(key, 0) + 1
-                name = report_name(self.client_name, event.id, kind, sequence)
-                due.append(DueReport(event.id, event.program_id, kind, name))
-                self._sequence[key] = sequence
-                self._last[key] = now
+                # A second descriptor of the same type gets its own names.
+                tag = kind if kind not in kinds_seen else f"{kind}.{index}"
+                kinds_seen.add(kind)
+                if intervals is None:
+                    intervals = report_intervals(
+                        event, self._seen(event, now), now, horizon=self.horizon
+                    )
+                if is_ad_hoc(descriptor, intervals):
+                    report = self._due_ad_hoc(event, descriptor, index, tag, now)
+                else:
+                    report = self._due_window(event, descriptor, index, tag, intervals, now)
+                if report is not None:
+                    due.append(report)
         for key in [k for k in self._last if k[0] not in listed]:
-            del self._last[key]  # the event is gone: forget it (sequence kept for names)
+            del self._last[key]  # the event is gone: forget its cadence (names are kept)
+        self._trim()
         return due
+
+    def _seen(self, event: Event, now: datetime) -> datetime:
+        """When this revision of ``event`` was first seen: where its "now" intervals start."""
+        known = self._first_seen.get(event.id)
+        if known is None or known[0] != event.revision:
+            known = (event.revision, now)
+            self._first_seen[event.id] = known
+        return known[1]
+
+    def _ignore_once(self, event_id: str, kind: str) -> None:
+        if (event_id, kind) not in self._ignored:
+            self._ignored.add((event_id, kind))
+            LOG.info(
+                "event %s asks for %s reports, which this gateway does not make", event_id, kind
+            )
+
+    def _due_ad_hoc(
+        self, event: Event, descriptor: ReportDescriptor, index: int, tag: str, now: datetime
+    ) -> DueReport | None:
+        key = (event.id, tag)
+        if key in self._last and now - self._last[key] < self.cadence:
+            return None
+        sequence = self._sequence.get(key, 0) + 1
+        self._sequence[key] = sequence
+        self._last[key] = now
+        name = report_name(self.client_name, event.id, tag, sequence)
+        return DueReport(
+            event.id, event.program_id, descriptor.payload_type, name, descriptor, None, index
+        )
+
+    def _due_window(
+        self,
+        event: Event,
+        descriptor: ReportDescriptor,
+        index: int,
+        tag: str,
+        intervals: EventIntervals,
+        now: datetime,
+    ) -> DueReport | None:
+        key = (event.id, index)
+        first = self._next.get(key, 0)
+        latest: ReportWindow | None = None
+        k = first
+        while (window := report_window(descriptor, intervals, k)) is not None:
+            if window.due_at > now:
+                break
+            latest, k = window, k + 1
+        if latest is None:
+            return None
+        if latest.index > first:
+            LOG.info(
+                "event %s: %d past %s report(s) not sent; sending the latest (UG 7.5 'do it now')",
+                event.id,
+                latest.index - first,
+                descriptor.payload_type,
+            )
+        self._next[key] = latest.index + 1
+        name = report_name(self.client_name, event.id, tag, latest.index + 1)
+        return DueReport(
+            event.id, event.program_id, descriptor.payload_type, name, descriptor, latest, index
+        )
+
+    def _trim(self) -> None:
+        self._next = _newest_events(self._next)
+        self._sequence = _newest_events(self._sequence)
+        for event in list(self._first_seen)[:-MAX_REMEMBERED_EVENTS]:
+            del self._first_seen[event]
 
     def forget(self, due: DueReport) -> None:
         """Undo :meth:`due` for a report that could not be built (e.g. no reading yet), so it
         is offered again next time, under the same name."""
-        key = (due.event_id, due.payload_type)
+        if due.window is not None:
+            key = (due.event_id, due.descriptor_index)
+            if self._next.get(key) == due.window.index + 1:
+                self._next[key] = due.window.index
+            return
+        tag = due.name.rsplit("/", 2)[-2]
+        ad_hoc = (due.event_id, tag)
         if due.name == report_name(
-            self.client_name, due.event_id, due.payload_type, self._sequence.get(key, 0)
+            self.client_name, due.event_id, tag, self._sequence.get(ad_hoc, 0)
         ):
-            self._sequence[key] -= 1
-        self._finished.discard(key)
-        self._last.pop(key, None)
+            self._sequence[ad_hoc] -= 1
+        self._last.pop(ad_hoc, None)
+
+
+def _newest_events(table: dict[_Key, int]) -> dict[_Key, int]:
+    """``table`` without the entries of all but the newest :data:`MAX_REMEMBERED_EVENTS`."""
+    events = list(dict.fromkeys(key[0] for key in table))
+    if len(events) <= MAX_REMEMBERED_EVENTS:
+        return table
+    keep = set(events[-MAX_REMEMBERED_EVENTS:])
+    return {key: value for key, value in table.items() if key[0] in keep}
+
+
+def _descriptor_units(due: DueReport) -> str | None:
+    units = REPORT_UNITS[due.payload_type]
+    asked = due.descriptor.units if due.descriptor is not None else None
+    if asked is not None and asked != units:
+        LOG.info(
+            "%s reports are in %s, not the %s asked for (no conversion)", due.name, units, asked
+        )
+    return units
+
+
+def _window_value(
+    kind: str, span: ReportSpan, window: ReportWindow, history: ReadingLog, reading_type: str
+) -> float | int | str | bool | None:
+    """One covered interval's value: measured when historical, a persistence forecast else."""
+    end = span.end
+    if window.historical and end is not None:
+        if kind == "OPERATING_STATE":
+            return history.state(span.start, end)
+        if kind == "STORAGE_CHARGE_LEVEL":
+            return history.percent(span.start, end, reading_type)
+        return history.energy(span.start, end)
+    # Forecasts: the gateway does not model the device ahead, so it forecasts "as now" (the
+    # state and charge level hold; energy use continues at the last day's average rate).
+    if kind == "OPERATING_STATE":
+        return history.latest_state()
+    if kind == "STORAGE_CHARGE_LEVEL":
+        return history.latest_percent()
+    rate = history.energy_rate(window.due_at)
+    if rate is None or end is None:
+        return None
+    return round(rate * (end - span.start).total_seconds(), 4)
+
+
+def build_window_report(
+    due: DueReport,
+    history: ReadingLog,
+    *,
+    resource_name: str,
+    program_id: str | None = None,
+) -> dict[str, Any]:
+    """The report answering an interval-timed ``due``: one report interval per covered event
+    interval, with the event interval's id, start and duration (UG §7.5, example 8.3); an
+    interval without a reading carries an empty value and DATA_QUALITY MISSING (UG §7.8)."""
+    window = due.window
+    if window is None:
+        raise ValueError(f"{due.name} is an ad hoc report, not an interval report")
+    descriptor = due.descriptor
+    reading_type = (descriptor.reading_type if descriptor else None) or (
+        DIRECT_READ if window.historical else FORECAST
+    )
+    intervals: list[ReportInterval] = []
+    for span in window.spans:
+        value = _window_value(due.payload_type, span, window, history, reading_type)
+        duration = span.end - span.start if span.end is not None else None
+        values: tuple[float | int | str | bool, ...] = () if value is None else (value,)
+        quality = MISSING if value is None else None
+        intervals.append(ReportInterval(span.id, values, span.start, duration, quality))
+    aggregate = descriptor is not None and descriptor.aggregate
+    return build_report(
+        event_id=due.event_id,
+        client_name=due.name.split("/", 1)[0],
+        # One resource here, so the aggregate (UG §7.7: the sum) is that resource's data.
+        resource_name=AGGREGATED_REPORT if aggregate else resource_name,
+        payload_type=due.payload_type,
+        intervals=intervals,
+        name=due.name,
+        units=_descriptor_units(due),
+        reading_type=reading_type,
+        program_id=program_id,
+    )
 
 
 def build_due_report(
@@ -263,8 +497,18 @@ def build_due_report(
     resource_name: str,
     now: datetime,
     program_id: str | None = None,
+    history: ReadingLog | None = None,
 ) -> dict[str, Any] | None:
-    """The body answering ``due`` from ``readings``; None when the needed value is unknown."""
+    """The body answering ``due``; None when an ad hoc report's value is not known yet.
+
+    Interval reports read ``history`` (by default just ``readings`` at ``now``)."""
+    if due.descriptor is not None and due.descriptor.aggregate:
+        resource_name = AGGREGATED_REPORT
+    if due.window is not None:
+        if history is None:
+            history = ReadingLog()
+            history.record(now, readings)
+        return build_window_report(due, history, resource_name=resource_name, program_id=program_id)
     common: dict[str, Any] = {
         "event_id": due.event_id,
         "client_name": due.name.split("/", 1)[0],

@@ -248,3 +248,12 @@ def _apply_event_duration(event: Event, spans: list[Span], horizon_end: datetime
             continue
         clipped.append((start, span_end if end is None or end > span_end else end, interval))
     return clipped
+
+
+def event_spans(event: Event, first_seen: datetime, horizon_end: datetime) -> list[Span]:
+    """The event's absolute interval spans as published (no randomization), repeated or cut by
+    ``event.duration``; reports refer to these (UG §7.5: "identical IDs, start times, and
+    durations" as the event, example 8.3)."""
+    if is_cancelled(event):
+        return []
+    return _apply_event_duration(event, _interval_spans(event, first_seen), horizon_end)
