@@ -225,8 +225,8 @@ class ReportScheduler:
 
     * timed descriptors (``frequency != 0`` on an event with intervals, explicit or implied)
       by the reports :func:`~ven_edge.oadr3.reporttiming.report_window` defines: each when its
-      ``due_at`` has passed, covering its intervals. If several have passed unsent (the gateway
-      was off, or first saw the event late), only the most recent is sent (UG §7.5 "'do it now'
+      ``due_at`` has passed, covering its intervals; late if need be. Of the reports already
+      due when the event first arrived, only the most recent is sent (UG §7.5 "'do it now'
       event reporting").
     * ad hoc ones (``frequency == 0``, or a report-only event without intervals) every
       ``cadence`` while the event is listed, with the reading at that moment.
@@ -248,6 +248,7 @@ class ReportScheduler:
         self._sequence: dict[tuple[str, str], int] = {}
         self._next: dict[tuple[str, int], int] = {}
         self._first_seen: dict[str, tuple[str, datetime]] = {}
+        self._introduced: dict[str, datetime] = {}  # first sight of any revision
         self._ignored: set[tuple[str, str]] = set()
 
     # -- persistence -----------------------------------------------------------------------
@@ -263,6 +264,7 @@ class ReportScheduler:
                 event: [revision, at.isoformat()]
                 for event, (revision, at) in self._first_seen.items()
             },
+            "introduced": {event: at.isoformat() for event, at in self._introduced.items()},
         }
 
     def restore_state(self, document: Mapping[str, Any]) -> None:
@@ -286,6 +288,8 @@ class ReportScheduler:
                 self._next[(str(event), int(index))] = int(k)
             for event, (revision, at) in (document.get("first_seen") or {}).items():
                 self._first_seen[str(event)] = (str(revision), datetime.fromisoformat(str(at)))
+            for event, at in (document.get("introduced") or {}).items():
+                self._introduced[str(event)] = datetime.fromisoformat(str(at))
         except (AttributeError, TypeError, ValueError) as exc:
             LOG.warning("ignoring unreadable report schedule: %s", exc)
 
@@ -316,10 +320,10 @@ class ReportScheduler:
                     )
                 if is_ad_hoc(descriptor, intervals):
                     report = self._due_ad_hoc(event, descriptor, index, tag, now)
+                    due.extend([report] if report is not None else [])
                 else:
-                    report = self._due_window(event, descriptor, index, tag, intervals, now)
-                if report is not None:
-                    due.append(report)
+                    due.extend(self._due_windows(event, descriptor, index, tag, intervals, now))
+            self._introduced.setdefault(event.id, now)
         for key in [k for k in self._last if k[0] not in listed]:
             del self._last[key]  # the event is gone: forget its cadence (names are kept)
         self._trim()
@@ -354,7 +358,7 @@ class ReportScheduler:
             event.id, event.program_id, descriptor.payload_type, name, descriptor, None, index
         )
 
-    def _due_window(
+    def _due_windows(
         self,
         event: Event,
         descriptor: ReportDescriptor,
@@ -362,35 +366,50 @@ class ReportScheduler:
         tag: str,
         intervals: EventIntervals,
         now: datetime,
-    ) -> DueReport | None:
+    ) -> list[DueReport]:
         key = (event.id, index)
-        first = self._next.get(key, 0)
-        latest: ReportWindow | None = None
-        k = first
+        passed: list[ReportWindow] = []
+        k = self._next.get(key, 0)
         while (window := report_window(descriptor, intervals, k)) is not None:
             if window.due_at > now:
                 break
-            latest, k = window, k + 1
-        if latest is None:
-            return None
-        if latest.index > first:
+            passed.append(window)
+            k += 1
+        if not passed:
+            return []
+        # UG §7.5 "'do it now' event reporting": of the reports already due when the event
+        # arrived, only the most recent is sent. Reports that fell due later are all sent, late
+        # if need be (the gateway was busy or off), so none is lost.
+        introduced = self._introduced.setdefault(event.id, now)
+        before = [w for w in passed if w.due_at < introduced]
+        send = before[-1:] + [w for w in passed if w.due_at >= introduced]
+        if len(before) > 1:
             LOG.info(
-                "event %s: %d past %s report(s) not sent; sending the latest (UG 7.5 'do it now')",
+                "event %s arrived after %d %s reports were due; sending the latest (UG 7.5)",
                 event.id,
-                latest.index - first,
+                len(before),
                 descriptor.payload_type,
             )
-        self._next[key] = latest.index + 1
-        name = report_name(self.client_name, event.id, tag, latest.index + 1)
-        return DueReport(
-            event.id, event.program_id, descriptor.payload_type, name, descriptor, latest, index
-        )
+        self._next[key] = passed[-1].index + 1
+        return [
+            DueReport(
+                event.id,
+                event.program_id,
+                descriptor.payload_type,
+                report_name(self.client_name, event.id, tag, window.index + 1),
+                descriptor,
+                window,
+                index,
+            )
+            for window in send
+        ]
 
     def _trim(self) -> None:
         self._next = _newest_events(self._next)
         self._sequence = _newest_events(self._sequence)
-        for event in list(self._first_seen)[:-MAX_REMEMBERED_EVENTS]:
-            del self._first_seen[event]
+        for table in (self._first_seen, self._introduced):
+            for event in list(table)[:-MAX_REMEMBERED_EVENTS]:
+                del table[event]
 
     def forget(self, due: DueReport) -> None:
         """Undo :meth:`due` for a report that could not be built (e.g. no reading yet), so it
