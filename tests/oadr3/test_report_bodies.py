@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -169,6 +170,31 @@ def test_usage_forecast_from_the_last_days_rate() -> None:
     )
     assert body is not None
     assert values(body) == [[0.01], [0.01]]  # 0.6 kWh per hour = 0.01 kWh per minute
+
+
+@pytest.mark.parametrize("version", ["3.1.0", "3.0.1"])
+def test_ad_hoc_reports_fit_the_yaml(version: str) -> None:
+    readings = DeviceReadings("IDLE_OPTED_OUT", 64.5, 0.25, T0, MIN)
+    for kind in ("OPERATING_STATE", "STORAGE_CHARGE_LEVEL", "USAGE"):
+        due = due_for({"payloadType": kind, "frequency": 0, "aggregate": True}, T0)
+        assert due.window is None
+        program = "p1" if version == "3.0.1" else None
+        body = build_due_report(due, readings, resource_name="r", now=T0, program_id=program)
+        assert body is not None
+        check_yaml(body, version)
+        assert body["resources"][0]["resourceName"] == "AGGREGATED_REPORT"
+
+
+def test_bad_device_values_are_left_out_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    log = ReadingLog()
+    bad = DeviceReadings("SLEEPING", 140.0, -1.0, T0, MIN)
+    with caplog.at_level(logging.WARNING, logger="ven_edge.oadr3.readinglog"):
+        log.record(T0, bad)
+        log.record(T0 + MIN, bad)
+    assert len(caplog.records) == 3  # one per bad value, not per reading
+    assert len(log) == 0
+    assert log.state(T0, T0 + 2 * MIN) is None
+    assert log.energy(T0, T0 + 2 * MIN) is None
 
 
 def test_reading_history_survives_persistence_and_stays_bounded() -> None:

@@ -27,6 +27,8 @@ MAX_SAMPLES = 5000
 MAX_AGE = timedelta(days=3)
 #: An unchanged value is still sampled this often, so means and peaks have support.
 RESAMPLE = timedelta(minutes=5)
+#: Distinct bad readings logged; a device stuck sending nonsense does not flood the log.
+MAX_LOGGED_PROBLEMS = 100
 #: How far back a USAGE forecast looks for the average rate of use.
 FORECAST_LOOKBACK = timedelta(hours=24)
 
@@ -56,13 +58,20 @@ class ReadingLog:
     def __init__(self) -> None:
         self._samples: list[Sample] = []
         self._energy: list[EnergyReading] = []
+        self._problems: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._samples) + len(self._energy)
 
     # -- recording -------------------------------------------------------------------------
     def record(self, at: datetime, readings: DeviceReadings) -> None:
-        """Add what the device reports at ``at`` (unchanged values are thinned out)."""
+        """Add what the device reports at ``at`` (unchanged values are thinned out; values no
+        report may carry are logged once and left out)."""
+        readings, problems = readings.checked()
+        for problem in problems:
+            if problem not in self._problems and len(self._problems) < MAX_LOGGED_PROBLEMS:
+                self._problems.add(problem)
+                LOG.warning("device reading ignored: %s", problem)
         if readings.operating_state is not None or readings.charge_percent is not None:
             sample = Sample(at, readings.operating_state, readings.charge_percent)
             last = self._samples[-1] if self._samples else None

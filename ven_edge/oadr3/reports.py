@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -195,6 +195,24 @@ class DeviceReadings:
     usage_kwh: float | None = None
     usage_start: datetime | None = None
     usage_duration: timedelta | None = None
+
+    def checked(self) -> tuple[DeviceReadings, list[str]]:
+        """These readings without the values no report may carry, and why each was dropped
+        (devices do report nonsense now and then: reference/hpwh.md §8)."""
+        problems: list[str] = []
+        state, percent, kwh = self.operating_state, self.charge_percent, self.usage_kwh
+        if state is not None and state not in OPERATING_STATES:
+            problems.append(f"operating state {state!r} is not in Definition 3.1.0 Table 4")
+            state = None
+        if percent is not None and not 0.0 <= percent <= 100.0:
+            problems.append(f"charge level {percent!r} % is outside 0-100")
+            percent = None
+        if kwh is not None and not 0.0 <= kwh < float("inf"):
+            problems.append(f"energy reading {kwh!r} kWh is not a finite amount >= 0")
+            kwh = None
+        if not problems:
+            return self, []
+        return replace(self, operating_state=state, charge_percent=percent, usage_kwh=kwh), problems
 
 
 @dataclass(frozen=True)
@@ -407,6 +425,8 @@ class ReportScheduler:
     def _trim(self) -> None:
         self._next = _newest_events(self._next)
         self._sequence = _newest_events(self._sequence)
+        if len(self._ignored) > MAX_REMEMBERED_EVENTS:
+            self._ignored.clear()  # at worst one more log line per event
         for table in (self._first_seen, self._introduced):
             for event in list(table)[:-MAX_REMEMBERED_EVENTS]:
                 del table[event]
