@@ -98,6 +98,14 @@ def test_rolling_historical_window_repeat_forever_stops_with_the_intervals() -> 
     assert [w.due_at for w in got] == [T0 + 4 * MIN, T0 + 5 * MIN, T0 + 6 * MIN]
 
 
+def test_default_start_interval_puts_even_a_rolling_request_after_the_last_interval() -> None:
+    # startInterval -1 is "generate report at end of last interval" (3.1.0 YAML), so without a
+    # startInterval a frequency/numIntervals request yields one report of the last N intervals.
+    (only,) = windows(event(6, {"numIntervals": 4, "frequency": 1, "repeat": -1}))
+    assert only.due_at == T0 + 6 * MIN
+    assert covered(only) == [2, 3, 4, 5]
+
+
 def test_looping_event_reports_once_per_loop() -> None:
     # event.duration longer than the intervals repeats them (UG §7.5 "Looping intervals").
     got = windows(event(2, {"repeat": -1}, duration="PT6M"))
