@@ -19,6 +19,7 @@ from ven_edge.oadr3.reporttiming import (
     report_intervals,
     report_window,
 )
+from ven_edge.oadr3.timeline import TimelineBuilder
 from ven_edge.signals import SignalTimeline
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -263,3 +264,24 @@ def test_scheduler_unknown_payload_types_are_logged_once(caplog: pytest.LogCaptu
     # Two USAGE descriptors: the forecast before, the historical report after; distinct names.
     assert names(first) == ["ven-1/e9/USAGE.2/1"]
     assert names(second) == ["ven-1/e9/USAGE/1"]
+
+
+def test_now_start_events_are_timed_from_the_timelines_anchor() -> None:
+    ev = event(2, {}, intervalPeriod={"start": "0001-01-01T00:00:00Z", "duration": "PT1M"})
+    builder = TimelineBuilder()
+    seen = T0 - timedelta(seconds=30)
+    builder.build([ev], seen)  # the poll that first saw it
+    scheduler = ReportScheduler("ven-1")
+    anchors = builder.first_seen
+    assert scheduler.due([ev], EMPTY, T0, first_seen=anchors) == []
+    assert (
+        scheduler.due([ev], EMPTY, seen + 2 * MIN - timedelta(seconds=1), first_seen=anchors) == []
+    )
+    (report,) = scheduler.due([ev], EMPTY, seen + 2 * MIN, first_seen=anchors)
+    assert report.window is not None
+    assert report.window.spans[0].start == seen
+    # Without the timeline's anchor, the scheduler's own first sight (T0) is used.
+    alone = ReportScheduler("ven-1")
+    assert alone.due([ev], EMPTY, T0) == []
+    assert alone.due([ev], EMPTY, seen + 2 * MIN) == []
+    assert len(alone.due([ev], EMPTY, T0 + 2 * MIN)) == 1

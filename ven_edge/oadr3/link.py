@@ -196,7 +196,10 @@ class VtnLink:
         readings = self.readings()
         self.history.record(now, readings)
         resource = client.settings.resource_name
-        for due in self.scheduler.due(client.events.values(), client.timeline, now):
+        anchors = client.timeline_builder.first_seen
+        for due in self.scheduler.due(
+            client.events.values(), client.timeline, now, first_seen=anchors
+        ):
             program = due.program_id if client.settings.version == "3.0.1" else None
             try:
                 body = build_due_report(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -313,10 +313,17 @@ class ReportScheduler:
 
     # -- deciding --------------------------------------------------------------------------
     def due(
-        self, events: Iterable[Event], timeline: SignalTimeline, now: datetime
+        self,
+        events: Iterable[Event],
+        timeline: SignalTimeline,
+        now: datetime,
+        *,
+        first_seen: Callable[[str], datetime | None] | None = None,
     ) -> list[DueReport]:
         """The reports due at ``now``. ``timeline`` is accepted for callers' convenience; the
-        timing comes from the events' own (unrandomized) intervals, which reports refer to."""
+        timing comes from the events' own (unrandomized) intervals, which reports refer to.
+        ``first_seen`` (e.g. :meth:`TimelineBuilder.first_seen`) pins "now" starts to the same
+        moment as the timeline; without it the scheduler's own first sight is used."""
         del timeline
         due: list[DueReport] = []
         listed: set[str] = set()
@@ -334,7 +341,7 @@ class ReportScheduler:
                 kinds_seen.add(kind)
                 if intervals is None:
                     intervals = report_intervals(
-                        event, self._seen(event, now), now, horizon=self.horizon
+                        event, self._seen(event, now, first_seen), now, horizon=self.horizon
                     )
                 if is_ad_hoc(descriptor, intervals):
                     report = self._due_ad_hoc(event, descriptor, index, tag, now)
@@ -347,11 +354,14 @@ class ReportScheduler:
         self._trim()
         return due
 
-    def _seen(self, event: Event, now: datetime) -> datetime:
+    def _seen(
+        self, event: Event, now: datetime, anchor_of: Callable[[str], datetime | None] | None
+    ) -> datetime:
         """When this revision of ``event`` was first seen: where its "now" intervals start."""
+        anchored = anchor_of(event.id) if anchor_of is not None else None
         known = self._first_seen.get(event.id)
-        if known is None or known[0] != event.revision:
-            known = (event.revision, now)
+        if known is None or known[0] != event.revision or anchored is not None:
+            known = (event.revision, anchored or now)
             self._first_seen[event.id] = known
         return known[1]
 

@@ -121,6 +121,11 @@ class TimelineBuilder:
             except (KeyError, TypeError, ValueError) as exc:
                 LOG.warning("ignoring unreadable timeline anchor for event %s: %s", event_id, exc)
 
+    def first_seen(self, event_id: str) -> datetime | None:
+        """When the current revision of the event was first seen (its "now"), if known."""
+        anchor = self._anchors.get(event_id)
+        return anchor.first_seen if anchor is not None else None
+
     def anchor(self, event: Event, now: datetime) -> EventAnchor:
         """The anchor of ``event``, created on first sight or on a new revision."""
         randomize = _randomize_of(event)
