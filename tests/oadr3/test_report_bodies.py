@@ -216,6 +216,16 @@ def test_reading_history_survives_persistence_and_stays_bounded() -> None:
     assert len(broken) == 0
 
 
+def test_energy_since_the_previous_reading_when_no_window_is_given() -> None:
+    log = ReadingLog()
+    log.record(T0, DeviceReadings(operating_state="IDLE_NORMAL"))
+    for second, kwh in ((30, 0.05), (60, 0.05), (120, 0.3)):  # meter differences per call
+        log.record(T0 + timedelta(seconds=second), DeviceReadings(usage_kwh=kwh))
+    assert log.energy(T0, T0 + MIN) == 0.1
+    assert log.energy(T0 + MIN, T0 + 2 * MIN) == 0.3
+    assert log.energy(T0 + 90 * timedelta(seconds=1), T0 + 2 * MIN) == 0.15  # pro rata
+
+
 @given(
     st.lists(
         st.tuples(st.integers(0, 600), st.integers(0, 120), st.floats(0, 5)),

@@ -3,7 +3,8 @@
 Interval reports (UG §7.5) cover whole event intervals, often after they are over, so the gateway
 keeps what the device reported: operating-state and charge-level samples (the value holds until
 the next sample) and energy readings (kWh over a window, CTA-2045 commodity code 0, counted in
-proportion to their overlap with an interval). The history is JSON-serialisable for the
+proportion to their overlap with an interval). An energy reading without a window start is the
+energy used since the previous :meth:`ReadingLog.record`. The history is JSON-serialisable for the
 daemon's state store.
 """
 
@@ -59,6 +60,7 @@ class ReadingLog:
         self._samples: list[Sample] = []
         self._energy: list[EnergyReading] = []
         self._problems: set[str] = set()
+        self._last_at: datetime | None = None
 
     def __len__(self) -> int:
         return len(self._samples) + len(self._energy)
@@ -83,18 +85,20 @@ class ReadingLog:
                 )
             ):
                 self._samples.append(sample)
-        # An energy reading without its window's start cannot be told from the next read of
-        # the same meter value, so it is not counted (it would be counted every cycle).
-        if readings.usage_kwh is not None and readings.usage_start is not None:
-            energy = EnergyReading(
-                readings.usage_start,
-                readings.usage_duration or timedelta(0),
-                readings.usage_kwh,
-            )
+        if readings.usage_kwh is not None:
+            # Without its window, an energy reading is the energy used since the previous
+            # reading was recorded (as a meter difference taken at each call is).
+            start = readings.usage_start or self._last_at or at
+            duration = readings.usage_duration
+            if duration is None:
+                duration = at - start if readings.usage_start is None else timedelta(0)
+            energy = EnergyReading(start, max(duration, timedelta(0)), readings.usage_kwh)
             # The same meter window read twice (each cycle re-reads the latest) counts once.
             window = (energy.start, energy.duration)
             if all((e.start, e.duration) != window for e in self._energy[-8:]):
                 self._energy.append(energy)
+        if self._last_at is None or at > self._last_at:
+            self._last_at = at
         self._trim(at)
 
     def _trim(self, now: datetime) -> None:
