@@ -76,7 +76,10 @@ async def test_rolling_usage_and_end_of_event_reports_exactly_once_across_an_out
     port = free_port()
     store = StateStore(tmp_path / "state")
     now = [T]
-    async with vtn_at(tmp_path, port) as vtn, Utility(vtn.base_url) as bl:
+    # The VTN runs on the same injected clock, so its active=true filter (3.1) drops the event
+    # once it is over, as a real VTN would.
+    vtn_clock = lambda: now[0].timestamp()  # noqa: E731
+    async with vtn_at(tmp_path, port, clock=vtn_clock) as vtn, Utility(vtn.base_url) as bl:
         base = vtn.base_url if version == "3.1.0" else vtn.base_url_301
         client = VtnClient(ven_settings(base, version))
         event_id = await bl.event(0.0, **EVENT)
@@ -97,15 +100,19 @@ async def test_rolling_usage_and_end_of_event_reports_exactly_once_across_an_out
     client = VtnClient(ven_settings(base, version))  # the same port once the VTN is back
     link = make_link(client, store, now)
     now[0] = T + 6 * MIN
-    # The restarted client learns the events by polling; the reports due meanwhile (USAGE/3,
-    # the end-of-event OPERATING_STATE/1) are made once it has, none skipped.
+    # The restarted client knows no events yet (it has not polled), and the VTN will not list
+    # this one again (it is over); the persisted plan still makes USAGE/3 and OPERATING_STATE/1.
+    assert not link.client.events
+    assert link.queue_due_reports() == 2
     assert link.queue_due_reports() == 0
     assert link.outbox is not None
-    assert len(link.outbox.pending) == 1  # USAGE/2, queued during the outage, kept on disk
-    async with vtn_at(tmp_path, port) as vtn, Utility(vtn.base_url) as bl:
+    assert len(link.outbox.pending) == 3
+    async with vtn_at(tmp_path, port, clock=vtn_clock) as vtn, Utility(vtn.base_url) as bl:
         now[0] = T + 10 * MIN
         await link.cycle()
         await link.cycle()
+        if version == "3.1.0":
+            assert event_id not in link.client.events  # over: no longer listed (active=true)
         reports = await bl.client.get_all("/reports")
         own = await client.get_all("/reports")  # as this API version serves them to the VEN
     await client.close()

@@ -285,3 +285,18 @@ def test_now_start_events_are_timed_from_the_timelines_anchor() -> None:
     assert alone.due([ev], EMPTY, T0) == []
     assert alone.due([ev], EMPTY, seen + 2 * MIN) == []
     assert len(alone.due([ev], EMPTY, T0 + 2 * MIN)) == 1
+
+
+def test_an_event_gone_before_its_end_gets_no_more_reports_one_gone_after_does() -> None:
+    ev = event(4, {"startInterval": 1, "numIntervals": 2, "frequency": 2, "repeat": 2})
+    cancelled = ReportScheduler("ven-1")
+    assert cancelled.due([ev], EMPTY, T0) == []
+    assert cancelled.due([], EMPTY, T0 + MIN) == []  # deleted (or cancelled) mid-event
+    assert cancelled.due([], EMPTY, T0 + 10 * MIN) == []
+    over = ReportScheduler("ven-1")
+    assert names(over.due([ev], EMPTY, T0 + 2 * MIN)) == ["ven-1/e1/USAGE/1"]
+    # No longer listed once over (a 3.1 VTN polled with active=true), even across a restart.
+    restarted = ReportScheduler("ven-1")
+    restarted.restore_state(over.export_state())
+    assert names(restarted.due([], EMPTY, T0 + 4 * MIN)) == ["ven-1/e1/USAGE/2"]
+    assert restarted.due([], EMPTY, T0 + 5 * MIN) == []

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -236,6 +236,64 @@ _Key = TypeVar("_Key", tuple[str, int], tuple[str, str])
 MAX_REMEMBERED_EVENTS = 1000
 
 
+#: Spans a plan keeps; an event with more (a long loop of short intervals) is not planned past
+#: its listing, and its reports after it stops being listed are not made.
+MAX_PLANNED_SPANS = 2000
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """What is needed to make an event's timed reports once the VTN no longer lists it."""
+
+    program_id: str
+    intervals: EventIntervals
+    descriptors: tuple[tuple[int, str, ReportDescriptor], ...]
+
+    @property
+    def ends_at(self) -> datetime:
+        return max(span.end for span in self.intervals.spans if span.end is not None)
+
+    @classmethod
+    def of(
+        cls,
+        program_id: str,
+        intervals: EventIntervals,
+        descriptors: tuple[tuple[int, str, ReportDescriptor], ...],
+    ) -> ReportPlan | None:
+        spans = intervals.spans
+        finite = bool(spans) and all(span.end is not None for span in spans)
+        if not descriptors or not finite or len(spans) > MAX_PLANNED_SPANS:
+            return None
+        return cls(program_id, intervals, descriptors)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "program_id": self.program_id,
+            "per_loop": self.intervals.per_loop,
+            "spans": [
+                [s.id, s.start.isoformat(), s.end.isoformat() if s.end else None]
+                for s in self.intervals.spans
+            ],
+            "descriptors": [[i, tag, asdict(d)] for i, tag, d in self.descriptors],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReportPlan:
+        spans = tuple(
+            ReportSpan(
+                int(ident),
+                datetime.fromisoformat(str(start)),
+                datetime.fromisoformat(str(end)) if end is not None else None,
+            )
+            for ident, start, end in data["spans"]
+        )
+        descriptors = tuple(
+            (int(i), str(tag), ReportDescriptor(**d)) for i, tag, d in data["descriptors"]
+        )
+        intervals = EventIntervals(spans, int(data["per_loop"]))
+        return cls(str(data["program_id"]), intervals, descriptors)
+
+
 class ReportScheduler:
     """Decides which reports are due (sans-I/O; time passed in).
 
@@ -268,6 +326,8 @@ class ReportScheduler:
         self._first_seen: dict[str, tuple[str, datetime]] = {}
         self._introduced: dict[str, datetime] = {}  # first sight of any revision
         self._ignored: set[tuple[str, str]] = set()
+        self._listed: set[str] = set()  # the events of the previous call
+        self._plans: dict[str, ReportPlan] = {}
 
     # -- persistence -----------------------------------------------------------------------
     def export_state(self) -> dict[str, Any]:
@@ -283,6 +343,7 @@ class ReportScheduler:
                 for event, (revision, at) in self._first_seen.items()
             },
             "introduced": {event: at.isoformat() for event, at in self._introduced.items()},
+            "plans": {event: plan.to_json() for event, plan in self._plans.items()},
         }
 
     def restore_state(self, document: Mapping[str, Any]) -> None:
@@ -308,7 +369,9 @@ class ReportScheduler:
                 self._first_seen[str(event)] = (str(revision), datetime.fromisoformat(str(at)))
             for event, at in (document.get("introduced") or {}).items():
                 self._introduced[str(event)] = datetime.fromisoformat(str(at))
-        except (AttributeError, TypeError, ValueError) as exc:
+            for event, plan in (document.get("plans") or {}).items():
+                self._plans[str(event)] = ReportPlan.from_json(plan)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             LOG.warning("ignoring unreadable report schedule: %s", exc)
 
     # -- deciding --------------------------------------------------------------------------
@@ -329,29 +392,69 @@ class ReportScheduler:
         listed: set[str] = set()
         for event in events:
             listed.add(event.id)
-            intervals: EventIntervals | None = None
-            kinds_seen: set[str] = set()
-            for index, descriptor in enumerate(event.report_descriptors):
-                kind = descriptor.payload_type
-                if kind not in SUPPORTED_REPORTS:
-                    self._ignore_once(event.id, kind)
-                    continue
-                # A second descriptor of the same type gets its own names.
-                tag = kind if kind not in kinds_seen else f"{kind}.{index}"
-                kinds_seen.add(kind)
-                if intervals is None:
-                    intervals = report_intervals(
-                        event, self._seen(event, now, first_seen), now, horizon=self.horizon
-                    )
-                if is_ad_hoc(descriptor, intervals):
-                    report = self._due_ad_hoc(event, descriptor, index, tag, now)
-                    due.extend([report] if report is not None else [])
-                else:
-                    due.extend(self._due_windows(event, descriptor, index, tag, intervals, now))
-            self._introduced.setdefault(event.id, now)
+            due.extend(self._due_for(event, now, first_seen))
+        for event_id in [i for i in self._plans if i not in listed]:
+            plan = self._plans[event_id]
+            if plan.ends_at <= now:
+                # A 3.1 VTN stops listing an event once it is over (query active=true, #234),
+                # just when its end-of-event reports fall due; the plan (kept across restarts)
+                # still knows them.
+                due.extend(self._due_from_plan(event_id, plan, now))
+                del self._plans[event_id]
+            elif event_id in self._listed:
+                del self._plans[event_id]  # gone before its end: cancelled (UG §7.9)
+        self._listed = listed
         for key in [k for k in self._last if k[0] not in listed]:
             del self._last[key]  # the event is gone: forget its cadence (names are kept)
         self._trim()
+        return due
+
+    def _due_for(
+        self,
+        event: Event,
+        now: datetime,
+        first_seen: Callable[[str], datetime | None] | None,
+    ) -> list[DueReport]:
+        due: list[DueReport] = []
+        intervals: EventIntervals | None = None
+        kinds_seen: set[str] = set()
+        timed: list[tuple[int, str, ReportDescriptor]] = []
+        for index, descriptor in enumerate(event.report_descriptors):
+            kind = descriptor.payload_type
+            if kind not in SUPPORTED_REPORTS:
+                self._ignore_once(event.id, kind)
+                continue
+            # A second descriptor of the same type gets its own names.
+            tag = kind if kind not in kinds_seen else f"{kind}.{index}"
+            kinds_seen.add(kind)
+            if intervals is None:
+                start = self._seen(event, now, first_seen)
+                intervals = report_intervals(event, start, now, horizon=self.horizon)
+            if is_ad_hoc(descriptor, intervals):
+                report = self._due_ad_hoc(event, descriptor, index, tag, now)
+                due.extend([report] if report is not None else [])
+                continue
+            timed.append((index, tag, descriptor))
+            due.extend(
+                self._due_windows(
+                    event.id, event.program_id, descriptor, index, tag, intervals, now
+                )
+            )
+        self._introduced.setdefault(event.id, now)
+        plan = ReportPlan.of(event.program_id, intervals, tuple(timed)) if intervals else None
+        if plan is not None:
+            self._plans[event.id] = plan
+        else:
+            self._plans.pop(event.id, None)
+        return due
+
+    def _due_from_plan(self, event_id: str, plan: ReportPlan, now: datetime) -> list[DueReport]:
+        intervals = plan.intervals
+        due: list[DueReport] = []
+        for index, tag, descriptor in plan.descriptors:
+            due.extend(
+                self._due_windows(event_id, plan.program_id, descriptor, index, tag, intervals, now)
+            )
         return due
 
     def _seen(
@@ -388,14 +491,15 @@ class ReportScheduler:
 
     def _due_windows(
         self,
-        event: Event,
+        event_id: str,
+        program_id: str,
         descriptor: ReportDescriptor,
         index: int,
         tag: str,
         intervals: EventIntervals,
         now: datetime,
     ) -> list[DueReport]:
-        key = (event.id, index)
+        key = (event_id, index)
         passed: list[ReportWindow] = []
         k = self._next.get(key, 0)
         while (window := report_window(descriptor, intervals, k)) is not None:
@@ -408,23 +512,23 @@ class ReportScheduler:
         # UG §7.5 "'do it now' event reporting": of the reports already due when the event
         # arrived, only the most recent is sent. Reports that fell due later are all sent, late
         # if need be (the gateway was busy or off), so none is lost.
-        introduced = self._introduced.setdefault(event.id, now)
+        introduced = self._introduced.setdefault(event_id, now)
         before = [w for w in passed if w.due_at < introduced]
         send = before[-1:] + [w for w in passed if w.due_at >= introduced]
         if len(before) > 1:
             LOG.info(
                 "event %s arrived after %d %s reports were due; sending the latest (UG 7.5)",
-                event.id,
+                event_id,
                 len(before),
                 descriptor.payload_type,
             )
         self._next[key] = passed[-1].index + 1
         return [
             DueReport(
-                event.id,
-                event.program_id,
+                event_id,
+                program_id,
                 descriptor.payload_type,
-                report_name(self.client_name, event.id, tag, window.index + 1),
+                report_name(self.client_name, event_id, tag, window.index + 1),
                 descriptor,
                 window,
                 index,
@@ -437,7 +541,7 @@ class ReportScheduler:
         self._sequence = _newest_events(self._sequence)
         if len(self._ignored) > MAX_REMEMBERED_EVENTS:
             self._ignored.clear()  # at worst one more log line per event
-        for table in (self._first_seen, self._introduced):
+        for table in (self._first_seen, self._introduced, self._plans):
             for event in list(table)[:-MAX_REMEMBERED_EVENTS]:
                 del table[event]
 
