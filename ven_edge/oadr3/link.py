@@ -16,7 +16,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ven_edge.oadr3.backoff import Backoff
 from ven_edge.oadr3.client import PollResult, Registration, VtnClient
@@ -35,6 +35,8 @@ from ven_edge.store import StateStore
 LOG = logging.getLogger(__name__)
 
 STATE_DOCUMENT = "oadr3_link"
+#: How often the reading history is saved between cycles (e.g. during a VTN outage).
+HISTORY_SAVE_INTERVAL = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class VtnLink:
         self.health = LinkHealth()
         self._subscription_id: str | None = None
         self._subscribed_at: float | None = None
+        self._persisted_at: datetime | None = None
         self._cycling = asyncio.Lock()  # run() and an external cycle() never interleave
         self._restore()
         if receiver is not None and receiver.client is None:
@@ -126,6 +129,7 @@ class VtnLink:
     def _persist(self) -> None:
         if self.store is None:
             return
+        self._persisted_at = self._wall_clock()
         registration = self.client.registration
         self.store.save(
             STATE_DOCUMENT,
@@ -219,9 +223,11 @@ class VtnLink:
                 continue
             queued += self.outbox.add(body)
         self.health.pending_reports = len(self.outbox.pending)
-        if queued:
+        stale = self._persisted_at is None or now - self._persisted_at >= HISTORY_SAVE_INTERVAL
+        if queued or stale:
             # Sequence numbers name the reports: persist them with the queued reports, or a
-            # restart during an outage would reuse names the outbox then refuses.
+            # restart during an outage would reuse names the outbox then refuses. The reading
+            # history is saved now and then, so a restart loses only minutes of it.
             self._persist()
         return queued
 
