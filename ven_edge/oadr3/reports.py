@@ -3,7 +3,9 @@
 Builders take plain values (an operating-state name, a percentage, kWh per interval), so this
 module does not depend on the CTA-2045 stack; the daemon maps device state to these values.
 Report shapes follow User Guide 3.1.0 §7.5-§7.8 and the 3.1.0 YAML ``reportRequest``; 3.0.1
-reports also need ``programID``.
+reports also need ``programID``. When reports fall due and which event intervals they cover is
+:mod:`ven_edge.oadr3.reporttiming`; the values over past intervals come from a
+:class:`~ven_edge.oadr3.readinglog.ReadingLog`.
 
 Exactly once: every report gets a deterministic ``reportName`` (client, event, payload type,
 sequence). :class:`ReportOutbox` persists a report before sending it and marks it "attempted"
