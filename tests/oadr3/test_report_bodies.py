@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.vtn_lite.schema import validate_component
@@ -245,3 +245,53 @@ def test_energy_is_conserved_across_a_partition(readings: list[tuple[int, int, f
     whole = log.energy(T0, T0 + timedelta(hours=1)) or 0.0
     parts = sum(log.energy(T0 + i * MIN, T0 + (i + 1) * MIN) or 0.0 for i in range(60))
     assert parts == pytest.approx(whole, abs=1e-3)
+
+
+descriptor_fields = st.fixed_dictionaries(
+    {
+        "payloadType": st.sampled_from(["USAGE", "OPERATING_STATE", "STORAGE_CHARGE_LEVEL"]),
+        "startInterval": st.integers(-3, 9),
+        "numIntervals": st.integers(-3, 9),
+        "frequency": st.integers(-3, 4),
+        "repeat": st.integers(-3, 5),
+        "historical": st.booleans(),
+        "aggregate": st.booleans(),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 6),
+    descriptors=st.lists(descriptor_fields, min_size=1, max_size=3),
+    steps=st.lists(st.integers(1, 200), min_size=1, max_size=12),
+)
+def test_any_descriptor_yields_unique_on_time_yaml_valid_reports(
+    n: int, descriptors: list[dict[str, Any]], steps: list[int]
+) -> None:
+    ev = parse_event(
+        {
+            "id": "e1",
+            "programID": "p1",
+            "intervalPeriod": {"start": "2030-01-01T12:00:00Z", "duration": "PT1M"},
+            "intervals": [
+                {"id": i, "payloads": [{"type": "SIMPLE", "values": [1]}]} for i in range(n)
+            ],
+            "reportDescriptors": descriptors,
+        }
+    )
+    scheduler = ReportScheduler("ven-1", cadence=2 * MIN)
+    log = ReadingLog()
+    now, names = T0 - MIN, set()
+    for step in steps:
+        now += timedelta(seconds=step)
+        readings = DeviceReadings("IDLE_NORMAL", 50.0, 0.01, now - MIN, MIN)
+        log.record(now, readings)
+        for due in scheduler.due([ev], SignalTimeline(()), now):
+            assert due.name not in names
+            names.add(due.name)
+            if due.window is not None:
+                assert due.window.due_at <= now
+            body = build_due_report(due, readings, resource_name="r", now=now, history=log)
+            assert body is not None
+            check_yaml(body, "3.1.0")
