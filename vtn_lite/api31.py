@@ -10,10 +10,12 @@ from aiohttp import web
 from vtn_lite.auth import Authenticator
 from vtn_lite.errors import ApiError
 from vtn_lite.http import (
+    AUTH_LIMITER_KEY,
     TokenError,
     json_body,
     json_response,
     principal_of,
+    problem_response,
     query_bool,
     query_int,
     query_list,
@@ -97,10 +99,20 @@ async def issue_token(request: web.Request, authenticator: Authenticator) -> web
         client_id, secret = await token_request_credentials(request)
     except TokenError as exc:
         return exc.response()
+    limiter = request.app[AUTH_LIMITER_KEY]
+    address = request.remote or "unknown"
+    refusal = limiter.admit(address, client_id, authenticator.now())
+    if refusal is not None:
+        # Refused before the scrypt check, so a flood costs no hashing.
+        response = problem_response(ApiError(429, refusal.reason), request)
+        response.headers["Retry-After"] = str(refusal.retry_after)
+        return response
     # scrypt takes tens of milliseconds by design: keep it off the event loop.
     client = await asyncio.to_thread(authenticator.check_secret, client_id, secret)
     if client is None:
+        limiter.failed(address, client_id, authenticator.now())
         return TokenError(401, "invalid_client", "unknown client or wrong secret").response()
+    limiter.succeeded(client_id)
     issued = authenticator.issue_for(client)
     response = json_response(
         {

@@ -138,6 +138,9 @@ class Authenticator:
                     expires,
                 )
 
+    def now(self) -> float:
+        return self._clock()
+
     def check_secret(self, client_id: str, secret: str) -> ClientEntry | None:
         """The client if the secret matches; pure and slow (scrypt), so callable off the loop."""
         client = self._clients.get(client_id)

@@ -12,10 +12,14 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vtn_lite import __version__
 from vtn_lite.config import ROLES, ClientEntry, ConfigError, VtnConfig, client_toml, load_config
 from vtn_lite.server import DEMO_CLIENTS, demo_config, running_vtn, with_port
+
+if TYPE_CHECKING:
+    from vtn_lite.prices import ImportPlan, ImportResult
 
 log = logging.getLogger("vtn_lite")
 
@@ -25,6 +29,19 @@ DEMO_BANNER = """\
   Well-known test credentials (anyone who reads this knows them):
 {credentials}  Bound to 127.0.0.1 only; http and loopback webhook callbacks allowed.
 ========================================================================"""
+
+
+IMPORT_DESCRIPTION = """\
+Turn price files into a program and one PRICE event per file, in one of two modes:
+
+  online   --url URL --client-id ID --secret-stdin
+           through a running VTN's OpenADR 3.1.0 API as a business-logic client; the
+           server sends webhook notifications to its subscribers as for any other change.
+  offline  --config FILE | --database FILE
+           straight into the SQLite file, e.g. before the first start. No server is
+           involved, so NO webhook notifications are sent; a running server's VENs see
+           the data only when they poll.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,13 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
     prices = sub.add_parser("prices", help="price programs and events")
     prices_sub = prices.add_subparsers(dest="prices_command", metavar="ACTION", required=True)
     imp = prices_sub.add_parser(
-        "import", help="import Olivine eTOU-Dyn JSON or a (start, price) CSV"
+        "import",
+        help="import Olivine eTOU-Dyn JSON or a (start, price) CSV",
+        description=IMPORT_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     imp.add_argument("files", type=Path, nargs="+", metavar="FILE")
     imp.add_argument("--program", required=True, help="program name (created when absent)")
     store = imp.add_mutually_exclusive_group(required=True)
-    store.add_argument("--config", type=Path, help="the VTN's configuration (its database)")
-    store.add_argument("--database", type=Path, help="the VTN's SQLite file")
+    store.add_argument(
+        "--url",
+        help="online: a running VTN (e.g. http://127.0.0.1:8080); subscribers are notified",
+    )
+    store.add_argument(
+        "--config", type=Path, help="offline: the VTN's configuration (its database)"
+    )
+    store.add_argument("--database", type=Path, help="offline: the VTN's SQLite file")
+    imp.add_argument("--client-id", help="with --url: a business-logic client id")
+    imp.add_argument(
+        "--secret-stdin",
+        action="store_true",
+        help="with --url: read the client secret from standard input (required)",
+    )
+    imp.add_argument("--cafile", type=Path, help="with --url: CA certificate(s) for https (PEM)")
     imp.add_argument("--currency", default="USD", help="ISO 4217 currency for CSV prices")
     imp.add_argument("--units", default="KWH", help="units for CSV prices")
     imp.set_defaults(handler=_prices_import)
@@ -153,33 +186,76 @@ def _clients_add(args: argparse.Namespace) -> int:
 
 
 def _prices_import(args: argparse.Namespace) -> int:
+    from vtn_lite.prices import PriceImportError, plan_import
+
+    try:
+        plan = plan_import(list(args.files), args.program, currency=args.currency, units=args.units)
+        if args.url:
+            result = _import_online(args, plan)
+        else:
+            if args.client_id or args.secret_stdin or args.cafile:
+                print(
+                    "vtn-lite: --client-id, --secret-stdin and --cafile go with --url",
+                    file=sys.stderr,
+                )
+                return 2
+            result = _import_offline(args)
+    except PriceImportError as exc:
+        print(f"vtn-lite: {exc}", file=sys.stderr)
+        return 1
+    if result is None:
+        return 1
+    state = "created" if result.program_created else "updated"
+    print(f"program {args.program!r} {state}: {result.program_id}")
+    for event_id in result.event_ids:
+        print(f"event created: {event_id}")
+    return 0
+
+
+def _import_online(args: argparse.Namespace, plan: ImportPlan) -> ImportResult | None:
+    import ssl
+
+    from vtn_lite.prices_remote import import_prices_remote
+
+    if not args.client_id or not args.secret_stdin:
+        # The secret never goes on the command line, where other users could read it.
+        print("vtn-lite: --url needs --client-id and --secret-stdin", file=sys.stderr)
+        return None
+    secret = sys.stdin.readline().rstrip("\n")
+    if not secret:
+        print("vtn-lite: empty secret on standard input", file=sys.stderr)
+        return None
+    context = None
+    if args.cafile is not None:
+        try:
+            context = ssl.create_default_context(cafile=str(args.cafile))
+        except (OSError, ssl.SSLError) as exc:
+            print(f"vtn-lite: cannot load --cafile {args.cafile}: {exc}", file=sys.stderr)
+            return None
+    return asyncio.run(
+        import_prices_remote(plan, args.url, args.client_id, secret, ssl_context=context)
+    )
+
+
+def _import_offline(args: argparse.Namespace) -> ImportResult | None:
     from vtn_lite.auth import Principal
-    from vtn_lite.prices import PriceImportError, import_prices
+    from vtn_lite.prices import import_prices
     from vtn_lite.service import Vtn
     from vtn_lite.storage import Store
 
     database = str(args.database) if args.database else load_config(args.config).database
     if database == ":memory:":
         print("vtn-lite: the configuration uses :memory:, nothing to import into", file=sys.stderr)
-        return 1
+        return None
     store = Store(database)
     try:
-        vtn = Vtn(store)
-        result = import_prices(
-            vtn,
+        return import_prices(
+            Vtn(store),
             Principal("vtn-lite-import", "bl"),
             list(args.files),
             args.program,
             currency=args.currency,
             units=args.units,
         )
-    except PriceImportError as exc:
-        print(f"vtn-lite: {exc}", file=sys.stderr)
-        return 1
     finally:
         store.close()
-    state = "created" if result.program_created else "updated"
-    print(f"program {args.program!r} {state}: {result.program_id}")
-    for event_id in result.event_ids:
-        print(f"event created: {event_id}")
-    return 0

@@ -29,6 +29,8 @@ _ATTRIBUTE_FIELDS = {value: key for key, value in PROGRAM_FIELD_ATTRIBUTES.items
 PROGRAM_EXTRA_FIELDS = ("timeZoneOffset",)
 # Type given to targets created through 3.1.0 when shown on the 3.0.1 API.
 DEFAULT_TARGET_TYPE = "TARGET"
+# User Guide §7.3: a start of 0001-01-01 means "now" (the beginning of time).
+NOW_301 = "0001-01-01T00:00:00Z"
 
 
 def targets_in(typed: Any) -> tuple[list[str] | None, list[Any] | None]:
@@ -105,7 +107,7 @@ def generic_in(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def event_out(body: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
-    out = _targets_out(dict(body), extra)
+    out = _targets_out(_event_periods_301(dict(body)), extra)
     out.setdefault("intervals", [])  # required in 3.0.1
     return out
 
@@ -153,6 +155,45 @@ def _targets_out(out: dict[str, Any], extra: dict[str, Any] | None) -> dict[str,
     if typed:
         out["targets"] = typed
     return _periods_out(out)
+
+
+def _event_periods_301(out: dict[str, Any]) -> dict[str, Any]:
+    """Spell a 3.1 event's timing so that 3.0.1, where ``intervalPeriod.start`` is required,
+    keeps it instead of dropping start-less periods (reference digest §5).
+
+    * The event starts where its first interval starts (its span's start in 3.1), so an event
+      period holding only a duration gets that start.
+    * An interval period without a start follows on from the previous interval in 3.1; the
+      3.0.1 spelling of that is the "now" start, which on a later interval means "immediately
+      after the previous one" and on the first interval "the event's start" (§5 "Now").
+    * An interval period without a duration takes the event's default explicitly, since a 3.0.1
+      reader may take the YAML default PT0S for the missing field.
+    """
+    period = out.get("intervalPeriod")
+    intervals = out.get("intervals")
+    default = period if isinstance(period, dict) else {}
+    if isinstance(intervals, list):
+        fixed = []
+        for interval in intervals:
+            own = interval.get("intervalPeriod") if isinstance(interval, dict) else None
+            if isinstance(own, dict):
+                own = {"start": NOW_301, **own}
+                # Not randomizeStart: an interval with its own start and no randomizeStart of
+                # its own shifts with the event's single draw (§5), not by a second one.
+                if "duration" not in own and "duration" in default:
+                    own["duration"] = default["duration"]
+                interval = {**interval, "intervalPeriod": own}
+            fixed.append(interval)
+        out["intervals"] = fixed
+        first = fixed[0].get("intervalPeriod") if fixed else None
+        if (
+            isinstance(period, dict)
+            and "start" not in period
+            and isinstance(first, dict)
+            and first["start"] != NOW_301
+        ):
+            out["intervalPeriod"] = {"start": first["start"], **period}
+    return out
 
 
 def _periods_out(out: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,13 @@ webhook_attempts = 4
 webhook_backoff = 1.0                         # first retry delay, doubled per attempt
 tls_cert = "vtn.crt"                          # PEM certificate chain; with tls_key: HTTPS
 tls_key = "vtn.key"                           # PEM private key (keep it 0600)
+# POST /auth/token brute-force protection (429 + Retry-After); 0 switches a limit off.
+auth_window = 300.0                           # seconds over which failures are counted
+auth_max_failures_per_client = 10             # wrong secrets per client id per window
+auth_max_failures_per_address = 50            # failed requests per remote address per window
+auth_rate_per_address = 10.0                  # token requests per second per address, sustained
+auth_burst_per_address = 200                  # ... and as a burst
+auth_tracked_keys = 10000                     # memory bound per table (least recent forgotten)
 
 [[clients]]
 client_id = "bl_client"
@@ -28,6 +35,8 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+
+from vtn_lite.ratelimit import AuthLimits
 
 Role = Literal["bl", "ven"]
 ROLES: tuple[Role, ...] = ("bl", "ven")
@@ -62,6 +71,7 @@ class VtnConfig:
     webhook_backoff: float = 1.0
     tls_cert: str | None = None
     tls_key: str | None = None
+    auth_limits: AuthLimits = field(default_factory=AuthLimits)
     clients: tuple[ClientEntry, ...] = field(default=())
 
     def with_clients(self, *clients: ClientEntry) -> VtnConfig:
@@ -82,6 +92,15 @@ _SERVER_TYPES: dict[str, tuple[type, ...]] = {
     "tls_cert": (str,),
     "tls_key": (str,),
 }
+# [server] key -> AuthLimits field and its types.
+_AUTH_LIMIT_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
+    "auth_window": ("window", (int, float)),
+    "auth_max_failures_per_client": ("max_failures_per_client", (int,)),
+    "auth_max_failures_per_address": ("max_failures_per_address", (int,)),
+    "auth_rate_per_address": ("rate_per_address", (int, float)),
+    "auth_burst_per_address": ("burst_per_address", (int,)),
+    "auth_tracked_keys": ("max_keys", (int,)),
+}
 
 
 def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnConfig:
@@ -89,7 +108,16 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
     if not isinstance(server, dict):
         raise ConfigError("[server] must be a table")
     values: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
     for key, value in server.items():
+        if key in _AUTH_LIMIT_KEYS:
+            name, types = _AUTH_LIMIT_KEYS[key]
+            wrong_type = isinstance(value, bool) or not isinstance(value, types)
+            if wrong_type or not isinstance(value, int | float) or value < 0:
+                kind = "an integer" if types == (int,) else "a number"
+                raise ConfigError(f"[server] {key} must be {kind} of at least 0, not {value!r}")
+            limits[name] = value
+            continue
         expected = _SERVER_TYPES.get(key)
         if expected is None:
             raise ConfigError(f"[server] has an unknown key {key!r}")
@@ -130,7 +158,11 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
             raise ConfigError(f"client {client.client_id!r} is listed twice")
         seen.add(client.client_id)
         clients.append(client)
-    return VtnConfig(**values, clients=tuple(clients))
+    if limits.get("max_keys") == 0:
+        raise ConfigError("[server] auth_tracked_keys must be at least 1")
+    if limits.get("window") == 0:
+        raise ConfigError("[server] auth_window must be more than 0")
+    return VtnConfig(**values, auth_limits=AuthLimits(**limits), clients=tuple(clients))
 
 
 def load_config(path: Path) -> VtnConfig:

@@ -14,11 +14,13 @@ from aiohttp import web
 
 from vtn_lite.auth import Authenticator, Principal
 from vtn_lite.errors import ApiError, bad_request
+from vtn_lite.ratelimit import AuthRateLimiter
 
 log = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 AUTHENTICATOR_KEY: web.AppKey[Authenticator] = web.AppKey("authenticator", Authenticator)
+AUTH_LIMITER_KEY: web.AppKey[AuthRateLimiter] = web.AppKey("auth_limiter", AuthRateLimiter)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -113,6 +113,50 @@ def load_file(path: Path) -> tuple[str, Any]:
     raise PriceImportError(f"{path}: not an event (intervals) or a program (programName) body")
 
 
+@dataclass(frozen=True, slots=True)
+class ImportPlan:
+    """What an import writes, independent of where: the program and the events for it."""
+
+    program_name: str
+    # From a program file (3.1 form); None: keep an existing program, or create a default one.
+    program_body: dict[str, Any] | None
+    default_program_body: dict[str, Any]
+    # (source file, event body whose programID is still PROGRAM_ID_PLACEHOLDER)
+    events: tuple[tuple[Path, dict[str, Any]], ...]
+
+    def event_for(self, body: dict[str, Any], program_id: str) -> dict[str, Any]:
+        out = dict(body)
+        if out.get("programID") in (None, PROGRAM_ID_PLACEHOLDER, self.program_name):
+            out["programID"] = program_id
+        return out
+
+
+def plan_import(
+    files: list[Path], program_name: str, *, currency: str = "USD", units: str = "KWH"
+) -> ImportPlan:
+    """Read and check every file before anything is written."""
+    program_body: dict[str, Any] | None = None
+    events: list[tuple[Path, dict[str, Any]]] = []
+    for path in files:
+        kind, content = load_file(path)
+        if kind == "program":
+            program_body, _ = compat301.program_in({**content, "programName": program_name})
+        elif kind == "csv":
+            events.append(
+                (
+                    path,
+                    event_from_csv(content, PROGRAM_ID_PLACEHOLDER, currency=currency, units=units),
+                )
+            )
+        else:
+            events.append((path, dict(content)))
+    default = {
+        "programName": program_name,
+        "payloadDescriptors": [price_descriptor(currency, units)],
+    }
+    return ImportPlan(program_name, program_body, default, tuple(events))
+
+
 def import_prices(
     vtn: Vtn,
     principal: Principal,
@@ -122,42 +166,26 @@ def import_prices(
     currency: str = "USD",
     units: str = "KWH",
 ) -> ImportResult:
-    loaded = [load_file(path) for path in files]
-    program_body: dict[str, Any] | None = None
-    for kind, content in loaded:
-        if kind == "program":
-            program_body, _ = compat301.program_in({**content, "programName": program_name})
-    program, created = _ensure_program(vtn, principal, program_name, program_body, currency, units)
+    """Offline import straight into a store: no webhook is sent (no server is involved)."""
+    plan = plan_import(files, program_name, currency=currency, units=units)
+    program, created = _ensure_program(vtn, principal, plan)
     event_ids = []
-    for (kind, content), path in zip(loaded, files, strict=True):
-        if kind == "program":
-            continue
-        if kind == "csv":
-            body = event_from_csv(content, program, currency=currency, units=units)
-        else:
-            body = dict(content)
-            if body.get("programID") in (None, PROGRAM_ID_PLACEHOLDER, program_name):
-                body["programID"] = program
+    for path, body in plan.events:
         try:
-            event_ids.append(vtn.create(principal, "EVENT", body)["id"])
+            event_ids.append(vtn.create(principal, "EVENT", plan.event_for(body, program))["id"])
         except ApiError as exc:
             raise PriceImportError(f"{path}: {exc.detail}") from None
     return ImportResult(program, created, tuple(event_ids))
 
 
-def _ensure_program(
-    vtn: Vtn,
-    principal: Principal,
-    name: str,
-    body: dict[str, Any] | None,
-    currency: str,
-    units: str,
-) -> tuple[str, bool]:
+def _ensure_program(vtn: Vtn, principal: Principal, plan: ImportPlan) -> tuple[str, bool]:
+    name = plan.program_name
     existing = vtn.store.search(Query(kind="PROGRAM", name=name, limit=1))
+    body = plan.program_body
     if body is None:
         if existing:
             return existing[0].id, False
-        body = {"programName": name, "payloadDescriptors": [price_descriptor(currency, units)]}
+        body = plan.default_program_body
     try:
         if existing:
             return vtn.update(principal, "PROGRAM", existing[0].id, body)["id"], False

@@ -23,8 +23,15 @@ from aiohttp import web
 from vtn_lite import api31, api301
 from vtn_lite.auth import Authenticator, hash_secret
 from vtn_lite.config import ClientEntry, ConfigError, Role, VtnConfig
-from vtn_lite.http import AUTHENTICATOR_KEY, json_response, principal_of, problem_middleware
+from vtn_lite.http import (
+    AUTH_LIMITER_KEY,
+    AUTHENTICATOR_KEY,
+    json_response,
+    principal_of,
+    problem_middleware,
+)
 from vtn_lite.notifier import WebhookNotifier
+from vtn_lite.ratelimit import AuthRateLimiter
 from vtn_lite.service import Vtn
 from vtn_lite.storage import Store
 
@@ -70,6 +77,7 @@ def build_app(
     )
     app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
     app[AUTHENTICATOR_KEY] = authenticator
+    app[AUTH_LIMITER_KEY] = AuthRateLimiter(config.auth_limits)
     api31.add_routes(app, vtn, notifier, authenticator, config.public_url)
     api301.add_routes(app, vtn, notifier, authenticator)
 

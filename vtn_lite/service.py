@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ven_edge.oadr3 import models
-from ven_edge.oadr3.timefmt import format_datetime
+from ven_edge.oadr3.timefmt import TimeFormatError, format_datetime, parse_datetime
 from ven_edge.oadr3.timing import event_span
 from vtn_lite.auth import Principal
 from vtn_lite.errors import bad_request, conflict, forbidden, not_found
@@ -101,6 +101,23 @@ class Vtn:
         self._clock = clock
         self.listeners: list[ChangeListener] = []
         self._grants: dict[str, tuple[str, ...] | None] = {}
+        self.refresh_derived()
+
+    def refresh_derived(self) -> None:
+        """Recompute stored derived columns whose rule changed since they were written."""
+        if "event_ends" not in self.store.pending_refresh():
+            return
+        updates = []
+        for stored in self.store.all_of_kind("EVENT"):
+            body = stored.body
+            try:
+                request = models.EventRequest.model_validate(body)
+                # A "now" start meant the time of the write, as when it was first computed.
+                written = parse_datetime(body["modificationDateTime"])
+            except (ValidationError, TimeFormatError, KeyError):
+                continue  # stored by this VTN, so valid; keep the old value if not
+            updates.append((event_ends_at(request, written), stored.seq))
+        self.store.set_ends_at(updates, "event_ends")
 
     # --- privacy --------------------------------------------------------------------------
 
@@ -296,15 +313,11 @@ class Vtn:
         request: models.EventRequest = _validate(models.EventRequest, payload)
         if self.store.get("PROGRAM", request.program_id) is None:
             raise bad_request(f"programID {request.program_id!r} names no program")
-        span = event_span(request, self._now())
-        ends_at: float | None = None
-        if span is not None and span.end is not None:
-            ends_at = span.end.timestamp() if span.end > span.start else 0.0
         index = IndexFields(
             name=request.event_name,
             program_id=request.program_id,
             targets=tuple(request.targets or ()),
-            ends_at=ends_at,
+            ends_at=event_ends_at(request, self._now()),
         )
         return models.dump(request), index
 
@@ -447,6 +460,29 @@ class Vtn:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), tz=UTC)
+
+
+def event_ends_at(request: models.EventRequest, now: datetime) -> float | None:
+    """When the event has transpired for every VEN, for ``active`` ("ignore events that have
+    transpired", 3.1.0 YAML); ``None``: never (``P9999Y``) or no timing at all.
+
+    ``randomizeStart`` shifts a VEN's start by up to its magnitude either way (User Guide §7.3),
+    so the latest VEN finishes that much after the nominal end. A zero-length event (``PT0S``,
+    3.0.1's "instantaneous") has transpired once its start has passed; the §7.9 cancellation
+    form (start "now", ``PT0S``) is therefore over as soon as it is stored.
+    """
+    span = event_span(request, now)
+    if span is None or span.end is None:
+        return None
+    end: datetime | None = span.end
+    periods = [request.interval_period, *(i.interval_period for i in request.intervals or ())]
+    shifts = [p.randomize_start for p in periods if p is not None and p.randomize_start]
+    for shift in shifts:
+        shifted = replace(shift, negative=False).end_from(span.end)
+        if shifted is None:
+            return None
+        end = max(end, shifted) if end is not None else shifted
+    return end.timestamp() if end is not None else None
 
 
 _PREPARERS: dict[

@@ -62,6 +62,12 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at REAL NOT NULL
     );
     """,
+    # Derived columns whose rule changed: recomputed once by the service layer, which knows the
+    # rule (Vtn.refresh_derived). event_ends: `active` now counts randomizeStart and instants.
+    """
+    CREATE TABLE pending_refresh (name TEXT PRIMARY KEY);
+    INSERT INTO pending_refresh (name) VALUES ('event_ends');
+    """,
 )
 
 
@@ -271,6 +277,15 @@ class Store:
             wanted = set(query.object_kinds)
             found = [obj for obj in found if wanted & _subscription_objects(obj.body)]
         return found[query.skip : query.skip + query.limit]
+
+    def pending_refresh(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT name FROM pending_refresh")}
+
+    def set_ends_at(self, updates: Sequence[tuple[float | None, int]], refreshed: str) -> None:
+        """New ``ends_at`` per seq, and ``refreshed`` marked done, in one transaction."""
+        with self._transaction():
+            self._db.executemany("UPDATE objects SET ends_at=? WHERE seq=?", updates)
+            self._db.execute("DELETE FROM pending_refresh WHERE name=?", (refreshed,))
 
     def all_of_kind(self, kind: str) -> list[StoredObject]:
         rows = self._db.execute(f"SELECT {_SELECT} FROM objects WHERE kind=? ORDER BY seq", (kind,))

@@ -28,6 +28,7 @@ def load_spec(version: str) -> dict[str, Any]:
             kind.upper(): f"#/components/schemas/{kind}"
             for kind in ("program", "event", "report", "subscription", "ven", "resource")
         }
+    _map_discriminators(spec, schemas)
     if version == "3.1.0":
         # Known defects of the 3.1.0 file (spec/SOURCES.md).
         schemas["BlVenRequest"]["properties"]["targets"].pop("default", None)
@@ -38,6 +39,31 @@ def load_spec(version: str) -> dict[str, Any]:
             schemas[f"{request}Response"] = patched
             schemas[composite]["allOf"][1] = {"$ref": f"#/components/schemas/{request}Response"}
     return spec
+
+
+def _map_discriminators(node: Any, schemas: dict[str, Any]) -> None:
+    """Give every mapping-less discriminator over $refs (programRequest.payloadDescriptors:
+    EVENT_PAYLOAD_DESCRIPTOR -> eventPayloadDescriptor) the mapping its enum values imply."""
+    if isinstance(node, list):
+        for item in node:
+            _map_discriminators(item, schemas)
+        return
+    if not isinstance(node, dict):
+        return
+    discriminator = node.get("discriminator")
+    choices = node.get("anyOf") or node.get("oneOf")
+    if isinstance(discriminator, dict) and "mapping" not in discriminator and choices:
+        mapping = {}
+        for choice in choices:
+            ref = choice.get("$ref", "")
+            target = schemas.get(ref.split("/")[-1], {})
+            prop = target.get("properties", {}).get(discriminator["propertyName"], {})
+            for value in prop.get("enum", []):
+                mapping[value] = ref
+        if mapping:
+            discriminator["mapping"] = mapping
+    for value in node.values():
+        _map_discriminators(value, schemas)
 
 
 def _template_regex(template: str) -> re.Pattern[str]:

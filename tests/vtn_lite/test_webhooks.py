@@ -220,3 +220,41 @@ async def test_301_subscribers_get_301_notifications(
     validate_component("3.0.1", "notification", note)
     assert note["operation"] == "POST"
     assert note["object"]["intervals"] == INTERVALS
+
+
+async def test_targeted_subscription_matches_what_polling_shows(
+    api: Api, receiver: Receiver, server: RunningVtn
+) -> None:
+    """Reference digest §10.1 #14: with targets on both the subscription and the event, and
+    none granted to the ven object, the VEN neither polls nor hears the event; once business
+    logic grants the target, both agree again."""
+    world = await make_world(api, receiver)
+    await api.ok(
+        "POST",
+        "/subscriptions",
+        "ven",
+        _subscription(receiver.url, ["EVENT"], ["CREATE", "UPDATE"], targets=["group-a"]),
+    )
+    body = {"programID": world.program_id, "targets": ["group-a"], "intervals": INTERVALS}
+    event = await api.ok("POST", "/events", body=body)
+    await server.notifier.idle()
+    assert receiver.received == []
+    polled = await api.ok("GET", "/events", "ven", params={"targets": "group-a"})
+    assert event["id"] not in [e["id"] for e in polled]
+    await api.ok(
+        "PUT",
+        f"/vens/{world.ven_id}",
+        body={
+            "objectType": "BL_VEN_REQUEST",
+            "clientID": "ven_client",
+            "venName": "ven-one",
+            "targets": ["group-a"],
+        },
+    )
+    await api.ok("PUT", f"/events/{event['id']}", body={**body, "eventName": "now-granted"})
+    await receiver.wait_for(1, server)
+    (note,) = [n for _, n in receiver.received if n["objectType"] == "EVENT"]
+    assert note["object"]["id"] == event["id"]
+    assert note["targets"] == ["group-a"]
+    polled = await api.ok("GET", "/events", "ven", params={"targets": "group-a"})
+    assert event["id"] in [e["id"] for e in polled]
