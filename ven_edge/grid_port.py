@@ -147,7 +147,7 @@ class VtnGridPort:
         self._device = device
         # The link queues at each successful cycle too; between cycles (and while the VTN is
         # down) this keeps the cadence. The outbox refuses a report name it already holds.
-        self.link._queue_due_reports()
+        self.link.queue_due_reports()
 
     def health(self) -> GridHealth:
         h = self.link.health

@@ -158,8 +158,8 @@ class UtilityDriver:
             "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [level]}]}],
         }
         if report is not None:
-            # Not the "at the end" default (frequency -1): reports on the VEN's cadence.
-            body["reportDescriptors"] = [{"payloadType": report, "frequency": 1}]
+            # frequency 0: ad hoc reports, the current reading at the VEN's cadence.
+            body["reportDescriptors"] = [{"payloadType": report, "frequency": 0}]
         created = await self._call("create_event", body)
         return str(created["id"])
 
