@@ -13,6 +13,8 @@ Fault switches (:class:`Faults`), from the command line or at run time:
 ``app-nak RR N``    answer the next N requests with App NAK RR (Intermediate: response code RR)
 ``delay S N``       send the next N application replies S seconds late
 ``garbage N``       write N random bytes now
+``prefix HEX N``    write the bytes HEX (e.g. ``f0``, a vendor type) right before each of our next
+                    N data frames, as line noise at turn-around would
 ``hangup S``        close the pty now and open a new one at the same PATH after S seconds
 ``override on|off`` the customer presses the override button (unsolicited 0x11 to the UCM)
 ``state``           print the heater state as JSON
@@ -71,6 +73,8 @@ class Faults:
     app_naks: int = 0
     delay_s: float = 0.0
     delays: int = 0
+    garbage_prefix: bytes = b"\xf0"
+    prefixed: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(2045), repr=False)
 
 
@@ -103,8 +107,11 @@ class Simulator:
         faults: Faults | None = None,
         heater: SimulatedHeater | None = None,
         clock: Callable[[], float] = time.monotonic,
+        supported_types: frozenset[int] = frozenset(MessageType),
     ) -> None:
         self.path = Path(path)
+        #: Message types the heater link-ACKs; the others get link NAK 0x06 (cta2045.md §6).
+        self.supported_types = supported_types
         #: The heater's clock (seconds); tests pass one they can move forward.
         self.clock = clock
         self.control_path = Path(f"{self.path}.ctl")
@@ -157,7 +164,9 @@ class Simulator:
             tmp.unlink()
         tmp.symlink_to(os.ttyname(slave))
         tmp.replace(self.path)  # atomic: a UCM never sees a missing link while we reopen
-        driver = LinkDriver(self.timers, on_frame=self._on_frame)
+        driver = LinkDriver(
+            self.timers, supported_types=self.supported_types, on_frame=self._on_frame
+        )
         self.driver = driver
         driver.connection_made(_PtyTransport(self))
         asyncio.get_running_loop().add_reader(master, self._read_ready)
@@ -212,6 +221,10 @@ class Simulator:
             corrupted[index] ^= 1 << f.rng.randrange(8)
             data = bytes(corrupted)
             log.info("fault: bit flipped in byte %d", index)
+        if len(data) > 2 and f.prefixed > 0:
+            f.prefixed -= 1
+            data = f.garbage_prefix + data
+            log.info("fault: %s written before a frame", f.garbage_prefix.hex(" "))
         if self._master < 0:
             return
         try:
@@ -308,7 +321,11 @@ class Simulator:
             "thermal": thermal,
             "frames_received": len(self.received),
             "hangups": self.hangups,
-            "faults": {k: v for k, v in asdict(self.faults).items() if k != "rng"},
+            "faults": {
+                k: v.hex() if isinstance(v, bytes) else v
+                for k, v in asdict(self.faults).items()
+                if k != "rng"
+            },
         }
 
     # --- control ----------------------------------------------------------------------------
@@ -334,6 +351,8 @@ class Simulator:
             f.app_nak_code, f.app_naks = int(args[0], 0), int(num(1, 1))
         elif cmd == "delay":
             f.delay_s, f.delays = num(0, 1.0), int(num(1, 1))
+        elif cmd == "prefix":
+            f.garbage_prefix, f.prefixed = bytes.fromhex(args[0]), int(num(1, 1))
         elif cmd == "garbage":
             self.inject_garbage(int(num(0, 16)))
         elif cmd == "hangup":
@@ -368,10 +387,18 @@ async def run_simulator(
     heater_config: HeaterConfig | None = None,
     thermal: ThermalModel | None = None,
     clock: Callable[[], float] = time.monotonic,
+    supported_types: frozenset[int] = frozenset(MessageType),
 ) -> AsyncIterator[Simulator]:
     """Serve a simulated heater at ``path`` for the duration of the ``async with`` block."""
     heater = SimulatedHeater(heater_config, thermal, now=clock())
-    sim = Simulator(path, timers=timers, faults=faults, heater=heater, clock=clock)
+    sim = Simulator(
+        path,
+        timers=timers,
+        faults=faults,
+        heater=heater,
+        clock=clock,
+        supported_types=supported_types,
+    )
     await sim.start()
     try:
         yield sim

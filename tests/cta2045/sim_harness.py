@@ -8,13 +8,14 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hil.heater import HeaterConfig
 from hil.sim import Faults, Simulator, run_simulator
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.link import LinkTimers
-from ven_edge.cta2045.ucm import UcmConfig, UcmSession
+from ven_edge.cta2045.ucm import TIME_SYNC_S, UcmConfig, UcmSession
 
 #: Short timers: no tMA/tAR waits; timeouts that a busy two-core machine still meets on a pty.
 FAST = dataclasses.replace(LinkTimers.fast(), ack_timeout=0.4, reply_timeout=0.8)
@@ -51,6 +52,8 @@ async def rig(
     heartbeat_s: float = 0.0,
     poll_s: float = 0.0,
     ready_timeout: float = 10.0,
+    time_sync_s: float = TIME_SYNC_S,
+    wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> AsyncIterator[Rig]:
     path = tmp_path / "heater"
     clock = FakeClock()
@@ -62,10 +65,11 @@ async def rig(
             timers=ucm_timers or timers,
             heartbeat_s=heartbeat_s,
             poll_s=poll_s,
+            time_sync_s=time_sync_s,
             reconnect_initial_s=0.05,
             reconnect_max_s=0.2,
         )
-        ucm = UcmSession(config)
+        ucm = UcmSession(config, wall_clock=wall_clock)
         await ucm.start()
         try:
             async with asyncio.timeout(ready_timeout):

@@ -16,6 +16,7 @@ from ven_edge.cta2045.link import (
     RETRY_INTERVAL,
     T_AR,
     T_MA,
+    UNNEGOTIATED_MAX_PAYLOAD,
     Failure,
     FrameReceived,
     LinkBusy,
@@ -26,6 +27,7 @@ from ven_edge.cta2045.link import (
     RequestDone,
     Transmit,
 )
+from ven_edge.cta2045.stream import IDLE_GAP
 
 ACK = bytes.fromhex("0600")
 SHED = Frame(MessageType.BASIC_DR, bytes((0x01, 0x00)))
@@ -189,7 +191,7 @@ def test_unsupported_type_bad_length_and_checksum_are_nakked() -> None:
 
 
 def test_partial_frame_abandoned_after_500_ms_with_nak_05() -> None:
-    engine = LinkEngine()
+    engine = LinkEngine(LinkTimers(idle_gap=None))  # bytes trickling in: no idle gap
     engine.receive(SHED.serialize()[:5], 0.0)
     assert engine.next_deadline() == pytest.approx(0.5)
     assert engine.poll(0.499) == []
@@ -299,3 +301,76 @@ def test_two_engines_over_any_chunking_complete_the_request(data: st.DataObject)
     assert len(results) == 1
     assert results[0].reply == APP_ACK_SHED
     assert results[0].attempts == 1
+
+
+# --- idle gap and the negotiated maximum payload ---------------------------------------------
+
+DEVICE_INFO_REPLY = Frame(MessageType.INTERMEDIATE_DR, bytes((0x01, 0x81, 0x00)) + bytes(50))
+
+
+def max_payload_response(code: int) -> Frame:
+    return Frame(MessageType.DATA_LINK, bytes((0x19, code)))
+
+
+def test_partial_frame_before_an_idle_gap_is_nakked_05_after_20_ms() -> None:
+    engine = LinkEngine()
+    engine.receive(SHED.serialize()[:5], 0.0)
+    assert engine.next_deadline() == pytest.approx(IDLE_GAP)
+    events = engine.poll(IDLE_GAP)
+    assert next(e.kind for e in events if isinstance(e, LinkError)) == "frame_timeout"
+    assert written(engine.poll(IDLE_GAP + T_MA)) == [bytes.fromhex("1505")]
+
+
+def test_stray_byte_before_a_reply_is_acked_not_nakked() -> None:
+    engine = LinkEngine()
+    engine.max_payload = 4096  # 08 08 01 00 claims 256 bytes: only the gap ends the wait
+    engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    engine.receive(ACK, 0.05)
+    assert done(engine.receive(b"\x08" + APP_ACK_SHED.serialize(), 0.2)) == []
+    [result] = done(engine.poll(0.2 + IDLE_GAP))
+    assert result.reply == APP_ACK_SHED
+    assert written(engine.poll(0.2 + IDLE_GAP + T_MA)) == [ACK]  # and no NAK 0x05
+
+
+def test_max_payload_is_two_bytes_until_negotiated() -> None:
+    assert UNNEGOTIATED_MAX_PAYLOAD == 2
+    engine = LinkEngine()
+    assert engine.max_payload == UNNEGOTIATED_MAX_PAYLOAD
+    engine.receive(max_payload_response(6).serialize(), 0.0)  # the peer takes 128 bytes
+    assert engine.max_payload == 128
+    engine.send(max_payload_response(13), 1.0)  # we take 4096: the smaller one binds
+    assert engine.max_payload == 128
+    engine.receive(ACK, 1.05)
+    engine.send(max_payload_response(5), 2.0)  # we take only 64 now
+    assert engine.max_payload == 64
+    engine.max_payload = 4096  # a peer that does not negotiate
+    assert engine.max_payload == 4096
+
+
+def test_an_unknown_size_code_changes_nothing() -> None:
+    engine = LinkEngine()
+    engine.receive(max_payload_response(6).serialize(), 0.0)
+    engine.receive(max_payload_response(0x7F).serialize(), 1.0)
+    assert engine.max_payload == 128
+
+
+def test_vendor_type_garbage_is_rejected_at_once_after_negotiation() -> None:
+    # 0xF0 (vendor type, §2) then the App ACK reads as type F008 with a 0x0100-byte payload: more
+    # than the negotiated 128, so the parser drops the byte at once instead of waiting 500 ms.
+    engine = LinkEngine(LinkTimers(idle_gap=None))
+    engine.receive(max_payload_response(6).serialize(), 0.0)
+    engine.poll(T_MA)
+    engine.request(SHED, 1.0, matcher=is_app_ack_of_shed)
+    engine.receive(ACK, 1.05)
+    [result] = done(engine.receive(b"\xf0" + APP_ACK_SHED.serialize(), 1.2))
+    assert result.reply == APP_ACK_SHED
+    assert engine.counters.garbage_bytes == 1
+
+
+def test_before_negotiation_a_long_header_is_garbage() -> None:
+    engine = LinkEngine(LinkTimers(idle_gap=None))
+    events = engine.receive(DEVICE_INFO_REPLY.serialize(), 0.0)
+    assert not any(isinstance(e, FrameReceived) for e in events)
+    engine.max_payload = 128
+    events = engine.receive(DEVICE_INFO_REPLY.serialize(), 1.0)
+    assert FrameReceived(DEVICE_INFO_REPLY) in events

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +12,7 @@ from ven_edge.cta2045 import messages as m
 from ven_edge.cta2045.frames import Frame, LinkAck, LinkNak, NakReason
 from ven_edge.cta2045.stream import (
     FRAME_TIMEOUT,
+    IDLE_GAP,
     BytesDiscarded,
     FrameReader,
     FrameRejected,
@@ -65,7 +67,7 @@ def test_bad_checksum_is_reported_once_then_resync() -> None:
 
 
 def test_partial_frame_abandoned_after_timeout_with_nak_05() -> None:
-    reader = FrameReader()
+    reader = FrameReader(idle_gap=None)  # the frame timeout alone
     assert reader.feed(SHED[:5], 10.0) == []
     assert reader.deadline() == 10.0 + FRAME_TIMEOUT
     assert reader.poll(10.0 + FRAME_TIMEOUT - 0.001) == []
@@ -194,3 +196,126 @@ def test_clean_stream_any_boundaries(
     for chunk in _split(stream, cuts):
         events += reader.feed(chunk, 0.0)
     assert events == frames
+
+
+# --- Idle-gap resynchronisation (cta2045.md §5 tML, §13 row 8) ------------------------------
+
+
+def test_partial_frame_then_idle_gap_is_abandoned_with_nak_05() -> None:
+    reader = FrameReader()
+    assert reader.feed(SHED[:5], 10.0) == []
+    assert reader.deadline() == 10.0 + IDLE_GAP  # long before the 500 ms frame timeout
+    assert reader.poll(10.0 + IDLE_GAP - 0.001) == []
+    [rejected, *rest] = reader.poll(10.0 + IDLE_GAP)
+    assert isinstance(rejected, FrameRejected)
+    assert rejected.nak is NakReason.MESSAGE_TIMEOUT
+    assert "line went idle" in rejected.detail
+    assert rejected.data == SHED[:5]
+    assert rest == [BytesDiscarded(SHED[1:5])]
+    assert reader.buffered == 0
+    assert reader.deadline() is None
+    # The late rest of the abandoned frame is garbage; the next frame is found.
+    events = reader.feed(SHED[5:] + APP_ACK, 10.1)
+    assert _frames(events) == [Frame(0x0801, b"\x03\x01")]
+
+
+def test_stray_byte_before_a_frame_costs_one_gap_and_no_nak() -> None:
+    # 08 08 ... claims type 0808 and a 0x0100-byte payload that never comes.
+    reader = FrameReader()
+    assert reader.feed(b"\x08" + APP_ACK, 0.0) == []
+    events = reader.poll(IDLE_GAP)
+    assert events == [BytesDiscarded(b"\x08"), Frame(0x0801, b"\x03\x01")]
+
+
+def test_link_ack_ending_a_burst_is_accepted() -> None:
+    reader = FrameReader()
+    assert reader.feed(b"\x09\x06\x00", 0.0) == []
+    assert reader.poll(IDLE_GAP) == [BytesDiscarded(b"\x09"), LinkAck()]
+
+
+def test_gap_after_a_checksum_error_ends_the_hunt_quietly() -> None:
+    reader = FrameReader()
+    corrupt = bytearray(b"\x08\x02\x00\x06" + bytes(8))
+    events = reader.feed(bytes(corrupt[:10]) + b"\x08\x02\x00", 0.0)  # 08 02 00 06 + 6 of 8 bytes
+    events += reader.feed(bytes(corrupt[10:]), 0.001)
+    assert [type(e) for e in events].count(FrameRejected) == 1  # the checksum error
+    events = reader.poll(0.001 + IDLE_GAP)
+    assert all(isinstance(e, BytesDiscarded) for e in events)
+    assert reader.buffered == 0
+
+
+def test_without_idle_gap_only_the_frame_timeout_applies() -> None:
+    reader = FrameReader(idle_gap=None)
+    reader.feed(SHED[:5], 0.0)
+    assert reader.poll(0.1) == []
+    assert reader.deadline() == FRAME_TIMEOUT
+
+
+def test_late_read_after_a_busy_loop_does_not_split_a_frame() -> None:
+    # The rest of the frame is read 50 ms later (the event loop was busy) before the reader was
+    # polled: the bytes were on the line together, so the frame stands.
+    reader = FrameReader()
+    reader.feed(SHED[:3], 0.0)
+    assert reader.feed(SHED[3:], 0.05) == [Frame(0x0801, b"\x01\x05")]
+
+
+def test_bytes_trickling_without_a_gap_still_hit_the_frame_timeout() -> None:
+    reader = FrameReader()
+    events = reader.feed(b"\x08\x02\x01\x00", 0.0)  # claims 256 bytes
+    t = 0.0
+    while not events:
+        t += IDLE_GAP / 2
+        assert reader.poll(t - 0.001) == []
+        events = reader.feed(b"\x00", t)
+    assert t == pytest.approx(FRAME_TIMEOUT, abs=IDLE_GAP)
+    assert isinstance(events[0], FrameRejected)
+    assert "500 ms" in events[0].detail
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(data_frames | st.sampled_from([LinkAck(), LinkNak(3)]), min_size=1, max_size=6),
+    st.lists(st.integers(0, 10_000), max_size=20),
+    st.lists(st.floats(0.0, 0.95), max_size=40),
+)
+def test_prompt_reads_with_polls_in_between_match_one_read(
+    frames: list[Frame | LinkAck | LinkNak], cuts: list[int], delays: list[float]
+) -> None:
+    """Split across reads that come within the idle gap, with the caller polling in between."""
+    stream = b"".join(f.serialize() for f in frames)
+    reader = FrameReader()
+    events: list[ReaderEvent] = []
+    now = 100.0
+    pauses = iter(delays)
+    for chunk in _split(stream, cuts):
+        events += reader.feed(chunk, now)
+        step = next(pauses, 0.5) * IDLE_GAP
+        events += reader.poll(now + step / 2)  # the loop looks at the line meanwhile
+        now += step
+    events += reader.poll(now + IDLE_GAP)
+    assert events == frames
+    assert reader.buffered == 0
+
+
+@settings(max_examples=200)
+@given(
+    data_frames,
+    st.integers(1, 40),
+    st.binary(max_size=12),
+    data_frames,
+)
+def test_partial_frame_then_gap_then_a_frame(
+    cut: Frame, keep: int, noise: bytes, following: Frame
+) -> None:
+    """A frame cut short (or noise) followed by silence never delays the next frame."""
+    partial = (noise + cut.serialize())[: len(noise) + min(keep, len(cut.serialize()) - 1)]
+    reader = FrameReader()
+    events = reader.feed(partial, 0.0)
+    deadline = reader.deadline()
+    if deadline is not None:
+        assert deadline <= IDLE_GAP  # abandoned on the gap, not after 500 ms
+        events += reader.poll(IDLE_GAP)
+    assert reader.buffered == 0
+    assert sum(isinstance(e, FrameRejected) and e.nak == 5 for e in events) <= 1
+    after = reader.feed(following.serialize(), 1.0)
+    assert _frames(after) == [following]

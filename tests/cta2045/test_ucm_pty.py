@@ -292,7 +292,8 @@ async def test_frames_above_the_heater_maximum_are_not_sent(tmp_path: Path) -> N
         assert outcome.reason_text is not None
         assert "exceeds the heater's maximum of 2" in outcome.reason_text
         assert len(r.sim.received) == received
-        assert (await r.ucm.get_set_point()).ok  # a 2-byte request still goes
+        # The negotiated maximum bounds both directions: Basic-sized traffic still flows.
+        assert (await r.ucm.operational_state()).ok
 
 
 async def test_an_accepted_event_clears_a_stale_override(tmp_path: Path) -> None:

@@ -69,3 +69,24 @@ async def test_report_without_a_reading_waits_for_one(tmp_path: Path) -> None:
     assert link.outbox is not None
     assert [b["reportName"] for b in link.outbox.pending] == ["gw/ev1/STORAGE_CHARGE_LEVEL/1"]
     await link.client.close()
+
+
+async def test_reading_history_is_saved_every_few_minutes_offline(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    now = [T0]
+    link = make_link(store, now)
+    charge = [10.0]
+    link.readings = lambda: DeviceReadings(charge_percent=charge[0])
+    assert link.queue_due_reports() == 1  # saved with the queued report
+
+    def saved() -> list[float]:
+        return [row[2] for row in store.load("oadr3_link")["readings"]["samples"]]
+
+    assert saved() == [10.0]
+    charge[0], now[0] = 20.0, T0 + timedelta(minutes=1)
+    assert link.queue_due_reports() == 0
+    assert saved() == [10.0]  # not rewritten at every call
+    charge[0], now[0] = 30.0, T0 + timedelta(minutes=5)
+    assert link.queue_due_reports() == 0
+    assert saved() == [10.0, 20.0, 30.0]
+    await link.client.close()

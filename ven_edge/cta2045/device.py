@@ -79,6 +79,9 @@ class DeviceSnapshot:
     commissioned: bool = False
     link: LinkHealth = field(default_factory=LinkHealth)
     updated_at: datetime | None = None
+    #: Completed commissionings of this session: a rise after the first means the port was
+    #: reopened and the heater may have lost the active command (the control loop re-sends it).
+    commissionings: int = 0
 
     @property
     def capabilities(self) -> int | None:

@@ -24,6 +24,14 @@ Rules implemented (reference cta2045.md §4, §5, §13 rows 8-9, §16.1):
   A request whose reply does not come within :attr:`LinkTimers.reply_timeout` is retried the same
   way when it is marked idempotent (re-sent Basic commands are harmless, §11.2).
 * A valid reply that arrives before the link ACK counts as the ACK (the ACK was lost on the way).
+* A burst followed by :attr:`LinkTimers.idle_gap` of silence ends there (see
+  :mod:`ven_edge.cta2045.stream`): a partial frame is NAKed 0x05 after 20 ms, not 500 ms.
+* The stream parser rejects at once a header claiming more than the negotiated maximum payload
+  (so a stray vendor-type byte >= 0xF0 cannot hold up the next frames while the parser waits for
+  thousands of bytes). Until a maximum-payload response (08 03 19) has passed in either direction
+  the limit is :data:`UNNEGOTIATED_MAX_PAYLOAD`, 2 bytes (cta2045.md §6); afterwards it is the
+  smaller of the sizes announced by each side, since neither may exceed what the other takes.
+  :attr:`LinkEngine.max_payload` can also be set, for a peer that does not negotiate.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ven_edge.cta2045.encodings import MAX_PAYLOAD_SIZES
 from ven_edge.cta2045.frames import (
     Frame,
     LinkAck,
@@ -42,6 +51,7 @@ from ven_edge.cta2045.frames import (
 )
 from ven_edge.cta2045.stream import (
     FRAME_TIMEOUT,
+    IDLE_GAP,
     BytesDiscarded,
     FrameReader,
     FrameRejected,
@@ -61,6 +71,11 @@ APP_REPLY_TIMEOUT = 3.0
 #: Spacing of re-sent frames and how many re-sends (Intwine: 3 tries 500 ms apart; §5, §13 row 9).
 RETRY_INTERVAL = 0.5
 RETRIES = 3
+#: Until the maximum payload is negotiated, assume 2 bytes: only Basic-sized frames are safe
+#: (EPRI-sim ``MaxPayloadSizeCd``, EPRI-lib sample ``LENGTH2``; cta2045.md §6).
+UNNEGOTIATED_MAX_PAYLOAD = 2
+#: Data-link opcode1 of the maximum-payload response, whose opcode2 is the size code (§6).
+_MAX_PAYLOAD_RESPONSE = 0x19
 
 #: Message types whose payload is always 0 (type query) or 2 bytes (cta2045.md §6, §8).
 _TWO_BYTE_TYPES = frozenset({MessageType.BASIC_DR, MessageType.DATA_LINK})
@@ -82,6 +97,8 @@ class LinkTimers:
     frame_timeout: float = FRAME_TIMEOUT
     retry_interval: float = RETRY_INTERVAL
     retries: int = RETRIES
+    #: Silence that ends a burst (None: only ``frame_timeout`` abandons a partial frame).
+    idle_gap: float | None = IDLE_GAP
 
     @classmethod
     def fast(cls) -> LinkTimers:
@@ -206,18 +223,6 @@ class LinkCounters:
     checksum_errors: int = 0
 
 
-class _Reader(FrameReader):
-    """The stream parser with a configurable frame timeout (tML)."""
-
-    def __init__(self, frame_timeout: float) -> None:
-        super().__init__()
-        self.frame_timeout = frame_timeout
-
-    def deadline(self) -> float | None:
-        started = self._started_at
-        return None if started is None else started + self.frame_timeout
-
-
 @dataclass(frozen=True, slots=True)
 class _Pending:
     due: float
@@ -236,7 +241,11 @@ class LinkEngine:
         self.timers = timers or LinkTimers()
         self.supported_types = supported_types
         self.counters = LinkCounters()
-        self._reader = _Reader(self.timers.frame_timeout)
+        self._reader = FrameReader(UNNEGOTIATED_MAX_PAYLOAD, idle_gap=self.timers.idle_gap)
+        self._reader.frame_timeout = self.timers.frame_timeout
+        # Sizes from the maximum-payload responses we received and sent (module docstring).
+        self._peer_max: int | None = None
+        self._own_max: int | None = None
         self._acks: list[_Pending] = []  # our link ACK/NAKs, each due at tMA after its frame
         self._outbox: list[_Outgoing] = []
         self._inflight: _Outgoing | None = None  # the one frame awaiting its link ACK
@@ -244,6 +253,28 @@ class LinkEngine:
         self._ids = itertools.count(1)
         # When our ACK of the latest received frame goes out: replies wait tAR after it.
         self._last_ack_due = float("-inf")
+
+    @property
+    def max_payload(self) -> int:
+        """The largest payload the stream parser waits for (negotiated, see module docstring)."""
+        return self._reader.max_payload
+
+    @max_payload.setter
+    def max_payload(self, value: int) -> None:
+        self._reader.max_payload = value
+
+    def _learn_max_payload(self, frame: Frame, *, ours: bool) -> None:
+        p = frame.payload
+        if frame.msg_type != MessageType.DATA_LINK or len(p) != 2 or p[0] != _MAX_PAYLOAD_RESPONSE:
+            return
+        size = MAX_PAYLOAD_SIZES.get(p[1])
+        if size is None:
+            return  # an unknown code: keep what we have (the application reports the error)
+        if ours:
+            self._own_max = size
+        else:
+            self._peer_max = size
+        self.max_payload = min(s for s in (self._own_max, self._peer_max) if s is not None)
 
     # --- inputs ----------------------------------------------------------------------------
 
@@ -383,6 +414,7 @@ class LinkEngine:
             self._nak(NakReason.INVALID_LENGTH, now)
             return
         self._queue_link_reply(LinkAck().serialize(), now)
+        self._learn_max_payload(frame, ours=False)
         request = self._request
         if (
             request is not None
@@ -469,6 +501,7 @@ class LinkEngine:
         out.phase = _Phase.AWAIT_ACK
         out.deadline = now + self.timers.ack_timeout
         self._inflight = out
+        self._learn_max_payload(out.frame, ours=True)
         self.counters.frames_out += 1
         events.append(Transmit(out.data))
 

@@ -15,6 +15,19 @@ Recovery rules (cta2045.md §5, §13 rows 8 and 14, §16):
   not mistaken for a link ACK, and it reports no further checksum errors for the same burst.
 * A frame not completed within :data:`FRAME_TIMEOUT` of its first byte is abandoned and reported
   once (link NAK 0x05), then the parser hunts through the bytes it had buffered.
+* An idle gap of :data:`IDLE_GAP` after the last byte also ends whatever is buffered (Intwine: a
+  20 ms gap delimits a message; §13 row 8: "also resynchronise on a >= 20 ms gap"). Nothing more
+  can complete the partial frame, so every complete, checksum-valid frame inside the buffered
+  bytes is delivered, a link ACK/NAK that ends the burst is accepted, and the rest is discarded.
+  Only when nothing was recovered is the burst reported as an incomplete frame (link NAK 0x05):
+  a stray byte in front of a real frame must not draw a NAK that the sender would take for the
+  answer to its frame.
+
+Time: :meth:`FrameReader.feed` takes the bytes as read at ``now``; the gap is observed only by
+:meth:`FrameReader.poll`, i.e. when the caller looked at the line at :meth:`FrameReader.deadline`
+and found nothing new. A late read (a busy event loop handles the port before its timers) thus
+never splits bytes that were on the line together; the worst a real gap missed this way costs is
+the slower checksum/timeout recovery above.
 """
 
 from __future__ import annotations
@@ -40,6 +53,11 @@ from ven_edge.cta2045.frames import (
 #: A partial frame is abandoned this long after its first byte, with link NAK 0x05
 #: (EPRI-lib and EPRI-sim: 500 ms, cta2045.md §5 "tML / frame timeout").
 FRAME_TIMEOUT = 0.5
+
+#: The line idle this long after the last byte ends the burst (Intwine delimits messages with a
+#: 20 ms gap; cta2045.md §5 "tML", §13 row 8). At 19200 baud a byte takes 0.52 ms, so a sender
+#: that writes a frame in one go never leaves such a gap inside it.
+IDLE_GAP = 0.020
 
 #: Largest NAK reason code defined (cta2045.md §4); ``15 rr`` with a larger rr is not a NAK.
 _MAX_NAK_REASON = max(NakReason)
@@ -80,10 +98,16 @@ def _plausible_type(msb: int, lsb: int | None) -> bool:
 class FrameReader:
     """Incremental CTA-2045 frame parser: :meth:`feed` bytes, :meth:`poll` the clock."""
 
-    def __init__(self, max_payload: int = MAX_PAYLOAD_LENGTH) -> None:
+    def __init__(
+        self, max_payload: int = MAX_PAYLOAD_LENGTH, *, idle_gap: float | None = IDLE_GAP
+    ) -> None:
         self.max_payload = max_payload
+        #: None turns the idle-gap rule off (only the frame timeout ends a partial frame).
+        self.idle_gap = idle_gap
+        self.frame_timeout = FRAME_TIMEOUT
         self._buf = bytearray()
         self._started_at: float | None = None
+        self._last_byte_at: float | None = None
         # Bytes still to be rescanned in hunting mode after a bad frame (see module docstring).
         self._hunt = 0
 
@@ -96,23 +120,70 @@ class FrameReader:
         """When :meth:`poll` must be called to abandon the pending partial frame, if any."""
         if self._started_at is None:
             return None
-        return self._started_at + FRAME_TIMEOUT
+        timeout = self._started_at + self.frame_timeout
+        gap = self._gap_deadline()
+        return timeout if gap is None else min(timeout, gap)
+
+    def _gap_deadline(self) -> float | None:
+        if self.idle_gap is None or self._last_byte_at is None or not self._buf:
+            return None
+        return self._last_byte_at + self.idle_gap
 
     def feed(self, data: bytes, now: float) -> list[ReaderEvent]:
-        """Add bytes received at time ``now``; return the events they complete."""
-        events = self.poll(now)
+        """Add bytes read at time ``now``; return the events they complete."""
+        events = self._expire(now)
         if data:
             self._buf += data
+            self._last_byte_at = now
             if self._started_at is None:
                 self._started_at = now
         self._drain(events, now)
         return events
 
     def poll(self, now: float) -> list[ReaderEvent]:
-        """Abandon a partial frame whose time is up; return the resulting events."""
+        """The line was idle until ``now``: end a burst followed by an idle gap and abandon a
+        partial frame whose time is up; return the resulting events."""
+        gap = self._gap_deadline()
+        if gap is not None and now >= gap:
+            return self._end_burst(now)
+        return self._expire(now)
+
+    def _end_burst(self, now: float) -> list[ReaderEvent]:
+        """Nothing can complete the buffered bytes any more (module docstring, idle gap)."""
+        burst = bytes(self._buf)
+        was_hunting = self._hunt > 0
         events: list[ReaderEvent] = []
-        deadline = self.deadline()
-        if deadline is None or now < deadline or not self._buf:
+        while self._buf:
+            if len(self._buf) == LINK_FRAME_SIZE and self._buf[0] in (LINK_ACK_MSB, LINK_NAK_MSB):
+                self._hunt = 0  # a link ACK/NAK right before the gap ends the burst (§2, §4)
+            if self._step(events) is None:
+                # Incomplete and nothing more is coming: drop a byte and look again.
+                self._hunt = max(self._hunt, len(self._buf))
+                self._discard(1, events)
+        self._hunt = 0
+        self._started_at = self._last_byte_at = None
+        recovered = any(isinstance(e, Frame | LinkAck | LinkNak) for e in events)
+        first = events[0] if events else None
+        if was_hunting or recovered or not isinstance(first, BytesDiscarded):
+            return events
+        # Nothing usable: one incomplete frame (NAK 0x05) instead of a run of discards.
+        rest = first.data[1:]
+        detail = (
+            f"frame incomplete when the line went idle ({(self.idle_gap or 0) * 1000:.0f} ms "
+            f"gap): {len(burst)} byte(s) buffered"
+        )
+        return [
+            FrameRejected(NakReason.MESSAGE_TIMEOUT, detail, burst),
+            *([BytesDiscarded(rest)] if rest else []),
+            *events[1:],
+        ]
+
+    def _expire(self, now: float) -> list[ReaderEvent]:
+        """Abandon a partial frame not completed within the frame timeout of its first byte."""
+        events: list[ReaderEvent] = []
+        if self._started_at is None or not self._buf:
+            return events
+        if now < self._started_at + self.frame_timeout:
             return events
         if self._hunt:
             self._discard(1, events)
@@ -121,7 +192,7 @@ class FrameReader:
             events.append(
                 FrameRejected(
                     NakReason.MESSAGE_TIMEOUT,
-                    f"frame not completed within {FRAME_TIMEOUT * 1000:.0f} ms: "
+                    f"frame not completed within {self.frame_timeout * 1000:.0f} ms: "
                     f"{len(stale)} byte(s) buffered",
                     stale,
                 )
@@ -135,7 +206,7 @@ class FrameReader:
     def reset(self) -> None:
         """Forget buffered bytes (after the port was reopened)."""
         self._buf.clear()
-        self._started_at = None
+        self._started_at = self._last_byte_at = None
         self._hunt = 0
 
     def _discard(self, count: int, events: list[ReaderEvent]) -> None:
@@ -159,7 +230,7 @@ class FrameReader:
                 break
             consumed = True
         if not self._buf:
-            self._started_at = None
+            self._started_at = self._last_byte_at = None
         elif consumed:
             # The remaining bytes arrived no later than now; time the new frame from here.
             self._started_at = now

@@ -3,10 +3,13 @@
 :class:`UcmSession` is what the daemon runs (``await start()`` / ``await stop()``). On every
 (re)connect it commissions the heater the way the public UCMs do (cta2045.md §7, §16.1):
 message-type-supported queries for 08 01, 08 02 and 08 03, the maximum-payload query, Get Device
-Information, Outside Comm = found, End Shed at start-up (Intwine, so no stale event survives our
-restart), an operational-state query and a commodity read. Afterwards it sends the Outside-Comm
-heartbeat (default 60 s, never longer than 15 min: Intwine REST doc §1) and polls operational
-state and commodities. A lost port is reopened with exponential backoff.
+Information, Outside Comm = found, Simple Time Sync, End Shed at the first start-up only
+(Intwine, so no stale event survives our restart), an operational-state query and a commodity
+read. Afterwards it sends the Outside-Comm heartbeat (default 60 s, never longer than 15 min:
+Intwine REST doc §1), a Simple Time Sync every hour, and polls operational state and commodities.
+A lost port is reopened with exponential backoff and the heater commissioned again, without End
+Shed: whether the active command must be sent again is the control loop's decision, and
+:attr:`DeviceSnapshot.commissionings` going up tells it that the heater may have lost it.
 
 Commands are typed coroutines returning a :class:`CommandOutcome`: ``ok``, ``app_nak`` with the
 reason (e.g. 5 = customer override, or an Intermediate response code), ``link_nak`` with the NAK
@@ -42,7 +45,13 @@ from ven_edge.cta2045.encodings import (
 )
 from ven_edge.cta2045.errors import MessageDecodeError
 from ven_edge.cta2045.frames import Frame, MessageType, NakReason
-from ven_edge.cta2045.link import Failure, LinkTimers, ReplyMatcher, RequestDone
+from ven_edge.cta2045.link import (
+    UNNEGOTIATED_MAX_PAYLOAD,
+    Failure,
+    LinkTimers,
+    ReplyMatcher,
+    RequestDone,
+)
 from ven_edge.cta2045.messages import Message
 from ven_edge.cta2045.transport import BAUD_RATE, PortError, open_serial
 
@@ -54,6 +63,12 @@ HEARTBEAT_S = 60.0
 MAX_HEARTBEAT_S = 15 * 60.0
 #: Default polling of operational state and commodities (pycta2045's 60 s, not PSU-DCS's 2 s).
 POLL_S = 60.0
+#: Simple Time Sync (0x16, local weekday and hour) is sent hourly by the UCM (EPRI-sim
+#: ``TmrTimeSync_Tick``, Intwine ``SendTimeSync``; cta2045.md §8.1, §11.2, §16.4). We send it
+#: while commissioning and then just after each local hour boundary, so the heater's hour is
+#: never stale by more than the few seconds of :data:`TIME_SYNC_MARGIN_S`.
+TIME_SYNC_S = 3600.0
+TIME_SYNC_MARGIN_S = 2.0
 #: Port reopen backoff, doubling from the first to the last value.
 RECONNECT_INITIAL_S = 0.5
 RECONNECT_MAX_S = 30.0
@@ -122,6 +137,7 @@ class UcmConfig:
     timers: LinkTimers = field(default_factory=LinkTimers)
     heartbeat_s: float = HEARTBEAT_S
     poll_s: float = POLL_S
+    time_sync_s: float = TIME_SYNC_S
     commission: bool = True
     end_shed_on_start: bool = True
     reconnect_initial_s: float = RECONNECT_INITIAL_S
@@ -129,8 +145,8 @@ class UcmConfig:
     baudrate: int = BAUD_RATE
 
     def __post_init__(self) -> None:
-        if self.heartbeat_s < 0 or self.poll_s < 0:
-            raise ValueError("heartbeat and poll intervals must be >= 0")
+        if self.heartbeat_s < 0 or self.poll_s < 0 or self.time_sync_s < 0:
+            raise ValueError("heartbeat, poll and time sync intervals must be >= 0")
         if self.heartbeat_s > MAX_HEARTBEAT_S:
             object.__setattr__(self, "heartbeat_s", MAX_HEARTBEAT_S)
 
@@ -165,6 +181,14 @@ def reply_matcher(request: Message) -> ReplyMatcher | None:
         return reply is not None and messages.is_reply_to(reply, request)
 
     return match
+
+
+def until_next_boundary(local: datetime, period: float) -> float:
+    """Seconds from ``local`` until just after the next multiple of ``period`` in its own time
+    zone (the next top of the hour for 3600 s, also in half-hour zones), plus a margin."""
+    offset = local.utcoffset()
+    seconds = local.timestamp() + (offset.total_seconds() if offset else 0.0)
+    return period - seconds % period + min(TIME_SYNC_MARGIN_S, period / 10)
 
 
 def _to_c(value: object, unit: object) -> float | None:
@@ -292,21 +316,27 @@ class UcmSession:
 
         _, driver = await self._opener(self.config.port, factory, baudrate=self.config.baudrate)
         await driver.wait_open()
+        if not self.config.commission:
+            # No negotiation will happen: accept what a heater may send (our own maximum).
+            driver.engine.max_payload = OUR_MAX_PAYLOAD
         self._driver = driver
-        self._set(link_connected=True)
+        # A reopened port may lead to another heater: negotiate the maximum payload afresh (§6).
+        self._set(link_connected=True, max_payload=UNNEGOTIATED_MAX_PAYLOAD)
 
     async def _run_connected(self) -> None:
         if self.config.commission:
             await self._commission()
         if self._lost.is_set():
             return  # lost during commissioning: reopen rather than claim a working port
-        self._set(commissioned=True)
+        self._set(commissioned=True, commissionings=self._snapshot.commissionings + 1)
         self._ready.set()
         loops: list[Coroutine[Any, Any, object]] = [self._lost.wait()]
         if self.config.heartbeat_s:
             loops.append(self._every(self.config.heartbeat_s, self.outside_comm))
         if self.config.poll_s:
             loops.append(self._every(self.config.poll_s, self._poll))
+        if self.config.time_sync_s:
+            loops.append(self._time_sync_loop(self.config.time_sync_s))
         tasks = [asyncio.ensure_future(c) for c in loops]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -324,6 +354,12 @@ class UcmSession:
             await asyncio.sleep(period)
             await action()
 
+    async def _time_sync_loop(self, period: float) -> None:
+        """Time sync just after every local ``period`` boundary (the top of the hour)."""
+        while True:
+            await asyncio.sleep(until_next_boundary(self._wall_clock().astimezone(), period))
+            await self.time_sync()
+
     async def _poll(self) -> None:
         await self.operational_state()
         await self.commodity_read()
@@ -338,11 +374,18 @@ class UcmSession:
             elif outcome.status is Status.LINK_NAK:
                 unsupported.add(msg_type)
         self._set(supported_types=frozenset(supported), unsupported_types=frozenset(unsupported))
-        if MessageType.DATA_LINK in supported:
-            await self.max_payload()
+        negotiated = MessageType.DATA_LINK in supported and (await self.max_payload()).ok
+        driver = self._driver
+        if not negotiated and driver is not None:
+            # The heater does not negotiate: still send only Basic-sized frames (§6), but accept
+            # whatever it sends rather than drop its replies.
+            log.info("heater did not announce a maximum payload; accepting up to our own")
+            driver.engine.max_payload = OUR_MAX_PAYLOAD
         if MessageType.INTERMEDIATE_DR in supported:
             await self.device_information()
         await self.outside_comm()
+        if self.config.time_sync_s:
+            await self.time_sync()
         if self.config.end_shed_on_start and not self._started_once:
             await self.end_shed()
         self._started_once = True

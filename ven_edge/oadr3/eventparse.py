@@ -67,6 +67,8 @@ class ReportDescriptor:
     historical: bool = True
     frequency: int = -1
     repeat: int = 1
+    #: 3.1 ``reportIntervals``: INTERVALS (default), SUB_INTERVALS or OPEN_INTERVALS (UG §7.5).
+    report_intervals: str = "INTERVALS"
 
 
 @dataclass(frozen=True)
@@ -253,19 +255,20 @@ def parse_report_descriptors(raw: object, where: str) -> tuple[ReportDescriptor,
         # UG examples 7.7-1 and 8.6-1 spell the key "payLoadType".
         kind = _string(data.get("payloadType", data.get("payLoadType")), f"{at}.payloadType")
         reading, units = data.get("readingType"), data.get("units")
+        intervals = data.get("reportIntervals")
         out.append(
             ReportDescriptor(
                 payload_type=kind,
                 reading_type=reading if isinstance(reading, str) else None,
                 units=units if isinstance(units, str) else None,
                 aggregate=bool(data.get("aggregate") or False),
-                start_interval=_optional_int(data.get("startInterval"), f"{at}.startInterval", -1)
-                or -1,
-                num_intervals=_optional_int(data.get("numIntervals"), f"{at}.numIntervals", -1)
-                or -1,
+                # 0 is a real interval index (UG §7.5 "counted from the zero-th"), not "unset".
+                start_interval=_int_default(data.get("startInterval"), f"{at}.startInterval", -1),
+                num_intervals=_int_default(data.get("numIntervals"), f"{at}.numIntervals", -1),
                 historical=data.get("historical") is not False,
                 frequency=_int_default(data.get("frequency"), f"{at}.frequency", -1),
                 repeat=_int_default(data.get("repeat"), f"{at}.repeat", 1),
+                report_intervals=intervals if isinstance(intervals, str) else "INTERVALS",
             )
         )
     return tuple(out)

@@ -16,11 +16,12 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ven_edge.oadr3.backoff import Backoff
 from ven_edge.oadr3.client import PollResult, Registration, VtnClient
 from ven_edge.oadr3.errors import Oadr3Error
+from ven_edge.oadr3.readinglog import ReadingLog
 from ven_edge.oadr3.reports import (
     DeviceReadings,
     ReportOutbox,
@@ -34,6 +35,8 @@ from ven_edge.store import StateStore
 LOG = logging.getLogger(__name__)
 
 STATE_DOCUMENT = "oadr3_link"
+#: How often the reading history is saved between cycles (e.g. during a VTN outage).
+HISTORY_SAVE_INTERVAL = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class VtnLink:
         timing: LinkTiming | None = None,
         backoff: Backoff | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        history: ReadingLog | None = None,
     ) -> None:
         self.client = client
         self.on_timeline = on_timeline
@@ -91,6 +95,8 @@ class VtnLink:
         self.outbox = outbox
         self.scheduler = scheduler
         self.readings = readings
+        #: What the device reported over time, for reports covering past intervals.
+        self.history = history if history is not None else ReadingLog()
         self.store = store
         self.timing = timing or LinkTiming()
         self.backoff = backoff or Backoff(self.timing.backoff_base_s, self.timing.backoff_cap_s)
@@ -98,6 +104,7 @@ class VtnLink:
         self.health = LinkHealth()
         self._subscription_id: str | None = None
         self._subscribed_at: float | None = None
+        self._persisted_at: datetime | None = None
         self._cycling = asyncio.Lock()  # run() and an external cycle() never interleave
         self._restore()
         if receiver is not None and receiver.client is None:
@@ -113,6 +120,7 @@ class VtnLink:
         self.client.timeline_builder.restore_state(document.get("anchors") or {})
         if self.scheduler is not None:
             self.scheduler.restore_state(document.get("reports") or {})
+        self.history.restore_state(document.get("readings") or {})
         registration = document.get("registration")
         if isinstance(registration, dict):
             with contextlib.suppress(KeyError, TypeError, ValueError):
@@ -121,12 +129,14 @@ class VtnLink:
     def _persist(self) -> None:
         if self.store is None:
             return
+        self._persisted_at = self._wall_clock()
         registration = self.client.registration
         self.store.save(
             STATE_DOCUMENT,
             {
                 "anchors": self.client.timeline_builder.export_state(),
                 "reports": self.scheduler.export_state() if self.scheduler else {},
+                "readings": self.history.export_state(),
                 "registration": registration.to_json() if registration else None,
             },
         )
@@ -188,12 +198,21 @@ class VtnLink:
         client = self.client
         now = self._wall_clock()
         readings = self.readings()
+        self.history.record(now, readings)
         resource = client.settings.resource_name
-        for due in self.scheduler.due(client.events.values(), client.timeline, now):
+        anchors = client.timeline_builder.first_seen
+        for due in self.scheduler.due(
+            client.events.values(), client.timeline, now, first_seen=anchors
+        ):
             program = due.program_id if client.settings.version == "3.0.1" else None
             try:
                 body = build_due_report(
-                    due, readings, resource_name=resource, now=now, program_id=program
+                    due,
+                    readings,
+                    resource_name=resource,
+                    now=now,
+                    program_id=program,
+                    history=self.history,
                 )
             except ValueError as exc:
                 LOG.error("report %s not built: %s", due.name, exc)
@@ -204,11 +223,18 @@ class VtnLink:
                 continue
             queued += self.outbox.add(body)
         self.health.pending_reports = len(self.outbox.pending)
-        if queued:
+        stale = self._persisted_at is None or now - self._persisted_at >= HISTORY_SAVE_INTERVAL
+        if queued or stale:
             # Sequence numbers name the reports: persist them with the queued reports, or a
-            # restart during an outage would reuse names the outbox then refuses.
+            # restart during an outage would reuse names the outbox then refuses. The reading
+            # history is saved now and then, so a restart loses only minutes of it.
             self._persist()
         return queued
+
+    def record_readings(self, readings: DeviceReadings, at: datetime | None = None) -> None:
+        """Remember what the device reports (call on each device state change), so interval
+        reports have the values between cycles; cycles also record ``readings()``."""
+        self.history.record(at or self._wall_clock(), readings)
 
     # Kept for callers written against the first version of this class.
     _queue_due_reports = queue_due_reports

@@ -3,7 +3,9 @@
 Builders take plain values (an operating-state name, a percentage, kWh per interval), so this
 module does not depend on the CTA-2045 stack; the daemon maps device state to these values.
 Report shapes follow User Guide 3.1.0 §7.5-§7.8 and the 3.1.0 YAML ``reportRequest``; 3.0.1
-reports also need ``programID``.
+reports also need ``programID``. When reports fall due and which event intervals they cover is
+:mod:`ven_edge.oadr3.reporttiming`; the values over past intervals come from a
+:class:`~ven_edge.oadr3.readinglog.ReadingLog`.
 
 Exactly once: every report gets a deterministic ``reportName`` (client, event, payload type,
 sequence). :class:`ReportOutbox` persists a report before sending it and marks it "attempted"
@@ -16,10 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ven_edge.oadr3 import models
 from ven_edge.oadr3.client import VtnClient
@@ -29,8 +31,18 @@ from ven_edge.oadr3.errors import (
     VtnHttpError,
     VtnUnreachableError,
 )
-from ven_edge.oadr3.eventparse import Event
+from ven_edge.oadr3.eventparse import Event, ReportDescriptor
+from ven_edge.oadr3.readinglog import ReadingLog
+from ven_edge.oadr3.reporttiming import (
+    EventIntervals,
+    ReportSpan,
+    ReportWindow,
+    is_ad_hoc,
+    report_intervals,
+    report_window,
+)
 from ven_edge.oadr3.timefmt import duration_from_timedelta
+from ven_edge.oadr3.timeline import DEFAULT_HORIZON
 from ven_edge.signals import SignalTimeline
 from ven_edge.store import StateStore
 
@@ -56,6 +68,22 @@ OPERATING_STATES: frozenset[str] = frozenset(
 #: Report payload types this gateway can produce (issue 5 item 3).
 SUPPORTED_REPORTS: frozenset[str] = frozenset({"OPERATING_STATE", "STORAGE_CHARGE_LEVEL", "USAGE"})
 
+#: UG §7.8: a payload qualifying the single other payload of a report interval.
+DATA_QUALITY = "DATA_QUALITY"
+#: Definition 3.1.0 data quality value for an interval without a reading.
+MISSING = "MISSING"
+#: UG §7.7: the resource name of a report that sums all targeted resources.
+AGGREGATED_REPORT = "AGGREGATED_REPORT"
+#: Reading types (Definition 3.1.0 "Reading Type Enumerations") used when none is asked for.
+DIRECT_READ = "DIRECT_READ"
+FORECAST = "FORECAST"
+#: The units each supported report is produced in (reference/openadr3.md §6); no conversion.
+REPORT_UNITS: dict[str, str | None] = {
+    "OPERATING_STATE": None,
+    "STORAGE_CHARGE_LEVEL": "PERCENT",
+    "USAGE": "KWH",
+}
+
 
 @dataclass(frozen=True)
 class ReportInterval:
@@ -65,6 +93,8 @@ class ReportInterval:
     values: tuple[float | int | str | bool, ...]
     start: datetime | None = None
     duration: timedelta | None = None
+    #: A DATA_QUALITY value (UG §7.8: OK, MISSING, ESTIMATED, BAD) sent next to the payload.
+    quality: str | None = None
 
 
 def report_name(client_name: str, event_id: str, payload_type: str, sequence: int) -> str:
@@ -89,10 +119,10 @@ def build_report(
         raise ValueError(f"a {payload_type} report needs at least one interval")
     wire_intervals: list[dict[str, Any]] = []
     for interval in intervals:
-        wire: dict[str, Any] = {
-            "id": interval.id,
-            "payloads": [{"type": payload_type, "values": list(interval.values)}],
-        }
+        payloads = [{"type": payload_type, "values": list(interval.values)}]
+        if interval.quality is not None:
+            payloads.append({"type": DATA_QUALITY, "values": [interval.quality]})
+        wire: dict[str, Any] = {"id": interval.id, "payloads": payloads}
         period: dict[str, Any] = {}
         if interval.start is not None:
             period["start"] = interval.start
@@ -168,92 +198,451 @@ class DeviceReadings:
     usage_start: datetime | None = None
     usage_duration: timedelta | None = None
 
+    def checked(self) -> tuple[DeviceReadings, list[str]]:
+        """These readings without the values no report may carry, and why each was dropped
+        (devices do report nonsense now and then: reference/hpwh.md §8)."""
+        problems: list[str] = []
+        state, percent, kwh = self.operating_state, self.charge_percent, self.usage_kwh
+        if state is not None and state not in OPERATING_STATES:
+            problems.append(f"operating state {state!r} is not in Definition 3.1.0 Table 4")
+            state = None
+        if percent is not None and not 0.0 <= percent <= 100.0:
+            problems.append(f"charge level {percent!r} % is outside 0-100")
+            percent = None
+        if kwh is not None and not 0.0 <= kwh < float("inf"):
+            problems.append(f"energy reading {kwh!r} kWh is not a finite amount >= 0")
+            kwh = None
+        if not problems:
+            return self, []
+        return replace(self, operating_state=state, charge_percent=percent, usage_kwh=kwh), problems
+
 
 @dataclass(frozen=True)
 class DueReport:
+    """One report to send now. ``window`` is set for interval reports (timed by the descriptor),
+    None for ad hoc ones (one reading, now)."""
+
     event_id: str
     program_id: str
     payload_type: str
     name: str
+    descriptor: ReportDescriptor | None = None
+    window: ReportWindow | None = None
+    descriptor_index: int = 0
+
+
+_Key = TypeVar("_Key", tuple[str, int], tuple[str, str])
+
+#: Per-event schedule entries remembered after their event is gone (names stay unique if the
+#: event comes back); the oldest are forgotten beyond this.
+MAX_REMEMBERED_EVENTS = 1000
+
+
+#: Spans a plan keeps; an event with more (a long loop of short intervals) is not planned past
+#: its listing, and its reports after it stops being listed are not made.
+MAX_PLANNED_SPANS = 2000
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """What is needed to make an event's timed reports once the VTN no longer lists it."""
+
+    program_id: str
+    intervals: EventIntervals
+    descriptors: tuple[tuple[int, str, ReportDescriptor], ...]
+
+    @property
+    def ends_at(self) -> datetime:
+        return max(span.end for span in self.intervals.spans if span.end is not None)
+
+    @classmethod
+    def of(
+        cls,
+        program_id: str,
+        intervals: EventIntervals,
+        descriptors: tuple[tuple[int, str, ReportDescriptor], ...],
+    ) -> ReportPlan | None:
+        spans = intervals.spans
+        finite = bool(spans) and all(span.end is not None for span in spans)
+        if not descriptors or not finite or len(spans) > MAX_PLANNED_SPANS:
+            return None
+        return cls(program_id, intervals, descriptors)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "program_id": self.program_id,
+            "per_loop": self.intervals.per_loop,
+            "spans": [
+                [s.id, s.start.isoformat(), s.end.isoformat() if s.end else None]
+                for s in self.intervals.spans
+            ],
+            "descriptors": [[i, tag, asdict(d)] for i, tag, d in self.descriptors],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReportPlan:
+        spans = tuple(
+            ReportSpan(
+                int(ident),
+                datetime.fromisoformat(str(start)),
+                datetime.fromisoformat(str(end)) if end is not None else None,
+            )
+            for ident, start, end in data["spans"]
+        )
+        descriptors = tuple(
+            (int(i), str(tag), ReportDescriptor(**d)) for i, tag, d in data["descriptors"]
+        )
+        intervals = EventIntervals(spans, int(data["per_loop"]))
+        return cls(str(data["program_id"]), intervals, descriptors)
 
 
 class ReportScheduler:
     """Decides which reports are due (sans-I/O; time passed in).
 
-    For every known event asking for a supported payload type (its reportDescriptors):
-    ``frequency == -1`` with ``startInterval == -1`` (the defaults) means "when the last interval
-    has ended" (UG §7.5): one report after the event's last timeline interval ends, then
-    nothing. Any other request is answered every ``cadence`` while the event is listed (a
-    simplification of startInterval/numIntervals/frequency, stated in the README).
+    For every known event, each reportDescriptor of a supported payload type is answered:
+
+    * timed descriptors (``frequency != 0`` on an event with intervals, explicit or implied)
+      by the reports :func:`~ven_edge.oadr3.reporttiming.report_window` defines: each when its
+      ``due_at`` has passed, covering its intervals; late if need be. Of the reports already
+      due when the event first arrived, only the most recent is sent (UG §7.5 "'do it now'
+      event reporting").
+    * ad hoc ones (``frequency == 0``, or a report-only event without intervals) every
+      ``cadence`` while the event is listed, with the reading at that moment.
+
+    Other payload types are logged once per event and ignored. Report ``n`` of a descriptor is
+    always named the same (:func:`report_name`), so the outbox can deliver it exactly once.
     """
 
-    def __init__(self, client_name: str, cadence: timedelta = timedelta(minutes=15)) -> None:
+    def __init__(
+        self,
+        client_name: str,
+        cadence: timedelta = timedelta(minutes=15),
+        horizon: timedelta = DEFAULT_HORIZON,
+    ) -> None:
         self.client_name = client_name
         self.cadence = cadence
+        self.horizon = horizon
         self._last: dict[tuple[str, str], datetime] = {}
         self._sequence: dict[tuple[str, str], int] = {}
-        self._finished: set[tuple[str, str]] = set()
+        self._next: dict[tuple[str, int], int] = {}
+        self._first_seen: dict[str, tuple[str, datetime]] = {}
+        self._introduced: dict[str, datetime] = {}  # first sight of any revision
+        self._ignored: set[tuple[str, str]] = set()
+        self._listed: set[str] = set()  # the events of the previous call
+        self._plans: dict[str, ReportPlan] = {}
 
+    # -- persistence -----------------------------------------------------------------------
     def export_state(self) -> dict[str, Any]:
         return {
-            "|".join(key): {"last": last.isoformat(), "seq": self._sequence.get(key, 0)}
-            for key, last in self._last.items()
-        } | {"|".join(key) + "|final": {"done": True} for key in self._finished}
+            "adhoc": {
+                "|".join(key): {"last": last.isoformat(), "seq": self._sequence.get(key, 0)}
+                for key, last in self._last.items()
+            },
+            "sequence": {"|".join(key): seq for key, seq in self._sequence.items()},
+            "next": [[event, index, k] for (event, index), k in self._next.items()],
+            "first_seen": {
+                event: [revision, at.isoformat()]
+                for event, (revision, at) in self._first_seen.items()
+            },
+            "introduced": {event: at.isoformat() for event, at in self._introduced.items()},
+            "plans": {event: plan.to_json() for event, plan in self._plans.items()},
+        }
 
     def restore_state(self, document: Mapping[str, Any]) -> None:
-        for text, data in document.items():
+        adhoc = document.get("adhoc")
+        if not isinstance(adhoc, Mapping):
+            adhoc = document  # the first format held only the ad hoc entries
+        for text, data in adhoc.items():
             parts = str(text).split("|")
             try:
-                if len(parts) == 3 and parts[2] == "final":
-                    self._finished.add((parts[0], parts[1]))
-                elif len(parts) == 2:
+                if len(parts) == 2 and isinstance(data, Mapping):
                     key = (parts[0], parts[1])
                     self._last[key] = datetime.fromisoformat(str(data["last"]))
                     self._sequence[key] = int(data["seq"])
             except (KeyError, TypeError, ValueError) as exc:
                 LOG.warning("ignoring unreadable report schedule entry %s: %s", text, exc)
+        try:
+            for text, seq in (document.get("sequence") or {}).items():
+                event, _, tag = str(text).rpartition("|")
+                self._sequence[(event, tag)] = max(int(seq), self._sequence.get((event, tag), 0))
+            for event, index, k in document.get("next") or []:
+                self._next[(str(event), int(index))] = int(k)
+            for event, (revision, at) in (document.get("first_seen") or {}).items():
+                self._first_seen[str(event)] = (str(revision), datetime.fromisoformat(str(at)))
+            for event, at in (document.get("introduced") or {}).items():
+                self._introduced[str(event)] = datetime.fromisoformat(str(at))
+            for event, plan in (document.get("plans") or {}).items():
+                self._plans[str(event)] = ReportPlan.from_json(plan)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            LOG.warning("ignoring unreadable report schedule: %s", exc)
 
+    # -- deciding --------------------------------------------------------------------------
     def due(
-        self, events: Iterable[Event], timeline: SignalTimeline, now: datetime
+        self,
+        events: Iterable[Event],
+        timeline: SignalTimeline,
+        now: datetime,
+        *,
+        first_seen: Callable[[str], datetime | None] | None = None,
     ) -> list[DueReport]:
+        """The reports due at ``now``. ``timeline`` is accepted for callers' convenience; the
+        timing comes from the events' own (unrandomized) intervals, which reports refer to.
+        ``first_seen`` (e.g. :meth:`TimelineBuilder.first_seen`) pins "now" starts to the same
+        moment as the timeline; without it the scheduler's own first sight is used."""
+        del timeline
         due: list[DueReport] = []
         listed: set[str] = set()
         for event in events:
             listed.add(event.id)
-            ends = [i.end for i in timeline.intervals if i.event_id == event.id]
-            for descriptor in event.report_descriptors:
-                kind = descriptor.payload_type
-                if kind not in SUPPORTED_REPORTS:
-                    continue
-                key = (event.id, kind)
-                if key in self._finished:
-                    continue
-                at_end = descriptor.frequency == -1 and descriptor.start_interval == -1 and ends
-                if at_end:
-                    if now < max(ends):
-                        continue
-                    self._finished.add(key)
-                elif key in self._last and now - self._last[key] < self.cadence:
-                    continue
-                sequence = self._sequence.get(key, 0) + 1
-                name = report_name(self.client_name, event.id, kind, sequence)
-                due.append(DueReport(event.id, event.program_id, kind, name))
-                self._sequence[key] = sequence
-                self._last[key] = now
+            due.extend(self._due_for(event, now, first_seen))
+        for event_id in [i for i in self._plans if i not in listed]:
+            plan = self._plans[event_id]
+            if plan.ends_at <= now:
+                # A 3.1 VTN stops listing an event once it is over (query active=true, #234),
+                # just when its end-of-event reports fall due; the plan (kept across restarts)
+                # still knows them.
+                due.extend(self._due_from_plan(event_id, plan, now))
+                del self._plans[event_id]
+            elif event_id in self._listed:
+                del self._plans[event_id]  # gone before its end: cancelled (UG §7.9)
+        self._listed = listed
         for key in [k for k in self._last if k[0] not in listed]:
-            del self._last[key]  # the event is gone: forget it (sequence kept for names)
+            del self._last[key]  # the event is gone: forget its cadence (names are kept)
+        self._trim()
         return due
+
+    def _due_for(
+        self,
+        event: Event,
+        now: datetime,
+        first_seen: Callable[[str], datetime | None] | None,
+    ) -> list[DueReport]:
+        due: list[DueReport] = []
+        intervals: EventIntervals | None = None
+        kinds_seen: set[str] = set()
+        timed: list[tuple[int, str, ReportDescriptor]] = []
+        for index, descriptor in enumerate(event.report_descriptors):
+            kind = descriptor.payload_type
+            if kind not in SUPPORTED_REPORTS:
+                self._ignore_once(event.id, kind)
+                continue
+            # A second descriptor of the same type gets its own names.
+            tag = kind if kind not in kinds_seen else f"{kind}.{index}"
+            kinds_seen.add(kind)
+            if intervals is None:
+                start = self._seen(event, now, first_seen)
+                intervals = report_intervals(event, start, now, horizon=self.horizon)
+            if is_ad_hoc(descriptor, intervals):
+                report = self._due_ad_hoc(event, descriptor, index, tag, now)
+                due.extend([report] if report is not None else [])
+                continue
+            timed.append((index, tag, descriptor))
+            due.extend(
+                self._due_windows(
+                    event.id, event.program_id, descriptor, index, tag, intervals, now
+                )
+            )
+        self._introduced.setdefault(event.id, now)
+        plan = ReportPlan.of(event.program_id, intervals, tuple(timed)) if intervals else None
+        if plan is not None:
+            self._plans[event.id] = plan
+        else:
+            self._plans.pop(event.id, None)
+        return due
+
+    def _due_from_plan(self, event_id: str, plan: ReportPlan, now: datetime) -> list[DueReport]:
+        intervals = plan.intervals
+        due: list[DueReport] = []
+        for index, tag, descriptor in plan.descriptors:
+            due.extend(
+                self._due_windows(event_id, plan.program_id, descriptor, index, tag, intervals, now)
+            )
+        return due
+
+    def _seen(
+        self, event: Event, now: datetime, anchor_of: Callable[[str], datetime | None] | None
+    ) -> datetime:
+        """When this revision of ``event`` was first seen: where its "now" intervals start."""
+        anchored = anchor_of(event.id) if anchor_of is not None else None
+        known = self._first_seen.get(event.id)
+        if known is None or known[0] != event.revision or anchored is not None:
+            known = (event.revision, anchored or now)
+            self._first_seen[event.id] = known
+        return known[1]
+
+    def _ignore_once(self, event_id: str, kind: str) -> None:
+        if (event_id, kind) not in self._ignored:
+            self._ignored.add((event_id, kind))
+            LOG.info(
+                "event %s asks for %s reports, which this gateway does not make", event_id, kind
+            )
+
+    def _due_ad_hoc(
+        self, event: Event, descriptor: ReportDescriptor, index: int, tag: str, now: datetime
+    ) -> DueReport | None:
+        key = (event.id, tag)
+        if key in self._last and now - self._last[key] < self.cadence:
+            return None
+        sequence = self._sequence.get(key, 0) + 1
+        self._sequence[key] = sequence
+        self._last[key] = now
+        name = report_name(self.client_name, event.id, tag, sequence)
+        return DueReport(
+            event.id, event.program_id, descriptor.payload_type, name, descriptor, None, index
+        )
+
+    def _due_windows(
+        self,
+        event_id: str,
+        program_id: str,
+        descriptor: ReportDescriptor,
+        index: int,
+        tag: str,
+        intervals: EventIntervals,
+        now: datetime,
+    ) -> list[DueReport]:
+        key = (event_id, index)
+        passed: list[ReportWindow] = []
+        k = self._next.get(key, 0)
+        while (window := report_window(descriptor, intervals, k)) is not None:
+            if window.due_at > now:
+                break
+            passed.append(window)
+            k += 1
+        if not passed:
+            return []
+        # UG §7.5 "'do it now' event reporting": of the reports already due when the event
+        # arrived, only the most recent is sent. Reports that fell due later are all sent, late
+        # if need be (the gateway was busy or off), so none is lost.
+        introduced = self._introduced.setdefault(event_id, now)
+        before = [w for w in passed if w.due_at < introduced]
+        send = before[-1:] + [w for w in passed if w.due_at >= introduced]
+        if len(before) > 1:
+            LOG.info(
+                "event %s arrived after %d %s reports were due; sending the latest (UG 7.5)",
+                event_id,
+                len(before),
+                descriptor.payload_type,
+            )
+        self._next[key] = passed[-1].index + 1
+        return [
+            DueReport(
+                event_id,
+                program_id,
+                descriptor.payload_type,
+                report_name(self.client_name, event_id, tag, window.index + 1),
+                descriptor,
+                window,
+                index,
+            )
+            for window in send
+        ]
+
+    def _trim(self) -> None:
+        self._next = _newest_events(self._next)
+        self._sequence = _newest_events(self._sequence)
+        if len(self._ignored) > MAX_REMEMBERED_EVENTS:
+            self._ignored.clear()  # at worst one more log line per event
+        for table in (self._first_seen, self._introduced, self._plans):
+            for event in list(table)[:-MAX_REMEMBERED_EVENTS]:
+                del table[event]
 
     def forget(self, due: DueReport) -> None:
         """Undo :meth:`due` for a report that could not be built (e.g. no reading yet), so it
         is offered again next time, under the same name."""
-        key = (due.event_id, due.payload_type)
+        if due.window is not None:
+            key = (due.event_id, due.descriptor_index)
+            if self._next.get(key) == due.window.index + 1:
+                self._next[key] = due.window.index
+            return
+        tag = due.name.rsplit("/", 2)[-2]
+        ad_hoc = (due.event_id, tag)
         if due.name == report_name(
-            self.client_name, due.event_id, due.payload_type, self._sequence.get(key, 0)
+            self.client_name, due.event_id, tag, self._sequence.get(ad_hoc, 0)
         ):
-            self._sequence[key] -= 1
-        self._finished.discard(key)
-        self._last.pop(key, None)
+            self._sequence[ad_hoc] -= 1
+        self._last.pop(ad_hoc, None)
+
+
+def _newest_events(table: dict[_Key, int]) -> dict[_Key, int]:
+    """``table`` without the entries of all but the newest :data:`MAX_REMEMBERED_EVENTS`."""
+    events = list(dict.fromkeys(key[0] for key in table))
+    if len(events) <= MAX_REMEMBERED_EVENTS:
+        return table
+    keep = set(events[-MAX_REMEMBERED_EVENTS:])
+    return {key: value for key, value in table.items() if key[0] in keep}
+
+
+def _descriptor_units(due: DueReport) -> str | None:
+    units = REPORT_UNITS[due.payload_type]
+    asked = due.descriptor.units if due.descriptor is not None else None
+    if asked is not None and asked != units:
+        LOG.info(
+            "%s reports are in %s, not the %s asked for (no conversion)", due.name, units, asked
+        )
+    return units
+
+
+def _window_value(
+    kind: str, span: ReportSpan, window: ReportWindow, history: ReadingLog, reading_type: str
+) -> float | int | str | bool | None:
+    """One covered interval's value: measured when historical, a persistence forecast else."""
+    end = span.end
+    if window.historical and end is not None:
+        if kind == "OPERATING_STATE":
+            return history.state(span.start, end)
+        if kind == "STORAGE_CHARGE_LEVEL":
+            return history.percent(span.start, end, reading_type)
+        return history.energy(span.start, end)
+    # Forecasts: the gateway does not model the device ahead, so it forecasts "as now" (the
+    # state and charge level hold; energy use continues at the last day's average rate).
+    if kind == "OPERATING_STATE":
+        return history.latest_state()
+    if kind == "STORAGE_CHARGE_LEVEL":
+        return history.latest_percent()
+    rate = history.energy_rate(window.due_at)
+    if rate is None or end is None:
+        return None
+    return round(rate * (end - span.start).total_seconds(), 4)
+
+
+def build_window_report(
+    due: DueReport,
+    history: ReadingLog,
+    *,
+    resource_name: str,
+    program_id: str | None = None,
+) -> dict[str, Any]:
+    """The report answering an interval-timed ``due``: one report interval per covered event
+    interval, with the event interval's id, start and duration (UG §7.5, example 8.3); an
+    interval without a reading carries an empty value and DATA_QUALITY MISSING (UG §7.8)."""
+    window = due.window
+    if window is None:
+        raise ValueError(f"{due.name} is an ad hoc report, not an interval report")
+    descriptor = due.descriptor
+    reading_type = (descriptor.reading_type if descriptor else None) or (
+        DIRECT_READ if window.historical else FORECAST
+    )
+    intervals: list[ReportInterval] = []
+    for span in window.spans:
+        value = _window_value(due.payload_type, span, window, history, reading_type)
+        duration = span.end - span.start if span.end is not None else None
+        values: tuple[float | int | str | bool, ...] = () if value is None else (value,)
+        quality = MISSING if value is None else None
+        intervals.append(ReportInterval(span.id, values, span.start, duration, quality))
+    aggregate = descriptor is not None and descriptor.aggregate
+    return build_report(
+        event_id=due.event_id,
+        client_name=due.name.split("/", 1)[0],
+        # One resource here, so the aggregate (UG §7.7: the sum) is that resource's data.
+        resource_name=AGGREGATED_REPORT if aggregate else resource_name,
+        payload_type=due.payload_type,
+        intervals=intervals,
+        name=due.name,
+        units=_descriptor_units(due),
+        reading_type=reading_type,
+        program_id=program_id,
+    )
 
 
 def build_due_report(
@@ -263,8 +652,18 @@ def build_due_report(
     resource_name: str,
     now: datetime,
     program_id: str | None = None,
+    history: ReadingLog | None = None,
 ) -> dict[str, Any] | None:
-    """The body answering ``due`` from ``readings``; None when the needed value is unknown."""
+    """The body answering ``due``; None when an ad hoc report's value is not known yet.
+
+    Interval reports read ``history`` (by default just ``readings`` at ``now``)."""
+    if due.descriptor is not None and due.descriptor.aggregate:
+        resource_name = AGGREGATED_REPORT
+    if due.window is not None:
+        if history is None:
+            history = ReadingLog()
+            history.record(now, readings)
+        return build_window_report(due, history, resource_name=resource_name, program_id=program_id)
     common: dict[str, Any] = {
         "event_id": due.event_id,
         "client_name": due.name.split("/", 1)[0],

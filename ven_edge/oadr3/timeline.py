@@ -121,6 +121,11 @@ class TimelineBuilder:
             except (KeyError, TypeError, ValueError) as exc:
                 LOG.warning("ignoring unreadable timeline anchor for event %s: %s", event_id, exc)
 
+    def first_seen(self, event_id: str) -> datetime | None:
+        """When the current revision of the event was first seen (its "now"), if known."""
+        anchor = self._anchors.get(event_id)
+        return anchor.first_seen if anchor is not None else None
+
     def anchor(self, event: Event, now: datetime) -> EventAnchor:
         """The anchor of ``event``, created on first sight or on a new revision."""
         randomize = _randomize_of(event)
@@ -248,3 +253,12 @@ def _apply_event_duration(event: Event, spans: list[Span], horizon_end: datetime
             continue
         clipped.append((start, span_end if end is None or end > span_end else end, interval))
     return clipped
+
+
+def event_spans(event: Event, first_seen: datetime, horizon_end: datetime) -> list[Span]:
+    """The event's absolute interval spans as published (no randomization), repeated or cut by
+    ``event.duration``; reports refer to these (UG §7.5: "identical IDs, start times, and
+    durations" as the event, example 8.3)."""
+    if is_cancelled(event):
+        return []
+    return _apply_event_duration(event, _interval_spans(event, first_seen), horizon_end)
