@@ -384,10 +384,13 @@ class Controller:
 
 
 def merge_commands(commands: Sequence[PlannedCommand]) -> tuple[PlannedCommand, ...]:
-    """Join adjacent entries with the same kind, event, energy and reason; drop NORMAL gaps."""
+    """Join adjacent entries with the same kind, event, energy and reason; drop NORMAL gaps and
+    entries that last no time (end at or before start)."""
     merged: list[PlannedCommand] = []
     for command in sorted(commands, key=lambda c: c.start):
-        if command.kind is CommandKind.NORMAL:
+        if command.kind is CommandKind.NORMAL or (
+            command.end is not None and command.end <= command.start
+        ):
             continue
         previous = merged[-1] if merged else None
         if (

@@ -29,7 +29,7 @@ from ven_edge.plan.builder import DeviceState, PlannerConfig, build_problem
 from ven_edge.plan.commands import Strategy
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.scheduler import schedule
-from ven_edge.rule_planner import instruction_at, price_at, segments
+from ven_edge.rule_planner import instruction_at, price_at, probe, segments
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,11 @@ class ExactPlanner:
                     )
                 )
                 continue
-            if price_at(inputs.signals, start) is None:
+            middle = probe(start, end)
+            if price_at(inputs.signals, middle) is None:
                 continue  # beyond the prices the VTN sent, nothing justifies a price command
             for command in price_cmds:
-                if command.covers(start):
+                if command.covers(middle):
                     chosen.append(
                         PlannedCommand(start, end, command.kind, command.reason, None, command.wh)
                     )

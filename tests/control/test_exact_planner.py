@@ -9,6 +9,7 @@ from ven_edge.control import CommandKind, DeviceView, PlanInputs
 from ven_edge.exact_planner import ExactPlanner
 from ven_edge.plan.builder import PlannerConfig
 from ven_edge.plan.hpwh_model import HpwhModel
+from ven_edge.rule_planner import MIN_SEGMENT
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 T0 = datetime(2026, 2, 17, 12, 0, tzinfo=UTC)
@@ -66,3 +67,18 @@ def test_an_event_off_the_step_grid_starts_and_ends_on_time() -> None:
     assert [(c.start, c.end, c.kind) for c in plan.commands] == [
         (start, end, CommandKind.CRITICAL_PEAK)
     ]
+
+
+def test_an_event_made_just_before_the_plan_leaves_no_sliver_after_it() -> None:
+    # The live gateway: the event ends at t + 1 h, the plan is made 300 ms after t, so a step
+    # boundary falls 300 ms after the event's end. No "20:13–20:13" command may come of it.
+    planner = ExactPlanner(PlannerConfig(step=timedelta(minutes=15)), MODEL)
+    event = SignalInterval(T0, T0 + timedelta(hours=1), "SIMPLE", (1,), 0, "ev")
+    now = T0 + timedelta(milliseconds=300)
+    signals = SignalTimeline((event, *prices([0.30, 0.12, 0.10, 0.11, 0.25, 0.28])))
+    plan = planner(PlanInputs(now, signals, TANK))
+    assert all(c.end is not None and c.end - c.start >= MIN_SEGMENT for c in plan.commands)
+    first, second = plan.commands[:2]
+    assert (first.kind, first.end, first.event_id) == (CommandKind.SHED, event.end, "ev")
+    # After the event the price plan's command for the cheap hour, from the event's end.
+    assert (second.kind, second.start) == (CommandKind.LOAD_UP, event.end)
