@@ -343,6 +343,13 @@ async def test_chart_axes_fit_large_heating_and_say_where_prices_stop(
     assert area[1] > area[0] + 5
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "status-page-price-gap.png", full_page=True)
+    # On a phone the note wraps inside the card.
+    phone, phone_log = await open_page(browser, site.url, width=390)
+    await chart_info(phone)
+    await expect(phone.locator("#price-note")).to_be_visible()
+    assert await phone.evaluate(NO_OVERFLOW)
+    await phone.screenshot(path=ARTIFACTS / "status-page-price-gap-phone.png", full_page=True)
+    assert phone_log.errors == []
     # With prices over the whole window there is no note and the legend says "Price".
     site.provider.set(make_snapshot(state_code=3, plan=make_plan(load_up_kwh=1.2)))
     await expect(note).to_be_hidden()
