@@ -155,6 +155,9 @@ class ControlPlan:
     price_unit: str | None = None
 
     def __post_init__(self) -> None:
+        for command in self.commands:
+            if command.end is not None and command.end <= command.start:
+                raise ValueError(f"plan command {command.kind} from {command.start} lasts no time")
         for before, after in zip(self.commands, self.commands[1:], strict=False):
             if before.end is None or before.end > after.start:
                 raise ValueError(

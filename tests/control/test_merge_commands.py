@@ -1,14 +1,15 @@
-"""The command timeline's merge: same commands joined, nothing that lasts no time."""
+"""The command timeline: same commands joined, nothing that lasts no time."""
 
 from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ven_edge.control import CommandKind, PlannedCommand, merge_commands
+from ven_edge.control import CommandKind, ControlPlan, PlannedCommand, merge_commands
 
 T0 = datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
 KINDS = [CommandKind.SHED, CommandKind.LOAD_UP, CommandKind.NORMAL]
@@ -38,3 +39,14 @@ def test_merged_commands_all_last_and_no_two_neighbours_are_the_same(
     assert all(c.kind is not CommandKind.NORMAL for c in merged)
     for before, after in itertools.pairwise(merged):
         assert not (before.end == after.start and before.kind is after.kind)
+
+
+def test_a_plan_refuses_a_command_that_lasts_no_time() -> None:
+    empty = PlannedCommand(T0, T0, CommandKind.SHED, "nothing")
+    with pytest.raises(ValueError, match="lasts no time"):
+        ControlPlan(made_at=T0, commands=(empty,))
+    backwards = PlannedCommand(T0, T0 - timedelta(minutes=1), CommandKind.SHED, "backwards")
+    with pytest.raises(ValueError, match="lasts no time"):
+        ControlPlan.from_json(
+            {"made_at": T0.isoformat(), "commands": [backwards.to_json()], "steps": []}
+        )
