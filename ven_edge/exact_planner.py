@@ -118,19 +118,24 @@ class ExactPlanner:
         plan = schedule(problem)
         if not plan.feasible:
             log.warning("no plan meets every constraint (unserved %.2f kWh)", plan.unserved_kwh)
+        # The prices the VTN sent, not the builder's fill for gaps: the page shows these, and
+        # the reasons cite only these.
+        sent = [
+            price_at(inputs.signals, inputs.now + self.config.step * k) for k in range(problem.n)
+        ]
         commands = plan_commands.plan_to_commands(
             plan,
             problem,
             inputs.now,
             strategy=self.strategy,
             supports_advanced_load_up=self.supports_advanced_load_up,
+            priced=[p is not None for p in sent],
         )
         heat = plan.total_heat()
         steps = tuple(
             PlanStep(
                 start=inputs.now + self.config.step * k,
-                # The page shows the prices the VTN sent, not the builder's fill for gaps.
-                price=price_at(inputs.signals, inputs.now + self.config.step * k),
+                price=sent[k],
                 heat_kwh=heat[k],
                 soc_kwh=plan.soc_kwh[k],
             )

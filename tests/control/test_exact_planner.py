@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -82,3 +83,26 @@ def test_an_event_made_just_before_the_plan_leaves_no_sliver_after_it() -> None:
     assert (first.kind, first.end, first.event_id) == (CommandKind.SHED, event.end, "ev")
     # After the event the price plan's command for the cheap hour, from the event's end.
     assert (second.kind, second.start) == (CommandKind.LOAD_UP, event.end)
+
+
+def test_reasons_cite_only_prices_the_utility_sent() -> None:
+    # Six hours of prices, then none: the builder fills the rest of the horizon with a neutral
+    # price so that the plan can go on, but no reason may name that made-up price.
+    planner = ExactPlanner(PlannerConfig(step=timedelta(minutes=15)), MODEL)
+    sent = [0.30, 0.12, 0.10, 0.11, 0.25, 0.28]
+    plan = planner(PlanInputs(T0, SignalTimeline(prices(sent)), TANK))
+    # "reheating from 15:00 when it is cheaper (0.100 $/kWh)", "before the 16:00 price peak
+    # (0.280 $/kWh)": a time when the utility sent a price, and that price.
+    cited = [
+        (time, float(price))
+        for c in plan.commands
+        for time, price in re.findall(
+            r"(\d\d:\d\d)(?: when it is cheaper| price peak) \((\d+\.\d+) \$/kWh\)", c.reason
+        )
+    ]
+    assert cited
+    for time, price in cited:
+        hour = int(time[:2]) - T0.hour
+        assert 0 <= hour < len(sent)
+        assert price == sent[hour]
+    assert any("instead of heating now" in c.reason for c in plan.commands)
