@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -119,13 +118,6 @@ def _check_text(field: str, value: str, *, pattern: re.Pattern[str] | None = Non
     return value
 
 
-def _wire_value(value: float | int | str | bool) -> float | int | str | bool | None:
-    # pydantic's JSON mode writes a non-finite float as null; kept so the output is unchanged.
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _wire_interval(payload_type: str, interval: ReportInterval) -> dict[str, Any]:
     if interval.id not in _INTERVAL_ID_RANGE:
         raise ValueError(f"report interval id {interval.id} is not a 32-bit integer")
@@ -137,7 +129,7 @@ def _wire_interval(payload_type: str, interval: ReportInterval) -> dict[str, Any
         period["duration"] = format_duration(duration_from_timedelta(interval.duration))
     if period:
         wire["intervalPeriod"] = period
-    payloads = [{"type": payload_type, "values": [_wire_value(v) for v in interval.values]}]
+    payloads = [{"type": payload_type, "values": list(interval.values)}]
     if interval.quality is not None:
         payloads.append({"type": DATA_QUALITY, "values": [interval.quality]})
     wire["payloads"] = payloads
