@@ -16,7 +16,14 @@ from pathlib import Path
 from tests.conftest import REPO_ROOT
 
 #: Modules the daemon must not load, each made unnecessary on purpose (see the docstring).
-KEPT_OUT = ("pydantic", "pydantic_core", "ven_edge.oadr3.models", "importlib.metadata", "zipfile")
+KEPT_OUT = (
+    "pydantic",
+    "pydantic_core",
+    "ven_edge.oadr3.models",
+    "importlib.metadata",
+    "zipfile",
+    "difflib",  # only for "did you mean" in configuration errors
+)
 
 # The run path end to end, short of serving: the CLI, the configuration, every part serve()
 # builds (heater link, VTN client with webhook, planner, status page, logging) and a report.
