@@ -9,7 +9,9 @@ python-oa3-client as the utility creating events.
    (the pty and link timers alone).
 2. Poll (5 s, the shortest allowed): event created → command, against the target interval +
    250 ms.
-3. The gateway's steady RSS (target ≤ 45 MB) and idle CPU.
+3. The gateway's steady RSS (target ≤ 45 MB) and idle CPU. Baseline in the same run: bare
+   interpreters holding only the stack (asyncio + aiohttp client and server; the same plus
+   pydantic), measured the same way, so the gateway's own share shows.
 4. RSS over 7 accelerated days (``ven-edge demo --speed``): growth between day 1 and day 7.
 5. Simulated days on real prices (two-node tank, DOE medium draws): cost and peak-hour energy of
    the plan-driven heater against normal mode, and against the LP optimum of the planning model.
@@ -71,6 +73,29 @@ def rss_mb(pid: int, field: str = "VmRSS:") -> float:
         if line.startswith(field):
             return int(line.split()[1]) / 1024.0
     raise RuntimeError("no VmRSS")
+
+
+#: Bare-stack baselines for the RSS figure: what the libraries alone cost in a fresh interpreter.
+STACKS = {
+    "asyncio+aiohttp": "import asyncio, aiohttp, aiohttp.web",
+    "+ pydantic models": "import asyncio, aiohttp, aiohttp.web\nfrom pydantic import BaseModel",
+}
+
+
+async def stack_rss(code: str) -> float:
+    """VmRSS of a fresh interpreter that has run ``code`` and waits."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", f"{code}\nimport sys\nprint('ready', flush=True)\nsys.stdin.read()",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    await proc.stdout.readline()
+    try:
+        return rss_mb(proc.pid)
+    finally:
+        proc.stdin.close()
+        await proc.wait()
 
 
 def cpu_s(pid: int) -> float:
@@ -203,6 +228,7 @@ async def latency_and_memory() -> dict[str, Any]:
                 results["rss_mb"] = max(rss0, rss_mb(proc.pid))
                 results["anon_mb"] = rss_mb(proc.pid, "RssAnon:")
                 results["idle_cpu_pct"] = 100 * (cpu_s(proc.pid) - cpu0) / (time.monotonic() - t0)
+            results["stacks"] = {name: await stack_rss(code) for name, code in STACKS.items()}
             poll_dir = work / "poll"
             poll_dir.mkdir()
             config = write_config(poll_dir, sim.path, vtn.base_url, webhook=None)
@@ -306,6 +332,10 @@ def main() -> int:
     print("== The gateway process (ven-edge run)")
     print(f"{'steady RSS':>22}: {lat['rss_mb']:.1f} MB, of which private {lat['anon_mb']:.1f} MB "
           "(target <= 45 MB)")  # fmt: skip
+    floor = lat["stacks"]["asyncio+aiohttp"]
+    print(f"{'bare stack baseline':>22}: " + ", ".join(
+        f"{name} {mb:.1f} MB" for name, mb in lat["stacks"].items()
+    ) + f"; the gateway's own share {lat['rss_mb'] - floor:.1f} MB")  # fmt: skip
     print(f"{'idle CPU':>22}: {lat['idle_cpu_pct']:.2f} % of one core over {IDLE_S:.0f} s")
     samples, took = asyncio.run(soak())
     print(f"== {SOAK_DAYS} accelerated days: ven-edge demo --speed {SOAK_SPEED:g} "

@@ -1,10 +1,8 @@
 """ven-edge: an OpenADR 3 demand-response gateway for CTA-2045 heat-pump water heaters."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("ven-edge")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0.1.0"
+# The single source of the version (pyproject.toml reads it: [tool.hatch.version]). A literal
+# rather than importlib.metadata, which would pull zipfile, shutil, csv, bz2 and lzma into the
+# daemon (about 1 MB of its RSS budget, issue 5) just to read one string.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

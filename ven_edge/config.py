@@ -12,7 +12,6 @@ a choice), and ``_rule()`` metadata adds bounds with the reason for them.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import ipaddress
 import math
 import os
@@ -473,6 +472,8 @@ def _unknown_key(prefix: str, key: str, known: list[str]) -> str:
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
+    import difflib  # only on a configuration error; the running daemon never needs it
+
     match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"; did you mean {match[0]!r}?" if match else ""
 

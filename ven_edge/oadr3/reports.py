@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from ven_edge.oadr3 import models
 from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.errors import (
     PayloadError,
@@ -41,7 +41,7 @@ from ven_edge.oadr3.reporttiming import (
     report_intervals,
     report_window,
 )
-from ven_edge.oadr3.timefmt import duration_from_timedelta
+from ven_edge.oadr3.timefmt import duration_from_timedelta, format_datetime, format_duration
 from ven_edge.oadr3.timeline import DEFAULT_HORIZON
 from ven_edge.signals import SignalTimeline
 from ven_edge.store import StateStore
@@ -102,6 +102,40 @@ def report_name(client_name: str, event_id: str, payload_type: str, sequence: in
     return f"{client_name}/{event_id}/{payload_type}/{sequence}"
 
 
+#: YAML components/schemas objectID: 1-128 characters of this alphabet.
+_OBJECT_ID = re.compile(r"^[a-zA-Z0-9_-]*$")
+#: YAML components/schemas: names (clientName, payloadType, units, ...) are 1-128 characters.
+_NAME_MAX = 128
+#: YAML interval ``id``: a 32-bit signed integer.
+_INTERVAL_ID_RANGE = range(-(2**31), 2**31)
+
+
+def _check_text(field: str, value: str, *, pattern: re.Pattern[str] | None = None) -> str:
+    if not 1 <= len(value) <= _NAME_MAX:
+        raise ValueError(f"report {field} must be 1-{_NAME_MAX} characters, got {value!r}")
+    if pattern is not None and not pattern.match(value):
+        raise ValueError(f"report {field} {value!r} must match {pattern.pattern}")
+    return value
+
+
+def _wire_interval(payload_type: str, interval: ReportInterval) -> dict[str, Any]:
+    if interval.id not in _INTERVAL_ID_RANGE:
+        raise ValueError(f"report interval id {interval.id} is not a 32-bit integer")
+    wire: dict[str, Any] = {"id": interval.id}
+    period: dict[str, Any] = {}
+    if interval.start is not None:
+        period["start"] = format_datetime(interval.start)
+    if interval.duration is not None:
+        period["duration"] = format_duration(duration_from_timedelta(interval.duration))
+    if period:
+        wire["intervalPeriod"] = period
+    payloads = [{"type": payload_type, "values": list(interval.values)}]
+    if interval.quality is not None:
+        payloads.append({"type": DATA_QUALITY, "values": [interval.quality]})
+    wire["payloads"] = payloads
+    return wire
+
+
 def build_report(
     *,
     event_id: str,
@@ -117,37 +151,34 @@ def build_report(
     """A ``reportRequest`` body (camelCase, RFC 3339, canonical durations)."""
     if not intervals:
         raise ValueError(f"a {payload_type} report needs at least one interval")
-    wire_intervals: list[dict[str, Any]] = []
-    for interval in intervals:
-        payloads = [{"type": payload_type, "values": list(interval.values)}]
-        if interval.quality is not None:
-            payloads.append({"type": DATA_QUALITY, "values": [interval.quality]})
-        wire: dict[str, Any] = {"id": interval.id, "payloads": payloads}
-        period: dict[str, Any] = {}
-        if interval.start is not None:
-            period["start"] = interval.start
-        if interval.duration is not None:
-            period["duration"] = duration_from_timedelta(interval.duration)
-        if period:
-            wire["intervalPeriod"] = period
-        wire_intervals.append(wire)
-    descriptor = {
+    # The canonical wire form of ``models.ReportRequest`` (camelCase, RFC 3339, canonical
+    # durations, absent fields left out), written without loading pydantic: pydantic and the
+    # wire models would cost the daemon ~10 MB of its 45 MB RSS budget (issue 5).
+    # tests/oadr3/test_report_canonical.py checks each body is a fixed point of the model's
+    # validate-and-dump and that the model refuses what this refuses.
+    _check_text("eventID", event_id, pattern=_OBJECT_ID)
+    _check_text("clientName", client_name)
+    _check_text("payloadType", payload_type)
+    descriptor: dict[str, Any] = {
         "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
         "payloadType": payload_type,
-        "units": units,
-        "readingType": reading_type,
     }
-    # Validated through the shared wire model, so the VTN gets canonical, strict output.
-    request = models.ReportRequest.model_validate(
-        {
-            "eventID": event_id,
-            "clientName": client_name,
-            "reportName": name,
-            "payloadDescriptors": [descriptor],
-            "resources": [{"resourceName": resource_name, "intervals": wire_intervals}],
-        }
-    )
-    body = models.dump(request)
+    if reading_type is not None:
+        descriptor["readingType"] = _check_text("readingType", reading_type)
+    if units is not None:
+        descriptor["units"] = _check_text("units", units)
+    body: dict[str, Any] = {
+        "eventID": event_id,
+        "clientName": client_name,
+        "reportName": name,
+        "payloadDescriptors": [descriptor],
+        "resources": [
+            {
+                "resourceName": _check_text("resourceName", resource_name),
+                "intervals": [_wire_interval(payload_type, i) for i in intervals],
+            }
+        ],
+    }
     if program_id is not None:
         body["programID"] = program_id  # required by the 3.0.1 report schema
     return body
