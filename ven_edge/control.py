@@ -155,6 +155,9 @@ class ControlPlan:
     price_unit: str | None = None
 
     def __post_init__(self) -> None:
+        for command in self.commands:
+            if command.end is not None and command.end <= command.start:
+                raise ValueError(f"plan command {command.kind} from {command.start} lasts no time")
         for before, after in zip(self.commands, self.commands[1:], strict=False):
             if before.end is None or before.end > after.start:
                 raise ValueError(
@@ -405,10 +408,13 @@ class Controller:
 
 
 def merge_commands(commands: Sequence[PlannedCommand]) -> tuple[PlannedCommand, ...]:
-    """Join adjacent entries with the same kind, event, energy and reason; drop NORMAL gaps."""
+    """Join adjacent entries with the same kind, event, energy and reason; drop NORMAL gaps and
+    entries that last no time (end at or before start)."""
     merged: list[PlannedCommand] = []
     for command in sorted(commands, key=lambda c: c.start):
-        if command.kind is CommandKind.NORMAL:
+        if command.kind is CommandKind.NORMAL or (
+            command.end is not None and command.end <= command.start
+        ):
             continue
         previous = merged[-1] if merged else None
         if (

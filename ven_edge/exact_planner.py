@@ -30,7 +30,7 @@ from ven_edge.plan.commands import Strategy
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Problem
 from ven_edge.plan.scheduler import schedule
-from ven_edge.rule_planner import instruction_at, price_at, segments
+from ven_edge.rule_planner import instruction_at, price_at, probe, segments
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,11 @@ class ExactPlanner:
                     )
                 )
                 continue
-            if price_at(inputs.signals, start) is None:
+            middle = probe(start, end)
+            if price_at(inputs.signals, middle) is None:
                 continue  # beyond the prices the VTN sent, nothing justifies a price command
             for command in price_cmds:
-                if command.covers(start):
+                if command.covers(middle):
                     chosen.append(
                         PlannedCommand(start, end, command.kind, command.reason, None, command.wh)
                     )
@@ -142,19 +143,24 @@ class ExactPlanner:
         plan = schedule(with_holding_cost(problem, self._loss_per_hour()))
         if not plan.feasible:
             log.warning("no plan meets every constraint (unserved %.2f kWh)", plan.unserved_kwh)
+        # The prices the VTN sent, not the builder's fill for gaps: the page shows these, and
+        # the reasons cite only these.
+        sent = [
+            price_at(inputs.signals, inputs.now + self.config.step * k) for k in range(problem.n)
+        ]
         commands = plan_commands.plan_to_commands(
             plan,
             problem,
             inputs.now,
             strategy=self.strategy,
             supports_advanced_load_up=self.supports_advanced_load_up,
+            priced=[p is not None for p in sent],
         )
         heat = plan.total_heat()
         steps = tuple(
             PlanStep(
                 start=inputs.now + self.config.step * k,
-                # The page shows the prices the VTN sent, not the builder's fill for gaps.
-                price=price_at(inputs.signals, inputs.now + self.config.step * k),
+                price=sent[k],
                 heat_kwh=heat[k],
                 soc_kwh=plan.soc_kwh[k],
             )

@@ -42,6 +42,11 @@ ALERT_COMMANDS: Final[dict[str, CommandKind]] = {
 }
 _SIMPLE_WORDS: Final = {1: "moderate", 2: "high", 3: "emergency"}
 
+# A step boundary this close to an instruction's start or end is dropped, not cut at: the
+# instruction and the plan are both made from "now", a few hundred milliseconds apart, and a
+# sliver between them would be a command of a second ("20:13–20:13") and a needless message.
+MIN_SEGMENT: Final = timedelta(minutes=1)
+
 # A price step is a peak when it is in the top quarter and this much above the median.
 PEAK_QUANTILE: Final = 0.75
 PEAK_OVER_MEDIAN: Final = 1.2
@@ -102,14 +107,31 @@ def segments(
     timeline: SignalTimeline, step_starts: list[datetime], end: datetime
 ) -> list[tuple[datetime, datetime]]:
     """The plan steps cut at every instruction start and end, so that a utility event's
-    command begins and ends when the event does, not at the next step boundary."""
-    cuts = set(step_starts)
+    command begins and ends when the event does, not at the next step boundary.
+
+    A step boundary less than :data:`MIN_SEGMENT` from an instruction's edge is dropped (the
+    first step's start is kept): no segment is shorter than that unless instructions make it so.
+    Look the price plan up at :func:`probe` of a segment, which lies in the step it mostly
+    covers."""
     first = step_starts[0]
-    for interval in timeline.intervals:
-        if interval.kind == "SIMPLE" or interval.kind in ALERT_COMMANDS:
-            cuts.update(t for t in (interval.start, interval.end) if first < t < end)
-    ordered = sorted(cuts)
-    return list(zip(ordered, [*ordered[1:], end], strict=True))
+    edges = {
+        t
+        for interval in timeline.intervals
+        if interval.kind == "SIMPLE" or interval.kind in ALERT_COMMANDS
+        for t in (interval.start, interval.end)
+        if first < t < end
+    }
+    steps = {
+        t for t in step_starts if t == first or all(abs(t - edge) >= MIN_SEGMENT for edge in edges)
+    }
+    ordered = sorted(steps | edges)
+    return [(a, b) for a, b in zip(ordered, [*ordered[1:], end], strict=True) if a < b]
+
+
+def probe(start: datetime, end: datetime) -> datetime:
+    """The middle of a segment: the instant whose plan step the segment takes its price
+    command from (a segment widened by a dropped boundary lies mostly in the later step)."""
+    return start + (end - start) / 2
 
 
 def price_at(timeline: SignalTimeline, t: datetime) -> float | None:
@@ -174,7 +196,7 @@ def plan_by_rules(inputs: PlanInputs, settings: RuleSettings | None = None) -> C
                 )
             )
             continue
-        kind, reason = by_price[min(count - 1, int((start - first) / cfg.step))]
+        kind, reason = by_price[min(count - 1, int((probe(start, end) - first) / cfg.step))]
         commands.append(PlannedCommand(start, end, kind, reason))
     return ControlPlan(
         made_at=now,

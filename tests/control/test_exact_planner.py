@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from ven_edge.plan.builder import PlannerConfig
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Problem, Source
 from ven_edge.plan.scheduler import schedule
+from ven_edge.rule_planner import MIN_SEGMENT
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 T0 = datetime(2026, 2, 17, 12, 0, tzinfo=UTC)
@@ -95,3 +97,41 @@ def test_holding_cost_comes_from_the_model() -> None:
     rate = PLANNER._loss_per_hour()
     assert rate == pytest.approx(MODEL.ua_w_per_k / 1000 / MODEL.heat_capacity_kwh_per_k)
     assert ExactPlanner()._loss_per_hour() == DEFAULT_LOSS_PER_HOUR
+
+
+def test_an_event_made_just_before_the_plan_leaves_no_sliver_after_it() -> None:
+    # The live gateway: the event ends at t + 1 h, the plan is made 300 ms after t, so a step
+    # boundary falls 300 ms after the event's end. No "20:13–20:13" command may come of it.
+    planner = ExactPlanner(PlannerConfig(step=timedelta(minutes=15)), MODEL)
+    event = SignalInterval(T0, T0 + timedelta(hours=1), "SIMPLE", (1,), 0, "ev")
+    now = T0 + timedelta(milliseconds=300)
+    signals = SignalTimeline((event, *prices([0.30, 0.12, 0.10, 0.11, 0.25, 0.28])))
+    plan = planner(PlanInputs(now, signals, TANK))
+    assert all(c.end is not None and c.end - c.start >= MIN_SEGMENT for c in plan.commands)
+    first, second = plan.commands[:2]
+    assert (first.kind, first.end, first.event_id) == (CommandKind.SHED, event.end, "ev")
+    # After the event the price plan's command for the cheap hour, from the event's end.
+    assert (second.kind, second.start) == (CommandKind.LOAD_UP, event.end)
+
+
+def test_reasons_cite_only_prices_the_utility_sent() -> None:
+    # Six hours of prices, then none: the builder fills the rest of the horizon with a neutral
+    # price so that the plan can go on, but no reason may name that made-up price.
+    planner = ExactPlanner(PlannerConfig(step=timedelta(minutes=15)), MODEL)
+    sent = [0.30, 0.12, 0.10, 0.11, 0.25, 0.28]
+    plan = planner(PlanInputs(T0, SignalTimeline(prices(sent)), TANK))
+    # "reheating from 15:00 when it is cheaper (0.100 $/kWh)", "before the 16:00 price peak
+    # (0.280 $/kWh)": a time when the utility sent a price, and that price.
+    cited = [
+        (time, float(price))
+        for c in plan.commands
+        for time, price in re.findall(
+            r"(\d\d:\d\d)(?: when it is cheaper| price peak) \((\d+\.\d+) \$/kWh\)", c.reason
+        )
+    ]
+    assert cited
+    for time, price in cited:
+        hour = int(time[:2]) - T0.hour
+        assert 0 <= hour < len(sent)
+        assert price == sent[hour]
+    assert any("instead of heating now" in c.reason for c in plan.commands)

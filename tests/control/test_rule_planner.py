@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ven_edge.control import CommandKind, DeviceView, PlanInputs
-from ven_edge.rule_planner import plan_by_rules
+from ven_edge.rule_planner import MIN_SEGMENT, plan_by_rules, probe, segments
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 T0 = datetime(2026, 1, 14, 0, 0, tzinfo=UTC)
@@ -86,3 +86,31 @@ def test_an_event_off_the_step_grid_starts_and_ends_on_time() -> None:
     now = T0 + timedelta(minutes=4)
     plan = plan_by_rules(PlanInputs(now, SignalTimeline((ev,)), ON))
     assert [(c.start, c.end, c.kind) for c in plan.commands] == [(start, end, CommandKind.SHED)]
+
+
+def test_an_event_ending_just_before_a_step_leaves_no_sliver() -> None:
+    # An event made from "now" ends 300 ms before a step boundary: the 300 ms between its end
+    # and the step must not become a command of their own (a pre-heat of 300 ms).
+    ev = SignalInterval(T0, T0 + timedelta(hours=1, milliseconds=-300), "SIMPLE", (1,), 0, "ev")
+    signals = SignalTimeline((ev, *hourly_prices([0.1, 0.5] + [0.1] * 22)))
+    plan = plan_by_rules(PlanInputs(T0 + timedelta(minutes=1), signals, ON))
+    assert all(c.end is not None and c.end - c.start >= MIN_SEGMENT for c in plan.commands)
+    first, second = plan.commands[:2]
+    assert (first.kind, first.event_id, first.end) == (CommandKind.SHED, "ev", ev.end)
+    # The price peak's shed follows from the event's end.
+    assert (second.kind, second.event_id, second.start) == (CommandKind.SHED, None, ev.end)
+
+
+def test_segments_have_no_slivers_and_probe_the_step_they_mostly_cover() -> None:
+    step = timedelta(minutes=15)
+    starts = [T0 + step * k for k in range(8)]
+    ev = SignalInterval(
+        T0 + timedelta(minutes=29, seconds=59), T0 + timedelta(minutes=60.5), "SIMPLE", (1,)
+    )
+    cuts = segments(SignalTimeline((ev,)), starts, T0 + 8 * step)
+    assert all(b - a >= MIN_SEGMENT for a, b in cuts)
+    assert ev.start in {a for a, _ in cuts}
+    assert ev.end in {a for a, _ in cuts}
+    after = next(c for c in cuts if c[0] == ev.end)
+    assert after == (ev.end, T0 + 5 * step)
+    assert T0 + 4 * step <= probe(*after) < T0 + 5 * step

@@ -11,7 +11,7 @@ from playwright.async_api import async_playwright, expect
 from hil.heater import Event
 from tests.conftest import REPO_ROOT
 from tests.e2e.harness import heater_on_pty, make_config, running_daemon, wait_for
-from tests.web.test_page_browser import CHROMIUM_ARGS, chromium_path
+from tests.web.test_page_browser import CHROMIUM_ARGS, SCALES, chromium_path
 from ven_edge.daemon import SIGNALS_DOC, timeline_to_json
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.store import StateStore
@@ -54,6 +54,25 @@ async def test_live_page_shows_the_event_and_follows_an_override(tmp_path: Path)
                 await expect(page.locator("#event-current")).to_contain_text("Peak")
                 await expect(page.locator("#plan-chart")).to_be_visible()
                 await expect(page.locator("#commands li").first).to_contain_text("utility event")
+                # No command that lasts no time ("20:13–20:13"), and after the event the
+                # price plan's pre-heat for the cheap hours takes over at the event's end.
+                rows = await page.locator("#commands li .when").all_inner_texts()
+                assert all(start != end for start, end in (row.split("–") for row in rows)), rows
+                assert rows[1].startswith(rows[0].split("–")[1]), rows
+                # Each axis above its data; the prices end after six hours, and the page says so.
+                scales = await page.evaluate(SCALES)
+                assert scales["kwh"][0] > scales["kwh"][1] > 0, scales
+                assert scales["price"][0] > scales["price"][1] == 0.30, scales
+                # (the plan starts a moment after ``now``: its first step without a price may
+                # fall in the next minute)
+                ends = {
+                    (now + timedelta(hours=6, seconds=s)).astimezone().strftime("%H:%M")
+                    for s in (0, 5)
+                }
+                note = page.locator("#price-note")
+                await expect(note).to_contain_text("No price from the utility after ")
+                text = await note.inner_text()
+                assert any(f"after {end}" in text for end in ends), (text, ends)
                 ARTIFACTS.mkdir(exist_ok=True)
                 await page.screenshot(path=str(ARTIFACTS / "status-page-live.png"), full_page=True)
                 sim.set_override(True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from ven_edge.web.status import (
     Health,
     HeaterLinkHealth,
     HeaterStatus,
+    Plan,
     StatusSnapshot,
     VtnHealth,
 )
@@ -279,6 +281,79 @@ async def test_page_shows_state_chart_events_health(browser: Browser, serve) -> 
     # Nothing but the gateway itself was asked for, and no script or CSP error happened.
     assert log.requests
     assert all(url.startswith(site.url + "/") for url in log.requests), log.requests
+    assert log.errors == []
+
+
+SCALES = """() => {
+  const chart = Chart.getChart(document.getElementById("plan-chart"));
+  const top = (values) => Math.max(...values.filter((v) => v !== null));
+  return {
+    kwh: [chart.scales.kwh.max, top(chart.data.datasets[1].data)],
+    price: [chart.scales.price.max, top(chart.data.datasets[0].data)],
+    legend: chart.legend.legendItems.map((item) => item.text),
+  };
+}"""
+
+
+def prices_until(plan: Plan, last: datetime) -> Plan:
+    """The plan as when the utility's prices stop at ``last``: no price from then on."""
+    return replace(
+        plan,
+        intervals=tuple(
+            replace(interval, price=None) if interval.start >= last else interval
+            for interval in plan.intervals
+        ),
+    )
+
+
+async def test_chart_axes_fit_large_heating_and_say_where_prices_stop(
+    browser: Browser, serve
+) -> None:
+    # Pre-heating at 4.8 kW (1.2 kWh a step) with prices of at most 0.42: each axis has its own
+    # top, above its data, so that neither the bars nor the price line reach the frame.
+    prices_end = NOW + timedelta(hours=10, minutes=30)  # 03:00 tomorrow
+    plan = prices_until(make_plan(load_up_kwh=1.2), prices_end)
+    site = await serve(snapshot=make_snapshot(state_code=3, plan=plan))
+    page, log = await open_page(browser, site.url)
+    await chart_info(page)
+    scales = await page.evaluate(SCALES)
+    kwh_max, kwh_top = scales["kwh"]
+    price_max, price_top = scales["price"]
+    assert kwh_top == 1.2
+    assert kwh_max >= 1.1 * kwh_top
+    assert price_top == 0.42
+    assert price_max >= 1.1 * price_top
+    assert kwh_max < 2 * kwh_top  # headroom, not a flattened chart
+    assert price_max < 2 * price_top
+    # The price line ends where the utility's prices do, and the page says so.
+    note = page.locator("#price-note")
+    await expect(note).to_be_visible()
+    await expect(note).to_have_text(
+        "No price from the utility after 03:00 tomorrow: the price line stops there."
+    )
+    assert scales["legend"][0] == "Price (where the utility sent one)"
+    # The bars' tops are inside the chart area: the tallest is shorter than the area.
+    area = await page.evaluate(
+        """() => {
+          const chart = Chart.getChart(document.getElementById("plan-chart"));
+          const bars = chart.getDatasetMeta(1).data;
+          return [chart.chartArea.top, Math.min(...bars.map((bar) => bar.y))];
+        }"""
+    )
+    assert area[1] > area[0] + 5
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / "status-page-price-gap.png", full_page=True)
+    # On a phone the note wraps inside the card.
+    phone, phone_log = await open_page(browser, site.url, width=390)
+    await chart_info(phone)
+    await expect(phone.locator("#price-note")).to_be_visible()
+    assert await phone.evaluate(NO_OVERFLOW)
+    await phone.screenshot(path=ARTIFACTS / "status-page-price-gap-phone.png", full_page=True)
+    assert phone_log.errors == []
+    # With prices over the whole window there is no note and the legend says "Price".
+    site.provider.set(make_snapshot(state_code=3, plan=make_plan(load_up_kwh=1.2)))
+    await expect(note).to_be_hidden()
+    assert (await page.evaluate(SCALES))["legend"][0] == "Price"
     assert log.errors == []
 
 

@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ven_edge.cta2045.encodings import OperationalState
+from ven_edge.web import status
 from ven_edge.web.status import (
     HEATER_MODES,
     DeviceInfo,
@@ -58,6 +60,17 @@ EXPECTED = {
 
 def test_every_known_code_is_covered() -> None:
     assert sorted(EXPECTED) == list(range(15))
+
+
+def test_the_words_follow_the_one_definition_of_the_states() -> None:
+    # The page names the codes of ven_edge.cta2045.encodings, not a copy of its own.
+    assert all(isinstance(code, OperationalState) for code in status._OP_STATE_TEXT)
+    assert set(status._OP_STATE_TEXT) == set(OperationalState)
+    assert not [name for name in vars(status) if name.startswith("OP_")]
+    assert describe_heater(OperationalState.IDLE_CURTAILED, event_end=EVENT_END, tz=DENVER) == (
+        "saving",
+        "Saving energy: utility event until 19:00",
+    )
 
 
 @pytest.mark.parametrize("code", sorted(EXPECTED))

@@ -177,10 +177,12 @@ def _reason(
     plan: Plan,
     times: Sequence[datetime],
     tz: tzinfo | None,
+    priced: Sequence[bool] | None,
 ) -> str:
     price = problem.price
     run_price = sum(price[first : last + 1]) / (last + 1 - first)
-    later = range(last + 1, problem.n)
+    # A reason names only prices the utility sent, never the builder's fill for a gap.
+    later = [t for t in range(last + 1, problem.n) if priced is None or priced[t]]
     if kind in (LOAD_UP, ADVANCED_LOAD_UP):
         peak = max(later, key=lambda t: (price[t], -t), default=None)
         extra = plan.soc_kwh[last + 1] - plan.soc_kwh[first]
@@ -215,6 +217,7 @@ def plan_to_commands(
     supports_advanced_load_up: bool = False,
     normal_capacity_kwh: float | None = None,
     tz: tzinfo | None = None,
+    priced: Sequence[bool] | None = None,
     load_up_price_ratio: float = LOAD_UP_PRICE_RATIO,
 ) -> tuple[Command, ...]:
     """The command timeline for ``plan`` over ``problem`` starting at ``start`` (aware).
@@ -222,7 +225,8 @@ def plan_to_commands(
     ``normal_capacity_kwh`` is the stored energy a normal thermostat reaches (default:
     ``problem.soc_max_kwh``); the state strategy asks for advanced load up only to go above it,
     and keeps a load up only before a price peak ``load_up_price_ratio`` times its price.
-    ``tz`` sets the clock in the reasons (default: ``start``'s zone).
+    ``tz`` sets the clock in the reasons (default: ``start``'s zone). ``priced[t]`` says whether
+    step ``t``'s price came from the utility (default: all did); reasons cite only those.
     """
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
@@ -253,7 +257,7 @@ def plan_to_commands(
                 kind=kind,
                 start=times[first],
                 end=times[t],
-                reason=_reason(kind, first, t - 1, problem, plan, times, tz),
+                reason=_reason(kind, first, t - 1, problem, plan, times, tz, priced),
                 wh=wh,
             )
         )

@@ -17,29 +17,13 @@ from datetime import datetime, tzinfo
 from typing import Literal, TypeAlias, get_args
 from urllib.parse import urlsplit, urlunsplit
 
+from ven_edge.cta2045.encodings import OperationalState
+
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 JSONObject: TypeAlias = dict[str, JSONValue]
 
 HeaterMode = Literal["normal", "saving", "preheating", "opted_out", "fault", "unknown"]
 HEATER_MODES: tuple[HeaterMode, ...] = get_args(HeaterMode)
-
-# CTA-2045 Basic DR operational-state codes (opcode2 of the 0x13 Operational State Response),
-# ../shared/reference/cta2045.md §8.3. Codes 13 and 14 are CTA-2045-B additions.
-OP_IDLE_NORMAL = 0
-OP_RUNNING_NORMAL = 1
-OP_RUNNING_CURTAILED = 2
-OP_RUNNING_HEIGHTENED = 3
-OP_IDLE_CURTAILED = 4
-OP_SGD_ERROR = 5
-OP_IDLE_HEIGHTENED = 6
-OP_CYCLING_ON = 7
-OP_CYCLING_OFF = 8
-OP_VARIABLE_FOLLOWING = 9
-OP_VARIABLE_NOT_FOLLOWING = 10
-OP_IDLE_OPTED_OUT = 11
-OP_RUNNING_OPTED_OUT = 12
-OP_RUNNING_PRICE_STREAM = 13
-OP_IDLE_PRICE_STREAM = 14
 
 TEXT_HEATING = "Heating normally"
 TEXT_IDLE = "Idle"
@@ -51,26 +35,27 @@ TEXT_FAULT = "Heater fault"
 TEXT_NOT_CONNECTED = "Heater not connected"
 TEXT_NOT_FOLLOWING = "Not following the utility event"
 
-# (mode, plain words, whether the words take the event's end time: "... until 19:00").
-_OP_STATE_TEXT: dict[int, tuple[HeaterMode, str, bool]] = {
-    OP_IDLE_NORMAL: ("normal", TEXT_IDLE, False),
-    OP_RUNNING_NORMAL: ("normal", TEXT_HEATING, False),
-    OP_RUNNING_CURTAILED: ("saving", TEXT_SAVING, True),
-    OP_RUNNING_HEIGHTENED: ("preheating", TEXT_PREHEATING, True),
-    OP_IDLE_CURTAILED: ("saving", TEXT_SAVING, True),
-    OP_SGD_ERROR: ("fault", TEXT_FAULT, False),
-    OP_IDLE_HEIGHTENED: ("preheating", TEXT_PREHEATED, True),
+# CTA-2045 operational state (cta2045.md §8.3) → (mode, plain words, whether the words take the
+# event's end time: "... until 19:00").
+_OP_STATE_TEXT: dict[OperationalState, tuple[HeaterMode, str, bool]] = {
+    OperationalState.IDLE_NORMAL: ("normal", TEXT_IDLE, False),
+    OperationalState.RUNNING_NORMAL: ("normal", TEXT_HEATING, False),
+    OperationalState.RUNNING_CURTAILED: ("saving", TEXT_SAVING, True),
+    OperationalState.RUNNING_HEIGHTENED: ("preheating", TEXT_PREHEATING, True),
+    OperationalState.IDLE_CURTAILED: ("saving", TEXT_SAVING, True),
+    OperationalState.SGD_ERROR_CONDITION: ("fault", TEXT_FAULT, False),
+    OperationalState.IDLE_HEIGHTENED: ("preheating", TEXT_PREHEATED, True),
     # Cycling and variable-setting events are curtailment too (cta2045.md §8.3, §9.2 "duty cycle
     # is the % reduction").
-    OP_CYCLING_ON: ("saving", TEXT_SAVING, True),
-    OP_CYCLING_OFF: ("saving", TEXT_SAVING, True),
-    OP_VARIABLE_FOLLOWING: ("saving", TEXT_SAVING, True),
+    OperationalState.CYCLING_ON: ("saving", TEXT_SAVING, True),
+    OperationalState.CYCLING_OFF: ("saving", TEXT_SAVING, True),
+    OperationalState.VARIABLE_FOLLOWING: ("saving", TEXT_SAVING, True),
     # The heater says it ignores the event: it behaves as in normal operation.
-    OP_VARIABLE_NOT_FOLLOWING: ("normal", TEXT_NOT_FOLLOWING, False),
-    OP_IDLE_OPTED_OUT: ("opted_out", TEXT_OPTED_OUT, True),
-    OP_RUNNING_OPTED_OUT: ("opted_out", TEXT_OPTED_OUT, True),
-    OP_RUNNING_PRICE_STREAM: ("normal", "Heating, following prices", False),
-    OP_IDLE_PRICE_STREAM: ("normal", "Idle, following prices", False),
+    OperationalState.VARIABLE_NOT_FOLLOWING: ("normal", TEXT_NOT_FOLLOWING, False),
+    OperationalState.IDLE_OPTED_OUT: ("opted_out", TEXT_OPTED_OUT, True),
+    OperationalState.RUNNING_OPTED_OUT: ("opted_out", TEXT_OPTED_OUT, True),
+    OperationalState.RUNNING_PRICE_STREAM: ("normal", "Heating, following prices", False),
+    OperationalState.IDLE_PRICE_STREAM: ("normal", "Idle, following prices", False),
 }
 
 
@@ -111,8 +96,9 @@ def describe_heater(
         return "fault", TEXT_FAULT
     if state_code is None:
         return "unknown", TEXT_NOT_CONNECTED
-    entry = _OP_STATE_TEXT.get(state_code)
-    if entry is None:
+    try:
+        entry = _OP_STATE_TEXT[OperationalState(state_code)]
+    except (ValueError, KeyError):
         return "unknown", f"Heater state unknown (code {state_code})"
     mode, text, takes_end = entry
     if override and mode != "fault":

@@ -196,6 +196,34 @@
     );
   }
 
+  // Room above the largest value on each axis (Chart.js "grace", then rounded up to a tick), so
+  // that the tallest bar or the highest price never touches the frame and looks cut off. Each
+  // axis fits its own data: kWh and price have nothing in common.
+  const AXIS_HEADROOM = "15%";
+
+  // The utility's prices may stop before the plan does (or pause): say where, rather than let
+  // a line that just ends look like a drawing fault. null when every step has a price.
+  function priceGapNote(intervals, nowIso) {
+    const missing = intervals.map((interval) => interval.price === null);
+    if (!missing.includes(true)) return null;
+    if (!missing.includes(false)) return "No price from the utility for the next 24 hours.";
+    const when = (interval) => {
+      const day = dayPrefix(interval.start, nowIso).trim();
+      const suffix = day === "" ? "" : day === "Tomorrow" ? " tomorrow" : " on " + day;
+      return hhmm(interval.start) + suffix;
+    };
+    const gaps = [];
+    for (let i = 0; i < intervals.length; i++) {
+      if (!missing[i] || (i > 0 && missing[i - 1])) continue;
+      let j = i;
+      while (j + 1 < intervals.length && missing[j + 1]) j++;
+      if (j === intervals.length - 1) gaps.push(i === 0 ? null : "after " + when(intervals[i]));
+      else if (i === 0) gaps.push("before " + when(intervals[j + 1]));
+      else gaps.push(when(intervals[i]) + "–" + hhmm(intervals[j + 1].start));
+    }
+    return "No price from the utility " + gaps.join(", ") + ": the price line stops there.";
+  }
+
   let chart = null;
   let chartKey = null;
 
@@ -209,7 +237,10 @@
     const intervals = windowIntervals(plan, nowIso);
     // No empty axes before the first plan: the list beneath says there is none.
     canvas.parentElement.hidden = intervals.length === 0;
-    const key = JSON.stringify([intervals, plan.commands, plan.price_unit]);
+    const note = intervals.length ? priceGapNote(intervals, nowIso) : null;
+    setText("price-note", note || "");
+    $("price-note").hidden = note === null;
+    const key = JSON.stringify([intervals, plan.commands, plan.price_unit, nowIso.slice(0, 10)]);
     if (key === chartKey) return;
     chartKey = key;
 
@@ -223,6 +254,7 @@
     const ticks = canvas.parentElement.clientWidth < 520 ? 5 : 9;
     const price = intervals.map((interval) => interval.price);
     const priceUnit = plan.price_unit || "price";
+    const priceLabel = price.includes(null) ? "Price (where the utility sent one)" : "Price";
 
     if (chart === null) {
       const Chart = window.Chart;
@@ -280,7 +312,7 @@
                     hidden: !c.isDatasetVisible(index),
                   });
                   return [
-                    entry("Price", COLORS.price, 0),
+                    entry(c.$venPriceLabel || "Price", COLORS.price, 0),
                     entry("Heating (kWh)", COLORS.heat, 1),
                     entry("Pre-heating (kWh)", COLORS.preheat, 1),
                   ];
@@ -308,6 +340,7 @@
               type: "linear",
               position: "left",
               beginAtZero: true,
+              grace: AXIS_HEADROOM,
               grid: { color: COLORS.grid },
               title: { display: true, text: "kWh" },
             },
@@ -315,6 +348,7 @@
               type: "linear",
               position: "right",
               beginAtZero: true,
+              grace: AXIS_HEADROOM,
               grid: { drawOnChartArea: false },
               title: { display: true, text: priceUnit },
             },
@@ -330,6 +364,7 @@
       chart.options.scales.x.ticks.maxTicksLimit = ticks;
     }
     chart.$venIntervals = intervals;
+    chart.$venPriceLabel = priceLabel;
     chart.$venPlan = plan;
     chart.update("none");
   }
