@@ -343,13 +343,15 @@ def main() -> int:
     print(f"{'RSS per day':>22}: " + ", ".join(f"{s:.1f}" for s in samples) + " MB")
     print(f"{'growth day 1 -> 7':>22}: {samples[-1] - samples[0]:+.1f} MB")
     print("== Simulated days (Rheem 50 gal two-node tank, DOE medium draws), cost in $")
+    print("   (state = the default strategy; saving and vs LP: state / fraction)")
     print(f"{'day':>22}  {'normal':>7} {'fraction':>8} {'state':>7} {'LP opt':>7}  "
-          f"{'saving':>6} {'vs LP':>6}  {'peak kWh n/f':>12}  {'min outlet':>10}")  # fmt: skip
+          f"{'saving':>13} {'vs LP':>13}  {'peak kWh n/s':>12}  {'min outlet':>10}")  # fmt: skip
     for name, _prices, runs, lp in days():
         n, f, s = runs["normal"], runs["fraction"], runs["state"]
         print(f"{name:>22}  {n[0]:7.4f} {f[0]:8.4f} {s[0]:7.4f} {lp:7.4f}  "
-              f"{100 * (1 - f[0] / n[0]):5.1f}% {f[0] / lp:6.3f}  "
-              f"{n[1]:5.2f}/{f[1]:5.2f}  {min(f[2], s[2]):8.1f} C")  # fmt: skip
+              f"{100 * (1 - s[0] / n[0]):5.1f}%/{100 * (1 - f[0] / n[0]):5.1f}% "
+              f"{s[0] / lp:6.3f}/{f[0] / lp:6.3f}  "
+              f"{n[1]:5.2f}/{s[1]:5.2f}  {min(f[2], s[2]):8.1f} C")  # fmt: skip
     print(f"(total {time.monotonic() - t_start:.0f} s)")
     return 0
 

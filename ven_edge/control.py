@@ -207,6 +207,9 @@ class DeviceView:
     capacity_kwh: float | None = None
     tank_temp_f: float | None = None
     energy_used_kwh: float | None = None  # cumulative, for USAGE reports
+    #: Completed commissionings of the UCM session: a rise after the first means the port was
+    #: lost and reopened, and the heater may have lost the command it was running.
+    commissionings: int = 0
 
     @property
     def opted_out(self) -> bool:
@@ -282,6 +285,7 @@ class Controller:
         default=None, init=False, repr=False
     )
     _was_opted_out: bool = field(default=False, init=False, repr=False)
+    _commissionings: int = field(default=0, init=False, repr=False)
     overrides: list[OverrideRecord] = field(default_factory=list, init=False)
 
     def set_plan(self, plan: ControlPlan) -> None:
@@ -298,6 +302,10 @@ class Controller:
         """The command to send now, or None when the heater already does the right thing."""
         if not device.connected:
             return None
+        if device.commissionings > self._commissionings:
+            if self._commissionings > 0:
+                self._forget_heater_state(now)
+            self._commissionings = device.commissionings
         planned = self.desired(now)
         wanted = self._command_for(planned, now)
         last = self._last
@@ -335,6 +343,19 @@ class Controller:
         ):
             return wanted  # renew the lease before the heater's own timer ends
         return None
+
+    def _forget_heater_state(self, now: datetime) -> None:
+        """Reconnected after a lost port: the heater may have power-cycled or let its timer run
+        out meanwhile, so the command in force is re-sent (with its remaining duration), as
+        after a failed send; an End Shed last sent needs nothing (a heater restarts normal)."""
+        last = self._last
+        if last is None or last.outcome is Outcome.OVERRIDDEN:
+            return
+        if last.command.kind is CommandKind.NORMAL:
+            self._last = None
+            return
+        retry_now = now - timedelta(seconds=self.settings.retry_s)
+        self._last = _Sent(command=last.command, at=retry_now, outcome=Outcome.FAILED)
 
     def record(self, command: SendCommand, outcome: Outcome, now: datetime) -> None:
         """What came of ``command``, sent at ``now``."""

@@ -164,7 +164,7 @@ async def run_demo(
                         "poll_s": 2,
                         "model": str(SAMPLE_DATA / "hpwh_models" / f"{HEATER_MODEL}.json"),
                     },
-                    "plan": {"strategy": "fraction", "step_minutes": 15},
+                    "plan": {"step_minutes": 15},  # the default (state) strategy
                     "reports": {"cadence_s": 900},
                     "web": {"enabled": True, "host": "127.0.0.1", "port": web_port},
                     "state": {"dir": str(workdir / "state")},

@@ -12,7 +12,7 @@ the price plan is left out: a flat tariff must not make the heater shed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -28,6 +28,7 @@ from ven_edge.plan import commands as plan_commands
 from ven_edge.plan.builder import DeviceState, PlannerConfig, build_problem
 from ven_edge.plan.commands import Strategy
 from ven_edge.plan.hpwh_model import HpwhModel
+from ven_edge.plan.problem import Problem
 from ven_edge.plan.scheduler import schedule
 from ven_edge.rule_planner import instruction_at, price_at, probe, segments
 
@@ -35,6 +36,30 @@ log = logging.getLogger(__name__)
 
 # Relative price spread below which shifting is not worth a command.
 MIN_PRICE_SPREAD: Final = 0.01
+
+#: Standby loss per hour of a marginal kWh stored, when no model file says: UA over the tank's
+#: heat capacity (Rheem2020Prem50: 2.4 W/K over 0.197 kWh/K, sample_data/hpwh_models).
+DEFAULT_LOSS_PER_HOUR: Final = 0.012
+
+
+def with_holding_cost(problem: Problem, loss_per_hour: float) -> Problem:
+    """``problem`` with each step's price raised by the standby loss of heat held to the end.
+
+    The scheduler's tank is lossless, so between equal prices it is indifferent to when it
+    pre-heats and may fill the tank hours early; a real tank then loses heat all that time (and a
+    heater under Load Up holds it above the set point). A kWh more in the tank raises its
+    temperature by 1/C and its loss by UA/C per hour, so heat made in step t is worth
+    (1 - loss)^(n - t) of heat made at the end and its price is divided by that: equal prices
+    pre-heat as late as possible, and storing must pay for its loss. Prices at or below zero are
+    left as they are (heating then is never worse).
+    """
+    n = problem.n
+    keep = max(0.0, 1.0 - loss_per_hour * problem.step_hours)
+    if keep >= 1.0 or keep <= 0.0:
+        return problem
+    price = tuple(p / keep ** (n - t) if p > 0 else p for t, p in enumerate(problem.price))
+    return replace(problem, price=price)
+
 
 _KINDS: Final = {
     plan_commands.SHED: CommandKind.SHED,
@@ -115,7 +140,7 @@ class ExactPlanner:
             tank_c=None if device.tank_temp_f is None else (device.tank_temp_f - 32.0) * 5 / 9,
         )
         problem = build_problem(inputs.signals, state, self.config, inputs.now, self.model)
-        plan = schedule(problem)
+        plan = schedule(with_holding_cost(problem, self._loss_per_hour()))
         if not plan.feasible:
             log.warning("no plan meets every constraint (unserved %.2f kWh)", plan.unserved_kwh)
         # The prices the VTN sent, not the builder's fill for gaps: the page shows these, and
@@ -147,6 +172,13 @@ class ExactPlanner:
             if c.kind != plan_commands.NORMAL
         )
         return planned, steps
+
+    def _loss_per_hour(self) -> float:
+        """The share of stored heat the tank loses per hour (model UA / thermal mass)."""
+        model = self.model
+        if model is None or model.heat_capacity_kwh_per_k <= 0:
+            return DEFAULT_LOSS_PER_HOUR
+        return model.ua_w_per_k / 1000.0 / model.heat_capacity_kwh_per_k
 
     def _bare_steps(self, inputs: PlanInputs, starts: list[datetime]) -> tuple[PlanStep, ...]:
         return tuple(

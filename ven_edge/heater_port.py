@@ -46,6 +46,7 @@ def view_of(snapshot: DeviceSnapshot) -> DeviceView:
         capacity_kwh=None if capacity is None else capacity / WH_PER_KWH,
         tank_temp_f=c_to_f(snapshot.present_temperature_c),
         energy_used_kwh=None if used is None else used / WH_PER_KWH,
+        commissionings=snapshot.commissionings,
     )
 
 

@@ -187,3 +187,34 @@ def test_naive_timestamps_are_refused_on_load() -> None:
     data["made_at"] = "2026-01-14T16:00:00"
     with pytest.raises(ValueError, match="UTC offset"):
         ControlPlan.from_json(data)
+
+
+def test_reconnect_resends_the_command_in_force_with_its_remaining_time() -> None:
+    c = Controller(plan=shed_plan())
+    first = DeviceView(connected=True, op_state=0, commissionings=1)
+    cmd = c.step(T0, first)
+    assert cmd is not None
+    c.record(cmd, Outcome.ACCEPTED, T0)
+    later = T0 + timedelta(minutes=30)
+    assert c.step(later, first) is None
+    assert c.step(later, DeviceView(connected=False, commissionings=1)) is None
+    again = c.step(later, DeviceView(connected=True, op_state=0, commissionings=2))
+    assert again is not None
+    assert (again.kind, again.event_id) == (CommandKind.SHED, "ev1")
+    assert again.duration_s == quantised_duration_s(90 * 60)
+    c.record(again, Outcome.ACCEPTED, later)
+    assert c.step(later, DeviceView(connected=True, op_state=0, commissionings=2)) is None
+
+
+def test_reconnect_after_end_shed_sends_nothing_new() -> None:
+    c = Controller(plan=shed_plan(hours=0.5))
+    view = DeviceView(connected=True, op_state=0, commissionings=1)
+    cmd = c.step(T0, view)
+    assert cmd is not None
+    c.record(cmd, Outcome.ACCEPTED, T0)
+    end = T0 + timedelta(hours=1)
+    done = c.step(end, view)
+    assert done is not None
+    assert done.kind is CommandKind.NORMAL
+    c.record(done, Outcome.ACCEPTED, end)
+    assert c.step(end, DeviceView(connected=True, op_state=0, commissionings=2)) is None

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from ven_edge.control import CommandKind, DeviceView, PlanInputs
-from ven_edge.exact_planner import ExactPlanner
+from ven_edge.exact_planner import DEFAULT_LOSS_PER_HOUR, ExactPlanner, with_holding_cost
 from ven_edge.plan.builder import PlannerConfig
 from ven_edge.plan.hpwh_model import HpwhModel
+from ven_edge.plan.problem import Problem, Source
+from ven_edge.plan.scheduler import schedule
 from ven_edge.rule_planner import MIN_SEGMENT
 from ven_edge.signals import SignalInterval, SignalTimeline
 
@@ -68,6 +73,30 @@ def test_an_event_off_the_step_grid_starts_and_ends_on_time() -> None:
     assert [(c.start, c.end, c.kind) for c in plan.commands] == [
         (start, end, CommandKind.CRITICAL_PEAK)
     ]
+
+
+def test_equal_prices_preheat_as_late_as_possible() -> None:
+    # The scheduler's tank is lossless: between equal prices it would fill the tank at once and
+    # hold it for hours. The standby loss priced in moves the pre-heat next to the peak.
+    n = 12
+    price = (0.10,) * 8 + (0.30,) * 2 + (0.10,) * 2
+    pump = Source("heat_pump", (3.0,) * n, (1.5,) * n, (0.0,) * n)
+    problem = Problem(1.0, price, (0.5,) * n, 2.0, 1.0, 6.0, 2.0, (pump,))
+    lossless = schedule(problem).total_heat()
+    priced = schedule(with_holding_cost(problem, DEFAULT_LOSS_PER_HOUR)).total_heat()
+    assert lossless[0] > 1.0  # the tank filled at the first step
+    assert priced[0] == 0.0
+    assert priced[7] == pytest.approx(1.5)  # the last cheap hour before the peak runs flat out
+    assert list(priced[8:10]) == [0.0, 0.0]  # and nothing is bought in the peak
+    assert with_holding_cost(problem, 0.0) is problem
+    negative = replace(problem, price=(-0.1,) * n)
+    assert with_holding_cost(negative, 0.01).price == negative.price
+
+
+def test_holding_cost_comes_from_the_model() -> None:
+    rate = PLANNER._loss_per_hour()
+    assert rate == pytest.approx(MODEL.ua_w_per_k / 1000 / MODEL.heat_capacity_kwh_per_k)
+    assert ExactPlanner()._loss_per_hour() == DEFAULT_LOSS_PER_HOUR
 
 
 def test_an_event_made_just_before_the_plan_leaves_no_sliver_after_it() -> None:

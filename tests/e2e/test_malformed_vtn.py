@@ -34,13 +34,21 @@ json_values = st.recursive(
     ),
     max_leaves=8,
 )
-# Values of the wrong type or form for each field (null and empty lists are not here: on input
-# the client reads null as "absent", as OpenADR 3 says, so those are edits, not malformations).
+# Values of the wrong type or form for each field. Null reads as "absent" (OpenADR 3), so a null
+# or missing ``intervals`` (required on an event that is not report-only) is a malformation too;
+# ``intervals: []`` is a valid edit and not here. ABSENT removes the field.
+ABSENT = object()
 letters = st.text(alphabet="abcxyz-:", min_size=1, max_size=6)
 BAD_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "payload_values": st.one_of(letters, st.just({"x": 1}), st.integers()),
     "start": st.one_of(letters, st.integers(), st.just(["2026-01-01"])),
-    "intervals": st.one_of(letters, st.just({"id": 0}), st.lists(st.integers(), min_size=1)),
+    "intervals": st.one_of(
+        letters,
+        st.just({"id": 0}),
+        st.lists(st.integers(), min_size=1),
+        st.none(),
+        st.just(ABSENT),
+    ),
     "intervalPeriod": st.one_of(letters, st.just([1]), st.just({"start": "yesterday"})),
     "priority": st.one_of(letters, st.integers(max_value=-1), st.just({"p": 0})),
     "payloadDescriptors": st.one_of(letters, st.just({"payloadType": 5})),
@@ -53,6 +61,8 @@ def corrupt_event(event: dict[str, Any], field: str, value: Any) -> dict[str, An
         broken["intervals"][0]["payloads"][0]["values"] = value
     elif field == "start":
         broken["intervalPeriod"]["start"] = value
+    elif value is ABSENT:
+        del broken[field]
     else:
         broken[field] = value
     return broken

@@ -137,6 +137,23 @@ async def test_quirky_events_pages_program_filter_and_bad_event(
         assert {i.values for i in ven.timeline.intervals if i.event_id == "e3"} == {(0.2,)}
 
 
+@pytest.mark.parametrize("version", ["3.1.0", "3.0.1"])
+async def test_polled_event_losing_its_intervals_keeps_the_last_good_version(
+    peer: Peer, version: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    peer.events = [quirky_event("e1", price=0.5)]
+    async with VtnClient(settings(peer, version=version)) as ven:
+        await ven.poll_once()
+        good = ven.timeline
+        peer.events = [dict(quirky_event("e1"), intervals=None)]  # JSON null: absent
+        with caplog.at_level(logging.ERROR, logger="ven_edge.oadr3.client"):
+            result = await ven.poll_once()
+        assert not result.changed
+        assert [e.where for e in result.errors] == ["intervals"]
+        assert ven.timeline == good
+        assert "intervals: missing or null" in caplog.text
+
+
 async def test_unusable_responses_keep_the_last_good_timeline(peer: Peer) -> None:
     peer.events = [quirky_event("e1", price=0.5)]
     async with VtnClient(settings(peer, max_response_bytes=2048)) as ven:

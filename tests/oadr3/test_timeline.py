@@ -290,3 +290,28 @@ def test_revision_without_modification_time_is_stable_and_content_based() -> Non
     assert parse_event(raw).revision.startswith("sha256:")
     changed = event(modificationDateTime=None, priority=3)
     assert parse_event(changed).revision != parse_event(raw).revision
+
+
+@pytest.mark.parametrize("version", ["3.1.0", "3.0.1"])
+@pytest.mark.parametrize("intervals", [None, "absent"])
+def test_event_without_intervals_is_malformed(version: str, intervals: object) -> None:
+    raw = event(intervals=intervals)
+    if intervals == "absent":
+        del raw["intervals"]
+    with pytest.raises(PayloadError) as info:
+        parse_event(raw, version=version)
+    assert info.value.where == "intervals"
+    assert "missing or null" in info.value.reason
+
+
+def test_report_only_event_may_omit_intervals_in_3_1_only() -> None:
+    descriptors = [{"payloadType": "USAGE"}]
+    raw = event(intervals=None, reportDescriptors=descriptors)
+    assert parse_event(raw).intervals == ()
+    with pytest.raises(PayloadError, match=r"3\.0\.1"):
+        parse_event(raw, version="3.0.1")
+
+
+def test_empty_intervals_array_is_an_event_without_signals() -> None:
+    assert parse_event(event(intervals=[])).intervals == ()
+    assert build(event(intervals=[])).intervals == ()

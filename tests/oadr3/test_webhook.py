@@ -169,3 +169,22 @@ def test_parse_notification_fuzz(body: bytes) -> None:
         return  # the precise messages are checked in test_parse_notification_errors
     assert note.operation in {"CREATE", "READ", "UPDATE", "DELETE"}
     assert note.object_type
+
+
+@pytest.mark.parametrize("drop", ["null", "absent"])
+async def test_update_without_intervals_keeps_the_events_signals(
+    served: Served, drop: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await served.post({"objectType": "EVENT", "operation": "CREATE", "object": EVENT})
+    client = served.receiver.client
+    assert client is not None
+    good = client.timeline
+    assert good.intervals
+    broken = dict(EVENT, intervals=None)
+    if drop == "absent":
+        del broken["intervals"]
+    with caplog.at_level("WARNING"):
+        resp = await served.post({"objectType": "EVENT", "operation": "UPDATE", "object": broken})
+    assert resp.status == 200
+    assert client.timeline == good
+    assert "intervals: missing or null" in caplog.text

@@ -120,3 +120,21 @@ def test_negative_price_reason_and_bad_arguments() -> None:
         plan_to_commands(schedule(p), p, START, strategy="dice")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timezone-aware"):
         plan_to_commands(schedule(p), p, datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(("peak", "loads_up"), [(0.13, False), (0.45, True)])
+def test_state_strategy_loads_up_only_before_a_peak_that_pays_for_it(
+    peak: float, loads_up: bool
+) -> None:
+    p = problem(prices=(0.10,) * 5 + (peak,) * 3 + (0.10,) * 4)
+    cmds = plan_to_commands(schedule(p), p, START)
+    assert (LOAD_UP in {c.kind for c in cmds}) is loads_up
+    assert SHED in {c.kind for c in cmds}
+    # Without the threshold, the small spread is pre-heated for (the case the ratio removes).
+    unguarded = plan_to_commands(schedule(p), p, START, load_up_price_ratio=1.0)
+    assert LOAD_UP in {c.kind for c in unguarded}
+
+
+def test_paid_for_electricity_is_always_worth_a_load_up() -> None:
+    p = problem(prices=(-0.05,) * 3 + (0.02,) * 3 + (0.10,) * 6)
+    assert LOAD_UP in {c.kind for c in plan_to_commands(schedule(p), p, START)}

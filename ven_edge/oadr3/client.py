@@ -478,7 +478,7 @@ class VtnClient:
         errors: list[PayloadError] = []
         for index, raw in enumerate(events_raw):
             try:
-                event = parse_event(raw)
+                event = parse_event(raw, version=self.settings.version)
             except PayloadError as exc:
                 errors.append(self._reject(index, raw, exc))
                 ident = raw.get("id")
@@ -556,7 +556,7 @@ class VtnClient:
                 raise PayloadError("object.id", "DELETE notification without an event id")
             incoming.pop(ident, None)
         elif op in ("CREATE", "UPDATE"):
-            event = parse_event(obj)
+            event = parse_event(obj, version=self.settings.version)
             wanted = self._wanted_program_ids()
             if wanted is not None and event.program_id not in wanted:
                 return PollResult(timeline=self._timeline)

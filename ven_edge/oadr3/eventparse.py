@@ -286,8 +286,33 @@ def _int_default(raw: object, where: str, default: int) -> int:
     return default if value is None else value
 
 
-def parse_event(raw: object) -> Event:
-    """Read one event object; raises :class:`PayloadError` with the path of the first bad field."""
+def _event_intervals(data: Mapping[str, Any], version: str) -> Sequence[Any]:
+    """The event's interval array; absent (or JSON null, which means absent) only where allowed.
+
+    3.0.1 requires ``intervals`` on every event (oadr3.0.1.yaml ``event.required``). 3.1.0 makes
+    it optional for report-only events (reportDescriptors and no intervals, UG §7.5), so there it
+    may be absent only next to reportDescriptors. Anywhere else an event without intervals is
+    malformed (an UPDATE with ``intervals: null`` would otherwise wipe the event's signals); the
+    caller keeps the last good version. ``intervals: []`` is a valid array and read as such.
+    """
+    raw = data.get("intervals")
+    if raw is not None:
+        return _sequence(raw, "intervals")
+    if version == "3.0.1":
+        raise PayloadError("intervals", "missing or null; required on every 3.0.1 event")
+    if data.get("reportDescriptors") is None:
+        raise PayloadError(
+            "intervals", "missing or null, and no reportDescriptors (not a report-only event)"
+        )
+    return ()
+
+
+def parse_event(raw: object, *, version: str = "3.1.0") -> Event:
+    """Read one event object; raises :class:`PayloadError` with the path of the first bad field.
+
+    ``version`` is the OpenADR version the VTN speaks ("3.1.0" or "3.0.1"): the schemas differ in
+    whether ``intervals`` is required.
+    """
     data = _mapping(raw, "")
     ident_raw = data.get("id")
     if ident_raw is None:
@@ -304,7 +329,7 @@ def parse_event(raw: object) -> Event:
         duration = parse_duration(data["duration"], "duration") if has_duration else None
         intervals = tuple(
             parse_interval(iv, f"intervals[{i}]")
-            for i, iv in enumerate(_sequence(data.get("intervals"), "intervals"))
+            for i, iv in enumerate(_event_intervals(data, version))
         )
         if period is None:
             for i, iv in enumerate(intervals):

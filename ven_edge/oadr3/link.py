@@ -233,7 +233,11 @@ class VtnLink:
 
     def record_readings(self, readings: DeviceReadings, at: datetime | None = None) -> None:
         """Remember what the device reports (call on each device state change), so interval
-        reports have the values between cycles; cycles also record ``readings()``."""
+        reports have the values between cycles; cycles also record ``readings()``.
+
+        A ``usage_kwh`` without its window is taken as the energy since the previous record, so
+        pass each meter difference once (as :func:`ven_edge.grid_port.readings_of` makes them),
+        never the same difference here and again through ``readings()``."""
         self.history.record(at or self._wall_clock(), readings)
 
     # Kept for callers written against the first version of this class.

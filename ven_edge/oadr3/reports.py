@@ -260,6 +260,9 @@ class DueReport:
     descriptor: ReportDescriptor | None = None
     window: ReportWindow | None = None
     descriptor_index: int = 0
+    #: Ad hoc reports: the previous report of this descriptor (else the event's first sight).
+    #: USAGE covers the energy from here to now, so every kWh is reported once.
+    since: datetime | None = None
 
 
 _Key = TypeVar("_Key", tuple[str, int], tuple[str, str])
@@ -514,12 +517,20 @@ class ReportScheduler:
         key = (event.id, tag)
         if key in self._last and now - self._last[key] < self.cadence:
             return None
+        since = self._last.get(key, self._introduced.get(event.id, now))
         sequence = self._sequence.get(key, 0) + 1
         self._sequence[key] = sequence
         self._last[key] = now
         name = report_name(self.client_name, event.id, tag, sequence)
         return DueReport(
-            event.id, event.program_id, descriptor.payload_type, name, descriptor, None, index
+            event.id,
+            event.program_id,
+            descriptor.payload_type,
+            name,
+            descriptor,
+            None,
+            index,
+            since=since,
         )
 
     def _due_windows(
@@ -592,7 +603,12 @@ class ReportScheduler:
             self.client_name, due.event_id, tag, self._sequence.get(ad_hoc, 0)
         ):
             self._sequence[ad_hoc] -= 1
-        self._last.pop(ad_hoc, None)
+        if due.since is not None and due.since != self._introduced.get(due.event_id):
+            # The previous report was sent: the next one must start where it ended, or the
+            # energy in between would be reported twice.
+            self._last[ad_hoc] = due.since
+        else:
+            self._last.pop(ad_hoc, None)
 
 
 def _newest_events(table: dict[_Key, int]) -> dict[_Key, int]:
@@ -706,6 +722,20 @@ def build_due_report(
         return operating_state_report(state=readings.operating_state, at=now, **common)
     if due.payload_type == "STORAGE_CHARGE_LEVEL" and readings.charge_percent is not None:
         return storage_charge_level_report(percent=readings.charge_percent, at=now, **common)
+    if (
+        due.payload_type == "USAGE"
+        and due.since is not None
+        and now > due.since
+        and history is not None
+    ):
+        # The energy since the previous report of this descriptor, from the meter history: the
+        # latest reading alone covers only the time since whoever read the meter last. (The
+        # first report at the event's first sight has no span yet: it sends the latest reading.)
+        kwh = history.energy(due.since, now)
+        if kwh is None:
+            return None
+        reading = ReportInterval(0, (kwh,), start=due.since, duration=now - due.since)
+        return usage_report(readings=[reading], **common)
     if due.payload_type == "USAGE" and readings.usage_kwh is not None:
         reading = ReportInterval(
             0,
