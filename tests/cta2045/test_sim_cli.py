@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,10 @@ def test_send_shed_prints_outcome_and_state(sim_link: Path) -> None:
     device = report["device"]
     assert isinstance(device, dict)
     assert device["supported_types"] == ["0801", "0802", "0803"]
+    # Times are RFC 3339, readable by any JSON consumer.
+    updated = datetime.fromisoformat(device["updated_at"])
+    assert updated.tzinfo is not None
+    assert "T" in device["link"]["last_message_at"]
 
     code, report = send(sim_link, "get-set-point")
     assert code == 0

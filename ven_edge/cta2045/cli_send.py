@@ -16,6 +16,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 EXIT_OK = 0
@@ -81,8 +82,15 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def _handle(args: argparse.Namespace) -> int:
     status, report = asyncio.run(_run(args))
-    sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(report, indent=2, default=_json_default) + "\n")
     return status
+
+
+def _json_default(value: object) -> str:
+    """Times as RFC 3339 (``2026-01-14T16:30:00+00:00``), anything else as its text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def _call(args: argparse.Namespace, ucm: Any) -> Awaitable[Any]:
