@@ -131,6 +131,12 @@ in_root id -nG ven-edge | grep -qw dialout || fail "ven-edge is not in group dia
 in_root test -f /etc/ven-edge/ven-edge.toml || fail "/etc/ven-edge/ven-edge.toml missing"
 in_root ven-edge check --config /etc/ven-edge/ven-edge.toml --skip-serial --skip-network >&2 \
     || fail "ven-edge check of the packaged config"
+# The heater models the example configuration points at are shipped and load.
+in_root python3 -c 'import glob; from ven_edge.plan.hpwh_model import HpwhModel
+paths = glob.glob("/usr/share/ven-edge/hpwh-models/*.json")
+assert len(paths) == 4, paths
+for path in paths: HpwhModel.load(path)' >&2 \
+    || fail "packaged heater models in /usr/share/ven-edge/hpwh-models/ do not load"
 # The installed unit against trixie's systemd, whose scores differ slightly from the build host's.
 installed_unit=/usr/lib/systemd/system/ven-edge.service
 verify_out=$(in_root systemd-analyze verify --man=no "$installed_unit" 2>&1) \

@@ -310,3 +310,9 @@ def test_any_input_gives_a_config_or_a_config_error(data: dict[str, object]) -> 
 def test_parse_config_accepts_tomllib_output() -> None:
     data = tomllib.loads("[reports]\ncadence_s = 60\n")
     assert parse_config(data).reports.cadence_s == 60.0
+
+
+def test_readme_documents_every_key() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for key in _leaf_keys(Config):
+        assert f"| `{key}` |" in readme, key
