@@ -53,6 +53,11 @@ async def test_live_page_shows_the_event_and_follows_an_override(tmp_path: Path)
                 await expect(page.locator("#heater-card")).to_have_attribute("data-mode", "saving")
                 await expect(page.locator("#event-current")).to_contain_text("Peak")
                 await expect(page.locator("#plan-chart")).to_be_visible()
+                # No VTN in this configuration: said plainly, not as a fault.
+                vtn = page.locator("#vtn-health")
+                await expect(vtn).to_contain_text("No utility server configured")
+                await expect(vtn).not_to_contain_text("unreachable")
+                await expect(vtn.locator(".dot")).to_have_class("dot off")
                 await expect(page.locator("#commands li").first).to_contain_text("utility event")
                 # No command that lasts no time ("20:13–20:13"), and after the event the
                 # price plan's pre-heat for the cheap hours takes over at the event's end.

@@ -401,7 +401,8 @@
   function healthBlock(ok, title, details, error) {
     const parts = [];
     const head = el("p", "health-title");
-    head.append(el("span", ok ? "dot ok" : "dot bad"), el("span", "", title));
+    const dot = ok === null ? "dot off" : ok ? "dot ok" : "dot bad";
+    head.append(el("span", dot), el("span", "", title));
     parts.push(head);
     const list = el("p", "muted small", details.filter(Boolean).join(" · "));
     parts.push(list);
@@ -424,18 +425,27 @@
       ),
     );
     const vtn = health.vtn;
-    fill($("vtn-health"), JSON.stringify([vtn, nowIso]), () =>
-      healthBlock(
+    fill($("vtn-health"), JSON.stringify([vtn, nowIso]), () => {
+      // Without a VTN in the configuration nothing is wrong: the gateway runs on its own plan.
+      if (!vtn.url) {
+        return healthBlock(
+          null,
+          "No utility server configured",
+          ["the heater follows the local plan and its own thermostat"],
+          null,
+        );
+      }
+      return healthBlock(
         vtn.ok,
         vtn.ok ? "Utility server reachable" : "Utility server unreachable",
         [
-          vtn.url || "not configured",
+          vtn.url,
           vtn.ven_id ? "registered as " + vtn.ven_id : "not registered",
           "last contact " + ago(vtn.last_contact, nowIso),
         ],
         vtn.last_error,
-      ),
-    );
+      );
+    });
   }
 
   function renderDevice(device) {
