@@ -8,13 +8,14 @@ resistance element powers. Provenance: ``sample_data/SOURCES.md``.
 
 from __future__ import annotations
 
-import bisect
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ven_edge.plan import performance_map
+from ven_edge.plan.performance_map import KELVIN_OFFSET, OutOfMap
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "hpwh_models"
 MODEL_NAMES: tuple[str, ...] = (
@@ -24,7 +25,6 @@ MODEL_NAMES: tuple[str, ...] = (
     "AOSmithHPTU80",
 )
 
-KELVIN_OFFSET = 273.15
 # Density times specific heat of water near 50 °C, J/(L·K) (hpwh.md §6: ρc_p ≈ 4.16 kJ/(L·K)).
 WATER_RHO_CP_J_PER_L_K = 4160.0
 
@@ -34,13 +34,17 @@ class ModelFileError(ValueError):
 
 
 @dataclass(frozen=True)
-class PerformanceMap:
+class PerformanceMap(performance_map.PerformanceMap):
     """Compressor heating capacity and input power on an (air °C × water °C) grid, in W."""
 
-    air_c: tuple[float, ...]
-    water_c: tuple[float, ...]
-    capacity_w: tuple[tuple[float, ...], ...]  # [air index][water index]
-    input_w: tuple[tuple[float, ...], ...]
+    @property
+    def capacity_w(self) -> tuple[tuple[float, ...], ...]:
+        """Heating capacity indexed [air index][water index]."""
+        return self.rows(self.capacity)
+
+    @property
+    def input_w(self) -> tuple[tuple[float, ...], ...]:
+        return self.rows(self.input_power)
 
     def lookup(self, air_c: float, water_c: float) -> tuple[float, float]:
         """Bilinear interpolation of (capacity W, input W), linear extrapolation outside.
@@ -48,32 +52,7 @@ class PerformanceMap:
         HPWHsim treats the grid the same way; outside the air range the compressor is locked
         out anyway, and past the hottest water point the capacity soon falls to ≤ 0.
         """
-        ia, fa = _bracket(self.air_c, air_c)
-        iw, fw = _bracket(self.water_c, water_c)
-        return (
-            _bilinear(self.capacity_w, ia, fa, iw, fw),
-            _bilinear(self.input_w, ia, fa, iw, fw),
-        )
-
-
-def _bracket(axis: Sequence[float], value: float) -> tuple[int, float]:
-    """Index i and fraction f with value = axis[i] + f·(axis[i+1] − axis[i]).
-
-    f lies in [0, 1] inside the axis and outside it when extrapolating from the end segment.
-    """
-    if len(axis) == 1:
-        return 0, 0.0
-    i = min(max(bisect.bisect_right(axis, value) - 1, 0), len(axis) - 2)
-    span = axis[i + 1] - axis[i]
-    return i, (value - axis[i]) / span
-
-
-def _bilinear(grid: Sequence[Sequence[float]], ia: int, fa: float, iw: int, fw: float) -> float:
-    ja = min(ia + 1, len(grid) - 1)
-    jw = min(iw + 1, len(grid[0]) - 1)
-    low = grid[ia][iw] * (1 - fw) + grid[ia][jw] * fw
-    high = grid[ja][iw] * (1 - fw) + grid[ja][jw] * fw
-    return low * (1 - fa) + high * fa
+        return self.interpolate(air_c, water_c, OutOfMap.EXTRAPOLATE)
 
 
 @dataclass(frozen=True)
@@ -144,23 +123,12 @@ def _parse(name: str, doc: Mapping[str, Any]) -> HpwhModel:
     perf = doc["integrated_system"]["performance"]
     tank = perf["tank"]["performance"]
     sources = {hs["id"]: hs for hs in perf["heat_source_configurations"]}
-    compressor = next(hs for hs in sources.values() if hs["heat_source_type"] == "CONDENSER")
+    compressor = performance_map.condenser(doc)
     comp_perf = compressor["heat_source"]["performance"]
-    grid = comp_perf["performance_map"]["grid_variables"]
-    lookup = comp_perf["performance_map"]["lookup_variables"]
-    air = tuple(_c(t) for t in grid["evaporator_environment_dry_bulb_temperature"])
-    water = tuple(_c(t) for t in grid["heat_source_temperature"])
-    if list(air) != sorted(air) or list(water) != sorted(water) or len(water) < 2:
-        raise ValueError("performance map axes must be ascending with at least two water points")
-
-    def rows(values: Sequence[float]) -> tuple[tuple[float, ...], ...]:
-        # Row-major with the evaporator (air) temperature as the outer loop.
-        if len(values) != len(air) * len(water):
-            raise ValueError("performance map size does not match its grid")
-        if not all(math.isfinite(float(v)) for v in values):
-            raise ValueError("performance map holds a non-finite value")
-        n = len(water)
-        return tuple(tuple(float(v) for v in values[i * n : (i + 1) * n]) for i in range(len(air)))
+    pmap = PerformanceMap.from_condenser(compressor)
+    air = pmap.air_c
+    if len(pmap.water_c) < 2:
+        raise ValueError("performance map needs at least two water points")
 
     hp_diff = standby_diff = None
     for logic in compressor["turn_on_logic"]:
@@ -181,9 +149,7 @@ def _parse(name: str, doc: Mapping[str, Any]) -> HpwhModel:
         volume_l=float(tank["volume"]) * 1000.0,
         ua_w_per_k=float(tank["ua"]),
         standard_setpoint_c=_c(doc["standard_setpoint"]),
-        performance=PerformanceMap(
-            air, water, rows(lookup["heating_capacity"]), rows(lookup["input_power"])
-        ),
+        performance=pmap,
         hp_turn_on_differential_c=hp_diff,
         hp_standby_differential_c=standby_diff,
         max_refrigerant_temp_c=_c(comp_perf["maximum_refrigerant_temperature"]),
