@@ -16,8 +16,11 @@ from openadr3_client import BlClient
 from hil.sim import Simulator, run_simulator
 from ven_edge.clock import Clock
 from ven_edge.config import Config, parse_config
+from ven_edge.daemon import SIGNALS_DOC, timeline_to_json
 from ven_edge.grid_port import WEBHOOK_PATH
 from ven_edge.run import Parts, serve
+from ven_edge.signals import SignalInterval, SignalTimeline
+from ven_edge.store import StateStore
 from vtn_lite.server import RunningVtn, demo_config, running_vtn
 
 
@@ -57,6 +60,11 @@ def make_config(
     for section, values in (extra or {}).items():
         data.setdefault(section, {}).update(values)
     return parse_config(data, source="test", base_dir=tmp_path)
+
+
+def persist_signals(config: Config, *intervals: SignalInterval) -> None:
+    """Save ``intervals`` where the daemon persists its signals, for it to resume them on start."""
+    StateStore(config.state.dir).save(SIGNALS_DOC, timeline_to_json(SignalTimeline(intervals)))
 
 
 @contextlib.asynccontextmanager

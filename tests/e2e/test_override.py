@@ -7,12 +7,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hil.heater import Event
-from tests.e2e.harness import heater_on_pty, make_config, running_daemon, wait_for
+from tests.e2e.harness import (
+    heater_on_pty,
+    make_config,
+    persist_signals,
+    running_daemon,
+    wait_for,
+)
 from ven_edge.control import CommandKind
-from ven_edge.daemon import SIGNALS_DOC, timeline_to_json
 from ven_edge.grid_port import readings_of
-from ven_edge.signals import SignalInterval, SignalTimeline
-from ven_edge.store import StateStore
+from ven_edge.signals import SignalInterval
 
 
 async def test_override_is_respected_shown_and_reported(tmp_path: Path) -> None:
@@ -20,7 +24,7 @@ async def test_override_is_respected_shown_and_reported(tmp_path: Path) -> None:
     event = SignalInterval(now, now + timedelta(hours=1), "SIMPLE", (1,), 0, "ev-1")
     async with heater_on_pty(tmp_path) as sim:
         config = make_config(tmp_path, sim.path)
-        StateStore(config.state.dir).save(SIGNALS_DOC, timeline_to_json(SignalTimeline((event,))))
+        persist_signals(config, event)
         async with running_daemon(config) as parts:
             daemon = parts.daemon
             await wait_for(lambda: sim.heater.event is Event.SHED, 5, "Shed")

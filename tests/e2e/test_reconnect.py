@@ -8,13 +8,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hil.heater import Event
-from tests.e2e.harness import heater_on_pty, make_config, running_daemon, wait_for
+from tests.e2e.harness import (
+    heater_on_pty,
+    make_config,
+    persist_signals,
+    running_daemon,
+    wait_for,
+)
 from ven_edge.control import CommandKind
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.frames import Frame
-from ven_edge.daemon import SIGNALS_DOC, timeline_to_json
-from ven_edge.signals import SignalInterval, SignalTimeline
-from ven_edge.store import StateStore
+from ven_edge.signals import SignalInterval
 
 EVENT_S = 3600
 
@@ -34,7 +38,7 @@ async def test_shed_is_sent_again_after_the_port_comes_back(tmp_path: Path) -> N
     event = SignalInterval(now, now + timedelta(seconds=EVENT_S), "SIMPLE", (1,), 0, "ev-1")
     async with heater_on_pty(tmp_path) as sim:
         config = make_config(tmp_path, sim.path)
-        StateStore(config.state.dir).save(SIGNALS_DOC, timeline_to_json(SignalTimeline((event,))))
+        persist_signals(config, event)
         async with running_daemon(config) as parts:
             daemon = parts.daemon
             await wait_for(lambda: sim.heater.event is Event.SHED, 5, "Shed")

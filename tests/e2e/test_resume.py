@@ -7,10 +7,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hil.heater import Event
-from tests.e2e.harness import heater_on_pty, make_config, running_daemon, wait_for
-from ven_edge.daemon import SIGNALS_DOC, timeline_to_json
+from tests.e2e.harness import (
+    heater_on_pty,
+    make_config,
+    persist_signals,
+    running_daemon,
+    wait_for,
+)
 from ven_edge.signals import SignalInterval, SignalTimeline
-from ven_edge.store import StateStore
 
 RESUME_LIMIT_S = 5.0
 
@@ -22,7 +26,7 @@ async def test_persisted_event_is_resumed_on_the_heater_within_5_s(tmp_path: Pat
     )
     async with heater_on_pty(tmp_path) as sim:
         config = make_config(tmp_path, sim.path)
-        StateStore(config.state.dir).save(SIGNALS_DOC, timeline_to_json(SignalTimeline((event,))))
+        persist_signals(config, event)
         async with running_daemon(config) as parts:
             took = await wait_for(
                 lambda: sim.heater.event is Event.SHED, RESUME_LIMIT_S, "Shed on the heater"
@@ -51,7 +55,7 @@ async def test_a_failing_planner_keeps_the_last_good_plan(tmp_path: Path) -> Non
     event = SignalInterval(now, now + timedelta(hours=1), "SIMPLE", (1,), 0, "ev-keep")
     async with heater_on_pty(tmp_path) as sim:
         config = make_config(tmp_path, sim.path)
-        StateStore(config.state.dir).save(SIGNALS_DOC, timeline_to_json(SignalTimeline((event,))))
+        persist_signals(config, event)
         async with running_daemon(config) as parts:
             daemon = parts.daemon
             await wait_for(lambda: sim.heater.event is Event.SHED, RESUME_LIMIT_S, "Shed")
@@ -69,22 +73,20 @@ async def test_a_failing_planner_keeps_the_last_good_plan(tmp_path: Path) -> Non
 
 async def test_a_price_shed_is_worded_as_prices_not_as_a_utility_event(tmp_path: Path) -> None:
     now = datetime.now(UTC)
-    prices = SignalTimeline(
-        tuple(
-            SignalInterval(
-                now + timedelta(hours=h - 1),
-                now + timedelta(hours=h),
-                "PRICE",
-                (0.45 if h < 3 else 0.08,),
-                None,
-                "tou",
-            )
-            for h in range(24)
+    prices = (
+        SignalInterval(
+            now + timedelta(hours=h - 1),
+            now + timedelta(hours=h),
+            "PRICE",
+            (0.45 if h < 3 else 0.08,),
+            None,
+            "tou",
         )
+        for h in range(24)
     )
     async with heater_on_pty(tmp_path) as sim:
         config = make_config(tmp_path, sim.path)
-        StateStore(config.state.dir).save(SIGNALS_DOC, timeline_to_json(prices))
+        persist_signals(config, *prices)
         async with running_daemon(config) as parts:
             await wait_for(lambda: sim.heater.event is Event.SHED, 8, "a price shed")
             await wait_for(lambda: parts.daemon.snapshot().heater.mode == "saving", 5, "saving")
