@@ -27,7 +27,6 @@ import csv
 import logging
 import os
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from openadr3_client import BlClient  # noqa: E402
 from hil.dayrun import HourPrice, load_prices, lp_optimum, simulate_day  # noqa: E402
 from hil.heater import Event  # noqa: E402
 from hil.sim import Simulator, run_simulator  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 from ven_edge.config import parse_config  # noqa: E402
 from ven_edge.cta2045.ucm import UcmConfig, UcmSession  # noqa: E402
 from ven_edge.plan.hpwh_model import HpwhModel  # noqa: E402
@@ -60,12 +60,6 @@ SOAK_DAYS = 7
 MODEL = REPO / "sample_data" / "hpwh_models" / "Rheem2020Prem50.json"
 PRICES = REPO / "sample_data" / "prices"
 WATER_KWH_PER_L_K = 4.186 / 3600  # specific heat of water
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mb(pid: int, field: str = "VmRSS:") -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -14,6 +13,7 @@ from typing import Any
 from openadr3_client import BlClient
 
 from hil.sim import Simulator, run_simulator
+from tests.conftest import free_port
 from ven_edge.clock import Clock
 from ven_edge.config import Config, parse_config
 from ven_edge.daemon import SIGNALS_DOC, timeline_to_json
@@ -22,13 +22,6 @@ from ven_edge.run import Parts, serve
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.store import StateStore
 from vtn_lite.server import RunningVtn, demo_config, running_vtn
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the config refuses port 0)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_config(

@@ -11,8 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
-from tests.e2e.harness import free_port
+from tests.conftest import REPO_ROOT, free_port
 
 START_LIMIT_S = 40.0
 STOP_LIMIT_S = 20.0

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hil.heater import Event
+from tests.conftest import free_port
 from tests.e2e.harness import (
     UtilityDriver,
     demo_vtn,
-    free_port,
     heater_on_pty,
     make_config,
     running_daemon,

@@ -10,8 +10,8 @@ import socket
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
-from tests.e2e.harness import free_port, heater_on_pty
+from tests.conftest import REPO_ROOT, free_port
+from tests.e2e.harness import heater_on_pty
 
 WATCHDOG_USEC = 400_000
 

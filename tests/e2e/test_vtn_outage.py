@@ -9,10 +9,10 @@ from pathlib import Path
 
 from hil.clock import AcceleratedClock
 from hil.heater import Event
+from tests.conftest import free_port
 from tests.e2e.harness import (
     UtilityDriver,
     demo_vtn,
-    free_port,
     heater_on_pty,
     make_config,
     running_daemon,

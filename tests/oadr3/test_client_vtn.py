@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import free_port
 from ven_edge.oadr3.backoff import Backoff
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.errors import VtnAuthError, VtnUnreachableError
@@ -45,13 +45,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def vtn_at(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import free_port
 from tests.vtn_lite.schema import validate_component
 from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.errors import VtnUnreachableError
@@ -15,7 +16,7 @@ from ven_edge.oadr3.link import VtnLink
 from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
 from ven_edge.store import StateStore
 
-from .test_client_vtn import Utility, free_port, ven_settings, vtn_at
+from .test_client_vtn import Utility, ven_settings, vtn_at
 
 T = datetime(2030, 1, 1, 17, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
