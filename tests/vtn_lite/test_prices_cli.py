@@ -90,20 +90,17 @@ def test_cli_help() -> None:
         assert "usage: vtn-lite" in result.stdout
 
 
+def add_client(config: Path, client_id: str, role: str) -> subprocess.CompletedProcess[str]:
+    return run_module(
+        "vtn_lite", "clients", "add", "--config", str(config), "--client-id", client_id,
+        "--role", role,
+    )  # fmt: skip
+
+
 def test_cli_clients_add_and_prices_import(tmp_path: Path) -> None:
     config = tmp_path / "vtn.toml"
     config.write_text('[server]\ndatabase = "vtn.sqlite"\nport = 0\n')
-    added = run_module(
-        "vtn_lite",
-        "clients",
-        "add",
-        "--config",
-        str(config),
-        "--client-id",
-        "utility",
-        "--role",
-        "bl",
-    )
+    added = add_client(config, "utility", "bl")
     assert added.returncode == 0, added.stderr
     secret = added.stdout.split("client_secret=")[1].strip()
     assert os.stat(config).st_mode & 0o077 == 0
@@ -111,17 +108,7 @@ def test_cli_clients_add_and_prices_import(tmp_path: Path) -> None:
     assert clients[0]["client_id"] == "utility"
     assert secret not in config.read_text()
     assert verify_secret(secret, clients[0]["secret_hash"])
-    duplicate = run_module(
-        "vtn_lite",
-        "clients",
-        "add",
-        "--config",
-        str(config),
-        "--client-id",
-        "utility",
-        "--role",
-        "ven",
-    )
+    duplicate = add_client(config, "utility", "ven")
     assert duplicate.returncode == 1
     imported = run_module(
         "vtn_lite",
