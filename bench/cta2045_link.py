@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.measure import percentile
 from hil.sim import run_simulator
 from ven_edge.cta2045.link import T_AR, T_MA, LinkTimers
 from ven_edge.cta2045.transport import wire_time
@@ -52,11 +53,6 @@ def _commands(ucm: UcmSession) -> dict[str, Callable[[], Awaitable[CommandOutcom
         "get_set_point": ucm.get_set_point,
         "commodity_read": ucm.commodity_read,
     }
-
-
-def _p99(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
 async def _measure(timers: LinkTimers, rounds: int) -> dict[str, list[float]]:
@@ -100,8 +96,8 @@ def section_round_trip() -> None:
         z_med = statistics.median(z)
         print(
             f"{name:<18} {wire * 1e3:6.2f} {floor * 1e3:6.1f} |"
-            f" {statistics.median(samples) * 1e3:8.1f} {_p99(samples) * 1e3:7.1f} |"
-            f" {z_med * 1e3:8.3f} {_p99(z) * 1e3:7.3f} {z_med / wire:7.3f}"
+            f" {statistics.median(samples) * 1e3:8.1f} {percentile(samples, 0.99) * 1e3:7.1f} |"
+            f" {z_med * 1e3:8.3f} {percentile(z, 0.99) * 1e3:7.3f} {z_med / wire:7.3f}"
         )
     print(
         f"wire = request + ACK + reply at 19200 baud 8N1; line = wire + tMA ({T_MA * 1e3:.0f} ms)"

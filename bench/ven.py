@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from openadr3_client import BlClient  # noqa: E402
 
+from bench.measure import percentile, status_mib  # noqa: E402
 from hil.dayrun import HourPrice, load_prices, lp_optimum, simulate_day  # noqa: E402
 from hil.heater import Event  # noqa: E402
 from hil.sim import Simulator, run_simulator  # noqa: E402
@@ -62,13 +63,6 @@ PRICES = REPO / "sample_data" / "prices"
 WATER_KWH_PER_L_K = 4.186 / 3600  # specific heat of water
 
 
-def rss_mb(pid: int, field: str = "VmRSS:") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError("no VmRSS")
-
-
 #: Bare-stack baselines for the RSS figure: what the libraries alone cost in a fresh interpreter.
 STACKS = {
     "asyncio+aiohttp": "import asyncio, aiohttp, aiohttp.web",
@@ -86,7 +80,7 @@ async def stack_rss(code: str) -> float:
     assert proc.stdout is not None
     await proc.stdout.readline()
     try:
-        return rss_mb(proc.pid)
+        return status_mib(proc.pid)
     finally:
         proc.stdin.close()
         await proc.wait()
@@ -95,11 +89,6 @@ async def stack_rss(code: str) -> float:
 def cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def write_config(workdir: Path, heater: Path, vtn_url: str, *, webhook: int | None) -> Path:
@@ -217,10 +206,10 @@ async def latency_and_memory() -> dict[str, Any]:
                 await asyncio.sleep(3.0)  # register, subscribe, commission
                 results["webhook"] = await event_latencies(sim, utility, WEBHOOK_RUNS, 5.0)
                 await asyncio.sleep(1.0)
-                rss0, cpu0, t0 = rss_mb(proc.pid), cpu_s(proc.pid), time.monotonic()
+                rss0, cpu0, t0 = status_mib(proc.pid), cpu_s(proc.pid), time.monotonic()
                 await asyncio.sleep(IDLE_S)
-                results["rss_mb"] = max(rss0, rss_mb(proc.pid))
-                results["anon_mb"] = rss_mb(proc.pid, "RssAnon:")
+                results["rss_mb"] = max(rss0, status_mib(proc.pid))
+                results["anon_mb"] = status_mib(proc.pid, "RssAnon:")
                 results["idle_cpu_pct"] = 100 * (cpu_s(proc.pid) - cpu0) / (time.monotonic() - t0)
             results["stacks"] = {name: await stack_rss(code) for name, code in STACKS.items()}
             poll_dir = work / "poll"
@@ -249,7 +238,7 @@ async def soak() -> tuple[list[float], float]:
         try:
             for _ in range(SOAK_DAYS):
                 await asyncio.sleep(day_s)
-                samples.append(rss_mb(proc.pid))
+                samples.append(status_mib(proc.pid))
         finally:
             proc.send_signal(signal.SIGINT)
             await asyncio.wait_for(proc.wait(), 20)
@@ -302,7 +291,7 @@ def days() -> list[tuple[str, list[HourPrice], dict[str, tuple[float, float, flo
 def row(label: str, values: list[float]) -> str:
     return (
         f"{label:>22}: n={len(values):2d} median {statistics.median(values):7.1f} ms  "
-        f"p99 {pct(values, 0.99):7.1f} ms  max {max(values):7.1f} ms"
+        f"p99 {percentile(values, 0.99):7.1f} ms  max {max(values):7.1f} ms"
     )
 
 
@@ -315,7 +304,7 @@ def main() -> int:
     print(row("UCM alone (baseline)", ms["direct"]))
     print(row("webhook", ms["webhook"]))
     print(row("poll", ms["poll"]))
-    p99 = pct(ms["webhook"], 0.99)
+    p99 = percentile(ms["webhook"], 0.99)
     print(
         f"{'webhook target':>22}: p99 {p99:.1f} ms <= 250 ms: {'met' if p99 <= 250 else 'MISSED'}"
     )

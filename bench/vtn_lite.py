@@ -34,6 +34,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import percentile, status_mib  # noqa: E402
 from vtn_lite.auth import Principal, hash_secret  # noqa: E402
 from vtn_lite.service import Vtn  # noqa: E402
 from vtn_lite.storage import Store  # noqa: E402
@@ -45,11 +46,6 @@ POLL_INTERVAL_S = 20.0
 # Low scrypt cost for the bench's throw-away credentials (setup speed only; the server's
 # token checks are not part of the measured loop).
 BENCH_SCRYPT_N = 2**10
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def seed(database: Path, vens: int) -> None:
@@ -103,13 +99,6 @@ def write_config(directory: Path, database: Path) -> Path:
     path = directory / "vtn.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 async def closed_loop(
@@ -173,8 +162,9 @@ async def paced(
 
 def report(name: str, rate: int, latencies: list[float], errors: int) -> None:
     print(
-        f"{name:<10} {rate:>6} req/s  p50 {pct(latencies, 0.5) * 1e3:6.2f} ms"
-        f"  p99 {pct(latencies, 0.99) * 1e3:6.2f} ms  ({len(latencies)} requests, {errors} errors)"
+        f"{name:<10} {rate:>6} req/s  p50 {percentile(latencies, 0.5) * 1e3:6.2f} ms"
+        f"  p99 {percentile(latencies, 0.99) * 1e3:6.2f} ms"
+        f"  ({len(latencies)} requests, {errors} errors)"
     )
 
 
@@ -213,8 +203,8 @@ async def drive(base: str, args: argparse.Namespace, pid: int) -> None:
         p_rate, p_lat, p_err = await paced(session, events, fleet_rate, args.seconds)
         report("paced", p_rate, p_lat, p_err)
         print(f"events/baseline throughput ratio: {rate / max(base_rate, 1):.2f}")
-        print(f"server RSS: {rss_kib(pid) / 1024:.1f} MiB")
-        verdict = rate >= 500 and pct(p_lat, 0.99) < 0.1
+        print(f"server RSS: {status_mib(pid):.1f} MiB")
+        verdict = rate >= 500 and percentile(p_lat, 0.99) < 0.1
         print(
             f"target (>= 500 req/s saturated, p99 < 100 ms at {fleet_rate:.0f} req/s): "
             + ("met" if verdict else "NOT met")

@@ -19,16 +19,12 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.measure import percentile
 from tests.web.snapshots import ZONE, FakeProvider, make_snapshot, saving_snapshot
 from ven_edge.web.app import VERSION_HEADER, StatusNotifier, create_app, start_web
 
 REQUESTS = 400
 WAKEUPS = 100
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def bench_serialise() -> None:
@@ -71,10 +67,12 @@ async def bench_http() -> None:
             status = await timed_gets(session, base + "/api/status")
             b, s = statistics.median(baseline), statistics.median(status)
             print(
-                f"GET /baseline   median {b * 1e3:.2f} ms, p99 {pct(baseline, 0.99) * 1e3:.2f} ms"
+                f"GET /baseline   median {b * 1e3:.2f} ms,"
+                f" p99 {percentile(baseline, 0.99) * 1e3:.2f} ms"
             )
             print(
-                f"GET /api/status median {s * 1e3:.2f} ms, p99 {pct(status, 0.99) * 1e3:.2f} ms"
+                f"GET /api/status median {s * 1e3:.2f} ms,"
+                f" p99 {percentile(status, 0.99) * 1e3:.2f} ms"
                 f"  ({s / b:.1f}x baseline; {1 / s:.0f} requests/s sequential)"
             )
 
@@ -94,7 +92,7 @@ async def bench_http() -> None:
                 wakeups.append(time.perf_counter() - started)
             print(
                 f"long-poll change -> response: median {statistics.median(wakeups) * 1e3:.2f} ms, "
-                f"p99 {pct(wakeups, 0.99) * 1e3:.2f} ms ({WAKEUPS} changes)"
+                f"p99 {percentile(wakeups, 0.99) * 1e3:.2f} ms ({WAKEUPS} changes)"
             )
     finally:
         await runner.cleanup()
