@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def wait_for(
+    predicate: Callable[[], bool], limit_s: float, what: str, interval: float = 0.02
+) -> float:
+    """Poll until ``predicate()`` (for state that signals no change); returns the seconds it
+    took."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > limit_s:
+            raise AssertionError(f"timed out after {limit_s} s waiting for {what}")
+        await asyncio.sleep(interval)
+    return time.monotonic() - start
 
 
 def run_module(

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from hil.heater import Event
 from hil.sim import run_simulator
+from tests.conftest import wait_for as poll_until
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.frames import Frame, MessageType
@@ -43,15 +43,6 @@ def names(frames: list[Frame]) -> list[str]:
         else:
             out.append(messages.decode(frame).name)
     return out
-
-
-async def until(predicate: Callable[[], bool], limit_s: float = 5.0) -> None:
-    """Poll counters that raise no change event (link counters, frames the heater received)."""
-    for _ in range(int(limit_s / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    assert predicate()
 
 
 async def test_vendor_type_byte_before_a_reply_is_dropped_at_once(tmp_path: Path) -> None:
@@ -93,7 +84,8 @@ async def test_heater_stalling_mid_frame_is_nakked_after_the_gap(tmp_path: Path)
         assert r.sim.driver is not None
         whole = to_data_frame(messages.operational_state_response(0)).serialize()
         r.sim.driver.write_raw(whole[:5])
-        await until(lambda: r.ucm.snapshot.link.link_naks_sent == 1, 1.5)  # < frame timeout
+        # 1.5 s: less than the frame timeout.
+        await poll_until(lambda: r.ucm.snapshot.link.link_naks_sent == 1, 1.5, "the link NAK")
         assert (await r.ucm.operational_state()).ok
 
 
@@ -110,7 +102,7 @@ async def test_simple_time_sync_at_commissioning_and_every_period(tmp_path: Path
     expected = to_data_frame(messages.simple_time_sync_at(tuesday_2pm.astimezone()))
     async with rig(tmp_path, time_sync_s=0.3, wall_clock=lambda: tuesday_2pm) as r:
         assert expected in r.sim.received  # sent while commissioning
-        await until(lambda: r.sim.received.count(expected) >= 3)
+        await poll_until(lambda: r.sim.received.count(expected) >= 3, 5.0, "three retries")
         assert all(
             f == expected for f in r.sim.received if f.payload[:1] == b"\x16"
         )  # weekday 2, the local hour

@@ -90,18 +90,6 @@ async def running_daemon(
         await asyncio.wait_for(task, timeout=limit_s)
 
 
-async def wait_for(
-    predicate: Callable[[], bool], limit_s: float, what: str, interval: float = 0.02
-) -> float:
-    """Wait until ``predicate()``; returns the seconds it took."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > limit_s:
-            raise AssertionError(f"timed out after {limit_s} s waiting for {what}")
-        await asyncio.sleep(interval)
-    return time.monotonic() - start
-
-
 BL_ID, BL_SECRET = "bl_client", "1001"  # vtn-lite --demo's well-known credentials
 
 

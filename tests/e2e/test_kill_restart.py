@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hil.heater import Event
-from tests.conftest import REPO_ROOT, free_port
-from tests.e2e.harness import UtilityDriver, demo_vtn, heater_on_pty, wait_for
+from tests.conftest import REPO_ROOT, free_port, wait_for
+from tests.e2e.harness import UtilityDriver, demo_vtn, heater_on_pty
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.frames import Frame
 

@@ -15,14 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hil.heater import Event
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 from tests.e2e.harness import (
     UtilityDriver,
     demo_vtn,
     heater_on_pty,
     make_config,
     running_daemon,
-    wait_for,
 )
 from ven_edge.control import CommandKind
 from ven_edge.grid_port import WEBHOOK_PATH

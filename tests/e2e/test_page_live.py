@@ -9,8 +9,8 @@ from pathlib import Path
 from playwright.async_api import async_playwright, expect
 
 from hil.heater import Event
-from tests.conftest import REPO_ROOT
-from tests.e2e.harness import heater_on_pty, make_config, running_daemon, wait_for
+from tests.conftest import REPO_ROOT, wait_for
+from tests.e2e.harness import heater_on_pty, make_config, running_daemon
 from tests.web.test_page_browser import CHROMIUM_ARGS, SCALES, chromium_path
 from ven_edge.daemon import SIGNALS_DOC, timeline_to_json
 from ven_edge.signals import SignalInterval, SignalTimeline

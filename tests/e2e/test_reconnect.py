@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hil.heater import Event
+from tests.conftest import wait_for
 from tests.e2e.harness import (
     heater_on_pty,
     make_config,
     persist_signals,
     running_daemon,
-    wait_for,
 )
 from ven_edge.control import CommandKind
 from ven_edge.cta2045 import messages

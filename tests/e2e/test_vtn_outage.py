@@ -9,14 +9,13 @@ from pathlib import Path
 
 from hil.clock import AcceleratedClock
 from hil.heater import Event
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 from tests.e2e.harness import (
     UtilityDriver,
     demo_vtn,
     heater_on_pty,
     make_config,
     running_daemon,
-    wait_for,
 )
 from ven_edge.oadr3.backoff import Backoff
 from vtn_lite.auth import Principal

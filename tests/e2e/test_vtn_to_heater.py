@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hil.heater import Event
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 from tests.e2e.harness import (
     UtilityDriver,
     demo_vtn,
     heater_on_pty,
     make_config,
     running_daemon,
-    wait_for,
 )
 from ven_edge.control import CommandKind
 from ven_edge.cta2045 import messages
