@@ -35,7 +35,7 @@ test: system-deps venv lint
 	$(BIN)/python -m pytest
 
 bench: venv
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 # The Debian package into build/deb/ (PATH cleaned inside: pyenv shims break pybuild).
 deb: system-deps

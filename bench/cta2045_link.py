@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measure import percentile
+from bench._measure import percentile
 from hil.sim import run_simulator
 from ven_edge.cta2045.link import T_AR, T_MA, LinkTimers
 from ven_edge.cta2045.transport import wire_time

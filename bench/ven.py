@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from openadr3_client import BlClient  # noqa: E402
 
-from bench.measure import percentile, status_mib  # noqa: E402
+from bench._measure import percentile, status_mib  # noqa: E402
 from hil.dayrun import HourPrice, load_prices, lp_optimum, simulate_day  # noqa: E402
 from hil.heater import Event  # noqa: E402
 from hil.sim import Simulator, run_simulator  # noqa: E402

@@ -34,7 +34,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.measure import percentile, status_mib  # noqa: E402
+from bench._measure import percentile, status_mib  # noqa: E402
 from vtn_lite.auth import Principal, hash_secret  # noqa: E402
 from vtn_lite.service import Vtn  # noqa: E402
 from vtn_lite.storage import Store  # noqa: E402

@@ -19,7 +19,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measure import percentile
+from bench._measure import percentile
 from tests.web.snapshots import ZONE, FakeProvider, make_snapshot, saving_snapshot
 from ven_edge.web.app import VERSION_HEADER, StatusNotifier, create_app, start_web
 

@@ -1,4 +1,5 @@
-"""Figures the bench scripts share: a percentile of latency samples, a process's memory."""
+"""Figures the bench scripts share: a percentile of latency samples, a process's memory.
+Not a bench itself (`make bench` runs the scripts bench/[!_]*.py)."""
 
 from __future__ import annotations
 
