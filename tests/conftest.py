@@ -36,6 +36,22 @@ async def wait_for(
     return time.monotonic() - start
 
 
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (what a LAN-only VTN may use, Def "HTTPS/TLS")."""
+    cert, key = directory / "vtn.crt", directory / "vtn.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
 def run_module(
     module: str, *args: str, timeout: float = 60, **kwargs: object
 ) -> subprocess.CompletedProcess[str]:

@@ -14,9 +14,8 @@ import pytest
 from aiohttp import web
 
 from hil.sim import run_simulator
-from tests.conftest import run_module
+from tests.conftest import make_certificate, run_module
 from tests.oadr3.loopback import serving
-from tests.oadr3.test_client_tls import make_certificate
 from tests.vtn_lite.conftest import CLIENTS, make_config
 from ven_edge.check import (
     CHECKS,

@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import ssl
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from tests.conftest import make_certificate
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.errors import VtnUnreachableError
 
 from .loopback import serving
-
-
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (what a LAN-only VTN may use, Def "HTTPS/TLS")."""
-    cert, key = directory / "vtn.crt", directory / "vtn.key"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    return cert, key
 
 
 @pytest.fixture

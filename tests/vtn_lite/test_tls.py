@@ -3,46 +3,19 @@
 from __future__ import annotations
 
 import ssl
-import subprocess
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.conftest import make_certificate
 from tests.vtn_lite.conftest import make_config
 from vtn_lite.config import ConfigError
 from vtn_lite.server import running_vtn
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "vtn.crt", directory / "vtn.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 async def test_https_with_verification(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = make_certificate(tmp_path)
     config = make_config(tls_cert=str(cert), tls_key=str(key))
     async with running_vtn(config) as server:
         assert server.url.startswith("https://127.0.0.1:")
