@@ -22,7 +22,6 @@ from ven_edge.control import (
     PlanInputs,
     PlannedCommand,
     PlanStep,
-    merge_commands,
 )
 from ven_edge.plan import commands as plan_commands
 from ven_edge.plan.builder import DeviceState, PlannerConfig, build_problem
@@ -30,7 +29,7 @@ from ven_edge.plan.commands import Strategy
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Problem
 from ven_edge.plan.scheduler import schedule
-from ven_edge.rule_planner import instruction_at, price_at, probe, segments
+from ven_edge.rule_planner import overlay_instructions, price_at
 
 log = logging.getLogger(__name__)
 
@@ -86,32 +85,16 @@ class ExactPlanner:
         starts = [now + step * k for k in range(n)]
         priced = self._price_plan(inputs)
         price_cmds, steps = priced if priced is not None else ((), self._bare_steps(inputs, starts))
-        chosen: list[PlannedCommand] = []
-        for start, end in segments(inputs.signals, starts, now + step * n):
-            instruction = instruction_at(inputs.signals, start)
-            if instruction is not None:
-                chosen.append(
-                    PlannedCommand(
-                        start,
-                        end,
-                        instruction.kind,
-                        instruction.reason,
-                        instruction.event_id,
-                    )
-                )
-                continue
-            middle = probe(start, end)
-            if price_at(inputs.signals, middle) is None:
-                continue  # beyond the prices the VTN sent, nothing justifies a price command
-            for command in price_cmds:
-                if command.covers(middle):
-                    chosen.append(
-                        PlannedCommand(start, end, command.kind, command.reason, None, command.wh)
-                    )
-                    break
+
+        def price_command(at: datetime) -> PlannedCommand | None:
+            if price_at(inputs.signals, at) is None:
+                return None  # beyond the prices the VTN sent, nothing justifies a price command
+            return next((c for c in price_cmds if c.covers(at)), None)
+
+        commands = overlay_instructions(inputs.signals, starts, now + step * n, price_command)
         return ControlPlan(
             made_at=now,
-            commands=merge_commands(chosen),
+            commands=commands,
             steps=steps,
             step_minutes=max(1, round(step / timedelta(minutes=1))),
             price_unit=self.price_unit,
