@@ -318,14 +318,7 @@ class Daemon:
         if self.grid is None:
             vtn = ws.VtnHealth(ok=False, url=None, last_error="no VTN configured")
         else:
-            g = self.grid.health()
-            vtn = ws.VtnHealth(
-                ok=g.ok,
-                url=g.url,
-                ven_id=g.ven_id,
-                last_contact=g.last_contact,
-                last_error=g.last_error,
-            )
+            vtn = self.grid.health()
         return ws.StatusSnapshot(
             generated_at=now,
             heater=heater,
