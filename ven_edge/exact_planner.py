@@ -83,8 +83,15 @@ class ExactPlanner:
         step = self.config.step
         n = int(self.config.horizon / step)
         starts = [now + step * k for k in range(n)]
-        priced = self._price_plan(inputs)
-        price_cmds, steps = priced if priced is not None else ((), self._bare_steps(inputs, starts))
+        # The prices the VTN sent, not the builder's fill for gaps: the page shows these, and
+        # the reasons cite only these.
+        sent = [price_at(inputs.signals, s) for s in starts]
+        priced = self._price_plan(inputs, starts, sent)
+        price_cmds, steps = (
+            priced
+            if priced is not None
+            else ((), tuple(PlanStep(s, p, 0.0, None) for s, p in zip(starts, sent, strict=True)))
+        )
 
         def price_command(at: datetime) -> PlannedCommand | None:
             if price_at(inputs.signals, at) is None:
@@ -101,7 +108,7 @@ class ExactPlanner:
         )
 
     def _price_plan(
-        self, inputs: PlanInputs
+        self, inputs: PlanInputs, starts: list[datetime], sent: list[float | None]
     ) -> tuple[tuple[PlannedCommand, ...], tuple[PlanStep, ...]] | None:
         horizon_end = inputs.now + self.config.horizon
         prices = [
@@ -126,11 +133,6 @@ class ExactPlanner:
         plan = schedule(with_holding_cost(problem, self._loss_per_hour()))
         if not plan.feasible:
             log.warning("no plan meets every constraint (unserved %.2f kWh)", plan.unserved_kwh)
-        # The prices the VTN sent, not the builder's fill for gaps: the page shows these, and
-        # the reasons cite only these.
-        sent = [
-            price_at(inputs.signals, inputs.now + self.config.step * k) for k in range(problem.n)
-        ]
         commands = plan_commands.plan_to_commands(
             plan,
             problem,
@@ -141,13 +143,8 @@ class ExactPlanner:
         )
         heat = plan.total_heat()
         steps = tuple(
-            PlanStep(
-                start=inputs.now + self.config.step * k,
-                price=sent[k],
-                heat_kwh=heat[k],
-                soc_kwh=plan.soc_kwh[k],
-            )
-            for k in range(problem.n)
+            PlanStep(start=s, price=sent[k], heat_kwh=heat[k], soc_kwh=plan.soc_kwh[k])
+            for k, s in enumerate(starts)
         )
         planned = tuple(
             PlannedCommand(c.start, c.end, _KINDS[c.kind], c.reason, None, c.wh)
@@ -162,9 +159,3 @@ class ExactPlanner:
         if model is None or model.heat_capacity_kwh_per_k <= 0:
             return DEFAULT_LOSS_PER_HOUR
         return model.ua_w_per_k / 1000.0 / model.heat_capacity_kwh_per_k
-
-    def _bare_steps(self, inputs: PlanInputs, starts: list[datetime]) -> tuple[PlanStep, ...]:
-        return tuple(
-            PlanStep(start=s, price=price_at(inputs.signals, s), heat_kwh=0.0, soc_kwh=None)
-            for s in starts
-        )
