@@ -35,7 +35,6 @@ from ven_edge.control import (
 )
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.encodings import AppNakReason
-from ven_edge.cta2045.frames import Frame
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 _BUILDERS = {
@@ -106,12 +105,6 @@ def _view(heater: SimulatedHeater) -> DeviceView:
     )
 
 
-def _frame(message: messages.Message) -> Frame:
-    frame = messages.to_frame(message)
-    assert isinstance(frame, Frame)
-    return frame
-
-
 def _send(heater: SimulatedHeater, command: SendCommand, t: float) -> Outcome:
     if command.kind is CommandKind.NORMAL:
         request = messages.end_shed()
@@ -119,7 +112,7 @@ def _send(heater: SimulatedHeater, command: SendCommand, t: float) -> Outcome:
         request = _BUILDERS[command.kind](command.duration_s)
     else:
         return Outcome.REJECTED
-    reply = heater.handle(_frame(request), t)
+    reply = heater.handle(messages.to_data_frame(request), t)
     if reply is None:
         return Outcome.FAILED
     answer = messages.decode(reply)
@@ -166,7 +159,7 @@ def simulate_day(
                 controller.record(command, outcome, now)
                 result.commands.append((now, command, outcome))
             if t >= next_beat:
-                heater.handle(_frame(messages.outside_comm_status(True)), t)
+                heater.handle(messages.to_data_frame(messages.outside_comm_status(True)), t)
                 next_beat = t + HEARTBEAT_S
         t += step_s
         heater.tick(t)

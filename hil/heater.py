@@ -168,9 +168,7 @@ class SimulatedHeater:
         """The customer pressed the button: returns the unsolicited 0x11 frame to send (§8.1)."""
         self.override = active
         self.log.append(f"override {'on' if active else 'off'}")
-        frame = messages.to_frame(messages.customer_override(active))
-        assert isinstance(frame, Frame)
-        return frame
+        return messages.to_data_frame(messages.customer_override(active))
 
     def tick(self, now: float) -> None:
         """Advance the heater's own clock: tank physics, event expiry, outside-comm watchdog."""
@@ -227,8 +225,7 @@ class SimulatedHeater:
         """Basic: App NAK 0x01; Intermediate: response code 1 "not implemented" (§14)."""
         p = frame.payload
         if frame.msg_type == MessageType.BASIC_DR:
-            out = messages.to_frame(messages.app_nak(AppNakReason.OPCODE1_NOT_SUPPORTED))
-            return out if isinstance(out, Frame) else None
+            return messages.to_data_frame(messages.app_nak(AppNakReason.OPCODE1_NOT_SUPPORTED))
         if frame.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 2 and p[1] < 0x80:
             return _rc_frame(p[0], p[1], ResponseCode.NOT_IMPLEMENTED)
         return None

@@ -366,6 +366,14 @@ def to_frame(message: Message | str, /, **fields: object) -> Frame | LinkAck | L
     return frame
 
 
+def to_data_frame(message: Message) -> Frame:
+    """The data frame of ``message`` (an application message; never a link ACK/NAK)."""
+    frame = to_frame(message)
+    if not isinstance(frame, Frame):
+        raise TypeError(f"{message.name} is not a data frame")
+    return frame
+
+
 def encode(message: Message | str, /, **fields: object) -> bytes:
     """Complete frame bytes (check bytes included) for a Message or a name and fields.
 

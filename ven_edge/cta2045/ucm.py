@@ -52,7 +52,7 @@ from ven_edge.cta2045.link import (
     ReplyMatcher,
     RequestDone,
 )
-from ven_edge.cta2045.messages import Message
+from ven_edge.cta2045.messages import Message, to_data_frame
 from ven_edge.cta2045.transport import BAUD_RATE, PortError, open_serial
 
 log = logging.getLogger(__name__)
@@ -152,14 +152,6 @@ class UcmConfig:
 
 
 # --- frames ------------------------------------------------------------------------------------
-
-
-def to_data_frame(message: Message) -> Frame:
-    """The data frame of ``message`` (every UCM command is one; never a link ACK/NAK)."""
-    frame = messages.to_frame(message)
-    if not isinstance(frame, Frame):
-        raise TypeError(f"{message.name} is not a data frame")
-    return frame
 
 
 def decode_or_none(frame: Frame) -> Message | None:
