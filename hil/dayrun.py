@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import SimulatedHeater
+from hil.heater import SimulatedHeater, c_to_f
 from hil.scenarios import build_thermal_model
 from ven_edge.control import (
     CommandKind,
@@ -100,7 +100,7 @@ def _view(heater: SimulatedHeater) -> DeviceView:
         override=heater.override,
         stored_kwh=state.stored_wh / 1000.0,
         capacity_kwh=state.capacity_wh / 1000.0,
-        tank_temp_f=state.tank_temp_c * 9.0 / 5.0 + 32.0,
+        tank_temp_f=c_to_f(state.tank_temp_c),
         energy_used_kwh=state.energy_used_wh / 1000.0,
     )
 
