@@ -423,10 +423,7 @@ class LinkEngine:
             and request.matcher(frame)
         ):
             # A reply before the ACK means the ACK was lost: the request was received (module doc).
-            if self._inflight is request:
-                self._inflight = None
-            if request in self._outbox:
-                self._outbox.remove(request)
+            # _finish also takes it off the wire and out of the outbox.
             events.append(self._finish(request, reply=frame))
             return
         events.append(FrameReceived(frame))
