@@ -241,8 +241,11 @@ class LinkEngine:
         self.timers = timers or LinkTimers()
         self.supported_types = supported_types
         self.counters = LinkCounters()
-        self._reader = FrameReader(UNNEGOTIATED_MAX_PAYLOAD, idle_gap=self.timers.idle_gap)
-        self._reader.frame_timeout = self.timers.frame_timeout
+        self._reader = FrameReader(
+            UNNEGOTIATED_MAX_PAYLOAD,
+            idle_gap=self.timers.idle_gap,
+            frame_timeout=self.timers.frame_timeout,
+        )
         # Sizes from the maximum-payload responses we received and sent (module docstring).
         self._peer_max: int | None = None
         self._own_max: int | None = None
