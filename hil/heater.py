@@ -212,7 +212,7 @@ class SimulatedHeater:
         try:
             request = messages.decode(frame)
         except MessageDecodeError:
-            return self._unknown(frame)
+            return messages.not_supported_reply(frame)
         reply = self._reply(request, now, unix_time)
         if reply is None:
             return None
@@ -220,15 +220,6 @@ class SimulatedHeater:
             return reply
         out = messages.to_frame(reply)
         return out if isinstance(out, Frame) else None
-
-    def _unknown(self, frame: Frame) -> Frame | None:
-        """Basic: App NAK 0x01; Intermediate: response code 1 "not implemented" (§14)."""
-        p = frame.payload
-        if frame.msg_type == MessageType.BASIC_DR:
-            return messages.to_data_frame(messages.app_nak(AppNakReason.OPCODE1_NOT_SUPPORTED))
-        if frame.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 2 and p[1] < 0x80:
-            return _rc_frame(p[0], p[1], ResponseCode.NOT_IMPLEMENTED)
-        return None
 
     def _forced_nak(self) -> int | None:
         if self.forced_app_nak is None:

@@ -577,6 +577,22 @@ def app_nak(reason: AppNakReason | int) -> Message:
     return build("app_nak", reason=int(reason))
 
 
+def not_supported_reply(frame: Frame) -> Frame | None:
+    """What either side answers to a frame it cannot handle (cta2045.md §14).
+
+    Basic DR: App NAK 0x01 (opcode1 not supported). An Intermediate DR request: the reply layout
+    of §9.1 (same opcode1, opcode2 | 0x80) with response code 1, not implemented. Anything else
+    (a reply, another message type): nothing beyond the link ACK.
+    """
+    p = frame.payload
+    if frame.msg_type == MessageType.BASIC_DR:
+        return to_data_frame(app_nak(AppNakReason.OPCODE1_NOT_SUPPORTED))
+    if frame.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 2 and p[1] < 0x80:
+        body = bytes((p[0], p[1] | 0x80, ResponseCode.NOT_IMPLEMENTED))
+        return Frame(MessageType.INTERMEDIATE_DR, body)
+    return None
+
+
 def max_payload_query() -> Message:
     return build("max_payload_query")
 
