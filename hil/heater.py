@@ -37,7 +37,7 @@ from ven_edge.cta2045.encodings import (
     TemperatureUnit,
 )
 from ven_edge.cta2045.errors import MessageDecodeError
-from ven_edge.cta2045.frames import Frame, MessageType
+from ven_edge.cta2045.frames import Frame
 from ven_edge.cta2045.messages import Message
 
 #: Capability bits we claim: temperature offset and Advanced Load Up (cta2045.md §9.2).
@@ -370,16 +370,8 @@ class SimulatedHeater:
         return ResponseCode.SUCCESS
 
 
-def _rc_frame(op1: int, op2: int, code: int) -> Frame:
-    """An Intermediate reply carrying only a response code: op1, op2 | 0x80, rc (§9.1).
-
-    Three bytes whatever the request, so a failed Get is as short as a Set reply.
-    """
-    return Frame(MessageType.INTERMEDIATE_DR, bytes((op1, op2 | 0x80, code)))
-
-
 def _response_code_frame(request: Message, code: int) -> Frame:
-    return _rc_frame(_opcode(request), request.opcode2 or 0, code)
+    return messages.response_code_frame(_opcode(request), request.opcode2 or 0, code)
 
 
 def _reply_name(request: Message) -> str:

@@ -577,6 +577,15 @@ def app_nak(reason: AppNakReason | int) -> Message:
     return build("app_nak", reason=int(reason))
 
 
+def response_code_frame(opcode1: int, opcode2: int, code: int) -> Frame:
+    """An Intermediate DR reply carrying only a response code (cta2045.md §9.1).
+
+    Same opcode1, ``opcode2 | 0x80``, then the code: three bytes whatever the request, so a
+    failed Get is as short as a Set reply.
+    """
+    return Frame(MessageType.INTERMEDIATE_DR, bytes((opcode1, opcode2 | 0x80, code)))
+
+
 def not_supported_reply(frame: Frame) -> Frame | None:
     """What either side answers to a frame it cannot handle (cta2045.md §14).
 
@@ -588,8 +597,7 @@ def not_supported_reply(frame: Frame) -> Frame | None:
     if frame.msg_type == MessageType.BASIC_DR:
         return to_data_frame(app_nak(AppNakReason.OPCODE1_NOT_SUPPORTED))
     if frame.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 2 and p[1] < 0x80:
-        body = bytes((p[0], p[1] | 0x80, ResponseCode.NOT_IMPLEMENTED))
-        return Frame(MessageType.INTERMEDIATE_DR, body)
+        return response_code_frame(p[0], p[1], ResponseCode.NOT_IMPLEMENTED)
     return None
 
 
