@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import SimulatedHeater
+from hil.heater import SimulatedHeater, c_to_f
 from hil.scenarios import build_thermal_model
 from ven_edge.control import (
     CommandKind,
@@ -35,7 +35,6 @@ from ven_edge.control import (
 )
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.encodings import AppNakReason
-from ven_edge.cta2045.frames import Frame
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 _BUILDERS = {
@@ -101,15 +100,9 @@ def _view(heater: SimulatedHeater) -> DeviceView:
         override=heater.override,
         stored_kwh=state.stored_wh / 1000.0,
         capacity_kwh=state.capacity_wh / 1000.0,
-        tank_temp_f=state.tank_temp_c * 9.0 / 5.0 + 32.0,
+        tank_temp_f=c_to_f(state.tank_temp_c),
         energy_used_kwh=state.energy_used_wh / 1000.0,
     )
-
-
-def _frame(message: messages.Message) -> Frame:
-    frame = messages.to_frame(message)
-    assert isinstance(frame, Frame)
-    return frame
 
 
 def _send(heater: SimulatedHeater, command: SendCommand, t: float) -> Outcome:
@@ -119,7 +112,7 @@ def _send(heater: SimulatedHeater, command: SendCommand, t: float) -> Outcome:
         request = _BUILDERS[command.kind](command.duration_s)
     else:
         return Outcome.REJECTED
-    reply = heater.handle(_frame(request), t)
+    reply = heater.handle(messages.to_data_frame(request), t)
     if reply is None:
         return Outcome.FAILED
     answer = messages.decode(reply)
@@ -166,7 +159,7 @@ def simulate_day(
                 controller.record(command, outcome, now)
                 result.commands.append((now, command, outcome))
             if t >= next_beat:
-                heater.handle(_frame(messages.outside_comm_status(True)), t)
+                heater.handle(messages.to_data_frame(messages.outside_comm_status(True)), t)
                 next_beat = t + HEARTBEAT_S
         t += step_s
         heater.tick(t)

@@ -37,7 +37,7 @@ from ven_edge.cta2045.encodings import (
     TemperatureUnit,
 )
 from ven_edge.cta2045.errors import MessageDecodeError
-from ven_edge.cta2045.frames import Frame, MessageType
+from ven_edge.cta2045.frames import Frame
 from ven_edge.cta2045.messages import Message
 
 #: Capability bits we claim: temperature offset and Advanced Load Up (cta2045.md §9.2).
@@ -168,9 +168,7 @@ class SimulatedHeater:
         """The customer pressed the button: returns the unsolicited 0x11 frame to send (§8.1)."""
         self.override = active
         self.log.append(f"override {'on' if active else 'off'}")
-        frame = messages.to_frame(messages.customer_override(active))
-        assert isinstance(frame, Frame)
-        return frame
+        return messages.to_data_frame(messages.customer_override(active))
 
     def tick(self, now: float) -> None:
         """Advance the heater's own clock: tank physics, event expiry, outside-comm watchdog."""
@@ -214,7 +212,7 @@ class SimulatedHeater:
         try:
             request = messages.decode(frame)
         except MessageDecodeError:
-            return self._unknown(frame)
+            return messages.not_supported_reply(frame)
         reply = self._reply(request, now, unix_time)
         if reply is None:
             return None
@@ -222,16 +220,6 @@ class SimulatedHeater:
             return reply
         out = messages.to_frame(reply)
         return out if isinstance(out, Frame) else None
-
-    def _unknown(self, frame: Frame) -> Frame | None:
-        """Basic: App NAK 0x01; Intermediate: response code 1 "not implemented" (§14)."""
-        p = frame.payload
-        if frame.msg_type == MessageType.BASIC_DR:
-            out = messages.to_frame(messages.app_nak(AppNakReason.OPCODE1_NOT_SUPPORTED))
-            return out if isinstance(out, Frame) else None
-        if frame.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 2 and p[1] < 0x80:
-            return _rc_frame(p[0], p[1], ResponseCode.NOT_IMPLEMENTED)
-        return None
 
     def _forced_nak(self) -> int | None:
         if self.forced_app_nak is None:
@@ -382,16 +370,8 @@ class SimulatedHeater:
         return ResponseCode.SUCCESS
 
 
-def _rc_frame(op1: int, op2: int, code: int) -> Frame:
-    """An Intermediate reply carrying only a response code: op1, op2 | 0x80, rc (§9.1).
-
-    Three bytes whatever the request, so a failed Get is as short as a Set reply.
-    """
-    return Frame(MessageType.INTERMEDIATE_DR, bytes((op1, op2 | 0x80, code)))
-
-
 def _response_code_frame(request: Message, code: int) -> Frame:
-    return _rc_frame(_opcode(request), request.opcode2 or 0, code)
+    return messages.response_code_frame(_opcode(request), request.opcode2 or 0, code)
 
 
 def _reply_name(request: Message) -> str:

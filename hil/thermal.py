@@ -11,7 +11,7 @@ business: the heater never tells the model how much hot water is used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 #: Specific heat of water, Wh per litre per kelvin (4.186 kJ/(kg·K) / 3600, 1 kg per litre).
@@ -132,7 +132,3 @@ class EnergyBucketModel:
         if self._heating and self._temp >= setpoint:
             self._heating = False
         return self.state
-
-    def with_temperature(self, temp_c: float) -> EnergyBucketModel:
-        """A copy of this model starting at ``temp_c`` (handy for tests and scenarios)."""
-        return EnergyBucketModel(replace(self.params, initial_temp_c=temp_c))

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -61,8 +61,6 @@ _EVENT_SUMMARIES: Final = {
     "PRICE": "Electricity prices from the utility",
 }
 _PRICE_KINDS: Final = frozenset({"PRICE"})
-_UTILITY_WORDS: Final = "utility event"
-_PRICE_WORDS: Final = "high prices"
 _CURTAILING: Final = frozenset(
     {CommandKind.SHED, CommandKind.CRITICAL_PEAK, CommandKind.GRID_EMERGENCY}
 )
@@ -303,6 +301,8 @@ class Daemon:
             view.op_state if view.connected else None,
             event_end=event_end,
             override=view.override,
+            # The gateway sheds for the price, not at the utility's request: say so.
+            for_price=active is not None and active.event_id is None,
             now=now,
             tank_temp_f=view.tank_temp_f,
             set_point_f=details.set_point_f,
@@ -310,22 +310,10 @@ class Daemon:
             capacity_kwh=view.capacity_kwh,
             power_w=details.power_w,
         )
-        if heater.mode == "saving" and active is not None and active.event_id is None:
-            # The gateway sheds for the price, not at the utility's request: say so.
-            heater = replace(
-                heater, state_text=heater.state_text.replace(_UTILITY_WORDS, _PRICE_WORDS)
-            )
         if self.grid is None:
             vtn = ws.VtnHealth(ok=False, url=None, last_error="no VTN configured")
         else:
-            g = self.grid.health()
-            vtn = ws.VtnHealth(
-                ok=g.ok,
-                url=g.url,
-                ven_id=g.ven_id,
-                last_contact=g.last_contact,
-                last_error=g.last_error,
-            )
+            vtn = self.grid.health()
         return ws.StatusSnapshot(
             generated_at=now,
             heater=heater,

@@ -22,7 +22,6 @@ from ven_edge.control import (
     PlanInputs,
     PlannedCommand,
     PlanStep,
-    merge_commands,
 )
 from ven_edge.plan import commands as plan_commands
 from ven_edge.plan.builder import DeviceState, PlannerConfig, build_problem
@@ -30,7 +29,7 @@ from ven_edge.plan.commands import Strategy
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Problem
 from ven_edge.plan.scheduler import schedule
-from ven_edge.rule_planner import instruction_at, price_at, probe, segments
+from ven_edge.rule_planner import overlay_instructions, price_at
 
 log = logging.getLogger(__name__)
 
@@ -84,41 +83,32 @@ class ExactPlanner:
         step = self.config.step
         n = int(self.config.horizon / step)
         starts = [now + step * k for k in range(n)]
-        priced = self._price_plan(inputs)
-        price_cmds, steps = priced if priced is not None else ((), self._bare_steps(inputs, starts))
-        chosen: list[PlannedCommand] = []
-        for start, end in segments(inputs.signals, starts, now + step * n):
-            instruction = instruction_at(inputs.signals, start)
-            if instruction is not None:
-                chosen.append(
-                    PlannedCommand(
-                        start,
-                        end,
-                        instruction.kind,
-                        instruction.reason,
-                        instruction.event_id,
-                    )
-                )
-                continue
-            middle = probe(start, end)
-            if price_at(inputs.signals, middle) is None:
-                continue  # beyond the prices the VTN sent, nothing justifies a price command
-            for command in price_cmds:
-                if command.covers(middle):
-                    chosen.append(
-                        PlannedCommand(start, end, command.kind, command.reason, None, command.wh)
-                    )
-                    break
+        # The prices the VTN sent, not the builder's fill for gaps: the page shows these, and
+        # the reasons cite only these.
+        sent = [price_at(inputs.signals, s) for s in starts]
+        priced = self._price_plan(inputs, starts, sent)
+        price_cmds, steps = (
+            priced
+            if priced is not None
+            else ((), tuple(PlanStep(s, p, 0.0, None) for s, p in zip(starts, sent, strict=True)))
+        )
+
+        def price_command(at: datetime) -> PlannedCommand | None:
+            if price_at(inputs.signals, at) is None:
+                return None  # beyond the prices the VTN sent, nothing justifies a price command
+            return next((c for c in price_cmds if c.covers(at)), None)
+
+        commands = overlay_instructions(inputs.signals, starts, now + step * n, price_command)
         return ControlPlan(
             made_at=now,
-            commands=merge_commands(chosen),
+            commands=commands,
             steps=steps,
             step_minutes=max(1, round(step / timedelta(minutes=1))),
             price_unit=self.price_unit,
         )
 
     def _price_plan(
-        self, inputs: PlanInputs
+        self, inputs: PlanInputs, starts: list[datetime], sent: list[float | None]
     ) -> tuple[tuple[PlannedCommand, ...], tuple[PlanStep, ...]] | None:
         horizon_end = inputs.now + self.config.horizon
         prices = [
@@ -143,11 +133,6 @@ class ExactPlanner:
         plan = schedule(with_holding_cost(problem, self._loss_per_hour()))
         if not plan.feasible:
             log.warning("no plan meets every constraint (unserved %.2f kWh)", plan.unserved_kwh)
-        # The prices the VTN sent, not the builder's fill for gaps: the page shows these, and
-        # the reasons cite only these.
-        sent = [
-            price_at(inputs.signals, inputs.now + self.config.step * k) for k in range(problem.n)
-        ]
         commands = plan_commands.plan_to_commands(
             plan,
             problem,
@@ -158,13 +143,8 @@ class ExactPlanner:
         )
         heat = plan.total_heat()
         steps = tuple(
-            PlanStep(
-                start=inputs.now + self.config.step * k,
-                price=sent[k],
-                heat_kwh=heat[k],
-                soc_kwh=plan.soc_kwh[k],
-            )
-            for k in range(problem.n)
+            PlanStep(start=s, price=sent[k], heat_kwh=heat[k], soc_kwh=plan.soc_kwh[k])
+            for k, s in enumerate(starts)
         )
         planned = tuple(
             PlannedCommand(c.start, c.end, _KINDS[c.kind], c.reason, None, c.wh)
@@ -179,9 +159,3 @@ class ExactPlanner:
         if model is None or model.heat_capacity_kwh_per_k <= 0:
             return DEFAULT_LOSS_PER_HOUR
         return model.ua_w_per_k / 1000.0 / model.heat_capacity_kwh_per_k
-
-    def _bare_steps(self, inputs: PlanInputs, starts: list[datetime]) -> tuple[PlanStep, ...]:
-        return tuple(
-            PlanStep(start=s, price=price_at(inputs.signals, s), heat_kwh=0.0, soc_kwh=None)
-            for s in starts
-        )

@@ -21,9 +21,9 @@ from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.link import LinkTiming, VtnLink
 from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
 from ven_edge.oadr3.webhook import WebhookReceiver
-from ven_edge.ports import GridHealth
 from ven_edge.signals import SignalTimeline
 from ven_edge.store import StateStore
+from ven_edge.web.status import VtnHealth
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +149,10 @@ class VtnGridPort:
         # down) this keeps the cadence. The outbox refuses a report name it already holds.
         self.link.queue_due_reports()
 
-    def health(self) -> GridHealth:
+    def health(self) -> VtnHealth:
         h = self.link.health
         reg = self.client.registration
-        return GridHealth(
+        return VtnHealth(
             ok=h.connected,
             url=self.client.settings.base_url,
             ven_id=None if reg is None else reg.ven_id,

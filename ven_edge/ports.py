@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from ven_edge.control import DeviceView, Outcome, SendCommand
 from ven_edge.signals import SignalTimeline
-from ven_edge.web.status import DeviceInfo, HeaterLinkHealth
+from ven_edge.web.status import DeviceInfo, HeaterLinkHealth, VtnHealth
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +46,6 @@ class HeaterPort(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class GridHealth:
-    ok: bool
-    url: str | None
-    ven_id: str | None = None
-    last_contact: datetime | None = None
-    last_error: str | None = None
-
-
 class GridPort(Protocol):
     async def start(self) -> None:
         """Start the webhook endpoint, if any."""
@@ -75,4 +65,4 @@ class GridPort(Protocol):
         ``device`` is the heater's state (an override shows as an opted-out OPERATING_STATE)."""
         ...
 
-    def health(self) -> GridHealth: ...
+    def health(self) -> VtnHealth: ...

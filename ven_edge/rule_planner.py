@@ -14,7 +14,8 @@ used; both produce the same :class:`~ven_edge.control.ControlPlan`.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -134,6 +135,23 @@ def probe(start: datetime, end: datetime) -> datetime:
     return start + (end - start) / 2
 
 
+def overlay_instructions(
+    timeline: SignalTimeline,
+    step_starts: list[datetime],
+    end: datetime,
+    price_command: Callable[[datetime], PlannedCommand | None],
+) -> tuple[PlannedCommand, ...]:
+    """The command timeline over :func:`segments`: the instruction in force where there is one
+    (a utility's request is obeyed whatever the price), elsewhere the kind, reason and energy of
+    ``price_command`` at the segment's :func:`probe` (None: no command there)."""
+    chosen: list[PlannedCommand] = []
+    for start, seg_end in segments(timeline, step_starts, end):
+        command = instruction_at(timeline, start) or price_command(probe(start, seg_end))
+        if command is not None:
+            chosen.append(replace(command, start=start, end=seg_end))
+    return merge_commands(chosen)
+
+
 def price_at(timeline: SignalTimeline, t: datetime) -> float | None:
     """The numeric PRICE in force at ``t`` (priority resolved), or None."""
     value = timeline.value_at("PRICE", t)
@@ -168,7 +186,7 @@ def plan_by_rules(inputs: PlanInputs, settings: RuleSettings | None = None) -> C
     )
 
     preheat_steps = int(cfg.preheat / cfg.step)
-    by_price: list[tuple[CommandKind, str]] = []
+    by_price: list[PlannedCommand] = []
     steps: list[PlanStep] = []
     step_h = step_s / 3600.0
     for i, start in enumerate(starts):
@@ -182,25 +200,18 @@ def plan_by_rules(inputs: PlanInputs, settings: RuleSettings | None = None) -> C
             if upcoming is not None:
                 kind = CommandKind.LOAD_UP
                 reason = f"pre-heating before the {starts[upcoming]:%H:%M} price peak"
-        by_price.append((kind, reason))
+        by_price.append(PlannedCommand(start, start + cfg.step, kind, reason))
         heat = {CommandKind.LOAD_UP: cfg.load_up_kw, CommandKind.NORMAL: cfg.nominal_kw}
         steps.append(PlanStep(start, prices[i], heat.get(kind, 0.0) * step_h, None))
-    commands: list[PlannedCommand] = []
-    horizon_end = starts[-1] + cfg.step
-    for start, end in segments(inputs.signals, [now, *starts[1:]], horizon_end):
-        instruction = instruction_at(inputs.signals, start)
-        if instruction is not None:
-            commands.append(
-                PlannedCommand(
-                    start, end, instruction.kind, instruction.reason, instruction.event_id
-                )
-            )
-            continue
-        kind, reason = by_price[min(count - 1, int((probe(start, end) - first) / cfg.step))]
-        commands.append(PlannedCommand(start, end, kind, reason))
+    commands = overlay_instructions(
+        inputs.signals,
+        [now, *starts[1:]],
+        starts[-1] + cfg.step,
+        lambda at: by_price[min(count - 1, int((at - first) / cfg.step))],
+    )
     return ControlPlan(
         made_at=now,
-        commands=merge_commands(commands),
+        commands=commands,
         steps=tuple(steps),
         step_minutes=int(step_s // 60),
     )

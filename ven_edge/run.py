@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ven_edge.clock import Clock, WallClock
 from ven_edge.config import Config, ConfigError, load_config
-from ven_edge.control import ControlPlan, ControlSettings, PlanInputs, Planner
-from ven_edge.daemon import Daemon, DaemonSettings
+from ven_edge.control import ControlPlan, PlanInputs, Planner
+from ven_edge.daemon import Daemon
 from ven_edge.ports import GridPort, HeaterPort
 from ven_edge.rule_planner import RuleSettings, plan_by_rules
 from ven_edge.sdnotify import Notifier
@@ -125,10 +125,6 @@ def planner_for(config: Config) -> Planner:
     return plan
 
 
-def daemon_settings(config: Config) -> DaemonSettings:
-    return DaemonSettings(control=ControlSettings())
-
-
 @dataclass
 class Parts:
     """Everything :func:`serve` builds, exposed so the demo and tests can reach inside."""
@@ -213,7 +209,6 @@ async def serve(
         planner=planner_for(config),
         store=store,
         clock=clock,
-        settings=daemon_settings(config),
         notifier=notifier,
         on_status=None if status_notifier is None else status_notifier.notify,
     )

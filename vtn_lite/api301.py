@@ -145,9 +145,7 @@ class Api301:
         raw = await json_body(request)
         payload, extra = self.body_in(principal, kind, raw, ven_id=ven_id)
         if kind == "SUBSCRIPTION":
-            self.vtn.check_subscription(principal, payload)
-            await self.notifier.verify_subscription(payload)
-        if kind == "SUBSCRIPTION":
+            await api31.vet_subscription(self.vtn, self.notifier, principal, payload)
             extra["apiVersion"] = "3.0.1"  # its notifications use 3.0.1 shapes
         created = self.vtn.create(principal, kind, payload, extra=extra or None)
         if kind == "VEN" and isinstance(raw.get("resources"), list):
@@ -174,10 +172,8 @@ class Api301:
         self._check_parent(kind, self.vtn.get(principal, kind, object_id), ven_id)
         payload, extra = self.body_in(principal, kind, await json_body(request), ven_id=ven_id)
         if kind == "SUBSCRIPTION":
-            self.vtn.check_subscription(principal, payload)
-            await self.notifier.verify_subscription(payload)
-        if kind == "SUBSCRIPTION":
-            extra["apiVersion"] = "3.0.1"
+            await api31.vet_subscription(self.vtn, self.notifier, principal, payload)
+            extra["apiVersion"] = "3.0.1"  # its notifications use 3.0.1 shapes
         updated = self.vtn.update(principal, kind, object_id, payload, extra=extra or None)
         return json_response(self.out_by_id(principal, kind, updated))
 

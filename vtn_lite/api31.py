@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
-from vtn_lite.auth import Authenticator
+from vtn_lite.auth import Authenticator, Principal
 from vtn_lite.errors import ApiError
 from vtn_lite.http import (
     AUTH_LIMITER_KEY,
@@ -94,6 +95,14 @@ def add_routes(
     app.add_routes(routes)
 
 
+async def vet_subscription(
+    vtn: Vtn, notifier: WebhookNotifier, principal: Principal, payload: Any
+) -> None:
+    """Validate a subscription body, then challenge its callbacks, before it is stored."""
+    vtn.check_subscription(principal, payload)
+    await notifier.verify_subscription(payload)
+
+
 async def issue_token(request: web.Request, authenticator: Authenticator) -> web.Response:
     try:
         client_id, secret = await token_request_credentials(request)
@@ -146,8 +155,7 @@ def _collection_routes(
         vtn.require(principal, WRITE_SCOPE[kind])
         payload = await json_body(request)
         if kind == "SUBSCRIPTION":
-            vtn.check_subscription(principal, payload)
-            await notifier.verify_subscription(payload)
+            await vet_subscription(vtn, notifier, principal, payload)
         return json_response(vtn.create(principal, kind, payload), 201)
 
     async def get_one(request: web.Request) -> web.Response:
@@ -162,8 +170,7 @@ def _collection_routes(
         vtn.get(principal, kind, object_id)
         payload = await json_body(request)
         if kind == "SUBSCRIPTION":
-            vtn.check_subscription(principal, payload)
-            await notifier.verify_subscription(payload)
+            await vet_subscription(vtn, notifier, principal, payload)
         return json_response(vtn.update(principal, kind, object_id, payload))
 
     async def delete(request: web.Request) -> web.Response:

@@ -18,12 +18,12 @@ from tests.conftest import wait_for as poll_until
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.frames import Frame, MessageType
+from ven_edge.cta2045.messages import to_data_frame
 from ven_edge.cta2045.ucm import (
     OUR_MAX_PAYLOAD,
     TIME_SYNC_S,
     UcmConfig,
     UcmSession,
-    to_data_frame,
     until_next_boundary,
 )
 

@@ -17,8 +17,9 @@ from ven_edge.cta2045 import messages
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.frames import Frame, MessageType
 from ven_edge.cta2045.link import LINK_ACK_TIMEOUT, T_AR, T_MA, LinkTimers
+from ven_edge.cta2045.messages import to_data_frame
 from ven_edge.cta2045.transport import open_serial
-from ven_edge.cta2045.ucm import MAX_HEARTBEAT_S, Status, UcmConfig, UcmSession, to_data_frame
+from ven_edge.cta2045.ucm import MAX_HEARTBEAT_S, Status, UcmConfig, UcmSession
 
 from .sim_harness import FAST, rig, wait_for
 

@@ -93,6 +93,20 @@ def test_unknown_codes(code: int) -> None:
     )
 
 
+@pytest.mark.parametrize("code", sorted(EXPECTED))
+def test_price_shed_is_not_called_a_utility_event(code: int) -> None:
+    mode, _, text = EXPECTED[code]
+    if mode == "saving":
+        text = "Saving energy: high prices until 19:00"
+    got = describe_heater(code, event_end=EVENT_END, now=NOW, tz=DENVER, for_price=True)
+    assert got == (mode, text)
+
+
+def test_price_shed_overridden_still_reads_opted_out() -> None:
+    got = describe_heater(2, event_end=EVENT_END, for_price=True, override=True, tz=DENVER)
+    assert got == ("opted_out", "Opted out: utility event until 19:00")
+
+
 def test_not_connected() -> None:
     assert describe_heater(None) == ("unknown", "Heater not connected")
     assert describe_heater(None, override=True) == ("unknown", "Heater not connected")

@@ -22,7 +22,6 @@ from ven_edge.cta2045.link import (
     FrameReceived,
     LinkCounters,
     LinkEngine,
-    LinkError,
     LinkEvent,
     LinkTimers,
     ReplyMatcher,
@@ -47,22 +46,15 @@ class LinkDriver(asyncio.Protocol):
         supported_types: frozenset[int] = frozenset(MessageType),
         on_frame: FrameHandler | None = None,
         on_lost: LostHandler | None = None,
-        on_error: Callable[[LinkError], None] | None = None,
     ) -> None:
         self.engine = LinkEngine(timers, supported_types=supported_types)
         self.on_frame = on_frame
         self.on_lost = on_lost
-        self.on_error = on_error
         self._transport: asyncio.BaseTransport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._futures: dict[int, asyncio.Future[RequestDone]] = {}
         self._lock = asyncio.Lock()
-        self._closed = asyncio.Event()
         self._opened = asyncio.Event()
-
-    @property
-    def timers(self) -> LinkTimers:
-        return self.engine.timers
 
     @property
     def counters(self) -> LinkCounters:
@@ -76,7 +68,6 @@ class LinkDriver(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
-        self._closed.clear()
         self._opened.set()
 
     def data_received(self, data: bytes) -> None:
@@ -86,7 +77,6 @@ class LinkDriver(asyncio.Protocol):
         self._transport = None
         self._cancel_timer()
         self._dispatch(self.engine.close())
-        self._closed.set()
         if self.on_lost is not None:
             self.on_lost(exc)
 
@@ -137,9 +127,6 @@ class LinkDriver(asyncio.Protocol):
         """Wait for ``connection_made`` (pyserial-asyncio calls it on the next loop turn)."""
         await self._opened.wait()
 
-    async def wait_closed(self) -> None:
-        await self._closed.wait()
-
     # --- internals -------------------------------------------------------------------------
 
     def _now(self) -> float:
@@ -173,8 +160,6 @@ class LinkDriver(asyncio.Protocol):
                 )
             else:
                 log.debug("cta2045 link %s: %s", event.kind, event.detail)
-                if self.on_error is not None:
-                    self.on_error(event)
         self._arm_timer()
 
     def _write(self, data: bytes) -> None:

@@ -241,8 +241,11 @@ class LinkEngine:
         self.timers = timers or LinkTimers()
         self.supported_types = supported_types
         self.counters = LinkCounters()
-        self._reader = FrameReader(UNNEGOTIATED_MAX_PAYLOAD, idle_gap=self.timers.idle_gap)
-        self._reader.frame_timeout = self.timers.frame_timeout
+        self._reader = FrameReader(
+            UNNEGOTIATED_MAX_PAYLOAD,
+            idle_gap=self.timers.idle_gap,
+            frame_timeout=self.timers.frame_timeout,
+        )
         # Sizes from the maximum-payload responses we received and sent (module docstring).
         self._peer_max: int | None = None
         self._own_max: int | None = None
@@ -423,10 +426,7 @@ class LinkEngine:
             and request.matcher(frame)
         ):
             # A reply before the ACK means the ACK was lost: the request was received (module doc).
-            if self._inflight is request:
-                self._inflight = None
-            if request in self._outbox:
-                self._outbox.remove(request)
+            # _finish also takes it off the wire and out of the outbox.
             events.append(self._finish(request, reply=frame))
             return
         events.append(FrameReceived(frame))

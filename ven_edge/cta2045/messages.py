@@ -366,6 +366,14 @@ def to_frame(message: Message | str, /, **fields: object) -> Frame | LinkAck | L
     return frame
 
 
+def to_data_frame(message: Message) -> Frame:
+    """The data frame of ``message`` (an application message; never a link ACK/NAK)."""
+    frame = to_frame(message)
+    if not isinstance(frame, Frame):
+        raise TypeError(f"{message.name} is not a data frame")
+    return frame
+
+
 def encode(message: Message | str, /, **fields: object) -> bytes:
     """Complete frame bytes (check bytes included) for a Message or a name and fields.
 
@@ -567,6 +575,30 @@ def app_ack(opcode: int) -> Message:
 
 def app_nak(reason: AppNakReason | int) -> Message:
     return build("app_nak", reason=int(reason))
+
+
+def response_code_frame(opcode1: int, opcode2: int, code: int) -> Frame:
+    """An Intermediate DR reply carrying only a response code (cta2045.md §9.1).
+
+    Same opcode1, ``opcode2 | 0x80``, then the code: three bytes whatever the request, so a
+    failed Get is as short as a Set reply.
+    """
+    return Frame(MessageType.INTERMEDIATE_DR, bytes((opcode1, opcode2 | 0x80, code)))
+
+
+def not_supported_reply(frame: Frame) -> Frame | None:
+    """What either side answers to a frame it cannot handle (cta2045.md §14).
+
+    Basic DR: App NAK 0x01 (opcode1 not supported). An Intermediate DR request: the reply layout
+    of §9.1 (same opcode1, opcode2 | 0x80) with response code 1, not implemented. Anything else
+    (a reply, another message type): nothing beyond the link ACK.
+    """
+    p = frame.payload
+    if frame.msg_type == MessageType.BASIC_DR:
+        return to_data_frame(app_nak(AppNakReason.OPCODE1_NOT_SUPPORTED))
+    if frame.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 2 and p[1] < 0x80:
+        return response_code_frame(p[0], p[1], ResponseCode.NOT_IMPLEMENTED)
+    return None
 
 
 def max_payload_query() -> Message:

@@ -99,12 +99,16 @@ class FrameReader:
     """Incremental CTA-2045 frame parser: :meth:`feed` bytes, :meth:`poll` the clock."""
 
     def __init__(
-        self, max_payload: int = MAX_PAYLOAD_LENGTH, *, idle_gap: float | None = IDLE_GAP
+        self,
+        max_payload: int = MAX_PAYLOAD_LENGTH,
+        *,
+        idle_gap: float | None = IDLE_GAP,
+        frame_timeout: float = FRAME_TIMEOUT,
     ) -> None:
         self.max_payload = max_payload
         #: None turns the idle-gap rule off (only the frame timeout ends a partial frame).
         self.idle_gap = idle_gap
-        self.frame_timeout = FRAME_TIMEOUT
+        self.frame_timeout = frame_timeout
         self._buf = bytearray()
         self._started_at: float | None = None
         self._last_byte_at: float | None = None

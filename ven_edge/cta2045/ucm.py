@@ -37,7 +37,6 @@ from ven_edge.cta2045 import messages
 from ven_edge.cta2045.device import CommodityReading, DeviceInfo, DeviceSnapshot, LinkHealth
 from ven_edge.cta2045.driver import LinkDriver
 from ven_edge.cta2045.encodings import (
-    AppNakReason,
     DeviceType,
     OutsideCommStatus,
     ResponseCode,
@@ -52,7 +51,7 @@ from ven_edge.cta2045.link import (
     ReplyMatcher,
     RequestDone,
 )
-from ven_edge.cta2045.messages import Message
+from ven_edge.cta2045.messages import Message, to_data_frame
 from ven_edge.cta2045.transport import BAUD_RATE, PortError, open_serial
 
 log = logging.getLogger(__name__)
@@ -152,14 +151,6 @@ class UcmConfig:
 
 
 # --- frames ------------------------------------------------------------------------------------
-
-
-def to_data_frame(message: Message) -> Frame:
-    """The data frame of ``message`` (every UCM command is one; never a link ACK/NAK)."""
-    frame = messages.to_frame(message)
-    if not isinstance(frame, Frame):
-        raise TypeError(f"{message.name} is not a data frame")
-    return frame
 
 
 def decode_or_none(frame: Frame) -> Message | None:
@@ -457,7 +448,7 @@ class UcmSession:
         name = None if message is None else message.name
         reply: Message | None = None
         if message is None:
-            unsupported = self._not_supported(frame)
+            unsupported = messages.not_supported_reply(frame)
             if unsupported is not None:
                 driver.reply(unsupported)
             return
@@ -478,24 +469,12 @@ class UcmSession:
         elif name == "max_payload_response":
             self._set(max_payload=message.fields["max_payload_bytes"])
         else:
-            unsupported = self._not_supported(frame)
+            unsupported = messages.not_supported_reply(frame)
             if unsupported is not None:
                 driver.reply(unsupported)
             return
         if reply is not None:
             driver.reply(to_data_frame(reply))
-
-    @staticmethod
-    def _not_supported(frame: Frame) -> Frame | None:
-        """Basic: App NAK 0x01; Intermediate request: response code 1 (cta2045.md §14)."""
-        p = frame.payload
-        if frame.msg_type == MessageType.BASIC_DR:
-            return to_data_frame(messages.app_nak(AppNakReason.OPCODE1_NOT_SUPPORTED))
-        if frame.msg_type == MessageType.INTERMEDIATE_DR and len(p) >= 2 and p[1] < 0x80:
-            # Reply layout §9.1: same opcode1, opcode2 | 0x80, then the response code.
-            body = bytes((p[0], p[1] | 0x80, ResponseCode.NOT_IMPLEMENTED))
-            return Frame(MessageType.INTERMEDIATE_DR, body)
-        return None
 
     # --- requests ---------------------------------------------------------------------------
 

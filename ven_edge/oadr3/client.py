@@ -406,24 +406,12 @@ class VtnClient:
 
     async def _find_or_create_ven(self) -> str:
         name = self.settings.ven_name
-        found = await self._find_by("/vens", [("venName", name)], "venName", name)
-        if found is None:
-            body: dict[str, Any] = {"venName": name}
-            if self.settings.version == "3.1.0":
-                body["objectType"] = "VEN_VEN_REQUEST"
-            else:
-                body["resources"] = []
-            try:
-                created = await self.request("POST", "/vens", json_body=body, expect=(201, 200))
-            except VtnHttpError as exc:
-                if exc.status != 409:
-                    raise
-                created = await self._find_by("/vens", [("venName", name)], "venName", name)
-            found = created if isinstance(created, Mapping) else None
-        ven_id = found.get("id") if found is not None else None
-        if not isinstance(ven_id, str):
-            raise PayloadError("id", f"VEN {name!r}: the VTN returned no id")
-        return ven_id
+        body: dict[str, Any] = {"venName": name}
+        if self.settings.version == "3.1.0":
+            body["objectType"] = "VEN_VEN_REQUEST"
+        else:
+            body["resources"] = []
+        return await self._find_or_create("VEN", "/vens", [("venName", name)], "venName", body)
 
     async def _find_or_create_resource(self, ven_id: str) -> str:
         name = self.settings.resource_name
@@ -439,19 +427,28 @@ class VtnClient:
             path = f"/vens/{ven_id}/resources"
             params = [("resourceName", name)]
             body = {"resourceName": name, "venID": ven_id}
-        found = await self._find_by(path, params, "resourceName", name)
+        return await self._find_or_create("resource", path, params, "resourceName", body)
+
+    async def _find_or_create(
+        self, what: str, path: str, params: Params, key: str, body: dict[str, Any]
+    ) -> str:
+        """The id of the object whose ``key`` is ``body[key]``, created if the VTN has none.
+
+        A 409 on create means another request created it meanwhile: look it up again."""
+        name: str = body[key]
+        found = await self._find_by(path, params, key, name)
         if found is None:
             try:
                 created = await self.request("POST", path, json_body=body, expect=(201, 200))
             except VtnHttpError as exc:
                 if exc.status != 409:
                     raise
-                created = await self._find_by(path, params, "resourceName", name)
+                created = await self._find_by(path, params, key, name)
             found = created if isinstance(created, Mapping) else None
-        resource_id = found.get("id") if found is not None else None
-        if not isinstance(resource_id, str):
-            raise PayloadError("id", f"resource {name!r}: the VTN returned no id")
-        return resource_id
+        object_id = found.get("id") if found is not None else None
+        if not isinstance(object_id, str):
+            raise PayloadError("id", f"{what} {name!r}: the VTN returned no id")
+        return object_id
 
     # -- polling ---------------------------------------------------------------------------
     async def fetch_programs(self) -> list[Mapping[str, Any]]:

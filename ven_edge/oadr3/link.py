@@ -240,9 +240,6 @@ class VtnLink:
         never the same difference here and again through ``readings()``."""
         self.history.record(at or self._wall_clock(), readings)
 
-    # Kept for callers written against the first version of this class.
-    _queue_due_reports = queue_due_reports
-
     async def _notify(self, timeline: SignalTimeline) -> None:
         if self.on_timeline is None:
             return

@@ -23,6 +23,7 @@ from ven_edge.oadr3.models import (
     OadrDuration,
     OadrModel,
     ObjectID,
+    ObjectOperation,
     ObjectType,
     ProgramDescription,
     ReportDescriptor,
@@ -105,15 +106,8 @@ class Report301(Metadata301):
     resources: list[ReportResource]
 
 
-class ObjectOperation301(OadrModel):
-    objects: list[ObjectType]
-    # Normalised to CREATE/READ/UPDATE/DELETE; 3.0.1 output uses models301.VERB_OF.
-    operations: list[LenientOperation]
-    callback_url: str = Field(alias="callbackUrl", min_length=2, max_length=8000)
-    bearer_token: str | None = Field(default=None, alias="bearerToken")
-
-
-# The Alliance 3.0.1 file's spelling of each operation.
+# The Alliance 3.0.1 file's spelling of each operation; ObjectOperation reads both spellings
+# into CREATE/READ/UPDATE/DELETE.
 VERB_OF = {"READ": "GET", "CREATE": "POST", "UPDATE": "PUT", "DELETE": "DELETE"}
 
 
@@ -121,7 +115,7 @@ class Subscription301(Metadata301):
     object_type: Literal["SUBSCRIPTION"] = Field(default="SUBSCRIPTION", alias="objectType")
     client_name: Name128 = Field(alias="clientName")
     program_id: ObjectID = Field(alias="programID")
-    object_operations: list[ObjectOperation301] = Field(alias="objectOperations")
+    object_operations: list[ObjectOperation] = Field(alias="objectOperations")
     targets: Targets301 | None = None
 
 

@@ -28,6 +28,7 @@ HEATER_MODES: tuple[HeaterMode, ...] = get_args(HeaterMode)
 TEXT_HEATING = "Heating normally"
 TEXT_IDLE = "Idle"
 TEXT_SAVING = "Saving energy: utility event"
+TEXT_SAVING_FOR_PRICE = "Saving energy: high prices"
 TEXT_PREHEATING = "Pre-heating"
 TEXT_PREHEATED = "Pre-heating (tank full)"
 TEXT_OPTED_OUT = "Opted out"
@@ -81,6 +82,7 @@ def describe_heater(
     event_end: datetime | None = None,
     override: bool = False,
     fault: bool = False,
+    for_price: bool = False,
     now: datetime | None = None,
     tz: tzinfo | None = None,
 ) -> tuple[HeaterMode, str]:
@@ -90,7 +92,9 @@ def describe_heater(
     not answered (not connected). ``event_end`` is the end of the active grid event, if any;
     ``override`` is the heater's Customer Override (0x11, §8.1), which some heaters report with
     the normal codes 0/1 instead of 11/12 (§14); ``fault`` is a fault seen by the gateway (for
-    example the link failing). ``tz`` is the zone for the end time, default the gateway's zone.
+    example the link failing). ``for_price`` says the gateway sheds for the price, not at the
+    utility's request, so a saving heater is said to save for high prices. ``tz`` is the zone for
+    the end time, default the gateway's zone.
     """
     if fault:
         return "fault", TEXT_FAULT
@@ -103,6 +107,8 @@ def describe_heater(
     mode, text, takes_end = entry
     if override and mode != "fault":
         mode, text, takes_end = "opted_out", TEXT_OPTED_OUT, True
+    if for_price and mode == "saving":
+        text = TEXT_SAVING_FOR_PRICE
     if takes_end and event_end is not None:
         if mode == "opted_out":
             text = f"{text}: utility event"
@@ -184,6 +190,7 @@ class HeaterStatus:
         event_end: datetime | None = None,
         override: bool = False,
         fault: bool = False,
+        for_price: bool = False,
         now: datetime | None = None,
         tz: tzinfo | None = None,
         tank_temp_f: float | None = None,
@@ -194,7 +201,13 @@ class HeaterStatus:
     ) -> HeaterStatus:
         """Build the status with mode and words from :func:`describe_heater`."""
         mode, text = describe_heater(
-            state_code, event_end=event_end, override=override, fault=fault, now=now, tz=tz
+            state_code,
+            event_end=event_end,
+            override=override,
+            fault=fault,
+            for_price=for_price,
+            now=now,
+            tz=tz,
         )
         return cls(
             state_code=state_code,
