@@ -232,6 +232,11 @@ def test_redact_url(url: str | None, shown: str | None) -> None:
     assert redact_url(url) == shown
 
 
+def test_a_secret_spelled_bearer_hides_only_itself() -> None:
+    url = "https://000:BEARER@a.com?client_secret=BEARER#BEARER"
+    assert redact_text(f"GET {url} failed") == "GET https://a.com?client_secret=[redacted] failed"
+
+
 @given(
     user=st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=3, max_size=12),
     password=st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=6, max_size=20),

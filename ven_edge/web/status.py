@@ -159,8 +159,10 @@ def redact_text(text: str | None) -> str | None:
     if text is None:
         return None
     text = _USERINFO.sub(r"\1", text)
-    text = _BEARER.sub(r"\1\2[redacted]", text)
-    return _SECRET_PARAM.sub(r"\1\2[redacted]", text)
+    # Secret parameters first: a secret whose value is the word "bearer" must not make the
+    # next word of the message look like a token.
+    text = _SECRET_PARAM.sub(r"\1\2[redacted]", text)
+    return _BEARER.sub(r"\1\2[redacted]", text)
 
 
 @dataclass(frozen=True, slots=True)
