@@ -12,8 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The suite is reproducible by default: the same examples on every run, and no per-example time
+# limit on a busy machine. `HYPOTHESIS_PROFILE=explore` draws new examples; a failure found that
+# way becomes an explicit regression test.
+settings.register_profile("repeatable", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def free_port() -> int:
