@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 from ven_edge.cta2045.frames import Frame, LinkNak, MessageType
 from ven_edge.cta2045.link import (
     APP_REPLY_TIMEOUT,
+    BYTE_TIME,
     LINK_ACK_TIMEOUT,
     RETRIES,
     RETRY_INTERVAL,
     T_AR,
+    T_IM,
     T_MA,
     UNNEGOTIATED_MAX_PAYLOAD,
     Failure,
@@ -70,11 +72,14 @@ def test_app_reply_waits_tar_after_our_ack() -> None:
     engine.receive(OVERRIDE.serialize(), 0.0)
     assert written(engine.reply(APP_ACK_OVERRIDE, 0.001)) == []
     assert written(engine.poll(T_MA)) == [ACK]
-    assert written(engine.poll(T_MA + T_AR - 1e-6)) == []
-    assert written(engine.poll(T_MA + T_AR)) == [APP_ACK_OVERRIDE.serialize()]
+    # tAR after our ACK, and tIM after the ACK's last byte left (two bytes at 19200 baud)
+    sent = T_MA + 2 * BYTE_TIME + T_IM
+    assert T_IM >= T_AR
+    assert written(engine.poll(sent - 1e-6)) == []
+    assert written(engine.poll(sent)) == [APP_ACK_OVERRIDE.serialize()]
     # our reply waits for the peer's link ACK, and nothing more
-    assert engine.poll(T_MA + T_AR + 0.05) == []
-    assert engine.receive(ACK, T_MA + T_AR + 0.06) == []
+    assert engine.poll(sent + 0.05) == []
+    assert engine.receive(ACK, sent + 0.06) == []
     assert engine.next_deadline() is None
 
 
@@ -209,7 +214,8 @@ def test_unsolicited_frame_handled_while_request_waits() -> None:
     assert FrameReceived(OVERRIDE) in events
     engine.reply(APP_ACK_OVERRIDE, 0.1)
     assert written(engine.poll(0.1 + T_MA)) == [ACK]
-    assert written(engine.poll(0.1 + T_MA + T_AR)) == [APP_ACK_OVERRIDE.serialize()]
+    sent = 0.1 + T_MA + 2 * BYTE_TIME + T_IM
+    assert written(engine.poll(sent)) == [APP_ACK_OVERRIDE.serialize()]
     engine.receive(ACK, 0.3)
     [result] = done(engine.receive(APP_ACK_SHED.serialize(), 0.4))
     assert result.ok
@@ -225,6 +231,7 @@ def test_ack_and_reply_in_one_read_and_split_reads() -> None:
         results += done(engine.receive(bytes([byte]), 0.01 * i))
     assert len(results) == 1
     assert results[0].reply == APP_ACK_SHED
+    assert written(engine.poll(0.5)) == [ACK]  # our ACK of the reply
 
     engine.request(SHED, 1.0, matcher=is_app_ack_of_shed)
     assert len(done(engine.receive(data, 1.1))) == 1
@@ -338,6 +345,7 @@ def test_max_payload_is_two_bytes_until_negotiated() -> None:
     assert engine.max_payload == UNNEGOTIATED_MAX_PAYLOAD
     engine.receive(max_payload_response(6).serialize(), 0.0)  # the peer takes 128 bytes
     assert engine.max_payload == 128
+    engine.poll(T_MA)
     engine.send(max_payload_response(13), 1.0)  # we take 4096: the smaller one binds
     assert engine.max_payload == 128
     engine.receive(ACK, 1.05)
