@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hil.bus import BusPort, HalfDuplexBus
 from hil.heater import COMM_TIMEOUT_S, HeaterConfig, SimulatedHeater
 from hil.scenarios import TANK_HELP, tank_argument
 from hil.thermal import ThermalModel
@@ -78,8 +79,8 @@ class Faults:
     rng: random.Random = field(default_factory=lambda: random.Random(2045), repr=False)
 
 
-class _PtyTransport(asyncio.Transport):
-    """The pty master as an asyncio transport, with the write-side faults applied."""
+class _FaultyTransport(asyncio.Transport):
+    """The heater's line (pty master or bus port) as a transport, with the write faults applied."""
 
     def __init__(self, sim: Simulator) -> None:
         super().__init__()
@@ -96,13 +97,27 @@ class _PtyTransport(asyncio.Transport):
         self._closing = True
 
 
+class _BusReceiver(asyncio.Protocol):
+    """Hands the bytes the bus delivers to the heater's link driver."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
+
+    def data_received(self, data: bytes) -> None:
+        if self._sim.driver is not None:
+            self._sim.driver.data_received(data)
+
+
 class Simulator:
-    """The simulated heater served on a pty; build it with :func:`run_simulator`."""
+    """The simulated heater served on a pty or on a :class:`~hil.bus.HalfDuplexBus`; build it
+    with :func:`run_simulator`."""
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
+        bus: HalfDuplexBus | None = None,
+        bus_name: str = "heater",
         timers: LinkTimers | None = None,
         faults: Faults | None = None,
         heater: SimulatedHeater | None = None,
@@ -110,6 +125,11 @@ class Simulator:
         supported_types: frozenset[int] = frozenset(MessageType),
     ) -> None:
         self.path = Path(path)
+        #: On a bus the heater is end ``bus_name`` of it; no pty and no control socket are made
+        #: (call :meth:`control` directly).
+        self.bus = bus
+        self.bus_name = bus_name
+        self._port: BusPort | None = None
         #: Message types the heater link-ACKs; the others get link NAK 0x06 (cta2045.md §6).
         self.supported_types = supported_types
         #: The heater's clock (seconds); tests pass one they can move forward.
@@ -132,7 +152,11 @@ class Simulator:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._open_pty()
+        if self.bus is not None:
+            self._open_line()
+            self._schedule_tick()
+            return
+        self._open_line()
         self._control = await asyncio.start_unix_server(self._serve_control, self.control_path)
         os.chmod(self.control_path, 0o600)
         self._schedule_tick()
@@ -148,12 +172,26 @@ class Simulator:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._close_pty()
-        for p in (self.path, self.control_path):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
+        self._close_line()
+        if self.bus is None:
+            for p in (self.path, self.control_path):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
 
-    def _open_pty(self) -> None:
+    def _new_driver(self) -> LinkDriver:
+        driver = LinkDriver(
+            self.timers, supported_types=self.supported_types, on_frame=self._on_frame
+        )
+        self.driver = driver
+        driver.connection_made(_FaultyTransport(self))
+        return driver
+
+    def _open_line(self) -> None:
+        if self.bus is not None:
+            self._new_driver()
+            self._port = self.bus.attach(self.bus_name, _BusReceiver(self))
+            log.info("simulated heater on the bus as %r", self.bus_name)
+            return
         master, slave = os.openpty()
         # Raw from the start: a cooked pty would echo our bytes back before the UCM sets it raw.
         tty.setraw(slave)
@@ -164,34 +202,36 @@ class Simulator:
             tmp.unlink()
         tmp.symlink_to(os.ttyname(slave))
         tmp.replace(self.path)  # atomic: a UCM never sees a missing link while we reopen
-        driver = LinkDriver(
-            self.timers, supported_types=self.supported_types, on_frame=self._on_frame
-        )
-        self.driver = driver
-        driver.connection_made(_PtyTransport(self))
+        self._new_driver()
         asyncio.get_running_loop().add_reader(master, self._read_ready)
         log.info("simulated heater on %s -> %s", self.path, os.ttyname(slave))
 
-    def _close_pty(self) -> None:
-        if self._master < 0:
+    def _close_line(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            port.close()
+        elif self._master < 0:
             return
-        asyncio.get_running_loop().remove_reader(self._master)
+        else:
+            asyncio.get_running_loop().remove_reader(self._master)
+            os.close(self._master)
+            os.close(self._slave)
+            self._master = self._slave = -1
         driver, self.driver = self.driver, None
-        os.close(self._master)
-        os.close(self._slave)
-        self._master = self._slave = -1
         if driver is not None:
             driver.connection_lost(None)
 
     def hang_up(self, reopen_after: float | None = 1.0) -> None:
-        """Close the pty (the UCM sees the port vanish); reopen at the same path later."""
+        """Close the pty (the UCM sees the port vanish) and reopen at the same path later; on a
+        bus, leave the line and rejoin it later."""
         self.hangups += 1
-        self._close_pty()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        self._close_line()
+        if self.bus is None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
         if reopen_after is not None:
             loop = asyncio.get_running_loop()
-            self._reopen = loop.call_later(reopen_after, self._open_pty)
+            self._reopen = loop.call_later(reopen_after, self._open_line)
 
     # --- I/O --------------------------------------------------------------------------------
 
@@ -225,6 +265,9 @@ class Simulator:
             f.prefixed -= 1
             data = f.garbage_prefix + data
             log.info("fault: %s written before a frame", f.garbage_prefix.hex(" "))
+        if self._port is not None:
+            self._port.write(data)
+            return
         if self._master < 0:
             return
         try:
@@ -388,11 +431,13 @@ async def run_simulator(
     thermal: ThermalModel | None = None,
     clock: Callable[[], float] = time.monotonic,
     supported_types: frozenset[int] = frozenset(MessageType),
+    bus: HalfDuplexBus | None = None,
 ) -> AsyncIterator[Simulator]:
-    """Serve a simulated heater at ``path`` for the duration of the ``async with`` block."""
+    """Serve a simulated heater at ``path`` (or on ``bus``) for the ``async with`` block."""
     heater = SimulatedHeater(heater_config, thermal, now=clock())
     sim = Simulator(
         path,
+        bus=bus,
         timers=timers,
         faults=faults,
         heater=heater,
