@@ -37,8 +37,9 @@ from ven_edge.cta2045.encodings import (
     TemperatureUnit,
 )
 from ven_edge.cta2045.errors import MessageDecodeError
-from ven_edge.cta2045.frames import Frame
+from ven_edge.cta2045.frames import Frame, MessageType, NakReason
 from ven_edge.cta2045.messages import Message
+from ven_edge.cta2045.transport import BAUD_RATE
 
 #: Capability bits we claim: temperature offset and Advanced Load Up (cta2045.md §9.2).
 CAPABILITIES = Capability.TEMPERATURE_OFFSET | Capability.ADVANCED_LOAD_UP
@@ -46,6 +47,18 @@ CAPABILITIES = Capability.TEMPERATURE_OFFSET | Capability.ADVANCED_LOAD_UP
 MAX_PAYLOAD_BYTES = 128
 #: Seconds between 1970 and the CTA-2045 epoch 2000-01-01T00:00Z (EPRI-lib CEA2045Time.cpp).
 CTA_EPOCH_UNIX = 946_684_800
+#: The message types the heater implements. A frame of any other type, and a message-type query
+#: for one, gets link NAK 0x06 (cta2045.md §6): 08 04 is named by the sources but nothing here
+#: implements it.
+SUPPORTED_TYPES = frozenset(
+    {MessageType.BASIC_DR, MessageType.INTERMEDIATE_DR, MessageType.DATA_LINK}
+)
+#: Data-link messages the heater takes (link ACK). Every other data-link request (power mode,
+#: slot queries, unknown opcodes) is answered with link NAK 0x07, request not supported, which a
+#: data-link request gets instead of an application reply (cta2045.md §4, §6).
+_DATA_LINK_TAKEN = frozenset(
+    {"max_payload_query", "max_payload_response", "sgd_slot_response", "available_slots_response"}
+)
 #: EPRI-sim's outside-comm watchdog default: no 0x0E for this long ends an event (cta2045.md §14).
 COMM_TIMEOUT_S = 300.0
 
@@ -203,6 +216,27 @@ class SimulatedHeater:
         self.alu_extra_wh = 0
 
     # --- requests ---------------------------------------------------------------------------
+
+    def link_nak(self, frame: Frame) -> int | None:
+        """The link NAK reason for a frame the heater refuses at the link layer (None: ACK it).
+
+        Only data-link requests are refused here (the link engine already NAKs unsupported types
+        and bad lengths). A bit-rate change is taken only for the rate the heater talks at: it
+        cannot switch, so any other rate is NAKed 0x07, as Intwine does (cta2045.md §1, §6).
+        """
+        if frame.msg_type != MessageType.DATA_LINK or frame.is_type_query:
+            return None
+        try:
+            request = messages.decode(frame)
+        except MessageDecodeError as exc:
+            return int(exc.nak)
+        if request.name == "request_bit_rate":
+            if request.fields.get("bit_rate_bps") == BAUD_RATE:
+                return None
+            return int(NakReason.REQUEST_NOT_SUPPORTED)
+        if request.name in _DATA_LINK_TAKEN:
+            return None
+        return int(NakReason.REQUEST_NOT_SUPPORTED)
 
     def handle(self, frame: Frame, now: float, unix_time: float = 0.0) -> Frame | None:
         """The application reply to ``frame`` (None: only the link ACK, already sent)."""
