@@ -124,9 +124,11 @@ def _call(args: argparse.Namespace, ucm: Any) -> Awaitable[Any]:
     return calls[name]()
 
 
-async def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+async def _run(args: argparse.Namespace, opener: Any = None) -> tuple[int, dict[str, Any]]:
+    """Run the command; ``opener`` replaces :func:`~ven_edge.cta2045.transport.open_serial`."""
     from ven_edge.cta2045.encodings import OperationalState
     from ven_edge.cta2045.link import LinkTimers
+    from ven_edge.cta2045.transport import open_serial
     from ven_edge.cta2045.ucm import UcmConfig, UcmSession
 
     config = UcmConfig(
@@ -136,7 +138,7 @@ async def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         poll_s=0,
         end_shed_on_start=False,
     )
-    ucm = UcmSession(config)
+    ucm = UcmSession(config, opener=opener or open_serial)
     await ucm.start()
     try:
         ready = False

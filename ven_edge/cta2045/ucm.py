@@ -482,6 +482,12 @@ class UcmSession:
         await self.commodity_read()
 
     async def _commission(self) -> None:
+        driver = self._driver
+        if driver is None:
+            return
+        # What the heater said before this attempt does not count (a re-commissioning probe).
+        heard_before = driver.engine.last_heard
+        frames_before = driver.counters.frames_in
         supported = set(self._snapshot.supported_types)
         unsupported = set(self._snapshot.unsupported_types)
         for msg_type in (MessageType.BASIC_DR, MessageType.INTERMEDIATE_DR, MessageType.DATA_LINK):
@@ -490,13 +496,12 @@ class UcmSession:
                 supported.add(msg_type)
             elif outcome.status is Status.LINK_NAK:
                 unsupported.add(msg_type)
-            if self._heard_nothing():
+            if driver.connected and driver.engine.last_heard == heard_before:
                 # Not even a link ACK or NAK: a deaf port; give up now, not after every step.
                 raise HeaterSilent("no answer to the message-type query")
         self._set(supported_types=frozenset(supported), unsupported_types=frozenset(unsupported))
         negotiated = MessageType.DATA_LINK in supported and (await self.max_payload()).ok
-        driver = self._driver
-        if not negotiated and driver is not None:
+        if not negotiated:
             # The heater does not negotiate: still send only Basic-sized frames (§6), but accept
             # whatever it sends rather than drop its replies.
             log.info("heater did not announce a maximum payload; accepting up to our own")
@@ -512,14 +517,9 @@ class UcmSession:
         await self.operational_state()
         if MessageType.INTERMEDIATE_DR in supported:
             await self.commodity_read()
-        driver = self._driver
-        if driver is not None and driver.counters.frames_in == 0:
+        if driver.connected and driver.counters.frames_in == frames_before:
             # Link ACKs alone do not make a heater: it never sent a frame of its own.
             raise HeaterSilent("no frame from the heater during commissioning")
-
-    def _heard_nothing(self) -> bool:
-        driver = self._driver
-        return driver is not None and driver.connected and driver.engine.last_heard is None
 
     def _close_driver(self) -> None:
         driver, self._driver = self._driver, None
