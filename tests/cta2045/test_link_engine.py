@@ -11,12 +11,10 @@ from hypothesis import strategies as st
 from ven_edge.cta2045.frames import Frame, LinkNak, MessageType
 from ven_edge.cta2045.link import (
     APP_REPLY_TIMEOUT,
-    BYTE_TIME,
     LINK_ACK_TIMEOUT,
     RETRIES,
     RETRY_INTERVAL,
     T_AR,
-    T_IM,
     T_MA,
     UNNEGOTIATED_MAX_PAYLOAD,
     Failure,
@@ -31,6 +29,9 @@ from ven_edge.cta2045.link import (
 )
 from ven_edge.cta2045.stream import IDLE_GAP
 
+#: tIM, the quiet time between messages, and one byte at 19200 baud 8N1 (cta2045.md §1, §5).
+T_IM = 0.100
+BYTE_TIME = 10 / 19200
 ACK = bytes.fromhex("0600")
 SHED = Frame(MessageType.BASIC_DR, bytes((0x01, 0x00)))
 APP_ACK_SHED = Frame(MessageType.BASIC_DR, bytes((0x03, 0x01)))
@@ -375,10 +376,71 @@ def test_vendor_type_garbage_is_rejected_at_once_after_negotiation() -> None:
     assert engine.counters.garbage_bytes == 1
 
 
-def test_before_negotiation_a_long_header_is_garbage() -> None:
+def test_before_negotiation_a_long_frame_is_refused() -> None:
     engine = LinkEngine(LinkTimers(idle_gap=None))
     events = engine.receive(DEVICE_INFO_REPLY.serialize(), 0.0)
     assert not any(isinstance(e, FrameReceived) for e in events)
+    assert written(engine.poll(T_MA)) == [LinkNak(0x02).serialize()]
     engine.max_payload = 128
     events = engine.receive(DEVICE_INFO_REPLY.serialize(), 1.0)
     assert FrameReceived(DEVICE_INFO_REPLY) in events
+
+
+# --- half-duplex line rules (cta2045.md §1, §5) ------------------------------------------------
+
+OP_STATE_QUERY = Frame(MessageType.BASIC_DR, bytes((0x12, 0x00)))
+END_OF_ACK = T_MA + 2 * BYTE_TIME
+
+
+def test_our_ack_of_a_reply_goes_before_the_next_request_then_a_quiet_time() -> None:
+    engine = LinkEngine()
+    engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    engine.receive(ACK, 0.05)
+    [result] = done(engine.receive(APP_ACK_SHED.serialize(), 0.2))
+    assert result.ok
+    # the next request comes at once from the caller, but the reply's ACK is owed first
+    _, events = engine.request(OP_STATE_QUERY, 0.2)
+    assert written(events) == []
+    assert written(engine.poll(0.2 + T_MA)) == [ACK]
+    start = 0.2 + END_OF_ACK + T_IM
+    assert engine.next_deadline() == pytest.approx(start)
+    assert written(engine.poll(start - 1e-6)) == []
+    assert written(engine.poll(start)) == [OP_STATE_QUERY.serialize()]
+
+
+def test_a_frame_waits_a_quiet_time_after_the_peers_last_byte() -> None:
+    engine = LinkEngine()
+    engine.receive(ACK, 1.0)  # a stray ACK: no ACK of ours is owed, but the line was busy
+    _, events = engine.request(OP_STATE_QUERY, 1.01)
+    assert written(events) == []
+    assert written(engine.poll(1.0 + T_IM)) == [OP_STATE_QUERY.serialize()]
+
+
+def test_nothing_starts_while_the_peer_is_mid_frame() -> None:
+    engine = LinkEngine()
+    frame = OVERRIDE.serialize()
+    engine.receive(frame[:3], 5.0)
+    _, events = engine.request(OP_STATE_QUERY, 5.005)
+    assert written(events) == []
+    assert written(engine.poll(5.01)) == []
+    engine.receive(frame[3:], 5.015)
+    assert written(engine.poll(5.015 + T_MA)) == [ACK]
+    assert written(engine.poll(5.015 + END_OF_ACK + T_IM)) == [OP_STATE_QUERY.serialize()]
+
+
+def test_an_ack_due_while_the_peer_sends_its_next_frame_waits_for_its_end() -> None:
+    engine = LinkEngine()
+    engine.receive(OVERRIDE.serialize(), 0.0)
+    engine.receive(APP_ACK_SHED.serialize()[:2], 0.03)  # the peer did not keep the quiet time
+    assert written(engine.poll(T_MA)) == []
+    assert engine.next_deadline() == pytest.approx(0.03 + IDLE_GAP)
+    assert written(engine.receive(APP_ACK_SHED.serialize()[2:], 0.045)) == [ACK]
+    assert written(engine.poll(0.045 + T_MA)) == [ACK]
+
+
+def test_an_over_long_frame_is_nakked_02_and_the_next_frame_acked() -> None:
+    engine = LinkEngine(LinkTimers(idle_gap=None))  # 2 bytes until negotiated (§6)
+    events = engine.receive(DEVICE_INFO_REPLY.serialize() + OVERRIDE.serialize(), 0.0)
+    assert [e for e in events if isinstance(e, FrameReceived)] == [FrameReceived(OVERRIDE)]
+    assert [e.kind for e in events if isinstance(e, LinkError)][:1] == ["bad_length"]
+    assert written(engine.poll(T_MA)) == [LinkNak(0x02).serialize(), ACK]

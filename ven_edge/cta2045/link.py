@@ -24,7 +24,8 @@ Rules implemented (reference cta2045.md §4, §5, §13 rows 8-9, §16.1):
   a data frame starts only :attr:`LinkTimers.quiet_time` (tIM, 100 ms, §5) after the last byte
   of the previous message on the line, ours or the peer's (our own end is the write time plus
   :attr:`LinkTimers.byte_time` per byte). An ACK due while the peer is mid-frame waits for the
-  end of that frame.
+  end of that frame; a partial frame whose last byte came an idle gap ago (20 ms) is not the
+  peer talking any more.
 * A frame not ACKed within :attr:`LinkTimers.ack_timeout`, or NAKed with a transient reason
   (0x00 no reason, 0x03 checksum, 0x05 timeout), is sent again :attr:`LinkTimers.retry_interval`
   after the previous attempt, at most :attr:`LinkTimers.retries` times (Intwine's 500 ms spacing).
@@ -365,7 +366,10 @@ class LinkEngine:
         for item in self._reader.poll(now):
             self._on_item(item, now, events)
         # An ACK/NAK never talks over the peer's next frame (module docstring).
-        due = [a for a in self._acks if a.due <= now] if not self._reader.buffered else []
+        talking = self._peer_talking_until()
+        due = (
+            [] if talking is not None and now < talking else [a for a in self._acks if a.due <= now]
+        )
         if due:
             self._acks = [a for a in self._acks if a.due > now]
             for a in due:
@@ -376,8 +380,9 @@ class LinkEngine:
 
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`poll` has work to do, or None when idle."""
-        # While the peer is mid-frame, its next byte or the reader's deadline comes first.
-        times = [] if self._reader.buffered else [a.due for a in self._acks]
+        # While the peer is mid-frame, we wait for its next byte or for the end of its burst.
+        talking = self._peer_talking_until() or float("-inf")
+        times = [max(a.due, talking) for a in self._acks]
         reader_deadline = self._reader.deadline()
         if reader_deadline is not None:
             times.append(reader_deadline)
@@ -386,9 +391,9 @@ class LinkEngine:
         request = self._request
         if request is not None and request.phase is _Phase.AWAIT_REPLY and request.deadline:
             times.append(request.deadline)
-        if self._inflight is None and self._outbox and not self._acks and not self._reader.buffered:
+        if self._inflight is None and self._outbox and not self._acks:
             first = min(o.not_before for o in self._outbox)
-            times.append(max(first, self._line_quiet_since + self.timers.quiet_time))
+            times.append(max(first, self._line_quiet_since + self.timers.quiet_time, talking))
         return min(times) if times else None
 
     def close(self) -> list[LinkEvent]:
@@ -403,6 +408,14 @@ class LinkEngine:
         return events
 
     # --- internals -------------------------------------------------------------------------
+
+    def _peer_talking_until(self) -> float | None:
+        """Until when the peer may still be in the middle of a frame: a partial frame is
+        buffered and its last byte came less than an idle gap ago (None: not talking)."""
+        last = self._reader.last_byte_at
+        if not self._reader.buffered or last is None:
+            return None
+        return last + (self.timers.idle_gap or IDLE_GAP)
 
     def _transmit(self, data: bytes, now: float, events: list[LinkEvent]) -> None:
         end = now + len(data) * self.timers.byte_time
@@ -531,10 +544,13 @@ class LinkEngine:
         self._outbox.insert(0, out)
 
     def _start_next(self, now: float, events: list[LinkEvent]) -> None:
-        if self._inflight is not None or self._acks or self._reader.buffered:
-            return  # an ACK/NAK we owe goes first; never talk over the peer (module docstring)
-        if now < self._line_quiet_since + self.timers.quiet_time:
-            return
+        if self._inflight is not None or self._acks:
+            return  # an ACK/NAK we owe goes first (module docstring)
+        talking = self._peer_talking_until()
+        if now < self._line_quiet_since + self.timers.quiet_time or (
+            talking is not None and now < talking
+        ):
+            return  # never talk over the peer, and keep the quiet time
         ready = [o for o in self._outbox if o.not_before <= now]
         if not ready:
             return

@@ -146,6 +146,11 @@ class FrameReader:
         """Number of bytes held while waiting for the rest of a frame."""
         return len(self._buf)
 
+    @property
+    def last_byte_at(self) -> float | None:
+        """When the last buffered byte arrived (None: nothing buffered)."""
+        return self._last_byte_at
+
     def deadline(self) -> float | None:
         """When :meth:`poll` must be called to abandon the pending partial frame, if any."""
         if self._started_at is None:
