@@ -12,6 +12,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ from ven_edge.cta2045.link import T_MA, LinkTimers
 from ven_edge.cta2045.transport import PortError
 from ven_edge.cta2045.ucm import Status, UcmConfig, UcmSession
 from ven_edge.heater_port import details_of
+from ven_edge.web import status as ws
 
 T = TypeVar("T")
 ACK = b"\x06\x00"
@@ -299,6 +301,12 @@ def test_a_silent_heater_is_reported_once_and_recommissioned_when_it_answers(
             assert snap.link.connected
             assert not link.ok
             assert link.problem == "Heater not answering"
+            # what /api/status carries under "health"
+            health = ws.Health(heater_link=link, vtn=ws.VtnHealth(ok=False, url=None))
+            page = health.as_json(UTC)["heater_link"]
+            assert isinstance(page, dict)
+            assert page["ok"] is False
+            assert page["problem"] == "Heater not answering"
             assert "not answering" in (snap.link.last_error or "")
             assert not snap.commissioned
             await asyncio.sleep(130.0)
