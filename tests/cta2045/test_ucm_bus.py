@@ -368,3 +368,27 @@ def test_the_port_reopens_as_soon_as_the_device_is_back(tmp_path: Path) -> None:
                 await session.stop()
 
     run(main)
+
+
+def test_a_port_that_is_no_file_path_is_reopened_with_backoff() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        bus = HalfDuplexBus()
+        async with run_simulator("heater", bus=bus, clock=loop.time):
+            session = UcmSession(
+                UcmConfig(port="bus", timers=LinkTimers(), heartbeat_s=0, poll_s=0),
+                opener=bus.opener("ucm"),
+            )
+            await session.start()
+            try:
+                async with asyncio.timeout(60):
+                    await session.wait_ready()
+                bus.disconnect("ucm")
+                await asyncio.sleep(1.0)
+                async with asyncio.timeout(60):
+                    await session.wait_ready()
+                assert session.snapshot.link.reconnects == 1
+            finally:
+                await session.stop()
+
+    run(main)

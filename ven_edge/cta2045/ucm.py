@@ -347,6 +347,10 @@ class UcmSession:
     async def _before_reopen(self, delay: float) -> None:
         """Back off ``delay``; but while the device node is gone, look for it every
         :data:`PORT_WATCH_S` and reopen as soon as it is back."""
+        if not os.path.isabs(self.config.port):
+            # Not a device node (a pyserial URL such as socket://, a test bus): only back off.
+            await asyncio.sleep(delay)
+            return
         loop = asyncio.get_running_loop()
         until = loop.time() + delay
         gone = False
