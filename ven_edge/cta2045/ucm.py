@@ -284,13 +284,7 @@ class UcmSession:
     async def wait_commissioning(self) -> bool:
         """Wait until the heater is commissioned (True) or did not answer commissioning
         (False); wrap in asyncio.timeout."""
-        ready = asyncio.ensure_future(self._ready.wait())
-        unanswered = asyncio.ensure_future(self._unanswered.wait())
-        try:
-            await asyncio.wait((ready, unanswered), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ready.cancel()
-            unanswered.cancel()
+        await _first_of(self._ready.wait(), self._unanswered.wait())
         return self._ready.is_set()
 
     @property
@@ -409,13 +403,7 @@ class UcmSession:
                 self._ready.clear()
                 self._set(commissioned=False)
                 self._not_answering(str(exc))
-            probe = asyncio.ensure_future(asyncio.sleep(delay))
-            lost = asyncio.ensure_future(self._lost.wait())
-            try:
-                await asyncio.wait((probe, lost), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                probe.cancel()
-                lost.cancel()
+            await _first_of(asyncio.sleep(delay), self._lost.wait())  # probe again, unless lost
             delay = min(delay * 2, self.config.reconnect_max_s)
 
     def _not_answering(self, why: str) -> None:
@@ -878,6 +866,16 @@ class UcmSession:
     async def advanced_load_up(self, wh: float, duration_s: float) -> CommandOutcome:
         """Advanced Load Up: store ``wh`` above normal within ``duration_s`` (cta2045.md §9.2)."""
         return await self._request(messages.advanced_load_up(wh, duration_s))
+
+
+async def _first_of(*waits: Coroutine[Any, Any, object]) -> None:
+    """Wait until the first of ``waits`` is done; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _port_present(path: str) -> bool:
