@@ -20,10 +20,13 @@ answers it):
 ``two_talkers``
     Bytes of the two directions never overlap in time (RS-485 is half duplex, §1).
 
-Time stamps from a pty are the relay's read times: a chunk of n bytes is taken to have occupied
-the line for the n byte times before it was read. Order-based findings (``ack_not_first``) are
-exact; time-based ones are as good as the relay's scheduling, so over a pty on a busy machine
-they are indications, while on the bus's virtual clock they are exact.
+The relay behaves like the serial line it stands for: a chunk read at time t goes on the "line"
+at t (or when the same direction's previous chunk has finished), occupies it for its n byte times
+at the baud rate, and is handed to the other end only when its last byte would have arrived. An
+end that answers at once therefore answers after the last byte, as on a real line, and two ends
+whose chunks overlap would have collided. Order-based findings (``ack_not_first``) are exact;
+time-based ones are as good as the relay's scheduling, so over a pty on a busy machine they are
+indications, while on the bus's virtual clock they are exact.
 """
 
 from __future__ import annotations
@@ -266,6 +269,7 @@ class PtyTap:
         self.byte_time = byte_time(baudrate)
         self.chunks: list[Chunk] = []
         self._master = self._slave = self._device = -1
+        self._line_free: dict[str, float] = {}  # per direction: when its last byte has gone
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -302,10 +306,17 @@ class PtyTap:
             return  # EIO while the other side of a pty is not open yet
         if not data:
             return
-        now = asyncio.get_running_loop().time()
-        self.chunks.append(Chunk(direction, now - len(data) * self.byte_time, now, data))
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(dst, data)
+        loop = asyncio.get_running_loop()
+        start = max(loop.time(), self._line_free.get(direction, float("-inf")))
+        end = start + len(data) * self.byte_time
+        self._line_free[direction] = end
+        self.chunks.append(Chunk(direction, start, end, data))
+        loop.call_at(end, self._deliver, dst, data)
+
+    def _deliver(self, dst: int, data: bytes) -> None:
+        if dst in (self._master, self._device) and dst >= 0:
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(dst, data)
 
     def report(self, *, quiet_s: float = T_IM) -> Report:
         return check(self.chunks, quiet_s=quiet_s)
