@@ -2,7 +2,14 @@
 
 Opens a pty pair, makes ``PATH`` a symlink to the device end (as ``socat ... link=PATH`` does) and
 answers on it as a CTA-2045 heat-pump water heater (:mod:`hil.heater`) through the same link engine
-the UCM uses (so tMA/tAR are enforced by our code; a pty ignores the baud rate, cta2045.md §12.4).
+the UCM uses (so tMA is enforced by our code; a pty ignores the baud rate, cta2045.md §12.4). With
+``bus=`` the heater is one end of a :class:`hil.bus.HalfDuplexBus` instead (no pty, no control
+socket).
+
+The application reply to a frame goes out at least the quiet time (tAR = tIM = 100 ms, §5) after
+the last byte of the link ACK as actually written, and never before that ACK, also with
+``--fast``. The heater's own unsolicited frames wait for a quiet line. Its behaviour on every
+message type is tabled in docs/simulator.md.
 
 Fault switches (:class:`Faults`), from the command line or at run time:
 
