@@ -381,11 +381,17 @@ class Simulator:
 
     async def _wait_for_quiet(self) -> None:
         """Wait until no exchange is under way and the line has been quiet for the quiet time
-        (tIM, cta2045.md §5): a frame of our own must not land in the UCM's transaction."""
+        (tIM, cta2045.md §5): a frame of our own must not land in the UCM's transaction. A UCM
+        that never leaves such a gap does not silence the heater for ever: after the
+        application-reply timeout the frame goes anyway, as a real appliance's would."""
+        give_up = self._loop_time() + self.timers.reply_timeout
         while True:
             now = self._loop_time()
             due = self._line_busy_until + self.quiet_s
             if not self._answers and not self._replies_due and now >= due:
+                return
+            if now >= give_up:
+                log.warning("no quiet line for %.1f s: sending anyway", self.timers.reply_timeout)
                 return
             await asyncio.sleep(max(due - now, self.quiet_s / 4, 0.001))
 

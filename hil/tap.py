@@ -127,6 +127,7 @@ def _split(chunks: Sequence[Chunk]) -> list[WireMessage]:
     noise = bytearray()
     noise_times: list[tuple[float, float]] = []
     direction = chunks[0].direction if chunks else ""
+    sent_until = float("-inf")
 
     def flush_noise() -> None:
         if noise:
@@ -153,9 +154,13 @@ def _split(chunks: Sequence[Chunk]) -> list[WireMessage]:
             times.clear()
             flush_noise()
         step = (chunk.end - chunk.start) / max(len(chunk.data), 1)
+        # One end's bytes leave its UART one after another: a chunk stamped as starting before
+        # the previous one ended is taken to follow it.
+        start = max(chunk.start, sent_until)
+        sent_until = start + len(chunk.data) * step
         for i, b in enumerate(chunk.data):
             buf.append(b)
-            times.append((chunk.start + i * step, chunk.start + (i + 1) * step))
+            times.append((start + i * step, start + (i + 1) * step))
         while buf:
             first = buf[0]
             if not _plausible_start(first):
