@@ -49,7 +49,6 @@ import random
 import signal
 import sys
 import time
-import tty
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,6 +56,7 @@ from typing import Any
 
 from hil.bus import BusPort, HalfDuplexBus
 from hil.heater import COMM_TIMEOUT_S, SUPPORTED_TYPES, HeaterConfig, SimulatedHeater
+from hil.pty_link import open_linked_pty
 from hil.scenarios import TANK_HELP, tank_argument
 from hil.thermal import ThermalModel
 from ven_edge.cta2045 import messages
@@ -220,16 +220,8 @@ class Simulator:
             self._port = self.bus.attach(self.bus_name, _BusReceiver(self))
             log.info("simulated heater on the bus as %r", self.bus_name)
             return
-        master, slave = os.openpty()
-        # Raw from the start: a cooked pty would echo our bytes back before the UCM sets it raw.
-        tty.setraw(slave)
-        os.set_blocking(master, False)
+        master, slave = open_linked_pty(self.path)
         self._master, self._slave = master, slave
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        tmp.symlink_to(os.ttyname(slave))
-        tmp.replace(self.path)  # atomic: a UCM never sees a missing link while we reopen
         self._new_driver()
         asyncio.get_running_loop().add_reader(master, self._read_ready)
         log.info("simulated heater on %s -> %s", self.path, os.ttyname(slave))

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil.bus import Transmission, byte_time, overlaps
+from hil.pty_link import open_linked_pty
 from ven_edge.cta2045.frames import (
     CHECK_SIZE,
     HEADER_SIZE,
@@ -280,15 +281,8 @@ class PtyTap:
         loop = asyncio.get_running_loop()
         self._device = os.open(self.target, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         tty.setraw(self._device)
-        master, slave = os.openpty()
-        tty.setraw(slave)  # raw before the end opens it: a cooked pty would echo
-        os.set_blocking(master, False)
+        master, slave = open_linked_pty(self.link)
         self._master, self._slave = master, slave
-        tmp = self.link.with_name(f".{self.link.name}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        tmp.symlink_to(os.ttyname(slave))
-        tmp.replace(self.link)
         loop.add_reader(master, self._relay, master, self._device, self.forward)
         loop.add_reader(self._device, self._relay, self._device, master, self.backward)
 

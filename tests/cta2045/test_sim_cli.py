@@ -17,23 +17,31 @@ import pytest
 from tests.conftest import REPO_ROOT, run_module
 
 
-@pytest.fixture
-def sim_link(tmp_path: Path) -> Iterator[Path]:
-    link = tmp_path / "heater"
+def start_module(module: str, *args: str, ready: Path) -> subprocess.Popen[str]:
+    """Start ``python -m MODULE ARGS`` from this tree; return once ``ready`` exists."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hil.sim", "--link", str(link), "--fast"],
+        [sys.executable, "-m", module, *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError(f"{module} did not start: {out} {err}")
+        time.sleep(0.05)
+    return proc
+
+
+@pytest.fixture
+def sim_link(tmp_path: Path) -> Iterator[Path]:
+    link = tmp_path / "heater"
+    proc = start_module("hil.sim", "--link", str(link), "--fast", ready=Path(f"{link}.ctl"))
     try:
-        deadline = time.monotonic() + 20
-        while not Path(f"{link}.ctl").exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "simulator did not start"
-            time.sleep(0.05)
         assert link.is_symlink()
         assert os.readlink(link).startswith("/dev/pts/")
         yield link
@@ -117,20 +125,8 @@ def test_fast_simulator_acks_before_it_replies_as_seen_by_the_tap_cli(
     sim_link: Path, tmp_path: Path
 ) -> None:
     ucm_port = tmp_path / "ucm"
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    tap = subprocess.Popen(
-        [sys.executable, "-m", "hil.tap", "--link", str(ucm_port), "--to", str(sim_link)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    tap = start_module("hil.tap", "--link", str(ucm_port), "--to", str(sim_link), ready=ucm_port)
     try:
-        deadline = time.monotonic() + 20
-        while not ucm_port.is_symlink():
-            assert tap.poll() is None, tap.communicate()
-            assert time.monotonic() < deadline, "tap did not start"
-            time.sleep(0.05)
         code, report = send(ucm_port, "op-state")
         assert code == 0, report
     finally:
