@@ -10,7 +10,8 @@ does not:
   over the bus unchanged.
 * Bytes are clocked at the port's baud rate, 10 bit times each (8N1, cta2045.md §1): at 19,200 baud
   one byte takes 0.52 ms. A write while the same end is still sending queues behind its earlier
-  bytes, as a UART transmit FIFO does.
+  bytes, as a UART transmit FIFO does. An optional random write latency
+  (:attr:`HalfDuplexBus.write_latency_s`) stands for the OS and adapter delay before the first bit.
 * A write whose bytes overlap, in time, bytes of another end is a collision: every overlapped byte
   reaches every receiver garbled (both frames are damaged for both receivers), and
   :attr:`HalfDuplexBus.collisions` goes up by one.
@@ -158,8 +159,14 @@ class HalfDuplexBus:
         baudrate: int = BAUD_RATE,
         loop: asyncio.AbstractEventLoop | None = None,
         seed: int = 2045,
+        write_latency_s: float = 0.0,
     ) -> None:
         self.baudrate = baudrate
+        #: Each write reaches the line after a random delay in [0, write_latency_s]: the OS, a
+        #: USB-serial adapter's latency timer (FTDI's default is 16 ms) or a driver-enable GPIO
+        #: toggled from user space (cta2045.md §15) stand between a write and the first bit.
+        #: One end's writes keep their order.
+        self.write_latency_s = write_latency_s
         self._loop = loop
         self._rng = random.Random(seed)
         self._ports: dict[str, BusPort] = {}
@@ -239,8 +246,9 @@ class HalfDuplexBus:
     def _transmit(self, port: BusPort, data: bytes) -> None:
         now = self.loop.time()
         self._on_line = [t for t in self._on_line if t.end > now]
+        ready = now + self._rng.uniform(0, self.write_latency_s) if self.write_latency_s else now
         tx = Transmission(
-            port.name, max(now, port.tx_idle_at), data, port.baudrate, seq=self.writes
+            port.name, max(ready, port.tx_idle_at), data, port.baudrate, seq=self.writes
         )
         self.writes += 1
         port.tx_idle_at = tx.end

@@ -2,7 +2,14 @@
 
 Opens a pty pair, makes ``PATH`` a symlink to the device end (as ``socat ... link=PATH`` does) and
 answers on it as a CTA-2045 heat-pump water heater (:mod:`hil.heater`) through the same link engine
-the UCM uses (so tMA/tAR are enforced by our code; a pty ignores the baud rate, cta2045.md §12.4).
+the UCM uses (so tMA is enforced by our code; a pty ignores the baud rate, cta2045.md §12.4). With
+``bus=`` the heater is one end of a :class:`hil.bus.HalfDuplexBus` instead (no pty, no control
+socket).
+
+The application reply to a frame goes out at least the quiet time (tAR = tIM = 100 ms, §5) after
+the last byte of the link ACK as actually written, and never before that ACK, also with
+``--fast``. The heater's own unsolicited frames wait for a quiet line. Its behaviour on every
+message type is tabled in docs/simulator.md.
 
 Fault switches (:class:`Faults`), from the command line or at run time:
 
@@ -42,7 +49,6 @@ import random
 import signal
 import sys
 import time
-import tty
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +56,7 @@ from typing import Any
 
 from hil.bus import BusPort, HalfDuplexBus
 from hil.heater import COMM_TIMEOUT_S, SUPPORTED_TYPES, HeaterConfig, SimulatedHeater
+from hil.pty_link import open_linked_pty
 from hil.scenarios import TANK_HELP, tank_argument
 from hil.thermal import ThermalModel
 from ven_edge.cta2045 import messages
@@ -213,16 +220,8 @@ class Simulator:
             self._port = self.bus.attach(self.bus_name, _BusReceiver(self))
             log.info("simulated heater on the bus as %r", self.bus_name)
             return
-        master, slave = os.openpty()
-        # Raw from the start: a cooked pty would echo our bytes back before the UCM sets it raw.
-        tty.setraw(slave)
-        os.set_blocking(master, False)
+        master, slave = open_linked_pty(self.path)
         self._master, self._slave = master, slave
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        tmp.symlink_to(os.ttyname(slave))
-        tmp.replace(self.path)  # atomic: a UCM never sees a missing link while we reopen
         self._new_driver()
         asyncio.get_running_loop().add_reader(master, self._read_ready)
         log.info("simulated heater on %s -> %s", self.path, os.ttyname(slave))
@@ -374,11 +373,17 @@ class Simulator:
 
     async def _wait_for_quiet(self) -> None:
         """Wait until no exchange is under way and the line has been quiet for the quiet time
-        (tIM, cta2045.md §5): a frame of our own must not land in the UCM's transaction."""
+        (tIM, cta2045.md §5): a frame of our own must not land in the UCM's transaction. A UCM
+        that never leaves such a gap does not silence the heater for ever: after the
+        application-reply timeout the frame goes anyway, as a real appliance's would."""
+        give_up = self._loop_time() + self.timers.reply_timeout
         while True:
             now = self._loop_time()
             due = self._line_busy_until + self.quiet_s
             if not self._answers and not self._replies_due and now >= due:
+                return
+            if now >= give_up:
+                log.warning("no quiet line for %.1f s: sending anyway", self.timers.reply_timeout)
                 return
             await asyncio.sleep(max(due - now, self.quiet_s / 4, 0.001))
 

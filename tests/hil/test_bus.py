@@ -240,3 +240,22 @@ def test_virtual_time_jumps_to_the_next_timer() -> None:
         return asyncio.get_running_loop().time()
 
     assert virtual_time.run(main()) == 3600.0
+
+
+def test_write_latency_delays_each_write_within_its_bound_and_keeps_order() -> None:
+    async def main() -> None:
+        bus = HalfDuplexBus(write_latency_s=0.010)
+        a, _ra, _b, rb = two_ends(bus)
+        for k in range(20):
+            await at(k * 0.050)
+            a.write(SHED)
+        a.write(b"\x06\x00")  # right behind the last frame: never before it
+        await at(5.0)
+        starts = [tx.start for tx in bus.log["a"]]
+        for k, start in enumerate(starts[:20]):
+            assert k * 0.050 <= start <= k * 0.050 + 0.010
+        assert len(set(starts)) == 21  # the delays differ
+        assert starts[20] >= bus.log["a"][19].end
+        assert rb.data == SHED * 20 + b"\x06\x00"
+
+    virtual_time.run(main())
