@@ -37,9 +37,10 @@ Rules implemented (reference cta2045.md §4, §5, §13 rows 8-9, §16.1):
 * The stream parser rejects at once a header claiming more than the negotiated maximum payload
   (so a stray vendor-type byte >= 0xF0 cannot hold up the next frames while the parser waits for
   thousands of bytes); a native message type (08 01-08 04) claiming more is NAKed 0x02, "larger
-  than the maximum payload" (EPRI-sim, §4). Until a maximum-payload response (08 03 19) has passed in either direction
-  the limit is :data:`UNNEGOTIATED_MAX_PAYLOAD`, 2 bytes (cta2045.md §6); afterwards it is the
-  smaller of the sizes announced by each side, since neither may exceed what the other takes.
+  than the maximum payload" (EPRI-sim, §4). Until a maximum-payload response (08 03 19) has
+  passed in either direction the limit is :data:`UNNEGOTIATED_MAX_PAYLOAD`, 2 bytes (cta2045.md
+  §6); afterwards it is the smaller of the sizes announced by each side, since neither may exceed
+  what the other takes.
   :attr:`LinkEngine.max_payload` can also be set, for a peer that does not negotiate.
 """
 
