@@ -228,7 +228,9 @@ def test_two_link_drivers_complete_a_request_over_the_bus_with_spec_timers() -> 
         ack = bus.log["heater"][0]
         assert ack.data == b"\x06\x00"
         assert ack.start == pytest.approx(8 * T + 0.040)  # tMA after the frame's last byte
-        assert bus.log["heater"][1].start == pytest.approx(ack.start + 0.100)  # tAR
+        assert bus.log["heater"][1].start == pytest.approx(
+            ack.end + 0.100
+        )  # tAR and tIM after the ACK
         assert bus.collisions == 0
 
     virtual_time.run(main())
