@@ -17,6 +17,7 @@ from ven_edge.cta2045.link import (
     T_AR,
     T_MA,
     UNNEGOTIATED_MAX_PAYLOAD,
+    WRITE_LATENCY,
     Failure,
     FrameReceived,
     LinkBusy,
@@ -73,8 +74,8 @@ def test_app_reply_waits_tar_after_our_ack() -> None:
     engine.receive(OVERRIDE.serialize(), 0.0)
     assert written(engine.reply(APP_ACK_OVERRIDE, 0.001)) == []
     assert written(engine.poll(T_MA)) == [ACK]
-    # tAR after our ACK, and tIM after the ACK's last byte left (two bytes at 19200 baud)
-    sent = T_MA + 2 * BYTE_TIME + T_IM
+    # tAR after our ACK, and tIM after the ACK's last byte surely left (two bytes at 19200 baud)
+    sent = T_MA + WRITE_LATENCY + 2 * BYTE_TIME + T_IM
     assert T_IM >= T_AR
     assert written(engine.poll(sent - 1e-6)) == []
     assert written(engine.poll(sent)) == [APP_ACK_OVERRIDE.serialize()]
@@ -215,7 +216,7 @@ def test_unsolicited_frame_handled_while_request_waits() -> None:
     assert FrameReceived(OVERRIDE) in events
     engine.reply(APP_ACK_OVERRIDE, 0.1)
     assert written(engine.poll(0.1 + T_MA)) == [ACK]
-    sent = 0.1 + T_MA + 2 * BYTE_TIME + T_IM
+    sent = 0.1 + T_MA + WRITE_LATENCY + 2 * BYTE_TIME + T_IM
     assert written(engine.poll(sent)) == [APP_ACK_OVERRIDE.serialize()]
     engine.receive(ACK, 0.3)
     [result] = done(engine.receive(APP_ACK_SHED.serialize(), 0.4))
@@ -389,7 +390,8 @@ def test_before_negotiation_a_long_frame_is_refused() -> None:
 # --- half-duplex line rules (cta2045.md §1, §5) ------------------------------------------------
 
 OP_STATE_QUERY = Frame(MessageType.BASIC_DR, bytes((0x12, 0x00)))
-END_OF_ACK = T_MA + 2 * BYTE_TIME
+#: Our ACK's last byte has surely left (the write may reach the line WRITE_LATENCY late).
+END_OF_ACK = T_MA + WRITE_LATENCY + 2 * BYTE_TIME
 
 
 def test_our_ack_of_a_reply_goes_before_the_next_request_then_a_quiet_time() -> None:

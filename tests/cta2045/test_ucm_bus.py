@@ -392,3 +392,19 @@ def test_a_port_that_is_no_file_path_is_reopened_with_backoff() -> None:
                 await session.stop()
 
     run(main)
+
+
+def test_a_read_still_waiting_for_a_quiet_line_gives_way_to_a_command() -> None:
+    async def main() -> None:
+        async with bus_rig() as r:
+            assert (await r.session.operational_state()).ok
+            first = len(r.sim.received)
+            # the read takes the link at once but must wait for our ACK and the quiet time
+            read = asyncio.ensure_future(r.session.commodity_read())
+            await asyncio.sleep(0.02)
+            shed = await r.session.shed(600)
+            assert shed.ok, shed
+            assert (await read).ok
+            assert [f.payload[0] for f in r.sim.received[first:]] == [0x01, 0x06]
+
+    run(main)

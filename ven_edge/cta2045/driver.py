@@ -36,6 +36,8 @@ from ven_edge.cta2045.link import (
 
 log = logging.getLogger(__name__)
 
+#: A sleep may end this much before its time (the loop's clock resolution, with margin).
+_EARLY_S = 1e-6
 #: Bound on the waits for the transport's write buffer in :meth:`LinkDriver.drain`.
 _DRAIN_POLLS = 100
 
@@ -55,12 +57,21 @@ class PriorityGate:
     def waiting(self) -> int:
         return sum(1 for *_, f in self._waiters if not f.done())
 
-    async def acquire(self, *, urgent: bool = False) -> None:
+    @property
+    def urgent_waiting(self) -> bool:
+        return any(p == 0 and not f.done() for p, _, f in self._waiters)
+
+    def ticket(self) -> int:
+        """A place in the order; pass it to :meth:`acquire` again to keep the place."""
+        return next(self._order)
+
+    async def acquire(self, *, urgent: bool = False, ticket: int | None = None) -> None:
         if not self._held and not self._waiters:
             self._held = True
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (0 if urgent else 1, next(self._order), future))
+        order = self.ticket() if ticket is None else ticket
+        heapq.heappush(self._waiters, (0 if urgent else 1, order, future))
         try:
             await future
         except asyncio.CancelledError:
@@ -98,6 +109,7 @@ class LinkDriver(asyncio.Protocol):
         self._opened = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._changed = asyncio.Event()  # set after every batch of engine events
 
     @property
     def counters(self) -> LinkCounters:
@@ -136,9 +148,25 @@ class LinkDriver(asyncio.Protocol):
     ) -> RequestDone:
         """Send ``frame`` and wait for its application reply (or only its ACK without matcher).
 
-        An ``urgent`` request goes before every waiting non-urgent one (module docstring).
+        An ``urgent`` request goes before every waiting non-urgent one (module docstring). A
+        non-urgent one waits for the line to be free (owed ACKs out, the quiet time over) before
+        its frame is handed to the engine, and gives way to an urgent request that came
+        meanwhile, keeping its own place: so a command waits only for a transaction already on
+        the wire, not for a read still waiting out the quiet time.
         """
-        await self._gate.acquire(urgent=urgent)
+        ticket = self._gate.ticket()
+        while True:
+            await self._gate.acquire(urgent=urgent, ticket=ticket)
+            if urgent:
+                break
+            try:
+                await self._line_free()
+            except BaseException:
+                self._gate.release()
+                raise
+            if self._transport is None or not self._gate.urgent_waiting:
+                break
+            self._gate.release()
         try:
             if self._transport is None:
                 return RequestDone(0, failure=Failure.CLOSED, attempts=0)
@@ -155,6 +183,19 @@ class LinkDriver(asyncio.Protocol):
                 self._futures.pop(request_id, None)
         finally:
             self._gate.release()
+
+    async def _line_free(self) -> None:
+        """Wait until a frame of ours could go on the wire now (or the port is gone)."""
+        while self._transport is not None:
+            at = self.engine.free_at()
+            now = self._now()
+            if at is not None and at <= now + _EARLY_S:
+                return  # the engine holds the frame for what is left, if anything
+            if at is None:  # something of ours is owed or in flight: wait for the engine
+                self._changed.clear()
+                await self._changed.wait()
+            else:  # only the quiet time is left; new traffic can only move it later
+                await asyncio.sleep(at - now)
 
     async def drain(self) -> None:
         """Wait until nothing is owed or awaited (our last link ACK included) and written out.
@@ -206,9 +247,11 @@ class LinkDriver(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
 
-    def _on_timer(self) -> None:
+    def _on_timer(self, deadline: float) -> None:
         self._timer = None
-        self._dispatch(self.engine.poll(self._now()))
+        # asyncio runs a timer up to its clock resolution early; the engine must see the time
+        # it asked for, or it finds nothing due and asks again for the same instant forever.
+        self._dispatch(self.engine.poll(max(self._now(), deadline)))
 
     def _dispatch(self, events: list[LinkEvent]) -> None:
         for event in events:
@@ -231,6 +274,7 @@ class LinkDriver(asyncio.Protocol):
                 log.debug("cta2045 link %s: %s", event.kind, event.detail)
         if self.engine.idle:
             self._idle.set()
+        self._changed.set()
         self._arm_timer()
 
     def _write(self, data: bytes) -> None:
@@ -246,4 +290,4 @@ class LinkDriver(asyncio.Protocol):
             return
         deadline = self.engine.next_deadline()
         if deadline is not None:
-            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer, deadline)

@@ -23,9 +23,9 @@ Rules implemented (reference cta2045.md §4, §5, §13 rows 8-9, §16.1):
   comes before our next request), nothing starts while the peer is in the middle of a frame, and
   a data frame starts only :attr:`LinkTimers.quiet_time` (tIM, 100 ms, §5) after the last byte
   of the previous message on the line, ours or the peer's (our own end is the write time plus
-  :attr:`LinkTimers.byte_time` per byte). An ACK due while the peer is mid-frame waits for the
-  end of that frame; a partial frame whose last byte came an idle gap ago (20 ms) is not the
-  peer talking any more.
+  :attr:`LinkTimers.write_latency` plus :attr:`LinkTimers.byte_time` per byte). An ACK due while
+  the peer is mid-frame waits for the end of that frame; a partial frame whose last byte came an
+  idle gap ago (20 ms) is not the peer talking any more.
 * A frame not ACKed within :attr:`LinkTimers.ack_timeout`, or NAKed with a transient reason
   (0x00 no reason, 0x03 checksum, 0x05 timeout), is sent again :attr:`LinkTimers.retry_interval`
   after the previous attempt, at most :attr:`LinkTimers.retries` times (Intwine's 500 ms spacing).
@@ -83,6 +83,10 @@ APP_REPLY_TIMEOUT = 3.0
 T_IM = 0.100
 #: Seconds per byte on the wire at 19200 baud 8N1 (start bit, 8 data bits, stop bit; §1).
 BYTE_TIME = 10 / 19200
+#: Slack for a write of ours reaching the line late (OS and USB-serial adapter; an FTDI adapter
+#: batches for up to its 16 ms latency timer, a GPIO-driven transceiver enable adds more,
+#: cta2045.md §15).
+WRITE_LATENCY = 0.010
 #: Spacing of re-sent frames and how many re-sends (Intwine: 3 tries 500 ms apart; §5, §13 row 9).
 RETRY_INTERVAL = 0.5
 RETRIES = 3
@@ -116,6 +120,9 @@ class LinkTimers:
     idle_gap: float | None = IDLE_GAP
     quiet_time: float = T_IM
     byte_time: float = BYTE_TIME
+    #: How late a write of ours may reach the line (the OS, a USB-serial adapter): the quiet
+    #: time after our own message counts from this much after the write, to stay "at least".
+    write_latency: float = WRITE_LATENCY
 
     @classmethod
     def fast(cls) -> LinkTimers:
@@ -131,6 +138,7 @@ class LinkTimers:
             frame_timeout=0.2,
             retry_interval=0.05,
             quiet_time=0.0,
+            write_latency=0.0,
         )
 
 
@@ -316,6 +324,16 @@ class LinkEngine:
             not self._acks and not self._outbox and self._inflight is None and self._request is None
         )
 
+    def free_at(self) -> float | None:
+        """When a new frame of ours could start if queued now: after the quiet time and the
+        peer's partial frame; None while an ACK/NAK is owed or a frame of ours is queued or in
+        flight (those go first, and their timing is not known yet)."""
+        if self._acks or self._outbox or self._inflight is not None:
+            return None
+        start = self._line_quiet_since + self.timers.quiet_time
+        talking = self._peer_talking_until()
+        return start if talking is None else max(start, talking)
+
     def request(
         self,
         frame: Frame,
@@ -420,7 +438,7 @@ class LinkEngine:
         return last + (self.timers.idle_gap or IDLE_GAP)
 
     def _transmit(self, data: bytes, now: float, events: list[LinkEvent]) -> None:
-        end = now + len(data) * self.timers.byte_time
+        end = now + self.timers.write_latency + len(data) * self.timers.byte_time
         self._line_quiet_since = max(self._line_quiet_since, end)
         events.append(Transmit(data))
 
