@@ -22,7 +22,7 @@ from hil import virtual_time
 from hil.bus import HalfDuplexBus, Transmission
 from hil.sim import Faults, Simulator, run_simulator
 from ven_edge.cta2045 import cli_send
-from ven_edge.cta2045.driver import LinkDriver
+from ven_edge.cta2045.driver import LinkDriver, PriorityGate
 from ven_edge.cta2045.frames import Frame, MessageType
 from ven_edge.cta2045.link import T_MA, LinkTimers
 from ven_edge.cta2045.transport import PortError
@@ -408,3 +408,30 @@ def test_a_read_still_waiting_for_a_quiet_line_gives_way_to_a_command() -> None:
             assert [f.payload[0] for f in r.sim.received[first:]] == [0x01, 0x06]
 
     run(main)
+
+
+def test_priority_gate_serves_urgent_first_then_in_order_and_survives_cancellation() -> None:
+    async def main() -> list[str]:
+        gate = PriorityGate()
+        served: list[str] = []
+
+        async def user(name: str, urgent: bool) -> None:
+            await gate.acquire(urgent=urgent)
+            served.append(name)
+            await asyncio.sleep(1.0)
+            gate.release()
+
+        first = asyncio.ensure_future(user("read 1", False))
+        await asyncio.sleep(0.1)
+        tasks = [
+            asyncio.ensure_future(user("read 2", False)),
+            asyncio.ensure_future(user("cancelled", True)),
+            asyncio.ensure_future(user("read 3", False)),
+            asyncio.ensure_future(user("shed", True)),
+        ]
+        await asyncio.sleep(0.1)
+        tasks[1].cancel()
+        await asyncio.gather(first, *tasks, return_exceptions=True)
+        return served
+
+    assert run(main) == ["read 1", "shed", "read 2", "read 3"]

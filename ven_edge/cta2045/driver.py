@@ -54,10 +54,6 @@ class PriorityGate:
         self._order = itertools.count()
 
     @property
-    def waiting(self) -> int:
-        return sum(1 for *_, f in self._waiters if not f.done())
-
-    @property
     def urgent_waiting(self) -> bool:
         return any(p == 0 and not f.done() for p, _, f in self._waiters)
 
