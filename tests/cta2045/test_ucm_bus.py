@@ -53,26 +53,37 @@ class BusRig:
 
 
 @contextlib.asynccontextmanager
+async def session_on(
+    opener: Any, *, port: str = "bus", ready: bool = True, **config: Any
+) -> AsyncIterator[UcmSession]:
+    """A started UCM session (spec timers, no heartbeat or polls unless given), stopped after."""
+    settings: dict[str, Any] = {"heartbeat_s": 0, "poll_s": 0}
+    settings.update(config)
+    session = UcmSession(UcmConfig(port=port, timers=LinkTimers(), **settings), opener=opener)
+    await session.start()
+    try:
+        if ready:
+            async with asyncio.timeout(60):
+                await session.wait_ready()
+        yield session
+    finally:
+        await session.stop()
+
+
+@contextlib.asynccontextmanager
 async def bus_rig(
     *, faults: Faults | None = None, opener: Any = None, **config: Any
 ) -> AsyncIterator[BusRig]:
     """The simulated heater and a UCM session (spec timers) on one bus, session commissioned."""
     loop = asyncio.get_running_loop()
     bus = HalfDuplexBus()
-    settings: dict[str, Any] = {"heartbeat_s": 0, "poll_s": 0, "time_sync_s": 0}
+    settings: dict[str, Any] = {"time_sync_s": 0}
     settings.update(config)
-    async with run_simulator("heater", bus=bus, clock=loop.time, faults=faults) as sim:
-        session = UcmSession(
-            UcmConfig(port="bus", timers=LinkTimers(), **settings),
-            opener=opener or bus.opener("ucm"),
-        )
-        await session.start()
-        try:
-            async with asyncio.timeout(60):
-                await session.wait_ready()
-            yield BusRig(bus, sim, session)
-        finally:
-            await session.stop()
+    async with (
+        run_simulator("heater", bus=bus, clock=loop.time, faults=faults) as sim,
+        session_on(opener or bus.opener("ucm"), **settings) as session,
+    ):
+        yield BusRig(bus, sim, session)
 
 
 def is_link_frame(tx: Transmission) -> bool:
@@ -175,12 +186,7 @@ def test_send_to_a_deaf_port_exits_2_after_the_first_unanswered_query() -> None:
 def test_a_deaf_peer_is_never_commissioned() -> None:
     async def main() -> None:
         bus = HalfDuplexBus()
-        session = UcmSession(
-            UcmConfig(port="bus", timers=LinkTimers(), heartbeat_s=0, poll_s=0),
-            opener=bus.opener("ucm"),
-        )
-        await session.start()
-        try:
+        async with session_on(bus.opener("ucm"), ready=False) as session:
             await asyncio.sleep(60.0)
             snap = session.snapshot
             assert snap.link.connected
@@ -188,8 +194,6 @@ def test_a_deaf_peer_is_never_commissioned() -> None:
             assert not snap.commissioned
             assert snap.commissionings == 0
             assert not details_of(snap).link.ok
-        finally:
-            await session.stop()
 
     run(main)
 
@@ -229,14 +233,7 @@ def test_device_information_without_firmware_version_fills_the_model() -> None:
         bus = HalfDuplexBus()
         heater = ScriptedHeater(DEVICE_INFO_51)
         await bus.open("heater", lambda: heater.driver)
-        session = UcmSession(
-            UcmConfig(port="bus", timers=LinkTimers(), heartbeat_s=0, poll_s=0, time_sync_s=0),
-            opener=bus.opener("ucm"),
-        )
-        await session.start()
-        try:
-            async with asyncio.timeout(60):
-                await session.wait_ready()
+        async with session_on(bus.opener("ucm"), time_sync_s=0) as session:
             outcome = await session.device_information()
             assert outcome.status is Status.OK, outcome
             info = session.snapshot.device_info
@@ -245,8 +242,6 @@ def test_device_information_without_firmware_version_fills_the_model() -> None:
             assert info.model == "1" * 16
             assert info.serial == "1" * 16
             assert info.firmware == "2030-04-12"  # no version: the reply has none
-        finally:
-            await session.stop()
 
     run(main)
 
@@ -341,31 +336,24 @@ def test_the_port_reopens_as_soon_as_the_device_is_back(tmp_path: Path) -> None:
                 raise PortError(f"cannot open serial port {path}: no such device")
             return await inner(path, factory, **kwargs)
 
-        async with run_simulator("heater", bus=bus, clock=loop.time):
-            session = UcmSession(
-                UcmConfig(port=str(device), timers=LinkTimers(), heartbeat_s=0, poll_s=0),
-                opener=opener,
+        async with (
+            run_simulator("heater", bus=bus, clock=loop.time),
+            session_on(opener, port=str(device)) as session,
+        ):
+            device.unlink()  # unplugged
+            bus.disconnect("ucm")
+            await asyncio.sleep(7.7)
+            assert not session.connected
+            opened: list[float] = []
+            session.on_change(
+                lambda snap: opened.append(loop.time()) if snap.link.connected else None
             )
-            await session.start()
-            try:
-                async with asyncio.timeout(60):
-                    await session.wait_ready()
-                device.unlink()  # unplugged
-                bus.disconnect("ucm")
-                await asyncio.sleep(7.7)
-                assert not session.connected
-                opened: list[float] = []
-                session.on_change(
-                    lambda snap: opened.append(loop.time()) if snap.link.connected else None
-                )
-                device.touch()  # plugged in again
-                back = loop.time()
-                async with asyncio.timeout(60):
-                    await session.wait_ready()
-                assert opened[0] - back <= 1.0
-                assert session.snapshot.link.reconnects == 1
-            finally:
-                await session.stop()
+            device.touch()  # plugged in again
+            back = loop.time()
+            async with asyncio.timeout(60):
+                await session.wait_ready()
+            assert opened[0] - back <= 1.0
+            assert session.snapshot.link.reconnects == 1
 
     run(main)
 
@@ -374,22 +362,15 @@ def test_a_port_that_is_no_file_path_is_reopened_with_backoff() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         bus = HalfDuplexBus()
-        async with run_simulator("heater", bus=bus, clock=loop.time):
-            session = UcmSession(
-                UcmConfig(port="bus", timers=LinkTimers(), heartbeat_s=0, poll_s=0),
-                opener=bus.opener("ucm"),
-            )
-            await session.start()
-            try:
-                async with asyncio.timeout(60):
-                    await session.wait_ready()
-                bus.disconnect("ucm")
-                await asyncio.sleep(1.0)
-                async with asyncio.timeout(60):
-                    await session.wait_ready()
-                assert session.snapshot.link.reconnects == 1
-            finally:
-                await session.stop()
+        async with (
+            run_simulator("heater", bus=bus, clock=loop.time),
+            session_on(bus.opener("ucm")) as session,
+        ):
+            bus.disconnect("ucm")
+            await asyncio.sleep(1.0)
+            async with asyncio.timeout(60):
+                await session.wait_ready()
+            assert session.snapshot.link.reconnects == 1
 
     run(main)
 
