@@ -177,5 +177,6 @@ class VtnGridPort:
             url=self.client.settings.base_url,
             ven_id=None if reg is None else reg.ven_id,
             last_contact=h.last_success,
-            last_error=h.last_error,
+            # A refused registration (with its fix) matters more than an old transient error.
+            last_error=h.registration_problem or h.last_error,
         )

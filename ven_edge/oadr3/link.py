@@ -182,6 +182,9 @@ class VtnLink:
     async def _cycle(self) -> PollResult:
         client = self.client
         if client.settings.authenticated and self.health.registration is None:
+            # A refused token fails the whole cycle (nothing works without it), unlike a refused
+            # registration: get it first so the two are told apart.
+            await client.ensure_token()
             await self._register()
         await self._tidy_subscriptions()
         await self._ensure_subscription()
