@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port, run_module
+from tests.conftest import free_port, run_module, wait_for
 from ven_edge.config import Config, parse_config
 from ven_edge.daemon import Daemon, StartupError
 from ven_edge.rule_planner import plan_by_rules
@@ -172,3 +172,50 @@ async def test_grid_task_failures_are_logged_and_it_is_restarted(
         "deep",
     ]
     assert sum("restarting in" in r.getMessage() for r in caplog.records) == 3
+
+
+async def test_run_keeps_running_while_the_vtn_serves_an_event_that_crashes_the_poll(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.oadr3.test_client_vtn import Utility, vtn_at
+    from ven_edge.grid_port import VtnGridPort
+    from ven_edge.oadr3.client import VtnClient
+
+    fetch = VtnClient.fetch_events
+
+    async def poisoned(self: VtnClient) -> list[Any]:
+        events = await fetch(self)
+        if any(e.get("eventName") == "poison" for e in events):
+            raise OverflowError("date value out of range")
+        return events
+
+    monkeypatch.setattr(VtnClient, "fetch_events", poisoned)
+    async with vtn_at(tmp_path) as vtn, Utility(vtn.base_url) as bl:
+        await bl.event(0.5, eventName="poison")
+        data: dict[str, Any] = {
+            "heater": {"port": str(tmp_path / "no-such-tty")},
+            "state": {"dir": str(tmp_path / "state")},
+            "web": {"enabled": False},
+            "vtn": {"url": vtn.base_url, "client_id": "ven_client", "client_secret": "999"},
+        }
+        config = parse_config(data, source="test", base_dir=tmp_path)
+        stop = asyncio.Event()
+        grids: list[VtnGridPort] = []
+
+        async def started(parts: Any) -> None:
+            grids.append(parts.grid)
+
+        task = asyncio.create_task(serve(config, heater=StubHeater(), stop=stop, started=started))
+        try:
+            await wait_for(
+                lambda: (
+                    task.done() or (bool(grids) and grids[0].link.health.consecutive_failures >= 2)
+                ),
+                60,
+                "two failed cycles",
+            )
+            assert not task.done()  # `ven-edge run` goes on, without the poisoned poll
+            assert grids[0].health().last_error == "OverflowError: date value out of range"
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
