@@ -215,3 +215,50 @@ async def test_returning_vtn_is_polled_within_one_interval(tmp_path: Path) -> No
     assert cycles == 2
     assert link.health.probes == len(down)
     assert failures == 0
+
+
+async def test_refused_registration_is_retried_hourly_not_at_every_poll(vtn: RunningVtn) -> None:
+    clock = VirtualTime()
+    async with VtnClient(ven_settings(vtn.base_url_301, "3.1.0")) as client:
+        attempts = 0
+        register = client.register
+
+        async def counted() -> Any:
+            nonlocal attempts
+            attempts += 1
+            return await register()
+
+        client.register = counted  # type: ignore[method-assign]
+        link = VtnLink(client, monotonic=clock)
+        for _ in range(3):
+            await link.cycle()
+            clock.now += link.timing.poll_s
+        assert attempts == 1
+        assert link.health.polls == 3
+        clock.now += link.timing.subscription_renew_s
+        await link.cycle()
+        assert attempts == 2
+
+
+async def test_a_vtn_in_trouble_during_registration_fails_the_cycle() -> None:
+    from aiohttp import web
+
+    from ven_edge.oadr3.errors import VtnHttpError
+
+    from .loopback import serving
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 3600})
+
+    async def busy(request: web.Request) -> web.Response:
+        return web.json_response({"title": "Service Unavailable", "status": 503}, status=503)
+
+    app = web.Application()
+    app.router.add_post("/auth/token", token)
+    app.router.add_route("*", "/{rest:.*}", busy)
+    async with serving(app) as origin, VtnClient(ven_settings(origin)) as client:
+        link = VtnLink(client)
+        with pytest.raises(VtnHttpError, match="HTTP 503"):
+            await link.cycle()
+    # Not taken for a refusal (which would wait an hour before trying again).
+    assert link.health.registration_problem is None

@@ -208,6 +208,8 @@ class VtnLink:
         try:
             self.health.registration = await self.client.register()
         except (VtnHttpError, PayloadError) as exc:
+            if _vtn_down(exc):
+                raise  # a VTN in trouble (5xx, 429) refuses nothing: retry the whole cycle
             # The VTN answered but refused: events may still be readable (polling needs no VEN
             # object), so the cycle goes on; the registration is tried again now and then.
             self._registration_retry_at = now + self.timing.subscription_renew_s
@@ -240,9 +242,9 @@ class VtnLink:
         keep = self.callback_url if self.receiver is not None else None
         try:
             await self.client.delete_stale_subscriptions(keep)
-        except VtnUnreachableError:
-            raise  # the poll would fail too: the whole cycle is retried
         except Oadr3Error as exc:
+            if _vtn_down(exc):
+                raise  # the poll would fail too: the whole cycle is retried
             # Not worth failing the cycle over, nor retrying at every poll.
             LOG.warning("stale webhook subscriptions not checked: %s", exc)
         self._subscriptions_tidied = True
