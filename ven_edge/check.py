@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
 from ven_edge.config import Config, ConfigError, VtnConfig, load_config, secret_file_problem
+from ven_edge.oadr3.errors import Oadr3Error
 from ven_edge.paths import config_path
 from ven_edge.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
-    from ven_edge.oadr3.client import VtnSettings
+    from ven_edge.oadr3.client import VtnClient
 
 Status = Literal["pass", "fail", "skip", "missing"]
 Group = Literal["local", "serial", "network"]
@@ -336,11 +337,10 @@ async def check_vtn_token(ctx: CheckContext) -> Outcome:
         return Outcome.skipped("no vtn.url configured")
     if vtn.client_id is None or vtn.client_secret is None:
         return Outcome.skipped("no vtn.client_id: the VTN is used without a token")
-    from ven_edge.oadr3.client import VtnClient
-    from ven_edge.oadr3.errors import Oadr3Error, VtnAuthError
+    from ven_edge.oadr3.errors import VtnAuthError
 
     try:
-        async with VtnClient(_vtn_settings(vtn)) as client:
+        async with _vtn_client(vtn) as client:
             await client.ensure_token()
             # A token alone proves the credentials; reading programs proves they grant access.
             programs = await client.fetch_programs()
@@ -363,11 +363,8 @@ async def check_vtn_version(ctx: CheckContext) -> Outcome:
     vtn = _config(ctx).vtn
     if vtn.url is None:
         return Outcome.skipped("no vtn.url configured")
-    from ven_edge.oadr3.client import VtnClient
-    from ven_edge.oadr3.errors import Oadr3Error
-
     try:
-        async with VtnClient(_vtn_settings(vtn)) as client:
+        async with _vtn_client(vtn) as client:
             spoken = await client.detect_version()
     except Oadr3Error as exc:
         return Outcome.failed(
@@ -391,12 +388,9 @@ async def check_vtn_registration(ctx: CheckContext) -> Outcome:
     vtn = _config(ctx).vtn
     if vtn.url is None or vtn.client_id is None:
         return Outcome.skipped("no vtn.client_id: the gateway does not register")
-    from ven_edge.oadr3.client import VtnClient
-    from ven_edge.oadr3.errors import Oadr3Error
-
     try:
         # What the daemon does at start-up (finds or creates its VEN and resource by name).
-        async with VtnClient(_vtn_settings(vtn)) as client:
+        async with _vtn_client(vtn) as client:
             registration = await client.register()
     except Oadr3Error as exc:
         return Outcome.failed(
@@ -409,10 +403,12 @@ async def check_vtn_registration(ctx: CheckContext) -> Outcome:
     )
 
 
-def _vtn_settings(vtn: VtnConfig) -> VtnSettings:
+def _vtn_client(vtn: VtnConfig) -> VtnClient:
+    """A client set up as the daemon's (imported here: the local checks need none of it)."""
     from ven_edge.grid_port import vtn_settings
+    from ven_edge.oadr3.client import VtnClient
 
-    return vtn_settings(vtn)
+    return VtnClient(vtn_settings(vtn))
 
 
 CHECKS: tuple[Check, ...] = (

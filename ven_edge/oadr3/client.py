@@ -677,18 +677,18 @@ class VtnClient:
         token = self._token
         usable = token.value if token is not None and self._clock() < token.expires_at else None
         try:
-            status, _ = await self._raw(
-                "GET",
-                self.url("/programs"),
-                "/programs",
-                params=[("skip", "0"), ("limit", "1")],
-                token=usable,
-            )
+            status = await self._first_of("/programs", usable)
         except Oadr3Error as exc:
             return str(exc)
         if status >= 500 or status == 429:
             return f"GET /programs -> HTTP {status}"
         return None
+
+    async def _first_of(self, path: str, token: str | None) -> int:
+        """The status of a search for one object at ``path`` (small whatever the VTN holds)."""
+        query: Params = [("skip", "0"), ("limit", "1")]
+        status, _ = await self._raw("GET", self.url(path), path, params=query, token=token)
+        return status
 
     async def detect_version(self) -> Version | None:
         """The OpenADR 3 version the VTN speaks, when its endpoints tell; None when unknown.
@@ -705,14 +705,7 @@ class VtnClient:
                 data = None
             if isinstance(data, Mapping) and isinstance(data.get("tokenURL"), str):
                 return "3.1.0"
-        token = await self.ensure_token()
-        resources, _ = await self._raw(
-            "GET",
-            self.url("/resources"),
-            "/resources",
-            params=[("skip", "0"), ("limit", "1")],
-            token=token,
-        )
+        resources = await self._first_of("/resources", await self.ensure_token())
         if resources == 200:
             return "3.1.0"
         if status in (404, 405) and resources in (404, 405):
