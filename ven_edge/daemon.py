@@ -39,6 +39,7 @@ from ven_edge.control import (
     Planner,
     SendCommand,
 )
+from ven_edge.errorlog import ErrorOnce
 from ven_edge.oadr3.backoff import Backoff
 from ven_edge.ports import GridPort, HeaterPort
 from ven_edge.redact import redact_text
@@ -236,23 +237,17 @@ class Daemon:
         and no bug in the OpenADR code ever ends the daemon (the heater keeps its plan).
         Restarts back off with full jitter up to a minute."""
         delays = Backoff(base=GRID_RESTART_BASE_S, cap=GRID_RESTART_CAP_S)
-        logged: set[str] = set()
+        errors = ErrorOnce(log)
         while True:
             started = time.monotonic()
             try:
                 await grid.run()
-                reason = "returned"
+                log.error("grid task returned; restarting it")
             except Exception as exc:
-                reason = f"failed ({type(exc).__name__}: {exc})"
-                key = redact_text(reason) or ""
-                if key not in logged and len(logged) < 32:
-                    logged.add(key)
-                    log.error("grid task %s; restarting it", key, exc_info=exc)
+                errors.log(exc, "grid task failed (%s); restarting it")
             if time.monotonic() - started > GRID_RESTART_CAP_S:
                 delays.reset()  # it ran a good while: a new failure starts afresh
-            delay = delays.next_delay()
-            log.warning("grid task %s; restarting in %.1f s", redact_text(reason), delay)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delays.next_delay())
 
     def replan(self, now: datetime) -> None:
         inputs = PlanInputs(now=now, signals=self.timeline, device=self.heater.view())
@@ -319,12 +314,17 @@ class Daemon:
     async def _report_loop(self) -> None:
         """Queue due reports on plan time; the grid port delivers them when the VTN answers."""
         assert self.grid is not None
+        errors = ErrorOnce(log)
         while True:
             await self.clock.sleep(self.settings.report_tick_s)
             try:
                 self.grid.queue_reports(self.heater.view())
             except (OSError, ValueError) as exc:
                 log.error("reports not queued: %s", exc)
+            except Exception as exc:
+                # Like the grid task: whatever a VTN event makes the report code raise must not
+                # end the daemon; the next tick tries again.
+                errors.log(exc, "reports not queued (%s)")
 
     async def _watchdog_loop(self) -> None:
         interval = self.notifier.watchdog_interval_s

@@ -112,10 +112,14 @@ def test_run_exits_1_with_the_part_and_the_reason(tmp_path: Path, occupied_port:
 class FlakyGrid:
     """A grid port whose run() fails ``failures`` times, then runs until cancelled."""
 
-    def __init__(self, failures: list[BaseException]) -> None:
+    def __init__(
+        self, failures: list[BaseException], report_failure: Exception | None = None
+    ) -> None:
         self.failures = failures
         self.runs = 0
         self.running = asyncio.Event()
+        self.report_failure = report_failure
+        self.report_calls = 0
 
     async def start(self) -> None:
         pass
@@ -134,7 +138,9 @@ class FlakyGrid:
         pass
 
     def queue_reports(self, device: Any) -> None:
-        pass
+        self.report_calls += 1
+        if self.report_failure is not None:
+            raise self.report_failure
 
     def health(self) -> VtnHealth:
         return VtnHealth(ok=False, url=None)
@@ -171,7 +177,7 @@ async def test_grid_task_failures_are_logged_and_it_is_restarted(
         "date value out of range",
         "deep",
     ]
-    assert sum("restarting in" in r.getMessage() for r in caplog.records) == 3
+    assert sum("grid task failed" in r.getMessage() for r in caplog.records) == 3
 
 
 async def test_run_keeps_running_while_the_vtn_serves_an_event_that_crashes_the_poll(
@@ -219,3 +225,30 @@ async def test_run_keeps_running_while_the_vtn_serves_an_event_that_crashes_the_
         finally:
             stop.set()
             await asyncio.wait_for(task, 30)
+
+
+async def test_report_queue_failures_never_end_the_daemon(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ven_edge.clock import WallClock
+    from ven_edge.daemon import DaemonSettings
+
+    grid = FlakyGrid([], report_failure=OverflowError("date value out of range"))
+    daemon = Daemon(
+        heater=StubHeater(),
+        grid=grid,
+        planner=lambda inputs: plan_by_rules(inputs),
+        store=StateStore(tmp_path),
+        clock=WallClock(),
+        settings=DaemonSettings(report_tick_s=0.001),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(daemon.run(stop))
+    try:
+        await wait_for(lambda: task.done() or grid.report_calls >= 3, 30, "report ticks")
+        assert not task.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    tracebacks = [r for r in caplog.records if r.exc_info and "reports not queued" in r.msg]
+    assert len(tracebacks) == 1

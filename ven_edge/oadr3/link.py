@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from ven_edge.errorlog import ErrorOnce
 from ven_edge.oadr3.backoff import Backoff
 from ven_edge.oadr3.client import PollResult, Registration, VtnClient, version_mismatch
 from ven_edge.oadr3.errors import (
@@ -55,8 +56,6 @@ LOG = logging.getLogger(__name__)
 STATE_DOCUMENT = "oadr3_link"
 #: How often the reading history is saved between cycles (e.g. during a VTN outage).
 HISTORY_SAVE_INTERVAL = timedelta(minutes=5)
-#: Distinct unforeseen errors whose traceback was logged; a longer history is not worth the memory.
-_CRASHES_REMEMBERED = 32
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,8 @@ class VtnLink:
         self._version_hint: str | None = None  # probed once, after the first refusal
         self._subscriptions_tidied = False
         self._last_failure: str | None = None
-        self._crashes_logged: dict[str, None] = {}  # insertion-ordered set
+        # Repeats at DEBUG: _failed says each distinct failure at WARNING already.
+        self._crashes = ErrorOnce(LOG, repeats=logging.DEBUG)
         self._persisted_at: datetime | None = None
         self._cycling = asyncio.Lock()  # run() and an external cycle() never interleave
         self._restore()
@@ -364,8 +364,8 @@ class VtnLink:
         except Exception as exc:
             # A bug or an input nobody foresaw must not end the VTN link (the daemon would lose
             # its utility for good): log it with the traceback, keep the last good state, retry.
-            self._log_crash(exc)
-            return self._failed(f"{type(exc).__name__}: {exc}", vtn_down=False)
+            reason = self._crashes.log(exc, "VTN cycle crashed (%s); last good state kept")
+            return self._failed(reason, vtn_down=False)
         if self.health.consecutive_failures:
             LOG.info(
                 "VTN answering again after %d failed attempts", self.health.consecutive_failures
@@ -396,15 +396,6 @@ class VtnLink:
         LOG.log(level, "VTN cycle failed (%s); retrying in %.1f s", reason, delay)
         self._last_failure = reason
         return max(delay, 1e-3)
-
-    def _log_crash(self, exc: Exception) -> None:
-        key = redact_text(f"{type(exc).__name__}: {exc}") or ""
-        if key in self._crashes_logged:
-            return
-        self._crashes_logged[key] = None
-        while len(self._crashes_logged) > _CRASHES_REMEMBERED:
-            del self._crashes_logged[next(iter(self._crashes_logged))]
-        LOG.error("VTN cycle crashed (%s); last good state kept", key, exc_info=exc)
 
     async def _wait_for_push(self, delay: float) -> bool:
         """Sleep ``delay`` seconds or until a notification; True when woken by one."""
