@@ -13,7 +13,8 @@ import pytest
 
 from tests.conftest import free_port, run_module, wait_for
 from ven_edge.config import Config, parse_config
-from ven_edge.daemon import Daemon, StartupError
+from ven_edge.clock import WallClock
+from ven_edge.daemon import Daemon, DaemonSettings, StartupError
 from ven_edge.rule_planner import plan_by_rules
 from ven_edge.run import serve
 from ven_edge.signals import SignalTimeline
@@ -146,6 +147,17 @@ class FlakyGrid:
         return VtnHealth(ok=False, url=None)
 
 
+def daemon_with(grid: FlakyGrid, state: Path, settings: DaemonSettings | None = None) -> Daemon:
+    return Daemon(
+        heater=StubHeater(),
+        grid=grid,
+        planner=lambda inputs: plan_by_rules(inputs),
+        store=StateStore(state),
+        clock=WallClock(),
+        settings=settings,
+    )
+
+
 async def test_grid_task_failures_are_logged_and_it_is_restarted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -153,15 +165,7 @@ async def test_grid_task_failures_are_logged_and_it_is_restarted(
     monkeypatch.setattr("ven_edge.daemon.GRID_RESTART_CAP_S", 0.002)
     boom = OverflowError("date value out of range")
     grid = FlakyGrid([boom, RecursionError("deep"), OverflowError("date value out of range")])
-    from ven_edge.clock import WallClock
-
-    daemon = Daemon(
-        heater=StubHeater(),
-        grid=grid,
-        planner=lambda inputs: plan_by_rules(inputs),
-        store=StateStore(tmp_path),
-        clock=WallClock(),
-    )
+    daemon = daemon_with(grid, tmp_path)
     daemon.set_signals(SignalTimeline())
     stop = asyncio.Event()
     with caplog.at_level(logging.WARNING, logger="ven_edge.daemon"):
@@ -230,18 +234,8 @@ async def test_run_keeps_running_while_the_vtn_serves_an_event_that_crashes_the_
 async def test_report_queue_failures_never_end_the_daemon(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from ven_edge.clock import WallClock
-    from ven_edge.daemon import DaemonSettings
-
     grid = FlakyGrid([], report_failure=OverflowError("date value out of range"))
-    daemon = Daemon(
-        heater=StubHeater(),
-        grid=grid,
-        planner=lambda inputs: plan_by_rules(inputs),
-        store=StateStore(tmp_path),
-        clock=WallClock(),
-        settings=DaemonSettings(report_tick_s=0.001),
-    )
+    daemon = daemon_with(grid, tmp_path, DaemonSettings(report_tick_s=0.001))
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.run(stop))
     try:
