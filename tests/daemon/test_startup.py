@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port, run_module, wait_for
-from ven_edge.config import Config, parse_config
 from ven_edge.clock import WallClock
+from ven_edge.config import Config, parse_config
 from ven_edge.daemon import Daemon, DaemonSettings, StartupError
 from ven_edge.rule_planner import plan_by_rules
 from ven_edge.run import serve
