@@ -16,8 +16,9 @@ from typing import Final
 
 from aiohttp import web
 
+from ven_edge.config import VtnConfig
 from ven_edge.control import DeviceView
-from ven_edge.oadr3.client import VtnClient
+from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.link import LinkTiming, VtnLink
 from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
 from ven_edge.oadr3.webhook import WebhookReceiver
@@ -50,6 +51,25 @@ OPERATING_STATE_NAMES: Final[dict[int, str]] = {
     13: "RUNNING_NORMAL",
     14: "IDLE_NORMAL",
 }
+
+
+def vtn_settings(vtn: VtnConfig) -> VtnSettings:
+    """The OpenADR 3 client settings of ``[vtn]`` (the daemon and ``ven-edge check`` alike)."""
+    if vtn.url is None:
+        raise ValueError("vtn.url is not set")
+    secret = vtn.client_secret
+    return VtnSettings(
+        base_url=vtn.url,
+        version=vtn.version,
+        client_id=vtn.client_id,
+        client_secret=None if secret is None else secret.reveal(),
+        ven_name=vtn.ven_name,
+        resource_name=vtn.resource_name,
+        targets=vtn.targets,
+        verify_tls=vtn.verify_tls,
+        ca_file=None if vtn.ca_file is None else str(vtn.ca_file),
+        request_timeout_s=vtn.request_timeout_s,
+    )
 
 
 def readings_of(device: DeviceView, previous_used_kwh: float | None) -> DeviceReadings:
@@ -157,5 +177,6 @@ class VtnGridPort:
             url=self.client.settings.base_url,
             ven_id=None if reg is None else reg.ven_id,
             last_contact=h.last_success,
-            last_error=h.last_error,
+            # A refused registration (with its fix) matters more than an old transient error.
+            last_error=h.registration_problem or h.last_error,
         )

@@ -11,13 +11,12 @@ same wall-clock times as the heater-state text ("until 19:00") whatever zone the
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Literal, TypeAlias, get_args
-from urllib.parse import urlsplit, urlunsplit
 
 from ven_edge.cta2045.encodings import OperationalState
+from ven_edge.redact import redact_text, redact_url
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 JSONObject: TypeAlias = dict[str, JSONValue]
@@ -131,38 +130,6 @@ def _time(value: datetime | None, tz: tzinfo | None) -> str | None:
 
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
-
-
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
-_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s,;]+")
-_SECRET_PARAM = re.compile(r"(?i)(token|secret|password|passwd|key)(=)[^\s&,;]+")
-
-
-def redact_url(url: str | None) -> str | None:
-    """The URL without user, password, query or fragment (where tokens hide)."""
-    if url is None:
-        return None
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "(invalid URL)"
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = host if port is None else f"{host}:{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def redact_text(text: str | None) -> str | None:
-    """An error message without URL credentials or bearer tokens."""
-    if text is None:
-        return None
-    text = _USERINFO.sub(r"\1", text)
-    # Secret parameters first: a secret whose value is the word "bearer" must not make the
-    # next word of the message look like a token.
-    text = _SECRET_PARAM.sub(r"\1\2[redacted]", text)
-    return _BEARER.sub(r"\1\2[redacted]", text)
 
 
 @dataclass(frozen=True, slots=True)
