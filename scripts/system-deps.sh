@@ -8,8 +8,9 @@ set -euo pipefail
 
 # Python's venv module (ensurepip), which Debian ships separately.
 venv=(python3-venv)
-# The status page's chart library (served from /usr/share/javascript/chart.js/).
-demo=("${venv[@]}" libjs-chart.js)
+# The status page's chart library (served from /usr/share/javascript/chart.js/), and curl and jq
+# with which the README's tour plays the utility.
+demo=("${venv[@]}" libjs-chart.js curl jq)
 # The Debian package (scripts/check-deb.sh): build, its build-time tests, lint, unit checks,
 # and a debootstrap trixie root to install it in.
 packaging=(
