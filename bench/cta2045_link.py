@@ -5,7 +5,7 @@ it and answers, and the command's coroutine returns when the answer has arrived.
 one process:
 
 * with the spec timers (tMA 40 ms before every link ACK, tAR 100 ms between the ACK and the reply,
-  cta2045.md §5): what a lab engineer sees against a real heater with the same timing;
+  docs/cta2045.md §5): what a lab engineer sees against a real heater with the same timing;
 * with zero timers (no deliberate waits): what the software itself costs.
 
 Beside them, the wire time of the same bytes at 19200 baud 8N1 (request, ACK and reply; 10 bit

@@ -2,7 +2,7 @@
 
 Opens a pty pair, makes ``PATH`` a symlink to the device end (as ``socat ... link=PATH`` does) and
 answers on it as a CTA-2045 heat-pump water heater (:mod:`hil.heater`) through the same link engine
-the UCM uses (so tMA/tAR are enforced by our code; a pty ignores the baud rate, cta2045.md §12.4).
+the UCM uses (tMA/tAR are enforced by our code; a pty ignores the baud rate, docs/cta2045.md §12.4).
 
 Fault switches (:class:`Faults`), from the command line or at run time:
 
@@ -110,7 +110,7 @@ class Simulator:
         supported_types: frozenset[int] = frozenset(MessageType),
     ) -> None:
         self.path = Path(path)
-        #: Message types the heater link-ACKs; the others get link NAK 0x06 (cta2045.md §6).
+        #: Message types the heater link-ACKs; the others get link NAK 0x06 (docs/cta2045.md §6).
         self.supported_types = supported_types
         #: The heater's clock (seconds); tests pass one they can move forward.
         self.clock = clock

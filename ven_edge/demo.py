@@ -182,7 +182,7 @@ async def run_demo(
         )
         # The heater's outside-communication watchdog counts simulated seconds while the UCM's
         # heartbeat is a real-time link matter: scale the watchdog so that it still means
-        # "five real minutes without the gateway" (cta2045.md §14).
+        # "five real minutes without the gateway" (docs/cta2045.md §14).
         heater_config = HeaterConfig(comm_timeout_s=COMM_TIMEOUT_S * speed)
         async with run_simulator(
             workdir / "heater", thermal=tank, clock=clock.monotonic, heater_config=heater_config

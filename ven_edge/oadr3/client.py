@@ -3,7 +3,7 @@
 One :class:`VtnClient` talks to one VTN in 3.1.0 or 3.0.1 mode. It keeps the last good programs,
 events and :class:`~ven_edge.signals.SignalTimeline`; a malformed response or object is logged
 with the JSON path of the bad field and never replaces good data (COMMON "bad input" rule).
-Interop quirks tolerated here are numbered as in reference/openadr3.md §10.1.
+Interop quirks tolerated here are numbered as in docs/openadr3.md §10.1.
 
 Errors reach the caller as :mod:`ven_edge.oadr3.errors` exceptions; retry timing is the caller's
 (see :class:`ven_edge.oadr3.backoff.Backoff`).

@@ -2,7 +2,7 @@
 
 Commands are plain data here; the control layer maps them onto CTA-2045 messages (Shed, Load Up,
 Advanced Load Up with its Wh amount, End Shed/Normal). CTA-2045 defines the messages, not how a
-heater responds (cta2045.md §8–§9), so the planner asks for *states* and says why.
+heater responds (docs/cta2045.md §8–§9), so the planner asks for *states* and says why.
 
 Strategies:
 
@@ -42,7 +42,7 @@ STRATEGIES: tuple[str, ...] = ("state", "fraction", "price")
 
 #: Heat below this share of the step's maximum output counts as "about zero" (kWh/kWh).
 IDLE_FRACTION = 0.02
-#: The toolkit's thresholds for the fraction mapping (hpwh.md §4, controls/cta2045.py).
+#: The toolkit's thresholds for the fraction mapping (docs/hpwh.md §4, controls/cta2045.py).
 FRACTION_NORMAL_BELOW = 0.3
 FRACTION_LOAD_UP_BELOW = 0.8
 #: Least ratio of the later price peak to a load up's mean price for the state strategy to keep
