@@ -3,7 +3,8 @@ event's command on the heater from its persisted state alone, as it starts.
 
 No wall-clock bound: on a loaded machine the interpreter's start alone can take seconds. What
 the test holds is that the command comes back at start-up, long before the first periodic
-re-plan (control.py, every 15 minutes) could bring it back, and with no VTN to ask.
+re-plan (control.py, every 15 minutes) could bring it back, and with no VTN to ask. How long
+the resume takes is measured by bench/restart.py.
 """
 
 from __future__ import annotations
