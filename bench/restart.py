@@ -26,18 +26,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hil.heater import Event  # noqa: E402
-from tests.conftest import free_port, wait_for  # noqa: E402
+from tests.conftest import wait_for  # noqa: E402
 from tests.e2e.harness import UtilityDriver, demo_vtn, heater_on_pty  # noqa: E402
-from ven_edge.cta2045 import messages  # noqa: E402
-from ven_edge.cta2045.frames import Frame  # noqa: E402
+from tests.e2e.test_kill_restart import sheds, write_config  # noqa: E402
 
 RUNS = 3
 TARGET_S = 5.0
 ENV = dict(os.environ, PYTHONPATH=str(REPO))
-
-
-def sheds(received: list[Frame]) -> int:
-    return sum(1 for f in received if messages.decode(f).name == "shed")
 
 
 async def spawn(*args: str) -> asyncio.subprocess.Process:
@@ -67,14 +62,7 @@ async def baseline_s() -> float:
 async def resume_s(work: Path) -> float:
     async with heater_on_pty(work) as sim:
         async with demo_vtn(work) as vtn, UtilityDriver(vtn.base_url) as utility:
-            config = work / "ven-edge.toml"
-            config.write_text(
-                f'[vtn]\nurl = "{vtn.base_url}"\nclient_id = "ven_client"\n'
-                f'client_secret = "999"\npoll_interval_s = 5\n\n'
-                f'[heater]\nport = "{sim.path}"\npoll_s = 1\n\n'
-                f"[web]\nport = {free_port()}\n\n"
-                f'[state]\ndir = "{work / "state"}"\n'
-            )
+            config = write_config(work / "ven-edge.toml", sim.path, vtn.base_url)
             daemon = await spawn("run", "--config", str(config))
             try:
                 program = await utility.program()

@@ -2,6 +2,7 @@ import os
 import socket
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,16 @@ def test_watchdog_interval(env: dict[str, str], expected: float | None) -> None:
     assert Notifier(env).watchdog_interval_s == expected
 
 
+def fake_python_systemd(monkeypatch: pytest.MonkeyPatch, notify: Callable[[str], bool]) -> None:
+    """Install a stand-in ``systemd.daemon`` module whose ``notify`` is ``notify``."""
+    fake = types.ModuleType("systemd.daemon")
+    fake.notify = notify  # type: ignore[attr-defined]
+    package = types.ModuleType("systemd")
+    package.daemon = fake  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "systemd", package)
+    monkeypatch.setitem(sys.modules, "systemd.daemon", fake)
+
+
 def test_uses_python_systemd_when_installed(monkeypatch: pytest.MonkeyPatch, notify_socket) -> None:
     path, _ = notify_socket
     sent: list[str] = []
@@ -74,12 +85,7 @@ def test_uses_python_systemd_when_installed(monkeypatch: pytest.MonkeyPatch, not
         sent.append(status)
         return True
 
-    fake = types.ModuleType("systemd.daemon")
-    fake.notify = notify  # type: ignore[attr-defined]
-    package = types.ModuleType("systemd")
-    package.daemon = fake  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "systemd", package)
-    monkeypatch.setitem(sys.modules, "systemd.daemon", fake)
+    fake_python_systemd(monkeypatch, notify)
     monkeypatch.setenv("NOTIFY_SOCKET", str(path))
     notifier = Notifier()
     assert notifier.ready("up")
@@ -91,12 +97,7 @@ def test_python_systemd_errors_count_as_a_failed_send(monkeypatch: pytest.Monkey
     def notify(status: str) -> bool:
         raise OSError(111, "Connection refused")
 
-    fake = types.ModuleType("systemd.daemon")
-    fake.notify = notify  # type: ignore[attr-defined]
-    package = types.ModuleType("systemd")
-    package.daemon = fake  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "systemd", package)
-    monkeypatch.setitem(sys.modules, "systemd.daemon", fake)
+    fake_python_systemd(monkeypatch, notify)
     monkeypatch.setenv("NOTIFY_SOCKET", "/nonexistent/notify.sock")
     assert Notifier().status("x") is False
 
