@@ -37,8 +37,9 @@ format: venv
 # The whole system on this machine: vtn_lite, the simulated heater, the gateway and its page.
 # SPEED=600 runs the clock faster (default 60: an hour a minute).
 SPEED ?= 60
-demo: venv
+demo:
 	bash scripts/system-deps.sh demo
+	$(MAKE) venv
 	$(BIN)/ven-edge demo --speed $(SPEED)
 
 test:
