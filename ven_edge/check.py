@@ -375,7 +375,7 @@ async def check_vtn_version(ctx: CheckContext) -> Outcome:
         return Outcome.passed(f"vtn.version {vtn.version} (the VTN's endpoints do not tell)")
     if spoken != vtn.version:
         # Definition 3.1.0 changeLog: 3.1 is not backward compatible; the VTN refuses a
-        # registration in the other version's shape (reference/openadr3.md §9, quirk 20).
+        # registration in the other version's shape (docs/openadr3.md §9, quirk 20).
         return Outcome.failed(
             f"the VTN speaks OpenADR {spoken} but vtn.version is {vtn.version!r}: it would "
             "refuse this gateway's registration",

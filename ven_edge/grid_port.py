@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH: Final = "/oadr3/notify"
 OUTBOX_DOC: Final = "report_outbox"
 
-# CTA-2045 operational-state codes (cta2045.md §8.3) → OpenADR 3 OPERATING_STATE names
+# CTA-2045 operational-state codes (docs/cta2045.md §8.3) → OpenADR 3 OPERATING_STATE names
 # (Definition 3.1.0 Table 4). Codes 7–10, 13 and 14 have no OpenADR name: cycling and variable
 # following are curtailment, "not following" and price-stream operation are normal operation.
 OPERATING_STATE_NAMES: Final[dict[int, str]] = {
@@ -76,7 +76,7 @@ def readings_of(device: DeviceView, previous_used_kwh: float | None) -> DeviceRe
     """Report values from the heater's state; usage is the energy used since the last call."""
     state = None if device.op_state is None else OPERATING_STATE_NAMES.get(device.op_state)
     if device.opted_out and state is not None and not state.endswith("OPTED_OUT"):
-        # Some heaters keep reporting 0/1 under override (cta2045.md §14): report the opt-out.
+        # Some heaters keep reporting 0/1 under override (docs/cta2045.md §14): report the opt-out.
         state = "RUNNING_OPTED_OUT" if state.startswith("RUNNING") else "IDLE_OPTED_OUT"
     charge = None
     if device.stored_kwh is not None and device.capacity_kwh:

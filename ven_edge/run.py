@@ -80,7 +80,7 @@ _STRATEGIES: dict[str, Strategy] = {
     "fraction": "fraction",
     "percentile": "price",
 }
-# Heat-pump figures assumed without a model file (a 50-gallon unit at DOE conditions, hpwh.md).
+# Heat-pump figures assumed without a model file (a 50-gallon unit at DOE conditions, docs/hpwh.md).
 DEFAULT_HP_KW = 1.2
 DEFAULT_HP_COP = 3.0
 DEFAULT_ELEMENT_KW = 4.5

@@ -35,7 +35,7 @@ DENVER = ZoneInfo("America/Denver")
 EVENT_END = datetime(2026, 1, 15, 2, 0, tzinfo=UTC)
 NOW = datetime(2026, 1, 14, 23, 30, tzinfo=UTC)  # 16:30 Denver
 
-# Every CTA-2045 operational state (cta2045.md §8.3): the mode, the words without an active event,
+# Every CTA-2045 operational state (docs/cta2045.md §8.3): mode, words without an active event,
 # and the words with an event ending at 19:00 local.
 EXPECTED = {
     0: ("normal", "Idle", "Idle"),
@@ -120,7 +120,7 @@ def test_fault_wins_over_everything(code: int | None) -> None:
 
 @pytest.mark.parametrize("code", [0, 1, 2, 3, 4, 10, 13])
 def test_override_reported_with_normal_codes_is_opted_out(code: int) -> None:
-    # EPRI's simulator reports 0/1 while the customer override (0x11) is in effect (cta2045.md §14).
+    # EPRI's simulator reports 0/1 while the customer override (0x11) is on (docs/cta2045.md §14).
     assert describe_heater(code, override=True) == ("opted_out", "Opted out")
     assert describe_heater(code, override=True, event_end=EVENT_END, tz=DENVER) == (
         "opted_out",

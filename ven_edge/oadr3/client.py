@@ -3,7 +3,7 @@
 One :class:`VtnClient` talks to one VTN in 3.1.0 or 3.0.1 mode. It keeps the last good programs,
 events and :class:`~ven_edge.signals.SignalTimeline`; a malformed response or object is logged
 with the JSON path of the bad field and never replaces good data (COMMON "bad input" rule).
-Interop quirks tolerated here are numbered as in reference/openadr3.md §10.1.
+Interop quirks tolerated here are numbered as in docs/openadr3.md §10.1.
 
 Errors reach the caller as :mod:`ven_edge.oadr3.errors` exceptions; retry timing is the caller's
 (see :class:`ven_edge.oadr3.backoff.Backoff`).
@@ -694,7 +694,7 @@ class VtnClient:
         """The OpenADR 3 version the VTN speaks, when its endpoints tell; None when unknown.
 
         3.1.0 requires ``GET /auth/server`` (unauthenticated) and has top-level ``/resources``;
-        3.0.1 has neither (resources are nested under ``/vens/{venID}``, reference/openadr3.md
+        3.0.1 has neither (resources are nested under ``/vens/{venID}``, docs/openadr3.md
         §9). A VTN with both missing is taken for 3.0.1; the base path's conventional
         ``/openadr3/<version>`` decides when the probes cannot."""
         status, body = await self._raw("GET", self.url("/auth/server"), "/auth/server")

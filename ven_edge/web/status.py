@@ -2,7 +2,7 @@
 
 The daemon builds one :class:`StatusSnapshot` from what it knows (device state from the CTA-2045
 UCM, events from the OpenADR client, the current plan, link health) and the web app serialises it.
-The JSON form is a stable contract documented in the README ("Status page"): fields are only ever
+The JSON form is a stable contract documented in docs/status-api.md: fields are only ever
 added, never renamed or removed.
 
 All times in the JSON are RFC 3339 with the gateway's local UTC offset, so that the page shows the
@@ -35,7 +35,7 @@ TEXT_FAULT = "Heater fault"
 TEXT_NOT_CONNECTED = "Heater not connected"
 TEXT_NOT_FOLLOWING = "Not following the utility event"
 
-# CTA-2045 operational state (cta2045.md §8.3) → (mode, plain words, whether the words take the
+# CTA-2045 operational state (docs/cta2045.md §8.3) → (mode, plain words, whether the words take the
 # event's end time: "... until 19:00").
 _OP_STATE_TEXT: dict[OperationalState, tuple[HeaterMode, str, bool]] = {
     OperationalState.IDLE_NORMAL: ("normal", TEXT_IDLE, False),
@@ -45,8 +45,8 @@ _OP_STATE_TEXT: dict[OperationalState, tuple[HeaterMode, str, bool]] = {
     OperationalState.IDLE_CURTAILED: ("saving", TEXT_SAVING, True),
     OperationalState.SGD_ERROR_CONDITION: ("fault", TEXT_FAULT, False),
     OperationalState.IDLE_HEIGHTENED: ("preheating", TEXT_PREHEATED, True),
-    # Cycling and variable-setting events are curtailment too (cta2045.md §8.3, §9.2 "duty cycle
-    # is the % reduction").
+    # Cycling and variable-setting events are curtailment too (docs/cta2045.md §8.3; §9.2: "duty
+    # cycle is the % reduction").
     OperationalState.CYCLING_ON: ("saving", TEXT_SAVING, True),
     OperationalState.CYCLING_OFF: ("saving", TEXT_SAVING, True),
     OperationalState.VARIABLE_FOLLOWING: ("saving", TEXT_SAVING, True),
@@ -87,7 +87,7 @@ def describe_heater(
 ) -> tuple[HeaterMode, str]:
     """Map what the heater reports to a mode and words a homeowner understands.
 
-    ``state_code`` is the CTA-2045 operational state (cta2045.md §8.3), None when the heater has
+    ``state_code`` is the CTA-2045 operational state (docs/cta2045.md §8.3), None if the heater has
     not answered (not connected). ``event_end`` is the end of the active grid event, if any;
     ``override`` is the heater's Customer Override (0x11, §8.1), which some heaters report with
     the normal codes 0/1 instead of 11/12 (§14); ``fault`` is a fault seen by the gateway (for
@@ -374,7 +374,7 @@ class Health:
         return {"heater_link": self.heater_link.as_json(tz), "vtn": self.vtn.as_json(tz)}
 
 
-# CTA-2045 Device Information device types for water heaters (cta2045.md §9.2).
+# CTA-2045 Device Information device types for water heaters (docs/cta2045.md §9.2).
 DEVICE_TYPE_NAMES: dict[int, str] = {
     0x0000: "Unspecified",
     0x0001: "Water heater, gas",
@@ -387,7 +387,7 @@ DEVICE_TYPE_NAMES: dict[int, str] = {
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
-    """The heater's CTA-2045 Device Information reply (cta2045.md §9.2, message 01 81)."""
+    """The heater's CTA-2045 Device Information reply (docs/cta2045.md §9.2, message 01 81)."""
 
     vendor_id: int
     device_type: int
