@@ -21,7 +21,7 @@ from ven_edge.ports import HeaterDetails
 from ven_edge.rule_planner import plan_by_rules
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.store import StateStore
-from ven_edge.web.status import HeaterLinkHealth
+from ven_edge.web.status import HeaterLinkHealth, until_text
 
 T0 = datetime(2026, 1, 14, 17, 0, tzinfo=UTC)
 FRAME_S = 0.15  # a Basic DR request with its link ACK and App ACK on the wire (cta2045.md §5)
@@ -166,3 +166,38 @@ async def test_failed_frames_are_retried_with_backoff_until_delivered(tmp_path: 
     assert len(times) == 7
     gaps = [round((b - a).total_seconds() - FRAME_S) for a, b in itertools.pairwise(times)]
     assert gaps == [2, 4, 8, 16, 32, 60]
+
+
+async def test_the_status_card_shows_the_event_the_gateway_obeys(tmp_path: Path) -> None:
+    clock = StepClock(T0 + timedelta(minutes=10))
+    heater = CurtailedHeater(clock)
+    daemon = Daemon(
+        heater=heater,
+        grid=None,
+        planner=plan_by_rules,
+        store=StateStore(tmp_path / "state"),
+        clock=clock,
+    )
+    minute = timedelta(minutes=1)
+    # SIMPLE 1 began first; SIMPLE 2 began later with a higher priority (0 before 5), in
+    # one-minute intervals: the gateway obeys SIMPLE 2 (Critical Peak) until 18:30.
+    first = SignalInterval(T0, T0 + timedelta(hours=2), "SIMPLE", (1,), 5, "simple-1", "p", "one")
+    second = tuple(
+        SignalInterval(T0 + i * minute, T0 + (i + 1) * minute, "SIMPLE", (2,), 0, "simple-2", "p")
+        for i in range(5, 90)
+    )
+    daemon.set_signals(SignalTimeline((first, *second)))
+    command = await daemon.control_step()
+    assert command is not None
+    assert (command.kind, command.event_id) == (CommandKind.CRITICAL_PEAK, "simple-2")
+    snapshot = daemon.snapshot()
+    assert snapshot.events.current is not None
+    assert snapshot.events.current.id == "simple-2"
+    # "until" is the end of the command obeyed, not of its current one-minute interval.
+    assert snapshot.heater.state_text.endswith(until_text(T0 + 90 * minute, now=clock.now()))
+
+
+@dataclass
+class CurtailedHeater(AnsweringHeater):
+    def view(self) -> DeviceView:
+        return DeviceView(connected=True, op_state=4, commissionings=1)  # Idle Curtailed
