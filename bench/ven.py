@@ -19,7 +19,7 @@ python-oa3-client as the utility creating events.
    1-hour SHED event in one-minute intervals, on an accelerated clock (target <= 2 besides End
    Shed; polls, heartbeats and ACKs apart).
 
-Run: ``.venv/bin/python bench/ven.py`` (about 1.5 minutes).
+Run: ``.venv/bin/python bench/ven.py`` (about 2 minutes).
 """
 
 from __future__ import annotations
