@@ -92,19 +92,24 @@ def simple_event(
     )
 
 
+def rule_daemon(tmp_path: Path, heater: AnsweringHeater) -> Daemon:
+    """The daemon with the rule planner and no VTN, on the heater's clock."""
+    return Daemon(
+        heater=heater,
+        grid=None,
+        planner=plan_by_rules,
+        store=StateStore(tmp_path / "state"),
+        clock=heater.clock,
+    )
+
+
 async def run_event(
     tmp_path: Path, timeline: SignalTimeline, until: datetime, heater: AnsweringHeater | None = None
 ) -> AnsweringHeater:
     clock = StepClock(T0 - timedelta(minutes=5))
     heater = heater or AnsweringHeater(clock)
     heater.clock = clock
-    daemon = Daemon(
-        heater=heater,
-        grid=None,
-        planner=plan_by_rules,
-        store=StateStore(tmp_path / "state"),
-        clock=clock,
-    )
+    daemon = rule_daemon(tmp_path, heater)
     daemon.set_signals(timeline)
     for _ in range(MAX_STEPS):
         if clock.now() >= until:
@@ -171,13 +176,7 @@ async def test_failed_frames_are_retried_with_backoff_until_delivered(tmp_path: 
 async def test_the_status_card_shows_the_event_the_gateway_obeys(tmp_path: Path) -> None:
     clock = StepClock(T0 + timedelta(minutes=10))
     heater = CurtailedHeater(clock)
-    daemon = Daemon(
-        heater=heater,
-        grid=None,
-        planner=plan_by_rules,
-        store=StateStore(tmp_path / "state"),
-        clock=clock,
-    )
+    daemon = rule_daemon(tmp_path, heater)
     minute = timedelta(minutes=1)
     # SIMPLE 1 began first; SIMPLE 2 began later with a higher priority (0 before 5), in
     # one-minute intervals: the gateway obeys SIMPLE 2 (Critical Peak) until 18:30.
