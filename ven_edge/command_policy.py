@@ -17,10 +17,10 @@ Rules:
   even with a duration given). A longer run gets the longest encodable lease not above
   ``max_command_s``, renewed once per heater timer, ``renew_margin_s`` before that timer ends.
 * **No needless renewal.** A lease that reaches the planned end is never renewed. Renewals fall
-  ``renew_margin_s`` before the timer ends, and a lease shorter than ``min_resend_s`` plus that
-  margin only exists when the planned end was nearer, so the same command is never sent twice
-  within ``min_resend_s`` unless its timer would otherwise run out before the planned end (the
-  plan was extended).
+  ``renew_margin_s`` before the timer ends; a full lease is longer than ``min_resend_s`` plus that
+  margin (the settings are checked), and a shorter one only exists when the planned end was
+  nearer. So the same command is never sent twice within ``min_resend_s`` unless its timer would
+  otherwise run out before the planned end (the plan was extended meanwhile).
 * **Instructions at once.** A different command (new kind, new event, an event cancelled) and End
   Shed go out at the next step.
 * **Transport failure is not a refusal.** A link NAK, a timeout or a lost port is retried with
@@ -121,6 +121,10 @@ class PolicySettings:
             raise ValueError("renew_margin_s must be positive and below max_command_s")
         if self.min_resend_s < 0:
             raise ValueError("min_resend_s must not be negative")
+        if quantised_duration_s(self.max_command_s) < self.min_resend_s + self.renew_margin_s:
+            # A full lease renewed renew_margin_s before its end must come no sooner than
+            # min_resend_s after it was sent: that is what keeps the same frame that far apart.
+            raise ValueError("max_command_s must exceed min_resend_s plus renew_margin_s")
         if not 0 < self.retry_initial_s <= self.retry_max_s:
             raise ValueError("retry_initial_s must be positive and at most retry_max_s")
 

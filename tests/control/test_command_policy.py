@@ -279,3 +279,10 @@ def test_frames_of_one_command_are_far_apart_unless_the_timer_would_run_out(
 
 def _until(command: PlannedCommand, end: datetime) -> PlannedCommand:
     return PlannedCommand(command.start, end, command.kind, command.reason, command.event_id)
+
+
+def test_settings_that_would_renew_a_full_lease_too_soon_are_refused() -> None:
+    with pytest.raises(ValueError, match="min_resend_s"):
+        PolicySettings(max_command_s=600, renew_margin_s=120, min_resend_s=600)
+    with pytest.raises(ValueError, match="retry_initial_s"):
+        PolicySettings(retry_initial_s=90, retry_max_s=60)
