@@ -18,6 +18,9 @@ python-oa3-client as the utility creating events.
 6. A returning VTN: seconds from its return to the first successful poll, in poll intervals
    (target ≤ 1), over a few outages of vtn_lite on 127.0.0.1; the baseline is the same link
    with its backoff not capped by the poll interval.
+7. DR command frames (Shed, Load Up, Critical Peak...) the heater receives on the pty during a
+   1-hour SHED event in one-minute intervals, on an accelerated clock (target <= 2 besides End
+   Shed; polls, heartbeats and ACKs apart).
 
 Run: ``.venv/bin/python bench/ven.py`` (about 2 minutes).
 """
@@ -34,6 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -410,8 +414,89 @@ def main() -> int:
               f"{s[0] / lp:6.3f}/{f[0] / lp:6.3f}  "
               f"{n[1]:5.2f}/{s[1]:5.2f}  {min(f[2], s[2]):8.1f} C")  # fmt: skip
     vtn_return_report()
+    report_dr_frames()
     print(f"(total {time.monotonic() - t_start:.0f} s)")
     return 0
+
+
+# --- DR command frames during one event -----------------------------------------------------
+
+#: Basic and Intermediate DR requests that command the heater (docs/cta2045.md §8.1, §9.2); polls,
+#: heartbeats, time syncs and ACKs are not commands.
+DR_COMMANDS = frozenset(
+    {"shed", "end_shed", "load_up", "critical_peak", "grid_emergency", "advanced_load_up",
+     "request_power_level"}
+)  # fmt: skip
+EVENT_SPEED = 120.0  # plan seconds per wall second: the 1-hour event runs in about 30 s
+EVENT_MINUTES = 60
+
+
+async def dr_frames_in_an_event() -> dict[str, Any]:
+    """A 1-hour SHED event (SIMPLE 1 in one-minute intervals) through the whole daemon on an
+    accelerated clock, the simulated heater on a pty counting the frames it receives."""
+    from hil.clock import AcceleratedClock
+    from ven_edge.cta2045 import messages
+    from ven_edge.daemon import Daemon
+    from ven_edge.heater_port import UcmHeaterPort
+    from ven_edge.rule_planner import plan_by_rules
+    from ven_edge.signals import SignalInterval, SignalTimeline
+    from ven_edge.store import StateStore
+
+    clock = AcceleratedClock(EVENT_SPEED)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        async with run_simulator(work / "heater", clock=clock.monotonic) as sim:
+            # The heartbeat in wall seconds, well inside the heater's 5 plan-minute watchdog.
+            session = UcmSession(UcmConfig(port=str(sim.path), heartbeat_s=1.0, poll_s=2.0))
+            heater = UcmHeaterPort(session, temperature_poll_s=60.0)
+            daemon = Daemon(
+                heater=heater,
+                grid=None,
+                planner=plan_by_rules,
+                store=StateStore(work / "state"),
+                clock=clock,
+            )
+            stop = asyncio.Event()
+            running = asyncio.create_task(daemon.run(stop))
+            try:
+                await wait_for(lambda: heater.view().connected, 20, "commissioning")
+                before = len(sim.received)
+                start = clock.now()
+                minute = timedelta(minutes=1)
+                daemon.set_signals(
+                    SignalTimeline(
+                        tuple(
+                            SignalInterval(start + i * minute, start + (i + 1) * minute,
+                                           "SIMPLE", (1,), 0, "bench-shed")
+                            for i in range(EVENT_MINUTES)
+                        )
+                    )
+                )  # fmt: skip
+                await clock.sleep((EVENT_MINUTES + 2) * 60.0)
+            finally:
+                stop.set()
+                await asyncio.wait_for(running, 20)
+            names = [messages.decode(frame).name for frame in sim.received[before:]]
+    commands = [name for name in names if name in DR_COMMANDS]
+    return {
+        "dr": [name for name in commands if name != "end_shed"],
+        "end_shed": commands.count("end_shed"),
+        "other": len(names) - len(commands),
+        "intervals": EVENT_MINUTES,
+    }
+
+
+def report_dr_frames() -> None:
+    figures = asyncio.run(dr_frames_in_an_event())
+    dr = figures["dr"]
+    verdict = "met" if len(dr) <= 2 else "MISSED"
+    print(f"== DR command frames to the heater on the pty: a {EVENT_MINUTES}-minute SHED event "
+          f"in one-minute intervals, accelerated {EVENT_SPEED:g}x")  # fmt: skip
+    kinds = ", ".join(f"{name} x{count}" for name, count in Counter(dr).items()) or "none"
+    print(f"{'DR frames':>22}: {len(dr)} ({kinds}) besides "
+          f"{figures['end_shed']} End Shed; target <= 2: {verdict}")  # fmt: skip
+    print(f"{'for comparison':>22}: {figures['intervals']} intervals in the event; "
+          f"{figures['other']} polls, heartbeats and time syncs on the wire meanwhile")  # fmt: skip
 
 
 if __name__ == "__main__":

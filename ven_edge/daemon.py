@@ -289,13 +289,20 @@ class Daemon:
             command.event_id,
             command.reason,
         )
-        outcome = await self.heater.send(command)
+        delivery = await self.heater.send(command)
         sent_at = self.clock.now()
-        self.controller.record(command, outcome, sent_at)
-        self.sent.append((sent_at, command, outcome))
+        self.controller.record(command, delivery, sent_at)
+        self.sent.append((sent_at, command, delivery.outcome))
         del self.sent[:-200]
-        if outcome is not Outcome.ACCEPTED:
-            log.warning("%s %s", command.kind.value, outcome.value)
+        if delivery.outcome is Outcome.FAILED:
+            log.warning("%s not delivered (%s); retrying", command.kind.value, delivery.detail)
+        elif delivery.outcome is not Outcome.ACCEPTED:
+            log.warning(
+                "%s %s by the heater (%s)",
+                command.kind.value,
+                delivery.outcome.value,
+                delivery.detail,
+            )
         self._publish()
         return command
 
@@ -358,9 +365,14 @@ class Daemon:
         now = self.clock.now()
         view = self.heater.view()
         details = self.heater.details()
-        events = events_at(self.timeline, now)
         active = self.controller.desired(now)
-        event_end = active.end if active is not None and active.kind in _CURTAILING else None
+        # The card shows the event the gateway obeys, not merely the first one in force.
+        events = events_at(self.timeline, now, obeyed=None if active is None else active.event_id)
+        event_end = None
+        if active is not None and active.kind in _CURTAILING:
+            # The end of the whole command, not of its current interval (an event with one-minute
+            # intervals is one command until its last interval ends).
+            event_end = self.controller.run_end(now)
         if event_end is None and events.current is not None:
             event_end = events.current.end
         heater = ws.HeaterStatus.from_device(
@@ -412,9 +424,10 @@ def plan_for_page(plan: ControlPlan | None, now: datetime) -> ws.Plan:
     )
 
 
-def events_at(timeline: SignalTimeline, now: datetime) -> ws.Events:
-    """The current and next grid event (grouped by event id) for the page; an instruction in
-    force is shown before a price event in force."""
+def events_at(timeline: SignalTimeline, now: datetime, obeyed: str | None = None) -> ws.Events:
+    """The current and next grid event (grouped by event id) for the page. The current one is
+    the event the gateway obeys (``obeyed``, the event id of the command in force) when it is in
+    force; otherwise an instruction in force is shown before a price event in force."""
     spans: dict[str, tuple[datetime, datetime, SignalInterval]] = {}
     for interval in timeline.intervals:
         if interval.kind not in _EVENT_SUMMARIES:
@@ -434,7 +447,7 @@ def events_at(timeline: SignalTimeline, now: datetime) -> ws.Events:
         )
 
     ongoing = [(k, v) for k, v in spans.items() if v[0] <= now < v[1]]
-    ongoing.sort(key=lambda kv: (kv[1][2].kind in _PRICE_KINDS, kv[1][0]))
+    ongoing.sort(key=lambda kv: (kv[0] != obeyed, kv[1][2].kind in _PRICE_KINDS, kv[1][0]))
     upcoming = sorted(((k, v) for k, v in spans.items() if v[0] > now), key=lambda kv: kv[1][0])
     return ws.Events(
         current=info(ongoing[0][0], *ongoing[0][1]) if ongoing else None,
