@@ -12,7 +12,6 @@ Errors reach the caller as :mod:`ven_edge.oadr3.errors` exceptions; retry timing
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 import time
@@ -24,6 +23,7 @@ from urllib.parse import urljoin
 
 import aiohttp
 
+from ven_edge.oadr3 import boundedjson
 from ven_edge.oadr3.errors import (
     Oadr3Error,
     PayloadError,
@@ -210,10 +210,10 @@ class VtnClient:
     async def _read_limited(self, resp: aiohttp.ClientResponse, path: str, limit: int) -> bytes:
         if resp.content_length is not None and resp.content_length > limit:
             raise ResponseTooLargeError(path, limit)
-        body = await resp.content.read(limit + 1)
-        if len(body) > limit:
-            raise ResponseTooLargeError(path, limit)
-        return body
+        try:
+            return await boundedjson.read_limited(resp.content, limit)
+        except boundedjson.BodyTooLargeError:
+            raise ResponseTooLargeError(path, limit) from None
 
     async def _raw(
         self,
@@ -579,17 +579,18 @@ def _calls_back(operation: object, callback_url: str) -> bool:
 
 def _decode_json(body: bytes, path: str) -> Any:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError("", f"response to {path} is not JSON ({exc})") from None
+        # Bodies were read within max_response_bytes; the size here only guards the decoder.
+        return boundedjson.loads(body, max_bytes=len(body))
+    except boundedjson.JsonLimitError as exc:
+        raise PayloadError("", f"response to {path} {exc}") from None
 
 
 def _http_error(method: str, path: str, status: int, body: bytes) -> VtnHttpError:
     """Build the error from a problem object (RFC 7807) or an RFC 6749 authError, if any."""
     title = detail = ""
     try:
-        data = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+        data = boundedjson.loads(body, max_bytes=len(body)) if body else None
+    except boundedjson.JsonLimitError:
         data = None
     if isinstance(data, Mapping):
         title = str(data.get("title") or data.get("error") or "")[:200]
