@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -37,3 +40,40 @@ async def webhook_endpoint(
     receiver.add_routes(app, path)
     async with serving(app) as url:
         yield url + path
+
+
+@dataclass
+class MiniVtn:
+    """A non-authenticating VTN (Def "Non-authenticating VTNs") serving the programs and events
+    the test puts in its lists, unpaged. ``before_events_reply``, when set, is awaited after the
+    GET /events answer has been taken from the list and before it is sent: a test can hold a poll
+    there while something else happens."""
+
+    programs: list[Any] = field(default_factory=lambda: [{"id": "p1", "programName": "tou"}])
+    events: list[Any] = field(default_factory=list)
+    event_gets: int = 0
+    before_events_reply: Callable[[int], Awaitable[None]] | None = None
+    base_url: str = ""
+
+    async def _programs(self, request: web.Request) -> web.Response:
+        return web.json_response(self.programs if request.query.get("skip") == "0" else [])
+
+    async def _events(self, request: web.Request) -> web.Response:
+        if request.query.get("skip") != "0":
+            return web.json_response([])
+        self.event_gets += 1
+        body = json.dumps(self.events)  # the state at request time
+        if self.before_events_reply is not None:
+            await self.before_events_reply(self.event_gets)
+        return web.Response(text=body, content_type="application/json")
+
+
+@asynccontextmanager
+async def mini_vtn(vtn: MiniVtn | None = None) -> AsyncIterator[MiniVtn]:
+    state = vtn or MiniVtn()
+    app = web.Application()
+    app.router.add_get("/openadr3/3.1.0/programs", state._programs)
+    app.router.add_get("/openadr3/3.1.0/events", state._events)
+    async with serving(app) as url:
+        state.base_url = url + "/openadr3/3.1.0"
+        yield state
