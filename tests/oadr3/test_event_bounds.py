@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.conftest import wait_for
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.errors import PayloadError
 from ven_edge.oadr3.eventparse import Event, parse_event
@@ -195,18 +196,14 @@ async def test_poison_event_by_poll_and_push_keeps_the_link_running() -> None:
                 )
                 task = asyncio.create_task(link.run())
                 try:
-                    async with asyncio.timeout(30):
-                        while vtn.event_gets < 1 or not timelines:
-                            await asyncio.sleep(0.01)
+                    await wait_for(lambda: vtn.event_gets >= 1 and bool(timelines), 30, "a poll")
                     async with aiohttp.ClientSession() as http:
                         note = {"objectType": "EVENT", "operation": "UPDATE", "object": POISON}
                         headers = {"Authorization": "Bearer tok"}
                         async with http.post(url, json=note, headers=headers) as resp:
                             assert resp.status == 200
                     # The unusable push makes the link poll at once (not in 600 s).
-                    async with asyncio.timeout(30):
-                        while vtn.event_gets < 2:
-                            await asyncio.sleep(0.01)
+                    await wait_for(lambda: vtn.event_gets >= 2, 30, "the poll after the push")
                     await asyncio.sleep(0.05)
                     assert not task.done()
                     assert link.health.connected
