@@ -16,10 +16,12 @@ from ven_edge.oadr3.webhook import WebhookReceiver
 
 @asynccontextmanager
 async def serving(
-    app: web.Application, ssl_context: ssl.SSLContext | None = None
+    app: web.Application, ssl_context: ssl.SSLContext | None = None, **handler_options: Any
 ) -> AsyncIterator[str]:
-    """Serve ``app`` on a free loopback port; yields ``http(s)://127.0.0.1:PORT``."""
-    runner = web.AppRunner(app)
+    """Serve ``app`` on a free loopback port; yields ``http(s)://127.0.0.1:PORT``.
+
+    ``handler_options`` go to aiohttp's request handler (e.g. ``lingering_time``)."""
+    runner = web.AppRunner(app, **handler_options)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
@@ -33,12 +35,12 @@ async def serving(
 
 @asynccontextmanager
 async def webhook_endpoint(
-    receiver: WebhookReceiver, path: str = "/oadr3/notify"
+    receiver: WebhookReceiver, path: str = "/oadr3/notify", **handler_options: Any
 ) -> AsyncIterator[str]:
     """The receiver's routes on their own loopback server; yields the callback URL."""
     app = web.Application()
     receiver.add_routes(app, path)
-    async with serving(app) as url:
+    async with serving(app, **handler_options) as url:
         yield url + path
 
 
