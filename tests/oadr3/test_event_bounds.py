@@ -197,13 +197,17 @@ async def test_poison_event_by_poll_and_push_keeps_the_link_running() -> None:
                 task = asyncio.create_task(link.run())
                 try:
                     await wait_for(lambda: vtn.event_gets >= 1 and bool(timelines), 30, "a poll")
+                    note = {"objectType": "EVENT", "operation": "UPDATE", "object": POISON}
+                    headers = {"Authorization": "Bearer tok"}
                     async with aiohttp.ClientSession() as http:
-                        note = {"objectType": "EVENT", "operation": "UPDATE", "object": POISON}
-                        headers = {"Authorization": "Bearer tok"}
                         async with http.post(url, json=note, headers=headers) as resp:
-                            assert resp.status == 200
-                    # The unusable push makes the link poll at once (not in 600 s).
-                    await wait_for(lambda: vtn.event_gets >= 2, 30, "the poll after the push")
+                            assert resp.status == 200  # delivered, though its event is not used
+                        # The unusable push makes the link poll at once (not in 600 s).
+                        await wait_for(lambda: vtn.event_gets >= 2, 30, "the poll after the push")
+                        # So does a notification that is not even JSON (answered 400).
+                        async with http.post(url, data=b"{", headers=headers) as resp:
+                            assert resp.status == 400
+                        await wait_for(lambda: vtn.event_gets >= 3, 30, "the poll after a 400")
                     await asyncio.sleep(0.05)
                     assert not task.done()
                     assert link.health.connected
