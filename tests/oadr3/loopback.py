@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.link import LinkTiming, TimelineCallback, VtnLink
 from ven_edge.oadr3.webhook import WebhookReceiver
 
 
@@ -79,3 +84,40 @@ async def mini_vtn(vtn: MiniVtn | None = None) -> AsyncIterator[MiniVtn]:
     async with serving(app) as url:
         state.base_url = url + "/openadr3/3.1.0"
         yield state
+
+
+@asynccontextmanager
+async def gateway(
+    vtn: MiniVtn, token: str, now: datetime
+) -> AsyncIterator[tuple[VtnClient, WebhookReceiver, str]]:
+    """``vtn`` served, and a client of it (its wall clock stopped at ``now``) with its webhook
+    endpoint accepting ``token``: yields (client, receiver, callback URL)."""
+    async with mini_vtn(vtn):
+        ven = VtnClient(VtnSettings(base_url=vtn.base_url), wall_clock=lambda: now)
+        receiver = WebhookReceiver(token, client=ven)
+        try:
+            async with webhook_endpoint(receiver) as url:
+                yield ven, receiver, url
+        finally:
+            await ven.close()
+
+
+@asynccontextmanager
+async def running_link(
+    ven: VtnClient, receiver: WebhookReceiver, on_timeline: TimelineCallback
+) -> AsyncIterator[tuple[VtnLink, asyncio.Task[None]]]:
+    """A :class:`VtnLink` running with polls ten minutes apart, so that any poll seen within a
+    test's timeout was made on purpose (a push, a retry), not by the interval."""
+    link = VtnLink(
+        ven,
+        on_timeline=on_timeline,
+        receiver=receiver,
+        timing=LinkTiming(poll_s=600, poll_when_subscribed_s=600),
+    )
+    task = asyncio.create_task(link.run())
+    try:
+        yield link, task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

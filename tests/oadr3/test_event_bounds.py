@@ -4,7 +4,6 @@ with the path of the bad field, and the other events keep working (poll and push
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,12 +15,10 @@ from tests.conftest import wait_for
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.errors import PayloadError
 from ven_edge.oadr3.eventparse import Event, parse_event
-from ven_edge.oadr3.link import LinkTiming, VtnLink
 from ven_edge.oadr3.timeline import TimelineBuilder
-from ven_edge.oadr3.webhook import WebhookReceiver
 from ven_edge.signals import SignalInterval, SignalTimeline
 
-from .loopback import MiniVtn, mini_vtn, webhook_endpoint
+from .loopback import MiniVtn, gateway, mini_vtn, running_link
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
 
@@ -183,37 +180,25 @@ async def test_poison_event_over_http_is_rejected_alone_and_logged_once(
 async def test_poison_event_by_poll_and_push_keeps_the_link_running() -> None:
     """The gateway keeps running and obeys the good event, whichever way the poison comes."""
     timelines: list[SignalTimeline] = []
-    async with mini_vtn(MiniVtn(events=[POISON, GOOD])) as vtn:
-        settings = VtnSettings(base_url=vtn.base_url)
-        async with VtnClient(settings, wall_clock=lambda: NOW) as ven:
-            receiver = WebhookReceiver("tok", client=ven)
-            async with webhook_endpoint(receiver) as url:
-                link = VtnLink(
-                    ven,
-                    on_timeline=timelines.append,
-                    receiver=receiver,
-                    timing=LinkTiming(poll_s=600, poll_when_subscribed_s=600),
-                )
-                task = asyncio.create_task(link.run())
-                try:
-                    await wait_for(lambda: vtn.event_gets >= 1 and bool(timelines), 30, "a poll")
-                    note = {"objectType": "EVENT", "operation": "UPDATE", "object": POISON}
-                    headers = {"Authorization": "Bearer tok"}
-                    async with aiohttp.ClientSession() as http:
-                        async with http.post(url, json=note, headers=headers) as resp:
-                            assert resp.status == 200  # delivered, though its event is not used
-                        # The unusable push makes the link poll at once (not in 600 s).
-                        await wait_for(lambda: vtn.event_gets >= 2, 30, "the poll after the push")
-                        # So does a notification that is not even JSON (answered 400).
-                        async with http.post(url, data=b"{", headers=headers) as resp:
-                            assert resp.status == 400
-                        await wait_for(lambda: vtn.event_gets >= 3, 30, "the poll after a 400")
-                    await asyncio.sleep(0.05)
-                    assert not task.done()
-                    assert link.health.connected
-                    assert {i.event_id for i in ven.timeline.intervals} == {"good"}
-                    assert ven.timeline.value_at("SIMPLE", NOW + timedelta(minutes=90)) == 1
-                finally:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+    vtn = MiniVtn(events=[POISON, GOOD])
+    async with (
+        gateway(vtn, "tok", NOW) as (ven, receiver, url),
+        running_link(ven, receiver, timelines.append) as (link, task),
+        aiohttp.ClientSession() as http,
+    ):
+        await wait_for(lambda: vtn.event_gets >= 1 and bool(timelines), 30, "a poll")
+        note = {"objectType": "EVENT", "operation": "UPDATE", "object": POISON}
+        headers = {"Authorization": "Bearer tok"}
+        async with http.post(url, json=note, headers=headers) as resp:
+            assert resp.status == 200  # delivered, though its event is not used
+        # The unusable push makes the link poll at once (not in 600 s).
+        await wait_for(lambda: vtn.event_gets >= 2, 30, "the poll after the push")
+        # So does a notification that is not even JSON (answered 400).
+        async with http.post(url, data=b"{", headers=headers) as resp:
+            assert resp.status == 400
+        await wait_for(lambda: vtn.event_gets >= 3, 30, "the poll after a 400")
+        await asyncio.sleep(0.05)
+        assert not task.done()
+        assert link.health.connected
+        assert {i.event_id for i in ven.timeline.intervals} == {"good"}
+        assert ven.timeline.value_at("SIMPLE", NOW + timedelta(minutes=90)) == 1

@@ -6,20 +6,16 @@ has delivered a push: the poll's snapshot is then older than the push, determini
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
 from tests.conftest import wait_for
-from ven_edge.oadr3.client import POLL_ATTEMPTS, VtnClient, VtnSettings
-from ven_edge.oadr3.link import LinkTiming, VtnLink
-from ven_edge.oadr3.webhook import WebhookReceiver
+from ven_edge.oadr3.client import POLL_ATTEMPTS
 from ven_edge.signals import SignalTimeline
 
-from .loopback import MiniVtn, mini_vtn, webhook_endpoint
+from .loopback import MiniVtn, gateway, running_link
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
 TOKEN = "race-token"
@@ -34,27 +30,16 @@ def event(ident: str, hour: int) -> dict[str, Any]:
     }
 
 
-async def push(url: str, obj: dict[str, Any], operation: str = "CREATE") -> None:
-    note = {"objectType": "EVENT", "operation": operation, "object": obj}
+async def push(
+    url: str, obj: dict[str, Any], operation: str = "CREATE", object_type: str = "EVENT"
+) -> None:
+    note = {"objectType": object_type, "operation": operation, "object": obj}
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with (
         aiohttp.ClientSession() as http,
         http.post(url, json=note, headers=headers) as resp,
     ):
         assert resp.status == 200
-
-
-@contextlib.asynccontextmanager
-async def gateway(vtn: MiniVtn) -> AsyncIterator[tuple[VtnClient, WebhookReceiver, str]]:
-    """``vtn`` served, and a client of it with its webhook endpoint: (client, receiver, URL)."""
-    async with mini_vtn(vtn):
-        ven = VtnClient(VtnSettings(base_url=vtn.base_url), wall_clock=lambda: NOW)
-        receiver = WebhookReceiver(TOKEN, client=ven)
-        try:
-            async with webhook_endpoint(receiver) as url:
-                yield ven, receiver, url
-        finally:
-            await ven.close()
 
 
 def event_ids(timeline: SignalTimeline) -> set[str]:
@@ -71,7 +56,7 @@ async def test_a_poll_that_started_before_a_push_polls_again() -> None:
             await pushed.wait()
 
     vtn = MiniVtn(events=[event("old", 13)], before_events_reply=hold_first)
-    async with gateway(vtn) as (ven, _, url):
+    async with gateway(vtn, TOKEN, NOW) as (ven, _, url):
         poll = asyncio.create_task(ven.poll_once())
         async with asyncio.timeout(30):
             await held.wait()
@@ -97,7 +82,7 @@ async def test_pushes_newer_than_every_snapshot_are_kept_over_it() -> None:
         await push(hook[0], event(f"pushed{number}", 14))
 
     vtn = MiniVtn(events=[event("old", 13)])
-    async with gateway(vtn) as (ven, _, url):
+    async with gateway(vtn, TOKEN, NOW) as (ven, _, url):
         hook.append(url)
         vtn.before_events_reply = push_during_fetch
         await ven.poll_once()
@@ -122,36 +107,22 @@ async def test_the_link_keeps_a_push_that_lands_during_its_poll() -> None:
             await pushed.wait()
 
     vtn = MiniVtn(events=[event("old", 13)], before_events_reply=hold_second)
-    async with gateway(vtn) as (ven, receiver, url):
-        # Polls far apart: only a re-poll can pick the pushed event up in time.
-        link = VtnLink(
-            ven,
-            on_timeline=timelines.append,
-            receiver=receiver,
-            timing=LinkTiming(poll_s=600, poll_when_subscribed_s=600),
-        )
-        task = asyncio.create_task(link.run())
-        try:
-            await wait_for(lambda: bool(timelines), 30, "the first poll")
-            # A PROGRAM notification makes the link poll now; that poll is held.
-            note = {"objectType": "PROGRAM", "operation": "UPDATE", "object": {"id": "p1"}}
-            async with (
-                aiohttp.ClientSession() as http,
-                http.post(url, json=note, headers={"Authorization": f"Bearer {TOKEN}"}),
-            ):
-                pass
-            async with asyncio.timeout(30):
-                await held.wait()
-            vtn.events.append(event("new", 14))
-            await push(url, event("new", 14))
-            pushed.set()
-            await wait_for(lambda: vtn.event_gets >= 3, 30, "the re-poll")
-            await wait_for(lambda: "new" in event_ids(timelines[-1]), 30, "the pushed event")
-            await asyncio.sleep(0.05)
-            assert "new" in ven.events
-            assert event_ids(ven.timeline) == {"old", "new"}
-            assert not task.done()
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async with (
+        gateway(vtn, TOKEN, NOW) as (ven, receiver, url),
+        running_link(ven, receiver, timelines.append) as (_, task),
+    ):
+        await wait_for(lambda: bool(timelines), 30, "the first poll")
+        # A PROGRAM notification makes the link poll now; that poll is held.
+        await push(url, {"id": "p1"}, operation="UPDATE", object_type="PROGRAM")
+        async with asyncio.timeout(30):
+            await held.wait()
+        vtn.events.append(event("new", 14))
+        await push(url, event("new", 14))
+        pushed.set()
+        # Polls are ten minutes apart: only a re-poll picks the pushed event up in time.
+        await wait_for(lambda: vtn.event_gets >= 3, 30, "the re-poll")
+        await wait_for(lambda: "new" in event_ids(timelines[-1]), 30, "the pushed event")
+        await asyncio.sleep(0.05)
+        assert "new" in ven.events
+        assert event_ids(ven.timeline) == {"old", "new"}
+        assert not task.done()
