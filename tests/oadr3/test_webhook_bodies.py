@@ -15,7 +15,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ven_edge.oadr3.client import VtnClient, VtnSettings
-from ven_edge.oadr3.webhook import DEFAULT_MAX_BODY_BYTES, WebhookReceiver
+from ven_edge.oadr3.webhook import (
+    DEFAULT_MAX_BODY_BYTES,
+    WebhookReceiver,
+    camel_key,
+    parse_notification,
+)
 
 from .loopback import serving, webhook_endpoint
 
@@ -181,3 +186,28 @@ async def test_snake_case_keys_at_any_depth_are_read_as_the_spec_names(
     assert [(i.start.hour, i.end.minute) for i in client.timeline.intervals] == [(14, 30)]
     assert receiver.last is not None
     assert receiver.last.object_type == "EVENT"
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("interval_period", "intervalPeriod"),
+        ("created_date_time", "createdDateTime"),
+        ("program_id", "programID"),
+        ("ven_id", "venID"),
+        ("callback_url", "callbackUrl"),
+        ("token_url", "tokenURL"),
+        ("objectType", "objectType"),
+        ("id", "id"),
+        ("_private", "_private"),
+        ("OBJECT_TYPE", "OBJECT_TYPE"),
+        ("a__b", "a__b"),
+    ],
+)
+def test_snake_case_keys_map_to_the_yaml_names(key: str, expected: str) -> None:
+    assert camel_key(key) == expected
+
+
+def test_the_camel_case_spelling_wins_over_its_snake_case_twin() -> None:
+    body = {"object_type": "PROGRAM", "objectType": "EVENT", "operation": "CREATE"}
+    assert parse_notification(json.dumps(body).encode()).object_type == "EVENT"

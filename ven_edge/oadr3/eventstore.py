@@ -5,8 +5,8 @@ whose methods are synchronous: on the event loop they never interleave. A poll f
 snapshot first and applies it later, so a push may land in between; :attr:`EventStore.pushes`
 counts the pushes applied, the client fetches again when one arrived during its fetch, and any
 push still newer than the snapshot it finally applies is replayed on top of it. A push is thus
-never wiped by an older poll (Definition 3.1.0 "Webhooks": polling stays the safety net, it must
-not undo what a notification delivered).
+never wiped by an older poll: polling is the backstop for lost notifications (quirks 13-14 of
+reference/openadr3.md §10.1), not a way to undo the ones that arrived.
 
 An event is admitted only when it parses (:func:`~ven_edge.oadr3.eventparse.parse_event`) and
 can be placed on the timeline. Otherwise that event alone is rejected: logged once per event id

@@ -41,7 +41,8 @@ _DURATION_RE = re.compile(
 # User Guide §7.3: "P9999Y" indicates infinity.
 INFINITY_YEARS = 9999
 
-#: Longest date-time or duration text read (the longest RFC 3339 form is 35 characters).
+#: Longest date-time or duration text read (an RFC 3339 date-time with microseconds and an
+#: offset has 32 characters); also keeps ``int()`` far from its 4300-digit limit.
 MAX_TEXT_CHARS = 64
 #: Earliest absolute date-time taken from a peer: OpenADR schedules nothing before the Unix epoch,
 #: and bounding the past keeps the arithmetic (randomized starts, offsets) inside the range.

@@ -27,6 +27,7 @@ import asyncio
 import hmac
 import inspect
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ _OPERATION_NAMES = {"POST": "CREATE", "PUT": "UPDATE", "GET": "READ"}
 #: programID, eventID, venID, clientID, objectID, tokenURL).
 _CAMEL_WORDS = {"id": "ID"}
 _CAMEL_KEYS = {"token_url": "tokenURL"}
+_SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,9 @@ class Notification:
 
 
 def camel_key(key: str) -> str:
-    """``interval_period`` -> ``intervalPeriod``, ``program_id`` -> ``programID``; keys without
-    an underscore are returned unchanged."""
-    if "_" not in key:
+    """``interval_period`` -> ``intervalPeriod``, ``program_id`` -> ``programID``; keys that are
+    not lower snake_case are returned unchanged."""
+    if _SNAKE_CASE.fullmatch(key) is None:
         return key
     if key in _CAMEL_KEYS:
         return _CAMEL_KEYS[key]
@@ -76,7 +78,8 @@ def camel_key(key: str) -> str:
 
 
 def camel_case_keys(value: Any, max_depth: int = boundedjson.MAX_DEPTH) -> Any:
-    """``value`` with every object key in camelCase, at any depth (quirk 5). A key the spec
+    """``value`` with every object key in camelCase, at any depth (quirk 5: the reference VTN
+    writes ``{"object_type": ..., "object": {"interval_period": ...}}``). A key the spec
     already writes in camelCase wins over its snake_case twin. Objects nested deeper than
     ``max_depth`` raise :class:`PayloadError` (decoded JSON is bounded well before that)."""
     if max_depth < 0:
