@@ -15,8 +15,11 @@ python-oa3-client as the utility creating events.
 4. RSS over 7 accelerated days (``ven-edge demo --speed``): growth between day 1 and day 7.
 5. Simulated days on real prices (two-node tank, DOE medium draws): cost and peak-hour energy of
    the plan-driven heater against normal mode, and against the LP optimum of the planning model.
+6. A returning VTN: seconds from its return to the first successful poll, in poll intervals
+   (target ≤ 1), over a few outages of vtn_lite on 127.0.0.1; the baseline is the same link
+   with its backoff not capped by the poll interval.
 
-Run: ``.venv/bin/python bench/ven.py`` (about 1.5 minutes).
+Run: ``.venv/bin/python bench/ven.py`` (about 2 minutes).
 """
 
 from __future__ import annotations
@@ -281,6 +284,84 @@ def days() -> list[tuple[str, list[HourPrice], dict[str, tuple[float, float, flo
     return out
 
 
+# -- A returning VTN: time to the first successful poll, as a fraction of the poll interval. --
+VTN_OUTAGES = 4
+VTN_OUTAGE_S = 8.0
+VTN_POLL_S = 2.0
+
+
+async def vtn_return() -> dict[str, list[float]]:
+    """Stop and restart vtn_lite ``VTN_OUTAGES`` times on one port; for each return, the seconds
+    until each link's first successful poll. Two links watch the same outages: the gateway's
+    (probing at most one poll interval apart while the VTN is down) and, as the baseline, the
+    same link with its exponential backoff uncapped by the poll interval (up to 300 s)."""
+    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.oadr3.link import LinkTiming, VtnLink
+
+    class UncappedLink(VtnLink):
+        def _failed(self, reason: str, *, vtn_down: bool) -> float:
+            return super()._failed(reason, vtn_down=False)
+
+    port = free_port()
+    settings = VtnSettings(
+        base_url=f"http://127.0.0.1:{port}/openadr3/3.1.0",
+        client_id="ven_client",
+        client_secret="999",
+    )
+    timing = LinkTiming(poll_s=VTN_POLL_S, backoff_base_s=0.5, backoff_cap_s=300.0)
+    took: dict[str, list[float]] = {"probed (ven-edge)": [], "uncapped (baseline)": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        config = demo_config(Path(tmp), port=port, scrypt_n=2**4)
+        async with contextlib.AsyncExitStack() as stack:
+            links = {}
+            for name, kind in zip(took, (VtnLink, UncappedLink), strict=True):
+                client = await stack.enter_async_context(VtnClient(settings))
+                links[name] = kind(client, timing=timing)
+            async with running_vtn(config):
+                tasks = [asyncio.create_task(link.run()) for link in links.values()]
+                await wait_for(lambda: all(x.health.polls for x in links.values()), 60, "polls")
+            try:
+                for _ in range(VTN_OUTAGES):
+                    await asyncio.sleep(VTN_OUTAGE_S)
+                    before = {name: link.health.polls for name, link in links.items()}
+                    async with running_vtn(config):
+                        back = time.monotonic()
+                        pending = set(links)
+                        while pending:
+                            for name in list(pending):
+                                if links[name].health.polls > before[name]:
+                                    took[name].append(time.monotonic() - back)
+                                    pending.discard(name)
+                            if time.monotonic() - back > 600:
+                                raise TimeoutError(f"no poll after the VTN returned: {pending}")
+                            await asyncio.sleep(0.005)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+    return took
+
+
+def vtn_return_report() -> None:
+    quiet = [logging.getLogger(n) for n in ("ven_edge", "vtn_lite", "aiohttp")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)  # the outages are deliberate
+    try:
+        took = asyncio.run(vtn_return())
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+    print(f"== A returning VTN -> the first successful poll, in poll intervals ({VTN_POLL_S:g} s; "
+          f"{VTN_OUTAGES} outages of {VTN_OUTAGE_S:g} s on 127.0.0.1)")  # fmt: skip
+    for name, seconds in took.items():
+        ratios = [t / VTN_POLL_S for t in seconds]
+        print(f"{name:>22}: " + " ".join(f"{r:.2f}" for r in ratios)
+              + f"  max {max(ratios):.2f}")  # fmt: skip
+    worst = max(took["probed (ven-edge)"]) / VTN_POLL_S
+    print(f"{'target':>22}: max {worst:.2f} <= 1: {'met' if worst <= 1 else 'MISSED'}")
+
+
 def row(label: str, values: list[float]) -> str:
     return (
         f"{label:>22}: n={len(values):2d} median {statistics.median(values):7.1f} ms  "
@@ -328,6 +409,7 @@ def main() -> int:
               f"{100 * (1 - s[0] / n[0]):5.1f}%/{100 * (1 - f[0] / n[0]):5.1f}% "
               f"{s[0] / lp:6.3f}/{f[0] / lp:6.3f}  "
               f"{n[1]:5.2f}/{s[1]:5.2f}  {min(f[2], s[2]):8.1f} C")  # fmt: skip
+    vtn_return_report()
     print(f"(total {time.monotonic() - t_start:.0f} s)")
     return 0
 

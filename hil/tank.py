@@ -1,4 +1,4 @@
-"""Two-node stratified tank of a heat-pump water heater (hpwh.md §6.2).
+"""Two-node stratified tank of a heat-pump water heater (docs/hpwh.md §6.2).
 
 Upper and lower nodes hold fractions f and 1 − f of the water. Draws take hot water from the top
 and let cold mains water in at the bottom; the compressor (a wrapped condenser) heats the lower
@@ -8,7 +8,7 @@ the compressor up when it cannot run. Standby losses are UA·(T − T_air) split
 
 Control follows the product's model file (HPWHsim turn-on/shut-off logic) with the set point and
 the heat-pump deadband taken from the controls each step, the way CTA-2045 products are driven
-(hpwh.md §7): a set-point change tops the tank off with a zero deadband for a few minutes, the
+(docs/hpwh.md §7): a set-point change tops the tank off with a zero deadband for a few minutes, the
 deadband widens or narrows the compressor trigger, and element lockout is absolute.
 
 Units: °C, W, J inside; Wh in the reported totals.
@@ -24,26 +24,26 @@ from hil.draws import DrawProfile
 from hil.hpwh_model import WATER_RHO_CP_J_PER_L_K, HpwhModel
 
 J_PER_WH = 3600.0
-# "Minimum useful" delivery temperature, 110 °F (hpwh.md §5.2; HPWHsim's SoC definition).
+# "Minimum useful" delivery temperature, 110 °F (docs/hpwh.md §5.2; HPWHsim's SoC definition).
 MIN_USEFUL_C = 43.3
-# Hottest storage a product reaches: Advanced Load Up capped at 145 °F (hpwh.md §6.2); the
+# Hottest storage a product reaches: Advanced Load Up capped at 145 °F (docs/hpwh.md §6.2); the
 # storage capacity is counted from the mains temperature up to it.
 MAX_STORAGE_C = 62.8
-# Set-point limits enforced by the thermostat, 90–160 °F (GridLAB-D waterheater, hpwh.md §5.2).
+# Set-point limits enforced by the thermostat, 90–160 °F (GridLAB-D waterheater, docs/hpwh.md §5.2).
 MIN_SETPOINT_C = 32.2
 MAX_SETPOINT_C = 71.1
 MAX_DEADBAND_C = 30.0
 # Rheem logic runs the compressor with a 0 °C deadband for 300 s after a set-point change
-# (Flexi-HPWH Rheem configuration, hpwh.md §5.2 and §7 "Load Up"). Only a raise tops off: a
+# (Flexi-HPWH Rheem configuration, docs/hpwh.md §5.2 and §7 "Load Up"). Only a raise tops off: a
 # lowered (shed) set point must not start the compressor.
 SETPOINT_CHANGE_TOP_OFF_S = 300.0
 # Keep the condenser a little below HPWHsim's maximum refrigerant temperature.
 CONDENSER_MARGIN_C = 2.0
-# Physics step: ≤ 60 s resolves the DOE draws (hpwh.md §6).
+# Physics step: ≤ 60 s resolves the DOE draws (docs/hpwh.md §6).
 DEFAULT_MAX_STEP_S = 60.0
-# A draw larger than this fraction of a node is mixed in several slices (hpwh.md §6.2).
+# A draw larger than this fraction of a node is mixed in several slices (docs/hpwh.md §6.2).
 MAX_DRAW_FRACTION = 0.1
-UPPER_FRACTION = 0.5  # hpwh.md §6.2 uses f = 0.5
+UPPER_FRACTION = 0.5  # docs/hpwh.md §6.2 uses f = 0.5
 
 
 class Controls(Protocol):

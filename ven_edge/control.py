@@ -7,14 +7,14 @@ is at most one :class:`SendCommand` for the daemon to hand to the UCM; the daemo
 with :meth:`Controller.record`. No clocks, sockets or tasks live here, so every decision is tested
 exactly without a heater.
 
-Rules (issue "control loop"; cta2045.md §8, §14, §16):
+Rules (docs/gateway.md; docs/cta2045.md §8, §14, §16):
 
 * Send only what changes: the same command for the same event is not repeated while the heater's
   own timer still runs.
 * Every curtailment or load-up is sent with a finite duration (a lease, at most
   ``max_command_s``) and renewed ``renew_margin_s`` before the heater's quantised timer expires,
-  so a gateway that dies leaves the heater to fall back to normal by itself (cta2045.md §16.4).
-* End Shed when an event ends or is cancelled, even when a duration was given (cta2045.md §15,
+  so a gateway that dies leaves the heater to fall back to normal by itself (docs/cta2045.md §16.4).
+* End Shed when an event ends or is cancelled, even when a duration was given (docs/cta2045.md §15,
   Intwine REST §3.2): the heater's timer is quantised and may run longer than the event.
 * Customer override (opted-out states 11/12, Customer Override 0x11, or an application NAK with
   reason 0x05) is respected: nothing new is sent for that command until the override clears or
@@ -33,23 +33,23 @@ from typing import Any, Final
 
 from ven_edge.signals import SignalTimeline
 
-# CTA-2045 Basic DR event-duration encoding (cta2045.md §8.2): byte n means 2·n² seconds;
+# CTA-2045 Basic DR event-duration encoding (docs/cta2045.md §8.2): byte n means 2·n² seconds;
 # 0xFF is "longer than the largest value", so 254 is the longest exact duration.
 _DURATION_SECONDS_PER_N2: Final = 2
 _DURATION_MAX_N: Final = 254
 MAX_ENCODABLE_DURATION_S: Final = _DURATION_SECONDS_PER_N2 * _DURATION_MAX_N**2
 
-# Operational-state codes that mean the customer opted out (cta2045.md §8.3).
+# Operational-state codes that mean the customer opted out (docs/cta2045.md §8.3).
 OP_IDLE_OPTED_OUT: Final = 11
 OP_RUNNING_OPTED_OUT: Final = 12
 OPTED_OUT_STATES: Final = frozenset({OP_IDLE_OPTED_OUT, OP_RUNNING_OPTED_OUT})
 
-# How often the plan is rebuilt even when nothing changed (issue 5, "every 15 minutes").
+# How often the plan is rebuilt even when nothing changed (docs/gateway.md, "The control core").
 REPLAN_INTERVAL: Final = timedelta(minutes=15)
 
 
 class CommandKind(enum.StrEnum):
-    """The CTA-2045 Basic DR commands the plan uses (cta2045.md §8.1)."""
+    """The CTA-2045 Basic DR commands the plan uses (docs/cta2045.md §8.1)."""
 
     NORMAL = "NORMAL"  # End Shed / Run Normal (0x02)
     SHED = "SHED"  # 0x01
@@ -69,7 +69,7 @@ class Outcome(enum.Enum):
 
 
 def quantised_duration_s(seconds: float) -> int:
-    """The longest encodable duration not longer than ``seconds`` (cta2045.md §8.2).
+    """The longest encodable duration not longer than ``seconds`` (docs/cta2045.md §8.2).
 
     Rounding down means the heater's timer never outlives the lease: the core renews it. At least
     one step (2 s) so that a command is never sent as 0, which means "until End Shed".
@@ -324,7 +324,7 @@ class Controller:
         if wanted.key == self._blocked_key:
             return None
         if last is None:
-            # At start-up the UCM sends End Shed during commissioning (cta2045.md §7), so the
+            # At start-up the UCM sends End Shed during commissioning (docs/cta2045.md §7), so the
             # heater is known to run normally: nothing to send unless the plan wants more.
             return None if wanted.kind is CommandKind.NORMAL else wanted
         if last.outcome is Outcome.FAILED:

@@ -1,7 +1,7 @@
 """The daemon's heater side over the CTA-2045 UCM session (:mod:`ven_edge.cta2045.ucm`).
 
 Translates the control core's :class:`~ven_edge.control.SendCommand` into the session's typed
-command API and its outcomes back (application NAK 0x05 = customer override, cta2045.md §8.4),
+command API and its outcomes back (application NAK 0x05 = customer override, docs/cta2045.md §8.4),
 and the session's :class:`~ven_edge.cta2045.device.DeviceSnapshot` into the control core's
 :class:`~ven_edge.control.DeviceView` and the status page's fields.
 """
@@ -23,7 +23,7 @@ from ven_edge.web.status import DeviceInfo, HeaterLinkHealth
 
 log = logging.getLogger(__name__)
 
-# cta2045.md §8.4: application NAK reason 5 = customer override in effect.
+# docs/cta2045.md §8.4: application NAK reason 5 = customer override in effect.
 APP_NAK_CUSTOMER_OVERRIDE: Final = 0x05
 WH_PER_KWH: Final = 1000.0
 

@@ -30,7 +30,7 @@ class HeaterDetails:
 
 class HeaterPort(Protocol):
     async def start(self) -> None:
-        """Open the link and commission the heater (End Shed at start-up, cta2045.md §7)."""
+        """Open the link and commission the heater (End Shed at start-up, docs/cta2045.md §7)."""
         ...
 
     async def stop(self) -> None: ...

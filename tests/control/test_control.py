@@ -106,7 +106,7 @@ def test_override_by_app_nak_is_respected_until_it_clears() -> None:
     assert cmd is not None
     c.record(cmd, Outcome.OVERRIDDEN, T0)
     assert [o.event_id for o in c.overrides] == ["ev1"]
-    # The heater may keep reporting normal states under override (cta2045.md §14): no resend.
+    # The heater may keep reporting normal states under override (docs/cta2045.md §14): no resend.
     assert c.step(T0 + timedelta(minutes=1), ON) is None
     opted = DeviceView(connected=True, op_state=11)
     assert c.step(T0 + timedelta(minutes=2), opted) is None

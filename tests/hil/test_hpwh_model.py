@@ -1,4 +1,4 @@
-"""Product data read from the HPWHsim model files, checked against hpwh.md §5.1."""
+"""Product data read from the HPWHsim model files, checked against docs/hpwh.md §5.1."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from hil.hpwh_model import MODEL_NAMES, ModelFileError, load_model
 
-# (model, air °C, water °C, capacity kW, COP) as tabulated in hpwh.md §5.1.
+# (model, air °C, water °C, capacity kW, COP) as tabulated in docs/hpwh.md §5.1.
 MAP_POINTS = [
     ("Rheem2020Prem50", 20, 15, 1.66, 5.66),
     ("Rheem2020Prem50", 20, 35, 1.61, 4.47),

@@ -3,7 +3,7 @@
 A VTN's event is checked field by field. A field that matters for control (an interval's start or
 duration, a payload's values) that cannot be read makes the whole event fail with a
 :class:`PayloadError` naming the JSON path; metadata that does not matter (a creation timestamp in
-an odd format, User Guide examples 7.2-x) is tolerated and dropped (reference/openadr3.md §10.1).
+an odd format, User Guide examples 7.2-x) is tolerated and dropped (docs/openadr3.md §10.1).
 
 Everything a VTN sends is bounded here, before any arithmetic (see :mod:`ven_edge.oadr3.timefmt`):
 date-times lie in 1970..9999 (or are the "now" sentinel), durations within ``P9999Y`` (or are the

@@ -6,7 +6,7 @@ snapshot first and applies it later, so a push may land in between; :attr:`Event
 counts the pushes applied, the client fetches again when one arrived during its fetch, and any
 push still newer than the snapshot it finally applies is replayed on top of it. A push is thus
 never wiped by an older poll: polling is the backstop for lost notifications (quirks 13-14 of
-reference/openadr3.md §10.1), not a way to undo the ones that arrived.
+docs/openadr3.md §10.1), not a way to undo the ones that arrived.
 
 An event is admitted only when it parses (:func:`~ven_edge.oadr3.eventparse.parse_event`) and
 can be placed on the timeline. Otherwise that event alone is rejected: logged once per event id
@@ -31,7 +31,7 @@ LOG = logging.getLogger(__name__)
 #: Pushes remembered for replay over a poll that started before them; a poll trims what it has
 #: seen, so only a flood of pushes during one poll reaches this bound (the oldest are dropped).
 MAX_JOURNAL = 1000
-#: Quirk 6 of reference/openadr3.md §10.1: 3.0.1 spells operations as HTTP verbs.
+#: Quirk 6 of docs/openadr3.md §10.1: 3.0.1 spells operations as HTTP verbs.
 _OPERATIONS = {"POST": "CREATE", "PUT": "UPDATE"}
 
 
