@@ -12,7 +12,6 @@ Errors reach the caller as :mod:`ven_edge.oadr3.errors` exceptions; retry timing
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 import time
@@ -25,6 +24,7 @@ from urllib.parse import urljoin
 import aiohttp
 from yarl import URL
 
+from ven_edge.oadr3 import boundedjson
 from ven_edge.oadr3.errors import (
     Oadr3Error,
     PayloadError,
@@ -33,7 +33,9 @@ from ven_edge.oadr3.errors import (
     VtnHttpError,
     VtnUnreachableError,
 )
-from ven_edge.oadr3.eventparse import Event, parse_event
+from ven_edge.oadr3.eventparse import Event
+from ven_edge.oadr3.eventstore import EventStore
+from ven_edge.oadr3.eventstore import PollResult as PollResult
 from ven_edge.oadr3.timeline import TimelineBuilder
 from ven_edge.redact import redact_text, redact_url
 from ven_edge.signals import SignalTimeline
@@ -56,6 +58,8 @@ SUBSCRIBED_OPERATIONS: dict[str, tuple[str, ...]] = {
     "3.0.1": ("POST", "PUT", "DELETE"),
 }
 _ERROR_BODY_LIMIT = 4096
+#: Fetches of one poll when pushes keep landing during them (then pushes are replayed on top).
+POLL_ATTEMPTS = 3
 
 
 def _utcnow() -> datetime:
@@ -124,22 +128,6 @@ class Registration:
         return cls(str(data["ven_id"]), str(resource) if resource is not None else None)
 
 
-@dataclass(frozen=True)
-class PollResult:
-    """What one poll (or one applied notification) changed."""
-
-    added: tuple[str, ...] = ()
-    modified: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    programs_changed: bool = False
-    errors: tuple[PayloadError, ...] = ()
-    timeline: SignalTimeline = field(default_factory=SignalTimeline)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.modified or self.removed or self.programs_changed)
-
-
 @dataclass
 class _Token:
     value: str = field(repr=False)
@@ -161,15 +149,14 @@ class VtnClient:
         self._clock = clock
         self._wall_clock = wall_clock
         self.timeline_builder = timeline_builder or TimelineBuilder()
+        #: The one owner of the events: polls and pushes both apply through it.
+        self.event_store = EventStore(self.timeline_builder, wall_clock, settings.version)
         self._session: aiohttp.ClientSession | None = None
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()
         self._token_url: str | None = settings.token_url
         self.registration: Registration | None = None
         self._programs: dict[str, Mapping[str, Any]] = {}
-        self._events: dict[str, Event] = {}
-        self._rejected: dict[str, str] = {}  # event id -> error text already logged
-        self._timeline = SignalTimeline()
         self.token_fetches = 0  # observable for tests and the status page
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -208,11 +195,11 @@ class VtnClient:
     @property
     def timeline(self) -> SignalTimeline:
         """The timeline built from the last good events."""
-        return self._timeline
+        return self.event_store.timeline
 
     @property
     def events(self) -> Mapping[str, Event]:
-        return dict(self._events)
+        return self.event_store.events
 
     @property
     def programs(self) -> Mapping[str, Mapping[str, Any]]:
@@ -230,10 +217,10 @@ class VtnClient:
     async def _read_limited(self, resp: aiohttp.ClientResponse, path: str, limit: int) -> bytes:
         if resp.content_length is not None and resp.content_length > limit:
             raise ResponseTooLargeError(path, limit)
-        body = await resp.content.read(limit + 1)
-        if len(body) > limit:
-            raise ResponseTooLargeError(path, limit)
-        return body
+        try:
+            return await boundedjson.read_limited(resp.content, limit)
+        except boundedjson.BodyTooLargeError:
+            raise ResponseTooLargeError(path, limit) from None
 
     async def _raw(
         self,
@@ -482,36 +469,25 @@ class VtnClient:
 
         Raises (keeping all previous state) when the VTN is unreachable or a whole response is
         unusable; a single malformed event is logged, reported in ``errors`` and its previous good
-        version (if any) kept.
+        version (if any) kept. A push applied while the snapshot was being fetched makes the
+        snapshot stale: it is fetched again (up to :data:`POLL_ATTEMPTS` times), and pushes
+        newer than the snapshot finally used are kept over it.
         """
-        programs_raw = await self.fetch_programs()
-        events_raw = await self.fetch_events()
+        store = self.event_store
+        for _ in range(POLL_ATTEMPTS):
+            pushes_before = store.pushes
+            programs_raw = await self.fetch_programs()
+            events_raw = await self.fetch_events()
+            if store.pushes == pushes_before:
+                break
+            LOG.info("an event notification arrived during the poll: polling again")
         programs_changed = self._update_programs(programs_raw)
-        wanted = self._wanted_program_ids()
-        incoming: dict[str, Event] = {}
-        errors: list[PayloadError] = []
-        for index, raw in enumerate(events_raw):
-            try:
-                event = parse_event(raw, version=self.settings.version)
-            except PayloadError as exc:
-                errors.append(self._reject(index, raw, exc))
-                ident = raw.get("id")
-                if isinstance(ident, str) and ident in self._events:
-                    incoming[ident] = self._events[ident]  # keep the last good version
-                continue
-            self._rejected.pop(event.id, None)
-            if wanted is None or event.program_id in wanted:
-                incoming[event.id] = event
-        return self._replace_events(incoming, programs_changed, tuple(errors))
-
-    def _reject(self, index: int, raw: Mapping[str, Any], exc: PayloadError) -> PayloadError:
-        ident = raw.get("id")
-        key = ident if isinstance(ident, str) else f"#{index}"
-        text = str(exc)
-        if self._rejected.get(key) != text:
-            self._rejected[key] = text
-            LOG.error("ignoring malformed event %s: %s (last good version kept)", key, text)
-        return exc
+        return store.apply_poll(
+            events_raw,
+            self._wanted_program_ids(),
+            programs_changed=programs_changed,
+            pushes_before=pushes_before,
+        )
 
     def _update_programs(self, programs_raw: Sequence[Mapping[str, Any]]) -> bool:
         fresh: dict[str, Mapping[str, Any]] = {}
@@ -533,28 +509,9 @@ class VtnClient:
         names = set(self.settings.program_names)
         return {pid for pid, p in self._programs.items() if p.get("programName") in names}
 
-    def _replace_events(
-        self,
-        incoming: Mapping[str, Event],
-        programs_changed: bool = False,
-        errors: tuple[PayloadError, ...] = (),
-    ) -> PollResult:
-        old = self._events
-        added = tuple(sorted(set(incoming) - set(old)))
-        removed = tuple(sorted(set(old) - set(incoming)))
-        modified = tuple(
-            sorted(i for i in set(incoming) & set(old) if incoming[i].revision != old[i].revision)
-        )
-        self._events = dict(incoming)
-        self._timeline = self.timeline_builder.build(self._events.values(), self._wall_clock())
-        for ident in removed:
-            LOG.info("event %s is gone (cancelled or ended)", ident)
-        return PollResult(added, modified, removed, programs_changed, errors, self._timeline)
-
     def rebuild_timeline(self) -> SignalTimeline:
         """Recompute the timeline from the last good events (e.g. after a clock jump)."""
-        self._timeline = self.timeline_builder.build(self._events.values(), self._wall_clock())
-        return self._timeline
+        return self.event_store.rebuild()
 
     def apply_event_notification(self, operation: str, obj: Mapping[str, Any]) -> PollResult:
         """Apply a pushed EVENT notification without waiting for the next poll.
@@ -562,22 +519,7 @@ class VtnClient:
         ``operation`` is CREATE/UPDATE/DELETE (or POST/PUT, quirk 6). A malformed object raises
         :class:`PayloadError` and changes nothing.
         """
-        op = {"POST": "CREATE", "PUT": "UPDATE"}.get(operation.upper(), operation.upper())
-        incoming = dict(self._events)
-        if op == "DELETE":
-            ident = obj.get("id")
-            if not isinstance(ident, str):
-                raise PayloadError("object.id", "DELETE notification without an event id")
-            incoming.pop(ident, None)
-        elif op in ("CREATE", "UPDATE"):
-            event = parse_event(obj, version=self.settings.version)
-            wanted = self._wanted_program_ids()
-            if wanted is not None and event.program_id not in wanted:
-                return PollResult(timeline=self._timeline)
-            incoming[event.id] = event
-        else:
-            return PollResult(timeline=self._timeline)
-        return self._replace_events(incoming)
+        return self.event_store.apply_push(operation, obj, self._wanted_program_ids())
 
     # -- subscriptions (push) --------------------------------------------------------------
     async def ensure_subscription(
@@ -753,17 +695,18 @@ def _subscribes_to(operation: object, objects: set[str]) -> bool:
 
 def _decode_json(body: bytes, path: str) -> Any:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError("", f"response to {path} is not JSON ({exc})") from None
+        # Bodies were read within max_response_bytes; the size here only guards the decoder.
+        return boundedjson.loads(body, max_bytes=len(body))
+    except boundedjson.JsonLimitError as exc:
+        raise PayloadError("", f"response to {path} {exc}") from None
 
 
 def _http_error(method: str, path: str, status: int, body: bytes) -> VtnHttpError:
     """Build the error from a problem object (RFC 7807) or an RFC 6749 authError, if any."""
     title = detail = ""
     try:
-        data = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+        data = boundedjson.loads(body, max_bytes=len(body)) if body else None
+    except boundedjson.JsonLimitError:
         data = None
     if isinstance(data, Mapping):
         # The VTN's words end up in the log: a VTN echoing a token or URL must not leak it.

@@ -343,8 +343,9 @@ class VtnLink:
                 continue  # the interval has passed: cycle again
             self.health.notifications += 1
             # EVENT changes were applied by the receiver already: hand them on at once. Other
-            # objects (a changed program) are re-read by polling right away. Pushes never
-            # postpone the safety-net poll.
+            # objects (a changed program), and notifications that could not be used (``last``
+            # is None), are re-read by polling right away. Pushes never postpone the
+            # safety-net poll.
             await self._notify(self.client.timeline)
             last = self.receiver.last if self.receiver is not None else None
             if last is None or last.object_type != "EVENT":

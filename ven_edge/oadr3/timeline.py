@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ven_edge.oadr3.errors import PayloadError
 from ven_edge.oadr3.eventparse import Event, Interval, add_duration, is_zero
+from ven_edge.oadr3.timefmt import shift
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 LOG = logging.getLogger(__name__)
@@ -109,6 +111,7 @@ class TimelineBuilder:
         self.horizon = horizon
         self._anchors: dict[str, EventAnchor] = {}
         self._ignored_kinds: set[str] = set()
+        self._unplaceable: set[tuple[str, str]] = set()  # (event id, revision) already logged
 
     # -- persistence of anchors (so a restart keeps the same randomized start) --------------
     def export_state(self) -> dict[str, Any]:
@@ -118,7 +121,7 @@ class TimelineBuilder:
         for event_id, data in document.items():
             try:
                 self._anchors[str(event_id)] = EventAnchor.from_json(data)
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 LOG.warning("ignoring unreadable timeline anchor for event %s: %s", event_id, exc)
 
     def first_seen(self, event_id: str) -> datetime | None:
@@ -142,15 +145,38 @@ class TimelineBuilder:
 
     # -- conversion ------------------------------------------------------------------------
     def build(self, events: Iterable[Event], now: datetime) -> SignalTimeline:
-        """The timeline for exactly these events (absent ones are cancelled and forgotten)."""
+        """The timeline for exactly these events (absent ones are cancelled and forgotten).
+
+        An event that cannot be placed on the timeline contributes nothing (logged once per
+        revision); the others are unaffected.
+        """
         intervals: list[SignalInterval] = []
         seen: set[str] = set()
         for event in events:
             seen.add(event.id)
-            intervals.extend(self.intervals_for(event, now))
+            try:
+                intervals.extend(self.checked_intervals(event, now))
+            except PayloadError as exc:
+                key = (event.id, event.revision)
+                if key not in self._unplaceable:
+                    LOG.error("event %r left out of the timeline: %s", event.id, exc.reason)
+                self._unplaceable.add(key)
         for gone in set(self._anchors) - seen:
             del self._anchors[gone]
+        self._unplaceable = {key for key in self._unplaceable if key[0] in seen}
         return SignalTimeline(tuple(intervals))
+
+    def checked_intervals(self, event: Event, now: datetime) -> tuple[SignalInterval, ...]:
+        """:meth:`intervals_for`, any failure reported as a :class:`PayloadError` of the event.
+
+        Parsing bounds every value, so nothing is expected to fail here; this keeps a defect
+        that slipped through to the one event that carries it.
+        """
+        try:
+            return self.intervals_for(event, now)
+        except Exception as exc:  # one event's defect must never escape
+            reason = f"cannot be placed on the timeline ({type(exc).__name__}: {exc})"
+            raise PayloadError("", reason, event.id) from None
 
     def intervals_for(self, event: Event, now: datetime) -> tuple[SignalInterval, ...]:
         if is_cancelled(event):
@@ -160,8 +186,10 @@ class TimelineBuilder:
         spans = _apply_event_duration(event, spans, now + self.horizon)
         out: list[SignalInterval] = []
         for start, end, interval in spans:
-            start, end = start + anchor.offset, (end + anchor.offset) if end else None
-            out.extend(self._signals(event, interval, start, end))
+            moved = shift(start, anchor.offset)
+            if moved is None:
+                continue  # beyond the end of time
+            out.extend(self._signals(event, interval, moved, _shift_end(end, anchor.offset)))
         return tuple(out)
 
     def _signals(
@@ -192,6 +220,12 @@ class TimelineBuilder:
 
 
 Span = tuple[datetime, datetime | None, Interval]
+
+
+def _shift_end(end: datetime | None, offset: timedelta) -> datetime | None:
+    """An end moved by ``offset``; ``None`` (open-ended) stays so, as does an end pushed past
+    the datetime range."""
+    return None if end is None else shift(end, offset)
 
 
 def _randomize_of(event: Event) -> timedelta:
@@ -240,11 +274,16 @@ def _apply_event_duration(event: Event, spans: list[Span], horizon_end: datetime
         period = max(e for e in ends if e is not None) - first
         if period > timedelta(0):
             limit = min(span_end, horizon_end) if span_end is not None else horizon_end
-            k = 1
-            while first + period * k < limit and len(out) < MAX_UNROLLED_SPANS:
-                shift = period * k
-                out.extend((s + shift, e + shift if e else None, iv) for s, e, iv in spans)
-                k += 1
+            offset = period
+            while len(out) < MAX_UNROLLED_SPANS:
+                repeat_start = shift(first, offset)
+                if repeat_start is None or repeat_start >= limit:
+                    break
+                for s, e, iv in spans:
+                    moved = shift(s, offset)
+                    if moved is not None:
+                        out.append((moved, _shift_end(e, offset), iv))
+                offset += period  # stays below limit - first + period: no overflow
     if span_end is None:
         return out
     clipped: list[Span] = []
