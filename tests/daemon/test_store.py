@@ -1,5 +1,6 @@
 import json
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,78 @@ def test_failed_write_keeps_previous_content(tmp_path: Path) -> None:
 def test_rejects_unsafe_names(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="invalid state document name"):
         StateStore(tmp_path).path(name)
+
+
+# -- writes off the event loop ----------------------------------------------------------------
+
+
+def recording_writes(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(thread name, file name) of every atomic write the store makes from now on."""
+    writes: list[tuple[str, str]] = []
+    original = store.write_atomic
+
+    def record(target: Path, data: bytes) -> None:
+        writes.append((threading.current_thread().name, target.name))
+        original(target, data)
+
+    monkeypatch.setattr(store, "write_atomic", record)
+    return writes
+
+
+async def test_save_soon_writes_on_the_writer_thread_not_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = StateStore(tmp_path / "state")
+    writes = recording_writes(store, monkeypatch)
+    store.save_soon("plan", {"v": 1})
+    assert store.load("plan") == {"v": 1}  # a save not yet written is read back
+    await store.flush()
+    assert [name for _, name in writes] == ["plan.json"]
+    assert writes[0][0] != threading.current_thread().name
+    assert json.loads(store.path("plan").read_text()) == {"v": 1}
+    assert stat.S_IMODE(store.path("plan").stat().st_mode) == 0o600
+
+
+async def test_a_later_save_always_lands_last_and_superseded_ones_are_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = StateStore(tmp_path)
+    writes = recording_writes(store, monkeypatch)
+    release = threading.Event()
+    store.submit(lambda: release.wait(30))  # the writer is busy (a slow SD card)
+    for n in range(50):
+        store.save_soon("signals", {"n": n})
+    store.save_soon("plan", {"p": 1})
+    assert store.load("signals") == {"n": 49}
+    release.set()
+    await store.flush()
+    assert [name for _, name in writes] == ["signals.json", "plan.json"]
+    assert store.load("signals") == {"n": 49}
+    store.save("signals", {"n": 50})  # a direct save after them wins too
+    assert json.loads(store.path("signals").read_text()) == {"n": 50}
+
+
+async def test_writes_run_in_the_order_asked_for(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    seen: list[object] = []
+    store.save_soon("a", {"v": 1})
+    store.submit(lambda: seen.append(json.loads(store.path("a").read_text())))
+    await store.flush()
+    assert seen == [{"v": 1}]
+
+
+async def test_a_failed_write_is_logged_and_the_previous_content_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore(tmp_path)
+    store.save("plan", {"v": 1})
+
+    def full_disk(target: Path, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "write_atomic", full_disk)
+    store.save_soon("plan", {"v": 2})
+    await store.flush()
+    assert "cannot save plan state" in caplog.text
+    assert "No space left" in caplog.text
+    assert store.load("plan") == {"v": 1}
