@@ -137,7 +137,9 @@ class Daemon:
         if timeline == self.timeline:
             return
         self.timeline = timeline
-        self._save(SIGNALS_DOC, timeline_to_json(timeline))
+        # Encoded on the writer thread: the timeline is immutable, and a day of ten-second
+        # prices takes longer to encode than an event-loop step may last.
+        self._save(SIGNALS_DOC, lambda: timeline_to_json(timeline))
         self._replan_needed = True
         self._wake.set()
 

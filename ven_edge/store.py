@@ -48,7 +48,7 @@ class StateStore:
         self._writing = threading.RLock()
         self._jobs: collections.deque[Callable[[], None]] = collections.deque()
         self._draining = False
-        self._unwritten: dict[str, tuple[int, bytes]] = {}
+        self._unwritten: dict[str, tuple[int, bytes | Callable[[], Any]]] = {}
         self._sequence = itertools.count()
 
     def path(self, name: str, suffix: str = ".json") -> Path:
@@ -68,8 +68,12 @@ class StateStore:
 
     def save_soon(self, name: str, document: Any) -> None:
         """Encode ``document`` now and write it on the writer thread (at once when no event loop
-        runs). A failed write is logged; the previous content stays."""
-        data = _encode(document)
+        runs). A failed write is logged; the previous content stays.
+
+        A callable ``document`` is called on the writer thread instead, and what it returns is
+        written: for a document made from immutable values whose encoding takes long (a day of
+        ten-second prices)."""
+        data = document if callable(document) else _encode(document)
         with self._lock:
             sequence = next(self._sequence)
             self._unwritten[name] = (sequence, data)
@@ -119,12 +123,15 @@ class StateStore:
                     return
                 job = self._jobs.popleft()
             with self._writing:
-                job()
+                try:
+                    job()
+                except Exception:  # one bad job must not stop the writes after it
+                    LOG.exception("state write failed")
 
     def _write_logged(self, name: str, sequence: int) -> None:
         try:
             self._write_document(name, sequence)
-        except OSError as exc:
+        except (OSError, TypeError, ValueError) as exc:  # disk, or a document JSON cannot hold
             LOG.error("cannot save %s state: %s", name, exc)
 
     def _write_document(self, name: str, sequence: int) -> None:
@@ -134,7 +141,7 @@ class StateStore:
             if entry is None or entry[0] != sequence:
                 return  # a later save of this document follows: it alone needs writing
             try:
-                self.write_atomic(self.path(name), entry[1])
+                self.write_atomic(self.path(name), _bytes(entry[1]))
             finally:  # written, or failed and the previous content stays: load reads the file
                 with self._lock:
                     if self._unwritten.get(name, (None,))[0] == sequence:
@@ -176,7 +183,7 @@ class StateStore:
         with self._lock:
             entry = self._unwritten.get(name)
         if entry is not None:
-            return json.loads(entry[1])
+            return json.loads(_bytes(entry[1]))
         try:
             raw = target.read_bytes()
         except FileNotFoundError:
@@ -196,3 +203,7 @@ class StateStore:
 
 def _encode(document: Any) -> bytes:
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _bytes(data: bytes | Callable[[], Any]) -> bytes:
+    return data if isinstance(data, bytes) else _encode(data())

@@ -127,3 +127,34 @@ async def test_a_failed_write_is_logged_and_the_previous_content_stays(
     assert "cannot save plan state" in caplog.text
     assert "No space left" in caplog.text
     assert store.load("plan") == {"v": 1}
+
+
+async def test_a_document_given_as_a_callable_is_made_on_the_writer_thread(
+    tmp_path: Path,
+) -> None:
+    store = StateStore(tmp_path)
+    made_on: list[str] = []
+
+    def document() -> dict[str, int]:
+        made_on.append(threading.current_thread().name)
+        return {"intervals": 8640}
+
+    store.save_soon("signals", document)
+    await store.flush()
+    assert made_on
+    assert made_on[0] != threading.current_thread().name
+    assert store.load("signals") == {"intervals": 8640}
+
+
+async def test_a_failing_write_does_not_stop_the_writes_after_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore(tmp_path)
+    store.save_soon("signals", lambda: {"bad": object()})  # cannot be encoded
+    store.submit(lambda: 1 / 0)  # type: ignore[func-returns-value]
+    store.save_soon("plan", {"v": 1})
+    await store.flush()
+    assert "cannot save signals state" in caplog.text
+    assert "state write failed" in caplog.text
+    assert json.loads(store.path("plan").read_text()) == {"v": 1}
+    assert not store.path("signals").exists()

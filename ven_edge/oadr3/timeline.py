@@ -109,6 +109,9 @@ class TimelineBuilder:
         self.horizon = horizon
         self._anchors: dict[str, EventAnchor] = {}
         self._ignored_kinds: set[str] = set()
+        # Each event's intervals as last built, reused while the event and its anchor are the
+        # same: a pushed event then costs its own intervals, not every event's again.
+        self._built: dict[str, tuple[Event, EventAnchor | None, tuple[SignalInterval, ...]]] = {}
 
     # -- persistence of anchors (so a restart keeps the same randomized start) --------------
     def export_state(self) -> dict[str, Any]:
@@ -145,11 +148,26 @@ class TimelineBuilder:
         """The timeline for exactly these events (absent ones are cancelled and forgotten)."""
         intervals: list[SignalInterval] = []
         seen: set[str] = set()
+        horizon_end = now + self.horizon
         for event in events:
             seen.add(event.id)
-            intervals.extend(self.intervals_for(event, now))
+            built = self._built.get(event.id)
+            anchor = self._anchors.get(event.id)
+            if built is not None and built[1] is anchor and built[0] == event:
+                intervals.extend(built[2])
+                continue
+            out = self.intervals_for(event, now)
+            # Reusable only if the horizon did not shape it (nothing reaches the horizon's end:
+            # a later "now" only moves the horizon further out).
+            if all(i.end < horizon_end for i in out):
+                self._built[event.id] = (event, self._anchors.get(event.id), out)
+            else:
+                self._built.pop(event.id, None)
+            intervals.extend(out)
         for gone in set(self._anchors) - seen:
             del self._anchors[gone]
+        for gone in set(self._built) - seen:
+            del self._built[gone]
         return SignalTimeline(tuple(intervals))
 
     def intervals_for(self, event: Event, now: datetime) -> tuple[SignalInterval, ...]:
