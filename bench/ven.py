@@ -334,7 +334,7 @@ def main() -> int:
     return 0
 
 
-# -- 6. The longest event-loop step under load (target <= 50 ms) -------------------------------
+# -- Event-loop stalls: the longest step under load (target <= 50 ms) ---------------------------
 #
 # asyncio's debug mode times every callback and logs those over ``slow_callback_duration``; the
 # watch keeps the longest, and a 1 ms ticker measures how late the loop gets to it (the lag a
@@ -419,10 +419,8 @@ class BenchHeater:
 
     def __init__(self) -> None:
         from ven_edge.control import DeviceView
-        from ven_edge.ports import HeaterDetails
 
         self._view = DeviceView(connected=True, stored_kwh=6.0, capacity_kwh=10.0, tank_temp_f=125)
-        self._details = HeaterDetails
 
     async def start(self) -> None: ...
 
@@ -430,9 +428,6 @@ class BenchHeater:
 
     def view(self) -> Any:
         return self._view
-
-    def details(self) -> Any:
-        raise NotImplementedError
 
     async def send(self, command: Any) -> Any:
         from ven_edge.control import Outcome
@@ -460,19 +455,24 @@ def price_day(count: int, seconds: int, start: datetime) -> Any:
     )
 
 
-async def planner_stall(count: int, seconds: int) -> tuple[LoopWatch, float]:
-    """(a) The daemon takes ``count`` prices of ``seconds`` each: saves, re-plans, saves."""
+def bench_daemon(store: Any) -> Any:
+    """The daemon with the default planner for the Rheem model, no VTN, a heater that obeys."""
     from ven_edge.clock import WallClock
     from ven_edge.daemon import Daemon
-    from ven_edge.store import StateStore
 
     cfg = parse_config({"heater": {"model": str(MODEL)}})
+    return Daemon(
+        heater=BenchHeater(), grid=None, planner=planner_for(cfg), store=store, clock=WallClock()
+    )
+
+
+async def planner_stall(count: int, seconds: int) -> tuple[LoopWatch, float]:
+    """(a) The daemon takes ``count`` prices of ``seconds`` each: saves, re-plans, saves."""
+    from ven_edge.store import StateStore
+
     with tempfile.TemporaryDirectory() as tmp:
         store = StateStore(tmp)
-        daemon = Daemon(
-            heater=BenchHeater(), grid=None, planner=planner_for(cfg), store=store,
-            clock=WallClock(),
-        )  # fmt: skip
+        daemon = bench_daemon(store)
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         timeline = price_day(count, seconds, now)
         async with LoopWatch() as watch:
@@ -608,13 +608,10 @@ async def webhook_stall(count: int) -> tuple[LoopWatch, float]:
     webhook; each is applied, handed to the daemon (which saves the signals) and re-planned."""
     from aiohttp import web
 
-    from ven_edge.clock import WallClock
-    from ven_edge.daemon import Daemon
     from ven_edge.oadr3.client import VtnClient, VtnSettings
     from ven_edge.oadr3.webhook import WebhookReceiver
     from ven_edge.store import StateStore
 
-    cfg = parse_config({"heater": {"model": str(MODEL)}})
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     notes = [
         json.dumps({"objectType": "EVENT", "operation": "CREATE", "object": event_body(n, now)})
@@ -622,10 +619,7 @@ async def webhook_stall(count: int) -> tuple[LoopWatch, float]:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         store = StateStore(tmp)
-        daemon = Daemon(
-            heater=BenchHeater(), grid=None, planner=planner_for(cfg), store=store,
-            clock=WallClock(),
-        )  # fmt: skip
+        daemon = bench_daemon(store)
         async with VtnClient(VtnSettings("http://127.0.0.1:9/", ven_name="gw")) as client:
             receiver = WebhookReceiver(
                 client=client, on_notification=lambda _: daemon.set_signals(client.timeline)
