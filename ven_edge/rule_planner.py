@@ -98,11 +98,8 @@ def instruction_profile(timeline: SignalTimeline) -> Profile:
     """Which instruction is in force when: the highest priority (lowest number, none last),
     among equals the first in timeline order."""
     candidates = [i for i in timeline.intervals if _instruction(i) is not None]
-    order = sorted(range(len(candidates)), key=lambda k: priority_rank(candidates[k]))
-    rank = [0] * len(candidates)
-    for position, k in enumerate(order):
-        rank[k] = position
-    return profile(candidates, rank, lambda i: (i.start, i.end))
+    order = sorted(range(len(candidates)), key=lambda k: priority_rank(candidates[k]))  # stable
+    return profile(candidates, order, lambda i: (i.start, i.end))
 
 
 def instruction_at(
@@ -110,7 +107,9 @@ def instruction_at(
 ) -> PlannedCommand | None:
     """The instruction in force at ``t`` (as a one-step command), if any; pass
     :func:`instruction_profile` of ``timeline`` when asking more than once."""
-    interval = (instructions or instruction_profile(timeline)).at(t)
+    if instructions is None:
+        instructions = instruction_profile(timeline)
+    interval = instructions.at(t)
     if interval is None:
         return None
     asked = _instruction(interval)
@@ -185,13 +184,9 @@ def overlay_instructions(
     return merge_commands(chosen)
 
 
-def price_at(timeline: SignalTimeline, t: datetime) -> float | None:
-    """The numeric PRICE in force at ``t`` (priority resolved), or None."""
-    return numeric(timeline.value_at("PRICE", t))
-
-
 def prices_at(timeline: SignalTimeline, times: Sequence[datetime]) -> list[float | None]:
-    """:func:`price_at` at each of ``times``, from one sweep of the timeline."""
+    """The numeric PRICE in force (priority resolved) at each of ``times``, or None; from one
+    sweep of the timeline."""
     prices = winner_profile(timeline, "PRICE")
     return [numeric(prices.value_at(t)) for t in times]
 

@@ -61,12 +61,15 @@ class Profile:
 
 def profile(
     candidates: Sequence[SignalInterval],
-    rank: Sequence[int],
+    preferred: Sequence[int],
     cuts: Callable[[SignalInterval], Sequence[datetime]] = SignalInterval.boundaries,
 ) -> Profile:
     """The profile of ``candidates`` (sorted by start) where, among the intervals in force, the
-    one of least ``rank`` (distinct integers, one per candidate) wins; ``cuts`` gives the instants
-    at which an interval's value may change."""
+    one first in ``preferred`` (every candidate's index, most preferred first) wins; ``cuts``
+    gives the instants at which an interval's value may change."""
+    rank = [0] * len(candidates)
+    for position, k in enumerate(preferred):
+        rank[k] = position
     edges = sorted({t for interval in candidates for t in cuts(interval)})
     heap: list[tuple[int, int]] = []
     chosen: list[SignalInterval | None] = []
@@ -92,10 +95,7 @@ def winner_profile(timeline: SignalTimeline, kind: str) -> Profile:
     order = sorted(range(len(candidates)), key=newest.__getitem__, reverse=True)  # stable
     ranks = [priority_rank(i) for i in candidates]
     order.sort(key=ranks.__getitem__)
-    rank = [0] * len(candidates)
-    for position, k in enumerate(order):
-        rank[k] = position
-    return profile(candidates, rank)
+    return profile(candidates, order)
 
 
 def priority_rank(interval: SignalInterval) -> tuple[bool, int]:
