@@ -25,9 +25,9 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, overload
 
 from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.errors import (
@@ -55,9 +55,44 @@ LOGGED_BAD_LINES: Final = 5
 
 @dataclass(slots=True)
 class _Item:
-    body: dict[str, Any]
-    line: bytes  # its "add" line, kept for rewriting the journal
+    """A queued report, held as its journal line only: bytes are compact and the garbage
+    collector does not walk them (thousands of report dicts after an outage cost both)."""
+
+    line: bytes  # its "add" line: the journal entry and, decoded, the report
     tried: bool = False
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.line)["add"]
+        return body
+
+
+class PendingReports(Sequence[Mapping[str, Any]]):
+    """The reports waiting, oldest first; each is decoded when it is looked at."""
+
+    def __init__(self, items: list[_Item]) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Mapping[str, Any], ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | tuple[Mapping[str, Any], ...]:
+        if isinstance(index, slice):
+            return tuple(item.body for item in self._items[index])
+        return self._items[index].body
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _line(record: Mapping[str, Any]) -> bytes:
@@ -89,8 +124,8 @@ class ReportOutbox:
 
     # -- what it holds ---------------------------------------------------------------------
     @property
-    def pending(self) -> tuple[Mapping[str, Any], ...]:
-        return tuple(item.body for item in self._pending.values())
+    def pending(self) -> PendingReports:
+        return PendingReports(list(self._pending.values()))
 
     @property
     def delivered(self) -> tuple[str, ...]:
@@ -110,7 +145,7 @@ class ReportOutbox:
             LOG.error("report outbox full; dropped the oldest report %s", oldest)
             self._append(_line({"drop": oldest}))
         copy = dict(body)
-        item = _Item(copy, _line({"add": copy}))
+        item = _Item(_line({"add": copy}))
         self._pending[name] = item
         self._append(item.line)
         return True
@@ -132,9 +167,8 @@ class ReportOutbox:
     async def _flush(self, client: VtnClient) -> int:
         delivered = 0
         while self._pending:
-            item = next(iter(self._pending.values()))
+            name, item = next(iter(self._pending.items()))
             body = item.body
-            name = body["reportName"]
             try:
                 if item.tried and await self._already_there(client, body):
                     self._done(name)
@@ -166,13 +200,13 @@ class ReportOutbox:
         """Mark the next untried reports tried and wait until that is on disk: a report is
         never POSTed before a restart would know it may have been."""
         batch: list[bytes] = []
-        for item in self._pending.values():
+        for name, item in self._pending.items():
             if len(batch) == TRY_BATCH:
                 break
             if not item.tried:
                 item.tried = True
                 self._tried += 1
-                batch.append(_line({"tried": item.body["reportName"]}))
+                batch.append(_line({"tried": name}))
         self._append(*batch)
         await self._store.flush()
 
@@ -235,10 +269,10 @@ class ReportOutbox:
     def _compact(self) -> None:
         """Rewrite the journal from the live entries (atomically, on the writer thread)."""
         lines = list(self._delivered.values())
-        for item in self._pending.values():
+        for name, item in self._pending.items():
             lines.append(item.line)
             if item.tried:
-                lines.append(_line({"tried": item.body["reportName"]}))
+                lines.append(_line({"tried": name}))
         data = b"".join(lines)
         with self._buffer_lock:
             self._buffer.clear()  # their effect is in ``data``
@@ -312,7 +346,7 @@ class ReportOutbox:
             if name not in self._pending and name not in self._delivered:
                 if len(self._pending) >= self.max_pending:
                     self._remove(next(iter(self._pending)))
-                self._pending[name] = _Item(value, _line({"add": value}))
+                self._pending[name] = _Item(chunk.rstrip(b"\n") + b"\n")
             return None
         if not isinstance(value, str):
             return f"{op!r} of {type(value).__name__}, not a report name"
