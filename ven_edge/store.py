@@ -27,7 +27,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +202,30 @@ class StateStore:
 
 
 def _encode(document: Any) -> bytes:
-    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    return "".join(_pieces(document, 2)).encode()
+
+
+def _pieces(value: Any, depth: int) -> Iterator[str]:
+    """``value`` as compact JSON with sorted keys, in pieces: lists and objects of the first
+    ``depth`` levels are encoded item by item. One call of the C encoder over a whole large
+    document holds the interpreter lock throughout (tens of milliseconds for a day of
+    ten-second prices) and the event loop would wait for it."""
+    plain = isinstance(value, dict) and not all(isinstance(key, str) for key in value)
+    if depth == 0 or plain or not isinstance(value, list | dict) or not value:
+        yield json.dumps(value, separators=(",", ":"), sort_keys=True)
+    elif isinstance(value, list):
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ","
+            yield from _pieces(item, depth - 1)
+        yield "]"
+    else:
+        yield "{"
+        for index, key in enumerate(sorted(value)):
+            yield ("," if index else "") + json.dumps(key) + ":"
+            yield from _pieces(value[key], depth - 1)
+        yield "}"
 
 
 def _bytes(data: bytes | Callable[[], Any]) -> bytes:

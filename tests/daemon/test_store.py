@@ -4,8 +4,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ven_edge.store import StateStore
+from ven_edge.store import StateStore, _encode
 
 
 def test_round_trip_and_mode(tmp_path: Path) -> None:
@@ -158,3 +160,21 @@ async def test_a_failing_write_does_not_stop_the_writes_after_it(
     assert "state write failed" in caplog.text
     assert json.loads(store.path("plan").read_text()) == {"v": 1}
     assert not store.path("signals").exists()
+
+
+documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=20,
+)
+
+
+@given(documents)
+def test_documents_are_encoded_as_one_json_call_would(document: object) -> None:
+    expected = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    assert _encode(document) == expected
+
+
+def test_documents_with_number_keys_are_encoded_as_json_does() -> None:
+    document = {"anchors": {1: "a", 2: {"x": [1]}}, "list": [{3: 4}]}
+    assert _encode(document) == b'{"anchors":{"1":"a","2":{"x":[1]}},"list":[{"3":4}]}'
