@@ -168,10 +168,9 @@ class Daemon:
                 log.error("persisted plan unusable (%s); re-planning", exc)
 
     def _save(self, name: str, document: Any) -> None:
-        try:
-            self.store.save(name, document)
-        except OSError as exc:
-            log.error("cannot save %s state: %s", name, exc)
+        # Written by the store's writer thread (a failure is logged there): an fsync on the
+        # event loop would stall the heater's CTA-2045 timers.
+        self.store.save_soon(name, document)
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -180,7 +179,9 @@ class Daemon:
         if timeline == self.timeline:
             return
         self.timeline = timeline
-        self._save(SIGNALS_DOC, timeline_to_json(timeline))
+        # Encoded on the writer thread: the timeline is immutable, and a day of ten-second
+        # prices takes longer to encode than an event-loop step may last.
+        self._save(SIGNALS_DOC, lambda: timeline_to_json(timeline))
         self._replan_needed = True
         self._wake.set()
 
@@ -249,14 +250,23 @@ class Daemon:
                 delays.reset()  # it ran a good while: a new failure starts afresh
             await asyncio.sleep(delays.next_delay())
 
-    def replan(self, now: datetime) -> None:
+    async def replan(self, now: datetime) -> None:
+        """Plan from the signals and the heater's state now. The planning runs in a worker
+        thread: a day of ten-second prices is tens of milliseconds of work that the event loop
+        (and the heater's CTA-2045 timers) need not wait for. Signals or heater changes that
+        arrive meanwhile ask for another plan."""
         inputs = PlanInputs(now=now, signals=self.timeline, device=self.heater.view())
+        self._replan_needed = False
         try:
-            plan = self.planner(inputs)
+            plan = await asyncio.to_thread(self.planner, inputs)
         except Exception:
             # Keep the last good plan: a planner bug must not stop the heater's control.
             log.exception("planning failed; keeping the previous plan")
+            self._replan_needed = True
             return
+        self._adopt(plan, now)
+
+    def _adopt(self, plan: ControlPlan, now: datetime) -> None:
         self.controller.set_plan(plan)
         # Written when the sequence of commands changes, else at the re-plan interval: a
         # gateway's SD card should not be rewritten at every heater poll for a chart's sake.
@@ -269,7 +279,6 @@ class Daemon:
             self._saved_shape = shape
             self._saved_plan_at = now
         self._last_replan = now
-        self._replan_needed = False
 
     async def control_step(self) -> SendCommand | None:
         """One pass: re-plan when due, send what changed. Returns what was sent."""
@@ -278,7 +287,7 @@ class Daemon:
             self.settings.control.replan_interval
         )
         if self._replan_needed or due:
-            self.replan(now)
+            await self.replan(now)
         command = self.controller.step(now, self.heater.view())
         if command is None:
             return None

@@ -272,14 +272,12 @@ async def test_outbox_exactly_once_with_vtn_down_then_up(tmp_path: Path) -> None
     assert not outbox.add(report(0))  # same name: not queued twice
     assert await outbox.flush(ven) == 0
     assert len(outbox.pending) == 3
-    assert (store.path("report_outbox").stat().st_mode & 0o777) == 0o600
-    # Simulate a crash right after the first POST reached the VTN (response lost): the item is
-    # "attempted", and the VTN already has it once we are back.
+    await outbox.durable()
+    assert (outbox.path.stat().st_mode & 0o777) == 0o600
+    # Simulate a crash right after the first POST reached the VTN (response lost): the journal
+    # says it was tried, and the VTN already has it once we are back.
     async with vtn_at(tmp_path, port) as vtn:
         await ven.create_report(report(0))
-        doc = store.load("report_outbox")
-        doc["pending"][0]["attempted"] = True
-        store.save("report_outbox", doc)
         restarted = ReportOutbox(store)
         assert await restarted.flush(ven) == 3
         assert await restarted.flush(ven) == 0

@@ -163,7 +163,7 @@ class VtnLink:
             return
         self._persisted_at = self._wall_clock()
         registration = self.client.registration
-        self.store.save(
+        self.store.save_soon(
             STATE_DOCUMENT,
             {
                 "anchors": self.client.timeline_builder.export_state(),

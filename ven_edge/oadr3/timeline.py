@@ -112,6 +112,9 @@ class TimelineBuilder:
         self._anchors: dict[str, EventAnchor] = {}
         self._ignored_kinds: set[str] = set()
         self._unplaceable: set[tuple[str, str]] = set()  # (event id, revision) already logged
+        # Each event's intervals as last built, reused while the event and its anchor are the
+        # same: a pushed event then costs its own intervals, not every event's again.
+        self._built: dict[str, tuple[Event, EventAnchor | None, tuple[SignalInterval, ...]]] = {}
 
     # -- persistence of anchors (so a restart keeps the same randomized start) --------------
     def export_state(self) -> dict[str, Any]:
@@ -152,17 +155,34 @@ class TimelineBuilder:
         """
         intervals: list[SignalInterval] = []
         seen: set[str] = set()
+        horizon_end = now + self.horizon
         for event in events:
             seen.add(event.id)
+            built = self._built.get(event.id)
+            anchor = self._anchors.get(event.id)
+            if built is not None and built[1] is anchor and built[0] == event:
+                intervals.extend(built[2])
+                continue
             try:
-                intervals.extend(self.checked_intervals(event, now))
+                out = self.checked_intervals(event, now)
             except PayloadError as exc:
                 key = (event.id, event.revision)
                 if key not in self._unplaceable:
                     LOG.error("event %r left out of the timeline: %s", event.id, exc.reason)
                 self._unplaceable.add(key)
+                self._built.pop(event.id, None)
+                continue
+            # Reusable only if the horizon did not shape it (nothing reaches the horizon's end:
+            # a later "now" only moves the horizon further out).
+            if all(i.end < horizon_end for i in out):
+                self._built[event.id] = (event, self._anchors.get(event.id), out)
+            else:
+                self._built.pop(event.id, None)
+            intervals.extend(out)
         for gone in set(self._anchors) - seen:
             del self._anchors[gone]
+        for gone in set(self._built) - seen:
+            del self._built[gone]
         self._unplaceable = {key for key in self._unplaceable if key[0] in seen}
         return SignalTimeline(tuple(intervals))
 
