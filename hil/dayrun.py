@@ -2,9 +2,15 @@
 
 The gateway's own :class:`~ven_edge.control.Controller` and a planner decide; their commands are
 encoded as CTA-2045 Basic DR frames and handled by :class:`hil.heater.SimulatedHeater` on its
-two-node tank (:mod:`hil.scenarios`), with an Outside Communication heartbeat every minute as the
-UCM sends it. Time is simulated, so a day takes a second or two. The same heater left alone
+stratified tank (:mod:`hil.scenarios`), with an Outside Communication heartbeat every minute as
+the UCM sends it. Time is simulated, so a day takes a second or two. The same heater left alone
 (no command at all: the normal thermostat) is the baseline.
+
+The household sits behind a thermostatic mixing valve (49 °C by default, ``mixing_valve_c``;
+docs/hpwh-simulation.md): draws are volumes of mixed water, so a strategy that stores heat by
+raising the tank temperature is not credited with heat the household never asked for, and the
+outlet temperature is read at the valve. The heater's normal thermostat is the model file's own
+logic (:func:`hil.scenarios.heater_config_for`).
 
 Used by the end-to-end tests (comfort and cost on real prices) and by ``bench/ven.py``.
 
@@ -22,8 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import SimulatedHeater, c_to_f
-from hil.scenarios import build_thermal_model
+from hil.heater import HeaterConfig, SimulatedHeater, c_to_f
+from hil.scenarios import build_thermal_model, heater_config_for
+from hil.tank import DEFAULT_VALVE_C
 from ven_edge.control import (
     CommandKind,
     Controller,
@@ -85,7 +92,7 @@ class DayResult:
     cost: float = 0.0
     energy_kwh: float = 0.0
     peak_energy_kwh: float = 0.0  # in the hours of the top price quarter
-    min_outlet_c: float = 100.0
+    min_outlet_c: float = 100.0  # at the mixing valve's outlet when one is fitted
     hourly_kwh: list[float] = field(default_factory=list)
     delivered_kwh: float = 0.0
     hourly_heat_kwh: list[float] = field(default_factory=list)  # heat put into the water
@@ -131,9 +138,17 @@ def simulate_day(
     draws: str = "doe-medium",
     step_s: float = 60.0,
     replan_s: float = 900.0,
+    mixing_valve_c: float | None = DEFAULT_VALVE_C,
+    heater_config: HeaterConfig | None = None,
 ) -> DayResult:
-    """Run the heater through the priced hours; ``planner=None`` is the normal thermostat."""
-    heater = SimulatedHeater(thermal=build_thermal_model(model, draws), now=0.0)
+    """Run the heater through the priced hours; ``planner=None`` is the normal thermostat.
+
+    ``mixing_valve_c=None`` takes the draws at the tank's temperature (no valve);
+    ``heater_config`` defaults to the product's own thermostat at the user's 120 °F.
+    """
+    thermal = build_thermal_model(model, draws, mixing_valve_c=mixing_valve_c)
+    config = heater_config or heater_config_for(thermal.tank.model)
+    heater = SimulatedHeater(config, thermal, now=0.0)
     timeline = price_timeline(prices)
     ordered = sorted(p.price for p in prices)
     peak_bar = ordered[(3 * len(ordered)) // 4]

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hil.dayrun import load_prices, simulate_day
 from hil.draws import Draw, DrawProfile, load_draw_profile
 from hil.hpwh_model import WATER_RHO_CP_J_PER_L_K, load_model
+from hil.scenarios import heater_config_for
 from hil.tank import DEFAULT_VALVE_C, StratifiedTank
 from tests.hil.helpers import NORMAL, balance_error_wh, run
 
 DAY = 86_400.0
+PRICES = Path(__file__).resolve().parents[2] / "sample_data" / "prices"
 OFF = replace(NORMAL, element_allowed=False, heat_pump_allowed=False)
 ONE_DRAW = DrawProfile("one", (Draw(start_s=0.0, volume_l=10.0, flow_l_per_min=10.0),))
 
@@ -96,3 +100,22 @@ def test_any_draw_keeps_the_energy_balance_and_the_outlet_at_most_the_valve(
     assert totals.drawn_l <= totals.used_l + 1e-9
     scale = max(1.0, totals.electric_wh, totals.delivered_wh)
     assert abs(balance_error_wh(t, heat0)) < 1e-6 * scale
+
+
+def test_a_day_run_is_judged_behind_the_valve() -> None:
+    """A heater held at 140 °F all day does not look like it serves the household more than one
+    at 130 °F: behind the default valve both deliver the same heat at the valve's 49 °C;
+    without it the hotter tank is credited with heat the household never asked for."""
+    prices = load_prices(PRICES / "olivine_etou_dyn_notebook_days.csv")
+    warm, hot = (heater_config_for("Rheem2020Prem50", set_point_f=f) for f in (130, 140))
+    days = {
+        (config.set_point_f, valve): simulate_day(
+            prices, None, heater_config=config, mixing_valve_c=valve
+        )
+        for config in (warm, hot)
+        for valve in (DEFAULT_VALVE_C, None)
+    }
+    valved_warm, valved_hot = days[130, DEFAULT_VALVE_C], days[140, DEFAULT_VALVE_C]
+    assert valved_hot.delivered_kwh == pytest.approx(valved_warm.delivered_kwh, rel=1e-3)
+    assert valved_hot.min_outlet_c == pytest.approx(DEFAULT_VALVE_C)
+    assert days[140, None].delivered_kwh > 1.05 * days[130, None].delivered_kwh
