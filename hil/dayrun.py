@@ -76,6 +76,38 @@ def load_prices(path: Path, *, hours: int = 24, skip_hours: int = 0) -> list[Hou
     ]
 
 
+PRICES_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "prices"
+HOEP_2016_CSV = PRICES_DIR / "ontario-hoep-2016" / "price2016.csv"
+#: Added to the wholesale HOEP for retail-like prices (sample_data/SOURCES.md).
+HOEP_RETAIL_ADDER = 0.10
+
+
+def load_hoep_days(days: Sequence[int], path: Path = HOEP_2016_CSV) -> list[list[HourPrice]]:
+    """Days of 2016 (0 = 1 January) of Ontario HOEP + 0.10 $/kWh, 24 hourly prices each.
+
+    The file's ``hour`` runs 1–24 (hour ending); times are taken as UTC, which only matters for
+    labels: the simulated day starts at the first price.
+    """
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = []
+    for day in days:
+        picked = rows[day * 24 : (day + 1) * 24]
+        if len(picked) < 24:
+            raise ValueError(f"{path} has no day {day}")
+        out.append(
+            [
+                HourPrice(
+                    datetime.strptime(r["date"], "%d/%m/%Y").replace(tzinfo=UTC)
+                    + timedelta(hours=int(r["hour"]) - 1),
+                    float(r["HOEP"]) + HOEP_RETAIL_ADDER,
+                )
+                for r in picked
+            ]
+        )
+    return out
+
+
 def price_timeline(prices: Sequence[HourPrice], event_id: str = "prices") -> SignalTimeline:
     return SignalTimeline(
         tuple(
