@@ -129,6 +129,7 @@ class DayResult:
     delivered_kwh: float = 0.0
     hourly_heat_kwh: list[float] = field(default_factory=list)  # heat put into the water
     commands: list[tuple[datetime, SendCommand, Outcome]] = field(default_factory=list)
+    end_stored_kwh: float = 0.0  # heat above the mains temperature at the end of the day
 
 
 def _view(heater: SimulatedHeater) -> DeviceView:
@@ -224,6 +225,7 @@ def simulate_day(
         result.hourly_heat_kwh[hour] += (heat_now - heat) / 1000.0
         heat = heat_now
     result.delivered_kwh = (_delivered_wh(heater) - delivered0) / 1000.0
+    result.end_stored_kwh = heater.state.stored_wh / 1000.0
     return result
 
 

@@ -54,6 +54,8 @@ MAX_DEADBAND_C = 30.0
 # (Flexi-HPWH Rheem configuration, hpwh.md §5.2 and §7 "Load Up"). Only a raise tops off: a
 # lowered (shed) set point must not start the compressor.
 SETPOINT_CHANGE_TOP_OFF_S = 300.0
+# HPWHsim's wrapped-condenser distribution is offset by 5 °F (``calcThermalDist``).
+WRAPPED_OFFSET = 5.0 / 1.8
 # Keep the condenser a little below HPWHsim's maximum refrigerant temperature.
 CONDENSER_MARGIN_C = 2.0
 # Physics step: ≤ 60 s resolves the DOE draws (hpwh.md §6).
@@ -167,6 +169,8 @@ class StratifiedTank:
         self._c_node = self._v_node * WATER_RHO_CP_J_PER_L_K
         self._ua_node = model.ua_w_per_k / n
         self._w_condenser = model.compressor_heat.node_weights(n)
+        self._condenser_lowest = next(i for i, w in enumerate(self._w_condenser) if w > 0)
+        self._condenser_shrinkage_c = _shrinkage_c(self._w_condenser)
         self._w_hp_sensor = model.compressor_sensor.node_weights(n)
         self._w_top_sensor = model.top_element_sensor.node_weights(n)
         self._w_bottom_sensor = model.bottom_element_sensor.node_weights(n)
@@ -322,9 +326,10 @@ class StratifiedTank:
             top_done = top_heat < offered * (1 - 1e-9)
         if self.hp_on:
             offered = capacity_w * dt
-            hp_heat = offered - self._add_heat(
-                _condenser_shares(self._w_condenser, t, hp_target), offered, hp_target
+            shares = _condenser_shares(
+                self._condenser_lowest, self._condenser_shrinkage_c, t, hp_target
             )
+            hp_heat = offered - self._add_heat(shares, offered, hp_target)
             hp_done = hp_heat < offered * (1 - 1e-9)
         if self.bottom_on:
             offered = model.bottom_element_w * dt
@@ -371,11 +376,14 @@ class StratifiedTank:
 
         Each share warms its node to the temperature of the node above, then the two together
         to the next one, and so on, never above ``target``: the heat rises as it would in water.
+        Shares come topmost first; what a node cannot take passes to the next one down.
         """
+        if not shares:
+            return heat_j  # no node below the target: nothing can be heated
         t, c = self.t, self._c_node
         leftover = 0.0
         for node, share in shares:
-            q = heat_j * share
+            q = heat_j * share + leftover
             lo, hi = node, node
             temp = t[node]
             while q > 0:
@@ -398,7 +406,7 @@ class StratifiedTank:
                     break
             for i in range(lo, hi + 1):
                 t[i] = temp
-            leftover += q
+            leftover = q
         return leftover
 
     def _draw(self, litres: float) -> bool:
@@ -454,18 +462,35 @@ def _heated_nodes(weights: Sequence[float]) -> tuple[tuple[int, float], ...]:
 
 
 def _condenser_shares(
-    weights: Sequence[float], temps: Sequence[float], target: float
+    lowest: int, shrinkage_c: float, temps: Sequence[float], target: float
 ) -> tuple[tuple[int, float], ...]:
-    """A wrapped condenser gives more heat to colder nodes: weight × (target − T), topmost first.
+    """Where a wrapped condenser's heat goes, topmost node first (HPWHsim ``calcThermalDist``).
 
-    (HPWHsim ``calcHeatDist`` for wrapped condensers.)
+    Every node from the lowest one the condenser touches upward gets a weight that falls off
+    logistically as the node is warmer than that lowest node (width ``shrinkage_c``, offset
+    5 °F), times how far it is below the target: the heat goes into the cold water at the
+    bottom and reaches the warm layers above only as the bottom catches up.
     """
-    raw = [(i, w * (target - temp)) for i, (w, temp) in enumerate(zip(weights, temps, strict=True))]
-    raw = [(i, r) for i, r in raw if r > 0]
-    total = sum(r for _, r in raw)
+    base = temps[lowest]
+    raw = []
+    for i in range(lowest, len(temps)):
+        room = target - temps[i]
+        if room > 0:
+            x = (temps[i] - base) / shrinkage_c - WRAPPED_OFFSET
+            weight = room / (1.0 + math.exp(x)) if x < 700 else 0.0
+            if weight > 0:
+                raw.append((i, weight))
+    total = sum(w for _, w in raw)
     if total <= 0:
         return ()
-    return tuple((i, r / total) for i, r in reversed(raw))
+    return tuple((i, w / total) for i, w in reversed(raw))
+
+
+def _shrinkage_c(weights: Sequence[float]) -> float:
+    """Width of the wrapped condenser's heat distribution (HPWHsim ``findShrinkageT_C``): 1 °C
+    plus 2 °C per nat of the condenser's spread over the tank, as if the tank had 12 nodes."""
+    entropy = -sum(w * math.log(w) for w in weights if w > 0)
+    return 1.0 + 2.0 * (entropy - math.log(len(weights) / 12.0))
 
 
 def _mix_bottom(temps: list[float], count: int) -> None:
