@@ -20,8 +20,8 @@ gateway's planner (default `state` strategy, hourly plan). Figures:
 * CTA-2045 commands per day (heartbeats apart), and the wall time per re-plan (hourly steps on
   the grid, and 15-minute steps on the eTOU-Dyn days).
 
-The full grid (4 models × 3 patterns × 33 days, two runs each) takes about 2 minutes on two
-cores; --quick takes 6 HOEP days.
+The full grid (4 models × 3 patterns × 33 days, two runs each) takes 2 minutes on two idle
+cores (6 on a loaded machine); --quick takes 6 HOEP days.
 """
 
 from __future__ import annotations

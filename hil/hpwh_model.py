@@ -1,9 +1,10 @@
 """Heat-pump water heater product data, read from HPWHsim model files.
 
 The files in ``sample_data/hpwh_models/`` follow Big Ladder's hpwh-data-model schema
-(RSINTEGRATEDWATERHEATER, all temperatures in kelvin). Only what a two-node tank needs is kept:
-tank volume and UA, the compressor performance map, the turn-on/shut-off thresholds and the
-resistance element powers. Provenance: ``sample_data/SOURCES.md``.
+(RSINTEGRATEDWATERHEATER, all temperatures in kelvin). Only what a stratified tank needs is kept:
+tank volume, UA and node count, the compressor performance map, the turn-on/shut-off thresholds,
+where each heat source puts its heat and where its logic senses the tank, and the resistance
+element powers. Provenance: ``sample_data/SOURCES.md``.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ TOP_NODE = Distribution((1.0,), (1.0,))
 
 @dataclass(frozen=True)
 class HpwhModel:
-    """The product facts a two-node tank simulation needs (SI units, °C)."""
+    """The product facts a stratified tank simulation needs (SI units, °C)."""
 
     name: str
     volume_l: float

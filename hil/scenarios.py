@@ -129,7 +129,7 @@ def tank_argument(spec: str) -> TankThermalModel:
 
 
 TANK_HELP = (
-    f"two-node tank physics: MODEL[:DRAWS], MODEL one of {', '.join(MODEL_NAMES)}, "
+    f"stratified tank physics: MODEL[:DRAWS], MODEL one of {', '.join(MODEL_NAMES)}, "
     f"DRAWS one of {', '.join(PROFILE_NAMES)} (default: {DEFAULT_MODEL}:{DEFAULT_DRAWS})"
 )
 
