@@ -15,8 +15,14 @@ python-oa3-client as the utility creating events.
 4. RSS over 7 accelerated days (``ven-edge demo --speed``): growth between day 1 and day 7.
 5. Simulated days on real prices (two-node tank, DOE medium draws): cost and peak-hour energy of
    the plan-driven heater against normal mode, and against the LP optimum of the planning model.
+6. A returning VTN: seconds from its return to the first successful poll, in poll intervals
+   (target ≤ 1), over a few outages of vtn_lite on 127.0.0.1; the baseline is the same link
+   with its backoff not capped by the poll interval.
+7. DR command frames (Shed, Load Up, Critical Peak...) the heater receives on the pty during a
+   1-hour SHED event in one-minute intervals, on an accelerated clock (target <= 2 besides End
+   Shed; polls, heartbeats and ACKs apart).
 
-Run: ``.venv/bin/python bench/ven.py`` (about 1.5 minutes).
+Run: ``.venv/bin/python bench/ven.py`` (about 2 minutes).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -281,6 +288,84 @@ def days() -> list[tuple[str, list[HourPrice], dict[str, tuple[float, float, flo
     return out
 
 
+# -- A returning VTN: time to the first successful poll, as a fraction of the poll interval. --
+VTN_OUTAGES = 4
+VTN_OUTAGE_S = 8.0
+VTN_POLL_S = 2.0
+
+
+async def vtn_return() -> dict[str, list[float]]:
+    """Stop and restart vtn_lite ``VTN_OUTAGES`` times on one port; for each return, the seconds
+    until each link's first successful poll. Two links watch the same outages: the gateway's
+    (probing at most one poll interval apart while the VTN is down) and, as the baseline, the
+    same link with its exponential backoff uncapped by the poll interval (up to 300 s)."""
+    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.oadr3.link import LinkTiming, VtnLink
+
+    class UncappedLink(VtnLink):
+        def _failed(self, reason: str, *, vtn_down: bool) -> float:
+            return super()._failed(reason, vtn_down=False)
+
+    port = free_port()
+    settings = VtnSettings(
+        base_url=f"http://127.0.0.1:{port}/openadr3/3.1.0",
+        client_id="ven_client",
+        client_secret="999",
+    )
+    timing = LinkTiming(poll_s=VTN_POLL_S, backoff_base_s=0.5, backoff_cap_s=300.0)
+    took: dict[str, list[float]] = {"probed (ven-edge)": [], "uncapped (baseline)": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        config = demo_config(Path(tmp), port=port, scrypt_n=2**4)
+        async with contextlib.AsyncExitStack() as stack:
+            links = {}
+            for name, kind in zip(took, (VtnLink, UncappedLink), strict=True):
+                client = await stack.enter_async_context(VtnClient(settings))
+                links[name] = kind(client, timing=timing)
+            async with running_vtn(config):
+                tasks = [asyncio.create_task(link.run()) for link in links.values()]
+                await wait_for(lambda: all(x.health.polls for x in links.values()), 60, "polls")
+            try:
+                for _ in range(VTN_OUTAGES):
+                    await asyncio.sleep(VTN_OUTAGE_S)
+                    before = {name: link.health.polls for name, link in links.items()}
+                    async with running_vtn(config):
+                        back = time.monotonic()
+                        pending = set(links)
+                        while pending:
+                            for name in list(pending):
+                                if links[name].health.polls > before[name]:
+                                    took[name].append(time.monotonic() - back)
+                                    pending.discard(name)
+                            if time.monotonic() - back > 600:
+                                raise TimeoutError(f"no poll after the VTN returned: {pending}")
+                            await asyncio.sleep(0.005)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+    return took
+
+
+def vtn_return_report() -> None:
+    quiet = [logging.getLogger(n) for n in ("ven_edge", "vtn_lite", "aiohttp")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)  # the outages are deliberate
+    try:
+        took = asyncio.run(vtn_return())
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+    print(f"== A returning VTN -> the first successful poll, in poll intervals ({VTN_POLL_S:g} s; "
+          f"{VTN_OUTAGES} outages of {VTN_OUTAGE_S:g} s on 127.0.0.1)")  # fmt: skip
+    for name, seconds in took.items():
+        ratios = [t / VTN_POLL_S for t in seconds]
+        print(f"{name:>22}: " + " ".join(f"{r:.2f}" for r in ratios)
+              + f"  max {max(ratios):.2f}")  # fmt: skip
+    worst = max(took["probed (ven-edge)"]) / VTN_POLL_S
+    print(f"{'target':>22}: max {worst:.2f} <= 1: {'met' if worst <= 1 else 'MISSED'}")
+
+
 def row(label: str, values: list[float]) -> str:
     return (
         f"{label:>22}: n={len(values):2d} median {statistics.median(values):7.1f} ms  "
@@ -328,8 +413,90 @@ def main() -> int:
               f"{100 * (1 - s[0] / n[0]):5.1f}%/{100 * (1 - f[0] / n[0]):5.1f}% "
               f"{s[0] / lp:6.3f}/{f[0] / lp:6.3f}  "
               f"{n[1]:5.2f}/{s[1]:5.2f}  {min(f[2], s[2]):8.1f} C")  # fmt: skip
+    vtn_return_report()
+    report_dr_frames()
     print(f"(total {time.monotonic() - t_start:.0f} s)")
     return 0
+
+
+# --- DR command frames during one event -----------------------------------------------------
+
+#: Basic and Intermediate DR requests that command the heater (docs/cta2045.md §8.1, §9.2); polls,
+#: heartbeats, time syncs and ACKs are not commands.
+DR_COMMANDS = frozenset(
+    {"shed", "end_shed", "load_up", "critical_peak", "grid_emergency", "advanced_load_up",
+     "request_power_level"}
+)  # fmt: skip
+EVENT_SPEED = 120.0  # plan seconds per wall second: the 1-hour event runs in about 30 s
+EVENT_MINUTES = 60
+
+
+async def dr_frames_in_an_event() -> dict[str, Any]:
+    """A 1-hour SHED event (SIMPLE 1 in one-minute intervals) through the whole daemon on an
+    accelerated clock, the simulated heater on a pty counting the frames it receives."""
+    from hil.clock import AcceleratedClock
+    from ven_edge.cta2045 import messages
+    from ven_edge.daemon import Daemon
+    from ven_edge.heater_port import UcmHeaterPort
+    from ven_edge.rule_planner import plan_by_rules
+    from ven_edge.signals import SignalInterval, SignalTimeline
+    from ven_edge.store import StateStore
+
+    clock = AcceleratedClock(EVENT_SPEED)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        async with run_simulator(work / "heater", clock=clock.monotonic) as sim:
+            # The heartbeat in wall seconds, well inside the heater's 5 plan-minute watchdog.
+            session = UcmSession(UcmConfig(port=str(sim.path), heartbeat_s=1.0, poll_s=2.0))
+            heater = UcmHeaterPort(session, temperature_poll_s=60.0)
+            daemon = Daemon(
+                heater=heater,
+                grid=None,
+                planner=plan_by_rules,
+                store=StateStore(work / "state"),
+                clock=clock,
+            )
+            stop = asyncio.Event()
+            running = asyncio.create_task(daemon.run(stop))
+            try:
+                await wait_for(lambda: heater.view().connected, 20, "commissioning")
+                before = len(sim.received)
+                start = clock.now()
+                minute = timedelta(minutes=1)
+                daemon.set_signals(
+                    SignalTimeline(
+                        tuple(
+                            SignalInterval(start + i * minute, start + (i + 1) * minute,
+                                           "SIMPLE", (1,), 0, "bench-shed")
+                            for i in range(EVENT_MINUTES)
+                        )
+                    )
+                )  # fmt: skip
+                await clock.sleep((EVENT_MINUTES + 2) * 60.0)
+            finally:
+                stop.set()
+                await asyncio.wait_for(running, 20)
+            names = [messages.decode(frame).name for frame in sim.received[before:]]
+    commands = [name for name in names if name in DR_COMMANDS]
+    return {
+        "dr": [name for name in commands if name != "end_shed"],
+        "end_shed": commands.count("end_shed"),
+        "other": len(names) - len(commands),
+        "intervals": EVENT_MINUTES,
+    }
+
+
+def report_dr_frames() -> None:
+    figures = asyncio.run(dr_frames_in_an_event())
+    dr = figures["dr"]
+    verdict = "met" if len(dr) <= 2 else "MISSED"
+    print(f"== DR command frames to the heater on the pty: a {EVENT_MINUTES}-minute SHED event "
+          f"in one-minute intervals, accelerated {EVENT_SPEED:g}x")  # fmt: skip
+    kinds = ", ".join(f"{name} x{count}" for name, count in Counter(dr).items()) or "none"
+    print(f"{'DR frames':>22}: {len(dr)} ({kinds}) besides "
+          f"{figures['end_shed']} End Shed; target <= 2: {verdict}")  # fmt: skip
+    print(f"{'for comparison':>22}: {figures['intervals']} intervals in the event; "
+          f"{figures['other']} polls, heartbeats and time syncs on the wire meanwhile")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ _BUILDERS = {
     CommandKind.GRID_EMERGENCY: messages.grid_emergency,
 }
 HEARTBEAT_S = 60.0
-COMFORT_FLOOR_C = 43.0  # 110 °F: the lowest outlet temperature accepted (issue 5)
+COMFORT_FLOOR_C = 43.0  # 110 °F: the lowest outlet temperature accepted (docs/hpwh.md §5.2)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ MODEL_NAMES: tuple[str, ...] = (
     "AOSmithHPTU80",
 )
 
-# Density times specific heat of water near 50 °C, J/(L·K) (hpwh.md §6: ρc_p ≈ 4.16 kJ/(L·K)).
+# Density times specific heat of water near 50 °C, J/(L·K) (docs/hpwh.md §6: ρc_p ≈ 4.16 kJ/(L·K)).
 WATER_RHO_CP_J_PER_L_K = 4160.0
 
 

@@ -86,7 +86,7 @@ def build_thermal_model(
 
 
 #: How much further than normal a shed and a critical peak let the tank deplete before the
-#: compressor starts (cta2045.md §14: shed widens the dead band; critical peak goes deeper).
+#: compressor starts (docs/cta2045.md §14: shed widens the dead band; critical peak goes deeper).
 SHED_EXTRA_DEADBAND_C = 6.0
 CRITICAL_PEAK_EXTRA_DEADBAND_C = 12.0
 

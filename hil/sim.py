@@ -2,7 +2,14 @@
 
 Opens a pty pair, makes ``PATH`` a symlink to the device end (as ``socat ... link=PATH`` does) and
 answers on it as a CTA-2045 heat-pump water heater (:mod:`hil.heater`) through the same link engine
-the UCM uses (so tMA/tAR are enforced by our code; a pty ignores the baud rate, cta2045.md §12.4).
+the UCM uses (so tMA is enforced by our code; a pty ignores the baud rate,
+docs/cta2045.md §12.4). With ``bus=`` the heater is one end of a :class:`hil.bus.HalfDuplexBus`
+instead (no pty, no control socket).
+
+The application reply to a frame goes out at least the quiet time (tAR = tIM = 100 ms, §5) after
+the last byte of the link ACK as actually written, and never before that ACK, also with
+``--fast``. The heater's own unsolicited frames wait for a quiet line. Its behaviour on every
+message type is tabled in docs/simulator.md.
 
 Fault switches (:class:`Faults`), from the command line or at run time:
 
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -41,18 +49,22 @@ import random
 import signal
 import sys
 import time
-import tty
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hil.heater import COMM_TIMEOUT_S, HeaterConfig, SimulatedHeater
+from hil.bus import BusPort, HalfDuplexBus
+from hil.heater import COMM_TIMEOUT_S, SUPPORTED_TYPES, HeaterConfig, SimulatedHeater
+from hil.pty_link import open_linked_pty
 from hil.scenarios import TANK_HELP, tank_argument
 from hil.thermal import ThermalModel
+from ven_edge.cta2045 import messages
 from ven_edge.cta2045.driver import LinkDriver
-from ven_edge.cta2045.frames import Frame, LinkNak, MessageType
+from ven_edge.cta2045.frames import Frame, LinkNak
 from ven_edge.cta2045.link import LinkTimers, RequestDone
+from ven_edge.cta2045.transport import wire_time
+from ven_edge.cta2045.ucm import reply_matcher
 
 log = logging.getLogger("hil.sim")
 
@@ -78,8 +90,17 @@ class Faults:
     rng: random.Random = field(default_factory=lambda: random.Random(2045), repr=False)
 
 
-class _PtyTransport(asyncio.Transport):
-    """The pty master as an asyncio transport, with the write-side faults applied."""
+@dataclass(eq=False)
+class _Answer:
+    """How the heater answers one received frame: link NAK reason (None: ACK), then its reply."""
+
+    nak: int | None = None
+    reply: Frame | None = None
+    extra_delay: float = 0.0
+
+
+class _FaultyTransport(asyncio.Transport):
+    """The heater's line (pty master or bus port) as a transport, with the write faults applied."""
 
     def __init__(self, sim: Simulator) -> None:
         super().__init__()
@@ -96,21 +117,40 @@ class _PtyTransport(asyncio.Transport):
         self._closing = True
 
 
+class _BusReceiver(asyncio.Protocol):
+    """Hands the bytes the bus delivers to the heater's link driver."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
+
+    def data_received(self, data: bytes) -> None:
+        self._sim._received(data)
+
+
 class Simulator:
-    """The simulated heater served on a pty; build it with :func:`run_simulator`."""
+    """The simulated heater served on a pty or on a :class:`~hil.bus.HalfDuplexBus`; build it
+    with :func:`run_simulator`."""
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
+        bus: HalfDuplexBus | None = None,
+        bus_name: str = "heater",
         timers: LinkTimers | None = None,
         faults: Faults | None = None,
         heater: SimulatedHeater | None = None,
         clock: Callable[[], float] = time.monotonic,
-        supported_types: frozenset[int] = frozenset(MessageType),
+        supported_types: frozenset[int] = SUPPORTED_TYPES,
+        quiet_s: float | None = None,
     ) -> None:
         self.path = Path(path)
-        #: Message types the heater link-ACKs; the others get link NAK 0x06 (cta2045.md §6).
+        #: On a bus the heater is end ``bus_name`` of it; no pty and no control socket are made
+        #: (call :meth:`control` directly).
+        self.bus = bus
+        self.bus_name = bus_name
+        self._port: BusPort | None = None
+        #: Message types the heater link-ACKs; the others get link NAK 0x06 (docs/cta2045.md §6).
         self.supported_types = supported_types
         #: The heater's clock (seconds); tests pass one they can move forward.
         self.clock = clock
@@ -123,7 +163,15 @@ class Simulator:
         self.driver: LinkDriver | None = None
         self._master = -1
         self._slave = -1
-        self._link_nak_pending: int | None = None
+        #: Least time between the end of our link ACK and our reply, and between the end of any
+        #: message on the line and a message of our own: tAR = tIM = 100 ms with the spec timers
+        #: (docs/cta2045.md §5); the reply delay of ``timers`` (0 with ``--fast``).
+        self.quiet_s = self.timers.reply_delay if quiet_s is None else quiet_s
+        #: Outcomes of our own unsolicited requests (customer override), oldest first.
+        self.unsolicited: list[RequestDone] = []
+        self._answers: collections.deque[_Answer] = collections.deque()
+        self._replies_due = 0
+        self._line_busy_until = float("-inf")
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._control: asyncio.Server | None = None
@@ -132,7 +180,11 @@ class Simulator:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._open_pty()
+        if self.bus is not None:
+            self._open_line()
+            self._schedule_tick()
+            return
+        self._open_line()
         self._control = await asyncio.start_unix_server(self._serve_control, self.control_path)
         os.chmod(self.control_path, 0o600)
         self._schedule_tick()
@@ -148,50 +200,59 @@ class Simulator:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._close_pty()
-        for p in (self.path, self.control_path):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
+        self._close_line()
+        if self.bus is None:
+            for p in (self.path, self.control_path):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
 
-    def _open_pty(self) -> None:
-        master, slave = os.openpty()
-        # Raw from the start: a cooked pty would echo our bytes back before the UCM sets it raw.
-        tty.setraw(slave)
-        os.set_blocking(master, False)
-        self._master, self._slave = master, slave
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        tmp.symlink_to(os.ttyname(slave))
-        tmp.replace(self.path)  # atomic: a UCM never sees a missing link while we reopen
+    def _new_driver(self) -> LinkDriver:
         driver = LinkDriver(
             self.timers, supported_types=self.supported_types, on_frame=self._on_frame
         )
         self.driver = driver
-        driver.connection_made(_PtyTransport(self))
+        driver.connection_made(_FaultyTransport(self))
+        return driver
+
+    def _open_line(self) -> None:
+        if self.bus is not None:
+            self._new_driver()
+            self._port = self.bus.attach(self.bus_name, _BusReceiver(self))
+            log.info("simulated heater on the bus as %r", self.bus_name)
+            return
+        master, slave = open_linked_pty(self.path)
+        self._master, self._slave = master, slave
+        self._new_driver()
         asyncio.get_running_loop().add_reader(master, self._read_ready)
         log.info("simulated heater on %s -> %s", self.path, os.ttyname(slave))
 
-    def _close_pty(self) -> None:
-        if self._master < 0:
+    def _close_line(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            port.close()
+        elif self._master < 0:
             return
-        asyncio.get_running_loop().remove_reader(self._master)
+        else:
+            asyncio.get_running_loop().remove_reader(self._master)
+            os.close(self._master)
+            os.close(self._slave)
+            self._master = self._slave = -1
+        self._answers.clear()
         driver, self.driver = self.driver, None
-        os.close(self._master)
-        os.close(self._slave)
-        self._master = self._slave = -1
         if driver is not None:
             driver.connection_lost(None)
 
     def hang_up(self, reopen_after: float | None = 1.0) -> None:
-        """Close the pty (the UCM sees the port vanish); reopen at the same path later."""
+        """Close the pty (the UCM sees the port vanish) and reopen at the same path later; on a
+        bus, leave the line and rejoin it later."""
         self.hangups += 1
-        self._close_pty()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        self._close_line()
+        if self.bus is None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
         if reopen_after is not None:
             loop = asyncio.get_running_loop()
-            self._reopen = loop.call_later(reopen_after, self._open_pty)
+            self._reopen = loop.call_later(reopen_after, self._open_line)
 
     # --- I/O --------------------------------------------------------------------------------
 
@@ -202,19 +263,29 @@ class Simulator:
             return
         except OSError:  # EIO: no slave open (cannot happen while we hold the slave)
             return
+        self._received(data)
+
+    def _received(self, data: bytes) -> None:
         if data and self.driver is not None:
+            self._line_busy_until = max(self._line_busy_until, self._loop_time())
             self.driver.data_received(data)
 
     def _write(self, data: bytes) -> None:
         f = self.faults
-        if data == _ACK and self._link_nak_pending is not None:
-            data = LinkNak(self._link_nak_pending).serialize()
-            self._link_nak_pending = None
-        elif data == _ACK and f.drop_acks > 0:
+        answer: _Answer | None = None
+        if data == _ACK and self._answers:
+            # Link ACKs leave in the order the frames came (one per frame, link engine), so this
+            # one belongs to the oldest frame still waiting for its answer.
+            answer = self._answers.popleft()
+            if answer.nak is not None:
+                data = LinkNak(answer.nak).serialize()
+        if data == _ACK and f.drop_acks > 0:
             f.drop_acks -= 1
             log.info("fault: link ACK dropped")
+            # The reply still goes, timed from when the ACK would have ended.
+            self._ack_written(answer, self._loop_time() + wire_time(len(data)))
             return
-        elif len(data) > 2 and f.bit_flips > 0:
+        if len(data) > 2 and f.bit_flips > 0:
             f.bit_flips -= 1
             corrupted = bytearray(data)
             index = f.rng.randrange(4, len(data))  # keep the header so the frame is still framed
@@ -225,12 +296,25 @@ class Simulator:
             f.prefixed -= 1
             data = f.garbage_prefix + data
             log.info("fault: %s written before a frame", f.garbage_prefix.hex(" "))
-        if self._master < 0:
-            return
-        try:
-            os.write(self._master, data)
-        except (BlockingIOError, OSError) as exc:  # a full or gone line drops bytes, like a wire
-            log.warning("write of %d byte(s) failed: %s", len(data), exc)
+        ends_at = self._send_bytes(data)
+        self._line_busy_until = max(self._line_busy_until, ends_at)
+        self._ack_written(answer, ends_at)
+
+    def _send_bytes(self, data: bytes) -> float:
+        """Put ``data`` on the line; returns when its last byte has left it."""
+        if self._port is not None:
+            self._port.write(data)
+            return self._port.tx_idle_at
+        ends_at = self._loop_time() + wire_time(len(data))  # a pty does not pace; a UART would
+        if self._master >= 0:
+            try:
+                os.write(self._master, data)
+            except (BlockingIOError, OSError) as exc:  # a full or gone line drops bytes
+                log.warning("write of %d byte(s) failed: %s", len(data), exc)
+        return ends_at
+
+    def _loop_time(self) -> float:
+        return asyncio.get_running_loop().time()
 
     def inject_garbage(self, count: int) -> None:
         self._write(self.faults.rng.randbytes(count))
@@ -239,35 +323,46 @@ class Simulator:
 
     def _on_frame(self, frame: Frame) -> None:
         self.received.append(frame)
+        answer = _Answer()
+        self._answers.append(answer)  # taken by the link ACK the engine is about to write
         f = self.faults
         if f.link_naks > 0:
             f.link_naks -= 1
-            self._link_nak_pending = f.link_nak_code
+            answer.nak = f.link_nak_code
             log.info("fault: link NAK 0x%02X forced", f.link_nak_code)
+            return
+        answer.nak = self.heater.link_nak(frame)
+        if answer.nak is not None:
+            log.info("link NAK 0x%02X for %s", answer.nak, frame.serialize().hex(" "))
             return
         if f.app_naks > 0 and frame.payload:
             f.app_naks -= 1
             self.heater.forced_app_nak = (f.app_nak_code, 1)
         try:
-            reply = self.heater.handle(frame, self.clock(), time.time())
+            answer.reply = self.heater.handle(frame, self.clock(), time.time())
         except (ValueError, KeyError, TypeError):
             # A persona bug must not take the port down: log it and answer nothing.
             log.exception("heater could not handle %s", frame.serialize().hex(" "))
             return
         self._schedule_tick()
-        if reply is None:
+        if answer.reply is not None and f.delays > 0:
+            f.delays -= 1
+            answer.extra_delay = f.delay_s
+
+    def _ack_written(self, answer: _Answer | None, ack_ends_at: float) -> None:
+        """The link ACK of a frame has been written: its reply goes a quiet time after the ACK's
+        last byte (tAR and tIM, 100 ms; docs/cta2045.md §5), never before the ACK."""
+        if answer is None or answer.reply is None or answer.nak is not None:
             return
         driver = self.driver
         if driver is None:
             return
-        if f.delays > 0:
-            f.delays -= 1
-            loop = asyncio.get_running_loop()
-            loop.call_later(f.delay_s, self._late_reply, driver, reply)
-            return
-        driver.reply(reply)
+        due = ack_ends_at + self.quiet_s + answer.extra_delay
+        self._replies_due += 1
+        asyncio.get_running_loop().call_at(due, self._send_reply, driver, answer.reply)
 
-    def _late_reply(self, driver: LinkDriver, reply: Frame) -> None:
+    def _send_reply(self, driver: LinkDriver, reply: Frame) -> None:
+        self._replies_due -= 1
         if driver is self.driver:
             driver.send(reply)
 
@@ -276,19 +371,40 @@ class Simulator:
         frame = self.heater.set_override(active)
         self._spawn(self._send_unsolicited(frame))
 
+    async def _wait_for_quiet(self) -> None:
+        """Wait until no exchange is under way and the line has been quiet for the quiet time
+        (tIM, docs/cta2045.md §5): a frame of our own must not land in the UCM's transaction. A UCM
+        that never leaves such a gap does not silence the heater for ever: after the
+        application-reply timeout the frame goes anyway, as a real appliance's would."""
+        give_up = self._loop_time() + self.timers.reply_timeout
+        while True:
+            now = self._loop_time()
+            due = self._line_busy_until + self.quiet_s
+            if not self._answers and not self._replies_due and now >= due:
+                return
+            if now >= give_up:
+                log.warning("no quiet line for %.1f s: sending anyway", self.timers.reply_timeout)
+                return
+            await asyncio.sleep(max(due - now, self.quiet_s / 4, 0.001))
+
     async def _send_unsolicited(self, frame: Frame) -> RequestDone | None:
+        await self._wait_for_quiet()
         driver = self.driver
         if driver is None:
             return None
+        # An App ACK names our opcode; an App NAK carries a reason and answers any request (§8.4).
+        is_reply = reply_matcher(messages.decode(frame))
 
-        def is_app_ack(reply: Frame) -> bool:
-            return (
-                reply.msg_type == MessageType.BASIC_DR
-                and reply.payload[:1] in (b"\x03", b"\x04")
-                and reply.payload[1:2] == frame.payload[:1]
-            )
+        def matcher(reply: Frame) -> bool:
+            if is_reply is None or not is_reply(reply):
+                return False
+            # The engine ACKs this frame without handing it to _on_frame: its ACK has no reply.
+            self._answers.append(_Answer())
+            return True
 
-        return await driver.request(frame, matcher=is_app_ack)
+        done = await driver.request(frame, matcher=matcher)
+        self.unsolicited.append(done)
+        return done
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -387,12 +503,14 @@ async def run_simulator(
     heater_config: HeaterConfig | None = None,
     thermal: ThermalModel | None = None,
     clock: Callable[[], float] = time.monotonic,
-    supported_types: frozenset[int] = frozenset(MessageType),
+    supported_types: frozenset[int] = SUPPORTED_TYPES,
+    bus: HalfDuplexBus | None = None,
 ) -> AsyncIterator[Simulator]:
-    """Serve a simulated heater at ``path`` for the duration of the ``async with`` block."""
+    """Serve a simulated heater at ``path`` (or on ``bus``) for the ``async with`` block."""
     heater = SimulatedHeater(heater_config, thermal, now=clock())
     sim = Simulator(
         path,
+        bus=bus,
         timers=timers,
         faults=faults,
         heater=heater,

@@ -16,7 +16,7 @@ inefficient point (docs/hpwh-simulation.md, "Why nodes").
 
 Control follows the model file's logic (HPWHsim turn-on/shut-off) with the set point and the
 compressor's turn-on differential taken from the controls each step, the way CTA-2045 products
-are driven (hpwh.md §7): the compressor starts when the file's sensor region (the bottom third)
+are driven (docs/hpwh.md §7): the compressor starts when the file's sensor region (the bottom third)
 falls ``deadband_c`` below the set point, or the top node 5 °C below it (standby); a set-point
 raise tops the tank off with a zero deadband for a few minutes; element lockout is absolute.
 
@@ -41,29 +41,29 @@ from hil.draws import DrawProfile
 from hil.hpwh_model import WATER_RHO_CP_J_PER_L_K, HpwhModel
 
 J_PER_WH = 3600.0
-# "Minimum useful" delivery temperature, 110 °F (hpwh.md §5.2; HPWHsim's SoC definition).
+# "Minimum useful" delivery temperature, 110 °F (docs/hpwh.md §5.2; HPWHsim's SoC definition).
 MIN_USEFUL_C = 43.3
-# Hottest storage a product reaches: Advanced Load Up capped at 145 °F (hpwh.md §6.2); the
+# Hottest storage a product reaches: Advanced Load Up capped at 145 °F (docs/hpwh.md §6.2); the
 # storage capacity is counted from the mains temperature up to it.
 MAX_STORAGE_C = 62.8
-# Set-point limits enforced by the thermostat, 90–160 °F (GridLAB-D waterheater, hpwh.md §5.2).
+# Set-point limits enforced by the thermostat, 90–160 °F (GridLAB-D waterheater, docs/hpwh.md §5.2).
 MIN_SETPOINT_C = 32.2
 MAX_SETPOINT_C = 71.1
 MAX_DEADBAND_C = 30.0
 # Rheem logic runs the compressor with a 0 °C deadband for 300 s after a set-point change
-# (Flexi-HPWH Rheem configuration, hpwh.md §5.2 and §7 "Load Up"). Only a raise tops off: a
+# (Flexi-HPWH Rheem configuration, docs/hpwh.md §5.2 and §7 "Load Up"). Only a raise tops off: a
 # lowered (shed) set point must not start the compressor.
 SETPOINT_CHANGE_TOP_OFF_S = 300.0
 # HPWHsim's wrapped-condenser distribution is offset by 5 °F (``calcThermalDist``).
 WRAPPED_OFFSET = 5.0 / 1.8
 # Keep the condenser a little below HPWHsim's maximum refrigerant temperature.
 CONDENSER_MARGIN_C = 2.0
-# Physics step: ≤ 60 s resolves the DOE draws (hpwh.md §6).
+# Physics step: ≤ 60 s resolves the DOE draws (docs/hpwh.md §6).
 DEFAULT_MAX_STEP_S = 60.0
 # More nodes than HPWHsim ever uses would only cost time.
 MAX_NODES = 96
 # Thermostatic mixing valves for domestic hot water are set between about 30 and 70 °C; the
-# default setting, 49 °C (120 °F), is the usual scald-protection figure (hpwh.md §6.3).
+# default setting, 49 °C (120 °F), is the usual scald-protection figure (docs/hpwh.md §6.3).
 MIN_VALVE_C = 30.0
 MAX_VALVE_C = 70.0
 DEFAULT_VALVE_C = 49.0

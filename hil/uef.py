@@ -1,6 +1,6 @@
 """The DOE 24-hour simulated-use test on the simulated tank: its Uniform Energy Factor.
 
-10 CFR 430 Subpart B, Appendix E (hpwh.md §8): 125 °F (51.7 °C) set point, 58 °F (14.4 °C)
+10 CFR 430 Subpart B, Appendix E (docs/hpwh.md §8): 125 °F (51.7 °C) set point, 58 °F (14.4 °C)
 mains, 67.5 °F (19.7 °C) air; the first draw of the usage bin's pattern starts at a cut-out, with
 the tank at the set point; the heater runs on its own controls (the model file's logic) for 24 h.
 The heater itself is tested, so no mixing valve: draws leave at the outlet temperature.

@@ -1,7 +1,7 @@
 """A rule-based planner: grid events map straight to CTA-2045 commands, price peaks to shed.
 
 Events that are instructions (``SIMPLE`` levels, grid alerts) are obeyed as they come, whatever
-the price: openadr3.md §6 maps SIMPLE 0 → End Shed, 1 → Shed, 2 → Critical Peak, 3 → Grid
+the price: docs/openadr3.md §6 maps SIMPLE 0 → End Shed, 1 → Shed, 2 → Critical Peak, 3 → Grid
 Emergency, and the alerts that ask to minimise use to Grid Emergency (FLEX_ALERT to Shed).
 
 Prices are planned on a fixed step: steps in the top quarter of the known prices (and clearly
@@ -29,7 +29,7 @@ from ven_edge.control import (
 )
 from ven_edge.signals import SignalTimeline
 
-# openadr3.md §6: SIMPLE levels (normal, moderate, high, emergency).
+# docs/openadr3.md §6: SIMPLE levels (normal, moderate, high, emergency).
 SIMPLE_COMMANDS: Final[dict[int, CommandKind]] = {
     0: CommandKind.NORMAL,
     1: CommandKind.SHED,

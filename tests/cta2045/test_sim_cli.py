@@ -17,23 +17,31 @@ import pytest
 from tests.conftest import REPO_ROOT, run_module
 
 
-@pytest.fixture
-def sim_link(tmp_path: Path) -> Iterator[Path]:
-    link = tmp_path / "heater"
+def start_module(module: str, *args: str, ready: Path) -> subprocess.Popen[str]:
+    """Start ``python -m MODULE ARGS`` from this tree; return once ``ready`` exists."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hil.sim", "--link", str(link), "--fast"],
+        [sys.executable, "-m", module, *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError(f"{module} did not start: {out} {err}")
+        time.sleep(0.05)
+    return proc
+
+
+@pytest.fixture
+def sim_link(tmp_path: Path) -> Iterator[Path]:
+    link = tmp_path / "heater"
+    proc = start_module("hil.sim", "--link", str(link), "--fast", ready=Path(f"{link}.ctl"))
     try:
-        deadline = time.monotonic() + 20
-        while not Path(f"{link}.ctl").exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "simulator did not start"
-            time.sleep(0.05)
         assert link.is_symlink()
         assert os.readlink(link).startswith("/dev/pts/")
         yield link
@@ -111,3 +119,25 @@ def test_control_without_a_simulator_fails_cleanly(tmp_path: Path) -> None:
     result = run_module("hil.sim", "--link", str(tmp_path / "none"), "--control", "state")
     assert result.returncode == 1
     assert "no simulator at" in result.stderr
+
+
+def test_fast_simulator_acks_before_it_replies_as_seen_by_the_tap_cli(
+    sim_link: Path, tmp_path: Path
+) -> None:
+    ucm_port = tmp_path / "ucm"
+    tap = start_module("hil.tap", "--link", str(ucm_port), "--to", str(sim_link), ready=ucm_port)
+    try:
+        code, report = send(ucm_port, "op-state")
+        assert code == 0, report
+    finally:
+        tap.send_signal(signal.SIGTERM)
+        out, err = tap.communicate(timeout=20)
+    assert tap.returncode == 1, err  # --fast keeps no quiet time: the tap reports it
+    lines = out.splitlines()
+    heater = [line.split(None, 2)[2] for line in lines if " S>U " in line]
+    op_state_query = "08 01 00 02 12 00 d8 5f"
+    assert any(op_state_query in line for line in lines)
+    # Every heater reply comes after the heater's ACK: never "S>U ... before ACKing".
+    assert heater[0] == "06 00"
+    assert not [line for line in lines if "ack_not_first: S>U" in line]
+    assert "quiet_time" in out

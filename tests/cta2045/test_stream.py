@@ -198,7 +198,7 @@ def test_clean_stream_any_boundaries(
     assert events == frames
 
 
-# --- Idle-gap resynchronisation (cta2045.md §5 tML, §13 row 8) ------------------------------
+# --- Idle-gap resynchronisation (docs/cta2045.md §5 tML, §13 row 8) ------------------------------
 
 
 def test_partial_frame_then_idle_gap_is_abandoned_with_nak_05() -> None:

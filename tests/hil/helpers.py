@@ -7,7 +7,7 @@ from hil.hpwh_model import load_model
 from hil.tank import Conditions, StratifiedTank, TankReading
 from hil.thermal import ThermalControls
 
-# DOE 24-h test conditions (hpwh.md §6.3): 51.7 °C set point, HP deadband 8 °C.
+# DOE 24-h test conditions (docs/hpwh.md §6.3): 51.7 °C set point, HP deadband 8 °C.
 DOE_SETPOINT_C = 51.7
 NORMAL = ThermalControls(
     setpoint_c=DOE_SETPOINT_C, deadband_c=8.0, element_allowed=True, heat_pump_allowed=True

@@ -1,5 +1,5 @@
 """The simulated CTA-2045 heater (hil.heater) driving the stratified tank: commands act as on
-real products (hpwh.md §7) — shed and critical peak defer heating without the element, grid
+real products (docs/hpwh.md §7) — shed and critical peak defer heating without the element, grid
 emergency stops it, load up stores more."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Product data read from the HPWHsim model files, checked against hpwh.md §5.1 and HPWHsim."""
+"""Product data read from the HPWHsim model files, checked against docs/hpwh.md §5.1 and HPWHsim."""
 
 from __future__ import annotations
 

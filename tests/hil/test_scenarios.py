@@ -47,7 +47,7 @@ def test_state_follows_the_tank_through_a_day() -> None:
     at_ceiling = full.advance(0, NORMAL)
     assert at_ceiling.stored_wh == pytest.approx(at_ceiling.capacity_wh)
     assert at_ceiling.capacity_wh == pytest.approx(171 * 4.16 / 3.6 * (62.8 - 14.4), rel=0.01)
-    # Usable heat: ≈ 1.7 kWh between 43.3 °C and 51.7 °C in a 50-gal tank (hpwh.md §5.2).
+    # Usable heat: ≈ 1.7 kWh between 43.3 °C and 51.7 °C in a 50-gal tank (docs/hpwh.md §5.2).
     at_setpoint = build_thermal_model("Rheem2020Prem50", "none", initial_temp_c=DOE_SETPOINT_C)
     assert at_setpoint.reading.usable_wh == pytest.approx(1700, rel=0.05)
     assert at_setpoint.reading.usable_wh < at_setpoint.state.stored_wh

@@ -17,7 +17,7 @@ from tests.hil.helpers import DOE_SETPOINT_C, NORMAL, balance_error_wh, doe_tank
 
 DAY = 86_400.0
 HOUR = 3_600.0
-# CTA-2045 emulation by set point and deadband (hpwh.md §6.2 and §7).
+# CTA-2045 emulation by set point and deadband (docs/hpwh.md §6.2 and §7).
 SHED = replace(NORMAL, setpoint_c=DOE_SETPOINT_C - 5.6, element_allowed=False)
 LOAD_UP = replace(NORMAL, deadband_c=1.0, element_allowed=False)
 ADVANCED_LOAD_UP = replace(NORMAL, setpoint_c=DOE_SETPOINT_C + 8.3, element_allowed=False)
@@ -61,7 +61,7 @@ def test_standby_decay_follows_the_analytic_exponential(model: str) -> None:
 def test_a_normal_day_keeps_the_water_above_the_comfort_floor(model: str) -> None:
     reading = run(doe_tank(model, "doe-medium"), DAY)
     assert reading.min_delivered_c is not None
-    assert reading.min_delivered_c > 43.3  # 110 °F, "minimum useful" (hpwh.md §5.2)
+    assert reading.min_delivered_c > 43.3  # 110 °F, "minimum useful" (docs/hpwh.md §5.2)
 
 
 @pytest.mark.parametrize("model", MODEL_NAMES)
@@ -104,7 +104,7 @@ def test_advanced_load_up_stores_more_than_load_up() -> None:
         tank = doe_tank("Rheem2020Prem50", "doe-medium")
         run(tank, 17.5 * HOUR)
         stored.append(run(tank, 3 * HOUR, c).stored_wh)
-    # +8.3 °C on a 171 L tank is ≈ 1.6 kWh (hpwh.md §10: +15 °F ≈ +1.8 kWh in 50 gal).
+    # +8.3 °C on a 171 L tank is ≈ 1.6 kWh (docs/hpwh.md §10: +15 °F ≈ +1.8 kWh in 50 gal).
     assert stored[1] - stored[0] == pytest.approx(1640, rel=0.15)
 
 

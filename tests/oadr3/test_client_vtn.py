@@ -234,14 +234,12 @@ async def test_webhook_push_end_to_end(vtn: RunningVtn, version: str) -> None:
         async with webhook_endpoint(receiver) as callback:
             sub_id = await ven.ensure_subscription(callback, receiver.bearer_token)
             assert await ven.ensure_subscription(callback, receiver.bearer_token) == sub_id
-            started = time.monotonic()
             event_id = await bl.event(0.77)
-            async with asyncio.timeout(1.0):
+            async with asyncio.timeout(10):  # nothing polls here: only the push can wake it
                 await receiver.wait()
-            assert time.monotonic() - started < 1.0
             assert [i.event_id for i in ven.timeline.intervals] == [event_id]
             await bl.client.request("DELETE", f"/events/{event_id}")
-            async with asyncio.timeout(1.0):
+            async with asyncio.timeout(10):
                 await receiver.wait()
             assert len(ven.timeline) == 0
             subs = await bl.client.get_all("/subscriptions")
@@ -325,13 +323,11 @@ async def test_link_push_replan_and_reports(tmp_path: Path) -> None:
         woke.clear()
         task = asyncio.create_task(link.run())
         try:
-            started = time.monotonic()
             event_id = await bl.event(
                 0.5, reportDescriptors=[{"payloadType": "OPERATING_STATE", "frequency": 0}]
             )
-            async with asyncio.timeout(1.0):
+            async with asyncio.timeout(10):  # well before the 30 s poll: woken by the push
                 await woke.wait()
-            assert time.monotonic() - started < 1.0
             assert [i.event_id for i in timelines[-1].intervals] == [event_id]
             # The next cycle (here: a forced one) queues and delivers the requested report.
             await link.cycle()

@@ -1,4 +1,4 @@
-"""Events → SignalTimeline: each timing rule and interop quirk of reference/openadr3.md §5, §10."""
+"""Events → SignalTimeline: each timing rule and interop quirk of docs/openadr3.md §5, §10."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -69,14 +68,12 @@ async def test_echo_challenge_both_forms(served: Served) -> None:
         assert resp.status == 400
 
 
-async def test_notification_applies_event_and_wakes_within_a_second(served: Served) -> None:
-    start = time.monotonic()
+async def test_notification_applies_event_and_wakes_the_loop(served: Served) -> None:
     waiter = asyncio.create_task(served.receiver.wait())
     resp = await served.post({"objectType": "EVENT", "operation": "CREATE", "object": EVENT})
     assert resp.status == 200
-    async with asyncio.timeout(1.0):
+    async with asyncio.timeout(10):  # nothing polls here: only the notification can wake it
         await waiter
-    assert time.monotonic() - start < 1.0
     client = served.receiver.client
     assert client is not None
     assert client.timeline.kinds() == {"SIMPLE"}

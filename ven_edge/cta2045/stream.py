@@ -2,10 +2,10 @@
 
 A serial port delivers bytes in arbitrary chunks: a link ACK and the following reply can arrive in
 one read, a frame can be split over many (the failure mode of EPRI-lib's ``waitForAck``,
-cta2045.md §11.2). :class:`FrameReader` buffers bytes and yields every complete frame, whatever
+docs/cta2045.md §11.2). :class:`FrameReader` buffers bytes and yields every complete frame, whatever
 the read boundaries.
 
-Recovery rules (cta2045.md §5, §13 rows 8 and 14, §16):
+Recovery rules (docs/cta2045.md §5, §13 rows 8 and 14, §16):
 
 * Bytes that cannot start a frame are discarded as garbage.
 * A frame whose check bytes are wrong is reported once (link NAK 0x03 by the caller) and the
@@ -51,18 +51,18 @@ from ven_edge.cta2045.frames import (
 )
 
 #: A partial frame is abandoned this long after its first byte, with link NAK 0x05
-#: (EPRI-lib and EPRI-sim: 500 ms, cta2045.md §5 "tML / frame timeout").
+#: (EPRI-lib and EPRI-sim: 500 ms, docs/cta2045.md §5 "tML / frame timeout").
 FRAME_TIMEOUT = 0.5
 
 #: The line idle this long after the last byte ends the burst (Intwine delimits messages with a
-#: 20 ms gap; cta2045.md §5 "tML", §13 row 8). At 19200 baud a byte takes 0.52 ms, so a sender
+#: 20 ms gap; docs/cta2045.md §5 "tML", §13 row 8). At 19200 baud a byte takes 0.52 ms, so a sender
 #: that writes a frame in one go never leaves such a gap inside it.
 IDLE_GAP = 0.020
 
-#: Largest NAK reason code defined (cta2045.md §4); ``15 rr`` with a larger rr is not a NAK.
+#: Largest NAK reason code defined (docs/cta2045.md §4); ``15 rr`` with a larger rr is not a NAK.
 _MAX_NAK_REASON = max(NakReason)
 
-#: Basic DR (08 01) and data-link (08 03) payloads are 0 (type query) or 2 bytes (cta2045.md §6,
+#: Basic DR (08 01) and data-link (08 03) payloads are 0 (type query) or 2 bytes (docs/cta2045.md §6
 #: §8); a header claiming much more is garbage rather than a frame worth waiting for. A small margin
 #: lets a slightly wrong length through to the checksum and to the link layer's NAK 0x02.
 _SHORT_TYPES_MAX_LENGTH = 16
@@ -89,7 +89,7 @@ ReaderEvent = Frame | LinkAck | LinkNak | FrameRejected | BytesDiscarded
 
 
 def _plausible_type(msb: int, lsb: int | None) -> bool:
-    """Could these bytes start a data frame? (message-type ranges, cta2045.md §2)."""
+    """Could these bytes start a data frame? (message-type ranges, docs/cta2045.md §2)."""
     if msb in (0x08, 0x09):
         return lsb is None or lsb <= 0x0F
     return msb >= 0xF0  # vendor-specific types

@@ -3,7 +3,7 @@
 A VTN's event is checked field by field. A field that matters for control (an interval's start or
 duration, a payload's values) that cannot be read makes the whole event fail with a
 :class:`PayloadError` naming the JSON path; metadata that does not matter (a creation timestamp in
-an odd format, User Guide examples 7.2-x) is tolerated and dropped (reference/openadr3.md §10.1).
+an odd format, User Guide examples 7.2-x) is tolerated and dropped (docs/openadr3.md §10.1).
 """
 
 from __future__ import annotations

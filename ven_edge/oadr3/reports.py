@@ -65,7 +65,7 @@ OPERATING_STATES: frozenset[str] = frozenset(
     }
 )
 
-#: Report payload types this gateway can produce (issue 5 item 3).
+#: Report payload types this gateway can produce (docs/openadr3.md §6).
 SUPPORTED_REPORTS: frozenset[str] = frozenset({"OPERATING_STATE", "STORAGE_CHARGE_LEVEL", "USAGE"})
 
 #: UG §7.8: a payload qualifying the single other payload of a report interval.
@@ -77,7 +77,7 @@ AGGREGATED_REPORT = "AGGREGATED_REPORT"
 #: Reading types (Definition 3.1.0 "Reading Type Enumerations") used when none is asked for.
 DIRECT_READ = "DIRECT_READ"
 FORECAST = "FORECAST"
-#: The units each supported report is produced in (reference/openadr3.md §6); no conversion.
+#: The units each supported report is produced in (docs/openadr3.md §6); no conversion.
 REPORT_UNITS: dict[str, str | None] = {
     "OPERATING_STATE": None,
     "STORAGE_CHARGE_LEVEL": "PERCENT",
@@ -153,7 +153,7 @@ def build_report(
         raise ValueError(f"a {payload_type} report needs at least one interval")
     # The canonical wire form of ``models.ReportRequest`` (camelCase, RFC 3339, canonical
     # durations, absent fields left out), written without loading pydantic: pydantic and the
-    # wire models would cost the daemon ~10 MB of its 45 MB RSS budget (issue 5).
+    # wire models would cost the daemon ~10 MB of its 45 MB RSS budget (docs/gateway.md "Figures").
     # tests/oadr3/test_report_canonical.py checks each body is a fixed point of the model's
     # validate-and-dump and that the model refuses what this refuses.
     _check_text("eventID", event_id, pattern=_OBJECT_ID)
@@ -197,7 +197,7 @@ def operating_state_report(
 def storage_charge_level_report(
     *, percent: float, at: datetime, interval_id: int = 0, **common: Any
 ) -> dict[str, Any]:
-    """STORAGE_CHARGE_LEVEL in PERCENT, 0-100 (reference/openadr3.md §6)."""
+    """STORAGE_CHARGE_LEVEL in PERCENT, 0-100 (docs/openadr3.md §6)."""
     if not 0.0 <= percent <= 100.0:
         raise ValueError(f"storage charge level must be 0-100 %, got {percent}")
     interval = ReportInterval(interval_id, (round(float(percent), 2),), start=at)
@@ -231,7 +231,7 @@ class DeviceReadings:
 
     def checked(self) -> tuple[DeviceReadings, list[str]]:
         """These readings without the values no report may carry, and why each was dropped
-        (devices do report nonsense now and then: reference/hpwh.md §8)."""
+        (devices do report nonsense now and then: docs/hpwh.md §7)."""
         problems: list[str] = []
         state, percent, kwh = self.operating_state, self.charge_percent, self.usage_kwh
         if state is not None and state not in OPERATING_STATES:

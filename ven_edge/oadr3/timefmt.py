@@ -1,6 +1,6 @@
 """OpenADR 3 time values: RFC 3339 date-times and ISO 8601 durations.
 
-Lenient on input, strict on output (reference digest §10): peers send timestamps with a space
+Lenient on input, strict on output (docs/openadr3.md §10): peers send timestamps with a space
 instead of ``T``, without a zone, or as the "now" sentinels of the User Guide; OpenADR durations
 use calendar units (``P1M``, ``P1Y``) and ``P9999Y`` for "infinity", which must not be turned into
 a ``timedelta`` blindly.

@@ -1,7 +1,7 @@
 """OpenADR 3 events → the internal :class:`~ven_edge.signals.SignalTimeline` (sans-I/O).
 
 :class:`TimelineBuilder` resolves everything relative in an event into absolute intervals
-(User Guide 3.1.0 §7.3, §7.4, reference/openadr3.md §5):
+(User Guide 3.1.0 §7.3, §7.4, docs/openadr3.md §5):
 
 * "now" starts (``0001-01-01`` and friends): the first interval starts at the event's start, or
   at the moment this event revision was first seen; later intervals follow on.
@@ -35,7 +35,7 @@ LOG = logging.getLogger(__name__)
 #: The end given to open-ended intervals (``P9999Y``), per the signals.py contract.
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
-#: Payload types handed to the control core unchanged (issue 5; reference/openadr3.md §6).
+#: Payload types handed to the control core unchanged (docs/openadr3.md §6).
 PASS_THROUGH_KINDS: frozenset[str] = frozenset({"PRICE", "GHG", "SIMPLE", "IMPORT_CAPACITY_LIMIT"})
 PASS_THROUGH_PREFIXES: tuple[str, ...] = ("ALERT_", "CTA2045_")
 

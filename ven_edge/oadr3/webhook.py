@@ -1,6 +1,6 @@
 """Push: the gateway's webhook endpoint for OpenADR 3 subscriptions (Def "Webhooks", §8.1).
 
-:func:`parse_notification` is the sans-I/O part (tolerant of quirks 4-6 of reference/openadr3.md
+:func:`parse_notification` is the sans-I/O part (tolerant of quirks 4-6 of docs/openadr3.md
 §10.1). :class:`WebhookReceiver` adds aiohttp routes to the gateway's own web application:
 
 * ``GET <path>?echo=X`` and ``GET <path>/echo?echo=X`` (quirk 16) answer 200 with ``X``: the VTN's

@@ -29,7 +29,7 @@ from ven_edge.signals import SignalTimeline
 
 PRICE = "PRICE"
 IMPORT_CAPACITY_LIMIT = "IMPORT_CAPACITY_LIMIT"
-#: Lowest delivery temperature a shower accepts (110 °F), the zero of stored energy (hpwh.md §5.2).
+#: Lowest delivery temperature a shower accepts (110 °F), zero of stored energy (docs/hpwh.md §5.2).
 MIN_USEFUL_C = 43.3
 #: DOE 24-hour test conditions: 67.5 °F air (10 CFR 430 Subpart B, Appendix E).
 DOE_AIR_C = 19.7
