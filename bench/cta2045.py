@@ -24,7 +24,7 @@ from ven_edge.cta2045 import messages as m
 from ven_edge.cta2045.frames import Frame, LinkAck, LinkNak, parse_frame
 from ven_edge.cta2045.stream import FrameReader
 
-#: 19200 baud, 8N1: 10 bit times per byte (cta2045.md §1).
+#: 19200 baud, 8N1: 10 bit times per byte (docs/cta2045.md §1).
 BAUD = 19200
 BITS_PER_BYTE = 10
 #: Target time of one timed run; the best of ``REPEATS`` runs is reported.

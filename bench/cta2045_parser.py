@@ -1,7 +1,7 @@
 """CTA-2045 stream parser: CPU seconds per wire-second, on random and adversarial streams.
 
 Run: python bench/cta2045_parser.py. For every maximum payload a link may negotiate (2 to 4096
-bytes, cta2045.md §6) the parser is fed a stream as a 19200-baud 8N1 line delivers it (16-byte
+bytes, docs/cta2045.md §6) the parser is fed a stream as a 19200-baud 8N1 line delivers it (16-byte
 reads, 10 bit times per byte, so no idle gap inside the stream) and the process CPU time is
 divided by the stream's wire time. Streams:
 

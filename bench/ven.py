@@ -15,8 +15,17 @@ python-oa3-client as the utility creating events.
 4. RSS over 7 accelerated days (``ven-edge demo --speed``): growth between day 1 and day 7.
 5. Simulated days on real prices (two-node tank, DOE medium draws): cost and peak-hour energy of
    the plan-driven heater against normal mode, and against the LP optimum of the planning model.
+6. A returning VTN: seconds from its return to the first successful poll, in poll intervals
+   (target ≤ 1), over a few outages of vtn_lite on 127.0.0.1; the baseline is the same link
+   with its backoff not capped by the poll interval.
+7. DR command frames (Shed, Load Up, Critical Peak...) the heater receives on the pty during a
+   1-hour SHED event in one-minute intervals, on an accelerated clock (target <= 2 besides End
+   Shed; polls, heartbeats and ACKs apart).
+8. Event-loop stalls: the longest loop step while the daemon plans 8,640 ten-second prices,
+   queues 3,600 reports after an outage, and takes a burst of 100 pushed events (target ≤ 50 ms),
+   each against a small baseline in the same run (``bench/ven.py stalls`` runs this alone).
 
-Run: ``.venv/bin/python bench/ven.py`` (about 1.5 minutes).
+Run: ``.venv/bin/python bench/ven.py`` (about 2 minutes).
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import gc
+import json
 import logging
 import os
 import signal
@@ -31,6 +42,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -281,6 +293,84 @@ def days() -> list[tuple[str, list[HourPrice], dict[str, tuple[float, float, flo
     return out
 
 
+# -- A returning VTN: time to the first successful poll, as a fraction of the poll interval. --
+VTN_OUTAGES = 4
+VTN_OUTAGE_S = 8.0
+VTN_POLL_S = 2.0
+
+
+async def vtn_return() -> dict[str, list[float]]:
+    """Stop and restart vtn_lite ``VTN_OUTAGES`` times on one port; for each return, the seconds
+    until each link's first successful poll. Two links watch the same outages: the gateway's
+    (probing at most one poll interval apart while the VTN is down) and, as the baseline, the
+    same link with its exponential backoff uncapped by the poll interval (up to 300 s)."""
+    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.oadr3.link import LinkTiming, VtnLink
+
+    class UncappedLink(VtnLink):
+        def _failed(self, reason: str, *, vtn_down: bool) -> float:
+            return super()._failed(reason, vtn_down=False)
+
+    port = free_port()
+    settings = VtnSettings(
+        base_url=f"http://127.0.0.1:{port}/openadr3/3.1.0",
+        client_id="ven_client",
+        client_secret="999",
+    )
+    timing = LinkTiming(poll_s=VTN_POLL_S, backoff_base_s=0.5, backoff_cap_s=300.0)
+    took: dict[str, list[float]] = {"probed (ven-edge)": [], "uncapped (baseline)": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        config = demo_config(Path(tmp), port=port, scrypt_n=2**4)
+        async with contextlib.AsyncExitStack() as stack:
+            links = {}
+            for name, kind in zip(took, (VtnLink, UncappedLink), strict=True):
+                client = await stack.enter_async_context(VtnClient(settings))
+                links[name] = kind(client, timing=timing)
+            async with running_vtn(config):
+                tasks = [asyncio.create_task(link.run()) for link in links.values()]
+                await wait_for(lambda: all(x.health.polls for x in links.values()), 60, "polls")
+            try:
+                for _ in range(VTN_OUTAGES):
+                    await asyncio.sleep(VTN_OUTAGE_S)
+                    before = {name: link.health.polls for name, link in links.items()}
+                    async with running_vtn(config):
+                        back = time.monotonic()
+                        pending = set(links)
+                        while pending:
+                            for name in list(pending):
+                                if links[name].health.polls > before[name]:
+                                    took[name].append(time.monotonic() - back)
+                                    pending.discard(name)
+                            if time.monotonic() - back > 600:
+                                raise TimeoutError(f"no poll after the VTN returned: {pending}")
+                            await asyncio.sleep(0.005)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+    return took
+
+
+def vtn_return_report() -> None:
+    quiet = [logging.getLogger(n) for n in ("ven_edge", "vtn_lite", "aiohttp")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)  # the outages are deliberate
+    try:
+        took = asyncio.run(vtn_return())
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+    print(f"== A returning VTN -> the first successful poll, in poll intervals ({VTN_POLL_S:g} s; "
+          f"{VTN_OUTAGES} outages of {VTN_OUTAGE_S:g} s on 127.0.0.1)")  # fmt: skip
+    for name, seconds in took.items():
+        ratios = [t / VTN_POLL_S for t in seconds]
+        print(f"{name:>22}: " + " ".join(f"{r:.2f}" for r in ratios)
+              + f"  max {max(ratios):.2f}")  # fmt: skip
+    worst = max(took["probed (ven-edge)"]) / VTN_POLL_S
+    print(f"{'target':>22}: max {worst:.2f} <= 1: {'met' if worst <= 1 else 'MISSED'}")
+
+
 def row(label: str, values: list[float]) -> str:
     return (
         f"{label:>22}: n={len(values):2d} median {statistics.median(values):7.1f} ms  "
@@ -328,9 +418,459 @@ def main() -> int:
               f"{100 * (1 - s[0] / n[0]):5.1f}%/{100 * (1 - f[0] / n[0]):5.1f}% "
               f"{s[0] / lp:6.3f}/{f[0] / lp:6.3f}  "
               f"{n[1]:5.2f}/{s[1]:5.2f}  {min(f[2], s[2]):8.1f} C")  # fmt: skip
+    vtn_return_report()
+    report_dr_frames()
+    print_loop_stalls()
     print(f"(total {time.monotonic() - t_start:.0f} s)")
     return 0
 
 
+# --- DR command frames during one event -----------------------------------------------------
+
+#: Basic and Intermediate DR requests that command the heater (docs/cta2045.md §8.1, §9.2); polls,
+#: heartbeats, time syncs and ACKs are not commands.
+DR_COMMANDS = frozenset(
+    {"shed", "end_shed", "load_up", "critical_peak", "grid_emergency", "advanced_load_up",
+     "request_power_level"}
+)  # fmt: skip
+EVENT_SPEED = 120.0  # plan seconds per wall second: the 1-hour event runs in about 30 s
+EVENT_MINUTES = 60
+
+
+async def dr_frames_in_an_event() -> dict[str, Any]:
+    """A 1-hour SHED event (SIMPLE 1 in one-minute intervals) through the whole daemon on an
+    accelerated clock, the simulated heater on a pty counting the frames it receives."""
+    from hil.clock import AcceleratedClock
+    from ven_edge.cta2045 import messages
+    from ven_edge.daemon import Daemon
+    from ven_edge.heater_port import UcmHeaterPort
+    from ven_edge.rule_planner import plan_by_rules
+    from ven_edge.signals import SignalInterval, SignalTimeline
+    from ven_edge.store import StateStore
+
+    clock = AcceleratedClock(EVENT_SPEED)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        async with run_simulator(work / "heater", clock=clock.monotonic) as sim:
+            # The heartbeat in wall seconds, well inside the heater's 5 plan-minute watchdog.
+            session = UcmSession(UcmConfig(port=str(sim.path), heartbeat_s=1.0, poll_s=2.0))
+            heater = UcmHeaterPort(session, temperature_poll_s=60.0)
+            daemon = Daemon(
+                heater=heater,
+                grid=None,
+                planner=plan_by_rules,
+                store=StateStore(work / "state"),
+                clock=clock,
+            )
+            stop = asyncio.Event()
+            running = asyncio.create_task(daemon.run(stop))
+            try:
+                await wait_for(lambda: heater.view().connected, 20, "commissioning")
+                before = len(sim.received)
+                start = clock.now()
+                minute = timedelta(minutes=1)
+                daemon.set_signals(
+                    SignalTimeline(
+                        tuple(
+                            SignalInterval(start + i * minute, start + (i + 1) * minute,
+                                           "SIMPLE", (1,), 0, "bench-shed")
+                            for i in range(EVENT_MINUTES)
+                        )
+                    )
+                )  # fmt: skip
+                await clock.sleep((EVENT_MINUTES + 2) * 60.0)
+            finally:
+                stop.set()
+                await asyncio.wait_for(running, 20)
+            names = [messages.decode(frame).name for frame in sim.received[before:]]
+    commands = [name for name in names if name in DR_COMMANDS]
+    return {
+        "dr": [name for name in commands if name != "end_shed"],
+        "end_shed": commands.count("end_shed"),
+        "other": len(names) - len(commands),
+        "intervals": EVENT_MINUTES,
+    }
+
+
+def report_dr_frames() -> None:
+    figures = asyncio.run(dr_frames_in_an_event())
+    dr = figures["dr"]
+    verdict = "met" if len(dr) <= 2 else "MISSED"
+    print(f"== DR command frames to the heater on the pty: a {EVENT_MINUTES}-minute SHED event "
+          f"in one-minute intervals, accelerated {EVENT_SPEED:g}x")  # fmt: skip
+    kinds = ", ".join(f"{name} x{count}" for name, count in Counter(dr).items()) or "none"
+    print(f"{'DR frames':>22}: {len(dr)} ({kinds}) besides "
+          f"{figures['end_shed']} End Shed; target <= 2: {verdict}")  # fmt: skip
+    print(f"{'for comparison':>22}: {figures['intervals']} intervals in the event; "
+          f"{figures['other']} polls, heartbeats and time syncs on the wire meanwhile")  # fmt: skip
+
+
+# -- Event-loop stalls: the longest step under load (target <= 50 ms) ---------------------------
+#
+# asyncio's debug mode times every callback and logs those over ``slow_callback_duration``; the
+# watch keeps the longest, and a 1 ms ticker measures how late the loop gets to it (the lag a
+# CTA-2045 timer or the webhook would see). Each load is measured next to a small baseline of
+# the same kind in the same run.
+
+STALL_TARGET_MS = 50.0
+SLOW_CALLBACK_S = 0.002
+
+
+class LoopWatch(logging.Handler):
+    """While active: the longest callback by asyncio's debug-mode timing (wall time: on a busy
+    machine it includes time the OS gave to other processes), the most CPU one callback used
+    (this thread's CPU time: what the gateway's code itself costs a step), and the largest lag
+    of a 1 ms ticker."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.longest_ms = 0.0
+        self.cpu_ms = 0.0
+        self.lag_ms = 0.0
+        self.over = 0  # callbacks longer than the target (wall time)
+        # The longest callback by wall time: its own CPU time and the whole process's (other
+        # threads holding the GIL) in the same span; the rest is the OS running other processes.
+        self.slowest = (0.0, 0.0, 0.0)
+        self.gc_ms = 0.0  # the longest pause of the cyclic garbage collector (the whole heap)
+        self._gc_start = 0.0
+        self.worst = ""  # the callback that used the most CPU, for finding what stalls
+        self._ticker: asyncio.Task[None] | None = None
+        self._run = asyncio.events.Handle._run
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("Executing") and record.args:
+            self.longest_ms = max(self.longest_ms, 1000 * float(record.args[-1]))  # type: ignore[index]
+
+    async def _tick(self) -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(0.001)
+            self.lag_ms = max(self.lag_ms, 1000 * (time.perf_counter() - start - 0.001))
+
+    def _timed(self) -> Any:
+        watch, run = self, self._run
+
+        def timed_run(handle: asyncio.Handle) -> None:
+            wall, cpu, process = time.perf_counter(), time.thread_time(), time.process_time()
+            run(handle)
+            wall = 1000 * (time.perf_counter() - wall)
+            used = 1000 * (time.thread_time() - cpu)
+            if used > watch.cpu_ms:
+                watch.cpu_ms, watch.worst = used, repr(handle)
+            if wall > watch.slowest[0]:
+                watch.slowest = (wall, used, 1000 * (time.process_time() - process))
+            watch.over += wall > STALL_TARGET_MS
+
+        return timed_run
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            self.gc_ms = max(self.gc_ms, 1000 * (time.perf_counter() - self._gc_start))
+
+    async def __aenter__(self) -> LoopWatch:
+        gc.callbacks.append(self._gc)
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = SLOW_CALLBACK_S
+        asyncio_log = logging.getLogger("asyncio")
+        asyncio_log.addHandler(self)
+        asyncio_log.propagate = False
+        asyncio.events.Handle._run = self._timed()  # type: ignore[method-assign]
+        self._ticker = asyncio.create_task(self._tick())
+        await asyncio.sleep(0.01)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._ticker is not None
+        self._ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._ticker
+        asyncio.events.Handle._run = self._run  # type: ignore[method-assign]
+        gc.callbacks.remove(self._gc)
+        asyncio_log = logging.getLogger("asyncio")
+        asyncio_log.removeHandler(self)
+        asyncio_log.propagate = True
+        asyncio.get_running_loop().set_debug(False)
+
+    def row(self, label: str, took_s: float) -> str:
+        verdict = "met" if max(self.longest_ms, self.lag_ms) <= STALL_TARGET_MS else "MISSED"
+        wall, own, process = self.slowest
+        return (
+            f"{label:>34}: longest step {self.longest_ms:6.1f} ms, loop lag {self.lag_ms:6.1f} ms"
+            f" ({verdict}); done in {took_s:6.2f} s\n{'':>34}  steps over "
+            f"{STALL_TARGET_MS:.0f} ms: {self.over}; most CPU in one step {self.cpu_ms:5.1f} ms; "
+            f"the longest: {wall:.1f} ms wall, {own:.1f} ms its CPU, {process:.1f} ms process CPU;"
+            f" longest garbage collection {self.gc_ms:.1f} ms"
+            + (f"\n{'most CPU':>34}: {self.worst[:300]}" if os.environ.get("STALLS_WHY") else "")
+        )
+
+
+class BenchHeater:
+    """A heater that accepts everything (the daemon's HeaterPort, no serial line)."""
+
+    def __init__(self) -> None:
+        from ven_edge.control import DeviceView
+
+        self._view = DeviceView(connected=True, stored_kwh=6.0, capacity_kwh=10.0, tank_temp_f=125)
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def view(self) -> Any:
+        return self._view
+
+    async def send(self, command: Any) -> Any:
+        from ven_edge.control import Outcome
+
+        return Outcome.ACCEPTED
+
+    def set_listener(self, callback: Any) -> None: ...
+
+
+def price_day(count: int, seconds: int, start: datetime) -> Any:
+    from ven_edge.signals import SignalInterval, SignalTimeline
+
+    return SignalTimeline(
+        tuple(
+            SignalInterval(
+                start + timedelta(seconds=seconds * k),
+                start + timedelta(seconds=seconds * (k + 1)),
+                "PRICE",
+                (round(0.12 + 0.1 * ((k * 7919) % 101) / 101, 4),),
+                event_id="day",
+                program_id="prices",
+            )
+            for k in range(count)
+        )
+    )
+
+
+def bench_daemon(store: Any) -> Any:
+    """The daemon with the default planner for the Rheem model, no VTN, a heater that obeys."""
+    from ven_edge.clock import WallClock
+    from ven_edge.daemon import Daemon
+
+    cfg = parse_config({"heater": {"model": str(MODEL)}})
+    return Daemon(
+        heater=BenchHeater(), grid=None, planner=planner_for(cfg), store=store, clock=WallClock()
+    )
+
+
+async def planner_stall(count: int, seconds: int) -> tuple[LoopWatch, float]:
+    """(a) The daemon takes ``count`` prices of ``seconds`` each: saves, re-plans, saves."""
+    from ven_edge.store import StateStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(tmp)
+        daemon = bench_daemon(store)
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        timeline = price_day(count, seconds, now)
+        async with LoopWatch() as watch:
+            start = time.perf_counter()
+            daemon.set_signals(timeline)
+            await daemon.control_step()
+            await store.flush()
+            took = time.perf_counter() - start
+        return watch, took
+
+
+def plan_on_the_loop_ms(count: int, seconds: int) -> float:
+    """The planner called directly (what one loop step took when planning ran on it)."""
+    from ven_edge.control import PlanInputs
+
+    planner = planner_for(parse_config({"heater": {"model": str(MODEL)}}))
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    inputs = PlanInputs(now, price_day(count, seconds, now), BenchHeater().view())
+    start = time.perf_counter()
+    planner(inputs)
+    return 1000 * (time.perf_counter() - start)
+
+
+#: A VTN that accepts reports, in its own process (its work must not count as the gateway's).
+FAKE_VTN = """
+import sys
+from aiohttp import web
+
+async def create(request):
+    return web.json_response(await request.json(), status=201)
+
+async def listing(request):
+    return web.json_response([])
+
+app = web.Application(client_max_size=4 * 1024 * 1024)
+app.router.add_post("/reports", create)
+app.router.add_get("/reports", listing)
+ready = lambda *args: print("ready", flush=True)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=ready)
+"""
+
+#: The VTN's side of a webhook burst, in its own process: every notification posted at once.
+BURST_SENDER = """
+import asyncio, json, sys
+import aiohttp
+
+async def main():
+    url, token = sys.argv[1], sys.argv[2]
+    bodies = json.load(sys.stdin)
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+        async def one(body):
+            async with session.post(url, data=body) as resp:
+                return resp.status
+        print(json.dumps(await asyncio.gather(*(one(b) for b in bodies))))
+
+asyncio.run(main())
+"""
+
+
+@contextlib.asynccontextmanager
+async def fake_vtn_reports() -> AsyncIterator[str]:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", FAKE_VTN, str(port), stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    await asyncio.wait_for(proc.stdout.readline(), 30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+def usage_body(n: int, start: datetime) -> dict[str, Any]:
+    from ven_edge.oadr3.reports import ReportInterval, usage_report
+
+    reading = ReportInterval(0, (0.25,), start=start, duration=timedelta(minutes=15))
+    return usage_report(
+        readings=[reading], event_id="outage-day", client_name="gw", resource_name="heater",
+        name=f"gw/outage-day/USAGE/{n}",
+    )  # fmt: skip
+
+
+async def outbox_stall(count: int) -> tuple[LoopWatch, float, float]:
+    """(b) ``count`` reports queued during an outage (a minute's worth per loop step, as the
+    report loop queues them), then delivered to the returning VTN."""
+    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.oadr3.reports import ReportOutbox
+    from ven_edge.store import StateStore
+
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(tmp)
+        outbox = ReportOutbox(store)
+        async with (
+            fake_vtn_reports() as base_url,
+            VtnClient(VtnSettings(base_url, ven_name="gw")) as client,
+            LoopWatch() as watch,
+        ):
+            start = time.perf_counter()
+            for first in range(0, count, 60):
+                for n in range(first, min(count, first + 60)):
+                    outbox.add(usage_body(n, now))
+                await asyncio.sleep(0)
+            await outbox.durable()
+            queued = time.perf_counter() - start
+            delivered = await outbox.flush(client)
+            took = time.perf_counter() - start
+        assert delivered == count, delivered
+        return watch, queued, took
+
+
+def event_body(n: int, start: datetime) -> dict[str, Any]:
+    stamp = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "id": f"ev{n}",
+        "programID": "p1",
+        "eventName": f"burst {n}",
+        "priority": n % 5,
+        "modificationDateTime": stamp,
+        "intervalPeriod": {"start": stamp, "duration": "PT1H"},
+        "intervals": [
+            {"id": k, "payloads": [{"type": "PRICE", "values": [0.1 + 0.01 * ((n + k) % 17)]}]}
+            for k in range(24)
+        ],
+    }  # fmt: skip
+
+
+async def webhook_stall(count: int) -> tuple[LoopWatch, float]:
+    """(c) ``count`` event notifications (24 intervals each) pushed at once to the gateway's
+    webhook; each is applied, handed to the daemon (which saves the signals) and re-planned."""
+    from aiohttp import web
+
+    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.oadr3.webhook import WebhookReceiver
+    from ven_edge.store import StateStore
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    notes = [
+        json.dumps({"objectType": "EVENT", "operation": "CREATE", "object": event_body(n, now)})
+        for n in range(count + 1)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(tmp)
+        daemon = bench_daemon(store)
+        async with VtnClient(VtnSettings("http://127.0.0.1:9/", ven_name="gw")) as client:
+            receiver = WebhookReceiver(
+                client=client, on_notification=lambda _: daemon.set_signals(client.timeline)
+            )
+            app = web.Application()
+            receiver.add_routes(app, "/notify")
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            port = free_port()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            url = f"http://127.0.0.1:{port}/notify"
+            try:
+                # One notification first, unmeasured: the first request imports and sets up
+                # what every later one reuses.
+                await send_notifications(url, receiver.bearer_token, notes[:1])
+                async with LoopWatch() as watch:
+                    start = time.perf_counter()
+                    statuses = await send_notifications(url, receiver.bearer_token, notes[1:])
+                    while daemon._replan_needed:  # the bench waits for the plan
+                        await daemon.control_step()
+                    await store.flush()
+                    took = time.perf_counter() - start
+            finally:
+                await runner.cleanup()
+        assert statuses == [200] * count, statuses
+        assert len(daemon.timeline) == 24 * (count + 1)
+        return watch, took
+
+
+async def send_notifications(url: str, token: str, notes: list[str]) -> list[int]:
+    """POST ``notes`` all at once from another process (the VTN); their HTTP statuses."""
+    sender = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BURST_SENDER, url, token,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await sender.communicate(json.dumps(notes).encode())
+    return list(json.loads(out))
+
+
+def print_loop_stalls() -> None:
+    print(f"== Longest event-loop step under load (target <= {STALL_TARGET_MS:.0f} ms; debug-mode "
+          f"callback timing over {1000 * SLOW_CALLBACK_S:.0f} ms, 1 ms tick lag)")  # fmt: skip
+    small_ms, large_ms = plan_on_the_loop_ms(96, 900), plan_on_the_loop_ms(8640, 10)
+    print(f"{'planner alone':>34}: 96 x 15 min {small_ms:.1f} ms, 8,640 x 10 s {large_ms:.1f} ms "
+          f"(x{large_ms / small_ms:.1f} for 90 x the intervals)")  # fmt: skip
+    for count, seconds, label in ((96, 900, "(a) 96 x 15-min prices (baseline)"),
+                                  (8640, 10, "(a) 8,640 x 10-s prices")):  # fmt: skip
+        watch, took = asyncio.run(planner_stall(count, seconds))
+        print(watch.row(label, took))
+    for count, label in ((60, "(b) 60 reports (baseline)"), (3600, "(b) 3,600 reports")):
+        watch, queued, took = asyncio.run(outbox_stall(count))
+        print(watch.row(label, took) + f", queued in {queued:.2f} s")
+    for count, label in ((1, "(c) 1 webhook event (baseline)"), (100, "(c) 100 webhook events")):
+        watch, took = asyncio.run(webhook_stall(count))
+        print(watch.row(label, took))
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["stalls"]:  # this section alone
+        print_loop_stalls()
+        raise SystemExit(0)
     raise SystemExit(main())

@@ -1,14 +1,15 @@
 """A simulated half-duplex RS-485 line that both CTA-2045 ends share.
 
 The AC form factor of CTA-2045 is RS-485 half duplex: one pair of wires, a transmitter enabled by
-software, no arbitration (cta2045.md §1, §15). Two ends that start talking at overlapping times
+software, no arbitration (docs/cta2045.md §1, §15). Two ends that start talking at overlapping times
 destroy each other's bytes. A pty pair hides that, since it is two independent pipes; this module
 does not:
 
 * Each end gets a :class:`BusPort`, an :class:`asyncio.Transport`, so the UCM session (through
   :meth:`HalfDuplexBus.opener`), the daemon's heater port on top of it and the simulated heater run
   over the bus unchanged.
-* Bytes are clocked at the port's baud rate, 10 bit times each (8N1, cta2045.md §1): at 19,200 baud
+* Bytes are clocked at the port's baud rate, 10 bit times each (8N1, docs/cta2045.md §1): at
+  19,200 baud
   one byte takes 0.52 ms. A write while the same end is still sending queues behind its earlier
   bytes, as a UART transmit FIFO does. An optional random write latency
   (:attr:`HalfDuplexBus.write_latency_s`) stands for the OS and adapter delay before the first bit.
@@ -16,7 +17,7 @@ does not:
   reaches every receiver garbled (both frames are damaged for both receivers), and
   :attr:`HalfDuplexBus.collisions` goes up by one.
 * An end does not hear itself (the receiver is disabled while transmitting, as Intwine's firmware
-  does, cta2045.md §15), and hears garbage from an end set to another baud rate.
+  does, docs/cta2045.md §15), and hears garbage from an end set to another baud rate.
 * The bytes of one write reach the other ends when its last byte has left the line (a receive FIFO
   read when the burst ends), time-stamped by the loop's clock.
 * Every write is logged per sender with its start time (:attr:`HalfDuplexBus.log`); byte ``i``
@@ -164,7 +165,7 @@ class HalfDuplexBus:
         self.baudrate = baudrate
         #: Each write reaches the line after a random delay in [0, write_latency_s]: the OS, a
         #: USB-serial adapter's latency timer (FTDI's default is 16 ms) or a driver-enable GPIO
-        #: toggled from user space (cta2045.md §15) stand between a write and the first bit.
+        #: toggled from user space (docs/cta2045.md §15) stand between a write and the first bit.
         #: One end's writes keep their order.
         self.write_latency_s = write_latency_s
         self._loop = loop

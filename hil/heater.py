@@ -4,7 +4,7 @@
 to send; :meth:`SimulatedHeater.tick` runs its own clock (event durations, the outside-comm
 watchdog, the tank). The transport, link ACK/NAK and timing belong to the link engine
 (:mod:`hil.sim` wires them together). Behaviour follows the "simulated water heater" table of
-reference cta2045.md §14:
+docs/cta2045.md §14:
 
 * Shed / Critical Peak / Grid Emergency / Load Up / Advanced Load Up start an event with an
   opcode2 duration of 2·n² s (0x00 and 0xFF: until End Shed); End Shed or the end of the duration
@@ -41,25 +41,26 @@ from ven_edge.cta2045.frames import Frame, MessageType, NakReason
 from ven_edge.cta2045.messages import Message
 from ven_edge.cta2045.transport import BAUD_RATE
 
-#: Capability bits we claim: temperature offset and Advanced Load Up (cta2045.md §9.2).
+#: Capability bits we claim: temperature offset and Advanced Load Up (docs/cta2045.md §9.2).
 CAPABILITIES = Capability.TEMPERATURE_OFFSET | Capability.ADVANCED_LOAD_UP
-#: Max payload 128 bytes, as Intwine answers (cta2045.md §6).
+#: Max payload 128 bytes, as Intwine answers (docs/cta2045.md §6).
 MAX_PAYLOAD_BYTES = 128
 #: Seconds between 1970 and the CTA-2045 epoch 2000-01-01T00:00Z (EPRI-lib CEA2045Time.cpp).
 CTA_EPOCH_UNIX = 946_684_800
 #: The message types the heater implements. A frame of any other type, and a message-type query
-#: for one, gets link NAK 0x06 (cta2045.md §6): 08 04 is named by the sources but nothing here
+#: for one, gets link NAK 0x06 (docs/cta2045.md §6): 08 04 is named by the sources but nothing here
 #: implements it.
 SUPPORTED_TYPES = frozenset(
     {MessageType.BASIC_DR, MessageType.INTERMEDIATE_DR, MessageType.DATA_LINK}
 )
 #: Data-link messages the heater takes (link ACK). Every other data-link request (power mode,
 #: slot queries, unknown opcodes) is answered with link NAK 0x07, request not supported, which a
-#: data-link request gets instead of an application reply (cta2045.md §4, §6).
+#: data-link request gets instead of an application reply (docs/cta2045.md §4, §6).
 _DATA_LINK_TAKEN = frozenset(
     {"max_payload_query", "max_payload_response", "sgd_slot_response", "available_slots_response"}
 )
-#: EPRI-sim's outside-comm watchdog default: no 0x0E for this long ends an event (cta2045.md §14).
+#: EPRI-sim's outside-comm watchdog default: no 0x0E for this long ends an event
+#: (docs/cta2045.md §14).
 COMM_TIMEOUT_S = 300.0
 
 
@@ -90,7 +91,8 @@ class HeaterConfig:
     min_set_point_f: int = 100
     max_set_point_f: int = 140
     deadband_c: float = 4.0
-    #: Extra dead band while shedding (deplete further before reheating, cta2045.md §14 GONGHJ).
+    #: Extra dead band while shedding (deplete further before reheating,
+    #: docs/cta2045.md §14 GONGHJ).
     shed_deadband_c: float = 10.0
     critical_peak_deadband_c: float = 16.0
     load_up_boost_c: float = 5.0
@@ -141,7 +143,8 @@ class SimulatedHeater:
 
     @property
     def operational_state(self) -> int:
-        """Operational-state code (cta2045.md §8.3) from the event and whether the tank heats."""
+        """Operational-state code (docs/cta2045.md §8.3) from the event and whether the tank
+        heats."""
         heating = self.thermal.state.heating
         if self.override:
             return 12 if heating else 11
@@ -222,7 +225,7 @@ class SimulatedHeater:
 
         Only data-link requests are refused here (the link engine already NAKs unsupported types
         and bad lengths). A bit-rate change is taken only for the rate the heater talks at: it
-        cannot switch, so any other rate is NAKed 0x07, as Intwine does (cta2045.md §1, §6).
+        cannot switch, so any other rate is NAKed 0x07, as Intwine does (docs/cta2045.md §1, §6).
         """
         if frame.msg_type != MessageType.DATA_LINK or frame.is_type_query:
             return None
@@ -361,7 +364,7 @@ class SimulatedHeater:
         return _response_code_frame(request, ResponseCode.NOT_IMPLEMENTED)
 
     def _set_set_point(self, f: Mapping[str, object]) -> ResponseCode:
-        # Rejected unless the device type is our own (Intwine REST doc §3.15, cta2045.md §15).
+        # Rejected unless the device type is our own (Intwine REST doc §3.15, docs/cta2045.md §15).
         if f["device_type"] != DeviceType.WATER_HEATER_HEAT_PUMP:
             return ResponseCode.BAD_VALUE
         value = f["set_point_1"]
@@ -378,7 +381,7 @@ class SimulatedHeater:
     def _commodities(self, code: object) -> list[dict[str, object]]:
         state = self.thermal.state
         # Codes 0, 6, 7 as a water heater reports them; the instantaneous field of 6 and 7 is
-        # unused (cta2045.md §9.3, §14).
+        # unused (docs/cta2045.md §9.3, §14).
         records = {
             0: (round(state.power_w), round(state.energy_used_wh)),
             6: (0, round(state.capacity_wh)),

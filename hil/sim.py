@@ -2,9 +2,9 @@
 
 Opens a pty pair, makes ``PATH`` a symlink to the device end (as ``socat ... link=PATH`` does) and
 answers on it as a CTA-2045 heat-pump water heater (:mod:`hil.heater`) through the same link engine
-the UCM uses (so tMA is enforced by our code; a pty ignores the baud rate, cta2045.md §12.4). With
-``bus=`` the heater is one end of a :class:`hil.bus.HalfDuplexBus` instead (no pty, no control
-socket).
+the UCM uses (so tMA is enforced by our code; a pty ignores the baud rate,
+docs/cta2045.md §12.4). With ``bus=`` the heater is one end of a :class:`hil.bus.HalfDuplexBus`
+instead (no pty, no control socket).
 
 The application reply to a frame goes out at least the quiet time (tAR = tIM = 100 ms, §5) after
 the last byte of the link ACK as actually written, and never before that ACK, also with
@@ -150,7 +150,7 @@ class Simulator:
         self.bus = bus
         self.bus_name = bus_name
         self._port: BusPort | None = None
-        #: Message types the heater link-ACKs; the others get link NAK 0x06 (cta2045.md §6).
+        #: Message types the heater link-ACKs; the others get link NAK 0x06 (docs/cta2045.md §6).
         self.supported_types = supported_types
         #: The heater's clock (seconds); tests pass one they can move forward.
         self.clock = clock
@@ -165,7 +165,7 @@ class Simulator:
         self._slave = -1
         #: Least time between the end of our link ACK and our reply, and between the end of any
         #: message on the line and a message of our own: tAR = tIM = 100 ms with the spec timers
-        #: (cta2045.md §5); the reply delay of ``timers`` (0 with ``--fast``).
+        #: (docs/cta2045.md §5); the reply delay of ``timers`` (0 with ``--fast``).
         self.quiet_s = self.timers.reply_delay if quiet_s is None else quiet_s
         #: Outcomes of our own unsolicited requests (customer override), oldest first.
         self.unsolicited: list[RequestDone] = []
@@ -351,7 +351,7 @@ class Simulator:
 
     def _ack_written(self, answer: _Answer | None, ack_ends_at: float) -> None:
         """The link ACK of a frame has been written: its reply goes a quiet time after the ACK's
-        last byte (tAR and tIM, 100 ms; cta2045.md §5), never before the ACK."""
+        last byte (tAR and tIM, 100 ms; docs/cta2045.md §5), never before the ACK."""
         if answer is None or answer.reply is None or answer.nak is not None:
             return
         driver = self.driver
@@ -373,7 +373,7 @@ class Simulator:
 
     async def _wait_for_quiet(self) -> None:
         """Wait until no exchange is under way and the line has been quiet for the quiet time
-        (tIM, cta2045.md §5): a frame of our own must not land in the UCM's transaction. A UCM
+        (tIM, docs/cta2045.md §5): a frame of our own must not land in the UCM's transaction. A UCM
         that never leaves such a gap does not silence the heater for ever: after the
         application-reply timeout the frame goes anyway, as a real appliance's would."""
         give_up = self._loop_time() + self.timers.reply_timeout

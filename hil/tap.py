@@ -7,7 +7,7 @@ serial adapter) for the other, copies bytes both ways, prints every message as
 :class:`PtyTap` does the same from Python; :func:`check` applies the rules to any time-stamped
 byte record, including the logs of :class:`hil.bus.HalfDuplexBus` (:func:`chunks_from_bus`).
 
-The rules (reference cta2045.md §4, §5; a "message" is a data frame and the link ACK/NAK that
+The rules (docs/cta2045.md §4, §5; a "message" is a data frame and the link ACK/NAK that
 answers it):
 
 ``ack_not_first``
@@ -57,7 +57,7 @@ from ven_edge.cta2045.frames import (
 from ven_edge.cta2045.stream import IDLE_GAP
 from ven_edge.cta2045.transport import BAUD_RATE
 
-#: tIM, the common minimum quiet time between messages (cta2045.md §5).
+#: tIM, the common minimum quiet time between messages (docs/cta2045.md §5).
 T_IM = 0.100
 #: Tolerance on time comparisons: rounding, not a finding.
 _EPS = 1e-7

@@ -59,7 +59,7 @@ class ThermalModel(Protocol):
 class BucketParameters:
     """Parameters of :class:`EnergyBucketModel`; defaults describe a 50-gallon heat-pump tank.
 
-    Element power 4500 W as PSU-DCS rates its A. O. Smith heater (cta2045.md §14); the heat-pump
+    Element power 4500 W as PSU-DCS rates its A. O. Smith heater (docs/cta2045.md §14); heat-pump
     figures (450 W electrical, COP 3) and the 2 W/K standby loss are round illustrative values.
     """
 

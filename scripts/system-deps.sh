@@ -1,22 +1,46 @@
 #!/usr/bin/env bash
-# Install the Debian packages that building, testing and the demo need, if any is missing.
+# Install the Debian packages a task needs, if any is missing:
+#   bash scripts/system-deps.sh [GROUP...]     GROUP: venv, demo, test, packaging, all (default)
+# `make venv` asks for venv, `make demo` for demo, `make deb`/`make check-deb` for packaging and
+# `make test` for test, which includes packaging since the suite checks the package too.
 # Idempotent: does nothing when everything is present. Needs root (or sudo) only to install.
 set -euo pipefail
 
-packages=(
-    # build systemd-python from source in the venv
-    gcc pkg-config libsystemd-dev python3-dev python3-venv
-    # the status page's chart library (served from /usr/share/javascript/chart.js/)
-    libjs-chart.js
-    # browser tests of the status page: Debian's Chromium driven by Playwright, and a font
-    chromium fonts-dejavu-core
-    # the Debian package (scripts/check-deb.sh): build, its build-time tests, lint, unit checks,
-    # and a debootstrap trixie root to install it in
+# Python's venv module (ensurepip), which Debian ships separately.
+venv=(python3-venv)
+# The status page's chart library (served from /usr/share/javascript/chart.js/), and curl and jq
+# with which the README's tour plays the utility.
+demo=("${venv[@]}" libjs-chart.js curl jq)
+# The Debian package (scripts/check-deb.sh): build, its build-time tests, lint, unit checks,
+# and a debootstrap trixie root to install it in.
+packaging=(
     build-essential fakeroot debhelper dh-python pybuild-plugin-pyproject python3-all
     python3-hatchling python3-pytest python3-hypothesis lintian systemd debootstrap
+)
+test=(
+    "${demo[@]}"
+    # python-systemd (the `systemd` extra, as the .deb has it) is built from source in the venv
+    gcc pkg-config libsystemd-dev python3-dev
+    # browser tests of the status page: Debian's Chromium driven by Playwright, and a font
+    chromium fonts-dejavu-core
     # TLS tests (vtn_lite, the OpenADR client) make throwaway certificates
     openssl
+    "${packaging[@]}"
 )
+
+packages=()
+for group in "${@:-all}"; do
+    case "$group" in
+        venv) packages+=("${venv[@]}") ;;
+        demo) packages+=("${demo[@]}") ;;
+        test | all) packages+=("${test[@]}") ;;
+        packaging) packages+=("${packaging[@]}") ;;
+        *)
+            echo "system-deps: unknown group '$group' (venv, demo, test, packaging, all)" >&2
+            exit 2
+            ;;
+    esac
+done
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -25,6 +49,8 @@ for pkg in "${packages[@]}"; do
     fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
+# A group may name a package twice (test includes demo); install each once.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 
 echo "system-deps: installing ${missing[*]}" >&2
 if [ "$(id -u)" -eq 0 ]; then

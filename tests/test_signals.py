@@ -38,6 +38,16 @@ def test_rejects_naive_and_empty_and_reversed() -> None:
         iv(0, 1, 0.1, priority=-1)
 
 
+def test_packed_values_need_a_sub_interval_of_at_least_a_microsecond() -> None:
+    start = datetime(2026, 7, 1, tzinfo=UTC)
+    end = start + timedelta(microseconds=3)
+    packed = SignalInterval(start, end, "PRICE", (1, 2, 3))
+    assert [packed.value_at(start + timedelta(microseconds=n)) for n in range(3)] == [1, 2, 3]
+    with pytest.raises(ValueError, match="too short for 4 sub-intervals"):
+        SignalInterval(start, end, "PRICE", (1, 2, 3, 4))
+    SignalInterval(start, end, "SIMPLE", (1, 2, 3, 4))  # not packed: any length
+
+
 def test_packed_price_values_are_equal_sub_intervals() -> None:
     packed = iv(0, 3, 0.1, 0.2, 0.3)
     assert packed.is_packed

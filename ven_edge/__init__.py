@@ -2,7 +2,7 @@
 
 # The single source of the version (pyproject.toml reads it: [tool.hatch.version]). A literal
 # rather than importlib.metadata, which would pull zipfile, shutil, csv, bz2 and lzma into the
-# daemon (about 1 MB of its RSS budget, issue 5) just to read one string.
+# daemon (about 1 MB of its RSS budget, docs/gateway.md "Figures") just to read one string.
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -25,10 +25,15 @@ import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
-from ven_edge.config import Config, ConfigError, load_config, secret_file_problem
+from ven_edge.config import Config, ConfigError, VtnConfig, load_config, secret_file_problem
+from ven_edge.oadr3.errors import Oadr3Error
 from ven_edge.paths import config_path
+from ven_edge.redact import redact_text, redact_url
+
+if TYPE_CHECKING:
+    from ven_edge.oadr3.client import VtnClient
 
 Status = Literal["pass", "fail", "skip", "missing"]
 Group = Literal["local", "serial", "network"]
@@ -288,6 +293,7 @@ async def check_vtn_reachable(ctx: CheckContext) -> Outcome:
     vtn = _config(ctx).vtn
     if vtn.url is None:
         return Outcome.skipped("no vtn.url configured: the heater runs in normal mode")
+    shown = redact_url(vtn.url)
     import ssl
 
     import aiohttp
@@ -309,20 +315,20 @@ async def check_vtn_reachable(ctx: CheckContext) -> Outcome:
             status = response.status
     except aiohttp.ClientConnectorCertificateError as exc:
         return Outcome.failed(
-            f"{vtn.url}: the TLS certificate is not trusted ({exc.certificate_error})",
+            f"{shown}: the TLS certificate is not trusted ({exc.certificate_error})",
             "ask the utility for its CA certificate and set vtn.ca_file to it",
         )
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         return Outcome.failed(
-            f"{vtn.url}: no answer ({type(exc).__name__}: {exc})",
+            f"{shown}: no answer ({type(exc).__name__}: {redact_text(str(exc))})",
             "check vtn.url, the gateway's network and DNS (`getent hosts HOST`) and the firewall",
         )
     if status >= 500:
         return Outcome.failed(
-            f"{vtn.url}: the server answered HTTP {status}",
+            f"{shown}: the server answered HTTP {status}",
             "the VTN has a problem: ask the utility",
         )
-    return Outcome.passed(f"{vtn.url} answered HTTP {status}")
+    return Outcome.passed(f"{shown} answered HTTP {status}")
 
 
 async def check_vtn_token(ctx: CheckContext) -> Outcome:
@@ -331,20 +337,10 @@ async def check_vtn_token(ctx: CheckContext) -> Outcome:
         return Outcome.skipped("no vtn.url configured")
     if vtn.client_id is None or vtn.client_secret is None:
         return Outcome.skipped("no vtn.client_id: the VTN is used without a token")
-    from ven_edge.oadr3.client import VtnClient, VtnSettings
-    from ven_edge.oadr3.errors import Oadr3Error, VtnAuthError
+    from ven_edge.oadr3.errors import VtnAuthError
 
-    settings = VtnSettings(
-        base_url=vtn.url,
-        version=vtn.version,
-        client_id=vtn.client_id,
-        client_secret=vtn.client_secret.reveal(),
-        verify_tls=vtn.verify_tls,
-        ca_file=None if vtn.ca_file is None else str(vtn.ca_file),
-        request_timeout_s=vtn.request_timeout_s,
-    )
     try:
-        async with VtnClient(settings) as client:
+        async with _vtn_client(vtn) as client:
             await client.ensure_token()
             # A token alone proves the credentials; reading programs proves they grant access.
             programs = await client.fetch_programs()
@@ -355,12 +351,64 @@ async def check_vtn_token(ctx: CheckContext) -> Outcome:
         )
     except Oadr3Error as exc:
         return Outcome.failed(
-            f"no token from {vtn.url} ({exc})",
+            f"no token from {redact_url(vtn.url)} ({exc})",
             "check vtn.url (including its /openadr3/... base path) and vtn.version",
         )
     names = sorted(str(p.get("programName", "?")) for p in programs)
     shown = ": " + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else ""
     return Outcome.passed(f"token for {vtn.client_id}; {len(programs)} program(s) visible{shown}")
+
+
+async def check_vtn_version(ctx: CheckContext) -> Outcome:
+    vtn = _config(ctx).vtn
+    if vtn.url is None:
+        return Outcome.skipped("no vtn.url configured")
+    try:
+        async with _vtn_client(vtn) as client:
+            spoken = await client.detect_version()
+    except Oadr3Error as exc:
+        return Outcome.failed(
+            f"{redact_url(vtn.url)} did not say which OpenADR version it speaks ({exc})",
+            "check vtn.url (including its /openadr3/... base path), then run again",
+        )
+    if spoken is None:
+        return Outcome.passed(f"vtn.version {vtn.version} (the VTN's endpoints do not tell)")
+    if spoken != vtn.version:
+        # Definition 3.1.0 changeLog: 3.1 is not backward compatible; the VTN refuses a
+        # registration in the other version's shape (docs/openadr3.md §9, quirk 20).
+        return Outcome.failed(
+            f"the VTN speaks OpenADR {spoken} but vtn.version is {vtn.version!r}: it would "
+            "refuse this gateway's registration",
+            f'set vtn.version = "{spoken}" in {ctx.config_path}, then run again',
+        )
+    return Outcome.passed(f"the VTN speaks OpenADR {spoken}, as configured")
+
+
+async def check_vtn_registration(ctx: CheckContext) -> Outcome:
+    vtn = _config(ctx).vtn
+    if vtn.url is None or vtn.client_id is None:
+        return Outcome.skipped("no vtn.client_id: the gateway does not register")
+    try:
+        # What the daemon does at start-up (finds or creates its VEN and resource by name).
+        async with _vtn_client(vtn) as client:
+            registration = await client.register()
+    except Oadr3Error as exc:
+        return Outcome.failed(
+            f"the VTN refused to register ven {vtn.ven_name!r} ({exc})",
+            "ask the utility whether this client may register a VEN, and check vtn.version",
+        )
+    return Outcome.passed(
+        f"ven {vtn.ven_name!r} is {registration.ven_id}, "
+        f"resource {vtn.resource_name!r} is {registration.resource_id}"
+    )
+
+
+def _vtn_client(vtn: VtnConfig) -> VtnClient:
+    """A client set up as the daemon's (imported here: the local checks need none of it)."""
+    from ven_edge.grid_port import vtn_settings
+    from ven_edge.oadr3.client import VtnClient
+
+    return VtnClient(vtn_settings(vtn))
 
 
 CHECKS: tuple[Check, ...] = (
@@ -387,6 +435,18 @@ CHECKS: tuple[Check, ...] = (
         check_vtn_token,
         group="network",
         requires=("VTN is reachable", "client secret is private"),
+    ),
+    Check(
+        "VTN speaks the configured OpenADR version",
+        check_vtn_version,
+        group="network",
+        requires=("VTN token obtained",),
+    ),
+    Check(
+        "VTN accepts the registration",
+        check_vtn_registration,
+        group="network",
+        requires=("VTN speaks the configured OpenADR version",),
     ),
 )
 

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from ven_edge import __version__
+
+#: Exit status after the reader of standard output went away (128 + SIGPIPE, as shells report a
+#: command killed by SIGPIPE).
+EXIT_BROKEN_PIPE = 128 + 13
 
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "ven_edge.cta2045.cli",
@@ -45,4 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
-    return handler(args)
+    try:
+        code = handler(args)
+        sys.stdout.flush()  # inside the try: buffered output may meet the closed pipe only here
+    except BrokenPipeError:
+        # `ven-edge cta2045 messages | head`: the reader has all it wants. Python ignores SIGPIPE,
+        # so the write raised instead of ending the process quietly; point stdout at /dev/null so
+        # the interpreter's own flush at exit does not raise again (Python docs, "Note on
+        # SIGPIPE" in the signal module).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    return code

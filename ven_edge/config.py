@@ -33,7 +33,7 @@ CTA2045_MAX_HEARTBEAT_S = 900
 # The CTA-2045 default serial format is 19200 baud 8N1; faster rates only after data-link opcode
 # 0x17 negotiation (EPRI CTA-2045 UCM library, CEA2045SerialPort.cpp).
 CTA2045_DEFAULT_BAUD = 19_200
-# OpenADR 3 specification versions the client speaks (issue 5).
+# OpenADR 3 specification versions the client speaks (docs/openadr3.md §9).
 OPENADR3_VERSIONS = ("3.1.0", "3.0.1")
 
 # A client secret is a short token; anything bigger is the wrong file.
@@ -89,7 +89,7 @@ def _rule(
 
 @dataclass(frozen=True)
 class WebhookConfig:
-    """[vtn.webhook]: the gateway's own endpoint the VTN pushes notifications to (issue 5, Push)."""
+    """[vtn.webhook]: the gateway's endpoint for the VTN's notifications (docs/openadr3.md §8)."""
 
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -150,7 +150,7 @@ class PlanConfig:
     reserve_kwh: float = field(default=2.0, metadata=_rule(ge=0, le=100))
     # None: learn it from the heater (CTA-2045 commodity read) or the model file.
     tank_capacity_kwh: float | None = field(default=None, metadata=_rule(ge=0.1, le=200))
-    # 43 °C (110 °F): the lowest delivered temperature the plan accepts (issue 5 tests).
+    # 43 °C (110 °F): the lowest delivered temperature the plan accepts (docs/hpwh.md §5.2).
     min_delivery_c: float = field(default=43.0, metadata=_rule(ge=30, le=70))
 
 

@@ -7,49 +7,47 @@ is at most one :class:`SendCommand` for the daemon to hand to the UCM; the daemo
 with :meth:`Controller.record`. No clocks, sockets or tasks live here, so every decision is tested
 exactly without a heater.
 
-Rules (issue "control loop"; cta2045.md §8, §14, §16):
+When a frame goes out (leases, renewals, transport retries, refusals, the customer's
+override) is decided by :mod:`ven_edge.command_policy`; this module turns the plan into the
+command in force and the end of its run, and records overrides for the reports and the page.
 
 * Send only what changes: the same command for the same event is not repeated while the heater's
-  own timer still runs.
-* Every curtailment or load-up is sent with a finite duration (a lease, at most
-  ``max_command_s``) and renewed ``renew_margin_s`` before the heater's quantised timer expires,
-  so a gateway that dies leaves the heater to fall back to normal by itself (cta2045.md §16.4).
-* End Shed when an event ends or is cancelled, even when a duration was given (cta2045.md §15,
-  Intwine REST §3.2): the heater's timer is quantised and may run longer than the event.
+  own timer still runs; entries that differ only in interval or wording are one command.
+* Every curtailment or load-up is sent with a finite duration (a lease), so a gateway that dies
+  leaves the heater to fall back to normal by itself (docs/cta2045.md §16.4).
+* End Shed when an event ends or is cancelled, even when a duration was given (docs/cta2045.md §15,
+  Intwine REST §3.2).
 * Customer override (opted-out states 11/12, Customer Override 0x11, or an application NAK with
-  reason 0x05) is respected: nothing new is sent for that command until the override clears or
-  the plan asks for something else; it is recorded for the reports and the page.
+  reason 0x05) is respected and recorded for the reports and the page.
 * The outside-communication heartbeat is the UCM's job, not this module's.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from ven_edge.command_policy import MAX_ENCODABLE_DURATION_S as MAX_ENCODABLE_DURATION_S
+from ven_edge.command_policy import CommandPolicy, PolicySettings, Wanted
+from ven_edge.command_policy import Delivery as Delivery
+from ven_edge.command_policy import Outcome as Outcome
+from ven_edge.command_policy import quantised_duration_s as quantised_duration_s
 from ven_edge.signals import SignalTimeline
 
-# CTA-2045 Basic DR event-duration encoding (cta2045.md §8.2): byte n means 2·n² seconds;
-# 0xFF is "longer than the largest value", so 254 is the longest exact duration.
-_DURATION_SECONDS_PER_N2: Final = 2
-_DURATION_MAX_N: Final = 254
-MAX_ENCODABLE_DURATION_S: Final = _DURATION_SECONDS_PER_N2 * _DURATION_MAX_N**2
-
-# Operational-state codes that mean the customer opted out (cta2045.md §8.3).
+# Operational-state codes that mean the customer opted out (docs/cta2045.md §8.3).
 OP_IDLE_OPTED_OUT: Final = 11
 OP_RUNNING_OPTED_OUT: Final = 12
 OPTED_OUT_STATES: Final = frozenset({OP_IDLE_OPTED_OUT, OP_RUNNING_OPTED_OUT})
 
-# How often the plan is rebuilt even when nothing changed (issue 5, "every 15 minutes").
+# How often the plan is rebuilt even when nothing changed.
 REPLAN_INTERVAL: Final = timedelta(minutes=15)
 
 
 class CommandKind(enum.StrEnum):
-    """The CTA-2045 Basic DR commands the plan uses (cta2045.md §8.1)."""
+    """The CTA-2045 Basic DR commands the plan uses (docs/cta2045.md §8.1)."""
 
     NORMAL = "NORMAL"  # End Shed / Run Normal (0x02)
     SHED = "SHED"  # 0x01
@@ -59,25 +57,7 @@ class CommandKind(enum.StrEnum):
     GRID_EMERGENCY = "GRID_EMERGENCY"  # 0x0B
 
 
-class Outcome(enum.Enum):
-    """What came of a sent command, as far as the control core cares."""
-
-    ACCEPTED = "accepted"  # link ACK and application ACK
-    OVERRIDDEN = "overridden"  # application NAK 0x05: customer override in effect
-    REJECTED = "rejected"  # any other NAK: not supported, invalid, busy
-    FAILED = "failed"  # no answer, link down
-
-
-def quantised_duration_s(seconds: float) -> int:
-    """The longest encodable duration not longer than ``seconds`` (cta2045.md §8.2).
-
-    Rounding down means the heater's timer never outlives the lease: the core renews it. At least
-    one step (2 s) so that a command is never sent as 0, which means "until End Shed".
-    """
-    if seconds >= MAX_ENCODABLE_DURATION_S:
-        return MAX_ENCODABLE_DURATION_S
-    n = max(1, math.isqrt(max(0, int(seconds)) // _DURATION_SECONDS_PER_N2))
-    return _DURATION_SECONDS_PER_N2 * n * n
+CommandKey = tuple[CommandKind, str | None, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +70,11 @@ class PlannedCommand:
     reason: str
     event_id: str | None = None
     wh: int | None = None  # Advanced Load Up energy
+
+    @property
+    def key(self) -> CommandKey:
+        """The command's identity: entries with the same key are one command to the heater."""
+        return (self.kind, self.event_id, self.wh)
 
     def covers(self, now: datetime) -> bool:
         return self.start <= now and (self.end is None or now < self.end)
@@ -171,6 +156,19 @@ class ControlPlan:
                 return command
         return None
 
+    def run_end(self, now: datetime) -> datetime | None:
+        """The end of the command in force at ``now``, through the adjacent entries that are the
+        same command (same key); None when open-ended or when nothing is in force."""
+        index = next((i for i, c in enumerate(self.commands) if c.covers(now)), None)
+        if index is None:
+            return None
+        current = self.commands[index]
+        for following in self.commands[index + 1 :]:
+            if current.end != following.start or following.key != current.key:
+                break
+            current = following
+        return current.end
+
     def next_change(self, now: datetime) -> datetime | None:
         """The first start or end of a command after ``now``."""
         times = [t for c in self.commands for t in (c.start, c.end) if t is not None and t > now]
@@ -230,7 +228,7 @@ Planner = Callable[[PlanInputs], ControlPlan]
 
 @dataclass(frozen=True, slots=True)
 class SendCommand:
-    """One command for the UCM: ``duration_s`` is already quantised (None for End Shed)."""
+    """One command for the UCM: ``duration_s`` is already encodable (None for End Shed)."""
 
     kind: CommandKind
     duration_s: int | None
@@ -239,30 +237,14 @@ class SendCommand:
     wh: int | None = None
 
     @property
-    def key(self) -> tuple[CommandKind, str | None, int | None]:
+    def key(self) -> CommandKey:
         return (self.kind, self.event_id, self.wh)
 
 
 @dataclass(frozen=True, slots=True)
 class ControlSettings:
-    max_command_s: float = 4 * 3600.0  # lease length for one command
-    renew_margin_s: float = 120.0  # renew this long before the heater's timer runs out
-    retry_s: float = 30.0  # after a failed send
+    policy: PolicySettings = field(default_factory=PolicySettings)
     replan_interval: timedelta = REPLAN_INTERVAL
-
-    def __post_init__(self) -> None:
-        if not 0 < self.renew_margin_s < self.max_command_s:
-            raise ValueError("renew_margin_s must be positive and below max_command_s")
-        if self.retry_s <= 0:
-            raise ValueError("retry_s must be positive")
-
-
-@dataclass(slots=True)
-class _Sent:
-    command: SendCommand
-    at: datetime
-    outcome: Outcome | None = None
-    expires: datetime | None = None  # when the heater's own timer ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,19 +256,21 @@ class OverrideRecord:
     event_id: str | None
 
 
+_NORMAL_KEY: Final[CommandKey] = (CommandKind.NORMAL, None, None)
+
+
 @dataclass(slots=True)
 class Controller:
     """Decides, step by step, which command the heater should receive."""
 
     settings: ControlSettings = field(default_factory=ControlSettings)
     plan: ControlPlan | None = None
-    _last: _Sent | None = field(default=None, init=False, repr=False)
-    _blocked_key: tuple[CommandKind, str | None, int | None] | None = field(
-        default=None, init=False, repr=False
-    )
-    _was_opted_out: bool = field(default=False, init=False, repr=False)
-    _commissionings: int = field(default=0, init=False, repr=False)
+    policy: CommandPolicy = field(init=False, repr=False)
+    _last: SendCommand | None = field(default=None, init=False, repr=False)
     overrides: list[OverrideRecord] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.policy = CommandPolicy(self.settings.policy)
 
     def set_plan(self, plan: ControlPlan) -> None:
         self.plan = plan
@@ -294,81 +278,51 @@ class Controller:
     def desired(self, now: datetime) -> PlannedCommand | None:
         return None if self.plan is None else self.plan.active(now)
 
+    def run_end(self, now: datetime) -> datetime | None:
+        """The end of the command in force, through the adjacent plan entries that are the same
+        command (None: open-ended, or nothing in force)."""
+        return None if self.plan is None else self.plan.run_end(now)
+
     @property
     def last_sent(self) -> SendCommand | None:
-        return None if self._last is None else self._last.command
+        return self._last
 
     def step(self, now: datetime, device: DeviceView) -> SendCommand | None:
         """The command to send now, or None when the heater already does the right thing."""
         if not device.connected:
             return None
-        if device.commissionings > self._commissionings:
-            if self._commissionings > 0:
-                self._forget_heater_state(now)
-            self._commissionings = device.commissionings
+        self.policy.observe(
+            now,
+            op_state=device.op_state,
+            opted_out=device.opted_out,
+            commissionings=device.commissionings,
+        )
         planned = self.desired(now)
-        wanted = self._command_for(planned, now)
-        last = self._last
-        if self._was_opted_out and not device.opted_out:
-            # The customer ended the override: the refused command may be tried again, and the
-            # heater runs normally again, as after start-up.
-            self._blocked_key = None
-            if last is not None and last.outcome is Outcome.OVERRIDDEN:
-                self._last = last = None
-        self._was_opted_out = device.opted_out
-        if device.opted_out and wanted.kind is not CommandKind.NORMAL:
-            self._note_override(now, wanted)
+        wanted = self._wanted(planned, now)
+        if device.opted_out and not wanted.normal and planned is not None:
+            self._note_override(now, planned.kind, planned.event_id)
+        decision = self.policy.decide(now, wanted)
+        if decision is None:
             return None
-        if self._blocked_key is not None and wanted.key != self._blocked_key:
-            self._blocked_key = None  # the plan moved on
-        if wanted.key == self._blocked_key:
-            return None
-        if last is None:
-            # At start-up the UCM sends End Shed during commissioning (cta2045.md §7), so the
-            # heater is known to run normally: nothing to send unless the plan wants more.
-            return None if wanted.kind is CommandKind.NORMAL else wanted
-        if last.outcome is Outcome.FAILED:
-            retry_at = last.at + timedelta(seconds=self.settings.retry_s)
-            if wanted.key != last.command.key or now >= retry_at:
-                return wanted
-            return None
-        if wanted.key != last.command.key:
-            if wanted.kind is CommandKind.NORMAL and last.command.kind is CommandKind.NORMAL:
-                return None
-            return wanted
-        if wanted.kind is CommandKind.NORMAL or last.outcome is not Outcome.ACCEPTED:
-            return None
-        if last.expires is not None and now >= last.expires - timedelta(
-            seconds=self.settings.renew_margin_s
-        ):
-            return wanted  # renew the lease before the heater's own timer ends
-        return None
+        if planned is None or wanted.normal:
+            reason = "back to normal operation" if planned is None else planned.reason
+            return SendCommand(CommandKind.NORMAL, None, reason)
+        return SendCommand(
+            kind=planned.kind,
+            duration_s=decision.duration_s,
+            reason=planned.reason,
+            event_id=planned.event_id,
+            wh=planned.wh,
+        )
 
-    def _forget_heater_state(self, now: datetime) -> None:
-        """Reconnected after a lost port: the heater may have power-cycled or let its timer run
-        out meanwhile, so the command in force is re-sent (with its remaining duration), as
-        after a failed send; an End Shed last sent needs nothing (a heater restarts normal)."""
-        last = self._last
-        if last is None or last.outcome is Outcome.OVERRIDDEN:
-            return
-        if last.command.kind is CommandKind.NORMAL:
-            self._last = None
-            return
-        retry_now = now - timedelta(seconds=self.settings.retry_s)
-        self._last = _Sent(command=last.command, at=retry_now, outcome=Outcome.FAILED)
-
-    def record(self, command: SendCommand, outcome: Outcome, now: datetime) -> None:
+    def record(self, command: SendCommand, result: Outcome | Delivery, now: datetime) -> None:
         """What came of ``command``, sent at ``now``."""
-        expires = None
-        if command.duration_s is not None and outcome is Outcome.ACCEPTED:
-            expires = now + timedelta(seconds=command.duration_s)
-        self._last = _Sent(command=command, at=now, outcome=outcome, expires=expires)
-        if outcome is Outcome.OVERRIDDEN:
-            self._blocked_key = command.key
-            self._note_override(now, command)
-        elif outcome is Outcome.REJECTED:
-            # Not supported or invalid: do not hammer the heater with the same request.
-            self._blocked_key = command.key
+        delivery = result if isinstance(result, Delivery) else Delivery(result)
+        normal = command.kind is CommandKind.NORMAL
+        self.policy.record(now, command.key, normal, command.duration_s, delivery)
+        self._last = command
+        if delivery.outcome is Outcome.OVERRIDDEN:
+            self._note_override(now, command.kind, command.event_id)
 
     def next_deadline(self, now: datetime) -> datetime:
         """When :meth:`step` may answer differently without any new input."""
@@ -377,33 +331,20 @@ class Controller:
             change = self.plan.next_change(now)
             if change is not None:
                 candidates.append(change)
-        last = self._last
-        if last is not None:
-            if last.outcome is Outcome.FAILED:
-                candidates.append(last.at + timedelta(seconds=self.settings.retry_s))
-            elif last.expires is not None:
-                candidates.append(last.expires - timedelta(seconds=self.settings.renew_margin_s))
+        due = self.policy.next_deadline(self._wanted(self.desired(now), now))
+        if due is not None:
+            candidates.append(due)
         return max(now, min(candidates))
 
-    def _command_for(self, planned: PlannedCommand | None, now: datetime) -> SendCommand:
+    def _wanted(self, planned: PlannedCommand | None, now: datetime) -> Wanted:
         if planned is None or planned.kind is CommandKind.NORMAL:
-            reason = "back to normal operation" if planned is None else planned.reason
-            return SendCommand(CommandKind.NORMAL, None, reason)
-        remaining = self.settings.max_command_s
-        if planned.end is not None:
-            remaining = min(remaining, (planned.end - now).total_seconds())
-        return SendCommand(
-            kind=planned.kind,
-            duration_s=quantised_duration_s(remaining),
-            reason=planned.reason,
-            event_id=planned.event_id,
-            wh=planned.wh,
-        )
+            return Wanted(_NORMAL_KEY, normal=True, end=None)
+        return Wanted(planned.key, normal=False, end=self.run_end(now))
 
-    def _note_override(self, now: datetime, command: SendCommand) -> None:
+    def _note_override(self, now: datetime, kind: CommandKind, event_id: str | None) -> None:
         latest = self.overrides[-1] if self.overrides else None
-        if latest is None or (latest.kind, latest.event_id) != (command.kind, command.event_id):
-            self.overrides.append(OverrideRecord(now, command.kind, command.event_id))
+        if latest is None or (latest.kind, latest.event_id) != (kind, event_id):
+            self.overrides.append(OverrideRecord(now, kind, event_id))
             del self.overrides[:-50]  # bounded: the page and reports need only the recent ones
 
 

@@ -39,7 +39,10 @@ from ven_edge.control import (
     Planner,
     SendCommand,
 )
+from ven_edge.errorlog import ErrorOnce
+from ven_edge.oadr3.backoff import Backoff
 from ven_edge.ports import GridPort, HeaterPort
+from ven_edge.redact import redact_text
 from ven_edge.sdnotify import Notifier
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.store import StateStore
@@ -49,6 +52,45 @@ log = logging.getLogger(__name__)
 
 SIGNALS_DOC: Final = "signals"
 PLAN_DOC: Final = "plan"
+#: Waits before the grid task is restarted after a failure: full jitter, doubling from the base
+#: up to the cap.
+GRID_RESTART_BASE_S = 1.0
+GRID_RESTART_CAP_S = 60.0
+
+
+class StartupError(Exception):
+    """A part of the gateway did not start; everything started before it was stopped."""
+
+    def __init__(self, part: str, cause: BaseException) -> None:
+        self.part = part
+        self.cause = cause
+        detail = redact_text(str(cause)) or type(cause).__name__
+        super().__init__(f"cannot start {part}: {detail}")
+
+
+async def _start(
+    stack: contextlib.AsyncExitStack,
+    part: str,
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
+) -> None:
+    """Start one part and register its stop; a failure to start becomes :class:`StartupError`.
+
+    The stop is registered before the start: a part that half-started (a session opened, its
+    port not) is stopped too; every ``stop`` here is safe to call on a part not started."""
+    stack.push_async_callback(stop)
+    try:
+        await start()
+    except (OSError, RuntimeError, ValueError, TimeoutError) as exc:
+        raise StartupError(part, exc) from exc
+
+
+async def _cancel_all(tasks: list[asyncio.Task[object]]) -> None:
+    for task in tasks:
+        task.cancel()
+    # Failures were raised by run() already; here they must not stop the unwinding.
+    await asyncio.gather(*tasks, return_exceptions=True)
+
 
 # Grid events shown on the page, with the summary used when the event has no name. Instructions
 # come before prices: with both in force, the instruction is what the homeowner should see.
@@ -126,10 +168,9 @@ class Daemon:
                 log.error("persisted plan unusable (%s); re-planning", exc)
 
     def _save(self, name: str, document: Any) -> None:
-        try:
-            self.store.save(name, document)
-        except OSError as exc:
-            log.error("cannot save %s state: %s", name, exc)
+        # Written by the store's writer thread (a failure is logged there): an fsync on the
+        # event loop would stall the heater's CTA-2045 timers.
+        self.store.save_soon(name, document)
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -138,7 +179,9 @@ class Daemon:
         if timeline == self.timeline:
             return
         self.timeline = timeline
-        self._save(SIGNALS_DOC, timeline_to_json(timeline))
+        # Encoded on the writer thread: the timeline is immutable, and a day of ten-second
+        # prices takes longer to encode than an event-loop step may last.
+        self._save(SIGNALS_DOC, lambda: timeline_to_json(timeline))
         self._replan_needed = True
         self._wake.set()
 
@@ -152,50 +195,78 @@ class Daemon:
     async def run(
         self, stop: asyncio.Event, *, ready: Callable[[], Awaitable[None]] | None = None
     ) -> None:
+        """Start the parts, serve until ``stop`` is set, stop them in reverse order.
+
+        Start-up runs under one exit stack: when a part fails to start (a port in use, a
+        serial device missing) everything started before it is stopped again, and
+        :class:`StartupError` says which part failed and why."""
         self.restore()
         self.heater.set_listener(self.heater_changed)
         if self.grid is not None:
             self.grid.set_listener(self.set_signals)
-        await self.heater.start()
-        tasks = [asyncio.create_task(self._control_loop(), name="control")]
-        if self.grid is not None:
-            await self.grid.start()
-            tasks.append(asyncio.create_task(self.grid.run(), name="grid"))
-            tasks.append(asyncio.create_task(self._report_loop(), name="reports"))
-        if self.notifier.watchdog_interval_s is not None:
-            tasks.append(asyncio.create_task(self._watchdog_loop(), name="watchdog"))
-        try:
+        async with contextlib.AsyncExitStack() as parts:
+            parts.callback(log.info, "ven-edge stopped")
+            await _start(parts, "the heater link", self.heater.start, self.heater.stop)
+            if self.grid is not None:
+                await _start(parts, "the webhook endpoint", self.grid.start, self.grid.stop)
+            # Unwound in reverse: tasks end before the parts they use are stopped.
+            tasks: list[asyncio.Task[object]] = []
+            parts.push_async_callback(_cancel_all, tasks)
+            parts.callback(self.notifier.stopping)
+            tasks.append(asyncio.create_task(self._control_loop(), name="control"))
+            if self.grid is not None:
+                tasks.append(asyncio.create_task(self._supervise_grid(self.grid), name="grid"))
+                tasks.append(asyncio.create_task(self._report_loop(), name="reports"))
+            if self.notifier.watchdog_interval_s is not None:
+                tasks.append(asyncio.create_task(self._watchdog_loop(), name="watchdog"))
             if ready is not None:
                 await ready()
             self.notifier.ready(self.status_line())
             log.info("ven-edge %s running", __version__)
-            stop_wait = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            stop_wait.cancel()
+            stop_wait: asyncio.Task[object] = asyncio.create_task(stop.wait())
+            tasks.append(stop_wait)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 failure = None if task is stop_wait else task.exception()
                 if failure is not None:
                     raise failure
-        finally:
-            self.notifier.stopping()
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if self.grid is not None:
-                await self.grid.stop()
-            await self.heater.stop()
-            log.info("ven-edge stopped")
 
-    def replan(self, now: datetime) -> None:
+    async def _supervise_grid(self, grid: GridPort) -> None:
+        """Run the grid side forever: whatever escapes it is logged and it is restarted.
+
+        The link catches what one cycle raises; this is the last line, so that no VTN input
+        and no bug in the OpenADR code ever ends the daemon (the heater keeps its plan).
+        Restarts back off with full jitter up to a minute."""
+        delays = Backoff(base=GRID_RESTART_BASE_S, cap=GRID_RESTART_CAP_S)
+        errors = ErrorOnce(log)
+        while True:
+            started = time.monotonic()
+            try:
+                await grid.run()
+                log.error("grid task returned; restarting it")
+            except Exception as exc:
+                errors.log(exc, "grid task failed (%s); restarting it")
+            if time.monotonic() - started > GRID_RESTART_CAP_S:
+                delays.reset()  # it ran a good while: a new failure starts afresh
+            await asyncio.sleep(delays.next_delay())
+
+    async def replan(self, now: datetime) -> None:
+        """Plan from the signals and the heater's state now. The planning runs in a worker
+        thread: a day of ten-second prices is tens of milliseconds of work that the event loop
+        (and the heater's CTA-2045 timers) need not wait for. Signals or heater changes that
+        arrive meanwhile ask for another plan."""
         inputs = PlanInputs(now=now, signals=self.timeline, device=self.heater.view())
+        self._replan_needed = False
         try:
-            plan = self.planner(inputs)
+            plan = await asyncio.to_thread(self.planner, inputs)
         except Exception:
             # Keep the last good plan: a planner bug must not stop the heater's control.
             log.exception("planning failed; keeping the previous plan")
+            self._replan_needed = True
             return
+        self._adopt(plan, now)
+
+    def _adopt(self, plan: ControlPlan, now: datetime) -> None:
         self.controller.set_plan(plan)
         # Written when the sequence of commands changes, else at the re-plan interval: a
         # gateway's SD card should not be rewritten at every heater poll for a chart's sake.
@@ -208,7 +279,6 @@ class Daemon:
             self._saved_shape = shape
             self._saved_plan_at = now
         self._last_replan = now
-        self._replan_needed = False
 
     async def control_step(self) -> SendCommand | None:
         """One pass: re-plan when due, send what changed. Returns what was sent."""
@@ -217,7 +287,7 @@ class Daemon:
             self.settings.control.replan_interval
         )
         if self._replan_needed or due:
-            self.replan(now)
+            await self.replan(now)
         command = self.controller.step(now, self.heater.view())
         if command is None:
             return None
@@ -228,13 +298,20 @@ class Daemon:
             command.event_id,
             command.reason,
         )
-        outcome = await self.heater.send(command)
+        delivery = await self.heater.send(command)
         sent_at = self.clock.now()
-        self.controller.record(command, outcome, sent_at)
-        self.sent.append((sent_at, command, outcome))
+        self.controller.record(command, delivery, sent_at)
+        self.sent.append((sent_at, command, delivery.outcome))
         del self.sent[:-200]
-        if outcome is not Outcome.ACCEPTED:
-            log.warning("%s %s", command.kind.value, outcome.value)
+        if delivery.outcome is Outcome.FAILED:
+            log.warning("%s not delivered (%s); retrying", command.kind.value, delivery.detail)
+        elif delivery.outcome is not Outcome.ACCEPTED:
+            log.warning(
+                "%s %s by the heater (%s)",
+                command.kind.value,
+                delivery.outcome.value,
+                delivery.detail,
+            )
         self._publish()
         return command
 
@@ -253,12 +330,17 @@ class Daemon:
     async def _report_loop(self) -> None:
         """Queue due reports on plan time; the grid port delivers them when the VTN answers."""
         assert self.grid is not None
+        errors = ErrorOnce(log)
         while True:
             await self.clock.sleep(self.settings.report_tick_s)
             try:
                 self.grid.queue_reports(self.heater.view())
             except (OSError, ValueError) as exc:
                 log.error("reports not queued: %s", exc)
+            except Exception as exc:
+                # Like the grid task: whatever a VTN event makes the report code raise must not
+                # end the daemon; the next tick tries again.
+                errors.log(exc, "reports not queued (%s)")
 
     async def _watchdog_loop(self) -> None:
         interval = self.notifier.watchdog_interval_s
@@ -292,9 +374,14 @@ class Daemon:
         now = self.clock.now()
         view = self.heater.view()
         details = self.heater.details()
-        events = events_at(self.timeline, now)
         active = self.controller.desired(now)
-        event_end = active.end if active is not None and active.kind in _CURTAILING else None
+        # The card shows the event the gateway obeys, not merely the first one in force.
+        events = events_at(self.timeline, now, obeyed=None if active is None else active.event_id)
+        event_end = None
+        if active is not None and active.kind in _CURTAILING:
+            # The end of the whole command, not of its current interval (an event with one-minute
+            # intervals is one command until its last interval ends).
+            event_end = self.controller.run_end(now)
         if event_end is None and events.current is not None:
             event_end = events.current.end
         heater = ws.HeaterStatus.from_device(
@@ -346,9 +433,10 @@ def plan_for_page(plan: ControlPlan | None, now: datetime) -> ws.Plan:
     )
 
 
-def events_at(timeline: SignalTimeline, now: datetime) -> ws.Events:
-    """The current and next grid event (grouped by event id) for the page; an instruction in
-    force is shown before a price event in force."""
+def events_at(timeline: SignalTimeline, now: datetime, obeyed: str | None = None) -> ws.Events:
+    """The current and next grid event (grouped by event id) for the page. The current one is
+    the event the gateway obeys (``obeyed``, the event id of the command in force) when it is in
+    force; otherwise an instruction in force is shown before a price event in force."""
     spans: dict[str, tuple[datetime, datetime, SignalInterval]] = {}
     for interval in timeline.intervals:
         if interval.kind not in _EVENT_SUMMARIES:
@@ -368,7 +456,7 @@ def events_at(timeline: SignalTimeline, now: datetime) -> ws.Events:
         )
 
     ongoing = [(k, v) for k, v in spans.items() if v[0] <= now < v[1]]
-    ongoing.sort(key=lambda kv: (kv[1][2].kind in _PRICE_KINDS, kv[1][0]))
+    ongoing.sort(key=lambda kv: (kv[0] != obeyed, kv[1][2].kind in _PRICE_KINDS, kv[1][0]))
     upcoming = sorted(((k, v) for k, v in spans.items() if v[0] > now), key=lambda kv: kv[1][0])
     return ws.Events(
         current=info(ongoing[0][0], *ongoing[0][1]) if ongoing else None,

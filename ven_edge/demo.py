@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -35,6 +37,8 @@ LEAD_IN: Final = timedelta(hours=1)
 # The utility's shed event the demo adds (SIMPLE level 1), in plan time from the clock start.
 SHED_OFFSET: Final = timedelta(hours=3, minutes=30)
 SHED_LENGTH: Final = timedelta(hours=1)
+#: Name prefix of the working folder made when --dir is not given.
+TMP_PREFIX: Final = "ven-edge-demo-"
 
 
 def register(subparsers: Any) -> None:
@@ -76,15 +80,49 @@ def _handle(args: argparse.Namespace) -> int:
             "run `make demo` in a checkout of ven-edge\n"
         )
         return 2
-    configure_logging("INFO")
-    workdir = args.dir or Path(tempfile.mkdtemp(prefix="ven-edge-demo-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
-        asyncio.run(run_demo(workdir, args.speed, args.web_port, args.vtn_port, args.webhook_port))
-    except OSError as exc:
-        sys.stderr.write(f"ven-edge demo: {exc}\n")
-        return 1
+    handler = configure_logging("INFO")
+    with contextlib.ExitStack() as cleanup:
+        if args.dir is None:  # a folder of our own, removed when the demo stops
+            workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix=TMP_PREFIX)))
+        else:  # the user's folder, kept for a look afterwards
+            workdir = args.dir
+            workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            asyncio.run(
+                run_demo(
+                    workdir,
+                    args.speed,
+                    args.web_port,
+                    args.vtn_port,
+                    args.webhook_port,
+                    log_handler=handler,
+                    keeps_dir=args.dir is not None,
+                )
+            )
+        except OSError as exc:
+            sys.stderr.write(f"ven-edge demo: {exc}\n")
+            return 1
     return 0
+
+
+class DemoClockFormatter(logging.Formatter):
+    """Stamp log lines with the demo's clock, as the status page is, instead of the wall clock.
+
+    Wraps the formatter already installed, so the line format stays that of ``ven-edge run``.
+    """
+
+    def __init__(self, inner: logging.Formatter, now: Callable[[], float]) -> None:
+        super().__init__()
+        self._inner = inner
+        self._now = now
+
+    def format(self, record: logging.LogRecord) -> str:
+        # A record is formatted as it is emitted, so the clock's present is the record's time.
+        at = self._now()
+        shifted = logging.makeLogRecord(record.__dict__)
+        shifted.created = at
+        shifted.msecs = (at - int(at)) * 1000
+        return self._inner.format(shifted)
 
 
 async def run_demo(
@@ -95,6 +133,8 @@ async def run_demo(
     webhook_port: int,
     *,
     stop: asyncio.Event | None = None,
+    log_handler: logging.Handler | None = None,
+    keeps_dir: bool = True,
 ) -> None:
     from hil.clock import AcceleratedClock
     from hil.heater import COMM_TIMEOUT_S, HeaterConfig
@@ -109,6 +149,9 @@ async def run_demo(
 
     start = SAMPLE_START - LEAD_IN
     clock = AcceleratedClock(speed, start_epoch_s=start.timestamp())
+    if log_handler is not None:
+        inner = log_handler.formatter or logging.Formatter()
+        log_handler.setFormatter(DemoClockFormatter(inner, clock.time))
     local_start = start.astimezone()
     midnight = local_start.replace(hour=0, minute=0, second=0, microsecond=0)
     tank = build_thermal_model(
@@ -139,7 +182,7 @@ async def run_demo(
         )
         # The heater's outside-communication watchdog counts simulated seconds while the UCM's
         # heartbeat is a real-time link matter: scale the watchdog so that it still means
-        # "five real minutes without the gateway" (cta2045.md §14).
+        # "five real minutes without the gateway" (docs/cta2045.md §14).
         heater_config = HeaterConfig(comm_timeout_s=COMM_TIMEOUT_S * speed)
         async with run_simulator(
             workdir / "heater", thermal=tank, clock=clock.monotonic, heater_config=heater_config
@@ -174,14 +217,16 @@ async def run_demo(
             )
 
             async def started(parts: Parts) -> None:
-                _banner(parts, vtn.base_url, workdir, speed, shed_start)
+                _banner(parts, vtn.base_url, workdir, speed, shed_start, keeps_dir)
 
             await serve(config, clock=clock, stop=stop, started=started)
     sys.stdout.write("ven-edge demo stopped.\n")
     sys.stdout.flush()
 
 
-def _banner(parts: Any, vtn_url: str, workdir: Path, speed: float, shed_start: datetime) -> None:
+def _banner(
+    parts: Any, vtn_url: str, workdir: Path, speed: float, shed_start: datetime, keeps_dir: bool
+) -> None:
     local = shed_start.astimezone()
     lines = [
         "",
@@ -189,7 +234,7 @@ def _banner(parts: Any, vtn_url: str, workdir: Path, speed: float, shed_start: d
         f"  Status page:  {parts.web_url}",
         f"  JSON status:  {parts.web_url}api/status",
         f"  VTN (demo):   {vtn_url}   (business logic: bl_client / 1001)",
-        f"  Working dir:  {workdir}",
+        f"  Working dir:  {workdir}" + ("" if keeps_dir else "   (removed when the demo stops)"),
         f"  Clock:        {speed:g}x, starting {SAMPLE_START - LEAD_IN:%Y-%m-%d %H:%M} UTC",
         "Watch: the price chart fills in and the plan sheds the dearer hours;",
         f"       at {local:%H:%M} (page time) the utility's shed event starts:",

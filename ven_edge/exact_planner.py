@@ -12,6 +12,7 @@ the price plan is left out: a flat tariff must not make the heater shed.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -29,7 +30,8 @@ from ven_edge.plan.commands import Strategy
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Problem
 from ven_edge.plan.scheduler import schedule
-from ven_edge.rule_planner import overlay_instructions, price_at
+from ven_edge.rule_planner import numeric, overlay_instructions
+from ven_edge.signal_profile import Profile, winner_profile
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +87,23 @@ class ExactPlanner:
         starts = [now + step * k for k in range(n)]
         # The prices the VTN sent, not the builder's fill for gaps: the page shows these, and
         # the reasons cite only these.
-        sent = [price_at(inputs.signals, s) for s in starts]
-        priced = self._price_plan(inputs, starts, sent)
+        prices = winner_profile(inputs.signals, "PRICE")
+        sent = [numeric(prices.value_at(s)) for s in starts]
+        priced = self._price_plan(inputs, starts, sent, prices)
         price_cmds, steps = (
             priced
             if priced is not None
             else ((), tuple(PlanStep(s, p, 0.0, None) for s, p in zip(starts, sent, strict=True)))
         )
 
+        price_starts = [c.start for c in price_cmds]
+
         def price_command(at: datetime) -> PlannedCommand | None:
-            if price_at(inputs.signals, at) is None:
+            if numeric(prices.value_at(at)) is None:
                 return None  # beyond the prices the VTN sent, nothing justifies a price command
-            return next((c for c in price_cmds if c.covers(at)), None)
+            # The price commands follow one another without overlap (one per run of steps).
+            k = bisect_right(price_starts, at) - 1
+            return price_cmds[k] if k >= 0 and price_cmds[k].covers(at) else None
 
         commands = overlay_instructions(inputs.signals, starts, now + step * n, price_command)
         return ControlPlan(
@@ -108,13 +115,17 @@ class ExactPlanner:
         )
 
     def _price_plan(
-        self, inputs: PlanInputs, starts: list[datetime], sent: list[float | None]
+        self,
+        inputs: PlanInputs,
+        starts: list[datetime],
+        sent: list[float | None],
+        profile: Profile,
     ) -> tuple[tuple[PlannedCommand, ...], tuple[PlanStep, ...]] | None:
         horizon_end = inputs.now + self.config.horizon
         prices = [
             float(v)
-            for i in inputs.signals.of_kind("PRICE").intervals
-            if i.end > inputs.now and i.start < horizon_end
+            for i in inputs.signals.intervals
+            if i.kind == "PRICE" and i.end > inputs.now and i.start < horizon_end
             for v in i.values
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         ]
@@ -129,7 +140,9 @@ class ExactPlanner:
             capacity_wh=None if device.capacity_kwh is None else device.capacity_kwh * 1000.0,
             tank_c=None if device.tank_temp_f is None else (device.tank_temp_f - 32.0) * 5 / 9,
         )
-        problem = build_problem(inputs.signals, state, self.config, inputs.now, self.model)
+        problem = build_problem(
+            inputs.signals, state, self.config, inputs.now, self.model, prices=profile
+        )
         plan = schedule(with_holding_cost(problem, self._loss_per_hour()))
         if not plan.feasible:
             log.warning("no plan meets every constraint (unserved %.2f kWh)", plan.unserved_kwh)

@@ -16,8 +16,9 @@ from typing import Final
 
 from aiohttp import web
 
+from ven_edge.config import VtnConfig
 from ven_edge.control import DeviceView
-from ven_edge.oadr3.client import VtnClient
+from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.link import LinkTiming, VtnLink
 from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
 from ven_edge.oadr3.webhook import WebhookReceiver
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH: Final = "/oadr3/notify"
 OUTBOX_DOC: Final = "report_outbox"
 
-# CTA-2045 operational-state codes (cta2045.md §8.3) → OpenADR 3 OPERATING_STATE names
+# CTA-2045 operational-state codes (docs/cta2045.md §8.3) → OpenADR 3 OPERATING_STATE names
 # (Definition 3.1.0 Table 4). Codes 7–10, 13 and 14 have no OpenADR name: cycling and variable
 # following are curtailment, "not following" and price-stream operation are normal operation.
 OPERATING_STATE_NAMES: Final[dict[int, str]] = {
@@ -52,11 +53,30 @@ OPERATING_STATE_NAMES: Final[dict[int, str]] = {
 }
 
 
+def vtn_settings(vtn: VtnConfig) -> VtnSettings:
+    """The OpenADR 3 client settings of ``[vtn]`` (the daemon and ``ven-edge check`` alike)."""
+    if vtn.url is None:
+        raise ValueError("vtn.url is not set")
+    secret = vtn.client_secret
+    return VtnSettings(
+        base_url=vtn.url,
+        version=vtn.version,
+        client_id=vtn.client_id,
+        client_secret=None if secret is None else secret.reveal(),
+        ven_name=vtn.ven_name,
+        resource_name=vtn.resource_name,
+        targets=vtn.targets,
+        verify_tls=vtn.verify_tls,
+        ca_file=None if vtn.ca_file is None else str(vtn.ca_file),
+        request_timeout_s=vtn.request_timeout_s,
+    )
+
+
 def readings_of(device: DeviceView, previous_used_kwh: float | None) -> DeviceReadings:
     """Report values from the heater's state; usage is the energy used since the last call."""
     state = None if device.op_state is None else OPERATING_STATE_NAMES.get(device.op_state)
     if device.opted_out and state is not None and not state.endswith("OPTED_OUT"):
-        # Some heaters keep reporting 0/1 under override (cta2045.md §14): report the opt-out.
+        # Some heaters keep reporting 0/1 under override (docs/cta2045.md §14): report the opt-out.
         state = "RUNNING_OPTED_OUT" if state.startswith("RUNNING") else "IDLE_OPTED_OUT"
     charge = None
     if device.stored_kwh is not None and device.capacity_kwh:
@@ -157,5 +177,6 @@ class VtnGridPort:
             url=self.client.settings.base_url,
             ven_id=None if reg is None else reg.ven_id,
             last_contact=h.last_success,
-            last_error=h.last_error,
+            # A refused registration (with its fix) matters more than an old transient error.
+            last_error=h.registration_problem or h.last_error,
         )

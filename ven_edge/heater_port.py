@@ -1,8 +1,8 @@
 """The daemon's heater side over the CTA-2045 UCM session (:mod:`ven_edge.cta2045.ucm`).
 
 Translates the control core's :class:`~ven_edge.control.SendCommand` into the session's typed
-command API and its outcomes back (application NAK 0x05 = customer override, cta2045.md §8.4),
-and the session's :class:`~ven_edge.cta2045.device.DeviceSnapshot` into the control core's
+command API and its outcomes back (:func:`outcome_of`), and the session's
+:class:`~ven_edge.cta2045.device.DeviceSnapshot` into the control core's
 :class:`~ven_edge.control.DeviceView` and the status page's fields.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Final
 
 from ven_edge.config import HeaterConfig
-from ven_edge.control import CommandKind, DeviceView, Outcome, SendCommand
+from ven_edge.control import CommandKind, Delivery, DeviceView, Outcome, SendCommand
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.ucm import CommandOutcome, Status, UcmConfig, UcmSession
 from ven_edge.ports import HeaterDetails
@@ -28,8 +28,10 @@ from ven_edge.web.status import (
 
 log = logging.getLogger(__name__)
 
-# cta2045.md §8.4: application NAK reason 5 = customer override in effect.
+# Customer override in effect: Basic application NAK reason 5 (docs/cta2045.md §8.4), and the
+# Intermediate response code 7 (§9.1) that Advanced Load Up is refused with.
 APP_NAK_CUSTOMER_OVERRIDE: Final = 0x05
+OVERRIDE_REASON_TEXT: Final = "CUSTOMER_OVERRIDE"
 WH_PER_KWH: Final = 1000.0
 
 
@@ -85,15 +87,25 @@ def details_of(snapshot: DeviceSnapshot) -> HeaterDetails:
     )
 
 
-def outcome_of(result: CommandOutcome) -> Outcome:
-    """Map the session's command outcome to the control core's."""
-    if result.status is Status.OK:
-        return Outcome.ACCEPTED
-    if result.status is Status.APP_NAK and result.reason == APP_NAK_CUSTOMER_OVERRIDE:
-        return Outcome.OVERRIDDEN
-    if result.status in (Status.APP_NAK, Status.LINK_NAK):
-        return Outcome.REJECTED
-    return Outcome.FAILED  # timeout, not connected: retried after a delay
+def outcome_of(result: CommandOutcome) -> Delivery:
+    """Map the session's command outcome to the control core's.
+
+    Only an application NAK with its reason is the heater refusing; a link NAK (whatever its
+    code: docs/cta2045.md §4, "no application reply will follow"), a timeout or a closed port is a
+    transport failure the control core retries with backoff. An App NAK without a reason (an
+    undecodable or unusable reply) says nothing about the command, so it is retried too.
+    """
+    status = result.status
+    detail = f"{status.value}: {result.reason_text}" if result.reason_text else status.value
+    if status is Status.OK:
+        return Delivery(Outcome.ACCEPTED, detail=detail)
+    if status is Status.APP_NAK and result.reason is not None:
+        override = result.reason_text == OVERRIDE_REASON_TEXT or (
+            result.reason == APP_NAK_CUSTOMER_OVERRIDE and result.reason_text is None
+        )
+        outcome = Outcome.OVERRIDDEN if override else Outcome.REJECTED
+        return Delivery(outcome, result.reason, detail)
+    return Delivery(Outcome.FAILED, result.reason, detail)
 
 
 class UcmHeaterPort:
@@ -159,7 +171,7 @@ class UcmHeaterPort:
     def details(self) -> HeaterDetails:
         return details_of(self.session.snapshot)
 
-    async def send(self, command: SendCommand) -> Outcome:
+    async def send(self, command: SendCommand) -> Delivery:
         session = self.session
         duration = command.duration_s or 0
         try:
@@ -178,5 +190,5 @@ class UcmHeaterPort:
         except (OSError, RuntimeError, TimeoutError) as exc:
             # Port lost or the link busy while it is reopened: the control core retries.
             log.warning("%s not delivered: %s", command.kind.value, exc)
-            return Outcome.FAILED
+            return Delivery(Outcome.FAILED, detail=f"{type(exc).__name__}: {exc}")
         return outcome_of(result)

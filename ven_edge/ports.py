@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ven_edge.control import DeviceView, Outcome, SendCommand
+from ven_edge.control import Delivery, DeviceView, SendCommand
 from ven_edge.signals import SignalTimeline
 from ven_edge.web.status import DeviceInfo, HeaterLinkHealth, VtnHealth
 
@@ -30,7 +30,7 @@ class HeaterDetails:
 
 class HeaterPort(Protocol):
     async def start(self) -> None:
-        """Open the link and commission the heater (End Shed at start-up, cta2045.md §7)."""
+        """Open the link and commission the heater (End Shed at start-up, docs/cta2045.md §7)."""
         ...
 
     async def stop(self) -> None: ...
@@ -39,7 +39,9 @@ class HeaterPort(Protocol):
 
     def details(self) -> HeaterDetails: ...
 
-    async def send(self, command: SendCommand) -> Outcome: ...
+    async def send(self, command: SendCommand) -> Delivery:
+        """Send ``command``; the outcome carries the heater's reason for a refusal."""
+        ...
 
     def set_listener(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (in the event loop) when the heater's state changes."""

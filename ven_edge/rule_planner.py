@@ -1,7 +1,7 @@
 """A rule-based planner: grid events map straight to CTA-2045 commands, price peaks to shed.
 
 Events that are instructions (``SIMPLE`` levels, grid alerts) are obeyed as they come, whatever
-the price: openadr3.md §6 maps SIMPLE 0 → End Shed, 1 → Shed, 2 → Critical Peak, 3 → Grid
+the price: docs/openadr3.md §6 maps SIMPLE 0 → End Shed, 1 → Shed, 2 → Critical Peak, 3 → Grid
 Emergency, and the alerts that ask to minimise use to Grid Emergency (FLEX_ALERT to Shed).
 
 Prices are planned on a fixed step: steps in the top quarter of the known prices (and clearly
@@ -14,7 +14,8 @@ used; both produce the same :class:`~ven_edge.control.ControlPlan`.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -27,9 +28,10 @@ from ven_edge.control import (
     PlanStep,
     merge_commands,
 )
-from ven_edge.signals import SignalTimeline
+from ven_edge.signal_profile import Profile, priority_rank, profile, winner_profile
+from ven_edge.signals import SignalInterval, SignalTimeline, Value
 
-# openadr3.md §6: SIMPLE levels (normal, moderate, high, emergency).
+# docs/openadr3.md §6: SIMPLE levels (normal, moderate, high, emergency).
 SIMPLE_COMMANDS: Final[dict[int, CommandKind]] = {
     0: CommandKind.NORMAL,
     1: CommandKind.SHED,
@@ -69,39 +71,57 @@ class RuleSettings:
             raise ValueError("reserve_fraction must be between 0 and 1")
 
 
-def instruction_at(timeline: SignalTimeline, t: datetime) -> PlannedCommand | None:
-    """The instruction in force at ``t`` (as a one-step command), if any."""
-    best: tuple[tuple[bool, int], PlannedCommand] | None = None
-    for interval in timeline.active_at(t):
-        kind: CommandKind | None = None
-        reason = ""
-        if interval.kind == "SIMPLE":
-            try:
-                level = int(interval.value_at(t))
-            except (TypeError, ValueError):
-                continue
-            kind = SIMPLE_COMMANDS.get(level)
-            reason = (
-                "utility event ended early"
-                if level == 0
-                else f"utility event ({_SIMPLE_WORDS.get(level, str(level))} level)"
-            )
-        elif interval.kind in ALERT_COMMANDS:
-            kind = ALERT_COMMANDS[interval.kind]
-            reason = f"utility alert: {interval.kind.removeprefix('ALERT_').replace('_', ' ')}"
+def _instruction(interval: SignalInterval) -> tuple[CommandKind, str] | None:
+    """The command an instruction interval asks for and why, or None when it asks for none
+    (a price, an unknown SIMPLE level). SIMPLE is not a packed kind: its value holds throughout."""
+    if interval.kind == "SIMPLE":
+        try:
+            level = int(interval.values[0])
+        except (TypeError, ValueError, OverflowError):
+            return None
+        kind = SIMPLE_COMMANDS.get(level)
         if kind is None:
-            continue
-        rank = (interval.priority is None, interval.priority or 0)
-        command = PlannedCommand(
-            start=t,
-            end=interval.end,
-            kind=kind,
-            reason=f"{reason} until {interval.end:%H:%M}",
-            event_id=interval.event_id or None,
+            return None
+        reason = (
+            "utility event ended early"
+            if level == 0
+            else f"utility event ({_SIMPLE_WORDS.get(level, str(level))} level)"
         )
-        if best is None or rank < best[0]:
-            best = (rank, command)
-    return None if best is None else best[1]
+        return kind, reason
+    if interval.kind in ALERT_COMMANDS:
+        name = interval.kind.removeprefix("ALERT_").replace("_", " ")
+        return ALERT_COMMANDS[interval.kind], f"utility alert: {name}"
+    return None
+
+
+def instruction_profile(timeline: SignalTimeline) -> Profile:
+    """Which instruction is in force when: the highest priority (lowest number, none last),
+    among equals the first in timeline order."""
+    candidates = [i for i in timeline.intervals if _instruction(i) is not None]
+    order = sorted(range(len(candidates)), key=lambda k: priority_rank(candidates[k]))  # stable
+    return profile(candidates, order, lambda i: (i.start, i.end))
+
+
+def instruction_at(
+    timeline: SignalTimeline, t: datetime, instructions: Profile | None = None
+) -> PlannedCommand | None:
+    """The instruction in force at ``t`` (as a one-step command), if any; pass
+    :func:`instruction_profile` of ``timeline`` when asking more than once."""
+    if instructions is None:
+        instructions = instruction_profile(timeline)
+    interval = instructions.at(t)
+    if interval is None:
+        return None
+    asked = _instruction(interval)
+    assert asked is not None  # the profile holds only instructions
+    kind, reason = asked
+    return PlannedCommand(
+        start=t,
+        end=interval.end,
+        kind=kind,
+        reason=f"{reason} until {interval.end:%H:%M}",
+        event_id=interval.event_id or None,
+    )
 
 
 def segments(
@@ -115,18 +135,27 @@ def segments(
     Look the price plan up at :func:`probe` of a segment, which lies in the step it mostly
     covers."""
     first = step_starts[0]
-    edges = {
-        t
-        for interval in timeline.intervals
-        if interval.kind == "SIMPLE" or interval.kind in ALERT_COMMANDS
-        for t in (interval.start, interval.end)
-        if first < t < end
-    }
-    steps = {
-        t for t in step_starts if t == first or all(abs(t - edge) >= MIN_SEGMENT for edge in edges)
-    }
-    ordered = sorted(steps | edges)
+    edges = sorted(
+        {
+            t
+            for interval in timeline.intervals
+            if interval.kind == "SIMPLE" or interval.kind in ALERT_COMMANDS
+            for t in (interval.start, interval.end)
+            if first < t < end
+        }
+    )
+    steps = {t for t in step_starts if t == first or _clear_of(edges, t)}
+    ordered = sorted(steps.union(edges))
     return [(a, b) for a, b in zip(ordered, [*ordered[1:], end], strict=True) if a < b]
+
+
+def _clear_of(edges: list[datetime], t: datetime) -> bool:
+    """Whether every one of the sorted ``edges`` is at least :data:`MIN_SEGMENT` from ``t``:
+    the nearest ones are either side of where ``t`` would be inserted."""
+    i = bisect_left(edges, t)
+    return (i == len(edges) or edges[i] - t >= MIN_SEGMENT) and (
+        i == 0 or t - edges[i - 1] >= MIN_SEGMENT
+    )
 
 
 def probe(start: datetime, end: datetime) -> datetime:
@@ -144,17 +173,26 @@ def overlay_instructions(
     """The command timeline over :func:`segments`: the instruction in force where there is one
     (a utility's request is obeyed whatever the price), elsewhere the kind, reason and energy of
     ``price_command`` at the segment's :func:`probe` (None: no command there)."""
+    instructions = instruction_profile(timeline)
     chosen: list[PlannedCommand] = []
     for start, seg_end in segments(timeline, step_starts, end):
-        command = instruction_at(timeline, start) or price_command(probe(start, seg_end))
+        command = instruction_at(timeline, start, instructions) or price_command(
+            probe(start, seg_end)
+        )
         if command is not None:
             chosen.append(replace(command, start=start, end=seg_end))
     return merge_commands(chosen)
 
 
-def price_at(timeline: SignalTimeline, t: datetime) -> float | None:
-    """The numeric PRICE in force at ``t`` (priority resolved), or None."""
-    value = timeline.value_at("PRICE", t)
+def prices_at(timeline: SignalTimeline, times: Sequence[datetime]) -> list[float | None]:
+    """The numeric PRICE in force (priority resolved) at each of ``times``, or None; from one
+    sweep of the timeline."""
+    prices = winner_profile(timeline, "PRICE")
+    return [numeric(prices.value_at(t)) for t in times]
+
+
+def numeric(value: Value | None) -> float | None:
+    """A price as a float; None for none or a value that is not a number."""
     if value is None or isinstance(value, (bool, str)):
         return None
     return float(value)
@@ -168,7 +206,7 @@ def plan_by_rules(inputs: PlanInputs, settings: RuleSettings | None = None) -> C
     first = now - timedelta(seconds=(now.timestamp() % step_s))
     count = int(cfg.horizon / cfg.step)
     starts = [first + cfg.step * i for i in range(count)]
-    prices = [price_at(inputs.signals, max(s, now)) for s in starts]
+    prices = prices_at(inputs.signals, [max(s, now) for s in starts])
     known = [p for p in prices if p is not None]
 
     peak = [False] * count

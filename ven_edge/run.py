@@ -2,7 +2,9 @@
 
 SIGTERM (systemd stop) and SIGINT (Ctrl-C) end it cleanly: ``STOPPING=1``, tasks cancelled, the
 status page closed, the serial port released. Configuration errors are printed with the key and
-the fix (:class:`~ven_edge.config.ConfigError`) and exit with status 2 before anything starts.
+the fix (:class:`~ven_edge.config.ConfigError`) and exit with status 2 before anything starts. A
+part that cannot start (a port in use) is logged as ``cannot start <part>: <reason>`` after what
+had started is stopped again, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from ven_edge.clock import Clock, WallClock
 from ven_edge.config import Config, ConfigError, load_config
 from ven_edge.control import ControlPlan, PlanInputs, Planner
-from ven_edge.daemon import Daemon
+from ven_edge.daemon import Daemon, StartupError
 from ven_edge.ports import GridPort, HeaterPort
+from ven_edge.redact import redact_text
 from ven_edge.rule_planner import RuleSettings, plan_by_rules
 from ven_edge.sdnotify import Notifier
 from ven_edge.store import StateStore
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
+EXIT_START = 1
 
 
 def register(subparsers: Any) -> None:
@@ -61,9 +65,12 @@ def _handle(args: argparse.Namespace) -> int:
     configure_logging(config.log.level)
     try:
         asyncio.run(serve(config))
+    except StartupError as exc:
+        log.error("%s", exc)
+        return EXIT_START
     except OSError as exc:
-        log.error("cannot start: %s", exc)
-        return 1
+        log.error("cannot start: %s", redact_text(str(exc)))
+        return EXIT_START
     return 0
 
 
@@ -73,7 +80,7 @@ _STRATEGIES: dict[str, Strategy] = {
     "fraction": "fraction",
     "percentile": "price",
 }
-# Heat-pump figures assumed without a model file (a 50-gallon unit at DOE conditions, hpwh.md).
+# Heat-pump figures assumed without a model file (a 50-gallon unit at DOE conditions, docs/hpwh.md).
 DEFAULT_HP_KW = 1.2
 DEFAULT_HP_COP = 3.0
 DEFAULT_ELEMENT_KW = 4.5
@@ -145,23 +152,10 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
     if config.vtn.url is None:
         log.warning("no [vtn] url configured: the heater runs on the persisted plan only")
         return None
-    from ven_edge.grid_port import WEBHOOK_PATH, VtnGridPort
-    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.grid_port import WEBHOOK_PATH, VtnGridPort, vtn_settings
+    from ven_edge.oadr3.client import VtnClient
 
-    secret = config.vtn.client_secret
-    settings = VtnSettings(
-        base_url=config.vtn.url,
-        version=config.vtn.version,
-        client_id=config.vtn.client_id,
-        client_secret=None if secret is None else secret.reveal(),
-        ven_name=config.vtn.ven_name,
-        resource_name=config.vtn.resource_name,
-        targets=config.vtn.targets,
-        verify_tls=config.vtn.verify_tls,
-        ca_file=None if config.vtn.ca_file is None else str(config.vtn.ca_file),
-        request_timeout_s=config.vtn.request_timeout_s,
-    )
-    client = VtnClient(settings, wall_clock=clock.now)
+    client = VtnClient(vtn_settings(config.vtn), wall_clock=clock.now)
     hook = config.vtn.webhook
     webhook = callback_url = bind = None
     if hook.enabled:
@@ -213,30 +207,29 @@ async def serve(
         on_status=None if status_notifier is None else status_notifier.notify,
     )
     parts = Parts(daemon=daemon, heater=heater, grid=grid)
-    runner: Any = None
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-
-    async def ready() -> None:
-        nonlocal runner
-        if config.web.enabled:
-            from ven_edge.web.app import create_app, start_web
-
-            app = create_app(daemon.snapshot, notifier=status_notifier)
-            runner, _ = await start_web(app, config.web.host, config.web.port)
-            port = runner.addresses[0][1]
-            host = config.web.host
-            parts.web_url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
-        if started is not None:
-            await started(parts)
-
-    try:
-        await daemon.run(stop, ready=ready)
-    finally:
-        if runner is not None:
-            await runner.cleanup()
+    async with contextlib.AsyncExitStack() as cleanup:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signum)
+                loop.add_signal_handler(signum, stop.set)
+                cleanup.callback(loop.remove_signal_handler, signum)
+
+        async def ready() -> None:
+            # Called by the daemon once its parts run; what starts here is stopped after the
+            # daemon's parts (the page shows them to the end).
+            if config.web.enabled:
+                from ven_edge.web.app import create_app, start_web
+
+                app = create_app(daemon.snapshot, notifier=status_notifier)
+                host = config.web.host
+                try:
+                    runner, _ = await start_web(app, host, config.web.port)
+                except OSError as exc:
+                    raise StartupError(f"the status page on port {config.web.port}", exc) from exc
+                cleanup.push_async_callback(runner.cleanup)
+                port = runner.addresses[0][1]
+                parts.web_url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+            if started is not None:
+                await started(parts)
+
+        await daemon.run(stop, ready=ready)

@@ -38,6 +38,9 @@ Value = float | int | str | bool
 #: (OpenADR 3.1.0 User Guide, "multi-valued payloads": PRICE, EXPORT_PRICE and GHG).
 SUB_INTERVAL_KINDS: frozenset[str] = frozenset({"PRICE", "EXPORT_PRICE", "GHG"})
 
+#: datetime's resolution: the shortest sub-interval a packed value may have.
+_RESOLUTION = timedelta(microseconds=1)
+
 
 def _require_aware(name: str, value: datetime) -> None:
     if not isinstance(value, datetime):
@@ -75,6 +78,13 @@ class SignalInterval:
             raise ValueError("kind must be a non-empty payload type")
         if not self.values:
             raise ValueError(f"{self.kind} interval from {self.start.isoformat()} has no values")
+        if self.is_packed and self.duration < _RESOLUTION * len(self.values):
+            # Each packed value needs a sub-interval of at least the clock's resolution, or
+            # the sub-interval arithmetic (duration / n) divides by zero.
+            raise ValueError(
+                f"{self.kind} interval from {self.start.isoformat()} is too short for "
+                f"{len(self.values)} sub-intervals"
+            )
         if self.priority is not None and (
             isinstance(self.priority, bool) or not isinstance(self.priority, int)
         ):

@@ -1,6 +1,6 @@
 """OpenADR 3.0.1 routes (base path ``/openadr3/3.0.1``): the same store seen through 3.0.1 shapes.
 
-Differences from 3.1.0 (reference digest §9): typed targets and ``targetType``/``targetValues``
+Differences from 3.1.0 (docs/openadr3.md §9): typed targets and ``targetType``/``targetValues``
 queries, resources nested under ``/vens/{venID}``, ven bodies without ``objectType`` and with
 embedded resources, ``programID`` required on reports and subscriptions, ``intervals`` required
 on events, subscription operations as HTTP verbs. Object privacy of 3.1 applies here too, so a

@@ -127,7 +127,7 @@ async def issue_token(request: web.Request, authenticator: Authenticator) -> web
         {
             "access_token": issued.access_token,
             "token_type": "Bearer",
-            # toadr3 reads expires_in unconditionally (reference digest §10.2 #11).
+            # toadr3 reads expires_in unconditionally (docs/openadr3.md §10.2 #11).
             "expires_in": issued.expires_in,
             "scope": issued.scope,
         }

@@ -18,7 +18,7 @@ from vtn_lite.config import ClientEntry, Role
 from vtn_lite.storage import Store
 
 # Scopes of the 3.1.0 YAML (securitySchemes.oAuth2ClientCredentials) plus read_bl, which the
-# YAML uses on BL-only notifier topics without declaring it (reference digest §1.2).
+# YAML uses on BL-only notifier topics without declaring it (docs/openadr3.md §1.2).
 BL_SCOPES = frozenset(
     {
         "read_all",

@@ -1,4 +1,4 @@
-"""Translation between OpenADR 3.0.1 bodies and the canonical 3.1.0 form (reference digest §9).
+"""Translation between OpenADR 3.0.1 bodies and the canonical 3.1.0 form (docs/openadr3.md §9).
 
 3.0.1 targets are valuesMaps ``{type, values}``; 3.1.0 targets are plain strings. The strings are
 the values; the typed form is kept in the object's ``extra`` so a 3.0.1 client reads back what
@@ -159,7 +159,7 @@ def _targets_out(out: dict[str, Any], extra: dict[str, Any] | None) -> dict[str,
 
 def _event_periods_301(out: dict[str, Any]) -> dict[str, Any]:
     """Spell a 3.1 event's timing so that 3.0.1, where ``intervalPeriod.start`` is required,
-    keeps it instead of dropping start-less periods (reference digest §5).
+    keeps it instead of dropping start-less periods (docs/openadr3.md §5).
 
     * The event starts where its first interval starts (its span's start in 3.1), so an event
       period holding only a duration gets that start.

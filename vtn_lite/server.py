@@ -38,7 +38,7 @@ from vtn_lite.storage import Store
 log = logging.getLogger(__name__)
 
 # The OpenADR Alliance reference implementation's test credentials, which the Alliance test
-# tool and other OpenADR test tools use (reference digest §11, §12).
+# tool and other OpenADR test tools use (docs/openadr3.md §11, §12).
 DEMO_CLIENTS: tuple[tuple[str, str, Role], ...] = (
     ("bl_client", "1001", "bl"),
     ("ven_client", "999", "ven"),

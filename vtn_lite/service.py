@@ -23,7 +23,7 @@ from vtn_lite.errors import bad_request, conflict, forbidden, not_found
 from vtn_lite.storage import IndexFields, Query, Store, StoredObject
 
 KINDS = ("PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE")
-# Scopes per operation, from the 3.1.0 YAML security requirements (reference digest §1.2).
+# Scopes per operation, from the 3.1.0 YAML security requirements (docs/openadr3.md §1.2).
 READ_SCOPE = {
     "PROGRAM": "read_targets",
     "EVENT": "read_targets",

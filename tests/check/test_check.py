@@ -68,10 +68,12 @@ async def test_sample_config_passes_with_serial_and_network_skipped(tmp_path: Pa
         "CTA-2045 commissioning (device information, operational state)": "skip",
         "VTN is reachable": "skip",
         "VTN token obtained": "skip",
+        "VTN speaks the configured OpenADR version": "skip",
+        "VTN accepts the registration": "skip",
     }
     out = io.StringIO()
     assert print_report(results, out) is True
-    assert out.getvalue().splitlines()[-1] == "OK: 2 pass, 5 skip"
+    assert out.getvalue().splitlines()[-1] == "OK: 2 pass, 7 skip"
 
 
 async def test_invalid_config_fails_and_skips_what_depends_on_it(tmp_path: Path) -> None:
@@ -319,3 +321,43 @@ def test_a_missing_check_is_never_ok() -> None:
     assert print_report(results, out) is False
     assert "[MISSING] b: not in this build" in out.getvalue()
     assert out.getvalue().splitlines()[-1] == "NOT READY: 1 pass, 1 missing"
+
+
+@pytest.mark.parametrize(
+    ("configured", "spoken"), [("3.0.1", "3.1.0"), ("3.1.0", "3.0.1"), ("3.1.0", "3.1.0")]
+)
+async def test_version_mismatch_is_a_failure_with_the_fix(
+    tmp_path: Path, configured: str, spoken: str
+) -> None:
+    client_id, secret, _ = CLIENTS["ven"]
+    async with running_vtn(make_config()) as vtn:
+        url = vtn.base_url if spoken == "3.1.0" else vtn.base_url_301
+        body = vtn_body(tmp_path, url, client_id, secret) + f'version = "{configured}"\n'
+        path = write_config(tmp_path, body)
+        ctx = CheckContext(path, skip_serial=True)
+        results = await run_checks(ctx)
+    by_name = {r.name: r.outcome for r in results}
+    version = by_name["VTN speaks the configured OpenADR version"]
+    registration = by_name["VTN accepts the registration"]
+    if configured == spoken:
+        assert version == Outcome.passed(f"the VTN speaks OpenADR {spoken}, as configured")
+        assert registration.status == "pass"
+        assert print_report(results, io.StringIO()) is True
+        return
+    assert version.status == "fail"
+    assert f"the VTN speaks OpenADR {spoken} but vtn.version is '{configured}'" in version.detail
+    assert version.fix == f'set vtn.version = "{spoken}" in {path}, then run again'
+    assert registration.status == "skip"
+    assert (
+        print_report(results, io.StringIO()) is False
+    )  # never "OK" for a gateway that polls nothing
+
+
+async def test_vtn_url_credentials_and_query_are_not_printed(tmp_path: Path, vtn_url: str) -> None:
+    url = vtn_url.replace("http://", "http://vtnuser:S3cretPw@") + "?apikey=K3yValue"
+    ctx = CheckContext(write_config(tmp_path, f'[vtn]\nurl = "{url}"\n'), skip_serial=True)
+    out = io.StringIO()
+    print_report(await run_checks(ctx), out)
+    assert "answered HTTP" in out.getvalue()
+    for secret in ("vtnuser", "S3cretPw", "K3yValue"):
+        assert secret not in out.getvalue()

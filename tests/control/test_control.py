@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ven_edge.command_policy import PolicySettings, covering_duration_s
 from ven_edge.control import (
     MAX_ENCODABLE_DURATION_S,
     CommandKind,
@@ -84,7 +85,7 @@ def test_cancellation_ends_with_end_shed() -> None:
 
 def test_long_event_is_renewed_before_the_heaters_timer_runs_out() -> None:
     settings = ControlSettings(
-        max_command_s=3600, renew_margin_s=60, replan_interval=timedelta(hours=9)
+        PolicySettings(max_command_s=3600, renew_margin_s=60), replan_interval=timedelta(hours=9)
     )
     c = Controller(settings=settings, plan=shed_plan(hours=5))
     cmd = c.step(T0, ON)
@@ -106,7 +107,7 @@ def test_override_by_app_nak_is_respected_until_it_clears() -> None:
     assert cmd is not None
     c.record(cmd, Outcome.OVERRIDDEN, T0)
     assert [o.event_id for o in c.overrides] == ["ev1"]
-    # The heater may keep reporting normal states under override (cta2045.md §14): no resend.
+    # The heater may keep reporting normal states under override (docs/cta2045.md §14): no resend.
     assert c.step(T0 + timedelta(minutes=1), ON) is None
     opted = DeviceView(connected=True, op_state=11)
     assert c.step(T0 + timedelta(minutes=2), opted) is None
@@ -126,7 +127,7 @@ def test_opted_out_state_blocks_new_commands_and_is_recorded() -> None:
 
 
 def test_failed_send_is_retried_after_the_retry_delay() -> None:
-    c = Controller(settings=ControlSettings(retry_s=30), plan=shed_plan())
+    c = Controller(settings=ControlSettings(PolicySettings(retry_initial_s=30)), plan=shed_plan())
     cmd = c.step(T0, ON)
     assert cmd is not None
     c.record(cmd, Outcome.FAILED, T0)
@@ -201,7 +202,7 @@ def test_reconnect_resends_the_command_in_force_with_its_remaining_time() -> Non
     again = c.step(later, DeviceView(connected=True, op_state=0, commissionings=2))
     assert again is not None
     assert (again.kind, again.event_id) == (CommandKind.SHED, "ev1")
-    assert again.duration_s == quantised_duration_s(90 * 60)
+    assert again.duration_s == covering_duration_s(90 * 60)
     c.record(again, Outcome.ACCEPTED, later)
     assert c.step(later, DeviceView(connected=True, op_state=0, commissionings=2)) is None
 

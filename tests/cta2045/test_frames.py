@@ -1,4 +1,4 @@
-"""Link-layer frames: checksum (cta2045.md §3), ACK/NAK (§2, §4) and parse_frame."""
+"""Link-layer frames: checksum (docs/cta2045.md §3), ACK/NAK (§2, §4) and parse_frame."""
 
 from __future__ import annotations
 

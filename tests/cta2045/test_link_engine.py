@@ -30,7 +30,7 @@ from ven_edge.cta2045.link import (
 )
 from ven_edge.cta2045.stream import IDLE_GAP
 
-#: tIM, the quiet time between messages, and one byte at 19200 baud 8N1 (cta2045.md §1, §5).
+#: tIM, the quiet time between messages, and one byte at 19200 baud 8N1 (docs/cta2045.md §1, §5).
 T_IM = 0.100
 BYTE_TIME = 10 / 19200
 ACK = bytes.fromhex("0600")
@@ -387,7 +387,7 @@ def test_before_negotiation_a_long_frame_is_refused() -> None:
     assert FrameReceived(DEVICE_INFO_REPLY) in events
 
 
-# --- half-duplex line rules (cta2045.md §1, §5) ------------------------------------------------
+# --- half-duplex line rules (docs/cta2045.md §1, §5) ---------------------------------------
 
 OP_STATE_QUERY = Frame(MessageType.BASIC_DR, bytes((0x12, 0x00)))
 #: Our ACK's last byte has surely left (the write may reach the line WRITE_LATENCY late).

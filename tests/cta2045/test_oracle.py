@@ -1,4 +1,4 @@
-"""PyPI ``cta2045==0.1.0`` as an independent oracle for Basic DR payloads (cta2045.md §12.1).
+"""PyPI ``cta2045==0.1.0`` as an independent oracle for Basic DR payloads (docs/cta2045.md §12.1).
 
 That package frames without check bytes, so its frames are compared with ours minus the last two
 bytes. Its two known bugs are kept out (§12.1, §13 rows 3 and 4): ``power_level(percent)`` puts

@@ -124,7 +124,7 @@ def test_unsupported_data_link_request_gets_link_nak_0x07_and_nothing_else(
         done = await b.ucm.request(messages.to_data_frame(message), idempotent=False)
         assert done.failure is Failure.LINK_NAK
         assert done.nak == 0x07
-        await asyncio.sleep(4)  # no application reply follows a link NAK (cta2045.md §4)
+        await asyncio.sleep(4)  # no application reply follows a link NAK (docs/cta2045.md §4)
         assert [tx.data for tx in b.heater_log()] == [b"\x15\x07"]
 
     on_bus(test)

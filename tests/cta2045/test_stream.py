@@ -204,7 +204,7 @@ def test_clean_stream_any_boundaries(
     assert events == frames
 
 
-# --- Idle-gap resynchronisation (cta2045.md §5 tML, §13 row 8) ------------------------------
+# --- Idle-gap resynchronisation (docs/cta2045.md §5 tML, §13 row 8) ------------------------------
 
 
 def test_partial_frame_then_idle_gap_is_abandoned_with_nak_05() -> None:
@@ -329,8 +329,8 @@ def test_partial_frame_then_gap_then_a_frame(
 
 # --- over-long frames and bounded work per byte -------------------------------------------------
 
-#: pycta2045's 51-byte Device Information reply (cta2045.md §10): longer than the 2 bytes a link
-#: takes before the maximum payload is negotiated (§6).
+#: pycta2045's 51-byte Device Information reply (docs/cta2045.md §10): longer than the 2 bytes a
+#: link takes before the maximum payload is negotiated (§6).
 DEVICE_INFO_51 = bytes.fromhex(
     "08 02 00 33 01 81 00 00 42 00 00 00 02 00 00 00 00 00 00 00" + " 31" * 32 + " 1E 03 0C 73 8A"
 )

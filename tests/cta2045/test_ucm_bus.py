@@ -32,7 +32,7 @@ from ven_edge.web import status as ws
 
 T = TypeVar("T")
 ACK = b"\x06\x00"
-#: tIM, the quiet time between messages (cta2045.md §5).
+#: tIM, the quiet time between messages (docs/cta2045.md §5).
 T_IM = 0.100
 #: Float slack when comparing virtual instants (the bus's own tolerance is 0.1 µs).
 EPS = 1e-6

@@ -1,6 +1,6 @@
 """Over a real pty: idle-gap resync, the negotiated maximum payload, hourly time sync, reconnect.
 
-cta2045.md §5 and §13 row 8 (idle gap), §6 (maximum payload), §8.1 and §16.4 (Simple Time Sync
+docs/cta2045.md §5 and §13 row 8 (idle gap), §6 (maximum payload), §8.1 and §16.4 (Simple Time Sync
 hourly), §16.4 (End Shed at start-up only).
 """
 

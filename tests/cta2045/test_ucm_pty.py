@@ -16,7 +16,7 @@ from hil.sim import run_simulator
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.frames import Frame, MessageType
-from ven_edge.cta2045.link import LINK_ACK_TIMEOUT, T_AR, T_MA, LinkTimers
+from ven_edge.cta2045.link import T_AR, T_MA, LinkTimers
 from ven_edge.cta2045.messages import to_data_frame
 from ven_edge.cta2045.transport import open_serial
 from ven_edge.cta2045.ucm import MAX_HEARTBEAT_S, Status, UcmConfig, UcmSession
@@ -276,7 +276,9 @@ async def test_heater_side_timing_on_the_wire(tmp_path: Path) -> None:
     assert stream == b"\x06\x00" + to_data_frame(messages.app_ack(0x01)).serialize()
     assert arrivals[0][1] == b"\x06\x00"  # the ACK comes alone: the reply waits tAR
     ack_at, reply_at = arrivals[0][0], arrivals[1][0]
-    assert T_MA <= ack_at - sent <= LINK_ACK_TIMEOUT
+    # Lower bounds only: a loaded machine can delay any reply, never hasten one (the round trip
+    # on the spec timers is measured in bench/cta2045_link.py).
+    assert ack_at - sent >= T_MA
     assert reply_at - ack_at >= T_AR - 0.002  # the loop timer may fire a hair early
 
 

@@ -1,4 +1,4 @@
-"""Golden vectors: every byte-exact frame of cta2045.md §10 decodes to its documented meaning and
+"""Golden vectors: every byte-exact frame of docs/cta2045.md §10 decodes to its documented meaning,
 re-encodes to the same bytes. The vectors and their meanings live in ``vectors.json``."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _subset(actual: object, expected: object) -> bool:
 
 
 def test_all_digest_vectors_are_present() -> None:
-    assert len(VECTORS) == 77  # cta2045.md §10: "77 vectors"
+    assert len(VECTORS) == 77  # docs/cta2045.md §10: "77 vectors"
     assert len({v["hex"] for v in VECTORS}) == 77
 
 

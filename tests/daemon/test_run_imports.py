@@ -1,4 +1,4 @@
-"""What ``ven-edge run`` keeps out of memory (issue 5: the daemon's RSS ≤ 45 MB).
+"""What ``ven-edge run`` keeps out of memory (docs/gateway.md "Figures": the daemon's RSS ≤ 45 MB).
 
 pydantic and the OpenADR wire models are for vtn_lite and the tests; the daemon writes its report
 bodies by hand (ven_edge.oadr3.reports). importlib.metadata would bring zipfile, shutil, csv,

@@ -1,5 +1,8 @@
 import os
 import socket
+import sys
+import types
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -62,3 +65,49 @@ def test_send_failure_returns_false(tmp_path: Path) -> None:
 )
 def test_watchdog_interval(env: dict[str, str], expected: float | None) -> None:
     assert Notifier(env).watchdog_interval_s == expected
+
+
+def fake_python_systemd(monkeypatch: pytest.MonkeyPatch, notify: Callable[[str], bool]) -> None:
+    """Install a stand-in ``systemd.daemon`` module whose ``notify`` is ``notify``."""
+    fake = types.ModuleType("systemd.daemon")
+    fake.notify = notify  # type: ignore[attr-defined]
+    package = types.ModuleType("systemd")
+    package.daemon = fake  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "systemd", package)
+    monkeypatch.setitem(sys.modules, "systemd.daemon", fake)
+
+
+def test_uses_python_systemd_when_installed(monkeypatch: pytest.MonkeyPatch, notify_socket) -> None:
+    path, _ = notify_socket
+    sent: list[str] = []
+
+    def notify(status: str) -> bool:
+        sent.append(status)
+        return True
+
+    fake_python_systemd(monkeypatch, notify)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    notifier = Notifier()
+    assert notifier.ready("up")
+    assert notifier.watchdog()
+    assert sent == ["READY=1\nSTATUS=up", "WATCHDOG=1"]
+
+
+def test_python_systemd_errors_count_as_a_failed_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    def notify(status: str) -> bool:
+        raise OSError(111, "Connection refused")
+
+    fake_python_systemd(monkeypatch, notify)
+    monkeypatch.setenv("NOTIFY_SOCKET", "/nonexistent/notify.sock")
+    assert Notifier().status("x") is False
+
+
+def test_sends_itself_without_python_systemd(
+    monkeypatch: pytest.MonkeyPatch, notify_socket
+) -> None:
+    path, sock = notify_socket
+    monkeypatch.setitem(sys.modules, "systemd", None)  # import systemd raises ImportError
+    monkeypatch.setitem(sys.modules, "systemd.daemon", None)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    assert Notifier().ready("up")
+    assert sock.recv(4096) == b"READY=1\nSTATUS=up"

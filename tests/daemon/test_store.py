@@ -1,10 +1,13 @@
 import json
 import stat
+import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ven_edge.store import StateStore
+from ven_edge.store import StateStore, _encode
 
 
 def test_round_trip_and_mode(tmp_path: Path) -> None:
@@ -51,3 +54,127 @@ def test_failed_write_keeps_previous_content(tmp_path: Path) -> None:
 def test_rejects_unsafe_names(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="invalid state document name"):
         StateStore(tmp_path).path(name)
+
+
+# -- writes off the event loop ----------------------------------------------------------------
+
+
+def recording_writes(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(thread name, file name) of every atomic write the store makes from now on."""
+    writes: list[tuple[str, str]] = []
+    original = store.write_atomic
+
+    def record(target: Path, data: bytes) -> None:
+        writes.append((threading.current_thread().name, target.name))
+        original(target, data)
+
+    monkeypatch.setattr(store, "write_atomic", record)
+    return writes
+
+
+async def test_save_soon_writes_on_the_writer_thread_not_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = StateStore(tmp_path / "state")
+    writes = recording_writes(store, monkeypatch)
+    store.save_soon("plan", {"v": 1})
+    assert store.load("plan") == {"v": 1}  # a save not yet written is read back
+    await store.flush()
+    assert [name for _, name in writes] == ["plan.json"]
+    assert writes[0][0] != threading.current_thread().name
+    assert json.loads(store.path("plan").read_text()) == {"v": 1}
+    assert stat.S_IMODE(store.path("plan").stat().st_mode) == 0o600
+
+
+async def test_a_later_save_always_lands_last_and_superseded_ones_are_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = StateStore(tmp_path)
+    writes = recording_writes(store, monkeypatch)
+    release = threading.Event()
+    store.submit(lambda: release.wait(30))  # the writer is busy (a slow SD card)
+    for n in range(50):
+        store.save_soon("signals", {"n": n})
+    store.save_soon("plan", {"p": 1})
+    assert store.load("signals") == {"n": 49}
+    release.set()
+    await store.flush()
+    assert [name for _, name in writes] == ["signals.json", "plan.json"]
+    assert store.load("signals") == {"n": 49}
+    store.save("signals", {"n": 50})  # a direct save after them wins too
+    assert json.loads(store.path("signals").read_text()) == {"n": 50}
+
+
+async def test_writes_run_in_the_order_asked_for(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    seen: list[object] = []
+    store.save_soon("a", {"v": 1})
+    store.submit(lambda: seen.append(json.loads(store.path("a").read_text())))
+    await store.flush()
+    assert seen == [{"v": 1}]
+
+
+async def test_a_failed_write_is_logged_and_the_previous_content_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore(tmp_path)
+    store.save("plan", {"v": 1})
+
+    def full_disk(target: Path, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "write_atomic", full_disk)
+    store.save_soon("plan", {"v": 2})
+    await store.flush()
+    assert "cannot save plan state" in caplog.text
+    assert "No space left" in caplog.text
+    assert store.load("plan") == {"v": 1}
+
+
+async def test_a_document_given_as_a_callable_is_made_on_the_writer_thread(
+    tmp_path: Path,
+) -> None:
+    store = StateStore(tmp_path)
+    made_on: list[str] = []
+
+    def document() -> dict[str, int]:
+        made_on.append(threading.current_thread().name)
+        return {"intervals": 8640}
+
+    store.save_soon("signals", document)
+    await store.flush()
+    assert made_on
+    assert made_on[0] != threading.current_thread().name
+    assert store.load("signals") == {"intervals": 8640}
+
+
+async def test_a_failing_write_does_not_stop_the_writes_after_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore(tmp_path)
+    store.save_soon("signals", lambda: {"bad": object()})  # cannot be encoded
+    store.submit(lambda: 1 / 0)  # type: ignore[func-returns-value]
+    store.save_soon("plan", {"v": 1})
+    await store.flush()
+    assert "cannot save signals state" in caplog.text
+    assert "state write failed" in caplog.text
+    assert json.loads(store.path("plan").read_text()) == {"v": 1}
+    assert not store.path("signals").exists()
+
+
+documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=20,
+)
+
+
+@given(documents)
+def test_documents_are_encoded_as_one_json_call_would(document: object) -> None:
+    expected = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    assert _encode(document) == expected
+
+
+def test_documents_with_number_keys_are_encoded_as_json_does() -> None:
+    document = {"anchors": {1: "a", 2: {"x": [1]}}, "list": [{3: 4}]}
+    assert _encode(document) == b'{"anchors":{"1":"a","2":{"x":[1]}},"list":[{"3":4}]}'

@@ -1,9 +1,11 @@
-"""`ven-edge demo` starts the whole system, the page answers, and Ctrl-C stops it cleanly."""
+"""`ven-edge demo` starts the whole system, the page answers, and Ctrl-C stops it cleanly,
+removing its working folder; the terminal's log lines carry the demo's clock, as the page does."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,14 +19,17 @@ START_LIMIT_S = 40.0
 STOP_LIMIT_S = 20.0
 
 
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d{3} (?:INFO|WARNING|ERROR) ", re.M)
+
+
 def test_demo_starts_serves_the_page_and_stops_on_sigint(tmp_path: Path) -> None:
     web, vtn, hook = free_port(), free_port(), free_port()
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    # No --dir: the demo makes its own working folder (in TMPDIR) and must remove it.
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TMPDIR=str(tmp_path), TZ="UTC")
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "ven_edge", "demo", "--speed", "600",
             "--web-port", str(web), "--vtn-port", str(vtn), "--webhook-port", str(hook),
-            "--dir", str(tmp_path / "demo"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -60,3 +65,9 @@ def test_demo_starts_serves_the_page_and_stops_on_sigint(tmp_path: Path) -> None
     assert "Status page:" in out
     assert "ven-edge demo stopped." in out
     assert "Traceback" not in out
+    assert "Working dir:  " + str(tmp_path) in out
+    assert list(tmp_path.iterdir()) == [], "the demo left its working folder behind"
+    stamps = LOG_TIME.findall(out)
+    assert stamps, out
+    # The demo clock starts at 2026-02-17 18:00 UTC; the wall clock is years away from it.
+    assert all("2026-02-17 18:00:00" <= stamp < "2026-02-19" for stamp in stamps), stamps

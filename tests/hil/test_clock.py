@@ -107,4 +107,6 @@ async def test_real_asyncio_sleep_is_accelerated() -> None:
     await asyncio.gather(clock.sleep(20), clock.sleep(10))
     elapsed = time.monotonic() - started
     assert clock.monotonic() >= 20
-    assert 0.015 <= elapsed < 1.0
+    # 20 simulated seconds at 1000x take 20 ms; unaccelerated they would take 20 s, so half of
+    # that separates the two with room for a loaded machine.
+    assert 0.015 <= elapsed < 10.0

@@ -19,7 +19,7 @@ from hil.draws import (
     load_draw_profile,
 )
 
-# Daily volumes of the DOE 24-h test bins, gal (hpwh.md §8; 10 CFR 430 Subpart B App. E).
+# Daily volumes of the DOE 24-h test bins, gal (docs/hpwh.md §8; 10 CFR 430 Subpart B App. E).
 DOE_DAILY_GAL = {"doe-very-small": 10, "doe-low": 38, "doe-medium": 55, "doe-high": 84}
 
 

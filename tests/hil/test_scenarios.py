@@ -47,7 +47,7 @@ def test_state_follows_the_tank_through_a_day() -> None:
     at_ceiling = full.advance(0, NORMAL)
     assert at_ceiling.stored_wh == pytest.approx(at_ceiling.capacity_wh)
     assert at_ceiling.capacity_wh == pytest.approx(171 * 4.16 / 3.6 * (62.8 - 14.4), rel=0.01)
-    # Usable heat: ≈ 1.7 kWh between 43.3 °C and 51.7 °C in a 50-gal tank (hpwh.md §5.2).
+    # Usable heat: ≈ 1.7 kWh between 43.3 °C and 51.7 °C in a 50-gal tank (docs/hpwh.md §5.2).
     at_setpoint = build_thermal_model("Rheem2020Prem50", "none", initial_temp_c=DOE_SETPOINT_C)
     assert at_setpoint.reading.usable_wh == pytest.approx(1700, rel=0.05)
     assert at_setpoint.reading.usable_wh < at_setpoint.state.stored_wh
@@ -58,7 +58,9 @@ def test_capacity_is_fixed_and_stored_heat_follows_the_set_point() -> None:
     normal = thermal.advance(600, NORMAL)
     raised = thermal.advance(4 * 3600, replace(NORMAL, setpoint_c=60.0))
     assert raised.capacity_wh == normal.capacity_wh
-    assert raised.tank_temp_c == pytest.approx(60.0, abs=0.5)
+    # The compressor stops with the whole tank at 60 °C; the mean then drifts down with the
+    # standby loss until the next start.
+    assert raised.tank_temp_c == pytest.approx(60.0, abs=1.0)
     wh_per_k = thermal.tank.model.heat_capacity_j_per_k / 3600
     expected = wh_per_k * (raised.tank_temp_c - normal.tank_temp_c)
     assert raised.stored_wh - normal.stored_wh == pytest.approx(expected)

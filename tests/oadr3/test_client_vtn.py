@@ -234,14 +234,12 @@ async def test_webhook_push_end_to_end(vtn: RunningVtn, version: str) -> None:
         async with webhook_endpoint(receiver) as callback:
             sub_id = await ven.ensure_subscription(callback, receiver.bearer_token)
             assert await ven.ensure_subscription(callback, receiver.bearer_token) == sub_id
-            started = time.monotonic()
             event_id = await bl.event(0.77)
-            async with asyncio.timeout(1.0):
+            async with asyncio.timeout(10):  # nothing polls here: only the push can wake it
                 await receiver.wait()
-            assert time.monotonic() - started < 1.0
             assert [i.event_id for i in ven.timeline.intervals] == [event_id]
             await bl.client.request("DELETE", f"/events/{event_id}")
-            async with asyncio.timeout(1.0):
+            async with asyncio.timeout(10):
                 await receiver.wait()
             assert len(ven.timeline) == 0
             subs = await bl.client.get_all("/subscriptions")
@@ -274,14 +272,12 @@ async def test_outbox_exactly_once_with_vtn_down_then_up(tmp_path: Path) -> None
     assert not outbox.add(report(0))  # same name: not queued twice
     assert await outbox.flush(ven) == 0
     assert len(outbox.pending) == 3
-    assert (store.path("report_outbox").stat().st_mode & 0o777) == 0o600
-    # Simulate a crash right after the first POST reached the VTN (response lost): the item is
-    # "attempted", and the VTN already has it once we are back.
+    await outbox.durable()
+    assert (outbox.path.stat().st_mode & 0o777) == 0o600
+    # Simulate a crash right after the first POST reached the VTN (response lost): the journal
+    # says it was tried, and the VTN already has it once we are back.
     async with vtn_at(tmp_path, port) as vtn:
         await ven.create_report(report(0))
-        doc = store.load("report_outbox")
-        doc["pending"][0]["attempted"] = True
-        store.save("report_outbox", doc)
         restarted = ReportOutbox(store)
         assert await restarted.flush(ven) == 3
         assert await restarted.flush(ven) == 0
@@ -325,13 +321,11 @@ async def test_link_push_replan_and_reports(tmp_path: Path) -> None:
         woke.clear()
         task = asyncio.create_task(link.run())
         try:
-            started = time.monotonic()
             event_id = await bl.event(
                 0.5, reportDescriptors=[{"payloadType": "OPERATING_STATE", "frequency": 0}]
             )
-            async with asyncio.timeout(1.0):
+            async with asyncio.timeout(10):  # well before the 30 s poll: woken by the push
                 await woke.wait()
-            assert time.monotonic() - started < 1.0
             assert [i.event_id for i in timelines[-1].intervals] == [event_id]
             # The next cycle (here: a forced one) queues and delivers the requested report.
             await link.cycle()

@@ -48,6 +48,7 @@ async def test_reports_queue_offline_and_names_survive_a_restart(tmp_path: Path)
     assert link.health.pending_reports == 2
     assert await link.outbox.flush(link.client) == 0  # unreachable: kept
     await link.client.close()
+    await store.flush()  # as the process does on its way out
 
     restarted = make_link(store, now)
     now[0] += timedelta(minutes=15)

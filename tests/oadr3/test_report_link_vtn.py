@@ -98,6 +98,7 @@ async def test_rolling_usage_and_end_of_event_reports_exactly_once_across_an_out
     now[0] = T + 5 * MIN
     assert link.queue_due_reports() == 1  # USAGE/2
     await client.close()
+    await store.flush()  # as the process does on its way out
     client = VtnClient(ven_settings(base, version))  # the same port once the VTN is back
     link = make_link(client, store, now)
     now[0] = T + 6 * MIN

@@ -1,4 +1,4 @@
-"""Events → SignalTimeline: each timing rule and interop quirk of reference/openadr3.md §5, §10."""
+"""Events → SignalTimeline: each timing rule and interop quirk of docs/openadr3.md §5, §10."""
 
 from __future__ import annotations
 
@@ -315,3 +315,34 @@ def test_report_only_event_may_omit_intervals_in_3_1_only() -> None:
 def test_empty_intervals_array_is_an_event_without_signals() -> None:
     assert parse_event(event(intervals=[])).intervals == ()
     assert build(event(intervals=[])).intervals == ()
+
+
+def test_a_new_event_builds_only_its_own_intervals(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A burst of pushed events must not rebuild every event at each one (that grows with the
+    # square of the events); the result is what a fresh builder makes, also as time passes.
+    builder = TimelineBuilder(rand=lambda: 0.5, horizon=timedelta(days=2))
+    built: list[str] = []
+    real = builder.intervals_for
+
+    def counting(ev: Any, now: datetime) -> Any:
+        built.append(ev.id)
+        return real(ev, now)
+
+    monkeypatch.setattr(builder, "intervals_for", counting)
+    day = {"start": "2026-07-01T00:00:00Z", "duration": "PT1H"}
+    events = [parse_event(event(id=f"e{n}", intervalPeriod=day)) for n in range(30)]
+    forever = parse_event(event(id="loop", intervalPeriod=day, duration="P9999Y"))
+    for n in range(1, 31):
+        now = T0 + timedelta(hours=n)
+        timeline = builder.build([*events[:n], forever], now)
+        fresh = TimelineBuilder(rand=lambda: 0.5, horizon=timedelta(days=2))
+        fresh.restore_state(builder.export_state())
+        assert timeline == fresh.build([*events[:n], forever], now)
+    # Each dated event once; the repeating one (shaped by the moving horizon) every time.
+    assert sorted(built) == sorted([f"e{n}" for n in range(30)] + ["loop"] * 30)
+    changed = parse_event(
+        event(id="e3", intervalPeriod=day, modificationDateTime="2026-07-01T12:00:00Z")
+    )
+    before = len(built)
+    builder.build([*events[:3], changed], T0)  # e3 modified: rebuilt, the others reused
+    assert built[before:] == ["e3"]

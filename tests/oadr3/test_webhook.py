@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -69,14 +68,12 @@ async def test_echo_challenge_both_forms(served: Served) -> None:
         assert resp.status == 400
 
 
-async def test_notification_applies_event_and_wakes_within_a_second(served: Served) -> None:
-    start = time.monotonic()
+async def test_notification_applies_event_and_wakes_the_loop(served: Served) -> None:
     waiter = asyncio.create_task(served.receiver.wait())
     resp = await served.post({"objectType": "EVENT", "operation": "CREATE", "object": EVENT})
     assert resp.status == 200
-    async with asyncio.timeout(1.0):
+    async with asyncio.timeout(10):  # nothing polls here: only the notification can wake it
         await waiter
-    assert time.monotonic() - start < 1.0
     client = served.receiver.client
     assert client is not None
     assert client.timeline.kinds() == {"SIMPLE"}
@@ -91,11 +88,15 @@ async def test_bad_token_missing_token_and_oversized_body_refused(served: Served
     note = {"objectType": "EVENT", "operation": "POST", "object": EVENT}
     assert (await served.post(note, token="wrong")).status == 401
     assert (await served.post(note, token=None)).status == 401
+    assert served.receiver.rejected == 2
+    assert not served.receiver.notified.is_set()  # a stranger cannot make the gateway poll
     assert (await served.post(b"x" * (served.receiver.max_body_bytes + 10))).status == 413
     assert (await served.post(b"{not json")).status == 400
     assert served.receiver.received == 0
     assert served.receiver.rejected == 4
-    assert not served.receiver.notified.is_set()
+    # The VTN's unusable notifications wake the link without a notification: it polls at once.
+    assert served.receiver.notified.is_set()
+    assert served.receiver.last is None
 
 
 async def test_malformed_event_in_notification_keeps_last_good_timeline(served: Served) -> None:

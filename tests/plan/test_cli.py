@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO_ROOT, run_module
 
 README_PROBLEM = REPO_ROOT / "sample_data" / "problems" / "toolkit_readme.json"
@@ -56,14 +58,16 @@ def test_bad_problem_names_the_key_and_fails(tmp_path: Path) -> None:
     assert "cannot read" in result.stderr
 
 
-def test_plan_reads_standard_input_and_honours_the_strategy() -> None:
+@pytest.mark.parametrize("strategy", ["percentile", "price"])
+def test_plan_reads_standard_input_and_honours_the_strategy(strategy: str) -> None:
+    """``percentile`` as in the configuration's plan.strategy; ``price`` is its older spelling."""
     result = run_module(
         "ven_edge",
         "plan",
         "-",
         "--commands",
         "--strategy",
-        "price",
+        strategy,
         "--start",
         "2026-02-17T00:00:00-08:00",
         input=README_PROBLEM.read_text(),
@@ -73,3 +77,9 @@ def test_plan_reads_standard_input_and_honours_the_strategy() -> None:
     assert commands[0]["start"] == "2026-02-17T00:00:00-08:00"
     # Without advanced load up support the cheapest quartile becomes load up.
     assert {c["kind"] for c in commands} == {"shed", "normal", "load_up"}
+
+
+def test_plan_help_offers_the_configuration_names() -> None:
+    result = run_module("ven_edge", "plan", "--help")
+    assert result.returncode == 0
+    assert "{state,fraction,percentile}" in result.stdout

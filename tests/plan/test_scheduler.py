@@ -19,7 +19,7 @@ README_PRICES = (0.12, 0.11, 0.10, 0.09, 0.08, 0.07, 0.08, 0.09, 0.10, 0.11, 0.1
 
 
 def quickstart(prices: tuple[float, ...]) -> Problem:
-    """The toolkit's documented parameters (hpwh.md §1)."""
+    """The toolkit's documented parameters (docs/hpwh.md §1)."""
     n = len(prices)
     hp = Source("heat_pump", (3.0,) * n, (4.5,) * n, (0.0,) * n)
     return Problem(1.0, prices, (1.5,) * n, 6.0, 1.0, 12.0, 1.0, (hp,))

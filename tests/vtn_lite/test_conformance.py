@@ -1,4 +1,4 @@
-"""Alliance conformance categories per object type, OpenADR 3.1.0 (reference digest §12)."""
+"""Alliance conformance categories per object type, OpenADR 3.1.0 (docs/openadr3.md §12)."""
 
 from __future__ import annotations
 

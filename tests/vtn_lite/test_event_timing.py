@@ -1,5 +1,5 @@
 """Event timing on both versions: P9999Y, randomizeStart, event duration, the ``active`` filter,
-and 3.0.1 renderings of 3.1 start-less periods (reference digest §5)."""
+and 3.0.1 renderings of 3.1 start-less periods (docs/openadr3.md §5)."""
 
 from __future__ import annotations
 

@@ -225,7 +225,7 @@ async def test_301_subscribers_get_301_notifications(
 async def test_targeted_subscription_matches_what_polling_shows(
     api: Api, receiver: Receiver, server: RunningVtn
 ) -> None:
-    """Reference digest §10.1 #14: with targets on both the subscription and the event, and
+    """docs/openadr3.md §10.1 #14: with targets on both the subscription and the event, and
     none granted to the ven object, the VEN neither polls nor hears the event; once business
     logic grants the target, both agree again."""
     world = await make_world(api, receiver)

@@ -194,10 +194,9 @@ async def test_long_poll_returns_on_change(serve, http: aiohttp.ClientSession) -
     # Let the request reach the server and start waiting: it must not return on its own.
     done, _ = await asyncio.wait({waiter}, timeout=0.3)
     assert not done
-    started = time.monotonic()
     provider.set(saving_snapshot())
-    new_version, body = await asyncio.wait_for(waiter, timeout=5)
-    assert time.monotonic() - started < 1.0
+    # Answered by the change, not by the 20 s wait (no wall-clock bound: a loaded machine).
+    new_version, body = await asyncio.wait_for(waiter, timeout=15)
     assert int(new_version) == int(version) + 1
     heater = body["heater"]
     assert isinstance(heater, dict)
@@ -209,15 +208,13 @@ async def test_long_poll_times_out_with_same_version(serve, http: aiohttp.Client
     notifier.notify()
     base, _, _ = await serve(notifier=notifier)
     started = time.monotonic()
-    async with http.get(f"{base}/api/status?since=1&wait=0.2") as resp:
+    async with asyncio.timeout(15), http.get(f"{base}/api/status?since=1&wait=0.2") as resp:
         assert resp.status == 200
         assert resp.headers[VERSION_HEADER] == "1"
-    assert 0.15 < time.monotonic() - started < 3
-    # A version from before a restart answers at once.
-    started = time.monotonic()
-    async with http.get(f"{base}/api/status?since=99&wait=20") as resp:
+    assert time.monotonic() - started > 0.15  # it waited (a lower bound holds under load)
+    # A version from before a restart answers at once, not after the 20 s wait.
+    async with asyncio.timeout(15), http.get(f"{base}/api/status?since=99&wait=20") as resp:
         assert resp.headers[VERSION_HEADER] == "1"
-    assert time.monotonic() - started < 1
 
 
 @pytest.mark.parametrize(
@@ -241,10 +238,10 @@ async def test_shutdown_releases_long_polls(serve, http: aiohttp.ClientSession) 
     waiter = asyncio.create_task(long_poll())
     done, _ = await asyncio.wait({waiter}, timeout=0.3)
     assert not done
-    started = time.monotonic()
-    await runner.cleanup()
-    assert time.monotonic() - started < 2
-    assert await asyncio.wait_for(waiter, timeout=2) == 200
+    # Released by the shutdown, not by the 30 s wait.
+    async with asyncio.timeout(20):
+        await runner.cleanup()
+        assert await waiter == 200
 
 
 async def test_start_web_port_in_use_cleans_up() -> None:

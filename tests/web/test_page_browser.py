@@ -1,6 +1,6 @@
 """The status page in real headless Chromium (Debian's ``chromium`` driven by Playwright).
 
-The server runs in the test's event loop next to Playwright's async API (ecosystem.md §4.1). The
+The server runs in the test's event loop next to Playwright's async API (docs/status-api.md). The
 daemon is replaced by a mutable provider; the snapshot classes, the app and the page are real.
 Screenshots are kept in ``test-artifacts/`` at the repository root.
 """
@@ -46,7 +46,7 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 # Debian's chromium (scripts/system-deps.sh); the binary behind the /usr/bin wrapper first, which
-# skips the wrapper's harmless /etc/chromium.d warnings (ecosystem.md §4.1).
+# skips the wrapper's harmless /etc/chromium.d warnings (docs/status-api.md, "Browser tests").
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

@@ -8,7 +8,7 @@ command succeeded, 1 when the heater refused it or did not answer it, 2 when the
 used at all or the heater did not answer commissioning (given up after the first unanswered
 type query, about 2 s). Start-up End Shed is skipped so that ``send`` never cancels a running
 event by itself. Before closing, the link ACK of the last reply goes out (else the heater sends
-that reply again, cta2045.md §4).
+that reply again, docs/cta2045.md §4).
 """
 
 from __future__ import annotations

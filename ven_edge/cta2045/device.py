@@ -1,7 +1,7 @@
 """The device model the UCM session keeps: one immutable snapshot of what the heater last said.
 
 The control core and the status page read :class:`DeviceSnapshot`; the UCM session replaces it
-after every reply and unsolicited message (cta2045.md §11, §14). Energies are Wh, powers W,
+after every reply and unsolicited message (docs/cta2045.md §11, §14). Energies are Wh, powers W,
 temperatures °C (converted from the heater's own unit).
 """
 
@@ -33,7 +33,7 @@ class LinkHealth:
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
-    """Intermediate DR Device Information reply 01 81 (cta2045.md §9.2)."""
+    """Intermediate DR Device Information reply 01 81 (docs/cta2045.md §9.2)."""
 
     cta_version: str
     vendor_id: int
@@ -47,7 +47,7 @@ class DeviceInfo:
 
 @dataclass(frozen=True, slots=True)
 class CommodityReading:
-    """One commodity record of a Get Commodity Read reply (cta2045.md §9.3).
+    """One commodity record of a Get Commodity Read reply (docs/cta2045.md §9.3).
 
     ``measured`` is bit 7 of the code (1 = measured, the majority reading, §13 row 2).
     """

@@ -9,7 +9,7 @@ Requests follow zigpy-znp's pattern: the future is registered before the bytes a
 request is in flight at a time, and the future is always resolved, by the reply, by a link failure
 or by the port closing. Waiting requests are served by priority, then in order: a DR command
 (``urgent=True``) waits at most for the transaction already on the wire, never behind queued
-reads, since a read can take up to 4 tries of 3 s (cta2045.md §5, §13 row 9).
+reads, since a read can take up to 4 tries of 3 s (docs/cta2045.md §5, §13 row 9).
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ class LinkDriver(asyncio.Protocol):
         """Wait until nothing is owed or awaited (our last link ACK included) and written out.
 
         Closing the port before the ACK of the last reply has left makes the peer send that
-        reply again (cta2045.md §4, §5). Wrap in ``asyncio.timeout``.
+        reply again (docs/cta2045.md §4, §5). Wrap in ``asyncio.timeout``.
         """
         while self._transport is not None and not self.engine.idle:
             self._idle.clear()

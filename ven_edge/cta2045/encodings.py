@@ -1,4 +1,4 @@
-"""Value encodings and code tables of CTA-2045 messages (reference cta2045.md §6, §8, §9).
+"""Value encodings and code tables of CTA-2045 messages (docs/cta2045.md §6, §8, §9).
 
 Pure functions between engineering values (seconds, price ratios, percent) and the bytes on the
 wire, plus the standard's code tables as named enums. Nothing here knows about frames.
@@ -10,7 +10,7 @@ import enum
 import math
 from datetime import UTC, datetime, timedelta
 
-# --- Event duration (Basic DR opcode2, cta2045.md §8.2) ---------------------------------------
+# --- Event duration (Basic DR opcode2, docs/cta2045.md §8.2) --------------------------------------
 
 #: opcode2 0x00: duration unknown, the event lasts until End Shed.
 DURATION_UNKNOWN = 0x00
@@ -30,7 +30,7 @@ def duration_seconds(code: int) -> int | None:
 def duration_code(seconds: float | None) -> int:
     """Duration byte for ``seconds``, rounding UP to the next representable duration.
 
-    Rounding choice (cta2045.md §13 row 7): Intwine rounds up, the PyPI ``cta2045`` package and
+    Rounding choice (docs/cta2045.md §13 row 7): Intwine rounds up, the PyPI ``cta2045`` package and
     radinet round down. We round up so a curtailment is never shorter than asked; the UCM tracks
     the real end time itself and sends End Shed when it is reached (Intwine REST doc §3.2).
     ``None`` means "unknown / until End Shed" (0x00); anything above 2·254² s encodes as 0xFF.
@@ -47,7 +47,7 @@ def duration_code(seconds: float | None) -> int:
     return max(n, 1)
 
 
-# --- Relative price (Basic DR 0x07/0x08, cta2045.md §8.2) --------------------------------------
+# --- Relative price (Basic DR 0x07/0x08, docs/cta2045.md §8.2) ------------------------------------
 
 #: opcode2 0x00: price ratio unknown; 0xFF: larger than the largest encodable ratio (≈ 9.79).
 PRICE_UNKNOWN = 0x00
@@ -78,7 +78,7 @@ def price_code(ratio: float | None) -> int:
     return min(sorted(candidates), key=lambda c: abs((price_ratio(c) or 0.0) - ratio))
 
 
-# --- Request for power level (Basic DR 0x06, cta2045.md §8.2, §13 row 3) -----------------------
+# --- Request for power level (Basic DR 0x06, docs/cta2045.md §8.2, §13 row 3) ---------------------
 
 #: bit 7 of opcode2: 1 = produce, 0 = absorb; bits 0–6: 0–127 = 0–100 % of the rating.
 POWER_PRODUCE_BIT = 0x80
@@ -89,7 +89,7 @@ def power_level_code(percent: float, produce: bool = False) -> int:
     """Power-level byte; the 7-bit level is rounded DOWN (50 % → 0x3F, as EPRI-lib's sample).
 
     The PyPI ``cta2045`` package puts the raw percent in the byte (50 % → 0x32); EPRI-sim, Intwine
-    and EPRI-lib scale to 0–127 (cta2045.md §13 row 3), which we follow.
+    and EPRI-lib scale to 0–127 (docs/cta2045.md §13 row 3), which we follow.
     """
     if not 0 <= percent <= 100:
         raise ValueError(f"power level must be 0-100 %, got {percent!r}")
@@ -102,7 +102,7 @@ def power_level_percent(code: int) -> float:
     return round((code & 0x7F) * 100 / POWER_LEVEL_FULL_SCALE, 2)
 
 
-# --- Simple time sync (Basic DR 0x16, cta2045.md §8.1) -----------------------------------------
+# --- Simple time sync (Basic DR 0x16, docs/cta2045.md §8.1) ---------------------------------------
 
 
 def time_sync_code(weekday: int, hour: int) -> int:
@@ -114,7 +114,7 @@ def time_sync_code(weekday: int, hour: int) -> int:
     return (weekday << 5) | hour
 
 
-# --- Time (Intermediate DR, cta2045.md §9.2) ---------------------------------------------------
+# --- Time (Intermediate DR, docs/cta2045.md §9.2) -------------------------------------------------
 
 #: CTA-2045 times count seconds from 2000-01-01T00:00Z (EPRI-lib util/CEA2045Time.cpp).
 CTA_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -135,7 +135,7 @@ def cta_datetime(seconds: int) -> datetime:
 
 
 class OperationalState(enum.IntEnum):
-    """Operational-state codes, opcode2 of Basic DR 0x13 (cta2045.md §8.3).
+    """Operational-state codes, opcode2 of Basic DR 0x13 (docs/cta2045.md §8.3).
 
     0–12 agree across EPRI-sim, Intwine, rmay, radinet and cta2045; 13 and 14 are CTA-2045-B
     additions known only from the cta2045 package (§13 row 19).
@@ -159,7 +159,7 @@ class OperationalState(enum.IntEnum):
 
 
 class AppNakReason(enum.IntEnum):
-    """Application NAK reasons, opcode2 of Basic DR 0x04 (cta2045.md §8.4)."""
+    """Application NAK reasons, opcode2 of Basic DR 0x04 (docs/cta2045.md §8.4)."""
 
     NO_REASON = 0
     OPCODE1_NOT_SUPPORTED = 1
@@ -178,7 +178,7 @@ class OutsideCommStatus(enum.IntEnum):
 
 
 class GridGuidance(enum.IntEnum):
-    """Basic DR 0x0C opcode2 (cta2045.md §8.1)."""
+    """Basic DR 0x0C opcode2 (docs/cta2045.md §8.1)."""
 
     BAD_TIME = 0
     NEUTRAL = 1
@@ -186,14 +186,14 @@ class GridGuidance(enum.IntEnum):
 
 
 class RebootType(enum.IntEnum):
-    """Basic DR 0x1A opcode2 (cta2045.md §8.1)."""
+    """Basic DR 0x1A opcode2 (docs/cta2045.md §8.1)."""
 
     SOFT = 0
     FACTORY_DEFAULTS = 1
 
 
 class ResponseCode(enum.IntEnum):
-    """Intermediate DR reply response codes (cta2045.md §9.1)."""
+    """Intermediate DR reply response codes (docs/cta2045.md §9.1)."""
 
     SUCCESS = 0
     NOT_IMPLEMENTED = 1
@@ -207,14 +207,14 @@ class ResponseCode(enum.IntEnum):
 
 
 class TemperatureUnit(enum.IntEnum):
-    """Units byte of set-point, temperature and offset messages (cta2045.md §9.2)."""
+    """Units byte of set-point, temperature and offset messages (docs/cta2045.md §9.2)."""
 
     FAHRENHEIT = 0
     CELSIUS = 1
 
 
 class CommodityCode(enum.IntEnum):
-    """Commodity codes, low 7 bits of the code byte (cta2045.md §9.3)."""
+    """Commodity codes, low 7 bits of the code byte (docs/cta2045.md §9.3)."""
 
     ELECTRICITY_CONSUMED = 0
     ELECTRICITY_PRODUCED = 1
@@ -231,10 +231,10 @@ class CommodityCode(enum.IntEnum):
 
 
 #: Bit 7 of a commodity code byte: 1 = measured, 0 = estimated (EPRI-sim and Intwine, the
-#: majority reading of cta2045.md §13 row 2).
+#: majority reading of docs/cta2045.md §13 row 2).
 COMMODITY_MEASURED_BIT = 0x80
 
-#: (instantaneous rate unit, cumulative amount unit) per commodity code (cta2045.md §9.3). Codes 6
+#: (instantaneous rate unit, cumulative amount unit) per commodity (docs/cta2045.md §9.3). Codes 6
 #: and 7 leave the instantaneous field unused; the sources state no units for 8–11 beyond that
 #: 10/11 mirror 6/7.
 COMMODITY_UNITS: dict[int, tuple[str | None, str | None]] = {
@@ -254,7 +254,7 @@ COMMODITY_UNITS: dict[int, tuple[str | None, str | None]] = {
 
 
 class DeviceType(enum.IntEnum):
-    """Device types of the Device Information reply (a subset, cta2045.md §9.2)."""
+    """Device types of the Device Information reply (a subset, docs/cta2045.md §9.2)."""
 
     UNSPECIFIED = 0x0000
     WATER_HEATER_GAS = 0x0001
@@ -266,7 +266,7 @@ class DeviceType(enum.IntEnum):
 
 
 class Capability(enum.IntFlag):
-    """Capability bitmap of the Device Information reply (cta2045.md §9.2; bits 4–8: cta2045)."""
+    """Capability bits of the Device Information reply (docs/cta2045.md §9.2; bits 4–8: cta2045)."""
 
     CYCLING = 1 << 0
     TIER = 1 << 1
@@ -279,7 +279,7 @@ class Capability(enum.IntFlag):
     SGD_EFFICIENCY_LEVEL = 1 << 8
 
 
-#: Data-link 0x17 bit-rate codes (cta2045.md §6; code 4 = 230400 as EPRI-sim's code does,
+#: Data-link 0x17 bit-rate codes (docs/cta2045.md §6; code 4 = 230400 as EPRI-sim's code does,
 #: §13 row 10).
 BIT_RATES: dict[int, int] = {
     0: 19200,
@@ -293,7 +293,7 @@ BIT_RATES: dict[int, int] = {
     8: 3686400,
 }
 
-#: Data-link 0x19 maximum-payload codes → bytes (cta2045.md §6).
+#: Data-link 0x19 maximum-payload codes → bytes (docs/cta2045.md §6).
 MAX_PAYLOAD_SIZES: dict[int, int] = {
     0: 2,
     1: 4,
@@ -311,11 +311,11 @@ MAX_PAYLOAD_SIZES: dict[int, int] = {
     13: 4096,
 }
 
-#: Advanced Load Up units byte → Wh per count; 0xFF = not active (cta2045.md §9.2).
+#: Advanced Load Up units byte → Wh per count; 0xFF = not active (docs/cta2045.md §9.2).
 ALU_UNIT_WH: dict[int, int] = {0: 1, 1: 10, 2: 100, 3: 1000}
 ALU_NOT_ACTIVE = 0xFF
 
-#: Set-point value meaning "don't change" (Set) or "not supported" (Get), cta2045.md §9.2.
+#: Set-point value meaning "don't change" (Set) or "not supported" (Get), docs/cta2045.md §9.2.
 SET_POINT_NONE = -0x8000
 
 

@@ -2,7 +2,7 @@
 
 Decoding errors derive from :class:`~ven_edge.cta2045.frames.FrameError`, so one ``except`` catches
 every way a received frame can be unusable. Each carries the link NAK reason a receiver should send
-(cta2045.md §4: EPRI-lib NAKs unknown Basic opcodes with 0x06 and unknown Intermediate/data-link
+(docs/cta2045.md §4: EPRI-lib NAKs unknown Basic opcodes with 0x06, unknown Intermediate/data-link
 opcodes with 0x07).
 """
 

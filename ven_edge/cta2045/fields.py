@@ -7,8 +7,8 @@ the wire key if present, else the engineering value, so a decoded message re-enc
 bytes and a caller can still write ``duration_s=600``.
 
 A *layout* is the list of fields after the opcodes: fixed fields, then optional trailing groups
-(present or absent as a whole, cta2045.md §9.2 "trailing blocks optional"), or one run of
-repeated records (commodity reads). Multi-byte fields are big-endian (cta2045.md §9.1).
+(present or absent as a whole, docs/cta2045.md §9.2 "trailing blocks optional"), or one run of
+repeated records (commodity reads). Multi-byte fields are big-endian (docs/cta2045.md §9.1).
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class Flag(Field):
 
 
 class Duration(Field):
-    """Basic DR duration byte: ``<prefix>_code`` and ``<prefix>_s`` (2·n² s, cta2045.md §8.2)."""
+    """Basic DR duration byte: ``<prefix>_code``, ``<prefix>_s`` (2·n² s, docs/cta2045.md §8.2)."""
 
     def __init__(self, prefix: str = "duration") -> None:
         self.code_key = f"{prefix}_code"
@@ -148,7 +148,7 @@ class Duration(Field):
 
 
 class RelativePrice(Field):
-    """Relative-price byte: ``price_code`` and ``price_ratio`` (cta2045.md §8.2)."""
+    """Relative-price byte: ``price_code`` and ``price_ratio`` (docs/cta2045.md §8.2)."""
 
     keys = ("price_code", "price_ratio")
 
@@ -168,7 +168,7 @@ class RelativePrice(Field):
 
 
 class PowerLevel(Field):
-    """Power-level byte: ``level_code``, ``level_percent`` and ``produce`` (cta2045.md §8.2)."""
+    """Power-level byte: ``level_code``, ``level_percent``, ``produce`` (docs/cta2045.md §8.2)."""
 
     keys = ("level_code", "level_percent", "produce")
 
@@ -195,7 +195,7 @@ class PowerLevel(Field):
 
 
 class TimeSync(Field):
-    """Simple-time-sync byte: ``weekday`` (0 = Sunday) and local ``hour`` (cta2045.md §8.1)."""
+    """Simple-time-sync byte: ``weekday`` (0 = Sunday) and local ``hour`` (docs/cta2045.md §8.1)."""
 
     keys = ("weekday", "hour")
 
@@ -340,7 +340,7 @@ class Capabilities(UInt):
 
 
 class FirmwareDate(Field):
-    """Firmware year − 2000, month 0 = January (cta2045.md §13 row 6), day."""
+    """Firmware year − 2000, month 0 = January (docs/cta2045.md §13 row 6), day."""
 
     size = 3
     keys = ("firmware_year", "firmware_month", "firmware_day")
@@ -365,7 +365,7 @@ class FirmwareDate(Field):
 
 
 class CommodityCodeByte(Field):
-    """Commodity code byte: low 7 bits ``code``, bit 7 ``measured`` (cta2045.md §13 row 2)."""
+    """Commodity code byte: low 7 bits ``code``, bit 7 ``measured`` (docs/cta2045.md §13 row 2)."""
 
     keys = ("code", "commodity", "measured", "instantaneous_unit", "cumulative_unit")
 

@@ -1,6 +1,6 @@
 """CTA-2045 link-layer frames: the checksum, data frames and the two-byte link ACK/NAK.
 
-Layout (reference cta2045.md §2): message type MSB, message type LSB, a 16-bit big-endian payload
+Layout (docs/cta2045.md §2): message type MSB, message type LSB, a 16-bit big-endian payload
 length, the payload, then two check bytes. Link ACK and NAK are exactly two bytes, ``06 00`` and
 ``15 rr``, with neither length nor check bytes (§2, §4). Frames are frozen dataclasses with
 ``serialize()``; :func:`parse_frame` decodes one frame from the front of a buffer and returns it
@@ -12,28 +12,28 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-#: First check-byte accumulator seed and modulus of the Fletcher variant (cta2045.md §3).
+#: First check-byte accumulator seed and modulus of the Fletcher variant (docs/cta2045.md §3).
 CHECKSUM_SEED = 0xAA
 CHECKSUM_MODULUS = 255
 
-#: Bytes before the payload: type MSB, type LSB, length MSB, length LSB (cta2045.md §2).
+#: Bytes before the payload: type MSB, type LSB, length MSB, length LSB (docs/cta2045.md §2).
 HEADER_SIZE = 4
-#: Two check bytes after the payload (cta2045.md §2, §3).
+#: Two check bytes after the payload (docs/cta2045.md §2, §3).
 CHECK_SIZE = 2
-#: A link ACK or NAK is exactly two bytes (cta2045.md §2).
+#: A link ACK or NAK is exactly two bytes (docs/cta2045.md §2).
 LINK_FRAME_SIZE = 2
 
-#: Type MSB of a link ACK (``06 00``) and of a link NAK (``15 rr``) (cta2045.md §2, §4).
+#: Type MSB of a link ACK (``06 00``) and of a link NAK (``15 rr``) (docs/cta2045.md §2, §4).
 LINK_ACK_MSB = 0x06
 LINK_NAK_MSB = 0x15
 
-#: Largest payload length code 13 negotiates (4096 bytes, cta2045.md §6); a header claiming more
+#: Largest payload code 13 negotiates (4096 bytes, docs/cta2045.md §6); a header claiming more
 #: cannot be a frame.
 MAX_PAYLOAD_LENGTH = 4096
 
 
 class MessageType(enum.IntEnum):
-    """Two-byte message types of CTA-2045 native applications (cta2045.md §2)."""
+    """Two-byte message types of CTA-2045 native applications (docs/cta2045.md §2)."""
 
     BASIC_DR = 0x0801
     INTERMEDIATE_DR = 0x0802
@@ -42,7 +42,7 @@ class MessageType(enum.IntEnum):
 
 
 class NakReason(enum.IntEnum):
-    """Link NAK reason codes (cta2045.md §4)."""
+    """Link NAK reason codes (docs/cta2045.md §4)."""
 
     NO_REASON = 0x00
     INVALID_BYTE = 0x01
@@ -83,7 +83,7 @@ class LengthError(FrameError):
 
 
 def checksum(data: bytes | bytearray | memoryview) -> bytes:
-    """Return the two check bytes K1 K2 for ``data`` (header and payload), cta2045.md §3."""
+    """Return the two check bytes K1 K2 for ``data`` (header and payload), docs/cta2045.md §3."""
     c0 = CHECKSUM_SEED
     c1 = 0
     for byte in data:
@@ -134,7 +134,7 @@ class Frame:
 
     @property
     def is_type_query(self) -> bool:
-        """A header with length 0 is a Message-Type-Supported query (cta2045.md §6)."""
+        """A header with length 0 is a Message-Type-Supported query (docs/cta2045.md §6)."""
         return not self.payload
 
     @property

@@ -5,7 +5,7 @@ outcomes come out, and :meth:`LinkEngine.next_deadline` says when :meth:`LinkEng
 run next. The engine never sleeps and never reads a clock, so tests drive it with a fake clock and
 check every timer exactly. :mod:`ven_edge.cta2045.driver` is the thin asyncio shell around it.
 
-Rules implemented (reference cta2045.md §4, §5, §13 rows 8-9, §16.1):
+Rules implemented (docs/cta2045.md §4, §5, §13 rows 8-9, §16.1):
 
 * Every valid data frame is link-ACKed ``06 00``; a frame with wrong check bytes is NAKed 0x03,
   a partial frame abandoned after :attr:`LinkTimers.frame_timeout` is NAKed 0x05, a frame of an
@@ -18,7 +18,7 @@ Rules implemented (reference cta2045.md §4, §5, §13 rows 8-9, §16.1):
   application reply. Frames from the peer (its requests, unsolicited state, its replies to us)
   are handled whatever we are waiting for, and our replies to the peer may go out while our own
   request waits for its reply.
-* The line is half duplex (RS-485, cta2045.md §1), so the engine never starts a message over
+* The line is half duplex (RS-485, docs/cta2045.md §1), so the engine never starts a message over
   another: a link ACK/NAK we owe goes out before any frame of ours (our ACK of the peer's reply
   comes before our next request), nothing starts while the peer is in the middle of a frame, and
   a data frame starts only :attr:`LinkTimers.quiet_time` (tIM, 100 ms, §5) after the last byte
@@ -38,7 +38,7 @@ Rules implemented (reference cta2045.md §4, §5, §13 rows 8-9, §16.1):
   (so a stray vendor-type byte >= 0xF0 cannot hold up the next frames while the parser waits for
   thousands of bytes); a native message type (08 01-08 04) claiming more is NAKed 0x02, "larger
   than the maximum payload" (EPRI-sim, §4). Until a maximum-payload response (08 03 19) has
-  passed in either direction the limit is :data:`UNNEGOTIATED_MAX_PAYLOAD`, 2 bytes (cta2045.md
+  passed in either direction the limit is :data:`UNNEGOTIATED_MAX_PAYLOAD`, 2 bytes (docs/cta2045.md
   §6); afterwards it is the smaller of the sizes announced by each side, since neither may exceed
   what the other takes.
   :attr:`LinkEngine.max_payload` can also be set, for a peer that does not negotiate.
@@ -68,10 +68,10 @@ from ven_edge.cta2045.stream import (
 )
 
 #: tMA: least delay from the end of a received frame to our link ACK/NAK (EPRI-lib ``m_tma``,
-#: EPRI-sim, radinet, pycta2045: 40 ms; cta2045.md §5).
+#: EPRI-sim, radinet, pycta2045: 40 ms; docs/cta2045.md §5).
 T_MA = 0.040
 #: How long a sender waits for the link ACK/NAK (EPRI-lib, EPRI-sim, Intwine: 200 ms;
-#: cta2045.md §5, §13 row 8).
+#: docs/cta2045.md §5, §13 row 8).
 LINK_ACK_TIMEOUT = 0.200
 #: tAR: least delay from our link ACK to our application reply (EPRI-lib ``m_tar``: 100 ms; §5).
 T_AR = 0.100
@@ -79,24 +79,24 @@ T_AR = 0.100
 #: Intwine: 3000 ms; §5).
 APP_REPLY_TIMEOUT = 3.0
 #: tIM: least quiet time on the line between the end of one message and the start of the next
-#: (EPRI-sim 100 ms, Intwine 100 ms - 1 s, radinet 100 ms after every ACK/NAK; cta2045.md §5).
+#: (EPRI-sim 100 ms, Intwine 100 ms - 1 s, radinet 100 ms after every ACK/NAK; docs/cta2045.md §5).
 T_IM = 0.100
 #: Seconds per byte on the wire at 19200 baud 8N1 (start bit, 8 data bits, stop bit; §1).
 BYTE_TIME = 10 / 19200
 #: Slack for a write of ours reaching the line late (OS and USB-serial adapter; an FTDI adapter
 #: batches for up to its 16 ms latency timer, a GPIO-driven transceiver enable adds more,
-#: cta2045.md §15).
+#: docs/cta2045.md §15).
 WRITE_LATENCY = 0.010
 #: Spacing of re-sent frames and how many re-sends (Intwine: 3 tries 500 ms apart; §5, §13 row 9).
 RETRY_INTERVAL = 0.5
 RETRIES = 3
 #: Until the maximum payload is negotiated, assume 2 bytes: only Basic-sized frames are safe
-#: (EPRI-sim ``MaxPayloadSizeCd``, EPRI-lib sample ``LENGTH2``; cta2045.md §6).
+#: (EPRI-sim ``MaxPayloadSizeCd``, EPRI-lib sample ``LENGTH2``; docs/cta2045.md §6).
 UNNEGOTIATED_MAX_PAYLOAD = 2
 #: Data-link opcode1 of the maximum-payload response, whose opcode2 is the size code (§6).
 _MAX_PAYLOAD_RESPONSE = 0x19
 
-#: Message types whose payload is always 0 (type query) or 2 bytes (cta2045.md §6, §8).
+#: Message types whose payload is always 0 (type query) or 2 bytes (docs/cta2045.md §6, §8).
 _TWO_BYTE_TYPES = frozenset({MessageType.BASIC_DR, MessageType.DATA_LINK})
 _TWO_BYTE_PAYLOAD = 2
 #: NAK reasons after which sending the same bytes again can succeed (corruption in transit).
@@ -107,7 +107,7 @@ _TRANSIENT_NAKS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class LinkTimers:
-    """Every link timer in seconds, defaulting to the values of cta2045.md §5."""
+    """Every link timer in seconds, defaulting to the values of docs/cta2045.md §5."""
 
     ack_delay: float = T_MA
     ack_timeout: float = LINK_ACK_TIMEOUT
@@ -211,7 +211,7 @@ ReplyMatcher = Callable[[Frame], bool]
 
 
 class LinkBusy(RuntimeError):
-    """A request is already outstanding (one at a time, cta2045.md §16.1)."""
+    """A request is already outstanding (one at a time, docs/cta2045.md §16.1)."""
 
 
 class _Phase(enum.Enum):

@@ -10,7 +10,7 @@ Every message is a row of :mod:`ven_edge.cta2045.table`; this module is the publ
 
 Link ACK and NAK decode to messages named ``link_ack`` / ``link_nak`` whose ``msg_type`` is the
 single reserved type byte (``"06"`` / ``"15"``); they are two bytes with neither length nor
-check bytes (cta2045.md §2).
+check bytes (docs/cta2045.md §2).
 """
 
 from __future__ import annotations
@@ -578,7 +578,7 @@ def app_nak(reason: AppNakReason | int) -> Message:
 
 
 def response_code_frame(opcode1: int, opcode2: int, code: int) -> Frame:
-    """An Intermediate DR reply carrying only a response code (cta2045.md §9.1).
+    """An Intermediate DR reply carrying only a response code (docs/cta2045.md §9.1).
 
     Same opcode1, ``opcode2 | 0x80``, then the code: three bytes whatever the request, so a
     failed Get is as short as a Set reply.
@@ -587,7 +587,7 @@ def response_code_frame(opcode1: int, opcode2: int, code: int) -> Frame:
 
 
 def not_supported_reply(frame: Frame) -> Frame | None:
-    """What either side answers to a frame it cannot handle (cta2045.md §14).
+    """What either side answers to a frame it cannot handle (docs/cta2045.md §14).
 
     Basic DR: App NAK 0x01 (opcode1 not supported). An Intermediate DR request: the reply layout
     of §9.1 (same opcode1, opcode2 | 0x80) with response code 1, not implemented. Anything else

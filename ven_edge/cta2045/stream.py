@@ -2,10 +2,10 @@
 
 A serial port delivers bytes in arbitrary chunks: a link ACK and the following reply can arrive in
 one read, a frame can be split over many (the failure mode of EPRI-lib's ``waitForAck``,
-cta2045.md §11.2). :class:`FrameReader` buffers bytes and yields every complete frame, whatever
+docs/cta2045.md §11.2). :class:`FrameReader` buffers bytes and yields every complete frame, whatever
 the read boundaries.
 
-Recovery rules (cta2045.md §5, §13 rows 8 and 14, §16):
+Recovery rules (docs/cta2045.md §5, §13 rows 8 and 14, §16):
 
 * Bytes that cannot start a frame are discarded as garbage.
 * A frame whose check bytes are wrong is reported once (link NAK 0x03 by the caller) and the
@@ -13,11 +13,12 @@ Recovery rules (cta2045.md §5, §13 rows 8 and 14, §16):
   header itself may have been garbage that swallowed a real frame. While hunting it accepts only
   checksum-valid data frames, so bytes inside a corrupted frame that happen to read ``06 00`` are
   not mistaken for a link ACK, and it reports no further checksum errors for the same burst.
-* A header of a CTA-2045 message type (08 xx, 09 xx) whose length exceeds the maximum payload
-  the link accepts, but not the largest any link may negotiate, is a real frame we cannot take:
-  it is reported once (link NAK 0x02, "larger than the maximum payload": EPRI-sim, cta2045.md §4)
-  and the parser hunts through the bytes it claims. Any other over-long header (a vendor-type
-  byte >= 0xF0 in front of a real frame, a length no link allows) is garbage and dropped at once.
+* A header of a native CTA-2045 message type (08 01-08 04) whose length exceeds the maximum
+  payload the link accepts, but not the largest any link may negotiate, is a real frame we cannot
+  take: it is reported once (link NAK 0x02, "larger than the maximum payload": EPRI-sim,
+  docs/cta2045.md §4) and the parser hunts through the bytes it claims. Any other over-long
+  header (a vendor-type byte >= 0xF0 in front of a real frame, a length no link allows) is garbage
+  and dropped at once.
 * A frame not completed within :data:`FRAME_TIMEOUT` of its first byte is abandoned and reported
   once (link NAK 0x05), then the parser hunts through the bytes it had buffered.
 * An idle gap of :data:`IDLE_GAP` after the last byte also ends whatever is buffered (Intwine: a
@@ -63,18 +64,18 @@ from ven_edge.cta2045.frames import (
 )
 
 #: A partial frame is abandoned this long after its first byte, with link NAK 0x05
-#: (EPRI-lib and EPRI-sim: 500 ms, cta2045.md §5 "tML / frame timeout").
+#: (EPRI-lib and EPRI-sim: 500 ms, docs/cta2045.md §5 "tML / frame timeout").
 FRAME_TIMEOUT = 0.5
 
 #: The line idle this long after the last byte ends the burst (Intwine delimits messages with a
-#: 20 ms gap; cta2045.md §5 "tML", §13 row 8). At 19200 baud a byte takes 0.52 ms, so a sender
+#: 20 ms gap; docs/cta2045.md §5 "tML", §13 row 8). At 19200 baud a byte takes 0.52 ms, so a sender
 #: that writes a frame in one go never leaves such a gap inside it.
 IDLE_GAP = 0.020
 
-#: Largest NAK reason code defined (cta2045.md §4); ``15 rr`` with a larger rr is not a NAK.
+#: Largest NAK reason code defined (docs/cta2045.md §4); ``15 rr`` with a larger rr is not a NAK.
 _MAX_NAK_REASON = max(NakReason)
 
-#: Basic DR (08 01) and data-link (08 03) payloads are 0 (type query) or 2 bytes (cta2045.md §6,
+#: Basic DR (08 01) and data-link (08 03) payloads are 0 (type query) or 2 bytes (docs/cta2045.md §6
 #: §8); a header claiming much more is garbage rather than a frame worth waiting for. A small margin
 #: lets a slightly wrong length through to the checksum and to the link layer's NAK 0x02.
 _SHORT_TYPES_MAX_LENGTH = 16
@@ -101,14 +102,14 @@ ReaderEvent = Frame | LinkAck | LinkNak | FrameRejected | BytesDiscarded
 
 
 def _plausible_type(msb: int, lsb: int | None) -> bool:
-    """Could these bytes start a data frame? (message-type ranges, cta2045.md §2)."""
+    """Could these bytes start a data frame? (message-type ranges, docs/cta2045.md §2)."""
     if msb in (0x08, 0x09):
         return lsb is None or lsb <= 0x0F
     return msb >= 0xF0  # vendor-specific types
 
 
-#: Native CTA-2045 message types (08 01-08 04, cta2045.md §2): an over-long header of one of these
-#: is NAKed 0x02; other over-long headers are garbage.
+#: Native CTA-2045 message types (08 01-08 04, docs/cta2045.md §2): an over-long header of one of
+#: these is NAKed 0x02; other over-long headers are garbage.
 _NATIVE_TYPES = frozenset(MessageType)
 
 
@@ -263,7 +264,7 @@ class FrameReader:
             p2.append(s2)
 
     def _check_bytes(self, count: int) -> bytes:
-        """The check bytes of the first ``count`` buffered bytes (cta2045.md §3), in O(1).
+        """The check bytes of the first ``count`` buffered bytes (docs/cta2045.md §3), in O(1).
 
         Over stream bytes [a, e): C0 = 0xAA + sum(b), C1 = sum over i of C0 after byte i
         = n·0xAA + sum(b_j·(e − j)) = n·0xAA + e·S1 − S2, all mod 255.

@@ -3,7 +3,7 @@
 A row gives the message's name, message type, the opcode bytes that identify it, the layout of the
 data after them, who sends it and what answers it. Decoding dispatches on (message type, opcodes,
 length), because Intermediate Get and Set requests share opcodes and differ only in length
-(cta2045.md §9.1). Sections cited are those of ``shared/reference/cta2045.md``.
+(docs/cta2045.md §9.1). Sections cited are those of ``docs/cta2045.md``.
 
 Basic DR and data-link messages carry one opcode; their second payload byte is data (a duration,
 a state code, a rate code), so it is a field here. Intermediate DR messages carry two opcodes; a
@@ -26,7 +26,7 @@ DATA_LINK = int(MessageType.DATA_LINK)
 #: Message types this codec implements (answered with a link ACK to a type query, §6).
 SUPPORTED_TYPES = frozenset({BASIC, INTERMEDIATE, DATA_LINK})
 
-#: Reply bit of an Intermediate opcode2 (cta2045.md §9.1).
+#: Reply bit of an Intermediate opcode2 (docs/cta2045.md §9.1).
 REPLY_BIT = 0x80
 
 UCM = "UCM->SGD"
@@ -127,7 +127,7 @@ _SET_POINTS = (_DEVICE_TYPE, _TEMP_UNITS, f.SetPoint("set_point_1"))
 _SET_POINT_2 = (f.SetPoint("set_point_2"),)
 
 MESSAGES: tuple[MessageSpec, ...] = (
-    # --- Data link (08 03) and the type query, cta2045.md §6 ---
+    # --- Data link (08 03) and the type query, docs/cta2045.md §6 ---
     MessageSpec(
         "message_type_supported_query",
         None,
@@ -173,7 +173,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
     ),
     _link(0x1D, "available_slots_response", f.UInt("slots"), "available slots (Intwine only)"),
     _link(0x1E, "send_next_command_to_slot", f.UInt("slot"), "send next command to slot"),
-    # --- Basic DR (08 01), cta2045.md §8 ---
+    # --- Basic DR (08 01), docs/cta2045.md §8 ---
     _basic(0x01, "shed", f.Duration(), "shed (load curtail) for a duration"),
     # §13 row 12: opcode2 is sent as 0x00; any value is accepted ("duration to next event").
     _basic(0x02, "end_shed", f.Duration(), "end shed / run normal; ends every event"),
@@ -207,7 +207,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
         "operational state query",
         reply="operational_state_response",
     ),
-    # Unsolicited 0x13 from the SGD is App-ACKed (EPRI-sim, cta2045.md §13 row 11); a solicited
+    # Unsolicited 0x13 from the SGD is App-ACKed (EPRI-sim, docs/cta2045.md §13 row 11); a solicited
     # one is the reply to 0x12 and is only link-ACKed.
     _basic(
         0x13,
@@ -223,7 +223,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
     _basic(0x18, "pending_event_time", f.Duration(), "time until the next event"),
     _basic(0x19, "pending_event_type", f.UInt("event_opcode"), "opcode1 of the upcoming event"),
     _basic(0x1A, "reboot", f.UInt("reboot_type", names=enc.RebootType), "reboot"),
-    # --- Intermediate DR (08 02), cta2045.md §9.2 ---
+    # --- Intermediate DR (08 02), docs/cta2045.md §9.2 ---
     _inter(
         0x01,
         0x01,

@@ -1,6 +1,6 @@
 """Open a CTA-2045 serial port with pyserial-asyncio.
 
-The port runs at 19200 baud, 8 data bits, no parity, 1 stop bit, no flow control (cta2045.md §1,
+The port runs at 19200 baud, 8 data bits, no parity, 1 stop bit, no flow control (docs/cta2045.md §1
 the default of EPRI-lib, EPRI-sim and Intwine). A pty accepts the settings and ignores the speed,
 so the simulated heater works the same way.
 """
@@ -14,7 +14,7 @@ from typing import TypeVar
 import serial
 import serial_asyncio
 
-#: Default serial format of every source except libcta2045 (cta2045.md §1, §13 row 10).
+#: Default serial format of every source except libcta2045 (docs/cta2045.md §1, §13 row 10).
 BAUD_RATE = 19200
 BITS_PER_BYTE_ON_WIRE = 10  # start bit, 8 data bits, stop bit (8N1)
 

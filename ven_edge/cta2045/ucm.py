@@ -1,7 +1,7 @@
 """The UCM session: owns the serial port, commissions the heater, keeps the device model fresh.
 
 :class:`UcmSession` is what the daemon runs (``await start()`` / ``await stop()``). On every
-(re)connect it commissions the heater the way the public UCMs do (cta2045.md §7, §16.1):
+(re)connect it commissions the heater the way the public UCMs do (docs/cta2045.md §7, §16.1):
 message-type-supported queries for 08 01, 08 02 and 08 03, the maximum-payload query, Get Device
 Information, Outside Comm = found, Simple Time Sync, End Shed at the first start-up only
 (Intwine, so no stale event survives our restart), an operational-state query and a commodity
@@ -26,7 +26,7 @@ at most for the transaction on the wire (:class:`~ven_edge.cta2045.driver.Priori
 Commands are typed coroutines returning a :class:`CommandOutcome`: ``ok``, ``app_nak`` with the
 reason (e.g. 5 = customer override, or an Intermediate response code), ``link_nak`` with the NAK
 code, ``timeout``, ``not_connected``, or ``not_sent`` for a frame above the heater's maximum.
-Unlike EPRI-lib, an App NAK is never reported as success (cta2045.md §15). Every reply and every
+Unlike EPRI-lib, an App NAK is never reported as success (docs/cta2045.md §15). Every reply, every
 unsolicited message (customer override 0x11, operational state 0x13, sleep/wake, the heater's own
 Get-UTC-Time and max-payload queries) updates the
 :class:`~ven_edge.cta2045.device.DeviceSnapshot` and notifies :meth:`UcmSession.on_change`
@@ -69,14 +69,14 @@ from ven_edge.cta2045.transport import BAUD_RATE, PortError, open_serial
 
 log = logging.getLogger(__name__)
 
-#: Default Outside-Comm heartbeat (pycta2045's DCM and EPRI-sim "real UCM" mode, cta2045.md §11.2)
+#: Default Outside-Comm heartbeat (pycta2045's DCM, EPRI-sim "real UCM" mode; docs/cta2045.md §11.2)
 #: and the longest allowed: the SGD may drop curtailment after 15 min (Intwine REST doc §1).
 HEARTBEAT_S = 60.0
 MAX_HEARTBEAT_S = 15 * 60.0
 #: Default polling of operational state and commodities (pycta2045's 60 s, not PSU-DCS's 2 s).
 POLL_S = 60.0
 #: Simple Time Sync (0x16, local weekday and hour) is sent hourly by the UCM (EPRI-sim
-#: ``TmrTimeSync_Tick``, Intwine ``SendTimeSync``; cta2045.md §8.1, §11.2, §16.4). We send it
+#: ``TmrTimeSync_Tick``, Intwine ``SendTimeSync``; docs/cta2045.md §8.1, §11.2, §16.4). We send it
 #: while commissioning and then just after each local hour boundary, so the heater's hour is
 #: never stale by more than the few seconds of :data:`TIME_SYNC_MARGIN_S`.
 TIME_SYNC_S = 3600.0
@@ -87,14 +87,14 @@ RECONNECT_MAX_S = 30.0
 #: How often a port whose device node is gone is looked for (a stat, no open).
 PORT_WATCH_S = 0.2
 #: Slack on top of max(poll, heartbeat) before a heater that sent nothing counts as silent: one
-#: transaction with every retry (4 x (200 ms + 3 s), cta2045.md §5) plus one queued before it.
+#: transaction with every retry (4 x (200 ms + 3 s), docs/cta2045.md §5) plus one queued before it.
 SILENCE_MARGIN_S = 30.0
 #: How long :meth:`UcmSession.stop` waits for the link to finish (our ACK of the last reply).
 DRAIN_S = 1.0
 
-#: Our own max payload, announced when the heater asks: 4096 bytes, as EPRI-lib (cta2045.md §6).
+#: Our max payload, announced when the heater asks: 4096 bytes, as EPRI-lib (docs/cta2045.md §6).
 OUR_MAX_PAYLOAD = 4096
-#: Requests a heater refuses while the customer override is in effect (cta2045.md §14).
+#: Requests a heater refuses while the customer override is in effect (docs/cta2045.md §14).
 _EVENT_REQUESTS = frozenset(
     {
         "shed",
@@ -107,7 +107,7 @@ _EVENT_REQUESTS = frozenset(
 )
 #: DR commands: served before queued reads (module docstring).
 _COMMAND_REQUESTS = _EVENT_REQUESTS | {"end_shed", "present_relative_price", "next_relative_price"}
-#: Link NAK reasons in words (cta2045.md §4).
+#: Link NAK reasons in words (docs/cta2045.md §4).
 LINK_NAK_REASONS = {reason.value: reason.name for reason in NakReason}
 
 
@@ -263,8 +263,8 @@ class UcmSession:
             self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
 
     async def stop(self, *, drain_s: float = DRAIN_S) -> None:
-        """Let the link finish (our ACK of the last reply, cta2045.md §4) for up to ``drain_s``,
-        then close the port."""
+        """Let the link finish (our ACK of the last reply, docs/cta2045.md §4) for up to
+        ``drain_s``, then close the port."""
         driver = self._driver
         if driver is not None and drain_s > 0:
             with contextlib.suppress(TimeoutError):
@@ -568,7 +568,7 @@ class UcmSession:
         self._snapshot = replace(self._snapshot, link=link)
 
     def _on_frame(self, frame: Frame) -> None:
-        """Unsolicited frames from the heater (cta2045.md §11.2, §13 row 11)."""
+        """Unsolicited frames from the heater (docs/cta2045.md §11.2, §13 row 11)."""
         self._heard()
         driver = self._driver
         if driver is None or frame.is_type_query:
@@ -691,7 +691,7 @@ class UcmSession:
             return fail(Status.APP_NAK, None, f"unusable reply: {exc}")
         return CommandOutcome(command, Status.OK, data=data, attempts=attempts, elapsed_s=elapsed)
 
-    # --- Basic DR commands (cta2045.md §8) ---------------------------------------------------
+    # --- Basic DR commands (docs/cta2045.md §8) ---------------------------------------------------
 
     async def shed(self, duration_s: float | None = None) -> CommandOutcome:
         """Shed for ``duration_s`` (rounded up to 2·n² s) or until End Shed when None."""
@@ -711,7 +711,7 @@ class UcmSession:
         return await self._request(messages.grid_emergency(duration_s))
 
     async def power_level(self, percent: float, *, produce: bool = False) -> CommandOutcome:
-        """Request for Power Level, 0-100 % of the rating (a 7-bit level, cta2045.md §8.2)."""
+        """Request for Power Level, 0-100 % of the rating (a 7-bit level, docs/cta2045.md §8.2)."""
         return await self._request(
             messages.request_power_level(percent, produce), command="power_level"
         )
@@ -725,11 +725,11 @@ class UcmSession:
     async def outside_comm(
         self, status: OutsideCommStatus = OutsideCommStatus.GOOD
     ) -> CommandOutcome:
-        """Outside Communication status; GOOD is the heartbeat (cta2045.md §8.1, §11.2)."""
+        """Outside Communication status; GOOD is the heartbeat (docs/cta2045.md §8.1, §11.2)."""
         return await self._request(messages.outside_comm_status(status), command="outside_comm")
 
     async def time_sync(self, when: datetime | None = None) -> CommandOutcome:
-        """Simple Time Sync: local weekday and hour (cta2045.md §8.1)."""
+        """Simple Time Sync: local weekday and hour (docs/cta2045.md §8.1)."""
         local = (when or self._wall_clock()).astimezone()
         return await self._request(messages.simple_time_sync_at(local), command="time_sync")
 
@@ -744,7 +744,7 @@ class UcmSession:
             messages.operational_state_query(), command="operational_state", apply=apply
         )
 
-    # --- data link (cta2045.md §6) -----------------------------------------------------------
+    # --- data link (docs/cta2045.md §6) -----------------------------------------------------------
 
     async def message_type_supported(self, msg_type: int) -> CommandOutcome:
         """Message-Type-Supported query: only a link ACK (yes) or NAK 0x06 (no) answers it."""
@@ -759,12 +759,12 @@ class UcmSession:
 
         return await self._request(messages.max_payload_query(), command="max_payload", apply=apply)
 
-    # --- Intermediate DR (cta2045.md §9) -----------------------------------------------------
+    # --- Intermediate DR (docs/cta2045.md §9) -----------------------------------------------------
 
     async def device_information(self) -> CommandOutcome:
         def apply(reply: Message) -> dict[str, Any]:
             f = reply.fields
-            # Every trailing block is optional (payload 16/32/48/51/53, cta2045.md §9.2, §13
+            # Every trailing block is optional (payload 16/32/48/51/53, docs/cta2045.md §9.2, §13
             # row 5): pycta2045 sends the firmware date without major and minor.
             firmware = None
             if f.get("firmware_year") is not None:
@@ -835,7 +835,7 @@ class UcmSession:
 
         Sent in whole °F by default (the unit US heaters report); ``fahrenheit=False`` sends °C.
         The device type is the heater's own (from Device Information), else heat-pump water
-        heater: any other type is refused with "bad value" (cta2045.md §15).
+        heater: any other type is refused with "bad value" (docs/cta2045.md §15).
         """
         unit = TemperatureUnit.FAHRENHEIT if fahrenheit else TemperatureUnit.CELSIUS
         value = round(celsius * 9 / 5 + 32) if fahrenheit else round(celsius)
@@ -860,11 +860,11 @@ class UcmSession:
         )
 
     async def set_utc_time(self, when: datetime | None = None) -> CommandOutcome:
-        """Set UTC Time (seconds since 2000-01-01T00:00Z, cta2045.md §9.2)."""
+        """Set UTC Time (seconds since 2000-01-01T00:00Z, docs/cta2045.md §9.2)."""
         return await self._request(messages.set_utc_time(when or self._wall_clock()))
 
     async def advanced_load_up(self, wh: float, duration_s: float) -> CommandOutcome:
-        """Advanced Load Up: store ``wh`` above normal within ``duration_s`` (cta2045.md §9.2)."""
+        """Advanced Load Up: store ``wh`` above normal in ``duration_s`` (docs/cta2045.md §9.2)."""
         return await self._request(messages.advanced_load_up(wh, duration_s))
 
 

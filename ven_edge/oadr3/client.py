@@ -3,7 +3,7 @@
 One :class:`VtnClient` talks to one VTN in 3.1.0 or 3.0.1 mode. It keeps the last good programs,
 events and :class:`~ven_edge.signals.SignalTimeline`; a malformed response or object is logged
 with the JSON path of the bad field and never replaces good data (COMMON "bad input" rule).
-Interop quirks tolerated here are numbered as in reference/openadr3.md §10.1.
+Interop quirks tolerated here are numbered as in docs/openadr3.md §10.1.
 
 Errors reach the caller as :mod:`ven_edge.oadr3.errors` exceptions; retry timing is the caller's
 (see :class:`ven_edge.oadr3.backoff.Backoff`).
@@ -12,7 +12,6 @@ Errors reach the caller as :mod:`ven_edge.oadr3.errors` exceptions; retry timing
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 import time
@@ -23,7 +22,9 @@ from typing import Any, Literal
 from urllib.parse import urljoin
 
 import aiohttp
+from yarl import URL
 
+from ven_edge.oadr3 import boundedjson
 from ven_edge.oadr3.errors import (
     Oadr3Error,
     PayloadError,
@@ -32,8 +33,11 @@ from ven_edge.oadr3.errors import (
     VtnHttpError,
     VtnUnreachableError,
 )
-from ven_edge.oadr3.eventparse import Event, parse_event
+from ven_edge.oadr3.eventparse import Event
+from ven_edge.oadr3.eventstore import EventStore
+from ven_edge.oadr3.eventstore import PollResult as PollResult
 from ven_edge.oadr3.timeline import TimelineBuilder
+from ven_edge.redact import redact_text, redact_url
 from ven_edge.signals import SignalTimeline
 
 LOG = logging.getLogger(__name__)
@@ -54,6 +58,8 @@ SUBSCRIBED_OPERATIONS: dict[str, tuple[str, ...]] = {
     "3.0.1": ("POST", "PUT", "DELETE"),
 }
 _ERROR_BODY_LIMIT = 4096
+#: Fetches of one poll when pushes keep landing during them (then pushes are replayed on top).
+POLL_ATTEMPTS = 3
 
 
 def _utcnow() -> datetime:
@@ -122,22 +128,6 @@ class Registration:
         return cls(str(data["ven_id"]), str(resource) if resource is not None else None)
 
 
-@dataclass(frozen=True)
-class PollResult:
-    """What one poll (or one applied notification) changed."""
-
-    added: tuple[str, ...] = ()
-    modified: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    programs_changed: bool = False
-    errors: tuple[PayloadError, ...] = ()
-    timeline: SignalTimeline = field(default_factory=SignalTimeline)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.modified or self.removed or self.programs_changed)
-
-
 @dataclass
 class _Token:
     value: str = field(repr=False)
@@ -159,15 +149,14 @@ class VtnClient:
         self._clock = clock
         self._wall_clock = wall_clock
         self.timeline_builder = timeline_builder or TimelineBuilder()
+        #: The one owner of the events: polls and pushes both apply through it.
+        self.event_store = EventStore(self.timeline_builder, wall_clock, settings.version)
         self._session: aiohttp.ClientSession | None = None
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()
         self._token_url: str | None = settings.token_url
         self.registration: Registration | None = None
         self._programs: dict[str, Mapping[str, Any]] = {}
-        self._events: dict[str, Event] = {}
-        self._rejected: dict[str, str] = {}  # event id -> error text already logged
-        self._timeline = SignalTimeline()
         self.token_fetches = 0  # observable for tests and the status page
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -206,11 +195,11 @@ class VtnClient:
     @property
     def timeline(self) -> SignalTimeline:
         """The timeline built from the last good events."""
-        return self._timeline
+        return self.event_store.timeline
 
     @property
     def events(self) -> Mapping[str, Event]:
-        return dict(self._events)
+        return self.event_store.events
 
     @property
     def programs(self) -> Mapping[str, Mapping[str, Any]]:
@@ -218,15 +207,20 @@ class VtnClient:
 
     # -- HTTP ------------------------------------------------------------------------------
     def url(self, path: str) -> str:
-        return f"{self.settings.base_url}{path}"
+        """The URL of the API ``path`` (``/events``) under the base URL.
+
+        Built from the base URL's path: a query on the base URL (an API key some VTNs want on
+        every request) stays the query, instead of ending up in front of the path."""
+        base = URL(self.settings.base_url)
+        return str(base.with_path(base.path.rstrip("/") + path).with_query(base.query))
 
     async def _read_limited(self, resp: aiohttp.ClientResponse, path: str, limit: int) -> bytes:
         if resp.content_length is not None and resp.content_length > limit:
             raise ResponseTooLargeError(path, limit)
-        body = await resp.content.read(limit + 1)
-        if len(body) > limit:
-            raise ResponseTooLargeError(path, limit)
-        return body
+        try:
+            return await boundedjson.read_limited(resp.content, limit)
+        except boundedjson.BodyTooLargeError:
+            raise ResponseTooLargeError(path, limit) from None
 
     async def _raw(
         self,
@@ -242,9 +236,14 @@ class VtnClient:
         session = self._ensure_session()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
+            target = URL(url)
+            if token and (target.user or target.password):
+                # The bearer token is the credential (RFC 6750 §2.1); a user and password in
+                # vtn.url are for the token request (and aiohttp refuses both at once).
+                target = target.with_user(None)
             async with session.request(
                 method,
-                url,
+                target,
                 params=params,
                 json=json_body,
                 data=form,
@@ -264,7 +263,11 @@ class VtnClient:
             raise VtnUnreachableError(f"{method} {path}: TLS verification failed: {exc}") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             reason = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {exc}"
-            raise VtnUnreachableError(f"{method} {path}: {reason}") from None
+            raise VtnUnreachableError(f"{method} {path}: {redact_text(reason)}") from None
+        except ValueError as exc:
+            # An unusable URL (yarl, aiohttp): the configuration's fault, reported as a VTN
+            # error so the link keeps its last good state and retries.
+            raise Oadr3Error(f"{method} {path}: {redact_text(str(exc))}") from None
 
     async def request(
         self,
@@ -317,13 +320,14 @@ class VtnClient:
                 data = _decode_json(body, "/auth/server")
                 url = data.get("tokenURL") if isinstance(data, Mapping) else None
                 if isinstance(url, str) and url:
-                    found = urljoin(self.settings.base_url + "/", url)
+                    base = URL(self.settings.base_url).with_query(None).with_fragment(None)
+                    found = urljoin(f"{str(base).rstrip('/')}/", url)
                 else:
-                    LOG.warning("GET /auth/server gave no tokenURL; using %s", fallback)
+                    LOG.warning("GET /auth/server gave no tokenURL; using %s", redact_url(fallback))
             else:
-                LOG.info("GET /auth/server -> HTTP %s; using %s", status, fallback)
+                LOG.info("GET /auth/server -> HTTP %s; using %s", status, redact_url(fallback))
         except PayloadError as exc:
-            LOG.warning("GET /auth/server: %s; using %s", exc, fallback)
+            LOG.warning("GET /auth/server: %s; using %s", exc, redact_url(fallback))
         self._token_url = found
         return found
 
@@ -465,36 +469,25 @@ class VtnClient:
 
         Raises (keeping all previous state) when the VTN is unreachable or a whole response is
         unusable; a single malformed event is logged, reported in ``errors`` and its previous good
-        version (if any) kept.
+        version (if any) kept. A push applied while the snapshot was being fetched makes the
+        snapshot stale: it is fetched again (up to :data:`POLL_ATTEMPTS` times), and pushes
+        newer than the snapshot finally used are kept over it.
         """
-        programs_raw = await self.fetch_programs()
-        events_raw = await self.fetch_events()
+        store = self.event_store
+        for _ in range(POLL_ATTEMPTS):
+            pushes_before = store.pushes
+            programs_raw = await self.fetch_programs()
+            events_raw = await self.fetch_events()
+            if store.pushes == pushes_before:
+                break
+            LOG.info("an event notification arrived during the poll: polling again")
         programs_changed = self._update_programs(programs_raw)
-        wanted = self._wanted_program_ids()
-        incoming: dict[str, Event] = {}
-        errors: list[PayloadError] = []
-        for index, raw in enumerate(events_raw):
-            try:
-                event = parse_event(raw, version=self.settings.version)
-            except PayloadError as exc:
-                errors.append(self._reject(index, raw, exc))
-                ident = raw.get("id")
-                if isinstance(ident, str) and ident in self._events:
-                    incoming[ident] = self._events[ident]  # keep the last good version
-                continue
-            self._rejected.pop(event.id, None)
-            if wanted is None or event.program_id in wanted:
-                incoming[event.id] = event
-        return self._replace_events(incoming, programs_changed, tuple(errors))
-
-    def _reject(self, index: int, raw: Mapping[str, Any], exc: PayloadError) -> PayloadError:
-        ident = raw.get("id")
-        key = ident if isinstance(ident, str) else f"#{index}"
-        text = str(exc)
-        if self._rejected.get(key) != text:
-            self._rejected[key] = text
-            LOG.error("ignoring malformed event %s: %s (last good version kept)", key, text)
-        return exc
+        return store.apply_poll(
+            events_raw,
+            self._wanted_program_ids(),
+            programs_changed=programs_changed,
+            pushes_before=pushes_before,
+        )
 
     def _update_programs(self, programs_raw: Sequence[Mapping[str, Any]]) -> bool:
         fresh: dict[str, Mapping[str, Any]] = {}
@@ -516,28 +509,9 @@ class VtnClient:
         names = set(self.settings.program_names)
         return {pid for pid, p in self._programs.items() if p.get("programName") in names}
 
-    def _replace_events(
-        self,
-        incoming: Mapping[str, Event],
-        programs_changed: bool = False,
-        errors: tuple[PayloadError, ...] = (),
-    ) -> PollResult:
-        old = self._events
-        added = tuple(sorted(set(incoming) - set(old)))
-        removed = tuple(sorted(set(old) - set(incoming)))
-        modified = tuple(
-            sorted(i for i in set(incoming) & set(old) if incoming[i].revision != old[i].revision)
-        )
-        self._events = dict(incoming)
-        self._timeline = self.timeline_builder.build(self._events.values(), self._wall_clock())
-        for ident in removed:
-            LOG.info("event %s is gone (cancelled or ended)", ident)
-        return PollResult(added, modified, removed, programs_changed, errors, self._timeline)
-
     def rebuild_timeline(self) -> SignalTimeline:
         """Recompute the timeline from the last good events (e.g. after a clock jump)."""
-        self._timeline = self.timeline_builder.build(self._events.values(), self._wall_clock())
-        return self._timeline
+        return self.event_store.rebuild()
 
     def apply_event_notification(self, operation: str, obj: Mapping[str, Any]) -> PollResult:
         """Apply a pushed EVENT notification without waiting for the next poll.
@@ -545,22 +519,7 @@ class VtnClient:
         ``operation`` is CREATE/UPDATE/DELETE (or POST/PUT, quirk 6). A malformed object raises
         :class:`PayloadError` and changes nothing.
         """
-        op = {"POST": "CREATE", "PUT": "UPDATE"}.get(operation.upper(), operation.upper())
-        incoming = dict(self._events)
-        if op == "DELETE":
-            ident = obj.get("id")
-            if not isinstance(ident, str):
-                raise PayloadError("object.id", "DELETE notification without an event id")
-            incoming.pop(ident, None)
-        elif op in ("CREATE", "UPDATE"):
-            event = parse_event(obj, version=self.settings.version)
-            wanted = self._wanted_program_ids()
-            if wanted is not None and event.program_id not in wanted:
-                return PollResult(timeline=self._timeline)
-            incoming[event.id] = event
-        else:
-            return PollResult(timeline=self._timeline)
-        return self._replace_events(incoming)
+        return self.event_store.apply_push(operation, obj, self._wanted_program_ids())
 
     # -- subscriptions (push) --------------------------------------------------------------
     async def ensure_subscription(
@@ -616,6 +575,88 @@ class VtnClient:
     async def delete_subscription(self, subscription_id: str) -> None:
         await self.request("DELETE", f"/subscriptions/{subscription_id}", expect=(200, 204, 404))
 
+    async def delete_stale_subscriptions(
+        self, keep_callback: str | None, objects: Sequence[str] = ("EVENT", "PROGRAM")
+    ) -> list[str]:
+        """Delete this gateway's subscriptions (by clientName) to ``objects`` that do not call
+        back ``keep_callback`` (all of them when None: the webhook is off); returns their ids.
+
+        A VTN keeps calling a subscription's callback until it is deleted; after the webhook
+        was disabled or moved the old endpoint is dead and every write on the VTN waits on it.
+        """
+        deleted: list[str] = []
+        wanted = set(objects)
+        params: Params = [("clientName", self.settings.ven_name)]
+        for item in await self.get_all("/subscriptions", params):
+            ops = item.get("objectOperations")
+            ident = item.get("id")
+            if item.get("clientName") != self.settings.ven_name or not isinstance(ident, str):
+                continue
+            if item.get("objectType", "SUBSCRIPTION") != "SUBSCRIPTION" or not isinstance(
+                ops, list
+            ):
+                continue
+            if keep_callback is not None and any(_calls_back(o, keep_callback) for o in ops):
+                continue
+            if not any(_subscribes_to(o, wanted) for o in ops):
+                continue
+            await self.delete_subscription(ident)
+            callbacks = sorted(
+                {redact_url(o.get("callbackUrl")) or "?" for o in ops if isinstance(o, Mapping)}
+            )
+            LOG.info(
+                "deleted stale webhook subscription %s (it called %s)", ident, ", ".join(callbacks)
+            )
+            deleted.append(ident)
+        return deleted
+
+    # -- diagnostics -----------------------------------------------------------------------
+    async def probe(self) -> str | None:
+        """One cheap request: None when the VTN answers (not 5xx, not 429), else why not.
+
+        GET /programs?limit=1 with the current token if any (none is fetched: a refused or
+        missing token still proves the VTN is back, and the cycle that follows gets one)."""
+        token = self._token
+        usable = token.value if token is not None and self._clock() < token.expires_at else None
+        try:
+            status = await self._first_of("/programs", usable)
+        except Oadr3Error as exc:
+            return str(exc)
+        if status >= 500 or status == 429:
+            return f"GET /programs -> HTTP {status}"
+        return None
+
+    async def _first_of(self, path: str, token: str | None) -> int:
+        """The status of a search for one object at ``path`` (small whatever the VTN holds)."""
+        query: Params = [("skip", "0"), ("limit", "1")]
+        status, _ = await self._raw("GET", self.url(path), path, params=query, token=token)
+        return status
+
+    async def detect_version(self) -> Version | None:
+        """The OpenADR 3 version the VTN speaks, when its endpoints tell; None when unknown.
+
+        3.1.0 requires ``GET /auth/server`` (unauthenticated) and has top-level ``/resources``;
+        3.0.1 has neither (resources are nested under ``/vens/{venID}``, docs/openadr3.md
+        §9). A VTN with both missing is taken for 3.0.1; the base path's conventional
+        ``/openadr3/<version>`` decides when the probes cannot."""
+        status, body = await self._raw("GET", self.url("/auth/server"), "/auth/server")
+        if status == 200:
+            try:
+                data = _decode_json(body, "/auth/server")
+            except PayloadError:
+                data = None
+            if isinstance(data, Mapping) and isinstance(data.get("tokenURL"), str):
+                return "3.1.0"
+        resources = await self._first_of("/resources", await self.ensure_token())
+        if resources == 200:
+            return "3.1.0"
+        if status in (404, 405) and resources in (404, 405):
+            return "3.0.1"
+        last = URL(self.settings.base_url).path.rstrip("/").rsplit("/", 1)[-1]
+        if last == "3.0.1":
+            return "3.0.1"
+        return "3.1.0" if last == "3.1.0" else None
+
     # -- reports ---------------------------------------------------------------------------
     async def create_report(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
         created = await self.request("POST", "/reports", json_body=dict(body), expect=(201, 200))
@@ -631,26 +672,47 @@ class VtnClient:
         return await self.get_all("/reports", params)
 
 
+def version_mismatch(configured: Version, spoken: Version | None) -> str | None:
+    """What to tell the installer when the VTN speaks another version; None when it does not."""
+    if spoken is None or spoken == configured:
+        return None
+    return (
+        f"the VTN speaks OpenADR {spoken} but vtn.version is {configured!r}: "
+        f'set vtn.version = "{spoken}" in the configuration'
+    )
+
+
 def _calls_back(operation: object, callback_url: str) -> bool:
     return isinstance(operation, Mapping) and operation.get("callbackUrl") == callback_url
 
 
+def _subscribes_to(operation: object, objects: set[str]) -> bool:
+    if not isinstance(operation, Mapping):
+        return False
+    listed = operation.get("objects")
+    return isinstance(listed, list) and any(o in objects for o in listed)
+
+
 def _decode_json(body: bytes, path: str) -> Any:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError("", f"response to {path} is not JSON ({exc})") from None
+        # Bodies were read within max_response_bytes; the size here only guards the decoder.
+        return boundedjson.loads(body, max_bytes=len(body))
+    except boundedjson.JsonLimitError as exc:
+        raise PayloadError("", f"response to {path} {exc}") from None
 
 
 def _http_error(method: str, path: str, status: int, body: bytes) -> VtnHttpError:
     """Build the error from a problem object (RFC 7807) or an RFC 6749 authError, if any."""
     title = detail = ""
     try:
-        data = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+        data = boundedjson.loads(body, max_bytes=len(body)) if body else None
+    except boundedjson.JsonLimitError:
         data = None
     if isinstance(data, Mapping):
-        title = str(data.get("title") or data.get("error") or "")[:200]
-        detail = str(data.get("detail") or data.get("error_description") or "")[:200]
+        # The VTN's words end up in the log: a VTN echoing a token or URL must not leak it.
+        title = redact_text(str(data.get("title") or data.get("error") or "")[:200]) or ""
+        detail = (
+            redact_text(str(data.get("detail") or data.get("error_description") or "")[:200]) or ""
+        )
     cls = VtnAuthError if status in (401, 403) else VtnHttpError
     return cls(method, path, status, title, detail)

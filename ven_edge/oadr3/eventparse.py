@@ -3,7 +3,14 @@
 A VTN's event is checked field by field. A field that matters for control (an interval's start or
 duration, a payload's values) that cannot be read makes the whole event fail with a
 :class:`PayloadError` naming the JSON path; metadata that does not matter (a creation timestamp in
-an odd format, User Guide examples 7.2-x) is tolerated and dropped (reference/openadr3.md §10.1).
+an odd format, User Guide examples 7.2-x) is tolerated and dropped (docs/openadr3.md §10.1).
+
+Everything a VTN sends is bounded here, before any arithmetic (see :mod:`ven_edge.oadr3.timefmt`):
+date-times lie in 1970..9999 (or are the "now" sentinel), durations within ``P9999Y`` (or are the
+infinity convention), ``randomizeStart`` within :data:`MAX_RANDOMIZE_START`, numbers finite, and a
+payload has at most :data:`MAX_VALUES` values. :func:`parse_event` raises nothing but
+:class:`PayloadError`: an unexpected failure is reported as one too, so one bad event can only
+ever cost that event.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ven_edge.oadr3 import timefmt
@@ -21,6 +28,13 @@ from ven_edge.oadr3.errors import PayloadError
 Duration = timefmt.Duration
 
 Scalar = float | int | str | bool
+
+#: Largest ``randomizeStart`` accepted. The User Guide (§7.3) uses it to spread load over minutes;
+#: a shift of more than a day would move a DR event away from the grid need it answers.
+MAX_RANDOMIZE_START = timedelta(days=1)
+#: Most values in one payload: 3.1 packs sub-intervals into ``values`` (one per minute of a day
+#: is 1440); more would be sub-intervals too short to act on.
+MAX_VALUES = 10_000
 
 
 @dataclass(frozen=True)
@@ -102,9 +116,11 @@ def parse_datetime(text: object, where: str) -> datetime | None:
         raise PayloadError(where, f"expected a date-time string, got {type(text).__name__}")
     try:
         parsed = timefmt.parse_datetime(text)
-    except timefmt.TimeFormatError:
-        raise PayloadError(where, f"not an RFC 3339 date-time: {text[:64]!r}") from None
-    return None if timefmt.is_now(parsed) else parsed.astimezone(UTC)
+        if timefmt.is_now(parsed):
+            return None
+        return timefmt.to_utc_in_range(parsed)
+    except timefmt.TimeFormatError as exc:
+        raise PayloadError(where, str(exc)) from None
 
 
 def parse_metadata_datetime(text: object) -> datetime | None:
@@ -124,8 +140,8 @@ def parse_duration(text: object, where: str) -> Duration | None:
         raise PayloadError(where, f"expected an ISO 8601 duration string, got {kind}")
     try:
         parsed = timefmt.parse_duration(text)
-    except timefmt.TimeFormatError:
-        raise PayloadError(where, f"not an ISO 8601 duration: {text[:64]!r}") from None
+    except timefmt.TimeFormatError as exc:
+        raise PayloadError(where, str(exc)) from None
     if parsed.negative:
         raise PayloadError(where, f"negative duration {text!r}")
     return None if parsed.is_infinite else parsed
@@ -162,7 +178,7 @@ def _sequence(raw: object, where: str) -> Sequence[Any]:
 
 def _string(raw: object, where: str, *, max_len: int = 128) -> str:
     if not isinstance(raw, str) or not raw:
-        raise PayloadError(where, f"expected a non-empty string, got {raw!r:.64}")
+        raise PayloadError(where, f"expected a non-empty string, got {_brief(raw)}")
     if len(raw) > max_len:
         raise PayloadError(where, f"string longer than {max_len} characters")
     return raw
@@ -172,8 +188,17 @@ def _optional_int(raw: object, where: str, default: int | None = None) -> int | 
     if raw is None:
         return default
     if isinstance(raw, bool) or not isinstance(raw, int):
-        raise PayloadError(where, f"expected an integer, got {raw!r:.64}")
+        raise PayloadError(where, f"expected an integer, got {_brief(raw)}")
     return raw
+
+
+def _brief(raw: object) -> str:
+    """A short description of a bad value for the log: scalars shown, containers only named
+    (their repr could be megabytes long or nested too deep to print)."""
+    if raw is None or isinstance(raw, bool | int | float | str):
+        text = repr(raw) if not isinstance(raw, int) or abs(raw) < 10**20 else "a huge integer"
+        return text if len(text) <= 64 else text[:61] + "..."
+    return type(raw).__name__
 
 
 def parse_period(raw: object, where: str) -> Period | None:
@@ -191,10 +216,15 @@ def parse_period(raw: object, where: str) -> Period | None:
     )
     randomize = timedelta(0)
     if data.get("randomizeStart") is not None:
-        parsed = parse_duration(data["randomizeStart"], f"{where}.randomizeStart")
+        at = f"{where}.randomizeStart"
+        parsed = parse_duration(data["randomizeStart"], at)
         if parsed is None or parsed.has_calendar_units:
-            raise PayloadError(f"{where}.randomizeStart", "must be finite and without months")
+            raise PayloadError(at, "must be finite and without months")
         randomize = parsed.as_timedelta()
+        if randomize > MAX_RANDOMIZE_START:
+            limit = timefmt.format_duration(timefmt.duration_from_timedelta(MAX_RANDOMIZE_START))
+            text = timefmt.format_duration(parsed)
+            raise PayloadError(at, f"duration {text} exceeds the limit {limit}")
     return Period(start, duration, randomize, has_start, has_duration)
 
 
@@ -211,10 +241,10 @@ def _scalar(raw: object, where: str) -> Scalar:
 def parse_payload(raw: object, where: str) -> Payload:
     data = _mapping(raw, where)
     kind = _string(data.get("type"), f"{where}.type")
-    values = tuple(
-        _scalar(v, f"{where}.values[{i}]")
-        for i, v in enumerate(_sequence(data.get("values"), f"{where}.values"))
-    )
+    raw_values = _sequence(data.get("values"), f"{where}.values")
+    if len(raw_values) > MAX_VALUES:
+        raise PayloadError(f"{where}.values", f"more than {MAX_VALUES} values")
+    values = tuple(_scalar(v, f"{where}.values[{i}]") for i, v in enumerate(raw_values))
     return Payload(kind, values)
 
 
@@ -360,3 +390,7 @@ def parse_event(raw: object, *, version: str = "3.1.0") -> Event:
         if exc.object_id is None and ident is not None:
             raise PayloadError(exc.where, exc.reason, ident) from None
         raise
+    except Exception as exc:  # one event's defect must never escape as a crash
+        # Every known defect is caught above with its field's path; this is the net for the
+        # unknown ones, so the caller can still reject just this event.
+        raise PayloadError("", f"unreadable ({type(exc).__name__}: {exc})", ident) from None

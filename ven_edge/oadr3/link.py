@@ -4,8 +4,19 @@
 needed, renews the webhook subscription, polls, queues due reports and flushes the outbox; then it
 sleeps until the poll interval passes or a push notification arrives. Failures are retried with
 full-jitter backoff (:class:`~ven_edge.oadr3.backoff.Backoff`); the last good timeline stays in
-force meanwhile. Randomized starts, report sequence numbers and the registration survive restarts
-through the :class:`~ven_edge.store.StateStore` document ``oadr3_link``.
+force meanwhile. While the VTN does not answer, one cheap request probes it at least once per
+poll interval (jittered), so a returning VTN is polled within one interval. Nothing that goes
+wrong in one cycle ends the loop: an unforeseen exception is logged with its traceback (once per
+distinct error) and retried like a VTN error.
+
+A VTN that refuses the registration (a 3.0.1 gateway against a 3.1.0 VTN, Definition 3.1.0
+changeLog: 3.1 is not backward compatible) is still polled: events are readable without it. The
+refusal is logged with the version the VTN speaks, when a probe can tell. Subscriptions of this
+gateway that call back a URL it no longer serves (webhook disabled or moved) are deleted at
+start-up, so the VTN stops calling a dead endpoint.
+
+Randomized starts, report sequence numbers and the registration survive restarts through the
+:class:`~ven_edge.store.StateStore` document ``oadr3_link``.
 """
 
 from __future__ import annotations
@@ -14,13 +25,20 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from ven_edge.errorlog import ErrorOnce
 from ven_edge.oadr3.backoff import Backoff
-from ven_edge.oadr3.client import PollResult, Registration, VtnClient
-from ven_edge.oadr3.errors import Oadr3Error
+from ven_edge.oadr3.client import PollResult, Registration, VtnClient, version_mismatch
+from ven_edge.oadr3.errors import (
+    Oadr3Error,
+    PayloadError,
+    VtnHttpError,
+    VtnUnreachableError,
+)
 from ven_edge.oadr3.readinglog import ReadingLog
 from ven_edge.oadr3.reports import (
     DeviceReadings,
@@ -29,6 +47,7 @@ from ven_edge.oadr3.reports import (
     build_due_report,
 )
 from ven_edge.oadr3.webhook import WebhookReceiver
+from ven_edge.redact import redact_text
 from ven_edge.signals import SignalTimeline
 from ven_edge.store import StateStore
 
@@ -63,6 +82,9 @@ class LinkHealth:
     registration: Registration | None = None
     notifications: int = 0
     polls: int = 0
+    probes: int = 0
+    #: Why the VTN refused the registration (polling goes on without it), e.g. a version mismatch.
+    registration_problem: str | None = None
     errors_in_last_poll: list[str] = field(default_factory=list)
 
 
@@ -87,6 +109,8 @@ class VtnLink:
         backoff: Backoff | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         history: ReadingLog | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.client = client
         self.on_timeline = on_timeline
@@ -101,9 +125,17 @@ class VtnLink:
         self.timing = timing or LinkTiming()
         self.backoff = backoff or Backoff(self.timing.backoff_base_s, self.timing.backoff_cap_s)
         self._wall_clock = wall_clock
+        self._monotonic = monotonic
+        self._sleep = sleep
         self.health = LinkHealth()
         self._subscription_id: str | None = None
         self._subscribed_at: float | None = None
+        self._registration_retry_at: float | None = None
+        self._version_hint: str | None = None  # probed once, after the first refusal
+        self._subscriptions_tidied = False
+        self._last_failure: str | None = None
+        # Repeats at DEBUG: _failed says each distinct failure at WARNING already.
+        self._crashes = ErrorOnce(LOG, repeats=logging.DEBUG)
         self._persisted_at: datetime | None = None
         self._cycling = asyncio.Lock()  # run() and an external cycle() never interleave
         self._restore()
@@ -131,7 +163,7 @@ class VtnLink:
             return
         self._persisted_at = self._wall_clock()
         registration = self.client.registration
-        self.store.save(
+        self.store.save_soon(
             STATE_DOCUMENT,
             {
                 "anchors": self.client.timeline_builder.export_state(),
@@ -150,7 +182,11 @@ class VtnLink:
     async def _cycle(self) -> PollResult:
         client = self.client
         if client.settings.authenticated and self.health.registration is None:
-            self.health.registration = await client.register()
+            # A refused token fails the whole cycle (nothing works without it), unlike a refused
+            # registration: get it first so the two are told apart.
+            await client.ensure_token()
+            await self._register()
+        await self._tidy_subscriptions()
         await self._ensure_subscription()
         result = await client.poll_once()
         self.health.polls += 1
@@ -164,10 +200,59 @@ class VtnLink:
             await self._notify(result.timeline)
         return result
 
+    async def _register(self) -> None:
+        """Register, or say why the VTN refused and carry on polling without it."""
+        now = self._monotonic()
+        if self._registration_retry_at is not None and now < self._registration_retry_at:
+            return
+        try:
+            self.health.registration = await self.client.register()
+        except (VtnHttpError, PayloadError) as exc:
+            if _vtn_down(exc):
+                raise  # a VTN in trouble (5xx, 429) refuses nothing: retry the whole cycle
+            # The VTN answered but refused: events may still be readable (polling needs no VEN
+            # object), so the cycle goes on; the registration is tried again now and then.
+            self._registration_retry_at = now + self.timing.subscription_renew_s
+            if self._version_hint is None:
+                self._version_hint = await self._probe_version()
+            problem = f"registration refused ({exc})"
+            if self._version_hint:
+                problem += f"; {self._version_hint}"
+            if problem != self.health.registration_problem:
+                LOG.error("%s; polling events without it", problem)
+            self.health.registration_problem = problem
+            return
+        self._registration_retry_at = None
+        if self.health.registration_problem is not None:
+            LOG.info("registration accepted now")
+        self.health.registration_problem = None
+
+    async def _probe_version(self) -> str:
+        try:
+            spoken = await self.client.detect_version()
+        except Oadr3Error as exc:
+            LOG.debug("could not probe the VTN's OpenADR version: %s", exc)
+            return ""
+        return version_mismatch(self.client.settings.version, spoken) or ""
+
+    async def _tidy_subscriptions(self) -> None:
+        """Once per start: delete this gateway's subscriptions that call back elsewhere."""
+        if self._subscriptions_tidied:
+            return
+        keep = self.callback_url if self.receiver is not None else None
+        try:
+            await self.client.delete_stale_subscriptions(keep)
+        except Oadr3Error as exc:
+            if _vtn_down(exc):
+                raise  # the poll would fail too: the whole cycle is retried
+            # Not worth failing the cycle over, nor retrying at every poll.
+            LOG.warning("stale webhook subscriptions not checked: %s", exc)
+        self._subscriptions_tidied = True
+
     async def _ensure_subscription(self) -> None:
         if self.receiver is None or self.callback_url is None:
             return
-        now = asyncio.get_running_loop().time()
+        now = self._monotonic()
         due = (
             self._subscribed_at is None
             or now - self._subscribed_at >= self.timing.subscription_renew_s
@@ -250,33 +335,43 @@ class VtnLink:
     # -- the loop --------------------------------------------------------------------------
     async def run(self) -> None:
         """Cycle until cancelled; push notifications wake it early."""
-        loop = asyncio.get_running_loop()
-        next_cycle = loop.time()
+        next_cycle = self._monotonic()
         while True:
-            if loop.time() >= next_cycle:
-                next_cycle = loop.time() + await self._cycle_or_backoff()
-            if not await self._wait_for_push(max(0.0, next_cycle - loop.time())):
+            if self._monotonic() >= next_cycle:
+                next_cycle = self._monotonic() + await self._cycle_or_backoff()
+            if not await self._wait_for_push(max(0.0, next_cycle - self._monotonic())):
                 continue  # the interval has passed: cycle again
             self.health.notifications += 1
             # EVENT changes were applied by the receiver already: hand them on at once. Other
-            # objects (a changed program) are re-read by polling right away. Pushes never
-            # postpone the safety-net poll.
+            # objects (a changed program), and notifications that could not be used (``last``
+            # is None), are re-read by polling right away. Pushes never postpone the
+            # safety-net poll.
             await self._notify(self.client.timeline)
             last = self.receiver.last if self.receiver is not None else None
             if last is None or last.object_type != "EVENT":
-                next_cycle = loop.time()
+                next_cycle = self._monotonic()
 
     async def _cycle_or_backoff(self) -> float:
-        """Run one cycle; the seconds to wait before the next one."""
+        """Run one cycle (after a probe, while failing); the seconds to wait before the next."""
+        if self.health.consecutive_failures:
+            self.health.probes += 1
+            problem = await self.client.probe()
+            if problem is not None:
+                return self._failed(problem, vtn_down=True)
         try:
             await self.cycle()
         except Oadr3Error as exc:
-            self.health.connected = False
-            self.health.consecutive_failures += 1
-            self.health.last_error = str(exc)
-            delay = self.backoff.next_delay()
-            LOG.warning("VTN cycle failed (%s); retrying in %.1f s", exc, delay)
-            return max(delay, 1e-3)
+            return self._failed(str(exc), vtn_down=_vtn_down(exc))
+        except Exception as exc:
+            # A bug or an input nobody foresaw must not end the VTN link (the daemon would lose
+            # its utility for good): log it with the traceback, keep the last good state, retry.
+            reason = self._crashes.log(exc, "VTN cycle crashed (%s); last good state kept")
+            return self._failed(reason, vtn_down=False)
+        if self.health.consecutive_failures:
+            LOG.info(
+                "VTN answering again after %d failed attempts", self.health.consecutive_failures
+            )
+        self._last_failure = None
         self.health.connected = True
         self.health.consecutive_failures = 0
         self.health.last_success = self._wall_clock()
@@ -285,14 +380,42 @@ class VtnLink:
             return self.timing.poll_when_subscribed_s
         return self.timing.poll_s
 
+    def _failed(self, reason: str, *, vtn_down: bool) -> float:
+        """Record a failed attempt; the delay before the next one.
+
+        A VTN that does not answer (or answers 5xx/429) is probed again within one poll interval:
+        the draw is capped at ``poll_s``, so it is seen soon after it returns, and fully
+        jittered, so a fleet that lost it together does not come back in one herd. A VTN that
+        answers but whose cycle fails gets the full exponential backoff up to its cap."""
+        reason = redact_text(reason) or ""
+        self.health.connected = False
+        self.health.consecutive_failures += 1
+        self.health.last_error = reason
+        delay = self.backoff.next_delay(self.timing.poll_s if vtn_down else None)
+        # Said once per distinct reason: a VTN down for a day is probed thousands of times.
+        level = logging.WARNING if reason != self._last_failure else logging.DEBUG
+        LOG.log(level, "VTN cycle failed (%s); retrying in %.1f s", reason, delay)
+        self._last_failure = reason
+        return max(delay, 1e-3)
+
     async def _wait_for_push(self, delay: float) -> bool:
         """Sleep ``delay`` seconds or until a notification; True when woken by one."""
         if self.receiver is None:
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
             return False
+        push = asyncio.ensure_future(self.receiver.wait())
+        nap = asyncio.ensure_future(self._sleep(delay))
         try:
-            async with asyncio.timeout(delay):
-                await self.receiver.wait()
-        except TimeoutError:
-            return False
+            await asyncio.wait((push, nap), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (push, nap):
+                task.cancel()
+            await asyncio.gather(push, nap, return_exceptions=True)
+        return push.done() and not push.cancelled()
+
+
+def _vtn_down(exc: Oadr3Error) -> bool:
+    """True when the VTN is not there (or overloaded) rather than refusing what we sent."""
+    if isinstance(exc, VtnUnreachableError):
         return True
+    return isinstance(exc, VtnHttpError) and (exc.status >= 500 or exc.status == 429)

@@ -3,7 +3,7 @@
 Schema names and fields follow ``oadr3.1.0.yaml`` (components/schemas). Attributes are
 snake_case; the wire names (camelCase, ``programID``, ``URL``) are aliases.
 
-Lenient on input (reference digest §10.2): JSON ``null`` means "absent", unknown fields are
+Lenient on input (docs/openadr3.md §10.2): JSON ``null`` means "absent", unknown fields are
 ignored, server-set fields in request bodies (``id``, ``createdDateTime``, ...) are ignored by the
 request models, timestamps are parsed leniently and subscription operations may be spelled as
 HTTP verbs. Strict on output: :func:`dump` writes camelCase, RFC 3339 with a zone, canonical

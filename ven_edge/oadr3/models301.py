@@ -1,4 +1,4 @@
-"""OpenADR 3.0.1 wire models: only what differs from 3.1.0 (reference digest §9).
+"""OpenADR 3.0.1 wire models: only what differs from 3.1.0 (docs/openadr3.md §9).
 
 3.0.1 has one schema per object for requests and responses (metadata optional), typed targets
 (valuesMaps, not strings), the long program fields that 3.1.0 moved into ``attributes``,

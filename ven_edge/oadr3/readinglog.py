@@ -11,6 +11,7 @@ daemon's state store.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,12 +54,25 @@ class EnergyReading:
     kwh: float
 
 
+def _at(sample: Sample) -> datetime:
+    return sample.at
+
+
+def _start(reading: EnergyReading) -> datetime:
+    return reading.start
+
+
 class ReadingLog:
-    """Remembers readings; answers "what was the value over [start, end)" for reports."""
+    """Remembers readings; answers "what was the value over [start, end)" for reports.
+
+    Samples are kept in time order and energy readings in order of their start, so a question
+    about one interval bisects to the readings that can matter instead of reading them all: a
+    report covering many intervals after an outage stays short work for the event loop."""
 
     def __init__(self) -> None:
         self._samples: list[Sample] = []
         self._energy: list[EnergyReading] = []
+        self._longest = timedelta(0)  # no energy reading lasts longer (may be stale-high)
         self._problems: set[str] = set()
         self._last_at: datetime | None = None
 
@@ -96,7 +110,8 @@ class ReadingLog:
             # The same meter window read twice (each cycle re-reads the latest) counts once.
             window = (energy.start, energy.duration)
             if all((e.start, e.duration) != window for e in self._energy[-8:]):
-                self._energy.append(energy)
+                insort(self._energy, energy, key=_start)
+                self._longest = max(self._longest, energy.duration)
         if self._last_at is None or at > self._last_at:
             self._last_at = at
         self._trim(at)
@@ -114,16 +129,19 @@ class ReadingLog:
     # -- questions -------------------------------------------------------------------------
     def _values(self, field: str, start: datetime, end: datetime) -> tuple[Any, list[Any]]:
         """The value in force at ``end`` and the values sampled in ``[start, end)``."""
+        samples = self._samples
+        before_end = bisect_left(samples, end, key=_at)
         at_end: Any = None
-        inside: list[Any] = []
-        for sample in self._samples:
-            value = getattr(sample, field)
-            if value is None:
-                continue
-            if sample.at < end:
-                at_end = value
-            if start <= sample.at < end:
-                inside.append(value)
+        for k in range(before_end - 1, -1, -1):
+            at_end = getattr(samples[k], field)
+            if at_end is not None:
+                break
+        from_start = bisect_left(samples, start, key=_at)
+        inside = [
+            value
+            for sample in samples[from_start:before_end]
+            if (value := getattr(sample, field)) is not None
+        ]
         if at_end is not None and not inside:
             inside.append(at_end)  # held over from before the interval
         return at_end, inside
@@ -147,7 +165,11 @@ class ReadingLog:
     def energy(self, start: datetime, end: datetime) -> float | None:
         """kWh used in ``[start, end)``; None when no reading overlaps it."""
         total, seen = 0.0, False
-        for reading in self._energy:
+        # Only readings that start before ``end`` and less than the longest reading before
+        # ``start`` can overlap [start, end).
+        first = bisect_left(self._energy, start - self._longest, key=_start)
+        last = bisect_left(self._energy, end, key=_start)
+        for reading in self._energy[first:last]:
             r_end = reading.start + reading.duration
             if reading.duration <= timedelta(0):
                 if start <= reading.start < end:
@@ -192,8 +214,9 @@ class ReadingLog:
         except (TypeError, ValueError, IndexError) as exc:
             LOG.warning("ignoring an unreadable reading history: %s", exc)
             return
-        self._samples = sorted(samples, key=lambda s: s.at)[-MAX_SAMPLES:]
-        self._energy = energy[-MAX_SAMPLES:]
+        self._samples = sorted(samples, key=_at)[-MAX_SAMPLES:]
+        self._energy = sorted(energy, key=_start)[-MAX_SAMPLES:]
+        self._longest = max((e.duration for e in self._energy), default=timedelta(0))
 
 
 def _sample(row: Sequence[Any]) -> Sample:

@@ -1,4 +1,4 @@
-"""Reports to the VTN: builders, a due-report scheduler, and a disk-backed exactly-once outbox.
+"""Reports to the VTN: builders and a due-report scheduler (the outbox is :mod:`.outbox`).
 
 Builders take plain values (an operating-state name, a percentage, kWh per interval), so this
 module does not depend on the CTA-2045 stack; the daemon maps device state to these values.
@@ -8,15 +8,11 @@ reports also need ``programID``. When reports fall due and which event intervals
 :class:`~ven_edge.oadr3.readinglog.ReadingLog`.
 
 Exactly once: every report gets a deterministic ``reportName`` (client, event, payload type,
-sequence). :class:`ReportOutbox` persists a report before sending it and marks it "attempted"
-before each POST; after a crash or a lost response it asks the VTN (GET /reports) whether a report
-with that name already exists before sending again. Delivered names are remembered so the same
-report queued twice is sent once.
+sequence), which :class:`~ven_edge.oadr3.outbox.ReportOutbox` uses to deliver it once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,14 +20,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from ven_edge.oadr3.client import VtnClient
-from ven_edge.oadr3.errors import (
-    PayloadError,
-    ResponseTooLargeError,
-    VtnHttpError,
-    VtnUnreachableError,
-)
 from ven_edge.oadr3.eventparse import Event, ReportDescriptor
+from ven_edge.oadr3.outbox import ReportOutbox as ReportOutbox
 from ven_edge.oadr3.readinglog import ReadingLog
 from ven_edge.oadr3.reporttiming import (
     EventIntervals,
@@ -44,7 +34,6 @@ from ven_edge.oadr3.reporttiming import (
 from ven_edge.oadr3.timefmt import duration_from_timedelta, format_datetime, format_duration
 from ven_edge.oadr3.timeline import DEFAULT_HORIZON
 from ven_edge.signals import SignalTimeline
-from ven_edge.store import StateStore
 
 LOG = logging.getLogger(__name__)
 
@@ -65,7 +54,7 @@ OPERATING_STATES: frozenset[str] = frozenset(
     }
 )
 
-#: Report payload types this gateway can produce (issue 5 item 3).
+#: Report payload types this gateway can produce (docs/openadr3.md §6).
 SUPPORTED_REPORTS: frozenset[str] = frozenset({"OPERATING_STATE", "STORAGE_CHARGE_LEVEL", "USAGE"})
 
 #: UG §7.8: a payload qualifying the single other payload of a report interval.
@@ -77,7 +66,7 @@ AGGREGATED_REPORT = "AGGREGATED_REPORT"
 #: Reading types (Definition 3.1.0 "Reading Type Enumerations") used when none is asked for.
 DIRECT_READ = "DIRECT_READ"
 FORECAST = "FORECAST"
-#: The units each supported report is produced in (reference/openadr3.md §6); no conversion.
+#: The units each supported report is produced in (docs/openadr3.md §6); no conversion.
 REPORT_UNITS: dict[str, str | None] = {
     "OPERATING_STATE": None,
     "STORAGE_CHARGE_LEVEL": "PERCENT",
@@ -153,7 +142,7 @@ def build_report(
         raise ValueError(f"a {payload_type} report needs at least one interval")
     # The canonical wire form of ``models.ReportRequest`` (camelCase, RFC 3339, canonical
     # durations, absent fields left out), written without loading pydantic: pydantic and the
-    # wire models would cost the daemon ~10 MB of its 45 MB RSS budget (issue 5).
+    # wire models would cost the daemon ~10 MB of its 45 MB RSS budget (docs/gateway.md "Figures").
     # tests/oadr3/test_report_canonical.py checks each body is a fixed point of the model's
     # validate-and-dump and that the model refuses what this refuses.
     _check_text("eventID", event_id, pattern=_OBJECT_ID)
@@ -197,7 +186,7 @@ def operating_state_report(
 def storage_charge_level_report(
     *, percent: float, at: datetime, interval_id: int = 0, **common: Any
 ) -> dict[str, Any]:
-    """STORAGE_CHARGE_LEVEL in PERCENT, 0-100 (reference/openadr3.md §6)."""
+    """STORAGE_CHARGE_LEVEL in PERCENT, 0-100 (docs/openadr3.md §6)."""
     if not 0.0 <= percent <= 100.0:
         raise ValueError(f"storage charge level must be 0-100 %, got {percent}")
     interval = ReportInterval(interval_id, (round(float(percent), 2),), start=at)
@@ -231,7 +220,7 @@ class DeviceReadings:
 
     def checked(self) -> tuple[DeviceReadings, list[str]]:
         """These readings without the values no report may carry, and why each was dropped
-        (devices do report nonsense now and then: reference/hpwh.md §8)."""
+        (devices do report nonsense now and then: docs/hpwh.md §7)."""
         problems: list[str] = []
         state, percent, kwh = self.operating_state, self.charge_percent, self.usage_kwh
         if state is not None and state not in OPERATING_STATES:
@@ -745,101 +734,3 @@ def build_due_report(
         )
         return usage_report(readings=[reading], **common)
     return None
-
-
-#: Statuses after which a report is kept for a later retry instead of being dropped.
-_RETRYABLE_STATUSES = frozenset({401, 403, 408, 409, 425, 429})
-#: Delivered report names remembered to suppress duplicates (a few days of 15-min reports).
-DELIVERED_MEMORY = 2000
-
-
-class ReportOutbox:
-    """Reports waiting for the VTN, persisted in ``store`` as document ``name`` (0600, atomic)."""
-
-    def __init__(
-        self, store: StateStore, name: str = "report_outbox", max_pending: int = 20_000
-    ) -> None:
-        self._store = store
-        self._name = name
-        self.max_pending = max_pending
-        document = store.load(name, default={}) or {}
-        pending = document.get("pending", []) if isinstance(document, Mapping) else []
-        delivered = document.get("delivered", []) if isinstance(document, Mapping) else []
-        self._pending: list[dict[str, Any]] = [
-            p for p in pending if isinstance(p, dict) and isinstance(p.get("body"), dict)
-        ]
-        self._delivered: list[str] = [d for d in delivered if isinstance(d, str)]
-        self._flushing = asyncio.Lock()  # one delivery run at a time keeps the order and counts
-
-    def _save(self) -> None:
-        self._store.save(self._name, {"pending": self._pending, "delivered": self._delivered})
-
-    @property
-    def pending(self) -> tuple[Mapping[str, Any], ...]:
-        return tuple(p["body"] for p in self._pending)
-
-    @property
-    def delivered(self) -> tuple[str, ...]:
-        return tuple(self._delivered)
-
-    def add(self, body: Mapping[str, Any]) -> bool:
-        """Queue a report (persisted before returning); False if this reportName is known."""
-        name = body.get("reportName")
-        if not isinstance(name, str) or not name:
-            raise ValueError("reports in the outbox need a reportName (the idempotency key)")
-        if name in self._delivered or any(p["body"]["reportName"] == name for p in self._pending):
-            return False
-        if len(self._pending) >= self.max_pending:
-            dropped = self._pending.pop(0)
-            oldest = dropped["body"]["reportName"]
-            LOG.error("report outbox full; dropped the oldest report %s", oldest)
-        self._pending.append({"body": dict(body), "attempted": False})
-        self._save()
-        return True
-
-    def _done(self, item: dict[str, Any]) -> None:
-        self._pending.remove(item)
-        self._delivered.append(item["body"]["reportName"])
-        del self._delivered[:-DELIVERED_MEMORY]
-        self._save()
-
-    async def _already_there(self, client: VtnClient, body: Mapping[str, Any]) -> bool:
-        existing = await client.find_reports(str(body.get("eventID")))
-        return any(r.get("reportName") == body["reportName"] for r in existing)
-
-    async def flush(self, client: VtnClient) -> int:
-        """Send pending reports in order; returns how many were delivered.
-
-        Stops (keeping the rest) when the VTN is unreachable or answers 5xx; a report the VTN
-        refuses for good (400/404: e.g. its event was deleted) is logged and dropped.
-        """
-        async with self._flushing:
-            return await self._flush(client)
-
-    async def _flush(self, client: VtnClient) -> int:
-        delivered = 0
-        while self._pending:
-            item = self._pending[0]
-            body = item["body"]
-            try:
-                if item["attempted"] and await self._already_there(client, body):
-                    self._done(item)
-                    delivered += 1
-                    continue
-                item["attempted"] = True
-                self._save()
-                await client.create_report(body)
-            except (VtnUnreachableError, PayloadError, ResponseTooLargeError) as exc:
-                LOG.warning("report %s not delivered yet: %s", body["reportName"], exc)
-                break
-            except VtnHttpError as exc:
-                if exc.status >= 500 or exc.status in _RETRYABLE_STATUSES:
-                    LOG.warning("report %s not delivered yet: %s", body["reportName"], exc)
-                    break
-                LOG.error("report %s refused by the VTN, dropped: %s", body["reportName"], exc)
-                self._pending.remove(item)
-                self._save()
-                continue
-            self._done(item)
-            delivered += 1
-        return delivered

@@ -1,9 +1,23 @@
 """OpenADR 3 time values: RFC 3339 date-times and ISO 8601 durations.
 
-Lenient on input, strict on output (reference digest §10): peers send timestamps with a space
+Lenient on input, strict on output (docs/openadr3.md §10): peers send timestamps with a space
 instead of ``T``, without a zone, or as the "now" sentinels of the User Guide; OpenADR durations
 use calendar units (``P1M``, ``P1Y``) and ``P9999Y`` for "infinity", which must not be turned into
 a ``timedelta`` blindly.
+
+Peers are not trusted to stay within the ranges Python's ``datetime`` can hold, so values are
+bounded when parsed, before any arithmetic (a hostile ``PT999999999H`` or a start in year 9999
+must be refused or clamped, never raise ``OverflowError`` later):
+
+* text longer than :data:`MAX_TEXT_CHARS` is refused (RFC 3339 date-times and the durations
+  OpenADR uses are well under 40 characters);
+* a duration longer than :data:`MAX_DURATION` (counting a year as 366 days and a month as 31) is
+  refused, except the ``P9999Y`` infinity convention (User Guide §7.3), which any duration of
+  9999 years or more stands for;
+* absolute date-times are checked by :func:`to_utc_in_range` against
+  ``[EARLIEST, LATEST]`` (the "now" sentinels of year 1 are apart);
+* :func:`shift` and :meth:`Duration.end_from` check the result range before adding, and answer
+  ``None`` ("beyond the end of time") instead of overflowing.
 """
 
 from __future__ import annotations
@@ -27,6 +41,15 @@ _DURATION_RE = re.compile(
 # User Guide §7.3: "P9999Y" indicates infinity.
 INFINITY_YEARS = 9999
 
+#: Longest date-time or duration text read (an RFC 3339 date-time with microseconds and an
+#: offset has 32 characters); also keeps ``int()`` far from its 4300-digit limit.
+MAX_TEXT_CHARS = 64
+#: Earliest absolute date-time taken from a peer: OpenADR schedules nothing before the Unix epoch,
+#: and bounding the past keeps the arithmetic (randomized starts, offsets) inside the range.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+#: Latest absolute date-time: the end of Python's datetime range.
+LATEST = datetime.max.replace(tzinfo=UTC)
+
 _DATETIME_RE = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})"
     r"(?:[Tt ](?P<time>\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?)?$"
@@ -44,6 +67,7 @@ def parse_datetime(text: str) -> datetime:
     reference VTN writes naive UTC), a date without time, and the "now" sentinels, which all
     return :data:`NOW_SENTINEL`.
     """
+    _check_length(text, "date-time")
     value = text.strip()
     if value.startswith(_NOW_PREFIXES):
         match = _DATETIME_RE.match(value.replace("0000-00-00", "0001-01-01", 1))
@@ -66,6 +90,35 @@ def parse_datetime(text: str) -> datetime:
     except ValueError as exc:
         raise TimeFormatError(f"not an RFC 3339 date-time: {text!r} ({exc})") from None
     return parsed
+
+
+def _check_length(text: str, what: str) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        raise TimeFormatError(f"{what} longer than {MAX_TEXT_CHARS} characters: {text[:24]!r}...")
+
+
+def to_utc_in_range(moment: datetime) -> datetime:
+    """``moment`` in UTC, refused unless it lies in ``[EARLIEST, LATEST]``.
+
+    Comparing and subtracting aware datetimes never overflows, unlike ``astimezone``, which
+    fails for ``9999-12-31T23:00:00-05:00``; so the range is checked first.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment < EARLIEST or moment > LATEST:
+        raise TimeFormatError(
+            f"{format_datetime(moment)} is outside {EARLIEST.year}..{LATEST.year}"
+        )
+    return EARLIEST + (moment - EARLIEST)
+
+
+def shift(moment: datetime, span: timedelta) -> datetime | None:
+    """``moment + span``, or ``None`` when the result would fall outside the datetime range."""
+    if span > timedelta(0):
+        room = datetime.max.replace(tzinfo=moment.tzinfo) - moment
+        return None if span > room else moment + span
+    room = moment - datetime.min.replace(tzinfo=moment.tzinfo)
+    return None if -span > room else moment + span
 
 
 def format_datetime(moment: datetime) -> str:
@@ -122,18 +175,24 @@ class Duration:
         return -span if self.negative else span
 
     def end_from(self, start: datetime) -> datetime | None:
-        """``start`` plus this duration in calendar arithmetic; ``None`` means "never ends"."""
+        """``start`` plus this duration in calendar arithmetic; ``None`` means "never ends".
+
+        A result beyond the datetime range is ``None`` too (it never ends in practice); a
+        negative duration reaching before year 1 gives the earliest datetime.
+        """
         if self.is_infinite:
             return None
         sign = -1 if self.negative else 1
+        earliest = datetime.min.replace(tzinfo=start.tzinfo)
         total_months = start.month - 1 + sign * (self.years * 12 + self.months)
         year = start.year + total_months // 12
         month = total_months % 12 + 1
-        try:
-            day = min(start.day, calendar.monthrange(year, month)[1])
-            shifted = start.replace(year=year, month=month, day=day)
-        except ValueError:
-            return None if sign > 0 else datetime.min.replace(tzinfo=start.tzinfo)
+        if year > datetime.max.year:
+            return None
+        if year < datetime.min.year:
+            return earliest
+        day = min(start.day, calendar.monthrange(year, month)[1])
+        shifted = start.replace(year=year, month=month, day=day)
         rest = Duration(
             weeks=self.weeks,
             days=self.days,
@@ -142,24 +201,38 @@ class Duration:
             seconds=self.seconds,
             negative=self.negative,
         )
-        try:
-            return shifted + rest.as_timedelta()
-        except OverflowError:
-            return None if sign > 0 else datetime.min.replace(tzinfo=start.tzinfo)
+        end = shift(shifted, rest.as_timedelta())
+        return end if end is not None or sign > 0 else earliest
+
+    @property
+    def nominal_days(self) -> Decimal:
+        """The length in days, counting a year as 366 days and a month as 31 (an upper bound)."""
+        seconds = (self.hours * 60 + self.minutes) * 60 + self.seconds
+        whole = self.years * 366 + self.months * 31 + self.weeks * 7 + self.days
+        return whole + seconds / 86400
 
 
 ZERO_DURATION = Duration()
 INFINITE_DURATION = Duration(years=INFINITY_YEARS)
+#: Longest finite duration read: the infinity convention's 9999 years (any longer span cannot
+#: end inside the datetime range anyway). Keeps ``as_timedelta`` inside ``timedelta``'s range.
+MAX_DURATION = INFINITE_DURATION
+_MAX_DURATION_DAYS = MAX_DURATION.nominal_days
 
 
 def parse_duration(text: str) -> Duration:
-    """Parse an ISO 8601 duration as constrained by the OpenADR 3 YAML pattern."""
+    """Parse an ISO 8601 duration as constrained by the OpenADR 3 YAML pattern.
+
+    Durations longer than :data:`MAX_DURATION` are refused unless they are the infinity
+    convention (9999 years or more, User Guide §7.3).
+    """
+    _check_length(text, "duration")
     match = _DURATION_RE.match(text.strip())
     if match is None:
         raise TimeFormatError(f"not an ISO 8601 duration: {text!r}")
     count = int(match["d"] or 0)
     weeks, days = (count, 0) if match["dw"] == "W" else (0, count)
-    return Duration(
+    parsed = Duration(
         years=int(match["y"] or 0),
         months=int(match["mo"] or 0),
         weeks=weeks,
@@ -169,6 +242,11 @@ def parse_duration(text: str) -> Duration:
         seconds=Decimal(match["s"] or 0),
         negative=match["neg"] == "-",
     )
+    if parsed.years < INFINITY_YEARS and parsed.nominal_days > _MAX_DURATION_DAYS:
+        raise TimeFormatError(
+            f"duration {text.strip()} exceeds the limit {format_duration(MAX_DURATION)}"
+        )
+    return parsed
 
 
 def format_duration(span: Duration) -> str:

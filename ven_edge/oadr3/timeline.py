@@ -1,7 +1,7 @@
 """OpenADR 3 events → the internal :class:`~ven_edge.signals.SignalTimeline` (sans-I/O).
 
 :class:`TimelineBuilder` resolves everything relative in an event into absolute intervals
-(User Guide 3.1.0 §7.3, §7.4, reference/openadr3.md §5):
+(User Guide 3.1.0 §7.3, §7.4, docs/openadr3.md §5):
 
 * "now" starts (``0001-01-01`` and friends): the first interval starts at the event's start, or
   at the moment this event revision was first seen; later intervals follow on.
@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ven_edge.oadr3.errors import PayloadError
 from ven_edge.oadr3.eventparse import Event, Interval, add_duration, is_zero
+from ven_edge.oadr3.timefmt import shift
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 LOG = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ LOG = logging.getLogger(__name__)
 #: The end given to open-ended intervals (``P9999Y``), per the signals.py contract.
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
-#: Payload types handed to the control core unchanged (issue 5; reference/openadr3.md §6).
+#: Payload types handed to the control core unchanged (docs/openadr3.md §6).
 PASS_THROUGH_KINDS: frozenset[str] = frozenset({"PRICE", "GHG", "SIMPLE", "IMPORT_CAPACITY_LIMIT"})
 PASS_THROUGH_PREFIXES: tuple[str, ...] = ("ALERT_", "CTA2045_")
 
@@ -109,6 +111,10 @@ class TimelineBuilder:
         self.horizon = horizon
         self._anchors: dict[str, EventAnchor] = {}
         self._ignored_kinds: set[str] = set()
+        self._unplaceable: set[tuple[str, str]] = set()  # (event id, revision) already logged
+        # Each event's intervals as last built, reused while the event and its anchor are the
+        # same: a pushed event then costs its own intervals, not every event's again.
+        self._built: dict[str, tuple[Event, EventAnchor | None, tuple[SignalInterval, ...]]] = {}
 
     # -- persistence of anchors (so a restart keeps the same randomized start) --------------
     def export_state(self) -> dict[str, Any]:
@@ -118,7 +124,7 @@ class TimelineBuilder:
         for event_id, data in document.items():
             try:
                 self._anchors[str(event_id)] = EventAnchor.from_json(data)
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 LOG.warning("ignoring unreadable timeline anchor for event %s: %s", event_id, exc)
 
     def first_seen(self, event_id: str) -> datetime | None:
@@ -142,15 +148,55 @@ class TimelineBuilder:
 
     # -- conversion ------------------------------------------------------------------------
     def build(self, events: Iterable[Event], now: datetime) -> SignalTimeline:
-        """The timeline for exactly these events (absent ones are cancelled and forgotten)."""
+        """The timeline for exactly these events (absent ones are cancelled and forgotten).
+
+        An event that cannot be placed on the timeline contributes nothing (logged once per
+        revision); the others are unaffected.
+        """
         intervals: list[SignalInterval] = []
         seen: set[str] = set()
+        horizon_end = now + self.horizon
         for event in events:
             seen.add(event.id)
-            intervals.extend(self.intervals_for(event, now))
+            built = self._built.get(event.id)
+            anchor = self._anchors.get(event.id)
+            if built is not None and built[1] is anchor and built[0] == event:
+                intervals.extend(built[2])
+                continue
+            try:
+                out = self.checked_intervals(event, now)
+            except PayloadError as exc:
+                key = (event.id, event.revision)
+                if key not in self._unplaceable:
+                    LOG.error("event %r left out of the timeline: %s", event.id, exc.reason)
+                self._unplaceable.add(key)
+                self._built.pop(event.id, None)
+                continue
+            # Reusable only if the horizon did not shape it (nothing reaches the horizon's end:
+            # a later "now" only moves the horizon further out).
+            if all(i.end < horizon_end for i in out):
+                self._built[event.id] = (event, self._anchors.get(event.id), out)
+            else:
+                self._built.pop(event.id, None)
+            intervals.extend(out)
         for gone in set(self._anchors) - seen:
             del self._anchors[gone]
+        for gone in set(self._built) - seen:
+            del self._built[gone]
+        self._unplaceable = {key for key in self._unplaceable if key[0] in seen}
         return SignalTimeline(tuple(intervals))
+
+    def checked_intervals(self, event: Event, now: datetime) -> tuple[SignalInterval, ...]:
+        """:meth:`intervals_for`, any failure reported as a :class:`PayloadError` of the event.
+
+        Parsing bounds every value, so nothing is expected to fail here; this keeps a defect
+        that slipped through to the one event that carries it.
+        """
+        try:
+            return self.intervals_for(event, now)
+        except Exception as exc:  # one event's defect must never escape
+            reason = f"cannot be placed on the timeline ({type(exc).__name__}: {exc})"
+            raise PayloadError("", reason, event.id) from None
 
     def intervals_for(self, event: Event, now: datetime) -> tuple[SignalInterval, ...]:
         if is_cancelled(event):
@@ -160,8 +206,10 @@ class TimelineBuilder:
         spans = _apply_event_duration(event, spans, now + self.horizon)
         out: list[SignalInterval] = []
         for start, end, interval in spans:
-            start, end = start + anchor.offset, (end + anchor.offset) if end else None
-            out.extend(self._signals(event, interval, start, end))
+            moved = shift(start, anchor.offset)
+            if moved is None:
+                continue  # beyond the end of time
+            out.extend(self._signals(event, interval, moved, _shift_end(end, anchor.offset)))
         return tuple(out)
 
     def _signals(
@@ -192,6 +240,12 @@ class TimelineBuilder:
 
 
 Span = tuple[datetime, datetime | None, Interval]
+
+
+def _shift_end(end: datetime | None, offset: timedelta) -> datetime | None:
+    """An end moved by ``offset``; ``None`` (open-ended) stays so, as does an end pushed past
+    the datetime range."""
+    return None if end is None else shift(end, offset)
 
 
 def _randomize_of(event: Event) -> timedelta:
@@ -240,11 +294,16 @@ def _apply_event_duration(event: Event, spans: list[Span], horizon_end: datetime
         period = max(e for e in ends if e is not None) - first
         if period > timedelta(0):
             limit = min(span_end, horizon_end) if span_end is not None else horizon_end
-            k = 1
-            while first + period * k < limit and len(out) < MAX_UNROLLED_SPANS:
-                shift = period * k
-                out.extend((s + shift, e + shift if e else None, iv) for s, e, iv in spans)
-                k += 1
+            offset = period
+            while len(out) < MAX_UNROLLED_SPANS:
+                repeat_start = shift(first, offset)
+                if repeat_start is None or repeat_start >= limit:
+                    break
+                for s, e, iv in spans:
+                    moved = shift(s, offset)
+                    if moved is not None:
+                        out.append((moved, _shift_end(e, offset), iv))
+                offset += period  # stays below limit - first + period: no overflow
     if span_end is None:
         return out
     clipped: list[Span] = []

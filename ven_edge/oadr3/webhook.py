@@ -1,16 +1,24 @@
 """Push: the gateway's webhook endpoint for OpenADR 3 subscriptions (Def "Webhooks", §8.1).
 
-:func:`parse_notification` is the sans-I/O part (tolerant of quirks 4-6 of reference/openadr3.md
+:func:`parse_notification` is the sans-I/O part (tolerant of quirks 4-6 of docs/openadr3.md
 §10.1). :class:`WebhookReceiver` adds aiohttp routes to the gateway's own web application:
 
 * ``GET <path>?echo=X`` and ``GET <path>/echo?echo=X`` (quirk 16) answer 200 with ``X``: the VTN's
   ownership check before it stores the subscription;
 * ``POST <path>`` takes a notification when ``Authorization: Bearer <token>`` matches the token
-  given in the subscription (compared in constant time), within a size limit.
+  given in the subscription (compared in constant time). The whole body is read, chunked or not,
+  up to :attr:`WebhookReceiver.max_body_bytes` (413 beyond it) and decoded within a nesting
+  limit (:mod:`ven_edge.oadr3.boundedjson`; 400 for bad JSON or too deep).
+
+Keys are normalised to the spec's camelCase at any depth: the reference VTN writes snake_case
+(quirk 5), also inside the object (``{"object": {"interval_period": ...}}``).
 
 A notification sets :attr:`WebhookReceiver.notified` and calls the optional callback at once; an
 EVENT notification is also applied to the :class:`~ven_edge.oadr3.client.VtnClient` so the new
-timeline is ready before the control loop wakes. Polling stays on as the safety net (quirks 13-14).
+timeline is ready before the control loop wakes. Polling stays on as the safety net (quirks 13-14):
+a notification from the VTN that cannot be used (refused with a 4xx, or an event object that does
+not parse, which is still answered 200 as it was delivered) leaves :attr:`WebhookReceiver.last`
+``None``, which tells the link to poll at once instead of waiting for the next poll.
 """
 
 from __future__ import annotations
@@ -18,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import inspect
-import json
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ven_edge.oadr3 import boundedjson
 from ven_edge.oadr3.errors import PayloadError
 
 if TYPE_CHECKING:
@@ -40,6 +49,11 @@ DEFAULT_MAX_BODY_BYTES = 512 * 1024
 MAX_ECHO_CHARS = 512
 #: Quirk 6: 3.0.1 and the Definition's example use HTTP verbs for the operation.
 _OPERATION_NAMES = {"POST": "CREATE", "PUT": "UPDATE", "GET": "READ"}
+#: snake_case words the spec spells otherwise in camelCase (oadr3.1.0.yaml property names:
+#: programID, eventID, venID, clientID, objectID, tokenURL).
+_CAMEL_WORDS = {"id": "ID"}
+_CAMEL_KEYS = {"token_url": "tokenURL"}
+_SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 
 
 @dataclass(frozen=True)
@@ -52,22 +66,50 @@ class Notification:
     targets: tuple[str, ...] = ()
 
 
-def _pick(data: Mapping[str, Any], camel: str, snake: str) -> Any:
-    # Quirk 5: the reference VTN writes snake_case keys (object_type, ...).
-    return data[camel] if camel in data else data.get(snake)
+def camel_key(key: str) -> str:
+    """``interval_period`` -> ``intervalPeriod``, ``program_id`` -> ``programID``; keys that are
+    not lower snake_case are returned unchanged."""
+    if _SNAKE_CASE.fullmatch(key) is None:
+        return key
+    if key in _CAMEL_KEYS:
+        return _CAMEL_KEYS[key]
+    head, *rest = key.split("_")
+    return head + "".join(_CAMEL_WORDS.get(w, w[:1].upper() + w[1:]) for w in rest)
 
 
-def parse_notification(body: bytes) -> Notification:
+def camel_case_keys(value: Any, max_depth: int = boundedjson.MAX_DEPTH) -> Any:
+    """``value`` with every object key in camelCase, at any depth (quirk 5: the reference VTN
+    writes ``{"object_type": ..., "object": {"interval_period": ...}}``). A key the spec
+    already writes in camelCase wins over its snake_case twin. Objects nested deeper than
+    ``max_depth`` raise :class:`PayloadError` (decoded JSON is bounded well before that)."""
+    if max_depth < 0:
+        raise PayloadError("", "nested too deep")
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = camel_key(key)
+            if name != key and name in value:
+                continue  # the camelCase spelling is there too: it wins
+            out[name] = camel_case_keys(item, max_depth - 1)
+        return out
+    if isinstance(value, list):
+        return [camel_case_keys(item, max_depth - 1) for item in value]
+    return value
+
+
+def parse_notification(body: bytes, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Notification:
     """Read a notification body; raises :class:`PayloadError` naming what is wrong."""
     try:
-        data: Any = json.loads(body)
+        data: Any = boundedjson.loads(body, max_bytes=max_bytes)
         if isinstance(data, str):
-            data = json.loads(data)  # quirk 4: a JSON string containing the JSON object
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError("", f"notification is not JSON ({exc})") from None
+            # Quirk 4: a JSON string containing the JSON object.
+            data = boundedjson.loads(data, max_bytes=max_bytes)
+    except boundedjson.JsonLimitError as exc:
+        raise PayloadError("", f"notification {exc}") from None
     if not isinstance(data, Mapping):
         raise PayloadError("", f"notification is {type(data).__name__}, not an object")
-    object_type = _pick(data, "objectType", "object_type")
+    data = camel_case_keys(data)
+    object_type = data.get("objectType")
     if not isinstance(object_type, str) or not object_type:
         raise PayloadError("objectType", "missing or not a string")
     operation = data.get("operation")
@@ -109,6 +151,7 @@ class WebhookReceiver:
         self.notified = asyncio.Event()
         self.received = 0
         self.rejected = 0
+        #: The last notification applied; ``None`` after one that could not be used.
         self.last: Notification | None = None
 
     def __repr__(self) -> str:
@@ -148,38 +191,57 @@ class WebhookReceiver:
             return web.Response(status=401, text="bad bearer token")
         length = request.content_length
         if length is not None and length > self.max_body_bytes:
-            self.rejected += 1
-            return web.Response(status=413, text="notification too large")
-        body = await request.content.read(self.max_body_bytes + 1)
-        if len(body) > self.max_body_bytes:
-            self.rejected += 1
-            return web.Response(status=413, text="notification too large")
+            return self._unusable(413, "notification too large", f"Content-Length {length}")
         try:
-            notification = parse_notification(body)
+            body = await boundedjson.read_limited(request.content, self.max_body_bytes)
+        except boundedjson.BodyTooLargeError:
+            return self._unusable(413, "notification too large", "body")
+        try:
+            notification = parse_notification(body, self.max_body_bytes)
         except PayloadError as exc:
-            self.rejected += 1
-            LOG.error("malformed webhook notification: %s", exc)
-            return web.Response(status=400, text=f"malformed notification: {exc}")
+            return self._unusable(400, f"malformed notification: {exc}")
         self.received += 1
         LOG.info(
             "notification %s %s %s",
             notification.operation,
             notification.object_type,
-            notification.object.get("id", "?"),
+            str(notification.object.get("id", "?"))[:128],
         )
         await self.dispatch(notification)
         return web.Response(status=200, text="ok")
 
+    def _unusable(self, status: int, text: str, detail: str = "") -> web.Response:
+        """Refuse an authorised notification and have the link poll at once instead: the VTN
+        meant to tell us something that we could not read."""
+        self.rejected += 1
+        if status == 413:
+            LOG.error(
+                "webhook notification refused: %s over the %d-byte limit; polling instead",
+                detail,
+                self.max_body_bytes,
+            )
+        else:
+            LOG.error("webhook notification refused: %s; polling instead", text[:300])
+        self._wake(None)
+        return web.Response(status=status, text=text)
+
+    def _wake(self, notification: Notification | None) -> None:
+        self.last = notification
+        self.notified.set()
+
     async def dispatch(self, notification: Notification) -> None:
-        """Apply an EVENT notification to the client, then wake the control loop."""
+        """Apply an EVENT notification to the client, then wake the control loop.
+
+        An event object that is rejected (logged by the event store with the bad field) keeps
+        the last good timeline; the link then polls at once to re-read the event.
+        """
+        usable = True
         if self.client is not None and notification.object_type == "EVENT":
             try:
                 self.client.apply_event_notification(notification.operation, notification.object)
-            except PayloadError as exc:
-                # The last good timeline stays; the next poll re-reads the event.
-                LOG.error("event notification not applied: %s", exc)
-        self.last = notification
-        self.notified.set()
+            except PayloadError:
+                usable = False
+        self._wake(notification if usable else None)
         if self.on_notification is not None:
             result = self.on_notification(notification)
             if inspect.isawaitable(result):

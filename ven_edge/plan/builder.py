@@ -25,11 +25,12 @@ from datetime import datetime, timedelta
 
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Problem, Source
-from ven_edge.signals import SignalTimeline
+from ven_edge.signal_profile import Profile, winner_profile
+from ven_edge.signals import SignalTimeline, Value
 
 PRICE = "PRICE"
 IMPORT_CAPACITY_LIMIT = "IMPORT_CAPACITY_LIMIT"
-#: Lowest delivery temperature a shower accepts (110 °F), the zero of stored energy (hpwh.md §5.2).
+#: Lowest delivery temperature a shower accepts (110 °F), zero of stored energy (docs/hpwh.md §5.2).
 MIN_USEFUL_C = 43.3
 #: DOE 24-hour test conditions: 67.5 °F air (10 CFR 430 Subpart B, Appendix E).
 DOE_AIR_C = 19.7
@@ -84,47 +85,50 @@ class PlannerConfig:
     gap_price: float | None = None
 
 
-def _average(timeline: SignalTimeline, kind: str, start: datetime, end: datetime) -> float | None:
+def _number(kind: str, value: Value, t: datetime) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BuildError(f"{kind} value {value!r} at {t.isoformat()} is not a number")
+    if not math.isfinite(value):
+        raise BuildError(f"{kind} value {value!r} at {t.isoformat()} is not finite")
+    return float(value)
+
+
+def _average(profile: Profile, kind: str, start: datetime, end: datetime) -> float | None:
     """Time-weighted mean of the winning numeric value of ``kind`` over [start, end), counting
     only the time covered by a value; None when nothing covers any of it."""
     covered = 0.0
     total = 0.0
-    t = start
-    while t < end:
-        nxt = timeline.next_change_after(t)
-        seg_end = end if nxt is None or nxt > end else nxt
-        value = timeline.value_at(kind, t)
-        if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise BuildError(f"{kind} value {value!r} at {t.isoformat()} is not a number")
-            if not math.isfinite(value):
-                raise BuildError(f"{kind} value {value!r} at {t.isoformat()} is not finite")
+    for t, seg_end, interval in profile.pieces(start, end):
+        if interval is not None:
+            value = _number(kind, interval.value_at(t), t)
             seconds = (seg_end - t).total_seconds()
             covered += seconds
-            total += float(value) * seconds
-        t = seg_end
+            total += value * seconds
     return None if covered == 0 else total / covered
 
 
-def _minimum(timeline: SignalTimeline, kind: str, start: datetime, end: datetime) -> float | None:
-    """Smallest winning numeric value of ``kind`` during [start, end) (limits bind at their
-    tightest), or None."""
+def _minimum(profile: Profile, start: datetime, end: datetime) -> float | None:
+    """Smallest winning numeric value during [start, end) (limits bind at their tightest), or
+    None."""
     best: float | None = None
-    t = start
-    while t < end:
-        value = timeline.value_at(kind, t)
+    for t, _, interval in profile.pieces(start, end):
+        value = None if interval is None else interval.value_at(t)
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             best = float(value) if best is None else min(best, float(value))
-        nxt = timeline.next_change_after(t)
-        t = end if nxt is None or nxt > end else nxt
     return best
 
 
 def resample_prices(
-    timeline: SignalTimeline, start: datetime, step: timedelta, n: int, gap: float | None
+    timeline: SignalTimeline | Profile,
+    start: datetime,
+    step: timedelta,
+    n: int,
+    gap: float | None,
 ) -> tuple[float, ...]:
-    """Price per plan step (see the module docstring for gaps)."""
-    prices = timeline.of_kind(PRICE)
+    """Price per plan step (see the module docstring for gaps). Prices shorter than a step are
+    averaged into it; one sweep of the timeline (or its PRICE profile, if given) serves every
+    step."""
+    prices = timeline if isinstance(timeline, Profile) else winner_profile(timeline, PRICE)
     raw = [_average(prices, PRICE, start + k * step, start + (k + 1) * step) for k in range(n)]
     known = [p for p in raw if p is not None]
     if gap is None:
@@ -219,15 +223,25 @@ def build_problem(
     config: PlannerConfig,
     now: datetime,
     model: HpwhModel | None = None,
+    prices: Profile | None = None,
 ) -> Problem:
-    """The problem for the horizon starting at ``now`` (aware), one interval per ``config.step``."""
+    """The problem for the horizon starting at ``now`` (aware), one interval per ``config.step``.
+
+    ``prices`` is ``timeline``'s PRICE :func:`~ven_edge.signal_profile.winner_profile`, when the
+    caller has it already."""
     if now.tzinfo is None:
         raise BuildError("now must be timezone-aware")
     if config.step <= timedelta(0) or config.horizon < config.step:
         raise BuildError(f"step {config.step} must be positive and within horizon {config.horizon}")
     n = int(config.horizon / config.step)
     step_h = config.step / timedelta(hours=1)
-    price = resample_prices(timeline, now, config.step, n, config.gap_price)
+    price = resample_prices(
+        winner_profile(timeline, PRICE) if prices is None else prices,
+        now,
+        config.step,
+        n,
+        config.gap_price,
+    )
     load = list(resample_draw(config.draw_kwh_by_hour, config.draw_utc_offset, now, config.step, n))
 
     stored, capacity = stored_energy(state, config, model)
@@ -252,11 +266,11 @@ def build_problem(
     if element_kw is None:
         element_kw = model.element_kw if model is not None else 0.0
 
-    limits = timeline.of_kind(IMPORT_CAPACITY_LIMIT)
+    limits = winner_profile(timeline, IMPORT_CAPACITY_LIMIT)
     hp_max, el_max = [], []
     for k in range(n):
         a = now + k * config.step
-        limit = _minimum(limits, IMPORT_CAPACITY_LIMIT, a, a + config.step)
+        limit = _minimum(limits, a, a + config.step)
         hp = hp_kw if limit is None else min(hp_kw, max(limit, 0.0) * cop)
         el = element_kw if limit is None else min(element_kw, max(limit, 0.0))
         hp_max.append(hp * step_h)

@@ -7,7 +7,19 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ven_edge.plan.commands import Strategy
+
+#: ``--strategy`` names, as in the configuration's ``plan.strategy``, mapped to the planner's own
+#: names. ``price`` is the earlier spelling of ``percentile`` and still accepted.
+STRATEGY_NAMES: dict[str, Strategy] = {
+    "state": "state",
+    "fraction": "fraction",
+    "percentile": "price",
+    "price": "price",
+}
 
 #: Largest problem file accepted (a week at 5-minute steps with two sources is ~200 KiB).
 MAX_PROBLEM_BYTES = 4 << 20
@@ -17,15 +29,17 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="plan water heating at least cost for a problem file",
-        description="Solve a planning problem (JSON, see README 'Planner') and print the plan.",
+        description="Solve a planning problem (JSON, see docs/planner.md) and print the plan.",
     )
     parser.add_argument("problem", type=Path, help="problem JSON file, or - for standard input")
     parser.add_argument("--commands", action="store_true", help="add the CTA-2045 command timeline")
     parser.add_argument(
         "--strategy",
-        choices=("state", "fraction", "price"),
+        choices=STRATEGY_NAMES,
         default="state",
-        help="command mapping (default: state)",
+        metavar="{state,fraction,percentile}",
+        help="how the plan becomes commands, as plan.strategy in the configuration "
+        "(default: state; 'price' is accepted for percentile)",
     )
     parser.add_argument(
         "--start",
@@ -81,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
             plan,
             problem,
             start,
-            strategy=args.strategy,
+            strategy=STRATEGY_NAMES[args.strategy],
             supports_advanced_load_up=args.advanced_load_up,
         )
         out["commands"] = [c.to_json() for c in commands]

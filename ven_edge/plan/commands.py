@@ -2,7 +2,7 @@
 
 Commands are plain data here; the control layer maps them onto CTA-2045 messages (Shed, Load Up,
 Advanced Load Up with its Wh amount, End Shed/Normal). CTA-2045 defines the messages, not how a
-heater responds (cta2045.md §8–§9), so the planner asks for *states* and says why.
+heater responds (docs/cta2045.md §8–§9), so the planner asks for *states* and says why.
 
 Strategies:
 
@@ -42,7 +42,7 @@ STRATEGIES: tuple[str, ...] = ("state", "fraction", "price")
 
 #: Heat below this share of the step's maximum output counts as "about zero" (kWh/kWh).
 IDLE_FRACTION = 0.02
-#: The toolkit's thresholds for the fraction mapping (hpwh.md §4, controls/cta2045.py).
+#: The toolkit's thresholds for the fraction mapping (docs/hpwh.md §4, controls/cta2045.py).
 FRACTION_NORMAL_BELOW = 0.3
 FRACTION_LOAD_UP_BELOW = 0.8
 #: Least ratio of the later price peak to a load up's mean price for the state strategy to keep
@@ -144,10 +144,7 @@ def _classify_fraction(plan: Plan, problem: Problem) -> list[str]:
 
 
 def _classify_price(problem: Problem) -> list[str]:
-    # Imported here: numpy adds about 16 MB to the daemon's RSS and only this strategy needs it.
-    import numpy as np
-
-    p75, p50, p25 = (float(np.percentile(problem.price, q)) for q in PRICE_PERCENTILES)
+    p75, p50, p25 = (percentile(problem.price, q) for q in PRICE_PERCENTILES)
     kinds = []
     for p in problem.price:
         if p >= p75:
@@ -159,6 +156,26 @@ def _classify_price(problem: Problem) -> list[str]:
         else:
             kinds.append(ADVANCED_LOAD_UP)
     return kinds
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0–100) of ``values``, interpolated linearly between closest ranks.
+
+    The same definition as numpy's default (``method="linear"``), in plain Python: the strategy
+    needs three percentiles of at most a few thousand prices, not numpy's 16 MB of RSS.
+    """
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0.0 <= q <= 100.0:
+        raise ValueError(f"percentile must be within 0-100, got {q}")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100.0
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    fraction = rank - low
+    a, b = ordered[low], ordered[high]
+    # numpy's lerp: from the nearer end, so an exact rank returns the value itself.
+    return a + (b - a) * fraction if fraction < 0.5 else b - (b - a) * (1.0 - fraction)
 
 
 def _clock(t: datetime, tz: tzinfo | None) -> str:

@@ -6,8 +6,8 @@ optionally a :class:`StatusNotifier` it bumps on every change, which lets the pa
 (``GET /api/status?since=<version>&wait=<seconds>``) instead of polling every few seconds.
 
 The chart library is not part of the repository: Chart.js comes from Debian's ``libjs-chart.js``
-(``/usr/share/javascript/chart.js/``), or from npm into a git-ignored folder (README, "Status
-page"), and is served at ``/static/vendor/chart.js`` (ecosystem.md, "Charts on the status page").
+(``/usr/share/javascript/chart.js/``), or from npm into a git-ignored folder (docs/status-api.md,
+"Chart library"), and is served at ``/static/vendor/chart.js``.
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ async def _chartjs(request: web.Request) -> web.StreamResponse:
     if path is None:
         return web.Response(
             status=404,
-            text="Chart.js is not installed: apt-get install libjs-chart.js (see README)",
+            text="Chart.js is not installed: apt-get install libjs-chart.js (docs/status-api.md)",
         )
     return web.FileResponse(path, headers={"Cache-Control": "max-age=86400"})
 

@@ -2,7 +2,7 @@
 
 The daemon builds one :class:`StatusSnapshot` from what it knows (device state from the CTA-2045
 UCM, events from the OpenADR client, the current plan, link health) and the web app serialises it.
-The JSON form is a stable contract documented in the README ("Status page"): fields are only ever
+The JSON form is a stable contract documented in docs/status-api.md: fields are only ever
 added, never renamed or removed.
 
 All times in the JSON are RFC 3339 with the gateway's local UTC offset, so that the page shows the
@@ -11,13 +11,12 @@ same wall-clock times as the heater-state text ("until 19:00") whatever zone the
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Literal, TypeAlias, get_args
-from urllib.parse import urlsplit, urlunsplit
 
 from ven_edge.cta2045.encodings import OperationalState
+from ven_edge.redact import redact_text, redact_url
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 JSONObject: TypeAlias = dict[str, JSONValue]
@@ -37,7 +36,7 @@ TEXT_NOT_CONNECTED = "Heater not connected"
 TEXT_NOT_ANSWERING = "Heater not answering"
 TEXT_NOT_FOLLOWING = "Not following the utility event"
 
-# CTA-2045 operational state (cta2045.md §8.3) → (mode, plain words, whether the words take the
+# CTA-2045 operational state (docs/cta2045.md §8.3) → (mode, plain words, whether the words take the
 # event's end time: "... until 19:00").
 _OP_STATE_TEXT: dict[OperationalState, tuple[HeaterMode, str, bool]] = {
     OperationalState.IDLE_NORMAL: ("normal", TEXT_IDLE, False),
@@ -47,8 +46,8 @@ _OP_STATE_TEXT: dict[OperationalState, tuple[HeaterMode, str, bool]] = {
     OperationalState.IDLE_CURTAILED: ("saving", TEXT_SAVING, True),
     OperationalState.SGD_ERROR_CONDITION: ("fault", TEXT_FAULT, False),
     OperationalState.IDLE_HEIGHTENED: ("preheating", TEXT_PREHEATED, True),
-    # Cycling and variable-setting events are curtailment too (cta2045.md §8.3, §9.2 "duty cycle
-    # is the % reduction").
+    # Cycling and variable-setting events are curtailment too (docs/cta2045.md §8.3; §9.2: "duty
+    # cycle is the % reduction").
     OperationalState.CYCLING_ON: ("saving", TEXT_SAVING, True),
     OperationalState.CYCLING_OFF: ("saving", TEXT_SAVING, True),
     OperationalState.VARIABLE_FOLLOWING: ("saving", TEXT_SAVING, True),
@@ -89,7 +88,7 @@ def describe_heater(
 ) -> tuple[HeaterMode, str]:
     """Map what the heater reports to a mode and words a homeowner understands.
 
-    ``state_code`` is the CTA-2045 operational state (cta2045.md §8.3), None when the heater has
+    ``state_code`` is the CTA-2045 operational state (docs/cta2045.md §8.3), None if the heater has
     not answered (not connected). ``event_end`` is the end of the active grid event, if any;
     ``override`` is the heater's Customer Override (0x11, §8.1), which some heaters report with
     the normal codes 0/1 instead of 11/12 (§14); ``fault`` is a fault seen by the gateway (for
@@ -132,38 +131,6 @@ def _time(value: datetime | None, tz: tzinfo | None) -> str | None:
 
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
-
-
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
-_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s,;]+")
-_SECRET_PARAM = re.compile(r"(?i)(token|secret|password|passwd|key)(=)[^\s&,;]+")
-
-
-def redact_url(url: str | None) -> str | None:
-    """The URL without user, password, query or fragment (where tokens hide)."""
-    if url is None:
-        return None
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "(invalid URL)"
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = host if port is None else f"{host}:{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def redact_text(text: str | None) -> str | None:
-    """An error message without URL credentials or bearer tokens."""
-    if text is None:
-        return None
-    text = _USERINFO.sub(r"\1", text)
-    # Secret parameters first: a secret whose value is the word "bearer" must not make the
-    # next word of the message look like a token.
-    text = _SECRET_PARAM.sub(r"\1\2[redacted]", text)
-    return _BEARER.sub(r"\1\2[redacted]", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +378,7 @@ class Health:
         return {"heater_link": self.heater_link.as_json(tz), "vtn": self.vtn.as_json(tz)}
 
 
-# CTA-2045 Device Information device types for water heaters (cta2045.md §9.2).
+# CTA-2045 Device Information device types for water heaters (docs/cta2045.md §9.2).
 DEVICE_TYPE_NAMES: dict[int, str] = {
     0x0000: "Unspecified",
     0x0001: "Water heater, gas",
@@ -424,7 +391,7 @@ DEVICE_TYPE_NAMES: dict[int, str] = {
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
-    """The heater's CTA-2045 Device Information reply (cta2045.md §9.2, message 01 81)."""
+    """The heater's CTA-2045 Device Information reply (docs/cta2045.md §9.2, message 01 81)."""
 
     vendor_id: int
     device_type: int
