@@ -200,8 +200,8 @@ def test_a_deaf_peer_is_never_commissioned() -> None:
 
 # --- issue: Device Information of every length --------------------------------------------------
 
-#: pycta2045's Device Information reply: 51-byte payload without firmware major/minor (cta2045.md
-#: §10, provenance I).
+#: pycta2045's Device Information reply: 51-byte payload without firmware major/minor
+#: (docs/cta2045.md §10, provenance I).
 DEVICE_INFO_51 = bytes.fromhex(
     "08 02 00 33 01 81 00 00 42 00 00 00 02 00 00 00 00 00 00 00" + " 31" * 32 + " 1E 03 0C 73 8A"
 )
