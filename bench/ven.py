@@ -623,9 +623,10 @@ class BenchHeater:
         return self._view
 
     async def send(self, command: Any) -> Any:
+        from ven_edge.command_policy import Delivery
         from ven_edge.control import Outcome
 
-        return Outcome.ACCEPTED
+        return Delivery(Outcome.ACCEPTED)
 
     def set_listener(self, callback: Any) -> None: ...
 
