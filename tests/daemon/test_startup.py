@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import gc
 import logging
 import socket
 from collections.abc import Iterator
@@ -246,3 +248,48 @@ async def test_report_queue_failures_never_end_the_daemon(
         await asyncio.wait_for(task, 30)
     tracebacks = [r for r in caplog.records if r.exc_info and "reports not queued" in r.msg]
     assert len(tracebacks) == 1
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+async def test_the_daemon_process_freezes_its_start_up_heap(tmp_path: Path, freeze: bool) -> None:
+    """Once started, ``ven-edge run`` exempts what start-up built from later full garbage
+    collections (their walk of the whole heap was the longest event-loop step left); a host
+    sharing the interpreter (the demo, a test run) keeps its heap as it is."""
+    data: dict[str, Any] = {
+        "heater": {"port": str(tmp_path / "no-such-tty")},
+        "state": {"dir": str(tmp_path / "state")},
+        "web": {"enabled": False},
+    }
+    config = parse_config(data, source="test", base_dir=tmp_path)
+    stop = asyncio.Event()
+    frozen: list[int] = []
+
+    async def started(parts: Any) -> None:
+        frozen.append(gc.get_freeze_count())
+        stop.set()
+
+    try:
+        await asyncio.wait_for(
+            serve(config, heater=StubHeater(), stop=stop, started=started, freeze_heap=freeze),
+            60,
+        )
+    finally:
+        gc.unfreeze()
+    assert len(frozen) == 1
+    assert (frozen[0] > 1000) is freeze
+
+
+def test_ven_edge_run_freezes_the_heap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ven_edge.run as run
+
+    asked: list[dict[str, Any]] = []
+
+    async def fake_serve(config: Config, **options: Any) -> None:
+        asked.append(options)
+
+    monkeypatch.setattr(run, "serve", fake_serve)
+    monkeypatch.setattr("ven_edge.logsetup.configure_logging", lambda level: None)
+    path = tmp_path / "ven-edge.toml"
+    path.write_text(f'[state]\ndir = "{tmp_path}"\n')
+    assert run._handle(argparse.Namespace(config=str(path))) == 0
+    assert asked == [{"freeze_heap": True}]
