@@ -293,3 +293,38 @@ def test_ven_edge_run_freezes_the_heap(tmp_path: Path, monkeypatch: pytest.Monke
     path.write_text(f'[state]\ndir = "{tmp_path}"\n')
     assert run._handle(argparse.Namespace(config=str(path))) == 0
     assert asked == [{"freeze_heap": True}]
+
+
+@pytest.mark.parametrize("yields", range(6))
+async def test_stop_ends_the_daemon_when_the_heater_changes_at_the_same_moment(
+    tmp_path: Path, yields: int
+) -> None:
+    """SIGTERM while the heater's state changes (it went away as the machine shut down): the
+    control loop's wake-up and its cancellation arrive together, and the cancellation wins
+    (``asyncio.wait_for`` of Python 3.11 would return the wake-up and drop the cancellation,
+    leaving ``ven-edge run`` up for good)."""
+    daemon = Daemon(
+        heater=StubHeater(),
+        grid=None,
+        planner=plan_by_rules,
+        store=StateStore(tmp_path),
+        clock=WallClock(),
+    )
+    stop = asyncio.Event()
+    running: list[bool] = []
+
+    async def ready() -> None:
+        running.append(True)
+
+    task = asyncio.create_task(daemon.run(stop, ready=ready))
+    await wait_for(lambda: bool(running), 30, "the daemon running")
+    for _ in range(20):
+        await asyncio.sleep(0)  # the control loop waits for its next wake-up
+    stop.set()
+    for _ in range(yields):
+        await asyncio.sleep(0)
+    daemon.heater_changed()
+    done, _ = await asyncio.wait([task], timeout=30)
+    if not done:
+        task.cancel()
+    assert done, "the daemon ignored stop"
