@@ -324,8 +324,13 @@ class Daemon:
             if self._last_replan is not None:
                 deadline = min(deadline, self._last_replan + self.settings.control.replan_interval)
             delay = max(0.0, (deadline - now).total_seconds())
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the wake-up when it
+            # lands together with a cancellation and drops the cancellation (3.12 rebuilt
+            # wait_for on asyncio.timeout for this), so a stop while the heater changes state
+            # would never end this loop and `ven-edge run` would ignore SIGTERM.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay / self.clock.speed)
+                async with asyncio.timeout(delay / self.clock.speed):
+                    await self._wake.wait()
 
     async def _report_loop(self) -> None:
         """Queue due reports on plan time; the grid port delivers them when the VTN answers."""
