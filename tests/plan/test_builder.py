@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -159,6 +160,9 @@ def test_build_problem_without_model_needs_config() -> None:
     p = build_problem(tl, state, cfg, T0)
     assert [s.name for s in p.sources] == ["heat_pump"]
     assert p.soc_min_kwh == pytest.approx(0.6)
+    with_hour = build_problem(tl, state, replace(cfg, reserve_peak_hour=True), T0)
+    # Optionally 20 % of the capacity plus the largest expected hour of draws (0.35 kWh).
+    assert with_hour.soc_min_kwh == pytest.approx(0.6 + 0.35)
     with pytest.raises(BuildError, match="timezone-aware"):
         build_problem(tl, state, cfg, datetime(2026, 1, 1))
 
