@@ -169,8 +169,13 @@ class ExactPlanner:
         problem, plan = cop_fixed_point(problem, self._loss_per_hour(), self.model, air, mains)
         if not plan.feasible:
             log.warning("no plan meets every constraint (unserved %.2f kWh)", plan.unserved_kwh)
+        # The heater's own thermostat stops at its set point, whatever the readings' capacity.
+        normal_capacity = problem.soc_max_kwh
+        if self.model is not None and mains is not None:
+            thermostat = self.model.heat_capacity_kwh_per_k * (self.model.setpoint_c - mains)
+            normal_capacity = min(normal_capacity, max(thermostat, problem.soc_min_kwh))
         normal_cost, normal_end = normal_mode(
-            problem, problem.soc_max_kwh, cop_by_storage(self.model, air, mains)
+            problem, normal_capacity, cop_by_storage(self.model, air, mains)
         )
         expected = energy_cost(problem, plan) + end_value(problem, normal_end - plan.soc_kwh[-1])
         if normal_cost - expected < self.min_saving:

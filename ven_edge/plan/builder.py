@@ -86,6 +86,10 @@ class PlannerConfig:
     #: Keep the largest expected hour of draws in the tank above the reserve (docs/planner.md,
     #: "A planner that knows the tank": measured, it left almost nothing to shift, so it is off).
     reserve_peak_hour: bool = False
+    #: Least share of the heat the thermostat holds at its set point (above the mains) the plan
+    #: keeps in the tank, when the readings give the mains temperature: below it the heater's
+    #: own controls bring in the resistance element. Measured (docs/planner.md): 0.48.
+    min_stored_share: float = 0.48
     #: Count as storage only the heat up to the set point when the readings allow (the
     #: thermostat stops there); False keeps the heater's own capacity reading.
     clip_to_setpoint: bool = False
@@ -340,6 +344,12 @@ def build_problem(
     # reserve, so that hour is served from water above it.
     peak_hour = max(config.draw_kwh_by_hour) if config.reserve_peak_hour else 0.0
     reserve = min(config.reserve_fraction * capacity + peak_hour, 0.8 * capacity)
+    if mains is not None and mass is not None and setpoint is not None:
+        # The heater's own controls: a stratified tank with less than about half the heat its
+        # thermostat holds has cold water up at the upper sensor, and the heater brings in its
+        # resistance element to recover (docs/planner.md, "A planner that knows the tank").
+        held = config.min_stored_share * mass * (setpoint - mains)
+        reserve = max(reserve, min(held, 0.8 * capacity))
     if config.end_fraction is None:
         end = min(max(stored, reserve), capacity)
     else:
