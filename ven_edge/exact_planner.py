@@ -51,7 +51,7 @@ from ven_edge.plan.tank_costs import (
     energy_cost,
     normal_mode,
 )
-from ven_edge.rule_planner import instruction_edges, overlay_instructions
+from ven_edge.rule_planner import instruction_edges, numeric, overlay_instructions
 from ven_edge.signal_profile import Profile, winner_profile
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class ExactPlanner:
         price_starts = [c.start for c in price_cmds]
 
         def price_command(at: datetime) -> PlannedCommand | None:
-            if numeric_at(prices, at) is None:
+            if numeric(prices.value_at(at)) is None:
                 return None  # beyond the prices the VTN sent, nothing justifies a price command
             # The price commands follow one another without overlap (one per run of steps).
             k = bisect_right(price_starts, at) - 1
@@ -223,14 +223,6 @@ def _steps(bounds: list[datetime], sent: list[float | None], plan: Plan) -> tupl
         PlanStep(start=s, price=sent[k], heat_kwh=heat[k], soc_kwh=plan.soc_kwh[k])
         for k, s in enumerate(bounds[:-1])
     )
-
-
-def numeric_at(prices: Profile, at: datetime) -> float | None:
-    """The numeric price in force at ``at``, or None."""
-    value = prices.value_at(at)
-    if value is None or isinstance(value, (bool, str)):
-        return None
-    return float(value)
 
 
 def _unit(prices: Profile) -> str | None:
