@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -43,7 +44,6 @@ from ven_edge.plan.calm import PricePlan, settle
 from ven_edge.plan.commands import Strategy
 from ven_edge.plan.grid import step_bounds
 from ven_edge.plan.hpwh_model import HpwhModel
-from ven_edge.plan.problem import Plan
 from ven_edge.plan.tank_costs import (
     cop_by_storage,
     cop_fixed_point,
@@ -174,13 +174,15 @@ class ExactPlanner:
         if self.model is not None and mains is not None:
             thermostat = self.model.heat_capacity_kwh_per_k * (self.model.setpoint_c - mains)
             normal_capacity = min(normal_capacity, max(thermostat, problem.soc_min_kwh))
-        normal_cost, normal_end = normal_mode(
+        normal_cost, normal_end, normal_heat, normal_soc = normal_mode(
             problem, normal_capacity, cop_by_storage(self.model, air, mains)
         )
         expected = energy_cost(problem, plan) + end_value(problem, normal_end - plan.soc_kwh[-1])
         if normal_cost - expected < self.min_saving:
-            # Comfort first: a plan that does not save enough is not worth its risk.
-            return PricePlan((), _steps(bounds, sent, plan), normal_cost, normal_cost)
+            # Comfort first: a plan that does not save enough is not worth its risk. The steps
+            # show what the heater's own thermostat is expected to do.
+            steps = _steps(bounds, sent, normal_heat, normal_soc)
+            return PricePlan((), steps, normal_cost, normal_cost)
         commands = plan_commands.plan_to_commands(
             plan,
             problem,
@@ -198,7 +200,7 @@ class ExactPlanner:
         )
         return PricePlan(
             planned,
-            _steps(bounds, sent, plan),
+            _steps(bounds, sent, plan.total_heat(), plan.soc_kwh),
             expected,
             normal_cost,
             bounds=tuple(bounds),
@@ -217,10 +219,14 @@ class ExactPlanner:
         return model.ua_w_per_k / 1000.0 / model.heat_capacity_kwh_per_k
 
 
-def _steps(bounds: list[datetime], sent: list[float | None], plan: Plan) -> tuple[PlanStep, ...]:
-    heat = plan.total_heat()
+def _steps(
+    bounds: list[datetime],
+    sent: list[float | None],
+    heat: Sequence[float],
+    soc: Sequence[float],
+) -> tuple[PlanStep, ...]:
     return tuple(
-        PlanStep(start=s, price=sent[k], heat_kwh=heat[k], soc_kwh=plan.soc_kwh[k])
+        PlanStep(start=s, price=sent[k], heat_kwh=heat[k], soc_kwh=soc[k])
         for k, s in enumerate(bounds[:-1])
     )
 

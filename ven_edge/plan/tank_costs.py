@@ -88,14 +88,17 @@ def normal_mode(
     problem: Problem,
     normal_capacity: float,
     cop_at: Callable[[float], float] | None = None,
-) -> tuple[float, float]:
-    """``(cost, stored at the end)`` of the heater's own thermostat over the problem: each step
+) -> tuple[float, float, tuple[float, ...], tuple[float, ...]]:
+    """``(cost, stored at the end, heat per step, stored at each step's start and the end)`` of
+    the heater's own thermostat over the problem: each step
     it replaces what was drawn, up to ``normal_capacity``, with the heat pump first and the
     element for what the heat pump cannot make while the tank is below the reserve.
     ``cop_at(stored)`` is the heat pump's COP with that much stored (the thermostat keeps the
     tank warmer than a plan that sheds, so it heats at its own COP); default: the problem's."""
     soc = problem.soc_kwh
     cost = 0.0
+    heats: list[float] = []
+    socs = [soc]
     pump = problem.sources[0]
     element = problem.sources[1] if len(problem.sources) > 1 else None
     for t in range(problem.n):
@@ -109,7 +112,9 @@ def normal_mode(
         cop = pump.cop[t] if cop_at is None else cop_at(soc + hp / 2)
         cost += problem.price[t] * hp / cop
         soc += hp + el
-    return cost, soc
+        heats.append(hp + el)
+        socs.append(soc)
+    return cost, soc, tuple(heats), tuple(socs)
 
 
 def cop_by_storage(
