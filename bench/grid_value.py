@@ -6,7 +6,9 @@ For each HPWHsim model file in sample_data/hpwh_models, each DOE 24-h draw patte
 high) and each priced day (N days of Ontario HOEP 2016 + 0.10 $/kWh spread evenly over the year,
 plus the eTOU-Dyn days in sample_data/prices), the same simulated heater (stratified tank behind a
 49 °C mixing valve, hil.dayrun) runs the day twice: in normal mode (no command) and under the
-gateway's planner (default `state` strategy, hourly plan). Figures:
+gateway's planner (default `state` strategy, hourly plan). The planner is given the draw
+pattern's own heat per hour of the day (`household_draw`, what a profile learned from a household
+that repeats the pattern converges to; `--default-draws`: the planner's flat default). Figures:
 
 * saving against normal mode (median, worst), raw and "fair": a day is 24 h cut out of a
   continuing life, so the heat a plan leaves in the tank at the end beyond normal mode's is
@@ -33,6 +35,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,8 +50,9 @@ from hil.dayrun import (  # noqa: E402
     lp_optimum,
     simulate_day,
 )
+from hil.draws import load_draw_profile  # noqa: E402
 from hil.hpwh_model import MODEL_NAMES, MODELS_DIR, WATER_RHO_CP_J_PER_L_K, load_model  # noqa: E402
-from hil.tank import MIN_USEFUL_C  # noqa: E402
+from hil.tank import DEFAULT_VALVE_C, MIN_USEFUL_C, Conditions  # noqa: E402
 from ven_edge.config import parse_config  # noqa: E402
 from ven_edge.control import ControlPlan, PlanInputs, Planner  # noqa: E402
 from ven_edge.run import planner_for  # noqa: E402
@@ -56,6 +60,10 @@ from ven_edge.run import planner_for  # noqa: E402
 PRICES = REPO / "sample_data" / "prices"
 DRAWS = ("doe-low", "doe-medium", "doe-high")
 MODEL_15 = MODELS_DIR / "Rheem2020Prem50.json"
+DOE_INLET_C = Conditions().inlet_c
+#: Plan with the draw pattern's own hourly heat (the profile a household repeating it is learned
+#: to); off: the planner's flat default (--default-draws).
+KNOWN_DRAWS = True
 LP_MIN_SAVING = 0.005  # a day the LP cannot improve by 0.5 % says nothing about capture
 
 
@@ -109,7 +117,8 @@ def run_cell(job: tuple[str, str, str, bool, list[HourPrice]]) -> Cell:
     )
     replans: list[float] = []
     normal = simulate_day(prices, None, model=model, draws=draws)
-    planned = simulate_day(prices, timed(planner_for(config), replans), model=model, draws=draws)
+    planner = planner_for(config, household_draw(draws, prices[0].start) if KNOWN_DRAWS else None)
+    planned = simulate_day(prices, timed(planner, replans), model=model, draws=draws)
     product = load_model(model)
     usable_kwh = product.volume_l * WATER_RHO_CP_J_PER_L_K * (51.7 - MIN_USEFUL_C) / 3.6e6
     lp = lp_optimum(prices, normal, usable_kwh)
@@ -131,6 +140,20 @@ def run_cell(job: tuple[str, str, str, bool, list[HourPrice]]) -> Cell:
         commands_per_day=len(planned.commands) * 24 / len(prices),
         replan_ms=tuple(replans),
     )
+
+
+def household_draw(draws: str, start: datetime) -> tuple[tuple[float, ...], timedelta]:
+    """The draw pattern's heat per hour of its day (kWh, mixed water at the valve from the
+    mains) and the offset from UTC to the simulated day's clock, which starts at ``start``: what
+    a profile learned over the preceding weeks of a household repeating the pattern converges
+    to."""
+    profile = load_draw_profile(draws)
+    kwh_per_l = WATER_RHO_CP_J_PER_L_K * (DEFAULT_VALVE_C - DOE_INLET_C) / 3.6e6
+    by_hour = tuple(
+        profile.litres_between(3600.0 * h, 3600.0 * (h + 1)) * kwh_per_l for h in range(24)
+    )
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    return by_hour, midnight - start
 
 
 def stored_value(prices: Sequence[HourPrice], normal: DayResult, planned: DayResult) -> float:
@@ -171,7 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="6 HOEP days instead of 30")
     parser.add_argument("--days", type=int, default=30, help="HOEP days spread over 2016")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--default-draws",
+        action="store_true",
+        help="plan with the planner's flat default draws, not the pattern's own",
+    )
     args = parser.parse_args(argv)
+    global KNOWN_DRAWS
+    KNOWN_DRAWS = not args.default_draws
     days = priced_days(6 if args.quick else args.days)
     jobs = [
         (model, draws, name, hoep, prices)
@@ -186,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     n_hoep = sum(1 for d in days if d[1])
     print(f"== {len(MODEL_NAMES)} models × {len(DRAWS)} DOE patterns × {len(days)} days "
           f"({n_hoep} HOEP 2016 + 0.10 $/kWh, {len(days) - n_hoep} eTOU-Dyn); "
-          "planner: default `state` strategy, hourly plan; valve 49 °C")  # fmt: skip
+          "planner: default `state` strategy, hourly plan; valve 49 °C; draws known to the "
+          f"planner: {'the pattern' if KNOWN_DRAWS else 'flat default'}")  # fmt: skip
     print(
         "   saving % vs normal (median, worst); LP capture (median, p10; days with LP "
         "saving ≥ 0.5 %); peak-quarter kWh vs normal (HOEP days, %); min outlet − "

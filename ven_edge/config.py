@@ -152,6 +152,12 @@ class PlanConfig:
     tank_capacity_kwh: float | None = field(default=None, metadata=_rule(ge=0.1, le=200))
     # 43 °C (110 °F): the lowest delivered temperature the plan accepts (docs/hpwh.md §5.2).
     min_delivery_c: float = field(default=43.0, metadata=_rule(ge=30, le=70))
+    # Least expected saving (in the prices' unit, over the horizon) for a plan to be followed
+    # rather than normal mode, and for a re-plan to change the price-plan command
+    # (docs/planner.md, "A calm plan").
+    min_saving: float = field(default=0.01, metadata=_rule(ge=0, le=100))
+    # Least heat (kWh) a re-plan must move between steps to change the price-plan command.
+    min_shift_kwh: float = field(default=0.5, metadata=_rule(ge=0, le=100))
 
 
 @dataclass(frozen=True)

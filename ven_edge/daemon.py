@@ -480,6 +480,7 @@ def timeline_to_json(timeline: SignalTimeline) -> list[dict[str, Any]]:
             "event_id": i.event_id,
             "program_id": i.program_id,
             "event_name": i.event_name,
+            "unit": i.unit,
         }
         for i in timeline.intervals
     ]
@@ -499,6 +500,7 @@ def timeline_from_json(document: Any) -> SignalTimeline:
                 event_id=str(item.get("event_id", "")),
                 program_id=str(item.get("program_id", "")),
                 event_name=item.get("event_name"),
+                unit=item.get("unit") if isinstance(item.get("unit"), str) else None,
             )
             for item in document
         )

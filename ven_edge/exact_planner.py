@@ -6,14 +6,21 @@ grid alerts, :mod:`ven_edge.rule_planner`) override the price plan in the steps 
 utility's shed request is obeyed whatever the price.
 
 Without prices, or with prices that do not vary over the horizon, there is nothing to shift and
-the price plan is left out: a flat tariff must not make the heater shed.
+the price plan is left out: a flat tariff must not make the heater shed. Nor is it followed when
+it does not save at least ``min_saving`` against normal mode (docs/planner.md, "Comfort first").
+
+Steps lie on the clock (:mod:`ven_edge.plan.grid`), and a re-plan keeps the previous plan's price
+command until the end of the step in force and beyond it unless the change is worth it
+(:mod:`ven_edge.plan.calm`).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from bisect import bisect_right
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -25,12 +32,26 @@ from ven_edge.control import (
     PlanStep,
 )
 from ven_edge.plan import commands as plan_commands
-from ven_edge.plan.builder import DeviceState, PlannerConfig, build_problem
+from ven_edge.plan.builder import (
+    PRICE,
+    DeviceState,
+    PlannerConfig,
+    average_price,
+    build_problem,
+    inlet_c,
+)
+from ven_edge.plan.calm import PricePlan, settle
 from ven_edge.plan.commands import Strategy
+from ven_edge.plan.grid import step_bounds
 from ven_edge.plan.hpwh_model import HpwhModel
-from ven_edge.plan.problem import Problem
-from ven_edge.plan.scheduler import schedule
-from ven_edge.rule_planner import numeric, overlay_instructions
+from ven_edge.plan.tank_costs import (
+    cop_by_storage,
+    cop_fixed_point,
+    end_value,
+    energy_cost,
+    normal_mode,
+)
+from ven_edge.rule_planner import instruction_edges, numeric, overlay_instructions
 from ven_edge.signal_profile import Profile, winner_profile
 
 log = logging.getLogger(__name__)
@@ -43,25 +64,6 @@ MIN_PRICE_SPREAD: Final = 0.01
 DEFAULT_LOSS_PER_HOUR: Final = 0.012
 
 
-def with_holding_cost(problem: Problem, loss_per_hour: float) -> Problem:
-    """``problem`` with each step's price raised by the standby loss of heat held to the end.
-
-    The scheduler's tank is lossless, so between equal prices it is indifferent to when it
-    pre-heats and may fill the tank hours early; a real tank then loses heat all that time (and a
-    heater under Load Up holds it above the set point). A kWh more in the tank raises its
-    temperature by 1/C and its loss by UA/C per hour, so heat made in step t is worth
-    (1 - loss)^(n - t) of heat made at the end and its price is divided by that: equal prices
-    pre-heat as late as possible, and storing must pay for its loss. Prices at or below zero are
-    left as they are (heating then is never worse).
-    """
-    n = problem.n
-    keep = max(0.0, 1.0 - loss_per_hour * problem.step_hours)
-    if keep >= 1.0 or keep <= 0.0:
-        return problem
-    price = tuple(p / keep ** (n - t) if p > 0 else p for t, p in enumerate(problem.price))
-    return replace(problem, price=price)
-
-
 _KINDS: Final = {
     plan_commands.SHED: CommandKind.SHED,
     plan_commands.LOAD_UP: CommandKind.LOAD_UP,
@@ -72,29 +74,44 @@ _KINDS: Final = {
 
 @dataclass(frozen=True)
 class ExactPlanner:
-    """A :data:`~ven_edge.control.Planner` (call it with :class:`PlanInputs`)."""
+    """A :data:`~ven_edge.control.Planner` (call it with :class:`PlanInputs`).
+
+    It remembers the last price plan it made (``memory``), so that a re-plan changes the price
+    command only at a step boundary and only when that is worth ``min_saving`` and
+    ``min_shift_kwh``; one planner serves one heater, one plan at a time."""
 
     config: PlannerConfig = field(default_factory=PlannerConfig)
     model: HpwhModel | None = None
     strategy: Strategy = "state"
     supports_advanced_load_up: bool = False
+    #: Overrides the unit the events' payload descriptors give.
     price_unit: str | None = None
+    min_saving: float = 0.01
+    min_shift_kwh: float = 0.5
+    memory: list[PricePlan] = field(default_factory=list, compare=False, repr=False)
 
     def __call__(self, inputs: PlanInputs) -> ControlPlan:
         now = inputs.now
         step = self.config.step
-        n = int(self.config.horizon / step)
-        starts = [now + step * k for k in range(n)]
+        prices = winner_profile(inputs.signals, PRICE)
+        edges = instruction_edges(inputs.signals)
+        bounds = step_bounds(now, step, self.config.horizon, prices, edges)
+        starts = bounds[:-1]
         # The prices the VTN sent, not the builder's fill for gaps: the page shows these, and
         # the reasons cite only these.
-        prices = winner_profile(inputs.signals, "PRICE")
-        sent = [numeric(prices.value_at(s)) for s in starts]
-        priced = self._price_plan(inputs, starts, sent, prices)
-        price_cmds, steps = (
-            priced
-            if priced is not None
-            else ((), tuple(PlanStep(s, p, 0.0, None) for s, p in zip(starts, sent, strict=True)))
-        )
+        sent = [average_price(prices, a, b) for a, b in itertools.pairwise(bounds)]
+        unit = self.price_unit or _unit(prices)
+        fresh = self._price_plan(inputs, bounds, sent, prices, unit)
+        previous = self.memory[-1] if self.memory else None
+        priced = settle(previous, fresh, now, bounds, self.min_saving, self.min_shift_kwh)
+        self.memory[:] = [] if priced is None else [priced]
+        if priced is None:
+            price_cmds: tuple[PlannedCommand, ...] = ()
+            steps = tuple(PlanStep(s, p, 0.0, None) for s, p in zip(starts, sent, strict=True))
+            expected = normal = None
+        else:
+            price_cmds, steps = priced.commands, priced.steps
+            expected, normal = priced.expected_cost, priced.normal_cost
 
         price_starts = [c.start for c in price_cmds]
 
@@ -105,27 +122,30 @@ class ExactPlanner:
             k = bisect_right(price_starts, at) - 1
             return price_cmds[k] if k >= 0 and price_cmds[k].covers(at) else None
 
-        commands = overlay_instructions(inputs.signals, starts, now + step * n, price_command)
+        commands = overlay_instructions(inputs.signals, starts, bounds[-1], price_command)
         return ControlPlan(
             made_at=now,
             commands=commands,
             steps=steps,
             step_minutes=max(1, round(step / timedelta(minutes=1))),
-            price_unit=self.price_unit,
+            price_unit=unit,
+            expected_cost=expected,
+            normal_cost=normal,
         )
 
     def _price_plan(
         self,
         inputs: PlanInputs,
-        starts: list[datetime],
+        bounds: list[datetime],
         sent: list[float | None],
         profile: Profile,
-    ) -> tuple[tuple[PlannedCommand, ...], tuple[PlanStep, ...]] | None:
-        horizon_end = inputs.now + self.config.horizon
+        unit: str | None,
+    ) -> PricePlan | None:
+        horizon_end = bounds[-1]
         prices = [
             float(v)
             for i in inputs.signals.intervals
-            if i.kind == "PRICE" and i.end > inputs.now and i.start < horizon_end
+            if i.kind == PRICE and i.end > inputs.now and i.start < horizon_end
             for v in i.values
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         ]
@@ -141,11 +161,28 @@ class ExactPlanner:
             tank_c=None if device.tank_temp_f is None else (device.tank_temp_f - 32.0) * 5 / 9,
         )
         problem = build_problem(
-            inputs.signals, state, self.config, inputs.now, self.model, prices=profile
-        )
-        plan = schedule(with_holding_cost(problem, self._loss_per_hour()))
+            inputs.signals, state, self.config, inputs.now, self.model, prices=profile,
+            bounds=bounds,
+        )  # fmt: skip
+        air = state.air_c if state.air_c is not None else self.config.air_c
+        mains = inlet_c(state, self.model)
+        problem, plan = cop_fixed_point(problem, self._loss_per_hour(), self.model, air, mains)
         if not plan.feasible:
             log.warning("no plan meets every constraint (unserved %.2f kWh)", plan.unserved_kwh)
+        # The heater's own thermostat stops at its set point, whatever the readings' capacity.
+        normal_capacity = problem.soc_max_kwh
+        if self.model is not None and mains is not None:
+            thermostat = self.model.heat_capacity_kwh_per_k * (self.model.setpoint_c - mains)
+            normal_capacity = min(normal_capacity, max(thermostat, problem.soc_min_kwh))
+        normal_cost, normal_end, normal_heat, normal_soc = normal_mode(
+            problem, normal_capacity, cop_by_storage(self.model, air, mains)
+        )
+        expected = energy_cost(problem, plan) + end_value(problem, normal_end - plan.soc_kwh[-1])
+        if normal_cost - expected < self.min_saving:
+            # Comfort first: a plan that does not save enough is not worth its risk. The steps
+            # show what the heater's own thermostat is expected to do.
+            steps = _steps(bounds, sent, normal_heat, normal_soc)
+            return PricePlan((), steps, normal_cost, normal_cost)
         commands = plan_commands.plan_to_commands(
             plan,
             problem,
@@ -153,18 +190,26 @@ class ExactPlanner:
             strategy=self.strategy,
             supports_advanced_load_up=self.supports_advanced_load_up,
             priced=[p is not None for p in sent],
-        )
-        heat = plan.total_heat()
-        steps = tuple(
-            PlanStep(start=s, price=sent[k], heat_kwh=heat[k], soc_kwh=plan.soc_kwh[k])
-            for k, s in enumerate(starts)
+            times=bounds,
+            unit=unit,
         )
         planned = tuple(
             PlannedCommand(c.start, c.end, _KINDS[c.kind], c.reason, None, c.wh)
             for c in commands
             if c.kind != plan_commands.NORMAL
         )
-        return planned, steps
+        return PricePlan(
+            planned,
+            _steps(bounds, sent, plan.total_heat(), plan.soc_kwh),
+            expected,
+            normal_cost,
+            bounds=tuple(bounds),
+            heat=plan.total_heat(),
+            soc=plan.soc_kwh,
+            price=problem.price,
+            cop=problem.sources[0].cop,
+            reserve_kwh=problem.soc_min_kwh,
+        )
 
     def _loss_per_hour(self) -> float:
         """The share of stored heat the tank loses per hour (model UA / thermal mass)."""
@@ -172,3 +217,20 @@ class ExactPlanner:
         if model is None or model.heat_capacity_kwh_per_k <= 0:
             return DEFAULT_LOSS_PER_HOUR
         return model.ua_w_per_k / 1000.0 / model.heat_capacity_kwh_per_k
+
+
+def _steps(
+    bounds: list[datetime],
+    sent: list[float | None],
+    heat: Sequence[float],
+    soc: Sequence[float],
+) -> tuple[PlanStep, ...]:
+    return tuple(
+        PlanStep(start=s, price=sent[k], heat_kwh=heat[k], soc_kwh=soc[k])
+        for k, s in enumerate(bounds[:-1])
+    )
+
+
+def _unit(prices: Profile) -> str | None:
+    """The unit the events' payload descriptors give their prices (the first that says)."""
+    return next((i.unit for i in prices.chosen if i is not None and i.unit), None)

@@ -135,18 +135,22 @@ def segments(
     Look the price plan up at :func:`probe` of a segment, which lies in the step it mostly
     covers."""
     first = step_starts[0]
-    edges = sorted(
+    edges = [t for t in instruction_edges(timeline) if first < t < end]
+    steps = {t for t in step_starts if t == first or _clear_of(edges, t)}
+    ordered = sorted(steps.union(edges))
+    return [(a, b) for a, b in zip(ordered, [*ordered[1:], end], strict=True) if a < b]
+
+
+def instruction_edges(timeline: SignalTimeline) -> list[datetime]:
+    """Every start and end of a utility instruction (SIMPLE levels and grid alerts), sorted."""
+    return sorted(
         {
             t
             for interval in timeline.intervals
             if interval.kind == "SIMPLE" or interval.kind in ALERT_COMMANDS
             for t in (interval.start, interval.end)
-            if first < t < end
         }
     )
-    steps = {t for t in step_starts if t == first or _clear_of(edges, t)}
-    ordered = sorted(steps.union(edges))
-    return [(a, b) for a, b in zip(ordered, [*ordered[1:], end], strict=True) if a < b]
 
 
 def _clear_of(edges: list[datetime], t: datetime) -> bool:

@@ -87,9 +87,15 @@ DEFAULT_HP_COP = 3.0
 DEFAULT_ELEMENT_KW = 4.5
 
 
-def planner_for(config: Config) -> Planner:
+#: Expected thermal draw per hour of the day (kWh) and the offset from UTC to that clock.
+PlannerConfigDraw = tuple[tuple[float, ...], timedelta]
+
+
+def planner_for(config: Config, draw: PlannerConfigDraw | None = None) -> Planner:
     """The exact planner configured by ``[plan]`` (and ``heater.model``), with the rule planner
-    as the fallback when the problem cannot be built (capacity or stored energy unknown yet)."""
+    as the fallback when the problem cannot be built (capacity or stored energy unknown yet).
+    ``draw`` is the household's expected thermal draw per hour of the day (24 kWh values) and
+    the offset from UTC to that day's clock, when known."""
     from ven_edge.exact_planner import ExactPlanner
     from ven_edge.plan.builder import BuildError, PlannerConfig
     from ven_edge.plan.hpwh_model import HpwhModel
@@ -107,9 +113,14 @@ def planner_for(config: Config) -> Planner:
             hp_max_kw=None if model is not None else DEFAULT_HP_KW,
             hp_cop=None if model is not None else DEFAULT_HP_COP,
             element_kw=None if model is not None else DEFAULT_ELEMENT_KW,
+            min_useful_c=plan_cfg.min_delivery_c,
+            draw_kwh_by_hour=PlannerConfig().draw_kwh_by_hour if draw is None else draw[0],
+            draw_utc_offset=timedelta(0) if draw is None else draw[1],
         ),
         model,
         strategy=_STRATEGIES[plan_cfg.strategy],
+        min_saving=plan_cfg.min_saving,
+        min_shift_kwh=plan_cfg.min_shift_kwh,
     )
     rules = RuleSettings(
         step=timedelta(minutes=plan_cfg.step_minutes),

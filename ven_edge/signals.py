@@ -66,6 +66,9 @@ class SignalInterval:
     event_id: str = ""
     program_id: str = ""
     event_name: str | None = None
+    #: The unit the event's payload descriptor gives for this payload type, with its currency
+    #: when it has one (a PRICE in ``"USD/KWH"``); None when the event does not say.
+    unit: str | None = None
 
     def __post_init__(self) -> None:
         _require_aware("start", self.start)
@@ -129,6 +132,7 @@ class SignalInterval:
                     self.event_id,
                     self.program_id,
                     self.event_name,
+                    self.unit,
                 )
             )
         return tuple(parts)

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from ven_edge.control import CommandKind, DeviceView, PlanInputs
-from ven_edge.exact_planner import DEFAULT_LOSS_PER_HOUR, ExactPlanner, with_holding_cost
+from ven_edge.exact_planner import DEFAULT_LOSS_PER_HOUR, ExactPlanner
 from ven_edge.plan.builder import PlannerConfig
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Problem, Source
 from ven_edge.plan.scheduler import schedule
+from ven_edge.plan.tank_costs import with_holding_cost
 from ven_edge.rule_planner import MIN_SEGMENT
 from ven_edge.signals import SignalInterval, SignalTimeline
 
@@ -111,7 +112,8 @@ def test_an_event_made_just_before_the_plan_leaves_no_sliver_after_it() -> None:
     first, second = plan.commands[:2]
     assert (first.kind, first.end, first.event_id) == (CommandKind.SHED, event.end, "ev")
     # After the event the price plan's command for the cheap hour, from the event's end.
-    assert (second.kind, second.start) == (CommandKind.LOAD_UP, event.end)
+    assert second.start == event.end
+    assert second.event_id is None
 
 
 def test_reasons_cite_only_prices_the_utility_sent() -> None:

@@ -346,3 +346,14 @@ def test_a_new_event_builds_only_its_own_intervals(monkeypatch: pytest.MonkeyPat
     before = len(built)
     builder.build([*events[:3], changed], T0)  # e3 modified: rebuilt, the others reused
     assert built[before:] == ["e3"]
+
+
+def test_prices_carry_the_unit_of_their_payload_descriptor() -> None:
+    described = event(
+        payloadDescriptors=[
+            {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "PRICE",
+             "units": "KWH", "currency": "USD"}
+        ]
+    )  # fmt: skip
+    assert [i.unit for i in build(described).intervals] == ["USD/KWH"]
+    assert [i.unit for i in build(event()).intervals] == [None]

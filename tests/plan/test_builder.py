@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -159,6 +160,9 @@ def test_build_problem_without_model_needs_config() -> None:
     p = build_problem(tl, state, cfg, T0)
     assert [s.name for s in p.sources] == ["heat_pump"]
     assert p.soc_min_kwh == pytest.approx(0.6)
+    with_hour = build_problem(tl, state, replace(cfg, reserve_peak_hour=True), T0)
+    # Optionally 20 % of the capacity plus the largest expected hour of draws (0.35 kWh).
+    assert with_hour.soc_min_kwh == pytest.approx(0.6 + 0.35)
     with pytest.raises(BuildError, match="timezone-aware"):
         build_problem(tl, state, cfg, datetime(2026, 1, 1))
 
@@ -206,3 +210,17 @@ def test_thirteen_hour_event_packed_in_one_interval_reproduces_the_lp_cost() -> 
     assert p.price == pytest.approx(prices)
     assert (p.soc_kwh, p.soc_min_kwh, p.soc_max_kwh) == pytest.approx((6.0, 1.0, 12.0))
     assert round(schedule(p).cost, 4) == 0.5702
+
+
+def test_the_plan_keeps_the_heat_below_which_the_heater_brings_in_its_element() -> None:
+    model = HpwhModel.load(MODELS / "Rheem2020Prem50.json")
+    mass = model.heat_capacity_kwh_per_k
+    # Readings counted from a 14 °C mains: a 40 °C mean tank holds 26 K of heat.
+    state = DeviceState(stored_wh=1000 * mass * 26.0, capacity_wh=1000 * mass * 48.8, tank_c=40.0)
+    tl = SignalTimeline((price(timedelta(0), 4 * H, 0.1),))
+    cfg = PlannerConfig(horizon=4 * H)
+    p = build_problem(tl, state, cfg, T0, model)
+    held = cfg.min_stored_share * mass * (model.setpoint_c - 14.0)
+    assert p.soc_min_kwh == pytest.approx(held)
+    without = build_problem(tl, state, replace(cfg, min_stored_share=0.0), T0, model)
+    assert without.soc_min_kwh < held

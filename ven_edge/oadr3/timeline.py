@@ -236,6 +236,7 @@ class TimelineBuilder:
                 event_id=event.id,
                 program_id=event.program_id,
                 event_name=event.name,
+                unit=payload_unit(event, payload.type),
             )
 
 
@@ -321,3 +322,16 @@ def event_spans(event: Event, first_seen: datetime, horizon_end: datetime) -> li
     if is_cancelled(event):
         return []
     return _apply_event_duration(event, _interval_spans(event, first_seen), horizon_end)
+
+
+def payload_unit(event: Event, kind: str) -> str | None:
+    """The unit of ``kind``'s values from the event's payload descriptors: the currency over
+    the unit for a price (OpenADR 3.1.0 EventPayloadDescriptor: ``currency`` and ``units``,
+    e.g. USD and KWH), the unit alone otherwise; None when no descriptor names one."""
+    for descriptor in event.payload_descriptors:
+        if descriptor.payload_type != kind:
+            continue
+        if descriptor.currency and descriptor.units:
+            return f"{descriptor.currency}/{descriptor.units}"
+        return descriptor.units or descriptor.currency
+    return None

@@ -18,6 +18,7 @@ the air and water temperatures; configuration may override every capacity. Stand
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,6 +83,16 @@ class PlannerConfig:
     element_kw: float | None = None
     element_enabled: bool = True
     include_standby_loss: bool = True
+    #: Keep the largest expected hour of draws in the tank above the reserve (docs/planner.md,
+    #: "A planner that knows the tank": measured, it left almost nothing to shift, so it is off).
+    reserve_peak_hour: bool = False
+    #: Least share of the heat the thermostat holds at its set point (above the mains) the plan
+    #: keeps in the tank, when the readings give the mains temperature: below it the heater's
+    #: own controls bring in the resistance element. Measured (docs/planner.md): 0.48.
+    min_stored_share: float = 0.48
+    #: Count as storage only the heat up to the set point when the readings allow (the
+    #: thermostat stops there); False keeps the heater's own capacity reading.
+    clip_to_setpoint: bool = False
     gap_price: float | None = None
 
 
@@ -107,6 +118,15 @@ def _average(profile: Profile, kind: str, start: datetime, end: datetime) -> flo
     return None if covered == 0 else total / covered
 
 
+def average_price(prices: Profile, start: datetime, end: datetime) -> float | None:
+    """The time-weighted mean price the utility sent over [start, end) (None: no price). Within
+    a step the expected draw is spread evenly, so this is the energy-weighted mean too."""
+    try:
+        return _average(prices, PRICE, start, end)
+    except BuildError:
+        return None  # a price that is not a number is no price to show or cite
+
+
 def _minimum(profile: Profile, start: datetime, end: datetime) -> float | None:
     """Smallest winning numeric value during [start, end) (limits bind at their tightest), or
     None."""
@@ -129,7 +149,21 @@ def resample_prices(
     averaged into it; one sweep of the timeline (or its PRICE profile, if given) serves every
     step."""
     prices = timeline if isinstance(timeline, Profile) else winner_profile(timeline, PRICE)
-    raw = [_average(prices, PRICE, start + k * step, start + (k + 1) * step) for k in range(n)]
+    return prices_between(prices, [start + k * step for k in range(n + 1)], gap)
+
+
+def resample_draw(
+    by_hour: Sequence[float], offset: timedelta, start: datetime, step: timedelta, n: int
+) -> tuple[float, ...]:
+    """Thermal draw per plan step from an hour-of-day profile, by overlap with each hour."""
+    return draw_between(by_hour, offset, [start + k * step for k in range(n + 1)])
+
+
+def prices_between(
+    prices: Profile, bounds: Sequence[datetime], gap: float | None
+) -> tuple[float, ...]:
+    """Price per step between consecutive ``bounds``, as :func:`resample_prices` does."""
+    raw = [_average(prices, PRICE, a, b) for a, b in itertools.pairwise(bounds)]
     known = [p for p in raw if p is not None]
     if gap is None:
         if not known:
@@ -138,17 +172,15 @@ def resample_prices(
     return tuple(gap if p is None else p for p in raw)
 
 
-def resample_draw(
-    by_hour: Sequence[float], offset: timedelta, start: datetime, step: timedelta, n: int
+def draw_between(
+    by_hour: Sequence[float], offset: timedelta, bounds: Sequence[datetime]
 ) -> tuple[float, ...]:
-    """Thermal draw per plan step from an hour-of-day profile, by overlap with each hour."""
+    """Thermal draw per step between consecutive ``bounds``, by overlap with each hour."""
     if len(by_hour) != 24:
         raise BuildError(f"draw_kwh_by_hour needs 24 values, got {len(by_hour)}")
     hour = timedelta(hours=1)
     out = []
-    for k in range(n):
-        a = start + k * step
-        b = a + step
+    for a, b in itertools.pairwise(bounds):
         local = a + offset
         cursor = local.replace(minute=0, second=0, microsecond=0)
         energy = 0.0
@@ -206,6 +238,18 @@ def stored_energy(
     return max(stored, 0.0), capacity
 
 
+def inlet_c(state: DeviceState, model: HpwhModel | None) -> float | None:
+    """The mains temperature implied by a stored-energy reading counted from it (CTA-2045
+    present energy storage, as the simulated heater reports it) and the mean tank temperature:
+    T_mains = T_tank − stored / thermal mass. None when a reading is missing or the answer is
+    not a plausible mains temperature (the reading then counts from something else)."""
+    mass = _tank_mass(model)
+    if state.stored_wh is None or state.tank_c is None or not mass:
+        return None
+    mains = state.tank_c - state.stored_wh / 1000.0 / mass
+    return mains if 0.0 <= mains <= 30.0 else None
+
+
 def storage_ceiling(capacity: float, config: PlannerConfig, model: HpwhModel | None) -> float:
     """The most the plan may store: the normal capacity, or more with advanced load up."""
     alu = config.advanced_load_up_c
@@ -224,8 +268,12 @@ def build_problem(
     now: datetime,
     model: HpwhModel | None = None,
     prices: Profile | None = None,
+    bounds: Sequence[datetime] | None = None,
 ) -> Problem:
-    """The problem for the horizon starting at ``now`` (aware), one interval per ``config.step``.
+    """The problem for the horizon starting at ``now`` (aware), one interval per ``config.step``
+    or, when ``bounds`` is given, one per pair of consecutive bounds (``bounds[0]`` is ``now``;
+    :func:`ven_edge.plan.grid.step_bounds`). Energies per interval scale with its length;
+    ``step_hours`` stays the nominal step.
 
     ``prices`` is ``timeline``'s PRICE :func:`~ven_edge.signal_profile.winner_profile`, when the
     caller has it already."""
@@ -233,18 +281,32 @@ def build_problem(
         raise BuildError("now must be timezone-aware")
     if config.step <= timedelta(0) or config.horizon < config.step:
         raise BuildError(f"step {config.step} must be positive and within horizon {config.horizon}")
-    n = int(config.horizon / config.step)
+    if bounds is None:
+        bounds = [now + k * config.step for k in range(int(config.horizon / config.step) + 1)]
+    elif len(bounds) < 2 or bounds[0] != now:
+        raise BuildError("step bounds must start at now and hold at least one step")
+    n = len(bounds) - 1
     step_h = config.step / timedelta(hours=1)
-    price = resample_prices(
-        winner_profile(timeline, PRICE) if prices is None else prices,
-        now,
-        config.step,
-        n,
-        config.gap_price,
+    hours = [(b - a) / timedelta(hours=1) for a, b in itertools.pairwise(bounds)]
+    price = prices_between(
+        winner_profile(timeline, PRICE) if prices is None else prices, bounds, config.gap_price
     )
-    load = list(resample_draw(config.draw_kwh_by_hour, config.draw_utc_offset, now, config.step, n))
+    load = list(draw_between(config.draw_kwh_by_hour, config.draw_utc_offset, bounds))
 
     stored, capacity = stored_energy(state, config, model)
+    mains = inlet_c(state, model)
+    setpoint = _setpoint(config, model)
+    mass = _tank_mass(model)
+    if (
+        mains is not None
+        and mass is not None
+        and setpoint is not None
+        and config.capacity_kwh is None
+        and config.clip_to_setpoint
+    ):
+        # The thermostat stops at the set point: a reading of the whole tank up to its
+        # highest temperature is storage only an advanced load up may use.
+        capacity = min(capacity, mass * (setpoint - mains))
     ceiling = storage_ceiling(capacity, config, model)
     # A tank above what the plan may use (a sensor overshoot) plans from the ceiling.
     stored = min(stored, ceiling)
@@ -252,8 +314,8 @@ def build_problem(
     water = state.tank_c if state.tank_c is not None else DEFAULT_WATER_C
     if config.include_standby_loss and model is not None:
         tank = model.setpoint_c if state.tank_c is None else state.tank_c
-        loss_kwh = max(0.0, model.ua_w_per_k * (tank - air) / 1000.0 * step_h)
-        load = [x + loss_kwh for x in load]
+        loss_kw = max(0.0, model.ua_w_per_k * (tank - air) / 1000.0)
+        load = [x + loss_kw * h for x, h in zip(load, hours, strict=True)]
 
     hp_kw = config.hp_max_kw
     cop = config.hp_cop
@@ -269,17 +331,25 @@ def build_problem(
     limits = winner_profile(timeline, IMPORT_CAPACITY_LIMIT)
     hp_max, el_max = [], []
     for k in range(n):
-        a = now + k * config.step
-        limit = _minimum(limits, a, a + config.step)
+        limit = _minimum(limits, bounds[k], bounds[k + 1])
         hp = hp_kw if limit is None else min(hp_kw, max(limit, 0.0) * cop)
         el = element_kw if limit is None else min(element_kw, max(limit, 0.0))
-        hp_max.append(hp * step_h)
-        el_max.append(el * step_h if config.element_enabled else 0.0)
+        hp_max.append(hp * hours[k])
+        el_max.append(el * hours[k] if config.element_enabled else 0.0)
 
     sources = [Source("heat_pump", (cop,) * n, tuple(hp_max), (0.0,) * n)]
     if config.element_enabled and element_kw > 0:
         sources.append(Source("element", (1.0,) * n, tuple(el_max), (0.0,) * n))
-    reserve = config.reserve_fraction * capacity
+    # Optionally the largest hour of draws is always in the tank on top of the configured
+    # reserve, so that hour is served from water above it.
+    peak_hour = max(config.draw_kwh_by_hour) if config.reserve_peak_hour else 0.0
+    reserve = min(config.reserve_fraction * capacity + peak_hour, 0.8 * capacity)
+    if mains is not None and mass is not None and setpoint is not None:
+        # The heater's own controls: a stratified tank with less than about half the heat its
+        # thermostat holds has cold water up at the upper sensor, and the heater brings in its
+        # resistance element to recover (docs/planner.md, "A planner that knows the tank").
+        held = config.min_stored_share * mass * (setpoint - mains)
+        reserve = max(reserve, min(held, 0.8 * capacity))
     if config.end_fraction is None:
         end = min(max(stored, reserve), capacity)
     else:

@@ -182,8 +182,15 @@ def _clock(t: datetime, tz: tzinfo | None) -> str:
     return (t.astimezone(tz) if tz is not None else t).strftime("%H:%M")
 
 
-def _money(p: float) -> str:
-    return f"{p:.3f} $/kWh"
+def _money(p: float, unit: str | None = None) -> str:
+    return f"{p:.3f} {unit or '$/kWh'}"
+
+
+#: A later price is called "cheaper" or "dearer" in a reason only when it differs from the
+#: command's own by more than this share: 0.120 against 0.122 is the same price to a homeowner.
+HONEST_PRICE_SHARE = 0.05
+#: A later price is a "price peak" only in the top quarter of the horizon's prices.
+PEAK_QUANTILE = 75.0
 
 
 def _reason(
@@ -195,34 +202,54 @@ def _reason(
     times: Sequence[datetime],
     tz: tzinfo | None,
     priced: Sequence[bool] | None,
+    unit: str | None = None,
 ) -> str:
     price = problem.price
-    run_price = sum(price[first : last + 1]) / (last + 1 - first)
+    span = [times[t + 1] - times[t] for t in range(first, last + 1)]
+    run_price = sum(p * (d / span[0]) for p, d in zip(price[first : last + 1], span, strict=True))
+    run_price /= sum(d / span[0] for d in span)
+    margin = max(_EPS, HONEST_PRICE_SHARE * abs(run_price))
     # A reason names only prices the utility sent, never the builder's fill for a gap.
     later = [t for t in range(last + 1, problem.n) if priced is None or priced[t]]
+
+    def money(p: float) -> str:
+        return _money(p, unit)
+
     if kind in (LOAD_UP, ADVANCED_LOAD_UP):
-        peak = max(later, key=lambda t: (price[t], -t), default=None)
         extra = plan.soc_kwh[last + 1] - plan.soc_kwh[first]
         what = "storing extra heat" if kind == ADVANCED_LOAD_UP else "pre-heating"
         if run_price < 0:
-            return f"{what} while electricity is paid for ({_money(run_price)})"
-        if peak is not None and price[peak] > run_price + _EPS:
+            return f"{what} while electricity is paid for ({money(run_price)})"
+        dearest = max(later, key=lambda t: (price[t], -t), default=None)
+        if dearest is not None and price[dearest] > run_price + margin:
+            # The first step of the dearest price, not a step inside it.
+            start = dearest
+            while start - 1 > last and price[start - 1] >= price[dearest] - _EPS:
+                start -= 1
+            known = [price[t] for t in range(problem.n) if priced is None or priced[t]]
+            peak = price[dearest] >= percentile(known, PEAK_QUANTILE) - _EPS
+            clock = _clock(times[start], tz)
+            what_later = f"the {clock} price peak" if peak else f"dearer electricity from {clock}"
             return (
-                f"{what} at {_money(run_price)} before the {_clock(times[peak], tz)} price peak "
-                f"({_money(price[peak])}); +{max(extra, 0.0):.1f} kWh stored"
+                f"{what} at {money(run_price)} before {what_later} ({money(price[dearest])}); "
+                f"+{max(extra, 0.0):.1f} kWh stored"
             )
-        return f"{what} while electricity is cheap ({_money(run_price)})"
+        return f"{what} while electricity is cheap ({money(run_price)})"
     if kind == SHED:
-        cheaper = next((t for t in later if price[t] < run_price - _EPS), None)
+        heat = plan.total_heat()
+        cheaper = next((t for t in later if price[t] < run_price - margin and heat[t] > _EPS), None)
         stored = plan.soc_kwh[first]
         if cheaper is not None:
             return (
                 f"using {stored:.1f} kWh of stored hot water while electricity costs "
-                f"{_money(run_price)}; reheating from {_clock(times[cheaper], tz)} when it is "
-                f"cheaper ({_money(price[cheaper])})"
+                f"{money(run_price)}; reheating from {_clock(times[cheaper], tz)} when it is "
+                f"cheaper ({money(price[cheaper])})"
             )
-        return f"using {stored:.1f} kWh of stored hot water instead of heating now"
-    return f"heating as usual ({_money(run_price)})"
+        return (
+            f"using {stored:.1f} kWh of stored hot water instead of heating now "
+            f"({money(run_price)})"
+        )
+    return f"heating as usual ({money(run_price)})"
 
 
 def plan_to_commands(
@@ -236,6 +263,8 @@ def plan_to_commands(
     tz: tzinfo | None = None,
     priced: Sequence[bool] | None = None,
     load_up_price_ratio: float = LOAD_UP_PRICE_RATIO,
+    times: Sequence[datetime] | None = None,
+    unit: str | None = None,
 ) -> tuple[Command, ...]:
     """The command timeline for ``plan`` over ``problem`` starting at ``start`` (aware).
 
@@ -244,6 +273,9 @@ def plan_to_commands(
     and keeps a load up only before a price peak ``load_up_price_ratio`` times its price.
     ``tz`` sets the clock in the reasons (default: ``start``'s zone). ``priced[t]`` says whether
     step ``t``'s price came from the utility (default: all did); reasons cite only those.
+    ``times`` are the steps' bounds (n + 1 of them, :func:`ven_edge.plan.grid.step_bounds`;
+    default: ``start`` and every ``problem.step_hours`` after it). ``unit`` is the prices' unit
+    in the reasons (default $/kWh).
     """
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
@@ -259,8 +291,11 @@ def plan_to_commands(
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
     if not supports_advanced_load_up:
         kinds = [LOAD_UP if k == ADVANCED_LOAD_UP else k for k in kinds]
-    step = timedelta(hours=problem.step_hours)
-    times = [start + k * step for k in range(problem.n + 1)]
+    if times is None:
+        step = timedelta(hours=problem.step_hours)
+        times = [start + k * step for k in range(problem.n + 1)]
+    elif len(times) != problem.n + 1 or times[0] != start:
+        raise ValueError("times must be the n + 1 step bounds from start")
     heat = plan.total_heat()
     commands = []
     first = 0
@@ -274,7 +309,7 @@ def plan_to_commands(
                 kind=kind,
                 start=times[first],
                 end=times[t],
-                reason=_reason(kind, first, t - 1, problem, plan, times, tz, priced),
+                reason=_reason(kind, first, t - 1, problem, plan, times, tz, priced, unit),
                 wh=wh,
             )
         )
