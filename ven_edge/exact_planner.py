@@ -141,7 +141,13 @@ class ExactPlanner:
             tank_c=None if device.tank_temp_f is None else (device.tank_temp_f - 32.0) * 5 / 9,
         )
         problem = build_problem(
-            inputs.signals, state, self.config, inputs.now, self.model, prices=profile
+            inputs.signals,
+            state,
+            self.config,
+            inputs.now,
+            self.model,
+            prices=profile,
+            draw=inputs.draw,
         )
         plan = schedule(with_holding_cost(problem, self._loss_per_hour()))
         if not plan.feasible:

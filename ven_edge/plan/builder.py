@@ -19,7 +19,7 @@ the air and water temperatures; configuration may override every capacity. Stand
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +36,11 @@ MIN_USEFUL_C = 43.3
 DOE_AIR_C = 19.7
 #: Water temperature at the condenser assumed when the tank temperature is unknown (°C).
 DEFAULT_WATER_C = 45.0
+
+
+#: Expected thermal draw (kWh) in ``[start, end)``: a household's learned profile
+#: (:class:`ven_edge.household.DrawForecast`) replaces ``PlannerConfig.draw_kwh_by_hour``.
+DrawProfile = Callable[[datetime, datetime], float]
 
 
 class BuildError(ValueError):
@@ -162,6 +167,13 @@ def resample_draw(
     return tuple(out)
 
 
+def _draw_kwh(draw: DrawProfile, start: datetime, step: timedelta) -> float:
+    value = draw(start, start + step)
+    if not math.isfinite(value) or value < 0:
+        raise BuildError(f"draw profile gave {value!r} kWh at {start.isoformat()}")
+    return value
+
+
 def _tank_mass(model: HpwhModel | None) -> float | None:
     return None if model is None else model.heat_capacity_kwh_per_k
 
@@ -224,11 +236,13 @@ def build_problem(
     now: datetime,
     model: HpwhModel | None = None,
     prices: Profile | None = None,
+    draw: DrawProfile | None = None,
 ) -> Problem:
     """The problem for the horizon starting at ``now`` (aware), one interval per ``config.step``.
 
     ``prices`` is ``timeline``'s PRICE :func:`~ven_edge.signal_profile.winner_profile`, when the
-    caller has it already."""
+    caller has it already; ``draw``, when given, is the expected draw per step instead of
+    ``config.draw_kwh_by_hour``."""
     if now.tzinfo is None:
         raise BuildError("now must be timezone-aware")
     if config.step <= timedelta(0) or config.horizon < config.step:
@@ -242,7 +256,12 @@ def build_problem(
         n,
         config.gap_price,
     )
-    load = list(resample_draw(config.draw_kwh_by_hour, config.draw_utc_offset, now, config.step, n))
+    if draw is None:
+        load = list(
+            resample_draw(config.draw_kwh_by_hour, config.draw_utc_offset, now, config.step, n)
+        )
+    else:
+        load = [_draw_kwh(draw, now + k * config.step, config.step) for k in range(n)]
 
     stored, capacity = stored_energy(state, config, model)
     ceiling = storage_ceiling(capacity, config, model)
