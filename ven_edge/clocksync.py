@@ -36,12 +36,19 @@ MAX_ERROR_US: Final = 16_000_000
 class ClockSync(Protocol):
     def synchronised(self) -> bool: ...
 
+    def explain(self) -> str:
+        """The answer and why, in words for ``ven-edge check``."""
+        ...
+
 
 class AlwaysSynchronised:
     """For a simulated clock (the demo, tests): its time is right by construction."""
 
     def synchronised(self) -> bool:
         return True
+
+    def explain(self) -> str:
+        return "synchronised (a simulated clock)"
 
 
 class _Timeval(ctypes.Structure):
@@ -108,14 +115,11 @@ class SystemClockSync:
         return self._kernel() is True
 
     def explain(self) -> str:
-        """Why, in words for ``ven-edge check`` and the log."""
         if self.flag.exists():
             return f"synchronised (systemd-timesyncd: {self.flag} exists)"
         kernel = self._kernel()
         if kernel is None:
-            return (
-                "unknown: adjtimex(2) is not available and systemd-timesyncd has not synchronised"
-            )
+            return "unknown: adjtimex(2) failed and systemd-timesyncd has not synchronised"
         if kernel:
             return "synchronised (the kernel's NTP status)"
         return "not synchronised: no NTP source has set the clock since boot"

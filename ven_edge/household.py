@@ -257,7 +257,7 @@ class Household:
                 "jump",
                 "%.3f kWh used and %.3f kWh stored change in %.0f s at %s exceed %.0f kW",
                 used,
-                -drop,
+                stored_kwh - last.stored_kwh,
                 gap.total_seconds(),
                 at.isoformat(),
                 MAX_POWER_KW,
@@ -318,7 +318,7 @@ class Household:
         return {
             "version": DOCUMENT_VERSION,
             "serial": self.serial,
-            "means_kwh": [round(m, 5) for m in self._means],
+            "means_kwh": list(self._means),
             "counts": list(self._counts),
             "hour": None
             if self._hour_start is None
