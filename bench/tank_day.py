@@ -1,9 +1,9 @@
-"""Two-node tank: time per simulated day and daily energy, for every product model.
+"""Stratified tank: time per simulated day and daily energy, for every product model.
 
 Run: python bench/tank_day.py. A day is 1440 one-minute steps under the DOE 24-h test's normal
 thermostat (51.7 °C, 8 °C heat-pump deadband; docs/hpwh.md §6.3). The baseline, run in the same
 process, is the one-node ``EnergyBucketModel`` over the same 1440 steps, so the ratio shows what
-the two-node physics (draw mixing, map interpolation, thermostat logic) costs per step.
+the stratified physics (draw mixing, map interpolation, thermostat logic) costs per step.
 """
 
 from __future__ import annotations

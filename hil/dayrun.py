@@ -2,9 +2,15 @@
 
 The gateway's own :class:`~ven_edge.control.Controller` and a planner decide; their commands are
 encoded as CTA-2045 Basic DR frames and handled by :class:`hil.heater.SimulatedHeater` on its
-two-node tank (:mod:`hil.scenarios`), with an Outside Communication heartbeat every minute as the
-UCM sends it. Time is simulated, so a day takes a second or two. The same heater left alone
+stratified tank (:mod:`hil.scenarios`), with an Outside Communication heartbeat every minute as
+the UCM sends it. Time is simulated, so a day takes a second or two. The same heater left alone
 (no command at all: the normal thermostat) is the baseline.
+
+The household sits behind a thermostatic mixing valve (49 °C by default, ``mixing_valve_c``;
+docs/hpwh-simulation.md): draws are volumes of mixed water, so a strategy that stores heat by
+raising the tank temperature is not credited with heat the household never asked for, and the
+outlet temperature is read at the valve. The heater's normal thermostat is the model file's own
+logic (:func:`hil.scenarios.heater_config_for`).
 
 Used by the end-to-end tests (comfort and cost on real prices) and by ``bench/ven.py``.
 
@@ -22,8 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import SimulatedHeater, c_to_f
-from hil.scenarios import build_thermal_model
+from hil.heater import HeaterConfig, SimulatedHeater, c_to_f
+from hil.scenarios import build_thermal_model, heater_config_for
+from hil.tank import DEFAULT_VALVE_C
 from ven_edge.control import (
     CommandKind,
     Controller,
@@ -69,6 +76,38 @@ def load_prices(path: Path, *, hours: int = 24, skip_hours: int = 0) -> list[Hou
     ]
 
 
+PRICES_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "prices"
+HOEP_2016_CSV = PRICES_DIR / "ontario-hoep-2016" / "price2016.csv"
+#: Added to the wholesale HOEP for retail-like prices (sample_data/SOURCES.md).
+HOEP_RETAIL_ADDER = 0.10
+
+
+def load_hoep_days(days: Sequence[int], path: Path = HOEP_2016_CSV) -> list[list[HourPrice]]:
+    """Days of 2016 (0 = 1 January) of Ontario HOEP + 0.10 $/kWh, 24 hourly prices each.
+
+    The file's ``hour`` runs 1–24 (hour ending); times are taken as UTC, which only matters for
+    labels: the simulated day starts at the first price.
+    """
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = []
+    for day in days:
+        picked = rows[day * 24 : (day + 1) * 24]
+        if len(picked) < 24:
+            raise ValueError(f"{path} has no day {day}")
+        out.append(
+            [
+                HourPrice(
+                    datetime.strptime(r["date"], "%d/%m/%Y").replace(tzinfo=UTC)
+                    + timedelta(hours=int(r["hour"]) - 1),
+                    float(r["HOEP"]) + HOEP_RETAIL_ADDER,
+                )
+                for r in picked
+            ]
+        )
+    return out
+
+
 def price_timeline(prices: Sequence[HourPrice], event_id: str = "prices") -> SignalTimeline:
     return SignalTimeline(
         tuple(
@@ -85,11 +124,12 @@ class DayResult:
     cost: float = 0.0
     energy_kwh: float = 0.0
     peak_energy_kwh: float = 0.0  # in the hours of the top price quarter
-    min_outlet_c: float = 100.0
+    min_outlet_c: float = 100.0  # at the mixing valve's outlet when one is fitted
     hourly_kwh: list[float] = field(default_factory=list)
     delivered_kwh: float = 0.0
     hourly_heat_kwh: list[float] = field(default_factory=list)  # heat put into the water
     commands: list[tuple[datetime, SendCommand, Outcome]] = field(default_factory=list)
+    end_stored_kwh: float = 0.0  # heat above the mains temperature at the end of the day
 
 
 def _view(heater: SimulatedHeater) -> DeviceView:
@@ -131,9 +171,17 @@ def simulate_day(
     draws: str = "doe-medium",
     step_s: float = 60.0,
     replan_s: float = 900.0,
+    mixing_valve_c: float | None = DEFAULT_VALVE_C,
+    heater_config: HeaterConfig | None = None,
 ) -> DayResult:
-    """Run the heater through the priced hours; ``planner=None`` is the normal thermostat."""
-    heater = SimulatedHeater(thermal=build_thermal_model(model, draws), now=0.0)
+    """Run the heater through the priced hours; ``planner=None`` is the normal thermostat.
+
+    ``mixing_valve_c=None`` takes the draws at the tank's temperature (no valve);
+    ``heater_config`` defaults to the product's own thermostat at the user's 120 °F.
+    """
+    thermal = build_thermal_model(model, draws, mixing_valve_c=mixing_valve_c)
+    config = heater_config or heater_config_for(thermal.tank.model)
+    heater = SimulatedHeater(config, thermal, now=0.0)
     timeline = price_timeline(prices)
     ordered = sorted(p.price for p in prices)
     peak_bar = ordered[(3 * len(ordered)) // 4]
@@ -177,6 +225,7 @@ def simulate_day(
         result.hourly_heat_kwh[hour] += (heat_now - heat) / 1000.0
         heat = heat_now
     result.delivered_kwh = (_delivered_wh(heater) - delivered0) / 1000.0
+    result.end_stored_kwh = heater.state.stored_wh / 1000.0
     return result
 
 

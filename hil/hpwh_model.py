@@ -1,9 +1,10 @@
 """Heat-pump water heater product data, read from HPWHsim model files.
 
 The files in ``sample_data/hpwh_models/`` follow Big Ladder's hpwh-data-model schema
-(RSINTEGRATEDWATERHEATER, all temperatures in kelvin). Only what a two-node tank needs is kept:
-tank volume and UA, the compressor performance map, the turn-on/shut-off thresholds and the
-resistance element powers. Provenance: ``sample_data/SOURCES.md``.
+(RSINTEGRATEDWATERHEATER, all temperatures in kelvin). Only what a stratified tank needs is kept:
+tank volume, UA and node count, the compressor performance map, the turn-on/shut-off thresholds,
+where each heat source puts its heat and where its logic senses the tank, and the resistance
+element powers. Provenance: ``sample_data/SOURCES.md``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from ven_edge.plan import performance_map
-from ven_edge.plan.performance_map import KELVIN_OFFSET, OutOfMap
+from ven_edge.plan.performance_map import KELVIN_OFFSET, OutOfMap, interpolate
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "hpwh_models"
 MODEL_NAMES: tuple[str, ...] = (
@@ -46,18 +48,81 @@ class PerformanceMap(performance_map.PerformanceMap):
     def input_w(self) -> tuple[tuple[float, ...], ...]:
         return self.rows(self.input_power)
 
-    def lookup(self, air_c: float, water_c: float) -> tuple[float, float]:
-        """Bilinear interpolation of (capacity W, input W), linear extrapolation outside.
+    @cached_property
+    def cop(self) -> tuple[float, ...]:
+        """COP at each grid point (capacity / input power), row-major like the file."""
+        return tuple(
+            c / p if p > 0 else 0.0 for c, p in zip(self.capacity, self.input_power, strict=True)
+        )
 
-        HPWHsim treats the grid the same way; outside the air range the compressor is locked
-        out anyway, and past the hottest water point the capacity soon falls to ≤ 0.
+    def lookup(self, air_c: float, water_c: float) -> tuple[float, float]:
+        """(capacity W, input W): input power and COP interpolated, capacity = COP × input.
+
+        This is what HPWHsim does with these files (``Condenser::from`` turns the lookup table
+        into input power and COP, ``getCapacity`` multiplies them back; the files say
+        ``interpolate_cop``). Interpolating the capacity instead gives a much lower COP between
+        grid points when the grid is coarse: the A. O. Smith maps have only 0 °C and 71 °C water
+        points, and at 35 °C water the capacity/input ratio of the interpolated capacity is 3.1
+        where HPWHsim's interpolated COP is 4.1. Linear extrapolation outside the grid, as
+        HPWHsim; outside the air range the compressor is locked out anyway.
         """
-        return self.interpolate(air_c, water_c, OutOfMap.EXTRAPOLATE)
+        input_w, cop = interpolate(
+            self.air_c,
+            self.water_c,
+            (self.input_power, self.cop),
+            air_c,
+            water_c,
+            OutOfMap.EXTRAPOLATE,
+        )
+        return cop * input_w, input_w
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A weight over the tank's height, as the model files give it.
+
+    ``weights[k]`` applies between ``heights[k-1]`` and ``heights[k]`` (normalised height, 0 at
+    the bottom, the first interval starting at 0): heat distributions and the sensing regions of
+    the turn-on and shut-off logic (hpwh-data-model ``WeightedDistribution``).
+    """
+
+    heights: tuple[float, ...]
+    weights: tuple[float, ...]
+
+    def node_weights(self, nodes: int) -> tuple[float, ...]:
+        """The weight of each of ``nodes`` equal nodes (bottom first), normalised to sum 1."""
+        raw = []
+        for i in range(nodes):
+            lo, hi = i / nodes, (i + 1) / nodes
+            total = 0.0
+            start = 0.0
+            for height, weight in zip(self.heights, self.weights, strict=True):
+                overlap = min(hi, height) - max(lo, start)
+                if overlap > 0:
+                    total += weight * overlap
+                start = height
+            raw.append(total)
+        scale = sum(raw)
+        if scale <= 0:
+            raise ValueError(f"distribution {self!r} puts no weight on any of {nodes} nodes")
+        return tuple(w / scale for w in raw)
+
+
+def _distribution(node: Mapping[str, Any]) -> Distribution:
+    heights = tuple(float(h) for h in node["normalized_height"])
+    weights = tuple(float(w) for w in node["weight"])
+    if len(heights) != len(weights) or not heights:
+        raise ValueError(f"distribution needs as many heights as weights: {node!r}")
+    return Distribution(heights, weights)
+
+
+BOTTOM_THIRD = Distribution((1 / 3, 1.0), (1.0, 0.0))
+TOP_NODE = Distribution((1.0,), (1.0,))
 
 
 @dataclass(frozen=True)
 class HpwhModel:
-    """The product facts a two-node tank simulation needs (SI units, °C)."""
+    """The product facts a stratified tank simulation needs (SI units, °C)."""
 
     name: str
     volume_l: float
@@ -81,6 +146,21 @@ class HpwhModel:
     top_element_absolute_c: float | None
     # The bottom element backs up the compressor; it stops once the bottom exceeds this.
     bottom_element_shut_off_c: float | None
+    # Nodes HPWHsim divides the tank into (model file ``number_of_nodes``).
+    number_of_nodes: int = 12
+    # Where each source puts its heat, and where its logic senses the tank.
+    compressor_heat: Distribution = Distribution((1 / 3, 1.0), (1.0, 0.0))
+    compressor_sensor: Distribution = BOTTOM_THIRD
+    top_element_heat: Distribution = Distribution((2 / 3, 0.75, 1.0), (0.0, 1.0, 0.0))
+    top_element_sensor: Distribution = Distribution((5 / 6, 1.0), (0.0, 1.0))
+    bottom_element_heat: Distribution = Distribution((1 / 12, 1.0), (1.0, 0.0))
+    bottom_element_sensor: Distribution = Distribution((1 / 12, 1.0), (1.0, 0.0))
+    # The compressor runs together with the top element (``companion_heat_source_id``) or
+    # starts when it stops (``followed_by_heat_source_id``).
+    top_element_companion: bool = False
+    top_element_followed_by_compressor: bool = False
+    # Share of the tank (from the bottom) that mixes while water is drawn.
+    draw_mixing_fraction: float = 0.0
 
     @property
     def heat_capacity_j_per_k(self) -> float:
@@ -140,10 +220,20 @@ def _parse(name: str, doc: Mapping[str, Any]) -> HpwhModel:
     if hp_diff is None or standby_diff is None:
         raise ValueError("compressor turn-on logic lacks the bottom or the standby differential")
 
+    hp_sensor = BOTTOM_THIRD
+    for logic in compressor["turn_on_logic"]:
+        weights = logic["heating_logic"].get("temperature_weight_distribution")
+        if weights is not None:
+            hp_sensor = _distribution(weights)
     top = sources["resistiveElementTop"]
     top_logic = top["turn_on_logic"][0]["heating_logic"]
     bottom = sources["resistiveElementBottom"]
     shut_off = bottom.get("shut_off_logic", [])
+    bottom_sensor = (
+        _distribution(shut_off[0]["heating_logic"]["temperature_weight_distribution"])
+        if shut_off
+        else Distribution((1 / 12, 1.0), (1.0, 0.0))
+    )
     return HpwhModel(
         name=name,
         volume_l=float(tank["volume"]) * 1000.0,
@@ -171,4 +261,16 @@ def _parse(name: str, doc: Mapping[str, Any]) -> HpwhModel:
         bottom_element_shut_off_c=(
             _c(shut_off[0]["heating_logic"]["absolute_temperature"]) if shut_off else None
         ),
+        number_of_nodes=int(doc.get("number_of_nodes", 12)),
+        compressor_heat=_distribution(compressor["heat_distribution"]),
+        compressor_sensor=hp_sensor,
+        top_element_heat=_distribution(top["heat_distribution"]),
+        top_element_sensor=_distribution(top_logic["temperature_weight_distribution"]),
+        bottom_element_heat=_distribution(bottom["heat_distribution"]),
+        bottom_element_sensor=bottom_sensor,
+        top_element_companion=top.get("companion_heat_source_id") == compressor["id"],
+        top_element_followed_by_compressor=(
+            top.get("followed_by_heat_source_id") == compressor["id"]
+        ),
+        draw_mixing_fraction=float(tank.get("bottom_fraction_of_tank_mixing_on_draw", 0.0)),
     )

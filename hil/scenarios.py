@@ -1,7 +1,7 @@
 """Build the simulated heater's tank from a product model name and a draw profile.
 
 ``build_thermal_model("Rheem2020Prem50", "doe-medium")`` returns a :class:`TankThermalModel`,
-which implements :class:`hil.thermal.ThermalModel` on top of :class:`hil.tank.TwoNodeTank`.
+which implements :class:`hil.thermal.ThermalModel` on top of :class:`hil.tank.StratifiedTank`.
 The draw schedule belongs to the model (the heater never says how much water is used).
 """
 
@@ -11,8 +11,9 @@ import argparse
 from datetime import datetime
 
 from hil.draws import PROFILE_NAMES, DrawProfileError, load_draw_profile
-from hil.hpwh_model import MODEL_NAMES, ModelFileError, load_model
-from hil.tank import Conditions, TankReading, TwoNodeTank
+from hil.heater import HeaterConfig
+from hil.hpwh_model import MODEL_NAMES, HpwhModel, ModelFileError, load_model
+from hil.tank import Conditions, StratifiedTank, TankReading
 from hil.thermal import ThermalControls, ThermalState
 
 DEFAULT_MODEL = "Rheem2020Prem50"
@@ -20,16 +21,17 @@ DEFAULT_DRAWS = "doe-medium"
 
 
 class TankThermalModel:
-    """A :class:`~hil.thermal.ThermalModel` backed by the two-node tank.
+    """A :class:`~hil.thermal.ThermalModel` backed by the stratified tank.
 
-    ``tank_temp_c`` is the volume-weighted mean, ``outlet_temp_c`` the upper node;
+    ``tank_temp_c`` is the volume-weighted mean, ``outlet_temp_c`` what a tap gets: the top
+    node, or the mixing valve's outlet (min(top node, valve setting)) when one is fitted;
     ``stored_wh`` is the sensible heat above the mains temperature and ``capacity_wh`` the whole
     tank from the mains temperature up to 62.8 °C (the Advanced Load Up ceiling), the same
     meaning as :class:`hil.thermal.EnergyBucketModel`. The heat that is still hot enough to use
     (above 43.3 °C) is ``reading.usable_wh``.
     """
 
-    def __init__(self, tank: TwoNodeTank) -> None:
+    def __init__(self, tank: StratifiedTank) -> None:
         self.tank = tank
 
     def advance(self, dt_s: float, controls: ThermalControls) -> ThermalState:
@@ -48,7 +50,7 @@ class TankThermalModel:
 def _to_state(reading: TankReading) -> ThermalState:
     return ThermalState(
         tank_temp_c=reading.mean_c,
-        outlet_temp_c=reading.upper_c,
+        outlet_temp_c=reading.outlet_c,
         stored_wh=reading.stored_wh,
         capacity_wh=reading.capacity_wh,
         power_w=reading.power_w,
@@ -64,19 +66,44 @@ def build_thermal_model(
     conditions: Conditions | None = None,
     initial_temp_c: float | None = None,
     start_s: float = 0.0,
+    mixing_valve_c: float | None = None,
 ) -> TankThermalModel:
     """A tank for product ``model`` (``MODEL_NAMES`` or a JSON path) and profile ``draws``.
 
-    ``start_s`` places the model on the draw profile's day (0 = the DOE test start).
+    ``start_s`` places the model on the draw profile's day (0 = the DOE test start);
+    ``mixing_valve_c`` fits a thermostatic mixing valve at that setting (None: no valve, draws
+    leave at the tank's temperature).
     """
-    tank = TwoNodeTank(
+    tank = StratifiedTank(
         load_model(model),
         load_draw_profile(draws),
         conditions=conditions,
         initial_temp_c=initial_temp_c,
         start_s=start_s,
+        mixing_valve_c=mixing_valve_c,
     )
     return TankThermalModel(tank)
+
+
+#: How much further than normal a shed and a critical peak let the tank deplete before the
+#: compressor starts (docs/cta2045.md §14: shed widens the dead band; critical peak goes deeper).
+SHED_EXTRA_DEADBAND_C = 6.0
+CRITICAL_PEAK_EXTRA_DEADBAND_C = 12.0
+
+
+def heater_config_for(model: HpwhModel | str, **overrides: object) -> HeaterConfig:
+    """The simulated heater's thermostat for a product: its normal dead band is the model
+    file's compressor turn-on differential, so normal mode runs as the product's own logic
+    (and as on the DOE test); shed and critical peak widen it, load up narrows it to 1 °C."""
+    product = load_model(model) if isinstance(model, str) else model
+    normal = product.hp_turn_on_differential_c
+    fields: dict[str, object] = {
+        "deadband_c": normal,
+        "shed_deadband_c": normal + SHED_EXTRA_DEADBAND_C,
+        "critical_peak_deadband_c": normal + CRITICAL_PEAK_EXTRA_DEADBAND_C,
+        **overrides,
+    }
+    return HeaterConfig(**fields)  # type: ignore[arg-type]
 
 
 def thermal_model_from_spec(spec: str, *, start_s: float = 0.0) -> TankThermalModel:
@@ -102,7 +129,7 @@ def tank_argument(spec: str) -> TankThermalModel:
 
 
 TANK_HELP = (
-    f"two-node tank physics: MODEL[:DRAWS], MODEL one of {', '.join(MODEL_NAMES)}, "
+    f"stratified tank physics: MODEL[:DRAWS], MODEL one of {', '.join(MODEL_NAMES)}, "
     f"DRAWS one of {', '.join(PROFILE_NAMES)} (default: {DEFAULT_MODEL}:{DEFAULT_DRAWS})"
 )
 
@@ -115,6 +142,7 @@ __all__ = [
     "TANK_HELP",
     "TankThermalModel",
     "build_thermal_model",
+    "heater_config_for",
     "tank_argument",
     "thermal_model_from_spec",
 ]

@@ -25,6 +25,7 @@ command in force and the end of its run, and records overrides for the reports a
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -138,6 +139,10 @@ class ControlPlan:
     steps: tuple[PlanStep, ...] = ()
     step_minutes: int = 15
     price_unit: str | None = None
+    #: The day's expected cost of following the plan and of normal mode over the same horizon,
+    #: in ``price_unit`` (None when the prices do not cover the horizon).
+    expected_cost: float | None = None
+    normal_cost: float | None = None
 
     def __post_init__(self) -> None:
         for command in self.commands:
@@ -181,6 +186,8 @@ class ControlPlan:
             "steps": [s.to_json() for s in self.steps],
             "step_minutes": self.step_minutes,
             "price_unit": self.price_unit,
+            "expected_cost": self.expected_cost,
+            "normal_cost": self.normal_cost,
         }
 
     @classmethod
@@ -191,6 +198,8 @@ class ControlPlan:
             steps=tuple(PlanStep.from_json(s) for s in data.get("steps", [])),
             step_minutes=int(data.get("step_minutes", 15)),
             price_unit=data.get("price_unit"),
+            expected_cost=_optional_float(data.get("expected_cost")),
+            normal_cost=_optional_float(data.get("normal_cost")),
         )
 
 
@@ -378,3 +387,11 @@ def _aware(text: str) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no UTC offset")
     return value
+
+
+def _optional_float(value: object) -> float | None:
+    """A stored cost: absent, null or not a finite number reads as unknown."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    result = float(value)
+    return result if math.isfinite(result) else None

@@ -521,8 +521,6 @@ def plan_for_page(plan: ControlPlan | None, now: datetime) -> ws.Plan:
         cursor = c.end
     if cursor is not None and cursor < horizon:
         commands.append(ws.PlanCommand(cursor, horizon, CommandKind.NORMAL.value, NORMAL_REASON))
-    expected = getattr(plan, "expected_cost", None)
-    normal_cost = getattr(plan, "normal_cost", None)
     return ws.Plan(
         step_minutes=plan.step_minutes,
         start=plan.steps[0].start if plan.steps else None,
@@ -533,8 +531,8 @@ def plan_for_page(plan: ControlPlan | None, now: datetime) -> ws.Plan:
         ),
         commands=tuple(commands),
         price_unit=plan.price_unit,
-        expected_cost=expected if isinstance(expected, float | int) else None,
-        normal_cost=normal_cost if isinstance(normal_cost, float | int) else None,
+        expected_cost=plan.expected_cost,
+        normal_cost=plan.normal_cost,
     )
 
 

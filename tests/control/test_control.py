@@ -172,8 +172,19 @@ def test_plan_round_trips_through_json() -> None:
         commands=shed_plan().commands,
         steps=(PlanStep(T0, 0.31, 0.0, 5.5), PlanStep(T0 + timedelta(minutes=15), None, 1.0, None)),
         price_unit="USD/kWh",
+        expected_cost=0.84,
+        normal_cost=0.97,
     )
     assert ControlPlan.from_json(plan.to_json()) == plan
+
+
+def test_plan_costs_are_optional_and_tolerant_on_load() -> None:
+    data = shed_plan().to_json()
+    del data["expected_cost"]
+    data["normal_cost"] = "lots"
+    loaded = ControlPlan.from_json(data)
+    assert loaded.expected_cost is None
+    assert loaded.normal_cost is None
 
 
 def test_overlapping_commands_are_refused() -> None:

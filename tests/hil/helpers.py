@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hil.draws import load_draw_profile
 from hil.hpwh_model import load_model
-from hil.tank import Conditions, TankReading, TwoNodeTank
+from hil.tank import Conditions, StratifiedTank, TankReading
 from hil.thermal import ThermalControls
 
 # DOE 24-h test conditions (docs/hpwh.md §6.3): 51.7 °C set point, HP deadband 8 °C.
@@ -15,12 +15,12 @@ NORMAL = ThermalControls(
 STEP_S = 60.0
 
 
-def doe_tank(model: str, draws: str = "doe-medium", **kwargs: object) -> TwoNodeTank:
+def doe_tank(model: str, draws: str = "doe-medium", **kwargs: object) -> StratifiedTank:
     kwargs.setdefault("initial_temp_c", DOE_SETPOINT_C)
-    return TwoNodeTank(load_model(model), load_draw_profile(draws), **kwargs)  # type: ignore[arg-type]
+    return StratifiedTank(load_model(model), load_draw_profile(draws), **kwargs)  # type: ignore[arg-type]
 
 
-def run(tank: TwoNodeTank, seconds: float, controls: ThermalControls = NORMAL) -> TankReading:
+def run(tank: StratifiedTank, seconds: float, controls: ThermalControls = NORMAL) -> TankReading:
     reading = tank.reading()
     steps = round(seconds / STEP_S)
     for _ in range(steps):
@@ -28,7 +28,7 @@ def run(tank: TwoNodeTank, seconds: float, controls: ThermalControls = NORMAL) -
     return reading
 
 
-def balance_error_wh(tank: TwoNodeTank, start_heat_wh: float) -> float:
+def balance_error_wh(tank: StratifiedTank, start_heat_wh: float) -> float:
     """Heat put in − (change in stored heat + heat delivered + standby losses)."""
     totals = tank.totals()
     heat_in = totals.hp_heat_wh + totals.element_heat_wh

@@ -1,4 +1,4 @@
-"""The simulated CTA-2045 heater (hil.heater) driving the two-node tank: commands act as on
+"""The simulated CTA-2045 heater (hil.heater) driving the stratified tank: commands act as on
 real products (docs/hpwh.md §7) — shed and critical peak defer heating without the element, grid
 emergency stops it, load up stores more."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from hil.heater import HeaterConfig, SimulatedHeater
-from hil.hpwh_model import MODEL_NAMES
-from hil.scenarios import TankThermalModel, build_thermal_model
+from hil.heater import SimulatedHeater
+from hil.hpwh_model import MODEL_NAMES, load_model
+from hil.scenarios import TankThermalModel, build_thermal_model, heater_config_for
 from hil.tank import MIN_USEFUL_C, TankTotals
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.frames import Frame
@@ -28,9 +28,12 @@ EVENT_END = 20 * HOUR
 def evening(
     model: str, command: messages.Message | None
 ) -> tuple[TankThermalModel, TankTotals, TankTotals]:
-    """Run a DOE Medium day to 20:00 with ``command`` sent at 16:00 (no watchdog expiry)."""
-    tank = build_thermal_model(model, "doe-medium")
-    heater = SimulatedHeater(HeaterConfig(comm_timeout_s=1e9), tank, now=0.0)
+    """Run a DOE day to 20:00 with ``command`` sent at 16:00 (no watchdog expiry): Medium for
+    the 50-gal tanks, High for the 80-gal ones (on a Medium day their stratified tank holds
+    the evening draws without starting the compressor)."""
+    draws = "doe-high" if load_model(model).volume_l > 250 else "doe-medium"
+    tank = build_thermal_model(model, draws)
+    heater = SimulatedHeater(heater_config_for(model, comm_timeout_s=1e9), tank, now=0.0)
     t = 0.0
     while t < EVENT_START:
         t += STEP
@@ -55,7 +58,9 @@ def test_commands_change_what_the_tank_uses(model: str) -> None:
     assert normal_wh > 300
 
     _, s0, s1 = evening(model, SHED)
-    assert s1.electric_wh - s0.electric_wh <= normal_wh
+    # The evening draws start the compressor under both; a shed only starts it later, so over
+    # the four hours it uses no more than normal mode (within the COP's small difference).
+    assert s1.electric_wh - s0.electric_wh <= 1.01 * normal_wh
     assert s1.element_electric_wh == s0.element_electric_wh
 
     _, c0, c1 = evening(model, CRITICAL_PEAK)
@@ -72,7 +77,7 @@ def test_commands_change_what_the_tank_uses(model: str) -> None:
 @pytest.mark.parametrize("model", MODEL_NAMES)
 def test_heater_in_normal_mode_delivers_hot_water_all_day(model: str) -> None:
     tank = build_thermal_model(model, "doe-medium")
-    heater = SimulatedHeater(HeaterConfig(comm_timeout_s=1e9), tank, now=0.0)
+    heater = SimulatedHeater(heater_config_for(model, comm_timeout_s=1e9), tank, now=0.0)
     for minute in range(1, 24 * 60 + 1):
         heater.tick(minute * STEP)
     reading = tank.reading

@@ -58,7 +58,9 @@ def test_capacity_is_fixed_and_stored_heat_follows_the_set_point() -> None:
     normal = thermal.advance(600, NORMAL)
     raised = thermal.advance(4 * 3600, replace(NORMAL, setpoint_c=60.0))
     assert raised.capacity_wh == normal.capacity_wh
-    assert raised.tank_temp_c == pytest.approx(60.0, abs=0.5)
+    # The compressor stops with the whole tank at 60 °C; the mean then drifts down with the
+    # standby loss until the next start.
+    assert raised.tank_temp_c == pytest.approx(60.0, abs=1.0)
     wh_per_k = thermal.tank.model.heat_capacity_j_per_k / 3600
     expected = wh_per_k * (raised.tank_temp_c - normal.tank_temp_c)
     assert raised.stored_wh - normal.stored_wh == pytest.approx(expected)

@@ -1,4 +1,4 @@
-"""Two-node tank physics: energy balance, daily energy, controls, lockouts, comfort, fuzzing."""
+"""Stratified tank physics: energy balance, daily energy, controls, lockouts, comfort, fuzzing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hil.draws import DrawProfile, load_draw_profile
 from hil.hpwh_model import MODEL_NAMES, load_model
-from hil.tank import MAX_SETPOINT_C, Conditions, TwoNodeTank
+from hil.tank import MAX_SETPOINT_C, Conditions, StratifiedTank
 from hil.thermal import ThermalControls
 from tests.hil.helpers import DOE_SETPOINT_C, NORMAL, balance_error_wh, doe_tank, run
 
@@ -23,29 +23,6 @@ LOAD_UP = replace(NORMAL, deadband_c=1.0, element_allowed=False)
 ADVANCED_LOAD_UP = replace(NORMAL, setpoint_c=DOE_SETPOINT_C + 8.3, element_allowed=False)
 NO_ELEMENT = replace(NORMAL, element_allowed=False)
 OFF = replace(NORMAL, element_allowed=False, heat_pump_allowed=False)
-
-# docs/hpwh.md §6.3 (two-node prototype, DOE 24-h test conditions, 1-min step):
-# (model, draw day) -> (delivered kWh_th, electric kWh, of which element kWh, HP runtime h).
-REFERENCE_DAYS = {
-    ("Rheem2020Prem50", "doe-medium"): (8.47, 2.61, 0.0, 6.4),
-    ("Rheem2020Prem50", "doe-high"): (12.28, 4.28, 1.12, 8.0),
-    ("Rheem2020Prem80", "doe-medium"): (8.58, 2.81, 0.0, 6.8),
-    ("Rheem2020Prem80", "doe-high"): (12.61, 3.75, 0.0, 9.3),
-    ("AOSmithHPTU50", "doe-medium"): (8.33, 3.50, 0.0, 8.4),
-    ("AOSmithHPTU50", "doe-high"): (12.28, 5.46, 1.12, 10.8),
-    ("AOSmithHPTU80", "doe-high"): (12.76, 5.34, 0.0, 12.9),
-}
-
-
-@pytest.mark.parametrize(("model", "draws"), REFERENCE_DAYS)
-def test_doe_day_matches_the_reference_figures(model: str, draws: str) -> None:
-    delivered, electric, element, runtime_h = REFERENCE_DAYS[(model, draws)]
-    tank = doe_tank(model, draws)
-    totals = run(tank, DAY).totals
-    assert totals.delivered_wh / 1000 == pytest.approx(delivered, rel=0.05)
-    assert totals.electric_wh / 1000 == pytest.approx(electric, rel=0.10)
-    assert totals.element_electric_wh / 1000 == pytest.approx(element, abs=0.25)
-    assert totals.hp_runtime_s / HOUR == pytest.approx(runtime_h, rel=0.10)
 
 
 @pytest.mark.parametrize("model", MODEL_NAMES)
@@ -71,7 +48,7 @@ def test_energy_balance_closes_over_a_day(model: str, draws: str) -> None:
 @pytest.mark.parametrize("model", MODEL_NAMES)
 def test_standby_decay_follows_the_analytic_exponential(model: str) -> None:
     product = load_model(model)
-    tank = TwoNodeTank(product, DrawProfile("none", ()), initial_temp_c=60.0)
+    tank = StratifiedTank(product, DrawProfile("none", ()), initial_temp_c=60.0)
     ambient = tank.conditions.ambient_c
     reading = run(tank, 12 * HOUR, OFF)
     tau_s = product.heat_capacity_j_per_k / product.ua_w_per_k
@@ -149,9 +126,12 @@ def test_narrow_deadband_heats_where_normal_waits() -> None:
 
 @pytest.mark.parametrize("model", ["Rheem2020Prem50", "AOSmithHPTU50"])
 def test_element_lockout_is_respected_on_a_high_day(model: str) -> None:
-    allowed = run(doe_tank(model, "doe-high"), DAY)
-    assert allowed.totals.element_electric_wh > 500  # the 50-gal tanks need it on a High day
-    locked = run(doe_tank(model, "doe-high"), DAY, NO_ELEMENT)
+    # In a 7 °C room the compressor is slow enough that a 50-gal tank needs its element on a
+    # High day (at 19.7 °C the stratified tank recovers on the compressor alone).
+    cold_room = Conditions(ambient_c=7.0)
+    allowed = run(doe_tank(model, "doe-high", conditions=cold_room), DAY)
+    assert allowed.totals.element_electric_wh > 500
+    locked = run(doe_tank(model, "doe-high", conditions=cold_room), DAY, NO_ELEMENT)
     assert locked.totals.element_electric_wh == 0
     assert locked.totals.electric_wh < allowed.totals.electric_wh
     assert locked.min_delivered_c is not None
@@ -219,7 +199,7 @@ control_strategy = st.builds(
 def test_random_control_sequences_stay_physical(
     model: str, draws: str, ambient: float, plan: list[tuple[float, ThermalControls]]
 ) -> None:
-    tank = TwoNodeTank(
+    tank = StratifiedTank(
         load_model(model), load_draw_profile(draws), conditions=Conditions(ambient_c=ambient)
     )
     start_heat = tank.heat_content_wh

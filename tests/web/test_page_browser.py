@@ -529,8 +529,10 @@ async def test_page_says_what_is_happening(browser: Browser, serve) -> None:
         ),
         steps=tuple(PlanStep(NOW + k * timedelta(minutes=15), 0.2, 0.1, None) for k in range(96)),
         price_unit="USD/KWH",
+        expected_cost=1.19,
+        normal_cost=1.5,
     )
-    plan = replace(plan_for_page(control, NOW), expected_cost=1.19, normal_cost=1.5)
+    plan = plan_for_page(control, NOW)
     site = await serve(snapshot=make_snapshot(state_code=1, plan=plan))
     page, log = await open_page(browser, site.url)
     commands = page.locator("#commands li")
