@@ -15,6 +15,7 @@ from aiohttp import web
 
 from hil.sim import run_simulator
 from tests.conftest import make_certificate, run_module
+from tests.daemon.test_clock_hold import Switch
 from tests.oadr3.loopback import serving
 from tests.vtn_lite.conftest import CLIENTS, make_config
 from ven_edge.check import (
@@ -399,21 +400,10 @@ async def test_vtn_url_credentials_and_query_are_not_printed(tmp_path: Path, vtn
         assert secret not in out.getvalue()
 
 
-class FixedClock:
-    def __init__(self, synchronised: bool) -> None:
-        self.answer = synchronised
-
-    def synchronised(self) -> bool:
-        return self.answer
-
-    def explain(self) -> str:
-        return "not synchronised: no NTP source has set the clock since boot"
-
-
 async def test_clock_line(tmp_path: Path) -> None:
     name = "system clock is synchronised"
     path = write_config(tmp_path)
-    ctx = CheckContext(path, clock_sync=FixedClock(False), skip_serial=True, skip_network=True)
+    ctx = CheckContext(path, clock_sync=Switch(False), skip_serial=True, skip_network=True)
     results = await run_checks(ctx)
     outcome = next(r.outcome for r in results if r.name == name)
     assert outcome.status == "fail"
@@ -423,10 +413,10 @@ async def test_clock_line(tmp_path: Path) -> None:
     assert print_report(results, out) is False
     assert f"[ FAIL  ] {name}: not synchronised" in out.getvalue()
 
-    ctx = CheckContext(path, clock_sync=FixedClock(True), skip_serial=True, skip_network=True)
+    ctx = CheckContext(path, clock_sync=Switch(True), skip_serial=True, skip_network=True)
     assert statuses(await run_checks(ctx))[name] == "pass"
 
     relaxed = write_config(tmp_path, "[clock]\nrequire_sync = false\n")
-    ctx = CheckContext(relaxed, clock_sync=FixedClock(False), skip_serial=True, skip_network=True)
+    ctx = CheckContext(relaxed, clock_sync=Switch(False), skip_serial=True, skip_network=True)
     outcome = next(r.outcome for r in await run_checks(ctx) if r.name == name)
     assert outcome == Outcome.skipped("not required (clock.require_sync = false)")
