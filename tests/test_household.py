@@ -240,6 +240,9 @@ def test_a_bad_persisted_document_starts_from_the_default(caplog: pytest.LogCapt
         {**good.to_json(), "means_kwh": [math.nan] * HOURS_PER_WEEK},
         {**good.to_json(), "counts": [1] * 10},
         {**good.to_json(), "last": ["yesterday", 1, 2]},
+        {**good.to_json(), "last": [MONDAY.isoformat(), math.nan, 2]},
+        {**good.to_json(), "hour": [MONDAY.isoformat(), -1.0, 60.0]},
+        {**good.to_json(), "hour": [MONDAY.isoformat(), 1.0, 7200.0]},
         {"version": 1},
     ):
         household = Household()

@@ -154,7 +154,7 @@ class Daemon:
         self.notifier = notifier or Notifier({})
         self._on_status = on_status
         self.household = household or Household()
-        #: None: the clock is right by construction (a simulated clock).
+        # Without a ClockSync the clock is right by construction (a simulated clock).
         self.clock_sync: ClockSync = clock_sync or AlwaysSynchronised()
         self._synchronised: bool | None = None
         self.controller = Controller(settings=self.settings.control)

@@ -343,14 +343,18 @@ class Household:
             serial = document.get("serial")
             hour = document.get("hour")
             last = document.get("last")
-            hour_state = None if hour is None else (_aware(hour[0]), float(hour[1]), float(hour[2]))
+            hour_state = (
+                None if hour is None else (_aware(hour[0]), _amount(hour[1]), _amount(hour[2]))
+            )
+            if hour_state is not None and hour_state[2] > HOUR.total_seconds():
+                raise ValueError("the hour being gathered covers more than an hour")
             last_reading = (
                 None
                 if last is None
                 else Reading(
                     _aware(last[0]),
-                    float(last[1]),
-                    None if last[2] is None else float(last[2]),
+                    _amount(last[1]),
+                    None if last[2] is None else _amount(last[2]),
                 )
             )
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -361,6 +365,14 @@ class Household:
         if hour_state is not None:
             self._hour_start, self._hour_kwh, self._hour_covered_s = hour_state
         self._last = last_reading
+
+
+def _amount(value: Any) -> float:
+    """A persisted energy or duration: a finite number, not negative."""
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{value!r} is not a finite non-negative number")
+    return number
 
 
 def _aware(text: Any) -> datetime:
