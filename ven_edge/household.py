@@ -10,8 +10,11 @@ kWh of heat from the tank: a drop in stored energy is hot water leaving, and the
 put in meanwhile would otherwise hide the part of a draw that overlaps heating. ``heat_per_kwh``
 is 1.0 by default (every heater, heat pump or element, gives at least a kWh of heat per kWh), so
 the estimate never invents a draw while the heater only heats; with a heat pump it misses
-(COP − 1) × the electricity of the minutes a draw and heating overlap. The tank's standby loss
-shows as a slow drop and is counted as draw.
+(COP − 1) × the electricity of the minutes a draw and heating overlap. The tank's standby loss is
+a slow drop too: it is measured on the pairs where the heater did not heat and the stored energy
+fell slower than :data:`STANDBY_MAX_KW` (no draw is that slow) and taken off every pair, so the
+profile is the household's draws alone, as the default is (the planner adds the standby loss
+from the tank's model itself).
 
 Readings are paired as they come (the UCM polls every minute); a pair further apart than
 :data:`MAX_PAIR_GAP` is not attributed (the gateway was off or the link down). Each pair's draw
@@ -76,6 +79,11 @@ PRIOR_WEEKS: Final = 2.0
 MAX_POWER_KW: Final = 60.0
 #: Stored energy above this is not a water heater's (a 120-gal tank at 80 °C holds ~30 kWh).
 MAX_STORED_KWH: Final = 200.0
+#: A tank that loses heat faster than this without heating is being drawn from (an 80-gal tank
+#: at 60 °C loses about 0.1 kW; the slowest tap draw, 2 L/min warmed 30 K, takes 4 kW).
+STANDBY_MAX_KW: Final = 0.3
+#: Readings the standby loss is averaged over (an exponential mean): four hours of minute polls.
+STANDBY_SAMPLES: Final = 240
 #: Distinct problems logged per kind, so a heater stuck sending nonsense does not flood the log.
 MAX_LOGGED_PER_KIND: Final = 5
 
@@ -153,8 +161,15 @@ class Household:
         self._hour_kwh = 0.0
         self._hour_covered_s = 0.0
         self._last: Reading | None = None
+        self._standby_kw = 0.0
+        self._standby_samples = 0
 
     # -- learning --------------------------------------------------------------------------
+
+    @property
+    def standby_kw(self) -> float:
+        """The tank's standby loss as measured so far (0 before any quiet reading)."""
+        return self._standby_kw
 
     @property
     def observations(self) -> int:
@@ -263,7 +278,11 @@ class Household:
                 MAX_POWER_KW,
             )
             return
-        self._add(last.at, at, max(0.0, drop + self.heat_per_kwh * used))
+        if used == 0 and 0 <= drop <= STANDBY_MAX_KW * hours:
+            self._standby_samples = min(self._standby_samples + 1, STANDBY_SAMPLES)
+            self._standby_kw += (drop / hours - self._standby_kw) / self._standby_samples
+        loss = self._standby_kw * hours
+        self._add(last.at, at, max(0.0, drop + self.heat_per_kwh * used - loss))
 
     def _add(self, start: datetime, end: datetime, kwh: float) -> None:
         """Spread ``kwh`` drawn in ``[start, end)`` over the local hours it spans."""
@@ -324,6 +343,7 @@ class Household:
             if self._hour_start is None
             else [self._hour_start.isoformat(), self._hour_kwh, self._hour_covered_s],
             "last": None if last is None else [last.at.isoformat(), last.stored_kwh, last.used_kwh],
+            "standby": [self._standby_kw, self._standby_samples],
         }
 
     def restore(self, document: Mapping[str, Any]) -> None:
@@ -341,6 +361,10 @@ class Household:
             if not all(0 <= c <= MAX_WEEKS_AVERAGED for c in counts):
                 raise ValueError("a bin's count is out of range")
             serial = document.get("serial")
+            standby = document.get("standby", [0.0, 0])
+            standby_kw, standby_samples = _amount(standby[0]), int(standby[1])
+            if standby_kw > STANDBY_MAX_KW or not 0 <= standby_samples <= STANDBY_SAMPLES:
+                raise ValueError(f"standby loss {standby!r} is out of range")
             hour = document.get("hour")
             last = document.get("last")
             hour_state = (
@@ -365,6 +389,7 @@ class Household:
         if hour_state is not None:
             self._hour_start, self._hour_kwh, self._hour_covered_s = hour_state
         self._last = last_reading
+        self._standby_kw, self._standby_samples = standby_kw, standby_samples
 
 
 def _amount(value: Any) -> float:
