@@ -157,6 +157,7 @@ class Daemon:
         # Without a ClockSync the clock is right by construction (a simulated clock).
         self.clock_sync: ClockSync = clock_sync or AlwaysSynchronised()
         self._synchronised: bool | None = None
+        self._last_reading: tuple[float | None, float | None] | None = None
         self.controller = Controller(settings=self.settings.control)
         self.timeline = SignalTimeline()
         self._wake = asyncio.Event()
@@ -219,6 +220,12 @@ class Daemon:
         view = self.heater.view()
         if not view.connected:
             return
+        reading = (view.stored_kwh, view.energy_used_kwh)
+        if reading == self._last_reading:
+            # The heater's state changed, not its readings: these were read earlier, and stamped
+            # now they would squeeze the energy of the last poll interval into a few seconds.
+            return
+        self._last_reading = reading
         device = self.heater.details().device
         self.household.observe(
             self.clock.now(),
@@ -393,8 +400,11 @@ class Daemon:
             delay = max(0.0, (deadline - now).total_seconds())
             if not self._synchronised:
                 delay = min(delay, CLOCK_POLL_S * self.clock.speed)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+            # arrives as the wake-up does, and the loop then outlives the daemon's stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay / self.clock.speed)
+                async with asyncio.timeout(delay / self.clock.speed):
+                    await self._wake.wait()
 
     async def _report_loop(self) -> None:
         """Queue due reports on plan time; the grid port delivers them when the VTN answers."""
