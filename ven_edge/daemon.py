@@ -400,8 +400,10 @@ class Daemon:
             delay = max(0.0, (deadline - now).total_seconds())
             if not self._synchronised:
                 delay = min(delay, CLOCK_POLL_S * self.clock.speed)
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
-            # arrives as the wake-up does, and the loop then outlives the daemon's stop.
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the wake-up when it
+            # lands together with a cancellation and drops the cancellation (3.12 rebuilt
+            # wait_for on asyncio.timeout for this), so a stop while the heater changes state
+            # would never end this loop and `ven-edge run` would ignore SIGTERM.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay / self.clock.speed):
                     await self._wake.wait()

@@ -30,6 +30,11 @@ from ven_edge.web.status import VtnHealth
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH: Final = "/oadr3/notify"
+#: aiohttp reads and discards the rest of a body its handler left unread (a refused one) for
+#: ``lingering_time`` seconds, 10 by default; on a fast link that is gigabytes a sender can make
+#: the gateway swallow (0.1 s already takes 50 MB on loopback), so none: the answer is written and
+#: the connection closed. Clients that read while they send (aiohttp, httpx) still see the 4xx.
+LINGERING_TIME_S: Final = 0.0
 OUTBOX_DOC: Final = "report_outbox"
 
 # CTA-2045 operational-state codes (docs/cta2045.md §8.3) → OpenADR 3 OPERATING_STATE names
@@ -145,7 +150,7 @@ class VtnGridPort:
             return
         app = web.Application(client_max_size=self.webhook.max_body_bytes + 1024)
         self.webhook.add_routes(app, WEBHOOK_PATH)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, lingering_time=LINGERING_TIME_S)
         await runner.setup()
         try:
             await web.TCPSite(runner, *self._bind).start()

@@ -19,7 +19,12 @@ from ven_edge.control import CommandKind, Delivery, DeviceView, Outcome, SendCom
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.ucm import CommandOutcome, Status, UcmConfig, UcmSession
 from ven_edge.ports import HeaterDetails
-from ven_edge.web.status import DeviceInfo, HeaterLinkHealth
+from ven_edge.web.status import (
+    TEXT_NOT_ANSWERING,
+    TEXT_NOT_CONNECTED,
+    DeviceInfo,
+    HeaterLinkHealth,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +61,16 @@ def details_of(snapshot: DeviceSnapshot) -> HeaterDetails:
     link = snapshot.link
     info = snapshot.device_info
     errors = link.timeouts + link.checksum_errors + link.link_naks_received + link.link_naks_sent
+    # Ok only while the heater answers: the session un-commissions a heater that fell silent.
+    ok = bool(link.connected and snapshot.commissioned)
+    problem = None if ok else TEXT_NOT_ANSWERING if link.connected else TEXT_NOT_CONNECTED
     return HeaterDetails(
         link=HeaterLinkHealth(
-            ok=bool(link.connected),
+            ok=ok,
             port=link.port or None,
             last_frame=link.last_message_at,
             errors=int(errors),
+            problem=problem,
         ),
         device=None
         if info is None

@@ -17,6 +17,7 @@ from ven_edge.cta2045.link import (
     T_AR,
     T_MA,
     UNNEGOTIATED_MAX_PAYLOAD,
+    WRITE_LATENCY,
     Failure,
     FrameReceived,
     LinkBusy,
@@ -29,6 +30,9 @@ from ven_edge.cta2045.link import (
 )
 from ven_edge.cta2045.stream import IDLE_GAP
 
+#: tIM, the quiet time between messages, and one byte at 19200 baud 8N1 (docs/cta2045.md §1, §5).
+T_IM = 0.100
+BYTE_TIME = 10 / 19200
 ACK = bytes.fromhex("0600")
 SHED = Frame(MessageType.BASIC_DR, bytes((0x01, 0x00)))
 APP_ACK_SHED = Frame(MessageType.BASIC_DR, bytes((0x03, 0x01)))
@@ -70,11 +74,14 @@ def test_app_reply_waits_tar_after_our_ack() -> None:
     engine.receive(OVERRIDE.serialize(), 0.0)
     assert written(engine.reply(APP_ACK_OVERRIDE, 0.001)) == []
     assert written(engine.poll(T_MA)) == [ACK]
-    assert written(engine.poll(T_MA + T_AR - 1e-6)) == []
-    assert written(engine.poll(T_MA + T_AR)) == [APP_ACK_OVERRIDE.serialize()]
+    # tAR after our ACK, and tIM after the ACK's last byte surely left (two bytes at 19200 baud)
+    sent = T_MA + WRITE_LATENCY + 2 * BYTE_TIME + T_IM
+    assert T_IM >= T_AR
+    assert written(engine.poll(sent - 1e-6)) == []
+    assert written(engine.poll(sent)) == [APP_ACK_OVERRIDE.serialize()]
     # our reply waits for the peer's link ACK, and nothing more
-    assert engine.poll(T_MA + T_AR + 0.05) == []
-    assert engine.receive(ACK, T_MA + T_AR + 0.06) == []
+    assert engine.poll(sent + 0.05) == []
+    assert engine.receive(ACK, sent + 0.06) == []
     assert engine.next_deadline() is None
 
 
@@ -209,7 +216,8 @@ def test_unsolicited_frame_handled_while_request_waits() -> None:
     assert FrameReceived(OVERRIDE) in events
     engine.reply(APP_ACK_OVERRIDE, 0.1)
     assert written(engine.poll(0.1 + T_MA)) == [ACK]
-    assert written(engine.poll(0.1 + T_MA + T_AR)) == [APP_ACK_OVERRIDE.serialize()]
+    sent = 0.1 + T_MA + WRITE_LATENCY + 2 * BYTE_TIME + T_IM
+    assert written(engine.poll(sent)) == [APP_ACK_OVERRIDE.serialize()]
     engine.receive(ACK, 0.3)
     [result] = done(engine.receive(APP_ACK_SHED.serialize(), 0.4))
     assert result.ok
@@ -225,6 +233,7 @@ def test_ack_and_reply_in_one_read_and_split_reads() -> None:
         results += done(engine.receive(bytes([byte]), 0.01 * i))
     assert len(results) == 1
     assert results[0].reply == APP_ACK_SHED
+    assert written(engine.poll(0.5)) == [ACK]  # our ACK of the reply
 
     engine.request(SHED, 1.0, matcher=is_app_ack_of_shed)
     assert len(done(engine.receive(data, 1.1))) == 1
@@ -338,6 +347,7 @@ def test_max_payload_is_two_bytes_until_negotiated() -> None:
     assert engine.max_payload == UNNEGOTIATED_MAX_PAYLOAD
     engine.receive(max_payload_response(6).serialize(), 0.0)  # the peer takes 128 bytes
     assert engine.max_payload == 128
+    engine.poll(T_MA)
     engine.send(max_payload_response(13), 1.0)  # we take 4096: the smaller one binds
     assert engine.max_payload == 128
     engine.receive(ACK, 1.05)
@@ -367,10 +377,72 @@ def test_vendor_type_garbage_is_rejected_at_once_after_negotiation() -> None:
     assert engine.counters.garbage_bytes == 1
 
 
-def test_before_negotiation_a_long_header_is_garbage() -> None:
+def test_before_negotiation_a_long_frame_is_refused() -> None:
     engine = LinkEngine(LinkTimers(idle_gap=None))
     events = engine.receive(DEVICE_INFO_REPLY.serialize(), 0.0)
     assert not any(isinstance(e, FrameReceived) for e in events)
+    assert written(engine.poll(T_MA)) == [LinkNak(0x02).serialize()]
     engine.max_payload = 128
     events = engine.receive(DEVICE_INFO_REPLY.serialize(), 1.0)
     assert FrameReceived(DEVICE_INFO_REPLY) in events
+
+
+# --- half-duplex line rules (docs/cta2045.md §1, §5) ---------------------------------------
+
+OP_STATE_QUERY = Frame(MessageType.BASIC_DR, bytes((0x12, 0x00)))
+#: Our ACK's last byte has surely left (the write may reach the line WRITE_LATENCY late).
+END_OF_ACK = T_MA + WRITE_LATENCY + 2 * BYTE_TIME
+
+
+def test_our_ack_of_a_reply_goes_before_the_next_request_then_a_quiet_time() -> None:
+    engine = LinkEngine()
+    engine.request(SHED, 0.0, matcher=is_app_ack_of_shed)
+    engine.receive(ACK, 0.05)
+    [result] = done(engine.receive(APP_ACK_SHED.serialize(), 0.2))
+    assert result.ok
+    # the next request comes at once from the caller, but the reply's ACK is owed first
+    _, events = engine.request(OP_STATE_QUERY, 0.2)
+    assert written(events) == []
+    assert written(engine.poll(0.2 + T_MA)) == [ACK]
+    start = 0.2 + END_OF_ACK + T_IM
+    assert engine.next_deadline() == pytest.approx(start)
+    assert written(engine.poll(start - 1e-6)) == []
+    assert written(engine.poll(start)) == [OP_STATE_QUERY.serialize()]
+
+
+def test_a_frame_waits_a_quiet_time_after_the_peers_last_byte() -> None:
+    engine = LinkEngine()
+    engine.receive(ACK, 1.0)  # a stray ACK: no ACK of ours is owed, but the line was busy
+    _, events = engine.request(OP_STATE_QUERY, 1.01)
+    assert written(events) == []
+    assert written(engine.poll(1.0 + T_IM)) == [OP_STATE_QUERY.serialize()]
+
+
+def test_nothing_starts_while_the_peer_is_mid_frame() -> None:
+    engine = LinkEngine()
+    frame = OVERRIDE.serialize()
+    engine.receive(frame[:3], 5.0)
+    _, events = engine.request(OP_STATE_QUERY, 5.005)
+    assert written(events) == []
+    assert written(engine.poll(5.01)) == []
+    engine.receive(frame[3:], 5.015)
+    assert written(engine.poll(5.015 + T_MA)) == [ACK]
+    assert written(engine.poll(5.015 + END_OF_ACK + T_IM)) == [OP_STATE_QUERY.serialize()]
+
+
+def test_an_ack_due_while_the_peer_sends_its_next_frame_waits_for_its_end() -> None:
+    engine = LinkEngine()
+    engine.receive(OVERRIDE.serialize(), 0.0)
+    engine.receive(APP_ACK_SHED.serialize()[:2], 0.03)  # the peer did not keep the quiet time
+    assert written(engine.poll(T_MA)) == []
+    assert engine.next_deadline() == pytest.approx(0.03 + IDLE_GAP)
+    assert written(engine.receive(APP_ACK_SHED.serialize()[2:], 0.045)) == [ACK]
+    assert written(engine.poll(0.045 + T_MA)) == [ACK]
+
+
+def test_an_over_long_frame_is_nakked_02_and_the_next_frame_acked() -> None:
+    engine = LinkEngine(LinkTimers(idle_gap=None))  # 2 bytes until negotiated (§6)
+    events = engine.receive(DEVICE_INFO_REPLY.serialize() + OVERRIDE.serialize(), 0.0)
+    assert [e for e in events if isinstance(e, FrameReceived)] == [FrameReceived(OVERRIDE)]
+    assert [e.kind for e in events if isinstance(e, LinkError)][:1] == ["bad_length"]
+    assert written(engine.poll(T_MA)) == [LinkNak(0x02).serialize(), ACK]

@@ -7,6 +7,7 @@ do not depend on how loaded the machine is.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -220,4 +221,9 @@ def test_unsolicited_override_is_not_silenced_by_a_ucm_that_never_pauses() -> No
         assert 1.0 + SPEC.reply_timeout <= sent[0].start <= 1.0 + SPEC.reply_timeout + 0.5
 
     # A UCM without quiet times may well collide with the override: not what is checked here.
-    on_bus(test, ucm_on_frame=_app_ack_everything, check_collisions=False)
+    on_bus(
+        test,
+        timers=dataclasses.replace(SPEC, quiet_time=0.0),
+        ucm_on_frame=_app_ack_everything,
+        check_collisions=False,
+    )

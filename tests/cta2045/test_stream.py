@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import random
+import sys
+from pathlib import Path
+from types import FrameType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ven_edge.cta2045 import messages as m
+from ven_edge.cta2045 import stream
+from ven_edge.cta2045.encodings import MAX_PAYLOAD_SIZES
 from ven_edge.cta2045.frames import Frame, LinkAck, LinkNak, NakReason
 from ven_edge.cta2045.stream import (
     FRAME_TIMEOUT,
@@ -319,3 +325,79 @@ def test_partial_frame_then_gap_then_a_frame(
     assert sum(isinstance(e, FrameRejected) and e.nak == 5 for e in events) <= 1
     after = reader.feed(following.serialize(), 1.0)
     assert _frames(after) == [following]
+
+
+# --- over-long frames and bounded work per byte -------------------------------------------------
+
+#: pycta2045's 51-byte Device Information reply (docs/cta2045.md §10): longer than the 2 bytes a
+#: link takes before the maximum payload is negotiated (§6).
+DEVICE_INFO_51 = bytes.fromhex(
+    "08 02 00 33 01 81 00 00 42 00 00 00 02 00 00 00 00 00 00 00" + " 31" * 32 + " 1E 03 0C 73 8A"
+)
+
+
+def test_over_long_native_frame_is_rejected_with_nak_02_once_then_the_next_frame_found() -> None:
+    reader = FrameReader(2, idle_gap=None)
+    events = reader.feed(DEVICE_INFO_51 + APP_ACK, 0.0)
+    rejected = [e for e in events if isinstance(e, FrameRejected)]
+    assert [r.nak for r in rejected] == [NakReason.INVALID_LENGTH]  # "larger than the maximum"
+    assert "51 bytes" in rejected[0].detail
+    assert _frames(events) == [Frame(0x0801, bytes.fromhex("0301"))]
+    assert reader.buffered == 0
+
+
+def test_vendor_byte_before_a_frame_is_dropped_without_nak() -> None:
+    # F0 08 01 00 reads as vendor type F008 claiming 256 bytes: garbage, not a frame to NAK.
+    events = FrameReader(128, idle_gap=None).feed(b"\xf0" + APP_ACK, 0.0)
+    assert not any(isinstance(e, FrameRejected) for e in events)
+    assert _frames(events) == [Frame(0x0801, bytes.fromhex("0301"))]
+
+
+class WorkBudgetExceeded(Exception):
+    pass
+
+
+def parser_lines_per_byte(max_payload: int, data: bytes, budget_per_byte: int) -> float:
+    """Python lines the parser modules execute per byte fed (a count of work, not a time); stops
+    as soon as the budget is spent."""
+    package = str(Path(stream.__file__).parent)
+    limit = budget_per_byte * len(data)
+    count = 0
+
+    def local(frame: FrameType, event: str, arg: object) -> object:
+        nonlocal count
+        count += 1
+        if count > limit:
+            raise WorkBudgetExceeded
+        return local
+
+    def calls(frame: FrameType, event: str, arg: object) -> object:
+        return local if frame.f_code.co_filename.startswith(package) else None
+
+    reader = FrameReader(max_payload)
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        for i in range(0, len(data), 16):  # at wire speed: no idle gap inside the stream
+            reader.feed(data[i : i + 16], i * 10 / 19200)
+    except WorkBudgetExceeded:
+        pass
+    finally:
+        sys.settrace(previous)
+    return count / len(data)
+
+
+@pytest.mark.parametrize("max_payload", sorted(set(MAX_PAYLOAD_SIZES.values())))
+def test_parser_work_per_byte_is_bounded_at_every_maximum_payload(max_payload: int) -> None:
+    # Headers that claim just the maximum at every offset make a naive parser re-check about
+    # max_payload bytes per byte; the issue's F0 F0 0F 0F claims 3855/4080 bytes.
+    n = 2 * max_payload + 256
+    streams = {
+        "random": random.Random(max_payload).randbytes(n),
+        "f0f00f0f": bytes.fromhex("F0 F0 0F 0F") * (n // 4),
+        "vendor claims": (b"\xf0\xf0" + max_payload.to_bytes(2, "big")) * (n // 4),
+        "native claims": (b"\x08\x02" + max_payload.to_bytes(2, "big")) * (n // 4),
+    }
+    budget = 100  # about 25-45 lines per byte are spent whatever the stream
+    for name, data in streams.items():
+        assert parser_lines_per_byte(max_payload, data, budget) <= budget, name

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 from hil.heater import Event
 from hil.sim import run_simulator
@@ -179,3 +182,25 @@ async def test_heater_without_data_link_messages_still_gets_long_replies_through
             assert snap.max_payload == 2
         finally:
             await ucm.stop()
+
+
+async def test_unplugged_pty_is_watched_and_reopened_without_blind_retries(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the heater's pty is gone the session looks for the path instead of trying to open it
+    on an exponential backoff (0.5, 1, 2, 4 s... which reopened up to several seconds late)."""
+    caplog.set_level(logging.WARNING, logger="ven_edge.cta2045.ucm")
+    path = tmp_path / "heater"
+    async with run_simulator(path, timers=FAST) as sim:
+        ucm = UcmSession(UcmConfig(port=str(path), timers=FAST, heartbeat_s=0, poll_s=0))
+        await ucm.start()
+        try:
+            async with asyncio.timeout(10):
+                await ucm.wait_ready()
+            sim.hang_up(reopen_after=3.0)
+            snap = await wait_for(ucm, lambda s: s.commissionings == 2, 30.0)
+            assert snap.link.reconnects == 1
+        finally:
+            await ucm.stop()
+    failed_opens = [m for m in caplog.messages if "cannot open serial port" in m]
+    assert failed_opens == []

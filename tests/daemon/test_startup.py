@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import gc
 import logging
 import socket
 from collections.abc import Iterator
@@ -250,3 +252,83 @@ async def test_report_queue_failures_never_end_the_daemon(
         await asyncio.wait_for(task, 30)
     tracebacks = [r for r in caplog.records if r.exc_info and "reports not queued" in r.msg]
     assert len(tracebacks) == 1
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+async def test_the_daemon_process_freezes_its_start_up_heap(tmp_path: Path, freeze: bool) -> None:
+    """Once started, ``ven-edge run`` exempts what start-up built from later full garbage
+    collections (their walk of the whole heap was the longest event-loop step left); a host
+    sharing the interpreter (the demo, a test run) keeps its heap as it is."""
+    data: dict[str, Any] = {
+        "heater": {"port": str(tmp_path / "no-such-tty")},
+        "state": {"dir": str(tmp_path / "state")},
+        "web": {"enabled": False},
+    }
+    config = parse_config(data, source="test", base_dir=tmp_path)
+    stop = asyncio.Event()
+    frozen: list[int] = []
+
+    async def started(parts: Any) -> None:
+        frozen.append(gc.get_freeze_count())
+        stop.set()
+
+    try:
+        await asyncio.wait_for(
+            serve(config, heater=StubHeater(), stop=stop, started=started, freeze_heap=freeze),
+            60,
+        )
+    finally:
+        gc.unfreeze()
+    assert len(frozen) == 1
+    assert (frozen[0] > 1000) is freeze
+
+
+def test_ven_edge_run_freezes_the_heap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ven_edge.run as run
+
+    asked: list[dict[str, Any]] = []
+
+    async def fake_serve(config: Config, **options: Any) -> None:
+        asked.append(options)
+
+    monkeypatch.setattr(run, "serve", fake_serve)
+    monkeypatch.setattr("ven_edge.logsetup.configure_logging", lambda level: None)
+    path = tmp_path / "ven-edge.toml"
+    path.write_text(f'[state]\ndir = "{tmp_path}"\n')
+    assert run._handle(argparse.Namespace(config=str(path))) == 0
+    assert asked == [{"freeze_heap": True}]
+
+
+@pytest.mark.parametrize("yields", range(6))
+async def test_stop_ends_the_daemon_when_the_heater_changes_at_the_same_moment(
+    tmp_path: Path, yields: int
+) -> None:
+    """SIGTERM while the heater's state changes (it went away as the machine shut down): the
+    control loop's wake-up and its cancellation arrive together, and the cancellation wins
+    (``asyncio.wait_for`` of Python 3.11 would return the wake-up and drop the cancellation,
+    leaving ``ven-edge run`` up for good)."""
+    daemon = Daemon(
+        heater=StubHeater(),
+        grid=None,
+        planner=plan_by_rules,
+        store=StateStore(tmp_path),
+        clock=WallClock(),
+    )
+    stop = asyncio.Event()
+    running: list[bool] = []
+
+    async def ready() -> None:
+        running.append(True)
+
+    task = asyncio.create_task(daemon.run(stop, ready=ready))
+    await wait_for(lambda: bool(running), 30, "the daemon running")
+    for _ in range(20):
+        await asyncio.sleep(0)  # the control loop waits for its next wake-up
+    stop.set()
+    for _ in range(yields):
+        await asyncio.sleep(0)
+    daemon.heater_changed()
+    done, _ = await asyncio.wait([task], timeout=30)
+    if not done:
+        task.cancel()
+    assert done, "the daemon ignored stop"

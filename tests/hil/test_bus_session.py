@@ -29,7 +29,7 @@ def test_heater_port_commissions_and_sheds_over_the_bus_with_spec_timers() -> No
                 async with asyncio.timeout(60):
                     await session.wait_ready()
                 outcome = await port.send(SendCommand(CommandKind.SHED, 600, "test"))
-                assert outcome is Outcome.ACCEPTED
+                assert outcome.outcome is Outcome.ACCEPTED
                 assert sim.heater.event is Event.SHED
                 assert port.view().connected
             finally:

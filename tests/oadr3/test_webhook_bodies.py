@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from ven_edge.grid_port import LINGERING_TIME_S
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.webhook import (
     DEFAULT_MAX_BODY_BYTES,
@@ -49,9 +50,8 @@ def notification(obj: dict[str, Any]) -> bytes:
 async def hook() -> AsyncIterator[tuple[WebhookReceiver, str, aiohttp.ClientSession]]:
     client = VtnClient(VtnSettings(base_url="http://127.0.0.1:9/x"), wall_clock=lambda: NOW)
     receiver = WebhookReceiver(TOKEN, client=client)
-    # aiohttp reads and discards what follows a refused body for ``lingering_time`` (10 s by
-    # default) before closing; a short one keeps the oversized-body test quick.
-    endpoint = webhook_endpoint(receiver, lingering_time=0.2)
+    # The daemon's server does not read on after a refused body (aiohttp would for 10 s).
+    endpoint = webhook_endpoint(receiver, lingering_time=LINGERING_TIME_S)
     async with endpoint as url, aiohttp.ClientSession() as session:
         yield receiver, url, session
     await client.close()

@@ -311,6 +311,7 @@ def test_snapshot_json_contract() -> None:
             "port": "/dev/ttyAMA0",
             "last_frame": "2026-01-14T16:30:00-07:00",
             "errors": 3,
+            "problem": None,
         },
         "vtn": {
             "ok": False,

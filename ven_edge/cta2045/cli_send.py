@@ -4,14 +4,18 @@ Opens the port (a real heater at ``/dev/ttyUSB0`` or the simulated one of ``pyth
 commissions it, runs the command, queries the operational state, and prints one JSON object:
 ``outcome`` (status ok / app_nak / link_nak / timeout / not_connected, reason, decoded reply
 data), ``operational_state`` (code and name) and the ``device`` model. Exit status 0 when the
-command succeeded, 1 when the heater refused it or did not answer, 2 when the port could not be
-used at all. Start-up End Shed is skipped so that ``send`` never cancels a running event by itself.
+command succeeded, 1 when the heater refused it or did not answer it, 2 when the port could not be
+used at all or the heater did not answer commissioning (given up after the first unanswered
+type query, about 2 s). Start-up End Shed is skipped so that ``send`` never cancels a running
+event by itself. Before closing, the link ACK of the last reply goes out (else the heater sends
+that reply again, docs/cta2045.md §4).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import sys
@@ -120,9 +124,11 @@ def _call(args: argparse.Namespace, ucm: Any) -> Awaitable[Any]:
     return calls[name]()
 
 
-async def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+async def _run(args: argparse.Namespace, opener: Any = None) -> tuple[int, dict[str, Any]]:
+    """Run the command; ``opener`` replaces :func:`~ven_edge.cta2045.transport.open_serial`."""
     from ven_edge.cta2045.encodings import OperationalState
     from ven_edge.cta2045.link import LinkTimers
+    from ven_edge.cta2045.transport import open_serial
     from ven_edge.cta2045.ucm import UcmConfig, UcmSession
 
     config = UcmConfig(
@@ -132,15 +138,19 @@ async def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         poll_s=0,
         end_shed_on_start=False,
     )
-    ucm = UcmSession(config)
+    ucm = UcmSession(config, opener=opener or open_serial)
     await ucm.start()
     try:
-        try:
+        ready = False
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(args.connect_timeout):
-                await ucm.wait_ready()
-        except TimeoutError:
-            link = ucm.snapshot.link
-            error = link.last_error or "port open but the heater did not answer commissioning"
+                ready = await ucm.wait_commissioning()
+        if not ready:
+            snap = ucm.snapshot
+            if snap.link.connected:
+                error = f"heater on {args.port} did not answer commissioning"
+            else:
+                error = snap.link.last_error or f"port {args.port} could not be opened"
             return EXIT_NO_PORT, {"error": error, "port": args.port}
         try:
             outcome = await _call(args, ucm)

@@ -18,6 +18,14 @@ Rules implemented (docs/cta2045.md §4, §5, §13 rows 8-9, §16.1):
   application reply. Frames from the peer (its requests, unsolicited state, its replies to us)
   are handled whatever we are waiting for, and our replies to the peer may go out while our own
   request waits for its reply.
+* The line is half duplex (RS-485, docs/cta2045.md §1), so the engine never starts a message over
+  another: a link ACK/NAK we owe goes out before any frame of ours (our ACK of the peer's reply
+  comes before our next request), nothing starts while the peer is in the middle of a frame, and
+  a data frame starts only :attr:`LinkTimers.quiet_time` (tIM, 100 ms, §5) after the last byte
+  of the previous message on the line, ours or the peer's (our own end is the write time plus
+  :attr:`LinkTimers.write_latency` plus :attr:`LinkTimers.byte_time` per byte). An ACK due while
+  the peer is mid-frame waits for the end of that frame; a partial frame whose last byte came an
+  idle gap ago (20 ms) is not the peer talking any more.
 * A frame not ACKed within :attr:`LinkTimers.ack_timeout`, or NAKed with a transient reason
   (0x00 no reason, 0x03 checksum, 0x05 timeout), is sent again :attr:`LinkTimers.retry_interval`
   after the previous attempt, at most :attr:`LinkTimers.retries` times (Intwine's 500 ms spacing).
@@ -28,9 +36,11 @@ Rules implemented (docs/cta2045.md §4, §5, §13 rows 8-9, §16.1):
   :mod:`ven_edge.cta2045.stream`): a partial frame is NAKed 0x05 after 20 ms, not 500 ms.
 * The stream parser rejects at once a header claiming more than the negotiated maximum payload
   (so a stray vendor-type byte >= 0xF0 cannot hold up the next frames while the parser waits for
-  thousands of bytes). Until a maximum-payload response (08 03 19) has passed in either direction
-  the limit is :data:`UNNEGOTIATED_MAX_PAYLOAD`, 2 bytes (docs/cta2045.md §6); afterwards it is the
-  smaller of the sizes announced by each side, since neither may exceed what the other takes.
+  thousands of bytes); a native message type (08 01-08 04) claiming more is NAKed 0x02, "larger
+  than the maximum payload" (EPRI-sim, §4). Until a maximum-payload response (08 03 19) has
+  passed in either direction the limit is :data:`UNNEGOTIATED_MAX_PAYLOAD`, 2 bytes (docs/cta2045.md
+  §6); afterwards it is the smaller of the sizes announced by each side, since neither may exceed
+  what the other takes.
   :attr:`LinkEngine.max_payload` can also be set, for a peer that does not negotiate.
 """
 
@@ -68,6 +78,15 @@ T_AR = 0.100
 #: How long a requester waits for the application reply after the link ACK (EPRI-lib, EPRI-sim,
 #: Intwine: 3000 ms; §5).
 APP_REPLY_TIMEOUT = 3.0
+#: tIM: least quiet time on the line between the end of one message and the start of the next
+#: (EPRI-sim 100 ms, Intwine 100 ms - 1 s, radinet 100 ms after every ACK/NAK; docs/cta2045.md §5).
+T_IM = 0.100
+#: Seconds per byte on the wire at 19200 baud 8N1 (start bit, 8 data bits, stop bit; §1).
+BYTE_TIME = 10 / 19200
+#: Slack for a write of ours reaching the line late (OS and USB-serial adapter; an FTDI adapter
+#: batches for up to its 16 ms latency timer, a GPIO-driven transceiver enable adds more,
+#: docs/cta2045.md §15).
+WRITE_LATENCY = 0.010
 #: Spacing of re-sent frames and how many re-sends (Intwine: 3 tries 500 ms apart; §5, §13 row 9).
 RETRY_INTERVAL = 0.5
 RETRIES = 3
@@ -99,6 +118,11 @@ class LinkTimers:
     retries: int = RETRIES
     #: Silence that ends a burst (None: only ``frame_timeout`` abandons a partial frame).
     idle_gap: float | None = IDLE_GAP
+    quiet_time: float = T_IM
+    byte_time: float = BYTE_TIME
+    #: How late a write of ours may reach the line (the OS, a USB-serial adapter): the quiet
+    #: time after our own message counts from this much after the write, to stay "at least".
+    write_latency: float = WRITE_LATENCY
 
     @classmethod
     def fast(cls) -> LinkTimers:
@@ -113,6 +137,8 @@ class LinkTimers:
             reply_timeout=0.5,
             frame_timeout=0.2,
             retry_interval=0.05,
+            quiet_time=0.0,
+            write_latency=0.0,
         )
 
 
@@ -221,6 +247,7 @@ class LinkCounters:
     timeouts: int = 0
     garbage_bytes: int = 0
     checksum_errors: int = 0
+    acks_received: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +283,10 @@ class LinkEngine:
         self._ids = itertools.count(1)
         # When our ACK of the latest received frame goes out: replies wait tAR after it.
         self._last_ack_due = float("-inf")
+        # When the last message on the line ended (ours or the peer's): tIM counts from here.
+        self._line_quiet_since = float("-inf")
+        #: When the last valid frame, ACK or NAK came from the peer (None: never).
+        self.last_heard: float | None = None
 
     @property
     def max_payload(self) -> int:
@@ -285,6 +316,23 @@ class LinkEngine:
     def busy(self) -> bool:
         """True while a request is outstanding."""
         return self._request is not None
+
+    @property
+    def idle(self) -> bool:
+        """Nothing owed and nothing awaited: no ACK/NAK to send, no frame queued or in flight."""
+        return (
+            not self._acks and not self._outbox and self._inflight is None and self._request is None
+        )
+
+    def free_at(self) -> float | None:
+        """When a new frame of ours could start if queued now: after the quiet time and the
+        peer's partial frame; None while an ACK/NAK is owed or a frame of ours is queued or in
+        flight (those go first, and their timing is not known yet)."""
+        if self._acks or self._outbox or self._inflight is not None:
+            return None
+        start = self._line_quiet_since + self.timers.quiet_time
+        talking = self._peer_talking_until()
+        return start if talking is None else max(start, talking)
 
     def request(
         self,
@@ -325,6 +373,8 @@ class LinkEngine:
     def receive(self, data: bytes, now: float) -> list[LinkEvent]:
         """Bytes arrived from the port at ``now``."""
         events: list[LinkEvent] = []
+        if data:
+            self._line_quiet_since = max(self._line_quiet_since, now)
         for item in self._reader.feed(data, now):
             self._on_item(item, now, events)
         events += self.poll(now)
@@ -335,17 +385,24 @@ class LinkEngine:
         events: list[LinkEvent] = []
         for item in self._reader.poll(now):
             self._on_item(item, now, events)
-        due = [a for a in self._acks if a.due <= now]
+        # An ACK/NAK never talks over the peer's next frame (module docstring).
+        talking = self._peer_talking_until()
+        due = (
+            [] if talking is not None and now < talking else [a for a in self._acks if a.due <= now]
+        )
         if due:
             self._acks = [a for a in self._acks if a.due > now]
-            events += [Transmit(a.data) for a in due]
+            for a in due:
+                self._transmit(a.data, now, events)
         self._check_timeouts(now, events)
         self._start_next(now, events)
         return events
 
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`poll` has work to do, or None when idle."""
-        times = [a.due for a in self._acks]
+        # While the peer is mid-frame, we wait for its next byte or for the end of its burst.
+        talking = self._peer_talking_until() or float("-inf")
+        times = [max(a.due, talking) for a in self._acks]
         reader_deadline = self._reader.deadline()
         if reader_deadline is not None:
             times.append(reader_deadline)
@@ -354,8 +411,9 @@ class LinkEngine:
         request = self._request
         if request is not None and request.phase is _Phase.AWAIT_REPLY and request.deadline:
             times.append(request.deadline)
-        if self._inflight is None and self._outbox:
-            times.append(min(o.not_before for o in self._outbox))
+        if self._inflight is None and self._outbox and not self._acks:
+            first = min(o.not_before for o in self._outbox)
+            times.append(max(first, self._line_quiet_since + self.timers.quiet_time, talking))
         return min(times) if times else None
 
     def close(self) -> list[LinkEvent]:
@@ -370,6 +428,19 @@ class LinkEngine:
         return events
 
     # --- internals -------------------------------------------------------------------------
+
+    def _peer_talking_until(self) -> float | None:
+        """Until when the peer may still be in the middle of a frame: a partial frame is
+        buffered and its last byte came less than an idle gap ago (None: not talking)."""
+        last = self._reader.last_byte_at
+        if not self._reader.buffered or last is None:
+            return None
+        return last + (self.timers.idle_gap or IDLE_GAP)
+
+    def _transmit(self, data: bytes, now: float, events: list[LinkEvent]) -> None:
+        end = now + self.timers.write_latency + len(data) * self.timers.byte_time
+        self._line_quiet_since = max(self._line_quiet_since, end)
+        events.append(Transmit(data))
 
     def _queue_link_reply(self, data: bytes, now: float) -> None:
         due = now + self.timers.ack_delay
@@ -391,6 +462,8 @@ class LinkEngine:
             if item.nak is NakReason.CHECKSUM_ERROR:
                 self.counters.checksum_errors += 1
                 kind = "checksum"
+            elif item.nak is NakReason.INVALID_LENGTH:
+                kind = "bad_length"
             else:
                 kind = "frame_timeout"
             events.append(LinkError(kind, item.detail, item.data))
@@ -401,6 +474,7 @@ class LinkEngine:
 
     def _on_frame(self, frame: Frame, now: float, events: list[LinkEvent]) -> None:
         self.counters.frames_in += 1
+        self.last_heard = now
         if frame.msg_type not in self.supported_types:
             events.append(
                 LinkError("unsupported_type", f"message type {frame.msg_type:04X} not supported")
@@ -432,6 +506,8 @@ class LinkEngine:
         events.append(FrameReceived(frame))
 
     def _on_ack(self, now: float, events: list[LinkEvent]) -> None:
+        self.counters.acks_received += 1
+        self.last_heard = now
         out = self._inflight
         if out is None:
             events.append(LinkError("stray", "link ACK with nothing awaiting one"))
@@ -447,6 +523,7 @@ class LinkEngine:
 
     def _on_nak(self, reason: int, now: float, events: list[LinkEvent]) -> None:
         self.counters.naks_received += 1
+        self.last_heard = now
         out = self._inflight
         if out is None:
             events.append(LinkError("stray", f"link NAK 0x{reason:02X} with nothing awaiting one"))
@@ -487,8 +564,13 @@ class LinkEngine:
         self._outbox.insert(0, out)
 
     def _start_next(self, now: float, events: list[LinkEvent]) -> None:
-        if self._inflight is not None:
-            return
+        if self._inflight is not None or self._acks:
+            return  # an ACK/NAK we owe goes first (module docstring)
+        talking = self._peer_talking_until()
+        if now < self._line_quiet_since + self.timers.quiet_time or (
+            talking is not None and now < talking
+        ):
+            return  # never talk over the peer, and keep the quiet time
         ready = [o for o in self._outbox if o.not_before <= now]
         if not ready:
             return
@@ -503,7 +585,7 @@ class LinkEngine:
         self._inflight = out
         self._learn_max_payload(out.frame, ours=True)
         self.counters.frames_out += 1
-        events.append(Transmit(out.data))
+        self._transmit(out.data, now, events)
 
     def _fail(self, out: _Outgoing, failure: Failure) -> LinkEvent:
         if out is self._request:

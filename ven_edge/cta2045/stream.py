@@ -13,6 +13,12 @@ Recovery rules (docs/cta2045.md §5, §13 rows 8 and 14, §16):
   header itself may have been garbage that swallowed a real frame. While hunting it accepts only
   checksum-valid data frames, so bytes inside a corrupted frame that happen to read ``06 00`` are
   not mistaken for a link ACK, and it reports no further checksum errors for the same burst.
+* A header of a native CTA-2045 message type (08 01-08 04) whose length exceeds the maximum
+  payload the link accepts, but not the largest any link may negotiate, is a real frame we cannot
+  take: it is reported once (link NAK 0x02, "larger than the maximum payload": EPRI-sim,
+  docs/cta2045.md §4) and the parser hunts through the bytes it claims. Any other over-long
+  header (a vendor-type byte >= 0xF0 in front of a real frame, a length no link allows) is garbage
+  and dropped at once.
 * A frame not completed within :data:`FRAME_TIMEOUT` of its first byte is abandoned and reported
   once (link NAK 0x05), then the parser hunts through the bytes it had buffered.
 * An idle gap of :data:`IDLE_GAP` after the last byte also ends whatever is buffered (Intwine: a
@@ -22,6 +28,11 @@ Recovery rules (docs/cta2045.md §5, §13 rows 8 and 14, §16):
   Only when nothing was recovered is the burst reported as an incomplete frame (link NAK 0x05):
   a stray byte in front of a real frame must not draw a NAK that the sender would take for the
   answer to its frame.
+
+Work per byte is bounded whatever the stream (hunting included): the check bytes of any candidate
+frame come from running prefix sums of the buffered bytes in constant time (the Fletcher sums of
+§3 are linear in the bytes, so a range's sums follow from two prefix sums), and discarded bytes
+are collected without copying the run again per byte.
 
 Time: :meth:`FrameReader.feed` takes the bytes as read at ``now``; the gap is observed only by
 :meth:`FrameReader.poll`, i.e. when the caller looked at the line at :meth:`FrameReader.deadline`
@@ -36,6 +47,8 @@ from dataclasses import dataclass
 
 from ven_edge.cta2045.frames import (
     CHECK_SIZE,
+    CHECKSUM_MODULUS,
+    CHECKSUM_SEED,
     HEADER_SIZE,
     LINK_ACK_MSB,
     LINK_FRAME_SIZE,
@@ -46,8 +59,8 @@ from ven_edge.cta2045.frames import (
     LinkAck,
     LinkFrame,
     LinkNak,
+    MessageType,
     NakReason,
-    checksum,
 )
 
 #: A partial frame is abandoned this long after its first byte, with link NAK 0x05
@@ -95,6 +108,11 @@ def _plausible_type(msb: int, lsb: int | None) -> bool:
     return msb >= 0xF0  # vendor-specific types
 
 
+#: Native CTA-2045 message types (08 01-08 04, docs/cta2045.md §2): an over-long header of one of
+#: these is NAKed 0x02; other over-long headers are garbage.
+_NATIVE_TYPES = frozenset(MessageType)
+
+
 class FrameReader:
     """Incremental CTA-2045 frame parser: :meth:`feed` bytes, :meth:`poll` the clock."""
 
@@ -114,11 +132,25 @@ class FrameReader:
         self._last_byte_at: float | None = None
         # Bytes still to be rescanned in hunting mode after a bad frame (see module docstring).
         self._hunt = 0
+        # Prefix sums for constant-time check bytes (module docstring). _pos is the stream index
+        # of _buf[0]; _p1[k] and _p2[k] are the sums of b and (i mod 255)·b, mod 255, over the
+        # stream bytes i in [_base, _base + k).
+        self._pos = 0
+        self._base = 0
+        self._p1 = [0]
+        self._p2 = [0]
+        # Bytes discarded since the last event, reported as one BytesDiscarded.
+        self._junk = bytearray()
 
     @property
     def buffered(self) -> int:
         """Number of bytes held while waiting for the rest of a frame."""
         return len(self._buf)
+
+    @property
+    def last_byte_at(self) -> float | None:
+        """When the last buffered byte arrived (None: nothing buffered)."""
+        return self._last_byte_at
 
     def deadline(self) -> float | None:
         """When :meth:`poll` must be called to abandon the pending partial frame, if any."""
@@ -137,11 +169,12 @@ class FrameReader:
         """Add bytes read at time ``now``; return the events they complete."""
         events = self._expire(now)
         if data:
-            self._buf += data
+            self._append(data)
             self._last_byte_at = now
             if self._started_at is None:
                 self._started_at = now
         self._drain(events, now)
+        self._flush(events)
         return events
 
     def poll(self, now: float) -> list[ReaderEvent]:
@@ -163,10 +196,11 @@ class FrameReader:
             if self._step(events) is None:
                 # Incomplete and nothing more is coming: drop a byte and look again.
                 self._hunt = max(self._hunt, len(self._buf))
-                self._discard(1, events)
+                self._discard(1)
+        self._flush(events)
         self._hunt = 0
         self._started_at = self._last_byte_at = None
-        recovered = any(isinstance(e, Frame | LinkAck | LinkNak) for e in events)
+        recovered = any(isinstance(e, Frame | LinkAck | LinkNak | FrameRejected) for e in events)
         first = events[0] if events else None
         if was_hunting or recovered or not isinstance(first, BytesDiscarded):
             return events
@@ -190,7 +224,7 @@ class FrameReader:
         if now < self._started_at + self.frame_timeout:
             return events
         if self._hunt:
-            self._discard(1, events)
+            self._discard(1)
         else:
             stale = bytes(self._buf)
             events.append(
@@ -201,30 +235,74 @@ class FrameReader:
                     stale,
                 )
             )
-            del self._buf[:1]
+            self._consume(1)
             self._hunt = len(self._buf)
         self._started_at = now if self._buf else None
         self._drain(events, now)
+        self._flush(events)
         return events
 
     def reset(self) -> None:
         """Forget buffered bytes (after the port was reopened)."""
-        self._buf.clear()
+        self._consume(len(self._buf))
+        self._junk.clear()
         self._started_at = self._last_byte_at = None
         self._hunt = 0
 
-    def _discard(self, count: int, events: list[ReaderEvent]) -> None:
-        chunk = bytes(self._buf[:count])
-        del self._buf[:count]
-        self._hunt = max(0, self._hunt - count)
-        if events and isinstance(events[-1], BytesDiscarded):
-            events[-1] = BytesDiscarded(events[-1].data + chunk)
-        else:
-            events.append(BytesDiscarded(chunk))
+    # --- buffer and prefix sums ------------------------------------------------------------
+
+    def _append(self, data: bytes) -> None:
+        self._buf += data
+        p1, p2 = self._p1, self._p2
+        s1, s2 = p1[-1], p2[-1]
+        index = (self._base + len(p1) - 1) % CHECKSUM_MODULUS
+        for byte in data:
+            s1 = (s1 + byte) % CHECKSUM_MODULUS
+            s2 = (s2 + index * byte) % CHECKSUM_MODULUS
+            index = index + 1 if index < CHECKSUM_MODULUS - 1 else 0
+            p1.append(s1)
+            p2.append(s2)
+
+    def _check_bytes(self, count: int) -> bytes:
+        """The check bytes of the first ``count`` buffered bytes (docs/cta2045.md §3), in O(1).
+
+        Over stream bytes [a, e): C0 = 0xAA + sum(b), C1 = sum over i of C0 after byte i
+        = n·0xAA + sum(b_j·(e − j)) = n·0xAA + e·S1 − S2, all mod 255.
+        """
+        a = self._pos - self._base
+        e = a + count
+        s1 = self._p1[e] - self._p1[a]
+        s2 = self._p2[e] - self._p2[a]
+        c0 = (CHECKSUM_SEED + s1) % CHECKSUM_MODULUS
+        c1 = (count * CHECKSUM_SEED + (self._pos + count) * s1 - s2) % CHECKSUM_MODULUS
+        k1 = 255 - (c0 + c1) % CHECKSUM_MODULUS
+        k2 = 255 - (c0 + k1) % CHECKSUM_MODULUS
+        return bytes((k1, k2))
 
     def _consume(self, count: int) -> None:
         del self._buf[:count]
+        self._pos += count
         self._hunt = max(0, self._hunt - count)
+        consumed = self._pos - self._base
+        if consumed > max(len(self._buf), 1024):
+            # Forget the sums of bytes gone; at most as many as remain, so O(1) per byte.
+            del self._p1[:consumed]
+            del self._p2[:consumed]
+            self._base = self._pos
+
+    def _discard(self, count: int) -> None:
+        self._junk += self._buf[:count]
+        self._consume(count)
+
+    def _flush(self, events: list[ReaderEvent]) -> None:
+        """Report the bytes discarded since the last event, as one event."""
+        if self._junk:
+            events.append(BytesDiscarded(bytes(self._junk)))
+            self._junk.clear()
+
+    def _emit(self, events: list[ReaderEvent], event: ReaderEvent) -> None:
+        self._flush(events)
+        events.append(event)
 
     def _drain(self, events: list[ReaderEvent], now: float) -> None:
         consumed = False
@@ -250,42 +328,51 @@ class FrameReader:
             second = buf[1]
             if not hunting and msb == LINK_ACK_MSB and second == 0x00:
                 self._consume(LINK_FRAME_SIZE)
-                events.append(LinkAck())
+                self._emit(events, LinkAck())
                 return True
             if not hunting and msb == LINK_NAK_MSB and second <= _MAX_NAK_REASON:
                 self._consume(LINK_FRAME_SIZE)
-                events.append(LinkNak(second))
+                self._emit(events, LinkNak(second))
                 return True
-            self._discard(1, events)
+            self._discard(1)
             return True
         if not _plausible_type(msb, buf[1] if len(buf) > 1 else None):
-            self._discard(1, events)
+            self._discard(1)
             return True
         if len(buf) < HEADER_SIZE:
             return None
         msg_type = int.from_bytes(buf[0:2], "big")
         length = int.from_bytes(buf[2:4], "big")
         limit = _SHORT_TYPES_MAX_LENGTH if msg_type in _SHORT_TYPES else self.max_payload
-        if length > limit:
-            self._discard(1, events)
-            return True
         total = HEADER_SIZE + length + CHECK_SIZE
+        if length > limit:
+            if hunting or msg_type not in _NATIVE_TYPES or length > MAX_PAYLOAD_LENGTH:
+                self._discard(1)
+                return True
+            detail = (
+                f"type {msg_type:04X} claims a payload of {length} bytes, more than the "
+                f"{limit} this link accepts"
+            )
+            self._emit(events, FrameRejected(NakReason.INVALID_LENGTH, detail, bytes(buf[:4])))
+            self._consume(1)
+            self._hunt = total - 1
+            return True
         if len(buf) < total:
             return None
-        body = bytes(buf[: HEADER_SIZE + length])
         received = bytes(buf[HEADER_SIZE + length : total])
-        expected = checksum(body)
+        expected = self._check_bytes(HEADER_SIZE + length)
         if received == expected:
+            payload = bytes(buf[HEADER_SIZE : HEADER_SIZE + length])
             self._consume(total)
             self._hunt = 0
-            events.append(Frame(msg_type, body[HEADER_SIZE:]))
+            self._emit(events, Frame(msg_type, payload))
             return True
         if hunting:
-            self._discard(1, events)
+            self._discard(1)
             return True
         error = ChecksumError(expected, received)
-        events.append(FrameRejected(NakReason.CHECKSUM_ERROR, str(error), bytes(buf[:total])))
-        del buf[:1]
+        self._emit(events, FrameRejected(NakReason.CHECKSUM_ERROR, str(error), bytes(buf[:total])))
+        self._consume(1)
         self._hunt = total - 1
         return True
 

@@ -9,7 +9,19 @@ read. Afterwards it sends the Outside-Comm heartbeat (default 60 s, never longer
 Intwine REST doc §1), a Simple Time Sync every hour, and polls operational state and commodities.
 A lost port is reopened with exponential backoff and the heater commissioned again, without End
 Shed: whether the active command must be sent again is the control loop's decision, and
-:attr:`DeviceSnapshot.commissionings` going up tells it that the heater may have lost it.
+:attr:`DeviceSnapshot.commissionings` going up tells it that the heater may have lost it. A port
+whose device node is gone (an unplugged adapter, a closed pty) is watched every
+:data:`PORT_WATCH_S` and reopened as soon as it is back.
+
+The heater counts as commissioned only once it answered with a frame of its own (a deaf peer does
+not); a heater that does not answer the first type query is given up at once (about 2 s) and
+probed again with backoff. While commissioned, no valid frame, ACK or NAK from the heater within
+max(poll, heartbeat) + :data:`SILENCE_MARGIN_S` means it stopped answering: the session says so
+(once in the log, ``commissioned`` false, ``last_error``) and probes it by commissioning again,
+which also tells the control loop to re-send the active command once it answers.
+
+DR commands (Shed, End Shed, Load Up, prices...) go before queued reads and heartbeats; they wait
+at most for the transaction on the wire (:class:`~ven_edge.cta2045.driver.PriorityGate`).
 
 Commands are typed coroutines returning a :class:`CommandOutcome`: ``ok``, ``app_nak`` with the
 reason (e.g. 5 = customer override, or an Intermediate response code), ``link_nak`` with the NAK
@@ -27,6 +39,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
@@ -71,6 +84,13 @@ TIME_SYNC_MARGIN_S = 2.0
 #: Port reopen backoff, doubling from the first to the last value.
 RECONNECT_INITIAL_S = 0.5
 RECONNECT_MAX_S = 30.0
+#: How often a port whose device node is gone is looked for (a stat, no open).
+PORT_WATCH_S = 0.2
+#: Slack on top of max(poll, heartbeat) before a heater that sent nothing counts as silent: one
+#: transaction with every retry (4 x (200 ms + 3 s), docs/cta2045.md §5) plus one queued before it.
+SILENCE_MARGIN_S = 30.0
+#: How long :meth:`UcmSession.stop` waits for the link to finish (our ACK of the last reply).
+DRAIN_S = 1.0
 
 #: Our max payload, announced when the heater asks: 4096 bytes, as EPRI-lib (docs/cta2045.md §6).
 OUR_MAX_PAYLOAD = 4096
@@ -85,6 +105,8 @@ _EVENT_REQUESTS = frozenset(
         "request_power_level",
     }
 )
+#: DR commands: served before queued reads (module docstring).
+_COMMAND_REQUESTS = _EVENT_REQUESTS | {"end_shed", "present_relative_price", "next_relative_price"}
 #: Link NAK reasons in words (docs/cta2045.md §4).
 LINK_NAK_REASONS = {reason.value: reason.name for reason in NakReason}
 
@@ -142,12 +164,24 @@ class UcmConfig:
     reconnect_initial_s: float = RECONNECT_INITIAL_S
     reconnect_max_s: float = RECONNECT_MAX_S
     baudrate: int = BAUD_RATE
+    silence_margin_s: float = SILENCE_MARGIN_S
 
     def __post_init__(self) -> None:
         if self.heartbeat_s < 0 or self.poll_s < 0 or self.time_sync_s < 0:
             raise ValueError("heartbeat, poll and time sync intervals must be >= 0")
         if self.heartbeat_s > MAX_HEARTBEAT_S:
             object.__setattr__(self, "heartbeat_s", MAX_HEARTBEAT_S)
+
+    @property
+    def silence_window_s(self) -> float | None:
+        """No frame from the heater for this long means it stopped answering (None: we send
+        nothing periodically, so silence says nothing)."""
+        period = max(self.heartbeat_s, self.poll_s)
+        return period + self.silence_margin_s if period else None
+
+
+class HeaterSilent(Exception):
+    """The heater sent nothing back (commissioning or the silence window)."""
 
 
 # --- frames ------------------------------------------------------------------------------------
@@ -214,6 +248,7 @@ class UcmSession:
         self._driver: LinkDriver | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._unanswered = asyncio.Event()  # set while the heater does not answer
         self._lost = asyncio.Event()
         self._started_once = False
         self._counter_base = LinkHealth()
@@ -227,7 +262,14 @@ class UcmSession:
         if self._supervisor is None:
             self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
 
-    async def stop(self) -> None:
+    async def stop(self, *, drain_s: float = DRAIN_S) -> None:
+        """Let the link finish (our ACK of the last reply, docs/cta2045.md §4) for up to
+        ``drain_s``, then close the port."""
+        driver = self._driver
+        if driver is not None and drain_s > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(drain_s):
+                    await driver.drain()
         task, self._supervisor = self._supervisor, None
         if task is not None:
             task.cancel()
@@ -238,6 +280,12 @@ class UcmSession:
     async def wait_ready(self) -> None:
         """Wait until the port is open and the heater commissioned (wrap in asyncio.timeout)."""
         await self._ready.wait()
+
+    async def wait_commissioning(self) -> bool:
+        """Wait until the heater is commissioned (True) or did not answer commissioning
+        (False); wrap in asyncio.timeout."""
+        await _first_of(self._ready.wait(), self._unanswered.wait())
+        return self._ready.is_set()
 
     @property
     def snapshot(self) -> DeviceSnapshot:
@@ -287,8 +335,26 @@ class UcmSession:
                 self._set(commissioned=False)
             if served:
                 delay = self.config.reconnect_initial_s
-            await asyncio.sleep(delay)
+            await self._before_reopen(delay)
             delay = min(delay * 2, self.config.reconnect_max_s)
+
+    async def _before_reopen(self, delay: float) -> None:
+        """Back off ``delay``; but while the device node is gone, look for it every
+        :data:`PORT_WATCH_S` and reopen as soon as it is back."""
+        if not os.path.isabs(self.config.port):
+            # Not a device node (a pyserial URL such as socket://, a test bus): only back off.
+            await asyncio.sleep(delay)
+            return
+        loop = asyncio.get_running_loop()
+        until = loop.time() + delay
+        gone = False
+        while True:
+            present = _port_present(self.config.port)
+            left = until - loop.time()
+            if present and (gone or left <= 0):
+                return
+            gone = gone or not present
+            await asyncio.sleep(PORT_WATCH_S if gone else min(PORT_WATCH_S, left))
 
     async def _connect(self) -> None:
         self._lost = asyncio.Event()
@@ -315,13 +381,65 @@ class UcmSession:
         self._set(link_connected=True, max_payload=UNNEGOTIATED_MAX_PAYLOAD)
 
     async def _run_connected(self) -> None:
-        if self.config.commission:
-            await self._commission()
-        if self._lost.is_set():
-            return  # lost during commissioning: reopen rather than claim a working port
-        self._set(commissioned=True, commissionings=self._snapshot.commissionings + 1)
-        self._ready.set()
+        """Commission, serve; while the heater is silent, probe it by commissioning again."""
+        delay = self.config.reconnect_initial_s
+        while not self._lost.is_set():
+            try:
+                if self.config.commission:
+                    await self._commission()
+                if self._lost.is_set():
+                    return  # lost during commissioning: reopen rather than claim a working port
+                self._answering()
+                self._set(commissioned=True, commissionings=self._snapshot.commissionings + 1)
+                self._ready.set()
+                await self._serve()
+                if self._lost.is_set():
+                    return
+                window = self.config.silence_window_s or 0.0
+                raise HeaterSilent(f"no frame from the heater for {window:.0f} s")
+            except HeaterSilent as exc:
+                if self._lost.is_set():
+                    return
+                self._ready.clear()
+                self._set(commissioned=False)
+                self._not_answering(str(exc))
+            await _first_of(asyncio.sleep(delay), self._lost.wait())  # probe again, unless lost
+            delay = min(delay * 2, self.config.reconnect_max_s)
+
+    def _not_answering(self, why: str) -> None:
+        """The heater stopped answering: say it once (and once more when it answers again)."""
+        text = f"heater on {self.config.port} not answering: {why}"
+        self._note_error(text)
+        if not self._unanswered.is_set():
+            self._unanswered.set()
+            log.warning("%s", text)
+
+    def _answering(self) -> None:
+        if self._unanswered.is_set():
+            self._unanswered.clear()
+            log.warning("heater on %s answering again", self.config.port)
+
+    async def _watch_silence(self, window: float) -> None:
+        """Return once no valid frame, ACK or NAK came from the heater for ``window`` s."""
+        driver = self._driver
+        if driver is None:
+            return
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        while True:
+            heard = driver.engine.last_heard
+            due = max(since, heard if heard is not None else since) + window
+            now = loop.time()
+            if now >= due:
+                return
+            await asyncio.sleep(due - now)
+
+    async def _serve(self) -> None:
+        """Heartbeat, polls and time sync until the port is lost or the heater falls silent."""
         loops: list[Coroutine[Any, Any, object]] = [self._lost.wait()]
+        window = self.config.silence_window_s
+        if window is not None:
+            loops.append(self._watch_silence(window))
         if self.config.heartbeat_s:
             loops.append(self._every(self.config.heartbeat_s, self.outside_comm))
         if self.config.poll_s:
@@ -356,6 +474,12 @@ class UcmSession:
         await self.commodity_read()
 
     async def _commission(self) -> None:
+        driver = self._driver
+        if driver is None:
+            return
+        # What the heater said before this attempt does not count (a re-commissioning probe).
+        heard_before = driver.engine.last_heard
+        frames_before = driver.counters.frames_in
         supported = set(self._snapshot.supported_types)
         unsupported = set(self._snapshot.unsupported_types)
         for msg_type in (MessageType.BASIC_DR, MessageType.INTERMEDIATE_DR, MessageType.DATA_LINK):
@@ -364,10 +488,12 @@ class UcmSession:
                 supported.add(msg_type)
             elif outcome.status is Status.LINK_NAK:
                 unsupported.add(msg_type)
+            if driver.connected and driver.engine.last_heard == heard_before:
+                # Not even a link ACK or NAK: a deaf port; give up now, not after every step.
+                raise HeaterSilent("no answer to the message-type query")
         self._set(supported_types=frozenset(supported), unsupported_types=frozenset(unsupported))
         negotiated = MessageType.DATA_LINK in supported and (await self.max_payload()).ok
-        driver = self._driver
-        if not negotiated and driver is not None:
+        if not negotiated:
             # The heater does not negotiate: still send only Basic-sized frames (§6), but accept
             # whatever it sends rather than drop its replies.
             log.info("heater did not announce a maximum payload; accepting up to our own")
@@ -383,6 +509,9 @@ class UcmSession:
         await self.operational_state()
         if MessageType.INTERMEDIATE_DR in supported:
             await self.commodity_read()
+        if driver.connected and driver.counters.frames_in == frames_before:
+            # Link ACKs alone do not make a heater: it never sent a frame of its own.
+            raise HeaterSilent("no frame from the heater during commissioning")
 
     def _close_driver(self) -> None:
         driver, self._driver = self._driver, None
@@ -502,7 +631,12 @@ class UcmSession:
                 f"payload of {len(frame.payload)} bytes exceeds the heater's maximum of "
                 f"{max_payload}",
             )
-        done = await driver.request(frame, matcher=reply_matcher(request), idempotent=idempotent)
+        done = await driver.request(
+            frame,
+            matcher=reply_matcher(request),
+            idempotent=idempotent,
+            urgent=request.name in _COMMAND_REQUESTS,
+        )
         outcome = self._outcome(command, done, time.monotonic() - started, apply)
         if outcome.status is Status.APP_NAK:
             self._app_naks += 1
@@ -630,12 +764,13 @@ class UcmSession:
     async def device_information(self) -> CommandOutcome:
         def apply(reply: Message) -> dict[str, Any]:
             f = reply.fields
+            # Every trailing block is optional (payload 16/32/48/51/53, docs/cta2045.md §9.2, §13
+            # row 5): pycta2045 sends the firmware date without major and minor.
             firmware = None
             if f.get("firmware_year") is not None:
-                firmware = (
-                    f"{f['firmware_year']}-{f['firmware_month']:02d}-{f['firmware_day']:02d}"
-                    f" v{f['firmware_major']}.{f['firmware_minor']}"
-                )
+                firmware = f"{f['firmware_year']}-{f['firmware_month']:02d}-{f['firmware_day']:02d}"
+                if f.get("firmware_major") is not None:
+                    firmware += f" v{f['firmware_major']}.{f.get('firmware_minor', 0)}"
             info = DeviceInfo(
                 cta_version=_str_or_none(f.get("cta_version")) or "",
                 vendor_id=_int(f["vendor_id"]),
@@ -731,6 +866,21 @@ class UcmSession:
     async def advanced_load_up(self, wh: float, duration_s: float) -> CommandOutcome:
         """Advanced Load Up: store ``wh`` above normal in ``duration_s`` (docs/cta2045.md §9.2)."""
         return await self._request(messages.advanced_load_up(wh, duration_s))
+
+
+async def _first_of(*waits: Coroutine[Any, Any, object]) -> None:
+    """Wait until the first of ``waits`` is done; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _port_present(path: str) -> bool:
+    """Is the device node (or the symlink to it) there? A stat, not an open."""
+    return os.path.exists(path)
 
 
 def _int(value: object) -> int:

@@ -67,6 +67,9 @@ class LinkTiming:
     subscription_renew_s: float = 3600.0
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 300.0
+    #: Polls a notification asks for (a changed program, one that could not be used) come at
+    #: most this often: a VTN sending a flood of them gets one poll per few seconds, not one each.
+    forced_poll_gap_s: float = 5.0
 
 
 @dataclass
@@ -335,21 +338,24 @@ class VtnLink:
     # -- the loop --------------------------------------------------------------------------
     async def run(self) -> None:
         """Cycle until cancelled; push notifications wake it early."""
-        next_cycle = self._monotonic()
+        next_cycle = last_cycle = self._monotonic()
         while True:
             if self._monotonic() >= next_cycle:
-                next_cycle = self._monotonic() + await self._cycle_or_backoff()
+                last_cycle = self._monotonic()
+                next_cycle = last_cycle + await self._cycle_or_backoff()
             if not await self._wait_for_push(max(0.0, next_cycle - self._monotonic())):
                 continue  # the interval has passed: cycle again
             self.health.notifications += 1
             # EVENT changes were applied by the receiver already: hand them on at once. Other
             # objects (a changed program), and notifications that could not be used (``last``
-            # is None), are re-read by polling right away. Pushes never postpone the
-            # safety-net poll.
+            # is None), are re-read by polling right away, or as soon as the last cycle is
+            # forced_poll_gap_s old: many such notifications in a row make one poll. Pushes
+            # never postpone the safety-net poll.
             await self._notify(self.client.timeline)
             last = self.receiver.last if self.receiver is not None else None
             if last is None or last.object_type != "EVENT":
-                next_cycle = self._monotonic()
+                soonest = max(self._monotonic(), last_cycle + self.timing.forced_poll_gap_s)
+                next_cycle = min(next_cycle, soonest)
 
     async def _cycle_or_backoff(self) -> float:
         """Run one cycle (after a probe, while failing); the seconds to wait before the next."""

@@ -294,6 +294,9 @@ async def start_web(
         shutdown_timeout=shutdown_timeout,
         max_line_size=MAX_LINE_SIZE,
         max_field_size=MAX_FIELD_SIZE,
+        # No lingering close: a body sent with a request is not read on for seconds after the
+        # answer (aiohttp's default 10 s swallows whatever a sender streams meanwhile).
+        lingering_time=0.0,
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port)

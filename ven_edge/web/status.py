@@ -33,6 +33,7 @@ TEXT_PREHEATED = "Pre-heating (tank full)"
 TEXT_OPTED_OUT = "Opted out"
 TEXT_FAULT = "Heater fault"
 TEXT_NOT_CONNECTED = "Heater not connected"
+TEXT_NOT_ANSWERING = "Heater not answering"
 TEXT_NOT_FOLLOWING = "Not following the utility event"
 
 # CTA-2045 operational state (docs/cta2045.md §8.3) → (mode, plain words, whether the words take the
@@ -338,12 +339,14 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class HeaterLinkHealth:
-    """The CTA-2045 serial link: port, last good frame, error count since start."""
+    """The CTA-2045 serial link: port, last good frame, error count since start; ``problem`` says
+    in plain words what is wrong when not ok (the port is not open, the heater does not answer)."""
 
     ok: bool
     port: str | None
     last_frame: datetime | None = None
     errors: int = 0
+    problem: str | None = None
 
     def __post_init__(self) -> None:
         _require_aware("heater link last_frame", self.last_frame)
@@ -354,6 +357,7 @@ class HeaterLinkHealth:
             "port": self.port,
             "last_frame": _time(self.last_frame, tz),
             "errors": self.errors,
+            "problem": self.problem,
         }
 
 

@@ -456,7 +456,7 @@
     fill($("link-health"), JSON.stringify([link, nowIso]), () =>
       healthBlock(
         link.ok,
-        link.ok ? "Heater connected" : "Heater not responding",
+        link.ok ? "Heater connected" : link.problem || "Heater not responding",
         [
           link.port ? "Port " + link.port : "No port",
           "last message " + ago(link.last_frame, nowIso),
