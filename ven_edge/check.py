@@ -433,7 +433,13 @@ CHECKS: tuple[Check, ...] = (
     Check("configuration is valid", check_config),
     Check("client secret is private", check_secret, requires=("configuration is valid",)),
     Check("state directory is writable", check_state_dir, requires=("configuration is valid",)),
-    Check("system clock is synchronised", check_clock, requires=("configuration is valid",)),
+    # Network time (NTP) sets it: skipped with the other network checks where there is none.
+    Check(
+        "system clock is synchronised",
+        check_clock,
+        group="network",
+        requires=("configuration is valid",),
+    ),
     Check(
         "serial port opens", check_serial_port, group="serial", requires=("configuration is valid",)
     ),

@@ -69,7 +69,7 @@ async def test_sample_config_passes_with_serial_and_network_skipped(tmp_path: Pa
         "configuration is valid": "pass",
         "client secret is private": "skip",
         "state directory is writable": "pass",
-        "system clock is synchronised": "pass",
+        "system clock is synchronised": "skip",
         "serial port opens": "skip",
         "CTA-2045 commissioning (device information, operational state)": "skip",
         "VTN is reachable": "skip",
@@ -79,7 +79,7 @@ async def test_sample_config_passes_with_serial_and_network_skipped(tmp_path: Pa
     }
     out = io.StringIO()
     assert print_report(results, out) is True
-    assert out.getvalue().splitlines()[-1] == "OK: 3 pass, 7 skip"
+    assert out.getvalue().splitlines()[-1] == "OK: 2 pass, 8 skip"
 
 
 async def test_invalid_config_fails_and_skips_what_depends_on_it(tmp_path: Path) -> None:
@@ -284,8 +284,7 @@ async def test_custom_checks_plug_in_and_requirements_chain(tmp_path: Path) -> N
 
 
 def test_cli_exit_status_and_output(tmp_path: Path) -> None:
-    # The test machine's clock need not be synchronised (test_clock_line covers the check).
-    path = write_config(tmp_path, "[clock]\nrequire_sync = false\n")
+    path = write_config(tmp_path)
     ok = run_module("ven_edge", "check", "--config", str(path), "--skip-serial", "--skip-network")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "[ PASS  ] configuration is valid" in ok.stdout
@@ -403,8 +402,11 @@ async def test_vtn_url_credentials_and_query_are_not_printed(tmp_path: Path, vtn
 async def test_clock_line(tmp_path: Path) -> None:
     name = "system clock is synchronised"
     path = write_config(tmp_path)
-    ctx = CheckContext(path, clock_sync=Switch(False), skip_serial=True, skip_network=True)
-    results = await run_checks(ctx)
+    assert [c.name for c in CHECKS[:4]][-1] == name  # after the configuration's checks
+    ctx = CheckContext(path, clock_sync=Switch(False), skip_network=True)
+    assert statuses(await run_checks(ctx, CHECKS[:4]))[name] == "skip"  # NTP is network time
+    ctx = CheckContext(path, clock_sync=Switch(False))
+    results = await run_checks(ctx, CHECKS[:4])
     outcome = next(r.outcome for r in results if r.name == name)
     assert outcome.status == "fail"
     assert "will not plan, command the heater or report until it is" in outcome.detail
@@ -413,10 +415,10 @@ async def test_clock_line(tmp_path: Path) -> None:
     assert print_report(results, out) is False
     assert f"[ FAIL  ] {name}: not synchronised" in out.getvalue()
 
-    ctx = CheckContext(path, clock_sync=Switch(True), skip_serial=True, skip_network=True)
-    assert statuses(await run_checks(ctx))[name] == "pass"
+    ctx = CheckContext(path, clock_sync=Switch(True))
+    assert statuses(await run_checks(ctx, CHECKS[:4]))[name] == "pass"
 
     relaxed = write_config(tmp_path, "[clock]\nrequire_sync = false\n")
-    ctx = CheckContext(relaxed, clock_sync=Switch(False), skip_serial=True, skip_network=True)
-    outcome = next(r.outcome for r in await run_checks(ctx) if r.name == name)
+    ctx = CheckContext(relaxed, clock_sync=Switch(False))
+    outcome = next(r.outcome for r in await run_checks(ctx, CHECKS[:4]) if r.name == name)
     assert outcome == Outcome.skipped("not required (clock.require_sync = false)")
