@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
+from ven_edge.clocksync import ClockSync, SystemClockSync
 from ven_edge.config import Config, ConfigError, VtnConfig, load_config, secret_file_problem
 from ven_edge.oadr3.errors import Oadr3Error
 from ven_edge.paths import config_path
@@ -77,6 +78,8 @@ class CheckContext:
     skip_serial: bool = False
     skip_network: bool = False
     commission_timeout_s: float = COMMISSION_TIMEOUT_S
+    #: Whether the system clock is synchronised (tests decide it).
+    clock_sync: ClockSync = field(default_factory=SystemClockSync)
     # Free-form results a check hands to a later one (e.g. an open session); keyed by check name.
     shared: dict[str, object] = field(default_factory=dict)
 
@@ -152,6 +155,21 @@ async def check_state_dir(ctx: CheckContext) -> Outcome:
             f"chown ven-edge:ven-edge {directory} && chmod 0750 {directory}",
         )
     return Outcome.passed(f"{directory} is writable")
+
+
+async def check_clock(ctx: CheckContext) -> Outcome:
+    """The daemon plans, commands and reports only on a synchronised clock (docs/gateway.md,
+    "Clock"): an installation left with an unsynchronised one does nothing useful."""
+    if not _config(ctx).clock.require_sync:
+        return Outcome.skipped("not required (clock.require_sync = false)")
+    sync = ctx.clock_sync
+    if sync.synchronised():
+        return Outcome.passed(sync.explain())
+    return Outcome.failed(
+        f"{sync.explain()}: ven-edge will not plan, command the heater or report until it is",
+        "enable NTP (timedatectl set-ntp true) and let the gateway reach an NTP server "
+        "(UDP port 123); timedatectl then shows 'System clock synchronized: yes'",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -415,6 +433,13 @@ CHECKS: tuple[Check, ...] = (
     Check("configuration is valid", check_config),
     Check("client secret is private", check_secret, requires=("configuration is valid",)),
     Check("state directory is writable", check_state_dir, requires=("configuration is valid",)),
+    # Network time (NTP) sets it: skipped with the other network checks where there is none.
+    Check(
+        "system clock is synchronised",
+        check_clock,
+        group="network",
+        requires=("configuration is valid",),
+    ),
     Check(
         "serial port opens", check_serial_port, group="serial", requires=("configuration is valid",)
     ),

@@ -184,6 +184,13 @@ class StateConfig:
 
 
 @dataclass(frozen=True)
+class ClockConfig:
+    """[clock]: plan and report only on a synchronised clock (docs/gateway.md, "Clock")."""
+
+    require_sync: bool = True
+
+
+@dataclass(frozen=True)
 class LogConfig:
     """[log]"""
 
@@ -200,6 +207,7 @@ class Config:
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     web: WebConfig = field(default_factory=WebConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
 

@@ -230,6 +230,9 @@ class PlanInputs:
     now: datetime
     signals: SignalTimeline
     device: DeviceView
+    #: Expected thermal draw (kWh) in ``[start, end)``, learned from the heater
+    #: (:mod:`ven_edge.household`); None: the planner's configured profile.
+    draw: Callable[[datetime, datetime], float] | None = None
 
 
 Planner = Callable[[PlanInputs], ControlPlan]

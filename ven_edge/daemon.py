@@ -10,6 +10,14 @@ One asyncio task per concern, all owned and cancelled on shutdown:
   jitter on VTN errors and delivers reports; **reports** queues the due ones on plan time.
 * **watchdog**: ``WATCHDOG=1`` at half the systemd interval, only under systemd.
 
+Until the system clock is synchronised (:mod:`ven_edge.clocksync`; a Raspberry Pi has no
+real-time clock) the daemon neither plans, nor commands from a persisted plan, nor queues
+reports, nor learns the household's draws: each would be at the wrong time. The heater keeps the
+normal operation commissioning left it in, and the page and the systemd status say why.
+
+The household's draw profile (:mod:`ven_edge.household`) is learned from every heater reading and
+handed to each plan.
+
 What must survive a reboot is saved atomically in the state directory (:mod:`ven_edge.store`):
 the signal timeline and the plan. On start the persisted plan is used at once, so a gateway that
 restarts in the middle of an event commands the heater again as soon as commissioning is done,
@@ -22,13 +30,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from ven_edge import __version__
 from ven_edge.clock import Clock
+from ven_edge.clocksync import AlwaysSynchronised, ClockSync
 from ven_edge.control import (
     CommandKind,
     Controller,
@@ -40,8 +49,9 @@ from ven_edge.control import (
     SendCommand,
 )
 from ven_edge.errorlog import ErrorOnce
+from ven_edge.household import Household
 from ven_edge.oadr3.backoff import Backoff
-from ven_edge.ports import GridPort, HeaterPort
+from ven_edge.ports import GridLabels, GridPort, HeaterPort
 from ven_edge.redact import redact_text
 from ven_edge.sdnotify import Notifier
 from ven_edge.signals import SignalInterval, SignalTimeline
@@ -52,6 +62,9 @@ log = logging.getLogger(__name__)
 
 SIGNALS_DOC: Final = "signals"
 PLAN_DOC: Final = "plan"
+HOUSEHOLD_DOC: Final = "household"
+#: Wall seconds between looks at the clock's synchronisation while it is not synchronised.
+CLOCK_POLL_S: Final = 10.0
 #: Waits before the grid task is restarted after a failure: full jitter, doubling from the base
 #: up to the cap.
 GRID_RESTART_BASE_S = 1.0
@@ -103,9 +116,6 @@ _EVENT_SUMMARIES: Final = {
     "PRICE": "Electricity prices from the utility",
 }
 _PRICE_KINDS: Final = frozenset({"PRICE"})
-_CURTAILING: Final = frozenset(
-    {CommandKind.SHED, CommandKind.CRITICAL_PEAK, CommandKind.GRID_EMERGENCY}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +142,8 @@ class Daemon:
         settings: DaemonSettings | None = None,
         notifier: Notifier | None = None,
         on_status: Callable[[], None] | None = None,
+        household: Household | None = None,
+        clock_sync: ClockSync | None = None,
     ) -> None:
         self.settings = settings or DaemonSettings()
         self.heater = heater
@@ -141,6 +153,11 @@ class Daemon:
         self.clock = clock
         self.notifier = notifier or Notifier({})
         self._on_status = on_status
+        self.household = household or Household()
+        # Without a ClockSync the clock is right by construction (a simulated clock).
+        self.clock_sync: ClockSync = clock_sync or AlwaysSynchronised()
+        self._synchronised: bool | None = None
+        self._last_reading: tuple[float | None, float | None] | None = None
         self.controller = Controller(settings=self.settings.control)
         self.timeline = SignalTimeline()
         self._wake = asyncio.Event()
@@ -166,6 +183,11 @@ class Daemon:
                 self.controller.set_plan(ControlPlan.from_json(document))
             except (KeyError, TypeError, ValueError) as exc:
                 log.error("persisted plan unusable (%s); re-planning", exc)
+        household = self.store.load(HOUSEHOLD_DOC)
+        if isinstance(household, dict):
+            self.household.restore(household)
+        elif household is not None:
+            log.error("persisted household profile is not an object; starting from the default")
 
     def _save(self, name: str, document: Any) -> None:
         # Written by the store's writer thread (a failure is logged there): an fsync on the
@@ -187,8 +209,49 @@ class Daemon:
 
     def heater_changed(self) -> None:
         self._replan_needed = True
+        self._learn()
         self._wake.set()
         self._publish()
+
+    def _learn(self) -> None:
+        """Give the household profile the heater's latest reading (only on a right clock)."""
+        if not self.clock_synchronised():
+            return
+        view = self.heater.view()
+        if not view.connected:
+            return
+        reading = (view.stored_kwh, view.energy_used_kwh)
+        if reading == self._last_reading:
+            # The heater's state changed, not its readings: these were read earlier, and stamped
+            # now they would squeeze the energy of the last poll interval into a few seconds.
+            return
+        self._last_reading = reading
+        device = self.heater.details().device
+        self.household.observe(
+            self.clock.now(),
+            stored_kwh=view.stored_kwh,
+            used_kwh=view.energy_used_kwh,
+            capacity_kwh=view.capacity_kwh,
+            serial=None if device is None else device.serial,
+        )
+        if self.household.changed:
+            # At most once an hour (when an hour's draw is complete) or on a new heater.
+            self.household.changed = False
+            self._save(HOUSEHOLD_DOC, self.household.to_json())
+
+    def clock_synchronised(self) -> bool:
+        """Whether the system clock is synchronised; a change is logged."""
+        synchronised = self.clock_sync.synchronised()
+        if synchronised != self._synchronised:
+            if synchronised:
+                log.info("system clock synchronised: planning and reporting")
+            else:
+                log.warning(
+                    "system clock not synchronised: no planning, commands or reports until it is"
+                )
+            self._synchronised = synchronised
+            self._replan_needed = True
+        return synchronised
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -255,7 +318,12 @@ class Daemon:
         thread: a day of ten-second prices is tens of milliseconds of work that the event loop
         (and the heater's CTA-2045 timers) need not wait for. Signals or heater changes that
         arrive meanwhile ask for another plan."""
-        inputs = PlanInputs(now=now, signals=self.timeline, device=self.heater.view())
+        inputs = PlanInputs(
+            now=now,
+            signals=self.timeline,
+            device=self.heater.view(),
+            draw=self.household.forecast(),
+        )
         self._replan_needed = False
         try:
             plan = await asyncio.to_thread(self.planner, inputs)
@@ -264,6 +332,9 @@ class Daemon:
             log.exception("planning failed; keeping the previous plan")
             self._replan_needed = True
             return
+        if plan.price_unit is None and self.grid is not None:
+            # The unit the VTN gave with its prices, when the planner was not configured with one.
+            plan = replace(plan, price_unit=self.grid.labels().price_unit)
         self._adopt(plan, now)
 
     def _adopt(self, plan: ControlPlan, now: datetime) -> None:
@@ -281,7 +352,10 @@ class Daemon:
         self._last_replan = now
 
     async def control_step(self) -> SendCommand | None:
-        """One pass: re-plan when due, send what changed. Returns what was sent."""
+        """One pass: re-plan when due, send what changed. Returns what was sent. Nothing is
+        planned or sent while the clock is not synchronised."""
+        if not self.clock_synchronised():
+            return None
         now = self.clock.now()
         due = self._last_replan is None or now - self._last_replan >= (
             self.settings.control.replan_interval
@@ -324,6 +398,8 @@ class Daemon:
             if self._last_replan is not None:
                 deadline = min(deadline, self._last_replan + self.settings.control.replan_interval)
             delay = max(0.0, (deadline - now).total_seconds())
+            if not self._synchronised:
+                delay = min(delay, CLOCK_POLL_S * self.clock.speed)
             # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the wake-up when it
             # lands together with a cancellation and drops the cancellation (3.12 rebuilt
             # wait_for on asyncio.timeout for this), so a stop while the heater changes state
@@ -338,6 +414,8 @@ class Daemon:
         errors = ErrorOnce(log)
         while True:
             await self.clock.sleep(self.settings.report_tick_s)
+            if not self.clock_synchronised():
+                continue  # a report stamped at the wrong time is worse than a late one
             try:
                 self.grid.queue_reports(self.heater.view())
             except (OSError, ValueError) as exc:
@@ -372,6 +450,8 @@ class Daemon:
         doing = "normal" if active is None else active.kind.value.lower()
         vtn = "no VTN" if self.grid is None else ("VTN ok" if self.grid.health().ok else "VTN down")
         heater = "heater ok" if view.connected else "heater not connected"
+        if not self.clock_synchronised():
+            doing = "waiting for the clock to be synchronised"
         return f"{doing}; {heater}; {vtn}"
 
     def snapshot(self) -> ws.StatusSnapshot:
@@ -379,15 +459,23 @@ class Daemon:
         now = self.clock.now()
         view = self.heater.view()
         details = self.heater.details()
-        active = self.controller.desired(now)
+        synchronised = self.clock_synchronised()
+        active = self.controller.desired(now) if synchronised else None
+        labels = self.grid.labels() if self.grid is not None else GridLabels()
         # The card shows the event the gateway obeys, not merely the first one in force.
-        events = events_at(self.timeline, now, obeyed=None if active is None else active.event_id)
+        events = events_at(
+            self.timeline,
+            now,
+            obeyed=None if active is None else active.event_id,
+            program_names=labels.program_names,
+        )
         event_end = None
-        if active is not None and active.kind in _CURTAILING:
-            # The end of the whole command, not of its current interval (an event with one-minute
-            # intervals is one command until its last interval ends).
+        if active is not None:
+            # The end of the command running now, as the command list shows it: the whole
+            # command, not its current interval (an event with one-minute intervals is one
+            # command until its last interval ends), nor the end of the event it serves.
             event_end = self.controller.run_end(now)
-        if event_end is None and events.current is not None:
+        elif events.current is not None:
             event_end = events.current.end
         heater = ws.HeaterStatus.from_device(
             view.op_state if view.connected else None,
@@ -410,17 +498,41 @@ class Daemon:
             generated_at=now,
             heater=heater,
             health=ws.Health(heater_link=details.link, vtn=vtn),
-            gateway=ws.GatewayInfo(__version__, time.monotonic() - self._started),
+            gateway=ws.GatewayInfo(
+                __version__, time.monotonic() - self._started, clock_synchronised=synchronised
+            ),
             events=events,
-            plan=plan_for_page(self.controller.plan, now),
+            # A plan made (or persisted) before the clock was right is not shown as the plan.
+            plan=plan_for_page(self.controller.plan if synchronised else None, now),
             device=details.device,
         )
 
 
+#: What the command list says where the plan sends nothing: the heater on its own thermostat.
+NORMAL_REASON: Final = "Normal operation: the heater follows its own thermostat"
+
+
 def plan_for_page(plan: ControlPlan | None, now: datetime) -> ws.Plan:
+    """The plan as the page shows it: the next 24 hours from ``now``; the command list covers
+    them without a gap, the stretches without a command shown as normal operation."""
     if plan is None:
         return ws.Plan(step_minutes=15)
     horizon = now + timedelta(hours=24)
+    if plan.steps:
+        horizon = min(horizon, plan.steps[-1].start + timedelta(minutes=plan.step_minutes))
+    commands: list[ws.PlanCommand] = []
+    cursor: datetime | None = now
+    for c in plan.commands:
+        if (c.end is not None and c.end <= now) or c.start >= horizon:
+            continue
+        if cursor is not None and c.start > cursor:
+            commands.append(
+                ws.PlanCommand(cursor, c.start, CommandKind.NORMAL.value, NORMAL_REASON)
+            )
+        commands.append(ws.PlanCommand(c.start, c.end, c.kind.value, c.reason))
+        cursor = c.end
+    if cursor is not None and cursor < horizon:
+        commands.append(ws.PlanCommand(cursor, horizon, CommandKind.NORMAL.value, NORMAL_REASON))
     return ws.Plan(
         step_minutes=plan.step_minutes,
         start=plan.steps[0].start if plan.steps else None,
@@ -429,19 +541,24 @@ def plan_for_page(plan: ControlPlan | None, now: datetime) -> ws.Plan:
             for s in plan.steps
             if s.start < horizon
         ),
-        commands=tuple(
-            ws.PlanCommand(c.start, c.end, c.kind.value, c.reason)
-            for c in plan.commands
-            if (c.end is None or c.end > now) and c.start < horizon
-        ),
+        commands=tuple(commands),
         price_unit=plan.price_unit,
+        expected_cost=plan.expected_cost,
+        normal_cost=plan.normal_cost,
     )
 
 
-def events_at(timeline: SignalTimeline, now: datetime, obeyed: str | None = None) -> ws.Events:
+def events_at(
+    timeline: SignalTimeline,
+    now: datetime,
+    obeyed: str | None = None,
+    program_names: Mapping[str, str] | None = None,
+) -> ws.Events:
     """The current and next grid event (grouped by event id) for the page. The current one is
     the event the gateway obeys (``obeyed``, the event id of the command in force) when it is in
-    force; otherwise an instruction in force is shown before a price event in force."""
+    force; otherwise an instruction in force is shown before a price event in force.
+    ``program_names`` maps program ids to the names the VTN gave them."""
+    names = program_names or {}
     spans: dict[str, tuple[datetime, datetime, SignalInterval]] = {}
     for interval in timeline.intervals:
         if interval.kind not in _EVENT_SUMMARIES:
@@ -454,6 +571,7 @@ def events_at(timeline: SignalTimeline, now: datetime, obeyed: str | None = None
         return ws.EventInfo(
             id=key,
             program=first.program_id or None,
+            program_name=names.get(first.program_id),
             kind=first.kind,
             start=start,
             end=None if end.year >= 9000 else end,

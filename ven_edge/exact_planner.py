@@ -162,7 +162,7 @@ class ExactPlanner:
         )
         problem = build_problem(
             inputs.signals, state, self.config, inputs.now, self.model, prices=profile,
-            bounds=bounds,
+            bounds=bounds, draw=inputs.draw,
         )  # fmt: skip
         air = state.air_c if state.air_c is not None else self.config.air_c
         mains = inlet_c(state, self.model)

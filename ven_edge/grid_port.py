@@ -10,9 +10,9 @@ none twice (the outbox persists each report before it is sent).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -22,6 +22,7 @@ from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.link import LinkTiming, VtnLink
 from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
 from ven_edge.oadr3.webhook import WebhookReceiver
+from ven_edge.ports import GridLabels
 from ven_edge.signals import SignalTimeline
 from ven_edge.store import StateStore
 from ven_edge.web.status import VtnHealth
@@ -174,6 +175,23 @@ class VtnGridPort:
         # down) this keeps the cadence. The outbox refuses a report name it already holds.
         self.link.queue_due_reports()
 
+    def labels(self) -> GridLabels:
+        """Program names and the price unit, from what the client last fetched."""
+        programs = self.client.programs
+        names = {
+            pid: name
+            for pid, program in programs.items()
+            if isinstance(name := program.get("programName"), str)
+        }
+        unit = None
+        for event in self.client.events.values():
+            if unit is None and any(p.type == PRICE for i in event.intervals for p in i.payloads):
+                # An event's own descriptors describe its payloads; its program's are the default.
+                unit = price_unit_of(
+                    (d.payload_type, d.currency, d.units) for d in event.payload_descriptors
+                ) or price_unit_of(_raw_descriptors(programs.get(event.program_id)))
+        return GridLabels(program_names=names, price_unit=unit)
+
     def health(self) -> VtnHealth:
         h = self.link.health
         reg = self.client.registration
@@ -185,3 +203,39 @@ class VtnGridPort:
             # A refused registration (with its fix) matters more than an old transient error.
             last_error=h.registration_problem or h.last_error,
         )
+
+
+PRICE: Final = "PRICE"
+
+
+def price_unit_of(descriptors: Iterable[tuple[str, str | None, str | None]]) -> str | None:
+    """``"USD/KWH"`` from a PRICE payload descriptor's currency and units (OpenADR 3.0.1
+    ``payloadDescriptor``); the one given alone when the other is absent."""
+    for kind, currency, units in descriptors:
+        if kind != PRICE:
+            continue
+        if currency and units:
+            return f"{currency}/{units}"
+        if currency or units:
+            return currency or units
+    return None
+
+
+def _raw_descriptors(
+    program: Mapping[str, Any] | None,
+) -> Iterable[tuple[str, str | None, str | None]]:
+    raw = None if program is None else program.get("payloadDescriptors")
+    if not isinstance(raw, list):
+        return
+    for item in raw:
+        if isinstance(item, Mapping):
+            kind, currency, units = (
+                item.get("payloadType"),
+                item.get("currency"),
+                item.get("units"),
+            )
+            yield (
+                kind if isinstance(kind, str) else "",
+                currency if isinstance(currency, str) else None,
+                units if isinstance(units, str) else None,
+            )

@@ -9,8 +9,8 @@ control core → daemon) and lets the daemon run with the VTN unreachable or not
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ven_edge.control import Delivery, DeviceView, SendCommand
@@ -26,6 +26,15 @@ class HeaterDetails:
     device: DeviceInfo | None = None
     set_point_f: float | None = None
     power_w: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GridLabels:
+    """Names the page shows for what the VTN sent: program names by program id, and the price
+    unit from the price events' (or their programs') payload descriptors, e.g. "USD/KWH"."""
+
+    program_names: Mapping[str, str] = field(default_factory=dict)
+    price_unit: str | None = None
 
 
 class HeaterPort(Protocol):
@@ -68,3 +77,5 @@ class GridPort(Protocol):
         ...
 
     def health(self) -> VtnHealth: ...
+
+    def labels(self) -> GridLabels: ...

@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ven_edge.clock import Clock, WallClock
+from ven_edge.clocksync import ClockSync, SystemClockSync
 from ven_edge.config import Config, ConfigError, load_config
 from ven_edge.control import ControlPlan, PlanInputs, Planner
 from ven_edge.daemon import Daemon, StartupError
@@ -208,13 +209,17 @@ async def serve(
     stop: asyncio.Event | None = None,
     heater: HeaterPort | None = None,
     started: Callable[[Parts], Awaitable[None]] | None = None,
+    clock_sync: ClockSync | None = None,
     freeze_heap: bool = False,
 ) -> None:
     """Run the daemon for ``config`` until ``stop`` is set (or SIGTERM/SIGINT).
 
-    ``freeze_heap`` (the daemon process, not a host sharing its interpreter such as a test run)
-    exempts what start-up built from later garbage collection passes
-    (:func:`freeze_startup_heap`)."""
+    ``clock_sync`` says whether the clock is synchronised; by default the system's answer for
+    the wall clock, and always yes for a given (simulated) ``clock``. ``freeze_heap`` (the daemon
+    process, not a host sharing its interpreter such as a test run) exempts what start-up built
+    from later garbage collection passes (:func:`freeze_startup_heap`)."""
+    if clock_sync is None and clock is None and config.clock.require_sync:
+        clock_sync = SystemClockSync()
     clock = clock or WallClock()
     stop = stop or asyncio.Event()
     store = StateStore(config.state.dir)
@@ -234,6 +239,7 @@ async def serve(
         clock=clock,
         notifier=notifier,
         on_status=None if status_notifier is None else status_notifier.notify,
+        clock_sync=clock_sync,
     )
     parts = Parts(daemon=daemon, heater=heater, grid=grid)
     loop = asyncio.get_running_loop()

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from hil.sim import run_simulator
 from tests.conftest import make_certificate, run_module
+from tests.daemon.test_clock_hold import Switch
 from tests.oadr3.loopback import serving
 from tests.vtn_lite.conftest import CLIENTS, make_config
 from ven_edge.check import (
@@ -28,6 +29,7 @@ from ven_edge.check import (
     run_checks,
     service_user_denied,
 )
+from ven_edge.clocksync import AlwaysSynchronised
 from vtn_lite.server import running_vtn
 
 
@@ -41,6 +43,7 @@ def pty_port() -> Iterator[Path]:
         os.close(master)
 
 
+SYNCED = AlwaysSynchronised()
 COMMISSIONING = "CTA-2045 commissioning (device information, operational state)"
 
 
@@ -58,12 +61,15 @@ def statuses(results: list) -> dict[str, str]:  # type: ignore[type-arg]
 
 
 async def test_sample_config_passes_with_serial_and_network_skipped(tmp_path: Path) -> None:
-    ctx = CheckContext(write_config(tmp_path), skip_serial=True, skip_network=True)
+    ctx = CheckContext(
+        clock_sync=SYNCED, config_path=write_config(tmp_path), skip_serial=True, skip_network=True
+    )
     results = await run_checks(ctx)
     assert statuses(results) == {
         "configuration is valid": "pass",
         "client secret is private": "skip",
         "state directory is writable": "pass",
+        "system clock is synchronised": "skip",
         "serial port opens": "skip",
         "CTA-2045 commissioning (device information, operational state)": "skip",
         "VTN is reachable": "skip",
@@ -73,12 +79,12 @@ async def test_sample_config_passes_with_serial_and_network_skipped(tmp_path: Pa
     }
     out = io.StringIO()
     assert print_report(results, out) is True
-    assert out.getvalue().splitlines()[-1] == "OK: 2 pass, 7 skip"
+    assert out.getvalue().splitlines()[-1] == "OK: 2 pass, 8 skip"
 
 
 async def test_invalid_config_fails_and_skips_what_depends_on_it(tmp_path: Path) -> None:
     path = write_config(tmp_path, "[log]\nlevel = 'loud'\n")
-    results = await run_checks(CheckContext(path))
+    results = await run_checks(CheckContext(clock_sync=SYNCED, config_path=path))
     first = results[0].outcome
     assert first.status == "fail"
     assert 'log.level = "loud": must be one of' in first.detail
@@ -92,7 +98,9 @@ async def test_invalid_config_fails_and_skips_what_depends_on_it(tmp_path: Path)
 async def test_state_dir_missing_or_read_only(tmp_path: Path) -> None:
     path = write_config(tmp_path)
     (tmp_path / "state").rmdir()
-    results = await run_checks(CheckContext(path, skip_serial=True, skip_network=True))
+    results = await run_checks(
+        CheckContext(clock_sync=SYNCED, config_path=path, skip_serial=True, skip_network=True)
+    )
     state = results[2].outcome
     assert state.status == "fail"
     assert "does not exist" in state.detail
@@ -101,7 +109,7 @@ async def test_state_dir_missing_or_read_only(tmp_path: Path) -> None:
 
 async def test_inline_secret_in_a_world_readable_config_fails(tmp_path: Path) -> None:
     path = write_config(tmp_path, '[vtn]\nclient_id = "a"\nclient_secret = "hunter2"\n')
-    ctx = CheckContext(path, skip_serial=True, skip_network=True)
+    ctx = CheckContext(clock_sync=SYNCED, config_path=path, skip_serial=True, skip_network=True)
     results = await run_checks(ctx)
     secret = results[1].outcome
     assert secret.status == "fail"
@@ -117,7 +125,7 @@ async def test_secret_file_loosened_after_loading_is_caught(tmp_path: Path) -> N
     secret.write_text("x")
     secret.chmod(0o600)
     path = write_config(tmp_path, f'[vtn]\nclient_id = "a"\nclient_secret_file = "{secret}"\n')
-    ctx = CheckContext(path, skip_serial=True, skip_network=True)
+    ctx = CheckContext(clock_sync=SYNCED, config_path=path, skip_serial=True, skip_network=True)
     await run_checks(ctx, CHECKS[:1])
     secret.chmod(0o644)
     outcome = await CHECKS[1].run(ctx)
@@ -128,7 +136,9 @@ async def test_secret_file_loosened_after_loading_is_caught(tmp_path: Path) -> N
 async def test_commissioning_against_the_simulated_heater(tmp_path: Path) -> None:
     link = tmp_path / "heater"
     async with run_simulator(link):
-        ctx = CheckContext(write_config(tmp_path, port=str(link)), skip_network=True)
+        ctx = CheckContext(
+            clock_sync=SYNCED, config_path=write_config(tmp_path, port=str(link)), skip_network=True
+        )
         results = await run_checks(ctx)
     by_name = {r.name: r.outcome for r in results}
     assert by_name["serial port opens"].status == "pass"
@@ -144,7 +154,10 @@ async def test_silent_heater_fails_commissioning_with_the_fix(
 ) -> None:
     # A pty nobody answers on: the port opens, the heater never replies.
     ctx = CheckContext(
-        write_config(tmp_path, port=str(pty_port)), skip_network=True, commission_timeout_s=0.5
+        clock_sync=SYNCED,
+        config_path=write_config(tmp_path, port=str(pty_port)),
+        skip_network=True,
+        commission_timeout_s=0.5,
     )
     by_name = {r.name: r.outcome for r in await run_checks(ctx)}
     assert by_name["serial port opens"].status == "pass"
@@ -184,7 +197,11 @@ async def vtn_url() -> AsyncIterator[str]:
 
 
 async def test_vtn_reachable_on_loopback(tmp_path: Path, vtn_url: str) -> None:
-    ctx = CheckContext(write_config(tmp_path, f'[vtn]\nurl = "{vtn_url}"\n'), skip_serial=True)
+    ctx = CheckContext(
+        clock_sync=SYNCED,
+        config_path=write_config(tmp_path, f'[vtn]\nurl = "{vtn_url}"\n'),
+        skip_serial=True,
+    )
     by_name = {r.name: r.outcome for r in await run_checks(ctx)}
     assert by_name["VTN is reachable"] == Outcome.passed(f"{vtn_url} answered HTTP 200")
     assert by_name["VTN token obtained"].status == "skip"  # no client_id: no token to get
@@ -192,7 +209,9 @@ async def test_vtn_reachable_on_loopback(tmp_path: Path, vtn_url: str) -> None:
 
 async def test_vtn_server_error_and_silence(tmp_path: Path, vtn_url: str) -> None:
     ctx = CheckContext(
-        write_config(tmp_path, f'[vtn]\nurl = "{vtn_url}?status=503"\n'), skip_serial=True
+        clock_sync=SYNCED,
+        config_path=write_config(tmp_path, f'[vtn]\nurl = "{vtn_url}?status=503"\n'),
+        skip_serial=True,
     )
     failed = {r.name: r.outcome for r in await run_checks(ctx)}["VTN is reachable"]
     assert failed.status == "fail"
@@ -201,7 +220,8 @@ async def test_vtn_server_error_and_silence(tmp_path: Path, vtn_url: str) -> Non
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
     ctx = CheckContext(
-        write_config(tmp_path, f'[vtn]\nurl = "http://127.0.0.1:{closed_port}/"\n'),
+        clock_sync=SYNCED,
+        config_path=write_config(tmp_path, f'[vtn]\nurl = "http://127.0.0.1:{closed_port}/"\n'),
         skip_serial=True,
     )
     results = {r.name: r.outcome for r in await run_checks(ctx)}
@@ -221,7 +241,9 @@ async def test_token_from_vtn_lite(tmp_path: Path) -> None:
     client_id, secret, _ = CLIENTS["ven"]
     async with running_vtn(make_config()) as vtn:
         body = vtn_body(tmp_path, vtn.base_url, client_id, secret)
-        ctx = CheckContext(write_config(tmp_path, body), skip_serial=True)
+        ctx = CheckContext(
+            clock_sync=SYNCED, config_path=write_config(tmp_path, body), skip_serial=True
+        )
         by_name = {r.name: r.outcome for r in await run_checks(ctx)}
     assert by_name["VTN is reachable"].status == "pass"
     token = by_name["VTN token obtained"]
@@ -232,7 +254,9 @@ async def test_wrong_secret_is_refused_with_the_fix(tmp_path: Path) -> None:
     client_id, _, _ = CLIENTS["ven"]
     async with running_vtn(make_config()) as vtn:
         body = vtn_body(tmp_path, vtn.base_url, client_id, "not-the-secret")
-        ctx = CheckContext(write_config(tmp_path, body), skip_serial=True)
+        ctx = CheckContext(
+            clock_sync=SYNCED, config_path=write_config(tmp_path, body), skip_serial=True
+        )
         token = {r.name: r.outcome for r in await run_checks(ctx)}["VTN token obtained"]
     assert token.status == "fail"
     assert f"refused the credentials of client {client_id}" in token.detail
@@ -252,7 +276,9 @@ async def test_custom_checks_plug_in_and_requirements_chain(tmp_path: Path) -> N
         return Outcome.passed("never")
 
     checks = (Check("boom", boom), Check("after", after, requires=("boom",)))
-    results = await run_checks(CheckContext(tmp_path / "x.toml"), checks)
+    results = await run_checks(
+        CheckContext(clock_sync=SYNCED, config_path=tmp_path / "x.toml"), checks
+    )
     assert seen == ["boom"]
     assert results[1].outcome == Outcome.skipped("needs: boom")
 
@@ -300,13 +326,19 @@ async def test_untrusted_vtn_certificate_asks_for_ca_file(
     tmp_path: Path, tls_vtn_url: tuple[str, Path]
 ) -> None:
     url, cert = tls_vtn_url
-    ctx = CheckContext(write_config(tmp_path, f'[vtn]\nurl = "{url}"\n'), skip_serial=True)
+    ctx = CheckContext(
+        clock_sync=SYNCED,
+        config_path=write_config(tmp_path, f'[vtn]\nurl = "{url}"\n'),
+        skip_serial=True,
+    )
     reachable = {r.name: r.outcome for r in await run_checks(ctx)}["VTN is reachable"]
     assert reachable.status == "fail"
     assert "not trusted" in reachable.detail
     assert "vtn.ca_file" in reachable.fix
     ctx = CheckContext(
-        write_config(tmp_path, f'[vtn]\nurl = "{url}"\nca_file = "{cert}"\n'), skip_serial=True
+        clock_sync=SYNCED,
+        config_path=write_config(tmp_path, f'[vtn]\nurl = "{url}"\nca_file = "{cert}"\n'),
+        skip_serial=True,
     )
     reachable = {r.name: r.outcome for r in await run_checks(ctx)}["VTN is reachable"]
     assert reachable == Outcome.passed(f"{url} answered HTTP 200")
@@ -334,7 +366,7 @@ async def test_version_mismatch_is_a_failure_with_the_fix(
         url = vtn.base_url if spoken == "3.1.0" else vtn.base_url_301
         body = vtn_body(tmp_path, url, client_id, secret) + f'version = "{configured}"\n'
         path = write_config(tmp_path, body)
-        ctx = CheckContext(path, skip_serial=True)
+        ctx = CheckContext(clock_sync=SYNCED, config_path=path, skip_serial=True)
         results = await run_checks(ctx)
     by_name = {r.name: r.outcome for r in results}
     version = by_name["VTN speaks the configured OpenADR version"]
@@ -355,9 +387,38 @@ async def test_version_mismatch_is_a_failure_with_the_fix(
 
 async def test_vtn_url_credentials_and_query_are_not_printed(tmp_path: Path, vtn_url: str) -> None:
     url = vtn_url.replace("http://", "http://vtnuser:S3cretPw@") + "?apikey=K3yValue"
-    ctx = CheckContext(write_config(tmp_path, f'[vtn]\nurl = "{url}"\n'), skip_serial=True)
+    ctx = CheckContext(
+        clock_sync=SYNCED,
+        config_path=write_config(tmp_path, f'[vtn]\nurl = "{url}"\n'),
+        skip_serial=True,
+    )
     out = io.StringIO()
     print_report(await run_checks(ctx), out)
     assert "answered HTTP" in out.getvalue()
     for secret in ("vtnuser", "S3cretPw", "K3yValue"):
         assert secret not in out.getvalue()
+
+
+async def test_clock_line(tmp_path: Path) -> None:
+    name = "system clock is synchronised"
+    path = write_config(tmp_path)
+    assert [c.name for c in CHECKS[:4]][-1] == name  # after the configuration's checks
+    ctx = CheckContext(path, clock_sync=Switch(False), skip_network=True)
+    assert statuses(await run_checks(ctx, CHECKS[:4]))[name] == "skip"  # NTP is network time
+    ctx = CheckContext(path, clock_sync=Switch(False))
+    results = await run_checks(ctx, CHECKS[:4])
+    outcome = next(r.outcome for r in results if r.name == name)
+    assert outcome.status == "fail"
+    assert "will not plan, command the heater or report until it is" in outcome.detail
+    assert "timedatectl set-ntp true" in outcome.fix
+    out = io.StringIO()
+    assert print_report(results, out) is False
+    assert f"[ FAIL  ] {name}: not synchronised" in out.getvalue()
+
+    ctx = CheckContext(path, clock_sync=Switch(True))
+    assert statuses(await run_checks(ctx, CHECKS[:4]))[name] == "pass"
+
+    relaxed = write_config(tmp_path, "[clock]\nrequire_sync = false\n")
+    ctx = CheckContext(relaxed, clock_sync=Switch(False))
+    outcome = next(r.outcome for r in await run_checks(ctx, CHECKS[:4]) if r.name == name)
+    assert outcome == Outcome.skipped("not required (clock.require_sync = false)")

@@ -3,6 +3,7 @@ removing its working folder; the terminal's log lines carry the demo's clock, as
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -43,7 +44,11 @@ def test_demo_starts_serves_the_page_and_stops_on_sigint(tmp_path: Path) -> None
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/status", timeout=2) as r:
                     status = json.load(r)
-                if status["plan"]["intervals"] and status["health"]["vtn"]["ok"]:
+                if (
+                    status["plan"]["intervals"]
+                    and status["health"]["vtn"]["ok"]
+                    and status["plan"]["price_unit"]
+                ):
                     break
             except OSError:
                 pass
@@ -53,6 +58,17 @@ def test_demo_starts_serves_the_page_and_stops_on_sigint(tmp_path: Path) -> None
         assert status["health"]["vtn"]["ven_id"]
         assert status["plan"]["intervals"], "no plan on the page"
         assert status["generated_at"].startswith("2026-02-17")  # the demo's clock
+        # The simulated clock is never held for synchronisation, whatever the host's clock.
+        assert status["gateway"]["clock_synchronised"] is True
+        # The unit as the VTN gave it (sample_data/) and the program's name as the demo named it.
+        assert status["plan"]["price_unit"] == "USD/KWH"
+        events = [e for e in status["events"].values() if e is not None]
+        assert events
+        assert all(e["program_name"] == "etou-dyn" for e in events)  # demo.PROGRAM_NAME
+        # The command list covers the plan's horizon from now, without gaps.
+        commands = status["plan"]["commands"]
+        assert commands[0]["start"] == status["generated_at"]
+        assert all(a["end"] == b["start"] for a, b in itertools.pairwise(commands))
         with urllib.request.urlopen(f"http://127.0.0.1:{web}/", timeout=2) as r:
             assert b"<html" in r.read().lower()
         proc.send_signal(signal.SIGINT)

@@ -48,6 +48,9 @@ port = {free_port()}
 
 [state]
 dir = "{path.parent / "state"}"
+
+[clock]
+require_sync = false
 """
     )
     return path

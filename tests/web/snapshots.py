@@ -86,19 +86,21 @@ def make_plan(*, load_up_kwh: float = 0.45) -> Plan:
 
 PEAK_EVENT = EventInfo(
     id="evt-peak-0114",
-    program="Winter peak pricing",
+    program="prog-winter-7",
     kind="PRICE",
     start=PEAK_START,
     end=PEAK_END,
     summary="Evening peak price 0.42 USD/kWh",
+    program_name="Winter peak pricing",
 )
 NEXT_EVENT = EventInfo(
     id="evt-peak-0115",
-    program="Winter peak pricing",
+    program="prog-winter-7",
     kind="PRICE",
     start=NEXT_PEAK_START,
     end=NEXT_PEAK_END,
     summary="Evening peak price 0.42 USD/kWh",
+    program_name="Winter peak pricing",
 )
 
 
@@ -111,6 +113,7 @@ def make_snapshot(
     stored_kwh: float = 2.9,
     power_w: float = 450,
     plan: Plan | None = None,
+    clock_synchronised: bool = True,
 ) -> StatusSnapshot:
     return StatusSnapshot(
         generated_at=now,
@@ -146,7 +149,11 @@ def make_snapshot(
             firmware="2.3.1 (2024-05-02)",
             cta2045_version="B",
         ),
-        gateway=GatewayInfo(version="0.1.0", uptime_s=3 * 86400 + 4 * 3600 + 12 * 60),
+        gateway=GatewayInfo(
+            version="0.1.0",
+            uptime_s=3 * 86400 + 4 * 3600 + 12 * 60,
+            clock_synchronised=clock_synchronised,
+        ),
     )
 
 

@@ -29,6 +29,8 @@ from tests.web.snapshots import (
     make_snapshot,
     saving_snapshot,
 )
+from ven_edge.control import CommandKind, ControlPlan, PlannedCommand, PlanStep
+from ven_edge.daemon import plan_for_page
 from ven_edge.web.app import StatusNotifier, create_app, start_web
 from ven_edge.web.status import (
     GatewayInfo,
@@ -205,6 +207,7 @@ async def test_page_shows_state_chart_events_health(browser: Browser, serve) -> 
     await expect(next_event).to_contain_text("Evening peak price 0.42 USD/kWh")
     await expect(next_event).to_contain_text("17:00 – 19:00 · starts in 30 min")
     await expect(next_event).to_contain_text("Program: Winter peak pricing")
+    await expect(next_event).not_to_contain_text("prog-winter-7")  # the name, not the id
 
     # The chart: drawn by Chart.js with one point per planning step in the next 24 hours.
     snapshot_json = site.provider.snapshot.as_json(ZONE)
@@ -274,6 +277,9 @@ async def test_page_shows_state_chart_events_health(browser: Browser, serve) -> 
     await expect(page.locator("#device")).to_contain_text("0x0A05")
     await expect(page.locator("#gateway")).to_have_text("ven-edge 0.1.0 · running for 3 days")
     await expect(page.locator("#stale")).to_be_hidden()
+    await expect(page.locator("#clock")).to_be_hidden()
+    await expect(page.locator("#saving")).to_be_hidden()  # the planner gave no cost
+    await expect(page.locator("#price-unit")).to_have_text("Prices in USD/kWh")
 
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "status-page.png", full_page=True)
@@ -508,4 +514,49 @@ async def test_page_before_anything_is_known(browser: Browser, serve) -> None:
     assert await page.evaluate(NO_OVERFLOW)
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "status-page-starting.png", full_page=True)
+    assert log.errors == []
+
+
+async def test_page_says_what_is_happening(browser: Browser, serve) -> None:
+    # The plan as the daemon hands it over: the command list covers the horizon, stretches
+    # without a command as normal operation, with the day's expected cost against normal mode.
+    control = ControlPlan(
+        made_at=NOW,
+        commands=(
+            PlannedCommand(
+                NOW + timedelta(hours=1), NOW + timedelta(hours=3), CommandKind.SHED, "dear"
+            ),
+        ),
+        steps=tuple(PlanStep(NOW + k * timedelta(minutes=15), 0.2, 0.1, None) for k in range(96)),
+        price_unit="USD/KWH",
+        expected_cost=1.19,
+        normal_cost=1.5,
+    )
+    plan = plan_for_page(control, NOW)
+    site = await serve(snapshot=make_snapshot(state_code=1, plan=plan))
+    page, log = await open_page(browser, site.url)
+    commands = page.locator("#commands li")
+    await expect(commands).to_have_count(3)
+    await expect(commands.nth(0)).to_contain_text("Now–17:30")
+    await expect(commands.nth(0)).to_contain_text("Normal operation")
+    await expect(commands.nth(1)).to_contain_text("17:30–19:30")
+    await expect(commands.nth(2)).to_contain_text("19:30–16:30")
+    await expect(commands.nth(2)).to_contain_text("Normal operation")
+    await expect(page.locator("#saving")).to_have_text(
+        "Expected saving over the next 24 hours: 0.31 USD "
+        "(1.19 USD instead of 1.50 USD in normal operation)"
+    )
+    await expect(page.locator("#price-unit")).to_have_text("Prices in USD/KWH")
+    await expect(page.locator("#clock")).to_be_hidden()
+
+    # Without a synchronised clock the gateway plans nothing, and the page says why.
+    site.provider.set(
+        make_snapshot(state_code=1, plan=Plan(step_minutes=15), clock_synchronised=False)
+    )
+    await expect(page.locator("#clock")).to_be_visible()
+    await expect(page.locator("#clock")).to_contain_text("clock is not set yet")
+    await expect(page.locator("#commands li")).to_have_text(
+        "No plan yet: the heater runs normally."
+    )
+    await expect(page.locator("#saving")).to_be_hidden()
     assert log.errors == []

@@ -221,7 +221,13 @@ def sample_snapshot(tz: ZoneInfo = DENVER) -> StatusSnapshot:
         ),
         events=Events(
             current=EventInfo(
-                "ev-1", "Winter peak", "PRICE", start, EVENT_END, "Evening peak price"
+                "ev-1",
+                "prog-7",
+                "PRICE",
+                start,
+                EVENT_END,
+                "Evening peak price",
+                program_name="Winter peak",
             ),
             next=None,
         ),
@@ -229,6 +235,8 @@ def sample_snapshot(tz: ZoneInfo = DENVER) -> StatusSnapshot:
             step_minutes=60,
             start=start,
             price_unit="USD/kWh",
+            expected_cost=1.2345,
+            normal_cost=1.5,
             intervals=tuple(
                 PlanInterval(start + timedelta(hours=h), 0.1 + h / 100, 0.5 if h < 2 else 0, 2.0)
                 for h in range(3)
@@ -268,7 +276,8 @@ def test_snapshot_json_contract() -> None:
     assert events["next"] is None
     assert events["current"] == {
         "id": "ev-1",
-        "program": "Winter peak",
+        "program": "prog-7",
+        "program_name": "Winter peak",
         "kind": "PRICE",
         "start": "2026-01-14T16:00:00-07:00",
         "end": "2026-01-14T19:00:00-07:00",
@@ -278,6 +287,8 @@ def test_snapshot_json_contract() -> None:
     assert isinstance(plan, dict)
     assert plan["step_minutes"] == 60
     assert plan["start"] == "2026-01-14T16:00:00-07:00"
+    assert (plan["expected_cost"], plan["normal_cost"]) == (1.2345, 1.5)
+    assert plan["expected_saving"] == pytest.approx(0.2655)
     intervals = plan["intervals"]
     assert isinstance(intervals, list)
     assert intervals[1] == {
@@ -313,7 +324,7 @@ def test_snapshot_json_contract() -> None:
     device = doc["device"]
     assert isinstance(device, dict)
     assert device["device_type_name"] == "Water heater, heat pump"
-    assert doc["gateway"] == {"version": "0.1.0", "uptime_s": 3726}
+    assert doc["gateway"] == {"version": "0.1.0", "uptime_s": 3726, "clock_synchronised": True}
     heater = doc["heater"]
     assert isinstance(heater, dict)
     assert heater["stored_pct"] == 32.0
@@ -345,6 +356,9 @@ def test_empty_plan_and_no_device() -> None:
         "step_minutes": 15,
         "start": None,
         "price_unit": None,
+        "expected_cost": None,
+        "normal_cost": None,
+        "expected_saving": None,
         "intervals": [],
         "commands": [],
     }

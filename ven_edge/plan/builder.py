@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,6 +37,11 @@ MIN_USEFUL_C = 43.3
 DOE_AIR_C = 19.7
 #: Water temperature at the condenser assumed when the tank temperature is unknown (°C).
 DEFAULT_WATER_C = 45.0
+
+
+#: Expected thermal draw (kWh) in ``[start, end)``: a household's learned profile
+#: (:class:`ven_edge.household.DrawForecast`) replaces ``PlannerConfig.draw_kwh_by_hour``.
+DrawProfile = Callable[[datetime, datetime], float]
 
 
 class BuildError(ValueError):
@@ -194,6 +199,13 @@ def draw_between(
     return tuple(out)
 
 
+def _draw_kwh(draw: DrawProfile, start: datetime, step: timedelta) -> float:
+    value = draw(start, start + step)
+    if not math.isfinite(value) or value < 0:
+        raise BuildError(f"draw profile gave {value!r} kWh at {start.isoformat()}")
+    return value
+
+
 def _tank_mass(model: HpwhModel | None) -> float | None:
     return None if model is None else model.heat_capacity_kwh_per_k
 
@@ -269,6 +281,7 @@ def build_problem(
     model: HpwhModel | None = None,
     prices: Profile | None = None,
     bounds: Sequence[datetime] | None = None,
+    draw: DrawProfile | None = None,
 ) -> Problem:
     """The problem for the horizon starting at ``now`` (aware), one interval per ``config.step``
     or, when ``bounds`` is given, one per pair of consecutive bounds (``bounds[0]`` is ``now``;
@@ -276,7 +289,8 @@ def build_problem(
     ``step_hours`` stays the nominal step.
 
     ``prices`` is ``timeline``'s PRICE :func:`~ven_edge.signal_profile.winner_profile`, when the
-    caller has it already."""
+    caller has it already; ``draw``, when given, is the expected draw per step instead of
+    ``config.draw_kwh_by_hour``."""
     if now.tzinfo is None:
         raise BuildError("now must be timezone-aware")
     if config.step <= timedelta(0) or config.horizon < config.step:
@@ -291,7 +305,10 @@ def build_problem(
     price = prices_between(
         winner_profile(timeline, PRICE) if prices is None else prices, bounds, config.gap_price
     )
-    load = list(draw_between(config.draw_kwh_by_hour, config.draw_utc_offset, bounds))
+    if draw is None:
+        load = list(draw_between(config.draw_kwh_by_hour, config.draw_utc_offset, bounds))
+    else:
+        load = [_draw_kwh(draw, a, b - a) for a, b in itertools.pairwise(bounds)]
 
     stored, capacity = stored_energy(state, config, model)
     mains = inlet_c(state, model)

@@ -226,6 +226,7 @@ class EventInfo:
     start: datetime
     end: datetime | None
     summary: str
+    program_name: str | None = None  # the program's name from the VTN; ``program`` is its id
 
     def __post_init__(self) -> None:
         _require_aware("event start", self.start)
@@ -235,6 +236,7 @@ class EventInfo:
         return {
             "id": self.id,
             "program": self.program,
+            "program_name": self.program_name,
             "kind": self.kind,
             "start": _time(self.start, tz),
             "end": _time(self.end, tz),
@@ -306,6 +308,16 @@ class Plan:
     intervals: tuple[PlanInterval, ...] = ()
     commands: tuple[PlanCommand, ...] = ()
     price_unit: str | None = None
+    #: The plan's expected cost over its horizon and that of normal operation, in the price's
+    #: currency; None when the planner does not say.
+    expected_cost: float | None = None
+    normal_cost: float | None = None
+
+    @property
+    def expected_saving(self) -> float | None:
+        if self.expected_cost is None or self.normal_cost is None:
+            return None
+        return self.normal_cost - self.expected_cost
 
     def __post_init__(self) -> None:
         if self.step_minutes <= 0:
@@ -317,6 +329,9 @@ class Plan:
             "step_minutes": self.step_minutes,
             "start": _time(self.start, tz),
             "price_unit": self.price_unit,
+            "expected_cost": _round(self.expected_cost, 4),
+            "normal_cost": _round(self.normal_cost, 4),
+            "expected_saving": _round(self.expected_saving, 4),
             "intervals": [interval.as_json(tz) for interval in self.intervals],
             "commands": [command.as_json(tz) for command in self.commands],
         }
@@ -420,9 +435,15 @@ class DeviceInfo:
 class GatewayInfo:
     version: str
     uptime_s: float
+    #: False while the system clock is not synchronised: nothing is planned or reported.
+    clock_synchronised: bool = True
 
     def as_json(self) -> JSONObject:
-        return {"version": self.version, "uptime_s": round(self.uptime_s)}
+        return {
+            "version": self.version,
+            "uptime_s": round(self.uptime_s),
+            "clock_synchronised": self.clock_synchronised,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,7 +164,8 @@
     if (current && event.end) when += " · " + duration(ms(event.end) - ms(nowIso)) + " left";
     if (!current) when += " · starts in " + duration(ms(event.start) - ms(nowIso));
     parts.push(el("p", "event-when", when));
-    if (event.program) parts.push(el("p", "muted small", "Program: " + event.program));
+    // The program's name as the utility gave it; its id means nothing to a homeowner.
+    if (event.program_name) parts.push(el("p", "muted small", "Program: " + event.program_name));
     return parts;
   }
 
@@ -369,6 +370,46 @@
     chart.update("none");
   }
 
+  // "USD" from a price unit such as "USD/KWH"; null when there is none.
+  function currencyOf(priceUnit) {
+    if (!priceUnit) return null;
+    return priceUnit.split("/")[0] || null;
+  }
+
+  function money(value, currency) {
+    const text = number(value, 2);
+    return currency ? text + " " + currency : text;
+  }
+
+  // The day's expected saving, in money, when the planner estimates it; and the price unit.
+  function renderSaving(plan) {
+    const currency = currencyOf(plan.price_unit);
+    const saving = $("saving");
+    if (plan.expected_saving === null || plan.expected_saving === undefined) {
+      saving.hidden = true;
+    } else {
+      const amount = money(Math.abs(plan.expected_saving), currency);
+      saving.textContent =
+        plan.expected_saving >= 0
+          ? "Expected saving over the next 24 hours: " +
+            amount +
+            " (" +
+            money(plan.expected_cost, currency) +
+            " instead of " +
+            money(plan.normal_cost, currency) +
+            " in normal operation)"
+          : "Expected to cost " + amount + " more than normal operation (utility instructions)";
+      saving.hidden = false;
+    }
+    const unit = $("price-unit");
+    unit.textContent = plan.price_unit ? "Prices in " + plan.price_unit : "";
+    unit.hidden = !plan.price_unit;
+  }
+
+  function renderClock(gateway) {
+    $("clock").hidden = gateway.clock_synchronised !== false;
+  }
+
   function renderCommands(plan, nowIso) {
     const now = ms(nowIso);
     const upcoming = plan.commands.filter(
@@ -484,6 +525,8 @@
     renderEvents(status.events, now);
     renderChart(status.plan, now);
     renderCommands(status.plan, now);
+    renderSaving(status.plan);
+    renderClock(status.gateway);
     renderHealth(status.health, now);
     renderDevice(status.device);
     renderGateway(status.gateway, now);
