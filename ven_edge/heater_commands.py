@@ -127,11 +127,12 @@ class CommandChoice:
         """The status page's ``commands`` field."""
         if self.refused is not None:
             return f"basic ({self.refused})"
+        rich = []
         if supports_advanced_load_up(snapshot):
-            return "Advanced Load Up"
+            rich.append("Advanced Load Up")
         if self.options.mixing_valve and supports_set_point(snapshot):
-            return f"set point (up to {f_to_c(self.ceiling_f):g} °C)"
-        return "basic"
+            rich.append(f"set point (up to {f_to_c(self.ceiling_f):g} °C)")
+        return ", ".join(rich) or "basic"
 
 
 @dataclass(frozen=True, slots=True)

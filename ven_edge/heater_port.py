@@ -18,6 +18,7 @@ from ven_edge.config import HeaterConfig
 from ven_edge.control import CommandKind, Delivery, DeviceView, Outcome, SendCommand
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.encodings import ResponseCode
+from ven_edge.cta2045.link import LinkBusy
 from ven_edge.cta2045.ucm import CommandOutcome, Status, UcmConfig, UcmSession
 from ven_edge.heater_commands import (
     CommandChoice,
@@ -48,8 +49,10 @@ WH_PER_KWH: Final = 1000.0
 SET_POINT_DOC: Final = "set_point"
 #: How often one set-point raise may be narrowed after "bad value" before Basic is used.
 NARROWING_TRIES: Final = 4
-#: How long stopping waits for the user's set point to be restored.
-RESTORE_ON_STOP_S: Final = 10.0
+#: How long stopping waits for the user's set point to be restored: more than one request with
+#: every retry (4 x (200 ms + 3 s), docs/cta2045.md §5) that a cancelled command leaves behind.
+RESTORE_ON_STOP_S: Final = 20.0
+LINE_BUSY_WAIT_S: Final = 0.1
 _LOAD_UPS: Final = frozenset({CommandKind.LOAD_UP, CommandKind.ADVANCED_LOAD_UP})
 
 
@@ -195,16 +198,30 @@ class UcmHeaterPort:
         self._temperatures = asyncio.create_task(self._read_temperatures(), name="temperatures")
 
     async def stop(self) -> None:
+        # The user's set point goes back while the reads still run: a read cancelled on the
+        # wire would leave the link busy for the restore.
+        if self.raised and self.session.connected:
+            try:
+                async with asyncio.timeout(RESTORE_ON_STOP_S):
+                    await self._restore_when_line_free()
+            except (OSError, RuntimeError, TimeoutError) as exc:
+                log.error("user's set point not restored on stop (%s): restored at next start", exc)
         task, self._temperatures = self._temperatures, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self.raised and self.session.connected:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(RESTORE_ON_STOP_S):
-                    await self.restore_set_point()
         await self.session.stop()
+
+    async def _restore_when_line_free(self) -> None:
+        """Restore the user's set point; a command cancelled on the wire as the daemon stopped
+        holds the link until its reply or timeout (docs/cta2045.md §5), so wait that out."""
+        while True:
+            try:
+                await self.restore_set_point()
+                return
+            except LinkBusy:
+                await asyncio.sleep(LINE_BUSY_WAIT_S)
 
     async def _read_temperatures(self) -> None:
         """Tank temperature and set point for the page and the planner (the session polls the
@@ -288,8 +305,10 @@ class UcmHeaterPort:
             if self.kept is None or self.kept.raised_c is None:
                 read = await self.session.get_set_point()
                 user_c = self.session.snapshot.set_point_c
-                if not read.ok or user_c is None:
-                    return outcome_of(read) if read.status is not Status.APP_NAK else None
+                if not read.ok and read.status is not Status.APP_NAK:
+                    return outcome_of(read)  # the line: the control core retries
+                if user_c is None:
+                    return None  # no set point to read ("not supported"): Basic Load Up
                 self.kept = KeptSetPoint(user_c)
             user_f = c_to_whole_f(self.kept.user_c)
             for _ in range(NARROWING_TRIES):
