@@ -85,6 +85,9 @@ async def test_a_refused_advanced_load_up_falls_back_to_basic_and_says_so(
         await wait_for(lambda: sim.heater.event is Event.LOAD_UP, LIMIT_S, "Basic Load Up")
         assert "advanced_load_up refused with response code 1" in sim.heater.log
         assert commands_field(parts)() == "basic (Advanced Load Up refused: NOT_IMPLEMENTED)"
+        device = parts.daemon.snapshot().device
+        assert device is not None
+        assert device.as_json()["commands"] == commands_field(parts)()
         assert "refused Advanced Load Up" in caplog.text
         # For the rest of the session: the next load-up goes straight out as Basic.
         sim.faults.refuse_alu = 0
