@@ -315,7 +315,9 @@ class UcmHeaterPort:
                 target_f = self.choice.raise_target_f(user_f)
                 if target_f is None:
                     break
-                if self.kept.raised_c is not None and c_to_whole_f(self.kept.raised_c) == target_f:
+                # A renewal of a raise the heater took sends nothing (a set point has no lease
+                # to renew); a raise whose answer was lost is sent again.
+                if self._holds(target_f):
                     return Delivery(Outcome.ACCEPTED, detail=f"set point {target_f} °F kept")
                 # Persisted before it is sent: a crash after the send still finds the user's.
                 await self._save_kept(KeptSetPoint(self.kept.user_c, f_to_c(target_f)))
@@ -341,6 +343,14 @@ class UcmHeaterPort:
                 log.info("no set-point raise allowed above the user's %d °F: Basic Load Up", user_f)
         await self.restore_set_point()
         return None
+
+    def _holds(self, target_f: int) -> bool:
+        """Is ``target_f`` the raise in force, as the heater last reported its set point?"""
+        raised = None if self.kept is None else self.kept.raised_c
+        now_c = self.session.snapshot.set_point_c
+        if raised is None or now_c is None:
+            return False
+        return c_to_whole_f(raised) == target_f == c_to_whole_f(now_c)
 
     async def restore_set_point(self) -> None:
         """Give the user's set point back when the gateway raised it (no-op otherwise)."""

@@ -19,7 +19,14 @@ from hil.heater import Event, HeaterConfig
 from hil.sim import Simulator
 from tests.conftest import wait_for
 from tests.e2e.harness import heater_on_pty, make_config, running_daemon
-from ven_edge.control import CommandKind, ControlPlan, PlanInputs, PlannedCommand
+from ven_edge.control import (
+    CommandKind,
+    ControlPlan,
+    Outcome,
+    PlanInputs,
+    PlannedCommand,
+    SendCommand,
+)
 from ven_edge.daemon import Daemon
 from ven_edge.heater_port import SET_POINT_DOC, UcmHeaterPort
 from ven_edge.run import Parts
@@ -201,3 +208,19 @@ async def test_a_heater_that_refuses_set_points_gets_basic_load_up(tmp_path: Pat
         await wait_for(lambda: sim.heater.event is Event.LOAD_UP, LIMIT_S, "Basic Load Up")
         assert sim.heater.set_point_f == 120
         assert commands_field(parts)() == "basic (set point refused: COMMAND_NOT_ENABLED)"
+
+
+async def test_a_held_raise_is_not_sent_again_but_a_lost_one_is(tmp_path: Path) -> None:
+    async with heater_on_pty(tmp_path) as sim, gateway(sim, tmp_path, **VALVE) as parts:
+        port = parts.heater
+        assert isinstance(port, UcmHeaterPort)
+        load_up = SendCommand(CommandKind.LOAD_UP, 1800, "cheap hour")
+        assert (await port.send(load_up)).outcome is Outcome.ACCEPTED
+        assert (await port.send(load_up)).outcome is Outcome.ACCEPTED  # a renewal
+        assert sim.heater.log.count("set point 131 F") == 1
+        # The heater lost the raise (power cut): it reports the user's again, so it is re-sent.
+        sim.heater.set_point_f = 120
+        assert (await port.session.get_set_point()).ok
+        assert (await port.send(load_up)).outcome is Outcome.ACCEPTED
+        assert sim.heater.log.count("set point 131 F") == 2
+        assert sim.heater.set_point_f == 131
