@@ -23,7 +23,7 @@ Fault switches (:class:`Faults`), from the command line or at run time:
 ``prefix HEX N``    write the bytes HEX (e.g. ``f0``, a vendor type) right before each of our next
                     N data frames, as line noise at turn-around would
 ``hangup S``        close the pty now and open a new one at the same PATH after S seconds
-``refuse MSG RC``    answer every ``alu`` (Advanced Load Up) or ``set-point`` (Set Set Point) with
+``refuse MSG RC``   answer every ``alu`` (Advanced Load Up) or ``set-point`` (Set Set Point) with
                     Intermediate response code RC (1 not implemented, 2 bad value; 0: take it)
 ``override on|off`` the customer presses the override button (unsolicited 0x11 to the UCM)
 ``state``           print the heater state as JSON
