@@ -151,6 +151,8 @@ class UcmHeaterPort:
         self.choice = CommandChoice(options or CommandOptions())
         self.store = store
         self.kept: KeptSetPoint | None = None
+        # A raise persisted by a gateway that did not stop cleanly: undone before anything else.
+        self._restore_pending = False
         self._set_point_lock = asyncio.Lock()
         self._listener: Callable[[], None] | None = None
         self._temperatures: asyncio.Task[None] | None = None
@@ -187,6 +189,7 @@ class UcmHeaterPort:
 
     async def start(self) -> None:
         self.kept = self._load_kept()
+        self._restore_pending = self.raised
         if self.kept is not None and self.kept.raised_c is not None:
             log.warning(
                 "set point was raised to %.1f °C when the gateway stopped; restoring the user's "
@@ -231,7 +234,8 @@ class UcmHeaterPort:
             if self.session.connected:
                 try:
                     # A raise left by a crash is undone before anything reads the set point.
-                    await self.restore_set_point()
+                    if self._restore_pending:
+                        await self.restore_set_point()
                     await self.session.present_temperature()
                     await self.session.get_set_point()
                 except (OSError, RuntimeError, ValueError, TimeoutError) as exc:
@@ -276,6 +280,8 @@ class UcmHeaterPort:
 
     async def _load_up(self, command: SendCommand) -> Delivery:
         """The richest load-up the heater takes; a refusal falls back to Basic Load Up at once."""
+        if self._restore_pending:
+            await self.restore_set_point()  # the user's first, then the raise from it
         message = self.choice.load_up_message(self.session.snapshot, command.wh)
         if message is LoadUpMessage.ADVANCED:
             await self.restore_set_point()
@@ -372,6 +378,7 @@ class UcmHeaterPort:
             else:
                 log.warning("user's set point not restored yet: %s", result.reason_text)
                 return
+            self._restore_pending = False
             await self._save_kept(KeptSetPoint(kept.user_c))
 
     def _load_kept(self) -> KeptSetPoint | None:

@@ -224,3 +224,16 @@ async def test_a_held_raise_is_not_sent_again_but_a_lost_one_is(tmp_path: Path) 
         assert (await port.send(load_up)).outcome is Outcome.ACCEPTED
         assert sim.heater.log.count("set point 131 F") == 2
         assert sim.heater.set_point_f == 131
+
+
+async def test_a_raise_holds_through_the_heaters_periodic_reads(tmp_path: Path) -> None:
+    async with heater_on_pty(tmp_path) as sim, gateway(sim, tmp_path, **VALVE, poll_s=1) as parts:
+        port = parts.heater
+        assert isinstance(port, UcmHeaterPort)
+        fixed_plan(parts.daemon, CommandKind.LOAD_UP)
+        await wait_for(lambda: sim.heater.set_point_f == 131, LIMIT_S, "the raise")
+        reads = sim.heater.log.count("set point 131 F"), len(sim.received)
+        # Several rounds of temperature and set-point reads later, the raise is still there.
+        await wait_for(lambda: len(sim.received) > reads[1] + 12, LIMIT_S, "reads")
+        assert sim.heater.set_point_f == 131
+        assert port.raised
