@@ -237,3 +237,14 @@ async def test_a_raise_holds_through_the_heaters_periodic_reads(tmp_path: Path) 
         await wait_for(lambda: len(sim.received) > reads[1] + 12, LIMIT_S, "reads")
         assert sim.heater.set_point_f == 131
         assert port.raised
+
+
+async def test_a_link_nak_06_for_advanced_load_up_falls_back_to_basic(tmp_path: Path) -> None:
+    async with heater_on_pty(tmp_path) as sim, gateway(sim, tmp_path) as parts:
+        # The heater's reads are ten minutes apart: the next frame is the Advanced Load Up.
+        sim.faults.link_nak_code, sim.faults.link_naks = 0x06, 1
+        fixed_plan(parts.daemon, CommandKind.LOAD_UP, wh=3000)
+        await wait_for(lambda: sim.heater.event is Event.LOAD_UP, LIMIT_S, "Basic Load Up")
+        assert commands_field(parts)() == (
+            "basic (Advanced Load Up refused: link NAK UNSUPPORTED_MESSAGE_TYPE)"
+        )
