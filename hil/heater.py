@@ -133,6 +133,10 @@ class SimulatedHeater:
         self.temperature_offset_f = 0
         self.utc_offset_s = 0.0  # set by Set UTC Time: CTA seconds = unix time + offset
         self.forced_app_nak: tuple[int, int] | None = None  # (reason, count), fault injection
+        #: Messages this heater model does not take, by name ("advanced_load_up",
+        #: "set_set_point"), with the response code it answers (fault injection: 1 not
+        #: implemented, 2 bad value, 8 not enabled; docs/cta2045.md §9.1).
+        self.refusals: dict[str, int] = {}
         self.log: list[str] = []
 
     # --- state ------------------------------------------------------------------------------
@@ -332,6 +336,10 @@ class SimulatedHeater:
             return messages.get_set_point_reply(
                 DeviceType.WATER_HEATER_HEAT_PUMP, self.set_point_f, None
             )
+        refused = self.refusals.get(name)
+        if refused:
+            self.log.append(f"{name} refused with response code {refused}")
+            return messages.response_code_reply(reply_name, ResponseCode(refused))
         if name == "set_set_point":
             return messages.response_code_reply(reply_name, self._set_set_point(f))
         if name == "get_present_temperature":

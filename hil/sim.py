@@ -23,6 +23,8 @@ Fault switches (:class:`Faults`), from the command line or at run time:
 ``prefix HEX N``    write the bytes HEX (e.g. ``f0``, a vendor type) right before each of our next
                     N data frames, as line noise at turn-around would
 ``hangup S``        close the pty now and open a new one at the same PATH after S seconds
+``refuse MSG RC``   answer every ``alu`` (Advanced Load Up) or ``set-point`` (Set Set Point) with
+                    Intermediate response code RC (1 not implemented, 2 bad value; 0: take it)
 ``override on|off`` the customer presses the override button (unsolicited 0x11 to the UCM)
 ``state``           print the heater state as JSON
 =================  ==============================================================================
@@ -87,6 +89,9 @@ class Faults:
     delays: int = 0
     garbage_prefix: bytes = b"\xf0"
     prefixed: int = 0
+    #: Response codes for Advanced Load Up and Set Set Point (0: taken), held until changed.
+    refuse_alu: int = 0
+    refuse_set_point: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(2045), repr=False)
 
 
@@ -331,6 +336,14 @@ class Simulator:
             answer.nak = f.link_nak_code
             log.info("fault: link NAK 0x%02X forced", f.link_nak_code)
             return
+        self.heater.refusals = {
+            name: code
+            for name, code in (
+                ("advanced_load_up", f.refuse_alu),
+                ("set_set_point", f.refuse_set_point),
+            )
+            if code
+        }
         answer.nak = self.heater.link_nak(frame)
         if answer.nak is not None:
             log.info("link NAK 0x%02X for %s", answer.nak, frame.serialize().hex(" "))
@@ -473,6 +486,14 @@ class Simulator:
             self.inject_garbage(int(num(0, 16)))
         elif cmd == "hangup":
             self.hang_up(num(0, 1.0))
+        elif cmd == "refuse":
+            code = int(args[1], 0)
+            if args[0] == "alu":
+                f.refuse_alu = code
+            elif args[0] == "set-point":
+                f.refuse_set_point = code
+            else:
+                raise ValueError(f"refuse what? {args[0]!r} (alu or set-point)")
         elif cmd == "override":
             self.set_override(args[:1] != ["off"])
         elif cmd != "state":
@@ -547,6 +568,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-acks", type=int, default=0)
     p.add_argument("--link-nak", nargs=2, type=lambda s: int(s, 0), metavar=("CODE", "COUNT"))
     p.add_argument("--app-nak", nargs=2, type=lambda s: int(s, 0), metavar=("CODE", "COUNT"))
+    p.add_argument("--refuse-alu", type=lambda s: int(s, 0), default=0, metavar="RC")
+    p.add_argument("--refuse-set-point", type=lambda s: int(s, 0), default=0, metavar="RC")
     p.add_argument("--delay", nargs=2, type=float, metavar=("SECONDS", "COUNT"))
     p.add_argument("--override", action="store_true", help="start with the customer override on")
     p.add_argument("--comm-timeout", type=float, default=COMM_TIMEOUT_S)
@@ -556,7 +579,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    faults = Faults(bit_flips=args.bit_flips, drop_acks=args.drop_acks)
+    faults = Faults(
+        bit_flips=args.bit_flips,
+        drop_acks=args.drop_acks,
+        refuse_alu=args.refuse_alu,
+        refuse_set_point=args.refuse_set_point,
+    )
     if args.link_nak:
         faults.link_nak_code, faults.link_naks = args.link_nak
     if args.app_nak:

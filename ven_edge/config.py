@@ -135,6 +135,11 @@ class HeaterConfig:
     poll_s: float = field(default=60.0, metadata=_rule(ge=1, le=3600))
     # A heater model (JSON, like sample_data/hpwh_models/*.json); none means the planner's defaults.
     model: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
+    # A thermostatic mixing valve is fitted at the outlet: only then may the gateway raise the
+    # user's set point to store heat (docs/gateway.md, "Set points").
+    mixing_valve: bool = False
+    # The highest set point the gateway ever asks for; 60 °C (140 °F) is where US heaters stop.
+    max_set_point_c: float = field(default=60.0, metadata=_rule(ge=40, le=80))
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,19 @@ OPTED_OUT_STATES: Final = frozenset({OP_IDLE_OPTED_OUT, OP_RUNNING_OPTED_OUT})
 
 # How often the plan is rebuilt even when nothing changed.
 REPLAN_INTERVAL: Final = timedelta(minutes=15)
+# A re-planned load-up energy is the same command unless it moved by at least this many Wh and
+# this share of the energy in force: re-sending Advanced Load Up for a few Wh is a flood, not a
+# better plan (docs/gateway.md, "Commands").
+WH_RESEND_MIN: Final = 500
+WH_RESEND_SHARE: Final = 0.25
+
+
+def same_energy(sent: int | None, planned: int | None) -> bool:
+    """Is ``planned`` close enough to the energy ``sent`` that it need not go out again?"""
+    if sent is None or planned is None:
+        return sent == planned
+    change = abs(planned - sent)
+    return change < WH_RESEND_MIN or change < WH_RESEND_SHARE * max(abs(sent), abs(planned))
 
 
 class CommandKind(enum.StrEnum):
@@ -324,7 +337,7 @@ class Controller:
             duration_s=decision.duration_s,
             reason=planned.reason,
             event_id=planned.event_id,
-            wh=planned.wh,
+            wh=self._energy(planned),
         )
 
     def record(self, command: SendCommand, result: Outcome | Delivery, now: datetime) -> None:
@@ -351,7 +364,19 @@ class Controller:
     def _wanted(self, planned: PlannedCommand | None, now: datetime) -> Wanted:
         if planned is None or planned.kind is CommandKind.NORMAL:
             return Wanted(_NORMAL_KEY, normal=True, end=None)
-        return Wanted(planned.key, normal=False, end=self.run_end(now))
+        key = (planned.kind, planned.event_id, self._energy(planned))
+        return Wanted(key, normal=False, end=self.run_end(now))
+
+    def _energy(self, planned: PlannedCommand) -> int | None:
+        """The planned energy, or the one in force when the change is not worth a frame."""
+        last = self._last
+        if (
+            last is not None
+            and (last.kind, last.event_id) == (planned.kind, planned.event_id)
+            and same_energy(last.wh, planned.wh)
+        ):
+            return last.wh
+        return planned.wh
 
     def _note_override(self, now: datetime, kind: CommandKind, event_id: str | None) -> None:
         latest = self.overrides[-1] if self.overrides else None

@@ -167,10 +167,12 @@ class Parts:
     web_url: str | None = None
 
 
-def build_heater(config: Config) -> HeaterPort:
+def build_heater(config: Config, store: StateStore | None = None) -> HeaterPort:
     from ven_edge.heater_port import UcmHeaterPort
 
-    return UcmHeaterPort.from_config(config.heater)
+    return UcmHeaterPort.from_config(
+        config.heater, store=store, min_delivery_c=config.plan.min_delivery_c
+    )
 
 
 def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | None:
@@ -223,7 +225,7 @@ async def serve(
     clock = clock or WallClock()
     stop = stop or asyncio.Event()
     store = StateStore(config.state.dir)
-    heater = heater or build_heater(config)
+    heater = heater or build_heater(config, store)
     grid = build_grid(config, store, clock)
     notifier = Notifier()
     status_notifier: Any = None

@@ -206,3 +206,29 @@ async def test_faults_given_up_front(tmp_path: Path) -> None:
         assert faults.drop_acks == 0
         assert r.ucm.snapshot.commissioned
         await still_works(r)
+
+
+async def test_refuse_switches_answer_with_the_response_code_until_set_back(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as r:
+        r.sim.control("refuse alu 1")
+        r.sim.control("refuse set-point 2")
+        alu = await r.ucm.advanced_load_up(2000, 3600)
+        assert alu.status is Status.APP_NAK
+        assert alu.reason == 1
+        set_point = await r.ucm.set_set_point(50.0)
+        assert set_point.status is Status.APP_NAK
+        assert set_point.reason == 2
+        assert r.sim.heater.event is Event.NONE
+        assert r.sim.heater.set_point_f == 120
+        # Basic messages are still taken, and 0 takes the refused messages again.
+        assert (await r.ucm.load_up(600)).ok
+        r.sim.control("refuse alu 0")
+        r.sim.control("refuse set-point 0")
+        assert (await r.ucm.advanced_load_up(2000, 3600)).ok
+        assert r.sim.heater.alu_extra_wh == 2000
+        assert (await r.ucm.set_set_point(50.0)).ok
+        assert r.sim.heater.set_point_f == 122
+        with pytest.raises(ValueError, match="alu or set-point"):
+            r.sim.control("refuse shed 1")

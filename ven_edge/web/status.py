@@ -414,6 +414,9 @@ class DeviceInfo:
     serial: str | None = None
     firmware: str | None = None
     cta2045_version: str | None = None
+    #: Which DR messages the gateway sends this heater (Advanced Load Up, set point, or basic
+    #: with the refusal that made it fall back: docs/gateway.md, "Set points").
+    commands: str | None = None
 
     @property
     def device_type_name(self) -> str:
@@ -428,6 +431,7 @@ class DeviceInfo:
             "serial": self.serial,
             "firmware": self.firmware,
             "cta2045_version": self.cta2045_version,
+            "commands": self.commands,
         }
 
 

@@ -502,6 +502,7 @@
         ["Firmware", device.firmware],
         ["Vendor ID", hex(device.vendor_id)],
         ["CTA-2045 version", device.cta2045_version],
+        ["Commands sent", device.commands],
       ];
       const out = [];
       for (const [term, value] of rows) {
