@@ -82,8 +82,11 @@ systemd-analyze security --offline=yes --no-pager "$units/vtn-lite.service" | ta
 step "trixie root"
 # The root gets the package's dependencies pre-installed (so `dpkg -i` needs no network); the
 # cache key follows them, so a new dependency builds a new root.
-root_packages=$(dpkg-deb -f "$out"/ven-edge_*_all.deb Depends | tr ',' '\n' \
-    | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' \
+# Both packages' dependencies (vtn-lite's python3-pydantic included), less ven-edge itself.
+root_packages=$(for deb in "$out"/ven-edge_*_all.deb "$out"/vtn-lite_*_all.deb; do
+        if [ -e "$deb" ]; then dpkg-deb -f "$deb" Depends; fi
+    done | tr ',' '\n' \
+    | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' | grep -vx 'ven-edge' \
     | sort -u | paste -sd, -)
 echo "root packages: $root_packages" >&2
 key=$(printf '%s %s' "$root_packages" "$mirror" | sha256sum | cut -c1-12)

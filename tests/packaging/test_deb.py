@@ -62,6 +62,18 @@ def test_package_builds(check_deb: Run) -> None:
     assert re.search(r"\b\d+ passed\b", build_log), "dh_auto_test ran no tests"
 
 
+def test_pydantic_is_a_dependency_of_vtn_lite_not_of_the_gateway(check_deb: Run) -> None:
+    # The daemon never loads pydantic (tests/daemon/test_run_imports.py); vtn-lite validates
+    # with it.
+    def depends(deb: str) -> str:
+        (path,) = check_deb.out.glob(f"{deb}_*_all.deb")
+        field = ["dpkg-deb", "-f", str(path), "Depends"]
+        return subprocess.run(field, capture_output=True, text=True, check=True).stdout
+
+    assert "pydantic" not in depends("ven-edge")
+    assert "python3-pydantic" in depends("vtn-lite")
+
+
 def test_lintian_reports_no_errors_or_warnings(check_deb: Run) -> None:
     lintian = check_deb.section("lintian")
     assert not re.search(r"^[EW]: ", lintian, re.M), lintian
