@@ -113,3 +113,13 @@ def test_packaged_daemon_serves_its_page_on_trixie_and_stops_cleanly(check_deb: 
     smoke = check_deb.section("daemon smoke on trixie")
     assert "status page answered: " in smoke, smoke
     assert "daemon stopped cleanly" in smoke, smoke
+
+
+def test_an_upgrade_mid_event_keeps_the_event(check_deb: Run) -> None:
+    # The previous release's package writes its state files mid-event; this one is installed
+    # over it and its daemon must find the event current (docs/architecture.md "Persisted state").
+    previous = check_deb.section("previous release")
+    assert "upgrade not checked" not in previous, previous
+    smoke = check_deb.section("daemon smoke on trixie")
+    assert "the event the previous release wrote is current: ev-upgrade" in smoke, smoke
+    assert "signals.json: migrated from version 0 to 1" in smoke, smoke
