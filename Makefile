@@ -40,7 +40,7 @@ SPEED ?= 60
 demo:
 	bash scripts/system-deps.sh demo
 	$(MAKE) venv
-	$(BIN)/ven-edge demo --speed $(SPEED)
+	$(BIN)/python -m hil.demo --speed $(SPEED)
 
 test:
 	bash scripts/system-deps.sh test

@@ -12,7 +12,7 @@ python-oa3-client as the utility creating events.
 3. The gateway's steady RSS (target ≤ 45 MB) and idle CPU. Baseline in the same run: bare
    interpreters holding only the stack (asyncio + aiohttp client and server; the same plus
    pydantic), measured the same way, so the gateway's own share shows.
-4. RSS over 7 accelerated days (``ven-edge demo --speed``): growth between day 1 and day 7.
+4. RSS over 7 accelerated days (``python -m hil.demo --speed``): growth between day 1 and day 7.
 5. Simulated days on real prices (two-node tank, DOE medium draws): cost and peak-hour energy of
    the plan-driven heater against normal mode, and against the LP optimum of the planning model.
 6. A returning VTN: seconds from its return to the first successful poll, in poll intervals
@@ -228,10 +228,10 @@ async def latency_and_memory() -> dict[str, Any]:
 
 
 async def soak() -> tuple[list[float], float]:
-    """RSS of ``ven-edge demo`` (VTN + heater + gateway) once per simulated day."""
+    """RSS of the demo (``python -m hil.demo``) (VTN + heater + gateway) once per simulated day."""
     with tempfile.TemporaryDirectory() as tmp:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ven_edge", "demo", "--speed", str(SOAK_SPEED),
+            sys.executable, "-m", "hil.demo", "--speed", str(SOAK_SPEED),
             "--web-port", str(free_port()), "--vtn-port", str(free_port()),
             "--webhook-port", str(free_port()), "--dir", tmp,
             env=dict(os.environ, PYTHONPATH=str(REPO)),
@@ -404,7 +404,7 @@ def main() -> int:
     ) + f"; the gateway's own share {lat['rss_mb'] - floor:.1f} MB")  # fmt: skip
     print(f"{'idle CPU':>22}: {lat['idle_cpu_pct']:.2f} % of one core over {IDLE_S:.0f} s")
     samples, took = asyncio.run(soak())
-    print(f"== {SOAK_DAYS} accelerated days: ven-edge demo --speed {SOAK_SPEED:g} "
+    print(f"== {SOAK_DAYS} accelerated days: python -m hil.demo --speed {SOAK_SPEED:g} "
           f"(VTN + heater + gateway in one process), {took:.0f} s")  # fmt: skip
     print(f"{'RSS per day':>22}: " + ", ".join(f"{s:.1f}" for s in samples) + " MB")
     print(f"{'growth day 1 -> 7':>22}: {samples[-1] - samples[0]:+.1f} MB")

@@ -1,7 +1,8 @@
 """An accelerated clock for demos and simulated days: simulated time runs ``speed`` times faster.
 
-Everything that reads time or sleeps in the simulated world goes through one clock, so
-``ven-edge demo --speed 60`` turns an hour into a minute without touching the code that waits.
+Everything that reads time or sleeps in the simulated world goes through one clock, so ``make
+demo`` (``python -m hil.demo --speed 60``) turns an hour into a minute without touching the code
+that waits.
 Simulated time is monotonic, also across speed changes (the current position is kept when the
 speed changes, only the rate changes).
 """

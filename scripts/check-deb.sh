@@ -3,10 +3,12 @@
 #   1. dpkg-buildpackage -b -us -uc (clean PATH: pyenv shims break pybuild)
 #   2. lintian: no errors, no warnings
 #   3. systemd-analyze verify (no output allowed) for both units; security exposure ≤ 2.0
-#   4. install the .deb into a Debian trixie root made by debootstrap (cached), then run
-#      `ven-edge --version` and `ven-edge check --skip-serial --skip-network` there.
+#   4. install the previous version's .deb into a Debian trixie root made by debootstrap (cached)
+#      and let it write state mid-event; install this .deb over it, then run `ven-edge --version`,
+#      `ven-edge check --skip-serial --skip-network` and the daemon (which must resume the event).
 # Usage: scripts/check-deb.sh [--build-only] [--no-root]
-# Env:   VEN_EDGE_CI_CACHE (default /var/cache/ven-edge-ci), DEBIAN_MIRROR, OUT_DIR (default build/deb)
+# Env:   VEN_EDGE_CI_CACHE (default /var/cache/ven-edge-ci), DEBIAN_MIRROR, OUT_DIR (default build/deb),
+#        PREVIOUS_REF (the previous version's git ref; default: where this branch left main)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -82,8 +84,11 @@ systemd-analyze security --offline=yes --no-pager "$units/vtn-lite.service" | ta
 step "trixie root"
 # The root gets the package's dependencies pre-installed (so `dpkg -i` needs no network); the
 # cache key follows them, so a new dependency builds a new root.
-root_packages=$(dpkg-deb -f "$out"/ven-edge_*_all.deb Depends | tr ',' '\n' \
-    | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' \
+# Both packages' dependencies (vtn-lite's python3-pydantic included), less ven-edge itself.
+root_packages=$(for deb in "$out"/ven-edge_*_all.deb "$out"/vtn-lite_*_all.deb; do
+        if [ -e "$deb" ]; then dpkg-deb -f "$deb" Depends; fi
+    done | tr ',' '\n' \
+    | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' | grep -vx 'ven-edge' \
     | sort -u | paste -sd, -)
 echo "root packages: $root_packages" >&2
 key=$(printf '%s %s' "$root_packages" "$mirror" | sha256sum | cut -c1-12)
@@ -104,9 +109,45 @@ root="$work/root"
 mkdir -p "$root"
 tar -C "$root" -xzf "$tarball"
 
+in_root() { env -i PATH=$clean_path LC_ALL=C.UTF-8 HOME=/root chroot "$root" "$@"; }
+
+step "previous release"
+# The upgrade path: the package of the previous version goes in first and writes its state files
+# the way it writes them, in the middle of a utility event; the package under test is installed
+# over it, and the daemon smoke below must pick the event up from those files. The previous
+# version is PREVIOUS_REF, by default where this branch left main (main's parent commit on main).
+upgrade_event=
+previous_ref=${PREVIOUS_REF:-}
+if [ -z "$previous_ref" ] && git rev-parse --verify -q main >/dev/null 2>&1; then
+    previous_ref=$(git merge-base HEAD main)
+    [ "$previous_ref" != "$(git rev-parse HEAD)" ] || previous_ref=$(git rev-parse HEAD^)
+fi
+if [ -n "$previous_ref" ]; then
+    echo "previous release: $(git log -1 --format='%h %s' "$previous_ref")" >&2
+    mkdir -p "$work/previous/ven-edge"
+    git archive "$previous_ref" | tar -x -C "$work/previous/ven-edge"
+    ( cd "$work/previous/ven-edge" && env -i PATH=$clean_path HOME="$work" LC_ALL=C.UTF-8 \
+        DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -b -us -uc >"$work/previous.log" 2>&1 ) \
+        || { tail -30 "$work/previous.log" >&2; fail "dpkg-buildpackage of $previous_ref"; }
+    cp "$work"/previous/ven-edge_*_all.deb "$root/tmp/previous.deb"
+    in_root dpkg -i /tmp/previous.deb >&2 || fail "dpkg -i of the previous release"
+    upgrade_event=ev-upgrade
+    in_root python3 -c '
+import sys
+from datetime import UTC, datetime, timedelta
+from ven_edge.daemon import SIGNALS_DOC, timeline_to_json
+from ven_edge.signals import SignalInterval, SignalTimeline
+from ven_edge.store import StateStore
+now = datetime.now(UTC)
+event = SignalInterval(now - timedelta(minutes=30), now + timedelta(hours=2), "SIMPLE", (1,), 0, sys.argv[1])
+StateStore("/tmp/smoke-state").save(SIGNALS_DOC, timeline_to_json(SignalTimeline((event,))))
+' "$upgrade_event" >&2 || fail "the previous release did not write its state"
+else
+    echo "previous release: none (not a git checkout of a branch of main); upgrade not checked" >&2
+fi
+
 step "install into trixie"
 cp "$out"/ven-edge_*_all.deb "$root/tmp/"
-in_root() { env -i PATH=$clean_path LC_ALL=C.UTF-8 HOME=/root chroot "$root" "$@"; }
 in_root sh -c 'dpkg -i /tmp/ven-edge_*_all.deb' >&2 || fail "dpkg -i in the trixie root"
 in_root ven-edge --version >&2 || fail "ven-edge --version in the trixie root"
 # Every module must import with trixie's python3-* versions (not only those the CLI touches).
@@ -171,19 +212,25 @@ if in_root ven-edge run --help >/dev/null 2>&1; then
     daemon=$!
     fetch='
 import json, sys, time, urllib.request
+event = sys.argv[2] if len(sys.argv) > 2 else ""
 deadline = time.monotonic() + 30
 while True:
     try:
         with urllib.request.urlopen(sys.argv[1], timeout=2) as response:
             status = json.load(response)
-        break
+        current = (status.get("events") or {}).get("current") or {}
+        if current.get("id") == event or not event:
+            break
     except OSError:
-        if time.monotonic() > deadline:
-            raise
-        time.sleep(0.2)
+        pass
+    if time.monotonic() > deadline:
+        sys.exit(f"no status page, or the event {event!r} from before the upgrade is not current")
+    time.sleep(0.2)
 print("status page answered:", ", ".join(sorted(status)[:6]))
+if event:
+    print("the event the previous release wrote is current:", event)
 '
-    if ! in_root python3 -c "$fetch" "http://127.0.0.1:$port/api/status" >&2; then
+    if ! in_root python3 -c "$fetch" "http://127.0.0.1:$port/api/status" $upgrade_event >&2; then
         kill "$daemon" 2>/dev/null || true
         cat "$work/daemon.log" >&2
         fail "the daemon's status page did not answer on trixie"
@@ -192,6 +239,10 @@ print("status page answered:", ", ".join(sorted(status)[:6]))
     rc=0
     wait "$daemon" || rc=$?
     tail -3 "$work/daemon.log" >&2
+    if [ -n "$upgrade_event" ]; then
+        grep -F "signals.json: migrated from version 0 to 1" "$work/daemon.log" >&2 \
+            || fail "the daemon did not migrate the previous release's state files"
+    fi
     daemon=
     [ "$rc" -eq 0 ] || fail "the daemon exited with status $rc after SIGTERM"
     echo "daemon stopped cleanly" >&2

@@ -25,7 +25,6 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "ven_edge.plan.cli",
     "ven_edge.run",
     "ven_edge.check",
-    "ven_edge.demo",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -206,6 +206,12 @@ class LogConfig:
 class Config:
     """The whole file. ``Config()`` is the embedded default the daemon runs on."""
 
+    # The layout of the file (docs/configuration.md): a later release that changes the meaning of
+    # a key raises it, and this one then refuses the file by name instead of misreading it.
+    version: int = field(
+        default=1,
+        metadata=_rule(ge=1, le=1, why="this release reads version 1; the file is for a newer one"),
+    )
     vtn: VtnConfig = field(default_factory=VtnConfig)
     heater: HeaterConfig = field(default_factory=HeaterConfig)
     plan: PlanConfig = field(default_factory=PlanConfig)

@@ -14,6 +14,13 @@ that counts its reports). A save of a document that a later save of the same doc
 before it started is skipped: the last one always lands last. :meth:`StateStore.load` sees saves
 not written yet, and ``await`` :meth:`StateStore.flush` waits until everything asked so far is on
 disk.
+
+Every file carries the version of its layout, ``{"data": ..., "version": N}``, so that a release
+can read what an earlier one wrote, also when it is upgraded in the middle of a utility event
+(docs/architecture.md "Persisted state"). A bare document, as releases before the envelope wrote
+them, reads as version 0. :data:`MIGRATIONS` brings an older file up to :data:`SCHEMA_VERSION`
+as it is loaded; a file from a newer release is refused, with the reason logged, and kept aside
+for that release instead of being overwritten.
 """
 
 from __future__ import annotations
@@ -35,6 +42,21 @@ LOG = logging.getLogger(__name__)
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+
+#: The layout this release writes.
+SCHEMA_VERSION = 1
+
+#: Version N -> a function that takes a document (by name) at version N to version N + 1.
+#: Version 0 to 1 added the envelope alone: the documents inside are as they were.
+MIGRATIONS: dict[int, Callable[[str, Any], Any]] = {0: lambda _name, document: document}
+
+
+class UnreadableVersion(ValueError):
+    """A state file from a newer release than this one."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(f"version {version} is newer than this release reads ({SCHEMA_VERSION})")
+        self.version = version
 
 
 class StateStore:
@@ -141,7 +163,7 @@ class StateStore:
             if entry is None or entry[0] != sequence:
                 return  # a later save of this document follows: it alone needs writing
             try:
-                self.write_atomic(self.path(name), _bytes(entry[1]))
+                self.write_atomic(self.path(name), _enveloped(_bytes(entry[1])))
             finally:  # written, or failed and the previous content stays: load reads the file
                 with self._lock:
                     if self._unwritten.get(name, (None,))[0] == sequence:
@@ -189,16 +211,49 @@ class StateStore:
         except FileNotFoundError:
             return default
         try:
-            return json.loads(raw)
+            return self._migrated(name, target, json.loads(raw))
+        except UnreadableVersion as exc:  # a newer release's file: keep it for that release
+            aside = target.with_suffix(f".json.v{exc.version}")
+            LOG.error("state file %s: %s; moved to %s, starting without it", target, exc, aside)
+            os.replace(target, aside)
+            return default
         except ValueError as exc:
             aside = target.with_suffix(".json.corrupt")
             LOG.error("state file %s is corrupt (%s); moved to %s", target, exc, aside)
             os.replace(target, aside)
             return default
 
+    def _migrated(self, name: str, target: Path, stored: Any) -> Any:
+        """The document inside ``stored`` (a file's parsed JSON) at :data:`SCHEMA_VERSION`."""
+        version, document = _unwrap(stored)
+        if version > SCHEMA_VERSION:
+            raise UnreadableVersion(version)
+        if version < SCHEMA_VERSION:
+            for step in range(version, SCHEMA_VERSION):
+                document = MIGRATIONS[step](name, document)
+            LOG.info(
+                "state file %s: migrated from version %d to %d", target, version, SCHEMA_VERSION
+            )
+        return document
+
     def delete(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path(name).unlink()
+
+
+def _unwrap(stored: Any) -> tuple[int, Any]:
+    """(version, document) of a file's parsed JSON; ValueError for an envelope that is not one."""
+    if not (isinstance(stored, dict) and stored.keys() == {"data", "version"}):
+        return 0, stored  # written before the envelope
+    version = stored["version"]
+    if type(version) is not int or version < 1:  # bool is an int, and no file says True
+        raise ValueError(f"version {version!r} is not a whole number from 1")
+    return version, stored["data"]
+
+
+def _enveloped(data: bytes) -> bytes:
+    # Keys in sorted order, as every document is written (:func:`_encode`).
+    return b'{"data":' + data + b',"version":' + str(SCHEMA_VERSION).encode() + b"}"
 
 
 def _encode(document: Any) -> bytes:

@@ -317,3 +317,14 @@ def test_configuration_doc_documents_every_key() -> None:
     text = doc.read_text(encoding="utf-8")
     for key in _leaf_keys(Config):
         assert f"| `{key}` |" in text, key
+
+
+def test_the_file_may_name_its_version_and_a_newer_one_is_refused() -> None:
+    assert parse_config(tomllib.loads("version = 1\n")) == Config()
+    for text in ("version = 2\n", "version = 0\n", "version = true\n", 'version = "1"\n'):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(tomllib.loads(text), source="t.toml")
+        assert len(caught.value.problems) == 1, caught.value.problems
+        assert caught.value.problems[0].startswith(f"version = {text.split(' = ')[1].strip()}:")
+    with pytest.raises(ConfigError, match=r"must be at most 1 \(this release reads version 1"):
+        parse_config({"version": 2})

@@ -4,7 +4,6 @@ store's writer thread, and nothing learnt meanwhile is lost."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +83,6 @@ async def test_planning_runs_off_the_loop_and_signals_meanwhile_are_planned_agai
     assert [n for _, n in planner.calls] == [3, 5]
     assert all(name != threading.current_thread().name for name, _ in planner.calls)
     await store.flush()
-    saved = json.loads(store.path(SIGNALS_DOC).read_text())
+    saved = StateStore(store.directory).load(SIGNALS_DOC)  # a new store reads the file
     assert timeline_from_json(saved) == prices(5)
     assert store.path(PLAN_DOC).exists()

@@ -1,5 +1,6 @@
 import json
 import stat
+import tempfile
 import threading
 from pathlib import Path
 
@@ -8,6 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ven_edge.store import StateStore, _encode
+
+
+def on_disk(store: StateStore, name: str) -> object:
+    """The document in ``name``'s file, as a reader of the file sees it."""
+    stored = json.loads(store.path(name).read_text())
+    assert stored == {"data": stored.get("data"), "version": 1}
+    return stored["data"]
 
 
 def test_round_trip_and_mode(tmp_path: Path) -> None:
@@ -38,7 +46,7 @@ def test_corrupt_file_is_kept_aside(tmp_path: Path, caplog: pytest.LogCaptureFix
     assert "corrupt" in caplog.text
     assert (tmp_path / "plan.json.corrupt").read_text() == '{"truncated": '
     store.save("plan", {"ok": 1})
-    assert json.loads(store.path("plan").read_text()) == {"ok": 1}
+    assert on_disk(store, "plan") == {"ok": 1}
 
 
 def test_failed_write_keeps_previous_content(tmp_path: Path) -> None:
@@ -82,7 +90,7 @@ async def test_save_soon_writes_on_the_writer_thread_not_the_loop(
     await store.flush()
     assert [name for _, name in writes] == ["plan.json"]
     assert writes[0][0] != threading.current_thread().name
-    assert json.loads(store.path("plan").read_text()) == {"v": 1}
+    assert on_disk(store, "plan") == {"v": 1}
     assert stat.S_IMODE(store.path("plan").stat().st_mode) == 0o600
 
 
@@ -102,14 +110,14 @@ async def test_a_later_save_always_lands_last_and_superseded_ones_are_skipped(
     assert [name for _, name in writes] == ["signals.json", "plan.json"]
     assert store.load("signals") == {"n": 49}
     store.save("signals", {"n": 50})  # a direct save after them wins too
-    assert json.loads(store.path("signals").read_text()) == {"n": 50}
+    assert on_disk(store, "signals") == {"n": 50}
 
 
 async def test_writes_run_in_the_order_asked_for(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
     seen: list[object] = []
     store.save_soon("a", {"v": 1})
-    store.submit(lambda: seen.append(json.loads(store.path("a").read_text())))
+    store.submit(lambda: seen.append(on_disk(store, "a")))
     await store.flush()
     assert seen == [{"v": 1}]
 
@@ -158,7 +166,7 @@ async def test_a_failing_write_does_not_stop_the_writes_after_it(
     await store.flush()
     assert "cannot save signals state" in caplog.text
     assert "state write failed" in caplog.text
-    assert json.loads(store.path("plan").read_text()) == {"v": 1}
+    assert on_disk(store, "plan") == {"v": 1}
     assert not store.path("signals").exists()
 
 
@@ -178,3 +186,63 @@ def test_documents_are_encoded_as_one_json_call_would(document: object) -> None:
 def test_documents_with_number_keys_are_encoded_as_json_does() -> None:
     document = {"anchors": {1: "a", 2: {"x": [1]}}, "list": [{3: 4}]}
     assert _encode(document) == b'{"anchors":{"1":"a","2":{"x":[1]}},"list":[{"3":4}]}'
+
+
+# -- versions ---------------------------------------------------------------------------------
+
+
+def test_a_file_from_before_versions_is_read_and_written_back_versioned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore(tmp_path)
+    store.path("plan").write_text('{"commands":[1,2]}')  # as releases before the envelope wrote
+    caplog.set_level("INFO", logger="ven_edge.store")
+    assert store.load("plan") == {"commands": [1, 2]}
+    assert f"state file {store.path('plan')}: migrated from version 0 to 1" in caplog.text
+    store.save("plan", store.load("plan"))
+    assert on_disk(store, "plan") == {"commands": [1, 2]}
+
+
+def test_a_file_from_a_newer_release_is_refused_and_kept_for_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore(tmp_path)
+    newer = '{"data":{"shape":"unknown"},"version":7}'
+    store.path("plan").write_text(newer)
+    assert store.load("plan", default={"empty": True}) == {"empty": True}
+    aside = tmp_path / "plan.json.v7"
+    assert (
+        f"state file {store.path('plan')}: version 7 is newer than this release reads (1); "
+        f"moved to {aside}, starting without it"
+    ) in caplog.text
+    store.save("plan", {"v": 1})  # the daemon goes on, and the newer file stays as it was
+    assert aside.read_text() == newer
+    assert on_disk(store, "plan") == {"v": 1}
+
+
+@pytest.mark.parametrize("version", ["1", 0, -3, 1.0, True, None])
+def test_an_envelope_with_a_bad_version_is_corrupt(tmp_path: Path, version: object) -> None:
+    store = StateStore(tmp_path)
+    store.path("plan").write_text(json.dumps({"data": {}, "version": version}))
+    assert store.load("plan") is None
+    assert (tmp_path / "plan.json.corrupt").exists()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    st.one_of(
+        _JSON,
+        # Documents shaped like an envelope themselves come back as they went in.
+        st.fixed_dictionaries({"data": _JSON, "version": st.integers()}),
+    )
+)
+def test_any_document_comes_back_from_a_new_store(document: object) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        StateStore(tmp).save("doc", document)
+        assert StateStore(tmp).load("doc") == document

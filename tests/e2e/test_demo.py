@@ -1,5 +1,6 @@
-"""`ven-edge demo` starts the whole system, the page answers, and Ctrl-C stops it cleanly,
-removing its working folder; the terminal's log lines carry the demo's clock, as the page does."""
+"""`python -m hil.demo` (`make demo`) starts the whole system, the page answers, and Ctrl-C
+stops it cleanly, removing its working folder; the terminal's log lines carry the demo's clock, as
+the page does."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def test_demo_starts_serves_the_page_and_stops_on_sigint(tmp_path: Path) -> None
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TMPDIR=str(tmp_path), TZ="UTC")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "ven_edge", "demo", "--speed", "600",
+            sys.executable, "-m", "hil.demo", "--speed", "600",
             "--web-port", str(web), "--vtn-port", str(vtn), "--webhook-port", str(hook),
         ],
         stdout=subprocess.PIPE,

@@ -15,10 +15,9 @@ from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ven_edge.oadr3.reports import DeviceReadings
+from ven_edge.oadr3.readings import DeviceReadings
 
 LOG = logging.getLogger(__name__)
 

@@ -16,13 +16,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from ven_edge.oadr3.eventparse import Event, ReportDescriptor
 from ven_edge.oadr3.outbox import ReportOutbox as ReportOutbox
 from ven_edge.oadr3.readinglog import ReadingLog
+from ven_edge.oadr3.readings import OPERATING_STATES as OPERATING_STATES
+from ven_edge.oadr3.readings import DeviceReadings as DeviceReadings
 from ven_edge.oadr3.reporttiming import (
     EventIntervals,
     ReportSpan,
@@ -36,23 +38,6 @@ from ven_edge.oadr3.timeline import DEFAULT_HORIZON
 from ven_edge.signals import SignalTimeline
 
 LOG = logging.getLogger(__name__)
-
-#: Definition 3.1.0 Table 4, "Operating State Enumerations" (CTA-2045 states plus NORMAL/ERROR).
-OPERATING_STATES: frozenset[str] = frozenset(
-    {
-        "NORMAL",
-        "ERROR",
-        "IDLE_NORMAL",
-        "RUNNING_NORMAL",
-        "RUNNING_CURTAILED",
-        "RUNNING_HEIGHTENED",
-        "IDLE_CURTAILED",
-        "SGD_ERROR_CONDITION",
-        "IDLE_HEIGHTENED",
-        "IDLE_OPTED_OUT",
-        "RUNNING_OPTED_OUT",
-    }
-)
 
 #: Report payload types this gateway can produce (docs/openadr3.md §6).
 SUPPORTED_REPORTS: frozenset[str] = frozenset({"OPERATING_STATE", "STORAGE_CHARGE_LEVEL", "USAGE"})
@@ -206,35 +191,6 @@ def usage_report(*, readings: Sequence[ReportInterval], **common: Any) -> dict[s
     return build_report(
         payload_type="USAGE", intervals=readings, units="KWH", reading_type="DIRECT_READ", **common
     )
-
-
-@dataclass(frozen=True)
-class DeviceReadings:
-    """What the device reported, in plain values (None = not known)."""
-
-    operating_state: str | None = None
-    charge_percent: float | None = None
-    usage_kwh: float | None = None
-    usage_start: datetime | None = None
-    usage_duration: timedelta | None = None
-
-    def checked(self) -> tuple[DeviceReadings, list[str]]:
-        """These readings without the values no report may carry, and why each was dropped
-        (devices do report nonsense now and then: docs/hpwh.md §7)."""
-        problems: list[str] = []
-        state, percent, kwh = self.operating_state, self.charge_percent, self.usage_kwh
-        if state is not None and state not in OPERATING_STATES:
-            problems.append(f"operating state {state!r} is not in Definition 3.1.0 Table 4")
-            state = None
-        if percent is not None and not 0.0 <= percent <= 100.0:
-            problems.append(f"charge level {percent!r} % is outside 0-100")
-            percent = None
-        if kwh is not None and not 0.0 <= kwh < float("inf"):
-            problems.append(f"energy reading {kwh!r} kWh is not a finite amount >= 0")
-            kwh = None
-        if not problems:
-            return self, []
-        return replace(self, operating_state=state, charge_percent=percent, usage_kwh=kwh), problems
 
 
 @dataclass(frozen=True)

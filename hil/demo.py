@@ -1,10 +1,12 @@
-"""``ven-edge demo [--speed 60]``: the whole system on this machine, on loopback, in one process.
+"""``python -m hil.demo [--speed 60]`` (``make demo``): the whole system on this machine, on
+loopback, in one process.
 
-It starts vtn_lite in demo mode (SQLite in a temporary folder, 127.0.0.1 only, the well-known
-test credentials), imports the sample price program and event (``sample_data/``), adds one
-utility shed event, serves the simulated heater on a pty with the two-node tank, and runs the
-gateway with its status page, all on one accelerated clock that starts an hour before the
-sample prices. Ctrl-C stops everything cleanly.
+It lives with the bench, not in the gateway's package: it needs ``hil`` and ``vtn_lite``, which
+the gateway's .deb does not ship (docs/architecture.md). It starts vtn_lite in demo mode (SQLite
+in a temporary folder, 127.0.0.1 only, the well-known test credentials), imports the sample
+price program and event (``sample_data/``), adds one utility shed event, serves the simulated
+heater on a pty with the two-node tank, and runs the gateway with its status page, all on one
+accelerated clock that starts an hour before the sample prices. Ctrl-C stops everything cleanly.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -41,10 +42,9 @@ SHED_LENGTH: Final = timedelta(hours=1)
 TMP_PREFIX: Final = "ven-edge-demo-"
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "demo",
-        help="run the whole system on this machine (VTN, simulated heater, gateway, page)",
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m hil.demo",
         description=(
             "Run vtn_lite (demo mode, SQLite), the simulated heater on a pty with tank physics, "
             "and the gateway with its status page, all on 127.0.0.1 and one accelerated clock. "
@@ -60,25 +60,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--dir", type=Path, default=None, help="working folder (default: a new temporary one)"
     )
-    parser.set_defaults(handler=_handle)
+    return parser
 
 
-def _handle(args: argparse.Namespace) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     from ven_edge.logsetup import configure_logging
 
+    args = build_parser().parse_args(argv)
     if not 0 < args.speed <= 100_000:
-        sys.stderr.write("ven-edge demo: --speed must be between 0 and 100000\n")
+        sys.stderr.write("demo: --speed must be between 0 and 100000\n")
         return 2
-    missing = [
-        name
-        for name in ("hil", "vtn_lite")
-        if importlib.util.find_spec(name) is None  # not shipped in the gateway's package
-    ]
-    if missing or not (SAMPLE_DATA / EVENT_FILE).is_file():
-        sys.stderr.write(
-            "ven-edge demo needs the source tree (hil/, vtn_lite/, sample_data/): "
-            "run `make demo` in a checkout of ven-edge\n"
-        )
+    if not (SAMPLE_DATA / EVENT_FILE).is_file():
+        sys.stderr.write(f"demo: the sample data is missing ({SAMPLE_DATA / EVENT_FILE})\n")
         return 2
     handler = configure_logging("INFO")
     with contextlib.ExitStack() as cleanup:
@@ -100,7 +93,7 @@ def _handle(args: argparse.Namespace) -> int:
                 )
             )
         except OSError as exc:
-            sys.stderr.write(f"ven-edge demo: {exc}\n")
+            sys.stderr.write(f"demo: {exc}\n")
             return 1
     return 0
 
@@ -243,3 +236,7 @@ def _banner(
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
