@@ -234,6 +234,17 @@ def test_a_gap_in_the_readings_is_not_attributed(caplog: pytest.LogCaptureFixtur
     assert household.observations == 0
 
 
+def test_gaps_in_the_readings_are_said_a_few_times_not_at_every_poll(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    household = Household()
+    with caplog.at_level(logging.INFO, logger="ven_edge.household"):
+        for k in range(40):  # a reading every 30 minutes: every pair is a gap
+            household.observe(MONDAY + k * HOUR / 2, stored_kwh=10.0, used_kwh=0.0)
+    gaps = [r for r in caplog.records if "no heater readings" in r.getMessage()]
+    assert 1 <= len(gaps) <= 5
+
+
 def test_a_bad_persisted_document_starts_from_the_default(caplog: pytest.LogCaptureFixture) -> None:
     good = Household(heat_per_kwh=3.0)
     simulate(good, 1)
