@@ -8,7 +8,7 @@
 #      `ven-edge check --skip-serial --skip-network` and the daemon (which must resume the event).
 # Usage: scripts/check-deb.sh [--build-only] [--no-root]
 # Env:   VEN_EDGE_CI_CACHE (default /var/cache/ven-edge-ci), DEBIAN_MIRROR, OUT_DIR (default build/deb),
-#        PREVIOUS_REF (the previous version's git ref; default: where this branch left main)
+#        PREVIOUS_REF (the previous version's git ref; default: scripts/previous-release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -81,11 +81,32 @@ systemd-analyze security --offline=yes --threshold=$max_exposure "$units/ven-edg
 systemd-analyze security --offline=yes --no-pager "$units/vtn-lite.service" | tail -1 >&2
 [ "$with_root" -eq 1 ] || exit 0
 
+# The upgrade path: the package of the previous version goes in first and writes its state files
+# the way it writes them, in the middle of a utility event; the package under test is installed
+# over it, and the daemon smoke below must pick the event up from those files. The previous
+# version is PREVIOUS_REF, by default the release named in scripts/previous-release.
+upgrade_event=
+previous_ref=${PREVIOUS_REF:-$(head -n 1 scripts/previous-release)}
+if ! git rev-parse --verify -q "$previous_ref^{commit}" >/dev/null 2>&1; then
+    echo "previous release: $previous_ref is not in this checkout's history" >&2
+    previous_ref=
+fi
+if [ -n "$previous_ref" ]; then
+    echo "previous release: $(git log -1 --format='%h %s' "$previous_ref")" >&2
+    mkdir -p "$work/previous/ven-edge"
+    git archive "$previous_ref" | tar -x -C "$work/previous/ven-edge"
+    ( cd "$work/previous/ven-edge" && env -i PATH=$clean_path HOME="$work" LC_ALL=C.UTF-8 \
+        DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -b -us -uc >"$work/previous.log" 2>&1 ) \
+        || { tail -30 "$work/previous.log" >&2; fail "dpkg-buildpackage of $previous_ref"; }
+fi
+
 step "trixie root"
 # The root gets the package's dependencies pre-installed (so `dpkg -i` needs no network); the
 # cache key follows them, so a new dependency builds a new root.
-# Both packages' dependencies (vtn-lite's python3-pydantic included), less ven-edge itself.
-root_packages=$(for deb in "$out"/ven-edge_*_all.deb "$out"/vtn-lite_*_all.deb; do
+# Both packages' dependencies (vtn-lite's python3-pydantic included) and the previous release's,
+# less ven-edge itself.
+root_packages=$(for deb in "$out"/ven-edge_*_all.deb "$out"/vtn-lite_*_all.deb \
+        "$work"/previous/ven-edge_*_all.deb; do
         if [ -e "$deb" ]; then dpkg-deb -f "$deb" Depends; fi
     done | tr ',' '\n' \
     | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' | grep -vx 'ven-edge' \
@@ -112,23 +133,7 @@ tar -C "$root" -xzf "$tarball"
 in_root() { env -i PATH=$clean_path LC_ALL=C.UTF-8 HOME=/root chroot "$root" "$@"; }
 
 step "previous release"
-# The upgrade path: the package of the previous version goes in first and writes its state files
-# the way it writes them, in the middle of a utility event; the package under test is installed
-# over it, and the daemon smoke below must pick the event up from those files. The previous
-# version is PREVIOUS_REF, by default where this branch left main (main's parent commit on main).
-upgrade_event=
-previous_ref=${PREVIOUS_REF:-}
-if [ -z "$previous_ref" ] && git rev-parse --verify -q main >/dev/null 2>&1; then
-    previous_ref=$(git merge-base HEAD main)
-    [ "$previous_ref" != "$(git rev-parse HEAD)" ] || previous_ref=$(git rev-parse HEAD^)
-fi
 if [ -n "$previous_ref" ]; then
-    echo "previous release: $(git log -1 --format='%h %s' "$previous_ref")" >&2
-    mkdir -p "$work/previous/ven-edge"
-    git archive "$previous_ref" | tar -x -C "$work/previous/ven-edge"
-    ( cd "$work/previous/ven-edge" && env -i PATH=$clean_path HOME="$work" LC_ALL=C.UTF-8 \
-        DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -b -us -uc >"$work/previous.log" 2>&1 ) \
-        || { tail -30 "$work/previous.log" >&2; fail "dpkg-buildpackage of $previous_ref"; }
     cp "$work"/previous/ven-edge_*_all.deb "$root/tmp/previous.deb"
     in_root dpkg -i /tmp/previous.deb >&2 || fail "dpkg -i of the previous release"
     upgrade_event=ev-upgrade
@@ -143,7 +148,7 @@ event = SignalInterval(now - timedelta(minutes=30), now + timedelta(hours=2), "S
 StateStore("/tmp/smoke-state").save(SIGNALS_DOC, timeline_to_json(SignalTimeline((event,))))
 ' "$upgrade_event" >&2 || fail "the previous release did not write its state"
 else
-    echo "previous release: none (not a git checkout of a branch of main); upgrade not checked" >&2
+    echo "previous release: none (no git history here); upgrade not checked" >&2
 fi
 
 step "install into trixie"
