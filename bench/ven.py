@@ -61,7 +61,11 @@ from tests.conftest import free_port, wait_for  # noqa: E402
 from ven_edge.config import parse_config  # noqa: E402
 from ven_edge.cta2045.ucm import UcmConfig, UcmSession  # noqa: E402
 from ven_edge.plan.hpwh_model import HpwhModel  # noqa: E402
-from ven_edge.run import freeze_startup_heap, planner_for  # noqa: E402
+from ven_edge.run import (  # noqa: E402
+    freeze_startup_heap,
+    planner_for,
+    share_the_interpreter_finely,
+)
 from vtn_lite.server import demo_config, running_vtn  # noqa: E402
 
 WEBHOOK_RUNS = 15
@@ -610,12 +614,16 @@ class LoopWatch(logging.Handler):
 @contextlib.contextmanager
 def started_heap() -> Any:
     """What ``ven-edge run`` does once started: the heap built so far is exempt from garbage
-    collection passes (:func:`ven_edge.run.freeze_startup_heap`); undone after the section."""
+    collection passes (:func:`ven_edge.run.freeze_startup_heap`) and threads switch every
+    millisecond (:func:`ven_edge.run.share_the_interpreter_finely`); undone after the section."""
+    interval = sys.getswitchinterval()
+    share_the_interpreter_finely()
     freeze_startup_heap()
     try:
         yield
     finally:
         gc.unfreeze()
+        sys.setswitchinterval(interval)
 
 
 class BenchHeater:
