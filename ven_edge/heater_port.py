@@ -30,13 +30,13 @@ from ven_edge.heater_commands import (
     is_refusal,
 )
 from ven_edge.ports import HeaterDetails
-from ven_edge.store import StateStore
-from ven_edge.web.status import (
+from ven_edge.status_model import (
     TEXT_NOT_ANSWERING,
     TEXT_NOT_CONNECTED,
     DeviceInfo,
     HeaterLinkHealth,
 )
+from ven_edge.store import StateStore
 
 log = logging.getLogger(__name__)
 
