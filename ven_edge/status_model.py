@@ -99,7 +99,9 @@ DEVICE_TYPE_NAMES: dict[int, str] = {
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
-    """The heater's CTA-2045 Device Information reply (docs/cta2045.md §9.2, message 01 81)."""
+    """What the page shows of the heater's CTA-2045 Device Information reply (docs/cta2045.md
+    §9.2, message 01 81, kept whole as :class:`~ven_edge.cta2045.device.DeviceInformationReply`)
+    and the DR messages the gateway chose for it."""
 
     vendor_id: int
     device_type: int

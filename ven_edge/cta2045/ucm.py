@@ -47,7 +47,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ven_edge.cta2045 import messages
-from ven_edge.cta2045.device import CommodityReading, DeviceInfo, DeviceSnapshot, LinkHealth
+from ven_edge.cta2045.device import (
+    CommodityReading,
+    DeviceInformationReply,
+    DeviceSnapshot,
+    LinkHealth,
+)
 from ven_edge.cta2045.driver import LinkDriver
 from ven_edge.cta2045.encodings import (
     DeviceType,
@@ -771,7 +776,7 @@ class UcmSession:
                 firmware = f"{f['firmware_year']}-{f['firmware_month']:02d}-{f['firmware_day']:02d}"
                 if f.get("firmware_major") is not None:
                     firmware += f" v{f['firmware_major']}.{f.get('firmware_minor', 0)}"
-            info = DeviceInfo(
+            info = DeviceInformationReply(
                 cta_version=_str_or_none(f.get("cta_version")) or "",
                 vendor_id=_int(f["vendor_id"]),
                 device_type=_int(f["device_type"]),
