@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ven_edge.redact",
             "ven_edge.paths",
             "ven_edge.clock",
+            "ven_edge.units",
             "ven_edge.clocksync",
             "ven_edge.logsetup",
             "ven_edge.errorlog",

@@ -27,6 +27,7 @@ from ven_edge.status_model import (
     local_time,
     require_aware,
 )
+from ven_edge.units import f_to_c
 
 HeaterMode = Literal["normal", "saving", "preheating", "opted_out", "fault", "unknown"]
 HEATER_MODES: tuple[HeaterMode, ...] = get_args(HeaterMode)
@@ -179,7 +180,7 @@ class HeaterStatus:
 
     @property
     def tank_temp_c(self) -> float | None:
-        return None if self.tank_temp_f is None else (self.tank_temp_f - 32.0) * 5.0 / 9.0
+        return None if self.tank_temp_f is None else f_to_c(self.tank_temp_f)
 
     @property
     def stored_pct(self) -> float | None:
