@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import HeaterConfig, SimulatedHeater, c_to_f
+from hil.heater import HeaterConfig, SimulatedHeater
 from hil.scenarios import build_thermal_model, heater_config_for
 from hil.tank import DEFAULT_VALVE_C
 from ven_edge.control import (
@@ -43,6 +43,7 @@ from ven_edge.control import (
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.encodings import AppNakReason
 from ven_edge.signals import SignalInterval, SignalTimeline
+from ven_edge.units import c_to_f
 
 _BUILDERS = {
     CommandKind.SHED: messages.shed,

@@ -40,6 +40,7 @@ from ven_edge.cta2045.errors import MessageDecodeError
 from ven_edge.cta2045.frames import Frame, MessageType, NakReason
 from ven_edge.cta2045.messages import Message
 from ven_edge.cta2045.transport import BAUD_RATE
+from ven_edge.units import c_to_f, f_to_c
 
 #: Capability bits we claim: temperature offset and Advanced Load Up (docs/cta2045.md §9.2).
 CAPABILITIES = Capability.TEMPERATURE_OFFSET | Capability.ADVANCED_LOAD_UP
@@ -100,14 +101,6 @@ class HeaterConfig:
     vendor_id: int = 0x1234
     model: str = "VEN-EDGE-SIM-50"
     serial: str = "SIM0000000000001"
-
-
-def f_to_c(value: float) -> float:
-    return (value - 32.0) * 5.0 / 9.0
-
-
-def c_to_f(value: float) -> float:
-    return value * 9.0 / 5.0 + 32.0
 
 
 class SimulatedHeater:

@@ -55,6 +55,7 @@ from ven_edge.ports import GridLabels, GridPort, HeaterPort
 from ven_edge.redact import redact_text
 from ven_edge.sdnotify import Notifier
 from ven_edge.signals import SignalInterval, SignalTimeline
+from ven_edge.status_model import VtnHealth
 from ven_edge.store import StateStore
 from ven_edge.web import status as ws
 
@@ -491,7 +492,7 @@ class Daemon:
             power_w=details.power_w,
         )
         if self.grid is None:
-            vtn = ws.VtnHealth(ok=False, url=None, last_error="no VTN configured")
+            vtn = VtnHealth(ok=False, url=None, last_error="no VTN configured")
         else:
             vtn = self.grid.health()
         return ws.StatusSnapshot(

@@ -53,6 +53,7 @@ from ven_edge.plan.tank_costs import (
 )
 from ven_edge.rule_planner import instruction_edges, numeric, overlay_instructions
 from ven_edge.signal_profile import Profile, winner_profile
+from ven_edge.units import f_to_c
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class ExactPlanner:
         state = DeviceState(
             stored_wh=None if device.stored_kwh is None else device.stored_kwh * 1000.0,
             capacity_wh=None if device.capacity_kwh is None else device.capacity_kwh * 1000.0,
-            tank_c=None if device.tank_temp_f is None else (device.tank_temp_f - 32.0) * 5 / 9,
+            tank_c=None if device.tank_temp_f is None else f_to_c(device.tank_temp_f),
         )
         problem = build_problem(
             inputs.signals, state, self.config, inputs.now, self.model, prices=profile,

@@ -24,8 +24,8 @@ from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
 from ven_edge.oadr3.webhook import WebhookReceiver
 from ven_edge.ports import GridLabels
 from ven_edge.signals import SignalTimeline
+from ven_edge.status_model import VtnHealth
 from ven_edge.store import StateStore
-from ven_edge.web.status import VtnHealth
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from typing import Any, Final
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.encodings import Capability, ResponseCode
 from ven_edge.cta2045.frames import MessageType, NakReason
+from ven_edge.units import c_to_f, f_to_c
 
 #: Intermediate response codes that mean the heater will not take the message (§9.1).
 REFUSAL_CODES: Final = frozenset(
@@ -56,11 +57,12 @@ class CommandOptions:
 
 def c_to_whole_f(celsius: float) -> int:
     """The whole °F a set point in °C is sent as (:meth:`UcmSession.set_set_point`)."""
-    return round(celsius * 9 / 5 + 32)
+    return round(c_to_f(celsius))
 
 
-def f_to_c(fahrenheit: float) -> float:
-    return round((fahrenheit - 32) * 5 / 9, 2)
+def whole_f_to_c(fahrenheit: float) -> float:
+    """A whole-°F set point in °C, to 0.01 °C as the UCM session reports set points."""
+    return round(f_to_c(fahrenheit), 2)
 
 
 def supports_advanced_load_up(snapshot: DeviceSnapshot) -> bool:
@@ -95,8 +97,8 @@ class CommandChoice:
         self.options = options
         self.refused: str | None = None  # why the session fell back to Basic messages
         # Highest set point (whole °F) still allowed; narrowed when the heater says "bad value".
-        self.ceiling_f = math.floor(options.max_set_point_c * 9 / 5 + 32)
-        self.floor_f = math.ceil(options.min_delivery_c * 9 / 5 + 32)
+        self.ceiling_f = math.floor(c_to_f(options.max_set_point_c))
+        self.floor_f = math.ceil(c_to_f(options.min_delivery_c))
 
     def load_up_message(self, snapshot: DeviceSnapshot, wh: int | None) -> LoadUpMessage:
         if self.refused is None:
@@ -131,7 +133,7 @@ class CommandChoice:
         if supports_advanced_load_up(snapshot):
             rich.append("Advanced Load Up")
         if self.options.mixing_valve and supports_set_point(snapshot):
-            rich.append(f"set point (up to {f_to_c(self.ceiling_f):g} °C)")
+            rich.append(f"set point (up to {whole_f_to_c(self.ceiling_f):g} °C)")
         return ", ".join(rich) or "basic"
 
 

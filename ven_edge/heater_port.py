@@ -26,17 +26,18 @@ from ven_edge.heater_commands import (
     KeptSetPoint,
     LoadUpMessage,
     c_to_whole_f,
-    f_to_c,
     is_refusal,
+    whole_f_to_c,
 )
 from ven_edge.ports import HeaterDetails
-from ven_edge.store import StateStore
-from ven_edge.web.status import (
+from ven_edge.status_model import (
     TEXT_NOT_ANSWERING,
     TEXT_NOT_CONNECTED,
     DeviceInfo,
     HeaterLinkHealth,
 )
+from ven_edge.store import StateStore
+from ven_edge.units import c_to_f
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,8 @@ LINE_BUSY_WAIT_S: Final = 0.1
 _LOAD_UPS: Final = frozenset({CommandKind.LOAD_UP, CommandKind.ADVANCED_LOAD_UP})
 
 
-def c_to_f(celsius: float | None) -> float | None:
-    return None if celsius is None else celsius * 9.0 / 5.0 + 32.0
+def _in_f(celsius: float | None) -> float | None:
+    return None if celsius is None else c_to_f(celsius)
 
 
 def view_of(snapshot: DeviceSnapshot) -> DeviceView:
@@ -72,7 +73,7 @@ def view_of(snapshot: DeviceSnapshot) -> DeviceView:
         override=bool(snapshot.override_active),
         stored_kwh=None if stored is None else stored / WH_PER_KWH,
         capacity_kwh=None if capacity is None else capacity / WH_PER_KWH,
-        tank_temp_f=c_to_f(snapshot.present_temperature_c),
+        tank_temp_f=_in_f(snapshot.present_temperature_c),
         energy_used_kwh=None if used is None else used / WH_PER_KWH,
         commissionings=snapshot.commissionings,
     )
@@ -104,7 +105,7 @@ def details_of(snapshot: DeviceSnapshot, commands: str | None = None) -> HeaterD
             cta2045_version=info.cta_version,
             commands=commands,
         ),
-        set_point_f=c_to_f(snapshot.set_point_c),
+        set_point_f=_in_f(snapshot.set_point_c),
         power_w=None if snapshot.power_w is None else float(snapshot.power_w),
     )
 
@@ -326,8 +327,8 @@ class UcmHeaterPort:
                 if self._holds(target_f):
                     return Delivery(Outcome.ACCEPTED, detail=f"set point {target_f} °F kept")
                 # Persisted before it is sent: a crash after the send still finds the user's.
-                await self._save_kept(KeptSetPoint(self.kept.user_c, f_to_c(target_f)))
-                result = await self.session.set_set_point(f_to_c(target_f))
+                await self._save_kept(KeptSetPoint(self.kept.user_c, whole_f_to_c(target_f)))
+                result = await self.session.set_set_point(whole_f_to_c(target_f))
                 if result.ok:
                     log.info("set point raised from %d °F to %d °F (load up)", user_f, target_f)
                     return outcome_of(result)

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from ven_edge.control import Delivery, DeviceView, SendCommand
 from ven_edge.signals import SignalTimeline
-from ven_edge.web.status import DeviceInfo, HeaterLinkHealth, VtnHealth
+from ven_edge.status_model import DeviceInfo, HeaterLinkHealth, VtnHealth
 
 
 @dataclass(frozen=True, slots=True)

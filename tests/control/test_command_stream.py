@@ -20,8 +20,9 @@ from ven_edge.daemon import Daemon
 from ven_edge.ports import HeaterDetails
 from ven_edge.rule_planner import plan_by_rules
 from ven_edge.signals import SignalInterval, SignalTimeline
+from ven_edge.status_model import HeaterLinkHealth
 from ven_edge.store import StateStore
-from ven_edge.web.status import HeaterLinkHealth, until_text
+from ven_edge.web.status import until_text
 
 T0 = datetime(2026, 1, 14, 17, 0, tzinfo=UTC)
 FRAME_S = 0.15  # a Basic DR request with its link ACK and App ACK on the wire (docs/cta2045.md §5)

@@ -18,7 +18,7 @@ from ven_edge.control import (
     PlannedCommand,
     same_energy,
 )
-from ven_edge.cta2045.device import DeviceInfo, DeviceSnapshot
+from ven_edge.cta2045.device import DeviceInformationReply, DeviceSnapshot
 from ven_edge.cta2045.encodings import Capability
 from ven_edge.cta2045.frames import MessageType
 from ven_edge.heater_commands import (
@@ -35,7 +35,7 @@ HEATER = DeviceView(connected=True, op_state=0, commissionings=1)
 
 def snapshot(*, alu: bool, set_point_c: float | None = 48.89) -> DeviceSnapshot:
     caps = Capability.TEMPERATURE_OFFSET | (Capability.ADVANCED_LOAD_UP if alu else 0)
-    info = DeviceInfo("B", 0x1234, 3, 1, int(caps))
+    info = DeviceInformationReply("B", 0x1234, 3, 1, int(caps))
     return DeviceSnapshot(
         supported_types=frozenset({MessageType.BASIC_DR, MessageType.INTERMEDIATE_DR}),
         device_info=info,

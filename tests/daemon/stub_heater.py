@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ven_edge.control import DeviceView, Outcome, SendCommand
 from ven_edge.ports import HeaterDetails
-from ven_edge.web.status import HeaterLinkHealth
+from ven_edge.status_model import HeaterLinkHealth
 
 
 class StubHeater:

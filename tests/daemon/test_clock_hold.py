@@ -29,8 +29,8 @@ from ven_edge.household import DrawForecast, Household, default_profile
 from ven_edge.ports import GridLabels, HeaterDetails
 from ven_edge.rule_planner import plan_by_rules
 from ven_edge.signals import SignalInterval, SignalTimeline
+from ven_edge.status_model import DeviceInfo, HeaterLinkHealth, VtnHealth
 from ven_edge.store import StateStore
-from ven_edge.web.status import DeviceInfo, HeaterLinkHealth, VtnHealth
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 

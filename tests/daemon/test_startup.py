@@ -21,8 +21,8 @@ from ven_edge.ports import GridLabels
 from ven_edge.rule_planner import plan_by_rules
 from ven_edge.run import serve
 from ven_edge.signals import SignalTimeline
+from ven_edge.status_model import VtnHealth
 from ven_edge.store import StateStore
-from ven_edge.web.status import VtnHealth
 
 from .stub_heater import StubHeater
 

@@ -32,7 +32,7 @@ class LinkHealth:
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceInfo:
+class DeviceInformationReply:
     """Intermediate DR Device Information reply 01 81 (docs/cta2045.md §9.2)."""
 
     cta_version: str
@@ -75,7 +75,7 @@ class DeviceSnapshot:
     supported_types: frozenset[int] = frozenset()
     unsupported_types: frozenset[int] = frozenset()
     max_payload: int = 2  # until negotiated, only Basic-sized frames are safe (§6)
-    device_info: DeviceInfo | None = None
+    device_info: DeviceInformationReply | None = None
     commissioned: bool = False
     link: LinkHealth = field(default_factory=LinkHealth)
     updated_at: datetime | None = None

@@ -47,7 +47,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ven_edge.cta2045 import messages
-from ven_edge.cta2045.device import CommodityReading, DeviceInfo, DeviceSnapshot, LinkHealth
+from ven_edge.cta2045.device import (
+    CommodityReading,
+    DeviceInformationReply,
+    DeviceSnapshot,
+    LinkHealth,
+)
 from ven_edge.cta2045.driver import LinkDriver
 from ven_edge.cta2045.encodings import (
     DeviceType,
@@ -66,6 +71,7 @@ from ven_edge.cta2045.link import (
 )
 from ven_edge.cta2045.messages import Message, to_data_frame
 from ven_edge.cta2045.transport import BAUD_RATE, PortError, open_serial
+from ven_edge.units import c_to_f, f_to_c
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +226,7 @@ def _to_c(value: object, unit: object) -> float | None:
     if not isinstance(value, int):
         return None
     if unit == TemperatureUnit.FAHRENHEIT:
-        return round((value - 32) * 5 / 9, 2)
+        return round(f_to_c(value), 2)
     return float(value)
 
 
@@ -771,7 +777,7 @@ class UcmSession:
                 firmware = f"{f['firmware_year']}-{f['firmware_month']:02d}-{f['firmware_day']:02d}"
                 if f.get("firmware_major") is not None:
                     firmware += f" v{f['firmware_major']}.{f.get('firmware_minor', 0)}"
-            info = DeviceInfo(
+            info = DeviceInformationReply(
                 cta_version=_str_or_none(f.get("cta_version")) or "",
                 vendor_id=_int(f["vendor_id"]),
                 device_type=_int(f["device_type"]),
@@ -838,7 +844,7 @@ class UcmSession:
         heater: any other type is refused with "bad value" (docs/cta2045.md §15).
         """
         unit = TemperatureUnit.FAHRENHEIT if fahrenheit else TemperatureUnit.CELSIUS
-        value = round(celsius * 9 / 5 + 32) if fahrenheit else round(celsius)
+        value = round(c_to_f(celsius)) if fahrenheit else round(celsius)
         info = self._snapshot.device_info
         device_type = info.device_type if info else DeviceType.WATER_HEATER_HEAT_PUMP
         request = messages.set_set_point(device_type, value, None, unit)

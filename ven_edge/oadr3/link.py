@@ -73,7 +73,7 @@ class LinkTiming:
 
 
 @dataclass
-class LinkHealth:
+class VtnLinkHealth:
     """For the status page: is the VTN reachable, since when, what went wrong last."""
 
     connected: bool = False
@@ -130,7 +130,7 @@ class VtnLink:
         self._wall_clock = wall_clock
         self._monotonic = monotonic
         self._sleep = sleep
-        self.health = LinkHealth()
+        self.health = VtnLinkHealth()
         self._subscription_id: str | None = None
         self._subscribed_at: float | None = None
         self._registration_retry_at: float | None = None

@@ -13,13 +13,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Literal, TypeAlias, get_args
+from typing import Literal, get_args
 
 from ven_edge.cta2045.encodings import OperationalState
-from ven_edge.redact import redact_text, redact_url
-
-JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
-JSONObject: TypeAlias = dict[str, JSONValue]
+from ven_edge.status_model import (
+    TEXT_NOT_CONNECTED,
+    DeviceInfo,
+    HeaterLinkHealth,
+    JSONObject,
+    SnapshotError,
+    VtnHealth,
+    json_time,
+    local_time,
+    require_aware,
+)
+from ven_edge.units import f_to_c
 
 HeaterMode = Literal["normal", "saving", "preheating", "opted_out", "fault", "unknown"]
 HEATER_MODES: tuple[HeaterMode, ...] = get_args(HeaterMode)
@@ -32,8 +40,6 @@ TEXT_PREHEATING = "Pre-heating"
 TEXT_PREHEATED = "Pre-heating (tank full)"
 TEXT_OPTED_OUT = "Opted out"
 TEXT_FAULT = "Heater fault"
-TEXT_NOT_CONNECTED = "Heater not connected"
-TEXT_NOT_ANSWERING = "Heater not answering"
 TEXT_NOT_FOLLOWING = "Not following the utility event"
 
 # CTA-2045 operational state (docs/cta2045.md §8.3) → (mode, plain words, whether the words take the
@@ -60,18 +66,13 @@ _OP_STATE_TEXT: dict[OperationalState, tuple[HeaterMode, str, bool]] = {
 }
 
 
-def _local(value: datetime, tz: tzinfo | None) -> datetime:
-    """``value`` in ``tz``, or in the gateway's own local zone when ``tz`` is None."""
-    return value.astimezone(tz) if tz is not None else value.astimezone()
-
-
 def until_text(end: datetime, *, now: datetime | None = None, tz: tzinfo | None = None) -> str:
     """``"until 19:00"`` in local time; ``"until Tue 07:00"`` when not on the day of ``now``."""
-    _require_aware("end", end)
-    local_end = _local(end, tz)
+    require_aware("end", end)
+    local_end = local_time(end, tz)
     if now is not None:
-        _require_aware("now", now)
-        if _local(now, tz).date() != local_end.date():
+        require_aware("now", now)
+        if local_time(now, tz).date() != local_end.date():
             return f"until {local_end:%a %H:%M}"
     return f"until {local_end:%H:%M}"
 
@@ -114,19 +115,6 @@ def describe_heater(
             text = f"{text}: utility event"
         text = f"{text} {until_text(event_end, now=now, tz=tz)}"
     return mode, text
-
-
-class SnapshotError(ValueError):
-    """A snapshot field has a value the JSON contract cannot carry."""
-
-
-def _require_aware(name: str, value: datetime | None) -> None:
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise SnapshotError(f"{name} must be a timezone-aware datetime, got naive {value!r}")
-
-
-def _time(value: datetime | None, tz: tzinfo | None) -> str | None:
-    return None if value is None else _local(value, tz).isoformat(timespec="seconds")
 
 
 def _round(value: float | None, digits: int) -> float | None:
@@ -192,7 +180,7 @@ class HeaterStatus:
 
     @property
     def tank_temp_c(self) -> float | None:
-        return None if self.tank_temp_f is None else (self.tank_temp_f - 32.0) * 5.0 / 9.0
+        return None if self.tank_temp_f is None else f_to_c(self.tank_temp_f)
 
     @property
     def stored_pct(self) -> float | None:
@@ -229,8 +217,8 @@ class EventInfo:
     program_name: str | None = None  # the program's name from the VTN; ``program`` is its id
 
     def __post_init__(self) -> None:
-        _require_aware("event start", self.start)
-        _require_aware("event end", self.end)
+        require_aware("event start", self.start)
+        require_aware("event end", self.end)
 
     def as_json(self, tz: tzinfo | None) -> JSONObject:
         return {
@@ -238,8 +226,8 @@ class EventInfo:
             "program": self.program,
             "program_name": self.program_name,
             "kind": self.kind,
-            "start": _time(self.start, tz),
-            "end": _time(self.end, tz),
+            "start": json_time(self.start, tz),
+            "end": json_time(self.end, tz),
             "summary": self.summary,
         }
 
@@ -266,11 +254,11 @@ class PlanInterval:
     soc_kwh: float | None
 
     def __post_init__(self) -> None:
-        _require_aware("plan interval start", self.start)
+        require_aware("plan interval start", self.start)
 
     def as_json(self, tz: tzinfo | None) -> JSONObject:
         return {
-            "start": _time(self.start, tz),
+            "start": json_time(self.start, tz),
             "price": self.price,
             "heat_kwh": _round(self.heat_kwh, 3),
             "soc_kwh": _round(self.soc_kwh, 3),
@@ -287,13 +275,13 @@ class PlanCommand:
     reason: str
 
     def __post_init__(self) -> None:
-        _require_aware("plan command start", self.start)
-        _require_aware("plan command end", self.end)
+        require_aware("plan command start", self.start)
+        require_aware("plan command end", self.end)
 
     def as_json(self, tz: tzinfo | None) -> JSONObject:
         return {
-            "start": _time(self.start, tz),
-            "end": _time(self.end, tz),
+            "start": json_time(self.start, tz),
+            "end": json_time(self.end, tz),
             "kind": self.kind,
             "reason": self.reason,
         }
@@ -322,12 +310,12 @@ class Plan:
     def __post_init__(self) -> None:
         if self.step_minutes <= 0:
             raise SnapshotError(f"plan step_minutes must be positive, got {self.step_minutes}")
-        _require_aware("plan start", self.start)
+        require_aware("plan start", self.start)
 
     def as_json(self, tz: tzinfo | None) -> JSONObject:
         return {
             "step_minutes": self.step_minutes,
-            "start": _time(self.start, tz),
+            "start": json_time(self.start, tz),
             "price_unit": self.price_unit,
             "expected_cost": _round(self.expected_cost, 4),
             "normal_cost": _round(self.normal_cost, 4),
@@ -338,101 +326,12 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
-class HeaterLinkHealth:
-    """The CTA-2045 serial link: port, last good frame, error count since start; ``problem`` says
-    in plain words what is wrong when not ok (the port is not open, the heater does not answer)."""
-
-    ok: bool
-    port: str | None
-    last_frame: datetime | None = None
-    errors: int = 0
-    problem: str | None = None
-
-    def __post_init__(self) -> None:
-        _require_aware("heater link last_frame", self.last_frame)
-
-    def as_json(self, tz: tzinfo | None) -> JSONObject:
-        return {
-            "ok": self.ok,
-            "port": self.port,
-            "last_frame": _time(self.last_frame, tz),
-            "errors": self.errors,
-            "problem": self.problem,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class VtnHealth:
-    """The utility's server (VTN). The URL is shown without credentials, query or fragment."""
-
-    ok: bool
-    url: str | None
-    ven_id: str | None = None
-    last_contact: datetime | None = None
-    last_error: str | None = None
-
-    def __post_init__(self) -> None:
-        _require_aware("vtn last_contact", self.last_contact)
-
-    def as_json(self, tz: tzinfo | None) -> JSONObject:
-        return {
-            "ok": self.ok,
-            "url": redact_url(self.url),
-            "ven_id": self.ven_id,
-            "last_contact": _time(self.last_contact, tz),
-            "last_error": redact_text(self.last_error),
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class Health:
     heater_link: HeaterLinkHealth
     vtn: VtnHealth
 
     def as_json(self, tz: tzinfo | None) -> JSONObject:
         return {"heater_link": self.heater_link.as_json(tz), "vtn": self.vtn.as_json(tz)}
-
-
-# CTA-2045 Device Information device types for water heaters (docs/cta2045.md §9.2).
-DEVICE_TYPE_NAMES: dict[int, str] = {
-    0x0000: "Unspecified",
-    0x0001: "Water heater, gas",
-    0x0002: "Water heater, electric",
-    0x0003: "Water heater, heat pump",
-    0x001B: "Water heater, heat pump (variable capacity)",
-    0x001C: "Water heater, phase change",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
-    """The heater's CTA-2045 Device Information reply (docs/cta2045.md §9.2, message 01 81)."""
-
-    vendor_id: int
-    device_type: int
-    model: str | None = None
-    serial: str | None = None
-    firmware: str | None = None
-    cta2045_version: str | None = None
-    #: Which DR messages the gateway sends this heater (Advanced Load Up, set point, or basic
-    #: with the refusal that made it fall back: docs/gateway.md, "Set points").
-    commands: str | None = None
-
-    @property
-    def device_type_name(self) -> str:
-        return DEVICE_TYPE_NAMES.get(self.device_type, f"Device type 0x{self.device_type:04X}")
-
-    def as_json(self) -> JSONObject:
-        return {
-            "vendor_id": self.vendor_id,
-            "device_type": self.device_type,
-            "device_type_name": self.device_type_name,
-            "model": self.model,
-            "serial": self.serial,
-            "firmware": self.firmware,
-            "cta2045_version": self.cta2045_version,
-            "commands": self.commands,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,12 +362,12 @@ class StatusSnapshot:
     device: DeviceInfo | None = None
 
     def __post_init__(self) -> None:
-        _require_aware("generated_at", self.generated_at)
+        require_aware("generated_at", self.generated_at)
 
     def as_json(self, tz: tzinfo | None = None) -> JSONObject:
         """The ``GET /api/status`` document; times in ``tz`` (default: the gateway's zone)."""
         return {
-            "generated_at": _time(self.generated_at, tz),
+            "generated_at": json_time(self.generated_at, tz),
             "heater": self.heater.as_json(),
             "events": self.events.as_json(tz),
             "plan": self.plan.as_json(tz),

@@ -1,0 +1,130 @@
+"""The status the control core reports about its two links and the heater, in the form the status
+page serialises (``GET /api/status``, docs/status-api.md).
+
+The heater and grid adapters build these values; :mod:`ven_edge.web.status` puts them into the
+page's snapshot. They live below the page so that the core never imports the web layer
+(docs/architecture.md). JSON field names are a stable contract: only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import TypeAlias
+
+from ven_edge.redact import redact_text, redact_url
+
+JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
+JSONObject: TypeAlias = dict[str, JSONValue]
+
+TEXT_NOT_CONNECTED = "Heater not connected"
+TEXT_NOT_ANSWERING = "Heater not answering"
+
+
+class SnapshotError(ValueError):
+    """A snapshot field has a value the JSON contract cannot carry."""
+
+
+def require_aware(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise SnapshotError(f"{name} must be a timezone-aware datetime, got naive {value!r}")
+
+
+def json_time(value: datetime | None, tz: tzinfo | None) -> str | None:
+    return None if value is None else local_time(value, tz).isoformat(timespec="seconds")
+
+
+def local_time(value: datetime, tz: tzinfo | None) -> datetime:
+    """``value`` in ``tz``, or in the gateway's own local zone when ``tz`` is None."""
+    return value.astimezone(tz) if tz is not None else value.astimezone()
+
+
+@dataclass(frozen=True, slots=True)
+class HeaterLinkHealth:
+    """The CTA-2045 serial link: port, last good frame, error count since start; ``problem`` says
+    in plain words what is wrong when not ok (the port is not open, the heater does not answer)."""
+
+    ok: bool
+    port: str | None
+    last_frame: datetime | None = None
+    errors: int = 0
+    problem: str | None = None
+
+    def __post_init__(self) -> None:
+        require_aware("heater link last_frame", self.last_frame)
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {
+            "ok": self.ok,
+            "port": self.port,
+            "last_frame": json_time(self.last_frame, tz),
+            "errors": self.errors,
+            "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VtnHealth:
+    """The utility's server (VTN). The URL is shown without credentials, query or fragment."""
+
+    ok: bool
+    url: str | None
+    ven_id: str | None = None
+    last_contact: datetime | None = None
+    last_error: str | None = None
+
+    def __post_init__(self) -> None:
+        require_aware("vtn last_contact", self.last_contact)
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {
+            "ok": self.ok,
+            "url": redact_url(self.url),
+            "ven_id": self.ven_id,
+            "last_contact": json_time(self.last_contact, tz),
+            "last_error": redact_text(self.last_error),
+        }
+
+
+# CTA-2045 Device Information device types for water heaters (docs/cta2045.md §9.2).
+DEVICE_TYPE_NAMES: dict[int, str] = {
+    0x0000: "Unspecified",
+    0x0001: "Water heater, gas",
+    0x0002: "Water heater, electric",
+    0x0003: "Water heater, heat pump",
+    0x001B: "Water heater, heat pump (variable capacity)",
+    0x001C: "Water heater, phase change",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """What the page shows of the heater's CTA-2045 Device Information reply (docs/cta2045.md
+    §9.2, message 01 81, kept whole as :class:`~ven_edge.cta2045.device.DeviceInformationReply`)
+    and the DR messages the gateway chose for it."""
+
+    vendor_id: int
+    device_type: int
+    model: str | None = None
+    serial: str | None = None
+    firmware: str | None = None
+    cta2045_version: str | None = None
+    #: Which DR messages the gateway sends this heater (Advanced Load Up, set point, or basic
+    #: with the refusal that made it fall back: docs/gateway.md, "Set points").
+    commands: str | None = None
+
+    @property
+    def device_type_name(self) -> str:
+        return DEVICE_TYPE_NAMES.get(self.device_type, f"Device type 0x{self.device_type:04X}")
+
+    def as_json(self) -> JSONObject:
+        return {
+            "vendor_id": self.vendor_id,
+            "device_type": self.device_type,
+            "device_type_name": self.device_type_name,
+            "model": self.model,
+            "serial": self.serial,
+            "firmware": self.firmware,
+            "cta2045_version": self.cta2045_version,
+            "commands": self.commands,
+        }
