@@ -70,6 +70,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ven_edge.cta2045.ucm",
             "ven_edge.oadr3.backoff",
             "ven_edge.oadr3.timeline",
+            "ven_edge.oadr3.vtnhttp",
             "ven_edge.oadr3.eventstore",
             "ven_edge.oadr3.client",
             "ven_edge.oadr3.webhook",
