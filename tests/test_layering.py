@@ -46,6 +46,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ven_edge.cta2045.fields",
             "ven_edge.cta2045.table",
             "ven_edge.cta2045.encodings",
+            "ven_edge.cta2045.codec",
             "ven_edge.cta2045.messages",
             "ven_edge.cta2045.stream",
             "ven_edge.cta2045.errors",

@@ -47,6 +47,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import Message, to_data_frame
 from ven_edge.cta2045.device import CommodityReading, DeviceInfo, DeviceSnapshot, LinkHealth
 from ven_edge.cta2045.driver import LinkDriver
 from ven_edge.cta2045.encodings import (
@@ -64,7 +65,6 @@ from ven_edge.cta2045.link import (
     ReplyMatcher,
     RequestDone,
 )
-from ven_edge.cta2045.messages import Message, to_data_frame
 from ven_edge.cta2045.transport import BAUD_RATE, PortError, open_serial
 
 log = logging.getLogger(__name__)
