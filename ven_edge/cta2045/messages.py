@@ -132,6 +132,7 @@ __all__ = [
     "start_cycling",
     "terminate_cycling",
     "time_remaining",
+    "to_data_frame",
     "to_frame",
     "wake",
 ]
