@@ -50,6 +50,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ven_edge.cta2045.messages",
             "ven_edge.cta2045.stream",
             "ven_edge.cta2045.errors",
+            "ven_edge.oadr3.operations",
             "ven_edge.oadr3.timefmt",
             "ven_edge.oadr3.eventparse",
             "ven_edge.oadr3.boundedjson",
