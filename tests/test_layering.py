@@ -56,6 +56,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ven_edge.oadr3.boundedjson",
             "ven_edge.oadr3.models",
             "ven_edge.oadr3.models301",
+            "ven_edge.oadr3.spans",
             "ven_edge.oadr3.timing",
             "ven_edge.oadr3.errors",
             "ven_edge.oadr3.readings",
