@@ -762,7 +762,7 @@ async def fake_vtn_reports() -> AsyncIterator[str]:
 
 
 def usage_body(n: int, start: datetime) -> dict[str, Any]:
-    from ven_edge.oadr3.reports import ReportInterval, usage_report
+    from ven_edge.oadr3.reportbodies import ReportInterval, usage_report
 
     reading = ReportInterval(0, (0.25,), start=start, duration=timedelta(minutes=15))
     return usage_report(

@@ -38,39 +38,21 @@ Rules:
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-# CTA-2045 Basic DR event-duration encoding (docs/cta2045.md §8.2): byte n means 2·n² seconds;
-# 0xFF is "longer than the largest value", so 254 is the longest exact duration.
-_DURATION_SECONDS_PER_N2: Final = 2
-_DURATION_MAX_N: Final = 254
-MAX_ENCODABLE_DURATION_S: Final = _DURATION_SECONDS_PER_N2 * _DURATION_MAX_N**2
+from ven_edge.cta2045.encodings import MAX_DURATION_S, within_duration_s
+from ven_edge.cta2045.encodings import covering_duration_s as covering_duration_s
 
-
-def quantised_duration_s(seconds: float) -> int:
-    """The longest encodable duration not longer than ``seconds`` (docs/cta2045.md §8.2).
-
-    At least one step (2 s) so that a command is never sent as 0, which means "until End Shed".
-    """
-    if seconds >= MAX_ENCODABLE_DURATION_S:
-        return MAX_ENCODABLE_DURATION_S
-    n = max(1, math.isqrt(max(0, int(seconds)) // _DURATION_SECONDS_PER_N2))
-    return _DURATION_SECONDS_PER_N2 * n * n
-
-
-def covering_duration_s(seconds: float) -> int:
-    """The shortest encodable duration not shorter than ``seconds`` (capped at the longest)."""
-    if seconds >= MAX_ENCODABLE_DURATION_S:
-        return MAX_ENCODABLE_DURATION_S
-    n = max(1, math.ceil(math.sqrt(max(0.0, seconds) / _DURATION_SECONDS_PER_N2)))
-    # sqrt may land a hair above an exact square: step back when the smaller n still covers.
-    if n > 1 and _DURATION_SECONDS_PER_N2 * (n - 1) ** 2 >= seconds:
-        n -= 1
-    return _DURATION_SECONDS_PER_N2 * n * n
+# The CTA-2045 event-duration rule (2·n² s, docs/cta2045.md §8.2) and both its roundings live
+# with the encoding: commands are cut to a duration the wire can say (rounded down) and renewals
+# cover what is left (rounded up).
+MAX_ENCODABLE_DURATION_S: Final = MAX_DURATION_S
+#: The longest encodable duration not longer than the given seconds, at least one step (2 s) so
+#: that a command is never sent as 0, which means "until End Shed".
+quantised_duration_s = within_duration_s
 
 
 class Outcome(enum.Enum):

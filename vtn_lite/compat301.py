@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ven_edge.oadr3.models301 import VERB_OF
+from ven_edge.oadr3.operations import VERB_OF_OPERATION
 from vtn_lite.storage import StoredObject
 
 # 3.0.1 program field -> 3.1.0 program attribute type (enumerations-3.1.0, programAttributes).
@@ -122,7 +122,10 @@ def report_out(body: dict[str, Any], program_id: str | None) -> dict[str, Any]:
 def subscription_out(body: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
     out = _targets_out(dict(body), extra)
     out["objectOperations"] = [
-        {**entry, "operations": [VERB_OF.get(op, op) for op in entry.get("operations", [])]}
+        {
+            **entry,
+            "operations": [VERB_OF_OPERATION.get(op, op) for op in entry.get("operations", [])],
+        }
         for entry in body.get("objectOperations", [])
     ]
     return out
@@ -229,7 +232,7 @@ def notification_out(operation: str, stored: StoredObject, shown: dict[str, Any]
     obj = object_out(stored, shown)
     note: dict[str, Any] = {
         "objectType": stored.kind,
-        "operation": VERB_OF.get(operation, operation),
+        "operation": VERB_OF_OPERATION.get(operation, operation),
         "object": obj,
     }
     if obj.get("targets"):

@@ -171,6 +171,21 @@ def test_duration_code_is_the_smallest_not_shorter(seconds: float) -> None:
     assert code == 1 or 2 * (code - 1) ** 2 < seconds
 
 
+@given(st.floats(min_value=-1e9, allow_nan=False))
+def test_both_duration_roundings_bracket_the_seconds(seconds: float) -> None:
+    # Commands are cut to what the wire can say (down); renewals cover what is left (up).
+    down, up = enc.within_duration_s(seconds), enc.covering_duration_s(seconds)
+    assert 2 <= down <= up <= enc.MAX_DURATION_S
+    assert enc.duration_seconds(enc.within_duration_code(seconds)) == down
+    assert enc.duration_seconds(enc.covering_duration_code(seconds)) == up
+    if 2 <= seconds <= enc.MAX_DURATION_S:
+        assert down <= seconds <= up
+        n = enc.within_duration_code(seconds)
+        assert n == 254 or 2 * (n + 1) ** 2 > seconds  # the longest not longer
+    if 0 < seconds <= enc.MAX_DURATION_S:
+        assert enc.covering_duration_code(seconds) == enc.duration_code(seconds)
+
+
 @given(st.floats(min_value=0, max_value=9.7))
 def test_price_code_is_the_nearest(ratio: float) -> None:
     code = enc.price_code(ratio)

@@ -7,7 +7,7 @@ import pytest
 from ven_edge.control import DeviceView
 from ven_edge.cta2045.encodings import OperationalState
 from ven_edge.grid_port import OPERATING_STATE_NAMES, readings_of
-from ven_edge.oadr3.reports import OPERATING_STATES
+from ven_edge.oadr3.readings import OPERATING_STATES
 
 
 def test_every_cta2045_state_has_an_openadr_name() -> None:

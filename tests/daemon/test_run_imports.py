@@ -35,7 +35,7 @@ _SCRIPT = textwrap.dedent(
     from ven_edge.clock import WallClock
     from ven_edge.config import load_config
     from ven_edge.logsetup import configure_logging
-    from ven_edge.oadr3.reports import operating_state_report
+    from ven_edge.oadr3.reportbodies import operating_state_report
     from ven_edge.run import build_grid, build_heater, planner_for
     from ven_edge.store import StateStore
 

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from ven_edge.oadr3 import models, models301
+from ven_edge.oadr3.operations import VERB_OF_OPERATION
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 
@@ -46,7 +47,7 @@ def test_typed_targets_and_verbs() -> None:
         }
     )
     assert sub.object_operations[0].operations == ["CREATE", "DELETE"]
-    assert [models301.VERB_OF[op] for op in sub.object_operations[0].operations] == [
+    assert [VERB_OF_OPERATION[op] for op in sub.object_operations[0].operations] == [
         "POST",
         "DELETE",
     ]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ven_edge.oadr3 import models
-from ven_edge.oadr3.reports import ReportInterval, build_report
+from ven_edge.oadr3.reportbodies import ReportInterval, build_report
 
 _names = st.one_of(
     st.text(min_size=0, max_size=130),

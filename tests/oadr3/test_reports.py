@@ -9,15 +9,14 @@ import pytest
 
 from ven_edge.oadr3 import models
 from ven_edge.oadr3.eventparse import parse_event
-from ven_edge.oadr3.reports import (
-    DeviceReadings,
+from ven_edge.oadr3.readings import DeviceReadings
+from ven_edge.oadr3.reportbodies import (
     ReportInterval,
-    ReportScheduler,
-    build_due_report,
     operating_state_report,
     storage_charge_level_report,
     usage_report,
 )
+from ven_edge.oadr3.reports import ReportScheduler, build_due_report
 from ven_edge.oadr3.timeline import TimelineBuilder
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)

@@ -99,7 +99,7 @@ def _decode_command(args: argparse.Namespace) -> int:
     texts: list[str] = list(args.hex) or [line for line in sys.stdin if line.strip()]
     if args.stream:
         return _decode_stream(texts)
-    from ven_edge.cta2045.messages import decode
+    from ven_edge.cta2045.codec import decode
 
     status = 0
     for index, text in enumerate(texts, 1):
@@ -114,8 +114,8 @@ def _decode_command(args: argparse.Namespace) -> int:
 
 
 def _decode_stream(texts: list[str]) -> int:
+    from ven_edge.cta2045.codec import decode
     from ven_edge.cta2045.frames import FrameError
-    from ven_edge.cta2045.messages import decode
     from ven_edge.cta2045.stream import BytesDiscarded, FrameReader, FrameRejected
 
     try:

@@ -20,11 +20,50 @@ DURATION_BEYOND_MAX = 0xFF
 DURATION_MAX_CODE = 0xFE
 
 
+#: The longest finite duration: 2·254² s.
+MAX_DURATION_S = 2 * DURATION_MAX_CODE * DURATION_MAX_CODE
+
+
+def _code_seconds(code: int) -> int:
+    # The one place of the rule: duration code n means 2·n² seconds (docs/cta2045.md §8.2).
+    return 2 * code * code
+
+
 def duration_seconds(code: int) -> int | None:
     """Seconds meant by a duration byte: 2·n² s; ``None`` for 0x00 (unknown) and 0xFF (longer)."""
     if code in (DURATION_UNKNOWN, DURATION_BEYOND_MAX):
         return None
-    return 2 * code * code
+    return _code_seconds(code)
+
+
+def covering_duration_code(seconds: float) -> int:
+    """The smallest finite code whose duration is not shorter than ``seconds`` (rounding UP):
+    at least 1, and :data:`DURATION_MAX_CODE` for anything from 2·254² s on."""
+    if seconds >= MAX_DURATION_S:
+        return DURATION_MAX_CODE
+    n = math.isqrt(math.ceil(max(0.0, seconds)) // 2)
+    while _code_seconds(n) < seconds:
+        n += 1
+    return max(n, 1)
+
+
+def within_duration_code(seconds: float) -> int:
+    """The largest finite code whose duration is not longer than ``seconds`` (rounding DOWN):
+    at least 1, since code 0 means "until End Shed", and :data:`DURATION_MAX_CODE` from
+    2·254² s on."""
+    if seconds >= MAX_DURATION_S:
+        return DURATION_MAX_CODE
+    return max(1, math.isqrt(max(0, int(seconds)) // 2))
+
+
+def covering_duration_s(seconds: float) -> int:
+    """The shortest encodable duration not shorter than ``seconds`` (capped at the longest)."""
+    return _code_seconds(covering_duration_code(seconds))
+
+
+def within_duration_s(seconds: float) -> int:
+    """The longest encodable duration not longer than ``seconds``, at least one step (2 s)."""
+    return _code_seconds(within_duration_code(seconds))
 
 
 def duration_code(seconds: float | None) -> int:
@@ -39,12 +78,9 @@ def duration_code(seconds: float | None) -> int:
         return DURATION_UNKNOWN
     if not seconds > 0 or math.isnan(seconds):
         raise ValueError(f"duration must be positive seconds or None, got {seconds!r}")
-    if seconds > 2 * DURATION_MAX_CODE * DURATION_MAX_CODE:
+    if seconds > MAX_DURATION_S:
         return DURATION_BEYOND_MAX
-    n = math.isqrt(math.ceil(seconds) // 2)
-    while 2 * n * n < seconds:
-        n += 1
-    return max(n, 1)
+    return covering_duration_code(seconds)
 
 
 # --- Relative price (Basic DR 0x07/0x08, docs/cta2045.md §8.2) ------------------------------------

@@ -47,6 +47,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import Message, to_data_frame
 from ven_edge.cta2045.device import (
     CommodityReading,
     DeviceInformationReply,
@@ -69,7 +70,6 @@ from ven_edge.cta2045.link import (
     ReplyMatcher,
     RequestDone,
 )
-from ven_edge.cta2045.messages import Message, to_data_frame
 from ven_edge.cta2045.transport import BAUD_RATE, PortError, open_serial
 from ven_edge.units import c_to_f, f_to_c
 

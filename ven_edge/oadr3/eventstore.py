@@ -23,6 +23,7 @@ from typing import Any
 
 from ven_edge.oadr3.errors import PayloadError
 from ven_edge.oadr3.eventparse import Event, parse_event
+from ven_edge.oadr3.operations import operation_name
 from ven_edge.oadr3.timeline import TimelineBuilder
 from ven_edge.signals import SignalTimeline
 
@@ -31,8 +32,6 @@ LOG = logging.getLogger(__name__)
 #: Pushes remembered for replay over a poll that started before them; a poll trims what it has
 #: seen, so only a flood of pushes during one poll reaches this bound (the oldest are dropped).
 MAX_JOURNAL = 1000
-#: Quirk 6 of docs/openadr3.md §10.1: 3.0.1 spells operations as HTTP verbs.
-_OPERATIONS = {"POST": "CREATE", "PUT": "UPDATE"}
 
 
 @dataclass(frozen=True)
@@ -149,8 +148,7 @@ class EventStore:
     ) -> PollResult:
         """Apply a pushed EVENT notification; a malformed object raises PayloadError and
         changes nothing."""
-        op = operation.upper()
-        op = _OPERATIONS.get(op, op)
+        op = operation_name(operation)  # quirk 6: 3.0.1 spells operations as HTTP verbs
         ident = obj.get("id")
         if op == "DELETE":
             if not isinstance(ident, str):

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from ven_edge.oadr3.operations import operation_name
 from ven_edge.oadr3.timefmt import (
     Duration,
     format_datetime,
@@ -69,14 +70,6 @@ ClientID: TypeAlias = Name128
 
 ObjectType: TypeAlias = Literal["PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE"]
 Operation: TypeAlias = Literal["CREATE", "READ", "UPDATE", "DELETE"]
-
-# 3.0.1 (Alliance file) spells subscription operations as HTTP verbs; 3.1.0 uses CRUD names (#209).
-HTTP_VERB_OPERATIONS: dict[str, Operation] = {
-    "GET": "READ",
-    "POST": "CREATE",
-    "PUT": "UPDATE",
-    "DELETE": "DELETE",
-}
 
 
 def _drop_nulls(data: Any) -> Any:
@@ -260,9 +253,8 @@ class Report(ObjectMetadata, ReportRequest):
 
 
 def _operation_name(value: Any) -> Any:
-    if isinstance(value, str):
-        return HTTP_VERB_OPERATIONS.get(value.upper(), value.upper())
-    return value
+    # 3.0.1 (Alliance file) spells subscription operations as HTTP verbs; 3.1.0 uses CRUD names.
+    return operation_name(value) if isinstance(value, str) else value
 
 
 LenientOperation: TypeAlias = Annotated[Operation, BeforeValidator(_operation_name)]

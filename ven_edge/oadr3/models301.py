@@ -4,7 +4,7 @@
 (valuesMaps, not strings), the long program fields that 3.1.0 moved into ``attributes``,
 ``intervals`` required on events, ``programID`` required on reports and subscriptions, vens that
 embed their resources, ``intervalPeriod.start`` required, and subscription operations spelled as
-HTTP verbs in the Alliance file (both spellings accepted; see :data:`models.HTTP_VERB_OPERATIONS`).
+HTTP verbs in the Alliance file (both spellings accepted; see :mod:`ven_edge.oadr3.operations`).
 Shared pieces (intervals, valuesMaps, descriptors, time values) come from :mod:`models`.
 """
 
@@ -104,11 +104,6 @@ class Report301(Metadata301):
         default=None, alias="payloadDescriptors"
     )
     resources: list[ReportResource]
-
-
-# The Alliance 3.0.1 file's spelling of each operation; ObjectOperation reads both spellings
-# into CREATE/READ/UPDATE/DELETE.
-VERB_OF = {"READ": "GET", "CREATE": "POST", "UPDATE": "PUT", "DELETE": "DELETE"}
 
 
 class Subscription301(Metadata301):

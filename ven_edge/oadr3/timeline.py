@@ -28,8 +28,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ven_edge.oadr3.errors import PayloadError
-from ven_edge.oadr3.eventparse import Event, Interval, add_duration, is_zero
-from ven_edge.oadr3.timefmt import shift
+from ven_edge.oadr3.eventparse import Event, Interval, Period, add_duration, is_zero
+from ven_edge.oadr3.spans import follow_on_spans
+from ven_edge.oadr3.timefmt import ZERO_DURATION, Duration, shift
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 LOG = logging.getLogger(__name__)
@@ -258,29 +259,27 @@ def _randomize_of(event: Event) -> timedelta:
 
 def _interval_spans(event: Event, first_seen: datetime) -> list[Span]:
     """Absolute ``(start, end or None for open-ended, interval)`` before randomization."""
-    spans: list[Span] = []
-    cursor: datetime | None = None
     default = event.period
-    for index, interval in enumerate(event.intervals):
-        own = interval.period
-        if own is not None and own.start is not None:
-            start = own.start
-        elif index == 0 or cursor is None:
-            # UG §7.3: a "now" first interval starts at the event start if any, else now.
-            start = default.start if default is not None and default.start else first_seen
-        else:
-            start = cursor  # follow-on interval: immediately after the previous one
+    # UG §7.3: a "now" first interval starts at the event start if any, else now.
+    first_start = default.start if default is not None and default.start else first_seen
+
+    def duration(own: Period | None) -> Duration | None:
         if own is not None and own.has_duration:
-            end = add_duration(start, own.duration)
-        elif default is not None and default.has_duration:
-            end = add_duration(start, default.duration)
-        else:
-            end = start
-        spans.append((start, end, interval))
-        if end is None:
-            break  # nothing can follow an open-ended interval
-        cursor = end
-    return spans
+            return own.duration
+        if default is not None and default.has_duration:
+            return default.duration
+        return ZERO_DURATION
+
+    periods = [
+        (interval.period.start if interval.period is not None else None, duration(interval.period))
+        for interval in event.intervals
+    ]
+    # The walk stops after an open-ended interval (nothing can follow it): zip to its length.
+    spans = follow_on_spans(first_start, periods)
+    return [
+        (start, end, interval)
+        for (start, end), interval in zip(spans, event.intervals, strict=False)
+    ]
 
 
 def _apply_event_duration(event: Event, spans: list[Span], horizon_end: datetime) -> list[Span]:

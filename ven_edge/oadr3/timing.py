@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ven_edge.oadr3.models import EventRequest, IntervalPeriod
+from ven_edge.oadr3.spans import follow_on_spans
 from ven_edge.oadr3.timefmt import ZERO_DURATION, Duration, is_now
 
 
@@ -34,6 +35,13 @@ def _period_duration(period: IntervalPeriod | None, default: Duration) -> Durati
     return default
 
 
+def _own_start(period: IntervalPeriod | None) -> datetime | None:
+    """An interval's own start; None when it follows on ("now" on an interval means that)."""
+    if period is None or period.start is None or is_now(period.start):
+        return None
+    return period.start
+
+
 def event_span(event: EventRequest, now: datetime) -> EventSpan | None:
     """The event's span resolved against ``now`` ("now" starts become ``now``).
 
@@ -53,20 +61,16 @@ def event_span(event: EventRequest, now: datetime) -> EventSpan | None:
         start = now
     if event.duration is not None:
         return EventSpan(start, event.duration.end_from(start))
-    # Walk the intervals: an interval with its own start jumps there; others follow on.
-    cursor: datetime | None = start
-    latest: datetime | None = start
-    for interval in intervals:
-        own = interval.interval_period
-        if own is not None and own.start is not None and not is_now(own.start):
-            cursor = own.start
-        if cursor is None:
-            return EventSpan(start, None)
-        cursor = _period_duration(own, default_duration).end_from(cursor)
-        if cursor is None:
-            return EventSpan(start, None)
-        if latest is None or cursor > latest:
-            latest = cursor
     if not intervals:
-        latest = default_duration.end_from(start)
-    return EventSpan(start, latest)
+        return EventSpan(start, default_duration.end_from(start))
+    periods = [
+        (
+            _own_start(interval.interval_period),
+            _period_duration(interval.interval_period, default_duration),
+        )
+        for interval in intervals
+    ]
+    ends = [end for _, end in follow_on_spans(start, periods)]
+    if any(end is None for end in ends):
+        return EventSpan(start, None)
+    return EventSpan(start, max([start, *(end for end in ends if end is not None)]))

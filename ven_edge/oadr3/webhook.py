@@ -37,6 +37,7 @@ from aiohttp import web
 
 from ven_edge.oadr3 import boundedjson
 from ven_edge.oadr3.errors import PayloadError
+from ven_edge.oadr3.operations import OPERATIONS, operation_name
 
 if TYPE_CHECKING:
     from ven_edge.oadr3.client import VtnClient
@@ -47,8 +48,6 @@ LOG = logging.getLogger(__name__)
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
 #: The echo value is reflected verbatim, so it is bounded and sent back as text/plain.
 MAX_ECHO_CHARS = 512
-#: Quirk 6: 3.0.1 and the Definition's example use HTTP verbs for the operation.
-_OPERATION_NAMES = {"POST": "CREATE", "PUT": "UPDATE", "GET": "READ"}
 #: snake_case words the spec spells otherwise in camelCase (oadr3.1.0.yaml property names:
 #: programID, eventID, venID, clientID, objectID, tokenURL).
 _CAMEL_WORDS = {"id": "ID"}
@@ -115,8 +114,9 @@ def parse_notification(body: bytes, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> 
     operation = data.get("operation")
     if not isinstance(operation, str) or not operation:
         raise PayloadError("operation", "missing or not a string")
-    operation = _OPERATION_NAMES.get(operation.upper(), operation.upper())
-    if operation not in ("CREATE", "READ", "UPDATE", "DELETE"):
+    # Quirk 6: 3.0.1 and the Definition's example use HTTP verbs for the operation.
+    operation = operation_name(operation)
+    if operation not in OPERATIONS:
         raise PayloadError("operation", f"unknown operation {operation[:32]!r}")
     obj = data.get("object")
     if obj is None:
