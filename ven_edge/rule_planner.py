@@ -96,9 +96,13 @@ def _instruction(interval: SignalInterval) -> tuple[CommandKind, str] | None:
 
 def instruction_profile(timeline: SignalTimeline) -> Profile:
     """Which instruction is in force when: the highest priority (lowest number, none last),
-    among equals the first in timeline order."""
+    among equals the later start, then the larger event id, as
+    :func:`ven_edge.signals.winner` decides within one kind (so the plan obeys the event the
+    page shows)."""
     candidates = [i for i in timeline.intervals if _instruction(i) is not None]
-    order = sorted(range(len(candidates)), key=lambda k: priority_rank(candidates[k]))  # stable
+    newest = [(i.start, i.event_id) for i in candidates]
+    order = sorted(range(len(candidates)), key=newest.__getitem__, reverse=True)  # stable
+    order.sort(key=lambda k: priority_rank(candidates[k]))
     return profile(candidates, order, lambda i: (i.start, i.end))
 
 

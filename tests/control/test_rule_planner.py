@@ -114,3 +114,25 @@ def test_segments_have_no_slivers_and_probe_the_step_they_mostly_cover() -> None
     after = next(c for c in cuts if c[0] == ev.end)
     assert after == (ev.end, T0 + 5 * step)
     assert T0 + 4 * step <= probe(*after) < T0 + 5 * step
+
+
+def test_of_two_equal_priority_instructions_the_later_is_obeyed_as_the_page_shows() -> None:
+    from ven_edge.daemon import events_at
+
+    older = SignalInterval(T0, T0 + timedelta(hours=3), "SIMPLE", (1,), 0, "simple1")
+    newer = SignalInterval(
+        T0 + timedelta(hours=1), T0 + timedelta(hours=2), "SIMPLE", (2,), 0, "simple2"
+    )
+    timeline = SignalTimeline((older, newer))
+    plan = plan_by_rules(PlanInputs(T0, timeline, ON))
+    during = T0 + timedelta(hours=1, minutes=30)
+    active = plan.active(during)
+    assert active is not None
+    assert (active.kind, active.event_id) == (CommandKind.CRITICAL_PEAK, "simple2")
+    assert timeline.winner_at("SIMPLE", during) == newer
+    card = events_at(timeline, during, obeyed=active.event_id).current
+    assert card is not None
+    assert card.id == "simple2"
+    after = plan.active(T0 + timedelta(hours=2, minutes=30))
+    assert after is not None
+    assert (after.kind, after.event_id) == (CommandKind.SHED, "simple1")

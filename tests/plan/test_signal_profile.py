@@ -95,7 +95,9 @@ def reference_minimum(
 
 
 def reference_instruction_at(timeline: SignalTimeline, t: datetime) -> PlannedCommand | None:
-    best: tuple[tuple[bool, int], PlannedCommand] | None = None
+    """The highest priority; among equals the later start, then the larger event id (as
+    ``signals.winner`` within one kind), then the first in timeline order."""
+    best: tuple[tuple[bool, int], tuple[datetime, str], PlannedCommand] | None = None
     for interval in timeline.active_at(t):
         kind = None
         reason = ""
@@ -123,9 +125,10 @@ def reference_instruction_at(timeline: SignalTimeline, t: datetime) -> PlannedCo
             reason=f"{reason} until {interval.end:%H:%M}",
             event_id=interval.event_id or None,
         )
-        if best is None or rank < best[0]:
-            best = (rank, command)
-    return None if best is None else best[1]
+        newest = (interval.start, interval.event_id)
+        if best is None or rank < best[0] or (rank == best[0] and newest > best[1]):
+            best = (rank, newest, command)
+    return None if best is None else best[2]
 
 
 def reference_segments(
