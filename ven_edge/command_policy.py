@@ -41,18 +41,11 @@ import enum
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
-
-from ven_edge.cta2045.encodings import MAX_DURATION_S, within_duration_s
-from ven_edge.cta2045.encodings import covering_duration_s as covering_duration_s
 
 # The CTA-2045 event-duration rule (2·n² s, docs/cta2045.md §8.2) and both its roundings live
-# with the encoding: commands are cut to a duration the wire can say (rounded down) and renewals
-# cover what is left (rounded up).
-MAX_ENCODABLE_DURATION_S: Final = MAX_DURATION_S
-#: The longest encodable duration not longer than the given seconds, at least one step (2 s) so
-#: that a command is never sent as 0, which means "until End Shed".
-quantised_duration_s = within_duration_s
+# with the encoding: a lease is cut to a duration the wire can say (rounded down) and a run that
+# fits in one lease is covered (rounded up).
+from ven_edge.cta2045.encodings import covering_duration_s, within_duration_s
 
 
 class Outcome(enum.Enum):
@@ -104,7 +97,7 @@ class PolicySettings:
             raise ValueError("renew_margin_s must be positive and below max_command_s")
         if self.min_resend_s < 0:
             raise ValueError("min_resend_s must not be negative")
-        if quantised_duration_s(self.max_command_s) < self.min_resend_s + self.renew_margin_s:
+        if within_duration_s(self.max_command_s) < self.min_resend_s + self.renew_margin_s:
             # A full lease renewed renew_margin_s before its end must come no sooner than
             # min_resend_s after it was sent: that is what keeps the same frame that far apart.
             raise ValueError("max_command_s must exceed min_resend_s plus renew_margin_s")
@@ -122,7 +115,7 @@ class PolicySettings:
             remaining = (end - now).total_seconds()
             if remaining <= self.max_command_s:
                 return covering_duration_s(remaining)
-        return quantised_duration_s(self.max_command_s)
+        return within_duration_s(self.max_command_s)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,16 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ven_edge.command_policy import (
-    MAX_ENCODABLE_DURATION_S,
     CommandPolicy,
     Delivery,
     Outcome,
     PolicySettings,
     Send,
     Wanted,
-    covering_duration_s,
 )
 from ven_edge.control import CommandKind, Controller, ControlPlan, DeviceView, PlannedCommand
+from ven_edge.cta2045.encodings import MAX_DURATION_S, covering_duration_s
 from ven_edge.cta2045.ucm import CommandOutcome, Status
 from ven_edge.heater_port import outcome_of
 
@@ -50,13 +49,13 @@ def sent(policy: CommandPolicy, now: datetime, wanted: Wanted, result: Delivery 
     return decision
 
 
-@given(st.floats(min_value=0, max_value=2 * MAX_ENCODABLE_DURATION_S))
+@given(st.floats(min_value=0, max_value=2 * MAX_DURATION_S))
 def test_covering_duration_is_the_shortest_encodable_one_not_shorter(s: float) -> None:
     q = covering_duration_s(s)
     n = math.isqrt(q // 2)
     assert 2 * n * n == q
     assert 1 <= n <= 254
-    if s <= MAX_ENCODABLE_DURATION_S:
+    if s <= MAX_DURATION_S:
         assert q >= s
         assert n == 1 or 2 * (n - 1) ** 2 < s
 

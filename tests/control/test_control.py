@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ven_edge.command_policy import PolicySettings, covering_duration_s
+from ven_edge.command_policy import PolicySettings
 from ven_edge.control import (
-    MAX_ENCODABLE_DURATION_S,
     CommandKind,
     Controller,
     ControlPlan,
@@ -19,8 +18,8 @@ from ven_edge.control import (
     Outcome,
     PlannedCommand,
     PlanStep,
-    quantised_duration_s,
 )
+from ven_edge.cta2045.encodings import MAX_DURATION_S, covering_duration_s, within_duration_s
 
 T0 = datetime(2026, 1, 14, 16, 0, tzinfo=UTC)
 ON = DeviceView(connected=True, op_state=0)
@@ -37,9 +36,9 @@ def shed_plan(start: datetime = T0, hours: float = 2.0, event: str = "ev1") -> C
     )
 
 
-@given(st.floats(min_value=0, max_value=10 * MAX_ENCODABLE_DURATION_S))
+@given(st.floats(min_value=0, max_value=10 * MAX_DURATION_S))
 def test_quantised_duration_is_encodable_and_never_longer(seconds: float) -> None:
-    q = quantised_duration_s(seconds)
+    q = within_duration_s(seconds)
     n = round((q / 2) ** 0.5)
     assert 2 * n * n == q
     assert 1 <= n <= 254
@@ -59,7 +58,7 @@ def test_event_sends_shed_once_then_end_shed_at_its_end() -> None:
     assert cmd is not None
     assert cmd.kind is CommandKind.SHED
     assert cmd.event_id == "ev1"
-    assert cmd.duration_s == quantised_duration_s(2 * 3600)
+    assert cmd.duration_s == within_duration_s(2 * 3600)
     c.record(cmd, Outcome.ACCEPTED, T0)
     assert c.step(T0 + timedelta(minutes=10), ON) is None
     end = T0 + timedelta(hours=2)

@@ -15,9 +15,9 @@ from tests.e2e.harness import (
     persist_signals,
     running_daemon,
 )
-from ven_edge.command_policy import covering_duration_s
 from ven_edge.control import CommandKind
 from ven_edge.cta2045 import messages
+from ven_edge.cta2045.encodings import covering_duration_s
 from ven_edge.cta2045.frames import Frame
 from ven_edge.signals import SignalInterval
 
