@@ -21,7 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.cta2045_link import section_round_trip
 from ven_edge.cta2045 import messages as m
+from ven_edge.cta2045.codec import decode, encode, to_frame
+from ven_edge.cta2045.encodings import OperationalState
 from ven_edge.cta2045.frames import Frame, LinkAck, LinkNak, parse_frame
+from ven_edge.cta2045.message import Message
 from ven_edge.cta2045.stream import FrameReader
 
 #: 19200 baud, 8N1: 10 bit times per byte (docs/cta2045.md §1).
@@ -32,12 +35,12 @@ RUN_SECONDS = 0.12
 REPEATS = 5
 
 
-def _mix() -> dict[str, list[m.Message]]:
+def _mix() -> dict[str, list[Message]]:
     basic = [
         m.shed(duration_s=1800),
         m.end_shed(),
         m.app_ack(0x01),
-        m.operational_state_response(m.OperationalState.IDLE_CURTAILED),
+        m.operational_state_response(OperationalState.IDLE_CURTAILED),
         m.outside_comm_status(True),
     ]
     intermediate = [
@@ -86,8 +89,8 @@ def _row(label: str, rate: float, baseline: float | None, wire_rate: float) -> N
 
 def section_codec() -> None:
     for family, mix in _mix().items():
-        wires = [m.encode(msg) for msg in mix]
-        frames = [m.to_frame(msg) for msg in mix]
+        wires = [encode(msg) for msg in mix]
+        frames = [to_frame(msg) for msg in mix]
         mean_bytes = statistics.mean(len(w) for w in wires)
         wire_rate = BAUD / BITS_PER_BYTE / mean_bytes
         print(
@@ -105,14 +108,14 @@ def section_codec() -> None:
                 parse_frame(wire)
             return len(wires)
 
-        def message_encode(mix: list[m.Message] = mix) -> int:
+        def message_encode(mix: list[Message] = mix) -> int:
             for msg in mix:
-                m.encode(msg)
+                encode(msg)
             return len(mix)
 
         def message_decode(wires: list[bytes] = wires) -> int:
             for wire in wires:
-                m.decode(wire)
+                decode(wire)
             return len(wires)
 
         stream = b"".join(wires) * 50
@@ -120,7 +123,7 @@ def section_codec() -> None:
         def stream_decode(stream: bytes = stream, n: int = len(wires) * 50) -> int:
             for event in FrameReader().feed(stream, 0.0):
                 if isinstance(event, Frame | LinkAck | LinkNak):
-                    m.decode(event)
+                    decode(event)
             return n
 
         base_encode = _rate(frame_encode)

@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ven_edge.cta2045 import messages as m
+from ven_edge.cta2045.codec import to_data_frame
 from ven_edge.cta2045.encodings import MAX_PAYLOAD_SIZES
-from ven_edge.cta2045.messages import to_data_frame
 from ven_edge.cta2045.stream import FrameReader
 from ven_edge.cta2045.transport import wire_time
 

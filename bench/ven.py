@@ -445,7 +445,7 @@ async def dr_frames_in_an_event() -> dict[str, Any]:
     """A 1-hour SHED event (SIMPLE 1 in one-minute intervals) through the whole daemon on an
     accelerated clock, the simulated heater on a pty counting the frames it receives."""
     from hil.clock import AcceleratedClock
-    from ven_edge.cta2045 import messages
+    from ven_edge.cta2045.codec import decode
     from ven_edge.daemon import Daemon
     from ven_edge.heater_port import UcmHeaterPort
     from ven_edge.rule_planner import plan_by_rules
@@ -486,7 +486,7 @@ async def dr_frames_in_an_event() -> dict[str, Any]:
             finally:
                 stop.set()
                 await asyncio.wait_for(running, 20)
-            names = [messages.decode(frame).name for frame in sim.received[before:]]
+            names = [decode(frame).name for frame in sim.received[before:]]
     commands = [name for name in names if name in DR_COMMANDS]
     return {
         "dr": [name for name in commands if name != "end_shed"],

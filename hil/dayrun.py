@@ -40,8 +40,10 @@ from ven_edge.control import (
     Planner,
     SendCommand,
 )
-from ven_edge.cta2045 import messages
+from ven_edge.cta2045 import messages, typed
+from ven_edge.cta2045.codec import decode, to_data_frame
 from ven_edge.cta2045.encodings import AppNakReason
+from ven_edge.cta2045.message import Message
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.units import c_to_f
 
@@ -147,19 +149,20 @@ def _view(heater: SimulatedHeater) -> DeviceView:
 
 
 def _send(heater: SimulatedHeater, command: SendCommand, t: float) -> Outcome:
+    request: Message
     if command.kind is CommandKind.NORMAL:
         request = messages.end_shed()
     elif command.kind in _BUILDERS:
         request = _BUILDERS[command.kind](command.duration_s)
     else:
         return Outcome.REJECTED
-    reply = heater.handle(messages.to_data_frame(request), t)
+    reply = heater.handle(to_data_frame(request), t)
     if reply is None:
         return Outcome.FAILED
-    answer = messages.decode(reply)
-    if answer.name == "app_ack":
+    answer = decode(reply)
+    if isinstance(answer, typed.AppAck):
         return Outcome.ACCEPTED
-    if answer.name == "app_nak" and answer.fields.get("reason") == AppNakReason.CUSTOMER_OVERRIDE:
+    if isinstance(answer, typed.AppNak) and answer.reason is AppNakReason.CUSTOMER_OVERRIDE:
         return Outcome.OVERRIDDEN
     return Outcome.REJECTED
 
@@ -208,7 +211,7 @@ def simulate_day(
                 controller.record(command, outcome, now)
                 result.commands.append((now, command, outcome))
             if t >= next_beat:
-                heater.handle(messages.to_data_frame(messages.outside_comm_status(True)), t)
+                heater.handle(to_data_frame(messages.outside_comm_status(True)), t)
                 next_beat = t + HEARTBEAT_S
         t += step_s
         heater.tick(t)

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from hil.thermal import EnergyBucketModel, ThermalControls, ThermalModel, ThermalState
 from ven_edge.cta2045 import messages, table
+from ven_edge.cta2045.codec import build, decode, expected_reply, to_data_frame, to_frame
 from ven_edge.cta2045.encodings import (
     AppNakReason,
     Capability,
@@ -38,7 +39,7 @@ from ven_edge.cta2045.encodings import (
 )
 from ven_edge.cta2045.errors import MessageDecodeError
 from ven_edge.cta2045.frames import Frame, MessageType, NakReason
-from ven_edge.cta2045.messages import Message
+from ven_edge.cta2045.message import Message
 from ven_edge.cta2045.transport import BAUD_RATE
 from ven_edge.units import c_to_f, f_to_c
 
@@ -181,7 +182,7 @@ class SimulatedHeater:
         """The customer pressed the button: returns the unsolicited 0x11 frame to send (§8.1)."""
         self.override = active
         self.log.append(f"override {'on' if active else 'off'}")
-        return messages.to_data_frame(messages.customer_override(active))
+        return to_data_frame(messages.customer_override(active))
 
     def tick(self, now: float) -> None:
         """Advance the heater's own clock: tank physics, event expiry, outside-comm watchdog."""
@@ -227,7 +228,7 @@ class SimulatedHeater:
         if frame.msg_type != MessageType.DATA_LINK or frame.is_type_query:
             return None
         try:
-            request = messages.decode(frame)
+            request = decode(frame)
         except MessageDecodeError as exc:
             return int(exc.nak)
         if request.name == "request_bit_rate":
@@ -244,7 +245,7 @@ class SimulatedHeater:
         if frame.is_type_query:
             return None  # message-type query: the link ACK is the whole answer (§6)
         try:
-            request = messages.decode(frame)
+            request = decode(frame)
         except MessageDecodeError:
             return messages.not_supported_reply(frame)
         reply = self._reply(request, now, unix_time)
@@ -252,7 +253,7 @@ class SimulatedHeater:
             return None
         if isinstance(reply, Frame):
             return reply
-        out = messages.to_frame(reply)
+        out = to_frame(reply)
         return out if isinstance(out, Frame) else None
 
     def _forced_nak(self) -> int | None:
@@ -269,7 +270,7 @@ class SimulatedHeater:
             return None  # answers to our own messages
         if name in ("customer_override", "operational_state_response"):
             return messages.app_ack(_opcode(request))
-        expected = messages.expected_reply(request)
+        expected = expected_reply(request)
         if expected is None:
             return None
         forced = self._forced_nak()
@@ -339,9 +340,7 @@ class SimulatedHeater:
             temp_f = round(c_to_f(self.thermal.state.tank_temp_c))
             return messages.present_temperature_reply(DeviceType.WATER_HEATER_HEAT_PUMP, temp_f)
         if name == "get_temperature_offset":
-            return messages.build(
-                reply_name, response_code=0, offset=self.temperature_offset_f, units=0
-            )
+            return build(reply_name, response_code=0, offset=self.temperature_offset_f, units=0)
         if name == "set_temperature_offset":
             offset = _int(f["offset"])
             celsius = f["units"] == TemperatureUnit.CELSIUS
@@ -353,7 +352,7 @@ class SimulatedHeater:
             minutes = 0
             if self.event is Event.ADVANCED_LOAD_UP and self.event_ends_at is not None:
                 minutes = max(0, round((self.event_ends_at - now) / 60))
-            return messages.build(
+            return build(
                 reply_name,
                 response_code=0,
                 duration_min=minutes,

@@ -61,7 +61,7 @@ from hil.heater import COMM_TIMEOUT_S, SUPPORTED_TYPES, HeaterConfig, SimulatedH
 from hil.pty_link import open_linked_pty
 from hil.scenarios import TANK_HELP, tank_argument
 from hil.thermal import ThermalModel
-from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import decode
 from ven_edge.cta2045.driver import LinkDriver
 from ven_edge.cta2045.frames import Frame, LinkNak
 from ven_edge.cta2045.link import LinkTimers, RequestDone
@@ -406,7 +406,7 @@ class Simulator:
         if driver is None:
             return None
         # An App ACK names our opcode; an App NAK carries a reason and answers any request (§8.4).
-        is_reply = reply_matcher(messages.decode(frame))
+        is_reply = reply_matcher(decode(frame))
 
         def matcher(reply: Frame) -> bool:
             if is_reply is None or not is_reply(reply):

@@ -41,10 +41,6 @@ from ven_edge.units import c_to_f
 
 log = logging.getLogger(__name__)
 
-# Customer override in effect: Basic application NAK reason 5 (docs/cta2045.md §8.4), and the
-# Intermediate response code 7 (§9.1) that Advanced Load Up is refused with.
-APP_NAK_CUSTOMER_OVERRIDE: Final = 0x05
-OVERRIDE_REASON_TEXT: Final = "CUSTOMER_OVERRIDE"
 WH_PER_KWH: Final = 1000.0
 #: The persisted user's set point and the gateway's raise (docs/gateway.md, "Set points").
 SET_POINT_DOC: Final = "set_point"
@@ -123,10 +119,7 @@ def outcome_of(result: CommandOutcome) -> Delivery:
     if status is Status.OK:
         return Delivery(Outcome.ACCEPTED, detail=detail)
     if status is Status.APP_NAK and result.reason is not None:
-        override = result.reason_text == OVERRIDE_REASON_TEXT or (
-            result.reason == APP_NAK_CUSTOMER_OVERRIDE and result.reason_text is None
-        )
-        outcome = Outcome.OVERRIDDEN if override else Outcome.REJECTED
+        outcome = Outcome.OVERRIDDEN if result.overridden else Outcome.REJECTED
         return Delivery(outcome, result.reason, detail)
     return Delivery(Outcome.FAILED, result.reason, detail)
 

@@ -19,7 +19,12 @@ from ven_edge.command_policy import (
     Wanted,
 )
 from ven_edge.control import CommandKind, Controller, ControlPlan, DeviceView, PlannedCommand
-from ven_edge.cta2045.encodings import MAX_DURATION_S, covering_duration_s
+from ven_edge.cta2045.encodings import (
+    MAX_DURATION_S,
+    AppNakReason,
+    ResponseCode,
+    covering_duration_s,
+)
 from ven_edge.cta2045.ucm import CommandOutcome, Status
 from ven_edge.heater_port import outcome_of
 
@@ -191,10 +196,12 @@ def test_an_end_shed_delivered_needs_nothing_after_a_reconnect() -> None:
         (Status.TIMEOUT, None, "no link ACK", Outcome.FAILED),
         (Status.NOT_CONNECTED, None, "port closed", Outcome.FAILED),
         (Status.APP_NAK, None, "undecodable reply", Outcome.FAILED),
-        (Status.APP_NAK, 3, "BUSY", Outcome.REJECTED),
-        (Status.APP_NAK, 5, "CUSTOMER_OVERRIDE", Outcome.OVERRIDDEN),
-        (Status.APP_NAK, 7, "CUSTOMER_OVERRIDE", Outcome.OVERRIDDEN),  # Intermediate code
-        (Status.APP_NAK, 5, "BUSY", Outcome.REJECTED),  # Intermediate 5 is busy
+        (Status.APP_NAK, AppNakReason.BUSY, "BUSY", Outcome.REJECTED),
+        (Status.APP_NAK, AppNakReason.CUSTOMER_OVERRIDE, "CUSTOMER_OVERRIDE", Outcome.OVERRIDDEN),
+        (Status.APP_NAK, ResponseCode.CUSTOMER_OVERRIDE, "CUSTOMER_OVERRIDE", Outcome.OVERRIDDEN),
+        (Status.APP_NAK, ResponseCode.BUSY, "BUSY", Outcome.REJECTED),  # Intermediate 5 is busy
+        # A reason the table does not name stays a plain int: not an override.
+        (Status.APP_NAK, 0x25, "UNKNOWN", Outcome.REJECTED),
     ],
 )
 def test_only_an_app_nak_with_a_reason_is_a_refusal(

@@ -10,6 +10,16 @@ from hypothesis import strategies as st
 
 from ven_edge.cta2045 import encodings as enc
 from ven_edge.cta2045 import messages as m
+from ven_edge.cta2045.codec import (
+    ExpectedReply,
+    build,
+    decode,
+    encode,
+    expected_reply,
+    is_reply_to,
+    is_supported,
+)
+from ven_edge.cta2045.encodings import ResponseCode
 from ven_edge.cta2045.errors import (
     FieldValueError,
     MessageDecodeError,
@@ -27,6 +37,7 @@ from ven_edge.cta2045.frames import (
     NakReason,
     checksum,
 )
+from ven_edge.cta2045.message import Message
 from ven_edge.cta2045.table import BY_NAME, MESSAGES, MessageSpec
 
 
@@ -109,10 +120,10 @@ def frame(msg_type: int, payload: str) -> bytes:
             "08 02 00 10 06 80 00 00 00 00 00 00 00 00 00 00 00 00 00 00 9F 15",
         ),
     ],
-    ids=lambda value: value.name if isinstance(value, m.Message) else "",
+    ids=lambda value: value.name if isinstance(value, Message) else "",
 )
-def test_constructor_wire_bytes(message: m.Message, wire: str) -> None:
-    assert m.encode(message) == bytes.fromhex(wire)
+def test_constructor_wire_bytes(message: Message, wire: str) -> None:
+    assert encode(message) == bytes.fromhex(wire)
 
 
 def test_device_information_response_matches_epri_vector() -> None:
@@ -130,16 +141,16 @@ def test_device_information_response_matches_epri_vector() -> None:
         + " 30" * 32
         + " 01 01 01 00 00 5B F1"
     )
-    assert m.encode(message) == epri
+    assert encode(message) == epri
 
 
 def test_device_information_short_forms() -> None:
     base = m.device_information_response(vendor_id=1, device_type=3)
-    assert len(m.encode(base)) == 6 + 16
-    assert m.decode(m.encode(base)).fields["device_type_name"] == "WATER_HEATER_HEAT_PUMP"
+    assert len(encode(base)) == 6 + 16
+    assert decode(encode(base)).fields["device_type_name"] == "WATER_HEATER_HEAT_PUMP"
     with_model = m.device_information_response(vendor_id=1, device_type=3, model_number="HPWH-50")
-    assert len(m.encode(with_model)) == 6 + 32
-    assert m.decode(m.encode(with_model)).fields["model_number"] == "HPWH-50" + "\x00" * 9
+    assert len(encode(with_model)) == 6 + 32
+    assert decode(encode(with_model)).fields["model_number"] == "HPWH-50" + "\x00" * 9
 
 
 def test_advanced_load_up_constructor() -> None:
@@ -204,40 +215,32 @@ def test_power_level_rounds_down(percent: int, produce: bool) -> None:
 
 
 def test_encode_by_name_and_fields() -> None:
-    assert m.encode("shed", duration_s=50) == bytes.fromhex("08 01 00 02 01 05 02 42")
+    assert encode("shed", duration_s=50) == bytes.fromhex("08 01 00 02 01 05 02 42")
     # The wire code wins over the derived value, so a decoded message re-encodes exactly.
-    assert m.encode("shed", duration_code=5, duration_s=9999) == m.encode("shed", duration_s=50)
-    assert m.encode("link_nak", reason=3) == b"\x15\x03"
-    assert m.encode("link_ack") == b"\x06\x00"
-    assert m.encode(m.link_nak(NakReason.MESSAGE_TIMEOUT)) == b"\x15\x05"
+    assert encode("shed", duration_code=5, duration_s=9999) == encode("shed", duration_s=50)
+    assert encode("link_nak", reason=3) == b"\x15\x03"
+    assert encode("link_ack") == b"\x06\x00"
+    assert encode(m.link_nak(NakReason.MESSAGE_TIMEOUT)) == b"\x15\x05"
 
 
 @pytest.mark.parametrize(
     ("call", "error"),
     [
-        (lambda: m.encode("no_such_message"), "unknown message name 'no_such_message'"),
-        (lambda: m.encode("shed", duraton_s=5), "unknown field.*duraton_s.*known: duration_code"),
-        (lambda: m.encode("app_ack"), "app_ack: missing field opcode"),
-        (lambda: m.encode("app_ack", opcode=256), r"opcode=256 is outside 0\.\.255"),
-        (lambda: m.encode("simple_time_sync", weekday=7, hour=1), r"weekday=7 is outside 0\.\.6"),
-        (lambda: m.encode("customer_override", in_effect=2), "in_effect must be a bool"),
+        (lambda: encode("no_such_message"), "unknown message name 'no_such_message'"),
+        (lambda: encode("shed", duraton_s=5), "unknown field.*duraton_s.*known: duration_code"),
+        (lambda: encode("app_ack"), "app_ack: missing field opcode"),
+        (lambda: encode("app_ack", opcode=256), r"opcode=256 is outside 0\.\.255"),
+        (lambda: encode("simple_time_sync", weekday=7, hour=1), r"weekday=7 is outside 0\.\.6"),
+        (lambda: encode("customer_override", in_effect=2), "in_effect must be a bool"),
         (lambda: m.max_payload_response(100), "max_payload_bytes=100 is not one of"),
-        (lambda: m.encode("message_type_supported_query"), "needs msg_type"),
-        (lambda: m.encode(m.shed(), duration_s=4), "either in the Message or as keywords"),
+        (lambda: encode("message_type_supported_query"), "needs msg_type"),
+        (lambda: encode(m.shed(), duration_s=4), "either in the Message or as keywords"),
         (
-            lambda: m.encode(m.Message("shed", "0802", 1, 0, {"duration_code": 0})),
-            "shed has message type 0801",
-        ),
-        (
-            lambda: m.encode(m.Message("shed", "0801", 1, 7, {"duration_code": 0})),
-            "opcode2=0x07",
-        ),
-        (
-            lambda: m.encode("set_set_point", device_type=3, units=0, set_point_2=5),
+            lambda: encode("set_set_point", device_type=3, units=0, set_point_2=5),
             "missing field set_point_1",
         ),
         (
-            lambda: m.encode(
+            lambda: encode(
                 "device_information_reply",
                 **{
                     "response_code": 0,
@@ -265,7 +268,7 @@ def test_encode_errors_are_precise(call: object, error: str) -> None:
 
 def test_checksum_error_names_expected_and_received() -> None:
     with pytest.raises(ChecksumError) as info:
-        m.decode(bytes.fromhex("08 01 00 02 03 02 04 42"))  # EPRI negative control (§3)
+        decode(bytes.fromhex("08 01 00 02 03 02 04 42"))  # EPRI negative control (§3)
     assert str(info.value) == "checksum error: expected check bytes 02 43, received 04 42"
     assert info.value.expected == b"\x02\x43"
 
@@ -281,20 +284,20 @@ def test_checksum_error_names_expected_and_received() -> None:
 )
 def test_frame_length_mismatch(wire: str, error: str) -> None:
     with pytest.raises(LengthError, match=error):
-        m.decode(bytes.fromhex(wire))
+        decode(bytes.fromhex(wire))
 
 
 def test_payload_length_mismatch_lists_what_fits() -> None:
     with pytest.raises(PayloadLengthError) as info:
-        m.decode(frame(0x0801, "01 00 00"))
+        decode(frame(0x0801, "01 00 00"))
     assert "shed (BASIC_DR (0801)) needs a payload of 2 byte(s), length field says 3" in str(
         info.value
     )
     assert info.value.nak is NakReason.INVALID_LENGTH
     with pytest.raises(PayloadLengthError, match=r"set_set_point_reply.* 8 or 10 or 3"):
-        m.decode(frame(0x0802, "03 83 00 00 03 00"))
+        decode(frame(0x0802, "03 83 00 00 03 00"))
     with pytest.raises(PayloadLengthError, match=r"3 \+ 13·N"):
-        m.decode(frame(0x0802, "06 80 00 01"))
+        decode(frame(0x0802, "06 80 00 01"))
 
 
 @pytest.mark.parametrize(
@@ -309,37 +312,37 @@ def test_payload_length_mismatch_lists_what_fits() -> None:
 )
 def test_unknown_opcodes(msg_type: int, payload: str, error: str, nak: NakReason) -> None:
     with pytest.raises(UnknownMessageError, match=error) as info:
-        m.decode(frame(msg_type, payload))
+        decode(frame(msg_type, payload))
     assert info.value.nak is nak
 
 
 def test_field_value_errors() -> None:
     with pytest.raises(FieldValueError, match="hour 31"):
-        m.decode(frame(0x0801, "16 FF"))
+        decode(frame(0x0801, "16 FF"))
     with pytest.raises(FieldValueError, match="in_effect must be 0 or 1, got 0x02"):
-        m.decode(frame(0x0801, "11 02"))
+        decode(frame(0x0801, "11 02"))
 
 
 def test_tolerant_decoding_where_harmless() -> None:
     # End Shed with a non-zero opcode2: accepted (§13 row 12); we send 0x00.
-    assert m.decode(frame(0x0801, "02 11")).fields["duration_s"] == 578
+    assert decode(frame(0x0801, "02 11")).fields["duration_s"] == 578
     # Unknown operational state codes are reported, not fatal (§13 row 19).
-    assert m.decode(frame(0x0801, "13 20")).fields["state_name"] == "UNKNOWN"
+    assert decode(frame(0x0801, "13 20")).fields["state_name"] == "UNKNOWN"
     # Commodity code bit 7 = measured (§13 row 2); the code itself is the low 7 bits.
-    record = m.decode(frame(0x0802, "06 80 00 87" + " 00" * 12)).fields["records"]
+    record = decode(frame(0x0802, "06 80 00 87" + " 00" * 12)).fields["records"]
     assert isinstance(record, list)
     assert record[0]["code"] == 7
     assert record[0]["measured"] is True
     # Start Cycling from EPRI-sim without trailing zero fields (§13 row 16).
-    short = m.decode(frame(0x0802, "04 00 00 00 00 01 00 00 00 00 00 3C 32"))
+    short = decode(frame(0x0802, "04 00 00 00 00 01 00 00 00 00 00 3C 32"))
     assert short.name == "start_cycling"
     assert "criticality" not in short.fields
     # Energy price in all three layouts (§13 row 1).
-    assert m.decode(frame(0x0802, "03 00" + " 00" * 13)).name == "set_energy_price"
-    assert m.decode(frame(0x0802, "03 00" + " 00" * 15)).name == "set_energy_price_u32"
+    assert decode(frame(0x0802, "03 00" + " 00" * 13)).name == "set_energy_price"
+    assert decode(frame(0x0802, "03 00" + " 00" * 15)).name == "set_energy_price_u32"
     # EPRI-lib puts 0x80 in the Get UTC reply's response code (§13 row 15); we send 0 and
     # still read the time from its form.
-    epri_utc = m.decode(frame(0x0802, "02 80 80 2F 3A 5C 00 E0 04"))
+    epri_utc = decode(frame(0x0802, "02 80 80 2F 3A 5C 00 E0 04"))
     assert epri_utc.fields["utc"] == "2025-02-08T18:16:32Z"
     assert epri_utc.fields["response_code_name"] == "UNKNOWN"
     assert m.get_utc_time_reply(datetime(2025, 1, 1, tzinfo=UTC)).fields["response_code"] == 0
@@ -352,7 +355,7 @@ def test_tolerant_decoding_where_harmless() -> None:
         " 41" * 32 + " 1A 00 01",
         " 41" * 32 + " 1A 00 01 02 03",
     ):
-        info = m.decode(frame(0x0802, base + extra))
+        info = decode(frame(0x0802, base + extra))
         assert info.name == "device_information_reply"
         assert info.fields["capability_names"] == [
             "CYCLING",
@@ -362,19 +365,19 @@ def test_tolerant_decoding_where_harmless() -> None:
             "ADVANCED_LOAD_UP",
         ]
     with pytest.raises(PayloadLengthError, match="16 or 32 or 48 or 51 or 53"):
-        m.decode(frame(0x0802, base + " 41"))
+        decode(frame(0x0802, base + " 41"))
     # An error reply to a Get that has no Set sibling is just the response code.
-    error_reply = m.decode(frame(0x0802, "03 84 01"))
+    error_reply = decode(frame(0x0802, "03 84 01"))
     assert error_reply.name == "get_present_temperature_reply"
     assert error_reply.fields["response_code_name"] == "NOT_IMPLEMENTED"
 
 
 def test_decode_link_frames_and_objects() -> None:
-    assert m.decode(LinkAck()).name == "link_ack"
-    nak = m.decode(LinkNak(0x06))
+    assert decode(LinkAck()).name == "link_ack"
+    nak = decode(LinkNak(0x06))
     assert nak.msg_type == "15"
     assert nak.fields["reason_name"] == "UNSUPPORTED_MESSAGE_TYPE"
-    assert m.decode(Frame(0x0801, b"\x01\x05")) == m.shed(duration_s=50)
+    assert decode(Frame(0x0801, b"\x01\x05")) == m.shed(duration_s=50)
 
 
 def test_message_is_immutable_and_json_ready() -> None:
@@ -396,33 +399,33 @@ def test_message_is_immutable_and_json_ready() -> None:
 
 def test_basic_commands_expect_an_app_ack_of_their_opcode() -> None:
     request = m.shed(duration_s=50)
-    expected = m.expected_reply(request)
-    assert expected == m.ExpectedReply("0801", 0x03, 0x01, ("app_ack", "app_nak"))
-    assert m.is_reply_to(m.app_ack(0x01), request)
-    assert not m.is_reply_to(m.app_ack(0x02), request)
-    assert m.is_reply_to(m.app_nak(enc.AppNakReason.CUSTOMER_OVERRIDE), request)
-    assert not m.is_reply_to(m.operational_state_response(2), request)
+    expected = expected_reply(request)
+    assert expected == ExpectedReply("0801", 0x03, 0x01, ("app_ack", "app_nak"))
+    assert is_reply_to(m.app_ack(0x01), request)
+    assert not is_reply_to(m.app_ack(0x02), request)
+    assert is_reply_to(m.app_nak(enc.AppNakReason.CUSTOMER_OVERRIDE), request)
+    assert not is_reply_to(m.operational_state_response(2), request)
 
 
 def test_operational_state_query_expects_0x13() -> None:
     request = m.operational_state_query()
-    assert m.is_reply_to(m.operational_state_response(4), request)
-    assert not m.is_reply_to(m.app_ack(0x12), request)
+    assert is_reply_to(m.operational_state_response(4), request)
+    assert not is_reply_to(m.app_ack(0x12), request)
 
 
 def test_intermediate_replies_match_on_opcodes() -> None:
     request = m.get_set_point()
-    expected = m.expected_reply(request)
+    expected = expected_reply(request)
     assert expected is not None
     assert (expected.msg_type, expected.opcode1, expected.opcode2) == ("0802", 0x03, 0x83)
     assert "get_set_point_reply" in expected.names
-    assert m.is_reply_to(m.get_set_point_reply(3, 120), request)
+    assert is_reply_to(m.get_set_point_reply(3, 120), request)
     # A Get answered with an error code is three bytes and decodes like the Set reply.
-    assert m.is_reply_to(m.response_code_reply("set_set_point_reply", 1), request)
-    assert not m.is_reply_to(m.present_temperature_reply(3, 118), request)
+    assert is_reply_to(m.response_code_reply("set_set_point_reply", 1), request)
+    assert not is_reply_to(m.present_temperature_reply(3, 118), request)
     # pycta2045 answers unsupported Intermediate requests with a Basic App NAK (§12.4).
-    assert m.is_reply_to(m.app_nak(1), request)
-    assert m.is_reply_to(m.commodity_read_response([]), m.commodity_read_request())
+    assert is_reply_to(m.app_nak(1), request)
+    assert is_reply_to(m.commodity_read_response([]), m.commodity_read_request())
 
 
 def test_link_only_messages_expect_no_reply() -> None:
@@ -434,12 +437,12 @@ def test_link_only_messages_expect_no_reply() -> None:
         m.get_set_point_reply(3, 120),
         m.link_ack(),
     ):
-        assert m.expected_reply(request) is None
-        assert not m.is_reply_to(m.app_nak(0), request)
-    assert m.expected_reply(m.max_payload_query()) == m.ExpectedReply(
+        assert expected_reply(request) is None
+        assert not is_reply_to(m.app_nak(0), request)
+    assert expected_reply(m.max_payload_query()) == ExpectedReply(
         "0803", 0x19, None, ("max_payload_response", "app_nak")
     )
-    assert m.is_reply_to(m.max_payload_response(128), m.max_payload_query())
+    assert is_reply_to(m.max_payload_response(128), m.max_payload_query())
 
 
 def test_sgd_originated_messages_expect_app_ack() -> None:
@@ -449,16 +452,16 @@ def test_sgd_originated_messages_expect_app_ack() -> None:
         (m.wake(), 0x15),
         (m.operational_state_response(2), 0x13),  # unsolicited: App ACK (§13 row 11)
     ):
-        assert m.is_reply_to(m.app_ack(opcode), request)
+        assert is_reply_to(m.app_ack(opcode), request)
 
 
 def test_is_supported() -> None:
-    assert m.is_supported("0801")
-    assert m.is_supported(0x0802)
-    assert m.is_supported("0803")
-    assert not m.is_supported("0804")
-    assert not m.is_supported(0x0901)
-    assert not m.is_supported("zz")
+    assert is_supported("0801")
+    assert is_supported(0x0802)
+    assert is_supported("0803")
+    assert not is_supported("0804")
+    assert not is_supported(0x0901)
+    assert not is_supported("zz")
 
 
 def test_every_request_names_an_existing_reply() -> None:
@@ -491,20 +494,20 @@ def test_every_accepted_payload_reencodes_exactly(case: tuple[MessageSpec, int, 
     _spec, msg_type, payload = case
     raw = Frame(msg_type, payload).serialize()
     try:
-        message = m.decode(raw)
+        message = decode(raw)
     except FieldValueError:
         return  # a strict field (bool, time sync) refused a value it does not allow
-    assert m.encode(message) == raw
-    assert m.decode(m.encode(message.name, **message.fields)) == message
+    assert encode(message) == raw
+    assert decode(encode(message.name, **message.fields)) == message
 
 
 @given(st.binary(max_size=64))
 def test_decode_raises_only_frame_errors(data: bytes) -> None:
     try:
-        message = m.decode(data)
+        message = decode(data)
     except FrameError:
         return
-    assert m.encode(message) == data
+    assert encode(message) == data
 
 
 @given(st.integers(0x0800, 0x0803), st.binary(max_size=24))
@@ -512,12 +515,12 @@ def test_decode_any_checksum_valid_frame(msg_type: int, payload: bytes) -> None:
     raw = Frame(msg_type, payload).serialize()
     assert raw[-2:] == checksum(raw[:-2])
     try:
-        message = m.decode(raw)
+        message = decode(raw)
     except MessageDecodeError as exc:
         error: MessageDecodeError | None = exc
     else:
         error = None
-        assert m.encode(message) == raw
+        assert encode(message) == raw
     if error is not None:
         # A checksum-valid frame we cannot use says why and which link NAK to send.
         assert str(error)
@@ -529,8 +532,8 @@ def test_decode_any_checksum_valid_frame(msg_type: int, payload: bytes) -> None:
     st.one_of(st.none(), st.integers(1, 200_000)),
 )
 def test_duration_commands_round_trip(name: str, seconds: int | None) -> None:
-    message = m.build(name, duration_s=seconds)
-    decoded = m.decode(m.encode(message))
+    message = build(name, duration_s=seconds)
+    decoded = decode(encode(message))
     assert decoded == message
     actual = decoded.fields["duration_s"]
     if seconds is None or seconds > 2 * 254 * 254:
@@ -553,9 +556,9 @@ def test_duration_commands_round_trip(name: str, seconds: int | None) -> None:
     ],
 )
 def test_expected_reply_names_the_tables_reply_first(
-    request_message: m.Message, reply_name: str
+    request_message: Message, reply_name: str
 ) -> None:
-    expected = m.expected_reply(request_message)
+    expected = expected_reply(request_message)
     assert expected is not None
     assert expected.names[0] == reply_name
     assert expected.names[-1] == "app_nak"
@@ -576,15 +579,15 @@ def test_expected_reply_names_the_tables_reply_first(
     ],
     ids=lambda msg: msg.name,
 )
-def test_error_reply_for_every_intermediate_request(request_message: m.Message) -> None:
-    expected = m.expected_reply(request_message)
+def test_error_reply_for_every_intermediate_request(request_message: Message) -> None:
+    expected = expected_reply(request_message)
     assert expected is not None
     for source in (request_message, expected.names[0]):
-        reply = m.response_code_reply(source, m.ResponseCode.NOT_IMPLEMENTED)
-        wire = m.encode(reply)
+        reply = m.response_code_reply(source, ResponseCode.NOT_IMPLEMENTED)
+        wire = encode(reply)
         assert len(wire) == 4 + 3 + 2  # header, opcodes and the response code, check bytes
         assert reply.fields["response_code_name"] == "NOT_IMPLEMENTED"
-        assert m.is_reply_to(m.decode(wire), request_message)
+        assert is_reply_to(decode(wire), request_message)
 
 
 def test_response_code_reply_refuses_non_replies() -> None:
@@ -596,14 +599,14 @@ def test_response_code_reply_refuses_non_replies() -> None:
 
 def test_sgd_side_reply_constructors() -> None:
     offset = m.get_temperature_offset_reply(-5)
-    assert m.encode(offset) == bytes.fromhex("08 02 00 05 03 82 00 FB 00 3D 87")
-    active = m.decode(m.encode(m.advanced_load_up_reply(45, 2500)))
+    assert encode(offset) == bytes.fromhex("08 02 00 05 03 82 00 FB 00 3D 87")
+    active = decode(encode(m.advanced_load_up_reply(45, 2500)))
     assert active.name == "advanced_load_up_reply"
     assert (active.fields["duration_min"], active.fields["energy_wh"]) == (45, 2500)
-    idle = m.decode(m.encode(m.advanced_load_up_reply(0, None)))
+    idle = decode(encode(m.advanced_load_up_reply(0, None)))
     assert idle.fields["unit_code"] == 0xFF
     assert idle.fields["energy_wh"] is None
-    assert len(m.encode(m.advanced_load_up_reply(response_code=1))) == 9
+    assert len(encode(m.advanced_load_up_reply(response_code=1))) == 9
 
 
 @pytest.mark.parametrize(
@@ -614,7 +617,7 @@ def test_every_table_row_decodes_and_reencodes(spec: MessageSpec) -> None:
     for length in _data_lengths(spec):
         for fill in (0x00, 0x01):
             raw = Frame(spec.msg_type, spec.opcodes + bytes([fill]) * length).serialize()
-            message = m.decode(raw)
+            message = decode(raw)
             assert message.name == spec.name  # no two rows share opcodes and a length
-            assert m.encode(message) == raw
+            assert encode(message) == raw
             assert set(message.fields) <= set(BY_NAME[message.name].keys)

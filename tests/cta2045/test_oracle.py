@@ -17,8 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ven_edge.cta2045 import messages as m
+from ven_edge.cta2045.codec import decode, encode
 from ven_edge.cta2045.errors import FieldValueError
 from ven_edge.cta2045.frames import Frame, checksum
+from ven_edge.cta2045.message import Message
 from ven_edge.cta2045.table import BASIC, MESSAGES
 
 OUR_BASIC = {spec.opcodes[0]: spec for spec in MESSAGES if spec.msg_type == BASIC}
@@ -35,7 +37,7 @@ def test_basic_payload_decodes_alike(opcode1: int, opcode2: int) -> None:
     theirs, used = oracle.decode(frame[:-2])
     assert used == 6
     try:
-        ours = m.decode(frame)
+        ours = decode(frame)
     except FieldValueError:
         # We refuse values a field does not allow (override flag 0/1, hour 0-23); the oracle
         # keeps them raw. Only these two fields are strict.
@@ -74,8 +76,8 @@ def test_basic_payload_decodes_alike(opcode1: int, opcode2: int) -> None:
     ],
     ids=lambda x: getattr(x, "name", ""),
 )
-def test_encoders_agree(ours: m.Message, theirs: oracle.BasicDR) -> None:
-    assert m.encode(ours)[:-2] == theirs.to_bytes()
+def test_encoders_agree(ours: Message, theirs: oracle.BasicDR) -> None:
+    assert encode(ours)[:-2] == theirs.to_bytes()
 
 
 @given(
@@ -92,7 +94,7 @@ def test_encoders_agree(ours: m.Message, theirs: oracle.BasicDR) -> None:
 def test_duration_rounding_brackets_the_request(pair: tuple[str, object], seconds: int) -> None:
     name, encoder = pair
     assert callable(encoder)
-    ours = m.encode(name, duration_s=seconds)[5]
+    ours = encode(name, duration_s=seconds)[5]
     theirs = encoder(Duration.of_seconds(seconds)).to_bytes()[5]
     # The oracle rounds down, we round up: they agree on exact values and bracket the rest.
     assert 2 * theirs * theirs <= seconds <= 2 * ours * ours
@@ -103,16 +105,16 @@ def test_duration_rounding_brackets_the_request(pair: tuple[str, object], second
 def test_power_level_opcode2_decodes_alike(level: int, produce: bool) -> None:
     # Compare raw opcode2 only: the oracle's percent-in-opcode2 reading is its known bug.
     code = level | (0x80 if produce else 0)
-    frame = m.encode("request_power_level", level_code=code)
+    frame = encode("request_power_level", level_code=code)
     theirs, _ = oracle.decode(frame[:-2])
-    ours = m.decode(frame)
+    ours = decode(frame)
     assert ours.opcode2 == theirs.opcode2 == code
     assert ours.fields["produce"] is produce
 
 
 def test_power_level_oracle_bug_is_not_copied() -> None:
     assert oracle.power_level(50).to_bytes()[5] == 0x32  # the oracle's raw percent
-    assert m.encode(m.request_power_level(50))[5] == 0x3F  # EPRI-sim/Intwine/EPRI-lib scale
+    assert encode(m.request_power_level(50))[5] == 0x3F  # EPRI-sim/Intwine/EPRI-lib scale
 
 
 def _their_records(raw: bytes) -> list[tuple[int, int, int]]:
@@ -126,7 +128,7 @@ def _their_records(raw: bytes) -> list[tuple[int, int, int]]:
 
 
 def _our_records(raw: bytes) -> list[tuple[int, int, int]]:
-    records = m.decode(raw).fields["records"]
+    records = decode(raw).fields["records"]
     assert isinstance(records, list)
     return [(r["code"], r["instantaneous"], r["cumulative"]) for r in records]
 
@@ -149,7 +151,7 @@ def test_commodity_reply_vector_agrees_with_oracle() -> None:
 )
 def test_commodity_reply_round_trips_through_oracle(records: list[tuple[int, int, int]]) -> None:
     # Measured flag off: the oracle returns bit 7 raw (§12.1), which is not what we compare.
-    raw = m.encode(
+    raw = encode(
         m.commodity_read_response(
             [m.commodity_record(c, i, t, measured=False) for c, i, t in records]
         )
@@ -158,7 +160,7 @@ def test_commodity_reply_round_trips_through_oracle(records: list[tuple[int, int
 
 
 def test_advanced_load_up_agrees_with_oracle() -> None:
-    ours = m.encode("advanced_load_up", duration_min=60, value=5, unit_code=2)
+    ours = encode("advanced_load_up", duration_min=60, value=5, unit_code=2)
     assert ours[:-2] == oracle.advanced_load_up(60, 5, 2).to_bytes()
     full = oracle.advanced_load_up(
         60,
@@ -170,9 +172,9 @@ def test_advanced_load_up_agrees_with_oracle() -> None:
         start_randomization=1,
         end_randomization=2,
     ).to_bytes()
-    decoded = m.decode(full + checksum(full))
+    decoded = decode(full + checksum(full))
     assert decoded.fields["event_id"] == 7
     assert decoded.fields["efficiency"] == 90
     assert decoded.fields["start_time_s"] == 1000
     assert decoded.fields["energy_wh"] == 500
-    assert m.encode(decoded)[:-2] == full
+    assert encode(decoded)[:-2] == full

@@ -15,8 +15,9 @@ from hil.thermal import (
     ThermalState,
 )
 from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import decode, to_frame
 from ven_edge.cta2045.frames import Frame, MessageType
-from ven_edge.cta2045.messages import Message
+from ven_edge.cta2045.message import Message
 
 
 class RecordingModel:
@@ -36,10 +37,10 @@ class RecordingModel:
 
 
 def ask(heater: SimulatedHeater, request: Message, now: float) -> Message | None:
-    frame = messages.to_frame(request)
+    frame = to_frame(request)
     assert isinstance(frame, Frame)
     reply = heater.handle(frame, now, unix_time=1_780_000_000.0)
-    return None if reply is None else messages.decode(reply)
+    return None if reply is None else decode(reply)
 
 
 def test_recording_model_satisfies_the_protocol() -> None:
@@ -134,7 +135,7 @@ def test_operational_states_follow_event_heating_and_override() -> None:
 def test_override_refuses_events_but_not_end_shed() -> None:
     heater = SimulatedHeater()
     frame = heater.set_override(True)
-    assert messages.decode(frame) == messages.customer_override(True)
+    assert decode(frame) == messages.customer_override(True)
     for request in (messages.shed(60), messages.critical_peak(60), messages.load_up(60)):
         assert ask(heater, request, 1.0) == messages.app_nak(5)
     alu = ask(heater, messages.advanced_load_up(1000, 3600), 1.0)
@@ -200,7 +201,7 @@ def test_unknown_and_unsupported_requests() -> None:
     unknown_basic = Frame(MessageType.BASIC_DR, b"\x7f\x00")
     reply = heater.handle(unknown_basic, 0.0)
     assert reply is not None
-    assert messages.decode(reply) == messages.app_nak(1)
+    assert decode(reply) == messages.app_nak(1)
     unknown_inter = Frame(MessageType.INTERMEDIATE_DR, b"\x09\x01")
     reply = heater.handle(unknown_inter, 0.0)
     assert reply == Frame(MessageType.INTERMEDIATE_DR, b"\x09\x81\x01")

@@ -17,9 +17,11 @@ from hil import virtual_time
 from hil.bus import HalfDuplexBus, Transmission
 from hil.sim import Simulator, run_simulator
 from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import build, decode, to_data_frame
 from ven_edge.cta2045.driver import LinkDriver
 from ven_edge.cta2045.frames import Frame
 from ven_edge.cta2045.link import Failure, LinkTimers
+from ven_edge.cta2045.message import Message
 from ven_edge.cta2045.ucm import reply_matcher
 
 ACK = b"\x06\x00"
@@ -60,9 +62,9 @@ def on_bus(
     virtual_time.run(main())
 
 
-async def ask(b: Bench, message: messages.Message) -> object:
+async def ask(b: Bench, message: Message) -> object:
     return await b.ucm.request(
-        messages.to_data_frame(message), matcher=reply_matcher(message), idempotent=False
+        to_data_frame(message), matcher=reply_matcher(message), idempotent=False
     )
 
 
@@ -110,18 +112,18 @@ def test_fast_timers_still_write_the_ack_before_the_reply() -> None:
     "message",
     [
         messages.request_power_mode(1),
-        messages.build("sgd_slot_query"),
-        messages.build("available_slots_query"),
-        messages.build("send_next_command_to_slot", slot=2),
+        build("sgd_slot_query"),
+        build("available_slots_query"),
+        build("send_next_command_to_slot", slot=2),
         messages.request_bit_rate(38400),
     ],
-    ids=lambda m: m.name if isinstance(m, messages.Message) else str(m),
+    ids=lambda m: m.name if isinstance(m, Message) else str(m),
 )
 def test_unsupported_data_link_request_gets_link_nak_0x07_and_nothing_else(
-    message: messages.Message,
+    message: Message,
 ) -> None:
     async def test(b: Bench) -> None:
-        done = await b.ucm.request(messages.to_data_frame(message), idempotent=False)
+        done = await b.ucm.request(to_data_frame(message), idempotent=False)
         assert done.failure is Failure.LINK_NAK
         assert done.nak == 0x07
         await asyncio.sleep(4)  # no application reply follows a link NAK (docs/cta2045.md §4)
@@ -142,7 +144,7 @@ def test_unknown_data_link_opcode_gets_link_nak_0x07() -> None:
 
 def test_bit_rate_request_for_the_present_rate_is_acked() -> None:
     async def test(b: Bench) -> None:
-        done = await b.ucm.request(messages.to_data_frame(messages.request_bit_rate(19200)))
+        done = await b.ucm.request(to_data_frame(messages.request_bit_rate(19200)))
         assert done.ok
         assert [tx.data for tx in b.heater_log()] == [ACK]
         assert b.bus.port("heater") is not None
@@ -166,19 +168,19 @@ def test_message_type_query_is_acked_only_for_implemented_types(
 
 
 def _app_nak_everything(ucm: LinkDriver, frame: Frame) -> None:
-    ucm.reply(messages.to_data_frame(messages.app_nak(0x03)))  # reason 0x03, not opcode 0x11
+    ucm.reply(to_data_frame(messages.app_nak(0x03)))  # reason 0x03, not opcode 0x11
 
 
 def test_app_nak_with_any_reason_answers_the_unsolicited_override() -> None:
     async def test(b: Bench) -> None:
         b.sim.set_override(True)
         await asyncio.sleep(5)
-        override = messages.to_data_frame(messages.customer_override(True)).serialize()
+        override = to_data_frame(messages.customer_override(True)).serialize()
         sent = [tx for tx in b.heater_log() if tx.data == override]
         assert len(sent) == 1  # a missed App NAK means a reply timeout and a re-send
         (done,) = b.sim.unsolicited
         assert done.reply is not None
-        assert messages.decode(done.reply).name == "app_nak"
+        assert decode(done.reply).name == "app_nak"
         assert done.attempts == 1
 
     on_bus(test, ucm_on_frame=_app_nak_everything)
@@ -186,7 +188,7 @@ def test_app_nak_with_any_reason_answers_the_unsolicited_override() -> None:
 
 def _app_ack_everything(ucm: LinkDriver, frame: Frame) -> None:
     opcode = frame.payload[0]
-    ucm.reply(messages.to_data_frame(messages.app_ack(opcode)))
+    ucm.reply(to_data_frame(messages.app_ack(opcode)))
 
 
 def test_unsolicited_override_waits_for_a_quiet_line() -> None:
@@ -196,7 +198,7 @@ def test_unsolicited_override_waits_for_a_quiet_line() -> None:
         b.sim.set_override(True)
         await request
         await asyncio.sleep(2)
-        override = messages.to_data_frame(messages.customer_override(True)).serialize()
+        override = to_data_frame(messages.customer_override(True)).serialize()
         (sent,) = [tx for tx in b.heater_log() if tx.data == override]
         ucm_ack_of_reply = next(tx for tx in b.bus.log["ucm"] if tx.data == ACK)
         assert sent.start - ucm_ack_of_reply.end >= T_IM - 1e-9
@@ -215,7 +217,7 @@ def test_unsolicited_override_is_not_silenced_by_a_ucm_that_never_pauses() -> No
         b.sim.set_override(True)
         await asyncio.sleep(SPEC.reply_timeout + 2.0)
         talker.cancel()
-        override = messages.to_data_frame(messages.customer_override(True)).serialize()
+        override = to_data_frame(messages.customer_override(True)).serialize()
         sent = [tx for tx in b.heater_log() if tx.data == override]
         assert sent
         assert 1.0 + SPEC.reply_timeout <= sent[0].start <= 1.0 + SPEC.reply_timeout + 0.5

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from ven_edge.cta2045 import messages as m
 from ven_edge.cta2045 import stream
+from ven_edge.cta2045.codec import to_frame
 from ven_edge.cta2045.encodings import MAX_PAYLOAD_SIZES
 from ven_edge.cta2045.frames import Frame, LinkAck, LinkNak, NakReason
 from ven_edge.cta2045.stream import (
@@ -125,7 +126,7 @@ _messages = [
     m.get_set_point_reply(3, 120, None),
     m.commodity_read_response([m.commodity_record(0, 4500, 123456), m.commodity_record(7, 0, 9)]),
 ]
-data_frames = st.sampled_from([m.to_frame(msg) for msg in _messages]) | st.builds(
+data_frames = st.sampled_from([to_frame(msg) for msg in _messages]) | st.builds(
     Frame, st.sampled_from([0x0801, 0x0802, 0x0803]), st.binary(max_size=12)
 )
 

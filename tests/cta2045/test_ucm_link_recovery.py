@@ -19,9 +19,9 @@ from hil.heater import Event
 from hil.sim import run_simulator
 from tests.conftest import wait_for as poll_until
 from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import decode, to_data_frame
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.frames import Frame, MessageType
-from ven_edge.cta2045.messages import to_data_frame
 from ven_edge.cta2045.ucm import (
     OUR_MAX_PAYLOAD,
     TIME_SYNC_S,
@@ -44,7 +44,7 @@ def names(frames: list[Frame]) -> list[str]:
         if frame.is_type_query:
             out.append(f"mtsq_{frame.msg_type:04x}")
         else:
-            out.append(messages.decode(frame).name)
+            out.append(decode(frame).name)
     return out
 
 

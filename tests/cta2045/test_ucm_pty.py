@@ -14,10 +14,11 @@ import pytest
 from hil.heater import COMM_TIMEOUT_S, Event, HeaterConfig
 from hil.sim import run_simulator
 from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import decode, is_reply_to, to_data_frame
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.frames import Frame, MessageType
 from ven_edge.cta2045.link import T_AR, T_MA, LinkTimers
-from ven_edge.cta2045.messages import to_data_frame
+from ven_edge.cta2045.message import Message
 from ven_edge.cta2045.transport import open_serial
 from ven_edge.cta2045.ucm import MAX_HEARTBEAT_S, Status, UcmConfig, UcmSession
 
@@ -217,9 +218,9 @@ async def test_heater_requests_are_answered_while_a_command_waits(tmp_path: Path
         shed = asyncio.ensure_future(r.ucm.shed(600))
         await asyncio.sleep(0.05)
 
-        def reply_to(request: messages.Message) -> Callable[[Frame], bool]:
+        def reply_to(request: Message) -> Callable[[Frame], bool]:
             def match(frame: Frame) -> bool:
-                return messages.is_reply_to(messages.decode(frame), request)
+                return is_reply_to(decode(frame), request)
 
             return match
 
@@ -230,7 +231,7 @@ async def test_heater_requests_are_answered_while_a_command_waits(tmp_path: Path
             to_data_frame(messages.get_utc_time()), matcher=reply_to(messages.get_utc_time())
         )
         assert utc.reply is not None
-        when = messages.decode(utc.reply).fields["utc_s"]
+        when = decode(utc.reply).fields["utc_s"]
         now = int(time.time()) - 946_684_800
         assert isinstance(when, int)
         assert abs(when - now) < 5
@@ -239,12 +240,12 @@ async def test_heater_requests_are_answered_while_a_command_waits(tmp_path: Path
             matcher=lambda f: f.payload[:1] == b"\x19",
         )
         assert size.reply is not None
-        assert messages.decode(size.reply).fields["max_payload_bytes"] == 4096
+        assert decode(size.reply).fields["max_payload_bytes"] == 4096
         sleep = await driver.request(
             to_data_frame(messages.sleep()), matcher=reply_to(messages.sleep())
         )
         assert sleep.reply is not None
-        assert messages.decode(sleep.reply) == messages.app_ack(0x14)
+        assert decode(sleep.reply) == messages.app_ack(0x14)
 
         outcome = await shed
         assert outcome.ok

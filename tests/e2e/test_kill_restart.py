@@ -19,7 +19,7 @@ from pathlib import Path
 from hil.heater import Event
 from tests.conftest import REPO_ROOT, free_port, wait_for
 from tests.e2e.harness import UtilityDriver, demo_vtn, heater_on_pty
-from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import decode
 from ven_edge.cta2045.frames import Frame
 
 # Generous against a loaded machine, and still far below the 15-minute periodic re-plan.
@@ -27,7 +27,7 @@ RESUME_WAIT_S = 120.0
 
 
 def sheds(received: list[Frame]) -> int:
-    return sum(1 for f in received if messages.decode(f).name == "shed")
+    return sum(1 for f in received if decode(f).name == "shed")
 
 
 def write_config(path: Path, heater: Path, vtn_url: str) -> Path:

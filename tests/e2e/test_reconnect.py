@@ -16,7 +16,7 @@ from tests.e2e.harness import (
     running_daemon,
 )
 from ven_edge.control import CommandKind
-from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import decode
 from ven_edge.cta2045.encodings import covering_duration_s
 from ven_edge.cta2045.frames import Frame
 from ven_edge.signals import SignalInterval
@@ -28,7 +28,7 @@ def sheds(received: list[Frame]) -> list[int]:
     """The durations of the Shed requests the heater received, in seconds."""
     out = []
     for frame in received:
-        message = messages.decode(frame)
+        message = decode(frame)
         if message.name == "shed":
             out.append(int(message.fields["duration_s"]))  # type: ignore[call-overload]
     return out

@@ -16,7 +16,7 @@ from tests.e2e.harness import (
     running_daemon,
 )
 from ven_edge.control import CommandKind
-from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import decode
 from ven_edge.cta2045.frames import Frame
 
 POLL_S = 5.0  # the shortest poll interval the configuration accepts
@@ -24,7 +24,7 @@ PUSH_LIMIT_S = 2.0  # a notification re-plans within a second; the command takes
 
 
 def end_sheds(received: list[Frame]) -> int:
-    return sum(1 for f in received if messages.decode(f).name == "end_shed")
+    return sum(1 for f in received if decode(f).name == "end_shed")
 
 
 async def test_event_by_poll_then_cancelled_by_delete(tmp_path: Path) -> None:

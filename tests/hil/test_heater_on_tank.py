@@ -11,7 +11,9 @@ from hil.hpwh_model import MODEL_NAMES, load_model
 from hil.scenarios import TankThermalModel, build_thermal_model, heater_config_for
 from hil.tank import MIN_USEFUL_C, TankTotals
 from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import to_frame
 from ven_edge.cta2045.frames import Frame
+from ven_edge.cta2045.message import Message
 
 # Each until End Shed (duration None = opcode2 0x00).
 SHED = messages.shed(None)
@@ -25,9 +27,7 @@ EVENT_START = 16 * HOUR  # the DOE Medium day's evening draws start at 16:00
 EVENT_END = 20 * HOUR
 
 
-def evening(
-    model: str, command: messages.Message | None
-) -> tuple[TankThermalModel, TankTotals, TankTotals]:
+def evening(model: str, command: Message | None) -> tuple[TankThermalModel, TankTotals, TankTotals]:
     """Run a DOE day to 20:00 with ``command`` sent at 16:00 (no watchdog expiry): Medium for
     the 50-gal tanks, High for the 80-gal ones (on a Medium day their stratified tank holds
     the evening draws without starting the compressor)."""
@@ -40,7 +40,7 @@ def evening(
         heater.tick(t)
     before = tank.reading.totals
     if command is not None:
-        frame = messages.to_frame(command)
+        frame = to_frame(command)
         assert isinstance(frame, Frame)
         reply = heater.handle(frame, t)
         assert reply is not None

@@ -14,6 +14,7 @@ from hil.bus import HalfDuplexBus, byte_time
 from hil.sim import run_simulator
 from hil.tap import Chunk, Kind, check, chunks_from_bus, run_tap
 from ven_edge.cta2045 import messages
+from ven_edge.cta2045.codec import to_data_frame
 from ven_edge.cta2045.driver import LinkDriver
 from ven_edge.cta2045.link import LinkTimers
 from ven_edge.cta2045.transport import open_serial
@@ -21,7 +22,7 @@ from ven_edge.cta2045.ucm import reply_matcher
 
 T = byte_time(19200)
 SHED = bytes.fromhex("0801000201000c3d")
-APP_ACK = messages.to_data_frame(messages.app_ack(0x01)).serialize()
+APP_ACK = to_data_frame(messages.app_ack(0x01)).serialize()
 ACK = b"\x06\x00"
 
 
@@ -111,7 +112,7 @@ def test_any_record_is_framed_without_losing_a_byte(raw: list[tuple[str, float, 
 async def polite_requests(ucm: LinkDriver, count: int, pause: float) -> None:
     """Requests with a pause after each answer long enough for the ACK and the quiet time."""
     for message in [messages.operational_state_query(), messages.shed(600)] * count:
-        done = await ucm.request(messages.to_data_frame(message), matcher=reply_matcher(message))
+        done = await ucm.request(to_data_frame(message), matcher=reply_matcher(message))
         assert done.ok, done
         await asyncio.sleep(pause)
 

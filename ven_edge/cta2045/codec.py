@@ -1,10 +1,12 @@
-"""The CTA-2045 message codec: frames to named fields and back, and how replies pair up.
+"""The CTA-2045 message codec: frames to typed messages and back, and how replies pair up.
 
-Every message is a row of :mod:`ven_edge.cta2045.table`:
+Every message is a row of :mod:`ven_edge.cta2045.table`, decoded into the row's class of
+:mod:`ven_edge.cta2045.typed` (a :class:`~ven_edge.cta2045.message.Message`):
 
-* :class:`Message` — name, message type (``"0801"``), opcodes and decoded fields.
-* :func:`decode` — a frame (or its bytes, check bytes included) to a :class:`Message`.
-* :func:`encode` — a :class:`Message`, or a name and fields, to the complete frame bytes.
+* :func:`decode` — a frame (or its bytes, check bytes included) to a message, decoded once.
+* :func:`build` — a message from a row's class (or name) and fields, encoded once; its frame is
+  what goes on the wire.
+* :func:`encode` / :func:`to_frame` — a message, or a name and fields, to frame bytes / a frame.
 * :func:`expected_reply` / :func:`is_reply_to` — how requests and replies pair up.
 
 Link ACK and NAK decode to messages named ``link_ack`` / ``link_nak`` whose ``msg_type`` is the
@@ -16,18 +18,16 @@ check bytes (docs/cta2045.md §2). The constructors for each command are
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
+from typing import TypeVar, overload
 
-from ven_edge.cta2045 import table
+from ven_edge.cta2045 import table, typed
 from ven_edge.cta2045.errors import (
     MessageEncodeError,
     PayloadLengthError,
     UnknownMessageError,
 )
 from ven_edge.cta2045.frames import (
-    LINK_ACK_MSB,
-    LINK_NAK_MSB,
     Frame,
     IncompleteFrame,
     LengthError,
@@ -38,57 +38,17 @@ from ven_edge.cta2045.frames import (
     NakReason,
     parse_frame,
 )
+from ven_edge.cta2045.message import LINK_ACK, LINK_NAK, MTSQ, Message, type_hex
 
-LINK_ACK = "link_ack"
-LINK_NAK = "link_nak"
-MTSQ = "message_type_supported_query"
-
-
-def _freeze(fields: Mapping[str, object]) -> Mapping[str, object]:
-    return MappingProxyType(dict(fields))
+M = TypeVar("M", bound=Message)
 
 
-@dataclass(frozen=True)
-class Message:
-    """A decoded (or to-be-encoded) CTA-2045 message.
-
-    ``msg_type`` is four hex digits (``"0801"``); ``opcode1``/``opcode2`` are the first two
-    payload bytes when present (for Basic DR, opcode2 is the data byte). ``fields`` holds the
-    wire values and derived values with units in their names (``duration_s``, ``duration_min``,
-    ``energy_wh``, ``temperature_unit``); see ``ven-edge cta2045 messages`` for every key.
-    """
-
-    name: str
-    msg_type: str
-    opcode1: int | None
-    opcode2: int | None
-    fields: Mapping[str, object] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "fields", _freeze(self.fields))
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.msg_type, self.opcode1, self.opcode2))
-
-    def to_json(self) -> dict[str, object]:
-        """A JSON-ready dict: name, msg_type, opcode1, opcode2 and fields."""
-        return {
-            "name": self.name,
-            "msg_type": self.msg_type,
-            "opcode1": self.opcode1,
-            "opcode2": self.opcode2,
-            "fields": dict(self.fields),
-        }
+def _message(name: str, frame: LinkFrame, fields: Mapping[str, object] | None) -> Message:
+    """The message of a table row as its typed class (``fields`` None: decoded when read)."""
+    return typed.CLASSES.get(name, Message)(name, frame, fields)
 
 
 # --- Decoding --------------------------------------------------------------------------------
-
-
-_TYPE_HEX = {t: f"{t:04X}" for t in table.SUPPORTED_TYPES}
-
-
-def type_hex(msg_type: int) -> str:
-    return _TYPE_HEX.get(msg_type) or f"{msg_type:04X}"
 
 
 def _type_label(msg_type: int) -> str:
@@ -98,7 +58,7 @@ def _type_label(msg_type: int) -> str:
         return f"message type {msg_type:04X}"
 
 
-def decode(data: Frame | LinkAck | LinkNak | bytes | bytearray) -> Message:
+def decode(data: LinkFrame | bytes | bytearray) -> Message:
     """Decode one complete frame (check bytes included) or a parsed link frame.
 
     Raises :class:`~ven_edge.cta2045.frames.ChecksumError` (expected vs received check bytes),
@@ -109,15 +69,9 @@ def decode(data: Frame | LinkAck | LinkNak | bytes | bytearray) -> Message:
     if isinstance(data, bytes | bytearray):
         data = _parse_exactly_one(bytes(data))
     if isinstance(data, LinkAck):
-        return Message(LINK_ACK, f"{LINK_ACK_MSB:02X}", None, None, {})
+        return Message(LINK_ACK, data, {})
     if isinstance(data, LinkNak):
-        return Message(
-            LINK_NAK,
-            f"{LINK_NAK_MSB:02X}",
-            None,
-            None,
-            {"reason": data.reason, "reason_name": data.reason_name},
-        )
+        return Message(LINK_NAK, data, {"reason": data.reason, "reason_name": data.reason_name})
     return _decode_frame(data)
 
 
@@ -149,7 +103,7 @@ def _decode_frame(frame: Frame) -> Message:
     payload = frame.payload
     msg_type = frame.msg_type
     if not payload:
-        return Message(MTSQ, type_hex(msg_type), None, None, {})
+        return _message(MTSQ, frame, {})
     if msg_type not in table.SUPPORTED_TYPES:
         raise UnknownMessageError(
             f"unsupported {_type_label(msg_type)}", NakReason.UNSUPPORTED_MESSAGE_TYPE
@@ -160,13 +114,7 @@ def _decode_frame(frame: Frame) -> Message:
     for spec in specs:
         data = payload[len(spec.opcodes) :]
         if spec.layout.fits(len(data)):
-            return Message(
-                spec.name,
-                type_hex(msg_type),
-                payload[0],
-                payload[1] if len(payload) > 1 else None,
-                spec.layout.decode(data),
-            )
+            return _message(spec.name, frame, spec.layout.decode(data))
     expected = " or ".join(dict.fromkeys(spec.describe_lengths() for spec in specs))
     names = "/".join(dict.fromkeys(spec.name for spec in specs))
     raise PayloadLengthError(
@@ -217,15 +165,16 @@ def parse_type(msg_type: str | int) -> int:
     return value
 
 
-def to_frame(message: Message | str, /, **fields: object) -> Frame | LinkAck | LinkNak:
-    """Like :func:`encode`, but return the frame object (for the link engine)."""
-    values: Mapping[str, object]
-    if isinstance(message, str):
-        name, values, msg_type = message, fields, None
-    else:
+def to_frame(message: Message | str, /, **fields: object) -> LinkFrame:
+    """The frame of ``message`` (built once), or of a row name and its fields."""
+    if isinstance(message, Message):
         if fields:
             raise MessageEncodeError("give fields either in the Message or as keywords")
-        name, values, msg_type = message.name, message.fields, message.msg_type
+        return message.frame
+    return _encode(message, fields)
+
+
+def _encode(name: str, values: Mapping[str, object]) -> LinkFrame:
     if name == LINK_ACK:
         return LinkAck()
     if name == LINK_NAK:
@@ -237,16 +186,12 @@ def to_frame(message: Message | str, /, **fields: object) -> Frame | LinkAck | L
     unknown = set(values) - set(spec.keys)
     if spec.msg_type is None:  # the type query: any type, no payload
         unknown.discard("msg_type")
-        raw_type = values.get("msg_type", msg_type)
+        raw_type = values.get("msg_type")
         if raw_type is None or not isinstance(raw_type, str | int):
             raise MessageEncodeError(f"{name} needs msg_type, e.g. '0801'")
         type_value = parse_type(raw_type)
     else:
         type_value = spec.msg_type
-        if msg_type is not None and parse_type(msg_type) != type_value:
-            raise MessageEncodeError(
-                f"{name} has message type {type_value:04X}, the Message says {msg_type}"
-            )
     if unknown:
         raise MessageEncodeError(
             f"unknown field(s) {', '.join(sorted(unknown))} for {name}; "
@@ -258,22 +203,12 @@ def to_frame(message: Message | str, /, **fields: object) -> Frame | LinkAck | L
         raise MessageEncodeError(f"{name}: {exc}") from None
     except KeyError as exc:  # pragma: no cover - fields check presence before reading
         raise MessageEncodeError(f"{name}: missing field {exc}") from None
-    frame = Frame(type_value, payload)
-    if isinstance(message, Message):
-        for label, mine, wire in (
-            ("opcode1", message.opcode1, frame.opcode1),
-            ("opcode2", message.opcode2, frame.opcode2),
-        ):
-            if mine is not None and mine != wire:
-                raise MessageEncodeError(
-                    f"{name}: the Message says {label}={mine:#04x} but its fields encode {wire}"
-                )
-    return frame
+    return Frame(type_value, payload)
 
 
 def to_data_frame(message: Message) -> Frame:
     """The data frame of ``message`` (an application message; never a link ACK/NAK)."""
-    frame = to_frame(message)
+    frame = message.frame
     if not isinstance(frame, Frame):
         raise TypeError(f"{message.name} is not a data frame")
     return frame
@@ -283,14 +218,20 @@ def encode(message: Message | str, /, **fields: object) -> bytes:
     """Complete frame bytes (check bytes included) for a Message or a name and fields.
 
     Wire keys win over derived ones (``duration_code`` over ``duration_s``), so a decoded
-    message re-encodes to the same bytes.
+    message's fields encode to the same bytes.
     """
     return to_frame(message, **fields).serialize()
 
 
-def build(name: str, /, **fields: object) -> Message:
-    """A :class:`Message` with the fields exactly as decoding its encoding yields them."""
-    return decode(encode(name, **fields))
+@overload
+def build(kind: type[M], /, **fields: object) -> M: ...
+@overload
+def build(kind: str, /, **fields: object) -> Message: ...
+def build(kind: type[Message] | str, /, **fields: object) -> Message:
+    """A message of a row's class (or name) from its fields, encoded once; its fields are
+    decoded from that frame only when read."""
+    name = kind if isinstance(kind, str) else kind.NAME
+    return _message(name, _encode(name, fields), None)
 
 
 # --- Requests and replies --------------------------------------------------------------------
@@ -349,7 +290,7 @@ def is_reply_to(reply: Message, request: Message) -> bool:
     if reply.msg_type != expected.msg_type or reply.opcode1 != expected.opcode1:
         return False
     if expected.names[0] == table.APP_ACK:
-        return reply.fields.get("opcode") == request.opcode1
+        return isinstance(reply, typed.AppAck) and reply.opcode == request.opcode1
     return expected.opcode2 is None or reply.opcode2 == expected.opcode2
 
 

@@ -6,6 +6,10 @@ with the unit in the key (``duration_s``) or a name for a code (``state_name``).
 the wire key if present, else the engineering value, so a decoded message re-encodes to the same
 bytes and a caller can still write ``duration_s=600``.
 
+Each field also says the Python type of every key it decodes (``types``): the typed message
+classes of :mod:`ven_edge.cta2045.typed` are generated from them, and a code with an enum decodes
+to the enum member (a plain ``int`` when the table does not name the code).
+
 A *layout* is the list of fields after the opcodes: fixed fields, then optional trailing groups
 (present or absent as a whole, docs/cta2045.md §9.2 "trailing blocks optional"), or one run of
 repeated records (commodity reads). Multi-byte fields are big-endian (docs/cta2045.md §9.1).
@@ -49,6 +53,8 @@ class Field:
 
     size: int = 1
     keys: tuple[str, ...] = ()
+    #: Key -> the type its decoded value has, as Python source (the generated classes use it).
+    types: Mapping[str, str] = {}
 
     def decode(self, data: bytes) -> dict[str, object]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -73,7 +79,10 @@ class UInt(Field):
         self.signed = signed
         self.names = names
         self.keys = (key, f"{key}_name") if names else (key,)
-        self._names = {member.value: member.name for member in names} if names else {}
+        self.types = (
+            {key: f"{names.__name__} | int", f"{key}_name": "str"} if names else {key: "int"}
+        )
+        self._members: dict[int, enum.IntEnum] = {m.value: m for m in names} if names else {}
         bits = 8 * size
         self.lo: int = -(1 << (bits - 1)) if signed else 0
         self.hi: int = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
@@ -82,7 +91,10 @@ class UInt(Field):
         value = int.from_bytes(data, "big", signed=self.signed)
         if self.names is None:
             return {self.key: value}
-        return {self.key: value, f"{self.key}_name": self._names.get(value, enc.UNKNOWN_NAME)}
+        member = self._members.get(value)
+        if member is None:
+            return {self.key: value, f"{self.key}_name": enc.UNKNOWN_NAME}
+        return {self.key: member, f"{self.key}_name": member.name}
 
     def encode(self, values: Values) -> bytes:
         if self.key not in values:
@@ -95,6 +107,7 @@ class Reserved(Field):
     """A byte that is 0x00 in practice; kept as ``reserved`` only when it is not."""
 
     keys = ("reserved",)
+    types: Mapping[str, str] = {}  # present only when not 0x00: no attribute of its own
 
     def decode(self, data: bytes) -> dict[str, object]:
         return {"reserved": data[0]} if data[0] else {}
@@ -109,6 +122,7 @@ class Flag(Field):
     def __init__(self, key: str) -> None:
         self.key = key
         self.keys = (key,)
+        self.types = {key: "bool"}
 
     def decode(self, data: bytes) -> dict[str, object]:
         if data[0] > 1:
@@ -131,6 +145,7 @@ class Duration(Field):
         self.code_key = f"{prefix}_code"
         self.seconds_key = f"{prefix}_s"
         self.keys = (self.code_key, self.seconds_key)
+        self.types = {self.code_key: "int", self.seconds_key: "int | None"}
 
     def decode(self, data: bytes) -> dict[str, object]:
         return {self.code_key: data[0], self.seconds_key: enc.duration_seconds(data[0])}
@@ -151,6 +166,7 @@ class RelativePrice(Field):
     """Relative-price byte: ``price_code`` and ``price_ratio`` (docs/cta2045.md §8.2)."""
 
     keys = ("price_code", "price_ratio")
+    types: Mapping[str, str] = {"price_code": "int", "price_ratio": "float | None"}
 
     def decode(self, data: bytes) -> dict[str, object]:
         ratio = enc.price_ratio(data[0])
@@ -171,6 +187,7 @@ class PowerLevel(Field):
     """Power-level byte: ``level_code``, ``level_percent``, ``produce`` (docs/cta2045.md §8.2)."""
 
     keys = ("level_code", "level_percent", "produce")
+    types: Mapping[str, str] = {"level_code": "int", "level_percent": "float", "produce": "bool"}
 
     def decode(self, data: bytes) -> dict[str, object]:
         code = data[0]
@@ -198,6 +215,7 @@ class TimeSync(Field):
     """Simple-time-sync byte: ``weekday`` (0 = Sunday) and local ``hour`` (docs/cta2045.md §8.1)."""
 
     keys = ("weekday", "hour")
+    types: Mapping[str, str] = {"weekday": "int", "hour": "int"}
 
     def decode(self, data: bytes) -> dict[str, object]:
         weekday, hour = data[0] >> 5, data[0] & 0x1F
@@ -223,6 +241,7 @@ class MappedCode(Field):
         self.value_key = value_key
         self.table = table
         self.keys = (code_key, value_key)
+        self.types = {code_key: "int", value_key: "int | None"}
 
     def decode(self, data: bytes) -> dict[str, object]:
         return {self.code_key: data[0], self.value_key: self.table.get(data[0])}
@@ -248,6 +267,7 @@ class Ascii(Field):
         self.key = key
         self.size = size
         self.keys = (key,)
+        self.types = {key: "str"}
 
     def decode(self, data: bytes) -> dict[str, object]:
         return {self.key: data.decode("latin-1")}
@@ -275,6 +295,7 @@ class SetPoint(Field):
     def __init__(self, key: str) -> None:
         self.key = key
         self.keys = (key,)
+        self.types = {key: "int | None"}
 
     def decode(self, data: bytes) -> dict[str, object]:
         value = int.from_bytes(data, "big", signed=True)
@@ -299,6 +320,7 @@ class CtaTime(Field):
         self.iso_key = key
         self.zero_means_now = zero_means_now
         self.keys = (self.seconds_key, self.iso_key)
+        self.types = {self.seconds_key: "int", self.iso_key: "str | None"}
 
     def decode(self, data: bytes) -> dict[str, object]:
         seconds = int.from_bytes(data, "big")
@@ -319,6 +341,7 @@ class TemperatureUnits(UInt):
     def __init__(self) -> None:
         super().__init__("units", names=enc.TemperatureUnit)
         self.keys = (*self.keys, "temperature_unit")
+        self.types = {**self.types, "temperature_unit": "str | None"}
 
     def decode(self, data: bytes) -> dict[str, object]:
         out = super().decode(data)
@@ -332,9 +355,11 @@ class Capabilities(UInt):
     def __init__(self) -> None:
         super().__init__("capabilities", 4)
         self.keys = ("capabilities", "capability_names")
+        self.types = {"capabilities": "Capability", "capability_names": "list[str]"}
 
     def decode(self, data: bytes) -> dict[str, object]:
-        bits = int.from_bytes(data, "big")
+        # An IntFlag keeps bits it does not name (the default boundary of IntFlag).
+        bits = enc.Capability(int.from_bytes(data, "big"))
         names = [flag.name for flag in enc.Capability if flag.name and bits & flag]
         return {"capabilities": bits, "capability_names": names}
 
@@ -344,6 +369,7 @@ class FirmwareDate(Field):
 
     size = 3
     keys = ("firmware_year", "firmware_month", "firmware_day")
+    types: Mapping[str, str] = dict.fromkeys(keys, "int")
 
     def decode(self, data: bytes) -> dict[str, object]:
         return {
@@ -368,13 +394,22 @@ class CommodityCodeByte(Field):
     """Commodity code byte: low 7 bits ``code``, bit 7 ``measured`` (docs/cta2045.md §13 row 2)."""
 
     keys = ("code", "commodity", "measured", "instantaneous_unit", "cumulative_unit")
+    types: Mapping[str, str] = {
+        "code": "CommodityCode | int",
+        "commodity": "str",
+        "measured": "bool",
+        "instantaneous_unit": "str | None",
+        "cumulative_unit": "str | None",
+    }
+    _CODES: Mapping[int, enc.CommodityCode] = {c.value: c for c in enc.CommodityCode}
 
     def decode(self, data: bytes) -> dict[str, object]:
         code = data[0] & 0x7F
         rate_unit, amount_unit = enc.COMMODITY_UNITS.get(code, (None, None))
+        member = self._CODES.get(code)
         return {
-            "code": code,
-            "commodity": enc.enum_name(enc.CommodityCode, code),
+            "code": code if member is None else member,
+            "commodity": enc.UNKNOWN_NAME if member is None else member.name,
             "measured": bool(data[0] & enc.COMMODITY_MEASURED_BIT),
             "instantaneous_unit": rate_unit,
             "cumulative_unit": amount_unit,
@@ -392,6 +427,7 @@ class AluAmount(Field):
 
     size = 3
     keys = ("value", "unit_code", "energy_wh")
+    types: Mapping[str, str] = {"value": "int", "unit_code": "int", "energy_wh": "int | None"}
 
     def decode(self, data: bytes) -> dict[str, object]:
         value = int.from_bytes(data[:2], "big")
@@ -437,6 +473,8 @@ class Repeated:
     key: str
     fields: tuple[Field, ...]
     min_count: int = 0
+    #: Name of the generated class of one record.
+    record_class: str = "Record"
 
     @property
     def size(self) -> int:

@@ -1,8 +1,7 @@
-"""CTA-2045 messages: a constructor for every command a UCM sends and the SGD-side replies.
+"""A constructor for every CTA-2045 command a UCM sends and for the SGD-side replies.
 
-This module is the public face of the message layer: with the constructors (``shed(duration_s=600)``
-…) it offers the codec of :mod:`ven_edge.cta2045.codec` (:class:`Message`, :func:`decode`,
-:func:`encode`, :func:`expected_reply`, :func:`is_reply_to`) under the same names.
+Each returns the typed message of its table row (:mod:`ven_edge.cta2045.typed`), encoded once by
+:func:`~ven_edge.cta2045.codec.build`: its frame goes on the wire as it is.
 """
 
 from __future__ import annotations
@@ -11,24 +10,8 @@ from datetime import datetime
 
 from ven_edge.cta2045 import encodings as enc
 from ven_edge.cta2045 import table
-from ven_edge.cta2045.codec import (
-    LINK_ACK,
-    LINK_NAK,
-    MTSQ,
-    ExpectedReply,
-    Message,
-    build,
-    decode,
-    encode,
-    expected_reply,
-    is_reply_to,
-    is_supported,
-    parse_type,
-    spec_named,
-    to_data_frame,
-    to_frame,
-    type_hex,
-)
+from ven_edge.cta2045 import typed as t
+from ven_edge.cta2045.codec import build, expected_reply, spec_named, to_data_frame
 from ven_edge.cta2045.encodings import (
     AppNakReason,
     CommodityCode,
@@ -39,223 +22,129 @@ from ven_edge.cta2045.encodings import (
     ResponseCode,
     TemperatureUnit,
 )
-from ven_edge.cta2045.errors import (
-    MessageDecodeError,
-    MessageEncodeError,
-    PayloadLengthError,
-    UnknownMessageError,
-)
-from ven_edge.cta2045.frames import (
-    ChecksumError,
-    Frame,
-    LengthError,
-    LinkAck,
-    LinkNak,
-    MessageType,
-    NakReason,
-)
-
-__all__ = [
-    "LINK_ACK",
-    "LINK_NAK",
-    "MTSQ",
-    "AppNakReason",
-    "ChecksumError",
-    "CommodityCode",
-    "ExpectedReply",
-    "GridGuidance",
-    "LengthError",
-    "Message",
-    "MessageDecodeError",
-    "MessageEncodeError",
-    "OperationalState",
-    "OutsideCommStatus",
-    "PayloadLengthError",
-    "RebootType",
-    "ResponseCode",
-    "TemperatureUnit",
-    "UnknownMessageError",
-    "advanced_load_up",
-    "advanced_load_up_reply",
-    "app_ack",
-    "app_nak",
-    "build",
-    "commodity_read_request",
-    "commodity_read_response",
-    "commodity_record",
-    "critical_peak",
-    "customer_override",
-    "decode",
-    "device_information_request",
-    "device_information_response",
-    "encode",
-    "end_shed",
-    "expected_reply",
-    "get_advanced_load_up",
-    "get_present_temperature",
-    "get_set_point",
-    "get_set_point_reply",
-    "get_temperature_offset",
-    "get_temperature_offset_reply",
-    "get_utc_time",
-    "get_utc_time_reply",
-    "grid_emergency",
-    "grid_guidance",
-    "is_reply_to",
-    "is_supported",
-    "link_ack",
-    "link_nak",
-    "load_up",
-    "max_payload_query",
-    "max_payload_response",
-    "message_type_supported_query",
-    "next_relative_price",
-    "operational_state_query",
-    "operational_state_response",
-    "outside_comm_status",
-    "pending_event_time",
-    "pending_event_type",
-    "present_relative_price",
-    "present_temperature_reply",
-    "reboot",
-    "request_bit_rate",
-    "request_power_level",
-    "request_power_mode",
-    "response_code_reply",
-    "set_set_point",
-    "set_temperature_offset",
-    "set_utc_time",
-    "shed",
-    "simple_time_sync",
-    "simple_time_sync_at",
-    "sleep",
-    "start_cycling",
-    "terminate_cycling",
-    "time_remaining",
-    "to_data_frame",
-    "to_frame",
-    "wake",
-]
+from ven_edge.cta2045.errors import MessageEncodeError
+from ven_edge.cta2045.frames import Frame, MessageType, NakReason
+from ven_edge.cta2045.message import LINK_ACK, LINK_NAK, Message
 
 # --- Typed constructors (every command a UCM sends, and the SGD-side messages) ----------------
 
 
-def message_type_supported_query(msg_type: int | str) -> Message:
-    return Message(MTSQ, type_hex(parse_type(msg_type)), None, None, {})
+def message_type_supported_query(msg_type: int | str) -> t.MessageTypeSupportedQuery:
+    return build(t.MessageTypeSupportedQuery, msg_type=msg_type)
 
 
 def link_ack() -> Message:
-    return decode(LinkAck())
+    return build(LINK_ACK)
 
 
 def link_nak(reason: int | NakReason) -> Message:
-    return decode(LinkNak(int(reason)))
+    return build(LINK_NAK, reason=int(reason))
 
 
-def shed(duration_s: float | None = None) -> Message:
+def shed(duration_s: float | None = None) -> t.Shed:
     """Shed for ``duration_s`` (rounded up to 2·n² s; ``None`` = until End Shed)."""
-    return build("shed", duration_s=duration_s)
+    return build(t.Shed, duration_s=duration_s)
 
 
-def end_shed() -> Message:
+def end_shed() -> t.EndShed:
     """End Shed / Run Normal; opcode2 0x00 (§13 row 12)."""
-    return build("end_shed", duration_code=0)
+    return build(t.EndShed, duration_code=0)
 
 
-def load_up(duration_s: float | None = None) -> Message:
-    return build("load_up", duration_s=duration_s)
+def load_up(duration_s: float | None = None) -> t.LoadUp:
+    return build(t.LoadUp, duration_s=duration_s)
 
 
-def critical_peak(duration_s: float | None = None) -> Message:
-    return build("critical_peak", duration_s=duration_s)
+def critical_peak(duration_s: float | None = None) -> t.CriticalPeak:
+    return build(t.CriticalPeak, duration_s=duration_s)
 
 
-def grid_emergency(duration_s: float | None = None) -> Message:
-    return build("grid_emergency", duration_s=duration_s)
+def grid_emergency(duration_s: float | None = None) -> t.GridEmergency:
+    return build(t.GridEmergency, duration_s=duration_s)
 
 
-def grid_guidance(guidance: GridGuidance | int) -> Message:
-    return build("grid_guidance", guidance=int(guidance))
+def grid_guidance(guidance: GridGuidance | int) -> t.GridGuidance:
+    return build(t.GridGuidance, guidance=int(guidance))
 
 
-def request_power_level(percent: float, produce: bool = False) -> Message:
+def request_power_level(percent: float, produce: bool = False) -> t.RequestPowerLevel:
     """Request for Power Level: 0–100 % of rating, scaled to 0–127 rounding down (§8.2)."""
-    return build("request_power_level", level_percent=percent, produce=produce)
+    return build(t.RequestPowerLevel, level_percent=percent, produce=produce)
 
 
-def present_relative_price(ratio: float | None) -> Message:
+def present_relative_price(ratio: float | None) -> t.PresentRelativePrice:
     """Present relative price as a ratio to the normal price (1.0 = normal; None = unknown)."""
-    return build("present_relative_price", price_ratio=ratio)
+    return build(t.PresentRelativePrice, price_ratio=ratio)
 
 
-def next_relative_price(ratio: float | None) -> Message:
-    return build("next_relative_price", price_ratio=ratio)
+def next_relative_price(ratio: float | None) -> t.NextRelativePrice:
+    return build(t.NextRelativePrice, price_ratio=ratio)
 
 
-def time_remaining(duration_s: float | None) -> Message:
+def time_remaining(duration_s: float | None) -> t.TimeRemaining:
     """Time remaining in the present price period (duration encoding, rounded up)."""
-    return build("time_remaining", duration_s=duration_s)
+    return build(t.TimeRemaining, duration_s=duration_s)
 
 
-def outside_comm_status(good: bool | OutsideCommStatus) -> Message:
+def outside_comm_status(good: bool | OutsideCommStatus) -> t.OutsideCommStatus:
     """Outside-comm heartbeat: ``True`` = found/good, ``False`` = lost; or an explicit status."""
     if isinstance(good, OutsideCommStatus):
         status = good
     else:
         status = OutsideCommStatus.GOOD if good else OutsideCommStatus.NO_COMM
-    return build("outside_comm_status", status=int(status))
+    return build(t.OutsideCommStatus, status=int(status))
 
 
-def operational_state_query() -> Message:
-    return build("operational_state_query")
+def operational_state_query() -> t.OperationalStateQuery:
+    return build(t.OperationalStateQuery)
 
 
-def operational_state_response(state: OperationalState | int) -> Message:
-    return build("operational_state_response", state=int(state))
+def operational_state_response(state: OperationalState | int) -> t.OperationalStateResponse:
+    return build(t.OperationalStateResponse, state=int(state))
 
 
-def customer_override(in_effect: bool) -> Message:
-    return build("customer_override", in_effect=in_effect)
+def customer_override(in_effect: bool) -> t.CustomerOverride:
+    return build(t.CustomerOverride, in_effect=in_effect)
 
 
-def sleep() -> Message:
-    return build("sleep")
+def sleep() -> t.Sleep:
+    return build(t.Sleep)
 
 
-def wake() -> Message:
-    return build("wake")
+def wake() -> t.Wake:
+    return build(t.Wake)
 
 
-def simple_time_sync(weekday: int, hour: int) -> Message:
+def simple_time_sync(weekday: int, hour: int) -> t.SimpleTimeSync:
     """Weekday 0 = Sunday and local hour including DST (§8.1)."""
-    return build("simple_time_sync", weekday=weekday, hour=hour)
+    return build(t.SimpleTimeSync, weekday=weekday, hour=hour)
 
 
-def simple_time_sync_at(local: datetime) -> Message:
+def simple_time_sync_at(local: datetime) -> t.SimpleTimeSync:
     """Simple Time Sync for a local wall-clock time (``isoweekday() % 7`` makes Sunday 0)."""
     return simple_time_sync(local.isoweekday() % 7, local.hour)
 
 
-def pending_event_time(duration_s: float | None) -> Message:
-    return build("pending_event_time", duration_s=duration_s)
+def pending_event_time(duration_s: float | None) -> t.PendingEventTime:
+    return build(t.PendingEventTime, duration_s=duration_s)
 
 
-def pending_event_type(event_opcode: int) -> Message:
+def pending_event_type(event_opcode: int) -> t.PendingEventType:
     """The opcode1 of the upcoming event (0x01, 0x02, 0x0A, 0x0B or 0x17)."""
-    return build("pending_event_type", event_opcode=event_opcode)
+    return build(t.PendingEventType, event_opcode=event_opcode)
 
 
-def reboot(reboot_type: RebootType | int = RebootType.SOFT) -> Message:
-    return build("reboot", reboot_type=int(reboot_type))
+def reboot(reboot_type: RebootType | int = RebootType.SOFT) -> t.Reboot:
+    return build(t.Reboot, reboot_type=int(reboot_type))
 
 
-def app_ack(opcode: int) -> Message:
+def app_ack(opcode: int) -> t.AppAck:
     """Application ACK of the message whose opcode1 is ``opcode``."""
-    return build("app_ack", opcode=opcode)
+    return build(t.AppAck, opcode=opcode)
 
 
-def app_nak(reason: AppNakReason | int) -> Message:
-    return build("app_nak", reason=int(reason))
+def app_nak(reason: AppNakReason | int) -> t.AppNak:
+    return build(t.AppNak, reason=int(reason))
 
 
 def response_code_frame(opcode1: int, opcode2: int, code: int) -> Frame:
@@ -282,25 +171,25 @@ def not_supported_reply(frame: Frame) -> Frame | None:
     return None
 
 
-def max_payload_query() -> Message:
-    return build("max_payload_query")
+def max_payload_query() -> t.MaxPayloadQuery:
+    return build(t.MaxPayloadQuery)
 
 
-def max_payload_response(max_payload_bytes: int) -> Message:
+def max_payload_response(max_payload_bytes: int) -> t.MaxPayloadResponse:
     """Maximum payload response; ``max_payload_bytes`` must be one of the §6 sizes."""
-    return build("max_payload_response", max_payload_bytes=max_payload_bytes)
+    return build(t.MaxPayloadResponse, max_payload_bytes=max_payload_bytes)
 
 
-def request_bit_rate(bit_rate_bps: int) -> Message:
-    return build("request_bit_rate", bit_rate_bps=bit_rate_bps)
+def request_bit_rate(bit_rate_bps: int) -> t.RequestBitRate:
+    return build(t.RequestBitRate, bit_rate_bps=bit_rate_bps)
 
 
-def request_power_mode(mode: int) -> Message:
-    return build("request_power_mode", mode=mode)
+def request_power_mode(mode: int) -> t.RequestPowerMode:
+    return build(t.RequestPowerMode, mode=mode)
 
 
-def device_information_request() -> Message:
-    return build("device_information_request")
+def device_information_request() -> t.DeviceInformationRequest:
+    return build(t.DeviceInformationRequest)
 
 
 def device_information_response(
@@ -314,7 +203,7 @@ def device_information_response(
     serial_number: str | None = None,
     firmware: tuple[int, int, int, int, int] | None = None,
     response_code: ResponseCode | int = ResponseCode.SUCCESS,
-) -> Message:
+) -> t.DeviceInformationReply:
     """Device Information reply; ``firmware`` = (year, month 1–12, day, major, minor).
 
     The model and serial blocks are 16 bytes each (not 15 as PyPI cta2045 reads them, §13 row 4).
@@ -340,11 +229,11 @@ def device_information_response(
             firmware_major=major,
             firmware_minor=minor,
         )
-    return build("device_information_reply", **values)
+    return build(t.DeviceInformationReply, **values)
 
 
-def get_utc_time() -> Message:
-    return build("get_utc_time")
+def get_utc_time() -> t.GetUtcTime:
+    return build(t.GetUtcTime)
 
 
 def _utc_values(
@@ -363,10 +252,10 @@ def _utc_values(
 
 def set_utc_time(
     when: datetime, tz_offset_quarter_hours: int = 0, dst_offset_quarter_hours: int = 0
-) -> Message:
+) -> t.SetUtcTime:
     """Set UTC Time: ``when`` (aware), the zone and DST offsets in quarter hours (§9.2)."""
     return build(
-        "set_utc_time", **_utc_values(when, tz_offset_quarter_hours, dst_offset_quarter_hours)
+        t.SetUtcTime, **_utc_values(when, tz_offset_quarter_hours, dst_offset_quarter_hours)
     )
 
 
@@ -375,16 +264,16 @@ def get_utc_time_reply(
     tz_offset_quarter_hours: int = 0,
     dst_offset_quarter_hours: int = 0,
     response_code: ResponseCode | int = ResponseCode.SUCCESS,
-) -> Message:
+) -> t.GetUtcTimeReply:
     values = _utc_values(when, tz_offset_quarter_hours, dst_offset_quarter_hours)
-    return build("get_utc_time_reply", response_code=int(response_code), **values)
+    return build(t.GetUtcTimeReply, response_code=int(response_code), **values)
 
 
-def commodity_read_request(code: CommodityCode | int | None = None) -> Message:
+def commodity_read_request(code: CommodityCode | int | None = None) -> t.GetCommodityRead:
     """Get Commodity Read for one code, or for every supported code when ``None``."""
     if code is None:
-        return build("get_commodity_read")
-    return build("get_commodity_read", code=int(code))
+        return build(t.GetCommodityRead)
+    return build(t.GetCommodityRead, code=int(code))
 
 
 def commodity_record(
@@ -401,12 +290,12 @@ def commodity_record(
 
 def commodity_read_response(
     records: list[dict[str, object]], response_code: ResponseCode | int = ResponseCode.SUCCESS
-) -> Message:
-    return build("get_commodity_read_reply", response_code=int(response_code), records=records)
+) -> t.GetCommodityReadReply:
+    return build(t.GetCommodityReadReply, response_code=int(response_code), records=records)
 
 
-def get_set_point() -> Message:
-    return build("get_set_point")
+def get_set_point() -> t.GetSetPoint:
+    return build(t.GetSetPoint)
 
 
 def set_set_point(
@@ -416,7 +305,7 @@ def set_set_point(
     units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT,
     *,
     with_set_point_2: bool = True,
-) -> Message:
+) -> t.SetSetPoint:
     """Set Set Point; ``None`` = don't change (0x8000). Nine bytes like EPRI-lib and Intwine.
 
     ``device_type`` must equal the SGD's own type or it answers "bad value" (§15).
@@ -428,7 +317,7 @@ def set_set_point(
     }
     if with_set_point_2:
         values["set_point_2"] = set_point_2
-    return build("set_set_point", **values)
+    return build(t.SetSetPoint, **values)
 
 
 def get_set_point_reply(
@@ -437,9 +326,9 @@ def get_set_point_reply(
     set_point_2: int | None = None,
     units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT,
     response_code: ResponseCode | int = ResponseCode.SUCCESS,
-) -> Message:
+) -> t.GetSetPointReply:
     return build(
-        "get_set_point_reply",
+        t.GetSetPointReply,
         response_code=int(response_code),
         device_type=int(device_type),
         units=int(units),
@@ -448,8 +337,8 @@ def get_set_point_reply(
     )
 
 
-def get_present_temperature() -> Message:
-    return build("get_present_temperature")
+def get_present_temperature() -> t.GetPresentTemperature:
+    return build(t.GetPresentTemperature)
 
 
 def present_temperature_reply(
@@ -457,9 +346,9 @@ def present_temperature_reply(
     temperature: int,
     units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT,
     response_code: ResponseCode | int = ResponseCode.SUCCESS,
-) -> Message:
+) -> t.GetPresentTemperatureReply:
     return build(
-        "get_present_temperature_reply",
+        t.GetPresentTemperatureReply,
         response_code=int(response_code),
         device_type=int(device_type),
         units=int(units),
@@ -467,30 +356,30 @@ def present_temperature_reply(
     )
 
 
-def get_temperature_offset() -> Message:
-    return build("get_temperature_offset")
+def get_temperature_offset() -> t.GetTemperatureOffset:
+    return build(t.GetTemperatureOffset)
 
 
 def set_temperature_offset(
     offset: int, units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT
-) -> Message:
-    return build("set_temperature_offset", offset=offset, units=int(units))
+) -> t.SetTemperatureOffset:
+    return build(t.SetTemperatureOffset, offset=offset, units=int(units))
 
 
 def get_temperature_offset_reply(
     offset: int,
     units: TemperatureUnit | int = TemperatureUnit.FAHRENHEIT,
     response_code: ResponseCode | int = ResponseCode.SUCCESS,
-) -> Message:
+) -> t.GetTemperatureOffsetReply:
     return build(
-        "get_temperature_offset_reply",
+        t.GetTemperatureOffsetReply,
         response_code=int(response_code),
         offset=offset,
         units=int(units),
     )
 
 
-def advanced_load_up(wh: float, duration_s: float) -> Message:
+def advanced_load_up(wh: float, duration_s: float) -> t.AdvancedLoadUp:
     """Advanced Load Up: store ``wh`` above normal within ``duration_s`` (§9.2, single-source).
 
     The duration is sent in whole minutes rounded up; the energy in the finest unit that holds
@@ -499,24 +388,24 @@ def advanced_load_up(wh: float, duration_s: float) -> Message:
     if not duration_s > 0:
         raise MessageEncodeError(f"duration_s must be positive, got {duration_s!r}")
     minutes = -(-int(duration_s * 1000) // 60000)
-    return build("advanced_load_up", duration_min=minutes, energy_wh=wh)
+    return build(t.AdvancedLoadUp, duration_min=minutes, energy_wh=wh)
 
 
-def get_advanced_load_up() -> Message:
-    return build("get_advanced_load_up")
+def get_advanced_load_up() -> t.GetAdvancedLoadUp:
+    return build(t.GetAdvancedLoadUp)
 
 
 def advanced_load_up_reply(
     duration_min: int | None = None,
     energy_wh: float | None = None,
     response_code: ResponseCode | int = ResponseCode.SUCCESS,
-) -> Message:
+) -> t.AdvancedLoadUpReply:
     """Advanced Load Up reply: the response code, and the active request when ``duration_min``
     is given (``energy_wh=None`` sends units 0xFF, "not active")."""
     if duration_min is None:
-        return build("advanced_load_up_reply", response_code=int(response_code))
+        return build(t.AdvancedLoadUpReply, response_code=int(response_code))
     return build(
-        "advanced_load_up_reply",
+        t.AdvancedLoadUpReply,
         response_code=int(response_code),
         duration_min=duration_min,
         energy_wh=energy_wh,
@@ -531,11 +420,11 @@ def start_cycling(
     start_randomization_min: int = 0,
     end_randomization_min: int = 0,
     criticality: int = 0,
-) -> Message:
+) -> t.StartCycling:
     """Start Autonomous Cycling (16-byte form of EPRI-lib and Intwine); ``None`` start = now."""
     start = 0 if start_time is None else enc.cta_seconds(start_time)
     return build(
-        "start_cycling",
+        t.StartCycling,
         event_id=event_id,
         start_time_s=start,
         duration_min=duration_min,
@@ -546,23 +435,22 @@ def start_cycling(
     )
 
 
-def terminate_cycling(event_id: int, end_randomization_min: int = 0) -> Message:
-    return build(
-        "terminate_cycling", event_id=event_id, end_randomization_min=end_randomization_min
-    )
+def terminate_cycling(event_id: int, end_randomization_min: int = 0) -> t.TerminateCycling:
+    return build(t.TerminateCycling, event_id=event_id, end_randomization_min=end_randomization_min)
 
 
 def response_code_reply(reply: str | Message, response_code: ResponseCode | int) -> Message:
     """The three-byte Intermediate reply holding only a response code.
 
     ``reply`` is a reply name (``"set_set_point_reply"``) or the request being answered; the
-    bytes are :func:`response_code_frame`'s. A Get reply with an error code carries no data
-    (§9.1), so it decodes as the reply of the same opcodes that holds only the code
-    (``get_set_point_reply`` → ``set_set_point_reply``).
+    bytes are :func:`response_code_frame`'s (the answer to opcodes the table does not know). A Get
+    reply with an error code carries no data (§9.1), so it is the row of the same opcodes that
+    holds only the code, as decoding names it (``get_set_point_reply`` →
+    ``set_set_point_reply``).
     """
     if isinstance(reply, Message):
         expected = expected_reply(reply)
-        if expected is None or expected.msg_type != type_hex(table.INTERMEDIATE):
+        if expected is None or expected.msg_type != f"{table.INTERMEDIATE:04X}":
             raise MessageEncodeError(f"{reply.name} is not answered by an Intermediate reply")
         name = expected.names[0]
     else:
@@ -570,4 +458,9 @@ def response_code_reply(reply: str | Message, response_code: ResponseCode | int)
     spec = spec_named(name)
     if spec.msg_type != table.INTERMEDIATE or not spec.opcodes[1] & table.REPLY_BIT:
         raise MessageEncodeError(f"{name} is not an Intermediate reply")
-    return decode(response_code_frame(spec.opcodes[0], spec.opcodes[1], int(response_code)))
+    short = next(
+        row
+        for row in table.BY_OPCODES[(table.INTERMEDIATE, spec.opcodes)]
+        if row.layout.fits(1)  # every reply row has one (the Set reply, or an error-only form)
+    )
+    return build(short.name, response_code=int(response_code))

@@ -110,6 +110,7 @@ _COMMODITY_RECORD = (
     f.UInt("instantaneous", 6),
     f.UInt("cumulative", 6),
 )
+_SUBSCRIPTION = (f.CommodityCodeByte(), f.UInt("update_period", 2))
 _UTC = (
     f.CtaTime("utc"),
     f.UInt("tz_offset_quarter_hours", signed=True),
@@ -429,7 +430,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
         0x06,
         0x00,
         "set_commodity_read",
-        f.Layout(repeated=f.Repeated("records", _COMMODITY_RECORD, min_count=1)),
+        f.Layout(repeated=f.Repeated("records", _COMMODITY_RECORD, 1, "CommodityRecord")),
         "push commodity values to the peer",
         "get_commodity_read_reply",
     ),
@@ -438,7 +439,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
         0x06,
         0x80,
         "get_commodity_read_reply",
-        f.Layout((_RC,), repeated=f.Repeated("records", _COMMODITY_RECORD)),
+        f.Layout((_RC,), repeated=f.Repeated("records", _COMMODITY_RECORD, 0, "CommodityRecord")),
         "commodity records: code, instantaneous rate, cumulative amount",
     ),
     _inter(
@@ -453,11 +454,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
         0x06,
         0x01,
         "set_commodity_subscription",
-        f.Layout(
-            repeated=f.Repeated(
-                "subscriptions", (f.CommodityCodeByte(), f.UInt("update_period", 2)), 1
-            )
-        ),
+        f.Layout(repeated=f.Repeated("subscriptions", _SUBSCRIPTION, 1, "CommoditySubscription")),
         "set commodity subscription (update period unit not stated in the sources)",
         "commodity_subscription_reply",
     ),
@@ -467,9 +464,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
         "commodity_subscription_reply",
         f.Layout(
             (_RC,),
-            repeated=f.Repeated(
-                "subscriptions", (f.CommodityCodeByte(), f.UInt("update_period", 2))
-            ),
+            repeated=f.Repeated("subscriptions", _SUBSCRIPTION, 0, "CommoditySubscription"),
         ),
         "commodity subscription",
     ),

@@ -44,10 +44,11 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ven_edge.cta2045 import messages
-from ven_edge.cta2045.codec import Message, to_data_frame
+from ven_edge.cta2045 import typed as t
+from ven_edge.cta2045.codec import decode, expected_reply, is_reply_to, to_data_frame
 from ven_edge.cta2045.device import (
     CommodityReading,
     DeviceInformationReply,
@@ -56,6 +57,8 @@ from ven_edge.cta2045.device import (
 )
 from ven_edge.cta2045.driver import LinkDriver
 from ven_edge.cta2045.encodings import (
+    AppNakReason,
+    CommodityCode,
     DeviceType,
     OutsideCommStatus,
     ResponseCode,
@@ -70,10 +73,12 @@ from ven_edge.cta2045.link import (
     ReplyMatcher,
     RequestDone,
 )
+from ven_edge.cta2045.message import Message
 from ven_edge.cta2045.transport import BAUD_RATE, PortError, open_serial
 from ven_edge.units import c_to_f, f_to_c
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Message)
 
 #: Default Outside-Comm heartbeat (pycta2045's DCM, EPRI-sim "real UCM" mode; docs/cta2045.md §11.2)
 #: and the longest allowed: the SGD may drop curtailment after 15 min (Intwine REST doc §1).
@@ -101,18 +106,16 @@ DRAIN_S = 1.0
 #: Our max payload, announced when the heater asks: 4096 bytes, as EPRI-lib (docs/cta2045.md §6).
 OUR_MAX_PAYLOAD = 4096
 #: Requests a heater refuses while the customer override is in effect (docs/cta2045.md §14).
-_EVENT_REQUESTS = frozenset(
-    {
-        "shed",
-        "critical_peak",
-        "grid_emergency",
-        "load_up",
-        "advanced_load_up",
-        "request_power_level",
-    }
+_EVENT_REQUESTS: tuple[type[Message], ...] = (
+    t.Shed,
+    t.CriticalPeak,
+    t.GridEmergency,
+    t.LoadUp,
+    t.AdvancedLoadUp,
+    t.RequestPowerLevel,
 )
 #: DR commands: served before queued reads (module docstring).
-_COMMAND_REQUESTS = _EVENT_REQUESTS | {"end_shed", "present_relative_price", "next_relative_price"}
+_COMMAND_REQUESTS = (*_EVENT_REQUESTS, t.EndShed, t.PresentRelativePrice, t.NextRelativePrice)
 #: Link NAK reasons in words (docs/cta2045.md §4).
 LINK_NAK_REASONS = {reason.value: reason.name for reason in NakReason}
 
@@ -143,6 +146,15 @@ class CommandOutcome:
     @property
     def ok(self) -> bool:
         return self.status is Status.OK
+
+    @property
+    def overridden(self) -> bool:
+        """Refused because the customer override is in effect: App NAK 0x05 (docs/cta2045.md
+        §8.4) or Intermediate response code 7 (§9.1)."""
+        return self.status is Status.APP_NAK and (
+            self.reason is AppNakReason.CUSTOMER_OVERRIDE
+            or self.reason is ResponseCode.CUSTOMER_OVERRIDE
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -196,20 +208,35 @@ class HeaterSilent(Exception):
 def decode_or_none(frame: Frame) -> Message | None:
     """The decoded message, or None for a frame the codec does not know."""
     try:
-        return messages.decode(frame)
+        return decode(frame)
     except MessageDecodeError:
         return None
 
 
-def reply_matcher(request: Message) -> ReplyMatcher | None:
+class FrameDecoder:
+    """Decodes each received frame once: the reply matcher, the request's outcome and the
+    handler of unsolicited frames all look at the same frame object in turn."""
+
+    def __init__(self) -> None:
+        self._frame: Frame | None = None
+        self._message: Message | None = None
+
+    def __call__(self, frame: Frame) -> Message | None:
+        if frame is not self._frame:
+            self._frame, self._message = frame, decode_or_none(frame)
+        return self._message
+
+
+def reply_matcher(
+    request: Message, decoder: Callable[[Frame], Message | None] = decode_or_none
+) -> ReplyMatcher | None:
     """Recognises the application reply to ``request`` (None: only a link ACK answers it)."""
-    expected = messages.expected_reply(request)
-    if expected is None:
+    if expected_reply(request) is None:
         return None
 
     def match(frame: Frame) -> bool:
-        reply = decode_or_none(frame)
-        return reply is not None and messages.is_reply_to(reply, request)
+        reply = decoder(frame)
+        return reply is not None and is_reply_to(reply, request)
 
     return match
 
@@ -222,8 +249,8 @@ def until_next_boundary(local: datetime, period: float) -> float:
     return period - seconds % period + min(TIME_SYNC_MARGIN_S, period / 10)
 
 
-def _to_c(value: object, unit: object) -> float | None:
-    if not isinstance(value, int):
+def _to_c(value: int | None, unit: TemperatureUnit | int | None) -> float | None:
+    if value is None:
         return None
     if unit == TemperatureUnit.FAHRENHEIT:
         return round(f_to_c(value), 2)
@@ -260,6 +287,7 @@ class UcmSession:
         self._counter_base = LinkHealth()
         self._reconnects = 0
         self._app_naks = 0
+        self._decode = FrameDecoder()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -579,31 +607,26 @@ class UcmSession:
         driver = self._driver
         if driver is None or frame.is_type_query:
             return  # the heater's own type query: our link ACK answered it (§6)
-        message = decode_or_none(frame)
-        name = None if message is None else message.name
+        message = self._decode(frame)
         reply: Message | None = None
-        if message is None:
-            unsupported = messages.not_supported_reply(frame)
-            if unsupported is not None:
-                driver.reply(unsupported)
-            return
-        if name in ("app_ack", "app_nak"):
+        if isinstance(message, t.AppAck | t.AppNak):
             return  # a late duplicate reply to a request already finished
-        elif name == "customer_override":
-            self._set(override_active=bool(message.fields["in_effect"]))
+        if isinstance(message, t.CustomerOverride):
+            self._set(override_active=message.in_effect)
             reply = messages.app_ack(frame.payload[0])
-        elif name == "operational_state_response":
-            self._set(operational_state=message.fields["state"])
+        elif isinstance(message, t.OperationalStateResponse):
+            self._set(operational_state=message.state)
             reply = messages.app_ack(frame.payload[0])  # EPRI-sim App-ACKs it (§13 row 11)
-        elif name in ("sleep", "wake"):
+        elif isinstance(message, t.Sleep | t.Wake):
             reply = messages.app_ack(frame.payload[0])
-        elif name == "get_utc_time":
+        elif isinstance(message, t.GetUtcTime):
             reply = messages.get_utc_time_reply(self._wall_clock())
-        elif name == "max_payload_query":
+        elif isinstance(message, t.MaxPayloadQuery):
             reply = messages.max_payload_response(OUR_MAX_PAYLOAD)
-        elif name == "max_payload_response":
-            self._set(max_payload=message.fields["max_payload_bytes"])
-        else:
+        elif isinstance(message, t.MaxPayloadResponse):
+            if message.max_payload_bytes is not None:  # a code outside the §6 table: keep ours
+                self._set(max_payload=message.max_payload_bytes)
+        else:  # undecodable, or nothing a heater sends us unasked
             unsupported = messages.not_supported_reply(frame)
             if unsupported is not None:
                 driver.reply(unsupported)
@@ -626,7 +649,7 @@ class UcmSession:
         started = time.monotonic()
         if driver is None or not driver.connected:
             return CommandOutcome(command, Status.NOT_CONNECTED, reason_text="port not open")
-        frame = to_data_frame(request)
+        frame = to_data_frame(request)  # built once by the constructor; sent as it is
         max_payload = self._snapshot.max_payload
         if len(frame.payload) > max(max_payload, 2):
             # Larger frames than negotiated are not safe (EPRI-sim SendComData, §6, §11.2).
@@ -639,16 +662,16 @@ class UcmSession:
             )
         done = await driver.request(
             frame,
-            matcher=reply_matcher(request),
+            matcher=reply_matcher(request, self._decode),
             idempotent=idempotent,
-            urgent=request.name in _COMMAND_REQUESTS,
+            urgent=isinstance(request, _COMMAND_REQUESTS),
         )
         outcome = self._outcome(command, done, time.monotonic() - started, apply)
         if outcome.status is Status.APP_NAK:
             self._app_naks += 1
-            if outcome.reason_text == "CUSTOMER_OVERRIDE":
+            if outcome.overridden:
                 self._set(override_active=True)
-        elif outcome.ok and request.name in _EVENT_REQUESTS:
+        elif outcome.ok and isinstance(request, _EVENT_REQUESTS):
             # An accepted event proves no override is in effect, even if the heater never sent
             # "override ended" (0x11 00).
             self._set(override_active=False)
@@ -678,22 +701,19 @@ class UcmSession:
         self._heard()
         if done.reply is None:
             return CommandOutcome(command, Status.OK, attempts=attempts, elapsed_s=elapsed)
-        reply = decode_or_none(done.reply)
+        reply = self._decode(done.reply)  # the matcher decoded it already: not again
         if reply is None:
             self._note_error(f"{command}: undecodable reply {done.reply.payload.hex()}")
             return fail(Status.APP_NAK, None, "undecodable reply")
-        fields = reply.fields
-        if reply.name == "app_nak":
-            reason = fields["reason"]
-            return fail(Status.APP_NAK, _int(reason), str(fields.get("reason_name", reason)))
-        rc = fields.get("response_code", ResponseCode.SUCCESS)
-        if rc != ResponseCode.SUCCESS:
-            return fail(Status.APP_NAK, _int(rc), str(fields.get("response_code_name", rc)))
+        if isinstance(reply, t.AppNak):
+            return fail(Status.APP_NAK, reply.reason, reply.reason_name)
+        if isinstance(reply, t.IntermediateReply) and reply.response_code != ResponseCode.SUCCESS:
+            return fail(Status.APP_NAK, reply.response_code, reply.response_code_name)
         try:
-            data = apply(reply) if apply is not None else _plain(fields)
+            data = apply(reply) if apply is not None else _plain(reply.fields)
         except (KeyError, TypeError, ValueError) as exc:
             # Keep the last good model; say precisely what was wrong with the reply.
-            self._note_error(f"{command}: unusable reply {dict(fields)}: {exc}")
+            self._note_error(f"{command}: unusable reply {dict(reply.fields)}: {exc}")
             return fail(Status.APP_NAK, None, f"unusable reply: {exc}")
         return CommandOutcome(command, Status.OK, data=data, attempts=attempts, elapsed_s=elapsed)
 
@@ -743,7 +763,7 @@ class UcmSession:
         """Operational State Query; the snapshot's ``operational_state`` follows."""
 
         def apply(reply: Message) -> dict[str, Any]:
-            self._set(operational_state=reply.fields["state"])
+            self._set(operational_state=_expect(reply, t.OperationalStateResponse).state)
             return _plain(reply.fields)
 
         return await self._request(
@@ -760,7 +780,10 @@ class UcmSession:
 
     async def max_payload(self) -> CommandOutcome:
         def apply(reply: Message) -> dict[str, Any]:
-            self._set(max_payload=reply.fields["max_payload_bytes"])
+            size = _expect(reply, t.MaxPayloadResponse).max_payload_bytes
+            if size is None:
+                raise ValueError("maximum-payload code not in the table (§6)")
+            self._set(max_payload=size)
             return _plain(reply.fields)
 
         return await self._request(messages.max_payload_query(), command="max_payload", apply=apply)
@@ -769,26 +792,33 @@ class UcmSession:
 
     async def device_information(self) -> CommandOutcome:
         def apply(reply: Message) -> dict[str, Any]:
-            f = reply.fields
+            r = _expect(reply, t.DeviceInformationReply)
             # Every trailing block is optional (payload 16/32/48/51/53, docs/cta2045.md §9.2, §13
             # row 5): pycta2045 sends the firmware date without major and minor.
+            if (
+                r.vendor_id is None
+                or r.device_type is None
+                or r.device_revision is None
+                or r.capabilities is None
+            ):
+                raise ValueError("no device data after the response code")
             firmware = None
-            if f.get("firmware_year") is not None:
-                firmware = f"{f['firmware_year']}-{f['firmware_month']:02d}-{f['firmware_day']:02d}"
-                if f.get("firmware_major") is not None:
-                    firmware += f" v{f['firmware_major']}.{f.get('firmware_minor', 0)}"
+            if r.firmware_year is not None:
+                firmware = f"{r.firmware_year}-{r.firmware_month:02d}-{r.firmware_day:02d}"
+                if r.firmware_major is not None:
+                    firmware += f" v{r.firmware_major}.{r.firmware_minor or 0}"
             info = DeviceInformationReply(
-                cta_version=_str_or_none(f.get("cta_version")) or "",
-                vendor_id=_int(f["vendor_id"]),
-                device_type=_int(f["device_type"]),
-                device_revision=_int(f["device_revision"]),
-                capabilities=_int(f["capabilities"]),
-                model=_str_or_none(f.get("model_number")),
-                serial=_str_or_none(f.get("serial_number")),
+                cta_version=_str_or_none(r.cta_version) or "",
+                vendor_id=r.vendor_id,
+                device_type=r.device_type,
+                device_revision=r.device_revision,
+                capabilities=r.capabilities,
+                model=_str_or_none(r.model_number),
+                serial=_str_or_none(r.serial_number),
                 firmware=firmware,
             )
             self._set(device_info=info)
-            return _plain(f)
+            return _plain(reply.fields)
 
         return await self._request(
             messages.device_information_request(), command="device_information", apply=apply
@@ -798,24 +828,24 @@ class UcmSession:
         """Get Commodity Read, all codes or one; updates power, energy and stored energy."""
 
         def apply(reply: Message) -> dict[str, Any]:
-            records = reply.fields.get("records", [])
             readings = tuple(
                 CommodityReading(
-                    code=_int(r["code"]),
-                    measured=bool(r["measured"]),
-                    instantaneous=_int(r["instantaneous"]),
-                    cumulative=_int(r["cumulative"]),
+                    code=r.code,
+                    measured=r.measured,
+                    instantaneous=r.instantaneous,
+                    cumulative=r.cumulative,
                 )
-                for r in records  # type: ignore[attr-defined]
+                for r in _expect(reply, t.GetCommodityReadReply).records
             )
             changes: dict[str, Any] = {"commodities": readings}
             for r in readings:
-                if r.code == 0:
+                if r.code == CommodityCode.ELECTRICITY_CONSUMED:
                     changes["power_w"] = r.instantaneous
                     changes["energy_used_wh"] = r.cumulative
-                elif r.code == 6:  # the cumulative field holds the capacity (§9.3, §13 row 17)
+                elif r.code == CommodityCode.TOTAL_ENERGY_STORAGE_CAPACITY:
+                    # The cumulative field holds the capacity (§9.3, §13 row 17).
                     changes["energy_capacity_wh"] = r.cumulative
-                elif r.code == 7:
+                elif r.code == CommodityCode.PRESENT_ENERGY_STORAGE:
                     changes["stored_energy_wh"] = r.cumulative
             self._set(**changes)
             return _plain(reply.fields)
@@ -826,13 +856,12 @@ class UcmSession:
 
     async def get_set_point(self) -> CommandOutcome:
         def apply(reply: Message) -> dict[str, Any]:
-            f = reply.fields
-            unit = f.get("units")
+            r = _expect(reply, t.GetSetPointReply)
             self._set(
-                set_point_c=_to_c(f.get("set_point_1"), unit),
-                set_point_2_c=_to_c(f.get("set_point_2"), unit),
+                set_point_c=_to_c(r.set_point_1, r.units),
+                set_point_2_c=_to_c(r.set_point_2, r.units),
             )
-            return _plain(f)
+            return _plain(reply.fields)
 
         return await self._request(messages.get_set_point(), apply=apply)
 
@@ -857,9 +886,9 @@ class UcmSession:
 
     async def present_temperature(self) -> CommandOutcome:
         def apply(reply: Message) -> dict[str, Any]:
-            f = reply.fields
-            self._set(present_temperature_c=_to_c(f.get("temperature"), f.get("units")))
-            return _plain(f)
+            r = _expect(reply, t.GetPresentTemperatureReply)
+            self._set(present_temperature_c=_to_c(r.temperature, r.units))
+            return _plain(reply.fields)
 
         return await self._request(
             messages.get_present_temperature(), command="present_temperature", apply=apply
@@ -889,15 +918,17 @@ def _port_present(path: str) -> bool:
     return os.path.exists(path)
 
 
-def _int(value: object) -> int:
-    if not isinstance(value, int):
-        raise ValueError(f"expected an integer field, got {value!r}")
-    return value
+def _expect(reply: Message, kind: type[M]) -> M:
+    """``reply`` as the table row ``kind``; another row (a Get answered by the three-byte form,
+    §9.1) is unusable."""
+    if not isinstance(reply, kind):
+        raise ValueError(f"expected {kind.NAME}, got {reply.name}")
+    return reply
 
 
-def _str_or_none(value: object) -> str | None:
+def _str_or_none(value: str | None) -> str | None:
     """A text field without the NUL padding of fixed-width ASCII fields (§9.2)."""
-    return value.rstrip("\x00") or None if isinstance(value, str) else None
+    return None if value is None else value.rstrip("\x00") or None
 
 
 def _plain(fields: Mapping[str, object]) -> dict[str, Any]:
