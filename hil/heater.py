@@ -22,12 +22,11 @@ docs/cta2045.md §14:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hil.thermal import EnergyBucketModel, ThermalControls, ThermalModel, ThermalState
-from ven_edge.cta2045 import messages, table
+from ven_edge.cta2045 import messages, table, typed
 from ven_edge.cta2045.codec import build, decode, expected_reply, to_data_frame, to_frame
 from ven_edge.cta2045.encodings import (
     AppNakReason,
@@ -83,6 +82,8 @@ _EVENT_OF_MESSAGE = {
     "load_up": Event.LOAD_UP,
     "request_power_level": Event.POWER_LEVEL,
 }
+#: The events whose message carries a duration (docs/cta2045.md §8.2).
+_DURATION_EVENTS = (typed.Shed, typed.CriticalPeak, typed.GridEmergency, typed.LoadUp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +232,8 @@ class SimulatedHeater:
             request = decode(frame)
         except MessageDecodeError as exc:
             return int(exc.nak)
-        if request.name == "request_bit_rate":
-            if request.fields.get("bit_rate_bps") == BAUD_RATE:
+        if isinstance(request, typed.RequestBitRate):
+            if request.bit_rate_bps == BAUD_RATE:
                 return None
             return int(NakReason.REQUEST_NOT_SUPPORTED)
         if request.name in _DATA_LINK_TAKEN:
@@ -265,7 +266,6 @@ class SimulatedHeater:
 
     def _reply(self, request: Message, now: float, unix_time: float) -> Message | Frame | None:
         name = request.name
-        f = request.fields
         if name in ("app_ack", "app_nak", "max_payload_response"):
             return None  # answers to our own messages
         if name in ("customer_override", "operational_state_response"):
@@ -282,8 +282,8 @@ class SimulatedHeater:
             return messages.operational_state_response(self.operational_state)
         if name == "max_payload_query":
             return messages.max_payload_response(MAX_PAYLOAD_BYTES)
-        if name == "outside_comm_status":
-            if f["status"] == OutsideCommStatus.NO_COMM and self.event is not Event.NONE:
+        if isinstance(request, typed.OutsideCommStatus):
+            if request.status is OutsideCommStatus.NO_COMM and self.event is not Event.NONE:
                 self._end_event("outside communication reported lost")
             self.last_comm_at = now
             return messages.app_ack(_opcode(request))
@@ -293,11 +293,12 @@ class SimulatedHeater:
         if name in _EVENT_OF_MESSAGE:
             if self.override:
                 return messages.app_nak(AppNakReason.CUSTOMER_OVERRIDE)
-            seconds = f.get("duration_s")
-            if name == "request_power_level":
-                self.power_level = int(request.opcode2 or 0) & 0x7F
-                seconds = None
-            self._start_event(_EVENT_OF_MESSAGE[name], now, _float_or_none(seconds))
+            seconds: float | None = None
+            if isinstance(request, typed.RequestPowerLevel):
+                self.power_level = request.level_code & 0x7F
+            elif isinstance(request, _DURATION_EVENTS) and request.duration_s is not None:
+                seconds = float(request.duration_s)
+            self._start_event(_EVENT_OF_MESSAGE[name], now, seconds)
             return messages.app_ack(_opcode(request))
         if expected.names[0] == "app_ack":
             return messages.app_ack(_opcode(request))  # prices, guidance, time sync, ... (§14)
@@ -307,7 +308,6 @@ class SimulatedHeater:
         self, request: Message, reply_name: str, now: float, unix_time: float
     ) -> Message | Frame | None:
         name = request.name
-        f = request.fields
         c = self.config
         if name == "device_information_request":
             return messages.device_information_response(
@@ -323,8 +323,8 @@ class SimulatedHeater:
         if name == "get_utc_time":
             when = datetime.fromtimestamp(unix_time + self.utc_offset_s, UTC)
             return messages.get_utc_time_reply(when)
-        if name == "set_utc_time":
-            self.utc_offset_s = _int(f["utc_s"]) + CTA_EPOCH_UNIX - unix_time
+        if isinstance(request, typed.SetUtcTime):
+            self.utc_offset_s = request.utc_s + CTA_EPOCH_UNIX - unix_time
             return messages.response_code_reply(reply_name, ResponseCode.SUCCESS)
         if name == "get_set_point":
             return messages.get_set_point_reply(
@@ -334,20 +334,20 @@ class SimulatedHeater:
         if refused:
             self.log.append(f"{name} refused with response code {refused}")
             return messages.response_code_reply(reply_name, ResponseCode(refused))
-        if name == "set_set_point":
-            return messages.response_code_reply(reply_name, self._set_set_point(f))
+        if isinstance(request, typed.SetSetPoint):
+            return messages.response_code_reply(reply_name, self._set_set_point(request))
         if name == "get_present_temperature":
             temp_f = round(c_to_f(self.thermal.state.tank_temp_c))
             return messages.present_temperature_reply(DeviceType.WATER_HEATER_HEAT_PUMP, temp_f)
         if name == "get_temperature_offset":
             return build(reply_name, response_code=0, offset=self.temperature_offset_f, units=0)
-        if name == "set_temperature_offset":
-            offset = _int(f["offset"])
-            celsius = f["units"] == TemperatureUnit.CELSIUS
+        if isinstance(request, typed.SetTemperatureOffset):
+            offset = request.offset
+            celsius = request.units is TemperatureUnit.CELSIUS
             self.temperature_offset_f = round(offset * 9 / 5) if celsius else offset
             return messages.response_code_reply(reply_name, ResponseCode.SUCCESS)
-        if name == "get_commodity_read":
-            return messages.commodity_read_response(self._commodities(f.get("code")))
+        if isinstance(request, typed.GetCommodityRead):
+            return messages.commodity_read_response(self._commodities(request.code))
         if name == "get_advanced_load_up":
             minutes = 0
             if self.event is Event.ADVANCED_LOAD_UP and self.event_ends_at is not None:
@@ -359,26 +359,26 @@ class SimulatedHeater:
                 value=self.alu_extra_wh,
                 unit_code=0,
             )
-        if name == "advanced_load_up":
-            return messages.response_code_reply(reply_name, self._advanced_load_up(f, now))
+        if isinstance(request, typed.AdvancedLoadUp):
+            return messages.response_code_reply(reply_name, self._advanced_load_up(request, now))
         return _response_code_frame(request, ResponseCode.NOT_IMPLEMENTED)
 
-    def _set_set_point(self, f: Mapping[str, object]) -> ResponseCode:
+    def _set_set_point(self, request: typed.SetSetPoint) -> ResponseCode:
         # Rejected unless the device type is our own (Intwine REST doc §3.15, docs/cta2045.md §15).
-        if f["device_type"] != DeviceType.WATER_HEATER_HEAT_PUMP:
+        if request.device_type is not DeviceType.WATER_HEATER_HEAT_PUMP:
             return ResponseCode.BAD_VALUE
-        value = f["set_point_1"]
+        value = request.set_point_1
         if value is None:
             return ResponseCode.SUCCESS  # 0x8000: leave unchanged
-        celsius = f["units"] == TemperatureUnit.CELSIUS
-        value_f = round(c_to_f(_int(value))) if celsius else _int(value)
+        celsius = request.units is TemperatureUnit.CELSIUS
+        value_f = round(c_to_f(value)) if celsius else value
         if not self.config.min_set_point_f <= value_f <= self.config.max_set_point_f:
             return ResponseCode.BAD_VALUE
         self.set_point_f = value_f
         self.log.append(f"set point {value_f} F")
         return ResponseCode.SUCCESS
 
-    def _commodities(self, code: object) -> list[dict[str, object]]:
+    def _commodities(self, code: int | None) -> list[dict[str, object]]:
         state = self.thermal.state
         # Codes 0, 6, 7 as a water heater reports them; the instantaneous field of 6 and 7 is
         # unused (docs/cta2045.md §9.3, §14).
@@ -387,23 +387,23 @@ class SimulatedHeater:
             6: (0, round(state.capacity_wh)),
             7: (0, round(state.stored_wh)),
         }
-        codes = sorted(records) if code is None else [_int(code) & 0x7F]
+        codes = sorted(records) if code is None else [code]
         return [
             messages.commodity_record(c, records[c][0], records[c][1], measured=True)
             for c in codes
             if c in records
         ]
 
-    def _advanced_load_up(self, f: Mapping[str, object], now: float) -> ResponseCode:
+    def _advanced_load_up(self, request: typed.AdvancedLoadUp, now: float) -> ResponseCode:
         if self.override:
             return ResponseCode.CUSTOMER_OVERRIDE
-        energy = f.get("energy_wh")
+        energy = request.energy_wh
         if energy is None:  # units 0xFF: not active, i.e. cancel (§9.2)
             self._end_event("advanced load up cancelled")
             return ResponseCode.SUCCESS
-        minutes = _int(f["duration_min"])
+        minutes = request.duration_min
         self._start_event(Event.ADVANCED_LOAD_UP, now, minutes * 60.0 if minutes else None)
-        self.alu_extra_wh = _int(energy)
+        self.alu_extra_wh = energy
         return ResponseCode.SUCCESS
 
 
@@ -423,13 +423,3 @@ def _opcode(message: Message) -> int:
     if message.opcode1 is None:
         raise ValueError(f"{message.name} has no opcode")
     return message.opcode1
-
-
-def _int(value: object) -> int:
-    if not isinstance(value, int):
-        raise ValueError(f"expected an integer field, got {value!r}")
-    return value
-
-
-def _float_or_none(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
