@@ -34,12 +34,8 @@ from typing import Any, Final
 from ven_edge.command_policy import CommandPolicy, PolicySettings, Wanted
 from ven_edge.command_policy import Delivery as Delivery
 from ven_edge.command_policy import Outcome as Outcome
+from ven_edge.cta2045.encodings import StateKind, state_meaning
 from ven_edge.signals import SignalTimeline
-
-# Operational-state codes that mean the customer opted out (docs/cta2045.md §8.3).
-OP_IDLE_OPTED_OUT: Final = 11
-OP_RUNNING_OPTED_OUT: Final = 12
-OPTED_OUT_STATES: Final = frozenset({OP_IDLE_OPTED_OUT, OP_RUNNING_OPTED_OUT})
 
 # How often the plan is rebuilt even when nothing changed.
 REPLAN_INTERVAL: Final = timedelta(minutes=15)
@@ -231,7 +227,8 @@ class DeviceView:
 
     @property
     def opted_out(self) -> bool:
-        return self.override or self.op_state in OPTED_OUT_STATES
+        meaning = state_meaning(self.op_state)
+        return self.override or (meaning is not None and meaning.kind is StateKind.OPTED_OUT)
 
 
 @dataclass(frozen=True, slots=True)

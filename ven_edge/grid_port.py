@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ven_edge.config import VtnConfig
 from ven_edge.control import DeviceView
+from ven_edge.cta2045.encodings import StateKind, state_meaning
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.link import LinkTiming, VtnLink
 from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
@@ -37,26 +38,19 @@ WEBHOOK_PATH: Final = "/oadr3/notify"
 LINGERING_TIME_S: Final = 0.0
 OUTBOX_DOC: Final = "report_outbox"
 
-# CTA-2045 operational-state codes (docs/cta2045.md §8.3) → OpenADR 3 OPERATING_STATE names
-# (Definition 3.1.0 Table 4). Codes 7–10, 13 and 14 have no OpenADR name: cycling and variable
-# following are curtailment, "not following" and price-stream operation are normal operation.
-OPERATING_STATE_NAMES: Final[dict[int, str]] = {
-    0: "IDLE_NORMAL",
-    1: "RUNNING_NORMAL",
-    2: "RUNNING_CURTAILED",
-    3: "RUNNING_HEIGHTENED",
-    4: "IDLE_CURTAILED",
-    5: "SGD_ERROR_CONDITION",
-    6: "IDLE_HEIGHTENED",
-    7: "RUNNING_CURTAILED",
-    8: "IDLE_CURTAILED",
-    9: "RUNNING_CURTAILED",
-    10: "RUNNING_NORMAL",
-    11: "IDLE_OPTED_OUT",
-    12: "RUNNING_OPTED_OUT",
-    13: "RUNNING_NORMAL",
-    14: "IDLE_NORMAL",
-}
+
+def operating_state(op_state: int | None, *, opted_out: bool = False) -> str | None:
+    """The OpenADR 3 OPERATING_STATE name (Definition 3.1.0 Table 4) of a CTA-2045 operational
+    state: RUNNING_/IDLE_ and what the state means (encodings.STATE_MEANINGS); None for a code
+    the table lacks. ``opted_out`` reports an opt-out the state does not show (some heaters keep
+    reporting 0/1 under override, docs/cta2045.md §14)."""
+    meaning = state_meaning(op_state)
+    if meaning is None:
+        return None
+    kind = StateKind.OPTED_OUT if opted_out else meaning.kind
+    if kind is StateKind.ERROR:
+        return "SGD_ERROR_CONDITION"
+    return f"{'RUNNING' if meaning.running else 'IDLE'}_{kind.value}"
 
 
 def vtn_settings(vtn: VtnConfig) -> VtnSettings:
@@ -80,10 +74,7 @@ def vtn_settings(vtn: VtnConfig) -> VtnSettings:
 
 def readings_of(device: DeviceView, previous_used_kwh: float | None) -> DeviceReadings:
     """Report values from the heater's state; usage is the energy used since the last call."""
-    state = None if device.op_state is None else OPERATING_STATE_NAMES.get(device.op_state)
-    if device.opted_out and state is not None and not state.endswith("OPTED_OUT"):
-        # Some heaters keep reporting 0/1 under override (docs/cta2045.md §14): report the opt-out.
-        state = "RUNNING_OPTED_OUT" if state.startswith("RUNNING") else "IDLE_OPTED_OUT"
+    state = operating_state(device.op_state, opted_out=device.opted_out)
     charge = None
     if device.stored_kwh is not None and device.capacity_kwh:
         charge = max(0.0, min(100.0, 100.0 * device.stored_kwh / device.capacity_kwh))

@@ -6,16 +6,45 @@ import pytest
 
 from ven_edge.control import DeviceView
 from ven_edge.cta2045.encodings import OperationalState
-from ven_edge.grid_port import OPERATING_STATE_NAMES, readings_of
+from ven_edge.grid_port import operating_state, readings_of
 from ven_edge.oadr3.readings import OPERATING_STATES
 
+#: Each CTA-2045 state's OpenADR name: codes 0-6, 11 and 12 keep their own; cycling and variable
+#: following are curtailment; "not following" and price-stream operation are normal operation.
+OPENADR_NAMES = {
+    0: "IDLE_NORMAL",
+    1: "RUNNING_NORMAL",
+    2: "RUNNING_CURTAILED",
+    3: "RUNNING_HEIGHTENED",
+    4: "IDLE_CURTAILED",
+    5: "SGD_ERROR_CONDITION",
+    6: "IDLE_HEIGHTENED",
+    7: "RUNNING_CURTAILED",
+    8: "IDLE_CURTAILED",
+    9: "RUNNING_CURTAILED",
+    10: "RUNNING_NORMAL",
+    11: "IDLE_OPTED_OUT",
+    12: "RUNNING_OPTED_OUT",
+    13: "RUNNING_NORMAL",
+    14: "IDLE_NORMAL",
+}
 
-def test_every_cta2045_state_has_an_openadr_name() -> None:
-    assert set(OPERATING_STATE_NAMES) == {int(s) for s in OperationalState}
-    assert set(OPERATING_STATE_NAMES.values()) <= OPERATING_STATES
-    for state in OperationalState:
-        if state.name in OPERATING_STATES:  # codes 0-6, 11, 12 keep their own name
-            assert OPERATING_STATE_NAMES[state] == state.name
+
+def test_every_cta2045_state_has_its_openadr_name() -> None:
+    assert set(OPENADR_NAMES) == {int(s) for s in OperationalState}
+    assert set(OPENADR_NAMES.values()) <= OPERATING_STATES
+    for code, name in OPENADR_NAMES.items():
+        assert operating_state(code) == name
+    assert operating_state(None) is None
+    assert operating_state(99) is None
+
+
+def test_an_opt_out_is_reported_in_any_state() -> None:
+    for code, name in OPENADR_NAMES.items():
+        running = name.startswith("RUNNING")
+        assert operating_state(code, opted_out=True) == (
+            "RUNNING_OPTED_OUT" if running else "IDLE_OPTED_OUT"
+        )
 
 
 @pytest.mark.parametrize(("code", "expected"), [(0, "IDLE_OPTED_OUT"), (1, "RUNNING_OPTED_OUT")])

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ven_edge.cta2045.encodings import OperationalState
+from ven_edge.cta2045.encodings import OperationalState, StateKind
 from ven_edge.web import status
 from ven_edge.web.status import (
     HEATER_MODES,
@@ -61,9 +61,10 @@ def test_every_known_code_is_covered() -> None:
 
 
 def test_the_words_follow_the_one_definition_of_the_states() -> None:
-    # The page names the codes of ven_edge.cta2045.encodings, not a copy of its own.
-    assert all(isinstance(code, OperationalState) for code in status._OP_STATE_TEXT)
-    assert set(status._OP_STATE_TEXT) == set(OperationalState)
+    # The page reads what each state means from ven_edge.cta2045.encodings, not a table of its
+    # own: every kind of state has its mode and words, and no code is listed here.
+    assert set(status._MODE) == set(StateKind)
+    assert set(status._OWN_WORDS) < set(OperationalState)
     assert not [name for name in vars(status) if name.startswith("OP_")]
     assert describe_heater(OperationalState.IDLE_CURTAILED, event_end=EVENT_END, tz=DENVER) == (
         "saving",

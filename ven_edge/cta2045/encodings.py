@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 # --- Event duration (Basic DR opcode2, docs/cta2045.md §8.2) --------------------------------------
@@ -192,6 +193,59 @@ class OperationalState(enum.IntEnum):
     RUNNING_OPTED_OUT = 12
     RUNNING_PRICE_STREAM = 13
     IDLE_PRICE_STREAM = 14
+
+
+class StateKind(enum.Enum):
+    """What an operational state says about demand response (docs/cta2045.md §8.3)."""
+
+    NORMAL = "NORMAL"
+    CURTAILED = "CURTAILED"
+    HEIGHTENED = "HEIGHTENED"
+    OPTED_OUT = "OPTED_OUT"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class StateMeaning:
+    """An operational state read as (what it says about demand response, heating now)."""
+
+    kind: StateKind
+    running: bool
+
+
+_IDLE, _RUNNING = False, True
+
+#: What every operational state means: the one table the control core, the reports to the VTN
+#: and the status page read (docs/cta2045.md §8.3). Cycling and variable following are
+#: curtailment (§9.2: "duty cycle is the % reduction"); a heater "not following" an event and
+#: price-stream operation (13, 14) run as in normal operation.
+STATE_MEANINGS: dict[OperationalState, StateMeaning] = {
+    OperationalState.IDLE_NORMAL: StateMeaning(StateKind.NORMAL, _IDLE),
+    OperationalState.RUNNING_NORMAL: StateMeaning(StateKind.NORMAL, _RUNNING),
+    OperationalState.RUNNING_CURTAILED: StateMeaning(StateKind.CURTAILED, _RUNNING),
+    OperationalState.RUNNING_HEIGHTENED: StateMeaning(StateKind.HEIGHTENED, _RUNNING),
+    OperationalState.IDLE_CURTAILED: StateMeaning(StateKind.CURTAILED, _IDLE),
+    OperationalState.SGD_ERROR_CONDITION: StateMeaning(StateKind.ERROR, _IDLE),
+    OperationalState.IDLE_HEIGHTENED: StateMeaning(StateKind.HEIGHTENED, _IDLE),
+    OperationalState.CYCLING_ON: StateMeaning(StateKind.CURTAILED, _RUNNING),
+    OperationalState.CYCLING_OFF: StateMeaning(StateKind.CURTAILED, _IDLE),
+    OperationalState.VARIABLE_FOLLOWING: StateMeaning(StateKind.CURTAILED, _RUNNING),
+    OperationalState.VARIABLE_NOT_FOLLOWING: StateMeaning(StateKind.NORMAL, _RUNNING),
+    OperationalState.IDLE_OPTED_OUT: StateMeaning(StateKind.OPTED_OUT, _IDLE),
+    OperationalState.RUNNING_OPTED_OUT: StateMeaning(StateKind.OPTED_OUT, _RUNNING),
+    OperationalState.RUNNING_PRICE_STREAM: StateMeaning(StateKind.NORMAL, _RUNNING),
+    OperationalState.IDLE_PRICE_STREAM: StateMeaning(StateKind.NORMAL, _IDLE),
+}
+
+
+def state_meaning(code: int | None) -> StateMeaning | None:
+    """The meaning of an operational-state code (None: no code, or one the table lacks)."""
+    if code is None:
+        return None
+    try:
+        return STATE_MEANINGS[OperationalState(code)]
+    except ValueError:
+        return None
 
 
 class AppNakReason(enum.IntEnum):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Literal, get_args
 
-from ven_edge.cta2045.encodings import OperationalState
+from ven_edge.cta2045.encodings import OperationalState, StateKind, state_meaning
 from ven_edge.status_model import (
     TEXT_NOT_CONNECTED,
     DeviceInfo,
@@ -42,27 +42,21 @@ TEXT_OPTED_OUT = "Opted out"
 TEXT_FAULT = "Heater fault"
 TEXT_NOT_FOLLOWING = "Not following the utility event"
 
-# CTA-2045 operational state (docs/cta2045.md §8.3) → (mode, plain words, whether the words take the
-# event's end time: "... until 19:00").
-_OP_STATE_TEXT: dict[OperationalState, tuple[HeaterMode, str, bool]] = {
-    OperationalState.IDLE_NORMAL: ("normal", TEXT_IDLE, False),
-    OperationalState.RUNNING_NORMAL: ("normal", TEXT_HEATING, False),
-    OperationalState.RUNNING_CURTAILED: ("saving", TEXT_SAVING, True),
-    OperationalState.RUNNING_HEIGHTENED: ("preheating", TEXT_PREHEATING, True),
-    OperationalState.IDLE_CURTAILED: ("saving", TEXT_SAVING, True),
-    OperationalState.SGD_ERROR_CONDITION: ("fault", TEXT_FAULT, False),
-    OperationalState.IDLE_HEIGHTENED: ("preheating", TEXT_PREHEATED, True),
-    # Cycling and variable-setting events are curtailment too (docs/cta2045.md §8.3; §9.2: "duty
-    # cycle is the % reduction").
-    OperationalState.CYCLING_ON: ("saving", TEXT_SAVING, True),
-    OperationalState.CYCLING_OFF: ("saving", TEXT_SAVING, True),
-    OperationalState.VARIABLE_FOLLOWING: ("saving", TEXT_SAVING, True),
-    # The heater says it ignores the event: it behaves as in normal operation.
-    OperationalState.VARIABLE_NOT_FOLLOWING: ("normal", TEXT_NOT_FOLLOWING, False),
-    OperationalState.IDLE_OPTED_OUT: ("opted_out", TEXT_OPTED_OUT, True),
-    OperationalState.RUNNING_OPTED_OUT: ("opted_out", TEXT_OPTED_OUT, True),
-    OperationalState.RUNNING_PRICE_STREAM: ("normal", "Heating, following prices", False),
-    OperationalState.IDLE_PRICE_STREAM: ("normal", "Idle, following prices", False),
+# What an operational state means (encodings.STATE_MEANINGS) → the page's mode, its plain words
+# (idle or heating), and whether the words take the event's end time: "... until 19:00".
+_MODE: dict[StateKind, tuple[HeaterMode, tuple[str, str], bool]] = {
+    StateKind.NORMAL: ("normal", (TEXT_IDLE, TEXT_HEATING), False),
+    StateKind.CURTAILED: ("saving", (TEXT_SAVING, TEXT_SAVING), True),
+    StateKind.HEIGHTENED: ("preheating", (TEXT_PREHEATED, TEXT_PREHEATING), True),
+    StateKind.ERROR: ("fault", (TEXT_FAULT, TEXT_FAULT), False),
+    StateKind.OPTED_OUT: ("opted_out", (TEXT_OPTED_OUT, TEXT_OPTED_OUT), True),
+}
+# States whose words say more than their meaning: the heater ignores the event (it behaves as in
+# normal operation), or follows a price stream (docs/cta2045.md §8.3).
+_OWN_WORDS: dict[OperationalState, str] = {
+    OperationalState.VARIABLE_NOT_FOLLOWING: TEXT_NOT_FOLLOWING,
+    OperationalState.RUNNING_PRICE_STREAM: "Heating, following prices",
+    OperationalState.IDLE_PRICE_STREAM: "Idle, following prices",
 }
 
 
@@ -101,11 +95,11 @@ def describe_heater(
         return "fault", TEXT_FAULT
     if state_code is None:
         return "unknown", TEXT_NOT_CONNECTED
-    try:
-        entry = _OP_STATE_TEXT[OperationalState(state_code)]
-    except (ValueError, KeyError):
+    meaning = state_meaning(state_code)
+    if meaning is None:
         return "unknown", f"Heater state unknown (code {state_code})"
-    mode, text, takes_end = entry
+    mode, words, takes_end = _MODE[meaning.kind]
+    text = _OWN_WORDS.get(OperationalState(state_code), words[meaning.running])
     if override and mode != "fault":
         mode, text, takes_end = "opted_out", TEXT_OPTED_OUT, True
     if for_price and mode == "saving":
