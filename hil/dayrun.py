@@ -31,28 +31,14 @@ from pathlib import Path
 from hil.heater import HeaterConfig, SimulatedHeater
 from hil.scenarios import build_thermal_model, heater_config_for
 from hil.tank import DEFAULT_VALVE_C
-from ven_edge.control import (
-    CommandKind,
-    Controller,
-    DeviceView,
-    Outcome,
-    PlanInputs,
-    Planner,
-    SendCommand,
-)
+from ven_edge.control import Controller, DeviceView, Outcome, PlanInputs, Planner, SendCommand
 from ven_edge.cta2045 import messages, typed
 from ven_edge.cta2045.codec import decode, to_data_frame
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.encodings import AppNakReason
-from ven_edge.cta2045.message import Message
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.units import c_to_f
 
-_BUILDERS = {
-    CommandKind.SHED: messages.shed,
-    CommandKind.LOAD_UP: messages.load_up,
-    CommandKind.CRITICAL_PEAK: messages.critical_peak,
-    CommandKind.GRID_EMERGENCY: messages.grid_emergency,
-}
 HEARTBEAT_S = 60.0
 COMFORT_FLOOR_C = 43.0  # 110 °F: the lowest outlet temperature accepted (docs/hpwh.md §5.2)
 
@@ -149,13 +135,9 @@ def _view(heater: SimulatedHeater) -> DeviceView:
 
 
 def _send(heater: SimulatedHeater, command: SendCommand, t: float) -> Outcome:
-    request: Message
-    if command.kind is CommandKind.NORMAL:
-        request = messages.end_shed()
-    elif command.kind in _BUILDERS:
-        request = _BUILDERS[command.kind](command.duration_s)
-    else:
-        return Outcome.REJECTED
+    if command.kind is CommandKind.ADVANCED_LOAD_UP:
+        return Outcome.REJECTED  # the day run's heater is asked in Basic DR messages only
+    request = messages.basic_command(command.kind, command.duration_s)
     reply = heater.handle(to_data_frame(request), t)
     if reply is None:
         return Outcome.FAILED

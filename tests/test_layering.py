@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ven_edge.cta2045.fields",
             "ven_edge.cta2045.table",
             "ven_edge.cta2045.encodings",
+            "ven_edge.cta2045.command_kind",
             "ven_edge.cta2045.message",
             "ven_edge.cta2045.typed",
             "ven_edge.cta2045.typegen",

@@ -24,7 +24,6 @@ command in force and the end of its run, and records overrides for the reports a
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,7 @@ from typing import Any, Final
 from ven_edge.command_policy import CommandPolicy, PolicySettings, Wanted
 from ven_edge.command_policy import Delivery as Delivery
 from ven_edge.command_policy import Outcome as Outcome
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.encodings import StateKind, state_meaning
 from ven_edge.signals import SignalTimeline
 
@@ -52,17 +52,6 @@ def same_energy(sent: int | None, planned: int | None) -> bool:
         return sent == planned
     change = abs(planned - sent)
     return change < WH_RESEND_MIN or change < WH_RESEND_SHARE * max(abs(sent), abs(planned))
-
-
-class CommandKind(enum.StrEnum):
-    """The CTA-2045 Basic DR commands the plan uses (docs/cta2045.md §8.1)."""
-
-    NORMAL = "NORMAL"  # End Shed / Run Normal (0x02)
-    SHED = "SHED"  # 0x01
-    LOAD_UP = "LOAD_UP"  # 0x17
-    ADVANCED_LOAD_UP = "ADVANCED_LOAD_UP"  # Intermediate 0C 00
-    CRITICAL_PEAK = "CRITICAL_PEAK"  # 0x0A
-    GRID_EMERGENCY = "GRID_EMERGENCY"  # 0x0B
 
 
 CommandKey = tuple[CommandKind, str | None, int | None]

@@ -39,7 +39,6 @@ from ven_edge import __version__
 from ven_edge.clock import Clock
 from ven_edge.clocksync import AlwaysSynchronised, ClockSync
 from ven_edge.control import (
-    CommandKind,
     Controller,
     ControlPlan,
     ControlSettings,
@@ -48,6 +47,7 @@ from ven_edge.control import (
     Planner,
     SendCommand,
 )
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.errorlog import ErrorOnce
 from ven_edge.household import Household
 from ven_edge.oadr3.backoff import Backoff
@@ -448,7 +448,7 @@ class Daemon:
     def status_line(self) -> str:
         view = self.heater.view()
         active = self.controller.desired(self.clock.now())
-        doing = "normal" if active is None else active.kind.value.lower()
+        doing = "normal" if active is None else active.kind.label
         vtn = "no VTN" if self.grid is None else ("VTN ok" if self.grid.health().ok else "VTN down")
         heater = "heater ok" if view.connected else "heater not connected"
         if not self.clock_synchronised():

@@ -24,13 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from ven_edge.control import (
-    CommandKind,
-    ControlPlan,
-    PlanInputs,
-    PlannedCommand,
-    PlanStep,
-)
+from ven_edge.control import ControlPlan, PlanInputs, PlannedCommand, PlanStep
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.plan import commands as plan_commands
 from ven_edge.plan.builder import (
     PRICE,
@@ -63,14 +58,6 @@ MIN_PRICE_SPREAD: Final = 0.01
 #: Standby loss per hour of a marginal kWh stored, when no model file says: UA over the tank's
 #: heat capacity (Rheem2020Prem50: 2.4 W/K over 0.197 kWh/K, sample_data/hpwh_models).
 DEFAULT_LOSS_PER_HOUR: Final = 0.012
-
-
-_KINDS: Final = {
-    plan_commands.SHED: CommandKind.SHED,
-    plan_commands.LOAD_UP: CommandKind.LOAD_UP,
-    plan_commands.ADVANCED_LOAD_UP: CommandKind.ADVANCED_LOAD_UP,
-    plan_commands.NORMAL: CommandKind.NORMAL,
-}
 
 
 @dataclass(frozen=True)
@@ -195,9 +182,9 @@ class ExactPlanner:
             unit=unit,
         )
         planned = tuple(
-            PlannedCommand(c.start, c.end, _KINDS[c.kind], c.reason, None, c.wh)
+            PlannedCommand(c.start, c.end, c.kind, c.reason, None, c.wh)
             for c in commands
-            if c.kind != plan_commands.NORMAL
+            if c.kind is not CommandKind.NORMAL
         )
         return PricePlan(
             planned,

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Final
 
 from ven_edge.config import HeaterConfig
-from ven_edge.control import CommandKind, Delivery, DeviceView, Outcome, SendCommand
+from ven_edge.control import Delivery, DeviceView, Outcome, SendCommand
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.encodings import ResponseCode
 from ven_edge.cta2045.link import LinkBusy
@@ -260,17 +261,7 @@ class UcmHeaterPort:
             return Delivery(Outcome.FAILED, detail=f"{type(exc).__name__}: {exc}")
 
     async def _basic(self, command: SendCommand) -> CommandOutcome:
-        session = self.session
-        duration = command.duration_s or 0
-        if command.kind is CommandKind.NORMAL:
-            return await session.end_shed()
-        if command.kind is CommandKind.SHED:
-            return await session.shed(duration)
-        if command.kind in _LOAD_UPS:
-            return await session.load_up(duration)
-        if command.kind is CommandKind.CRITICAL_PEAK:
-            return await session.critical_peak(duration)
-        return await session.grid_emergency(duration)
+        return await self.session.basic_command(command.kind, command.duration_s or 0)
 
     async def _load_up(self, command: SendCommand) -> Delivery:
         """The richest load-up the heater takes; a refusal falls back to Basic Load Up at once."""

@@ -20,14 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from ven_edge.control import (
-    CommandKind,
-    ControlPlan,
-    PlanInputs,
-    PlannedCommand,
-    PlanStep,
-    merge_commands,
-)
+from ven_edge.control import ControlPlan, PlanInputs, PlannedCommand, PlanStep, merge_commands
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.signal_profile import Profile, priority_rank, profile, winner_profile
 from ven_edge.signals import SignalInterval, SignalTimeline, Value
 

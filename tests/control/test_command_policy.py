@@ -18,7 +18,8 @@ from ven_edge.command_policy import (
     Send,
     Wanted,
 )
-from ven_edge.control import CommandKind, Controller, ControlPlan, DeviceView, PlannedCommand
+from ven_edge.control import Controller, ControlPlan, DeviceView, PlannedCommand
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.encodings import (
     MAX_DURATION_S,
     AppNakReason,

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ven_edge.control import CommandKind, Delivery, DeviceView, Outcome, SendCommand
+from ven_edge.control import Delivery, DeviceView, Outcome, SendCommand
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.daemon import Daemon
 from ven_edge.ports import HeaterDetails
 from ven_edge.rule_planner import plan_by_rules

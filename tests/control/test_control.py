@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from ven_edge.command_policy import PolicySettings
 from ven_edge.control import (
-    CommandKind,
     Controller,
     ControlPlan,
     ControlSettings,
@@ -19,6 +18,7 @@ from ven_edge.control import (
     PlannedCommand,
     PlanStep,
 )
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.encodings import MAX_DURATION_S, covering_duration_s, within_duration_s
 
 T0 = datetime(2026, 1, 14, 16, 0, tzinfo=UTC)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ven_edge.control import CommandKind, DeviceView, PlanInputs
+from ven_edge.control import DeviceView, PlanInputs
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.exact_planner import DEFAULT_LOSS_PER_HOUR, ExactPlanner
 from ven_edge.plan.builder import PlannerConfig
 from ven_edge.plan.hpwh_model import HpwhModel

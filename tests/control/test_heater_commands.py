@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ven_edge.control import (
-    CommandKind,
     Controller,
     ControlPlan,
     DeviceView,
@@ -18,6 +17,7 @@ from ven_edge.control import (
     PlannedCommand,
     same_energy,
 )
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.device import DeviceInformationReply, DeviceSnapshot
 from ven_edge.cta2045.encodings import Capability
 from ven_edge.cta2045.frames import MessageType

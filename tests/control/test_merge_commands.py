@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ven_edge.control import CommandKind, ControlPlan, PlannedCommand, merge_commands
+from ven_edge.control import ControlPlan, PlannedCommand, merge_commands
+from ven_edge.cta2045.command_kind import CommandKind
 
 T0 = datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
 KINDS = [CommandKind.SHED, CommandKind.LOAD_UP, CommandKind.NORMAL]

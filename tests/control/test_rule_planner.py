@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ven_edge.control import CommandKind, DeviceView, PlanInputs
+from ven_edge.control import DeviceView, PlanInputs
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.rule_planner import MIN_SEGMENT, plan_by_rules, probe, segments
 from ven_edge.signals import SignalInterval, SignalTimeline
 

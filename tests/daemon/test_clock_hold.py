@@ -15,15 +15,8 @@ from pathlib import Path
 import pytest
 
 from ven_edge.clocksync import SystemClockSync, _Timex
-from ven_edge.control import (
-    CommandKind,
-    ControlPlan,
-    Delivery,
-    DeviceView,
-    Outcome,
-    PlanInputs,
-    SendCommand,
-)
+from ven_edge.control import ControlPlan, Delivery, DeviceView, Outcome, PlanInputs, SendCommand
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.daemon import HOUSEHOLD_DOC, Daemon, DaemonSettings
 from ven_edge.household import DrawForecast, Household, default_profile
 from ven_edge.ports import GridLabels, HeaterDetails

@@ -7,14 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.daemon.test_clock_hold import T0, Clock, Grid, Heater, Switch, make_daemon
-from ven_edge.control import (
-    CommandKind,
-    ControlPlan,
-    DeviceView,
-    PlanInputs,
-    PlannedCommand,
-    PlanStep,
-)
+from ven_edge.control import ControlPlan, DeviceView, PlanInputs, PlannedCommand, PlanStep
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.daemon import NORMAL_REASON, plan_for_page
 from ven_edge.signals import SignalInterval, SignalTimeline
 

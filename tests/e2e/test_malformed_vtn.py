@@ -23,7 +23,7 @@ from tests.e2e.harness import (
     make_config,
     running_daemon,
 )
-from ven_edge.control import CommandKind
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.grid_port import WEBHOOK_PATH
 
 json_values = st.recursive(

@@ -14,7 +14,7 @@ from tests.e2e.harness import (
     persist_signals,
     running_daemon,
 )
-from ven_edge.control import CommandKind
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.grid_port import readings_of
 from ven_edge.signals import SignalInterval
 

@@ -15,8 +15,8 @@ from tests.e2e.harness import (
     persist_signals,
     running_daemon,
 )
-from ven_edge.control import CommandKind
 from ven_edge.cta2045.codec import decode
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.encodings import covering_duration_s
 from ven_edge.cta2045.frames import Frame
 from ven_edge.signals import SignalInterval

@@ -11,7 +11,7 @@ import pytest
 
 from hil.dayrun import COMFORT_FLOOR_C, load_prices, simulate_day
 from ven_edge.config import parse_config
-from ven_edge.control import CommandKind
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.run import planner_for
 
 PRICES = Path(__file__).resolve().parents[2] / "sample_data" / "prices"

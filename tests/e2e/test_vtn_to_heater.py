@@ -15,8 +15,8 @@ from tests.e2e.harness import (
     make_config,
     running_daemon,
 )
-from ven_edge.control import CommandKind
 from ven_edge.cta2045.codec import decode
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.frames import Frame
 
 POLL_S = 5.0  # the shortest poll interval the configuration accepts

@@ -8,7 +8,8 @@ from hil import virtual_time
 from hil.bus import HalfDuplexBus
 from hil.heater import Event
 from hil.sim import run_simulator
-from ven_edge.control import CommandKind, Outcome, SendCommand
+from ven_edge.control import Outcome, SendCommand
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.link import LinkTimers
 from ven_edge.cta2045.ucm import UcmConfig, UcmSession
 from ven_edge.heater_port import UcmHeaterPort

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ven_edge.config import parse_config
-from ven_edge.control import CommandKind, ControlPlan, DeviceView, PlanInputs
+from ven_edge.control import ControlPlan, DeviceView, PlanInputs
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.exact_planner import ExactPlanner
 from ven_edge.plan.builder import PlannerConfig
 from ven_edge.plan.grid import step_bounds

@@ -7,14 +7,8 @@ from itertools import pairwise
 
 import pytest
 
-from ven_edge.plan.commands import (
-    ADVANCED_LOAD_UP,
-    LOAD_UP,
-    NORMAL,
-    SHED,
-    Command,
-    plan_to_commands,
-)
+from ven_edge.cta2045.command_kind import CommandKind
+from ven_edge.plan.commands import Command, plan_to_commands
 from ven_edge.plan.problem import Plan, Problem, Source
 from ven_edge.plan.scheduler import schedule
 
@@ -29,8 +23,8 @@ def problem(soc: float = 2.0, soc_max: float = 6.0, prices: tuple[float, ...] = 
     return Problem(1.0, prices, (0.5,) * n, soc, 1.0, soc_max, soc, (hp,))
 
 
-def kinds_by_hour(commands: tuple[Command, ...]) -> list[str]:
-    out: list[str] = []
+def kinds_by_hour(commands: tuple[Command, ...]) -> list[CommandKind]:
+    out: list[CommandKind] = []
     for c in commands:
         out += [c.kind] * (c.duration_s // 3600)
     return out
@@ -42,18 +36,18 @@ def test_state_strategy_preheats_before_the_peak_and_sheds_during_it() -> None:
     cmds = plan_to_commands(plan, p, START)
     hours = kinds_by_hour(cmds)
     assert len(hours) == p.n
-    assert set(hours[5:8]) == {SHED}
-    assert LOAD_UP in hours[:5]
+    assert set(hours[5:8]) == {CommandKind.SHED}
+    assert CommandKind.LOAD_UP in hours[:5]
     # Adjacent intervals merge, and the timeline is contiguous.
     assert all(a.kind != b.kind for a, b in pairwise(cmds))
     assert all(a.end == b.start for a, b in pairwise(cmds))
     assert cmds[0].start == START
     assert cmds[-1].end == START + timedelta(hours=p.n)
-    load_up = next(c for c in cmds if c.kind == LOAD_UP)
+    load_up = next(c for c in cmds if c.kind == CommandKind.LOAD_UP)
     assert "before the 17:00 price peak" in load_up.reason
     assert "pre-heating" in load_up.reason
     peak = START + timedelta(hours=5)
-    shed = next(c for c in cmds if c.kind == SHED and c.start <= peak < c.end)
+    shed = next(c for c in cmds if c.kind == CommandKind.SHED and c.start <= peak < c.end)
     assert "stored hot water" in shed.reason
     assert load_up.wh is None
 
@@ -64,19 +58,19 @@ def test_advanced_load_up_only_above_normal_capacity_and_when_supported() -> Non
     with_alu = plan_to_commands(
         plan, p, START, supports_advanced_load_up=True, normal_capacity_kwh=3.0
     )
-    alu = [c for c in with_alu if c.kind == ADVANCED_LOAD_UP]
+    alu = [c for c in with_alu if c.kind == CommandKind.ADVANCED_LOAD_UP]
     assert alu
     assert all(c.wh is not None and c.wh > 0 for c in alu)
     assert "storing extra heat" in alu[0].reason
     without = plan_to_commands(plan, p, START, normal_capacity_kwh=3.0)
-    assert ADVANCED_LOAD_UP not in {c.kind for c in without}
+    assert CommandKind.ADVANCED_LOAD_UP not in {c.kind for c in without}
 
 
 def test_reserve_empty_tank_is_never_shed() -> None:
     # At the reserve with nothing planned: normal, not shed (shedding would run out of hot water).
     p = Problem(1.0, (0.1,), (0.0,), 1.0, 1.0, 6.0, 1.0, (Source("hp", (3.0,), (1.5,), (0.0,)),))
     plan = Plan(True, 0.0, 0.0, {"hp": (0.0,)}, (1.0, 1.0))
-    assert [c.kind for c in plan_to_commands(plan, p, START)] == [NORMAL]
+    assert [c.kind for c in plan_to_commands(plan, p, START)] == [CommandKind.NORMAL]
 
 
 def test_fraction_strategy_uses_the_toolkit_thresholds() -> None:
@@ -95,7 +89,13 @@ def test_fraction_strategy_uses_the_toolkit_thresholds() -> None:
     soc = (5.0, 5.0, 7.0, 10.0, 17.9, 25.9)
     plan = Plan(True, 0.0, 0.0, {"hp": heat}, soc)
     cmds = plan_to_commands(plan, p, START, strategy="fraction", supports_advanced_load_up=True)
-    assert kinds_by_hour(cmds) == [SHED, NORMAL, LOAD_UP, LOAD_UP, ADVANCED_LOAD_UP]
+    assert kinds_by_hour(cmds) == [
+        CommandKind.SHED,
+        CommandKind.NORMAL,
+        CommandKind.LOAD_UP,
+        CommandKind.LOAD_UP,
+        CommandKind.ADVANCED_LOAD_UP,
+    ]
     assert cmds[-1].wh == 8000
 
 
@@ -104,16 +104,24 @@ def test_price_strategy_uses_percentiles_with_ties_to_the_higher_class() -> None
     p = problem(prices=prices)
     plan = schedule(p)
     cmds = plan_to_commands(plan, p, START, strategy="price", supports_advanced_load_up=True)
-    assert kinds_by_hour(cmds) == [ADVANCED_LOAD_UP, LOAD_UP, NORMAL, SHED, SHED]
+    assert kinds_by_hour(cmds) == [
+        CommandKind.ADVANCED_LOAD_UP,
+        CommandKind.LOAD_UP,
+        CommandKind.NORMAL,
+        CommandKind.SHED,
+        CommandKind.SHED,
+    ]
     flat = problem(prices=(0.2,) * 4)
     cmds = plan_to_commands(schedule(flat), flat, START, strategy="price")
-    assert kinds_by_hour(cmds) == [SHED] * 4  # the toolkit's known flaw, kept as documented
+    assert (
+        kinds_by_hour(cmds) == [CommandKind.SHED] * 4
+    )  # the toolkit's known flaw, kept as documented
 
 
 def test_negative_price_reason_and_bad_arguments() -> None:
     p = problem(prices=(-0.05, 0.3, 0.3, 0.3))
     cmds = plan_to_commands(schedule(p), p, START)
-    assert cmds[0].kind == LOAD_UP
+    assert cmds[0].kind == CommandKind.LOAD_UP
     assert "paid for" in cmds[0].reason
     assert cmds[0].to_json()["duration_s"] == 3600
     with pytest.raises(ValueError, match="unknown strategy"):
@@ -128,13 +136,13 @@ def test_state_strategy_loads_up_only_before_a_peak_that_pays_for_it(
 ) -> None:
     p = problem(prices=(0.10,) * 5 + (peak,) * 3 + (0.10,) * 4)
     cmds = plan_to_commands(schedule(p), p, START)
-    assert (LOAD_UP in {c.kind for c in cmds}) is loads_up
-    assert SHED in {c.kind for c in cmds}
+    assert (CommandKind.LOAD_UP in {c.kind for c in cmds}) is loads_up
+    assert CommandKind.SHED in {c.kind for c in cmds}
     # Without the threshold, the small spread is pre-heated for (the case the ratio removes).
     unguarded = plan_to_commands(schedule(p), p, START, load_up_price_ratio=1.0)
-    assert LOAD_UP in {c.kind for c in unguarded}
+    assert CommandKind.LOAD_UP in {c.kind for c in unguarded}
 
 
 def test_paid_for_electricity_is_always_worth_a_load_up() -> None:
     p = problem(prices=(-0.05,) * 3 + (0.02,) * 3 + (0.10,) * 6)
-    assert LOAD_UP in {c.kind for c in plan_to_commands(schedule(p), p, START)}
+    assert CommandKind.LOAD_UP in {c.kind for c in plan_to_commands(schedule(p), p, START)}

@@ -52,7 +52,7 @@ def test_percentile_strategy_runs_without_numpy() -> None:
         "    'sources': [{'name': 'hp', 'cop': 3.0, 'max_kwh': 1.5}]})\n"
         "cmds = plan_to_commands(schedule(p), p, datetime(2026, 1, 1, tzinfo=UTC),\n"
         "    strategy='price')\n"
-        "print(cmds[-1].kind)\n"
+        "print(cmds[-1].kind.label)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],

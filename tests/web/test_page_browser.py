@@ -29,7 +29,8 @@ from tests.web.snapshots import (
     make_snapshot,
     saving_snapshot,
 )
-from ven_edge.control import CommandKind, ControlPlan, PlannedCommand, PlanStep
+from ven_edge.control import ControlPlan, PlannedCommand, PlanStep
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.daemon import plan_for_page
 from ven_edge.web.app import StatusNotifier, create_app, start_web
 from ven_edge.web.status import (

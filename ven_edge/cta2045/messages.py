@@ -12,6 +12,7 @@ from ven_edge.cta2045 import encodings as enc
 from ven_edge.cta2045 import table
 from ven_edge.cta2045 import typed as t
 from ven_edge.cta2045.codec import build, expected_reply, spec_named, to_data_frame
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.encodings import (
     AppNakReason,
     CommodityCode,
@@ -61,6 +62,14 @@ def critical_peak(duration_s: float | None = None) -> t.CriticalPeak:
 
 def grid_emergency(duration_s: float | None = None) -> t.GridEmergency:
     return build(t.GridEmergency, duration_s=duration_s)
+
+
+def basic_command(kind: CommandKind, duration_s: float | None = None) -> Message:
+    """The Basic DR message of a command kind (:attr:`CommandKind.basic_message`); End Shed
+    carries no duration (§13 row 12)."""
+    if kind is CommandKind.NORMAL:
+        return end_shed()
+    return build(kind.basic_message, duration_s=duration_s)
 
 
 def grid_guidance(guidance: GridGuidance | int) -> t.GridGuidance:

@@ -49,6 +49,7 @@ from typing import Any, TypeVar
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045 import typed as t
 from ven_edge.cta2045.codec import decode, expected_reply, is_reply_to, to_data_frame
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.device import (
     CommodityReading,
     DeviceInformationReply,
@@ -735,6 +736,12 @@ class UcmSession:
 
     async def grid_emergency(self, duration_s: float | None = None) -> CommandOutcome:
         return await self._request(messages.grid_emergency(duration_s))
+
+    async def basic_command(
+        self, kind: CommandKind, duration_s: float | None = None
+    ) -> CommandOutcome:
+        """The Basic DR message of a command kind (Advanced Load Up as Basic Load Up)."""
+        return await self._request(messages.basic_command(kind, duration_s))
 
     async def power_level(self, percent: float, *, produce: bool = False) -> CommandOutcome:
         """Request for Power Level, 0-100 % of the rating (a 7-bit level, docs/cta2045.md §8.2)."""

@@ -30,12 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal
 
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.plan.problem import Plan, Problem
-
-SHED = "shed"
-LOAD_UP = "load_up"
-ADVANCED_LOAD_UP = "advanced_load_up"
-NORMAL = "normal"
 
 Strategy = Literal["state", "fraction", "price"]
 STRATEGIES: tuple[str, ...] = ("state", "fraction", "price")
@@ -65,7 +61,7 @@ class Command:
     ``reason`` is a sentence for the homeowner.
     """
 
-    kind: str
+    kind: CommandKind
     start: datetime
     end: datetime
     reason: str
@@ -77,7 +73,7 @@ class Command:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
+            "kind": self.kind.label,
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "duration_s": self.duration_s,
@@ -86,75 +82,82 @@ class Command:
         }
 
 
-def _classify_state(plan: Plan, problem: Problem, alu: bool, normal_capacity: float) -> list[str]:
+def _classify_state(
+    plan: Plan, problem: Problem, alu: bool, normal_capacity: float
+) -> list[CommandKind]:
     heat = plan.total_heat()
     kinds = []
     for t in range(problem.n):
         top = sum(s.max_kwh[t] for s in problem.sources)
         idle = heat[t] <= max(IDLE_FRACTION * top, _EPS)
         if idle and plan.soc_kwh[t] > problem.soc_min_kwh + _EPS:
-            kinds.append(SHED)
+            kinds.append(CommandKind.SHED)
         elif heat[t] > problem.load_kwh[t] + max(IDLE_FRACTION * top, _EPS):
             above = plan.soc_kwh[t + 1] > normal_capacity + _EPS
-            kinds.append(ADVANCED_LOAD_UP if alu and above else LOAD_UP)
+            kinds.append(CommandKind.ADVANCED_LOAD_UP if alu and above else CommandKind.LOAD_UP)
         else:
-            kinds.append(NORMAL)
+            kinds.append(CommandKind.NORMAL)
     return kinds
 
 
-def _drop_unpaid_load_ups(kinds: list[str], problem: Problem, ratio: float) -> list[str]:
+def _drop_unpaid_load_ups(
+    kinds: list[CommandKind], problem: Problem, ratio: float
+) -> list[CommandKind]:
     """Turn load-up runs whose later price peak is below ``ratio`` × their mean price to normal."""
     price = problem.price
     out = list(kinds)
     first = 0
     while first < len(kinds):
-        if kinds[first] not in (LOAD_UP, ADVANCED_LOAD_UP):
+        if kinds[first] not in (CommandKind.LOAD_UP, CommandKind.ADVANCED_LOAD_UP):
             first += 1
             continue
         last = first
-        while last + 1 < len(kinds) and kinds[last + 1] in (LOAD_UP, ADVANCED_LOAD_UP):
+        while last + 1 < len(kinds) and kinds[last + 1] in (
+            CommandKind.LOAD_UP,
+            CommandKind.ADVANCED_LOAD_UP,
+        ):
             last += 1
         run_price = sum(price[first : last + 1]) / (last + 1 - first)
         peak = max(price[last + 1 :], default=run_price)
         worth = peak > run_price + _EPS if run_price <= 0 else peak >= ratio * run_price - _EPS
         if not worth:
-            out[first : last + 1] = [NORMAL] * (last + 1 - first)
+            out[first : last + 1] = [CommandKind.NORMAL] * (last + 1 - first)
         first = last + 1
     return out
 
 
-def _classify_fraction(plan: Plan, problem: Problem) -> list[str]:
+def _classify_fraction(plan: Plan, problem: Problem) -> list[CommandKind]:
     heat = plan.total_heat()
     kinds = []
     for t in range(problem.n):
         top = sum(s.max_kwh[t] for s in problem.sources)
         if top <= 0:
-            kinds.append(NORMAL)
+            kinds.append(CommandKind.NORMAL)
             continue
         share = heat[t] / top
         if heat[t] <= _EPS:
-            kinds.append(SHED)
+            kinds.append(CommandKind.SHED)
         elif share < FRACTION_NORMAL_BELOW:
-            kinds.append(NORMAL)
+            kinds.append(CommandKind.NORMAL)
         elif share < FRACTION_LOAD_UP_BELOW:
-            kinds.append(LOAD_UP)
+            kinds.append(CommandKind.LOAD_UP)
         else:
-            kinds.append(ADVANCED_LOAD_UP)
+            kinds.append(CommandKind.ADVANCED_LOAD_UP)
     return kinds
 
 
-def _classify_price(problem: Problem) -> list[str]:
+def _classify_price(problem: Problem) -> list[CommandKind]:
     p75, p50, p25 = (percentile(problem.price, q) for q in PRICE_PERCENTILES)
     kinds = []
     for p in problem.price:
         if p >= p75:
-            kinds.append(SHED)
+            kinds.append(CommandKind.SHED)
         elif p >= p50:
-            kinds.append(NORMAL)
+            kinds.append(CommandKind.NORMAL)
         elif p >= p25:
-            kinds.append(LOAD_UP)
+            kinds.append(CommandKind.LOAD_UP)
         else:
-            kinds.append(ADVANCED_LOAD_UP)
+            kinds.append(CommandKind.ADVANCED_LOAD_UP)
     return kinds
 
 
@@ -194,7 +197,7 @@ PEAK_QUANTILE = 75.0
 
 
 def _reason(
-    kind: str,
+    kind: CommandKind,
     first: int,
     last: int,
     problem: Problem,
@@ -215,9 +218,9 @@ def _reason(
     def money(p: float) -> str:
         return _money(p, unit)
 
-    if kind in (LOAD_UP, ADVANCED_LOAD_UP):
+    if kind in (CommandKind.LOAD_UP, CommandKind.ADVANCED_LOAD_UP):
         extra = plan.soc_kwh[last + 1] - plan.soc_kwh[first]
-        what = "storing extra heat" if kind == ADVANCED_LOAD_UP else "pre-heating"
+        what = "storing extra heat" if kind == CommandKind.ADVANCED_LOAD_UP else "pre-heating"
         if run_price < 0:
             return f"{what} while electricity is paid for ({money(run_price)})"
         dearest = max(later, key=lambda t: (price[t], -t), default=None)
@@ -235,7 +238,7 @@ def _reason(
                 f"+{max(extra, 0.0):.1f} kWh stored"
             )
         return f"{what} while electricity is cheap ({money(run_price)})"
-    if kind == SHED:
+    if kind == CommandKind.SHED:
         heat = plan.total_heat()
         cheaper = next((t for t in later if price[t] < run_price - margin and heat[t] > _EPS), None)
         stored = plan.soc_kwh[first]
@@ -290,7 +293,7 @@ def plan_to_commands(
     else:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
     if not supports_advanced_load_up:
-        kinds = [LOAD_UP if k == ADVANCED_LOAD_UP else k for k in kinds]
+        kinds = [CommandKind.LOAD_UP if k == CommandKind.ADVANCED_LOAD_UP else k for k in kinds]
     if times is None:
         step = timedelta(hours=problem.step_hours)
         times = [start + k * step for k in range(problem.n + 1)]
@@ -303,7 +306,7 @@ def plan_to_commands(
         if t < problem.n and kinds[t] == kinds[first]:
             continue
         kind = kinds[first]
-        wh = round(1000 * sum(heat[first:t])) if kind == ADVANCED_LOAD_UP else None
+        wh = round(1000 * sum(heat[first:t])) if kind == CommandKind.ADVANCED_LOAD_UP else None
         commands.append(
             Command(
                 kind=kind,
