@@ -47,6 +47,12 @@ def test_check_bytes_zero_the_running_sums(data: bytes) -> None:
     assert _fletcher_sums(data + checksum(data)) == (0, 0)
 
 
+@pytest.mark.parametrize("fill", [0x00, 0xFE, 0xFF])
+def test_check_bytes_of_the_largest_frames(fill: int) -> None:
+    data = bytes((0x08, 0x02, 0x10, 0x00)) + bytes((fill,)) * 4096  # header + 4096-byte payload
+    assert _fletcher_sums(data + checksum(data)) == (0, 0)
+
+
 @given(st.integers(0x0800, 0x09FF), st.binary(max_size=300), st.binary(max_size=10))
 def test_frame_round_trip(msg_type: int, payload: bytes, tail: bytes) -> None:
     raw = Frame(msg_type, payload).serialize()

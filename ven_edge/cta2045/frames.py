@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from itertools import accumulate
 
 #: First check-byte accumulator seed and modulus of the Fletcher variant (docs/cta2045.md §3).
 CHECKSUM_SEED = 0xAA
@@ -84,11 +85,12 @@ class LengthError(FrameError):
 
 def checksum(data: bytes | bytearray | memoryview) -> bytes:
     """Return the two check bytes K1 K2 for ``data`` (header and payload), docs/cta2045.md §3."""
-    c0 = CHECKSUM_SEED
-    c1 = 0
-    for byte in data:
-        c0 = (c0 + byte) % CHECKSUM_MODULUS
-        c1 = (c1 + c0) % CHECKSUM_MODULUS
+    # The first sum after each byte is the seed plus the running total of the bytes, and the
+    # second sum is the total of those: reduced modulo 255 once at the end, the same sums as
+    # reducing after every byte, summed in C rather than a Python loop per byte.
+    running = list(accumulate(data, initial=CHECKSUM_SEED))
+    c0 = running[-1] % CHECKSUM_MODULUS
+    c1 = (sum(running) - CHECKSUM_SEED) % CHECKSUM_MODULUS
     k1 = 255 - ((c0 + c1) % CHECKSUM_MODULUS)
     k2 = 255 - ((c0 + k1) % CHECKSUM_MODULUS)
     return bytes((k1, k2))
