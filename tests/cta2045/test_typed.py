@@ -20,7 +20,7 @@ from ven_edge.cta2045.encodings import (
     ResponseCode,
 )
 from ven_edge.cta2045.errors import FieldValueError
-from ven_edge.cta2045.frames import Frame
+from ven_edge.cta2045.frames import Frame, NakReason
 from ven_edge.cta2045.message import Message
 from ven_edge.cta2045.table import MESSAGES, MessageSpec
 
@@ -159,3 +159,11 @@ def test_a_built_message_is_decoded_only_when_read() -> None:
     assert shed.duration_s == 648  # rounded up to 2·18² s (docs/cta2045.md §8.2)
     assert shed == decode(shed.frame)
     assert hash(shed) == hash(decode(shed.frame))
+
+
+def test_link_frames_built_and_decoded_alike() -> None:
+    built = messages.link_nak(NakReason.CHECKSUM_ERROR)
+    assert built == decode(b"\x15\x03")
+    assert dict(built.fields) == {"reason": 3, "reason_name": "CHECKSUM_ERROR"}
+    assert dict(messages.link_ack().fields) == {}
+    assert messages.link_ack().msg_type == "06"

@@ -71,7 +71,7 @@ def decode(data: LinkFrame | bytes | bytearray) -> Message:
     if isinstance(data, LinkAck):
         return Message(LINK_ACK, data, {})
     if isinstance(data, LinkNak):
-        return Message(LINK_NAK, data, {"reason": data.reason, "reason_name": data.reason_name})
+        return Message(LINK_NAK, data)  # its fields are the reason byte and its name
     return _decode_frame(data)
 
 

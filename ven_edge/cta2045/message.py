@@ -16,7 +16,14 @@ from types import MappingProxyType
 from typing import Any, ClassVar, NoReturn
 
 from ven_edge.cta2045 import table
-from ven_edge.cta2045.frames import LINK_ACK_MSB, LINK_NAK_MSB, Frame, LinkAck, LinkFrame
+from ven_edge.cta2045.frames import (
+    LINK_ACK_MSB,
+    LINK_NAK_MSB,
+    Frame,
+    LinkAck,
+    LinkFrame,
+    LinkNak,
+)
 
 LINK_ACK = "link_ack"
 LINK_NAK = "link_nak"
@@ -101,10 +108,13 @@ class Message:
         return fields
 
     def _decode_fields(self) -> dict[str, object]:
+        frame = self.frame
+        if isinstance(frame, LinkNak):
+            return {"reason": frame.reason, "reason_name": frame.reason_name}
         spec = table.BY_NAME.get(self.name)
-        if spec is None or not isinstance(self.frame, Frame):
-            return {}  # link ACK, and the type query: no fields (a link NAK gets them at once)
-        return spec.layout.decode(self.frame.payload[len(spec.opcodes) :])
+        if spec is None or not isinstance(frame, Frame):
+            return {}  # a link ACK
+        return spec.layout.decode(frame.payload[len(spec.opcodes) :])
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: name, msg_type, opcode1, opcode2 and fields."""
