@@ -47,6 +47,11 @@ def test_check_bytes_zero_the_running_sums(data: bytes) -> None:
     assert _fletcher_sums(data + checksum(data)) == (0, 0)
 
 
+@given(st.binary(min_size=10, max_size=16))
+def test_check_bytes_either_side_of_the_short_cut(data: bytes) -> None:
+    assert _fletcher_sums(data + checksum(data)) == (0, 0)
+
+
 @pytest.mark.parametrize("fill", [0x00, 0xFE, 0xFF])
 def test_check_bytes_of_the_largest_frames(fill: int) -> None:
     data = bytes((0x08, 0x02, 0x10, 0x00)) + bytes((fill,)) * 4096  # header + 4096-byte payload
