@@ -183,7 +183,7 @@ def _encode(name: str, values: Mapping[str, object]) -> LinkFrame:
             raise MessageEncodeError(f"field reason must be a byte, got {reason!r}")
         return LinkNak(reason)
     spec = spec_named(name)
-    unknown = set(values) - set(spec.keys)
+    unknown = values.keys() - spec.layout.key_set
     if spec.msg_type is None:  # the type query: any type, no payload
         unknown.discard("msg_type")
         raw_type = values.get("msg_type")

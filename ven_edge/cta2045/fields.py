@@ -490,6 +490,9 @@ class Layout:
     repeated: Repeated | None = None
     _fixed_size: int = field(init=False, default=0)
     _lengths: tuple[int, ...] = field(init=False, default=())
+    _keys: tuple[str, ...] = field(init=False, default=())
+    #: The keys as a set, for the check of unknown keys on every encode.
+    key_set: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
         if self.optional and self.repeated:
@@ -500,14 +503,16 @@ class Layout:
             sizes.append(sizes[-1] + group.size)
         object.__setattr__(self, "_fixed_size", fixed_size)
         object.__setattr__(self, "_lengths", () if self.repeated else tuple(sizes))
-
-    @property
-    def keys(self) -> tuple[str, ...]:
         keys = [k for f in self.fixed for k in f.keys]
         keys += [k for group in self.optional for f in group.fields for k in f.keys]
         if self.repeated:
             keys.append(self.repeated.key)
-        return tuple(keys)
+        object.__setattr__(self, "_keys", tuple(keys))
+        object.__setattr__(self, "key_set", frozenset(keys))
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self._keys
 
     def lengths(self) -> tuple[int, ...]:
         """Accepted data lengths when fixed (empty for a repeated run)."""
