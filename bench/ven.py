@@ -448,7 +448,7 @@ async def dr_frames_in_an_event() -> dict[str, Any]:
     from ven_edge.cta2045 import messages
     from ven_edge.daemon import Daemon
     from ven_edge.heater_port import UcmHeaterPort
-    from ven_edge.rule_planner import plan_by_rules
+    from ven_edge.plan.rule_planner import plan_by_rules
     from ven_edge.signals import SignalInterval, SignalTimeline
     from ven_edge.store import StateStore
 

@@ -90,8 +90,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "ven_edge.plan.",
             "ven_edge.signal_profile",
-            "ven_edge.exact_planner",
-            "ven_edge.rule_planner",
             "ven_edge.command_policy",
             "ven_edge.heater_commands",
             "ven_edge.household",

@@ -17,8 +17,8 @@ import pytest
 
 from ven_edge.control import CommandKind, Delivery, DeviceView, Outcome, SendCommand
 from ven_edge.daemon import Daemon
+from ven_edge.plan.rule_planner import plan_by_rules
 from ven_edge.ports import HeaterDetails
-from ven_edge.rule_planner import plan_by_rules
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.status_model import HeaterLinkHealth
 from ven_edge.store import StateStore

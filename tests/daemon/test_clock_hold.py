@@ -26,8 +26,8 @@ from ven_edge.control import (
 )
 from ven_edge.daemon import HOUSEHOLD_DOC, Daemon, DaemonSettings
 from ven_edge.household import DrawForecast, Household, default_profile
+from ven_edge.plan.rule_planner import plan_by_rules
 from ven_edge.ports import GridLabels, HeaterDetails
-from ven_edge.rule_planner import plan_by_rules
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.status_model import DeviceInfo, HeaterLinkHealth, VtnHealth
 from ven_edge.store import StateStore

@@ -9,8 +9,8 @@ import pytest
 
 from ven_edge.config import parse_config
 from ven_edge.control import CommandKind, ControlPlan, DeviceView, PlanInputs
-from ven_edge.exact_planner import ExactPlanner
 from ven_edge.plan.builder import PlannerConfig
+from ven_edge.plan.exact_planner import ExactPlanner
 from ven_edge.plan.grid import step_bounds
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.run import planner_for

@@ -21,9 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ven_edge.control import DeviceView, PlanInputs, PlannedCommand
-from ven_edge.exact_planner import ExactPlanner
 from ven_edge.plan.builder import BuildError, PlannerConfig, _minimum, resample_prices
-from ven_edge.rule_planner import (
+from ven_edge.plan.exact_planner import ExactPlanner
+from ven_edge.plan.rule_planner import (
     _SIMPLE_WORDS,
     ALERT_COMMANDS,
     MIN_SEGMENT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ven_edge.control import CommandKind, DeviceView, PlanInputs
-from ven_edge.rule_planner import MIN_SEGMENT, plan_by_rules, probe, segments
+from ven_edge.plan.rule_planner import MIN_SEGMENT, plan_by_rules, probe, segments
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 T0 = datetime(2026, 1, 14, 0, 0, tzinfo=UTC)

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from ven_edge.control import CommandKind, DeviceView, PlanInputs
-from ven_edge.exact_planner import DEFAULT_LOSS_PER_HOUR, ExactPlanner
 from ven_edge.plan.builder import PlannerConfig
+from ven_edge.plan.exact_planner import DEFAULT_LOSS_PER_HOUR, ExactPlanner
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Problem, Source
+from ven_edge.plan.rule_planner import MIN_SEGMENT
 from ven_edge.plan.scheduler import schedule
 from ven_edge.plan.tank_costs import with_holding_cost
-from ven_edge.rule_planner import MIN_SEGMENT
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 T0 = datetime(2026, 2, 17, 12, 0, tzinfo=UTC)
