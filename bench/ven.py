@@ -308,8 +308,9 @@ async def vtn_return() -> dict[str, list[float]]:
     until each link's first successful poll. Two links watch the same outages: the gateway's
     (probing at most one poll interval apart while the VTN is down) and, as the baseline, the
     same link with its exponential backoff uncapped by the poll interval (up to 300 s)."""
-    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.oadr3.client import VtnClient
     from ven_edge.oadr3.link import LinkTiming, VtnLink
+    from ven_edge.oadr3.vtnhttp import VtnSettings
 
     class UncappedLink(VtnLink):
         def _failed(self, reason: str, *, vtn_down: bool) -> float:
@@ -642,8 +643,7 @@ class BenchHeater:
         return self._view
 
     async def send(self, command: Any) -> Any:
-        from ven_edge.command_policy import Delivery
-        from ven_edge.control import Outcome
+        from ven_edge.command_policy import Delivery, Outcome
 
         return Delivery(Outcome.ACCEPTED)
 
@@ -774,8 +774,9 @@ def usage_body(n: int, start: datetime) -> dict[str, Any]:
 async def outbox_stall(count: int) -> tuple[LoopWatch, float, float]:
     """(b) ``count`` reports queued during an outage (a minute's worth per loop step, as the
     report loop queues them), then delivered to the returning VTN."""
-    from ven_edge.oadr3.client import VtnClient, VtnSettings
-    from ven_edge.oadr3.reports import ReportOutbox
+    from ven_edge.oadr3.client import VtnClient
+    from ven_edge.oadr3.outbox import ReportOutbox
+    from ven_edge.oadr3.vtnhttp import VtnSettings
     from ven_edge.store import StateStore
 
     now = datetime.now(UTC)
@@ -822,7 +823,8 @@ async def webhook_stall(count: int) -> tuple[LoopWatch, float]:
     webhook; each is applied, handed to the daemon (which saves the signals) and re-planned."""
     from aiohttp import web
 
-    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.oadr3.client import VtnClient
+    from ven_edge.oadr3.vtnhttp import VtnSettings
     from ven_edge.oadr3.webhook import WebhookReceiver
     from ven_edge.store import StateStore
 

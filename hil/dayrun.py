@@ -31,15 +31,8 @@ from pathlib import Path
 from hil.heater import HeaterConfig, SimulatedHeater
 from hil.scenarios import build_thermal_model, heater_config_for
 from hil.tank import DEFAULT_VALVE_C
-from ven_edge.control import (
-    CommandKind,
-    Controller,
-    DeviceView,
-    Outcome,
-    PlanInputs,
-    Planner,
-    SendCommand,
-)
+from ven_edge.command_policy import Outcome
+from ven_edge.control import CommandKind, Controller, DeviceView, PlanInputs, Planner, SendCommand
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.encodings import AppNakReason
 from ven_edge.signals import SignalInterval, SignalTimeline

@@ -31,9 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from ven_edge.command_policy import CommandPolicy, PolicySettings, Wanted
-from ven_edge.command_policy import Delivery as Delivery
-from ven_edge.command_policy import Outcome as Outcome
+from ven_edge.command_policy import CommandPolicy, Delivery, Outcome, PolicySettings, Wanted
 from ven_edge.signals import SignalTimeline
 
 # Operational-state codes that mean the customer opted out (docs/cta2045.md §8.3).

@@ -38,12 +38,12 @@ from typing import Any, Final
 from ven_edge import __version__
 from ven_edge.clock import Clock
 from ven_edge.clocksync import AlwaysSynchronised, ClockSync
+from ven_edge.command_policy import Outcome
 from ven_edge.control import (
     CommandKind,
     Controller,
     ControlPlan,
     ControlSettings,
-    Outcome,
     PlanInputs,
     Planner,
     SendCommand,

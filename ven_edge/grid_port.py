@@ -18,9 +18,12 @@ from aiohttp import web
 
 from ven_edge.config import VtnConfig
 from ven_edge.control import DeviceView
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.link import LinkTiming, VtnLink
-from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
+from ven_edge.oadr3.outbox import ReportOutbox
+from ven_edge.oadr3.readings import DeviceReadings
+from ven_edge.oadr3.reports import ReportScheduler
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.oadr3.webhook import WebhookReceiver
 from ven_edge.ports import GridLabels
 from ven_edge.signals import SignalTimeline

@@ -14,8 +14,9 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+from ven_edge.command_policy import Delivery, Outcome
 from ven_edge.config import HeaterConfig
-from ven_edge.control import CommandKind, Delivery, DeviceView, Outcome, SendCommand
+from ven_edge.control import CommandKind, DeviceView, SendCommand
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.encodings import ResponseCode
 from ven_edge.cta2045.link import LinkBusy

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ven_edge.control import Delivery, DeviceView, SendCommand
+from ven_edge.command_policy import Delivery
+from ven_edge.control import DeviceView, SendCommand
 from ven_edge.signals import SignalTimeline
 from ven_edge.status_model import DeviceInfo, HeaterLinkHealth, VtnHealth
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ven_edge.control import CommandKind, Delivery, DeviceView, Outcome, SendCommand
+from ven_edge.command_policy import Delivery, Outcome
+from ven_edge.control import CommandKind, DeviceView, SendCommand
 from ven_edge.daemon import Daemon
 from ven_edge.plan.rule_planner import plan_by_rules
 from ven_edge.ports import HeaterDetails

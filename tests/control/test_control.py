@@ -8,14 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ven_edge.command_policy import PolicySettings
+from ven_edge.command_policy import Outcome, PolicySettings
 from ven_edge.control import (
     CommandKind,
     Controller,
     ControlPlan,
     ControlSettings,
     DeviceView,
-    Outcome,
     PlannedCommand,
     PlanStep,
 )

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ven_edge.command_policy import Outcome
 from ven_edge.control import (
     CommandKind,
     Controller,
     ControlPlan,
     DeviceView,
-    Outcome,
     PlannedCommand,
     same_energy,
 )

@@ -20,7 +20,8 @@ from hil.sim import Simulator
 from hil.thermal import ThermalControls, ThermalState
 from tests.conftest import wait_for
 from tests.e2e.harness import heater_on_pty, make_config, running_daemon
-from ven_edge.control import CommandKind, Outcome
+from ven_edge.command_policy import Outcome
+from ven_edge.control import CommandKind
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.daemon import Daemon
 from ven_edge.heater_port import UcmHeaterPort

@@ -19,14 +19,8 @@ from hil.heater import Event, HeaterConfig
 from hil.sim import Simulator
 from tests.conftest import wait_for
 from tests.e2e.harness import heater_on_pty, make_config, running_daemon
-from ven_edge.control import (
-    CommandKind,
-    ControlPlan,
-    Outcome,
-    PlanInputs,
-    PlannedCommand,
-    SendCommand,
-)
+from ven_edge.command_policy import Outcome
+from ven_edge.control import CommandKind, ControlPlan, PlanInputs, PlannedCommand, SendCommand
 from ven_edge.daemon import Daemon
 from ven_edge.heater_port import SET_POINT_DOC, UcmHeaterPort
 from ven_edge.run import Parts

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ven_edge.control import DeviceView, Outcome, SendCommand
+from ven_edge.command_policy import Outcome
+from ven_edge.control import DeviceView, SendCommand
 from ven_edge.ports import HeaterDetails
 from ven_edge.status_model import HeaterLinkHealth
 

@@ -15,15 +15,8 @@ from pathlib import Path
 import pytest
 
 from ven_edge.clocksync import SystemClockSync, _Timex
-from ven_edge.control import (
-    CommandKind,
-    ControlPlan,
-    Delivery,
-    DeviceView,
-    Outcome,
-    PlanInputs,
-    SendCommand,
-)
+from ven_edge.command_policy import Delivery, Outcome
+from ven_edge.control import CommandKind, ControlPlan, DeviceView, PlanInputs, SendCommand
 from ven_edge.daemon import HOUSEHOLD_DOC, Daemon, DaemonSettings
 from ven_edge.household import DrawForecast, Household, default_profile
 from ven_edge.plan.rule_planner import plan_by_rules

@@ -8,7 +8,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ven_edge.control import ControlPlan, DeviceView, Outcome, PlanInputs, SendCommand
+from ven_edge.command_policy import Outcome
+from ven_edge.control import ControlPlan, DeviceView, PlanInputs, SendCommand
 from ven_edge.daemon import PLAN_DOC, SIGNALS_DOC, Daemon, timeline_from_json
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.store import StateStore

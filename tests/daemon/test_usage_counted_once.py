@@ -12,7 +12,8 @@ import pytest
 
 from ven_edge.control import DeviceView
 from ven_edge.grid_port import VtnGridPort
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.store import StateStore
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)

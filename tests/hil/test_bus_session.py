@@ -8,7 +8,8 @@ from hil import virtual_time
 from hil.bus import HalfDuplexBus
 from hil.heater import Event
 from hil.sim import run_simulator
-from ven_edge.control import CommandKind, Outcome, SendCommand
+from ven_edge.command_policy import Outcome
+from ven_edge.control import CommandKind, SendCommand
 from ven_edge.cta2045.link import LinkTimers
 from ven_edge.cta2045.ucm import UcmConfig, UcmSession
 from ven_edge.heater_port import UcmHeaterPort
