@@ -15,12 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ven_edge.oadr3 import models
 from ven_edge.oadr3.timefmt import TimeFormatError, format_datetime, parse_datetime
-from ven_edge.oadr3.timing import event_span
 from vtn_lite.auth import Principal
 from vtn_lite.errors import bad_request, conflict, forbidden, not_found
 from vtn_lite.storage import IndexFields, Query, Store, StoredObject
+from vtn_lite.wire import models
+from vtn_lite.wire.timing import event_span
 
 KINDS = ("PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE")
 # Scopes per operation, from the 3.1.0 YAML security requirements (docs/openadr3.md §1.2).

@@ -2,8 +2,8 @@
 
 User Guide 3.1.0 §7.3-§7.4: an interval with its own start begins there; one without follows on
 the end of the one before (the first begins at the event's start). Both the event's overall span
-(:mod:`ven_edge.oadr3.timing`) and the timeline's interval spans (:mod:`ven_edge.oadr3.timeline`)
-are this walk. Pydantic-free, so the daemon can use it.
+(vtn_lite's ``wire.timing``, on its pydantic models) and the timeline's interval spans
+(:mod:`ven_edge.oadr3.timeline`) are this walk. Pydantic-free, so the daemon can use it.
 """
 
 from __future__ import annotations

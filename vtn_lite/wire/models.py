@@ -1,4 +1,4 @@
-"""OpenADR 3.1.0 wire models (pydantic v2), shared by the VEN client and vtn_lite.
+"""OpenADR 3.1.0 wire models (pydantic v2): what vtn_lite validates requests with and writes.
 
 Schema names and fields follow ``oadr3.1.0.yaml`` (components/schemas). Attributes are
 snake_case; the wire names (camelCase, ``programID``, ``URL``) are aliases.

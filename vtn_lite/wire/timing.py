@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ven_edge.oadr3.models import EventRequest, IntervalPeriod
 from ven_edge.oadr3.spans import follow_on_spans
 from ven_edge.oadr3.timefmt import ZERO_DURATION, Duration, is_now
+from vtn_lite.wire.models import EventRequest, IntervalPeriod
 
 
 @dataclass(frozen=True, slots=True)
