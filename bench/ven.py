@@ -470,7 +470,7 @@ async def dr_frames_in_an_event() -> dict[str, Any]:
             stop = asyncio.Event()
             running = asyncio.create_task(daemon.run(stop))
             try:
-                await wait_for(lambda: heater.view().connected, 20, "commissioning")
+                await wait_for(lambda: heater.device().ready, 20, "commissioning")
                 before = len(sim.received)
                 start = clock.now()
                 minute = timedelta(minutes=1)
@@ -631,16 +631,26 @@ class BenchHeater:
     """A heater that accepts everything (the daemon's HeaterPort, no serial line)."""
 
     def __init__(self) -> None:
-        from ven_edge.control import DeviceView
+        from ven_edge.cta2045.device import DeviceSnapshot, LinkHealth
+        from ven_edge.units import f_to_c
 
-        self._view = DeviceView(connected=True, stored_kwh=6.0, capacity_kwh=10.0, tank_temp_f=125)
+        self._device = DeviceSnapshot(
+            stored_energy_wh=6000,
+            energy_capacity_wh=10000,
+            present_temperature_c=f_to_c(125),
+            commissioned=True,
+            link=LinkHealth(connected=True),
+        )
 
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
-    def view(self) -> Any:
-        return self._view
+    def device(self) -> Any:
+        return self._device
+
+    def commands(self) -> str:
+        return "basic"
 
     async def send(self, command: Any) -> Any:
         from ven_edge.command_policy import Delivery, Outcome
@@ -704,7 +714,7 @@ def plan_on_the_loop_ms(count: int, seconds: int) -> float:
 
     planner = planner_for(parse_config({"heater": {"model": str(MODEL)}}))
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    inputs = PlanInputs(now, price_day(count, seconds, now), BenchHeater().view())
+    inputs = PlanInputs(now, price_day(count, seconds, now), BenchHeater().device())
     start = time.perf_counter()
     planner(inputs)
     return 1000 * (time.perf_counter() - start)

@@ -67,7 +67,7 @@ async def quiet_gateway(sim: Simulator, tmp_path: Path) -> AsyncIterator[Parts]:
     async with running_daemon(config) as parts:
         daemon = parts.daemon
         # Commissioned and the first temperature reads done: from here on the line is quiet.
-        await wait_for(lambda: daemon.heater.details().set_point_f is not None, 10, "set point")
+        await wait_for(lambda: daemon.heater.device().set_point_c is not None, 10, "set point")
         yield parts
 
 
@@ -102,7 +102,7 @@ async def test_after_an_unplug_the_heater_goes_back_to_the_planned_critical_peak
         assert isinstance(heater, UcmHeaterPort)
         daemon.set_signals(event_now(daemon, 2, "simple-2"))
         await wait_for(lambda: sim.heater.event is Event.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
-        assert heater.view().commissionings == 1
+        assert heater.device().commissionings == 1
 
         def noisy_line_after_replug(snapshot: DeviceSnapshot) -> None:
             # Armed the moment the heater is commissioned again, before the control loop runs:
@@ -115,7 +115,7 @@ async def test_after_an_unplug_the_heater_goes_back_to_the_planned_critical_peak
         # Unplugged: the heater loses power and with it the event.
         sim.hang_up(reopen_after=1.0)
         sim.heater.event = Event.NONE
-        await wait_for(lambda: heater.view().commissionings == 2, LIMIT_S, "reopened")
+        await wait_for(lambda: heater.device().commissionings == 2, LIMIT_S, "reopened")
         await wait_for(lambda: sim.heater.event is Event.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
         assert sim.faults.link_naks == 0
         assert outcomes(daemon, CommandKind.CRITICAL_PEAK)[1] is Outcome.FAILED
@@ -135,12 +135,12 @@ async def test_an_app_nak_blocks_the_command_until_the_heaters_state_changes(
         assert sim.heater.event is Event.NONE
         # The heater reports the same state: the refusal holds.
         assert (await heater.session.operational_state()).ok
-        assert daemon.heater.view().op_state == 0
+        assert daemon.heater.device().operational_state == 0
         assert await daemon.control_step() is None
         # The heater starts heating (state 1): what it refused may be possible now.
         tank.heating = True
         assert (await heater.session.operational_state()).ok
-        assert daemon.heater.view().op_state == 1
+        assert daemon.heater.device().operational_state == 1
         await wait_for(lambda: sim.heater.event is Event.SHED, LIMIT_S, "Shed")
         await wait_for(lambda: len(outcomes(daemon, CommandKind.SHED)) == 2, LIMIT_S, "App ACK")
         assert outcomes(daemon, CommandKind.SHED) == [Outcome.REJECTED, Outcome.ACCEPTED]

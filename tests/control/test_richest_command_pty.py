@@ -51,14 +51,15 @@ async def gateway(sim: Simulator, tmp_path: Path, **heater: Any) -> AsyncIterato
     async with running_daemon(config) as parts:
         assert isinstance(parts.heater, UcmHeaterPort)
         fixed_plan(parts.daemon, None)
-        await wait_for(lambda: parts.heater.details().set_point_f is not None, 10, "set point")
+        await wait_for(lambda: parts.heater.device().set_point_c is not None, 10, "set point")
         yield parts
 
 
 def commands_field(parts: Parts) -> Callable[[], str | None]:
     def text() -> str | None:
-        device = parts.heater.details().device
-        return None if device is None else device.commands
+        # The page shows the choice with the heater's Device Information, once it is known.
+        known = parts.heater.device().device_info is not None
+        return parts.heater.commands() if known else None
 
     return text
 
@@ -86,9 +87,9 @@ async def test_a_refused_advanced_load_up_falls_back_to_basic_and_says_so(
         await wait_for(lambda: sim.heater.event is Event.LOAD_UP, LIMIT_S, "Basic Load Up")
         assert "advanced_load_up refused with response code 1" in sim.heater.log
         assert commands_field(parts)() == "basic (Advanced Load Up refused: NOT_IMPLEMENTED)"
-        device = parts.daemon.snapshot().device
-        assert device is not None
-        assert device.as_json()["commands"] == commands_field(parts)()
+        device = parts.daemon.snapshot().as_json()["device"]
+        assert isinstance(device, dict)
+        assert device["commands"] == commands_field(parts)()
         assert "refused Advanced Load Up" in caplog.text
         # For the rest of the session: the next load-up goes straight out as Basic.
         sim.faults.refuse_alu = 0
@@ -112,8 +113,14 @@ async def test_with_a_mixing_valve_the_set_point_is_raised_and_restored_at_the_s
         await wait_for(lambda: sim.heater.set_point_f == 120, LIMIT_S, "the user's set point")
         port = parts.heater
         assert isinstance(port, UcmHeaterPort)
+        # The raise is forgotten in memory first, then on disk (the store writes on its thread).
         await wait_for(lambda: not port.raised, LIMIT_S, "the restore recorded")
-        assert StateStore(tmp_path / "state").load(SET_POINT_DOC)["raised_c"] is None
+        store = StateStore(tmp_path / "state")
+        await wait_for(
+            lambda: store.load(SET_POINT_DOC) == {"user_c": pytest.approx(48.89), "raised_c": None},
+            LIMIT_S,
+            "the restore persisted",
+        )
         # Never above the configured maximum, whatever happened in between.
         raises = [line for line in sim.heater.log if line.startswith("set point")]
         assert raises == ["set point 131 F", "set point 120 F"]

@@ -32,7 +32,9 @@ async def test_persisted_event_is_resumed_on_the_heater_within_5_s(tmp_path: Pat
                 lambda: sim.heater.event is Event.SHED, RESUME_LIMIT_S, "Shed on the heater"
             )
             assert took < RESUME_LIMIT_S
-            await wait_for(lambda: parts.daemon.heater.view().op_state in (2, 4), 5, "op state")
+            await wait_for(
+                lambda: parts.daemon.heater.device().operational_state in (2, 4), 5, "op state"
+            )
             snap = parts.daemon.snapshot()
             assert snap.heater.mode == "saving"
             assert snap.events.current is not None
@@ -45,7 +47,7 @@ async def test_without_signals_the_heater_stays_normal(tmp_path: Path) -> None:
     async with heater_on_pty(tmp_path) as sim:
         config = make_config(tmp_path, sim.path)
         async with running_daemon(config) as parts:
-            await wait_for(lambda: parts.daemon.heater.view().connected, 5, "commissioning")
+            await wait_for(lambda: parts.daemon.heater.device().ready, 5, "commissioning")
             assert sim.heater.event is Event.NONE
             assert parts.daemon.sent == []
 

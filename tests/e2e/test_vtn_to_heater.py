@@ -31,7 +31,7 @@ async def test_event_by_poll_then_cancelled_by_delete(tmp_path: Path) -> None:
     async with demo_vtn(tmp_path) as vtn, heater_on_pty(tmp_path) as sim:
         config = make_config(tmp_path, sim.path, vtn_url=vtn.base_url, poll_interval_s=POLL_S)
         async with running_daemon(config) as parts, UtilityDriver(vtn.base_url) as utility:
-            await wait_for(lambda: parts.daemon.heater.view().connected, 5, "commissioning")
+            await wait_for(lambda: parts.daemon.heater.device().ready, 5, "commissioning")
             await wait_for(
                 lambda: parts.grid is not None and parts.grid.health().ven_id is not None,
                 POLL_S + 2,
@@ -69,7 +69,7 @@ async def test_event_by_webhook_reaches_the_heater_at_once(tmp_path: Path) -> No
         )
         async with running_daemon(config) as parts, UtilityDriver(vtn.base_url) as utility:
             assert parts.grid is not None
-            await wait_for(lambda: parts.daemon.heater.view().connected, 5, "commissioning")
+            await wait_for(lambda: parts.daemon.heater.device().ready, 5, "commissioning")
             link = parts.grid.link  # type: ignore[attr-defined]
             await wait_for(lambda: link.health.subscribed, 5, "webhook subscription")
             program = await utility.program()

@@ -32,7 +32,7 @@ def test_heater_port_commissions_and_sheds_over_the_bus_with_spec_timers() -> No
                 outcome = await port.send(SendCommand(CommandKind.SHED, 600, "test"))
                 assert outcome.outcome is Outcome.ACCEPTED
                 assert sim.heater.event is Event.SHED
-                assert port.view().connected
+                assert port.device().ready
             finally:
                 await port.stop()
         # Everything crossed the line: frames in both directions, at 19,200 baud.

@@ -53,7 +53,6 @@ from ven_edge.plan.tank_costs import (
     normal_mode,
 )
 from ven_edge.signal_profile import Profile, winner_profile
-from ven_edge.units import f_to_c
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +156,9 @@ class ExactPlanner:
             return None
         device = inputs.device
         state = DeviceState(
-            stored_wh=None if device.stored_kwh is None else device.stored_kwh * 1000.0,
-            capacity_wh=None if device.capacity_kwh is None else device.capacity_kwh * 1000.0,
-            tank_c=None if device.tank_temp_f is None else f_to_c(device.tank_temp_f),
+            stored_wh=device.stored_energy_wh,
+            capacity_wh=device.energy_capacity_wh,
+            tank_c=device.present_temperature_c,
         )
         problem = build_problem(
             inputs.signals, state, self.config, inputs.now, self.model, prices=profile,
