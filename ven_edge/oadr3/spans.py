@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from ven_edge.oadr3.timefmt import Duration
+from ven_edge.oadr3.timefmt import IsoDuration
 
 
 def follow_on_spans(
-    first_start: datetime, periods: Iterable[tuple[datetime | None, Duration | None]]
+    first_start: datetime, periods: Iterable[tuple[datetime | None, IsoDuration | None]]
 ) -> list[tuple[datetime, datetime | None]]:
     """``(start, end)`` of each interval given as ``(own start or None, duration)``.
 

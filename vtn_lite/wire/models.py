@@ -28,7 +28,7 @@ from pydantic import (
 
 from ven_edge.oadr3.operations import operation_name
 from ven_edge.oadr3.timefmt import (
-    Duration,
+    IsoDuration,
     format_datetime,
     format_duration,
     parse_datetime,
@@ -54,7 +54,7 @@ OadrDateTime: TypeAlias = Annotated[
     PlainSerializer(format_datetime, return_type=str),
 ]
 OadrDuration: TypeAlias = Annotated[
-    Duration,
+    IsoDuration,
     BeforeValidator(_to_duration),
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema({"type": "string", "format": "duration"}),
