@@ -55,7 +55,7 @@ from openadr3_client import BlClient  # noqa: E402
 
 from bench._measure import percentile, status_mib  # noqa: E402
 from hil.dayrun import HourPrice, load_prices, lp_optimum, simulate_day  # noqa: E402
-from hil.heater import Event  # noqa: E402
+from hil.heater import DrEvent  # noqa: E402
 from hil.sim import Simulator, run_simulator  # noqa: E402
 from tests.conftest import free_port, wait_for  # noqa: E402
 from ven_edge.config import parse_config  # noqa: E402
@@ -170,10 +170,10 @@ async def event_latencies(
     for _ in range(runs):
         start = time.perf_counter()
         event = await asyncio.to_thread(utility.create, 1)
-        await wait_for(lambda: sim.heater.event is Event.SHED, limit_s, "Shed", POLL_EVERY_S)
+        await wait_for(lambda: sim.heater.event is DrEvent.SHED, limit_s, "Shed", POLL_EVERY_S)
         out.append(time.perf_counter() - start)
         await asyncio.to_thread(utility.delete, event)
-        await wait_for(lambda: sim.heater.event is Event.NONE, limit_s, "End Shed", POLL_EVERY_S)
+        await wait_for(lambda: sim.heater.event is DrEvent.NONE, limit_s, "End Shed", POLL_EVERY_S)
         await asyncio.sleep(0.2)
     return out
 
@@ -189,7 +189,7 @@ async def direct_latencies(path: Path, sim: Simulator, runs: int) -> list[float]
         for _ in range(runs):
             start = time.perf_counter()
             sending = asyncio.create_task(session.shed(3600))
-            await wait_for(lambda: sim.heater.event is Event.SHED, 5, "Shed", POLL_EVERY_S)
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, 5, "Shed", POLL_EVERY_S)
             out.append(time.perf_counter() - start)
             await sending
             await session.end_shed()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from hil.sim import Simulator
 from hil.thermal import ThermalControls, ThermalState
 from tests.conftest import wait_for
@@ -84,7 +84,7 @@ async def test_a_burst_of_link_naks_delays_the_command_but_never_cancels_it(
         # 0x03 is retried by the link itself (four tries a request); 0x06 is not.
         sim.faults.link_nak_code, sim.faults.link_naks = code, count
         daemon.set_signals(event_now(daemon, 2, "simple-2"))
-        await wait_for(lambda: sim.heater.event is Event.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
+        await wait_for(lambda: sim.heater.event is DrEvent.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
         assert sim.faults.link_naks == 0
         sent = outcomes(daemon, CommandKind.CRITICAL_PEAK)
         assert sent[:2] == [Outcome.FAILED, Outcome.FAILED]
@@ -101,7 +101,7 @@ async def test_after_an_unplug_the_heater_goes_back_to_the_planned_critical_peak
         daemon, heater = parts.daemon, parts.heater
         assert isinstance(heater, UcmHeaterPort)
         daemon.set_signals(event_now(daemon, 2, "simple-2"))
-        await wait_for(lambda: sim.heater.event is Event.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
+        await wait_for(lambda: sim.heater.event is DrEvent.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
         assert heater.device().commissionings == 1
 
         def noisy_line_after_replug(snapshot: DeviceSnapshot) -> None:
@@ -114,9 +114,9 @@ async def test_after_an_unplug_the_heater_goes_back_to_the_planned_critical_peak
         unsubscribe = heater.session.on_change(noisy_line_after_replug)
         # Unplugged: the heater loses power and with it the event.
         sim.hang_up(reopen_after=1.0)
-        sim.heater.event = Event.NONE
+        sim.heater.event = DrEvent.NONE
         await wait_for(lambda: heater.device().commissionings == 2, LIMIT_S, "reopened")
-        await wait_for(lambda: sim.heater.event is Event.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
+        await wait_for(lambda: sim.heater.event is DrEvent.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
         assert sim.faults.link_naks == 0
         assert outcomes(daemon, CommandKind.CRITICAL_PEAK)[1] is Outcome.FAILED
 
@@ -132,7 +132,7 @@ async def test_an_app_nak_blocks_the_command_until_the_heaters_state_changes(
         daemon.set_signals(event_now(daemon, 1, "simple-1"))
         await wait_for(lambda: bool(outcomes(daemon, CommandKind.SHED)), LIMIT_S, "the App NAK")
         assert outcomes(daemon, CommandKind.SHED) == [Outcome.REJECTED]
-        assert sim.heater.event is Event.NONE
+        assert sim.heater.event is DrEvent.NONE
         # The heater reports the same state: the refusal holds.
         assert (await heater.session.operational_state()).ok
         assert daemon.heater.device().operational_state == 0
@@ -141,6 +141,6 @@ async def test_an_app_nak_blocks_the_command_until_the_heaters_state_changes(
         tank.heating = True
         assert (await heater.session.operational_state()).ok
         assert daemon.heater.device().operational_state == 1
-        await wait_for(lambda: sim.heater.event is Event.SHED, LIMIT_S, "Shed")
+        await wait_for(lambda: sim.heater.event is DrEvent.SHED, LIMIT_S, "Shed")
         await wait_for(lambda: len(outcomes(daemon, CommandKind.SHED)) == 2, LIMIT_S, "App ACK")
         assert outcomes(daemon, CommandKind.SHED) == [Outcome.REJECTED, Outcome.ACCEPTED]
