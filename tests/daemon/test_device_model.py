@@ -4,19 +4,16 @@ its °F and kWh from the same values."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.daemon.test_daemon_off_loop import Clock
+from tests.daemon.test_daemon_off_loop import Heater as StubHeater
 from tests.devices import answering
-from ven_edge.command_policy import Outcome
-from ven_edge.control import ControlPlan, PlanInputs, SendCommand
+from ven_edge.control import ControlPlan, PlanInputs
 from ven_edge.cta2045.device import DeviceInformationReply, DeviceSnapshot
 from ven_edge.daemon import Daemon
 from ven_edge.store import StateStore
 from ven_edge.units import c_to_f, f_to_c
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 #: A tank temperature whose °F form does not convert back to the same float (48.7 °C is
 #: 119.66 °F, which converts back to 48.699999999999996 °C).
@@ -33,31 +30,12 @@ HEATER = answering(
 )
 
 
-class Heater:
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
+class Heater(StubHeater):
     def device(self) -> DeviceSnapshot:
         return HEATER
 
     def commands(self) -> str:
         return "Advanced Load Up"
-
-    async def send(self, command: SendCommand) -> Outcome:
-        return Outcome.ACCEPTED
-
-    def set_listener(self, callback: object) -> None: ...
-
-
-class Clock:
-    speed = 1.0
-
-    def now(self) -> datetime:
-        return T0
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(0)
 
 
 class Recorder:
