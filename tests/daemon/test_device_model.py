@@ -4,6 +4,7 @@ its °F and kWh from the same values."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.daemon.test_daemon_off_loop import Clock
@@ -78,6 +79,9 @@ def test_the_page_converts_the_same_values_at_its_edge(tmp_path: Path) -> None:
         "stored_pct": 12.0,
         "power_w": 450,
     }
+    # The JSON text is what it was: floats where floats were written.
+    assert '"power_w": 450.0' in json.dumps(heater)
+    assert '"stored_kwh": 1.23' in json.dumps(heater)
     assert doc["device"] == {
         "vendor_id": 0x0A05,
         "device_type": 3,

@@ -177,7 +177,8 @@ class HeaterStatus:
             set_point_c=device.set_point_c,
             stored_wh=device.stored_energy_wh,
             capacity_wh=device.energy_capacity_wh,
-            power_w=device.power_w,
+            # A float, as the JSON has always carried it ("power_w": 450.0).
+            power_w=None if device.power_w is None else float(device.power_w),
         )
 
     @property
