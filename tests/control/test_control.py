@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -138,6 +139,10 @@ def test_failed_send_is_retried_after_the_retry_delay() -> None:
 def test_disconnected_heater_gets_nothing() -> None:
     c = Controller(plan=shed_plan())
     assert c.step(T0, DeviceSnapshot()) is None
+    # The port is open but the heater has not answered commissioning (or fell silent).
+    silent = replace(answering(operational_state=0), commissioned=False)
+    assert not silent.ready
+    assert c.step(T0, silent) is None
 
 
 def test_rejected_command_is_not_repeated_until_the_plan_moves_on() -> None:
