@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 AUTHENTICATOR_KEY: web.AppKey[Authenticator] = web.AppKey("authenticator", Authenticator)
 AUTH_LIMITER_KEY: web.AppKey[AuthRateLimiter] = web.AppKey("auth_limiter", AuthRateLimiter)
+# Told the client id of every authenticated request (the console's check-ins, docs/console.md).
+CHECKIN_KEY: web.AppKey[Callable[[str], None]] = web.AppKey("checkin")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -76,6 +78,9 @@ def principal_of(request: web.Request) -> Principal:
     principal = request.app[AUTHENTICATOR_KEY].principal(token.strip())
     if principal is None:
         raise ApiError(401, "the bearer token is unknown or has expired")
+    checkin = request.app.get(CHECKIN_KEY)
+    if checkin is not None:
+        checkin(principal.client_id)
     return principal
 
 
