@@ -67,7 +67,7 @@ def member_config(
     poll_interval_s: float,
     report_cadence_s: float,
 ) -> Any:
-    home = workdir / f"ven-{index}"
+    home = workdir / str(index)
     return parse_config(
         {
             "vtn": {
@@ -113,9 +113,9 @@ async def running_fleet(
         try:
             for index in range(1, count + 1):
                 kwargs: dict[str, Any] = {} if sim_clock is None else {"clock": sim_clock}
-                (workdir / f"ven-{index}").mkdir(parents=True, exist_ok=True)
+                (workdir / str(index)).mkdir(parents=True, exist_ok=True)
                 sim = await stack.enter_async_context(
-                    run_simulator(workdir / f"ven-{index}" / "heater", **kwargs)
+                    run_simulator(workdir / str(index) / "heater", **kwargs)
                 )
                 config = member_config(
                     index,

@@ -114,7 +114,7 @@ class UserDirectory:
     def __init__(self, path: Path | None, users: tuple[ConsoleUser, ...] = ()) -> None:
         self._path = path
         self._users = {user.name: user for user in users}
-        self._stamp: float | None = None
+        self._stamp: tuple[int, int, int] | None = None
         # Same work for an unknown name as for a known one: the answer time tells nothing.
         self._decoy = hash_secret(secrets.token_urlsafe(16), n=2**14)
 
@@ -122,7 +122,9 @@ class UserDirectory:
         if self._path is None:
             return
         try:
-            stamp = self._path.stat().st_mtime_ns
+            info = self._path.stat()
+            # The inode too: write_users replaces the file, and mtimes are coarse.
+            stamp = (info.st_mtime_ns, info.st_ino, info.st_size)
         except FileNotFoundError:
             self._users, self._stamp = {}, None
             return

@@ -1,0 +1,115 @@
+"""``vtn-lite users add|remove|list`` and the users file the server reads."""
+
+from __future__ import annotations
+
+import io
+import stat
+from pathlib import Path
+
+import pytest
+
+from vtn_lite.cli import main
+from vtn_lite.config import load_config
+from vtn_lite.console.users import UserDirectory, read_users
+
+
+def run(monkeypatch: pytest.MonkeyPatch, *argv: str, stdin: str = "") -> int:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    return main(list(argv))
+
+
+def test_add_list_remove(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "vtn.toml"
+    config.write_text('[console]\nenabled = true\nusers_file = "ops.json"\n')
+    args = ("--config", str(config))
+    assert (
+        run(
+            monkeypatch,
+            "users",
+            "add",
+            "alice",
+            "--role",
+            "dispatcher",
+            "--password-stdin",
+            *args,
+            stdin="correct horse\n",
+        )
+        == 0
+    )
+    assert (
+        run(
+            monkeypatch,
+            "users",
+            "add",
+            "bob",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            *args,
+            stdin="battery staple\n",
+        )
+        == 0
+    )
+    path = tmp_path / "ops.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "correct horse" not in path.read_text()
+    capsys.readouterr()
+    assert run(monkeypatch, "users", "list", *args) == 0
+    assert capsys.readouterr().out.splitlines() == ["alice\tdispatcher", "bob\tviewer"]
+    directory = UserDirectory(path)
+    assert directory.check("alice", "correct horse") is not None
+    assert directory.check("alice", "wrong horse") is None
+    assert run(monkeypatch, "users", "remove", "alice", *args) == 0
+    assert [u.name for u in read_users(path)] == ["bob"]
+    assert directory.get("alice") is None  # the server sees the change without a restart
+    assert run(monkeypatch, "users", "remove", "alice", *args) == 1
+    loaded = load_config(config)
+    assert loaded.console is not None and loaded.console.users_file == str(path)
+
+
+def test_short_passwords_and_odd_names_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "vtn.toml"
+    config.write_text("")
+    args = ("--config", str(config))
+    assert (
+        run(
+            monkeypatch,
+            "users",
+            "add",
+            "alice",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            *args,
+            stdin="short\n",
+        )
+        == 1
+    )
+    assert (
+        run(
+            monkeypatch,
+            "users",
+            "add",
+            "<b>x</b>",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            *args,
+            stdin="long enough\n",
+        )
+        == 1
+    )
+    assert not (tmp_path / "console-users.json").exists()
+
+
+def test_the_console_is_off_unless_configured(tmp_path: Path) -> None:
+    config = tmp_path / "vtn.toml"
+    config.write_text('[console]\nusers_file = "x.json"\n')
+    assert load_config(config).console is None
+    config.write_text("[console]\nenabled = true\nwindow = -1\n")
+    with pytest.raises(ValueError, match="window"):
+        load_config(config)
