@@ -143,6 +143,7 @@ async def run_demo(
     fleet: int = 0,
 ) -> None:
     from hil.clock import AcceleratedClock
+    from hil.fleet import running_fleet
     from hil.heater import COMM_TIMEOUT_S, HeaterConfig
     from hil.scenarios import build_thermal_model
     from hil.sim import run_simulator
@@ -150,9 +151,8 @@ async def run_demo(
     from ven_edge.grid_port import WEBHOOK_PATH
     from ven_edge.run import Parts, serve
     from vtn_lite.auth import Principal
-    from vtn_lite.prices import import_prices
-    from hil.fleet import running_fleet
     from vtn_lite.console.settings import ConsoleSettings
+    from vtn_lite.prices import import_prices
     from vtn_lite.server import demo_config, running_vtn
 
     stop = stop or asyncio.Event()  # shared with the fleet, so Ctrl-C stops it too

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hil.clock import AcceleratedClock
 from hil.sim import Simulator, run_simulator
-from ven_edge.clock import Clock
 from ven_edge.config import parse_config
 from ven_edge.run import Parts, serve
 
@@ -99,7 +99,7 @@ async def running_fleet(
     secret: str = DEMO_SECRET,
     poll_interval_s: float = 10.0,
     report_cadence_s: float = 60.0,
-    clock: Clock | None = None,
+    clock: AcceleratedClock | None = None,
     stop: asyncio.Event | None = None,
 ) -> AsyncIterator[list[Member]]:
     """``count`` gateways, each on a simulated heater of its own, until the block ends."""
@@ -134,8 +134,9 @@ async def running_fleet(
 
                 task = asyncio.create_task(serve(config, clock=clock, stop=stop, started=started))
                 tasks.append(task)
+                waiting: set[asyncio.Future[Any]] = {task, ready}
                 done, _ = await asyncio.wait(
-                    {task, ready}, timeout=START_LIMIT_S, return_when="FIRST_COMPLETED"
+                    waiting, timeout=START_LIMIT_S, return_when="FIRST_COMPLETED"
                 )
                 if task in done:
                     task.result()  # raises what went wrong

@@ -19,7 +19,9 @@ def q(times: list[float], now: float) -> float:
 
 def test_a_vens_never_seen_scores_zero_and_is_offline() -> None:
     status = quality_of([], 1000.0, window=WINDOW, default_interval=DEFAULT)
-    assert status.quality == 0.0 and not status.online and status.last is None
+    assert status.quality == 0.0
+    assert not status.online
+    assert status.last is None
 
 
 def test_one_check_in_is_full_quality_then_decays_without_dividing_by_zero() -> None:
@@ -59,7 +61,8 @@ def test_requests_of_one_poll_count_once() -> None:
     for offset in (0.0, 0.1, 0.3, 60.0, 60.2, 120.0):
         tracker.seen("ven", 1000.0 + offset)
     status = tracker.status("ven", 1120.0)
-    assert status.received == 3 and status.interval == 60.0
+    assert status.received == 3
+    assert status.interval == 60.0
     assert tracker.take_dirty() == [("ven", 1120.0)]
     assert tracker.take_dirty() == []
 
@@ -73,3 +76,13 @@ def test_quality_is_always_a_share(times: list[float], now: float, window: float
     status = quality_of(sorted(times), now, window=window, default_interval=DEFAULT)
     assert 0.0 <= status.quality <= 1.0
     assert status.expected >= 1.0
+
+
+def test_the_cheap_online_check_agrees_with_the_status() -> None:
+    tracker = CheckinTracker(window=WINDOW, default_interval=DEFAULT, merge_s=2.0)
+    for at in (0.0, 50.0, 130.0, 170.0, 260.0):
+        tracker.seen("ven", at)
+    for now in (260.0, 400.0, 500.0, 540.0, 600.0, 10_000.0):
+        assert tracker.online("ven", now) == tracker.status("ven", now).online, now
+    assert not tracker.online("never", 0.0)
+    assert not tracker.online(None, 0.0)

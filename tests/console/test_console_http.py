@@ -20,7 +20,9 @@ async def test_login_sets_a_strict_httponly_cookie_and_shows_the_vens(tmp_path: 
         response = await login(http, vtn.url, *DISPATCHER)
         assert response.status == 303
         cookie = response.headers["Set-Cookie"]
-        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console/" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+        assert "Path=/console/" in cookie
         assert "Secure" not in cookie  # plain http in the demo
         async with http.get(f"{vtn.url}/console/vens") as page:
             assert page.status == 200
@@ -88,14 +90,16 @@ async def test_a_form_without_its_csrf_token_is_refused(tmp_path: Path) -> None:
 
 
 async def test_the_login_form_needs_its_token_too(tmp_path: Path) -> None:
-    async with console_vtn(tmp_path) as vtn, aiohttp.ClientSession(cookie_jar=jar()) as http:
-        async with http.post(
+    async with (
+        console_vtn(tmp_path) as vtn,
+        aiohttp.ClientSession(cookie_jar=jar()) as http,
+        http.post(
             f"{vtn.url}/console/login", data={"user": "operator", "password": "operator-demo"}
-        ) as refused:
-            assert refused.status == 403
-            assert "Set-Cookie" not in refused.headers or "vtn_console=" not in refused.headers.get(
-                "Set-Cookie", ""
-            )
+        ) as refused,
+    ):
+        assert refused.status == 403
+        cookies = refused.headers.getall("Set-Cookie", [])
+        assert not [c for c in cookies if c.startswith("vtn_console=")]  # no session
 
 
 async def test_a_viewer_sees_but_cannot_dispatch(tmp_path: Path) -> None:
@@ -105,7 +109,8 @@ async def test_a_viewer_sees_but_cannot_dispatch(tmp_path: Path) -> None:
         await login(http, vtn.url, *VIEWER)
         async with http.get(f"{vtn.url}/console/vens") as page:
             text = await page.text()
-            assert "ven-a" in text and "Dispatch" not in text
+            assert "ven-a" in text
+            assert "Dispatch" not in text
             token = csrf_of(text)  # the logout form's
         async with http.get(f"{vtn.url}/console/dispatch") as form_page:
             assert form_page.status == 403
@@ -126,20 +131,22 @@ async def test_a_viewer_sees_but_cannot_dispatch(tmp_path: Path) -> None:
 
 async def test_wrong_passwords_make_the_account_wait_longer_each_time(tmp_path: Path) -> None:
     now = [1_000_000.0]
-    async with console_vtn(tmp_path, clock=lambda: now[0]) as vtn:
-        async with aiohttp.ClientSession(cookie_jar=jar()) as http:
-            statuses = [(await login(http, vtn.url, "operator", "wrong")).status for _ in range(4)]
-            assert statuses == [401, 401, 401, 401]
-            # The 4th failure costs a wait: even the right password is not checked now.
-            locked = await login(http, vtn.url, *DISPATCHER)
-            assert locked.status == 429
-            assert int(locked.headers["Retry-After"]) >= 1
-            now[0] += 1.5
-            assert (await login(http, vtn.url, "operator", "wrong")).status == 401
-            now[0] += 1.5  # the 5th failure doubled the wait to 2 s
-            assert (await login(http, vtn.url, *DISPATCHER)).status == 429
-            now[0] += 1.0
-            assert (await login(http, vtn.url, *DISPATCHER)).status == 303
+    async with (
+        console_vtn(tmp_path, clock=lambda: now[0]) as vtn,
+        aiohttp.ClientSession(cookie_jar=jar()) as http,
+    ):
+        statuses = [(await login(http, vtn.url, "operator", "wrong")).status for _ in range(4)]
+        assert statuses == [401, 401, 401, 401]
+        # The 4th failure costs a wait: even the right password is not checked now.
+        locked = await login(http, vtn.url, *DISPATCHER)
+        assert locked.status == 429
+        assert int(locked.headers["Retry-After"]) >= 1
+        now[0] += 1.5
+        assert (await login(http, vtn.url, "operator", "wrong")).status == 401
+        now[0] += 1.5  # the 5th failure doubled the wait to 2 s
+        assert (await login(http, vtn.url, *DISPATCHER)).status == 429
+        now[0] += 1.0
+        assert (await login(http, vtn.url, *DISPATCHER)).status == 303
 
 
 async def test_a_refused_event_is_not_stored_and_each_error_is_by_its_field(tmp_path: Path) -> None:
@@ -205,7 +212,8 @@ async def test_an_overlapping_event_of_the_same_type_asks_for_confirmation(tmp_p
         again = {**form, "event_name": "second", "value": "2"}
         async with http.post(f"{vtn.url}/console/dispatch", data=again) as warned:
             text = await warned.text()
-            assert 'id="overlap"' in text and "first (SIMPLE) overlaps for ven-a" in text
+            assert 'id="overlap"' in text
+            assert "first (SIMPLE) overlaps for ven-a" in text
         assert len(vtn.vtn.operator_objects("EVENT")) == 1
         async with http.post(
             f"{vtn.url}/console/dispatch", data={**again, "confirm": "yes"}
@@ -241,7 +249,8 @@ async def test_names_with_markup_are_shown_as_text(tmp_path: Path) -> None:
             async with http.get(f"{vtn.url}{path}") as page:
                 text = await page.text()
                 assert page.status == 200, path
-                assert "<script>alert" not in text and "<img src=x" not in text, path
+                assert "<script>alert" not in text, path
+                assert "<img src=x" not in text, path
                 assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text, path
 
 
@@ -269,7 +278,56 @@ async def test_authenticated_api_requests_are_check_ins(tmp_path: Path) -> None:
                     assert polled.status == 200
                 now[0] += 60
         status = console_state.tracker.status("ven_client", now[0])
-        assert status.last == 2_000_120.0 and status.received == 3 and status.observed
+        assert status.last == 2_000_120.0
+        assert status.received == 3
+        assert status.observed
         assert status.interval == 60.0
         console_state.flush_checkins()
         assert vtn.vtn.load_checkins() == {"ven_client": 2_000_120.0}
+
+
+async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> None:
+    async with console_vtn(tmp_path) as vtn, aiohttp.ClientSession(cookie_jar=jar()) as http:
+        program_id = program(vtn.vtn)
+        ven = register(vtn.vtn, "ven-a", "ven_client")
+        changes: list[str] = []
+        vtn.vtn.listeners.append(
+            lambda operation, stored: changes.append(f"{operation} {stored.kind}")
+        )
+        await login(http, vtn.url, *DISPATCHER)
+        token = csrf_of(await dispatch_page(http, vtn.url))
+        async with http.post(
+            f"{vtn.url}/console/vens/{ven}/groups", data={"csrf": token, "groups": "north, south"}
+        ) as granted:
+            assert granted.status == 200
+        assert vtn.vtn.stored("VEN", ven).targets == ("north", "south")  # type: ignore[union-attr]
+        form = {"csrf": token, "program": program_id, "payload_type": "SIMPLE", "value": "1",
+                "start_mode": "now", "duration": "60", "target_mode": "group", "group": "north",
+                "event_name": "peak"}  # fmt: skip
+        async with http.post(f"{vtn.url}/console/dispatch", data=form) as sent:
+            assert "stored for north" in await sent.text()
+        [event] = vtn.vtn.operator_objects("EVENT")
+        async with http.get(f"{vtn.url}/console/events/{event.id}/edit") as edit_page:
+            text = await edit_page.text()
+            assert 'value="peak"' in text
+            assert 'value="60"' in text
+        edited = {**form, "value": "2", "start_mode": "at", "tz_offset": "0",
+                  "start_at": vtn.vtn.operator_event(event.id)["intervalPeriod"]["start"][:16],  # type: ignore[index]
+                  "confirm": "yes"}  # fmt: skip
+        async with http.post(f"{vtn.url}/console/events/{event.id}/edit", data=edited) as saved:
+            assert saved.status == 200, await saved.text()
+        body = vtn.vtn.operator_event(event.id)
+        assert body is not None
+        assert body["intervals"][0]["payloads"][0]["values"] == [2]
+        async with http.get(f"{vtn.url}/console/fragments/vens/{ven}/events") as timeline:
+            assert "SIMPLE 2" in await timeline.text()
+        async with http.post(
+            f"{vtn.url}/console/events/{event.id}/cancel", data={"csrf": "wrong"}
+        ) as refused:
+            assert refused.status == 403
+        async with http.post(
+            f"{vtn.url}/console/events/{event.id}/cancel", data={"csrf": token}
+        ) as cancelled:
+            assert cancelled.status == 200
+        assert vtn.vtn.operator_objects("EVENT") == []
+        assert changes == ["UPDATE VEN", "CREATE EVENT", "UPDATE EVENT", "DELETE EVENT"]

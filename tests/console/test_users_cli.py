@@ -66,7 +66,8 @@ def test_add_list_remove(
     assert directory.get("alice") is None  # the server sees the change without a restart
     assert run(monkeypatch, "users", "remove", "alice", *args) == 1
     loaded = load_config(config)
-    assert loaded.console is not None and loaded.console.users_file == str(path)
+    assert loaded.console is not None
+    assert loaded.console.users_file == str(path)
 
 
 def test_short_passwords_and_odd_names_are_refused(

@@ -14,8 +14,8 @@ import sys
 import time
 import urllib.request
 from http.cookiejar import CookieJar
-from urllib.parse import urlencode
 from pathlib import Path
+from urllib.parse import urlencode
 
 from tests.conftest import REPO_ROOT, free_port
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Final
 
 #: Gaps kept per VEN to estimate its interval (about a day at 5-minute polls).
@@ -42,7 +43,7 @@ class CheckinStatus:
 
 def observed_interval(times: list[float]) -> float | None:
     """Mean of the middle half of the gaps (robust to outages and to jittery polling)."""
-    gaps = sorted(later - earlier for earlier, later in zip(times, times[1:], strict=False))
+    gaps = sorted(later - earlier for earlier, later in pairwise(times))
     if not gaps:
         return None
     cut = len(gaps) // 4
@@ -90,6 +91,7 @@ class CheckinTracker:
         self._max_clients = max_clients
         self._times: dict[str, deque[float]] = {}
         self._dirty: dict[str, float] = {}
+        self._intervals: dict[str, float] = {}  # cache, dropped at each new check-in
         self.revision = 0
 
     def load(self, last_seen: dict[str, float]) -> None:
@@ -106,12 +108,25 @@ class CheckinTracker:
         if times and now - times[-1] < self.merge_s:
             return  # the same poll: token, programs, events, reports
         times.append(now)
+        self._intervals.pop(client_id, None)
         self._dirty[client_id] = now
         self.revision += 1
 
     def status(self, client_id: str | None, now: float) -> CheckinStatus:
         times = list(self._times.get(client_id, ())) if client_id else []
         return quality_of(times, now, window=self.window, default_interval=self.default_interval)
+
+    def online(self, client_id: str | None, now: float) -> bool:
+        """As ``status(...).online``, cheaply enough to filter 10,000 VENs per page view."""
+        times = self._times.get(client_id) if client_id else None
+        if not times:
+            return False
+        interval = self._intervals.get(client_id)  # type: ignore[arg-type]
+        if interval is None:
+            measured = observed_interval(list(times))
+            interval = measured if measured and measured > 0 else self.default_interval
+            self._intervals[client_id] = interval  # type: ignore[index]
+        return now - times[-1] <= ONLINE_INTERVALS * interval
 
     def take_dirty(self) -> list[tuple[str, float]]:
         dirty, self._dirty = self._dirty, {}

@@ -20,6 +20,11 @@ def ven_target(ven_id: str) -> str:
     return f"{VEN_TARGET_PREFIX}{ven_id}"
 
 
+def ven_of_target(target: str) -> str | None:
+    """The VEN id of a per-VEN target, None for any other target."""
+    return target.removeprefix(VEN_TARGET_PREFIX) if target.startswith(VEN_TARGET_PREFIX) else None
+
+
 @dataclass(frozen=True, slots=True)
 class ReportValue:
     payload_type: str
@@ -58,7 +63,7 @@ def report_values(body: dict[str, Any]) -> list[ReportValue]:
                 kind, values = payload.get("type"), payload.get("values")
                 if not isinstance(kind, str) or kind in QUALIFIERS or not values:
                     continue
-                found.append(ReportValue(kind, values[0], units.get(kind), at))
+                found.append(ReportValue(kind, values[0], units.get(kind), str(at)))
     return found
 
 
@@ -73,15 +78,26 @@ class VenDirectory:
         self.vens: dict[str, VenEntry] = {}
         self.last_reports: dict[str, dict[str, ReportValue]] = {}
         self.revision = 0
+        self._ven_changes = 0  # VEN objects only: reports do not reorder the list
+        self._sorted: tuple[int, list[VenEntry]] | None = None
+
+    def by_name(self) -> list[VenEntry]:
+        """All VENs sorted by name (kept until the next change)."""
+        if self._sorted is None or self._sorted[0] != self._ven_changes:
+            self._sorted = (self._ven_changes, sorted(self.vens.values(), key=lambda v: v.name))
+        return self._sorted[1]
 
     def seed(self, vens: list[StoredObject], reports: list[StoredObject]) -> None:
         for ven in vens:
             self._put_ven(ven)
+        self._ven_changes += 1
         for report in reports:
             self._put_report(report)
+        self.revision += 1
 
     def on_change(self, operation: str, stored: StoredObject) -> None:
         if stored.kind == "VEN":
+            self._ven_changes += 1
             if operation == "DELETE":
                 self.vens.pop(stored.id, None)
             else:

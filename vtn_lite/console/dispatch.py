@@ -213,10 +213,10 @@ def _span(body: dict[str, Any], now: datetime) -> tuple[datetime, datetime | Non
 
 def payload_types(body: Mapping[str, Any]) -> set[str]:
     return {
-        payload.get("type")
+        payload["type"]
         for interval in body.get("intervals") or []
         for payload in (interval or {}).get("payloads") or []
-        if isinstance(payload, dict)
+        if isinstance(payload, dict) and isinstance(payload.get("type"), str)
     }
 
 
@@ -245,8 +245,7 @@ def overlaps(body: dict[str, Any], chosen: Iterable[VenEntry], ctx: DispatchCont
             names = ", ".join(v.name for v in hit[:3]) + (
                 f" and {len(hit) - 3} more" if len(hit) > 3 else ""
             )
-            warnings.append(
-                f"{other.get('eventName') or other.get('id')} ({', '.join(sorted(kinds & payload_types(other)))})"
-                f" overlaps for {names}"
-            )
+            shared = ", ".join(sorted(kinds & payload_types(other)))
+            label = other.get("eventName") or other.get("id")
+            warnings.append(f"{label} ({shared}) overlaps for {names}")
     return warnings

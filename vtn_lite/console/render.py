@@ -47,5 +47,5 @@ def _template(name: str) -> Template:
     return Template((TEMPLATES / name).read_text(encoding="utf-8"))
 
 
-def render(name: str, **values: object) -> str:
-    return _template(name).substitute({key: esc(value) for key, value in values.items()})
+def render(template: str, /, **values: object) -> str:
+    return _template(template).substitute({key: esc(value) for key, value in values.items()})

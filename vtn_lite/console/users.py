@@ -54,7 +54,7 @@ def make_user(name: str, password: str, role: str, *, scrypt_n: int = 2**14) -> 
         raise UsersError(f"role must be one of {', '.join(CONSOLE_ROLES)}, not {role!r}")
     if len(password) < MIN_PASSWORD:
         raise UsersError(f"the password must have at least {MIN_PASSWORD} characters")
-    return ConsoleUser(check_name(name), hash_secret(password, n=scrypt_n), role)  # type: ignore[arg-type]
+    return ConsoleUser(check_name(name), hash_secret(password, n=scrypt_n), role)
 
 
 def parse_users(text: str, source: str) -> tuple[ConsoleUser, ...]:

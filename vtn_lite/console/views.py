@@ -8,6 +8,7 @@ Every POST needs the session's CSRF token; dispatching needs the dispatcher role
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,7 +21,15 @@ from aiohttp import web
 
 from vtn_lite.auth import Principal
 from vtn_lite.console.checkins import CheckinStatus, CheckinTracker
-from vtn_lite.console.directory import VenDirectory, VenEntry, numeric, report_values, ven_target
+from vtn_lite.console.directory import (
+    VEN_TARGET_PREFIX,
+    VenDirectory,
+    VenEntry,
+    numeric,
+    report_values,
+    ven_of_target,
+    ven_target,
+)
 from vtn_lite.console.dispatch import (
     PAYLOAD_TYPES,
     DispatchContext,
@@ -140,10 +149,7 @@ def html_page(
             links.append(tag("a", "Dispatch", href="/console/dispatch"))
         nav = join(links, " ")
         who = Safe(
-            f"{esc(session.user)} ({esc(session.role)}) "
-            f'<form method="post" action="/console/logout" class="inline">'
-            f'<input type="hidden" name="csrf" value="{esc(session.csrf)}">'
-            f'<button type="submit">Log out</button></form>'
+            render("logout_form.html", user=session.user, role=session.role, csrf=session.csrf)
         )
     script_tags = Safe(
         '<script src="/console/static/chart.js" defer></script>\n'
@@ -409,22 +415,21 @@ def ven_rows(console: Console, query: Mapping[str, str]) -> Safe:
     q, state, group, page = _filters(query)
     now = console.clock()
     needle = q.casefold()
-    found: list[tuple[VenEntry, CheckinStatus]] = []
-    for ven in console.directory.vens.values():
+    found: list[VenEntry] = []
+    for ven in console.directory.by_name():
         if needle and needle not in ven.name.casefold() and needle != ven.id:
             continue
         if group and group not in ven.targets:
             continue
-        status = console.tracker.status(ven.client_id, now)
-        if state and status.online != (state == "online"):
+        if state and console.tracker.online(ven.client_id, now) != (state == "online"):
             continue
-        found.append((ven, status))
-    found.sort(key=lambda item: item[0].name)
+        found.append(ven)
     size = console.settings.page_size
     pages = max(1, math.ceil(len(found) / size))
     page = min(page, pages)
     rows = []
-    for ven, status in found[(page - 1) * size : page * size]:
+    for ven in found[(page - 1) * size : page * size]:
+        status = console.tracker.status(ven.client_id, now)
         interval = duration_text(status.interval) + ("" if status.observed else " (default)")
         rows.append(
             Safe(
@@ -574,12 +579,7 @@ def ven_events(console: Console, ven: VenEntry, session: Session) -> Safe:
         ]
         actions = Safe("")
         if session.may_dispatch:
-            actions = Safe(
-                tag("a", "edit", href=f"/console/events/{body['id']}/edit")
-                + f'<form method="post" action="/console/events/{esc(body["id"])}/cancel" class="inline">'
-                f'<input type="hidden" name="csrf" value="{esc(session.csrf)}">'
-                '<button type="submit">cancel</button></form>'
-            )
+            actions = Safe(render("cancel_form.html", event_id=body["id"], csrf=session.csrf))
         rows.append(
             Safe(
                 "<tr>"
@@ -610,10 +610,12 @@ async def ven_page(request: web.Request, session: Session) -> web.StreamResponse
     groups_form = Safe("")
     if session.may_dispatch:
         groups_form = Safe(
-            f'<form class="card" method="post" action="/console/vens/{esc(ven.id)}/groups" id="groups">'
-            f'<input type="hidden" name="csrf" value="{esc(session.csrf)}">'
-            + f'<label>Groups (comma-separated) <input name="groups" value="{esc(", ".join(ven.groups))}"></label>'
-            + '<button type="submit">Grant</button></form>'
+            render(
+                "groups_form.html",
+                ven_id=ven.id,
+                csrf=session.csrf,
+                groups=", ".join(ven.groups),
+            )
         )
     body = Safe(
         render(
@@ -669,7 +671,7 @@ async def ven_groups(request: web.Request, session: Session) -> web.StreamRespon
     form = await form_of(request, session, dispatch=True)
     ven = _ven_or_404(console, request.match_info["ven_id"])
     groups = [g.strip() for g in form.get("groups", "").split(",") if g.strip()]
-    own = [t for t in ven.targets if t.startswith("ven:")]
+    own = [t for t in ven.targets if ven_of_target(t)]
     console.vtn.grant_targets(_principal(session), ven.id, [*own, *dict.fromkeys(groups)])
     raise web.HTTPSeeOther(f"/console/vens/{ven.id}")
 
@@ -719,11 +721,7 @@ def dispatch_form(
     warnings = Safe("")
     if result is not None and result.warnings and not result.errors:
         items = join([tag("li", w) for w in result.warnings])
-        warnings = Safe(
-            '<div class="warning" role="alert" id="overlap"><p>Overlapping events of the same type:</p>'
-            f"<ul>{items}</ul>"
-            '<label><input type="checkbox" name="confirm" value="yes"> send it anyway</label></div>'
-        )
+        warnings = Safe(render("overlap.html", items=items))
     mode = form.get("target_mode", "vens")
     start_mode = form.get("start_mode", "now")
     values = {
@@ -837,8 +835,10 @@ def _form_from_event(console: Console, event_id: str) -> dict[str, str]:
     }
     if not targets:
         form["target_mode"] = "all"
-    elif all(t.startswith("ven:") for t in targets):
-        form.update(target_mode="vens", vens=",".join(t[4:] for t in targets))
+    elif all(ven_of_target(t) for t in targets):
+        form.update(
+            target_mode="vens", vens=",".join(t.removeprefix(VEN_TARGET_PREFIX) for t in targets)
+        )
     else:
         form.update(target_mode="group", group=targets[0])
     return form
@@ -874,23 +874,19 @@ async def dispatched(request: web.Request, session: Session) -> web.StreamRespon
     if body is None:
         raise ApiError(404, f"no event {event_id}")
     targets = body.get("targets") or []
-    whom = (
-        "all VENs"
-        if not targets
-        else ", ".join(
-            console.directory.vens[t[4:]].name if t[4:] in console.directory.vens else t
-            for t in targets
-        )
-    )
+    vens = console.directory.vens
+    names = [vens[v].name if (v := ven_of_target(t)) in vens else t for t in targets]
+    whom = ", ".join(names) if names else "all VENs"
+    period = body.get("intervalPeriod") or {}
     text = Safe(
-        tag(
-            "p", f"Event {body.get('eventName')} stored for {whom}.", id="dispatched", role="status"
+        render(
+            "dispatched.html",
+            name=body.get("eventName") or event_id,
+            whom=whom,
+            start=period.get("start", ""),
+            duration=period.get("duration", ""),
+            event_id=event_id,
         )
-        + tag(
-            "p",
-            f"Starts {body.get('intervalPeriod', {}).get('start')} (UTC), lasts {body.get('intervalPeriod', {}).get('duration')}.",
-        )
-        + tag("p", tag("a", "edit", href=f"/console/events/{event_id}/edit"))
     )
     return html_page("Event stored", text, session, page="dispatched")
 
@@ -924,10 +920,8 @@ async def live(request: web.Request, session: Session) -> web.StreamResponse:
     seen = console.revision
     quiet = 0.0
     while not console.stopping.is_set():
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(console.stopping.wait(), LIVE_TICK_S)
-        except TimeoutError:
-            pass
         if console.revision != seen:
             seen = console.revision
             await response.write(f"event: change\ndata: {seen}\n\n".encode())
