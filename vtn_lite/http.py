@@ -78,10 +78,15 @@ def principal_of(request: web.Request) -> Principal:
     principal = request.app[AUTHENTICATOR_KEY].principal(token.strip())
     if principal is None:
         raise ApiError(401, "the bearer token is unknown or has expired")
+    record_checkin(request, principal.client_id)
+    return principal
+
+
+def record_checkin(request: web.Request, client_id: str) -> None:
+    """Tell the console (when it runs) that this client made an authenticated request."""
     checkin = request.app.get(CHECKIN_KEY)
     if checkin is not None:
-        checkin(principal.client_id)
-    return principal
+        checkin(client_id)
 
 
 async def json_body(request: web.Request) -> Any:

@@ -70,7 +70,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # The operator console's last check-in per client, written in batches (docs/console.md).
     """
-    CREATE TABLE ven_checkins (client_id TEXT PRIMARY KEY, last_seen REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS ven_checkins (client_id TEXT PRIMARY KEY, last_seen REAL NOT NULL);
     """,
 )
 

@@ -271,19 +271,21 @@ async def test_authenticated_api_requests_are_check_ins(tmp_path: Path) -> None:
                 },
             ) as got:
                 token = (await got.json())["access_token"]
+            # The token request authenticated the client: a check-in already.
+            assert console_state.tracker.status("ven_client", now[0]).last == 2_000_000.0
             for _ in range(3):
+                now[0] += 60
                 async with http.get(
                     f"{vtn.base_url}/events", headers={"Authorization": f"Bearer {token}"}
                 ) as polled:
                     assert polled.status == 200
-                now[0] += 60
         status = console_state.tracker.status("ven_client", now[0])
-        assert status.last == 2_000_120.0
-        assert status.received == 3
+        assert status.last == 2_000_180.0
+        assert status.received == 4
         assert status.observed
         assert status.interval == 60.0
         console_state.flush_checkins()
-        assert vtn.vtn.load_checkins() == {"ven_client": 2_000_120.0}
+        assert vtn.vtn.load_checkins() == {"ven_client": 2_000_180.0}
 
 
 async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> None:

@@ -203,7 +203,7 @@ def validate_dispatch(form: Mapping[str, str], ctx: DispatchContext) -> Dispatch
     return result
 
 
-def _span(body: dict[str, Any], now: datetime) -> tuple[datetime, datetime | None] | None:
+def event_bounds(body: dict[str, Any], now: datetime) -> tuple[datetime, datetime | None] | None:
     try:
         span = event_span(models.EventRequest.model_validate(body), now)
     except ValidationError:
@@ -223,7 +223,7 @@ def payload_types(body: Mapping[str, Any]) -> set[str]:
 def overlaps(body: dict[str, Any], chosen: Iterable[VenEntry], ctx: DispatchContext) -> list[str]:
     """One line per existing event of the same type overlapping the new one for a chosen VEN."""
     now = datetime.fromtimestamp(ctx.now, tz=UTC)
-    mine = _span(body, now)
+    mine = event_bounds(body, now)
     kinds = payload_types(body)
     if mine is None:
         return []
@@ -232,7 +232,7 @@ def overlaps(body: dict[str, Any], chosen: Iterable[VenEntry], ctx: DispatchCont
     for other in ctx.events:
         if other.get("id") == ctx.except_event or not kinds & payload_types(other):
             continue
-        span = _span(other, now)
+        span = event_bounds(other, now)
         if span is None:
             continue
         ends_before = mine[1] is not None and mine[1] <= span[0]

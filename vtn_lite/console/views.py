@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import math
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from ven_edge.oadr3.timefmt import TimeFormatError, parse_datetime, parse_duration
 from vtn_lite.auth import Principal
 from vtn_lite.console.checkins import CheckinStatus, CheckinTracker
 from vtn_lite.console.directory import (
@@ -34,6 +37,8 @@ from vtn_lite.console.dispatch import (
     PAYLOAD_TYPES,
     DispatchContext,
     DispatchResult,
+    event_bounds,
+    payload_types,
     program_unit,
     validate_dispatch,
 )
@@ -177,6 +182,11 @@ def utc(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def utc_minutes(ts: float) -> str:
+    """``YYYY-MM-DDTHH:MM`` in UTC, as a datetime-local field holds it."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M")
+
+
 def ago(ts: float | None, now: float) -> str:
     if ts is None:
         return ""
@@ -289,8 +299,6 @@ async def console_errors(request: web.Request, handler: Any) -> web.StreamRespon
 def _login_page(
     console: Console, message: str = "", user: str = "", status: int = 200
 ) -> web.Response:
-    import secrets
-
     nonce = secrets.token_urlsafe(24)
     body = Safe(render("login.html", csrf=nonce, message=message, user=user))
     response = html_page("Log in", body, None, page="login", status=status, scripts=False)
@@ -311,8 +319,6 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    import hmac
-
     console = _console(request)
     data = await request.post()
     user = str(data.get("user", ""))[:64]
@@ -565,13 +571,11 @@ def _event_state(start: datetime | None, end: datetime | None, now: datetime) ->
 
 
 def ven_events(console: Console, ven: VenEntry, session: Session) -> Safe:
-    from vtn_lite.console.dispatch import _span, payload_types
-
     now = datetime.fromtimestamp(console.clock(), tz=UTC)
     events = console.vtn.events_for_client(ven.client_id) if ven.client_id else []
     rows = []
     for body in reversed(events[-100:]):
-        span = _span(body, now)
+        span = event_bounds(body, now)
         start, end = span if span else (None, None)
         values = [
             f"{p.get('type')} {', '.join(str(v) for v in p.get('values') or [])}"
@@ -739,14 +743,20 @@ def dispatch_form(
             "target_mode",
         )
     }
-    local_default = datetime.fromtimestamp(console.clock() + 600).strftime("%Y-%m-%dT%H:%M")
+    # Without a value of the operator's own, the start is shown in UTC (tz_offset 0); the page
+    # script moves it to the browser's zone (data-utc) and sets tz_offset to match.
+    start_utc = ""
+    if "start_at" not in form:
+        start_utc = utc_minutes(console.clock() + 600)
+    elif form.get("tz_offset") == "0" and form.get("start_at_utc") == "yes":
+        start_utc = form["start_at"]
     return Safe(
         render(
             "dispatch.html",
             action=action,
             submit=submit,
             csrf=session.csrf,
-            tz_offset=form.get("tz_offset", ""),
+            tz_offset=form.get("tz_offset", "0"),
             warnings=warnings,
             program_options=options(program_choices, chosen_program),
             type_options=options(
@@ -757,7 +767,8 @@ def dispatch_form(
             event_name=form.get("event_name", ""),
             start_now=Safe("checked" if start_mode == "now" else ""),
             start_at_checked=Safe("checked" if start_mode == "at" else ""),
-            start_at=form.get("start_at", local_default),
+            start_at=form.get("start_at", start_utc),
+            start_utc=f"{start_utc}Z" if start_utc else "",
             duration=form.get("duration", "60"),
             randomize=form.get("randomize", ""),
             ven_options=options(
@@ -827,7 +838,8 @@ def _form_from_event(console: Console, event_id: str) -> dict[str, str]:
         "value": str((payload.get("values") or [""])[0]),
         "event_name": body.get("eventName") or "",
         "start_mode": "at",
-        "start_at": str(period.get("start", ""))[:16],
+        "start_at": _utc_start(period.get("start")),
+        "start_at_utc": "yes",
         "tz_offset": "0",
         "duration": str(_minutes(period.get("duration"))),
         "randomize": str(_minutes(period.get("randomizeStart")) or ""),
@@ -845,15 +857,22 @@ def _form_from_event(console: Console, event_id: str) -> dict[str, str]:
 
 
 def _minutes(duration: Any) -> int:
-    from ven_edge.oadr3.timefmt import parse_duration
-
     if not isinstance(duration, str):
         return 0
     try:
         delta = parse_duration(duration).as_timedelta()
-    except Exception:
-        return 0
+    except (TimeFormatError, ValueError, OverflowError):
+        return 0  # a calendar or open-ended duration: the operator types one in
     return int(delta.total_seconds() // 60)
+
+
+def _utc_start(start: Any) -> str:
+    if not isinstance(start, str):
+        return ""
+    try:
+        return utc_minutes(parse_datetime(start).timestamp())
+    except (TimeFormatError, ValueError, OverflowError):
+        return ""
 
 
 @page_handler

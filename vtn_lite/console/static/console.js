@@ -79,6 +79,14 @@ function dispatchForm() {
   if (!offset || !startAt) {
     return;
   }
+  // The server writes times in UTC (tz_offset 0); show them in the browser's zone instead.
+  if (startAt.dataset.utc) {
+    const at = new Date(startAt.dataset.utc);
+    if (!isNaN(at)) {
+      const local = new Date(at.getTime() - at.getTimezoneOffset() * 60000);
+      startAt.value = local.toISOString().slice(0, 16);
+    }
+  }
   const update = () => {
     const local = new Date(startAt.value);
     offset.value = String(local.getTimezoneOffset() || new Date().getTimezoneOffset());
