@@ -5,35 +5,24 @@ their reports arrive. Screenshots go to ``test-artifacts/console/``."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+import pytest
+from playwright.async_api import Browser, Page, expect
 
 from hil.fleet import Member, running_fleet
 from tests.conftest import REPO_ROOT, wait_for
 from tests.console.helpers import DISPATCHER, console_vtn
-from tests.web.test_page_browser import CHROMIUM_ARGS, chromium_path
 from vtn_lite.auth import Principal
+
+# The shared browser fixture lives in the module's event loop.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "console"
 POLL_S = 5.0  # the gateway's shortest poll interval
 LIMIT_S = 60.0  # generous: a loaded machine runs three daemons, a VTN and a browser
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def api_status(http: aiohttp.ClientSession, member: Member) -> dict[str, Any]:

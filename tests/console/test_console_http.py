@@ -52,6 +52,19 @@ def program(vtn_obj: object) -> str:
     return str(vtn_obj.create(BL, "PROGRAM", body)["id"])  # type: ignore[attr-defined]
 
 
+def simple_form(program_id: str, **fields: str) -> dict[str, str]:
+    """A valid dispatch form (SIMPLE 1 now for 30 minutes) with ``fields`` changed."""
+    return {
+        "program": program_id,
+        "payload_type": "SIMPLE",
+        "value": "1",
+        "start_mode": "now",
+        "duration": "30",
+        "target_mode": "vens",
+        **fields,
+    }
+
+
 async def dispatch_page(http: aiohttp.ClientSession, url: str) -> str:
     async with http.get(f"{url}/console/dispatch") as page:
         assert page.status == 200
@@ -63,15 +76,7 @@ async def test_a_form_without_its_csrf_token_is_refused(tmp_path: Path) -> None:
         program_id = program(vtn.vtn)
         ven = register(vtn.vtn, "ven-a", "ven_client")
         await login(http, vtn.url, *DISPATCHER)
-        form = {
-            "program": program_id,
-            "payload_type": "SIMPLE",
-            "value": "1",
-            "start_mode": "now",
-            "duration": "30",
-            "target_mode": "vens",
-            "vens": ven,
-        }
+        form = simple_form(program_id, vens=ven)
         async with http.post(f"{vtn.url}/console/dispatch", data=form) as refused:
             assert refused.status == 403
             assert "security token" in await refused.text()
@@ -114,16 +119,7 @@ async def test_a_viewer_sees_but_cannot_dispatch(tmp_path: Path) -> None:
             token = csrf_of(text)  # the logout form's
         async with http.get(f"{vtn.url}/console/dispatch") as form_page:
             assert form_page.status == 403
-        form = {
-            "csrf": token,
-            "program": program_id,
-            "payload_type": "SIMPLE",
-            "value": "1",
-            "start_mode": "now",
-            "duration": "30",
-            "target_mode": "vens",
-            "vens": ven,
-        }
+        form = simple_form(program_id, csrf=token, vens=ven)
         async with http.post(f"{vtn.url}/console/dispatch", data=form) as refused:
             assert refused.status == 403
         assert vtn.vtn.operator_objects("EVENT") == []
@@ -161,16 +157,7 @@ async def test_a_refused_event_is_not_stored_and_each_error_is_by_its_field(tmp_
             "value": {"value": "4"},
             "duration": {"duration": "ten"},
         }
-        base = {
-            "csrf": token,
-            "program": program_id,
-            "payload_type": "SIMPLE",
-            "value": "1",
-            "start_mode": "now",
-            "duration": "30",
-            "target_mode": "vens",
-            "vens": "x",
-        }
+        base = simple_form(program_id, csrf=token, vens="x")
         for field, change in cases.items():
             form = {**base, "vens": "no-such-ven", **change}
             if field != "vens":
@@ -196,17 +183,7 @@ async def test_an_overlapping_event_of_the_same_type_asks_for_confirmation(tmp_p
         ven = register(vtn.vtn, "ven-a", "ven_client")
         await login(http, vtn.url, *DISPATCHER)
         token = csrf_of(await dispatch_page(http, vtn.url))
-        form = {
-            "csrf": token,
-            "program": program_id,
-            "payload_type": "SIMPLE",
-            "value": "1",
-            "start_mode": "now",
-            "duration": "60",
-            "target_mode": "vens",
-            "vens": ven,
-            "event_name": "first",
-        }
+        form = simple_form(program_id, csrf=token, duration="60", vens=ven, event_name="first")
         async with http.post(f"{vtn.url}/console/dispatch", data=form) as first:
             assert first.status == 200
         again = {**form, "event_name": "second", "value": "2"}
@@ -303,9 +280,14 @@ async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> No
         ) as granted:
             assert granted.status == 200
         assert vtn.vtn.stored("VEN", ven).targets == ("north", "south")  # type: ignore[union-attr]
-        form = {"csrf": token, "program": program_id, "payload_type": "SIMPLE", "value": "1",
-                "start_mode": "now", "duration": "60", "target_mode": "group", "group": "north",
-                "event_name": "peak"}  # fmt: skip
+        form = simple_form(
+            program_id,
+            csrf=token,
+            duration="60",
+            target_mode="group",
+            group="north",
+            event_name="peak",
+        )
         async with http.post(f"{vtn.url}/console/dispatch", data=form) as sent:
             assert "stored for north" in await sent.text()
         [event] = vtn.vtn.operator_objects("EVENT")

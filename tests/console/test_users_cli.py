@@ -18,53 +18,31 @@ def run(monkeypatch: pytest.MonkeyPatch, *argv: str, stdin: str = "") -> int:
     return main(list(argv))
 
 
+def add(monkeypatch: pytest.MonkeyPatch, config: Path, name: str, role: str, password: str) -> int:
+    argv = ("users", "add", name, "--role", role, "--password-stdin", "--config", str(config))
+    return run(monkeypatch, *argv, stdin=f"{password}\n")
+
+
 def test_add_list_remove(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "vtn.toml"
     config.write_text('[console]\nenabled = true\nusers_file = "ops.json"\n')
-    args = ("--config", str(config))
-    assert (
-        run(
-            monkeypatch,
-            "users",
-            "add",
-            "alice",
-            "--role",
-            "dispatcher",
-            "--password-stdin",
-            *args,
-            stdin="correct horse\n",
-        )
-        == 0
-    )
-    assert (
-        run(
-            monkeypatch,
-            "users",
-            "add",
-            "bob",
-            "--role",
-            "viewer",
-            "--password-stdin",
-            *args,
-            stdin="battery staple\n",
-        )
-        == 0
-    )
+    assert add(monkeypatch, config, "alice", "dispatcher", "correct horse") == 0
+    assert add(monkeypatch, config, "bob", "viewer", "battery staple") == 0
     path = tmp_path / "ops.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "correct horse" not in path.read_text()
     capsys.readouterr()
-    assert run(monkeypatch, "users", "list", *args) == 0
+    assert run(monkeypatch, "users", "list", "--config", str(config)) == 0
     assert capsys.readouterr().out.splitlines() == ["alice\tdispatcher", "bob\tviewer"]
     directory = UserDirectory(path)
     assert directory.check("alice", "correct horse") is not None
     assert directory.check("alice", "wrong horse") is None
-    assert run(monkeypatch, "users", "remove", "alice", *args) == 0
+    assert run(monkeypatch, "users", "remove", "alice", "--config", str(config)) == 0
     assert [u.name for u in read_users(path)] == ["bob"]
     assert directory.get("alice") is None  # the server sees the change without a restart
-    assert run(monkeypatch, "users", "remove", "alice", *args) == 1
+    assert run(monkeypatch, "users", "remove", "alice", "--config", str(config)) == 1
     loaded = load_config(config)
     assert loaded.console is not None
     assert loaded.console.users_file == str(path)
@@ -75,35 +53,8 @@ def test_short_passwords_and_odd_names_are_refused(
 ) -> None:
     config = tmp_path / "vtn.toml"
     config.write_text("")
-    args = ("--config", str(config))
-    assert (
-        run(
-            monkeypatch,
-            "users",
-            "add",
-            "alice",
-            "--role",
-            "viewer",
-            "--password-stdin",
-            *args,
-            stdin="short\n",
-        )
-        == 1
-    )
-    assert (
-        run(
-            monkeypatch,
-            "users",
-            "add",
-            "<b>x</b>",
-            "--role",
-            "viewer",
-            "--password-stdin",
-            *args,
-            stdin="long enough\n",
-        )
-        == 1
-    )
+    assert add(monkeypatch, config, "alice", "viewer", "short") == 1
+    assert add(monkeypatch, config, "<b>x</b>", "viewer", "long enough") == 1
     assert not (tmp_path / "console-users.json").exists()
 
 
