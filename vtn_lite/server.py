@@ -38,7 +38,7 @@ from vtn_lite.service import Vtn
 from vtn_lite.storage import Store
 
 if TYPE_CHECKING:
-    from vtn_lite.console.views import Console
+    from vtn_lite.console.state import Console
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,21 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from vtn_lite.console.dispatch_pages import cancel_event, dispatch, dispatched, edit_event
+from vtn_lite.console.live import live, root, static_file
+from vtn_lite.console.login import login, login_form, logout
+from vtn_lite.console.pages import console_errors
 from vtn_lite.console.settings import ConsoleSettings
-from vtn_lite.console.views import CONSOLE_KEY, Console, add_routes, console_errors
+from vtn_lite.console.state import CONSOLE_KEY, Console
+from vtn_lite.console.status_pages import (
+    ven_events_fragment,
+    ven_fragment,
+    ven_groups,
+    ven_page,
+    ven_series,
+    vens_fragment,
+    vens_page,
+)
 from vtn_lite.http import CHECKIN_KEY
 from vtn_lite.service import Vtn
 
@@ -44,3 +57,24 @@ def install(
     app.on_shutdown.append(stop_live)
     app.cleanup_ctx.append(flusher)
     return console
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/console", root)
+    app.router.add_get("/console/", root)
+    app.router.add_get("/console/login", login_form)
+    app.router.add_post("/console/login", login)
+    app.router.add_post("/console/logout", logout)
+    app.router.add_get("/console/vens", vens_page)
+    app.router.add_get("/console/fragments/vens", vens_fragment)
+    app.router.add_get("/console/vens/{ven_id}", ven_page)
+    app.router.add_post("/console/vens/{ven_id}/groups", ven_groups)
+    app.router.add_get("/console/fragments/vens/{ven_id}", ven_fragment)
+    app.router.add_get("/console/fragments/vens/{ven_id}/events", ven_events_fragment)
+    app.router.add_get("/console/api/vens/{ven_id}/series", ven_series)
+    app.router.add_route("*", "/console/dispatch", dispatch)
+    app.router.add_route("*", "/console/events/{event_id}/edit", edit_event)
+    app.router.add_get("/console/dispatched/{event_id}", dispatched)
+    app.router.add_post("/console/events/{event_id}/cancel", cancel_event)
+    app.router.add_get("/console/live", live)
+    app.router.add_get("/console/static/{name}", static_file)
