@@ -266,7 +266,11 @@ async def test_authenticated_api_requests_are_check_ins(tmp_path: Path) -> None:
 
 
 async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> None:
-    async with console_vtn(tmp_path) as vtn, aiohttp.ClientSession(cookie_jar=jar()) as http:
+    now = [1_900_000_000.0]  # 2030-03-17T17:46:40Z
+    async with (
+        console_vtn(tmp_path, clock=lambda: now[0]) as vtn,
+        aiohttp.ClientSession(cookie_jar=jar()) as http,
+    ):
         program_id = program(vtn.vtn)
         ven = register(vtn.vtn, "ven-a", "ven_client")
         changes: list[str] = []
@@ -295,11 +299,16 @@ async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> No
             text = await edit_page.text()
             assert 'value="peak"' in text
             assert 'value="60"' in text
+            assert 'data-utc="2030-03-17T17:46Z"' in text  # shown in the browser's zone
+        now[0] += 1800  # half an hour into the event: its start has passed
         edited = {**form, "value": "2", "start_mode": "at", "tz_offset": "0",
-                  "start_at": vtn.vtn.operator_event(event.id)["intervalPeriod"]["start"][:16],  # type: ignore[index]
-                  "confirm": "yes"}  # fmt: skip
+                  "start_at": "2030-03-17T17:46", "confirm": "yes"}  # fmt: skip
+        moved = {**edited, "start_at": "2030-03-17T17:45"}
+        async with http.post(f"{vtn.url}/console/events/{event.id}/edit", data=moved) as refused:
+            assert refused.status == 400  # a new start in the past
+            assert 'id="start_at_error"' in await refused.text()
         async with http.post(f"{vtn.url}/console/events/{event.id}/edit", data=edited) as saved:
-            assert saved.status == 200, await saved.text()
+            assert saved.status == 200, await saved.text()  # the kept start is fine
         body = vtn.vtn.operator_event(event.id)
         assert body is not None
         assert body["intervals"][0]["payloads"][0]["values"] == [2]
@@ -310,8 +319,11 @@ async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> No
         ) as refused:
             assert refused.status == 403
         async with http.post(
-            f"{vtn.url}/console/events/{event.id}/cancel", data={"csrf": token}
+            f"{vtn.url}/console/events/{event.id}/cancel",
+            data={"csrf": token, "ven": ven},
+            allow_redirects=False,
         ) as cancelled:
-            assert cancelled.status == 200
+            assert cancelled.status == 303
+            assert cancelled.headers["Location"] == f"/console/vens/{ven}"
         assert vtn.vtn.operator_objects("EVENT") == []
         assert changes == ["UPDATE VEN", "CREATE EVENT", "UPDATE EVENT", "DELETE EVENT"]

@@ -42,6 +42,7 @@ class DispatchContext:
     programs: Mapping[str, dict[str, Any]]  # id -> program body
     events: Sequence[dict[str, Any]]  # existing event bodies (overlap warnings)
     except_event: str | None = None  # the event being edited
+    kept_start: float | None = None  # its start, which an edit may keep though it has passed
 
 
 @dataclass(slots=True)
@@ -96,8 +97,11 @@ def _value(payload_type: str, raw: str, errors: dict[str, str]) -> float | int |
     return number
 
 
-def parse_start(form: Mapping[str, str], now: float, errors: dict[str, str]) -> datetime | None:
-    """The start: "now", or the form's local time at the browser's UTC offset."""
+def parse_start(
+    form: Mapping[str, str], now: float, errors: dict[str, str], kept: float | None = None
+) -> datetime | None:
+    """The start: "now", or the form's local time at the browser's UTC offset; ``kept`` (an
+    edited event's start) is taken even when it has passed."""
     if form.get("start_mode", "now") == "now":
         return datetime.fromtimestamp(now, tz=UTC)
     raw = form.get("start_at", "").strip()
@@ -116,7 +120,7 @@ def parse_start(form: Mapping[str, str], now: float, errors: dict[str, str]) -> 
             offset = 0
         naive = naive.replace(tzinfo=timezone(timedelta(minutes=-offset)))
     start = naive.astimezone(UTC)
-    if start.timestamp() < now - PAST_GRACE_S:
+    if start.timestamp() < now - PAST_GRACE_S and start.timestamp() != kept:
         errors["start_at"] = "the start is in the past"
         return None
     return start
@@ -136,7 +140,7 @@ def validate_dispatch(form: Mapping[str, str], ctx: DispatchContext) -> Dispatch
         if not errors.get("payload_type")
         else None
     )
-    start = parse_start(form, ctx.now, errors)
+    start = parse_start(form, ctx.now, errors, ctx.kept_start)
     duration = _int_field(form, "duration", 1, MAX_DURATION_MIN, errors)
     randomize = 0
     if form.get("randomize", "").strip():

@@ -9,7 +9,6 @@ from typing import Any
 from aiohttp import web
 
 from ven_edge.oadr3.timefmt import TimeFormatError, parse_datetime, parse_duration
-from vtn_lite.auth import Principal
 from vtn_lite.console.directory import (
     VEN_TARGET_PREFIX,
     ven_of_target,
@@ -27,6 +26,7 @@ from vtn_lite.console.pages import (
     forbidden_page,
     form_of,
     html_page,
+    operator_principal,
     options,
     page_handler,
     utc_minutes,
@@ -39,14 +39,18 @@ from vtn_lite.errors import ApiError
 log = logging.getLogger(__name__)
 
 
-def operator_principal(session: Session) -> Principal:
-    # Console writes go through the service as business logic, named after the operator.
-    return Principal(f"console:{session.user}", "bl")
-
-
 def _context(console: Console, except_event: str | None = None) -> DispatchContext:
     programs = {p.id: p.body for p in console.vtn.operator_objects("PROGRAM")}
     events = [e.body for e in console.vtn.operator_objects("EVENT")]
+    kept = None
+    if except_event is not None:
+        edited = next((e for e in events if e.get("id") == except_event), None)
+        start = ((edited or {}).get("intervalPeriod") or {}).get("start")
+        if isinstance(start, str):
+            try:  # whole minutes, as the form shows it
+                kept = parse_datetime(start).replace(second=0, microsecond=0).timestamp()
+            except TimeFormatError:
+                kept = None
     return DispatchContext(
         now=console.clock(),
         vens=console.directory.vens,
@@ -54,6 +58,7 @@ def _context(console: Console, except_event: str | None = None) -> DispatchConte
         programs=programs,
         events=events,
         except_event=except_event,
+        kept_start=kept,
     )
 
 
@@ -269,13 +274,12 @@ async def dispatched(request: web.Request, session: Session) -> web.StreamRespon
 @page_handler
 async def cancel_event(request: web.Request, session: Session) -> web.StreamResponse:
     console = console_of(request)
-    await form_of(request, session, dispatch=True)
     event_id = request.match_info["event_id"]
+    form = await form_of(request, session, dispatch=True)
     console.vtn.delete(operator_principal(session), "EVENT", event_id)
     log.info("console: %s cancelled event %s", session.user, event_id)
-    referer = request.headers.get("Referer", "")
+    back = form.get("ven", "")
+    # Back to the VEN page the form was on (pages send no Referer: Referrer-Policy).
     raise web.HTTPSeeOther(
-        "/console/vens"
-        if "/console/vens/" not in referer
-        else referer[referer.index("/console/") :]
+        f"/console/vens/{back}" if back in console.directory.vens else "/console/vens"
     )

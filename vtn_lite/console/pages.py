@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from vtn_lite.auth import Principal
 from vtn_lite.console.render import Safe, join, render, tag
 from vtn_lite.console.sessions import COOKIE, Session
 from vtn_lite.console.state import CONSOLE_KEY, Console
@@ -108,6 +109,11 @@ def options(choices: list[tuple[str, str]], selected: str | set[str]) -> Safe:
     )
 
 
+def operator_principal(session: Session) -> Principal:
+    # Console writes go through the service as business logic, named after the operator.
+    return Principal(f"console:{session.user}", "bl")
+
+
 def console_of(request: web.Request) -> Console:
     return request.app[CONSOLE_KEY]
 
@@ -147,7 +153,8 @@ def page_handler(handler: Handler) -> Callable[[web.Request], Awaitable[web.Stre
 async def form_of(request: web.Request, session: Session, *, dispatch: bool) -> dict[str, str]:
     """The POSTed form, after the CSRF and role checks (403 otherwise)."""
     data = await request.post()
-    if not session.csrf_ok(data.get("csrf") if isinstance(data.get("csrf"), str) else None):  # type: ignore[arg-type]
+    token = data.get("csrf")
+    if not session.csrf_ok(token if isinstance(token, str) else None):
         log.warning(
             "console: %s %s refused: missing or wrong CSRF token", request.method, request.path
         )

@@ -22,7 +22,6 @@ from vtn_lite.console.dispatch import (
     event_bounds,
     payload_types,
 )
-from vtn_lite.console.dispatch_pages import operator_principal
 from vtn_lite.console.pages import (
     ago,
     console_of,
@@ -30,6 +29,7 @@ from vtn_lite.console.pages import (
     form_of,
     fragment,
     html_page,
+    operator_principal,
     options,
     page_handler,
     utc,
@@ -253,7 +253,9 @@ def ven_events(console: Console, ven: VenEntry, session: Session) -> Safe:
         ]
         actions = Safe("")
         if session.may_dispatch:
-            actions = Safe(render("cancel_form.html", event_id=body["id"], csrf=session.csrf))
+            actions = Safe(
+                render("cancel_form.html", event_id=body["id"], csrf=session.csrf, ven_id=ven.id)
+            )
         rows.append(
             Safe(
                 "<tr>"
