@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import json
 import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vtn_lite.cli import main
 from vtn_lite.config import load_config
-from vtn_lite.console.users import UserDirectory, read_users
+from vtn_lite.console.users import UserDirectory, UsersError, parse_users, read_users
 
 
 def run(monkeypatch: pytest.MonkeyPatch, *argv: str, stdin: str = "") -> int:
@@ -65,3 +68,18 @@ def test_the_console_is_off_unless_configured(tmp_path: Path) -> None:
     config.write_text("[console]\nenabled = true\nwindow = -1\n")
     with pytest.raises(ValueError, match="window"):
         load_config(config)
+
+
+@given(st.text(max_size=200) | st.builds(json.dumps, st.dictionaries(st.just("users"), st.lists(
+    st.dictionaries(st.sampled_from(["name", "password_hash", "role"]), st.text(max_size=10)),
+    max_size=3))))  # fmt: skip
+def test_a_damaged_users_file_is_a_clear_error(text: str) -> None:
+    try:
+        users = parse_users(text, "users.json")
+    except UsersError as exc:
+        message = str(exc)
+        users = ()
+    else:
+        message = "users.json"
+    assert message.startswith("users.json")  # the error names the file
+    assert all(user.password_hash.startswith("scrypt$") for user in users)

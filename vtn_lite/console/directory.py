@@ -48,23 +48,34 @@ class VenEntry:
 
 
 def report_values(body: dict[str, Any]) -> list[ReportValue]:
-    """Each payload value of a report body with its units and time, in report order."""
+    """Each payload value of a report body with its units and time, in report order.
+
+    Defensive although stored reports passed the report model: one odd report must not keep
+    the console from listing the others."""
     units: dict[str, str | None] = {}
-    for descriptor in body.get("payloadDescriptors") or []:
-        if isinstance(descriptor, dict) and isinstance(descriptor.get("payloadType"), str):
-            units[descriptor["payloadType"]] = descriptor.get("units")
+    for descriptor in _dicts(body.get("payloadDescriptors")):
+        kind, unit = descriptor.get("payloadType"), descriptor.get("units")
+        if isinstance(kind, str):
+            units[kind] = unit if isinstance(unit, str) else None
     written = str(body.get("modificationDateTime", ""))
     found: list[ReportValue] = []
-    for resource in body.get("resources") or []:
-        for interval in (resource or {}).get("intervals") or []:
-            period = interval.get("intervalPeriod") or resource.get("intervalPeriod") or {}
-            at = period.get("start") if isinstance(period.get("start"), str) else written
-            for payload in interval.get("payloads") or []:
+    for resource in _dicts(body.get("resources")):
+        for interval in _dicts(resource.get("intervals")):
+            period = interval.get("intervalPeriod") or resource.get("intervalPeriod")
+            start = period.get("start") if isinstance(period, dict) else None
+            at = start if isinstance(start, str) else written
+            for payload in _dicts(interval.get("payloads")):
                 kind, values = payload.get("type"), payload.get("values")
-                if not isinstance(kind, str) or kind in QUALIFIERS or not values:
+                if not isinstance(kind, str) or kind in QUALIFIERS:
                     continue
-                found.append(ReportValue(kind, values[0], units.get(kind), str(at)))
+                if not isinstance(values, list) or not values:
+                    continue
+                found.append(ReportValue(kind, values[0], units.get(kind), at))
     return found
+
+
+def _dicts(items: Any) -> list[dict[str, Any]]:
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 def numeric(value: Any) -> float | None:
