@@ -106,3 +106,65 @@ async def wait_async(predicate: Any, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.2)
+
+
+EVIL = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+
+
+async def test_markup_is_inert_logins_are_delayed_and_forms_need_their_token(
+    tmp_path: Path, browser: Browser
+) -> None:
+    now = [1_900_000_000.0]
+    async with console_vtn(tmp_path, clock=lambda: now[0]) as vtn:
+        utility = Principal("utility", "bl")
+        program = vtn.vtn.create(utility, "PROGRAM", {"programName": EVIL})["id"]
+        body = {"objectType": "BL_VEN_REQUEST", "clientID": "ven_client", "venName": EVIL,
+                "targets": [EVIL]}  # fmt: skip
+        ven = vtn.vtn.create(utility, "VEN", body)["id"]
+        event = vtn.vtn.create(utility, "EVENT", {
+            "programID": program, "eventName": EVIL, "targets": [EVIL],
+            "intervalPeriod": {"start": "2030-03-17T18:00:00Z", "duration": "PT1H"},
+            "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}]})  # fmt: skip
+        interval = {"id": 0, "payloads": [{"type": "OPERATING_STATE", "values": [EVIL]}]}
+        vtn.vtn.create(Principal("ven_client", "ven"), "REPORT", {
+            "eventID": event["id"], "clientName": EVIL, "reportName": "r",
+            "payloadDescriptors": [{"payloadType": "OPERATING_STATE", "units": EVIL}],
+            "resources": [{"resourceName": "tank", "intervals": [interval]}]})  # fmt: skip
+        page = await browser.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+
+        # Wrong passwords: free at first, then the login waits (429) whatever is typed.
+        for attempt in range(5):
+            await page.goto(f"{vtn.url}/console/login")
+            await page.fill("input[name=user]", DISPATCHER[0])
+            await page.fill("input[name=password]", "not the password")
+            await page.click("button[type=submit]")
+            expected = "Too many failed logins" if attempt == 4 else "Wrong user or password"
+            await expect(page.locator(".error")).to_contain_text(expected)
+        await shot(page, "04-login-delayed")
+        now[0] += 60
+        await page.fill("input[name=password]", DISPATCHER[1])
+        await page.click("button[type=submit]")
+        await expect(page.locator("table.vens")).to_be_visible()
+
+        for path in ("/console/vens", f"/console/vens/{ven}", "/console/dispatch"):
+            await page.goto(f"{vtn.url}{path}")
+            await page.wait_for_load_state("networkidle")
+            assert await page.locator("main img").count() == 0, path
+            assert await page.locator("main script").count() == 0, path
+        await expect(page.locator("table.reports")).to_have_count(0)  # on the dispatch page
+        await page.goto(f"{vtn.url}/console/vens/{ven}")
+        await expect(page.locator("h1")).to_have_text(f"VEN {EVIL}")
+        await expect(page.locator("table.reports")).to_contain_text(EVIL)
+        await expect(page.locator("table.timeline")).to_contain_text(EVIL)
+        await shot(page, "05-markup-inert")
+        assert dialogs == []
+
+        # A form whose token was removed is refused and stores nothing.
+        await page.goto(f"{vtn.url}/console/dispatch")
+        await page.evaluate("document.querySelector('#dispatch input[name=csrf]').remove()")
+        await page.check("input[name=target_mode][value=all]")
+        await page.click("#dispatch button[type=submit]")
+        await expect(page.locator(".error")).to_contain_text("security token")
+        assert len(vtn.vtn.operator_objects("EVENT")) == 1
