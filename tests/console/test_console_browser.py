@@ -14,7 +14,7 @@ from playwright.async_api import Browser, Page, expect
 
 from hil.fleet import Member, running_fleet
 from tests.conftest import REPO_ROOT, wait_for
-from tests.console.helpers import DISPATCHER, console_vtn
+from tests.console.console_site import DISPATCHER, console_vtn
 from vtn_lite.auth import Principal
 
 # The shared browser fixture lives in the module's event loop.

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.conftest import make_certificate
-from tests.console.helpers import csrf_of, jar
+from tests.console.console_site import csrf_of, jar
 from tests.vtn_lite.conftest import make_config
 from vtn_lite.console.settings import ConsoleSettings
 from vtn_lite.console.users import make_user, write_users

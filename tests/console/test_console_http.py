@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.console.helpers import DISPATCHER, VIEWER, console_vtn, csrf_of, jar, login
+from tests.console.console_site import DISPATCHER, VIEWER, console_vtn, csrf_of, jar, login
 from vtn_lite.auth import Principal
 
 BL = Principal("test-utility", "bl")
