@@ -527,6 +527,17 @@ def event_ends_at(request: models.EventRequest, now: datetime) -> float | None:
     return end.timestamp() if end is not None else None
 
 
+def event_bounds(body: dict[str, Any], now: datetime) -> tuple[datetime, datetime | None] | None:
+    """(start, end) of a stored event body, "now" starts at ``now``; end ``None``: open-ended;
+    ``None``: no timing, or a body the event model refuses (the console's timeline and overlap
+    warnings)."""
+    try:
+        span = event_span(models.EventRequest.model_validate(body), now)
+    except ValidationError:
+        return None
+    return None if span is None else (span.start, span.end)
+
+
 _PREPARERS: dict[
     str,
     Callable[[Vtn, Principal, Any, StoredObject | None], tuple[dict[str, Any], IndexFields]],

@@ -15,12 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
-from pydantic import ValidationError
-
-from ven_edge.oadr3 import models
 from ven_edge.oadr3.timefmt import format_datetime
-from ven_edge.oadr3.timing import event_span
 from vtn_lite.console.directory import VenEntry, ven_target
+from vtn_lite.service import event_bounds
 
 PAYLOAD_TYPES: Final = ("SIMPLE", "PRICE", "IMPORT_CAPACITY_LIMIT", "GHG")
 TARGET_MODES: Final = ("vens", "group", "all")
@@ -205,14 +202,6 @@ def validate_dispatch(form: Mapping[str, str], ctx: DispatchContext) -> Dispatch
     if form.get("confirm") != "yes":
         result.warnings = overlaps(body, chosen, ctx)
     return result
-
-
-def event_bounds(body: dict[str, Any], now: datetime) -> tuple[datetime, datetime | None] | None:
-    try:
-        span = event_span(models.EventRequest.model_validate(body), now)
-    except ValidationError:
-        return None
-    return None if span is None else (span.start, span.end)
 
 
 def payload_types(body: Mapping[str, Any]) -> set[str]:

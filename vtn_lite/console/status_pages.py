@@ -18,10 +18,7 @@ from vtn_lite.console.directory import (
     report_values,
     ven_of_target,
 )
-from vtn_lite.console.dispatch import (
-    event_bounds,
-    payload_types,
-)
+from vtn_lite.console.dispatch import payload_types
 from vtn_lite.console.pages import (
     ago,
     console_of,
@@ -39,6 +36,7 @@ from vtn_lite.console.render import Safe, esc, join, render, tag
 from vtn_lite.console.sessions import Session
 from vtn_lite.console.state import Console
 from vtn_lite.errors import ApiError
+from vtn_lite.service import event_bounds
 
 #: Points per payload type on a VEN's chart.
 CHART_POINTS: Final = 500
