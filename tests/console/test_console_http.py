@@ -327,3 +327,20 @@ async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> No
             assert cancelled.headers["Location"] == f"/console/vens/{ven}"
         assert vtn.vtn.operator_objects("EVENT") == []
         assert changes == ["UPDATE VEN", "CREATE EVENT", "UPDATE EVENT", "DELETE EVENT"]
+
+
+async def test_the_live_stream_says_change_and_ends_with_the_session(tmp_path: Path) -> None:
+    async with console_vtn(tmp_path) as vtn, aiohttp.ClientSession(cookie_jar=jar()) as http:
+        await login(http, vtn.url, *DISPATCHER)
+        async with http.get(f"{vtn.url}/console/live") as stream:
+            assert stream.headers["Content-Type"] == "text/event-stream"
+            register(vtn.vtn, "ven-a", "ven_client")
+            assert await stream.content.readline() == b"event: change\n"
+            assert (await stream.content.readline()).startswith(b"data: ")
+            async with http.get(f"{vtn.url}/console/vens") as page:
+                token = csrf_of(await page.text())
+            async with http.post(f"{vtn.url}/console/logout", data={"csrf": token}) as out:
+                assert out.status == 200  # followed to the login page
+            assert await stream.content.read() in (b"\n", b"")  # the stream ends
+        async with http.get(f"{vtn.url}/console/live") as refused:
+            assert refused.status == 401

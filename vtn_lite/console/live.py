@@ -14,7 +14,7 @@ from vtn_lite.console.pages import (
     page_handler,
     with_headers,
 )
-from vtn_lite.console.sessions import Session
+from vtn_lite.console.sessions import COOKIE, Session
 
 STATIC: Final = Path(__file__).resolve().parent / "static"
 # Debian's libjs-chart.js, as the gateway's status page serves it (docs/status-api.md).
@@ -37,9 +37,12 @@ async def live(request: web.Request, session: Session) -> web.StreamResponse:
     await response.prepare(request)
     seen = console.revision
     quiet = 0.0
+    cookie = request.cookies.get(COOKIE)
     while not console.stopping.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(console.stopping.wait(), LIVE_TICK_S)
+        if not console.sessions.alive(cookie, console.clock()):
+            break  # logged out or expired: the page's next fetch goes to the login
         if console.revision != seen:
             seen = console.revision
             await response.write(f"event: change\ndata: {seen}\n\n".encode())

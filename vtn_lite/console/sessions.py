@@ -69,6 +69,14 @@ class Sessions:
         session.seen = now
         return session
 
+    def alive(self, session_id: str | None, now: float) -> bool:
+        """Whether the session still holds, without counting this as activity (the live
+        stream asks each second; only requests a person makes keep a session)."""
+        session = self._sessions.get(_key(session_id)) if session_id else None
+        if session is None:
+            return False
+        return now - session.seen <= self.idle and now - session.created <= self.absolute
+
     def close(self, session_id: str | None) -> None:
         if session_id:
             self._sessions.pop(_key(session_id), None)
