@@ -21,6 +21,7 @@ from vtn_lite.http import (
     query_int,
     query_list,
     query_str,
+    record_checkin,
     token_request_credentials,
 )
 from vtn_lite.notifier import WebhookNotifier
@@ -122,6 +123,7 @@ async def issue_token(request: web.Request, authenticator: Authenticator) -> web
         limiter.failed(address, client_id, authenticator.now())
         return TokenError(401, "invalid_client", "unknown client or wrong secret").response()
     limiter.succeeded(client_id)
+    record_checkin(request, client.client_id)
     issued = authenticator.issue_for(client)
     response = json_response(
         {

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from vtn_lite.console.settings import ConsoleConfigError, ConsoleSettings, parse_console
 from vtn_lite.ratelimit import AuthLimits
 
 Role = Literal["bl", "ven"]
@@ -73,6 +74,7 @@ class VtnConfig:
     tls_key: str | None = None
     auth_limits: AuthLimits = field(default_factory=AuthLimits)
     clients: tuple[ClientEntry, ...] = field(default=())
+    console: ConsoleSettings | None = None  # [console] enabled = true (docs/console.md)
 
     def with_clients(self, *clients: ClientEntry) -> VtnConfig:
         return replace(self, clients=(*self.clients, *clients))
@@ -162,7 +164,13 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
         raise ConfigError("[server] auth_tracked_keys must be at least 1")
     if limits.get("window") == 0:
         raise ConfigError("[server] auth_window must be more than 0")
-    return VtnConfig(**values, auth_limits=AuthLimits(**limits), clients=tuple(clients))
+    try:
+        console = parse_console(data.get("console"), base_dir)
+    except ConsoleConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    return VtnConfig(
+        **values, auth_limits=AuthLimits(**limits), clients=tuple(clients), console=console
+    )
 
 
 def load_config(path: Path) -> VtnConfig:

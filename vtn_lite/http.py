@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 AUTHENTICATOR_KEY: web.AppKey[Authenticator] = web.AppKey("authenticator", Authenticator)
 AUTH_LIMITER_KEY: web.AppKey[AuthRateLimiter] = web.AppKey("auth_limiter", AuthRateLimiter)
+# Told the client id of every authenticated request (the console's check-ins, docs/console.md).
+CHECKIN_KEY: web.AppKey[Callable[[str], None]] = web.AppKey("checkin")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -76,7 +78,15 @@ def principal_of(request: web.Request) -> Principal:
     principal = request.app[AUTHENTICATOR_KEY].principal(token.strip())
     if principal is None:
         raise ApiError(401, "the bearer token is unknown or has expired")
+    record_checkin(request, principal.client_id)
     return principal
+
+
+def record_checkin(request: web.Request, client_id: str) -> None:
+    """Tell the console (when it runs) that this client made an authenticated request."""
+    checkin = request.app.get(CHECKIN_KEY)
+    if checkin is not None:
+        checkin(client_id)
 
 
 async def json_body(request: web.Request) -> Any:

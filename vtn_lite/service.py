@@ -6,6 +6,7 @@ Objects are stored in their canonical 3.1.0 form. The 3.0.1 API translates to an
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -289,6 +290,47 @@ class Vtn:
     def stored(self, kind: str, object_id: str) -> StoredObject | None:
         return self.store.get(kind, object_id)
 
+    # --- operator console (docs/console.md) -------------------------------------------------
+
+    def operator_objects(self, kind: str, *, client_id: str | None = None) -> list[StoredObject]:
+        """Every object of a kind (or one client's), in creation order, for the console."""
+        if client_id is None:
+            return self.store.all_of_kind(kind)
+        return self.store.search(Query(kind=kind, client_id=client_id, limit=sys.maxsize))
+
+    def operator_event(self, event_id: str) -> dict[str, Any] | None:
+        stored = self.store.get("EVENT", event_id)
+        return None if stored is None else stored.body
+
+    def events_for_client(self, client_id: str) -> list[dict[str, Any]]:
+        """The events a VEN client may see (3.1 object privacy), as it would see them."""
+        principal = Principal(client_id, "ven")
+        return [
+            self.render(principal, stored, None)
+            for stored in self.store.all_of_kind("EVENT")
+            if self.visible(principal, stored, None)
+        ]
+
+    def grant_targets(self, principal: Principal, ven_id: str, targets: Sequence[str]) -> None:
+        """Replace a ven's granted targets, keeping its name and attributes (business logic)."""
+        existing = self._visible_or_404(principal, "VEN", ven_id, None)
+        body = existing.body
+        payload = {
+            "objectType": "BL_VEN_REQUEST",
+            "clientID": existing.client_id,
+            "venName": body["venName"],
+            "targets": list(dict.fromkeys(targets)),
+        }
+        if body.get("attributes"):
+            payload["attributes"] = body["attributes"]
+        self.update(principal, "VEN", ven_id, payload)
+
+    def load_checkins(self) -> dict[str, float]:
+        return self.store.load_checkins()
+
+    def save_checkins(self, rows: Sequence[tuple[str, float]]) -> None:
+        self.store.save_checkins(rows)
+
     # --- per kind -------------------------------------------------------------------------
 
     def _prepare(
@@ -483,6 +525,17 @@ def event_ends_at(request: models.EventRequest, now: datetime) -> float | None:
             return None
         end = max(end, shifted) if end is not None else shifted
     return end.timestamp() if end is not None else None
+
+
+def event_bounds(body: dict[str, Any], now: datetime) -> tuple[datetime, datetime | None] | None:
+    """(start, end) of a stored event body, "now" starts at ``now``; end ``None``: open-ended;
+    ``None``: no timing, or a body the event model refuses (the console's timeline and overlap
+    warnings)."""
+    try:
+        span = event_span(models.EventRequest.model_validate(body), now)
+    except ValidationError:
+        return None
+    return None if span is None else (span.start, span.end)
 
 
 _PREPARERS: dict[

@@ -68,6 +68,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE pending_refresh (name TEXT PRIMARY KEY);
     INSERT INTO pending_refresh (name) VALUES ('event_ends');
     """,
+    # The operator console's last check-in per client, written in batches (docs/console.md).
+    """
+    CREATE TABLE IF NOT EXISTS ven_checkins (client_id TEXT PRIMARY KEY, last_seen REAL NOT NULL);
+    """,
 )
 
 
@@ -333,6 +337,21 @@ class Store:
             "UPDATE subscription_delivery SET state='FAILED', last_error=? WHERE subscription_id=?",
             (error, subscription_id),
         )
+
+    # --- console check-ins ---------------------------------------------------------------
+
+    def save_checkins(self, rows: Sequence[tuple[str, float]]) -> None:
+        """Last check-in per client id, many at once (one transaction)."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO ven_checkins (client_id, last_seen) VALUES (?, ?)"
+                " ON CONFLICT(client_id) DO UPDATE SET last_seen=excluded.last_seen",
+                rows,
+            )
+
+    def load_checkins(self) -> dict[str, float]:
+        rows = self._db.execute("SELECT client_id, last_seen FROM ven_checkins")
+        return {str(client_id): float(at) for client_id, at in rows}
 
     # --- tokens ---------------------------------------------------------------------------
 
