@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,6 +11,7 @@ from urllib.parse import parse_qs, unquote_plus
 
 from aiohttp import web
 
+from vtn_lite import jsonstrict
 from vtn_lite.auth import Authenticator, Principal
 from vtn_lite.errors import ApiError, bad_request
 from vtn_lite.ratelimit import AuthRateLimiter
@@ -27,7 +27,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
+        body=jsonstrict.dumps(body).encode(),
         status=status,
         content_type="application/json",
     )
@@ -35,7 +35,7 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 def problem_response(error: ApiError, request: web.Request) -> web.Response:
     response = web.Response(
-        body=json.dumps(error.problem(str(request.url))).encode(),
+        body=jsonstrict.dumps(error.problem(str(request.url))).encode(),
         status=error.status,
         content_type=PROBLEM_CONTENT_TYPE,
     )
@@ -84,7 +84,7 @@ async def json_body(request: web.Request) -> Any:
     if not raw.strip():
         raise bad_request("the request body is empty; a JSON object is required")
     try:
-        return json.loads(raw)
+        return jsonstrict.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"the request body is not JSON: {exc}") from None
     except RecursionError:
@@ -134,7 +134,7 @@ async def token_request_credentials(request: web.Request) -> tuple[str, str]:
     if content_type == "application/json" and raw.strip():
         # Non-RFC JSON bodies seen in the wild (oadr30-ven-ud: clientID/clientSecret).
         try:
-            data = json.loads(raw)
+            data = jsonstrict.loads(raw)
         except (ValueError, RecursionError):
             raise TokenError(400, "invalid_request", "the token request body is not JSON") from None
         if isinstance(data, dict):

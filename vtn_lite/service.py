@@ -18,6 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ven_edge.oadr3 import models
 from ven_edge.oadr3.timefmt import TimeFormatError, format_datetime, parse_datetime
 from ven_edge.oadr3.timing import event_span
+from vtn_lite import jsonstrict
 from vtn_lite.auth import Principal
 from vtn_lite.errors import bad_request, conflict, forbidden, not_found
 from vtn_lite.storage import IndexFields, Query, Store, StoredObject
@@ -85,6 +86,11 @@ def describe_validation_error(error: ValidationError) -> str:
 def _validate(model: type[BaseModel] | TypeAdapter[Any], payload: Any) -> Any:
     if not isinstance(payload, dict):
         raise bad_request("the request body must be a JSON object")
+    # Bodies built in Python (price import, tools) can hold NaN or infinity, which strict JSON
+    # cannot carry (vtn_lite.jsonstrict); the HTTP APIs already refuse them when parsing.
+    where = jsonstrict.non_finite_path(payload)
+    if where is not None:
+        raise bad_request(f"{where}: NaN and infinite numbers are not JSON numbers")
     try:
         if isinstance(model, TypeAdapter):
             return model.validate_python(payload)
