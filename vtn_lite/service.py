@@ -332,8 +332,11 @@ class Vtn:
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.ReportRequest = _validate(models.ReportRequest, payload)
         event = self.store.get("EVENT", request.event_id)
-        if event is None:
-            raise bad_request(f"eventID {request.event_id!r} names no event")
+        # A VEN reports only on events it can read, and an event it cannot read answers as one
+        # that does not exist (404, as GET /events/{id}): no existence oracle, no reports
+        # polluting another group's data (Definition "Object Privacy").
+        if event is None or not self.visible(principal, event, None):
+            raise not_found("EVENT", request.event_id)
         client_id = existing.client_id if existing else principal.client_id
         body = {**models.dump(request), "clientID": client_id}
         index = IndexFields(
