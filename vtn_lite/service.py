@@ -20,7 +20,7 @@ from ven_edge.oadr3.timefmt import TimeFormatError, format_datetime, parse_datet
 from ven_edge.oadr3.timing import event_span
 from vtn_lite import jsonstrict
 from vtn_lite.auth import Principal
-from vtn_lite.errors import bad_request, conflict, forbidden, not_found
+from vtn_lite.errors import bad_request, conflict, forbidden, missing_reference, not_found
 from vtn_lite.storage import IndexFields, Query, Store, StoredObject
 
 KINDS = ("PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE")
@@ -72,6 +72,8 @@ class SearchParams:
     active: bool | None = None
     objects: tuple[str, ...] | None = None
     with_program: bool = False
+    # 3.0.1 "read_all": a VEN's requested targets count whether or not they are granted.
+    read_all: bool = False
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -145,20 +147,29 @@ class Vtn:
         return granted
 
     def effective_targets(
-        self, principal: Principal, requested: tuple[str, ...] | None
+        self, principal: Principal, requested: tuple[str, ...] | None, *, read_all: bool = False
     ) -> tuple[str, ...]:
         """The targets a VEN may match on: requested ∩ granted (granted if none requested).
 
         UG §8.13 says a VEN need not send targets, the Definition says it must; both work.
+        With ``read_all`` (the 3.0.1 scope: "VENs and BL can read all resources") the requested
+        targets count as asked, granted or not.
         """
         granted = self.granted_targets(principal.client_id) or ()
         if requested is None:
             return granted
+        if read_all:
+            return requested
         allowed = set(granted)
         return tuple(target for target in requested if target in allowed)
 
     def visible(
-        self, principal: Principal, stored: StoredObject, requested: Sequence[str] | None
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
     ) -> bool:
         if principal.is_bl:
             return True
@@ -166,17 +177,28 @@ class Vtn:
             return stored.client_id == principal.client_id
         if not stored.targets:
             return True
-        effective = self.effective_targets(principal, tuple(requested) if requested else None)
+        effective = self.effective_targets(
+            principal, tuple(requested) if requested else None, read_all=read_all
+        )
         return bool(set(effective) & set(stored.targets))
 
     def render(
-        self, principal: Principal, stored: StoredObject, requested: Sequence[str] | None
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
     ) -> dict[str, Any]:
         """The object as this principal may see it (3.1 target hiding for VENs)."""
         body = stored.body
         if principal.is_bl or stored.kind not in TARGETED or not stored.targets:
             return body
-        effective = set(self.effective_targets(principal, tuple(requested) if requested else None))
+        effective = set(
+            self.effective_targets(
+                principal, tuple(requested) if requested else None, read_all=read_all
+            )
+        )
         body["targets"] = [target for target in body.get("targets", []) if target in effective]
         return body
 
@@ -212,14 +234,18 @@ class Vtn:
         )
         if kind in TARGETED and not principal.is_bl:
             query = replace(
-                query, visible_targets=self.effective_targets(principal, params.targets)
+                query,
+                visible_targets=self.effective_targets(
+                    principal, params.targets, read_all=params.read_all
+                ),
             )
         elif params.targets is not None:
             query = replace(query, any_targets=params.targets)
         if kind in CLIENT_OWNED and not principal.is_bl:
             query = replace(query, client_id=principal.client_id)
         return [
-            (obj, self.render(principal, obj, params.targets)) for obj in self.store.search(query)
+            (obj, self.render(principal, obj, params.targets, read_all=params.read_all))
+            for obj in self.store.search(query)
         ]
 
     def get(
@@ -228,10 +254,12 @@ class Vtn:
         kind: str,
         object_id: str,
         targets: tuple[str, ...] | None = None,
+        *,
+        read_all: bool = False,
     ) -> dict[str, Any]:
         self.require(principal, READ_SCOPE[kind])
-        stored = self._visible_or_404(principal, kind, object_id, targets)
-        return self.render(principal, stored, targets)
+        stored = self._visible_or_404(principal, kind, object_id, targets, read_all=read_all)
+        return self.render(principal, stored, targets, read_all=read_all)
 
     def create(
         self, principal: Principal, kind: str, payload: Any, *, extra: dict[str, Any] | None = None
@@ -318,7 +346,7 @@ class Vtn:
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.EventRequest = _validate(models.EventRequest, payload)
         if self.store.get("PROGRAM", request.program_id) is None:
-            raise bad_request(f"programID {request.program_id!r} names no program")
+            raise missing_reference(f"programID {request.program_id!r} names no program")
         index = IndexFields(
             name=request.event_name,
             program_id=request.program_id,
@@ -333,10 +361,13 @@ class Vtn:
         request: models.ReportRequest = _validate(models.ReportRequest, payload)
         event = self.store.get("EVENT", request.event_id)
         # A VEN reports only on events it can read, and an event it cannot read answers as one
-        # that does not exist (404, as GET /events/{id}): no existence oracle, no reports
-        # polluting another group's data (Definition "Object Privacy").
+        # that does not exist: no existence oracle, no reports polluting another group's data
+        # (Definition "Object Privacy"). The status is the YAML's for a missing reference (409
+        # on 3.1.0, 400 on 3.0.1): neither version declares 404 for POST /reports.
         if event is None or not self.visible(principal, event, None):
-            raise not_found("EVENT", request.event_id)
+            raise missing_reference(
+                f"eventID {request.event_id!r} names no event this client can read"
+            )
         client_id = existing.client_id if existing else principal.client_id
         body = {**models.dump(request), "clientID": client_id}
         index = IndexFields(
@@ -353,7 +384,7 @@ class Vtn:
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.SubscriptionRequest = _validate(models.SubscriptionRequest, payload)
         if request.program_id is not None and self.store.get("PROGRAM", request.program_id) is None:
-            raise bad_request(f"programID {request.program_id!r} names no program")
+            raise missing_reference(f"programID {request.program_id!r} names no program")
         client_id = existing.client_id if existing else principal.client_id
         body = {**models.dump(request), "clientID": client_id}
         index = IndexFields(
@@ -418,7 +449,7 @@ class Vtn:
         request = _validate(_RESOURCE_REQUEST, payload)
         ven = self.store.get("VEN", request.ven_id)
         if ven is None or not self.visible(principal, ven, None):
-            raise bad_request(f"venID {request.ven_id!r} names no ven of this client")
+            raise missing_reference(f"venID {request.ven_id!r} names no ven of this client")
         if isinstance(request, models.BlResourceRequest):
             if not principal.is_bl:
                 raise forbidden("only business logic may send BL_RESOURCE_REQUEST")
@@ -454,10 +485,16 @@ class Vtn:
     # --- helpers --------------------------------------------------------------------------
 
     def _visible_or_404(
-        self, principal: Principal, kind: str, object_id: str, targets: tuple[str, ...] | None
+        self,
+        principal: Principal,
+        kind: str,
+        object_id: str,
+        targets: tuple[str, ...] | None,
+        *,
+        read_all: bool = False,
     ) -> StoredObject:
         stored = self.store.get(kind, object_id)
-        if stored is None or not self.visible(principal, stored, targets):
+        if stored is None or not self.visible(principal, stored, targets, read_all=read_all):
             raise not_found(kind, object_id)
         return stored
 

@@ -122,10 +122,11 @@ async def test_bad_body(api: Api, receiver: Receiver, kind: str) -> None:
 
 
 async def test_event_with_unknown_program(api: Api) -> None:
+    # 3.1.0's conflict response: "a violation of a foreign key constraint".
     status, problem = await api.call(
         "POST", "/events", "bl", {"programID": "nope", "intervals": []}
     )
-    assert status == 400
+    assert status == 409
     assert "nope" in problem["detail"]
 
 

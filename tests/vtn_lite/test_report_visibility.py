@@ -1,5 +1,5 @@
-"""A VEN reports only on events it can read: an event hidden from it answers 404 like one that
-does not exist, on both API versions, and nothing is stored.
+"""A VEN reports only on events it can read: an event hidden from it answers like one that does
+not exist (409 on 3.1.0, the YAML's foreign-key conflict; 400 on 3.0.1), and nothing is stored.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def _report(event_id: str) -> dict[str, object]:
     }
 
 
-async def test_reports_on_hidden_or_missing_events_are_404(
+async def test_reports_on_hidden_or_missing_events_are_refused_alike(
     api: Api, api301: Api, receiver: Receiver
 ) -> None:
     world = await make_world(api, receiver)
@@ -28,10 +28,10 @@ async def test_reports_on_hidden_or_missing_events_are_404(
     hidden_status, hidden_problem = await api.call("POST", "/reports", "ven", _report(hidden["id"]))
     missing_status, missing_problem = await api.call("POST", "/reports", "ven", _report("nope"))
     # The same answer for both: no way to tell a hidden event from a missing one.
-    assert (hidden_status, missing_status) == (404, 404)
+    assert (hidden_status, missing_status) == (409, 409)
     assert hidden_problem["detail"] == missing_problem["detail"].replace("nope", hidden["id"])
     body301 = {**_report(hidden["id"]), "programID": world.program_id}
-    assert (await api301.call("POST", "/reports", "ven", body301))[0] == 404
+    assert (await api301.call("POST", "/reports", "ven", body301))[0] == 400
     assert await api.ok("GET", "/reports", "bl") == []
     # Granted the target, the VEN may report on it; and on untargeted events always.
     await api.ok(
@@ -56,4 +56,4 @@ async def test_reports_on_hidden_or_missing_events_are_404(
     report = (await api.ok("GET", "/reports", "ven"))[0]
     assert (await api.call("PUT", f"/reports/{report['id']}", "ven", _report(other["id"])))[
         0
-    ] == 404
+    ] == 409
