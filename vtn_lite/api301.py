@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ven_edge.oadr3 import models301
 from ven_edge.oadr3.models import OadrModel
-from vtn_lite import api31, compat301
+from vtn_lite import api31, compat301, jsonstrict
 from vtn_lite.api31 import issue_token
 from vtn_lite.auth import Authenticator, Principal
 from vtn_lite.errors import MissingReference, bad_request, not_found
@@ -28,6 +28,7 @@ from vtn_lite.http import (
     query_int,
     query_list,
     query_str,
+    read_response,
 )
 from vtn_lite.notifier import WebhookNotifier
 from vtn_lite.service import (
@@ -137,7 +138,8 @@ class Api301:
         found = self.vtn.search_objects(
             principal, kind, search_params(request, kind, ven_id=ven_id)
         )
-        return json_response([self.body_out(principal, obj, body) for obj, body in found])
+        shown = [self.body_out(principal, obj, body) for obj, body in found]
+        return read_response(request, jsonstrict.dumps(shown).encode())
 
     async def create(
         self, request: web.Request, kind: str, ven_id: str | None = None
@@ -166,7 +168,8 @@ class Api301:
         self._check_parent(kind, body, ven_id)
         if kind == "SUBSCRIPTION" and "programID" not in body:
             raise not_found(kind, object_id)  # not expressible in 3.0.1 (see search_params)
-        return json_response(self.out_by_id(principal, kind, body))
+        shown = self.out_by_id(principal, kind, body)
+        return read_response(request, jsonstrict.dumps(shown).encode())
 
     async def update(
         self, request: web.Request, kind: str, object_id: str, ven_id: str | None = None

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from vtn_lite import bodytext
 from vtn_lite.auth import Authenticator, Principal
 from vtn_lite.errors import ApiError
 from vtn_lite.http import (
@@ -21,6 +22,7 @@ from vtn_lite.http import (
     query_int,
     query_list,
     query_str,
+    read_response,
     token_request_credentials,
 )
 from vtn_lite.notifier import WebhookNotifier
@@ -148,7 +150,8 @@ def _collection_routes(
 
     async def search(request: web.Request) -> web.Response:
         principal = principal_of(request)
-        return json_response(vtn.search(principal, kind, search_params(request)))
+        texts = vtn.search_texts(principal, kind, search_params(request))
+        return read_response(request, bodytext.json_array(texts))
 
     async def create(request: web.Request) -> web.Response:
         principal = principal_of(request)
@@ -161,7 +164,8 @@ def _collection_routes(
     async def get_one(request: web.Request) -> web.Response:
         principal = principal_of(request)
         targets = query_list(request, "targets")
-        return json_response(vtn.get(principal, kind, request.match_info[id_name], targets))
+        text = vtn.get_text(principal, kind, request.match_info[id_name], targets)
+        return read_response(request, text.encode())
 
     async def update(request: web.Request) -> web.Response:
         principal = principal_of(request)

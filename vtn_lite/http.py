@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,6 +32,31 @@ def json_response(body: Any, status: int = 200) -> web.Response:
         status=status,
         content_type="application/json",
     )
+
+
+def read_response(request: web.Request, body: bytes) -> web.Response:
+    """A 200 JSON read with an ETag of exactly these bytes, or 304 when the client has them.
+
+    The ETag hashes the caller's own view (RFC 9110 §8.8.3), so it differs between VENs whose
+    views differ and changes with any change to what the caller sees; a poll that finds nothing
+    new costs a 304 without a body (§13.1.2). Views are per client, hence ``private``.
+    """
+    etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if _etag_matches(request.headers.get("If-None-Match"), etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """RFC 9110 §13.1.2: a weak comparison against any listed tag, or ``*``."""
+    if not header:
+        return False
+    for candidate in header.split(","):
+        tag = candidate.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
 
 
 def problem_response(error: ApiError, request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ Objects are stored in their canonical 3.1.0 form. The 3.0.1 API translates to an
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -18,10 +19,19 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ven_edge.oadr3 import models
 from ven_edge.oadr3.timefmt import TimeFormatError, format_datetime, parse_datetime
 from ven_edge.oadr3.timing import event_span
-from vtn_lite import jsonstrict
+from vtn_lite import bodytext, jsonstrict
 from vtn_lite.auth import Principal
-from vtn_lite.errors import bad_request, conflict, forbidden, missing_reference, not_found
+from vtn_lite.errors import (
+    ApiError,
+    bad_request,
+    conflict,
+    forbidden,
+    missing_reference,
+    not_found,
+)
 from vtn_lite.storage import IndexFields, Query, Store, StoredObject
+
+log = logging.getLogger(__name__)
 
 KINDS = ("PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE")
 # Scopes per operation, from the 3.1.0 YAML security requirements (docs/openadr3.md §1.2).
@@ -214,6 +224,50 @@ class Vtn:
     def search_objects(
         self, principal: Principal, kind: str, params: SearchParams
     ) -> list[tuple[StoredObject, dict[str, Any]]]:
+        return [
+            (obj, self.render(principal, obj, params.targets, read_all=params.read_all))
+            for obj in self.store.search(self._query(principal, kind, params))
+            if bodytext.is_strict(obj.body_text)
+        ]
+
+    def search_texts(self, principal: Principal, kind: str, params: SearchParams) -> list[str]:
+        """The JSON text of each object a search finds, as :meth:`search` would serialise it,
+        taken from the stored text without parsing it (docs/vtn-lite.md "Cheap polls")."""
+        return [
+            text
+            for obj in self.store.search(self._query(principal, kind, params))
+            if (text := self.render_text(principal, obj, params.targets, read_all=params.read_all))
+            is not None
+        ]
+
+    def render_text(
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
+    ) -> str | None:
+        """:meth:`render` as JSON text, spliced from the stored text; None: leave it out.
+
+        An object whose stored text is not strict JSON (NaN stored before it was refused) is
+        left out with an error in the log, so one bad object does not break every VEN's poll.
+        """
+        text = stored.body_text
+        if not bodytext.is_strict(text):
+            log.error("%s %s holds NaN or Infinity; left out of responses", stored.kind, stored.id)
+            return None
+        if principal.is_bl or stored.kind not in TARGETED or not stored.targets:
+            return text
+        shown = self.effective_targets(
+            principal, tuple(requested) if requested else None, read_all=read_all
+        )
+        spliced = bodytext.with_targets(text, frozenset(shown))
+        if spliced is not None:
+            return spliced
+        return jsonstrict.dumps(self.render(principal, stored, requested, read_all=read_all))
+
+    def _query(self, principal: Principal, kind: str, params: SearchParams) -> Query:
         self.require(principal, READ_SCOPE[kind])
         if not 0 <= params.limit <= MAX_LIMIT:
             raise bad_request(f"limit must be between 0 and {MAX_LIMIT}")
@@ -243,10 +297,7 @@ class Vtn:
             query = replace(query, any_targets=params.targets)
         if kind in CLIENT_OWNED and not principal.is_bl:
             query = replace(query, client_id=principal.client_id)
-        return [
-            (obj, self.render(principal, obj, params.targets, read_all=params.read_all))
-            for obj in self.store.search(query)
-        ]
+        return query
 
     def get(
         self,
@@ -261,6 +312,17 @@ class Vtn:
         stored = self._visible_or_404(principal, kind, object_id, targets, read_all=read_all)
         return self.render(principal, stored, targets, read_all=read_all)
 
+    def get_text(
+        self, principal: Principal, kind: str, object_id: str, targets: tuple[str, ...] | None
+    ) -> str:
+        """:meth:`get` as JSON text, spliced from the stored text (see :meth:`render_text`)."""
+        self.require(principal, READ_SCOPE[kind])
+        stored = self._visible_or_404(principal, kind, object_id, targets)
+        text = self.render_text(principal, stored, targets)
+        if text is None:
+            raise ApiError(500, f"{kind.lower()} {object_id} is stored with a non-JSON number")
+        return text
+
     def create(
         self, principal: Principal, kind: str, payload: Any, *, extra: dict[str, Any] | None = None
     ) -> dict[str, Any]:
@@ -268,13 +330,16 @@ class Vtn:
         body, index = self._prepare(principal, kind, payload, existing=None)
         now = format_datetime(self._now())
         object_id = str(uuid.uuid4())
-        full = {
-            "id": object_id,
-            "createdDateTime": now,
-            "modificationDateTime": now,
-            "objectType": kind,
-            **body,
-        }
+        # targets last: per-VEN views splice that list (vtn_lite.bodytext).
+        full = bodytext.targets_last(
+            {
+                "id": object_id,
+                "createdDateTime": now,
+                "modificationDateTime": now,
+                "objectType": kind,
+                **body,
+            }
+        )
         stored = self.store.insert(kind, object_id, index, full, extra)
         self._changed("CREATE", stored)
         return stored.body
@@ -292,13 +357,15 @@ class Vtn:
         existing = self._visible_or_404(principal, kind, object_id, None)
         body, index = self._prepare(principal, kind, payload, existing=existing)
         old = existing.body
-        full = {
-            "id": existing.id,
-            "createdDateTime": old["createdDateTime"],
-            "modificationDateTime": format_datetime(self._now()),
-            "objectType": kind,
-            **body,
-        }
+        full = bodytext.targets_last(
+            {
+                "id": existing.id,
+                "createdDateTime": old["createdDateTime"],
+                "modificationDateTime": format_datetime(self._now()),
+                "objectType": kind,
+                **body,
+            }
+        )
         stored = self.store.replace(existing, index, full, extra)
         self._changed("UPDATE", stored)
         return stored.body
