@@ -135,11 +135,17 @@ class Api301:
         principal = principal_of(request)
         if ven_id is not None:
             self.vtn.get(principal, "VEN", ven_id)
-        found = self.vtn.search_objects(
-            principal, kind, search_params(request, kind, ven_id=ven_id)
-        )
-        shown = [self.body_out(principal, obj, body) for obj, body in found]
-        return read_response(request, jsonstrict.dumps(shown).encode())
+        params = search_params(request, kind, ven_id=ven_id)
+
+        def serialise(rows: list[StoredObject]) -> bytes:
+            shown = [
+                self.body_out(principal, obj, body)
+                for obj, body in self.vtn.rendered(principal, rows, params)
+            ]
+            return jsonstrict.dumps(shown).encode()
+
+        view = self.vtn.view(principal, kind, params, "3.0.1", serialise)
+        return read_response(request, view.body, view.etag)
 
     async def create(
         self, request: web.Request, kind: str, ven_id: str | None = None

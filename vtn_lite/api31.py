@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from vtn_lite import bodytext
 from vtn_lite.auth import Authenticator, Principal
 from vtn_lite.errors import ApiError
 from vtn_lite.http import (
@@ -150,8 +149,8 @@ def _collection_routes(
 
     async def search(request: web.Request) -> web.Response:
         principal = principal_of(request)
-        texts = vtn.search_texts(principal, kind, search_params(request))
-        return read_response(request, bodytext.json_array(texts))
+        view = vtn.search_view(principal, kind, search_params(request))
+        return read_response(request, view.body, view.etag)
 
     async def create(request: web.Request) -> web.Response:
         principal = principal_of(request)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +15,7 @@ from vtn_lite import jsonstrict
 from vtn_lite.auth import Authenticator, Principal
 from vtn_lite.errors import ApiError, bad_request
 from vtn_lite.ratelimit import AuthRateLimiter
+from vtn_lite.viewcache import etag_of
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,14 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     )
 
 
-def read_response(request: web.Request, body: bytes) -> web.Response:
+def read_response(request: web.Request, body: bytes, etag: str | None = None) -> web.Response:
     """A 200 JSON read with an ETag of exactly these bytes, or 304 when the client has them.
 
     The ETag hashes the caller's own view (RFC 9110 §8.8.3), so it differs between VENs whose
     views differ and changes with any change to what the caller sees; a poll that finds nothing
     new costs a 304 without a body (§13.1.2). Views are per client, hence ``private``.
     """
-    etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+    etag = etag or etag_of(body)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if _etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)

@@ -30,6 +30,7 @@ from vtn_lite.errors import (
     not_found,
 )
 from vtn_lite.storage import IndexFields, Query, Store, StoredObject
+from vtn_lite.viewcache import View, ViewCache
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,15 @@ class SearchParams:
     read_all: bool = False
 
 
+def _servable(stored: StoredObject) -> bool:
+    """False, with an error in the log, for an object stored with NaN or Infinity (by a vtn_lite
+    from before they were refused): one bad object must not break every VEN's poll."""
+    if bodytext.is_strict(stored.body_text):
+        return True
+    log.error("%s %s holds NaN or Infinity; left out of responses", stored.kind, stored.id)
+    return False
+
+
 def describe_validation_error(error: ValidationError) -> str:
     parts = []
     for item in error.errors()[:5]:
@@ -119,6 +129,9 @@ class Vtn:
         self._clock = clock
         self.listeners: list[ChangeListener] = []
         self._grants: dict[str, tuple[str, ...] | None] = {}
+        self._generation = 0  # bumped by every write through this service
+        self._seen_version = store.data_version()
+        self._views = ViewCache()
         self.refresh_derived()
 
     def refresh_derived(self) -> None:
@@ -224,21 +237,92 @@ class Vtn:
     def search_objects(
         self, principal: Principal, kind: str, params: SearchParams
     ) -> list[tuple[StoredObject, dict[str, Any]]]:
+        return self.rendered(
+            principal, self.store.search(self._query(principal, kind, params)), params
+        )
+
+    def rendered(
+        self, principal: Principal, rows: list[StoredObject], params: SearchParams
+    ) -> list[tuple[StoredObject, dict[str, Any]]]:
+        """Each row found by a search with its body as the principal sees it; rows stored with
+        NaN are left out (see :meth:`render_text`)."""
         return [
             (obj, self.render(principal, obj, params.targets, read_all=params.read_all))
-            for obj in self.store.search(self._query(principal, kind, params))
-            if bodytext.is_strict(obj.body_text)
+            for obj in rows
+            if _servable(obj)
         ]
 
     def search_texts(self, principal: Principal, kind: str, params: SearchParams) -> list[str]:
         """The JSON text of each object a search finds, as :meth:`search` would serialise it,
         taken from the stored text without parsing it (docs/vtn-lite.md "Cheap polls")."""
+        return self._texts(
+            principal, self.store.search(self._query(principal, kind, params)), params
+        )
+
+    def _texts(
+        self, principal: Principal, rows: list[StoredObject], params: SearchParams
+    ) -> list[str]:
         return [
             text
-            for obj in self.store.search(self._query(principal, kind, params))
+            for obj in rows
             if (text := self.render_text(principal, obj, params.targets, read_all=params.read_all))
             is not None
         ]
+
+    def search_view(self, principal: Principal, kind: str, params: SearchParams) -> View:
+        """:meth:`search_texts` as one JSON array, from the view cache when unchanged."""
+        return self.view(
+            principal,
+            kind,
+            params,
+            "3.1.0",
+            lambda rows: bodytext.json_array(self._texts(principal, rows, params)),
+        )
+
+    def view(
+        self,
+        principal: Principal,
+        kind: str,
+        params: SearchParams,
+        variant: str,
+        serialise: Callable[[list[StoredObject]], bytes],
+    ) -> View:
+        """The response body of a search as ``serialise`` writes the rows found, reused while
+        nothing it depends on changed (:mod:`vtn_lite.viewcache`).
+
+        The key holds everything a view depends on besides the store: the API ``variant``, the
+        kind and filters, and who asks as far as it matters: business logic sees all; a VEN's
+        targeted objects depend on its effective targets (VENs of one group share the view),
+        its own objects on its clientID.
+        """
+        self.require(principal, READ_SCOPE[kind])
+        stamp = self._stamp()
+        who: tuple[str, ...]
+        if principal.is_bl:
+            who = ("bl",)
+        elif kind in TARGETED:
+            who = self.effective_targets(principal, params.targets, read_all=params.read_all)
+            who = ("targets", *who)
+        else:
+            who = ("client", principal.client_id)
+        key = (variant, kind, params, who)
+        now = self._clock()
+        cached = self._views.get(key, stamp, now)
+        if cached is not None:
+            return cached
+        query = self._query(principal, kind, params)
+        rows = self.store.search(replace(query, active_at=now) if params.active else query)
+        valid_until = self.store.next_end([r.seq for r in rows], now) if params.active else None
+        return self._views.put(key, stamp, valid_until, serialise(rows))
+
+    def _stamp(self) -> tuple[int, int]:
+        """Changes with every write: this service's own, and other connections' (SQLite)."""
+        stamp = (self._generation, self.store.data_version())
+        if stamp[1] != self._seen_version:
+            # Another connection wrote: the grants read from vens and resources may be stale.
+            self._seen_version = stamp[1]
+            self._grants.clear()
+        return stamp
 
     def render_text(
         self,
@@ -254,8 +338,7 @@ class Vtn:
         left out with an error in the log, so one bad object does not break every VEN's poll.
         """
         text = stored.body_text
-        if not bodytext.is_strict(text):
-            log.error("%s %s holds NaN or Infinity; left out of responses", stored.kind, stored.id)
+        if not _servable(stored):
             return None
         if principal.is_bl or stored.kind not in TARGETED or not stored.targets:
             return text
@@ -566,6 +649,7 @@ class Vtn:
         return stored
 
     def _changed(self, operation: str, stored: StoredObject) -> None:
+        self._generation += 1
         if stored.kind in ("VEN", "RESOURCE"):
             self._grants.clear()
         for listener in self.listeners:

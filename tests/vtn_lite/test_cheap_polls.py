@@ -229,3 +229,67 @@ async def test_etags_are_per_view_and_304_when_unchanged(
     # Single objects too.
     one = await _get(client, f"/events/{g1['id']}", "ven")
     assert (await _get(client, f"/events/{g1['id']}", "ven", one.headers["ETag"])).status == 304
+
+
+def _event(program_id: str, start: str, targets: list[str]) -> dict[str, Any]:
+    return {
+        "programID": program_id,
+        "targets": targets,
+        "intervalPeriod": {"start": start, "duration": "PT1H"},
+        "intervals": INTERVALS,
+    }
+
+
+def test_views_are_shared_by_a_group_and_rebuilt_on_change(tmp_path: Any) -> None:
+    vtn = Vtn(Store(tmp_path / "vtn.sqlite"))
+    _seed(vtn)
+    vtn.create(
+        BL,
+        "VEN",
+        {"objectType": "BL_VEN_REQUEST", "clientID": "ven-a2", "venName": "a2", "targets": ["g1"]},
+    )
+    params = SearchParams()
+    first = vtn.search_view(Principal("ven-a", "ven"), "EVENT", params)
+    # Another VEN of the same group: the same view, from the cache.
+    assert vtn.search_view(Principal("ven-a2", "ven"), "EVENT", params) == first
+    assert vtn._views.hits == 1
+    # Another group: another view.
+    assert vtn.search_view(Principal("ven-b", "ven"), "EVENT", params).etag != first.etag
+    # A write by another connection (an offline price import, say) is seen at once.
+    other = Vtn(Store(tmp_path / "vtn.sqlite"))
+    program = other.search(BL, "PROGRAM", SearchParams())[0]
+    added = other.create(BL, "EVENT", _event(program["id"], "2030-01-01T00:00:00Z", ["g1"]))
+    after = vtn.search_view(Principal("ven-a", "ven"), "EVENT", params)
+    assert added["id"] in after.body.decode()
+    assert after.etag != first.etag
+    # ... as is a grant changed by another connection.
+    ven_b = other.search(BL, "VEN", SearchParams(ven_name="ven-b"))[0]
+    other.update(
+        BL,
+        "VEN",
+        ven_b["id"],
+        {
+            "objectType": "BL_VEN_REQUEST",
+            "clientID": "ven-b",
+            "venName": "ven-b",
+            "targets": ["g1"],
+        },
+    )
+    assert vtn.search_view(Principal("ven-b", "ven"), "EVENT", params).body == after.body
+
+
+def test_active_views_expire_when_an_event_in_them_ends() -> None:
+    now = [1_900_000_000.0]  # 2030-03-17T17:46:40Z
+    vtn = Vtn(Store(":memory:"), clock=lambda: now[0])
+    program = vtn.create(BL, "PROGRAM", {"programName": "p"})
+    ending = vtn.create(BL, "EVENT", _event(program["id"], "2030-03-17T17:00:00Z", []))
+    later = vtn.create(BL, "EVENT", _event(program["id"], "2030-03-17T19:00:00Z", []))
+    ven = Principal("ven-a", "ven")
+    params = SearchParams(active=True)
+    ids = lambda view: [e["id"] for e in json.loads(view.body)]  # noqa: E731
+    assert ids(vtn.search_view(ven, "EVENT", params)) == [ending["id"], later["id"]]
+    now[0] += 600  # 17:56:40, still running
+    assert ids(vtn.search_view(ven, "EVENT", params)) == [ending["id"], later["id"]]
+    assert vtn._views.hits == 1
+    now[0] += 240  # 18:00:40: the first event has ended, with no write in between
+    assert ids(vtn.search_view(ven, "EVENT", params)) == [later["id"]]
