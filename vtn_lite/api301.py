@@ -25,8 +25,10 @@ from vtn_lite.http import (
     json_body,
     json_response,
     principal_of,
+    query_id,
     query_int,
     query_list,
+    query_object_types,
     query_str,
     read_response,
 )
@@ -62,13 +64,13 @@ def search_params(request: web.Request, kind: str, *, ven_id: str | None = None)
         skip=query_int(request, "skip", 0),
         limit=query_int(request, "limit", MAX_LIMIT),
         targets=query_list(request, "targetValues"),
-        program_id=query_str(request, "programID"),
-        event_id=query_str(request, "eventID"),
+        program_id=query_id(request, "programID"),
+        event_id=query_id(request, "eventID"),
         client_name=query_str(request, "clientName"),
         ven_id=ven_id,
         ven_name=query_str(request, "venName"),
         resource_name=query_str(request, "resourceName"),
-        objects=query_list(request, "objects"),
+        objects=query_object_types(request),
         # 3.0.1 subscriptions require a programID; those created through 3.1 without one
         # cannot be expressed in 3.0.1 and are left out of 3.0.1 views.
         with_program=kind == "SUBSCRIPTION",

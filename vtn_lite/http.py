@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
@@ -20,6 +21,12 @@ from vtn_lite.viewcache import etag_of
 log = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# Both YAMLs: skip and limit are "format: int32"; ids are objectID (1-128 of [a-zA-Z0-9_-]);
+# 3.1.0 names (venName, resourceName, clientName) and targets are 1-128 characters.
+INT32_MAX = 2**31 - 1
+OBJECT_ID = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+NAME_MAX = 128
+OBJECT_TYPES = frozenset({"PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE"})
 AUTHENTICATOR_KEY: web.AppKey[Authenticator] = web.AppKey("authenticator", Authenticator)
 AUTH_LIMITER_KEY: web.AppKey[AuthRateLimiter] = web.AppKey("auth_limiter", AuthRateLimiter)
 
@@ -63,11 +70,18 @@ def problem_response(error: ApiError, request: web.Request) -> web.Response:
     response = web.Response(
         body=jsonstrict.dumps(error.problem(str(request.url))).encode(),
         status=error.status,
-        content_type=PROBLEM_CONTENT_TYPE,
+        content_type=problem_content_type(request),
     )
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="openadr3"'
     return response
+
+
+def problem_content_type(request: web.Request) -> str:
+    """``application/json``, which both YAMLs declare for problem responses, unless the client
+    asks for RFC 9457's ``application/problem+json`` by name."""
+    accept = request.headers.get("Accept", "")
+    return PROBLEM_CONTENT_TYPE if PROBLEM_CONTENT_TYPE in accept else "application/json"
 
 
 @web.middleware
@@ -122,9 +136,12 @@ def query_int(request: web.Request, name: str, default: int) -> int:
     if text is None or text == "":
         return default
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise bad_request(f"{name} must be an integer, not {text!r}") from None
+    if value > INT32_MAX:
+        raise bad_request(f"{name} must be at most {INT32_MAX} (int32)")
+    return value
 
 
 def query_bool(request: web.Request, name: str) -> bool | None:
@@ -139,17 +156,49 @@ def query_bool(request: web.Request, name: str) -> bool | None:
     raise bad_request(f"{name} must be true or false, not {text!r}")
 
 
-def query_list(request: web.Request, name: str) -> tuple[str, ...] | None:
+def query_list(
+    request: web.Request, name: str, *, max_length: int | None = None
+) -> tuple[str, ...] | None:
     values = request.query.getall(name, [])
     if not values:
         return None
     # Repeated parameters (YAML style "form", explode) and, leniently, comma lists.
-    return tuple(part for value in values for part in value.split(",") if part)
+    parts = tuple(part for value in values for part in value.split(",") if part)
+    if max_length is not None:
+        for part in parts:
+            _check_length(name, part, max_length)
+    return parts
 
 
-def query_str(request: web.Request, name: str) -> str | None:
+def query_str(request: web.Request, name: str, *, max_length: int | None = None) -> str | None:
     value = request.query.get(name)
+    if value and max_length is not None:
+        _check_length(name, value, max_length)
     return value if value else None
+
+
+def query_id(request: web.Request, name: str) -> str | None:
+    """An objectID filter (programID, eventID, venID); 400 unless it is one."""
+    value = request.query.get(name)
+    if not value:
+        return None
+    if not OBJECT_ID.fullmatch(value):
+        raise bad_request(f"{name} must be an objectID (1-128 of A-Z, a-z, 0-9, _ and -)")
+    return value
+
+
+def query_object_types(request: web.Request) -> tuple[str, ...] | None:
+    """The ``objects`` filter: object types of the YAML's objectTypes enumeration."""
+    kinds = query_list(request, "objects")
+    unknown = sorted(set(kinds or ()) - OBJECT_TYPES)
+    if unknown:
+        raise bad_request(f"objects must be of {sorted(OBJECT_TYPES)}, not {unknown}")
+    return kinds
+
+
+def _check_length(name: str, value: str, max_length: int) -> None:
+    if len(value) > max_length:
+        raise bad_request(f"{name} must be at most {max_length} characters")
 
 
 async def token_request_credentials(request: web.Request) -> tuple[str, str]:

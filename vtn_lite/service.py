@@ -559,11 +559,13 @@ class Vtn:
             client_id = request.client_id
             targets = tuple(request.targets or ())
         else:
-            if principal.is_bl:
-                raise bad_request("business logic must send a BL_VEN_REQUEST with a clientID")
-            client_id = (
-                existing.client_id if existing and existing.client_id else principal.client_id
-            )
+            # A VEN_VEN_REQUEST carries no clientID. From a VEN it is the caller's; business
+            # logic may send one too (the YAML allows either kind), naming a ven whose client
+            # is the venName, as on the 3.0.1 API, which has no clientID at all.
+            if existing and existing.client_id:
+                client_id = existing.client_id
+            else:
+                client_id = request.ven_name if principal.is_bl else principal.client_id
             # Only business logic grants targets (Definition "Object Privacy").
             targets = existing.targets if existing else ()
         except_id = existing.id if existing else None
