@@ -171,8 +171,12 @@ def query_list(
 
 
 def query_str(request: web.Request, name: str, *, max_length: int | None = None) -> str | None:
+    """A string filter; with ``max_length`` (3.1.0 names: 1 to 128 characters) a given but
+    empty value is refused, else it means no filter."""
     value = request.query.get(name)
-    if value and max_length is not None:
+    if value is not None and max_length is not None:
+        if not value:
+            raise bad_request(f"{name} must not be empty")
         _check_length(name, value, max_length)
     return value if value else None
 
@@ -180,7 +184,7 @@ def query_str(request: web.Request, name: str, *, max_length: int | None = None)
 def query_id(request: web.Request, name: str) -> str | None:
     """An objectID filter (programID, eventID, venID); 400 unless it is one."""
     value = request.query.get(name)
-    if not value:
+    if value is None:
         return None
     if not OBJECT_ID.fullmatch(value):
         raise bad_request(f"{name} must be an objectID (1-128 of A-Z, a-z, 0-9, _ and -)")

@@ -25,6 +25,8 @@ LONG = "x" * 129
         ("/reports", {"clientName": LONG}),
         ("/events", {"targets": LONG}),
         ("/subscriptions", {"objects": "WIDGET"}),
+        ("/events", {"programID": ""}),
+        ("/vens", {"venName": ""}),
     ],
 )
 async def test_query_parameters_outside_their_schema_are_400(
