@@ -154,6 +154,8 @@ class Api301:
     ) -> web.Response:
         principal = principal_of(request)
         self.vtn.require(principal, WRITE_SCOPE[kind])
+        if ven_id is not None:
+            self.vtn.get(principal, "VEN", ven_id)  # 404 for a ven not there (or not visible)
         raw = await json_body(request)
         payload, extra = self.body_in(principal, kind, raw, ven_id=ven_id)
         if kind == "SUBSCRIPTION":

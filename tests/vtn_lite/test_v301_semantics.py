@@ -90,3 +90,28 @@ async def test_missing_program_is_409_on_3_1_and_400_on_3_0_1(
         await api301.call("POST", "/subscriptions", "ven", _subscription(receiver.url, "nope"))
     )[0] == 400
     assert receiver.challenges == 0  # refused before any callback is called
+
+
+async def test_3_0_1_report_descriptor_targets_are_value_maps(
+    api: Api, api301: Api, receiver: Receiver
+) -> None:
+    world = await make_world(api, receiver)
+    typed = [{"type": "GROUP", "values": ["g1"]}]
+    body = {
+        "programID": world.program_id,
+        "intervalPeriod": {"start": "2026-01-01T00:00:00Z"},
+        "intervals": INTERVALS,
+        "reportDescriptors": [{"payloadType": "USAGE", "targets": typed}],
+    }
+    created = await api301.ok("POST", "/events", "bl", body)
+    assert created["reportDescriptors"][0]["targets"] == typed
+    # 3.1.0 readers get the values as plain targets.
+    read31 = await api.ok("GET", f"/events/{created['id']}", "bl")
+    assert read31["reportDescriptors"][0]["targets"] == ["g1"]
+
+
+async def test_3_0_1_resources_of_a_missing_ven_are_404(api301: Api) -> None:
+    status, _ = await api301.call(
+        "POST", "/vens/no-such-ven/resources", "bl", {"resourceName": "tank"}
+    )
+    assert status == 404
