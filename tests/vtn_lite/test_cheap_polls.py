@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.vtn_lite.conftest import Api, Receiver
-from tests.vtn_lite.kinds import INTERVALS, make_world
+from tests.vtn_lite.kinds import INTERVALS, grant, make_world
 from vtn_lite import bodytext, jsonstrict
 from vtn_lite.auth import Principal
 from vtn_lite.service import SearchParams, Vtn
@@ -172,17 +172,7 @@ async def test_etags_are_per_view_and_304_when_unchanged(
 ) -> None:
     world = await make_world(api, receiver)
     client = api if version == "3.1.0" else api301
-    await api.ok(
-        "PUT",
-        f"/vens/{world.ven_id}",
-        "bl",
-        {
-            "objectType": "BL_VEN_REQUEST",
-            "clientID": "ven_client",
-            "venName": "ven-one",
-            "targets": ["g1"],
-        },
-    )
+    await grant(api, world.ven_id, ["g1"])
     await _grant(api, "ven_client2", "ven-two", ["g2"])
     g1 = await api.ok(
         "POST",
@@ -207,22 +197,12 @@ async def test_etags_are_per_view_and_304_when_unchanged(
     # Another view's tag does not match this one.
     assert (await _get(client, "/events", "ven", other.headers["ETag"])).status == 200
     # A change the VEN cannot see leaves its view, and its ETag, as they were.
-    body = {
-        "programID": world.program_id,
-        "targets": ["g2"],
-        "eventName": "moved",
-        "intervals": INTERVALS,
-    }
-    await api.ok("PUT", f"/events/{g2['id']}", "bl", body)
-    assert (await _get(client, "/events", "ven", etag)).status == 304
-    # A change to an event it sees changes the tag.
-    body = {
-        "programID": world.program_id,
-        "targets": ["g1"],
-        "eventName": "renamed",
-        "intervals": INTERVALS,
-    }
-    await api.ok("PUT", f"/events/{g1['id']}", "bl", body)
+    for event, target, name in ((g2, "g2", "moved"), (g1, "g1", "renamed")):
+        body = {**_event(world.program_id, "2030-01-01T00:00:00Z", [target]), "eventName": name}
+        await api.ok("PUT", f"/events/{event['id']}", "bl", body)
+        if event is g2:
+            assert (await _get(client, "/events", "ven", etag)).status == 304
+    # The change to an event it sees changed the tag.
     changed = await _get(client, "/events", "ven", etag)
     assert changed.status == 200
     assert changed.headers["ETag"] != etag

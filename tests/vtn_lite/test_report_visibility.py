@@ -5,7 +5,7 @@ not exist (409 on 3.1.0, the YAML's foreign-key conflict; 400 on 3.0.1), and not
 from __future__ import annotations
 
 from tests.vtn_lite.conftest import Api, Receiver
-from tests.vtn_lite.kinds import INTERVALS, make_world
+from tests.vtn_lite.kinds import INTERVALS, grant, make_world
 
 
 def _report(event_id: str) -> dict[str, object]:
@@ -34,17 +34,7 @@ async def test_reports_on_hidden_or_missing_events_are_refused_alike(
     assert (await api301.call("POST", "/reports", "ven", body301))[0] == 400
     assert await api.ok("GET", "/reports", "bl") == []
     # Granted the target, the VEN may report on it; and on untargeted events always.
-    await api.ok(
-        "PUT",
-        f"/vens/{world.ven_id}",
-        "bl",
-        {
-            "objectType": "BL_VEN_REQUEST",
-            "clientID": "ven_client",
-            "venName": "ven-one",
-            "targets": ["group-b"],
-        },
-    )
+    await grant(api, world.ven_id, ["group-b"])
     await api.ok("POST", "/reports", "ven", _report(hidden["id"]))
     await api.ok("POST", "/reports", "ven", _report(world.event_id))
     # A report cannot be moved onto a hidden event by an update either.

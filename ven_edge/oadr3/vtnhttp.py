@@ -186,22 +186,6 @@ class VtnHttp:
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
         token: str | None = None,
-    ) -> tuple[int, bytes]:
-        reply = await self._exchange(
-            method, url, path, params=params, json_body=json_body, form=form, token=token
-        )
-        return reply.status, reply.body
-
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        json_body: Any = None,
-        form: Mapping[str, str] | None = None,
-        token: str | None = None,
         if_none_match: str | None = None,
     ) -> _Reply:
         session = self._ensure_session()
@@ -270,7 +254,7 @@ class VtnHttp:
     ) -> _Reply:
         token = await self.ensure_token()
         url = self.url(path)
-        reply = await self._exchange(
+        reply = await self._raw(
             method,
             url,
             path,
@@ -283,7 +267,7 @@ class VtnHttp:
             # Quirk 7: without expires_in the lifetime is a guess; a refused token is refreshed.
             self._token = None
             token = await self.ensure_token()
-            reply = await self._exchange(
+            reply = await self._raw(
                 method,
                 url,
                 path,
@@ -340,7 +324,7 @@ class VtnHttp:
         fallback = self.url("/auth/token")
         found = fallback
         try:
-            status, body = await self._raw("GET", self.url("/auth/server"), "/auth/server")
+            status, body, _ = await self._raw("GET", self.url("/auth/server"), "/auth/server")
             if status == 200:
                 data = decode_json(body, "/auth/server")
                 url = data.get("tokenURL") if isinstance(data, Mapping) else None
@@ -363,7 +347,7 @@ class VtnHttp:
             "client_id": self.settings.client_id or "",
             "client_secret": self.settings.client_secret or "",
         }
-        status, body = await self._raw("POST", url, "/auth/token", form=form)
+        status, body, _ = await self._raw("POST", url, "/auth/token", form=form)
         self.token_fetches += 1
         if status != 200:
             error = _http_error("POST", "/auth/token", status, body)
