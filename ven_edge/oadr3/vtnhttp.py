@@ -252,20 +252,8 @@ class VtnHttp:
         json_body: Any = None,
         if_none_match: str | None = None,
     ) -> _Reply:
-        token = await self.ensure_token()
         url = self.url(path)
-        reply = await self._raw(
-            method,
-            url,
-            path,
-            params=params,
-            json_body=json_body,
-            token=token,
-            if_none_match=if_none_match,
-        )
-        if reply.status in (401, 403) and self.settings.authenticated:
-            # Quirk 7: without expires_in the lifetime is a guess; a refused token is refreshed.
-            self._token = None
+        for attempt in range(2):
             token = await self.ensure_token()
             reply = await self._raw(
                 method,
@@ -276,6 +264,10 @@ class VtnHttp:
                 token=token,
                 if_none_match=if_none_match,
             )
+            if attempt or reply.status not in (401, 403) or not self.settings.authenticated:
+                break
+            # Quirk 7: without expires_in the lifetime is a guess; a refused token is refreshed.
+            self._token = None
         return reply
 
     async def _get_page(self, path: str, query: Params) -> Any:
