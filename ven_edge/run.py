@@ -26,9 +26,9 @@ from ven_edge.clocksync import ClockSync, SystemClockSync
 from ven_edge.config import Config, ConfigError, load_config
 from ven_edge.control import ControlPlan, PlanInputs, Planner
 from ven_edge.daemon import Daemon, StartupError
+from ven_edge.plan.rule_planner import RuleSettings, plan_by_rules
 from ven_edge.ports import GridPort, HeaterPort
 from ven_edge.redact import redact_text
-from ven_edge.rule_planner import RuleSettings, plan_by_rules
 from ven_edge.sdnotify import Notifier
 from ven_edge.store import StateStore
 
@@ -98,8 +98,8 @@ def planner_for(config: Config, draw: PlannerConfigDraw | None = None) -> Planne
     as the fallback when the problem cannot be built (capacity or stored energy unknown yet).
     ``draw`` is the household's expected thermal draw per hour of the day (24 kWh values) and
     the offset from UTC to that day's clock, when known."""
-    from ven_edge.exact_planner import ExactPlanner
     from ven_edge.plan.builder import BuildError, PlannerConfig
+    from ven_edge.plan.exact_planner import ExactPlanner
     from ven_edge.plan.hpwh_model import HpwhModel
 
     plan_cfg = config.plan

@@ -15,8 +15,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from ven_edge.oadr3 import models301
-from ven_edge.oadr3.models import OadrModel
 from vtn_lite import api31, compat301, jsonstrict
 from vtn_lite.api31 import issue_token
 from vtn_lite.auth import Authenticator, Principal
@@ -41,6 +39,8 @@ from vtn_lite.service import (
     describe_validation_error,
 )
 from vtn_lite.storage import StoredObject
+from vtn_lite.wire import models301
+from vtn_lite.wire.models import OadrModel
 
 BASE_301 = "/openadr3/3.0.1"
 

@@ -16,9 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ven_edge.oadr3 import models
 from ven_edge.oadr3.timefmt import TimeFormatError, format_datetime, parse_datetime
-from ven_edge.oadr3.timing import event_span
 from vtn_lite import bodytext, jsonstrict
 from vtn_lite.auth import Principal
 from vtn_lite.errors import (
@@ -31,6 +29,8 @@ from vtn_lite.errors import (
 )
 from vtn_lite.storage import IndexFields, Query, Store, StoredObject
 from vtn_lite.viewcache import View, ViewCache
+from vtn_lite.wire import models
+from vtn_lite.wire.timing import event_span
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,9 @@ from yarl import URL
 
 from ven_edge.oadr3.errors import Oadr3Error, PayloadError, VtnHttpError
 from ven_edge.oadr3.eventparse import Event
-from ven_edge.oadr3.eventstore import EventStore
-from ven_edge.oadr3.eventstore import PollResult as PollResult
+from ven_edge.oadr3.eventstore import EventStore, PollResult
 from ven_edge.oadr3.timeline import TimelineBuilder
-from ven_edge.oadr3.vtnhttp import Params, Version, VtnHttp, decode_json
-from ven_edge.oadr3.vtnhttp import VtnSettings as VtnSettings
+from ven_edge.oadr3.vtnhttp import Params, Version, VtnHttp, VtnSettings, decode_json
 from ven_edge.redact import redact_url
 from ven_edge.signals import SignalTimeline
 

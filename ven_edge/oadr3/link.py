@@ -32,20 +32,18 @@ from datetime import UTC, datetime, timedelta
 
 from ven_edge.errorlog import ErrorOnce
 from ven_edge.oadr3.backoff import Backoff
-from ven_edge.oadr3.client import PollResult, Registration, VtnClient, version_mismatch
+from ven_edge.oadr3.client import Registration, VtnClient, version_mismatch
 from ven_edge.oadr3.errors import (
     Oadr3Error,
     PayloadError,
     VtnHttpError,
     VtnUnreachableError,
 )
+from ven_edge.oadr3.eventstore import PollResult
+from ven_edge.oadr3.outbox import ReportOutbox
 from ven_edge.oadr3.readinglog import ReadingLog
-from ven_edge.oadr3.reports import (
-    DeviceReadings,
-    ReportOutbox,
-    ReportScheduler,
-    build_due_report,
-)
+from ven_edge.oadr3.readings import DeviceReadings
+from ven_edge.oadr3.reports import ReportScheduler, build_due_report
 from ven_edge.oadr3.webhook import WebhookReceiver
 from ven_edge.redact import redact_text
 from ven_edge.signals import SignalTimeline

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ven_edge.oadr3.models import (
+from vtn_lite.wire.models import (
     EventPayloadDescriptor,
     Interval,
     LenientOperation,
