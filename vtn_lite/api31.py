@@ -12,16 +12,20 @@ from vtn_lite.auth import Authenticator, Principal
 from vtn_lite.errors import ApiError
 from vtn_lite.http import (
     AUTH_LIMITER_KEY,
+    NAME_MAX,
     TokenError,
     json_body,
     json_response,
     principal_of,
     problem_response,
     query_bool,
+    query_id,
     query_int,
     query_list,
+    query_object_types,
     query_str,
     record_checkin,
+    read_response,
     token_request_credentials,
 )
 from vtn_lite.notifier import WebhookNotifier
@@ -39,6 +43,10 @@ COLLECTIONS = {
     "resources": ("RESOURCE", "resourceID"),
 }
 
+# The 3.1.0 YAML declares no 409 for POST /vens (PUT /vens/{venID} has one): a duplicate
+# venName or clientID is answered 400 there, the declared status for a refused body.
+_POST_WITHOUT_409 = frozenset({"VEN"})
+
 RouteHandler = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -47,15 +55,15 @@ def search_params(request: web.Request) -> SearchParams:
     return SearchParams(
         skip=query_int(request, "skip", 0),
         limit=query_int(request, "limit", MAX_LIMIT),
-        targets=query_list(request, "targets"),
-        program_id=query_str(request, "programID"),
-        event_id=query_str(request, "eventID"),
-        client_name=query_str(request, "clientName"),
-        ven_id=query_str(request, "venID"),
-        ven_name=query_str(request, "venName"),
-        resource_name=query_str(request, "resourceName"),
+        targets=query_list(request, "targets", max_length=NAME_MAX),
+        program_id=query_id(request, "programID"),
+        event_id=query_id(request, "eventID"),
+        client_name=query_str(request, "clientName", max_length=NAME_MAX),
+        ven_id=query_id(request, "venID"),
+        ven_name=query_str(request, "venName", max_length=NAME_MAX),
+        resource_name=query_str(request, "resourceName", max_length=NAME_MAX),
         active=query_bool(request, "active"),
-        objects=query_list(request, "objects"),
+        objects=query_object_types(request),
     )
 
 
@@ -150,7 +158,8 @@ def _collection_routes(
 
     async def search(request: web.Request) -> web.Response:
         principal = principal_of(request)
-        return json_response(vtn.search(principal, kind, search_params(request)))
+        view = vtn.search_view(principal, kind, search_params(request))
+        return read_response(request, view.body, view.etag)
 
     async def create(request: web.Request) -> web.Response:
         principal = principal_of(request)
@@ -158,12 +167,18 @@ def _collection_routes(
         payload = await json_body(request)
         if kind == "SUBSCRIPTION":
             await vet_subscription(vtn, notifier, principal, payload)
-        return json_response(vtn.create(principal, kind, payload), 201)
+        try:
+            return json_response(vtn.create(principal, kind, payload), 201)
+        except ApiError as exc:
+            if exc.status == 409 and kind in _POST_WITHOUT_409:
+                raise ApiError(400, exc.detail) from None
+            raise
 
     async def get_one(request: web.Request) -> web.Response:
         principal = principal_of(request)
         targets = query_list(request, "targets")
-        return json_response(vtn.get(principal, kind, request.match_info[id_name], targets))
+        text = vtn.get_text(principal, kind, request.match_info[id_name], targets)
+        return read_response(request, text.encode())
 
     async def update(request: web.Request) -> web.Response:
         principal = principal_of(request)

@@ -31,6 +31,7 @@ role = "bl"                                   # "bl" (business logic) or "ven"
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -105,7 +106,29 @@ _AUTH_LIMIT_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
 }
 
 
+_TOP_LEVEL_KEYS = ("server", "clients")
+_CLIENT_KEYS = ("client_id", "secret_hash", "role")
+
+
+def _unknown_key(where: str, key: str, known: tuple[str, ...]) -> ConfigError:
+    """An unknown key, with where it belongs if it is a key of another table, or the closest
+    known key: a misplaced or misspelt key must not be ignored (a `database` outside
+    ``[server]`` would leave the store in memory and lose its data on restart)."""
+    server_keys = (*_SERVER_TYPES, *_AUTH_LIMIT_KEYS)
+    if where != "[server]" and key in server_keys:
+        hint = "; it belongs in [server] (write it below the [server] line)"
+    elif where != "[[clients]]" and key in _CLIENT_KEYS:
+        hint = "; it belongs in a [[clients]] entry"
+    else:
+        match = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {match[0]!r}?" if match else ""
+    return ConfigError(f"{where} has an unknown key {key!r}{hint} (known: {', '.join(known)})")
+
+
 def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnConfig:
+    for key in data:
+        if key not in _TOP_LEVEL_KEYS:
+            raise _unknown_key("the top level", key, _TOP_LEVEL_KEYS)
     server = data.get("server", {})
     if not isinstance(server, dict):
         raise ConfigError("[server] must be a table")
@@ -122,7 +145,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
             continue
         expected = _SERVER_TYPES.get(key)
         if expected is None:
-            raise ConfigError(f"[server] has an unknown key {key!r}")
+            raise _unknown_key("[server]", key, (*_SERVER_TYPES, *_AUTH_LIMIT_KEYS))
         if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
             raise ConfigError(f"[server] {key} must be {expected[0].__name__}, not {value!r}")
         values[key] = value
@@ -138,9 +161,15 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
             raise ConfigError(f"[server] {key} must be at least 1")
     clients = []
     seen: set[str] = set()
-    for index, entry in enumerate(data.get("clients", [])):
+    entries = data.get("clients", [])
+    if not isinstance(entries, list):
+        raise ConfigError("clients must be an array of tables ([[clients]] entries)")
+    for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise ConfigError(f"[[clients]] entry {index + 1} must be a table")
+        for key in entry:
+            if key not in _CLIENT_KEYS:
+                raise _unknown_key("[[clients]]", key, _CLIENT_KEYS)
         try:
             client = ClientEntry(
                 client_id=str(entry["client_id"]),

@@ -282,6 +282,22 @@ class Store:
             found = [obj for obj in found if wanted & _subscription_objects(obj.body)]
         return found[query.skip : query.skip + query.limit]
 
+    def data_version(self) -> int:
+        """A number that changes when another connection commits to the database (SQLite
+        ``PRAGMA data_version``): cached views notice writes by other processes."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def next_end(self, seqs: Sequence[int], after: float) -> float | None:
+        """The earliest ``ends_at`` later than ``after`` among these objects (None: none ends)."""
+        if not seqs:
+            return None
+        marks = ",".join("?" * len(seqs))
+        row = self._db.execute(
+            f"SELECT min(ends_at) FROM objects WHERE seq IN ({marks}) AND ends_at > ?",
+            (*seqs, after),
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def pending_refresh(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT name FROM pending_refresh")}
 
