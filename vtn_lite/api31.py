@@ -24,8 +24,8 @@ from vtn_lite.http import (
     query_list,
     query_object_types,
     query_str,
-    record_checkin,
     read_response,
+    record_checkin,
     token_request_credentials,
 )
 from vtn_lite.notifier import WebhookNotifier

@@ -6,8 +6,8 @@ Objects are stored in their canonical 3.1.0 form. The 3.0.1 API translates to an
 
 from __future__ import annotations
 
-import sys
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
