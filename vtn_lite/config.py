@@ -106,7 +106,7 @@ _AUTH_LIMIT_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
 }
 
 
-_TOP_LEVEL_KEYS = ("server", "clients")
+_TOP_LEVEL_KEYS = ("server", "clients", "console")
 _CLIENT_KEYS = ("client_id", "secret_hash", "role")
 
 
