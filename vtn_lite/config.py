@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from vtn_lite.mqtt_config import MqttConfig, MqttConfigError, parse_mqtt, topic_safe
 from vtn_lite.ratelimit import AuthLimits
 
 Role = Literal["bl", "ven"]
@@ -73,6 +74,7 @@ class VtnConfig:
     tls_key: str | None = None
     auth_limits: AuthLimits = field(default_factory=AuthLimits)
     clients: tuple[ClientEntry, ...] = field(default=())
+    mqtt: MqttConfig | None = None
 
     def with_clients(self, *clients: ClientEntry) -> VtnConfig:
         return replace(self, clients=(*self.clients, *clients))
@@ -162,7 +164,26 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
         raise ConfigError("[server] auth_tracked_keys must be at least 1")
     if limits.get("window") == 0:
         raise ConfigError("[server] auth_window must be more than 0")
-    return VtnConfig(**values, auth_limits=AuthLimits(**limits), clients=tuple(clients))
+    mqtt = _mqtt_of(data, clients, base_dir)
+    return VtnConfig(**values, auth_limits=AuthLimits(**limits), clients=tuple(clients), mqtt=mqtt)
+
+
+def _mqtt_of(
+    data: dict[str, Any], clients: list[ClientEntry], base_dir: Path | None
+) -> MqttConfig | None:
+    if "mqtt" not in data:
+        return None
+    try:
+        mqtt = parse_mqtt(data["mqtt"], base_dir=base_dir)
+    except MqttConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    for client in clients:
+        if not topic_safe(client.client_id):
+            raise ConfigError(
+                f"client {client.client_id!r} cannot be an MQTT username and topic level;"
+                " with [mqtt] client ids use letters, digits and . _ @ - only"
+            )
+    return mqtt
 
 
 def load_config(path: Path) -> VtnConfig:
