@@ -137,7 +137,7 @@ class Subscriber:
 
     def _on_subscribe(
         self, client: object, userdata: object, mid: int, codes: list[Any], props: object
-    ) -> None:  # type: ignore[type-arg]
+    ) -> None:
         with self._lock:
             self.granted.extend(int(code.value) for code in codes)
 

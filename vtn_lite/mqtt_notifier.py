@@ -111,6 +111,7 @@ class MqttNotifier:
     def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
+            self.connected.clear()  # a disconnect asked for, not a lost broker
             client.disconnect()
             client.loop_stop()
 

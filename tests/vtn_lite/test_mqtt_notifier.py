@@ -276,3 +276,64 @@ def test_client_ids_that_cannot_be_topic_levels_are_refused_with_mqtt() -> None:
         parse_config(data)
     del data["mqtt"]
     assert parse_config(data).mqtt is None
+
+
+def _oa3_mqtt_session(base_url: str, create_event: Callable[[int], None]) -> list[Any]:
+    """python-oa3-client's own MQTT path: discovery, topics per program, notifications."""
+    import time
+
+    from openadr3_client import VenClient
+
+    with VenClient(url=base_url, client_id="ven_client", client_secret="999") as ven:
+        ven.register("ven-a")  # the ven object business logic made for this client
+        assert ven.vtn_supports_mqtt()
+        [uri] = ven.get_mqtt_broker_uris()
+        channel = ven.add_mqtt(uri, client_id="oa3-ven")
+        channel.start()
+        try:
+            topics = ven.subscribe(["p1"], ["EVENT"], ["CREATE"], channel)
+            assert "openadr3/clients/ven_client/events/create" in topics
+            # The library subscribes from its network thread and does not expose the SUBACK:
+            # events are created until the first notification arrives.
+            deadline = time.monotonic() + LIMIT_S
+            sent = 0
+            while not channel.messages and time.monotonic() < deadline:
+                create_event(sent)
+                sent += 1
+                channel.await_messages(1, timeout=2.0)
+            messages = channel.messages
+        finally:
+            channel.stop()
+    return [message.payload for message in messages]
+
+
+async def test_python_oa3_client_receives_events_by_mqtt(
+    mqtt_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+
+    import ebus_mqtt_client
+
+    program_id = await setup_program(mqtt_api)
+    auth = (await mqtt_api.ok("GET", "/notifiers", "ven"))["MQTT"]["authentication"]
+    # python-oa3-client 0.5.0 connects without credentials and has no option for them; its
+    # MQTT library takes them, so they are handed to it here.
+    monkeypatch.setattr(
+        ebus_mqtt_client,
+        "MqttClient",
+        functools.partial(
+            ebus_mqtt_client.MqttClient, username=auth["username"], password=auth["password"]
+        ),
+    )
+    loop = asyncio.get_running_loop()
+
+    def create_event(number: int) -> None:
+        body = event_body(program_id, f"oa3-e{number}", ["group-a"])
+        asyncio.run_coroutine_threadsafe(mqtt_api.ok("POST", "/events", "bl", body), loop).result()
+
+    payloads = await asyncio.to_thread(_oa3_mqtt_session, mqtt_api.base, create_event)
+    assert payloads, "no notification reached python-oa3-client"
+    note = payloads[0]
+    assert note.operation == "CREATE"
+    assert note.object.event_name.startswith("oa3-e")
+    assert note.object.targets == ["group-a"]
