@@ -20,6 +20,7 @@ from ven_edge.config import VtnConfig
 from ven_edge.control import DeviceView
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.link import LinkTiming, VtnLink
+from ven_edge.oadr3.mqttpush import MqttPush
 from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
 from ven_edge.oadr3.webhook import WebhookReceiver
 from ven_edge.ports import GridLabels
@@ -104,6 +105,7 @@ class VtnGridPort:
         clock: Callable[[], datetime],
         webhook: WebhookReceiver | None = None,
         callback_url: str | None = None,
+        mqtt: MqttPush | None = None,
         bind: tuple[str, int] | None = None,
         poll_s: float = 60.0,
         report_cadence: timedelta = timedelta(minutes=15),
@@ -112,6 +114,7 @@ class VtnGridPort:
             raise ValueError("a webhook receiver needs the callback URL the VTN calls")
         self.client = client
         self.webhook = webhook
+        self.mqtt = mqtt
         self._bind = bind
         self._runner: web.AppRunner | None = None
         self._listener: Callable[[SignalTimeline], None] | None = None
@@ -123,6 +126,7 @@ class VtnGridPort:
             on_timeline=self._timeline,
             receiver=webhook,
             callback_url=callback_url,
+            mqtt=mqtt,
             outbox=self.outbox,
             scheduler=ReportScheduler(client.settings.ven_name, report_cadence),
             readings=self._readings,
@@ -161,6 +165,8 @@ class VtnGridPort:
         log.info("webhook endpoint on %s:%d%s", *self._bind, WEBHOOK_PATH)
 
     async def stop(self) -> None:
+        if self.mqtt is not None:
+            self.mqtt.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
