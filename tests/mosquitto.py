@@ -16,13 +16,17 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
+from vtn_lite.config import VtnConfig
+from vtn_lite.mqtt_config import MqttConfig
+from vtn_lite.mqtt_credentials import BrokerCredentials
+from vtn_lite.server import RunningVtn, running_vtn
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 _START_LIMIT_S = 30.0
@@ -62,14 +66,16 @@ def broker_config(directory: Path, port: int, credentials_dir: Path) -> Path:
 
 
 @contextmanager
-def running_mosquitto(directory: Path, credentials_dir: Path) -> Iterator[Broker]:
-    """Start mosquitto on a free port; vtn_lite's files must exist in ``credentials_dir``
-    (empty ones are written if not, and vtn_lite's start-up SIGHUP makes it re-read them)."""
+def running_mosquitto(
+    directory: Path, credentials_dir: Path, *, port: int | None = None
+) -> Iterator[Broker]:
+    """Start mosquitto (on a free port unless given); vtn_lite's files should be in
+    ``credentials_dir`` (empty ones are written if not; vtn_lite's SIGHUP makes it re-read)."""
     directory.mkdir(parents=True, exist_ok=True)
     credentials_dir.mkdir(parents=True, exist_ok=True)
     for name in ("passwd", "acl"):
         (credentials_dir / name).touch()
-    port = free_port()
+    port = port or free_port()
     config = broker_config(directory, port, credentials_dir)
     log_file = directory / "mosquitto.log"
     with log_file.open("wb") as log:
@@ -106,6 +112,23 @@ def _wait_listening(broker: Broker) -> None:
 
 def reload(broker: Broker) -> None:
     os.kill(broker.process.pid, signal.SIGHUP)
+
+
+@asynccontextmanager
+async def vtn_with_broker(
+    tmp_path: Path, config: VtnConfig, *, clock: Callable[[], float] = time.time
+) -> AsyncIterator[tuple[RunningVtn, Broker]]:
+    """vtn_lite with its MQTT notifier on a private mosquitto; the publisher connected."""
+    credentials = tmp_path / "mqtt-credentials"
+    # The files first (same key file, same passwords), so the broker knows every client from
+    # its first connection.
+    BrokerCredentials(MqttConfig(("mqtt://127.0.0.1",), str(credentials))).write(config.clients)
+    with running_mosquitto(tmp_path / "broker", credentials) as broker:
+        mqtt = MqttConfig((broker.uri,), str(credentials), broker_pid_file=str(broker.pid_file))
+        async with running_vtn(replace(config, mqtt=mqtt), clock=clock) as vtn:
+            assert vtn.parts.mqtt is not None
+            await wait_for(vtn.parts.mqtt.connected.is_set, 60, "the VTN's publisher")
+            yield vtn, broker
 
 
 class Subscriber:

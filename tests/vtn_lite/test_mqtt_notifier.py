@@ -13,42 +13,34 @@ import aiohttp
 import pytest
 
 from tests.conftest import wait_for
-from tests.mosquitto import Broker, Subscriber, running_mosquitto
+from tests.mosquitto import Broker, Subscriber, vtn_with_broker
 from tests.vtn_lite.conftest import CLIENTS, Api, get_token, make_config
 from vtn_lite.config import ConfigError, parse_config
 from vtn_lite.mqtt_config import MqttConfig
 from vtn_lite.mqtt_credentials import BrokerCredentials, mosquitto_hash
-from vtn_lite.server import RunningVtn, running_vtn
+from vtn_lite.server import RunningVtn
 
 LIMIT_S = 60.0
 
 
-def mqtt_config(tmp_path: Path, broker: Broker | None = None) -> MqttConfig:
-    uri = broker.uri if broker else "mqtt://127.0.0.1:1883"
-    return MqttConfig(
-        uris=(uri,),
-        credentials_dir=str(tmp_path / "credentials"),
-        broker_pid_file=str(broker.pid_file) if broker else None,
-    )
+def mqtt_config(tmp_path: Path) -> MqttConfig:
+    return MqttConfig(uris=("mqtt://127.0.0.1:1883",), credentials_dir=str(tmp_path / "cred"))
 
 
 @pytest.fixture
-async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
-    config = make_config()
-    # The files first, so the broker knows every client from its first connection.
-    BrokerCredentials(mqtt_config(tmp_path)).write(config.clients)
-    with running_mosquitto(tmp_path / "broker", tmp_path / "credentials") as broker:
-        yield broker
+async def served(tmp_path: Path) -> AsyncIterator[tuple[RunningVtn, Broker]]:
+    async with vtn_with_broker(tmp_path, make_config()) as pair:
+        yield pair
 
 
 @pytest.fixture
-async def mqtt_vtn(tmp_path: Path, broker: Broker) -> AsyncIterator[RunningVtn]:
-    config = make_config(mqtt=mqtt_config(tmp_path, broker))
-    async with running_vtn(config) as server:
-        assert server.parts.mqtt is not None
-        connected = server.parts.mqtt.connected
-        await wait_for(connected.is_set, LIMIT_S, "the VTN's publisher to connect")
-        yield server
+def broker(served: tuple[RunningVtn, Broker]) -> Broker:
+    return served[1]
+
+
+@pytest.fixture
+def mqtt_vtn(served: tuple[RunningVtn, Broker]) -> RunningVtn:
+    return served[0]
 
 
 @pytest.fixture

@@ -277,7 +277,11 @@ class MqttPush(NotificationSink):
             notification = parse_notification(payload, self.max_message_bytes)
         except PayloadError as exc:
             self.rejected += 1
-            LOG.error("MQTT message on %s ignored: malformed notification: %s", where, exc)
+            LOG.error(
+                "MQTT message on %s ignored: malformed notification: %s; polling instead",
+                where,
+                exc,
+            )
             self._wake(None)
             return
         self.received += 1
