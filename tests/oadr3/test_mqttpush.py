@@ -101,10 +101,20 @@ json_values = st.recursive(
     )
 )
 def test_any_notifiers_answer_parses_or_is_refused_with_a_reason(notifiers: Any) -> None:
+    result = binding_or_reason(notifiers)
+    if isinstance(result, str):
+        assert result  # refused, with a reason
+    elif result is not None:
+        assert result.host
+        assert 0 < result.port < 65536
+        assert result.uri.lower().startswith(("mqtt://", "mqtts://"))
+
+
+def binding_or_reason(notifiers: Any) -> MqttBinding | str | None:
     try:
-        parse_binding(notifiers, "c")
+        return parse_binding(notifiers, "c")
     except MqttUnusable as exc:
-        assert str(exc)
+        return str(exc)
 
 
 def test_topics_all_preferred_and_deduplicated() -> None:
