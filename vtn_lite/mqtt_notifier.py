@@ -6,9 +6,10 @@ to the topic of every client allowed to see it (by its granted targets, or as th
 ven or resource), with the same notification JSON a webhook gets. Messages go out with QoS 1 and
 are not retained (clients re-read state by REST on reconnect, as the Definition advises).
 
-paho's network loop runs in its own thread and reconnects with backoff by itself; publishing
-from the event loop only queues. While the broker is away up to ``max_queued`` messages wait;
-beyond that each one is dropped and counted (polling and webhooks still work).
+paho is driven by the event loop (:class:`ven_edge.oadr3.mqttloop.LoopDriver`: no thread, no
+``select()`` limit on descriptors) and reconnects with backoff; publishing only queues. While the
+broker is away up to ``max_queued`` messages wait; beyond that each one is dropped and counted
+(polling and webhooks still work).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ven_edge.oadr3.mqttloop import LoopDriver
 from vtn_lite.auth import Principal
 from vtn_lite.config import ClientEntry
 from vtn_lite.mqtt_config import PUBLISHER_USERNAME, MqttConfig
@@ -57,6 +59,7 @@ class MqttNotifier:
         self.credentials = BrokerCredentials(config)
         self._max_queued = max_queued
         self._client: paho.Client | None = None
+        self._driver: LoopDriver | None = None
         self._lock = threading.Lock()
         self.published = 0
         self.dropped = 0
@@ -96,7 +99,6 @@ class MqttNotifier:
         client.username_pw_set(PUBLISHER_USERNAME, self.credentials.publisher_password())
         client.max_queued_messages_set(self._max_queued)
         client.max_inflight_messages_set(1000)
-        client.reconnect_delay_set(_RECONNECT_MIN_S, _RECONNECT_MAX_S)
         if address.tls:
             context = ssl.create_default_context(cafile=self.config.ca_file)
             context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -104,16 +106,22 @@ class MqttNotifier:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
-        client.connect_async(address.host, address.port)
-        client.loop_start()
+        self._driver = LoopDriver(
+            client,
+            address.host,
+            address.port,
+            min_delay_s=_RECONNECT_MIN_S,
+            max_delay_s=_RECONNECT_MAX_S,
+        )
+        self._driver.start()
         self._client = client
 
     def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
+        driver, self._driver = self._driver, None
+        self._client = None
+        if driver is not None:
             self.connected.clear()  # a disconnect asked for, not a lost broker
-            client.disconnect()
-            client.loop_stop()
+            driver.stop()
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if getattr(reason, "is_failure", False):

@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ven_edge.oadr3.errors import PayloadError
+from ven_edge.oadr3.mqttloop import LoopDriver
 from ven_edge.oadr3.push import NotificationSink
 from ven_edge.oadr3.webhook import DEFAULT_MAX_BODY_BYTES, parse_notification
 from ven_edge.redact import redact_text
 
 if TYPE_CHECKING:
-    import paho.mqtt.client as paho
-
     from ven_edge.oadr3.client import VtnClient
 
 LOG = logging.getLogger(__name__)
@@ -171,7 +170,7 @@ class MqttPush(NotificationSink):
         self.max_message_bytes = max_message_bytes
         self.binding: MqttBinding | None = None
         self.topics: tuple[str, ...] = ()
-        self._paho: paho.Client | None = None
+        self._driver: LoopDriver | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = False
         self._refused: str | None = None
@@ -182,14 +181,14 @@ class MqttPush(NotificationSink):
 
     @property
     def started(self) -> bool:
-        return self._paho is not None
+        return self._driver is not None
 
     @property
     def connected(self) -> bool:
         return self._connected
 
     def start(self, binding: MqttBinding, topics: Sequence[str], password: str | None) -> None:
-        """Connect in the background (paho's thread); returns at once."""
+        """Connect in the background (driven by the event loop); returns at once."""
         import paho.mqtt.client as paho_client  # only when the VTN offers MQTT
         from paho.mqtt.enums import CallbackAPIVersion
 
@@ -205,25 +204,28 @@ class MqttPush(NotificationSink):
             context = ssl.create_default_context(cafile=self.ca_file)
             context.minimum_version = ssl.TLSVersion.TLSv1_2
             client.tls_set_context(context)
-        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.connect_async(binding.host, binding.port)
-        client.loop_start()
-        self._paho = client
+        self._driver = LoopDriver(
+            client,
+            binding.host,
+            binding.port,
+            min_delay_s=RECONNECT_MIN_S,
+            max_delay_s=RECONNECT_MAX_S,
+        )
+        self._driver.start()
         LOG.info("MQTT: connecting to %s for %d topics", redact_text(binding.uri), len(topics))
 
     def stop(self) -> None:
-        client, self._paho = self._paho, None
+        driver, self._driver = self._driver, None
         self._connected = False
-        if client is not None:
-            client.disconnect()
-            client.loop_stop()
+        if driver is not None:
+            driver.stop()
         for task in self._tasks:
             task.cancel()
 
-    # -- paho's thread -----------------------------------------------------------------------
+    # -- paho's callbacks (the event loop; a connect runs in the executor) ---------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self._call(self._connected_as, str(reason), bool(getattr(reason, "is_failure", False)))
         if not getattr(reason, "is_failure", False):
