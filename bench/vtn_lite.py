@@ -1,6 +1,7 @@
 """vtn_lite under a fleet's polling load: GET /events with targets from another process.
 
 Run: python bench/vtn_lite.py [--vens 10000] [--seconds 12] [--concurrency 32]
+     python bench/vtn_lite.py --mqtt-fanout [--vens 10000]   (bench/vtn_lite_mqtt.py)
 
 Setup: a SQLite file with VENS ven objects (business logic grants each one target of 100
 groups), one price program with 24 events (half targeted to a group, half untargeted), and
@@ -216,7 +217,16 @@ def main() -> int:
     parser.add_argument("--vens", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--mqtt-fanout",
+        action="store_true",
+        help="instead: one event's MQTT notification to --vens subscribed VENs (vtn_lite_mqtt.py)",
+    )
     args = parser.parse_args()
+    if args.mqtt_fanout:
+        from bench.vtn_lite_mqtt import main as mqtt_fanout
+
+        return mqtt_fanout(["--vens", str(args.vens)])
     with tempfile.TemporaryDirectory(prefix="vtn-bench-") as tmp:
         directory = Path(tmp)
         database = directory / "vtn.sqlite"

@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.mosquitto import vtn_with_broker
+from ven_edge.oadr3.mqttloop import LoopDriver
 from vtn_lite.auth import Principal, hash_secret
 from vtn_lite.config import ClientEntry, VtnConfig
 from vtn_lite.mqtt_credentials import BrokerCredentials
@@ -39,7 +40,7 @@ from vtn_lite.server import RunningVtn
 
 GROUPS = 100
 CONNECT_CONCURRENCY = 200
-LIMIT_S = 300.0
+LIMIT_S = 120.0
 
 
 def _string(text: str) -> bytes:
@@ -180,17 +181,20 @@ async def _run(vtn: RunningVtn, port: int, directory: Path, vens: int) -> dict[s
                 for h in range(24)
             ],
         }
-        baseline_s = await _baseline(port, credentials, subscribers, size=len(json.dumps(event)))
+        # A first round warms every connection (and the broker's per-client state) up.
+        await _baseline(port, credentials, subscribers, 1, size=len(json.dumps(event)))
         started = time.perf_counter()
         vtn.vtn.create(bl, "EVENT", event)
         create_s = time.perf_counter() - started
         vtn_s = await wait_all(subscribers, 2, started)
+        sizes = [v.sizes[1] for v in subscribers]
+        size = sum(sizes) // len(sizes)
+        baseline_s = await _baseline(port, credentials, subscribers, 3, size=size)
     finally:
         for task in listeners:
             task.cancel()
         for ven in subscribers:
             ven.close()
-    sizes = [v.sizes[1] for v in subscribers]
     return {
         "vens": vens,
         "connect_s": connected_s,
@@ -202,7 +206,7 @@ async def _run(vtn: RunningVtn, port: int, directory: Path, vens: int) -> dict[s
 
 
 async def _baseline(
-    port: int, credentials: BrokerCredentials, vens: list[Ven], *, size: int
+    port: int, credentials: BrokerCredentials, vens: list[Ven], count: int, *, size: int
 ) -> float:
     """The same number of messages through the same broker, from a bare paho publisher."""
     import paho.mqtt.client as paho
@@ -213,18 +217,21 @@ async def _baseline(
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-baseline")
     client.username_pw_set(PUBLISHER_USERNAME, credentials.publisher_password())
     client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
+    connected = asyncio.Event()
+    client.on_connect = lambda *_: connected.set()
+    # As vtn_lite's publisher is driven: by the event loop (paho's own thread uses select(),
+    # which fails with this many sockets open).
+    driver = LoopDriver(client, "127.0.0.1", port)
+    driver.start()
     try:
+        await asyncio.wait_for(connected.wait(), LIMIT_S)
         payload = b"x" * size
         started = time.perf_counter()
         for ven in vens:
             client.publish(ven.topic.replace("/+", "/create"), payload, qos=1)
-        return await wait_all(vens, 1, started)
+        return await wait_all(vens, count, started)
     finally:
-        client.disconnect()
-        client.loop_stop()
+        driver.stop()
 
 
 def report(figures: dict[str, float]) -> None:
