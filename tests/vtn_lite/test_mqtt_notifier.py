@@ -329,3 +329,18 @@ async def test_python_oa3_client_receives_events_by_mqtt(
     assert note.operation == "CREATE"
     assert note.object.event_name.startswith("oa3-e")
     assert note.object.targets == ["group-a"]
+
+
+async def test_publisher_connects_with_descriptors_above_1023_in_use(tmp_path: Path) -> None:
+    # A VTN serving many connections: paho's own thread would select() on a descriptor above
+    # 1023 and fail; the event loop's selector has no such limit.
+    import os
+
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        async with vtn_with_broker(tmp_path, make_config()) as (vtn, _):
+            assert vtn.parts.mqtt is not None
+            assert vtn.parts.mqtt.connected.is_set()
+    finally:
+        for fd in held:
+            os.close(fd)
