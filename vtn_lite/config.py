@@ -22,7 +22,7 @@ auth_rate_per_address = 10.0                  # token requests per second per ad
 auth_burst_per_address = 200                  # ... and as a burst
 auth_tracked_keys = 10000                     # memory bound per table (least recent forgotten)
 
-[mqtt]                                        # optional: the MQTT notifier (vtn_lite/mqtt_config.py)
+[mqtt]                                        # optional: MQTT notifier (vtn_lite/mqtt_config.py)
 uris = ["mqtts://broker.example.org:8883"]
 credentials_dir = "/var/lib/vtn-lite/mqtt"
 
