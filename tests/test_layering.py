@@ -77,6 +77,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ven_edge.oadr3.vtnhttp",
             "ven_edge.oadr3.eventstore",
             "ven_edge.oadr3.client",
+            "ven_edge.oadr3.mqttloop",
             "ven_edge.oadr3.push",
             "ven_edge.oadr3.webhook",
             "ven_edge.oadr3.mqttpush",

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ven_edge.oadr3.mqttloop import LoopDriver
+from ven_edge.oadr3.mqttloop import LoopDriver, new_client
 from vtn_lite.auth import Principal
 from vtn_lite.config import ClientEntry
 from vtn_lite.mqtt_config import PUBLISHER_USERNAME, MqttConfig
@@ -86,23 +85,18 @@ class MqttNotifier:
     # --- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        import paho.mqtt.client as paho_client  # only a VTN with [mqtt] needs paho
-        from paho.mqtt.enums import CallbackAPIVersion
-
         self.credentials.write(self._clients)
         address = self.config.publish_address
-        client = paho_client.Client(
-            CallbackAPIVersion.VERSION2,
+        # paho is imported here, only by a VTN with [mqtt].
+        client = new_client(
+            username=PUBLISHER_USERNAME,
+            password=self.credentials.publisher_password(),
+            tls=address.tls,
+            ca_file=self.config.ca_file,
             client_id=f"{PUBLISHER_USERNAME}-{id(self):x}",
-            protocol=paho_client.MQTTv311,
         )
-        client.username_pw_set(PUBLISHER_USERNAME, self.credentials.publisher_password())
         client.max_queued_messages_set(self._max_queued)
         client.max_inflight_messages_set(1000)
-        if address.tls:
-            context = ssl.create_default_context(cafile=self.config.ca_file)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            client.tls_set_context(context)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish

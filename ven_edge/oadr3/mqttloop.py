@@ -5,7 +5,7 @@ paho's own network thread (``loop_start``) waits with ``select()``, which fails 
 descriptor is above 1023: a vtn_lite serving thousands of HTTP connections could then never
 reconnect its publisher. Here the event loop's selector (epoll) watches the socket, callbacks run
 in the event loop, and no thread is kept. Only the blocking TCP and TLS connect runs in the
-default executor. paho is imported by the caller, so nothing here loads it.
+default executor. paho is imported by :func:`new_client` when it is called, not with this module.
 """
 
 from __future__ import annotations
@@ -22,6 +22,32 @@ LOG = logging.getLogger(__name__)
 
 #: paho's keepalive and retry bookkeeping (loop_misc) wants a call about once a second.
 MISC_INTERVAL_S = 1.0
+
+
+def new_client(
+    *,
+    username: str | None,
+    password: str | None,
+    tls: bool,
+    ca_file: str | None,
+    client_id: str = "",
+) -> paho.Client:
+    """An MQTT 3.1.1 client (the version the Definition requires brokers to speak); with
+    ``tls`` verified against ``ca_file`` or the system's CAs, TLS 1.2 or later (Definition
+    "HTTPS/TLS")."""
+    import paho.mqtt.client as paho_client
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = paho_client.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho_client.MQTTv311
+    )
+    if username is not None:
+        client.username_pw_set(username, password)
+    if tls:
+        context = ssl.create_default_context(cafile=ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        client.tls_set_context(context)
+    return client
 
 
 class LoopDriver:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ven_edge.oadr3.errors import PayloadError
-from ven_edge.oadr3.mqttloop import LoopDriver
+from ven_edge.oadr3.mqttloop import LoopDriver, new_client
 from ven_edge.oadr3.push import NotificationSink
 from ven_edge.oadr3.webhook import DEFAULT_MAX_BODY_BYTES, parse_notification
 from ven_edge.redact import redact_text
@@ -189,21 +188,14 @@ class MqttPush(NotificationSink):
 
     def start(self, binding: MqttBinding, topics: Sequence[str], password: str | None) -> None:
         """Connect in the background (driven by the event loop); returns at once."""
-        import paho.mqtt.client as paho_client  # only when the VTN offers MQTT
-        from paho.mqtt.enums import CallbackAPIVersion
-
         self.stop()
         self._loop = asyncio.get_running_loop()
         self.binding = binding
         self.topics = tuple(topics)
-        client = paho_client.Client(CallbackAPIVersion.VERSION2, protocol=paho_client.MQTTv311)
-        if binding.username is not None:
-            client.username_pw_set(binding.username, password)
-        if binding.tls:
-            # Definition "HTTPS/TLS": verified, TLS 1.2 or later; the VTN's CA file if given.
-            context = ssl.create_default_context(cafile=self.ca_file)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            client.tls_set_context(context)
+        # paho is imported here, only when the VTN offers MQTT; mqtts uses the VTN's CA file.
+        client = new_client(
+            username=binding.username, password=password, tls=binding.tls, ca_file=self.ca_file
+        )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -286,13 +278,7 @@ class MqttPush(NotificationSink):
             )
             self._wake(None)
             return
-        self.received += 1
-        LOG.info(
-            "MQTT notification %s %s %s",
-            notification.operation,
-            notification.object_type,
-            str(notification.object.get("id", "?"))[:128],
-        )
+        self.count_received(notification, "MQTT")
         task = asyncio.ensure_future(self.dispatch(notification))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ class Notification:
     targets: tuple[str, ...] = ()
 
 
+LOG = logging.getLogger(__name__)
+
 NotificationCallback = Callable[[Notification], Awaitable[None] | None]
 
 
@@ -51,6 +54,16 @@ class NotificationSink:
         self.rejected = 0
         #: The last notification applied; ``None`` after one that could not be used.
         self.last: Notification | None = None
+
+    def count_received(self, notification: Notification, via: str) -> None:
+        self.received += 1
+        LOG.info(
+            "%s notification %s %s %s",
+            via,
+            notification.operation,
+            notification.object_type,
+            str(notification.object.get("id", "?"))[:128],
+        )
 
     def _wake(self, notification: Notification | None) -> None:
         self.last = notification

@@ -179,13 +179,7 @@ class WebhookReceiver(NotificationSink):
             notification = parse_notification(body, self.max_body_bytes)
         except PayloadError as exc:
             return self._unusable(400, f"malformed notification: {exc}")
-        self.received += 1
-        LOG.info(
-            "notification %s %s %s",
-            notification.operation,
-            notification.object_type,
-            str(notification.object.get("id", "?"))[:128],
-        )
+        self.count_received(notification, "webhook")
         await self.dispatch(notification)
         return web.Response(status=200, text="ok")
 
