@@ -47,10 +47,13 @@ class Broker:
         return self.log_file.read_text(errors="replace")
 
 
-def broker_config(directory: Path, port: int, credentials_dir: Path) -> Path:
+def broker_config(
+    directory: Path, port: int, credentials_dir: Path, tls: tuple[Path, Path] | None = None
+) -> Path:
     path = directory / "mosquitto.conf"
+    listener = f"certfile {tls[0]}\nkeyfile {tls[1]}\n" if tls else ""
     path.write_text(
-        f"listener {port} 127.0.0.1\n"
+        f"listener {port} 127.0.0.1\n{listener}"
         "allow_anonymous false\n"
         f"password_file {credentials_dir / 'passwd'}\n"
         f"acl_file {credentials_dir / 'acl'}\n"
@@ -67,7 +70,11 @@ def broker_config(directory: Path, port: int, credentials_dir: Path) -> Path:
 
 @contextmanager
 def running_mosquitto(
-    directory: Path, credentials_dir: Path, *, port: int | None = None
+    directory: Path,
+    credentials_dir: Path,
+    *,
+    port: int | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[Broker]:
     """Start mosquitto (on a free port unless given); vtn_lite's files should be in
     ``credentials_dir`` (empty ones are written if not; vtn_lite's SIGHUP makes it re-read)."""
@@ -76,7 +83,7 @@ def running_mosquitto(
     for name in ("passwd", "acl"):
         (credentials_dir / name).touch()
     port = port or free_port()
-    config = broker_config(directory, port, credentials_dir)
+    config = broker_config(directory, port, credentials_dir, tls)
     log_file = directory / "mosquitto.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen(

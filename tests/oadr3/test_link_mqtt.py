@@ -4,19 +4,23 @@ to polling while the broker is away and re-reads by REST when it is back."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import make_certificate, wait_for
 from tests.mosquitto import running_mosquitto, vtn_with_broker
 from tests.vtn_lite.conftest import CLIENTS, Api, get_token, make_config
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.link import LinkTiming, VtnLink
-from ven_edge.oadr3.mqttpush import MqttPush
+from ven_edge.oadr3.mqttpush import MqttBinding, MqttPush
+from vtn_lite.mqtt_config import MqttConfig
+from vtn_lite.mqtt_credentials import BrokerCredentials
 from vtn_lite.server import RunningVtn, running_vtn
 
 LIMIT_S = 90.0
@@ -97,3 +101,36 @@ async def test_a_vtn_without_mqtt_leaves_polling_and_webhooks_as_they_were() -> 
         await wait_for(lambda: link.health.polls >= 1, LIMIT_S, "the first poll")
         assert not mqtt.started
         assert link._mqtt_problem is None  # not offered is no problem
+
+
+async def test_mqtts_is_verified(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cert, key = make_certificate(tmp_path)
+    credentials = BrokerCredentials(MqttConfig(("mqtts://x",), str(tmp_path / "cred")))
+    credentials.write(make_config().clients)
+    with running_mosquitto(tmp_path / "broker", tmp_path / "cred", tls=(cert, key)) as broker:
+        binding = MqttBinding(
+            f"mqtts://127.0.0.1:{broker.port}",
+            "127.0.0.1",
+            broker.port,
+            True,
+            "OAUTH2_BEARER_TOKEN",
+            "ven_client",
+            credentials.password("ven_client"),
+        )
+        topics = ("openadr3/clients/ven_client/#",)
+        trusting = MqttPush(ca_file=str(cert))
+        unknown_ca = MqttPush()
+        caplog.set_level(logging.DEBUG, "ven_edge.oadr3.mqttloop")
+        try:
+            trusting.start(binding, topics, binding.password)
+            unknown_ca.start(binding, topics, binding.password)
+            await wait_for(lambda: trusting.connected, LIMIT_S, "the TLS connection")
+            await wait_for(
+                lambda: "CERTIFICATE_VERIFY_FAILED" in caplog.text,
+                LIMIT_S,
+                "the refused certificate",
+            )
+            assert not unknown_ca.connected
+        finally:
+            trusting.stop()
+            unknown_ca.stop()

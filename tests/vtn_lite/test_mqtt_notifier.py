@@ -13,12 +13,12 @@ import aiohttp
 import pytest
 
 from tests.conftest import wait_for
-from tests.mosquitto import Broker, Subscriber, vtn_with_broker
+from tests.mosquitto import Broker, Subscriber, running_mosquitto, vtn_with_broker
 from tests.vtn_lite.conftest import CLIENTS, Api, get_token, make_config
 from vtn_lite.config import ConfigError, parse_config
 from vtn_lite.mqtt_config import MqttConfig
 from vtn_lite.mqtt_credentials import BrokerCredentials, mosquitto_hash
-from vtn_lite.server import RunningVtn
+from vtn_lite.server import RunningVtn, running_vtn
 
 LIMIT_S = 60.0
 
@@ -344,3 +344,15 @@ async def test_publisher_connects_with_descriptors_above_1023_in_use(tmp_path: P
     finally:
         for fd in held:
             os.close(fd)
+
+
+async def test_the_broker_is_told_to_reload_the_files_vtn_lite_writes(tmp_path: Path) -> None:
+    # The broker starts knowing no user; vtn_lite writes the files at start-up and signals it.
+    credentials = tmp_path / "cred"
+    with running_mosquitto(tmp_path / "broker", credentials) as broker:
+        assert (credentials / "passwd").read_text() == ""
+        mqtt = MqttConfig((broker.uri,), str(credentials), broker_pid_file=str(broker.pid_file))
+        async with running_vtn(make_config(mqtt=mqtt)) as vtn:
+            assert vtn.parts.mqtt is not None
+            await wait_for(vtn.parts.mqtt.connected.is_set, LIMIT_S, "the publisher admitted")
+    assert "vtn-lite-publisher:$7$" in (credentials / "passwd").read_text()

@@ -75,6 +75,7 @@ class LoopDriver:
         # The descriptor watched, kept as a number: paho may have closed the socket by the time
         # the event loop hears of it.
         self._fd: int | None = None
+        self._failing: str | None = None
         client.on_socket_open = self._socket_open
         client.on_socket_close = self._socket_close
         client.on_socket_register_write = self._want_write
@@ -107,8 +108,12 @@ class LoopDriver:
                 else:
                     await self._loop.run_in_executor(None, self.client.reconnect)
             except (OSError, ssl.SSLError, ValueError) as exc:
-                LOG.debug("MQTT connect to %s:%d failed: %s", self._host, self._port, exc)
+                # Said once per distinct reason; the retries repeat it at DEBUG.
+                level = logging.DEBUG if str(exc) == self._failing else logging.WARNING
+                LOG.log(level, "MQTT connect to %s:%d failed: %s", self._host, self._port, exc)
+                self._failing = str(exc)
             else:
+                self._failing = None
                 first = False
                 lived = await self._serve()
                 if lived:
