@@ -17,6 +17,7 @@ from tests.conftest import make_certificate, wait_for
 from tests.mosquitto import running_mosquitto, vtn_with_broker
 from tests.vtn_lite.conftest import CLIENTS, Api, get_token, make_config
 from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.errors import VtnUnreachableError
 from ven_edge.oadr3.link import LinkTiming, VtnLink
 from ven_edge.oadr3.mqttpush import MqttBinding, MqttPush
 from vtn_lite.mqtt_config import MqttConfig
@@ -134,3 +135,16 @@ async def test_mqtts_is_verified(tmp_path: Path, caplog: pytest.LogCaptureFixtur
         finally:
             trusting.stop()
             unknown_ca.stop()
+
+
+async def test_an_unreachable_vtn_fails_the_cycle_and_is_asked_about_mqtt_again() -> None:
+    # Port 9 (discard) refuses on loopback: the VTN is down, not refusing MQTT.
+    client = VtnClient(VtnSettings(base_url="http://127.0.0.1:9/openadr3/3.1.0"))
+    link = VtnLink(client, mqtt=MqttPush(), timing=SLOW)
+    try:
+        with pytest.raises(VtnUnreachableError):
+            await link._ensure_mqtt()
+        assert link._mqtt_tried_at is None  # not put off for an hour
+        assert link._mqtt_problem is None
+    finally:
+        await client.close()

@@ -292,6 +292,9 @@ class VtnLink:
             if password is None and binding.method == "OAUTH2_BEARER_TOKEN":
                 password = await self.client.ensure_token()
         except (Oadr3Error, MqttUnusable) as exc:
+            if isinstance(exc, Oadr3Error) and _vtn_down(exc):
+                self._mqtt_tried_at = None  # asked again as soon as the VTN answers
+                raise  # the poll would fail too: the whole cycle is retried
             problem = redact_text(str(exc)) or type(exc).__name__
             if problem != self._mqtt_problem:
                 LOG.warning(
