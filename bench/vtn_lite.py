@@ -1,6 +1,7 @@
 """vtn_lite under a fleet's polling load: realistic GET /events against bare-aiohttp ceilings.
 
 Run: python bench/vtn_lite.py [--vens 10000] [--seconds 8] [--concurrency 8]
+     python bench/vtn_lite.py --mqtt-fanout [--vens 10000]   (bench/vtn_lite_mqtt.py)
 
 Setup: a SQLite file with VENS ven objects (business logic grants each one target of GROUPS
 groups), one price program, and events with 24 hourly PRICE intervals each: 10 untargeted and
@@ -353,7 +354,16 @@ def main() -> int:
     parser.add_argument("--vens", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--mqtt-fanout",
+        action="store_true",
+        help="instead: one event's MQTT notification to --vens subscribed VENs (vtn_lite_mqtt.py)",
+    )
     args = parser.parse_args()
+    if args.mqtt_fanout:
+        from bench.vtn_lite_mqtt import main as mqtt_fanout
+
+        return mqtt_fanout(["--vens", str(args.vens)])
     with tempfile.TemporaryDirectory(prefix="vtn-bench-") as tmp:
         directory = Path(tmp)
         database = directory / "vtn.sqlite"

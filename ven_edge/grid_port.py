@@ -20,6 +20,7 @@ from ven_edge.config import VtnConfig
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.link import LinkTiming, VtnLink
+from ven_edge.oadr3.mqttpush import MqttPush
 from ven_edge.oadr3.outbox import ReportOutbox
 from ven_edge.oadr3.readings import DeviceReadings
 from ven_edge.oadr3.reports import ReportScheduler
@@ -112,6 +113,7 @@ class VtnGridPort:
         clock: Callable[[], datetime],
         webhook: WebhookReceiver | None = None,
         callback_url: str | None = None,
+        mqtt: MqttPush | None = None,
         bind: tuple[str, int] | None = None,
         poll_s: float = 60.0,
         report_cadence: timedelta = timedelta(minutes=15),
@@ -120,6 +122,7 @@ class VtnGridPort:
             raise ValueError("a webhook receiver needs the callback URL the VTN calls")
         self.client = client
         self.webhook = webhook
+        self.mqtt = mqtt
         self._bind = bind
         self._runner: web.AppRunner | None = None
         self._listener: Callable[[SignalTimeline], None] | None = None
@@ -131,6 +134,7 @@ class VtnGridPort:
             on_timeline=self._timeline,
             receiver=webhook,
             callback_url=callback_url,
+            mqtt=mqtt,
             outbox=self.outbox,
             scheduler=ReportScheduler(client.settings.ven_name, report_cadence),
             readings=self._readings,
@@ -169,6 +173,8 @@ class VtnGridPort:
         log.info("webhook endpoint on %s:%d%s", *self._bind, WEBHOOK_PATH)
 
     async def stop(self) -> None:
+        if self.mqtt is not None:
+            self.mqtt.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

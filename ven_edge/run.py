@@ -197,6 +197,7 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
         return None
     from ven_edge.grid_port import WEBHOOK_PATH, VtnGridPort, vtn_settings
     from ven_edge.oadr3.client import VtnClient
+    from ven_edge.oadr3.mqttpush import MqttPush
 
     client = VtnClient(vtn_settings(config.vtn), wall_clock=clock.now)
     hook = config.vtn.webhook
@@ -208,12 +209,15 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
         webhook = WebhookReceiver()
         callback_url = hook.public_url or f"http://{host}:{hook.port}{WEBHOOK_PATH}"
         bind = (hook.host, hook.port)
+    # MqttPush imports paho only when it connects: a VTN without MQTT costs nothing.
+    mqtt = MqttPush(ca_file=client.settings.ca_file) if config.vtn.mqtt else None
     return VtnGridPort(
         client,
         store,
         clock=clock.now,
         webhook=webhook,
         callback_url=callback_url,
+        mqtt=mqtt,
         bind=bind,
         poll_s=config.vtn.poll_interval_s,
         report_cadence=timedelta(seconds=config.reports.cadence_s),

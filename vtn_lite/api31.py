@@ -28,6 +28,8 @@ from vtn_lite.http import (
     record_checkin,
     token_request_credentials,
 )
+from vtn_lite.mqtt_notifier import MqttNotifier
+from vtn_lite.mqtt_topics import TopicDirectory
 from vtn_lite.notifier import WebhookNotifier
 from vtn_lite.service import MAX_LIMIT, WRITE_SCOPE, SearchParams, Vtn
 
@@ -73,6 +75,7 @@ def add_routes(
     notifier: WebhookNotifier,
     authenticator: Authenticator,
     public_url: str | None,
+    mqtt: MqttNotifier | None = None,
 ) -> None:
     routes = web.RouteTableDef()
     for collection, (kind, id_name) in COLLECTIONS.items():
@@ -92,14 +95,19 @@ def add_routes(
     async def notifiers(request: web.Request) -> web.Response:
         principal = principal_of(request)
         vtn.require(principal, "read_all")
-        # WEBHOOK "currently MUST be true"; vtn_lite offers no MQTT broker.
-        return json_response({"WEBHOOK": True})
+        # WEBHOOK "currently MUST be true"; MQTT only with an [mqtt] table.
+        if mqtt is None:
+            return json_response({"WEBHOOK": True})
+        return json_response({"WEBHOOK": True, "MQTT": mqtt.binding(principal)})
 
     @routes.get(f"{BASE_31}/notifiers/mqtt/topics/{{tail:.*}}")
     async def mqtt_topics(request: web.Request) -> web.Response:
-        principal_of(request)
-        # No MQTT binding here (GET /notifiers lists only WEBHOOK); 404 is a declared status.
-        raise ApiError(404, "this VTN offers no MQTT notifier; use webhooks or polling")
+        principal = principal_of(request)
+        if mqtt is None:
+            # No MQTT binding (GET /notifiers lists only WEBHOOK); 404 is a declared status.
+            raise ApiError(404, "this VTN offers no MQTT notifier; use webhooks or polling")
+        directory = TopicDirectory(vtn, mqtt.config.topic_prefix)
+        return json_response(directory.answer(principal, request.match_info["tail"]))
 
     app.add_routes(routes)
 

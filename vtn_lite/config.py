@@ -22,6 +22,10 @@ auth_rate_per_address = 10.0                  # token requests per second per ad
 auth_burst_per_address = 200                  # ... and as a burst
 auth_tracked_keys = 10000                     # memory bound per table (least recent forgotten)
 
+[mqtt]                                        # optional: MQTT notifier (vtn_lite/mqtt_config.py)
+uris = ["mqtts://broker.example.org:8883"]
+credentials_dir = "/var/lib/vtn-lite/mqtt"
+
 [[clients]]
 client_id = "bl_client"
 secret_hash = "scrypt$..."                    # written by `vtn-lite clients add`
@@ -38,6 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vtn_lite.console.settings import ConsoleConfigError, ConsoleSettings, parse_console
+from vtn_lite.mqtt_config import MqttConfig, MqttConfigError, parse_mqtt, topic_safe
 from vtn_lite.ratelimit import AuthLimits
 
 Role = Literal["bl", "ven"]
@@ -76,6 +81,7 @@ class VtnConfig:
     auth_limits: AuthLimits = field(default_factory=AuthLimits)
     clients: tuple[ClientEntry, ...] = field(default=())
     console: ConsoleSettings | None = None  # [console] enabled = true (docs/console.md)
+    mqtt: MqttConfig | None = None
 
     def with_clients(self, *clients: ClientEntry) -> VtnConfig:
         return replace(self, clients=(*self.clients, *clients))
@@ -106,7 +112,7 @@ _AUTH_LIMIT_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
 }
 
 
-_TOP_LEVEL_KEYS = ("server", "clients", "console")
+_TOP_LEVEL_KEYS = ("server", "clients", "console", "mqtt")
 _CLIENT_KEYS = ("client_id", "secret_hash", "role")
 
 
@@ -198,8 +204,30 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
     except ConsoleConfigError as exc:
         raise ConfigError(str(exc)) from None
     return VtnConfig(
-        **values, auth_limits=AuthLimits(**limits), clients=tuple(clients), console=console
+        **values,
+        auth_limits=AuthLimits(**limits),
+        clients=tuple(clients),
+        console=console,
+        mqtt=_mqtt_of(data, clients, base_dir),
     )
+
+
+def _mqtt_of(
+    data: dict[str, Any], clients: list[ClientEntry], base_dir: Path | None
+) -> MqttConfig | None:
+    if "mqtt" not in data:
+        return None
+    try:
+        mqtt = parse_mqtt(data["mqtt"], base_dir=base_dir)
+    except MqttConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    for client in clients:
+        if not topic_safe(client.client_id):
+            raise ConfigError(
+                f"client {client.client_id!r} cannot be an MQTT username and topic level;"
+                " with [mqtt] client ids use letters, digits and . _ @ - only"
+            )
+    return mqtt
 
 
 def load_config(path: Path) -> VtnConfig:

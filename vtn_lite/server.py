@@ -32,6 +32,7 @@ from vtn_lite.http import (
     principal_of,
     problem_middleware,
 )
+from vtn_lite.mqtt_notifier import MqttNotifier
 from vtn_lite.notifier import WebhookNotifier
 from vtn_lite.ratelimit import AuthRateLimiter
 from vtn_lite.service import Vtn
@@ -66,6 +67,7 @@ class VtnParts:
     authenticator: Authenticator
     store: Store
     console: Console | None = None
+    mqtt: MqttNotifier | None = None
 
 
 def build_app(
@@ -89,10 +91,11 @@ def build_app(
         backoff=config.webhook_backoff,
         sleep=sleep,
     )
+    mqtt = MqttNotifier(vtn, config.mqtt, config.clients) if config.mqtt else None
     app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
     app[AUTHENTICATOR_KEY] = authenticator
     app[AUTH_LIMITER_KEY] = AuthRateLimiter(config.auth_limits)
-    api31.add_routes(app, vtn, notifier, authenticator, config.public_url)
+    api31.add_routes(app, vtn, notifier, authenticator, config.public_url, mqtt)
     api301.add_routes(app, vtn, notifier, authenticator)
 
     async def deliveries(request: web.Request) -> web.Response:
@@ -124,14 +127,18 @@ def build_app(
 
     async def on_startup(_: web.Application) -> None:
         await notifier.start()
+        if mqtt is not None:
+            mqtt.start()
 
     async def on_cleanup(_: web.Application) -> None:
         await notifier.close()
+        if mqtt is not None:
+            mqtt.close()
         store.close()
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
-    return app, VtnParts(vtn, notifier, authenticator, store, console)
+    return app, VtnParts(vtn, notifier, authenticator, store, console, mqtt)
 
 
 @dataclass(frozen=True, slots=True)

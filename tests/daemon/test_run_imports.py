@@ -23,6 +23,7 @@ KEPT_OUT = (
     "importlib.metadata",
     "zipfile",
     "difflib",  # only for "did you mean" in configuration errors
+    "paho",  # only when the VTN offers MQTT (ven_edge/oadr3/mqttpush.py)
 )
 
 # The run path end to end, short of serving: the CLI, the configuration, every part serve()
