@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from tests.conftest import wait_for
 from tests.e2e.harness import UtilityDriver, heater_on_pty, make_config, running_daemon
 from tests.mosquitto import vtn_with_broker
@@ -27,7 +27,7 @@ async def test_event_by_mqtt_reaches_the_heater(tmp_path: Path) -> None:
         assert config.vtn.mqtt  # on by default
         async with running_daemon(config) as parts, UtilityDriver(vtn.base_url) as utility:
             assert parts.grid is not None
-            await wait_for(lambda: parts.daemon.heater.view().connected, 5, "commissioning")
+            await wait_for(lambda: parts.daemon.heater.device().ready, 5, "commissioning")
             link = parts.grid.link  # type: ignore[attr-defined]
             mqtt = link.mqtt
             await wait_for(lambda: mqtt.connected, LIMIT_S, "the gateway's MQTT connection")
@@ -37,11 +37,11 @@ async def test_event_by_mqtt_reaches_the_heater(tmp_path: Path) -> None:
             polls = link.health.polls
             program = await utility.program()
             event = await utility.simple_event(program, 1, datetime.now(UTC), timedelta(minutes=30))
-            await wait_for(lambda: sim.heater.event is Event.SHED, LIMIT_S, "Shed by MQTT")
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, LIMIT_S, "Shed by MQTT")
             await wait_for(lambda: bool(parts.daemon.sent), LIMIT_S, "the App ACK")
             assert parts.daemon.sent[-1][1].event_id == event
             await utility.delete_event(event)
-            await wait_for(lambda: sim.heater.event is Event.NONE, LIMIT_S, "End Shed by MQTT")
+            await wait_for(lambda: sim.heater.event is DrEvent.NONE, LIMIT_S, "End Shed by MQTT")
             await wait_for(
                 lambda: parts.daemon.sent[-1][1].kind is CommandKind.NORMAL, LIMIT_S, "the App ACK"
             )
