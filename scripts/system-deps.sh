@@ -25,6 +25,9 @@ test=(
     chromium fonts-dejavu-core
     # TLS tests (vtn_lite, the OpenADR client) make throwaway certificates
     openssl
+    # MQTT notifier tests run /usr/sbin/mosquitto with their own config (tests/mosquitto.py);
+    # the packaged service is not used
+    mosquitto
     "${packaging[@]}"
 )
 

@@ -6,6 +6,8 @@ Objects are stored in their canonical 3.1.0 form. The 3.0.1 API translates to an
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -15,12 +17,23 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ven_edge.oadr3 import models
 from ven_edge.oadr3.timefmt import TimeFormatError, format_datetime, parse_datetime
-from ven_edge.oadr3.timing import event_span
+from vtn_lite import bodytext, jsonstrict
 from vtn_lite.auth import Principal
-from vtn_lite.errors import bad_request, conflict, forbidden, not_found
+from vtn_lite.errors import (
+    ApiError,
+    bad_request,
+    conflict,
+    forbidden,
+    missing_reference,
+    not_found,
+)
 from vtn_lite.storage import IndexFields, Query, Store, StoredObject
+from vtn_lite.viewcache import View, ViewCache
+from vtn_lite.wire import models
+from vtn_lite.wire.timing import event_span
+
+log = logging.getLogger(__name__)
 
 KINDS = ("PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE")
 # Scopes per operation, from the 3.1.0 YAML security requirements (docs/openadr3.md §1.2).
@@ -71,6 +84,17 @@ class SearchParams:
     active: bool | None = None
     objects: tuple[str, ...] | None = None
     with_program: bool = False
+    # 3.0.1 "read_all": a VEN's requested targets count whether or not they are granted.
+    read_all: bool = False
+
+
+def _servable(stored: StoredObject) -> bool:
+    """False, with an error in the log, for an object stored with NaN or Infinity (by a vtn_lite
+    from before they were refused): one bad object must not break every VEN's poll."""
+    if bodytext.is_strict(stored.body_text):
+        return True
+    log.error("%s %s holds NaN or Infinity; left out of responses", stored.kind, stored.id)
+    return False
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -85,6 +109,11 @@ def describe_validation_error(error: ValidationError) -> str:
 def _validate(model: type[BaseModel] | TypeAdapter[Any], payload: Any) -> Any:
     if not isinstance(payload, dict):
         raise bad_request("the request body must be a JSON object")
+    # Bodies built in Python (price import, tools) can hold NaN or infinity, which strict JSON
+    # cannot carry (vtn_lite.jsonstrict); the HTTP APIs already refuse them when parsing.
+    where = jsonstrict.non_finite_path(payload)
+    if where is not None:
+        raise bad_request(f"{where}: NaN and infinite numbers are not JSON numbers")
     try:
         if isinstance(model, TypeAdapter):
             return model.validate_python(payload)
@@ -101,6 +130,9 @@ class Vtn:
         self._clock = clock
         self.listeners: list[ChangeListener] = []
         self._grants: dict[str, tuple[str, ...] | None] = {}
+        self._generation = 0  # bumped by every write through this service
+        self._seen_version = store.data_version()
+        self._views = ViewCache()
         self.refresh_derived()
 
     def refresh_derived(self) -> None:
@@ -139,20 +171,29 @@ class Vtn:
         return granted
 
     def effective_targets(
-        self, principal: Principal, requested: tuple[str, ...] | None
+        self, principal: Principal, requested: tuple[str, ...] | None, *, read_all: bool = False
     ) -> tuple[str, ...]:
         """The targets a VEN may match on: requested ∩ granted (granted if none requested).
 
         UG §8.13 says a VEN need not send targets, the Definition says it must; both work.
+        With ``read_all`` (the 3.0.1 scope: "VENs and BL can read all resources") the requested
+        targets count as asked, granted or not.
         """
         granted = self.granted_targets(principal.client_id) or ()
         if requested is None:
             return granted
+        if read_all:
+            return requested
         allowed = set(granted)
         return tuple(target for target in requested if target in allowed)
 
     def visible(
-        self, principal: Principal, stored: StoredObject, requested: Sequence[str] | None
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
     ) -> bool:
         if principal.is_bl:
             return True
@@ -160,17 +201,28 @@ class Vtn:
             return stored.client_id == principal.client_id
         if not stored.targets:
             return True
-        effective = self.effective_targets(principal, tuple(requested) if requested else None)
+        effective = self.effective_targets(
+            principal, tuple(requested) if requested else None, read_all=read_all
+        )
         return bool(set(effective) & set(stored.targets))
 
     def render(
-        self, principal: Principal, stored: StoredObject, requested: Sequence[str] | None
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
     ) -> dict[str, Any]:
         """The object as this principal may see it (3.1 target hiding for VENs)."""
         body = stored.body
         if principal.is_bl or stored.kind not in TARGETED or not stored.targets:
             return body
-        effective = set(self.effective_targets(principal, tuple(requested) if requested else None))
+        effective = set(
+            self.effective_targets(
+                principal, tuple(requested) if requested else None, read_all=read_all
+            )
+        )
         body["targets"] = [target for target in body.get("targets", []) if target in effective]
         return body
 
@@ -186,6 +238,120 @@ class Vtn:
     def search_objects(
         self, principal: Principal, kind: str, params: SearchParams
     ) -> list[tuple[StoredObject, dict[str, Any]]]:
+        return self.rendered(
+            principal, self.store.search(self._query(principal, kind, params)), params
+        )
+
+    def rendered(
+        self, principal: Principal, rows: list[StoredObject], params: SearchParams
+    ) -> list[tuple[StoredObject, dict[str, Any]]]:
+        """Each row found by a search with its body as the principal sees it; rows stored with
+        NaN are left out (see :meth:`render_text`)."""
+        return [
+            (obj, self.render(principal, obj, params.targets, read_all=params.read_all))
+            for obj in rows
+            if _servable(obj)
+        ]
+
+    def search_texts(self, principal: Principal, kind: str, params: SearchParams) -> list[str]:
+        """The JSON text of each object a search finds, as :meth:`search` would serialise it,
+        taken from the stored text without parsing it (docs/vtn-lite.md "Cheap polls")."""
+        return self._texts(
+            principal, self.store.search(self._query(principal, kind, params)), params
+        )
+
+    def _texts(
+        self, principal: Principal, rows: list[StoredObject], params: SearchParams
+    ) -> list[str]:
+        return [
+            text
+            for obj in rows
+            if (text := self.render_text(principal, obj, params.targets, read_all=params.read_all))
+            is not None
+        ]
+
+    def search_view(self, principal: Principal, kind: str, params: SearchParams) -> View:
+        """:meth:`search_texts` as one JSON array, from the view cache when unchanged."""
+        return self.view(
+            principal,
+            kind,
+            params,
+            "3.1.0",
+            lambda rows: bodytext.json_array(self._texts(principal, rows, params)),
+        )
+
+    def view(
+        self,
+        principal: Principal,
+        kind: str,
+        params: SearchParams,
+        variant: str,
+        serialise: Callable[[list[StoredObject]], bytes],
+    ) -> View:
+        """The response body of a search as ``serialise`` writes the rows found, reused while
+        nothing it depends on changed (:mod:`vtn_lite.viewcache`).
+
+        The key holds everything a view depends on besides the store: the API ``variant``, the
+        kind and filters, and who asks as far as it matters: business logic sees all; a VEN's
+        targeted objects depend on its effective targets (VENs of one group share the view),
+        its own objects on its clientID.
+        """
+        self.require(principal, READ_SCOPE[kind])
+        stamp = self._stamp()
+        who: tuple[str, ...]
+        if principal.is_bl:
+            who = ("bl",)
+        elif kind in TARGETED:
+            who = self.effective_targets(principal, params.targets, read_all=params.read_all)
+            who = ("targets", *who)
+        else:
+            who = ("client", principal.client_id)
+        key = (variant, kind, params, who)
+        now = self._clock()
+        cached = self._views.get(key, stamp, now)
+        if cached is not None:
+            return cached
+        query = self._query(principal, kind, params)
+        rows = self.store.search(replace(query, active_at=now) if params.active else query)
+        valid_until = self.store.next_end([r.seq for r in rows], now) if params.active else None
+        return self._views.put(key, stamp, valid_until, serialise(rows))
+
+    def _stamp(self) -> tuple[int, int]:
+        """Changes with every write: this service's own, and other connections' (SQLite)."""
+        stamp = (self._generation, self.store.data_version())
+        if stamp[1] != self._seen_version:
+            # Another connection wrote: the grants read from vens and resources may be stale.
+            self._seen_version = stamp[1]
+            self._grants.clear()
+        return stamp
+
+    def render_text(
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
+    ) -> str | None:
+        """:meth:`render` as JSON text, spliced from the stored text; None: leave it out.
+
+        An object whose stored text is not strict JSON (NaN stored before it was refused) is
+        left out with an error in the log, so one bad object does not break every VEN's poll.
+        """
+        text = stored.body_text
+        if not _servable(stored):
+            return None
+        if principal.is_bl or stored.kind not in TARGETED or not stored.targets:
+            return text
+        shown = self.effective_targets(
+            principal, tuple(requested) if requested else None, read_all=read_all
+        )
+        spliced = bodytext.with_targets(text, frozenset(shown))
+        if spliced is not None:
+            return spliced
+        return jsonstrict.dumps(self.render(principal, stored, requested, read_all=read_all))
+
+    def _query(self, principal: Principal, kind: str, params: SearchParams) -> Query:
         self.require(principal, READ_SCOPE[kind])
         if not 0 <= params.limit <= MAX_LIMIT:
             raise bad_request(f"limit must be between 0 and {MAX_LIMIT}")
@@ -206,15 +372,16 @@ class Vtn:
         )
         if kind in TARGETED and not principal.is_bl:
             query = replace(
-                query, visible_targets=self.effective_targets(principal, params.targets)
+                query,
+                visible_targets=self.effective_targets(
+                    principal, params.targets, read_all=params.read_all
+                ),
             )
         elif params.targets is not None:
             query = replace(query, any_targets=params.targets)
         if kind in CLIENT_OWNED and not principal.is_bl:
             query = replace(query, client_id=principal.client_id)
-        return [
-            (obj, self.render(principal, obj, params.targets)) for obj in self.store.search(query)
-        ]
+        return query
 
     def get(
         self,
@@ -222,10 +389,23 @@ class Vtn:
         kind: str,
         object_id: str,
         targets: tuple[str, ...] | None = None,
+        *,
+        read_all: bool = False,
     ) -> dict[str, Any]:
         self.require(principal, READ_SCOPE[kind])
+        stored = self._visible_or_404(principal, kind, object_id, targets, read_all=read_all)
+        return self.render(principal, stored, targets, read_all=read_all)
+
+    def get_text(
+        self, principal: Principal, kind: str, object_id: str, targets: tuple[str, ...] | None
+    ) -> str:
+        """:meth:`get` as JSON text, spliced from the stored text (see :meth:`render_text`)."""
+        self.require(principal, READ_SCOPE[kind])
         stored = self._visible_or_404(principal, kind, object_id, targets)
-        return self.render(principal, stored, targets)
+        text = self.render_text(principal, stored, targets)
+        if text is None:
+            raise ApiError(500, f"{kind.lower()} {object_id} is stored with a non-JSON number")
+        return text
 
     def create(
         self, principal: Principal, kind: str, payload: Any, *, extra: dict[str, Any] | None = None
@@ -234,13 +414,16 @@ class Vtn:
         body, index = self._prepare(principal, kind, payload, existing=None)
         now = format_datetime(self._now())
         object_id = str(uuid.uuid4())
-        full = {
-            "id": object_id,
-            "createdDateTime": now,
-            "modificationDateTime": now,
-            "objectType": kind,
-            **body,
-        }
+        # targets last: per-VEN views splice that list (vtn_lite.bodytext).
+        full = bodytext.targets_last(
+            {
+                "id": object_id,
+                "createdDateTime": now,
+                "modificationDateTime": now,
+                "objectType": kind,
+                **body,
+            }
+        )
         stored = self.store.insert(kind, object_id, index, full, extra)
         self._changed("CREATE", stored)
         return stored.body
@@ -258,13 +441,15 @@ class Vtn:
         existing = self._visible_or_404(principal, kind, object_id, None)
         body, index = self._prepare(principal, kind, payload, existing=existing)
         old = existing.body
-        full = {
-            "id": existing.id,
-            "createdDateTime": old["createdDateTime"],
-            "modificationDateTime": format_datetime(self._now()),
-            "objectType": kind,
-            **body,
-        }
+        full = bodytext.targets_last(
+            {
+                "id": existing.id,
+                "createdDateTime": old["createdDateTime"],
+                "modificationDateTime": format_datetime(self._now()),
+                "objectType": kind,
+                **body,
+            }
+        )
         stored = self.store.replace(existing, index, full, extra)
         self._changed("UPDATE", stored)
         return stored.body
@@ -289,6 +474,47 @@ class Vtn:
     def stored(self, kind: str, object_id: str) -> StoredObject | None:
         return self.store.get(kind, object_id)
 
+    # --- operator console (docs/console.md) -------------------------------------------------
+
+    def operator_objects(self, kind: str, *, client_id: str | None = None) -> list[StoredObject]:
+        """Every object of a kind (or one client's), in creation order, for the console."""
+        if client_id is None:
+            return self.store.all_of_kind(kind)
+        return self.store.search(Query(kind=kind, client_id=client_id, limit=sys.maxsize))
+
+    def operator_event(self, event_id: str) -> dict[str, Any] | None:
+        stored = self.store.get("EVENT", event_id)
+        return None if stored is None else stored.body
+
+    def events_for_client(self, client_id: str) -> list[dict[str, Any]]:
+        """The events a VEN client may see (3.1 object privacy), as it would see them."""
+        principal = Principal(client_id, "ven")
+        return [
+            self.render(principal, stored, None)
+            for stored in self.store.all_of_kind("EVENT")
+            if self.visible(principal, stored, None)
+        ]
+
+    def grant_targets(self, principal: Principal, ven_id: str, targets: Sequence[str]) -> None:
+        """Replace a ven's granted targets, keeping its name and attributes (business logic)."""
+        existing = self._visible_or_404(principal, "VEN", ven_id, None)
+        body = existing.body
+        payload = {
+            "objectType": "BL_VEN_REQUEST",
+            "clientID": existing.client_id,
+            "venName": body["venName"],
+            "targets": list(dict.fromkeys(targets)),
+        }
+        if body.get("attributes"):
+            payload["attributes"] = body["attributes"]
+        self.update(principal, "VEN", ven_id, payload)
+
+    def load_checkins(self) -> dict[str, float]:
+        return self.store.load_checkins()
+
+    def save_checkins(self, rows: Sequence[tuple[str, float]]) -> None:
+        self.store.save_checkins(rows)
+
     # --- per kind -------------------------------------------------------------------------
 
     def _prepare(
@@ -312,7 +538,7 @@ class Vtn:
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.EventRequest = _validate(models.EventRequest, payload)
         if self.store.get("PROGRAM", request.program_id) is None:
-            raise bad_request(f"programID {request.program_id!r} names no program")
+            raise missing_reference(f"programID {request.program_id!r} names no program")
         index = IndexFields(
             name=request.event_name,
             program_id=request.program_id,
@@ -326,8 +552,14 @@ class Vtn:
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.ReportRequest = _validate(models.ReportRequest, payload)
         event = self.store.get("EVENT", request.event_id)
-        if event is None:
-            raise bad_request(f"eventID {request.event_id!r} names no event")
+        # A VEN reports only on events it can read, and an event it cannot read answers as one
+        # that does not exist: no existence oracle, no reports polluting another group's data
+        # (Definition "Object Privacy"). The status is the YAML's for a missing reference (409
+        # on 3.1.0, 400 on 3.0.1): neither version declares 404 for POST /reports.
+        if event is None or not self.visible(principal, event, None):
+            raise missing_reference(
+                f"eventID {request.event_id!r} names no event this client can read"
+            )
         client_id = existing.client_id if existing else principal.client_id
         body = {**models.dump(request), "clientID": client_id}
         index = IndexFields(
@@ -344,7 +576,7 @@ class Vtn:
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.SubscriptionRequest = _validate(models.SubscriptionRequest, payload)
         if request.program_id is not None and self.store.get("PROGRAM", request.program_id) is None:
-            raise bad_request(f"programID {request.program_id!r} names no program")
+            raise missing_reference(f"programID {request.program_id!r} names no program")
         client_id = existing.client_id if existing else principal.client_id
         body = {**models.dump(request), "clientID": client_id}
         index = IndexFields(
@@ -369,11 +601,13 @@ class Vtn:
             client_id = request.client_id
             targets = tuple(request.targets or ())
         else:
-            if principal.is_bl:
-                raise bad_request("business logic must send a BL_VEN_REQUEST with a clientID")
-            client_id = (
-                existing.client_id if existing and existing.client_id else principal.client_id
-            )
+            # A VEN_VEN_REQUEST carries no clientID. From a VEN it is the caller's; business
+            # logic may send one too (the YAML allows either kind), naming a ven whose client
+            # is the venName, as on the 3.0.1 API, which has no clientID at all.
+            if existing and existing.client_id:
+                client_id = existing.client_id
+            else:
+                client_id = request.ven_name if principal.is_bl else principal.client_id
             # Only business logic grants targets (Definition "Object Privacy").
             targets = existing.targets if existing else ()
         except_id = existing.id if existing else None
@@ -409,7 +643,7 @@ class Vtn:
         request = _validate(_RESOURCE_REQUEST, payload)
         ven = self.store.get("VEN", request.ven_id)
         if ven is None or not self.visible(principal, ven, None):
-            raise bad_request(f"venID {request.ven_id!r} names no ven of this client")
+            raise missing_reference(f"venID {request.ven_id!r} names no ven of this client")
         if isinstance(request, models.BlResourceRequest):
             if not principal.is_bl:
                 raise forbidden("only business logic may send BL_RESOURCE_REQUEST")
@@ -445,14 +679,21 @@ class Vtn:
     # --- helpers --------------------------------------------------------------------------
 
     def _visible_or_404(
-        self, principal: Principal, kind: str, object_id: str, targets: tuple[str, ...] | None
+        self,
+        principal: Principal,
+        kind: str,
+        object_id: str,
+        targets: tuple[str, ...] | None,
+        *,
+        read_all: bool = False,
     ) -> StoredObject:
         stored = self.store.get(kind, object_id)
-        if stored is None or not self.visible(principal, stored, targets):
+        if stored is None or not self.visible(principal, stored, targets, read_all=read_all):
             raise not_found(kind, object_id)
         return stored
 
     def _changed(self, operation: str, stored: StoredObject) -> None:
+        self._generation += 1
         if stored.kind in ("VEN", "RESOURCE"):
             self._grants.clear()
         for listener in self.listeners:
@@ -483,6 +724,17 @@ def event_ends_at(request: models.EventRequest, now: datetime) -> float | None:
             return None
         end = max(end, shifted) if end is not None else shifted
     return end.timestamp() if end is not None else None
+
+
+def event_bounds(body: dict[str, Any], now: datetime) -> tuple[datetime, datetime | None] | None:
+    """(start, end) of a stored event body, "now" starts at ``now``; end ``None``: open-ended;
+    ``None``: no timing, or a body the event model refuses (the console's timeline and overlap
+    warnings)."""
+    try:
+        span = event_span(models.EventRequest.model_validate(body), now)
+    except ValidationError:
+        return None
+    return None if span is None else (span.start, span.end)
 
 
 _PREPARERS: dict[

@@ -68,6 +68,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE pending_refresh (name TEXT PRIMARY KEY);
     INSERT INTO pending_refresh (name) VALUES ('event_ends');
     """,
+    # The operator console's last check-in per client, written in batches (docs/console.md).
+    """
+    CREATE TABLE IF NOT EXISTS ven_checkins (client_id TEXT PRIMARY KEY, last_seen REAL NOT NULL);
+    """,
 )
 
 
@@ -278,6 +282,22 @@ class Store:
             found = [obj for obj in found if wanted & _subscription_objects(obj.body)]
         return found[query.skip : query.skip + query.limit]
 
+    def data_version(self) -> int:
+        """A number that changes when another connection commits to the database (SQLite
+        ``PRAGMA data_version``): cached views notice writes by other processes."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def next_end(self, seqs: Sequence[int], after: float) -> float | None:
+        """The earliest ``ends_at`` later than ``after`` among these objects (None: none ends)."""
+        if not seqs:
+            return None
+        marks = ",".join("?" * len(seqs))
+        row = self._db.execute(
+            f"SELECT min(ends_at) FROM objects WHERE seq IN ({marks}) AND ends_at > ?",
+            (*seqs, after),
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def pending_refresh(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT name FROM pending_refresh")}
 
@@ -333,6 +353,21 @@ class Store:
             "UPDATE subscription_delivery SET state='FAILED', last_error=? WHERE subscription_id=?",
             (error, subscription_id),
         )
+
+    # --- console check-ins ---------------------------------------------------------------
+
+    def save_checkins(self, rows: Sequence[tuple[str, float]]) -> None:
+        """Last check-in per client id, many at once (one transaction)."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO ven_checkins (client_id, last_seen) VALUES (?, ?)"
+                " ON CONFLICT(client_id) DO UPDATE SET last_seen=excluded.last_seen",
+                rows,
+            )
+
+    def load_checkins(self) -> dict[str, float]:
+        rows = self._db.execute("SELECT client_id, last_seen FROM ven_checkins")
+        return {str(client_id): float(at) for client_id, at in rows}
 
     # --- tokens ---------------------------------------------------------------------------
 

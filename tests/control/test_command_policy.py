@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.devices import answering
 from ven_edge.command_policy import (
     CommandPolicy,
     Delivery,
@@ -18,7 +19,7 @@ from ven_edge.command_policy import (
     Send,
     Wanted,
 )
-from ven_edge.control import Controller, ControlPlan, DeviceView, PlannedCommand
+from ven_edge.control import Controller, ControlPlan, PlannedCommand
 from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.encodings import (
     MAX_DURATION_S,
@@ -245,7 +246,7 @@ def test_frames_of_one_command_are_far_apart_unless_the_timer_would_run_out(
 ) -> None:
     plan, changes = case
     controller = Controller(plan=plan)
-    view = DeviceView(connected=True, op_state=0, commissionings=1)
+    view = answering(operational_state=0, commissionings=1)
     now = T0
     frames: list[tuple[datetime, int, datetime]] = []  # (sent, lease, planned end then)
     end = plan.commands[-1].end

@@ -17,7 +17,7 @@ from tests.vtn_lite.schema import validate_component
 from vtn_lite import compat301
 from vtn_lite.auth import Principal
 from vtn_lite.service import SearchParams, Vtn
-from vtn_lite.storage import Store
+from vtn_lite.storage import MIGRATIONS, Store
 
 BL = Principal("bl", "bl")
 NOON = datetime(2026, 3, 1, 12, tzinfo=UTC).timestamp()
@@ -180,7 +180,7 @@ def test_stored_event_ends_are_recomputed_once_after_upgrade(tmp_path: Path) -> 
         db.execute("PRAGMA user_version = 1")
     store = Store(path)
     try:
-        assert store.schema_version == 2
+        assert store.schema_version == len(MIGRATIONS)
         vtn = Vtn(store, clock=lambda: NOON)
         active = {e["eventName"] for e in vtn.search(BL, "EVENT", SearchParams(active=True))}
         assert active == {name for name, _, expected in CASES if expected}
