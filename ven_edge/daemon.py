@@ -57,6 +57,7 @@ from ven_edge.sdnotify import Notifier
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.status_model import VtnHealth
 from ven_edge.store import StateStore
+from ven_edge.units import f_to_c
 from ven_edge.web import status as ws
 
 log = logging.getLogger(__name__)
@@ -234,6 +235,7 @@ class Daemon:
             used_kwh=view.energy_used_kwh,
             capacity_kwh=view.capacity_kwh,
             serial=None if device is None else device.serial,
+            tank_c=None if view.tank_temp_f is None else f_to_c(view.tank_temp_f),
         )
         if self.household.changed:
             # At most once an hour (when an hour's draw is complete) or on a new heater.
