@@ -6,9 +6,12 @@ For each HPWHsim model file in sample_data/hpwh_models, each DOE 24-h draw patte
 high) and each priced day (N days of Ontario HOEP 2016 + 0.10 $/kWh spread evenly over the year,
 plus the eTOU-Dyn days in sample_data/prices), the same simulated heater (stratified tank behind a
 49 °C mixing valve, hil.dayrun) runs the day twice: in normal mode (no command) and under the
-gateway's planner (default `state` strategy, hourly plan). The planner is given the draw
-pattern's own heat per hour of the day (`household_draw`, what a profile learned from a household
-that repeats the pattern converges to; `--default-draws`: the planner's flat default). Figures:
+gateway's planner (default `state` strategy, hourly plan). The planner is given the profile the
+gateway's household learner took from the preceding simulated week of the same household, lived
+in normal mode with the pattern varied from day to day (hil.learned_week); `--pattern-draws`:
+the draw pattern's own heat per hour of the day instead (`household_draw`, what a profile learned
+from a household that repeats the pattern exactly converges to); `--default-draws`: the
+planner's flat default. Figures:
 
 * saving against normal mode (median, worst), raw and "fair": a day is 24 h cut out of a
   continuing life, so the heat a plan leaves in the tank at the end beyond normal mode's is
@@ -52,6 +55,7 @@ from hil.dayrun import (  # noqa: E402
 )
 from hil.draws import load_draw_profile  # noqa: E402
 from hil.hpwh_model import MODEL_NAMES, MODELS_DIR, WATER_RHO_CP_J_PER_L_K, load_model  # noqa: E402
+from hil.learned_week import learn_week, planning_with  # noqa: E402
 from hil.tank import DEFAULT_VALVE_C, MIN_USEFUL_C, Conditions  # noqa: E402
 from ven_edge.config import parse_config  # noqa: E402
 from ven_edge.control import ControlPlan, PlanInputs, Planner  # noqa: E402
@@ -64,6 +68,8 @@ DOE_INLET_C = Conditions().inlet_c
 #: Plan with the draw pattern's own hourly heat (the profile a household repeating it is learned
 #: to); off: the planner's flat default (--default-draws).
 KNOWN_DRAWS = True
+#: Plan with the profile learned from the preceding simulated week (off: the pattern's own).
+LEARNED_DRAWS = True
 LP_MIN_SAVING = 0.005  # a day the LP cannot improve by 0.5 % says nothing about capture
 
 
@@ -118,6 +124,8 @@ def run_cell(job: tuple[str, str, str, bool, list[HourPrice]]) -> Cell:
     replans: list[float] = []
     normal = simulate_day(prices, None, model=model, draws=draws)
     planner = planner_for(config, household_draw(draws, prices[0].start) if KNOWN_DRAWS else None)
+    if KNOWN_DRAWS and LEARNED_DRAWS:
+        planner = planning_with(planner, learn_week(model, draws, prices[0].start).forecast)
     planned = simulate_day(prices, timed(planner, replans), model=model, draws=draws)
     product = load_model(model)
     usable_kwh = product.volume_l * WATER_RHO_CP_J_PER_L_K * (51.7 - MIN_USEFUL_C) / 3.6e6
@@ -154,6 +162,12 @@ def household_draw(draws: str, start: datetime) -> tuple[tuple[float, ...], time
     )
     midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
     return by_hour, midnight - start
+
+
+def draws_known() -> str:
+    if not KNOWN_DRAWS:
+        return "flat default"
+    return "learned from the week before" if LEARNED_DRAWS else "the pattern"
 
 
 def stored_value(prices: Sequence[HourPrice], normal: DayResult, planned: DayResult) -> float:
@@ -199,9 +213,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="plan with the planner's flat default draws, not the pattern's own",
     )
+    parser.add_argument(
+        "--pattern-draws",
+        action="store_true",
+        help="plan with the pattern's own hourly draws, not the profile learned the week before",
+    )
     args = parser.parse_args(argv)
-    global KNOWN_DRAWS
+    global KNOWN_DRAWS, LEARNED_DRAWS
     KNOWN_DRAWS = not args.default_draws
+    LEARNED_DRAWS = not args.pattern_draws
     days = priced_days(6 if args.quick else args.days)
     jobs = [
         (model, draws, name, hoep, prices)
@@ -217,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"== {len(MODEL_NAMES)} models × {len(DRAWS)} DOE patterns × {len(days)} days "
           f"({n_hoep} HOEP 2016 + 0.10 $/kWh, {len(days) - n_hoep} eTOU-Dyn); "
           "planner: default `state` strategy, hourly plan; valve 49 °C; draws known to the "
-          f"planner: {'the pattern' if KNOWN_DRAWS else 'flat default'}")  # fmt: skip
+          f"planner: {draws_known()}")  # fmt: skip
     print(
         "   saving % vs normal (median, worst); LP capture (median, p10; days with LP "
         "saving ≥ 0.5 %); peak-quarter kWh vs normal (HOEP days, %); min outlet − "

@@ -17,7 +17,7 @@ planned day (which the bench runs on the exact pattern) is not a copy of the wee
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from hil.hpwh_model import MODELS_DIR, load_model
 from hil.scenarios import TankThermalModel, heater_config_for
 from hil.tank import DEFAULT_VALVE_C, StratifiedTank
 from ven_edge.config import parse_config
+from ven_edge.control import ControlPlan, PlanInputs, Planner
 from ven_edge.household import DrawForecast, Household
 from ven_edge.run import household_for
 from ven_edge.units import c_to_f, f_to_c
@@ -105,3 +106,13 @@ def learn_week(
         learned_kwh=sum(household.to_json()["means_kwh"]),
         delivered_kwh=(thermal.reading.totals.delivered_wh - delivered0) / 1000.0,
     )
+
+
+def planning_with(planner: Planner, forecast: DrawForecast) -> Planner:
+    """``planner`` given ``forecast`` as the household's draws, as the daemon gives it the
+    learner's (:meth:`ven_edge.daemon.Daemon.replan`)."""
+
+    def plan(inputs: PlanInputs) -> ControlPlan:
+        return planner(replace(inputs, draw=forecast))
+
+    return plan
