@@ -23,7 +23,10 @@ planner's flat default. Figures:
 * the lowest outlet temperature at the valve against normal mode's on the same day;
 * heat delivered to the household against normal mode's;
 * CTA-2045 commands per day (heartbeats apart), and the wall time per re-plan (hourly steps on
-  the grid, and 15-minute steps on the eTOU-Dyn days).
+  the grid, and 15-minute steps on the eTOU-Dyn days);
+* on a subset of days (`--optimum-days`, spread over the HOEP days), the share of the tank
+  optimum's fair saving captured: the cheapest hourly command schedule found with perfect
+  foresight on the same simulated tank (hil.tank_optimum, docs/planner.md "The tank optimum").
 
 The full grid (4 models × 3 patterns × 33 days, two runs each) takes 2 minutes on two idle
 cores (6 on a loaded machine); --quick takes 6 HOEP days.
@@ -57,6 +60,7 @@ from hil.draws import load_draw_profile  # noqa: E402
 from hil.hpwh_model import MODEL_NAMES, MODELS_DIR, WATER_RHO_CP_J_PER_L_K, load_model  # noqa: E402
 from hil.learned_week import learn_week, planning_with  # noqa: E402
 from hil.tank import DEFAULT_VALVE_C, MIN_USEFUL_C, Conditions  # noqa: E402
+from hil.tank_optimum import tank_optimum  # noqa: E402
 from ven_edge.config import parse_config  # noqa: E402
 from ven_edge.control import ControlPlan, PlanInputs, Planner  # noqa: E402
 from ven_edge.run import planner_for  # noqa: E402
@@ -71,6 +75,8 @@ KNOWN_DRAWS = True
 #: Plan with the profile learned from the preceding simulated week (off: the pattern's own).
 LEARNED_DRAWS = True
 LP_MIN_SAVING = 0.005  # a day the LP cannot improve by 0.5 % says nothing about capture
+#: Days (by name) the tank optimum is searched on; it takes seconds a cell.
+OPTIMUM_DAYS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class Cell:
     delivered_ratio: float
     commands_per_day: float
     replan_ms: tuple[float, ...]
+    tank_fair_saving: float | None = None  # the tank optimum's, on the days it is searched
 
 
 def priced_days(hoep_days: int) -> list[tuple[str, bool, list[HourPrice]]]:
@@ -131,6 +138,9 @@ def run_cell(job: tuple[str, str, str, bool, list[HourPrice]]) -> Cell:
     usable_kwh = product.volume_l * WATER_RHO_CP_J_PER_L_K * (51.7 - MIN_USEFUL_C) / 3.6e6
     lp = lp_optimum(prices, normal, usable_kwh)
     fair_cost = planned.cost + stored_value(prices, normal, planned)
+    optimum = (
+        tank_optimum(prices, normal, model=model, draws=draws) if name in OPTIMUM_DAYS else None
+    )
     return Cell(
         model=model,
         draws=draws,
@@ -147,6 +157,7 @@ def run_cell(job: tuple[str, str, str, bool, list[HourPrice]]) -> Cell:
         delivered_ratio=planned.delivered_kwh / normal.delivered_kwh,
         commands_per_day=len(planned.commands) * 24 / len(prices),
         replan_ms=tuple(replans),
+        tank_fair_saving=None if optimum is None else 1 - optimum.fair_cost / normal.cost,
     )
 
 
@@ -162,6 +173,36 @@ def household_draw(draws: str, start: datetime) -> tuple[tuple[float, ...], time
     )
     midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
     return by_hour, midnight - start
+
+
+def spread(items: Sequence[str], count: int) -> list[str]:
+    """``count`` of ``items`` evenly spread (all of them when there are fewer)."""
+    if count >= len(items):
+        return list(items)
+    return [items[(2 * k + 1) * len(items) // (2 * count)] for k in range(max(0, count))]
+
+
+def optimum_summary(cells: Sequence[Cell]) -> str:
+    """The planner's fair saving as a share of the tank optimum's, where it was searched."""
+    searched = [c for c in cells if c.tank_fair_saving is not None]
+    if not searched:
+        return "tank optimum: not searched (--optimum-days 0)"
+    shares = [
+        c.fair_saving / c.tank_fair_saving
+        for c in searched
+        if c.tank_fair_saving is not None and c.tank_fair_saving >= LP_MIN_SAVING
+    ]
+    tank = [c.tank_fair_saving for c in searched if c.tank_fair_saving is not None]
+    lp = [c.lp_saving for c in searched]
+    days = sorted({c.day for c in searched})
+    return (
+        f"tank optimum ({len(searched)} cells, days {', '.join(days)}): fair saving median "
+        f"{100 * statistics.median(tank):.1f} % (LP reference on the same cells "
+        f"{100 * statistics.median(lp):.1f} %); share of the tank optimum captured (fair "
+        f"saving, cells where it saves ≥ 0.5 %): median "
+        f"{statistics.median(shares) if shares else float('nan'):.2f}, p10 "
+        f"{percentile(shares, 0.10) if shares else float('nan'):.2f} over {len(shares)} cells"
+    )
 
 
 def draws_known() -> str:
@@ -218,11 +259,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="plan with the pattern's own hourly draws, not the profile learned the week before",
     )
+    parser.add_argument(
+        "--optimum-days",
+        type=int,
+        default=None,
+        help="HOEP days the tank optimum is searched on (default 4; 2 with --quick)",
+    )
     args = parser.parse_args(argv)
-    global KNOWN_DRAWS, LEARNED_DRAWS
+    global KNOWN_DRAWS, LEARNED_DRAWS, OPTIMUM_DAYS
     KNOWN_DRAWS = not args.default_draws
     LEARNED_DRAWS = not args.pattern_draws
     days = priced_days(6 if args.quick else args.days)
+    hoep_names = [name for name, hoep, _ in days if hoep]
+    wanted = args.optimum_days if args.optimum_days is not None else 2 if args.quick else 4
+    OPTIMUM_DAYS = frozenset(spread(hoep_names, wanted))
     jobs = [
         (model, draws, name, hoep, prices)
         for model in MODEL_NAMES
@@ -253,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             group = [c for c in cells if c.model == model and c.draws == draws]
             print(summary(f"{model} {draws}", group))
     print(summary("all", cells))
+    print(optimum_summary(cells))
     replans = [ms for c in cells for ms in c.replan_ms]
     print(
         f"re-plan (hourly steps, 24 h): median {statistics.median(replans):.1f} ms, "
