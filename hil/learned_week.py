@@ -88,9 +88,7 @@ def learn_week(
     start = before - timedelta(days=days)
     delivered0 = thermal.reading.totals.delivered_wh
     t = 0.0
-    while t < days * DAY_S:
-        t += poll_s
-        heater.tick(t)
+    while True:  # the first reading at the week's start, then one every poll_s
         state = heater.state
         household.observe(
             start + timedelta(seconds=t),
@@ -100,6 +98,10 @@ def learn_week(
             serial=heater.config.serial,
             tank_c=f_to_c(round(c_to_f(state.tank_temp_c))),
         )
+        if t >= days * DAY_S:
+            break
+        t += poll_s
+        heater.tick(t)
     return LearnedWeek(
         forecast=household.forecast(),
         observations=household.observations,
