@@ -1,5 +1,6 @@
 """The household profile learned by the real daemon from the simulated heater on a pty (tank
-model and DOE draws, accelerated clock), persisted, and taken up again after a restart."""
+model and DOE draws, accelerated clock), persisted, and taken up again after a restart; and
+learned on a clock as fast as the demo's, where readings are many simulated minutes apart."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from hil.clock import AcceleratedClock
 from hil.heater import COMM_TIMEOUT_S, HeaterConfig
+from hil.hpwh_model import MODELS_DIR
 from hil.scenarios import build_thermal_model
 from tests.e2e.harness import heater_on_pty, make_config, running_daemon
 from ven_edge.daemon import HOUSEHOLD_DOC
@@ -72,3 +74,32 @@ async def test_profile_learned_over_the_pty_survives_a_restart(tmp_path: Path) -
     assert learned["counts"][hour_of_week] == 1
     assert 1.5 < learned["means_kwh"][hour_of_week] < 3.5
     assert learned["means_kwh"][hour_of_week + 2] < 0.3  # 02:00-03:00: no draw
+
+
+async def test_readings_far_apart_on_a_demo_clock_are_learned(tmp_path: Path) -> None:
+    # 1000 simulated seconds per wall second with the heater polled every wall second: readings
+    # are about 17 simulated minutes apart, as in the demo (600x, polled every 2 s), where a
+    # 15-minute pairing limit saw nothing but gaps.
+    speed = 1000.0
+    # Two simulated hours before midnight: commissioning takes a few wall seconds, an hour here.
+    start = MIDNIGHT - timedelta(hours=2)
+    clock = AcceleratedClock(speed, start_epoch_s=start.timestamp())
+    local = start.astimezone()
+    since_midnight = (local - local.replace(hour=0, minute=0, second=0, microsecond=0)).seconds
+    tank = build_thermal_model("Rheem2020Prem50", "doe-medium", start_s=since_midnight)
+    async with heater_on_pty(
+        tmp_path,
+        thermal=tank,
+        clock=clock.monotonic,
+        heater_config=HeaterConfig(comm_timeout_s=COMM_TIMEOUT_S * speed),
+    ) as sim:
+        model = str(MODELS_DIR / "Rheem2020Prem50.json")
+        config = make_config(tmp_path, sim.path, extra={"heater": {"model": model}})
+        async with running_daemon(config, clock=clock) as parts:
+            household = parts.daemon.household
+            hour_of_week = MIDNIGHT.weekday() * 24
+            await wait_for(
+                lambda: household.to_json()["counts"][hour_of_week] == 1, "midnight's hour learned"
+            )
+            learned = household.to_json()
+    assert 1.5 < learned["means_kwh"][hour_of_week] < 3.5  # ~2.8 kWh drawn (see above)
