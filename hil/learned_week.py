@@ -2,7 +2,7 @@
 
 The benchmark (bench/grid_value.py) plans each day with the draw profile learned from the
 preceding simulated week of the same household, the first week from the default (docs/planner.md,
-"The household's draws"). This module lives that week: the same heater (HPWHsim model file,
+"Planned with the week before"). This module lives that week: the same heater (HPWHsim model file,
 stratified tank behind the 49 °C mixing valve, the product's own thermostat, no command) runs
 ``days`` days before the planned day's start, and every ``poll_s`` seconds its readings (stored
 energy, energy used, tank temperature rounded to the whole °F the heater reports, docs/cta2045.md

@@ -28,7 +28,7 @@ Readings are paired as they come (the UCM polls every minute); a pair further ap
 holds over a pair of any length; what a longer pair loses is where in it the draw fell, since each
 pair's draw is spread evenly over the local hours it spans. An hour is the longest pair taken: its
 draw lands in the right hour or the next one, which is what a heater polled slowly (or a demo
-clock running hundreds of times faster than the poll timer, docs/simulator.md) still gives. A
+clock running hundreds of times faster than the poll timer, docs/hil.md) still gives. A
 local hour covered for at least :data:`MIN_HOUR_COVERAGE` of its length becomes one observation
 (scaled to the whole hour) of its hour of the week, in the gateway's local time. A bin keeps the
 mean of its first :data:`MAX_WEEKS_AVERAGED` observations, then an exponential mean with that

@@ -98,24 +98,24 @@ def household_for(config: Config) -> Household:
     """The household learner, told how much heat the configured heater makes per kWh: with a
     model file the compressor's input power and COP at the DOE test's air temperature
     (:class:`~ven_edge.household.CompressorFirst`), else a kWh of heat per kWh, the floor for
-    any heater (docs/planner.md, "The household's draws")."""
+    any heater (docs/gateway.md, "Household draws")."""
     from ven_edge.plan.builder import DOE_AIR_C
-    from ven_edge.plan.hpwh_model import HpwhModel
+    from ven_edge.plan.hpwh_model import HpwhModel, ModelError
 
     if config.heater.model is None:
         return Household()
     model = HpwhModel.load(config.heater.model)
 
-    def input_kw(water_c: float) -> float:
-        return model.capacity_kw(DOE_AIR_C, water_c) / model.cop(DOE_AIR_C, water_c)
+    def cop(water_c: float) -> float:
+        try:
+            return model.cop(DOE_AIR_C, water_c)
+        except ModelError:  # no input power in the map there: count a kWh of heat per kWh
+            return 1.0
 
-    return Household(
-        heat=CompressorFirst(
-            input_kw=input_kw,
-            cop=lambda water_c: model.cop(DOE_AIR_C, water_c),
-            default_c=model.setpoint_c,
-        )
-    )
+    def input_kw(water_c: float) -> float:
+        return model.capacity_kw(DOE_AIR_C, water_c) / cop(water_c)
+
+    return Household(heat=CompressorFirst(input_kw=input_kw, cop=cop, default_c=model.setpoint_c))
 
 
 def planner_for(config: Config, draw: PlannerConfigDraw | None = None) -> Planner:
