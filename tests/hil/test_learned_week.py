@@ -1,5 +1,5 @@
 """The bench's learned week: the household lived in normal mode before the planned day, learned
-by the gateway's own learner (bench/grid_value.py, docs/planner.md "Planned with the week before")."""
+by the gateway's own learner (docs/planner.md "Planned with the week before")."""
 
 from __future__ import annotations
 
