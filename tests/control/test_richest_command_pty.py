@@ -127,7 +127,12 @@ async def test_with_a_mixing_valve_the_set_point_is_raised_and_restored_at_the_s
         port = parts.heater
         assert isinstance(port, UcmHeaterPort)
         await wait_for(lambda: not port.raised, LIMIT_S, "the restore recorded")
-        assert StateStore(tmp_path / "state").load(SET_POINT_DOC)["raised_c"] is None
+        # Written by the store's writer thread, on disk a moment after the port knows.
+        await wait_for(
+            lambda: StateStore(tmp_path / "state").load(SET_POINT_DOC)["raised_c"] is None,
+            LIMIT_S,
+            "the restore on disk",
+        )
         # Never above the configured maximum, whatever happened in between.
         raises = [line for line in sim.heater.log if line.startswith("set point")]
         assert raises == ["set point 131 F", "set point 120 F"]
