@@ -29,7 +29,9 @@ planner's flat default. Figures:
   foresight on the same simulated tank (hil.tank_optimum, docs/planner.md "The tank optimum").
 
 The full grid (4 models × 3 patterns × 33 days, two runs each) takes 2 minutes on two idle
-cores (6 on a loaded machine); --quick takes 6 HOEP days.
+cores (4–6 on a loaded machine) with --pattern-draws --optimum-days 0; each learned week adds
+about 2 s a cell and each tank optimum 5–20 s (25 minutes in all on a loaded machine); --quick
+takes 6 HOEP days.
 """
 
 from __future__ import annotations
