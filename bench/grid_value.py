@@ -6,9 +6,12 @@ For each HPWHsim model file in sample_data/hpwh_models, each DOE 24-h draw patte
 high) and each priced day (N days of Ontario HOEP 2016 + 0.10 $/kWh spread evenly over the year,
 plus the eTOU-Dyn days in sample_data/prices), the same simulated heater (stratified tank behind a
 49 °C mixing valve, hil.dayrun) runs the day twice: in normal mode (no command) and under the
-gateway's planner (default `state` strategy, hourly plan). The planner is given the draw
-pattern's own heat per hour of the day (`household_draw`, what a profile learned from a household
-that repeats the pattern converges to; `--default-draws`: the planner's flat default). Figures:
+gateway's planner (default `state` strategy, hourly plan). The planner is given the profile the
+gateway's household learner took from the preceding simulated week of the same household, lived
+in normal mode with the pattern varied from day to day (hil.learned_week); `--pattern-draws`:
+the draw pattern's own heat per hour of the day instead (`household_draw`, what a profile learned
+from a household that repeats the pattern exactly converges to); `--default-draws`: the
+planner's flat default. Figures:
 
 * saving against normal mode (median, worst), raw and "fair": a day is 24 h cut out of a
   continuing life, so the heat a plan leaves in the tank at the end beyond normal mode's is
@@ -20,10 +23,15 @@ that repeats the pattern converges to; `--default-draws`: the planner's flat def
 * the lowest outlet temperature at the valve against normal mode's on the same day;
 * heat delivered to the household against normal mode's;
 * CTA-2045 commands per day (heartbeats apart), and the wall time per re-plan (hourly steps on
-  the grid, and 15-minute steps on the eTOU-Dyn days).
+  the grid, and 15-minute steps on the eTOU-Dyn days);
+* on a subset of days (`--optimum-days`, spread over the HOEP days), the share of the tank
+  optimum's fair saving captured: the cheapest hourly command schedule found with perfect
+  foresight on the same simulated tank (hil.tank_optimum, docs/planner.md "The tank optimum").
 
 The full grid (4 models × 3 patterns × 33 days, two runs each) takes 2 minutes on two idle
-cores (6 on a loaded machine); --quick takes 6 HOEP days.
+cores (4–6 on a loaded machine) with --pattern-draws --optimum-days 0; each learned week adds
+about 2 s a cell and each tank optimum 5–20 s (25 minutes in all on a loaded machine); --quick
+takes 6 HOEP days.
 """
 
 from __future__ import annotations
@@ -52,7 +60,9 @@ from hil.dayrun import (  # noqa: E402
 )
 from hil.draws import load_draw_profile  # noqa: E402
 from hil.hpwh_model import MODEL_NAMES, MODELS_DIR, WATER_RHO_CP_J_PER_L_K, load_model  # noqa: E402
+from hil.learned_week import learn_week, planning_with  # noqa: E402
 from hil.tank import DEFAULT_VALVE_C, MIN_USEFUL_C, Conditions  # noqa: E402
+from hil.tank_optimum import tank_optimum  # noqa: E402
 from ven_edge.config import parse_config  # noqa: E402
 from ven_edge.control import ControlPlan, PlanInputs, Planner  # noqa: E402
 from ven_edge.run import planner_for  # noqa: E402
@@ -64,7 +74,11 @@ DOE_INLET_C = Conditions().inlet_c
 #: Plan with the draw pattern's own hourly heat (the profile a household repeating it is learned
 #: to); off: the planner's flat default (--default-draws).
 KNOWN_DRAWS = True
+#: Plan with the profile learned from the preceding simulated week (off: the pattern's own).
+LEARNED_DRAWS = True
 LP_MIN_SAVING = 0.005  # a day the LP cannot improve by 0.5 % says nothing about capture
+#: Days (by name) the tank optimum is searched on; it takes seconds a cell.
+OPTIMUM_DAYS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,7 @@ class Cell:
     delivered_ratio: float
     commands_per_day: float
     replan_ms: tuple[float, ...]
+    tank_fair_saving: float | None = None  # the tank optimum's, on the days it is searched
 
 
 def priced_days(hoep_days: int) -> list[tuple[str, bool, list[HourPrice]]]:
@@ -118,11 +133,16 @@ def run_cell(job: tuple[str, str, str, bool, list[HourPrice]]) -> Cell:
     replans: list[float] = []
     normal = simulate_day(prices, None, model=model, draws=draws)
     planner = planner_for(config, household_draw(draws, prices[0].start) if KNOWN_DRAWS else None)
+    if KNOWN_DRAWS and LEARNED_DRAWS:
+        planner = planning_with(planner, learn_week(model, draws, prices[0].start).forecast)
     planned = simulate_day(prices, timed(planner, replans), model=model, draws=draws)
     product = load_model(model)
     usable_kwh = product.volume_l * WATER_RHO_CP_J_PER_L_K * (51.7 - MIN_USEFUL_C) / 3.6e6
     lp = lp_optimum(prices, normal, usable_kwh)
     fair_cost = planned.cost + stored_value(prices, normal, planned)
+    optimum = (
+        tank_optimum(prices, normal, model=model, draws=draws) if name in OPTIMUM_DAYS else None
+    )
     return Cell(
         model=model,
         draws=draws,
@@ -139,6 +159,7 @@ def run_cell(job: tuple[str, str, str, bool, list[HourPrice]]) -> Cell:
         delivered_ratio=planned.delivered_kwh / normal.delivered_kwh,
         commands_per_day=len(planned.commands) * 24 / len(prices),
         replan_ms=tuple(replans),
+        tank_fair_saving=None if optimum is None else 1 - optimum.fair_cost / normal.cost,
     )
 
 
@@ -154,6 +175,42 @@ def household_draw(draws: str, start: datetime) -> tuple[tuple[float, ...], time
     )
     midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
     return by_hour, midnight - start
+
+
+def spread(items: Sequence[str], count: int) -> list[str]:
+    """``count`` of ``items`` evenly spread (all of them when there are fewer)."""
+    if count >= len(items):
+        return list(items)
+    return [items[(2 * k + 1) * len(items) // (2 * count)] for k in range(max(0, count))]
+
+
+def optimum_summary(cells: Sequence[Cell]) -> str:
+    """The planner's fair saving as a share of the tank optimum's, where it was searched."""
+    searched = [c for c in cells if c.tank_fair_saving is not None]
+    if not searched:
+        return "tank optimum: not searched (--optimum-days 0)"
+    shares = [
+        c.fair_saving / c.tank_fair_saving
+        for c in searched
+        if c.tank_fair_saving is not None and c.tank_fair_saving >= LP_MIN_SAVING
+    ]
+    tank = [c.tank_fair_saving for c in searched if c.tank_fair_saving is not None]
+    lp = [c.lp_saving for c in searched]
+    days = sorted({c.day for c in searched})
+    return (
+        f"tank optimum ({len(searched)} cells, days {', '.join(days)}): fair saving median "
+        f"{100 * statistics.median(tank):.1f} % (LP reference on the same cells "
+        f"{100 * statistics.median(lp):.1f} %); share of the tank optimum captured (fair "
+        f"saving, cells where it saves ≥ 0.5 %): median "
+        f"{statistics.median(shares) if shares else float('nan'):.2f}, p10 "
+        f"{percentile(shares, 0.10) if shares else float('nan'):.2f} over {len(shares)} cells"
+    )
+
+
+def draws_known() -> str:
+    if not KNOWN_DRAWS:
+        return "flat default"
+    return "learned from the week before" if LEARNED_DRAWS else "the pattern"
 
 
 def stored_value(prices: Sequence[HourPrice], normal: DayResult, planned: DayResult) -> float:
@@ -199,10 +256,25 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="plan with the planner's flat default draws, not the pattern's own",
     )
+    parser.add_argument(
+        "--pattern-draws",
+        action="store_true",
+        help="plan with the pattern's own hourly draws, not the profile learned the week before",
+    )
+    parser.add_argument(
+        "--optimum-days",
+        type=int,
+        default=None,
+        help="HOEP days the tank optimum is searched on (default 4; 2 with --quick)",
+    )
     args = parser.parse_args(argv)
-    global KNOWN_DRAWS
+    global KNOWN_DRAWS, LEARNED_DRAWS, OPTIMUM_DAYS
     KNOWN_DRAWS = not args.default_draws
+    LEARNED_DRAWS = not args.pattern_draws
     days = priced_days(6 if args.quick else args.days)
+    hoep_names = [name for name, hoep, _ in days if hoep]
+    wanted = args.optimum_days if args.optimum_days is not None else 2 if args.quick else 4
+    OPTIMUM_DAYS = frozenset(spread(hoep_names, wanted))
     jobs = [
         (model, draws, name, hoep, prices)
         for model in MODEL_NAMES
@@ -217,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"== {len(MODEL_NAMES)} models × {len(DRAWS)} DOE patterns × {len(days)} days "
           f"({n_hoep} HOEP 2016 + 0.10 $/kWh, {len(days) - n_hoep} eTOU-Dyn); "
           "planner: default `state` strategy, hourly plan; valve 49 °C; draws known to the "
-          f"planner: {'the pattern' if KNOWN_DRAWS else 'flat default'}")  # fmt: skip
+          f"planner: {draws_known()}")  # fmt: skip
     print(
         "   saving % vs normal (median, worst); LP capture (median, p10; days with LP "
         "saving ≥ 0.5 %); peak-quarter kWh vs normal (HOEP days, %); min outlet − "
@@ -233,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             group = [c for c in cells if c.model == model and c.draws == draws]
             print(summary(f"{model} {draws}", group))
     print(summary("all", cells))
+    print(optimum_summary(cells))
     replans = [ms for c in cells for ms in c.replan_ms]
     print(
         f"re-plan (hourly steps, 24 h): median {statistics.median(replans):.1f} ms, "

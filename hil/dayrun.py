@@ -121,6 +121,7 @@ class DayResult:
     hourly_heat_kwh: list[float] = field(default_factory=list)  # heat put into the water
     commands: list[tuple[datetime, SendCommand, Outcome]] = field(default_factory=list)
     end_stored_kwh: float = 0.0  # heat above the mains temperature at the end of the day
+    hourly_delivered_kwh: list[float] = field(default_factory=list)  # heat the household took
 
 
 _ANSWERING: Final = LinkHealth(connected=True)
@@ -182,10 +183,14 @@ def simulate_day(
     controller = Controller()
     start = prices[0].start
     total_s = 3600.0 * len(prices)
-    result = DayResult(hourly_kwh=[0.0] * len(prices), hourly_heat_kwh=[0.0] * len(prices))
+    result = DayResult(
+        hourly_kwh=[0.0] * len(prices),
+        hourly_heat_kwh=[0.0] * len(prices),
+        hourly_delivered_kwh=[0.0] * len(prices),
+    )
     used = heater.state.energy_used_wh
     heat = _heat_wh(heater)
-    delivered0 = _delivered_wh(heater)
+    delivered0 = delivered = _delivered_wh(heater)
     t = 0.0
     next_replan = 0.0
     next_beat = 0.0
@@ -218,6 +223,9 @@ def simulate_day(
         heat_now = _heat_wh(heater)
         result.hourly_heat_kwh[hour] += (heat_now - heat) / 1000.0
         heat = heat_now
+        delivered_now = _delivered_wh(heater)
+        result.hourly_delivered_kwh[hour] += (delivered_now - delivered) / 1000.0
+        delivered = delivered_now
     result.delivered_kwh = (_delivered_wh(heater) - delivered0) / 1000.0
     result.end_stored_kwh = heater.state.stored_wh / 1000.0
     return result

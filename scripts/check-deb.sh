@@ -245,7 +245,7 @@ if event:
     wait "$daemon" || rc=$?
     tail -3 "$work/daemon.log" >&2
     if [ -n "$upgrade_event" ]; then
-        grep -F "signals.json: migrated from version 0 to 1" "$work/daemon.log" >&2 \
+        grep -F "signals.json: migrated from version 0 to " "$work/daemon.log" >&2 \
             || fail "the daemon did not migrate the previous release's state files"
     fi
     daemon=

@@ -14,17 +14,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hil.hpwh_model import MODELS_DIR
+from hil.learned_week import learn_week
 from hil.thermal import BucketParameters, EnergyBucketModel, ThermalControls
+from ven_edge.config import parse_config
 from ven_edge.household import (
     DEFAULT_FORECAST,
     DEFAULT_HOURLY_FRACTIONS,
     HOURS_PER_WEEK,
     MAX_WEEKS_AVERAGED,
+    CompressorFirst,
     DrawForecast,
     Household,
     default_profile,
 )
 from ven_edge.plan.builder import DeviceState, PlannerConfig, build_problem
+from ven_edge.run import household_for
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 MONDAY = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
@@ -239,8 +244,8 @@ def test_gaps_in_the_readings_are_said_a_few_times_not_at_every_poll(
 ) -> None:
     household = Household()
     with caplog.at_level(logging.INFO, logger="ven_edge.household"):
-        for k in range(40):  # a reading every 30 minutes: every pair is a gap
-            household.observe(MONDAY + k * HOUR / 2, stored_kwh=10.0, used_kwh=0.0)
+        for k in range(40):  # a reading every 90 minutes: every pair is a gap
+            household.observe(MONDAY + k * HOUR * 1.5, stored_kwh=10.0, used_kwh=0.0)
     gaps = [r for r in caplog.records if "no heater readings" in r.getMessage()]
     assert 1 <= len(gaps) <= 5
 
@@ -315,3 +320,39 @@ def test_the_planner_takes_the_learned_profile() -> None:
     assert learned.load_kwh == pytest.approx([forecast(s, s + config.step) for s in steps])
     assert learned.load_kwh != default.load_kwh
     assert sum(learned.load_kwh[28:32]) > 1.5  # 07:00–08:00
+
+
+RHEEM_50 = parse_config({"heater": {"model": str(MODELS_DIR / "Rheem2020Prem50.json")}})
+WEEK_END = datetime(2016, 3, 7, tzinfo=UTC)
+
+
+def test_draws_overlapping_heat_pump_heating_are_learned_with_the_model_s_cop() -> None:
+    # A week of the DOE high pattern on the stratified tank, read every minute: the gateway's
+    # learner, told the heater's model file, counts what the household took within 2 %.
+    week = learn_week("Rheem2020Prem50", "doe-high", WEEK_END, household=household_for(RHEEM_50))
+    assert week.observations == HOURS_PER_WEEK
+    assert week.learned_kwh == pytest.approx(week.delivered_kwh, rel=0.02)
+    # A kWh of heat per kWh (no model file) misses the heat-pump share of overlapping draws.
+    floor = learn_week("Rheem2020Prem50", "doe-high", WEEK_END, household=Household())
+    assert floor.learned_kwh < 0.96 * floor.delivered_kwh
+
+
+def test_readings_twenty_minutes_apart_are_still_learned() -> None:
+    # The demo's clock runs 600 times faster than the UCM's poll timer: a reading every 20
+    # simulated minutes. Every hour is still an observation and the week's draw is not lost.
+    week = learn_week(
+        "Rheem2020Prem50",
+        "doe-high",
+        WEEK_END,
+        poll_s=1200.0,
+        household=household_for(RHEEM_50),
+    )
+    assert week.observations >= HOURS_PER_WEEK - 2
+    assert week.learned_kwh == pytest.approx(week.delivered_kwh, rel=0.15)
+
+
+def test_compressor_first_counts_the_element_kwh_for_kwh() -> None:
+    heat = CompressorFirst(input_kw=lambda c: 0.5, cop=lambda c: 3.0, default_c=50.0)
+    assert heat(0.25, 1.0, 40.0) == pytest.approx(0.75)  # compressor alone, half the hour
+    assert heat(2.5, 1.0, None) == pytest.approx(0.5 * 3.0 + 2.0)  # element beyond it
+    assert heat(0.0, 1.0, math.nan) == 0.0

@@ -236,6 +236,7 @@ class Daemon:
             used_kwh=wh_to_kwh(device.energy_used_wh),
             capacity_kwh=wh_to_kwh(device.energy_capacity_wh),
             serial=None if info is None else info.serial,
+            tank_c=device.present_temperature_c,
         )
         if self.household.changed:
             # At most once an hour (when an hour's draw is complete) or on a new heater.

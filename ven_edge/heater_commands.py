@@ -15,6 +15,11 @@ value" for Advanced Load Up, or link NAK 0x06 for the Intermediate type) gets Ba
 the rest of the session. A set point answered with "bad value" narrows the range instead: the
 ceiling halves the distance to the user's set point, and only when no raise is left does the
 heater fall back to Basic.
+
+Both are what the heater is, not what the session was: the narrowed ceiling and the fallback are
+kept (:class:`HeaterLimits`, persisted with the user's set point) for the heater with that serial
+number (Device Information, docs/cta2045.md §9.2), so a restart does not try again what the
+heater refused. A heater with another serial number starts afresh.
 """
 
 from __future__ import annotations
@@ -116,6 +121,21 @@ class CommandChoice:
             return None
         return target
 
+    def limits(self, serial: str) -> HeaterLimits:
+        """What this choice learned about the heater ``serial``, to be kept across restarts."""
+        default = math.floor(c_to_f(self.options.max_set_point_c))
+        return HeaterLimits(
+            serial, None if self.ceiling_f >= default else self.ceiling_f, self.refused
+        )
+
+    def remember(self, limits: HeaterLimits) -> None:
+        """Take what an earlier session learned about this heater (never a wider range than the
+        configuration's)."""
+        if limits.ceiling_f is not None:
+            self.ceiling_f = min(self.ceiling_f, limits.ceiling_f)
+        if limits.refused is not None:
+            self.refused = limits.refused
+
     def narrow(self, refused_f: int, user_f: int) -> None:
         """The heater answered "bad value" for ``refused_f``: halve the room above the user's."""
         self.ceiling_f = min(self.ceiling_f, user_f + (refused_f - user_f) // 2)
@@ -135,6 +155,40 @@ class CommandChoice:
         if self.options.mixing_valve and supports_set_point(snapshot):
             rich.append(f"set point (up to {whole_f_to_c(self.ceiling_f):g} °C)")
         return ", ".join(rich) or "basic"
+
+
+#: Longest refusal text kept (it comes from the heater's answer, via the response code's name).
+MAX_REFUSAL_CHARS: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class HeaterLimits:
+    """What one heater (by serial number) refused: the set-point ceiling it narrowed to (whole
+    °F; None: not narrowed) and why it gets Basic messages (None: it does not)."""
+
+    serial: str
+    ceiling_f: int | None = None
+    refused: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"serial": self.serial, "ceiling_f": self.ceiling_f, "refused": self.refused}
+
+    @classmethod
+    def from_json(cls, data: object) -> HeaterLimits:
+        if not isinstance(data, dict):
+            raise TypeError("heater limits must be an object")
+        serial, ceiling, refused = data["serial"], data["ceiling_f"], data["refused"]
+        if not isinstance(serial, str) or not serial:
+            raise TypeError(f"heater serial number {serial!r} is not a text")
+        if ceiling is not None and (
+            isinstance(ceiling, bool) or not isinstance(ceiling, int) or not 32 <= ceiling <= 212
+        ):
+            raise ValueError(f"set-point ceiling {ceiling!r} °F is not a water heater's")
+        if refused is not None and (
+            not isinstance(refused, str) or len(refused) > MAX_REFUSAL_CHARS
+        ):
+            raise TypeError(f"refusal {refused!r} is not a short text")
+        return cls(serial, ceiling, refused)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from ven_edge.command_policy import Delivery, Outcome
 from ven_edge.config import HeaterConfig
@@ -25,6 +25,7 @@ from ven_edge.cta2045.ucm import CommandOutcome, Status, UcmConfig, UcmSession
 from ven_edge.heater_commands import (
     CommandChoice,
     CommandOptions,
+    HeaterLimits,
     KeptSetPoint,
     LoadUpMessage,
     c_to_whole_f,
@@ -35,7 +36,8 @@ from ven_edge.store import StateStore
 
 log = logging.getLogger(__name__)
 
-#: The persisted user's set point and the gateway's raise (docs/gateway.md, "Set points").
+#: The persisted user's set point, the gateway's raise and what the heater refused
+#: (docs/gateway.md, "Set points").
 SET_POINT_DOC: Final = "set_point"
 #: How often one set-point raise may be narrowed after "bad value" before Basic is used.
 NARROWING_TRIES: Final = 4
@@ -70,6 +72,9 @@ class UcmHeaterPort:
     A load-up goes out as the richest message the heater takes (:mod:`ven_edge.heater_commands`);
     a raised set point is persisted in ``store`` before it is sent and the user's own restored
     before any other command, on :meth:`stop`, and at start-up after a crash (docs/gateway.md).
+    What the heater refused (a narrowed set-point ceiling, the fallback to Basic messages) is
+    persisted with it for the heater's serial number and taken up again when the same heater
+    answers Device Information after a restart.
     """
 
     def __init__(
@@ -85,6 +90,9 @@ class UcmHeaterPort:
         self.choice = CommandChoice(options or CommandOptions())
         self.store = store
         self.kept: KeptSetPoint | None = None
+        # What an earlier session learned, until the heater's serial number is known.
+        self._remembered: HeaterLimits | None = None
+        self._serial: str | None = None  # the commissioned heater's, from Device Information
         # A raise persisted by a gateway that did not stop cleanly: undone before anything else.
         self._restore_pending = False
         self._set_point_lock = asyncio.Lock()
@@ -114,9 +122,50 @@ class UcmHeaterPort:
             store=store,
         )
 
-    def _changed(self, _snapshot: DeviceSnapshot) -> None:
+    def _changed(self, snapshot: DeviceSnapshot) -> None:
+        info = snapshot.device_info
+        if info is not None and info.serial and info.serial != self._serial:
+            self._identified(info.serial)
         if self._listener is not None:
             self._listener()
+
+    def _identified(self, serial: str) -> None:
+        """The heater answered Device Information with ``serial``: take up what an earlier
+        session learned about it, or start afresh for another heater."""
+        previous, self._serial = self._serial, serial
+        remembered, self._remembered = self._remembered, None
+        if previous is not None:
+            log.info(
+                "heater serial number changed from %s to %s: commands start afresh",
+                previous,
+                serial,
+            )
+            self.choice = CommandChoice(self.choice.options)
+            self._save_limits()
+            return
+        if remembered is None:
+            return
+        if remembered.serial != serial:
+            log.info(
+                "heater %s is not the %s whose refusals were kept: commands start afresh",
+                serial,
+                remembered.serial,
+            )
+            self._save_limits()
+            return
+        self.choice.remember(remembered)
+        if remembered.refused is not None:
+            log.warning(
+                "heater %s refused before (%s): Basic messages, as in the earlier session",
+                serial,
+                remembered.refused,
+            )
+        if remembered.ceiling_f is not None:
+            log.info(
+                "heater %s took set points up to %d °F in an earlier session",
+                serial,
+                self.choice.ceiling_f,
+            )
 
     def set_listener(self, callback: Callable[[], None]) -> None:
         self._listener = callback
@@ -226,6 +275,7 @@ class UcmHeaterPort:
             why = f"link NAK {why}"
         text = self.choice.refuse(message, why)
         log.warning("the heater refused %s (%s): Basic messages from now on", message.value, text)
+        self._save_limits()
 
     async def _raise_set_point(self) -> Delivery | None:
         """Raise the set point above the user's; None when Basic Load Up must be sent instead
@@ -256,6 +306,7 @@ class UcmHeaterPort:
                     return outcome_of(result)
                 if result.status is Status.APP_NAK and result.reason == ResponseCode.BAD_VALUE:
                     self.choice.narrow(target_f, user_f)
+                    self._save_limits()
                     log.warning(
                         "the heater refused set point %d °F (bad value): at most %d °F from now",
                         target_f,
@@ -268,6 +319,7 @@ class UcmHeaterPort:
                 return outcome_of(result)  # the line, busy or the override: retried as usual
             else:
                 self.choice.refuse(LoadUpMessage.SET_POINT, "bad value at every set point tried")
+                self._save_limits()
             if self.choice.refused is None:
                 log.info("no set-point raise allowed above the user's %d °F: Basic Load Up", user_f)
         await self.restore_set_point()
@@ -305,19 +357,36 @@ class UcmHeaterPort:
             await self._save_kept(KeptSetPoint(kept.user_c))
 
     def _load_kept(self) -> KeptSetPoint | None:
+        """The persisted user's set point; what the heater refused goes to ``_remembered``."""
         if self.store is None:
             return None
         document = self.store.load(SET_POINT_DOC)
         if document is None:
             return None
         try:
-            return KeptSetPoint.from_json(document)
+            heater = document["heater"]
+            self._remembered = None if heater is None else HeaterLimits.from_json(heater)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error("persisted heater refusals unusable (%s); ignoring them", exc)
+        try:
+            return None if document["user_c"] is None else KeptSetPoint.from_json(document)
         except (KeyError, TypeError, ValueError) as exc:
             log.error("persisted set point unusable (%s); ignoring it", exc)
             return None
 
+    def _document(self) -> dict[str, Any]:
+        kept = self.kept.to_json() if self.kept is not None else {"user_c": None, "raised_c": None}
+        limits = None if self._serial is None else self.choice.limits(self._serial)
+        remembered = self._remembered  # not yet identified: keep what was loaded
+        heater = limits if limits is not None else remembered
+        return {**kept, "heater": None if heater is None else heater.to_json()}
+
+    def _save_limits(self) -> None:
+        if self.store is not None:
+            self.store.save_soon(SET_POINT_DOC, self._document())
+
     async def _save_kept(self, kept: KeptSetPoint) -> None:
         self.kept = kept
         if self.store is not None:
-            self.store.save_soon(SET_POINT_DOC, kept.to_json())
+            self.store.save_soon(SET_POINT_DOC, self._document())
             await self.store.flush()

@@ -1,28 +1,38 @@
 """The household's hot-water draw per hour of the week, learned from the heater's own readings.
 
 What the heater reports over CTA-2045 (docs/cta2045.md §9.3): the energy stored in the tank
-(commodity 7, present energy storage) and the electricity used so far (commodity 0, cumulative).
-Between two readings the household took
+(commodity 7, present energy storage), the electricity used so far (commodity 0, cumulative) and,
+polled apart, the tank temperature. Between two readings the household took
 
-    draw = max(0, stored_before − stored_after + heat_per_kwh × electricity_used)
+    draw = max(0, stored_before − stored_after + heat_put_in − standby_loss)
 
 kWh of heat from the tank: a drop in stored energy is hot water leaving, and the heat the heater
-put in meanwhile would otherwise hide the part of a draw that overlaps heating. ``heat_per_kwh``
-is 1.0 by default (every heater, heat pump or element, gives at least a kWh of heat per kWh), so
-the estimate never invents a draw while the heater only heats; with a heat pump it misses
-(COP − 1) × the electricity of the minutes a draw and heating overlap. The tank's standby loss is
+put in meanwhile would otherwise hide the part of a draw that overlaps heating. The heat put in is
+worked out from the electricity used by :class:`HeatFromElectricity`. Without a model of the
+heater (:func:`resistance_heat`) it is one kWh of heat per kWh, a floor for every heater, so the
+estimate never invents a draw while the heater only heats, but with a heat pump it misses
+(COP − 1) × the electricity of the minutes a draw and heating overlap. With the heater's model
+file (:class:`CompressorFirst`) the electricity up to the compressor's input power over the
+pair is heat at the compressor's COP at the tank's temperature, and only what is beyond that
+(the element, which the heater's own controls bring in when the compressor cannot keep up) is
+one kWh per kWh. A pair in which the element ran briefly while the compressor was off is
+credited too much heat (at most (COP − 1) × the compressor's input power × the pair's length);
+with the UCM's minute polls that is a few watt-hours. The tank's standby loss is
 a slow drop too: it is measured on the pairs where the heater did not heat and the stored energy
 fell slower than :data:`STANDBY_MAX_KW` (no draw is that slow) and taken off every pair, so the
 profile is the household's draws alone, as the default is (the planner adds the standby loss
 from the tank's model itself).
 
 Readings are paired as they come (the UCM polls every minute); a pair further apart than
-:data:`MAX_PAIR_GAP` is not attributed (the gateway was off or the link down). Each pair's draw
-is spread over the local hours it spans; a local hour covered for at least
-:data:`MIN_HOUR_COVERAGE` of its length becomes one observation (scaled to the whole hour) of its
-hour of the week, in the gateway's local time. A bin keeps the mean of its first
-:data:`MAX_WEEKS_AVERAGED` observations, then an exponential mean with that weight, so a
-household that changes its habits is followed within a couple of months.
+:data:`MAX_PAIR_GAP` is not attributed (the gateway was off or the link down). The energy balance
+holds over a pair of any length; what a longer pair loses is where in it the draw fell, since each
+pair's draw is spread evenly over the local hours it spans. An hour is the longest pair taken: its
+draw lands in the right hour or the next one, which is what a heater polled slowly (or a demo
+clock running hundreds of times faster than the poll timer, docs/hil.md) still gives. A
+local hour covered for at least :data:`MIN_HOUR_COVERAGE` of its length becomes one observation
+(scaled to the whole hour) of its hour of the week, in the gateway's local time. A bin keeps the
+mean of its first :data:`MAX_WEEKS_AVERAGED` observations, then an exponential mean with that
+weight, so a household that changes its habits is followed within a couple of months.
 
 The forecast for an hour of the week blends that bin with the same hour of day over the whole
 week, and that with the default profile, each by how many observations it rests on
@@ -45,10 +55,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +76,9 @@ DEFAULT_HOURLY_FRACTIONS: Final = (
 #: The DOE medium draw pattern: 208 L a day heated by 37.3 K at 1.163 Wh/(L·K).
 DEFAULT_DAILY_KWH: Final = 9.0
 
-#: Readings further apart than this are not paired (nothing is known about what happened).
-MAX_PAIR_GAP: Final = timedelta(minutes=15)
+#: Readings further apart than this are not paired (nothing is known about when in between the
+#: water was drawn; module docstring).
+MAX_PAIR_GAP: Final = timedelta(hours=1)
 #: An hour is an observation when readings cover at least this share of it.
 MIN_HOUR_COVERAGE: Final = 0.75
 #: Observations averaged before a bin becomes an exponential mean with this weight.
@@ -141,14 +152,53 @@ class Reading:
     used_kwh: float | None
 
 
+class HeatFromElectricity(Protocol):
+    """Heat (kWh) the heater put into the water with ``used_kwh`` of electricity over ``hours``,
+    the tank at ``tank_c`` (None: not read yet)."""
+
+    def __call__(self, used_kwh: float, hours: float, tank_c: float | None) -> float: ...
+
+
+def resistance_heat(heat_per_kwh: float = 1.0) -> HeatFromElectricity:
+    """A fixed heat per kWh (1.0: a floor for any heater, module docstring)."""
+    if not 0.0 <= heat_per_kwh <= 10.0:
+        raise ValueError(f"heat_per_kwh {heat_per_kwh} is not a heater's")
+
+    def heat(used_kwh: float, hours: float, tank_c: float | None) -> float:
+        return heat_per_kwh * used_kwh
+
+    return heat
+
+
+@dataclass(frozen=True, slots=True)
+class CompressorFirst:
+    """A heat-pump heater: the electricity up to the compressor's input power over the pair is
+    heat at its COP, the rest the element's kWh for kWh (module docstring). ``input_kw`` and
+    ``cop`` are the compressor's at a water temperature (°C), from the model file's map at the
+    air temperature assumed; ``default_c`` stands for the tank before its temperature is read."""
+
+    input_kw: Callable[[float], float]
+    cop: Callable[[float], float]
+    default_c: float
+
+    def __call__(self, used_kwh: float, hours: float, tank_c: float | None) -> float:
+        water_c = self.default_c if tank_c is None or not math.isfinite(tank_c) else tank_c
+        compressor = min(used_kwh, max(0.0, self.input_kw(water_c)) * hours)
+        return compressor * max(1.0, self.cop(water_c)) + (used_kwh - compressor)
+
+
 class Household:
     """Learns the draw profile; :meth:`observe` each reading, :meth:`forecast` for planning."""
 
-    def __init__(self, *, tz: tzinfo | None = None, heat_per_kwh: float = 1.0) -> None:
-        if not 0.0 <= heat_per_kwh <= 10.0:
-            raise ValueError(f"heat_per_kwh {heat_per_kwh} is not a heater's")
+    def __init__(
+        self,
+        *,
+        tz: tzinfo | None = None,
+        heat_per_kwh: float = 1.0,
+        heat: HeatFromElectricity | None = None,
+    ) -> None:
         self.tz = tz
-        self.heat_per_kwh = heat_per_kwh
+        self.heat = heat if heat is not None else resistance_heat(heat_per_kwh)
         self._logged: dict[str, int] = {}
         self.changed = False  # the document changed since the flag was last cleared
         self._clear(None)
@@ -194,8 +244,9 @@ class Household:
         used_kwh: float | None,
         capacity_kwh: float | None = None,
         serial: str | None = None,
+        tank_c: float | None = None,
     ) -> None:
-        """One reading of the heater at ``at`` (aware)."""
+        """One reading of the heater at ``at`` (aware); ``tank_c`` its tank temperature."""
         if serial is not None and serial != self.serial:
             if self.serial is not None:
                 log.info(
@@ -287,7 +338,8 @@ class Household:
             self._standby_samples = min(self._standby_samples + 1, STANDBY_SAMPLES)
             self._standby_kw += (drop / hours - self._standby_kw) / self._standby_samples
         loss = self._standby_kw * hours
-        self._add(last.at, at, max(0.0, drop + self.heat_per_kwh * used - loss))
+        heat = self.heat(used, hours, tank_c) if used > 0 else 0.0
+        self._add(last.at, at, max(0.0, drop + heat - loss))
 
     def _add(self, start: datetime, end: datetime, kwh: float) -> None:
         """Spread ``kwh`` drawn in ``[start, end)`` over the local hours it spans."""

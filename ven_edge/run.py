@@ -26,6 +26,7 @@ from ven_edge.clocksync import ClockSync, SystemClockSync
 from ven_edge.config import Config, ConfigError, load_config
 from ven_edge.control import ControlPlan, PlanInputs, Planner
 from ven_edge.daemon import Daemon, StartupError
+from ven_edge.household import CompressorFirst, Household
 from ven_edge.plan.rule_planner import RuleSettings, plan_by_rules
 from ven_edge.ports import GridPort, HeaterPort
 from ven_edge.redact import redact_text
@@ -91,6 +92,30 @@ DEFAULT_ELEMENT_KW = 4.5
 
 #: Expected thermal draw per hour of the day (kWh) and the offset from UTC to that clock.
 PlannerConfigDraw = tuple[tuple[float, ...], timedelta]
+
+
+def household_for(config: Config) -> Household:
+    """The household learner, told how much heat the configured heater makes per kWh: with a
+    model file the compressor's input power and COP at the DOE test's air temperature
+    (:class:`~ven_edge.household.CompressorFirst`), else a kWh of heat per kWh, the floor for
+    any heater (docs/gateway.md, "Household draws")."""
+    from ven_edge.plan.builder import DOE_AIR_C
+    from ven_edge.plan.hpwh_model import HpwhModel, ModelError
+
+    if config.heater.model is None:
+        return Household()
+    model = HpwhModel.load(config.heater.model)
+
+    def cop(water_c: float) -> float:
+        try:
+            return model.cop(DOE_AIR_C, water_c)
+        except ModelError:  # no input power in the map there: count a kWh of heat per kWh
+            return 1.0
+
+    def input_kw(water_c: float) -> float:
+        return model.capacity_kw(DOE_AIR_C, water_c) / cop(water_c)
+
+    return Household(heat=CompressorFirst(input_kw=input_kw, cop=cop, default_c=model.setpoint_c))
 
 
 def planner_for(config: Config, draw: PlannerConfigDraw | None = None) -> Planner:
@@ -257,6 +282,7 @@ async def serve(
         heater=heater,
         grid=grid,
         planner=planner_for(config),
+        household=household_for(config),
         store=store,
         clock=clock,
         notifier=notifier,

@@ -44,11 +44,24 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 #: The layout this release writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _heater_limits_added(name: str, document: Any) -> Any:
+    """Version 1 to 2: the ``set_point`` document also keeps what the heater refused (its
+    narrowed set-point ceiling and the fallback to Basic messages, docs/gateway.md "Set
+    points"), under ``heater``; a file from before knew nothing of it."""
+    if name == "set_point" and isinstance(document, dict):
+        return {**document, "heater": None}
+    return document
+
 
 #: Version N -> a function that takes a document (by name) at version N to version N + 1.
 #: Version 0 to 1 added the envelope alone: the documents inside are as they were.
-MIGRATIONS: dict[int, Callable[[str, Any], Any]] = {0: lambda _name, document: document}
+MIGRATIONS: dict[int, Callable[[str, Any], Any]] = {
+    0: lambda _name, document: document,
+    1: _heater_limits_added,
+}
 
 
 class UnreadableVersion(ValueError):

@@ -1,7 +1,8 @@
 """Load-ups as the richest message the simulated heater takes, over the pty (docs/gateway.md,
 "Commands" and "Set points"): Advanced Load Up with the planned energy; a set-point raise with
 a mixing valve, the user's set point restored at the step's end, on stop and after a restart;
-Basic Load Up after a refusal, in the log and on the page; the range narrowed on "bad value".
+Basic Load Up after a refusal, in the log and on the page; the range narrowed on "bad value";
+the narrowed range and the fallback kept across restarts for the same heater, not for another.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from ven_edge.store import StateStore
 LIMIT_S = 30.0  # generous: link retries and backoff on a loaded machine
 QUIET = {"poll_s": 600, "heartbeat_s": 600}
 VALVE = {"mixing_valve": True, "max_set_point_c": 55.0}  # 131 °F; the heater allows 100-140 °F
+SERIAL = HeaterConfig().serial
+#: A gateway that died with the set point raised left this (the layout of docs/gateway.md).
+RAISED = {"user_c": 48.89, "raised_c": 55.0, "heater": None}
 
 
 def fixed_plan(daemon: Daemon, kind: CommandKind | None, wh: int | None = None) -> None:
@@ -109,18 +113,22 @@ async def test_with_a_mixing_valve_the_set_point_is_raised_and_restored_at_the_s
         fixed_plan(parts.daemon, CommandKind.LOAD_UP)  # no energy planned: no ALU
         await wait_for(lambda: sim.heater.set_point_f == 131, LIMIT_S, "the raise")
         kept = StateStore(tmp_path / "state").load(SET_POINT_DOC)
-        assert kept == {"user_c": pytest.approx(48.89), "raised_c": pytest.approx(55.0)}
+        assert kept == {
+            "user_c": pytest.approx(48.89),
+            "raised_c": pytest.approx(55.0),
+            "heater": {"serial": SERIAL, "ceiling_f": None, "refused": None},
+        }
         fixed_plan(parts.daemon, None)
         await wait_for(lambda: sim.heater.set_point_f == 120, LIMIT_S, "the user's set point")
         port = parts.heater
         assert isinstance(port, UcmHeaterPort)
         # The raise is forgotten in memory first, then on disk (the store writes on its thread).
         await wait_for(lambda: not port.raised, LIMIT_S, "the restore recorded")
-        store = StateStore(tmp_path / "state")
+        # Written by the store's writer thread, on disk a moment after the port knows.
         await wait_for(
-            lambda: store.load(SET_POINT_DOC) == {"user_c": pytest.approx(48.89), "raised_c": None},
+            lambda: StateStore(tmp_path / "state").load(SET_POINT_DOC)["raised_c"] is None,
             LIMIT_S,
-            "the restore persisted",
+            "the restore on disk",
         )
         # Never above the configured maximum, whatever happened in between.
         raises = [line for line in sim.heater.log if line.startswith("set point")]
@@ -140,7 +148,7 @@ async def test_a_restart_finding_a_raise_restores_the_users_set_point_first(
     tmp_path: Path,
 ) -> None:
     # The gateway died with the set point raised: the heater still runs at 131 °F.
-    StateStore(tmp_path / "state").save(SET_POINT_DOC, {"user_c": 48.89, "raised_c": 55.0})
+    StateStore(tmp_path / "state").save(SET_POINT_DOC, RAISED)
     async with heater_on_pty(tmp_path, heater_config=HeaterConfig(set_point_f=131)) as sim:
         async with gateway(sim, tmp_path, **VALVE):
             await wait_for(lambda: sim.heater.set_point_f == 120, LIMIT_S, "restored")
@@ -150,7 +158,7 @@ async def test_a_restart_finding_a_raise_restores_the_users_set_point_first(
 
 
 async def test_a_restart_in_a_load_up_restores_before_it_raises_again(tmp_path: Path) -> None:
-    StateStore(tmp_path / "state").save(SET_POINT_DOC, {"user_c": 48.89, "raised_c": 55.0})
+    StateStore(tmp_path / "state").save(SET_POINT_DOC, RAISED)
     async with (
         heater_on_pty(tmp_path, heater_config=HeaterConfig(set_point_f=131)) as sim,
         gateway(sim, tmp_path, **VALVE) as parts,
@@ -250,3 +258,79 @@ async def test_a_link_nak_06_for_advanced_load_up_falls_back_to_basic(tmp_path: 
         assert commands_field(parts)() == (
             "basic (Advanced Load Up refused: link NAK UNSUPPORTED_MESSAGE_TYPE)"
         )
+
+
+async def test_a_narrowed_set_point_range_is_kept_across_a_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "ven_edge.heater_port")
+    async with heater_on_pty(tmp_path) as sim:
+        async with gateway(sim, tmp_path, mixing_valve=True, max_set_point_c=65.0) as parts:
+            fixed_plan(parts.daemon, CommandKind.LOAD_UP)
+            await wait_for(lambda: sim.heater.set_point_f == 134, LIMIT_S, "the narrowed raise")
+        refused = [line for line in caplog.messages if "(bad value)" in line]
+        assert len(refused) == 1
+        # Restarted: the heater is the same one, so the range it allowed is known at once...
+        async with gateway(sim, tmp_path, mixing_valve=True, max_set_point_c=65.0) as parts:
+            await wait_for(
+                lambda: commands_field(parts)() == "Advanced Load Up, set point (up to 56.67 °C)",
+                LIMIT_S,
+                "the kept range on the page",
+            )
+            fixed_plan(parts.daemon, CommandKind.LOAD_UP)
+            await wait_for(lambda: sim.heater.set_point_f == 134, LIMIT_S, "the raise")
+        # ...and 149 °F is not tried again.
+        assert len([line for line in caplog.messages if "(bad value)" in line]) == 1
+        assert "took set points up to 134 °F in an earlier session" in caplog.text
+
+
+async def test_a_fallback_to_basic_is_kept_across_a_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "ven_edge.heater_port")
+    async with heater_on_pty(tmp_path) as sim:
+        sim.faults.refuse_alu = 1  # not implemented
+        async with gateway(sim, tmp_path) as parts:
+            fixed_plan(parts.daemon, CommandKind.LOAD_UP, wh=3000)
+            await wait_for(lambda: sim.heater.event is DrEvent.LOAD_UP, LIMIT_S, "Basic Load Up")
+        sim.faults.refuse_alu = 0  # it would take it now: the gateway does not ask again
+        async with gateway(sim, tmp_path) as parts:
+            expected = "basic (Advanced Load Up refused: NOT_IMPLEMENTED)"
+            await wait_for(lambda: commands_field(parts)() == expected, LIMIT_S, "the page")
+            fixed_plan(parts.daemon, CommandKind.LOAD_UP, wh=3000)
+            await wait_for(lambda: sim.heater.event is DrEvent.LOAD_UP, LIMIT_S, "Basic Load Up")
+        assert sim.heater.alu_extra_wh == 0
+        assert sim.heater.log.count("advanced_load_up refused with response code 1") == 1
+        assert "refused before (Advanced Load Up refused: NOT_IMPLEMENTED)" in caplog.text
+
+
+async def test_another_heater_starts_afresh(tmp_path: Path) -> None:
+    async with heater_on_pty(tmp_path) as sim:
+        sim.faults.refuse_alu = 1
+        async with gateway(sim, tmp_path) as parts:
+            fixed_plan(parts.daemon, CommandKind.LOAD_UP, wh=3000)
+            await wait_for(lambda: sim.heater.event is DrEvent.LOAD_UP, LIMIT_S, "Basic Load Up")
+    other = HeaterConfig(serial="SIM0000000000002")
+    async with heater_on_pty(tmp_path, heater_config=other) as sim:
+        async with gateway(sim, tmp_path) as parts:
+            await wait_for(
+                lambda: commands_field(parts)() == "Advanced Load Up", LIMIT_S, "a fresh start"
+            )
+            fixed_plan(parts.daemon, CommandKind.LOAD_UP, wh=3000)
+            await wait_for(lambda: sim.heater.event is DrEvent.ADVANCED_LOAD_UP, LIMIT_S, "ALU")
+        kept = StateStore(tmp_path / "state").load(SET_POINT_DOC)
+        assert kept["heater"] == {"serial": other.serial, "ceiling_f": None, "refused": None}
+
+
+async def test_unusable_persisted_refusals_are_logged_and_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    limits = {"serial": SERIAL, "ceiling_f": 10**9, "refused": None}
+    bad = {"user_c": None, "raised_c": None, "heater": limits}
+    StateStore(tmp_path / "state").save(SET_POINT_DOC, bad)
+    async with heater_on_pty(tmp_path) as sim, gateway(sim, tmp_path) as parts:
+        assert commands_field(parts)() == "Advanced Load Up"
+    assert (
+        "persisted heater refusals unusable (set-point ceiling 1000000000 °F is not a water "
+        "heater's)" in caplog.text
+    )

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ven_edge.store import StateStore, _encode
+from ven_edge.store import SCHEMA_VERSION, StateStore, _encode
 
 
 def on_disk(store: StateStore, name: str) -> object:
     """The document in ``name``'s file, as a reader of the file sees it."""
     stored = json.loads(store.path(name).read_text())
-    assert stored == {"data": stored.get("data"), "version": 1}
+    assert stored == {"data": stored.get("data"), "version": SCHEMA_VERSION}
     return stored["data"]
 
 
@@ -198,7 +198,10 @@ def test_a_file_from_before_versions_is_read_and_written_back_versioned(
     store.path("plan").write_text('{"commands":[1,2]}')  # as releases before the envelope wrote
     caplog.set_level("INFO", logger="ven_edge.store")
     assert store.load("plan") == {"commands": [1, 2]}
-    assert f"state file {store.path('plan')}: migrated from version 0 to 1" in caplog.text
+    assert (
+        f"state file {store.path('plan')}: migrated from version 0 to {SCHEMA_VERSION}"
+        in caplog.text
+    )
     store.save("plan", store.load("plan"))
     assert on_disk(store, "plan") == {"commands": [1, 2]}
 
@@ -212,12 +215,25 @@ def test_a_file_from_a_newer_release_is_refused_and_kept_for_it(
     assert store.load("plan", default={"empty": True}) == {"empty": True}
     aside = tmp_path / "plan.json.v7"
     assert (
-        f"state file {store.path('plan')}: version 7 is newer than this release reads (1); "
+        f"state file {store.path('plan')}: version 7 is newer than this release reads "
+        f"({SCHEMA_VERSION}); "
         f"moved to {aside}, starting without it"
     ) in caplog.text
     store.save("plan", {"v": 1})  # the daemon goes on, and the newer file stays as it was
     assert aside.read_text() == newer
     assert on_disk(store, "plan") == {"v": 1}
+
+
+def test_a_version_1_set_point_gains_empty_heater_limits(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StateStore(tmp_path)
+    store.path("set_point").write_text('{"data":{"raised_c":55.0,"user_c":48.89},"version":1}')
+    store.path("plan").write_text('{"data":{"heater":1},"version":1}')
+    caplog.set_level("INFO", logger="ven_edge.store")
+    assert store.load("set_point") == {"user_c": 48.89, "raised_c": 55.0, "heater": None}
+    assert store.load("plan") == {"heater": 1}  # other documents are as they were
+    assert "migrated from version 1 to 2" in caplog.text
 
 
 @pytest.mark.parametrize("version", ["1", 0, -3, 1.0, True, None])

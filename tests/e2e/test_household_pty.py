@@ -1,16 +1,21 @@
 """The household profile learned by the real daemon from the simulated heater on a pty (tank
-model and DOE draws, accelerated clock), persisted, and taken up again after a restart."""
+model and DOE draws, accelerated clock), persisted, and taken up again after a restart; and
+learned on a clock as fast as the demo's, where readings are many simulated minutes apart."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from hil.clock import AcceleratedClock
 from hil.heater import COMM_TIMEOUT_S, HeaterConfig
+from hil.hpwh_model import MODELS_DIR
 from hil.scenarios import build_thermal_model
+from hil.sim import Simulator
 from tests.e2e.harness import heater_on_pty, make_config, running_daemon
 from ven_edge.daemon import HOUSEHOLD_DOC
 from ven_edge.store import StateStore
@@ -35,17 +40,27 @@ async def wait_for(predicate: object, what: str) -> None:
         await asyncio.sleep(0.2)
 
 
-async def test_profile_learned_over_the_pty_survives_a_restart(tmp_path: Path) -> None:
-    clock = AcceleratedClock(SPEED, start_epoch_s=START.timestamp())
-    local = START.astimezone()
+@contextlib.asynccontextmanager
+async def tank_heater(
+    tmp_path: Path, start: datetime, speed: float
+) -> AsyncIterator[tuple[Simulator, AcceleratedClock]]:
+    """The Rheem 50 gal on its DOE medium day (local midnight the pattern's start) on a pty, on
+    a clock from ``start`` running ``speed`` times faster than the wall."""
+    clock = AcceleratedClock(speed, start_epoch_s=start.timestamp())
+    local = start.astimezone()
     since_midnight = (local - local.replace(hour=0, minute=0, second=0, microsecond=0)).seconds
     tank = build_thermal_model("Rheem2020Prem50", "doe-medium", start_s=since_midnight)
     async with heater_on_pty(
         tmp_path,
         thermal=tank,
         clock=clock.monotonic,
-        heater_config=HeaterConfig(comm_timeout_s=COMM_TIMEOUT_S * SPEED),
+        heater_config=HeaterConfig(comm_timeout_s=COMM_TIMEOUT_S * speed),
     ) as sim:
+        yield sim, clock
+
+
+async def test_profile_learned_over_the_pty_survives_a_restart(tmp_path: Path) -> None:
+    async with tank_heater(tmp_path, START, SPEED) as (sim, clock):
         config = make_config(tmp_path, sim.path)
         async with running_daemon(config, clock=clock) as parts:
             household = parts.daemon.household
@@ -72,3 +87,22 @@ async def test_profile_learned_over_the_pty_survives_a_restart(tmp_path: Path) -
     assert learned["counts"][hour_of_week] == 1
     assert 1.5 < learned["means_kwh"][hour_of_week] < 3.5
     assert learned["means_kwh"][hour_of_week + 2] < 0.3  # 02:00-03:00: no draw
+
+
+async def test_readings_far_apart_on_a_demo_clock_are_learned(tmp_path: Path) -> None:
+    # 1000 simulated seconds per wall second with the heater polled every wall second: readings
+    # are about 17 simulated minutes apart, as in the demo (600x, polled every 2 s), where a
+    # 15-minute pairing limit saw nothing but gaps.
+    speed = 1000.0
+    # Two simulated hours before midnight: commissioning takes a few wall seconds, an hour here.
+    async with tank_heater(tmp_path, MIDNIGHT - timedelta(hours=2), speed) as (sim, clock):
+        model = str(MODELS_DIR / "Rheem2020Prem50.json")
+        config = make_config(tmp_path, sim.path, extra={"heater": {"model": model}})
+        async with running_daemon(config, clock=clock) as parts:
+            household = parts.daemon.household
+            hour_of_week = MIDNIGHT.weekday() * 24
+            await wait_for(
+                lambda: household.to_json()["counts"][hour_of_week] == 1, "midnight's hour learned"
+            )
+            learned = household.to_json()
+    assert 1.5 < learned["means_kwh"][hour_of_week] < 3.5  # ~2.8 kWh drawn (see above)

@@ -14,6 +14,7 @@ from tests.conftest import wait_for
 from tests.e2e.harness import heater_on_pty, make_config, persist_signals, running_daemon
 from ven_edge.daemon import PLAN_DOC, SIGNALS_DOC
 from ven_edge.signals import SignalInterval
+from ven_edge.store import SCHEMA_VERSION
 
 RESUME_LIMIT_S = 15.0  # generous: a loaded machine; the resume figure itself is in bench/
 
@@ -46,6 +47,6 @@ async def test_old_format_state_mid_event_resumes_the_shed(
             current = parts.daemon.snapshot().events.current
             assert current is not None
             assert current.id == "ev-shed"
-    assert "signals.json: migrated from version 0 to 1" in caplog.text
-    assert "plan.json: migrated from version 0 to 1" in caplog.text
+    assert f"signals.json: migrated from version 0 to {SCHEMA_VERSION}" in caplog.text
+    assert f"plan.json: migrated from version 0 to {SCHEMA_VERSION}" in caplog.text
     assert "unusable" not in caplog.text
