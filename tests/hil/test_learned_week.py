@@ -9,7 +9,8 @@ import pytest
 
 from hil.draws import DAY_S, load_draw_profile
 from hil.learned_week import SCALE, learn_week, planning_with, varied_week
-from ven_edge.control import ControlPlan, DeviceView, PlanInputs
+from tests.devices import answering
+from ven_edge.control import ControlPlan, PlanInputs
 from ven_edge.household import DEFAULT_FORECAST
 from ven_edge.signals import SignalTimeline
 
@@ -41,5 +42,5 @@ def test_the_week_before_is_learned_and_handed_to_the_planner() -> None:
         seen.append(inputs.draw)
         return ControlPlan(made_at=inputs.now)
 
-    planning_with(planner, week.forecast)(PlanInputs(DAY, SignalTimeline(), DeviceView(True)))
+    planning_with(planner, week.forecast)(PlanInputs(DAY, SignalTimeline(), answering()))
     assert seen == [week.forecast]
