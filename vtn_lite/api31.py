@@ -81,14 +81,14 @@ def add_routes(
 
     @routes.get(f"{BASE_31}/notifiers")
     async def notifiers(request: web.Request) -> web.Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         vtn.require(principal, "read_all")
         # WEBHOOK "currently MUST be true"; vtn_lite offers no MQTT broker.
         return json_response({"WEBHOOK": True})
 
     @routes.get(f"{BASE_31}/notifiers/mqtt/topics/{{tail:.*}}")
     async def mqtt_topics(request: web.Request) -> web.Response:
-        principal_of(request)
+        await principal_of(request)
         # No MQTT binding here (GET /notifiers lists only WEBHOOK); 404 is a declared status.
         raise ApiError(404, "this VTN offers no MQTT notifier; use webhooks or polling")
 
@@ -99,7 +99,7 @@ async def vet_subscription(
     vtn: Vtn, notifier: WebhookNotifier, principal: Principal, payload: Any
 ) -> None:
     """Validate a subscription body, then challenge its callbacks, before it is stored."""
-    vtn.check_subscription(principal, payload)
+    await vtn.check_subscription(principal, payload)
     await notifier.verify_subscription(payload)
 
 
@@ -122,7 +122,7 @@ async def issue_token(request: web.Request, authenticator: Authenticator) -> web
         limiter.failed(address, client_id, authenticator.now())
         return TokenError(401, "invalid_client", "unknown client or wrong secret").response()
     limiter.succeeded(client_id)
-    issued = authenticator.issue_for(client)
+    issued = await authenticator.issue_for(client)
     response = json_response(
         {
             "access_token": issued.access_token,
@@ -147,35 +147,35 @@ def _collection_routes(
     path = f"{BASE_31}/{collection}"
 
     async def search(request: web.Request) -> web.Response:
-        principal = principal_of(request)
-        return json_response(vtn.search(principal, kind, search_params(request)))
+        principal = await principal_of(request)
+        return json_response(await vtn.search(principal, kind, search_params(request)))
 
     async def create(request: web.Request) -> web.Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         vtn.require(principal, WRITE_SCOPE[kind])
         payload = await json_body(request)
         if kind == "SUBSCRIPTION":
             await vet_subscription(vtn, notifier, principal, payload)
-        return json_response(vtn.create(principal, kind, payload), 201)
+        return json_response(await vtn.create(principal, kind, payload), 201)
 
     async def get_one(request: web.Request) -> web.Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         targets = query_list(request, "targets")
-        return json_response(vtn.get(principal, kind, request.match_info[id_name], targets))
+        return json_response(await vtn.get(principal, kind, request.match_info[id_name], targets))
 
     async def update(request: web.Request) -> web.Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         vtn.require(principal, WRITE_SCOPE[kind])
         object_id = request.match_info[id_name]
-        vtn.get(principal, kind, object_id)
+        await vtn.get(principal, kind, object_id)
         payload = await json_body(request)
         if kind == "SUBSCRIPTION":
             await vet_subscription(vtn, notifier, principal, payload)
-        return json_response(vtn.update(principal, kind, object_id, payload))
+        return json_response(await vtn.update(principal, kind, object_id, payload))
 
     async def delete(request: web.Request) -> web.Response:
-        principal = principal_of(request)
-        return json_response(vtn.delete(principal, kind, request.match_info[id_name]))
+        principal = await principal_of(request)
+        return json_response(await vtn.delete(principal, kind, request.match_info[id_name]))
 
     routes.get(path)(search)
     routes.post(path)(create)

@@ -241,21 +241,28 @@ def _import_offline(args: argparse.Namespace) -> ImportResult | None:
     from vtn_lite.auth import Principal
     from vtn_lite.prices import import_prices
     from vtn_lite.service import Vtn
-    from vtn_lite.storage import Store
+    from vtn_lite.storage import open_storage
 
     database = str(args.database) if args.database else load_config(args.config).database
     if database == ":memory:":
         print("vtn-lite: the configuration uses :memory:, nothing to import into", file=sys.stderr)
         return None
-    store = Store(database)
-    try:
-        return import_prices(
-            Vtn(store),
-            Principal("vtn-lite-import", "bl"),
-            list(args.files),
-            args.program,
-            currency=args.currency,
-            units=args.units,
-        )
-    finally:
-        store.close()
+
+    async def run() -> ImportResult:
+        store = open_storage(database)
+        await store.open()
+        try:
+            vtn = Vtn(store)
+            await vtn.refresh_derived()
+            return await import_prices(
+                vtn,
+                Principal("vtn-lite-import", "bl"),
+                list(args.files),
+                args.program,
+                currency=args.currency,
+                units=args.units,
+            )
+        finally:
+            await store.close()
+
+    return asyncio.run(run())

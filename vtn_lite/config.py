@@ -4,7 +4,7 @@
 [server]
 host = "127.0.0.1"
 port = 8080
-database = "/var/lib/vtn-lite/vtn.sqlite"   # ":memory:" for a throw-away store
+workers = 1                                   # processes on one port; more than 1 needs PostgreSQL
 public_url = "https://vtn.example.org"        # what /auth/server advertises (default: request host)
 token_lifetime = 3600                         # seconds
 max_body_bytes = 1048576
@@ -22,6 +22,10 @@ auth_rate_per_address = 10.0                  # token requests per second per ad
 auth_burst_per_address = 200                  # ... and as a burst
 auth_tracked_keys = 10000                     # memory bound per table (least recent forgotten)
 
+[storage]
+url = "/var/lib/vtn-lite/vtn.sqlite"          # SQLite file (or "sqlite:PATH", ":memory:")
+# url = "postgresql://vtn@/vtn?host=/run/postgresql"   # PostgreSQL (python3-asyncpg)
+
 [[clients]]
 client_id = "bl_client"
 secret_hash = "scrypt$..."                    # written by `vtn-lite clients add`
@@ -37,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vtn_lite.ratelimit import AuthLimits
+from vtn_lite.storage import SQLITE_SCHEME, is_postgres
 
 Role = Literal["bl", "ven"]
 ROLES: tuple[Role, ...] = ("bl", "ven")
@@ -61,7 +66,9 @@ class ClientEntry:
 class VtnConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    # The storage URL ([storage] url; formerly [server] database): a SQLite path or postgresql://.
     database: str = ":memory:"
+    workers: int = 1
     public_url: str | None = None
     token_lifetime: int = DEFAULT_TOKEN_LIFETIME_S
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -82,6 +89,7 @@ _SERVER_TYPES: dict[str, tuple[type, ...]] = {
     "host": (str,),
     "port": (int,),
     "database": (str,),
+    "workers": (int,),
     "public_url": (str,),
     "token_lifetime": (int,),
     "max_body_bytes": (int,),
@@ -124,8 +132,24 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
         if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
             raise ConfigError(f"[server] {key} must be {expected[0].__name__}, not {value!r}")
         values[key] = value
-    if base_dir is not None and values.get("database", ":memory:") != ":memory:":
-        values["database"] = str((base_dir / values["database"]).resolve())
+    storage_url = _storage_url(data)
+    if storage_url is not None:
+        if "database" in values:
+            raise ConfigError(
+                "the database is named twice: keep [storage] url and remove [server] database"
+            )
+        values["database"] = storage_url
+    database = values.get("database", ":memory:")
+    if base_dir is not None and database != ":memory:" and not is_postgres(database):
+        values["database"] = str((base_dir / database).resolve())
+    if values.get("workers", 1) < 1:
+        raise ConfigError("[server] workers must be at least 1")
+    if values.get("workers", 1) > 1 and not is_postgres(values.get("database", ":memory:")):
+        # One SQLite file cannot be shared by several processes' writers (docs/vtn-lite.md).
+        raise ConfigError(
+            f"[server] workers = {values['workers']} needs PostgreSQL"
+            ' ([storage] url = "postgresql://..."); SQLite serves one worker'
+        )
     for key in ("tls_cert", "tls_key"):
         if base_dir is not None and key in values:
             values[key] = str((base_dir / values[key]).resolve())
@@ -163,6 +187,21 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
     if limits.get("window") == 0:
         raise ConfigError("[server] auth_window must be more than 0")
     return VtnConfig(**values, auth_limits=AuthLimits(**limits), clients=tuple(clients))
+
+
+def _storage_url(data: dict[str, Any]) -> str | None:
+    storage = data.get("storage")
+    if storage is None:
+        return None
+    if not isinstance(storage, dict):
+        raise ConfigError("[storage] must be a table")
+    for key in storage:
+        if key != "url":
+            raise ConfigError(f"[storage] has an unknown key {key!r}")
+    url = storage.get("url")
+    if not isinstance(url, str) or not url:
+        raise ConfigError("[storage] url must be a SQLite path or a postgresql:// URL")
+    return url.removeprefix(SQLITE_SCHEME) if not is_postgres(url) else url
 
 
 def load_config(path: Path) -> VtnConfig:

@@ -128,11 +128,14 @@ class WebhookNotifier:
 
     # --- notifications --------------------------------------------------------------------
 
-    def on_change(self, operation: str, stored: StoredObject) -> None:
-        for subscription in self._vtn.store.all_of_kind("SUBSCRIPTION"):
-            self._match(subscription, operation, stored)
+    async def on_change(self, operation: str, stored: StoredObject) -> None:
+        # Subscriptions are read from the shared storage, so one made on another worker counts.
+        for subscription in await self._vtn.store.all_of_kind("SUBSCRIPTION"):
+            await self._match(subscription, operation, stored)
 
-    def _match(self, subscription: StoredObject, operation: str, stored: StoredObject) -> None:
+    async def _match(
+        self, subscription: StoredObject, operation: str, stored: StoredObject
+    ) -> None:
         sub = subscription.body
         if not self._program_matches(sub.get("programID"), stored):
             return
@@ -141,9 +144,9 @@ class WebhookNotifier:
             return
         role = self._role_of(sub["clientID"]) or "ven"
         principal = Principal(sub["clientID"], role)
-        if not self._vtn.visible(principal, stored, sub_targets):
+        if not await self._vtn.visible(principal, stored, sub_targets):
             return
-        shown = self._vtn.render(principal, stored, sub_targets)
+        shown = await self._vtn.render(principal, stored, sub_targets)
         if (subscription.extra or {}).get("apiVersion") == "3.0.1":
             # A 3.0.1 subscriber gets 3.0.1 shapes and the Alliance file's operation verbs.
             note = compat301.notification_out(operation, stored, shown)
@@ -160,7 +163,7 @@ class WebhookNotifier:
             if key in sent:
                 continue
             sent.add(key)
-            self._spawn(Delivery(sub["id"], key[0], key[1], encoded))
+            await self._spawn(Delivery(sub["id"], key[0], key[1], encoded))
 
     def _program_matches(self, program_id: str | None, stored: StoredObject) -> bool:
         if program_id is None:
@@ -171,21 +174,22 @@ class WebhookNotifier:
             return stored.program_id == program_id
         return True
 
-    def _spawn(self, delivery: Delivery) -> None:
+    async def _spawn(self, delivery: Delivery) -> None:
         """Queue a delivery; one worker per (subscription, callback) keeps them in order."""
         key = (delivery.subscription_id, delivery.url)
         queue = self._queues.setdefault(key, deque())
-        if len(queue) >= _MAX_QUEUED:
-            dropped = queue.popleft()
-            self._vtn.store.record_delivery(
-                dropped.subscription_id, ok=False, error="dropped: too many queued notifications"
-            )
+        dropped = queue.popleft() if len(queue) >= _MAX_QUEUED else None
         queue.append(delivery)
         if key not in self._workers:
             task = asyncio.get_running_loop().create_task(self._drain(key))
             self._workers[key] = task
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        # Recorded only now: an await before the append could see the queue drained and gone.
+        if dropped is not None:
+            await self._vtn.store.record_delivery(
+                dropped.subscription_id, ok=False, error="dropped: too many queued notifications"
+            )
 
     async def _drain(self, key: tuple[str, str]) -> None:
         queue = self._queues[key]
@@ -206,7 +210,7 @@ class WebhookNotifier:
         for attempt in range(self._attempts):
             if attempt:
                 await self._sleep(self._backoff * 2 ** (attempt - 1))
-                if self._vtn.store.get("SUBSCRIPTION", delivery.subscription_id) is None:
+                if await self._vtn.store.get("SUBSCRIPTION", delivery.subscription_id) is None:
                     return  # deleted meanwhile: stop retrying for it
             try:
                 check_callback_url(delivery.url, allow_local=self._allow_local)
@@ -220,14 +224,14 @@ class WebhookNotifier:
                     ) as response,
                 ):
                     if 200 <= response.status < 300:
-                        self._vtn.store.record_delivery(
+                        await self._vtn.store.record_delivery(
                             delivery.subscription_id, ok=True, error=None
                         )
                         return
                     error = f"callback answered {response.status}"
             except (aiohttp.ClientError, OSError, TimeoutError, CallbackRefused) as exc:
                 error = describe(exc)
-            self._vtn.store.record_delivery(delivery.subscription_id, ok=False, error=error)
+            await self._vtn.store.record_delivery(delivery.subscription_id, ok=False, error=error)
             log.info(
                 "notification to subscription %s failed (attempt %d/%d): %s",
                 delivery.subscription_id,
@@ -235,7 +239,7 @@ class WebhookNotifier:
                 self._attempts,
                 error,
             )
-        self._vtn.store.mark_delivery_failed(delivery.subscription_id, error)
+        await self._vtn.store.mark_delivery_failed(delivery.subscription_id, error)
         log.warning(
             "giving up on a notification for subscription %s after %d attempts: %s",
             delivery.subscription_id,

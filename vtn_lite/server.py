@@ -33,7 +33,7 @@ from vtn_lite.http import (
 from vtn_lite.notifier import WebhookNotifier
 from vtn_lite.ratelimit import AuthRateLimiter
 from vtn_lite.service import Vtn
-from vtn_lite.storage import Store
+from vtn_lite.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class VtnParts:
     vtn: Vtn
     notifier: WebhookNotifier
     authenticator: Authenticator
-    store: Store
+    store: Storage
 
 
 def build_app(
@@ -60,7 +60,7 @@ def build_app(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> tuple[web.Application, VtnParts]:
-    store = Store(config.database)
+    store = open_storage(config.database)
     vtn = Vtn(store, clock=clock)
     authenticator = Authenticator(
         config.clients, store, lifetime=config.token_lifetime, clock=clock
@@ -83,11 +83,11 @@ def build_app(
 
     async def deliveries(request: web.Request) -> web.Response:
         # Operator view of the webhook failure state per subscription (BL only).
-        principal = principal_of(request)
+        principal = await principal_of(request)
         vtn.require(principal, "read_bl")
         states = []
-        for sub in store.all_of_kind("SUBSCRIPTION"):
-            state = store.delivery_state(sub.id)
+        for sub in await store.all_of_kind("SUBSCRIPTION"):
+            state = await store.delivery_state(sub.id)
             states.append(
                 {
                     "subscriptionID": sub.id,
@@ -102,11 +102,16 @@ def build_app(
     app.router.add_get("/vtn-lite/deliveries", deliveries)
 
     async def on_startup(_: web.Application) -> None:
+        await store.open()
+        await vtn.refresh_derived()
+        await authenticator.load()
+        # Other workers on the same PostgreSQL: their writes invalidate this one's caches.
+        await store.listen(vtn.changed_elsewhere)
         await notifier.start()
 
     async def on_cleanup(_: web.Application) -> None:
         await notifier.close()
-        store.close()
+        await store.close()
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)

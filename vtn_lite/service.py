@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +20,7 @@ from ven_edge.oadr3.timefmt import TimeFormatError, format_datetime, parse_datet
 from ven_edge.oadr3.timing import event_span
 from vtn_lite.auth import Principal
 from vtn_lite.errors import bad_request, conflict, forbidden, not_found
-from vtn_lite.storage import IndexFields, Query, Store, StoredObject
+from vtn_lite.storage import Change, IndexFields, NameTaken, Query, Storage, StoredObject
 
 KINDS = ("PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE")
 # Scopes per operation, from the 3.1.0 YAML security requirements (docs/openadr3.md §1.2).
@@ -47,7 +47,7 @@ TARGETED = frozenset({"PROGRAM", "EVENT"})
 # YAML: "limit ... maximum: 50".
 MAX_LIMIT = 50
 
-ChangeListener = Callable[[str, StoredObject], None]
+ChangeListener = Callable[[str, StoredObject], Awaitable[None]]
 
 _VEN_REQUEST: TypeAdapter[models.VenVenRequest | models.BlVenRequest] = TypeAdapter(
     models.VenRequest
@@ -94,21 +94,28 @@ def _validate(model: type[BaseModel] | TypeAdapter[Any], payload: Any) -> Any:
 
 
 class Vtn:
-    """Object store semantics; ``listeners`` hear (operation, stored object) after changes."""
+    """Object store semantics; ``listeners`` hear (operation, stored object) after changes.
 
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    Call :meth:`refresh_derived` once the storage is open, before serving.
+    """
+
+    def __init__(self, store: Storage, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self._clock = clock
         self.listeners: list[ChangeListener] = []
         self._grants: dict[str, tuple[str, ...] | None] = {}
-        self.refresh_derived()
 
-    def refresh_derived(self) -> None:
+    async def changed_elsewhere(self, change: Change) -> None:
+        """Another worker wrote ``change``: drop what this one derived from the old state."""
+        if change.kind in ("VEN", "RESOURCE"):
+            self._grants.clear()
+
+    async def refresh_derived(self) -> None:
         """Recompute stored derived columns whose rule changed since they were written."""
-        if "event_ends" not in self.store.pending_refresh():
+        if "event_ends" not in await self.store.pending_refresh():
             return
         updates = []
-        for stored in self.store.all_of_kind("EVENT"):
+        for stored in await self.store.all_of_kind("EVENT"):
             body = stored.body
             try:
                 request = models.EventRequest.model_validate(body)
@@ -117,41 +124,41 @@ class Vtn:
             except (ValidationError, TimeFormatError, KeyError):
                 continue  # stored by this VTN, so valid; keep the old value if not
             updates.append((event_ends_at(request, written), stored.seq))
-        self.store.set_ends_at(updates, "event_ends")
+        await self.store.set_ends_at(updates, "event_ends")
 
     # --- privacy --------------------------------------------------------------------------
 
-    def granted_targets(self, client_id: str) -> tuple[str, ...] | None:
+    async def granted_targets(self, client_id: str) -> tuple[str, ...] | None:
         """Targets granted to a client's ven objects and their resources; None: no ven object."""
         if client_id in self._grants:
             return self._grants[client_id]
-        vens = self.store.search(Query(kind="VEN", client_id=client_id, limit=10**9))
+        vens = await self.store.search(Query(kind="VEN", client_id=client_id, limit=10**9))
         if not vens:
             granted: tuple[str, ...] | None = None
         else:
             collected: list[str] = []
             for ven in vens:
                 collected.extend(ven.targets)
-                for resource in self.store.children("RESOURCE", "ven_id", ven.id):
+                for resource in await self.store.children("RESOURCE", "ven_id", ven.id):
                     collected.extend(resource.targets)
             granted = tuple(sorted(set(collected)))
         self._grants[client_id] = granted
         return granted
 
-    def effective_targets(
+    async def effective_targets(
         self, principal: Principal, requested: tuple[str, ...] | None
     ) -> tuple[str, ...]:
         """The targets a VEN may match on: requested ∩ granted (granted if none requested).
 
         UG §8.13 says a VEN need not send targets, the Definition says it must; both work.
         """
-        granted = self.granted_targets(principal.client_id) or ()
+        granted = await self.granted_targets(principal.client_id) or ()
         if requested is None:
             return granted
         allowed = set(granted)
         return tuple(target for target in requested if target in allowed)
 
-    def visible(
+    async def visible(
         self, principal: Principal, stored: StoredObject, requested: Sequence[str] | None
     ) -> bool:
         if principal.is_bl:
@@ -160,17 +167,19 @@ class Vtn:
             return stored.client_id == principal.client_id
         if not stored.targets:
             return True
-        effective = self.effective_targets(principal, tuple(requested) if requested else None)
+        effective = await self.effective_targets(principal, tuple(requested) if requested else None)
         return bool(set(effective) & set(stored.targets))
 
-    def render(
+    async def render(
         self, principal: Principal, stored: StoredObject, requested: Sequence[str] | None
     ) -> dict[str, Any]:
         """The object as this principal may see it (3.1 target hiding for VENs)."""
         body = stored.body
         if principal.is_bl or stored.kind not in TARGETED or not stored.targets:
             return body
-        effective = set(self.effective_targets(principal, tuple(requested) if requested else None))
+        effective = set(
+            await self.effective_targets(principal, tuple(requested) if requested else None)
+        )
         body["targets"] = [target for target in body.get("targets", []) if target in effective]
         return body
 
@@ -180,10 +189,12 @@ class Vtn:
         if scope not in principal.scopes:
             raise forbidden(f"the {principal.role.upper()} role lacks the {scope} scope")
 
-    def search(self, principal: Principal, kind: str, params: SearchParams) -> list[dict[str, Any]]:
-        return [body for _, body in self.search_objects(principal, kind, params)]
+    async def search(
+        self, principal: Principal, kind: str, params: SearchParams
+    ) -> list[dict[str, Any]]:
+        return [body for _, body in await self.search_objects(principal, kind, params)]
 
-    def search_objects(
+    async def search_objects(
         self, principal: Principal, kind: str, params: SearchParams
     ) -> list[tuple[StoredObject, dict[str, Any]]]:
         self.require(principal, READ_SCOPE[kind])
@@ -206,17 +217,18 @@ class Vtn:
         )
         if kind in TARGETED and not principal.is_bl:
             query = replace(
-                query, visible_targets=self.effective_targets(principal, params.targets)
+                query, visible_targets=await self.effective_targets(principal, params.targets)
             )
         elif params.targets is not None:
             query = replace(query, any_targets=params.targets)
         if kind in CLIENT_OWNED and not principal.is_bl:
             query = replace(query, client_id=principal.client_id)
         return [
-            (obj, self.render(principal, obj, params.targets)) for obj in self.store.search(query)
+            (obj, await self.render(principal, obj, params.targets))
+            for obj in await self.store.search(query)
         ]
 
-    def get(
+    async def get(
         self,
         principal: Principal,
         kind: str,
@@ -224,14 +236,14 @@ class Vtn:
         targets: tuple[str, ...] | None = None,
     ) -> dict[str, Any]:
         self.require(principal, READ_SCOPE[kind])
-        stored = self._visible_or_404(principal, kind, object_id, targets)
-        return self.render(principal, stored, targets)
+        stored = await self._visible_or_404(principal, kind, object_id, targets)
+        return await self.render(principal, stored, targets)
 
-    def create(
+    async def create(
         self, principal: Principal, kind: str, payload: Any, *, extra: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         self.require(principal, WRITE_SCOPE[kind])
-        body, index = self._prepare(principal, kind, payload, existing=None)
+        body, index = await self._prepare(principal, kind, payload, existing=None)
         now = format_datetime(self._now())
         object_id = str(uuid.uuid4())
         full = {
@@ -241,11 +253,14 @@ class Vtn:
             "objectType": kind,
             **body,
         }
-        stored = self.store.insert(kind, object_id, index, full, extra)
-        self._changed("CREATE", stored)
+        try:
+            stored = await self.store.insert(kind, object_id, index, full, extra)
+        except NameTaken as exc:
+            raise conflict(str(exc)) from None
+        await self._changed("CREATE", stored)
         return stored.body
 
-    def update(
+    async def update(
         self,
         principal: Principal,
         kind: str,
@@ -255,8 +270,8 @@ class Vtn:
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         self.require(principal, WRITE_SCOPE[kind])
-        existing = self._visible_or_404(principal, kind, object_id, None)
-        body, index = self._prepare(principal, kind, payload, existing=existing)
+        existing = await self._visible_or_404(principal, kind, object_id, None)
+        body, index = await self._prepare(principal, kind, payload, existing=existing)
         old = existing.body
         full = {
             "id": existing.id,
@@ -265,53 +280,56 @@ class Vtn:
             "objectType": kind,
             **body,
         }
-        stored = self.store.replace(existing, index, full, extra)
-        self._changed("UPDATE", stored)
+        try:
+            stored = await self.store.replace(existing, index, full, extra)
+        except NameTaken as exc:
+            raise conflict(str(exc)) from None
+        await self._changed("UPDATE", stored)
         return stored.body
 
-    def delete(self, principal: Principal, kind: str, object_id: str) -> dict[str, Any]:
+    async def delete(self, principal: Principal, kind: str, object_id: str) -> dict[str, Any]:
         self.require(principal, WRITE_SCOPE[kind])
-        existing = self._visible_or_404(principal, kind, object_id, None)
+        existing = await self._visible_or_404(principal, kind, object_id, None)
         # Children go with their parent: events of a program, resources of a ven.
         child = {"PROGRAM": ("EVENT", "program_id"), "VEN": ("RESOURCE", "ven_id")}.get(kind)
         if child is not None:
-            for obj in self.store.children(child[0], child[1], existing.id):
-                self.store.delete(obj)
-                self._changed("DELETE", obj)
-        self.store.delete(existing)
-        self._changed("DELETE", existing)
+            for obj in await self.store.children(child[0], child[1], existing.id):
+                await self.store.delete(obj)
+                await self._changed("DELETE", obj)
+        await self.store.delete(existing)
+        await self._changed("DELETE", existing)
         return existing.body
 
-    def check_subscription(self, principal: Principal, payload: Any) -> None:
+    async def check_subscription(self, principal: Principal, payload: Any) -> None:
         """Validate a subscription body before its callbacks are challenged."""
-        self._subscription(principal, payload, None)
+        await self._subscription(principal, payload, None)
 
-    def stored(self, kind: str, object_id: str) -> StoredObject | None:
-        return self.store.get(kind, object_id)
+    async def stored(self, kind: str, object_id: str) -> StoredObject | None:
+        return await self.store.get(kind, object_id)
 
     # --- per kind -------------------------------------------------------------------------
 
-    def _prepare(
+    async def _prepare(
         self, principal: Principal, kind: str, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
-        return _PREPARERS[kind](self, principal, payload, existing)
+        return await _PREPARERS[kind](self, principal, payload, existing)
 
-    def _program(
+    async def _program(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.ProgramRequest = _validate(models.ProgramRequest, payload)
-        if self.store.name_taken(
+        if await self.store.name_taken(
             "PROGRAM", request.program_name, except_id=existing.id if existing else None
         ):
             raise conflict(f"a program named {request.program_name!r} exists")
         index = IndexFields(name=request.program_name, targets=tuple(request.targets or ()))
         return models.dump(request), index
 
-    def _event(
+    async def _event(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.EventRequest = _validate(models.EventRequest, payload)
-        if self.store.get("PROGRAM", request.program_id) is None:
+        if await self.store.get("PROGRAM", request.program_id) is None:
             raise bad_request(f"programID {request.program_id!r} names no program")
         index = IndexFields(
             name=request.event_name,
@@ -321,11 +339,11 @@ class Vtn:
         )
         return models.dump(request), index
 
-    def _report(
+    async def _report(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.ReportRequest = _validate(models.ReportRequest, payload)
-        event = self.store.get("EVENT", request.event_id)
+        event = await self.store.get("EVENT", request.event_id)
         if event is None:
             raise bad_request(f"eventID {request.event_id!r} names no event")
         client_id = existing.client_id if existing else principal.client_id
@@ -339,11 +357,14 @@ class Vtn:
         )
         return body, index
 
-    def _subscription(
+    async def _subscription(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.SubscriptionRequest = _validate(models.SubscriptionRequest, payload)
-        if request.program_id is not None and self.store.get("PROGRAM", request.program_id) is None:
+        if (
+            request.program_id is not None
+            and await self.store.get("PROGRAM", request.program_id) is None
+        ):
             raise bad_request(f"programID {request.program_id!r} names no program")
         client_id = existing.client_id if existing else principal.client_id
         body = {**models.dump(request), "clientID": client_id}
@@ -355,7 +376,7 @@ class Vtn:
         )
         return body, index
 
-    def _ven(
+    async def _ven(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         if isinstance(payload, dict) and payload.get("objectType") is None:
@@ -377,11 +398,11 @@ class Vtn:
             # Only business logic grants targets (Definition "Object Privacy").
             targets = existing.targets if existing else ()
         except_id = existing.id if existing else None
-        if self.store.name_taken("VEN", request.ven_name, except_id=except_id):
+        if await self.store.name_taken("VEN", request.ven_name, except_id=except_id):
             raise conflict(f"a ven named {request.ven_name!r} exists")
         others = [
             ven
-            for ven in self.store.search(Query(kind="VEN", client_id=client_id, limit=1))
+            for ven in await self.store.search(Query(kind="VEN", client_id=client_id, limit=1))
             if ven.id != except_id
         ]
         if others:
@@ -395,7 +416,7 @@ class Vtn:
         index = IndexFields(name=request.ven_name, client_id=client_id, targets=targets)
         return body, index
 
-    def _resource(
+    async def _resource(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         if isinstance(payload, dict) and payload.get("objectType") is None:
@@ -403,12 +424,12 @@ class Vtn:
             payload = {**payload, "objectType": kind}
         if isinstance(payload, dict) and principal.is_bl and payload.get("clientID") is None:
             ven_id = payload.get("venID")
-            ven = self.store.get("VEN", ven_id) if isinstance(ven_id, str) else None
+            ven = await self.store.get("VEN", ven_id) if isinstance(ven_id, str) else None
             if ven is not None and payload.get("objectType") == "BL_RESOURCE_REQUEST":
                 payload = {**payload, "clientID": ven.client_id}
         request = _validate(_RESOURCE_REQUEST, payload)
-        ven = self.store.get("VEN", request.ven_id)
-        if ven is None or not self.visible(principal, ven, None):
+        ven = await self.store.get("VEN", request.ven_id)
+        if ven is None or not await self.visible(principal, ven, None):
             raise bad_request(f"venID {request.ven_id!r} names no ven of this client")
         if isinstance(request, models.BlResourceRequest):
             if not principal.is_bl:
@@ -420,7 +441,7 @@ class Vtn:
                 raise bad_request("business logic must send a BL_RESOURCE_REQUEST")
             client_id = principal.client_id
             targets = existing.targets if existing else ()
-        if self.store.name_taken(
+        if await self.store.name_taken(
             "RESOURCE",
             request.resource_name,
             ven_id=request.ven_id,
@@ -444,19 +465,19 @@ class Vtn:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _visible_or_404(
+    async def _visible_or_404(
         self, principal: Principal, kind: str, object_id: str, targets: tuple[str, ...] | None
     ) -> StoredObject:
-        stored = self.store.get(kind, object_id)
-        if stored is None or not self.visible(principal, stored, targets):
+        stored = await self.store.get(kind, object_id)
+        if stored is None or not await self.visible(principal, stored, targets):
             raise not_found(kind, object_id)
         return stored
 
-    def _changed(self, operation: str, stored: StoredObject) -> None:
+    async def _changed(self, operation: str, stored: StoredObject) -> None:
         if stored.kind in ("VEN", "RESOURCE"):
             self._grants.clear()
         for listener in self.listeners:
-            listener(operation, stored)
+            await listener(operation, stored)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), tz=UTC)
@@ -487,7 +508,10 @@ def event_ends_at(request: models.EventRequest, now: datetime) -> float | None:
 
 _PREPARERS: dict[
     str,
-    Callable[[Vtn, Principal, Any, StoredObject | None], tuple[dict[str, Any], IndexFields]],
+    Callable[
+        [Vtn, Principal, Any, StoredObject | None],
+        Awaitable[tuple[dict[str, Any], IndexFields]],
+    ],
 ] = {
     "PROGRAM": Vtn._program,
     "EVENT": Vtn._event,

@@ -1,0 +1,451 @@
+"""PostgreSQL storage for vtn_lite (asyncpg): shared by several worker processes.
+
+The same tables as SQLite, with the targets in a ``text[]`` column (GIN-indexed, ``&&`` for "any
+of"). Uniqueness the service checks before writing (program and ven names, a resource name per ven,
+one ven object per client) is also enforced by partial unique indexes, because two workers can
+pass the check at the same moment; the loser gets :class:`~vtn_lite.storage.NameTaken`.
+
+Every object write sends ``NOTIFY vtn_lite_changes`` in its transaction, so the notice leaves only
+on commit; each worker LISTENs on its own connection and drops what it cached about the object
+(docs/vtn-lite.md "Several workers").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from vtn_lite.storage import (
+    Change,
+    ChangeHandler,
+    DeliveryState,
+    IndexFields,
+    NameTaken,
+    Query,
+    StoredObject,
+    dump_body,
+    dump_extra,
+    subscription_objects,
+)
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "vtn_lite_changes"
+# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE objects (
+        seq BIGSERIAL PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        name TEXT,
+        program_id TEXT,
+        event_id TEXT,
+        ven_id TEXT,
+        client_id TEXT,
+        client_name TEXT,
+        targets TEXT[] NOT NULL DEFAULT '{}',
+        ends_at DOUBLE PRECISION,
+        body TEXT NOT NULL,
+        extra TEXT
+    );
+    CREATE INDEX objects_kind_seq ON objects(kind, seq);
+    CREATE INDEX objects_kind_name ON objects(kind, name);
+    CREATE INDEX objects_kind_program ON objects(kind, program_id);
+    CREATE INDEX objects_kind_client ON objects(kind, client_id);
+    CREATE INDEX objects_kind_ven ON objects(kind, ven_id);
+    CREATE INDEX objects_targets ON objects USING GIN (targets);
+    CREATE UNIQUE INDEX objects_program_name ON objects(name) WHERE kind = 'PROGRAM';
+    CREATE UNIQUE INDEX objects_ven_name ON objects(name) WHERE kind = 'VEN';
+    CREATE UNIQUE INDEX objects_ven_client ON objects(client_id) WHERE kind = 'VEN';
+    CREATE UNIQUE INDEX objects_resource_name ON objects(ven_id, name) WHERE kind = 'RESOURCE';
+    CREATE TABLE subscription_delivery (
+        subscription_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_attempt DOUBLE PRECISION
+    );
+    CREATE TABLE tokens (
+        token_hash TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX tokens_expiry ON tokens(expires_at);
+    -- Derived columns whose rule changed, recomputed once by the service layer (SQLite's
+    -- migration 2); a new database has nothing to recompute.
+    CREATE TABLE pending_refresh (name TEXT PRIMARY KEY);
+    """,
+)
+_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS vtn_lite_schema (version INTEGER NOT NULL)"
+# Serialises migrations when several workers start at once (pg_advisory_xact_lock key).
+_MIGRATION_LOCK = 0x76746E6C
+_SELECT = "seq, id, kind, body, extra, client_id, ven_id, program_id, targets"
+_COLUMNS = ("program_id", "event_id", "ven_id", "client_id", "client_name", "name")
+_POOL_SIZE = 8
+
+
+class PostgresStore:
+    """asyncpg pool; :meth:`open` connects and migrates, :meth:`listen` follows other workers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        # Tells this process's own notices from other workers' (each has its own pid).
+        self._origin = f"{os.getpid()}:{id(self)}"
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=_POOL_SIZE, command_timeout=60
+            )
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise RuntimeError(
+                f"cannot connect to PostgreSQL at {redact(self.url)}: {exc}"
+            ) from None
+        async with self._acquire() as db, db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await db.execute(_VERSION_TABLE)
+            current = await db.fetchval("SELECT version FROM vtn_lite_schema")
+            if current is None:
+                await db.execute("INSERT INTO vtn_lite_schema VALUES (0)")
+                current = 0
+            if current > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"database {redact(self.url)} has schema version {current}, newer than this"
+                    f" vtn_lite ({len(MIGRATIONS)})"
+                )
+            for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+                log.info("migrating %s to schema version %d", redact(self.url), version)
+                await db.execute(script)
+                await db.execute("UPDATE vtn_lite_schema SET version = $1", version)
+
+    async def close(self) -> None:
+        for task in list(self._handlers):
+            task.cancel()
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def schema_version(self) -> int:
+        async with self._acquire() as db:
+            return int(await db.fetchval("SELECT version FROM vtn_lite_schema"))
+
+    # --- objects -------------------------------------------------------------------------
+
+    async def insert(
+        self,
+        kind: str,
+        object_id: str,
+        index: IndexFields,
+        body: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+    ) -> StoredObject:
+        async with self._acquire() as db, db.transaction():
+            try:
+                row = await db.fetchrow(
+                    "INSERT INTO objects (id, kind, name, program_id, event_id, ven_id, client_id,"
+                    " client_name, targets, ends_at, body, extra)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    f" RETURNING {_SELECT}",
+                    object_id,
+                    kind,
+                    *_columns(index),
+                    dump_body(body),
+                    dump_extra(extra),
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise NameTaken(_unique_rule(exc)) from None
+            await self._announce(db, "CREATE", kind, object_id)
+        return _row(row)
+
+    async def replace(
+        self,
+        stored: StoredObject,
+        index: IndexFields,
+        body: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+    ) -> StoredObject:
+        async with self._acquire() as db, db.transaction():
+            try:
+                row = await db.fetchrow(
+                    "UPDATE objects SET name=$1, program_id=$2, event_id=$3, ven_id=$4,"
+                    " client_id=$5, client_name=$6, targets=$7, ends_at=$8, body=$9, extra=$10"
+                    f" WHERE seq=$11 RETURNING {_SELECT}",
+                    *_columns(index),
+                    dump_body(body),
+                    dump_extra(extra),
+                    stored.seq,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise NameTaken(_unique_rule(exc)) from None
+            await self._announce(db, "UPDATE", stored.kind, stored.id)
+        if row is None:
+            # Deleted by another worker between the read and this write: as SQLite would after
+            # a delete, the object is gone; the caller's next read answers 404.
+            return stored
+        return _row(row)
+
+    async def delete(self, stored: StoredObject) -> None:
+        async with self._acquire() as db, db.transaction():
+            await db.execute("DELETE FROM objects WHERE seq=$1", stored.seq)
+            if stored.kind == "SUBSCRIPTION":
+                await db.execute(
+                    "DELETE FROM subscription_delivery WHERE subscription_id=$1", stored.id
+                )
+            await self._announce(db, "DELETE", stored.kind, stored.id)
+
+    async def get(self, kind: str, object_id: str) -> StoredObject | None:
+        async with self._acquire() as db:
+            row = await db.fetchrow(
+                f"SELECT {_SELECT} FROM objects WHERE id=$1 AND kind=$2", object_id, kind
+            )
+        return _row(row) if row else None
+
+    async def name_taken(
+        self, kind: str, name: str, *, ven_id: str | None = None, except_id: str | None = None
+    ) -> bool:
+        sql = "SELECT 1 FROM objects WHERE kind=$1 AND name=$2 AND id IS DISTINCT FROM $3"
+        params: list[Any] = [kind, name, except_id]
+        if ven_id is not None:
+            sql += " AND ven_id=$4"
+            params.append(ven_id)
+        async with self._acquire() as db:
+            return await db.fetchval(sql + " LIMIT 1", *params) is not None
+
+    async def search(self, query: Query) -> list[StoredObject]:
+        params: list[Any] = [query.kind]
+        where = ["kind=$1"]
+
+        def param(value: Any) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        for column in _COLUMNS:
+            value = getattr(query, column)
+            if value is not None:
+                where.append(f"{column}={param(value)}")
+        if query.any_targets is not None:
+            where.append(f"targets && {param(list(query.any_targets))}::text[]")
+        if query.visible_targets is not None:
+            marks = param(list(query.visible_targets))
+            where.append(f"(cardinality(targets) = 0 OR targets && {marks}::text[])")
+        if query.with_program:
+            where.append("program_id IS NOT NULL")
+        if query.active_at is not None:
+            where.append(f"(ends_at IS NULL OR ends_at > {param(query.active_at)})")
+        sql = f"SELECT {_SELECT} FROM objects WHERE {' AND '.join(where)} ORDER BY seq"
+        if query.object_kinds is None:
+            sql += f" LIMIT {param(query.limit)} OFFSET {param(query.skip)}"
+        async with self._acquire() as db:
+            rows = await db.fetch(sql, *params)
+        found = [_row(row) for row in rows]
+        if query.object_kinds is None:
+            return found
+        wanted = set(query.object_kinds)
+        found = [obj for obj in found if wanted & subscription_objects(obj.body)]
+        return found[query.skip : query.skip + query.limit]
+
+    async def pending_refresh(self) -> set[str]:
+        async with self._acquire() as db:
+            return {row[0] for row in await db.fetch("SELECT name FROM pending_refresh")}
+
+    async def set_ends_at(
+        self, updates: Sequence[tuple[float | None, int]], refreshed: str
+    ) -> None:
+        async with self._acquire() as db, db.transaction():
+            await db.executemany("UPDATE objects SET ends_at=$1 WHERE seq=$2", updates)
+            await db.execute("DELETE FROM pending_refresh WHERE name=$1", refreshed)
+
+    async def all_of_kind(self, kind: str) -> list[StoredObject]:
+        async with self._acquire() as db:
+            rows = await db.fetch(f"SELECT {_SELECT} FROM objects WHERE kind=$1 ORDER BY seq", kind)
+        return [_row(row) for row in rows]
+
+    async def children(self, kind: str, column: str, parent_id: str) -> list[StoredObject]:
+        assert column in ("program_id", "ven_id", "event_id")
+        async with self._acquire() as db:
+            rows = await db.fetch(
+                f"SELECT {_SELECT} FROM objects WHERE kind=$1 AND {column}=$2 ORDER BY seq",
+                kind,
+                parent_id,
+            )
+        return [_row(row) for row in rows]
+
+    # --- webhook delivery state -----------------------------------------------------------
+
+    async def delivery_state(self, subscription_id: str) -> DeliveryState | None:
+        async with self._acquire() as db:
+            row = await db.fetchrow(
+                "SELECT subscription_id, state, consecutive_failures, delivered, last_error,"
+                " last_attempt FROM subscription_delivery WHERE subscription_id=$1",
+                subscription_id,
+            )
+        return DeliveryState(*row) if row else None
+
+    async def record_delivery(self, subscription_id: str, *, ok: bool, error: str | None) -> None:
+        async with self._acquire() as db:
+            if ok:
+                await db.execute(
+                    "INSERT INTO subscription_delivery (subscription_id, state,"
+                    " consecutive_failures, delivered, last_error, last_attempt)"
+                    " VALUES ($1, 'OK', 0, 1, NULL, $2) ON CONFLICT (subscription_id) DO UPDATE"
+                    " SET state='OK', consecutive_failures=0,"
+                    " delivered=subscription_delivery.delivered+1,"
+                    " last_attempt=excluded.last_attempt",
+                    subscription_id,
+                    time.time(),
+                )
+            else:
+                await db.execute(
+                    "INSERT INTO subscription_delivery (subscription_id, state,"
+                    " consecutive_failures, delivered, last_error, last_attempt)"
+                    " VALUES ($1, 'FAILING', 1, 0, $2, $3) ON CONFLICT (subscription_id) DO UPDATE"
+                    " SET state='FAILING',"
+                    " consecutive_failures=subscription_delivery.consecutive_failures+1,"
+                    " last_error=excluded.last_error, last_attempt=excluded.last_attempt",
+                    subscription_id,
+                    error,
+                    time.time(),
+                )
+
+    async def mark_delivery_failed(self, subscription_id: str, error: str) -> None:
+        async with self._acquire() as db:
+            await db.execute(
+                "UPDATE subscription_delivery SET state='FAILED', last_error=$1"
+                " WHERE subscription_id=$2",
+                error,
+                subscription_id,
+            )
+
+    # --- tokens ---------------------------------------------------------------------------
+
+    async def save_token(
+        self, token_hash: str, client_id: str, role: str, expires_at: float
+    ) -> None:
+        async with self._acquire() as db:
+            await db.execute(
+                "INSERT INTO tokens VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO UPDATE"
+                " SET client_id=excluded.client_id, role=excluded.role,"
+                " expires_at=excluded.expires_at",
+                token_hash,
+                client_id,
+                role,
+                expires_at,
+            )
+
+    async def purge_tokens(self, now: float) -> None:
+        async with self._acquire() as db:
+            await db.execute("DELETE FROM tokens WHERE expires_at <= $1", now)
+
+    async def load_tokens(self, now: float) -> list[tuple[str, str, str, float]]:
+        await self.purge_tokens(now)
+        async with self._acquire() as db:
+            rows = await db.fetch("SELECT token_hash, client_id, role, expires_at FROM tokens")
+        return [(str(a), str(b), str(c), float(d)) for a, b, c, d in rows]
+
+    async def find_token(self, token_hash: str) -> tuple[str, str, float] | None:
+        async with self._acquire() as db:
+            row = await db.fetchrow(
+                "SELECT client_id, role, expires_at FROM tokens WHERE token_hash=$1", token_hash
+            )
+        return (str(row[0]), str(row[1]), float(row[2])) if row else None
+
+    # --- other workers --------------------------------------------------------------------
+
+    async def listen(self, handler: ChangeHandler) -> None:
+        # A dedicated connection: a pooled one would stop listening when returned to the pool.
+        self._listener = await asyncpg.connect(self.url)
+
+        def received(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            try:
+                note = json.loads(payload)
+                change = Change(note["operation"], note["kind"], note["id"])
+                origin = note["origin"]
+            except (ValueError, KeyError, TypeError):
+                log.warning("ignoring a malformed %s notice", CHANNEL)
+                return
+            if origin == self._origin:
+                return  # this process already acted on its own write
+            task = asyncio.get_running_loop().create_task(handler(change))
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
+
+        await self._listener.add_listener(CHANNEL, received)
+
+    async def _announce(
+        self, db: asyncpg.Connection, operation: str, kind: str, object_id: str
+    ) -> None:
+        payload = json.dumps(
+            {"origin": self._origin, "operation": operation, "kind": kind, "id": object_id}
+        )
+        await db.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
+    def _acquire(self) -> Any:
+        if self._pool is None:
+            raise RuntimeError("PostgreSQL storage used before open()")
+        return self._pool.acquire()
+
+
+def _columns(index: IndexFields) -> Sequence[Any]:
+    return (
+        index.name,
+        index.program_id,
+        index.event_id,
+        index.ven_id,
+        index.client_id,
+        index.client_name,
+        # As SQLite's object_targets returns them: each once, in order.
+        sorted(set(index.targets)),
+        index.ends_at,
+    )
+
+
+def _row(row: Any) -> StoredObject:
+    seq, object_id, kind, body, extra, client_id, ven_id, program_id, targets = row
+    return StoredObject(
+        seq=int(seq),
+        id=object_id,
+        kind=kind,
+        body_text=body,
+        extra=json.loads(extra) if extra else None,
+        client_id=client_id,
+        ven_id=ven_id,
+        program_id=program_id,
+        targets=tuple(targets),
+    )
+
+
+_RULES = {
+    "objects_program_name": "a program with this name exists",
+    "objects_ven_name": "a ven with this name exists",
+    "objects_ven_client": "this client already has a ven object",
+    "objects_resource_name": "this ven has a resource with this name",
+}
+
+
+def _unique_rule(exc: asyncpg.UniqueViolationError) -> str:
+    return _RULES.get(getattr(exc, "constraint_name", "") or "", "the object exists")
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for logs and errors."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
