@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -162,7 +163,7 @@ class PostgresStore:
                     " client_name, targets, ends_at, body, extra)"
                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                     f" RETURNING {_SELECT}",
-                    object_id,
+                    _text(object_id),
                     kind,
                     *_columns(index),
                     dump_body(body),
@@ -212,7 +213,7 @@ class PostgresStore:
     async def get(self, kind: str, object_id: str) -> StoredObject | None:
         async with self._acquire() as db:
             row = await db.fetchrow(
-                f"SELECT {_SELECT} FROM objects WHERE id=$1 AND kind=$2", object_id, kind
+                f"SELECT {_SELECT} FROM objects WHERE id=$1 AND kind=$2", _text(object_id), kind
             )
         return _row(row) if row else None
 
@@ -220,10 +221,10 @@ class PostgresStore:
         self, kind: str, name: str, *, ven_id: str | None = None, except_id: str | None = None
     ) -> bool:
         sql = "SELECT 1 FROM objects WHERE kind=$1 AND name=$2 AND id IS DISTINCT FROM $3"
-        params: list[Any] = [kind, name, except_id]
+        params: list[Any] = [kind, _text(name), _opt(except_id)]
         if ven_id is not None:
             sql += " AND ven_id=$4"
-            params.append(ven_id)
+            params.append(_text(ven_id))
         async with self._acquire() as db:
             return await db.fetchval(sql + " LIMIT 1", *params) is not None
 
@@ -238,11 +239,11 @@ class PostgresStore:
         for column in _COLUMNS:
             value = getattr(query, column)
             if value is not None:
-                where.append(f"{column}={param(value)}")
+                where.append(f"{column}={param(_text(value))}")
         if query.any_targets is not None:
-            where.append(f"targets && {param(list(query.any_targets))}::text[]")
+            where.append(f"targets && {param(_texts(query.any_targets))}::text[]")
         if query.visible_targets is not None:
-            marks = param(list(query.visible_targets))
+            marks = param(_texts(query.visible_targets))
             where.append(f"(cardinality(targets) = 0 OR targets && {marks}::text[])")
         if query.with_program:
             where.append("program_id IS NOT NULL")
@@ -282,7 +283,7 @@ class PostgresStore:
             rows = await db.fetch(
                 f"SELECT {_SELECT} FROM objects WHERE kind=$1 AND {column}=$2 ORDER BY seq",
                 kind,
-                parent_id,
+                _text(parent_id),
             )
         return [_row(row) for row in rows]
 
@@ -319,7 +320,7 @@ class PostgresStore:
                     " consecutive_failures=subscription_delivery.consecutive_failures+1,"
                     " last_error=excluded.last_error, last_attempt=excluded.last_attempt",
                     subscription_id,
-                    error,
+                    _opt(error),
                     time.time(),
                 )
 
@@ -328,7 +329,7 @@ class PostgresStore:
             await db.execute(
                 "UPDATE subscription_delivery SET state='FAILED', last_error=$1"
                 " WHERE subscription_id=$2",
-                error,
+                _text(error),
                 subscription_id,
             )
 
@@ -401,16 +402,38 @@ class PostgresStore:
         return self._pool.acquire()
 
 
+def _text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL (SQLite's can): escape it, and the escape character, so
+    equality still means equality; :func:`_untext` reverses it for the columns read back."""
+    if "\x00" not in value and "\\" not in value:
+        return value
+    return value.replace("\\", "\\\\").replace("\x00", "\\0")
+
+
+def _untext(value: str) -> str:
+    if "\\" not in value:
+        return value
+    return re.sub(r"\\(.)", lambda m: "\x00" if m.group(1) == "0" else m.group(1), value)
+
+
+def _opt(value: str | None) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _texts(values: Sequence[str]) -> list[str]:
+    return [_text(value) for value in values]
+
+
 def _columns(index: IndexFields) -> Sequence[Any]:
     return (
-        index.name,
-        index.program_id,
-        index.event_id,
-        index.ven_id,
-        index.client_id,
-        index.client_name,
+        _opt(index.name),
+        _opt(index.program_id),
+        _opt(index.event_id),
+        _opt(index.ven_id),
+        _opt(index.client_id),
+        _opt(index.client_name),
         # As SQLite's object_targets returns them: each once, in order.
-        sorted(set(index.targets)),
+        _texts(sorted(set(index.targets))),
         index.ends_at,
     )
 
@@ -419,14 +442,14 @@ def _row(row: Any) -> StoredObject:
     seq, object_id, kind, body, extra, client_id, ven_id, program_id, targets = row
     return StoredObject(
         seq=int(seq),
-        id=object_id,
+        id=_untext(object_id),
         kind=kind,
         body_text=body,
         extra=json.loads(extra) if extra else None,
-        client_id=client_id,
-        ven_id=ven_id,
-        program_id=program_id,
-        targets=tuple(targets),
+        client_id=None if client_id is None else _untext(client_id),
+        ven_id=None if ven_id is None else _untext(ven_id),
+        program_id=None if program_id is None else _untext(program_id),
+        targets=tuple(_untext(target) for target in targets),
     )
 
 
