@@ -17,9 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import REPO_ROOT, run_module
+from tests.vtn_lite.conftest import open_vtn
 from vtn_lite.auth import Principal, verify_secret
 from vtn_lite.prices import PriceImportError, event_from_csv, import_prices
-from tests.vtn_lite.conftest import open_vtn
 from vtn_lite.service import SearchParams, Vtn
 from vtn_lite.storage_sqlite import SqliteStore
 
