@@ -59,10 +59,10 @@ class PrivatePostgres:
         self.psql(f"CREATE DATABASE {name}")
         return self.url(name)
 
-    def psql(self, sql: str) -> str:
+    def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
             [str(pg_bin_dir() / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
-             "-d", self.url(), "-c", sql],
+             "-d", self.url(database), "-c", sql],
             capture_output=True,
             text=True,
             timeout=60,

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument(
         "--config", type=Path, help="offline: the VTN's configuration (its database)"
     )
-    store.add_argument("--database", type=Path, help="offline: the VTN's SQLite file")
+    store.add_argument("--database", help="offline: the VTN's SQLite file or postgresql:// URL")
     imp.add_argument("--client-id", help="with --url: a business-logic client id")
     imp.add_argument(
         "--secret-stdin",
@@ -139,6 +139,8 @@ def _serve(args: argparse.Namespace) -> int:
             config = with_port(config, args.port)
         if not config.clients:
             raise ConfigError(f"{args.config} defines no [[clients]]; add one with clients add")
+    if config.workers > 1:
+        return asyncio.run(_serve_workers_until_stopped(config))
     asyncio.run(_serve_until_stopped(config, demo=args.demo))
     return 0
 
@@ -155,6 +157,33 @@ async def _serve_until_stopped(config: VtnConfig, *, demo: bool) -> None:
             print("vtn-lite: THIS IS A DEMO VTN", file=sys.stderr)
         sys.stderr.flush()
         await stop.wait()
+
+
+async def _serve_workers_until_stopped(config: VtnConfig) -> int:
+    """``vtn-lite serve`` with workers > 1: run until a signal, or fail when a worker dies."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    from vtn_lite.workers import running_workers
+
+    async with running_workers(config) as running:
+        print(f"vtn-lite serving OpenADR 3.1.0 at {running.base_url}", file=sys.stderr)
+        print(f"vtn-lite serving OpenADR 3.0.1 at {running.base_url_301}", file=sys.stderr)
+        print(f"vtn-lite: {config.workers} workers", file=sys.stderr)
+        sys.stderr.flush()
+        while not stop.is_set():
+            dead = [p for p in running.processes if p.exitcode is not None]
+            if dead:
+                log.error(
+                    "worker %s exited (%s); stopping the others", dead[0].name, dead[0].exitcode
+                )
+                return 1
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                continue
+    return 0
 
 
 def _clients_add(args: argparse.Namespace) -> int:

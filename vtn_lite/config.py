@@ -142,14 +142,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
     database = values.get("database", ":memory:")
     if base_dir is not None and database != ":memory:" and not is_postgres(database):
         values["database"] = str((base_dir / database).resolve())
-    if values.get("workers", 1) < 1:
-        raise ConfigError("[server] workers must be at least 1")
-    if values.get("workers", 1) > 1 and not is_postgres(values.get("database", ":memory:")):
-        # One SQLite file cannot be shared by several processes' writers (docs/vtn-lite.md).
-        raise ConfigError(
-            f"[server] workers = {values['workers']} needs PostgreSQL"
-            ' ([storage] url = "postgresql://..."); SQLite serves one worker'
-        )
+    check_workers(values.get("workers", 1), values.get("database", ":memory:"))
     for key in ("tls_cert", "tls_key"):
         if base_dir is not None and key in values:
             values[key] = str((base_dir / values[key]).resolve())
@@ -187,6 +180,17 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
     if limits.get("window") == 0:
         raise ConfigError("[server] auth_window must be more than 0")
     return VtnConfig(**values, auth_limits=AuthLimits(**limits), clients=tuple(clients))
+
+
+def check_workers(workers: int, database: str) -> None:
+    if workers < 1:
+        raise ConfigError("[server] workers must be at least 1")
+    if workers > 1 and not is_postgres(database):
+        # Workers share the database; SQLite is one process's file (docs/vtn-lite.md "Storage").
+        raise ConfigError(
+            f"[server] workers = {workers} needs PostgreSQL"
+            ' ([storage] url = "postgresql://..."); SQLite serves one worker'
+        )
 
 
 def _storage_url(data: dict[str, Any]) -> str | None:

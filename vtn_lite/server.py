@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -59,6 +60,7 @@ def build_app(
     *,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    worker: int = 0,
 ) -> tuple[web.Application, VtnParts]:
     store = open_storage(config.database)
     vtn = Vtn(store, clock=clock)
@@ -100,6 +102,13 @@ def build_app(
         return json_response(states)
 
     app.router.add_get("/vtn-lite/deliveries", deliveries)
+
+    async def worker_info(request: web.Request) -> web.Response:
+        # Which of several workers (docs/vtn-lite.md "Several workers") holds this connection.
+        vtn.require(await principal_of(request), "read_bl")
+        return json_response({"worker": worker, "workers": config.workers, "pid": os.getpid()})
+
+    app.router.add_get("/vtn-lite/worker", worker_info)
 
     async def on_startup(_: web.Application) -> None:
         await store.open()
@@ -146,14 +155,21 @@ async def running_vtn(
     *,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    reuse_port: bool = False,
+    worker: int = 0,
 ) -> AsyncIterator[RunningVtn]:
-    """Serve ``config`` in this event loop; port 0 picks a free port."""
-    app, parts = build_app(config, clock=clock, sleep=sleep)
+    """Serve ``config`` in this event loop; port 0 picks a free port.
+
+    One worker; :mod:`vtn_lite.workers` starts several, each with ``reuse_port``.
+    """
+    app, parts = build_app(config, clock=clock, sleep=sleep, worker=worker)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         tls = tls_context(config)
-        site = web.TCPSite(runner, config.host, config.port, ssl_context=tls)
+        site = web.TCPSite(
+            runner, config.host, config.port, ssl_context=tls, reuse_port=reuse_port or None
+        )
         await site.start()
         server = site._server
         assert server is not None

@@ -21,7 +21,22 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class NameTaken(Exception):
-    """A write that would break a uniqueness rule another writer won meanwhile (another worker)."""
+    """A write that would break a uniqueness rule another writer won meanwhile (another worker,
+    or an offline import into the same database); the service checks first, this is the backstop.
+    """
+
+
+# The uniqueness rules both backends enforce with partial unique indexes: (kind, column) -> why.
+UNIQUE_RULES = {
+    ("PROGRAM", "name"): "a program with this name exists",
+    ("VEN", "name"): "a ven with this name exists",
+    ("VEN", "client_id"): "this client already has a ven object",
+    ("RESOURCE", "name"): "this ven has a resource with this name",
+}
+
+
+def unique_rule(kind: str, column: str) -> str:
+    return UNIQUE_RULES.get((kind, column), "an object with this id exists")
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from vtn_lite.storage import (
     dump_body,
     dump_extra,
     subscription_objects,
+    unique_rule,
 )
 
 log = logging.getLogger(__name__)
@@ -453,16 +454,16 @@ def _row(row: Any) -> StoredObject:
     )
 
 
-_RULES = {
-    "objects_program_name": "a program with this name exists",
-    "objects_ven_name": "a ven with this name exists",
-    "objects_ven_client": "this client already has a ven object",
-    "objects_resource_name": "this ven has a resource with this name",
+_INDEXES = {
+    "objects_program_name": ("PROGRAM", "name"),
+    "objects_ven_name": ("VEN", "name"),
+    "objects_ven_client": ("VEN", "client_id"),
+    "objects_resource_name": ("RESOURCE", "name"),
 }
 
 
 def _unique_rule(exc: asyncpg.UniqueViolationError) -> str:
-    return _RULES.get(getattr(exc, "constraint_name", "") or "", "the object exists")
+    return unique_rule(*_INDEXES.get(getattr(exc, "constraint_name", "") or "", ("", "id")))
 
 
 def redact(url: str) -> str:

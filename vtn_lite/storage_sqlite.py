@@ -11,7 +11,8 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,13 @@ from vtn_lite.storage import (
     ChangeHandler,
     DeliveryState,
     IndexFields,
+    NameTaken,
     Query,
     StoredObject,
     dump_body,
     dump_extra,
     subscription_objects,
+    unique_rule,
 )
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE pending_refresh (name TEXT PRIMARY KEY);
     INSERT INTO pending_refresh (name) VALUES ('event_ends');
+    """,
+    # The uniqueness the service checks, enforced too: another process (an offline price
+    # import) may write the same file (storage.UNIQUE_RULES).
+    """
+    CREATE UNIQUE INDEX objects_program_name ON objects(name) WHERE kind = 'PROGRAM';
+    CREATE UNIQUE INDEX objects_ven_name ON objects(name) WHERE kind = 'VEN';
+    CREATE UNIQUE INDEX objects_ven_client ON objects(client_id) WHERE kind = 'VEN';
+    CREATE UNIQUE INDEX objects_resource_name ON objects(ven_id, name) WHERE kind = 'RESOURCE';
     """,
 )
 
@@ -134,7 +145,7 @@ class SqliteStore:
         body: dict[str, Any],
         extra: dict[str, Any] | None = None,
     ) -> StoredObject:
-        with self._transaction():
+        with self._unique(kind), self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO objects (id, kind, name, program_id, event_id, ven_id, client_id,"
                 " client_name, targeted, ends_at, body, extra)"
@@ -160,7 +171,7 @@ class SqliteStore:
         body: dict[str, Any],
         extra: dict[str, Any] | None = None,
     ) -> StoredObject:
-        with self._transaction():
+        with self._unique(stored.kind), self._transaction():
             self._db.execute(
                 "UPDATE objects SET name=?, program_id=?, event_id=?, ven_id=?, client_id=?,"
                 " client_name=?, targeted=?, ends_at=?, body=?, extra=? WHERE seq=?",
@@ -326,6 +337,19 @@ class SqliteStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+    @staticmethod
+    @contextmanager
+    def _unique(kind: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.IntegrityError as exc:
+            # "UNIQUE constraint failed: objects.name" (or objects.client_id, objects.id)
+            message = str(exc)
+            if not message.startswith("UNIQUE constraint failed: objects."):
+                raise
+            column = message.rsplit(".", 1)[-1]
+            raise NameTaken(unique_rule(kind, column)) from None
 
     @staticmethod
     def _columns(index: IndexFields) -> Sequence[Any]:

@@ -19,7 +19,7 @@ from tests.vtn_lite.schema import validate_component
 from vtn_lite import compat301
 from vtn_lite.auth import Principal
 from vtn_lite.service import SearchParams, Vtn
-from vtn_lite.storage_sqlite import SqliteStore
+from vtn_lite.storage_sqlite import MIGRATIONS, SqliteStore
 
 BL = Principal("bl", "bl")
 NOON = datetime(2026, 3, 1, 12, tzinfo=UTC).timestamp()
@@ -181,10 +181,12 @@ async def test_stored_event_ends_are_recomputed_once_after_upgrade(tmp_path: Pat
         db.execute("UPDATE objects SET ends_at = 0.0 WHERE name LIKE 'randomized%'")
         db.execute("UPDATE objects SET ends_at = 0.0 WHERE name = 'instant-future'")
         db.execute("DROP TABLE pending_refresh")
+        for index in ("program_name", "ven_name", "ven_client", "resource_name"):
+            db.execute(f"DROP INDEX objects_{index}")  # added by version 3
         db.execute("PRAGMA user_version = 1")
     store = SqliteStore(path)
     try:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == len(MIGRATIONS)
         vtn = Vtn(store, clock=lambda: NOON)
         await vtn.refresh_derived()
         found = await vtn.search(BL, "EVENT", SearchParams(active=True))

@@ -1,0 +1,116 @@
+"""The storage interface on both backends: uniqueness between writers, migrations, config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hil.postgres import PrivatePostgres
+from vtn_lite.config import ConfigError, load_config
+from vtn_lite.storage import IndexFields, NameTaken, open_storage
+from vtn_lite.storage_postgres import MIGRATIONS as PG_MIGRATIONS
+from vtn_lite.storage_postgres import redact
+
+
+def _durable(backend: str, storage_url: str, tmp_path: Path) -> str:
+    # Two stores must see one database: a file for SQLite (":memory:" is per connection).
+    return str(tmp_path / "vtn.sqlite") if backend == "sqlite" else storage_url
+
+
+async def test_two_writers_cannot_both_take_a_name(
+    backend: str, storage_url: str, tmp_path: Path
+) -> None:
+    """Two workers (or a server and an offline import) passing the service's name check at the
+    same moment: the second write is refused by the database, not stored twice."""
+    url = _durable(backend, storage_url, tmp_path)
+    first, second = open_storage(url), open_storage(url)
+    await first.open()
+    await second.open()
+    try:
+        body = {"programName": "same"}
+        await first.insert("PROGRAM", "p1", IndexFields(name="same"), body)
+        with pytest.raises(NameTaken, match="program with this name"):
+            await second.insert("PROGRAM", "p2", IndexFields(name="same"), body)
+        await first.insert("VEN", "v1", IndexFields(name="v", client_id="c"), {"venName": "v"})
+        with pytest.raises(NameTaken, match="already has a ven"):
+            await second.insert("VEN", "v2", IndexFields(name="w", client_id="c"), {})
+        await first.insert("RESOURCE", "r1", IndexFields(name="r", ven_id="v1"), {})
+        with pytest.raises(NameTaken, match="resource with this name"):
+            await second.insert("RESOURCE", "r2", IndexFields(name="r", ven_id="v1"), {})
+        # A resource of that name on another ven is fine.
+        await second.insert("RESOURCE", "r3", IndexFields(name="r", ven_id="v2"), {})
+        assert len(await first.all_of_kind("RESOURCE")) == 2
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_text_with_nul_round_trips(backend: str, storage_url: str) -> None:
+    """PostgreSQL text cannot hold NUL; names, ids and targets with one are still exact."""
+    store = open_storage(storage_url)
+    await store.open()
+    try:
+        odd = "a\x00b\\0c\\"
+        stored = await store.insert(
+            "PROGRAM", odd, IndexFields(name=odd, targets=(odd, "t")), {"programName": odd}
+        )
+        assert stored.id == odd
+        assert stored.targets == tuple(sorted((odd, "t")))
+        assert await store.name_taken("PROGRAM", odd)
+        assert not await store.name_taken("PROGRAM", "a\\0b\\0c\\")
+        assert await store.get("PROGRAM", "a\x00") is None
+        found = await store.get("PROGRAM", odd)
+        assert found is not None
+        assert found.body["programName"] == odd
+    finally:
+        await store.close()
+
+
+async def test_postgres_migrations_are_versioned(postgres: PrivatePostgres) -> None:
+    url = postgres.new_database("m")
+    store = open_storage(url)
+    await store.open()
+    assert await store.schema_version() == len(PG_MIGRATIONS)
+    await store.close()
+    again = open_storage(url)  # a second start migrates nothing
+    await again.open()
+    await again.close()
+    database = url.rsplit("/", 1)[1]
+    postgres.psql("UPDATE vtn_lite_schema SET version = 99", database)
+    newer = open_storage(url)
+    with pytest.raises(RuntimeError, match="newer"):
+        await newer.open()
+    await newer.close()
+
+
+def test_storage_config(tmp_path: Path, backend: str) -> None:
+    path = tmp_path / "vtn.toml"
+    path.write_text('[storage]\nurl = "data/vtn.sqlite"\n')
+    assert load_config(path).database == str(tmp_path / "data" / "vtn.sqlite")
+    path.write_text('[storage]\nurl = "sqlite:vtn.sqlite"\n')
+    assert load_config(path).database == str(tmp_path / "vtn.sqlite")
+    pg = "postgresql://vtn:secret@db.example/vtn"
+    path.write_text(f'[server]\nworkers = 4\n[storage]\nurl = "{pg}"\n')
+    config = load_config(path)
+    assert (config.database, config.workers) == (pg, 4)
+    cases = {
+        '[server]\ndatabase = "a.sqlite"\n[storage]\nurl = "b.sqlite"\n': "named twice",
+        "[server]\nworkers = 2\n": "needs PostgreSQL",
+        '[server]\nworkers = 2\ndatabase = "a.sqlite"\n': "SQLite serves one worker",
+        "[server]\nworkers = 0\n": "at least 1",
+        '[storage]\npath = "x"\n': "unknown key 'path'",
+        "[storage]\nurl = 1\n": "postgresql://",
+        'storage = "x"\n': r"\[storage\] must be a table",
+    }
+    for text, message in cases.items():
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            load_config(path)
+    assert backend in ("sqlite", "postgresql")
+
+
+def test_redacted_url() -> None:
+    assert redact("postgresql://vtn:s3cret@db:5432/vtn") == "postgresql://vtn:***@db:5432/vtn"
+    assert redact("postgresql://vtn@db/vtn") == "postgresql://vtn@db/vtn"
+    assert "p@ss" not in redact("postgresql://vtn:p@ss@db/vtn")
