@@ -1,0 +1,137 @@
+"""Several workers on one port: what one worker stores, issues or changes holds on the others.
+
+SO_REUSEPORT lets the kernel pick the worker per connection, so the tests open connections
+until each worker holds one (``/vtn-lite/worker`` says which), then keep using them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import wait_for
+from tests.vtn_lite.conftest import CLIENTS, Api, Receiver, get_token, make_config
+from vtn_lite.config import ConfigError
+from vtn_lite.workers import RunningWorkers, running_workers
+
+WORKERS = 2
+# Connections tried before giving up on reaching every worker: each lands on a given worker
+# with probability 1/2, so 200 misses are about as likely as a 2**-199 event.
+_MAX_CONNECTIONS = 200
+_WAIT_S = 60.0
+
+
+@asynccontextmanager
+async def sessions_per_worker(
+    running: RunningWorkers, token: str
+) -> AsyncIterator[list[aiohttp.ClientSession]]:
+    """One keep-alive session pinned to each worker (a single connection each)."""
+    found: dict[int, aiohttp.ClientSession] = {}
+    async with AsyncExitStack() as stack:
+        for _ in range(_MAX_CONNECTIONS):
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1))
+            worker = await _worker_of(session, running, token)
+            if worker in found:
+                await session.close()
+                continue
+            found[worker] = await stack.enter_async_context(session)
+            if len(found) == WORKERS:
+                break
+        assert sorted(found) == list(range(WORKERS)), f"reached only workers {sorted(found)}"
+        yield [found[index] for index in range(WORKERS)]
+
+
+async def _worker_of(session: aiohttp.ClientSession, running: RunningWorkers, token: str) -> int:
+    async with session.get(
+        f"{running.url}/vtn-lite/worker", headers={"Authorization": f"Bearer {token}"}
+    ) as response:
+        assert response.status == 200, await response.text()
+        return int((await response.json())["worker"])
+
+
+async def test_workers_share_tokens_subscriptions_and_grants(
+    backend: str, receiver: Receiver
+) -> None:
+    config = make_config(workers=WORKERS)
+    if backend == "sqlite":
+        # One SQLite file cannot be shared: refused before anything starts.
+        with pytest.raises(ConfigError, match="needs PostgreSQL"):
+            async with running_workers(config):
+                pass
+        return
+    async with running_workers(config) as running, aiohttp.ClientSession() as plain:
+        bl_token = await get_token(plain, running.base_url, "bl")
+        async with sessions_per_worker(running, bl_token) as (on_a, on_b):
+            await _scenario(running, on_a, on_b, receiver)
+
+
+async def _scenario(
+    running: RunningWorkers,
+    on_a: aiohttp.ClientSession,
+    on_b: aiohttp.ClientSession,
+    receiver: Receiver,
+) -> None:
+    base = running.base_url
+    # A token issued by worker A is accepted by worker B.
+    tokens = {"ven": await get_token(on_a, base, "ven")}
+    tokens["bl"] = await get_token(on_a, base, "bl")
+    bl_a, bl_b = Api(on_a, base, tokens), Api(on_b, base, tokens)
+    ven_a = Api(on_a, base, tokens)
+    assert await bl_b.ok("GET", "/programs") == []
+    assert (await ven_a.call("GET", "/programs", who="ven"))[0] == 200
+
+    # A subscription registered on worker A hears of an event created on worker B.
+    subscription = {
+        "clientName": "listener",
+        "objectOperations": [
+            {"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": receiver.url}
+        ],
+    }
+    await bl_a.ok("POST", "/subscriptions", body=subscription)
+    program = await bl_b.ok("POST", "/programs", body={"programName": "shared"})
+    event = await bl_b.ok(
+        "POST",
+        "/events",
+        body={"programID": program["id"], "targets": ["group-1"], "intervals": []},
+    )
+    await wait_for(lambda: len(receiver.received) >= 1, _WAIT_S, "the cross-worker notification")
+    note: Any = receiver.received[0][1]
+    assert (note["operation"], note["object"]["id"]) == ("CREATE", event["id"])
+
+    # Targets granted on worker B reach the VEN's view on worker A, whose cache held the old
+    # grant: worker A hears of the change (LISTEN/NOTIFY) and forgets it.
+    ven = await ven_a.ok("POST", "/vens", who="ven", body={"venName": "ven-1"})
+    assert await ven_a.ok("GET", "/events", who="ven") == []
+    grant = {
+        "objectType": "BL_VEN_REQUEST",
+        "venName": "ven-1",
+        "clientID": CLIENTS["ven"][0],
+        "targets": ["group-1"],
+    }
+    await bl_b.ok("PUT", f"/vens/{ven['id']}", body=grant)
+    seen: list[Any] = []
+
+    async def poll() -> None:
+        while not seen:
+            seen.extend(await ven_a.ok("GET", "/events", who="ven"))
+            if not seen:
+                await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(poll(), _WAIT_S)
+    assert [e["id"] for e in seen] == [event["id"]]
+
+    # The same name created on both workers at once: one wins, the other gets 409.
+    statuses = await asyncio.gather(
+        bl_a.call("POST", "/programs", body={"programName": "race"}),
+        bl_b.call("POST", "/programs", body={"programName": "race"}),
+    )
+    assert sorted(status for status, _ in statuses) == [201, 409]
+
+    # Both connections stayed on their workers throughout.
+    assert await _worker_of(on_a, running, tokens["bl"]) == 0
+    assert await _worker_of(on_b, running, tokens["bl"]) == 1
