@@ -148,6 +148,12 @@ class Storage(Protocol):
         extra: dict[str, Any] | None = None,
     ) -> StoredObject: ...
 
+    async def insert_many(
+        self, kind: str, rows: Sequence[tuple[str, IndexFields, dict[str, Any]]]
+    ) -> None:
+        """Bulk load of (id, index, body) in one transaction: setup and imports only. No change
+        is announced; a body is stored as given (the caller builds the full wire form)."""
+
     async def delete(self, stored: StoredObject) -> None: ...
 
     async def get(self, kind: str, object_id: str) -> StoredObject | None: ...

@@ -202,6 +202,23 @@ class PostgresStore:
             return stored
         return _row(row)
 
+    async def insert_many(
+        self, kind: str, rows: Sequence[tuple[str, IndexFields, dict[str, Any]]]
+    ) -> None:
+        records = [
+            (_text(object_id), kind, *_columns(index), dump_body(body))
+            for object_id, index, body in rows
+        ]
+        columns = (
+            "id", "kind", "name", "program_id", "event_id", "ven_id", "client_id", "client_name",
+            "targets", "ends_at", "body",
+        )  # fmt: skip
+        async with self._acquire() as db, db.transaction():
+            try:
+                await db.copy_records_to_table("objects", records=records, columns=columns)
+            except asyncpg.UniqueViolationError as exc:
+                raise NameTaken(_unique_rule(exc)) from None
+
     async def delete(self, stored: StoredObject) -> None:
         async with self._acquire() as db, db.transaction():
             await db.execute("DELETE FROM objects WHERE seq=$1", stored.seq)

@@ -188,6 +188,19 @@ class SqliteStore:
         assert updated is not None
         return updated
 
+    async def insert_many(
+        self, kind: str, rows: Sequence[tuple[str, IndexFields, dict[str, Any]]]
+    ) -> None:
+        with self._unique(kind), self._transaction():
+            for object_id, index, body in rows:
+                cursor = self._db.execute(
+                    "INSERT INTO objects (id, kind, name, program_id, event_id, ven_id, client_id,"
+                    " client_name, targeted, ends_at, body, extra)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    (object_id, kind, *self._columns(index), dump_body(body)),
+                )
+                self._set_targets(int(cursor.lastrowid or 0), index.targets)
+
     async def delete(self, stored: StoredObject) -> None:
         with self._transaction():
             self._db.execute("DELETE FROM objects WHERE seq=?", (stored.seq,))

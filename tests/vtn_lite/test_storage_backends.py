@@ -8,7 +8,7 @@ import pytest
 
 from hil.postgres import PrivatePostgres
 from vtn_lite.config import ConfigError, load_config
-from vtn_lite.storage import IndexFields, NameTaken, open_storage
+from vtn_lite.storage import IndexFields, NameTaken, Query, open_storage
 from vtn_lite.storage_postgres import MIGRATIONS as PG_MIGRATIONS
 from vtn_lite.storage_postgres import redact
 
@@ -44,6 +44,32 @@ async def test_two_writers_cannot_both_take_a_name(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_bulk_load_is_searchable_like_single_inserts(storage_url: str) -> None:
+    store = open_storage(storage_url)
+    await store.open()
+    try:
+        rows = [
+            (f"v{n}", IndexFields(name=f"ven-{n}", client_id=f"c{n}", targets=(f"g{n % 3}",)),
+             {"id": f"v{n}", "venName": f"ven-{n}"})
+            for n in range(30)
+        ]  # fmt: skip
+        await store.insert_many("VEN", rows)
+        single = await store.insert("VEN", "v30", IndexFields(name="ven-30", client_id="c30"), {})
+        assert single.seq > max(
+            obj.seq for obj in await store.all_of_kind("VEN") if obj.id != "v30"
+        )
+        in_g1 = await store.search(Query(kind="VEN", any_targets=("g1",), limit=50))
+        assert [obj.id for obj in in_g1] == [f"v{n}" for n in range(30) if n % 3 == 1]
+        page = await store.search(Query(kind="VEN", skip=10, limit=5))
+        assert [obj.id for obj in page] == [f"v{n}" for n in range(10, 15)]
+        assert (await store.search(Query(kind="VEN", client_id="c7")))[0].body["venName"] == "ven-7"
+        with pytest.raises(NameTaken):
+            await store.insert_many("VEN", [("dup", IndexFields(name="ven-3", client_id="x"), {})])
+        assert len(await store.all_of_kind("VEN")) == 31
+    finally:
+        await store.close()
 
 
 async def test_text_with_nul_round_trips(backend: str, storage_url: str) -> None:
