@@ -211,7 +211,7 @@ async def drive(base: str, args: argparse.Namespace, pid: int) -> dict[str, floa
         report("baseline", base_rate, base_lat, base_err)
         rate, lat, err = await closed_loop(session, events, args.seconds, args.concurrency)
         report("saturated", rate, lat, err)
-        fleet_rate = args.vens / POLL_INTERVAL_S
+        fleet_rate = args.paced_rate or args.vens / POLL_INTERVAL_S
         p_rate, p_lat, p_err = await paced(session, events, fleet_rate, args.seconds)
         report("paced", p_rate, p_lat, p_err)
         print(f"events/baseline throughput ratio: {rate / max(base_rate, 1):.2f}")
@@ -237,6 +237,12 @@ def main() -> int:
     parser.add_argument("--vens", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--paced-rate",
+        type=float,
+        default=0.0,
+        help="paced phase rate, req/s (default: VENS / 20 s; 100,000 VENs would ask 5,000)",
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--workers", type=int, default=1, help="PostgreSQL only")
     parser.add_argument(
