@@ -104,11 +104,14 @@ class Vtn:
         self._clock = clock
         self.listeners: list[ChangeListener] = []
         self._grants: dict[str, tuple[str, ...] | None] = {}
+        # Bumped whenever the grants are forgotten: a lookup that awaited the storage while a
+        # change came in (from another worker) must not cache what it read before the change.
+        self._grants_epoch = 0
 
     async def changed_elsewhere(self, change: Change) -> None:
         """Another worker wrote ``change``: drop what this one derived from the old state."""
         if change.kind in ("VEN", "RESOURCE"):
-            self._grants.clear()
+            self._forget_grants()
 
     async def refresh_derived(self) -> None:
         """Recompute stored derived columns whose rule changed since they were written."""
@@ -132,6 +135,7 @@ class Vtn:
         """Targets granted to a client's ven objects and their resources; None: no ven object."""
         if client_id in self._grants:
             return self._grants[client_id]
+        epoch = self._grants_epoch
         vens = await self.store.search(Query(kind="VEN", client_id=client_id, limit=10**9))
         if not vens:
             granted: tuple[str, ...] | None = None
@@ -142,8 +146,13 @@ class Vtn:
                 for resource in await self.store.children("RESOURCE", "ven_id", ven.id):
                     collected.extend(resource.targets)
             granted = tuple(sorted(set(collected)))
-        self._grants[client_id] = granted
+        if epoch == self._grants_epoch:
+            self._grants[client_id] = granted
         return granted
+
+    def _forget_grants(self) -> None:
+        self._grants.clear()
+        self._grants_epoch += 1
 
     async def effective_targets(
         self, principal: Principal, requested: tuple[str, ...] | None
@@ -412,7 +421,7 @@ class Vtn:
             body["targets"] = list(targets)
         if request.attributes:
             body["attributes"] = [models.dump(item) for item in request.attributes]
-        self._grants.clear()
+        self._forget_grants()
         index = IndexFields(name=request.ven_name, client_id=client_id, targets=targets)
         return body, index
 
@@ -457,7 +466,7 @@ class Vtn:
             body["targets"] = list(targets)
         if request.attributes:
             body["attributes"] = [models.dump(item) for item in request.attributes]
-        self._grants.clear()
+        self._forget_grants()
         index = IndexFields(
             name=request.resource_name, ven_id=request.ven_id, client_id=client_id, targets=targets
         )
@@ -475,7 +484,7 @@ class Vtn:
 
     async def _changed(self, operation: str, stored: StoredObject) -> None:
         if stored.kind in ("VEN", "RESOURCE"):
-            self._grants.clear()
+            self._forget_grants()
         for listener in self.listeners:
             await listener(operation, stored)
 

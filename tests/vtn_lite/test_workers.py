@@ -15,8 +15,10 @@ import aiohttp
 import pytest
 
 from tests.conftest import wait_for
-from tests.vtn_lite.conftest import CLIENTS, Api, Receiver, get_token, make_config
+from tests.vtn_lite.conftest import CLIENTS, Api, Receiver, get_token, make_config, open_vtn
+from vtn_lite.auth import Principal
 from vtn_lite.config import ConfigError
+from vtn_lite.storage import Change, IndexFields, Query
 from vtn_lite.workers import RunningWorkers, running_workers
 
 WORKERS = 2
@@ -135,3 +137,31 @@ async def _scenario(
     # Both connections stayed on their workers throughout.
     assert await _worker_of(on_a, running, tokens["bl"]) == 0
     assert await _worker_of(on_b, running, tokens["bl"]) == 1
+
+
+async def test_grants_read_during_a_change_are_not_cached() -> None:
+    """A grant lookup that awaited the storage while another worker changed the ven must not
+    keep what it read before the change."""
+    async with open_vtn() as vtn:
+        bl = Principal("bl", "bl")
+        ven = await vtn.create(
+            bl, "VEN", {"objectType": "BL_VEN_REQUEST", "clientID": "c", "venName": "v"}
+        )
+        store = vtn.store
+        read = store.search
+        raced: list[bool] = []
+
+        async def search_then_change(query: Query) -> list[Any]:
+            found = await read(query)
+            if query.kind == "VEN" and not raced:
+                raced.append(True)
+                stored = await store.get("VEN", ven["id"])
+                assert stored is not None
+                granted = IndexFields(name="v", client_id="c", targets=("g",))
+                await store.replace(stored, granted, {**ven, "targets": ["g"]})
+                await vtn.changed_elsewhere(Change("UPDATE", "VEN", ven["id"]))
+            return found
+
+        store.search = search_then_change  # type: ignore[method-assign]
+        assert await vtn.granted_targets("c") == ()  # read before the change
+        assert await vtn.granted_targets("c") == ("g",)  # not served from a stale cache
