@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,8 @@ class WebhookNotifier:
         self._queues: dict[tuple[str, str], deque[Delivery]] = {}
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(_MAX_CONCURRENT_DELIVERIES)
+        # subscription id -> (body text, parsed body), from the last change's matching.
+        self._parsed: dict[str, tuple[str, dict[str, Any]]] = {}
         vtn.listeners.append(self.on_change)
 
     async def start(self) -> None:
@@ -130,13 +132,33 @@ class WebhookNotifier:
 
     async def on_change(self, operation: str, stored: StoredObject) -> None:
         # Subscriptions are read from the shared storage, so one made on another worker counts.
-        for subscription in await self._vtn.store.all_of_kind("SUBSCRIPTION"):
-            await self._match(subscription, operation, stored)
+        # Subscribers with the same view of the object share one encoded notification.
+        encoded: dict[tuple[bool, Hashable], bytes] = {}
+        subscriptions = await self._vtn.store.all_of_kind("SUBSCRIPTION")
+        parsed: dict[str, tuple[str, dict[str, Any]]] = {}
+        for subscription in subscriptions:
+            # Parsed once per stored version: the same text parses to the same body.
+            known = self._parsed.get(subscription.id)
+            if known is None or known[0] != subscription.body_text:
+                known = (subscription.body_text, subscription.body)
+            parsed[subscription.id] = known
+            await self._match(subscription, known[1], operation, stored, encoded)
+        self._parsed = parsed
 
     async def _match(
-        self, subscription: StoredObject, operation: str, stored: StoredObject
+        self,
+        subscription: StoredObject,
+        sub: dict[str, Any],
+        operation: str,
+        stored: StoredObject,
+        encoded: dict[tuple[bool, Hashable], bytes],
     ) -> None:
-        sub = subscription.body
+        callbacks: dict[tuple[str, str | None], None] = {}
+        for entry in sub.get("objectOperations", []):
+            if stored.kind in entry["objects"] and operation in entry["operations"]:
+                callbacks[(entry["callbackUrl"], entry.get("bearerToken"))] = None
+        if not callbacks:
+            return
         if not self._program_matches(sub.get("programID"), stored):
             return
         sub_targets = sub.get("targets")
@@ -146,24 +168,21 @@ class WebhookNotifier:
         principal = Principal(sub["clientID"], role)
         if not await self._vtn.visible(principal, stored, sub_targets):
             return
-        shown = await self._vtn.render(principal, stored, sub_targets)
-        if (subscription.extra or {}).get("apiVersion") == "3.0.1":
-            # A 3.0.1 subscriber gets 3.0.1 shapes and the Alliance file's operation verbs.
-            note = compat301.notification_out(operation, stored, shown)
-        else:
-            note = {"objectType": stored.kind, "operation": operation, "object": shown}
-            if shown.get("targets"):
-                note["targets"] = shown["targets"]
-        encoded = json.dumps(note, separators=(",", ":")).encode()
-        sent: set[tuple[str, str | None]] = set()
-        for entry in sub.get("objectOperations", []):
-            if stored.kind not in entry["objects"] or operation not in entry["operations"]:
-                continue
-            key = (entry["callbackUrl"], entry.get("bearerToken"))
-            if key in sent:
-                continue
-            sent.add(key)
-            await self._spawn(Delivery(sub["id"], key[0], key[1], encoded))
+        v301 = (subscription.extra or {}).get("apiVersion") == "3.0.1"
+        view = (v301, await self._vtn.view_key(principal, stored, sub_targets))
+        body = encoded.get(view)
+        if body is None:
+            shown = await self._vtn.render(principal, stored, sub_targets)
+            if v301:
+                # A 3.0.1 subscriber gets 3.0.1 shapes and the Alliance file's operation verbs.
+                note = compat301.notification_out(operation, stored, shown)
+            else:
+                note = {"objectType": stored.kind, "operation": operation, "object": shown}
+                if shown.get("targets"):
+                    note["targets"] = shown["targets"]
+            body = encoded[view] = json.dumps(note, separators=(",", ":")).encode()
+        for url, token in callbacks:
+            await self._spawn(Delivery(sub["id"], url, token, body))
 
     def _program_matches(self, program_id: str | None, stored: StoredObject) -> bool:
         if program_id is None:

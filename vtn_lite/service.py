@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -179,12 +179,24 @@ class Vtn:
         effective = await self.effective_targets(principal, tuple(requested) if requested else None)
         return bool(set(effective) & set(stored.targets))
 
+    async def view_key(
+        self, principal: Principal, stored: StoredObject, requested: Sequence[str] | None
+    ) -> Hashable:
+        """Equal for principals to whom :meth:`render` shows ``stored`` identically."""
+        if self._shown_whole(principal, stored):
+            return None
+        return await self.effective_targets(principal, tuple(requested) if requested else None)
+
+    @staticmethod
+    def _shown_whole(principal: Principal, stored: StoredObject) -> bool:
+        return principal.is_bl or stored.kind not in TARGETED or not stored.targets
+
     async def render(
         self, principal: Principal, stored: StoredObject, requested: Sequence[str] | None
     ) -> dict[str, Any]:
         """The object as this principal may see it (3.1 target hiding for VENs)."""
         body = stored.body
-        if principal.is_bl or stored.kind not in TARGETED or not stored.targets:
+        if self._shown_whole(principal, stored):
             return body
         effective = set(
             await self.effective_targets(principal, tuple(requested) if requested else None)
