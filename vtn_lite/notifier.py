@@ -6,6 +6,11 @@ read). Deliveries to one callback of one subscription go out in order, one at a 
 bounded retries and exponential backoff (owned worker tasks, cancelled on close); the
 outcome per subscription (OK / FAILING / FAILED) is stored and shown at
 ``GET /vtn-lite/deliveries``.
+
+With several workers (docs/vtn-lite.md "Several workers") each worker hears every change (its
+own, and the others' through the storage) and notifies only the subscriptions it owns, a fixed
+share by subscription id: the work is spread and each subscription is served by one worker, so
+its notifications stay in order.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import asyncio
 import json
 import logging
 import secrets
+import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
@@ -59,8 +65,10 @@ class WebhookNotifier:
         attempts: int,
         backoff: float,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        share: tuple[int, int] = (0, 1),
     ) -> None:
         self._vtn = vtn
+        self._share = share
         self._role_of = role_of
         self._allow_local = allow_local
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -137,6 +145,8 @@ class WebhookNotifier:
         subscriptions = await self._vtn.store.all_of_kind("SUBSCRIPTION")
         parsed: dict[str, tuple[str, dict[str, Any]]] = {}
         for subscription in subscriptions:
+            if not self.owns(subscription.id):
+                continue
             # Parsed once per stored version: the same text parses to the same body.
             known = self._parsed.get(subscription.id)
             if known is None or known[0] != subscription.body_text:
@@ -144,6 +154,11 @@ class WebhookNotifier:
             parsed[subscription.id] = known
             await self._match(subscription, known[1], operation, stored, encoded)
         self._parsed = parsed
+
+    def owns(self, subscription_id: str) -> bool:
+        """Whether this worker notifies ``subscription_id`` (always, with one worker)."""
+        index, count = self._share
+        return count == 1 or zlib.crc32(subscription_id.encode()) % count == index
 
     async def _match(
         self,

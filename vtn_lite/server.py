@@ -34,7 +34,7 @@ from vtn_lite.http import (
 from vtn_lite.notifier import WebhookNotifier
 from vtn_lite.ratelimit import AuthRateLimiter
 from vtn_lite.service import Vtn
-from vtn_lite.storage import Storage, open_storage
+from vtn_lite.storage import Change, Storage, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ def build_app(
         attempts=config.webhook_attempts,
         backoff=config.webhook_backoff,
         sleep=sleep,
+        share=(worker, config.workers),
     )
     app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
     app[AUTHENTICATOR_KEY] = authenticator
@@ -114,9 +115,14 @@ def build_app(
         await store.open()
         await vtn.refresh_derived()
         await authenticator.load()
-        # Other workers on the same PostgreSQL: their writes invalidate this one's caches.
-        await store.listen(vtn.changed_elsewhere)
         await notifier.start()
+        # Other workers on the same PostgreSQL: their writes invalidate this one's caches, and
+        # this worker notifies its share of the subscribers.
+        await store.listen(on_other_worker)
+
+    async def on_other_worker(change: Change) -> None:
+        await vtn.changed_elsewhere(change)
+        await notifier.on_change(change.operation, change.stored)
 
     async def on_cleanup(_: web.Application) -> None:
         await notifier.close()

@@ -106,11 +106,15 @@ class DeliveryState:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A committed write announced to the other workers sharing the database."""
+    """A committed write announced to the other workers sharing the database: the object as
+    written (as it was, for a delete), so every worker can notify its share of subscribers."""
 
     operation: str
-    kind: str
-    object_id: str
+    stored: StoredObject
+
+    @property
+    def kind(self) -> str:
+        return self.stored.kind
 
 
 ChangeHandler = Callable[[Change], Coroutine[Any, Any, None]]

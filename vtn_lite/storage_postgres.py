@@ -87,11 +87,37 @@ MIGRATIONS: tuple[str, ...] = (
     -- migration 2); a new database has nothing to recompute.
     CREATE TABLE pending_refresh (name TEXT PRIMARY KEY);
     """,
+    # Each write's object as written, for the other workers' notifiers (NOTIFY carries only
+    # the row's id: its payload is limited to 8000 bytes, an object is not).
+    """
+    CREATE TABLE changes (
+        id BIGSERIAL PRIMARY KEY,
+        at DOUBLE PRECISION NOT NULL,
+        origin TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        object_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        extra TEXT,
+        client_id TEXT,
+        ven_id TEXT,
+        program_id TEXT,
+        targets TEXT[] NOT NULL
+    );
+    CREATE INDEX changes_at ON changes(at);
+    """,
 )
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS vtn_lite_schema (version INTEGER NOT NULL)"
 # Serialises migrations when several workers start at once (pg_advisory_xact_lock key).
 _MIGRATION_LOCK = 0x76746E6C
 _SELECT = "seq, id, kind, body, extra, client_id, ven_id, program_id, targets"
+_CHANGE_SELECT = (
+    "seq, object_id, kind, body, extra, client_id, ven_id, program_id, targets, operation"
+)
+# Changes are read by the other workers within milliseconds; older rows are pruned now and then.
+_CHANGES_KEPT_S = 600.0
+_PRUNE_EVERY = 256
 _COLUMNS = ("program_id", "event_id", "ven_id", "client_id", "client_name", "name")
 _POOL_SIZE = 8
 
@@ -105,7 +131,9 @@ class PostgresStore:
         self._listener: asyncpg.Connection | None = None
         # Tells this process's own notices from other workers' (each has its own pid).
         self._origin = f"{os.getpid()}:{id(self)}"
-        self._handlers: set[asyncio.Task[None]] = set()
+        self._incoming: asyncio.Queue[int] = asyncio.Queue()
+        self._follower: asyncio.Task[None] | None = None
+        self._announced = 0
 
     async def open(self) -> None:
         try:
@@ -134,8 +162,10 @@ class PostgresStore:
                 await db.execute("UPDATE vtn_lite_schema SET version = $1", version)
 
     async def close(self) -> None:
-        for task in list(self._handlers):
-            task.cancel()
+        if self._follower is not None:
+            self._follower.cancel()
+            await asyncio.gather(self._follower, return_exceptions=True)
+            self._follower = None
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
@@ -172,8 +202,9 @@ class PostgresStore:
                 )
             except asyncpg.UniqueViolationError as exc:
                 raise NameTaken(_unique_rule(exc)) from None
-            await self._announce(db, "CREATE", kind, object_id)
-        return _row(row)
+            stored = _row(row)
+            await self._announce(db, "CREATE", stored)
+        return stored
 
     async def replace(
         self,
@@ -195,12 +226,13 @@ class PostgresStore:
                 )
             except asyncpg.UniqueViolationError as exc:
                 raise NameTaken(_unique_rule(exc)) from None
-            await self._announce(db, "UPDATE", stored.kind, stored.id)
-        if row is None:
-            # Deleted by another worker between the read and this write: as SQLite would after
-            # a delete, the object is gone; the caller's next read answers 404.
-            return stored
-        return _row(row)
+            if row is None:
+                # Deleted by another worker between the read and this write: as SQLite would
+                # after a delete, the object is gone; the caller's next read answers 404.
+                return stored
+            updated = _row(row)
+            await self._announce(db, "UPDATE", updated)
+        return updated
 
     async def insert_many(
         self, kind: str, rows: Sequence[tuple[str, IndexFields, dict[str, Any]]]
@@ -226,7 +258,7 @@ class PostgresStore:
                 await db.execute(
                     "DELETE FROM subscription_delivery WHERE subscription_id=$1", stored.id
                 )
-            await self._announce(db, "DELETE", stored.kind, stored.id)
+            await self._announce(db, "DELETE", stored)
 
     async def get(self, kind: str, object_id: str) -> StoredObject | None:
         async with self._acquire() as db:
@@ -391,28 +423,59 @@ class PostgresStore:
         self._listener = await asyncpg.connect(self.url)
 
         def received(_conn: object, _pid: int, _channel: str, payload: str) -> None:
-            try:
-                note = json.loads(payload)
-                change = Change(note["operation"], note["kind"], note["id"])
-                origin = note["origin"]
-            except (ValueError, KeyError, TypeError):
-                log.warning("ignoring a malformed %s notice", CHANNEL)
-                return
+            origin, _, change_id = payload.rpartition(" ")
             if origin == self._origin:
                 return  # this process already acted on its own write
-            task = asyncio.get_running_loop().create_task(handler(change))
-            self._handlers.add(task)
-            task.add_done_callback(self._handlers.discard)
+            if not change_id.isdigit():
+                log.warning("ignoring a malformed %s notice", CHANNEL)
+                return
+            self._incoming.put_nowait(int(change_id))
 
+        self._follower = asyncio.get_running_loop().create_task(self._follow(handler))
         await self._listener.add_listener(CHANNEL, received)
 
-    async def _announce(
-        self, db: asyncpg.Connection, operation: str, kind: str, object_id: str
-    ) -> None:
-        payload = json.dumps(
-            {"origin": self._origin, "operation": operation, "kind": kind, "id": object_id}
+    async def _follow(self, handler: ChangeHandler) -> None:
+        """Hand other workers' changes to ``handler`` one at a time, in commit order."""
+        while True:
+            change_id = await self._incoming.get()
+            try:
+                async with self._acquire() as db:
+                    row = await db.fetchrow(
+                        f"SELECT {_CHANGE_SELECT} FROM changes WHERE id=$1", change_id
+                    )
+                if row is None:
+                    log.warning("change %d was pruned before this worker read it", change_id)
+                    continue
+                await handler(Change(row["operation"], _row(tuple(row)[:9])))
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("cannot follow change %d: %s", change_id, exc)
+            except Exception:  # one bad change must not stop following the others
+                log.exception("handling change %d failed", change_id)
+
+    async def _announce(self, db: asyncpg.Connection, operation: str, stored: StoredObject) -> None:
+        now = time.time()
+        change_id = await db.fetchval(
+            "INSERT INTO changes (at, origin, operation, seq, object_id, kind, body, extra,"
+            " client_id, ven_id, program_id, targets)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            now,
+            self._origin,
+            operation,
+            stored.seq,
+            _text(stored.id),
+            stored.kind,
+            stored.body_text,
+            dump_extra(stored.extra),
+            _opt(stored.client_id),
+            _opt(stored.ven_id),
+            _opt(stored.program_id),
+            _texts(stored.targets),
         )
-        await db.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+        # Delivered on commit only, in commit order (PostgreSQL NOTIFY).
+        await db.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{self._origin} {change_id}")
+        self._announced += 1
+        if self._announced % _PRUNE_EVERY == 0:
+            await db.execute("DELETE FROM changes WHERE at < $1", now - _CHANGES_KEPT_S)
 
     def _acquire(self) -> Any:
         if self._pool is None:

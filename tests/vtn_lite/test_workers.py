@@ -7,6 +7,7 @@ until each worker holds one (``/vtn-lite/worker`` says which), then keep using t
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -18,7 +19,9 @@ from tests.conftest import wait_for
 from tests.vtn_lite.conftest import CLIENTS, Api, Receiver, get_token, make_config, open_vtn
 from vtn_lite.auth import Principal
 from vtn_lite.config import ConfigError
-from vtn_lite.storage import Change, IndexFields, Query
+from vtn_lite.notifier import WebhookNotifier
+from vtn_lite.service import Vtn
+from vtn_lite.storage import Change, IndexFields, Query, open_storage
 from vtn_lite.workers import RunningWorkers, running_workers
 
 WORKERS = 2
@@ -26,6 +29,7 @@ WORKERS = 2
 # with probability 1/2, so 200 misses are about as likely as a 2**-199 event.
 _MAX_CONNECTIONS = 200
 _WAIT_S = 60.0
+_SUBSCRIPTIONS = 12
 
 
 @asynccontextmanager
@@ -87,23 +91,32 @@ async def _scenario(
     assert await bl_b.ok("GET", "/programs") == []
     assert (await ven_a.call("GET", "/programs", who="ven"))[0] == 200
 
-    # A subscription registered on worker A hears of an event created on worker B.
-    subscription = {
-        "clientName": "listener",
-        "objectOperations": [
-            {"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": receiver.url}
-        ],
-    }
-    await bl_a.ok("POST", "/subscriptions", body=subscription)
+    # Subscriptions registered on either worker hear of an event created on worker B, each
+    # exactly once (each worker notifies its share of them).
+    for n in range(_SUBSCRIPTIONS):
+        operation = {
+            "objects": ["EVENT"],
+            "operations": ["CREATE"],
+            "callbackUrl": receiver.url,
+            "bearerToken": f"sub-{n}",
+        }
+        body = {"clientName": f"listener-{n}", "objectOperations": [operation]}
+        await (bl_a if n % 2 else bl_b).ok("POST", "/subscriptions", body=body)
     program = await bl_b.ok("POST", "/programs", body={"programName": "shared"})
     event = await bl_b.ok(
         "POST",
         "/events",
         body={"programID": program["id"], "targets": ["group-1"], "intervals": []},
     )
-    await wait_for(lambda: len(receiver.received) >= 1, _WAIT_S, "the cross-worker notification")
-    note: Any = receiver.received[0][1]
-    assert (note["operation"], note["object"]["id"]) == ("CREATE", event["id"])
+    await wait_for(
+        lambda: len(receiver.received) >= _SUBSCRIPTIONS, _WAIT_S, "cross-worker notifications"
+    )
+    await asyncio.sleep(0.5)  # room for a duplicate to show
+    assert sorted(auth or "" for auth, _ in receiver.received) == sorted(
+        f"Bearer sub-{n}" for n in range(_SUBSCRIPTIONS)
+    )
+    for _, note in receiver.received:
+        assert (note["operation"], note["object"]["id"]) == ("CREATE", event["id"])
 
     # Targets granted on worker B reach the VEN's view on worker A, whose cache held the old
     # grant: worker A hears of the change (LISTEN/NOTIFY) and forgets it.
@@ -159,9 +172,28 @@ async def test_grants_read_during_a_change_are_not_cached() -> None:
                 assert stored is not None
                 granted = IndexFields(name="v", client_id="c", targets=("g",))
                 await store.replace(stored, granted, {**ven, "targets": ["g"]})
-                await vtn.changed_elsewhere(Change("UPDATE", "VEN", ven["id"]))
+                changed = await store.get("VEN", ven["id"])
+                assert changed is not None
+                await vtn.changed_elsewhere(Change("UPDATE", changed))
             return found
 
         store.search = search_then_change  # type: ignore[method-assign]
         assert await vtn.granted_targets("c") == ()  # read before the change
         assert await vtn.granted_targets("c") == ("g",)  # not served from a stale cache
+
+
+def test_each_subscription_has_exactly_one_notifying_worker() -> None:
+    ids = [str(uuid.uuid4()) for _ in range(200)]
+    notifiers = [_notifier(index) for index in range(WORKERS)]
+    owners = [[n.owns(sub_id) for n in notifiers].count(True) for sub_id in ids]
+    assert owners == [1] * len(ids)
+    assert all(any(n.owns(sub_id) for sub_id in ids) for n in notifiers)  # the work is shared
+    assert all(_notifier(0, count=1).owns(sub_id) for sub_id in ids)
+
+
+def _notifier(index: int, count: int = WORKERS) -> WebhookNotifier:
+    vtn = Vtn(open_storage(":memory:"))
+    return WebhookNotifier(
+        vtn, lambda _: None, allow_local=True, timeout=1, attempts=1, backoff=0,
+        share=(index, count),
+    )  # fmt: skip
