@@ -7,18 +7,33 @@ until each worker holds one (``/vtn-lite/worker`` says which), then keep using t
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
 
-from tests.conftest import wait_for
-from tests.vtn_lite.conftest import CLIENTS, Api, Receiver, get_token, make_config, open_vtn
-from vtn_lite.auth import Principal
-from vtn_lite.config import ConfigError
+from tests.conftest import REPO_ROOT, run_module, wait_for
+from tests.vtn_lite.conftest import (
+    CLIENTS,
+    TEST_SCRYPT_N,
+    Api,
+    Receiver,
+    get_token,
+    make_config,
+    open_vtn,
+)
+from vtn_lite.auth import Principal, hash_secret
+from vtn_lite.config import ClientEntry, ConfigError, client_toml
 from vtn_lite.notifier import WebhookNotifier
 from vtn_lite.service import Vtn
 from vtn_lite.storage import Change, IndexFields, Query, open_storage
@@ -197,3 +212,49 @@ def _notifier(index: int, count: int = WORKERS) -> WebhookNotifier:
         vtn, lambda _: None, allow_local=True, timeout=1, attempts=1, backoff=0,
         share=(index, count),
     )  # fmt: skip
+
+
+def test_serve_command_runs_and_stops_its_workers(
+    tmp_path: Path, backend: str, storage_url: str
+) -> None:
+    config = tmp_path / "vtn.toml"
+    url = storage_url if backend == "postgresql" else "vtn.sqlite"
+    client = ClientEntry("utility", hash_secret("s", n=TEST_SCRYPT_N), "bl")
+    config.write_text(
+        f'[server]\nport = 0\nworkers = 2\n[storage]\nurl = "{url}"\n' + client_toml(client)
+    )
+    if backend == "sqlite":
+        refused = run_module("vtn_lite", "serve", "--config", str(config))
+        assert refused.returncode == 2
+        assert "workers = 2 needs PostgreSQL" in refused.stderr
+        return
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vtn_lite", "serve", "--config", str(config)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stderr is not None
+        line = ""
+        deadline = time.monotonic() + _WAIT_S
+        while time.monotonic() < deadline and "3.1.0 at" not in line:
+            line = process.stderr.readline()
+        base = line.rsplit(" ", 1)[1].strip()
+        assert httpx.get(base + "/auth/server", timeout=30).status_code == 200
+        workers = [pid for pid in _children(process.pid) if "spawn_main" in _cmdline(pid)]
+        assert len(workers) == WORKERS
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(_WAIT_S) == 0
+    # The parent waits for its workers before it exits.
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def _children(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+def _cmdline(pid: str) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
