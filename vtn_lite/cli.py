@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import secrets
-import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from vtn_lite import __version__
 from vtn_lite.config import ROLES, ClientEntry, ConfigError, VtnConfig, client_toml, load_config
-from vtn_lite.server import DEMO_CLIENTS, demo_config, running_vtn, with_port
+from vtn_lite.server import DEMO_CLIENTS, demo_config, running_vtn, stop_on_signals, with_port
 
 if TYPE_CHECKING:
     from vtn_lite.prices import ImportPlan, ImportResult
@@ -146,10 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _serve_until_stopped(config: VtnConfig, *, demo: bool) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     async with running_vtn(config) as running:
         print(f"vtn-lite serving OpenADR 3.1.0 at {running.base_url}", file=sys.stderr)
         print(f"vtn-lite serving OpenADR 3.0.1 at {running.base_url_301}", file=sys.stderr)
@@ -161,10 +157,7 @@ async def _serve_until_stopped(config: VtnConfig, *, demo: bool) -> None:
 
 async def _serve_workers_until_stopped(config: VtnConfig) -> int:
     """``vtn-lite serve`` with workers > 1: run until a signal, or fail when a worker dies."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     from vtn_lite.workers import running_workers
 
     async with running_workers(config) as running:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -133,10 +134,11 @@ def build_app(
     return app, VtnParts(vtn, notifier, authenticator, store)
 
 
-@dataclass(frozen=True, slots=True)
-class RunningVtn:
+class ServedApis:
+    """The API base URLs below a served origin ``url``."""
+
+    __slots__ = ()
     url: str
-    parts: VtnParts
 
     @property
     def base_url(self) -> str:
@@ -145,6 +147,12 @@ class RunningVtn:
     @property
     def base_url_301(self) -> str:
         return f"{self.url}{api301.BASE_301}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunningVtn(ServedApis):
+    url: str
+    parts: VtnParts
 
     @property
     def vtn(self) -> Vtn:
@@ -186,6 +194,15 @@ async def running_vtn(
         yield RunningVtn(f"{scheme}://{host}:{port}", parts)
     finally:
         await runner.cleanup()
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (systemd's stop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 def tls_context(config: VtnConfig) -> ssl.SSLContext | None:

@@ -27,8 +27,8 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Any
 
-from vtn_lite import api31, api301
 from vtn_lite.config import VtnConfig, check_workers
+from vtn_lite.server import ServedApis, running_vtn, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,9 @@ _CONTEXT = multiprocessing.get_context("spawn")
 
 
 @dataclass(frozen=True, slots=True)
-class RunningWorkers:
+class RunningWorkers(ServedApis):
     url: str
     processes: tuple[BaseProcess, ...]
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}{api31.BASE_31}"
-
-    @property
-    def base_url_301(self) -> str:
-        return f"{self.url}{api301.BASE_301}"
 
 
 @contextmanager
@@ -138,12 +130,8 @@ def worker_main(config: VtnConfig, index: int, ready: Queue[Any]) -> None:
 
 
 async def _serve_worker(config: VtnConfig, index: int, ready: Queue[Any]) -> None:
-    from vtn_lite.server import running_vtn
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    # A worker stops on SIGTERM from the parent (or SIGINT from a terminal).
+    stop = stop_on_signals()
     async with running_vtn(config, reuse_port=True, worker=index):
         ready.put(index)
         await stop.wait()
