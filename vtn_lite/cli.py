@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from vtn_lite import __version__
 from vtn_lite.config import ROLES, ClientEntry, ConfigError, VtnConfig, client_toml, load_config
 from vtn_lite.server import DEMO_CLIENTS, demo_config, running_vtn, stop_on_signals, with_port
+from vtn_lite.storage import StorageError
 
 if TYPE_CHECKING:
     from vtn_lite.prices import ImportPlan, ImportResult
@@ -122,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"vtn-lite: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"vtn-lite: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -35,6 +35,7 @@ role = "bl"                                   # "bl" (business logic) or "ven"
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -205,7 +206,14 @@ def _storage_url(data: dict[str, Any]) -> str | None:
     url = storage.get("url")
     if not isinstance(url, str) or not url:
         raise ConfigError("[storage] url must be a SQLite path or a postgresql:// URL")
-    return url.removeprefix(SQLITE_SCHEME) if not is_postgres(url) else url
+    if not is_postgres(url):
+        return url.removeprefix(SQLITE_SCHEME)
+    if importlib.util.find_spec("asyncpg") is None:
+        raise ConfigError(
+            "[storage] url names PostgreSQL, which needs asyncpg:"
+            " apt install python3-asyncpg (or pip install 'ven-edge[postgres]')"
+        )
+    return url
 
 
 def load_config(path: Path) -> VtnConfig:

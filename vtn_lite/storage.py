@@ -20,6 +20,10 @@ SQLITE_SCHEME = "sqlite:"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
+class StorageError(RuntimeError):
+    """The database cannot be used: unreachable, or written by a newer vtn_lite."""
+
+
 class NameTaken(Exception):
     """A write that would break a uniqueness rule another writer won meanwhile (another worker,
     or an offline import into the same database); the service checks first, this is the backstop.

@@ -30,6 +30,7 @@ from vtn_lite.storage import (
     IndexFields,
     NameTaken,
     Query,
+    StorageError,
     StoredObject,
     dump_body,
     dump_extra,
@@ -146,8 +147,8 @@ class PostgresStore:
             self._pool = await asyncpg.create_pool(
                 self.url, min_size=1, max_size=_POOL_SIZE, command_timeout=60
             )
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise RuntimeError(
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StorageError(
                 f"cannot connect to PostgreSQL at {redact(self.url)}: {exc}"
             ) from None
         async with self._acquire() as db, db.transaction():
@@ -158,7 +159,7 @@ class PostgresStore:
                 await db.execute("INSERT INTO vtn_lite_schema VALUES (0)")
                 current = 0
             if current > len(MIGRATIONS):
-                raise RuntimeError(
+                raise StorageError(
                     f"database {redact(self.url)} has schema version {current}, newer than this"
                     f" vtn_lite ({len(MIGRATIONS)})"
                 )

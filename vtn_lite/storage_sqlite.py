@@ -22,6 +22,7 @@ from vtn_lite.storage import (
     IndexFields,
     NameTaken,
     Query,
+    StorageError,
     StoredObject,
     dump_body,
     dump_extra,
@@ -127,7 +128,7 @@ class SqliteStore:
     def _migrate(self) -> None:
         current = self._user_version()
         if current > len(MIGRATIONS):
-            raise RuntimeError(
+            raise StorageError(
                 f"database {self.path} has schema version {current}, newer than this vtn_lite "
                 f"({len(MIGRATIONS)})"
             )

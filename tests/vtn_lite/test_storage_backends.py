@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from hil.postgres import PrivatePostgres
-from vtn_lite.config import ConfigError, load_config
+from tests.conftest import free_port, run_module
+from vtn_lite.auth import hash_secret
+from vtn_lite.config import ClientEntry, ConfigError, client_toml, load_config
 from vtn_lite.storage import IndexFields, NameTaken, Query, open_storage
 from vtn_lite.storage_postgres import MIGRATIONS as PG_MIGRATIONS
 from vtn_lite.storage_postgres import redact
@@ -140,3 +142,30 @@ def test_redacted_url() -> None:
     assert redact("postgresql://vtn:s3cret@db:5432/vtn") == "postgresql://vtn:***@db:5432/vtn"
     assert redact("postgresql://vtn@db/vtn") == "postgresql://vtn@db/vtn"
     assert "p@ss" not in redact("postgresql://vtn:p@ss@db/vtn")
+
+
+def test_unreachable_postgres_is_one_clear_line(tmp_path: Path) -> None:
+    config = tmp_path / "vtn.toml"
+    client = ClientEntry("utility", hash_secret("s", n=2**4), "bl")
+    url = f"postgresql://vtn:hunter2@127.0.0.1:{free_port()}/vtn"
+    config.write_text(f'[server]\nport = 0\n[storage]\nurl = "{url}"\n' + client_toml(client))
+    result = run_module("vtn_lite", "serve", "--config", str(config))
+    assert result.returncode == 1
+    assert "cannot connect to PostgreSQL at postgresql://vtn:***@127.0.0.1" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_postgres_without_asyncpg_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "asyncpg" else real(name, *a)
+    )
+    path = tmp_path / "vtn.toml"
+    path.write_text('[storage]\nurl = "postgresql://vtn@/vtn"\n')
+    with pytest.raises(ConfigError, match="python3-asyncpg"):
+        load_config(path)
