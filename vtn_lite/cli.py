@@ -38,7 +38,7 @@ Turn price files into a program and one PRICE event per file, in one of two mode
            through a running VTN's OpenADR 3.1.0 API as a business-logic client; the
            server sends webhook notifications to its subscribers as for any other change.
   offline  --config FILE | --database FILE
-           straight into the SQLite file, e.g. before the first start. No server is
+           straight into the database, e.g. before the first start. No server is
            involved, so NO webhook notifications are sent; a running server's VENs see
            the data only when they poll.
 """
@@ -46,7 +46,7 @@ Turn price files into a program and one PRICE event per file, in one of two mode
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="vtn-lite", description="A small OpenADR 3 VTN (3.1.0 and 3.0.1) on SQLite."
+        prog="vtn-lite", description="A small OpenADR 3 VTN (3.1.0 and 3.0.1) on SQLite or PostgreSQL."
     )
     parser.add_argument("--version", action="version", version=f"vtn-lite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
