@@ -46,7 +46,8 @@ Turn price files into a program and one PRICE event per file, in one of two mode
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="vtn-lite", description="A small OpenADR 3 VTN (3.1.0 and 3.0.1) on SQLite or PostgreSQL."
+        prog="vtn-lite",
+        description="A small OpenADR 3 VTN (3.1.0 and 3.0.1) on SQLite or PostgreSQL.",
     )
     parser.add_argument("--version", action="version", version=f"vtn-lite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

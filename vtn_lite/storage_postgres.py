@@ -5,9 +5,10 @@ of"). Uniqueness the service checks before writing (program and ven names, a res
 one ven object per client) is also enforced by partial unique indexes, because two workers can
 pass the check at the same moment; the loser gets :class:`~vtn_lite.storage.NameTaken`.
 
-Every object write sends ``NOTIFY vtn_lite_changes`` in its transaction, so the notice leaves only
-on commit; each worker LISTENs on its own connection and drops what it cached about the object
-(docs/vtn-lite.md "Several workers").
+Every object write stores the object as written in ``changes`` and sends ``NOTIFY
+vtn_lite_changes`` with that row's id in its transaction, so the notice leaves only on commit;
+each worker LISTENs on its own connection, drops what it cached about the object and notifies its
+share of the subscribers (docs/vtn-lite.md "Several workers").
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ _COLUMNS = ("program_id", "event_id", "ven_id", "client_id", "client_name", "nam
 _POOL_SIZE = 8
 # How long successful deliveries are collected before they are written together.
 _FLUSH_DELAY_S = 0.2
+_RELISTEN_MAX_S = 10.0
 
 
 class PostgresStore:
@@ -136,6 +138,7 @@ class PostgresStore:
         self._origin = f"{os.getpid()}:{id(self)}"
         self._incoming: asyncio.Queue[int] = asyncio.Queue()
         self._follower: asyncio.Task[None] | None = None
+        self._relistening: asyncio.Task[None] | None = None
         self._announced = 0
         # Successful webhook deliveries not yet written: subscription id -> count.
         self._delivered: dict[str, int] = {}
@@ -178,8 +181,12 @@ class PostgresStore:
             await asyncio.gather(self._flusher, return_exceptions=True)
         if self._pool is not None:
             await self._flush_deliveries()
+        if self._relistening is not None:
+            self._relistening.cancel()
+            await asyncio.gather(self._relistening, return_exceptions=True)
         if self._listener is not None:
-            await self._listener.close()
+            listener, self._listener = self._listener, None
+            await listener.close()
             self._listener = None
         if self._pool is not None:
             await self._pool.close()
@@ -460,20 +467,48 @@ class PostgresStore:
     # --- other workers --------------------------------------------------------------------
 
     async def listen(self, handler: ChangeHandler) -> None:
-        # A dedicated connection: a pooled one would stop listening when returned to the pool.
-        self._listener = await asyncpg.connect(self.url)
-
-        def received(_conn: object, _pid: int, _channel: str, payload: str) -> None:
-            origin, _, change_id = payload.rpartition(" ")
-            if origin == self._origin:
-                return  # this process already acted on its own write
-            if not change_id.isdigit():
-                log.warning("ignoring a malformed %s notice", CHANNEL)
-                return
-            self._incoming.put_nowait(int(change_id))
-
         self._follower = asyncio.get_running_loop().create_task(self._follow(handler))
-        await self._listener.add_listener(CHANNEL, received)
+        await self._connect_listener()
+
+    async def _connect_listener(self) -> None:
+        # A dedicated connection: a pooled one would stop listening when returned to the pool.
+        listener = await asyncpg.connect(self.url)
+        listener.add_termination_listener(self._listener_lost)
+        await listener.add_listener(CHANNEL, self._received)
+        self._listener = listener
+
+    def _received(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        origin, _, change_id = payload.rpartition(" ")
+        if origin == self._origin:
+            return  # this process already acted on its own write
+        if not change_id.isdigit():
+            log.warning("ignoring a malformed %s notice", CHANNEL)
+            return
+        self._incoming.put_nowait(int(change_id))
+
+    def _listener_lost(self, _conn: object) -> None:
+        if self._listener is None:
+            return  # closed on purpose
+        log.error(
+            "lost the LISTEN connection to %s: other workers' changes are missed until it is back",
+            redact(self.url),
+        )
+        self._listener = None
+        task = asyncio.get_running_loop().create_task(self._relisten())
+        self._relistening = task
+
+    async def _relisten(self) -> None:
+        delay = 0.5
+        while self._pool is not None:
+            try:
+                await self._connect_listener()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("cannot LISTEN again yet: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RELISTEN_MAX_S)
+                continue
+            log.info("listening to other workers' changes again")
+            return
 
     async def _follow(self, handler: ChangeHandler) -> None:
         """Hand other workers' changes to ``handler`` one at a time, in commit order."""

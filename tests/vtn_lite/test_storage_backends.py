@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from hil.postgres import PrivatePostgres
-from tests.conftest import free_port, run_module
+from tests.conftest import free_port, run_module, wait_for
 from vtn_lite.auth import hash_secret
 from vtn_lite.config import ClientEntry, ConfigError, client_toml, load_config
-from vtn_lite.storage import IndexFields, NameTaken, Query, open_storage
+from vtn_lite.storage import Change, IndexFields, NameTaken, Query, open_storage
 from vtn_lite.storage_postgres import MIGRATIONS as PG_MIGRATIONS
 from vtn_lite.storage_postgres import redact
 
@@ -169,3 +170,38 @@ def test_postgres_without_asyncpg_is_a_config_error(
     path.write_text('[storage]\nurl = "postgresql://vtn@/vtn"\n')
     with pytest.raises(ConfigError, match="python3-asyncpg"):
         load_config(path)
+
+
+async def test_changes_are_followed_again_after_the_listen_connection_drops(
+    postgres: PrivatePostgres,
+) -> None:
+    url = postgres.new_database("l")
+    follower, writer = open_storage(url), open_storage(url)
+    await follower.open()
+    await writer.open()
+    heard: list[Change] = []
+
+    async def hear(change: Change) -> None:
+        heard.append(change)
+
+    try:
+        await follower.listen(hear)
+        await writer.insert("PROGRAM", "p0", IndexFields(name="p0"), {"programName": "p0"})
+        await wait_for(lambda: len(heard) == 1, 60, "the first change")
+        database = url.rsplit("/", 1)[1]
+        postgres.psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            f" WHERE datname = '{database}' AND query LIKE 'LISTEN%'"
+        )
+        # Changes made once the follower listens again reach it (earlier ones are missed).
+        for n in range(1, 400):
+            await writer.insert("PROGRAM", f"p{n}", IndexFields(name=f"p{n}"), {})
+            if len(heard) > 1:
+                break
+            await asyncio.sleep(0.1)
+        assert len(heard) > 1
+        assert heard[-1].kind == "PROGRAM"
+        assert heard[-1].operation == "CREATE"
+    finally:
+        await follower.close()
+        await writer.close()
