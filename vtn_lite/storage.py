@@ -11,10 +11,14 @@ privacy), in creation order (``seq``): a stable order for ``skip``/``limit``.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Coroutine, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 SQLITE_SCHEME = "sqlite:"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -210,6 +214,51 @@ class Storage(Protocol):
 
     async def listen(self, handler: ChangeHandler) -> None:
         """Call ``handler`` for each write committed by another process on this database."""
+
+
+class DeliveryBatch:
+    """Successful webhook deliveries counted in memory and written together: a fan-out to
+    10,000 subscribers is then a few statements, not 10,000 writes.
+
+    Everything that reads or changes delivery state goes through :meth:`flush` first (under one
+    lock), so the stored states stay in the order the deliveries happened.
+    """
+
+    def __init__(
+        self, write: Callable[[dict[str, int]], Awaitable[None]], *, delay: float = 0.2
+    ) -> None:
+        self._write = write
+        self._delay = delay
+        self._counts: dict[str, int] = {}
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.Task[None] | None = None
+
+    def add(self, subscription_id: str) -> None:
+        self._counts[subscription_id] = self._counts.get(subscription_id, 0) + 1
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def flush(self, then: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Write what is counted, then run ``then`` (another delivery write) under the lock."""
+        async with self._lock:
+            counts, self._counts = self._counts, {}
+            if counts:
+                await self._write(counts)
+            if then is not None:
+                await then()
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            await asyncio.gather(self._timer, return_exceptions=True)
+        await self.flush()
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self._delay)
+        try:
+            await self.flush()
+        except Exception:  # the next flush retries nothing; the counts are lost, not the server
+            log.exception("cannot record webhook deliveries")
 
 
 def open_storage(url: str) -> Storage:

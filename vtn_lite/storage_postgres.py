@@ -27,6 +27,7 @@ import asyncpg
 from vtn_lite.storage import (
     Change,
     ChangeHandler,
+    DeliveryBatch,
     DeliveryState,
     IndexFields,
     NameTaken,
@@ -122,8 +123,6 @@ _CHANGES_KEPT_S = 600.0
 _PRUNE_EVERY = 256
 _COLUMNS = ("program_id", "event_id", "ven_id", "client_id", "client_name", "name")
 _POOL_SIZE = 8
-# How long successful deliveries are collected before they are written together.
-_FLUSH_DELAY_S = 0.2
 _RELISTEN_MAX_S = 10.0
 
 
@@ -140,10 +139,7 @@ class PostgresStore:
         self._follower: asyncio.Task[None] | None = None
         self._relistening: asyncio.Task[None] | None = None
         self._announced = 0
-        # Successful webhook deliveries not yet written: subscription id -> count.
-        self._delivered: dict[str, int] = {}
-        self._flusher: asyncio.Task[None] | None = None
-        self._delivery_lock = asyncio.Lock()
+        self._deliveries = DeliveryBatch(self._write_delivered)
 
     async def open(self) -> None:
         try:
@@ -176,11 +172,8 @@ class PostgresStore:
             self._follower.cancel()
             await asyncio.gather(self._follower, return_exceptions=True)
             self._follower = None
-        if self._flusher is not None:
-            self._flusher.cancel()
-            await asyncio.gather(self._flusher, return_exceptions=True)
         if self._pool is not None:
-            await self._flush_deliveries()
+            await self._deliveries.close()
         if self._relistening is not None:
             self._relistening.cancel()
             await asyncio.gather(self._relistening, return_exceptions=True)
@@ -272,7 +265,7 @@ class PostgresStore:
 
     async def delete(self, stored: StoredObject) -> None:
         if stored.kind == "SUBSCRIPTION":
-            await self._flush_deliveries()  # not to recreate the state after it is removed
+            await self._deliveries.flush()  # not to recreate the state after it is removed
         async with self._acquire() as db, db.transaction():
             await db.execute("DELETE FROM objects WHERE seq=$1", stored.seq)
             if stored.kind == "SUBSCRIPTION":
@@ -361,7 +354,7 @@ class PostgresStore:
     # --- webhook delivery state -----------------------------------------------------------
 
     async def delivery_state(self, subscription_id: str) -> DeliveryState | None:
-        await self._flush_deliveries()
+        await self._deliveries.flush()
         async with self._acquire() as db:
             row = await db.fetchrow(
                 "SELECT subscription_id, state, consecutive_failures, delivered, last_error,"
@@ -372,64 +365,50 @@ class PostgresStore:
 
     async def record_delivery(self, subscription_id: str, *, ok: bool, error: str | None) -> None:
         if ok:
-            # Successes are counted in memory and written together: a fan-out to 10,000
-            # subscribers is then a few statements, not 10,000 round trips.
-            self._delivered[subscription_id] = self._delivered.get(subscription_id, 0) + 1
-            if self._flusher is None or self._flusher.done():
-                self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+            self._deliveries.add(subscription_id)
             return
-        # Earlier successes first, under the lock: the states are written in order.
-        async with self._delivery_lock, self._acquire() as db:
-            await self._write_delivered(db)
+
+        async def failed() -> None:
+            async with self._acquire() as db:
+                await db.execute(
+                    "INSERT INTO subscription_delivery (subscription_id, state,"
+                    " consecutive_failures, delivered, last_error, last_attempt)"
+                    " VALUES ($1, 'FAILING', 1, 0, $2, $3) ON CONFLICT (subscription_id) DO UPDATE"
+                    " SET state='FAILING',"
+                    " consecutive_failures=subscription_delivery.consecutive_failures+1,"
+                    " last_error=excluded.last_error, last_attempt=excluded.last_attempt",
+                    subscription_id,
+                    _opt(error),
+                    time.time(),
+                )
+
+        await self._deliveries.flush(then=failed)
+
+    async def _write_delivered(self, counts: dict[str, int]) -> None:
+        async with self._acquire() as db:
             await db.execute(
-                "INSERT INTO subscription_delivery (subscription_id, state,"
-                " consecutive_failures, delivered, last_error, last_attempt)"
-                " VALUES ($1, 'FAILING', 1, 0, $2, $3) ON CONFLICT (subscription_id) DO UPDATE"
-                " SET state='FAILING',"
-                " consecutive_failures=subscription_delivery.consecutive_failures+1,"
-                " last_error=excluded.last_error, last_attempt=excluded.last_attempt",
-                subscription_id,
-                _opt(error),
+                "INSERT INTO subscription_delivery (subscription_id, state, consecutive_failures,"
+                " delivered, last_error, last_attempt)"
+                " SELECT s, 'OK', 0, d, NULL, $3 FROM unnest($1::text[], $2::int[]) AS t(s, d)"
+                " ON CONFLICT (subscription_id) DO UPDATE SET state='OK', consecutive_failures=0,"
+                " delivered=subscription_delivery.delivered+excluded.delivered,"
+                " last_attempt=excluded.last_attempt",
+                list(counts),
+                list(counts.values()),
                 time.time(),
             )
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(_FLUSH_DELAY_S)
-        try:
-            await self._flush_deliveries()
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("cannot record webhook deliveries: %s", exc)
-
-    async def _flush_deliveries(self) -> None:
-        # Always under the lock: a flush already writing must finish before the caller reads.
-        async with self._delivery_lock, self._acquire() as db:
-            await self._write_delivered(db)
-
-    async def _write_delivered(self, db: asyncpg.Connection) -> None:
-        if not self._delivered:
-            return
-        counts, self._delivered = self._delivered, {}
-        await db.execute(
-            "INSERT INTO subscription_delivery (subscription_id, state, consecutive_failures,"
-            " delivered, last_error, last_attempt)"
-            " SELECT s, 'OK', 0, d, NULL, $3 FROM unnest($1::text[], $2::int[]) AS t(s, d)"
-            " ON CONFLICT (subscription_id) DO UPDATE SET state='OK', consecutive_failures=0,"
-            " delivered=subscription_delivery.delivered+excluded.delivered,"
-            " last_attempt=excluded.last_attempt",
-            list(counts),
-            list(counts.values()),
-            time.time(),
-        )
-
     async def mark_delivery_failed(self, subscription_id: str, error: str) -> None:
-        async with self._delivery_lock, self._acquire() as db:
-            await self._write_delivered(db)
-            await db.execute(
-                "UPDATE subscription_delivery SET state='FAILED', last_error=$1"
-                " WHERE subscription_id=$2",
-                _text(error),
-                subscription_id,
-            )
+        async def failed() -> None:
+            async with self._acquire() as db:
+                await db.execute(
+                    "UPDATE subscription_delivery SET state='FAILED', last_error=$1"
+                    " WHERE subscription_id=$2",
+                    _text(error),
+                    subscription_id,
+                )
+
+        await self._deliveries.flush(then=failed)
 
     # --- tokens ---------------------------------------------------------------------------
 

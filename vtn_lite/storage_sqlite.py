@@ -18,6 +18,7 @@ from typing import Any
 
 from vtn_lite.storage import (
     ChangeHandler,
+    DeliveryBatch,
     DeliveryState,
     IndexFields,
     NameTaken,
@@ -107,6 +108,7 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
+        self._deliveries = DeliveryBatch(self._write_delivered)
 
     @property
     def url(self) -> str:
@@ -116,6 +118,7 @@ class SqliteStore:
         """Nothing to do: the file is opened and migrated on construction."""
 
     async def close(self) -> None:
+        await self._deliveries.close()
         self._db.close()
 
     async def schema_version(self) -> int:
@@ -203,6 +206,8 @@ class SqliteStore:
                 self._set_targets(int(cursor.lastrowid or 0), index.targets)
 
     async def delete(self, stored: StoredObject) -> None:
+        if stored.kind == "SUBSCRIPTION":
+            await self._deliveries.flush()  # not to recreate the state after it is removed
         with self._transaction():
             self._db.execute("DELETE FROM objects WHERE seq=?", (stored.seq,))
             if stored.kind == "SUBSCRIPTION":
@@ -288,6 +293,7 @@ class SqliteStore:
     # --- webhook delivery state -----------------------------------------------------------
 
     async def delivery_state(self, subscription_id: str) -> DeliveryState | None:
+        await self._deliveries.flush()
         row = self._db.execute(
             "SELECT subscription_id, state, consecutive_failures, delivered, last_error,"
             " last_attempt FROM subscription_delivery WHERE subscription_id=?",
@@ -297,14 +303,10 @@ class SqliteStore:
 
     async def record_delivery(self, subscription_id: str, *, ok: bool, error: str | None) -> None:
         if ok:
-            self._db.execute(
-                "INSERT INTO subscription_delivery (subscription_id, state, consecutive_failures,"
-                " delivered, last_error, last_attempt) VALUES (?, 'OK', 0, 1, NULL, ?)"
-                " ON CONFLICT(subscription_id) DO UPDATE SET state='OK', consecutive_failures=0,"
-                " delivered=delivered+1, last_attempt=excluded.last_attempt",
-                (subscription_id, time.time()),
-            )
-        else:
+            self._deliveries.add(subscription_id)
+            return
+
+        async def failed() -> None:
             self._db.execute(
                 "INSERT INTO subscription_delivery (subscription_id, state, consecutive_failures,"
                 " delivered, last_error, last_attempt) VALUES (?, 'FAILING', 1, 0, ?, ?)"
@@ -314,11 +316,28 @@ class SqliteStore:
                 (subscription_id, error, time.time()),
             )
 
+        await self._deliveries.flush(then=failed)
+
+    async def _write_delivered(self, counts: dict[str, int]) -> None:
+        now = time.time()
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO subscription_delivery (subscription_id, state, consecutive_failures,"
+                " delivered, last_error, last_attempt) VALUES (?, 'OK', 0, ?, NULL, ?)"
+                " ON CONFLICT(subscription_id) DO UPDATE SET state='OK', consecutive_failures=0,"
+                " delivered=delivered+excluded.delivered, last_attempt=excluded.last_attempt",
+                [(subscription_id, count, now) for subscription_id, count in counts.items()],
+            )
+
     async def mark_delivery_failed(self, subscription_id: str, error: str) -> None:
-        self._db.execute(
-            "UPDATE subscription_delivery SET state='FAILED', last_error=? WHERE subscription_id=?",
-            (error, subscription_id),
-        )
+        async def failed() -> None:
+            self._db.execute(
+                "UPDATE subscription_delivery SET state='FAILED', last_error=?"
+                " WHERE subscription_id=?",
+                (error, subscription_id),
+            )
+
+        await self._deliveries.flush(then=failed)
 
     # --- tokens ---------------------------------------------------------------------------
 

@@ -205,3 +205,35 @@ async def test_changes_are_followed_again_after_the_listen_connection_drops(
     finally:
         await follower.close()
         await writer.close()
+
+
+async def test_delivery_states_keep_their_order_when_batched(storage_url: str) -> None:
+    """Successes are written together later; a failure, a read or a give-up sees them first."""
+    store = open_storage(storage_url)
+    await store.open()
+    try:
+        for _ in range(3):
+            await store.record_delivery("s", ok=True, error=None)
+        await store.record_delivery("s", ok=False, error="callback answered 503")
+        state = await store.delivery_state("s")
+        assert state is not None
+        assert (state.state, state.delivered, state.consecutive_failures) == ("FAILING", 3, 1)
+        await store.record_delivery("s", ok=True, error=None)
+        state = await store.delivery_state("s")
+        assert state is not None
+        assert (state.state, state.delivered, state.consecutive_failures) == ("OK", 4, 0)
+        await store.record_delivery("s", ok=True, error=None)
+        await store.mark_delivery_failed("s", "gave up")
+        state = await store.delivery_state("s")
+        assert state is not None
+        assert (state.state, state.delivered, state.last_error) == ("FAILED", 5, "gave up")
+        await store.record_delivery("t", ok=True, error=None)
+    finally:
+        await store.close()
+    again = open_storage(storage_url)
+    if storage_url != ":memory:":  # what was counted before close was written
+        await again.open()
+        state = await again.delivery_state("t")
+        assert state is not None
+        assert state.delivered == 1
+    await again.close()
