@@ -3,7 +3,8 @@
 Each worker is a whole vtn_lite (its own event loop, connection pool and webhook notifier) with
 its own listening socket bound with ``SO_REUSEPORT``, so the kernel spreads incoming connections
 over the workers. What must be common lives in PostgreSQL: objects, subscriptions, delivery state
-and tokens; each worker LISTENs for the others' writes to drop what it cached (granted targets).
+and tokens; each worker LISTENs for the others' writes, to drop what it cached (granted targets)
+and to notify its share of the subscribers.
 docs/vtn-lite.md "Several workers" describes what stays per worker.
 
 The parent process only starts, watches and stops the workers: when one exits unexpectedly the
@@ -16,6 +17,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import socket
 import sys
@@ -94,7 +96,7 @@ def _await_ready(ready: Queue[Any], processes: tuple[BaseProcess, ...]) -> None:
             raise RuntimeError(f"vtn-lite worker {', '.join(dead)} exited while starting")
         try:
             message = ready.get(timeout=0.2)
-        except Exception:  # queue.Empty; multiprocessing re-exports it under another name
+        except queue.Empty:
             continue
         if isinstance(message, str):
             raise RuntimeError(message)
