@@ -22,7 +22,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
+try:
+    import asyncpg
+except ImportError:  # python3-asyncpg is only recommended (debian/control); SQLite needs none
+    asyncpg = None
 
 from vtn_lite.storage import (
     Change,
@@ -142,6 +145,11 @@ class PostgresStore:
         self._deliveries = DeliveryBatch(self._write_delivered)
 
     async def open(self) -> None:
+        if asyncpg is None:
+            raise StorageError(
+                "PostgreSQL storage needs asyncpg: apt install python3-asyncpg"
+                " (or pip install 'ven-edge[postgres]')"
+            )
         try:
             self._pool = await asyncpg.create_pool(
                 self.url, min_size=1, max_size=_POOL_SIZE, command_timeout=60

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from hil.postgres import PrivatePostgres
-from tests.conftest import free_port, run_module, wait_for
+from tests.conftest import REPO_ROOT, free_port, run_module, wait_for
 from vtn_lite.auth import hash_secret
 from vtn_lite.config import ClientEntry, ConfigError, client_toml, load_config
 from vtn_lite.storage import Change, IndexFields, NameTaken, Query, open_storage
@@ -237,3 +240,29 @@ async def test_delivery_states_keep_their_order_when_batched(storage_url: str) -
         assert state is not None
         assert state.delivered == 1
     await again.close()
+
+
+def test_every_module_imports_without_asyncpg() -> None:
+    """The .deb only recommends python3-asyncpg: SQLite installs must import everything."""
+    script = (
+        "import sys; sys.modules['asyncpg'] = None\n"
+        "import asyncio, pkgutil, importlib, vtn_lite\n"
+        "for m in pkgutil.walk_packages(vtn_lite.__path__, 'vtn_lite.'):\n"
+        "    if not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+        "from vtn_lite.storage import StorageError, open_storage\n"
+        "try:\n"
+        "    asyncio.run(open_storage('postgresql://vtn@127.0.0.1:1/vtn').open())\n"
+        "except StorageError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "needs asyncpg: apt install python3-asyncpg" in result.stdout
