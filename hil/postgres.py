@@ -59,6 +59,12 @@ class PrivatePostgres:
         self.psql(f"CREATE DATABASE {name}")
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a database :meth:`new_database` made (its connections too): a session that
+        makes hundreds keeps its cluster small, and quick to delete."""
+        name = url.rsplit("/", 1)[1]
+        self.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
             [str(pg_bin_dir() / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",

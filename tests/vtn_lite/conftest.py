@@ -62,6 +62,9 @@ def storage_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
     _current_storage["url"] = url
     yield url
     _current_storage["url"] = ":memory:"
+    if backend == "postgresql":
+        server: PrivatePostgres = request.getfixturevalue("postgres")
+        server.drop_database(url)
 
 
 @asynccontextmanager
