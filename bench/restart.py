@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hil.heater import Event  # noqa: E402
+from hil.heater import DrEvent  # noqa: E402
 from tests.conftest import wait_for  # noqa: E402
 from tests.e2e.harness import UtilityDriver, demo_vtn, heater_on_pty  # noqa: E402
 from tests.e2e.test_kill_restart import sheds, write_config  # noqa: E402
@@ -67,7 +67,7 @@ async def resume_s(work: Path) -> float:
             try:
                 program = await utility.program()
                 await utility.simple_event(program, 1, datetime.now(UTC), timedelta(hours=2))
-                await wait_for(lambda: sim.heater.event is Event.SHED, 30, "the first Shed")
+                await wait_for(lambda: sim.heater.event is DrEvent.SHED, 30, "the first Shed")
                 await asyncio.sleep(0.5)  # let the App ACK reach the gateway
             finally:
                 await stop(daemon, signal.SIGKILL)
@@ -76,7 +76,7 @@ async def resume_s(work: Path) -> float:
         daemon = await spawn("run", "--config", str(config))
         try:
             await wait_for(
-                lambda: sheds(sim.received) > before and sim.heater.event is Event.SHED,
+                lambda: sheds(sim.received) > before and sim.heater.event is DrEvent.SHED,
                 120,
                 "the resumed Shed",
             )

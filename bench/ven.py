@@ -55,7 +55,7 @@ from openadr3_client import BlClient  # noqa: E402
 
 from bench._measure import percentile, status_mib  # noqa: E402
 from hil.dayrun import HourPrice, load_prices, lp_optimum, simulate_day  # noqa: E402
-from hil.heater import Event  # noqa: E402
+from hil.heater import DrEvent  # noqa: E402
 from hil.sim import Simulator, run_simulator  # noqa: E402
 from tests.conftest import free_port, wait_for  # noqa: E402
 from ven_edge.config import parse_config  # noqa: E402
@@ -170,10 +170,10 @@ async def event_latencies(
     for _ in range(runs):
         start = time.perf_counter()
         event = await asyncio.to_thread(utility.create, 1)
-        await wait_for(lambda: sim.heater.event is Event.SHED, limit_s, "Shed", POLL_EVERY_S)
+        await wait_for(lambda: sim.heater.event is DrEvent.SHED, limit_s, "Shed", POLL_EVERY_S)
         out.append(time.perf_counter() - start)
         await asyncio.to_thread(utility.delete, event)
-        await wait_for(lambda: sim.heater.event is Event.NONE, limit_s, "End Shed", POLL_EVERY_S)
+        await wait_for(lambda: sim.heater.event is DrEvent.NONE, limit_s, "End Shed", POLL_EVERY_S)
         await asyncio.sleep(0.2)
     return out
 
@@ -189,7 +189,7 @@ async def direct_latencies(path: Path, sim: Simulator, runs: int) -> list[float]
         for _ in range(runs):
             start = time.perf_counter()
             sending = asyncio.create_task(session.shed(3600))
-            await wait_for(lambda: sim.heater.event is Event.SHED, 5, "Shed", POLL_EVERY_S)
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, 5, "Shed", POLL_EVERY_S)
             out.append(time.perf_counter() - start)
             await sending
             await session.end_shed()
@@ -308,8 +308,9 @@ async def vtn_return() -> dict[str, list[float]]:
     until each link's first successful poll. Two links watch the same outages: the gateway's
     (probing at most one poll interval apart while the VTN is down) and, as the baseline, the
     same link with its exponential backoff uncapped by the poll interval (up to 300 s)."""
-    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.oadr3.client import VtnClient
     from ven_edge.oadr3.link import LinkTiming, VtnLink
+    from ven_edge.oadr3.vtnhttp import VtnSettings
 
     class UncappedLink(VtnLink):
         def _failed(self, reason: str, *, vtn_down: bool) -> float:
@@ -448,7 +449,7 @@ async def dr_frames_in_an_event() -> dict[str, Any]:
     from ven_edge.cta2045 import messages
     from ven_edge.daemon import Daemon
     from ven_edge.heater_port import UcmHeaterPort
-    from ven_edge.rule_planner import plan_by_rules
+    from ven_edge.plan.rule_planner import plan_by_rules
     from ven_edge.signals import SignalInterval, SignalTimeline
     from ven_edge.store import StateStore
 
@@ -469,7 +470,7 @@ async def dr_frames_in_an_event() -> dict[str, Any]:
             stop = asyncio.Event()
             running = asyncio.create_task(daemon.run(stop))
             try:
-                await wait_for(lambda: heater.view().connected, 20, "commissioning")
+                await wait_for(lambda: heater.device().ready, 20, "commissioning")
                 before = len(sim.received)
                 start = clock.now()
                 minute = timedelta(minutes=1)
@@ -630,20 +631,29 @@ class BenchHeater:
     """A heater that accepts everything (the daemon's HeaterPort, no serial line)."""
 
     def __init__(self) -> None:
-        from ven_edge.control import DeviceView
+        from ven_edge.cta2045.device import DeviceSnapshot, LinkHealth
+        from ven_edge.units import f_to_c
 
-        self._view = DeviceView(connected=True, stored_kwh=6.0, capacity_kwh=10.0, tank_temp_f=125)
+        self._device = DeviceSnapshot(
+            stored_energy_wh=6000,
+            energy_capacity_wh=10000,
+            present_temperature_c=f_to_c(125),
+            commissioned=True,
+            link=LinkHealth(connected=True),
+        )
 
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
-    def view(self) -> Any:
-        return self._view
+    def device(self) -> Any:
+        return self._device
+
+    def commands(self) -> str:
+        return "basic"
 
     async def send(self, command: Any) -> Any:
-        from ven_edge.command_policy import Delivery
-        from ven_edge.control import Outcome
+        from ven_edge.command_policy import Delivery, Outcome
 
         return Delivery(Outcome.ACCEPTED)
 
@@ -704,7 +714,7 @@ def plan_on_the_loop_ms(count: int, seconds: int) -> float:
 
     planner = planner_for(parse_config({"heater": {"model": str(MODEL)}}))
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    inputs = PlanInputs(now, price_day(count, seconds, now), BenchHeater().view())
+    inputs = PlanInputs(now, price_day(count, seconds, now), BenchHeater().device())
     start = time.perf_counter()
     planner(inputs)
     return 1000 * (time.perf_counter() - start)
@@ -774,8 +784,9 @@ def usage_body(n: int, start: datetime) -> dict[str, Any]:
 async def outbox_stall(count: int) -> tuple[LoopWatch, float, float]:
     """(b) ``count`` reports queued during an outage (a minute's worth per loop step, as the
     report loop queues them), then delivered to the returning VTN."""
-    from ven_edge.oadr3.client import VtnClient, VtnSettings
-    from ven_edge.oadr3.reports import ReportOutbox
+    from ven_edge.oadr3.client import VtnClient
+    from ven_edge.oadr3.outbox import ReportOutbox
+    from ven_edge.oadr3.vtnhttp import VtnSettings
     from ven_edge.store import StateStore
 
     now = datetime.now(UTC)
@@ -822,7 +833,8 @@ async def webhook_stall(count: int) -> tuple[LoopWatch, float]:
     webhook; each is applied, handed to the daemon (which saves the signals) and re-planned."""
     from aiohttp import web
 
-    from ven_edge.oadr3.client import VtnClient, VtnSettings
+    from ven_edge.oadr3.client import VtnClient
+    from ven_edge.oadr3.vtnhttp import VtnSettings
     from ven_edge.oadr3.webhook import WebhookReceiver
     from ven_edge.store import StateStore
 

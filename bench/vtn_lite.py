@@ -1,32 +1,42 @@
-"""vtn_lite under a fleet's polling load: GET /events with targets from another process.
+"""vtn_lite under a fleet's polling load: realistic GET /events against bare-aiohttp ceilings.
 
-Run: python bench/vtn_lite.py [--vens 10000] [--seconds 12] [--concurrency 32]
+Run: python bench/vtn_lite.py [--vens 10000] [--seconds 8] [--concurrency 8]
      python bench/vtn_lite.py --backend postgresql --workers 2 [--fanout 10000]
      python bench/vtn_lite.py --compare [--vens 100000] [--fanout 10000]
+     python bench/vtn_lite.py --mqtt-fanout [--vens 10000]   (bench/vtn_lite_mqtt.py)
 
-Setup: a SQLite file with VENS ven objects (business logic grants each one target of 100
-groups), one price program with 24 events (half targeted to a group, half untargeted), and
-POLLERS VEN client credentials. The server runs as a separate process (``vtn-lite serve``) on
-127.0.0.1; this process polls it with aiohttp.
+Setup: a SQLite file with VENS ven objects (business logic grants each one target of GROUPS
+groups), one price program, and events with 24 hourly PRICE intervals each: 10 untargeted and
+10 per group, so every VEN's view holds 20 active events (about 33 KB per GET /events). The
+server runs as a separate process (``vtn-lite serve``) on 127.0.0.1, and so does a bare aiohttp
+app serving the same view two ways: serialised per request (``json.dumps`` of the parsed list)
+and as cached bytes. This process polls each with aiohttp, one phase after the other.
 
-Phases (each bounded in time):
-  1. baseline  - closed loop on GET /auth/server (no auth, no database): the HTTP ceiling.
-  2. saturated - closed loop on GET /events?targets=group-N as VEN clients.
-  3. paced     - open loop at the fleet's rate (VENS / 20 s polling interval, 500 req/s for
-                 10,000 VENs): the latency a fleet sees.
-Reports requests/s, p50/p99 latency, the events/baseline ratio and the server's RSS.
+Phases (closed loop, CONCURRENCY pollers, each bounded in time):
+  1. ceiling-serialise - the bare handler that serialises the list per request.
+  2. ceiling-cached    - the bare handler returning the same bytes, cached.
+  3. vtn_lite 200      - GET /events?targets=group-N&active=true as VEN clients, no ETag.
+  4. vtn_lite 304      - the same with If-None-Match: the views are unchanged, so 304s.
+  5. paced             - open loop at the fleet's rate (VENS / 20 s polling interval), with
+                         If-None-Match as the gateway sends it: the latency a fleet sees.
+Reports req/s and p50/p99 per phase, the ratios against the ceilings and the server's RSS.
+Before them, in this process, the cost of building one view without the cache (a cache miss,
+as after every write): spliced from stored text, parsed and re-serialised as before, and a
+bare ``json.dumps`` of the same list.
+Targets: 200s at >= 50 % of the serialising ceiling, 304s at >= 50 % of the cached ceiling.
 
 Storage and workers (``--backend``, ``--workers``, ``--compare``): the same phases on SQLite with
 one worker and on a private PostgreSQL (hil/postgres.py) with one and with two workers; VENs are
 bulk-loaded (``Storage.insert_many``) so 100,000 take seconds. ``--fanout N`` then measures one
-event's notification to N webhook subscriptions (bulk-loaded, each its own callback URL on a
-loopback aiohttp receiver in this process): the time from POST /events until the last arrives.
+event's notification to N webhook subscriptions (bulk-loaded, each its own callback URL on
+loopback receivers): the time from POST /events until the last arrives.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import signal
@@ -35,6 +45,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -51,17 +63,44 @@ from bench._vtn_lite_scale import (  # noqa: E402
     storage_lines,
     tree_rss_mib,
 )
+from vtn_lite import bodytext, jsonstrict  # noqa: E402
 from vtn_lite.auth import Principal, hash_secret  # noqa: E402
-from vtn_lite.service import Vtn  # noqa: E402
+from vtn_lite.service import SearchParams, Vtn  # noqa: E402
 from vtn_lite.storage import open_storage  # noqa: E402
 
 GROUPS = 100
-EVENTS = 24
+UNTARGETED_EVENTS = 10
+EVENTS_PER_GROUP = 10
+INTERVALS = 24
 POLLERS = 100
 POLL_INTERVAL_S = 20.0
 # Low scrypt cost for the bench's throw-away credentials (setup speed only; the server's
 # token checks are not part of the measured loop).
 BENCH_SCRYPT_N = 2**10
+
+Request = tuple[str, dict[str, str]]
+
+
+def price_event(program_id: str, name: str, start: float, targets: list[str]) -> dict[str, object]:
+    """A day-ahead price event: 24 hourly PRICE intervals, as a utility publishes them."""
+    body: dict[str, object] = {
+        "programID": program_id,
+        "eventName": name,
+        "intervalPeriod": {
+            "start": time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(start)),
+            "duration": "PT1H",
+        },
+        "intervals": [
+            {
+                "id": hour,
+                "payloads": [{"type": "PRICE", "values": [round(0.08 + 0.3 * random.random(), 5)]}],
+            }
+            for hour in range(INTERVALS)
+        ],
+    }
+    if targets:
+        body["targets"] = targets
+    return body
 
 
 def seed(database: str, vens: int) -> None:
@@ -75,21 +114,53 @@ async def _seed(database: str, vens: int) -> None:
     bl = Principal("bench-bl", "bl")
     started = time.perf_counter()
     program = await vtn.create(bl, "PROGRAM", {"programName": "bench-prices"})
-    now = time.time()
-    for n in range(EVENTS):
-        start = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(now + (n - 2) * 3600))
-        body = {
-            "programID": program["id"],
-            "eventName": f"price-{n}",
-            "intervalPeriod": {"start": start, "duration": "PT1H"},
-            "intervals": [{"id": 0, "payloads": [{"type": "PRICE", "values": [0.1 + n / 1000]}]}],
-        }
-        if n % 2:
-            body["targets"] = [f"group-{n % GROUPS}"]
-        await vtn.create(bl, "EVENT", body)
+    start = time.time() - 3600  # began an hour ago, ends in 23 hours: active
+    for n in range(UNTARGETED_EVENTS):
+        await vtn.create(bl, "EVENT", price_event(program["id"], f"all-{n}", start, []))
+    for group in range(GROUPS):
+        for n in range(EVENTS_PER_GROUP):
+            body = price_event(program["id"], f"g{group}-{n}", start, [f"group-{group}"])
+            await vtn.create(bl, "EVENT", body)
+    # Each VEN granted group-(n % GROUPS), written in bulk (as business logic's PUTs would).
     await bulk_vens(store, vens, GROUPS)
     await store.close()
-    print(f"seeded {vens} vens and {EVENTS} events in {time.perf_counter() - started:.1f} s")
+    events = UNTARGETED_EVENTS + GROUPS * EVENTS_PER_GROUP
+    print(f"seeded {vens} vens and {events} events in {time.perf_counter() - started:.1f} s")
+
+
+def assembly_costs(database: str, rounds: int = 200) -> None:
+    asyncio.run(_assembly_costs(database, rounds))
+
+
+async def _assembly_costs(database: str, rounds: int) -> None:
+    """Per-view build cost without the view cache, against a bare json.dumps of the list."""
+    store = open_storage(database)
+    await store.open()
+    vtn = Vtn(store)
+    ven = Principal("ven-0", "ven")
+    params = SearchParams(targets=("group-0",), active=True)
+    listed = json.loads(bodytext.json_array(await vtn.search_texts(ven, "EVENT", params)))
+
+    async def spliced() -> bytes:
+        return bodytext.json_array(await vtn.search_texts(ven, "EVENT", params))
+
+    async def reserialised() -> bytes:
+        return jsonstrict.dumps(await vtn.search(ven, "EVENT", params)).encode()
+
+    async def bare() -> bytes:
+        return json.dumps(listed, separators=(",", ":")).encode()
+
+    ways = {
+        "spliced from stored text": spliced,
+        "parsed and re-serialised": reserialised,
+        "bare json.dumps of the list": bare,
+    }
+    for name, build in ways.items():
+        started = time.perf_counter()
+        for _ in range(rounds):
+            await build()
+        print(f"view build, {name:<28} {(time.perf_counter() - started) / rounds * 1e3:6.3f} ms")
+    await store.close()
 
 
 def write_config(directory: Path, database: str, workers: int = 1) -> Path:
@@ -113,11 +184,56 @@ def write_config(directory: Path, database: str, workers: int = 1) -> Path:
     return path
 
 
+CEILING_APP = """
+import json, sys
+from aiohttp import web
+view = json.loads(open(sys.argv[1], encoding="utf-8").read())
+cached = json.dumps(view, separators=(",", ":")).encode()
+async def serialise(request):
+    return web.Response(body=json.dumps(view, separators=(",", ":")).encode(),
+                        content_type="application/json")
+async def bytes_(request):
+    return web.Response(body=cached, content_type="application/json")
+app = web.Application()
+app.router.add_get("/serialise", serialise)
+app.router.add_get("/cached", bytes_)
+def started(_):  # run_app calls this once the socket is listening
+    print("ceiling at http://127.0.0.1:" + sys.argv[2], file=sys.stderr, flush=True)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), print=started, access_log=None)
+"""
+
+
+@contextmanager
+def server_process(args: list[str], marker: str) -> Iterator[tuple[str, int]]:
+    """A server subprocess; yields the last word of its first stderr line holding ``marker``."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stderr is not None
+        found = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not found:
+            line = process.stderr.readline()
+            if not line and process.poll() is not None:
+                break
+            if marker in line:
+                found = line.rsplit(" ", 1)[1].strip()
+        if not found:
+            raise RuntimeError(f"{args[:3]} did not start")
+        # Keep draining the server's log so a full pipe never stalls it.
+        threading.Thread(target=process.stderr.read, daemon=True).start()
+        yield found, process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+
+
 async def closed_loop(
     session: aiohttp.ClientSession,
-    requests: list[tuple[str, dict[str, str]]],
+    requests: list[Request],
     seconds: float,
     concurrency: int,
+    expect: int,
 ) -> tuple[int, list[float], int]:
     latencies: list[float] = []
     errors: list[int] = []
@@ -125,7 +241,7 @@ async def closed_loop(
 
     async def worker() -> None:
         while time.perf_counter() < deadline:
-            await timed_get(session, *random.choice(requests), latencies, errors)
+            await timed_get(session, *random.choice(requests), latencies, errors, expect)
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -139,18 +255,19 @@ async def timed_get(
     headers: dict[str, str],
     latencies: list[float],
     errors: list[int],
+    expect: int,
 ) -> None:
     started = time.perf_counter()
     async with session.get(url, headers=headers) as response:
         await response.read()
-        if response.status != 200:
+        if response.status != expect:
             errors.append(response.status)
     latencies.append(time.perf_counter() - started)
 
 
 async def paced(
     session: aiohttp.ClientSession,
-    requests: list[tuple[str, dict[str, str]]],
+    requests: list[Request],
     rate: float,
     seconds: float,
 ) -> tuple[int, list[float], int]:
@@ -163,7 +280,7 @@ async def paced(
         due = int((now - began) * rate)
         while sent < due:
             url, headers = random.choice(requests)
-            task = asyncio.create_task(timed_get(session, url, headers, latencies, errors))
+            task = asyncio.create_task(timed_get(session, url, headers, latencies, errors, 304))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             sent += 1
@@ -174,69 +291,96 @@ async def paced(
 
 def report(name: str, rate: int, latencies: list[float], errors: int) -> None:
     print(
-        f"{name:<10} {rate:>6} req/s  p50 {percentile(latencies, 0.5) * 1e3:6.2f} ms"
+        f"{name:<18} {rate:>6} req/s  p50 {percentile(latencies, 0.5) * 1e3:6.2f} ms"
         f"  p99 {percentile(latencies, 0.99) * 1e3:6.2f} ms"
         f"  ({len(latencies)} requests, {errors} errors)"
     )
 
 
-async def drive(base: str, args: argparse.Namespace, pid: int) -> dict[str, float]:
+async def tokens_of(session: aiohttp.ClientSession, base: str) -> list[tuple[int, str]]:
+    tokens = []
+    for n in range(POLLERS):
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": f"ven-{n}",
+            "client_secret": f"secret-{n}",
+        }
+        async with session.post(f"{base}/auth/token", data=form) as response:
+            tokens.append((n, (await response.json())["access_token"]))
+    return tokens
+
+
+async def views(
+    session: aiohttp.ClientSession, base: str
+) -> tuple[list[Request], list[Request], bytes]:
+    """Each poller's GET /events, without and with the If-None-Match of its current view, and
+    the first poller's view."""
+    plain: list[Request] = []
+    conditional: list[Request] = []
+    first = b""
+    for n, token in await tokens_of(session, base):
+        url = f"{base}/events?targets=group-{n % GROUPS}&active=true&limit=50"
+        headers = {"Authorization": f"Bearer {token}"}
+        async with session.get(url, headers=headers) as response:
+            body = await response.read()
+            etag = response.headers["ETag"]
+        if n == 0:
+            first = body
+            print(f"each poll returns {len(json.loads(body))} events, {len(body):,} bytes")
+        plain.append((url, headers))
+        conditional.append((url, {**headers, "If-None-Match": etag}))
+    return plain, conditional, first
+
+
+async def drive(
+    base: str,
+    ceiling: str,
+    args: argparse.Namespace,
+    pid: int,
+    plain: list[Request],
+    conditional: list[Request],
+) -> dict[str, float]:
     connector = aiohttp.TCPConnector(limit=args.concurrency * 4)
     async with aiohttp.ClientSession(connector=connector) as session:
-        tokens = []
-        for n in range(POLLERS):
-            async with session.post(
-                f"{base}/auth/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": f"ven-{n}",
-                    "client_secret": f"secret-{n}",
-                },
-            ) as response:
-                tokens.append((n, (await response.json())["access_token"]))
-        events = [
-            (
-                f"{base}/events?targets=group-{n % GROUPS}&limit=50",
-                {"Authorization": f"Bearer {token}"},
+        phases = (
+            ("ceiling-serialise", [(f"{ceiling}/serialise", {})], 200),
+            ("ceiling-cached", [(f"{ceiling}/cached", {})], 200),
+            ("vtn_lite 200", plain, 200),
+            ("vtn_lite 304", conditional, 304),
+        )
+        figures: dict[str, float] = {}
+        for name, requests, expect in phases:
+            rate, latencies, errors = await closed_loop(
+                session, requests, args.seconds, args.concurrency, expect
             )
-            for n, token in tokens
-        ]
-        async with session.get(events[0][0], headers=events[0][1]) as response:
-            visible = len(await response.json())
-        print(f"each poll returns {visible} events (untargeted + the VEN's group)")
-        baseline = [(f"{base}/auth/server", {})]
-        base_rate, base_lat, base_err = await closed_loop(
-            session, baseline, args.seconds / 3, args.concurrency
-        )
-        report("baseline", base_rate, base_lat, base_err)
-        rate, lat, err = await closed_loop(session, events, args.seconds, args.concurrency)
-        report("saturated", rate, lat, err)
+            report(name, rate, latencies, errors)
+            figures[name] = rate
+            figures[f"{name} p99 ms"] = percentile(latencies, 0.99) * 1e3
         fleet_rate = args.paced_rate or args.vens / POLL_INTERVAL_S
-        p_rate, p_lat, p_err = await paced(session, events, fleet_rate, args.seconds)
-        report("paced", p_rate, p_lat, p_err)
-        print(f"events/baseline throughput ratio: {rate / max(base_rate, 1):.2f}")
+        p_rate, p_lat, p_err = await paced(session, conditional, fleet_rate, args.seconds)
+        report(f"paced {fleet_rate:.0f}/s 304", p_rate, p_lat, p_err)
+        figures["paced p99 ms"] = percentile(p_lat, 0.99) * 1e3
         print(f"server RSS: {status_mib(pid):.1f} MiB (all processes {tree_rss_mib(pid):.1f} MiB)")
-        verdict = rate >= 500 and percentile(p_lat, 0.99) < 0.1
-        print(
-            f"target (>= 500 req/s saturated, p99 < 100 ms at {fleet_rate:.0f} req/s): "
-            + ("met" if verdict else "NOT met")
-        )
-        figures = {
-            "baseline": float(base_rate),
-            "saturated": float(rate),
-            "saturated_p99_ms": percentile(lat, 0.99) * 1e3,
-            "paced_p99_ms": percentile(p_lat, 0.99) * 1e3,
-        }
         if args.fanout:
             figures["fanout_s"] = await fanout(session, base, args.database, args.fanout)
-        return figures
+    full = figures["vtn_lite 200"] / max(figures["ceiling-serialise"], 1)
+    unchanged = figures["vtn_lite 304"] / max(figures["ceiling-cached"], 1)
+    print(f"vtn_lite 200 / serialising ceiling: {full:.0%} (target >= 50 %)")
+    print(f"vtn_lite 304 / cached-bytes ceiling: {unchanged:.0%} (target >= 50 %)")
+    print("targets " + ("met" if full >= 0.5 and unchanged >= 0.5 else "NOT met"))
+    return figures
+
+
+async def prepare(base: str) -> tuple[list[Request], list[Request], bytes]:
+    async with aiohttp.ClientSession() as session:
+        return await views(session, base)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vens", type=int, default=10_000)
-    parser.add_argument("--seconds", type=float, default=12.0)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
         "--paced-rate",
         type=float,
@@ -251,7 +395,16 @@ def main() -> int:
     parser.add_argument(
         "--fanout", type=int, default=0, help="then notify this many webhook subscriptions"
     )
+    parser.add_argument(
+        "--mqtt-fanout",
+        action="store_true",
+        help="instead: one event's MQTT notification to --vens subscribed VENs (vtn_lite_mqtt.py)",
+    )
     args = parser.parse_args()
+    if args.mqtt_fanout:
+        from bench.vtn_lite_mqtt import main as mqtt_fanout
+
+        return mqtt_fanout(["--vens", str(args.vens)])
     runs = [("sqlite", 1), ("postgresql", 1), ("postgresql", 2)]
     if not args.compare:
         runs = [(args.backend, args.workers)]
@@ -266,49 +419,43 @@ def main() -> int:
                 else:
                     assert postgres is not None
                     args.database = postgres.new_database("bench")
-                figures = run_one(args, directory, workers)
-            if figures is None:
-                return 1
-            results.append((backend, workers, figures))
-    print("--- summary (saturated GET /events; fan-out to --fanout subscribers)")
+                results.append((backend, workers, run_one(args, directory, workers)))
+    print("--- summary (closed loop GET /events, 200 and 304; fan-out to --fanout subscribers)")
     for backend, workers, figures in results:
         fan = f"  fan-out {figures['fanout_s']:.2f} s" if "fanout_s" in figures else ""
         print(
-            f"{backend:<10} {workers} worker(s)  {figures['saturated']:7.0f} req/s"
-            f"  p99 {figures['saturated_p99_ms']:6.1f} ms"
-            f"  ({figures['saturated'] / max(figures['baseline'], 1):.2f} of baseline){fan}"
+            f"{backend:<10} {workers} worker(s)  200: {figures['vtn_lite 200']:6.0f} req/s"
+            f" ({figures['vtn_lite 200'] / max(figures['ceiling-serialise'], 1):.0%} of ceiling)"
+            f"  304: {figures['vtn_lite 304']:6.0f} req/s"
+            f" ({figures['vtn_lite 304'] / max(figures['ceiling-cached'], 1):.0%} of ceiling){fan}"
         )
     return 0
 
 
-def run_one(args: argparse.Namespace, directory: Path, workers: int) -> dict[str, float] | None:
+def run_one(args: argparse.Namespace, directory: Path, workers: int) -> dict[str, float]:
     database = args.database
     seed(database, args.vens)
+    assembly_costs(database)
     config = write_config(directory, database, workers)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "vtn_lite", "serve", "--config", str(config)],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert server.stderr is not None
-        base = ""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not base:
-            line = server.stderr.readline()
-            if "3.1.0 at" in line:
-                base = line.rsplit(" ", 1)[1].strip()
-        if not base:
-            print("server did not start", file=sys.stderr)
-            return None
-        # Keep draining the server's log so a full pipe never stalls it.
-        threading.Thread(target=server.stderr.read, daemon=True).start()
-        return asyncio.run(asyncio.wait_for(drive(base, args, server.pid), timeout=300))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+    view_file = directory / "view.json"
+    serve = [sys.executable, "-m", "vtn_lite", "serve", "--config", str(config)]
+    with server_process(serve, "3.1.0 at") as (base, pid):
+        plain, conditional, view = asyncio.run(prepare(base))
+        view_file.write_bytes(view)
+        port = str(_free_port())
+        ceiling_cmd = [sys.executable, "-c", CEILING_APP, str(view_file), port]
+        with server_process(ceiling_cmd, "ceiling at") as (ceiling, _):
+            run = drive(base, ceiling, args, pid, plain, conditional)
+            bound = 60 + 6 * args.seconds + (300 if args.fanout else 0)
+            return asyncio.run(asyncio.wait_for(run, timeout=bound))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":

@@ -27,23 +27,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Final
 
 from hil.heater import HeaterConfig, SimulatedHeater
 from hil.scenarios import build_thermal_model, heater_config_for
 from hil.tank import DEFAULT_VALVE_C
-from ven_edge.control import (
-    CommandKind,
-    Controller,
-    DeviceView,
-    Outcome,
-    PlanInputs,
-    Planner,
-    SendCommand,
-)
+from ven_edge.command_policy import Outcome
+from ven_edge.control import CommandKind, Controller, PlanInputs, Planner, SendCommand
 from ven_edge.cta2045 import messages
+from ven_edge.cta2045.device import DeviceSnapshot, LinkHealth
 from ven_edge.cta2045.encodings import AppNakReason
 from ven_edge.signals import SignalInterval, SignalTimeline
-from ven_edge.units import c_to_f
 
 _BUILDERS = {
     CommandKind.SHED: messages.shed,
@@ -133,16 +127,22 @@ class DayResult:
     end_stored_kwh: float = 0.0  # heat above the mains temperature at the end of the day
 
 
-def _view(heater: SimulatedHeater) -> DeviceView:
+_ANSWERING: Final = LinkHealth(connected=True)
+
+
+def _device(heater: SimulatedHeater) -> DeviceSnapshot:
+    """The heater as the UCM session would model it; energies in whole Wh, as the commodity
+    reads carry them (docs/cta2045.md §9.3)."""
     state = heater.state
-    return DeviceView(
-        connected=True,
-        op_state=heater.operational_state,
-        override=heater.override,
-        stored_kwh=state.stored_wh / 1000.0,
-        capacity_kwh=state.capacity_wh / 1000.0,
-        tank_temp_f=c_to_f(state.tank_temp_c),
-        energy_used_kwh=state.energy_used_wh / 1000.0,
+    return DeviceSnapshot(
+        operational_state=heater.operational_state,
+        override_active=heater.override,
+        energy_used_wh=round(state.energy_used_wh),
+        energy_capacity_wh=round(state.capacity_wh),
+        stored_energy_wh=round(state.stored_wh),
+        present_temperature_c=state.tank_temp_c,
+        commissioned=True,
+        link=_ANSWERING,
     )
 
 
@@ -200,9 +200,9 @@ def simulate_day(
         now = start + timedelta(seconds=t)
         if planner is not None:
             if t >= next_replan:
-                controller.set_plan(planner(PlanInputs(now, timeline, _view(heater))))
+                controller.set_plan(planner(PlanInputs(now, timeline, _device(heater))))
                 next_replan = t + replan_s
-            command = controller.step(now, _view(heater))
+            command = controller.step(now, _device(heater))
             if command is not None:
                 outcome = _send(heater, command, t)
                 controller.record(command, outcome, now)

@@ -40,6 +40,8 @@ SHED_OFFSET: Final = timedelta(hours=3, minutes=30)
 SHED_LENGTH: Final = timedelta(hours=1)
 #: Name prefix of the working folder made when --dir is not given.
 TMP_PREFIX: Final = "ven-edge-demo-"
+#: Simulated gateways besides the main one, so that the console shows a few VENs (hil/fleet.py).
+DEMO_FLEET: Final = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dir", type=Path, default=None, help="working folder (default: a new temporary one)"
     )
+    parser.add_argument(
+        "--fleet",
+        type=int,
+        default=DEMO_FLEET,
+        help=f"more simulated gateways for the operator console (default {DEMO_FLEET}; 0: none)",
+    )
     return parser
 
 
@@ -69,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not 0 < args.speed <= 100_000:
         sys.stderr.write("demo: --speed must be between 0 and 100000\n")
+        return 2
+    if not 0 <= args.fleet <= 20:
+        sys.stderr.write("demo: --fleet must be between 0 and 20\n")
         return 2
     if not (SAMPLE_DATA / EVENT_FILE).is_file():
         sys.stderr.write(f"demo: the sample data is missing ({SAMPLE_DATA / EVENT_FILE})\n")
@@ -90,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.webhook_port,
                     log_handler=handler,
                     keeps_dir=args.dir is not None,
+                    fleet=args.fleet,
                 )
             )
         except OSError as exc:
@@ -128,8 +140,10 @@ async def run_demo(
     stop: asyncio.Event | None = None,
     log_handler: logging.Handler | None = None,
     keeps_dir: bool = True,
+    fleet: int = 0,
 ) -> None:
     from hil.clock import AcceleratedClock
+    from hil.fleet import running_fleet
     from hil.heater import COMM_TIMEOUT_S, HeaterConfig
     from hil.scenarios import build_thermal_model
     from hil.sim import run_simulator
@@ -137,9 +151,11 @@ async def run_demo(
     from ven_edge.grid_port import WEBHOOK_PATH
     from ven_edge.run import Parts, serve
     from vtn_lite.auth import Principal
+    from vtn_lite.console.settings import ConsoleSettings
     from vtn_lite.prices import import_prices
     from vtn_lite.server import demo_config, running_vtn
 
+    stop = stop or asyncio.Event()  # shared with the fleet, so Ctrl-C stops it too
     start = SAMPLE_START - LEAD_IN
     clock = AcceleratedClock(speed, start_epoch_s=start.timestamp())
     if log_handler is not None:
@@ -150,7 +166,14 @@ async def run_demo(
     tank = build_thermal_model(
         HEATER_MODEL, DRAWS, start_s=(local_start - midnight).total_seconds()
     )
-    async with running_vtn(demo_config(workdir, port=vtn_port), clock=clock.time) as vtn:
+    # The console counts requests this close together (in demo time) as one check-in: a poll
+    # takes a few real tenths of a second, which the accelerated clock stretches.
+    console = ConsoleSettings(checkin_merge=max(2.0, 2.0 * speed))
+    vtn_config = demo_config(workdir, port=vtn_port, fleet=fleet, console=console)
+    async with (
+        running_vtn(vtn_config, clock=clock.time) as vtn,
+        contextlib.AsyncExitStack() as fleet_stack,
+    ):
         utility = Principal("demo-utility", "bl")
         imported = await import_prices(
             vtn.vtn,
@@ -210,7 +233,19 @@ async def run_demo(
             )
 
             async def started(parts: Parts) -> None:
-                _banner(parts, vtn.base_url, workdir, speed, shed_start, keeps_dir)
+                if fleet:
+                    await fleet_stack.enter_async_context(
+                        running_fleet(
+                            fleet,
+                            vtn.base_url,
+                            workdir / "fleet",
+                            poll_interval_s=30,
+                            report_cadence_s=900,
+                            clock=clock,
+                            stop=stop,
+                        )
+                    )
+                _banner(parts, vtn.url, workdir, speed, shed_start, keeps_dir)
 
             await serve(config, clock=clock, stop=stop, started=started)
     sys.stdout.write("ven-edge demo stopped.\n")
@@ -218,8 +253,13 @@ async def run_demo(
 
 
 def _banner(
-    parts: Any, vtn_url: str, workdir: Path, speed: float, shed_start: datetime, keeps_dir: bool
+    parts: Any, vtn_origin: str, workdir: Path, speed: float, shed_start: datetime, keeps_dir: bool
 ) -> None:
+    from vtn_lite.api31 import BASE_31
+    from vtn_lite.server import DEMO_CONSOLE_USERS
+
+    vtn_url = f"{vtn_origin}{BASE_31}"
+    name, password, _ = DEMO_CONSOLE_USERS[0]
     local = shed_start.astimezone()
     lines = [
         "",
@@ -227,6 +267,7 @@ def _banner(
         f"  Status page:  {parts.web_url}",
         f"  JSON status:  {parts.web_url}api/status",
         f"  VTN (demo):   {vtn_url}   (business logic: bl_client / 1001)",
+        f"  VTN console:  {vtn_origin}/console/   ({name} / {password})",
         f"  Working dir:  {workdir}" + ("" if keeps_dir else "   (removed when the demo stops)"),
         f"  Clock:        {speed:g}x, starting {SAMPLE_START - LEAD_IN:%Y-%m-%d %H:%M} UTC",
         "Watch: the price chart fills in and the plan sheds the dearer hours;",

@@ -65,7 +65,9 @@ _DATA_LINK_TAKEN = frozenset(
 COMM_TIMEOUT_S = 300.0
 
 
-class Event(enum.Enum):
+class DrEvent(enum.Enum):
+    """The demand-response event the simulated heater is running."""
+
     NONE = "none"
     SHED = "shed"
     CRITICAL_PEAK = "critical_peak"
@@ -76,11 +78,11 @@ class Event(enum.Enum):
 
 
 _EVENT_OF_MESSAGE = {
-    "shed": Event.SHED,
-    "critical_peak": Event.CRITICAL_PEAK,
-    "grid_emergency": Event.GRID_EMERGENCY,
-    "load_up": Event.LOAD_UP,
-    "request_power_level": Event.POWER_LEVEL,
+    "shed": DrEvent.SHED,
+    "critical_peak": DrEvent.CRITICAL_PEAK,
+    "grid_emergency": DrEvent.GRID_EMERGENCY,
+    "load_up": DrEvent.LOAD_UP,
+    "request_power_level": DrEvent.POWER_LEVEL,
 }
 
 
@@ -116,7 +118,7 @@ class SimulatedHeater:
         self.config = config or HeaterConfig()
         self.thermal: ThermalModel = thermal or EnergyBucketModel()
         self.set_point_f = self.config.set_point_f
-        self.event = Event.NONE
+        self.event = DrEvent.NONE
         self.event_ends_at: float | None = None
         self.power_level = 127
         self.alu_extra_wh = 0
@@ -145,11 +147,11 @@ class SimulatedHeater:
         heating = self.thermal.state.heating
         if self.override:
             return 12 if heating else 11
-        if self.event in (Event.SHED, Event.CRITICAL_PEAK, Event.GRID_EMERGENCY):
+        if self.event in (DrEvent.SHED, DrEvent.CRITICAL_PEAK, DrEvent.GRID_EMERGENCY):
             return 2 if heating else 4
-        if self.event in (Event.LOAD_UP, Event.ADVANCED_LOAD_UP):
+        if self.event in (DrEvent.LOAD_UP, DrEvent.ADVANCED_LOAD_UP):
             return 3 if heating else 6
-        if self.event is Event.POWER_LEVEL:
+        if self.event is DrEvent.POWER_LEVEL:
             return 2 if heating else 4
         return 1 if heating else 0
 
@@ -158,18 +160,18 @@ class SimulatedHeater:
         """The thermostat the tank sees under the present event (module docstring)."""
         c = self.config
         set_point = f_to_c(self.set_point_f + self.temperature_offset_f)
-        event = Event.NONE if self.override else self.event
-        if event is Event.SHED:
+        event = DrEvent.NONE if self.override else self.event
+        if event is DrEvent.SHED:
             return ThermalControls(set_point, c.shed_deadband_c, False, True)
-        if event is Event.CRITICAL_PEAK:
+        if event is DrEvent.CRITICAL_PEAK:
             return ThermalControls(set_point, c.critical_peak_deadband_c, False, True)
-        if event is Event.GRID_EMERGENCY:
+        if event is DrEvent.GRID_EMERGENCY:
             return ThermalControls(set_point, c.deadband_c, False, False)
-        if event is Event.POWER_LEVEL:
+        if event is DrEvent.POWER_LEVEL:
             return ThermalControls(set_point, c.deadband_c, False, self.power_level > 0)
-        if event is Event.LOAD_UP:
+        if event is DrEvent.LOAD_UP:
             return ThermalControls(set_point + c.load_up_boost_c, 1.0, True, True)
-        if event is Event.ADVANCED_LOAD_UP:
+        if event is DrEvent.ADVANCED_LOAD_UP:
             state = self.thermal.state
             # Wh per kelvin of the whole tank, from the model's own capacity figure.
             span = max(state.capacity_wh, 1.0) / 50.0
@@ -191,7 +193,7 @@ class SimulatedHeater:
             self._last_tick = now
         if self.event_ends_at is not None and now >= self.event_ends_at:
             self._end_event("duration expired")
-        if self.event is not Event.NONE and now - self.last_comm_at >= self.config.comm_timeout_s:
+        if self.event is not DrEvent.NONE and now - self.last_comm_at >= self.config.comm_timeout_s:
             self._end_event("outside communication lost")
 
     def next_deadline(self) -> float | None:
@@ -199,19 +201,19 @@ class SimulatedHeater:
         times = []
         if self.event_ends_at is not None:
             times.append(self.event_ends_at)
-        if self.event is not Event.NONE:
+        if self.event is not DrEvent.NONE:
             times.append(self.last_comm_at + self.config.comm_timeout_s)
         return min(times) if times else None
 
-    def _start_event(self, event: Event, now: float, seconds: float | None) -> None:
+    def _start_event(self, event: DrEvent, now: float, seconds: float | None) -> None:
         self.event = event
         self.event_ends_at = None if seconds is None else now + seconds
         self.log.append(f"{event.value} for {seconds if seconds is not None else 'open'} s")
 
     def _end_event(self, why: str) -> None:
-        if self.event is not Event.NONE:
+        if self.event is not DrEvent.NONE:
             self.log.append(f"{self.event.value} ended: {why}")
-        self.event = Event.NONE
+        self.event = DrEvent.NONE
         self.event_ends_at = None
         self.alu_extra_wh = 0
 
@@ -282,7 +284,7 @@ class SimulatedHeater:
         if name == "max_payload_query":
             return messages.max_payload_response(MAX_PAYLOAD_BYTES)
         if name == "outside_comm_status":
-            if f["status"] == OutsideCommStatus.NO_COMM and self.event is not Event.NONE:
+            if f["status"] == OutsideCommStatus.NO_COMM and self.event is not DrEvent.NONE:
                 self._end_event("outside communication reported lost")
             self.last_comm_at = now
             return messages.app_ack(_opcode(request))
@@ -351,7 +353,7 @@ class SimulatedHeater:
             return messages.commodity_read_response(self._commodities(f.get("code")))
         if name == "get_advanced_load_up":
             minutes = 0
-            if self.event is Event.ADVANCED_LOAD_UP and self.event_ends_at is not None:
+            if self.event is DrEvent.ADVANCED_LOAD_UP and self.event_ends_at is not None:
                 minutes = max(0, round((self.event_ends_at - now) / 60))
             return messages.build(
                 reply_name,
@@ -403,7 +405,7 @@ class SimulatedHeater:
             self._end_event("advanced load up cancelled")
             return ResponseCode.SUCCESS
         minutes = _int(f["duration_min"])
-        self._start_event(Event.ADVANCED_LOAD_UP, now, minutes * 60.0 if minutes else None)
+        self._start_event(DrEvent.ADVANCED_LOAD_UP, now, minutes * 60.0 if minutes else None)
         self.alu_extra_wh = _int(energy)
         return ResponseCode.SUCCESS
 

@@ -121,8 +121,10 @@ TOP_NODE = Distribution((1.0,), (1.0,))
 
 
 @dataclass(frozen=True)
-class HpwhModel:
-    """The product facts a stratified tank simulation needs (SI units, °C)."""
+class HpwhProduct:
+    """The product facts a stratified tank simulation needs (SI units, °C), read from an HPWHsim
+    model file; the planner's own model of a heater is
+    :class:`ven_edge.plan.hpwh_model.HpwhModel`."""
 
     name: str
     volume_l: float
@@ -175,7 +177,7 @@ class HpwhModel:
         return setpoint_c - self.top_element_differential_c
 
 
-def load_model(name_or_path: str | Path) -> HpwhModel:
+def load_model(name_or_path: str | Path) -> HpwhProduct:
     """Load a model by name (one of ``MODEL_NAMES``) or from a JSON file path."""
     path = Path(name_or_path)
     if path.suffix != ".json":
@@ -199,7 +201,7 @@ def _c(kelvin: float) -> float:
     return float(kelvin) - KELVIN_OFFSET
 
 
-def _parse(name: str, doc: Mapping[str, Any]) -> HpwhModel:
+def _parse(name: str, doc: Mapping[str, Any]) -> HpwhProduct:
     perf = doc["integrated_system"]["performance"]
     tank = perf["tank"]["performance"]
     sources = {hs["id"]: hs for hs in perf["heat_source_configurations"]}
@@ -234,7 +236,7 @@ def _parse(name: str, doc: Mapping[str, Any]) -> HpwhModel:
         if shut_off
         else Distribution((1 / 12, 1.0), (1.0, 0.0))
     )
-    return HpwhModel(
+    return HpwhProduct(
         name=name,
         volume_l=float(tank["volume"]) * 1000.0,
         ua_w_per_k=float(tank["ua"]),

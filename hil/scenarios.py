@@ -12,7 +12,7 @@ from datetime import datetime
 
 from hil.draws import PROFILE_NAMES, DrawProfileError, load_draw_profile
 from hil.heater import HeaterConfig
-from hil.hpwh_model import MODEL_NAMES, HpwhModel, ModelFileError, load_model
+from hil.hpwh_model import MODEL_NAMES, HpwhProduct, ModelFileError, load_model
 from hil.tank import Conditions, StratifiedTank, TankReading
 from hil.thermal import ThermalControls, ThermalState
 
@@ -91,7 +91,7 @@ SHED_EXTRA_DEADBAND_C = 6.0
 CRITICAL_PEAK_EXTRA_DEADBAND_C = 12.0
 
 
-def heater_config_for(model: HpwhModel | str, **overrides: object) -> HeaterConfig:
+def heater_config_for(model: HpwhProduct | str, **overrides: object) -> HeaterConfig:
     """The simulated heater's thermostat for a product: its normal dead band is the model
     file's compressor turn-on differential, so normal mode runs as the product's own logic
     (and as on the DOE test); shed and critical peak widen it, load up narrows it to 1 °C."""

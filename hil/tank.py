@@ -38,7 +38,7 @@ from itertools import pairwise
 from typing import Protocol
 
 from hil.draws import DrawProfile
-from hil.hpwh_model import WATER_RHO_CP_J_PER_L_K, HpwhModel
+from hil.hpwh_model import WATER_RHO_CP_J_PER_L_K, HpwhProduct
 
 J_PER_WH = 3600.0
 # "Minimum useful" delivery temperature, 110 °F (docs/hpwh.md §5.2; HPWHsim's SoC definition).
@@ -137,7 +137,7 @@ class StratifiedTank:
 
     def __init__(
         self,
-        model: HpwhModel,
+        model: HpwhProduct,
         draws: DrawProfile,
         *,
         conditions: Conditions | None = None,

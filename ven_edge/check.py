@@ -1,12 +1,12 @@
 """``ven-edge check``: the installer's pass/fail checklist before leaving the house.
 
-Each check is an async function taking a ``CheckContext`` and returning an ``Outcome``; ``CHECKS``
-lists them in order. A check may name checks it ``requires``: when one of those did not pass, it is
-skipped with the reason rather than failing twice. Every failure carries the fix in plain words.
-The exit status is non-zero when any check failed or could not run because this build lacks the
-code for it (``missing``): a checklist never reports a pass it did not earn.
+Each check is an async function taking a ``CheckContext`` and returning a ``CheckOutcome``;
+``CHECKS`` lists them in order. A check may name checks it ``requires``: when one of those did not
+pass, it is skipped with the reason rather than failing twice. Every failure carries the fix in
+plain words. The exit status is non-zero when any check failed or could not run because this build
+lacks the code for it (``missing``): a checklist never reports a pass it did not earn.
 
-To add a check: write ``async def check_x(ctx: CheckContext) -> Outcome`` and append
+To add a check: write ``async def check_x(ctx: CheckContext) -> CheckOutcome`` and append
 ``Check("name", check_x, group=..., requires=(...))`` to ``CHECKS``. ``group`` "serial" and
 "network" checks are skipped by ``--skip-serial`` and ``--skip-network``.
 """
@@ -36,7 +36,7 @@ from ven_edge.redact import redact_text, redact_url
 if TYPE_CHECKING:
     from ven_edge.oadr3.client import VtnClient
 
-Status = Literal["pass", "fail", "skip", "missing"]
+CheckStatus = Literal["pass", "fail", "skip", "missing"]
 Group = Literal["local", "serial", "network"]
 
 # How long one check may take before it counts as failed (the VTN checks also have their own
@@ -51,21 +51,21 @@ COMMISSION_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
-class Outcome:
-    status: Status
+class CheckOutcome:
+    status: CheckStatus
     detail: str
     fix: str = ""
 
     @classmethod
-    def passed(cls, detail: str) -> Outcome:
+    def passed(cls, detail: str) -> CheckOutcome:
         return cls("pass", detail)
 
     @classmethod
-    def failed(cls, detail: str, fix: str) -> Outcome:
+    def failed(cls, detail: str, fix: str) -> CheckOutcome:
         return cls("fail", detail, fix)
 
     @classmethod
-    def skipped(cls, detail: str) -> Outcome:
+    def skipped(cls, detail: str) -> CheckOutcome:
         return cls("skip", detail)
 
 
@@ -84,7 +84,7 @@ class CheckContext:
     shared: dict[str, object] = field(default_factory=dict)
 
 
-CheckFunction = Callable[[CheckContext], Awaitable[Outcome]]
+CheckFunction = Callable[[CheckContext], Awaitable[CheckOutcome]]
 
 
 @dataclass(frozen=True)
@@ -98,74 +98,76 @@ class Check:
 @dataclass(frozen=True)
 class CheckResult:
     name: str
-    outcome: Outcome
+    outcome: CheckOutcome
 
 
 # --------------------------------------------------------------------------------------------------
 # Local checks
 
 
-async def check_config(ctx: CheckContext) -> Outcome:
+async def check_config(ctx: CheckContext) -> CheckOutcome:
     try:
         ctx.config = load_config(ctx.config_path)
     except ConfigError as exc:
-        return Outcome.failed(
+        return CheckOutcome.failed(
             "\n".join(exc.problems), f"edit {ctx.config_path} as each line says, then run again"
         )
-    return Outcome.passed(str(ctx.config_path))
+    return CheckOutcome.passed(str(ctx.config_path))
 
 
-async def check_secret(ctx: CheckContext) -> Outcome:
+async def check_secret(ctx: CheckContext) -> CheckOutcome:
     config = _config(ctx)
     vtn = config.vtn
     if vtn.client_secret_file is not None:
         problem = secret_file_problem(vtn.client_secret_file)
         if problem is not None:  # changed since the config check read it
-            return Outcome.failed(f"{vtn.client_secret_file}: {problem}", "see above")
-        return Outcome.passed(f"{vtn.client_secret_file} is readable only by its owner and group")
+            return CheckOutcome.failed(f"{vtn.client_secret_file}: {problem}", "see above")
+        return CheckOutcome.passed(
+            f"{vtn.client_secret_file} is readable only by its owner and group"
+        )
     if vtn.client_secret is not None:
         mode = stat.S_IMODE(ctx.config_path.stat().st_mode)
         if mode & (stat.S_IRWXO | stat.S_IWGRP):
-            return Outcome.failed(
+            return CheckOutcome.failed(
                 f"the client secret is inside {ctx.config_path} (mode {mode:04o}), "
                 "which other users can read",
                 "move it to a file: install -m 0640 -o root -g ven-edge /dev/null "
                 "/etc/ven-edge/client-secret, put the secret in it, replace client_secret with "
                 'client_secret_file = "/etc/ven-edge/client-secret"',
             )
-        return Outcome.passed(f"client secret inside {ctx.config_path} (mode {mode:04o})")
-    return Outcome.skipped("no client secret configured (the VTN is used without a token)")
+        return CheckOutcome.passed(f"client secret inside {ctx.config_path} (mode {mode:04o})")
+    return CheckOutcome.skipped("no client secret configured (the VTN is used without a token)")
 
 
-async def check_state_dir(ctx: CheckContext) -> Outcome:
+async def check_state_dir(ctx: CheckContext) -> CheckOutcome:
     directory = _config(ctx).state.dir
     fix = (
         f"create it: install -d -o ven-edge -g ven-edge -m 0750 {directory} "
         "(systemd also creates it when ven-edge starts)"
     )
     if not directory.is_dir():
-        return Outcome.failed(f"{directory} does not exist", fix)
+        return CheckOutcome.failed(f"{directory} does not exist", fix)
     try:
         # Only writing proves it: os.access() says yes to root and ignores read-only mounts.
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".check-"):
             pass
     except OSError as exc:
-        return Outcome.failed(
+        return CheckOutcome.failed(
             f"cannot write in {directory} ({exc.strerror})",
             f"chown ven-edge:ven-edge {directory} && chmod 0750 {directory}",
         )
-    return Outcome.passed(f"{directory} is writable")
+    return CheckOutcome.passed(f"{directory} is writable")
 
 
-async def check_clock(ctx: CheckContext) -> Outcome:
+async def check_clock(ctx: CheckContext) -> CheckOutcome:
     """The daemon plans, commands and reports only on a synchronised clock (docs/gateway.md,
     "Clock"): an installation left with an unsynchronised one does nothing useful."""
     if not _config(ctx).clock.require_sync:
-        return Outcome.skipped("not required (clock.require_sync = false)")
+        return CheckOutcome.skipped("not required (clock.require_sync = false)")
     sync = ctx.clock_sync
     if sync.synchronised():
-        return Outcome.passed(sync.explain())
-    return Outcome.failed(
+        return CheckOutcome.passed(sync.explain())
+    return CheckOutcome.failed(
         f"{sync.explain()}: ven-edge will not plan, command the heater or report until it is",
         "enable NTP (timedatectl set-ntp true) and let the gateway reach an NTP server "
         "(UDP port 123); timedatectl then shows 'System clock synchronized: yes'",
@@ -176,36 +178,40 @@ async def check_clock(ctx: CheckContext) -> Outcome:
 # Serial checks
 
 
-async def check_serial_port(ctx: CheckContext) -> Outcome:
+async def check_serial_port(ctx: CheckContext) -> CheckOutcome:
     return await asyncio.to_thread(probe_serial_port, Path(_config(ctx).heater.port))
 
 
-def probe_serial_port(port: Path) -> Outcome:
+def probe_serial_port(port: Path) -> CheckOutcome:
     """Open the port the way the daemon will (read/write, not as controlling terminal)."""
     if not port.exists():
-        return Outcome.failed(
+        return CheckOutcome.failed(
             f"{port} does not exist",
             "plug in the CTA-2045 adapter, then find its name with `ls /dev/serial/by-id/` "
             "and set heater.port",
         )
     if not stat.S_ISCHR(port.stat().st_mode):
-        return Outcome.failed(f"{port} is not a serial device", "set heater.port to a /dev/tty*")
+        return CheckOutcome.failed(
+            f"{port} is not a serial device", "set heater.port to a /dev/tty*"
+        )
     try:
         fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     except OSError as exc:
-        return Outcome.failed(f"cannot open {port} ({exc.strerror})", _open_fix(exc, port))
+        return CheckOutcome.failed(f"cannot open {port} ({exc.strerror})", _open_fix(exc, port))
     try:
         if not os.isatty(fd):
-            return Outcome.failed(f"{port} is not a terminal device", "set heater.port to a tty")
+            return CheckOutcome.failed(
+                f"{port} is not a terminal device", "set heater.port to a tty"
+            )
     finally:
         os.close(fd)
     denied = service_user_denied(port, SERVICE_USER)
     if denied is not None:
         return denied
-    return Outcome.passed(f"{port} opens for reading and writing")
+    return CheckOutcome.passed(f"{port} opens for reading and writing")
 
 
-def service_user_denied(port: Path, user: str) -> Outcome | None:
+def service_user_denied(port: Path, user: str) -> CheckOutcome | None:
     """A failure when the service user could not open ``port`` (the check may run as root)."""
     try:
         account = pwd.getpwnam(user)
@@ -226,7 +232,7 @@ def service_user_denied(port: Path, user: str) -> Outcome | None:
         group = grp.getgrgid(info.st_gid).gr_name
     except KeyError:
         group = str(info.st_gid)
-    return Outcome.failed(
+    return CheckOutcome.failed(
         f"the service user {user} cannot open {port} "
         f"(group {group}, mode {stat.S_IMODE(info.st_mode):04o})",
         f"`usermod -aG {group} {user}` then `systemctl restart ven-edge` "
@@ -242,7 +248,7 @@ def _open_fix(exc: OSError, port: Path) -> str:
     return "check the adapter and its cable, then run again"
 
 
-async def check_commissioning(ctx: CheckContext) -> Outcome:
+async def check_commissioning(ctx: CheckContext) -> CheckOutcome:
     from ven_edge.cta2045.encodings import OperationalState
     from ven_edge.cta2045.ucm import UcmConfig, UcmSession
 
@@ -265,7 +271,7 @@ async def check_commissioning(ctx: CheckContext) -> Outcome:
                 await session.wait_ready()
         except TimeoutError:
             link = session.snapshot.link
-            return Outcome.failed(
+            return CheckOutcome.failed(
                 f"no CTA-2045 answer on {heater.port} within {ctx.commission_timeout_s:g} s "
                 f"(last error: {link.last_error or 'none'})",
                 "seat the CTA-2045 module in the heater's port and power the heater; check "
@@ -276,7 +282,7 @@ async def check_commissioning(ctx: CheckContext) -> Outcome:
     finally:
         await session.stop()
     if not state.ok or snapshot.operational_state is None:
-        return Outcome.failed(
+        return CheckOutcome.failed(
             f"the heater did not report its operational state ({state.status.value}"
             f"{': ' + state.reason_text if state.reason_text else ''})",
             "power-cycle the heater, then run again; if it persists the module needs service",
@@ -300,17 +306,17 @@ async def check_commissioning(ctx: CheckContext) -> Outcome:
             if v
         ]
         device = "device: " + ", ".join(parts) + f", CTA-2045 {info.cta_version}"
-    return Outcome.passed(f"{device}; operational state: {state_text}")
+    return CheckOutcome.passed(f"{device}; operational state: {state_text}")
 
 
 # --------------------------------------------------------------------------------------------------
 # Network checks
 
 
-async def check_vtn_reachable(ctx: CheckContext) -> Outcome:
+async def check_vtn_reachable(ctx: CheckContext) -> CheckOutcome:
     vtn = _config(ctx).vtn
     if vtn.url is None:
-        return Outcome.skipped("no vtn.url configured: the heater runs in normal mode")
+        return CheckOutcome.skipped("no vtn.url configured: the heater runs in normal mode")
     shown = redact_url(vtn.url)
     import ssl
 
@@ -332,29 +338,29 @@ async def check_vtn_reachable(ctx: CheckContext) -> Outcome:
         ):
             status = response.status
     except aiohttp.ClientConnectorCertificateError as exc:
-        return Outcome.failed(
+        return CheckOutcome.failed(
             f"{shown}: the TLS certificate is not trusted ({exc.certificate_error})",
             "ask the utility for its CA certificate and set vtn.ca_file to it",
         )
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        return Outcome.failed(
+        return CheckOutcome.failed(
             f"{shown}: no answer ({type(exc).__name__}: {redact_text(str(exc))})",
             "check vtn.url, the gateway's network and DNS (`getent hosts HOST`) and the firewall",
         )
     if status >= 500:
-        return Outcome.failed(
+        return CheckOutcome.failed(
             f"{shown}: the server answered HTTP {status}",
             "the VTN has a problem: ask the utility",
         )
-    return Outcome.passed(f"{shown} answered HTTP {status}")
+    return CheckOutcome.passed(f"{shown} answered HTTP {status}")
 
 
-async def check_vtn_token(ctx: CheckContext) -> Outcome:
+async def check_vtn_token(ctx: CheckContext) -> CheckOutcome:
     vtn = _config(ctx).vtn
     if vtn.url is None:
-        return Outcome.skipped("no vtn.url configured")
+        return CheckOutcome.skipped("no vtn.url configured")
     if vtn.client_id is None or vtn.client_secret is None:
-        return Outcome.skipped("no vtn.client_id: the VTN is used without a token")
+        return CheckOutcome.skipped("no vtn.client_id: the VTN is used without a token")
     from ven_edge.oadr3.errors import VtnAuthError
 
     try:
@@ -363,59 +369,61 @@ async def check_vtn_token(ctx: CheckContext) -> Outcome:
             # A token alone proves the credentials; reading programs proves they grant access.
             programs = await client.fetch_programs()
     except VtnAuthError as exc:
-        return Outcome.failed(
+        return CheckOutcome.failed(
             f"the VTN refused the credentials of client {vtn.client_id} ({exc})",
             "check vtn.client_id and the secret file against what the utility issued",
         )
     except Oadr3Error as exc:
-        return Outcome.failed(
+        return CheckOutcome.failed(
             f"no token from {redact_url(vtn.url)} ({exc})",
             "check vtn.url (including its /openadr3/... base path) and vtn.version",
         )
     names = sorted(str(p.get("programName", "?")) for p in programs)
     shown = ": " + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else ""
-    return Outcome.passed(f"token for {vtn.client_id}; {len(programs)} program(s) visible{shown}")
+    return CheckOutcome.passed(
+        f"token for {vtn.client_id}; {len(programs)} program(s) visible{shown}"
+    )
 
 
-async def check_vtn_version(ctx: CheckContext) -> Outcome:
+async def check_vtn_version(ctx: CheckContext) -> CheckOutcome:
     vtn = _config(ctx).vtn
     if vtn.url is None:
-        return Outcome.skipped("no vtn.url configured")
+        return CheckOutcome.skipped("no vtn.url configured")
     try:
         async with _vtn_client(vtn) as client:
             spoken = await client.detect_version()
     except Oadr3Error as exc:
-        return Outcome.failed(
+        return CheckOutcome.failed(
             f"{redact_url(vtn.url)} did not say which OpenADR version it speaks ({exc})",
             "check vtn.url (including its /openadr3/... base path), then run again",
         )
     if spoken is None:
-        return Outcome.passed(f"vtn.version {vtn.version} (the VTN's endpoints do not tell)")
+        return CheckOutcome.passed(f"vtn.version {vtn.version} (the VTN's endpoints do not tell)")
     if spoken != vtn.version:
         # Definition 3.1.0 changeLog: 3.1 is not backward compatible; the VTN refuses a
         # registration in the other version's shape (docs/openadr3.md §9, quirk 20).
-        return Outcome.failed(
+        return CheckOutcome.failed(
             f"the VTN speaks OpenADR {spoken} but vtn.version is {vtn.version!r}: it would "
             "refuse this gateway's registration",
             f'set vtn.version = "{spoken}" in {ctx.config_path}, then run again',
         )
-    return Outcome.passed(f"the VTN speaks OpenADR {spoken}, as configured")
+    return CheckOutcome.passed(f"the VTN speaks OpenADR {spoken}, as configured")
 
 
-async def check_vtn_registration(ctx: CheckContext) -> Outcome:
+async def check_vtn_registration(ctx: CheckContext) -> CheckOutcome:
     vtn = _config(ctx).vtn
     if vtn.url is None or vtn.client_id is None:
-        return Outcome.skipped("no vtn.client_id: the gateway does not register")
+        return CheckOutcome.skipped("no vtn.client_id: the gateway does not register")
     try:
         # What the daemon does at start-up (finds or creates its VEN and resource by name).
         async with _vtn_client(vtn) as client:
             registration = await client.register()
     except Oadr3Error as exc:
-        return Outcome.failed(
+        return CheckOutcome.failed(
             f"the VTN refused to register ven {vtn.ven_name!r} ({exc})",
             "ask the utility whether this client may register a VEN, and check vtn.version",
         )
-    return Outcome.passed(
+    return CheckOutcome.passed(
         f"ven {vtn.ven_name!r} is {registration.ven_id}, "
         f"resource {vtn.resource_name!r} is {registration.resource_id}"
     )
@@ -498,24 +506,31 @@ async def run_checks(ctx: CheckContext, checks: Sequence[Check] = CHECKS) -> lis
     return results
 
 
-async def _run_one(ctx: CheckContext, check: Check, met: set[str]) -> Outcome:
+async def _run_one(ctx: CheckContext, check: Check, met: set[str]) -> CheckOutcome:
     if check.group == "serial" and ctx.skip_serial:
-        return Outcome.skipped("--skip-serial")
+        return CheckOutcome.skipped("--skip-serial")
     if check.group == "network" and ctx.skip_network:
-        return Outcome.skipped("--skip-network")
+        return CheckOutcome.skipped("--skip-network")
     blocked = [r for r in check.requires if r not in met]
     if blocked:
-        return Outcome.skipped(f"needs: {', '.join(blocked)}")
+        return CheckOutcome.skipped(f"needs: {', '.join(blocked)}")
     try:
         outcome = await asyncio.wait_for(check.run(ctx), CHECK_TIMEOUT_S)
     except TimeoutError:
-        return Outcome.failed("took too long", "check the cable or the network, then run again")
+        return CheckOutcome.failed(
+            "took too long", "check the cable or the network, then run again"
+        )
     if outcome.status in ("pass", "skip"):
         met.add(check.name)
     return outcome
 
 
-_LABEL: dict[Status, str] = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP", "missing": "MISSING"}
+_LABEL: dict[CheckStatus, str] = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "skip": "SKIP",
+    "missing": "MISSING",
+}
 
 
 def print_report(results: Sequence[CheckResult], out: TextIO) -> bool:

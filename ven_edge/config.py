@@ -117,6 +117,8 @@ class VtnConfig:
     verify_tls: bool = True
     ca_file: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
     request_timeout_s: float = field(default=20.0, metadata=_rule(ge=1, le=300))
+    # Subscribe by MQTT when the VTN offers it (3.1.0 GET /notifiers); webhook and polling remain.
+    mqtt: bool = True
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
 

@@ -1,11 +1,11 @@
 """The control core: what the heater should be told now, and when to look again (sans-I/O).
 
 Inputs are plain values: the current :class:`ControlPlan` (a timeline of CTA-2045 commands with
-their reasons, made by a :data:`Planner` from the grid signals and the device state), a
-:class:`DeviceView` of what the heater reports, and ``now``. The output of :meth:`Controller.step`
-is at most one :class:`SendCommand` for the daemon to hand to the UCM; the daemon reports back
-with :meth:`Controller.record`. No clocks, sockets or tasks live here, so every decision is tested
-exactly without a heater.
+their reasons, made by a :data:`Planner` from the grid signals and the device state), the
+heater's :class:`~ven_edge.cta2045.device.DeviceSnapshot`, and ``now``. The output of
+:meth:`Controller.step` is at most one :class:`SendCommand` for the daemon to hand to the UCM;
+the daemon reports back with :meth:`Controller.record`. No clocks, sockets or tasks live here,
+so every decision is tested exactly without a heater.
 
 When a frame goes out (leases, renewals, transport retries, refusals, the customer's
 override) is decided by :mod:`ven_edge.command_policy`; this module turns the plan into the
@@ -31,15 +31,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from ven_edge.command_policy import CommandPolicy, PolicySettings, Wanted
-from ven_edge.command_policy import Delivery as Delivery
-from ven_edge.command_policy import Outcome as Outcome
+from ven_edge.command_policy import CommandPolicy, Delivery, Outcome, PolicySettings, Wanted
+from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.signals import SignalTimeline
-
-# Operational-state codes that mean the customer opted out (docs/cta2045.md §8.3).
-OP_IDLE_OPTED_OUT: Final = 11
-OP_RUNNING_OPTED_OUT: Final = 12
-OPTED_OUT_STATES: Final = frozenset({OP_IDLE_OPTED_OUT, OP_RUNNING_OPTED_OUT})
 
 # How often the plan is rebuilt even when nothing changed.
 REPLAN_INTERVAL: Final = timedelta(minutes=15)
@@ -215,32 +209,12 @@ class ControlPlan:
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceView:
-    """What the control core needs to know about the heater."""
-
-    connected: bool
-    op_state: int | None = None
-    override: bool = False  # Customer Override 0x11 in effect
-    stored_kwh: float | None = None
-    capacity_kwh: float | None = None
-    tank_temp_f: float | None = None
-    energy_used_kwh: float | None = None  # cumulative, for USAGE reports
-    #: Completed commissionings of the UCM session: a rise after the first means the port was
-    #: lost and reopened, and the heater may have lost the command it was running.
-    commissionings: int = 0
-
-    @property
-    def opted_out(self) -> bool:
-        return self.override or self.op_state in OPTED_OUT_STATES
-
-
-@dataclass(frozen=True, slots=True)
 class PlanInputs:
     """What a planner reads: the grid signals, the heater, and the time."""
 
     now: datetime
     signals: SignalTimeline
-    device: DeviceView
+    device: DeviceSnapshot
     #: Expected thermal draw (kWh) in ``[start, end)``, learned from the heater
     #: (:mod:`ven_edge.household`); None: the planner's configured profile.
     draw: Callable[[datetime, datetime], float] | None = None
@@ -310,13 +284,13 @@ class Controller:
     def last_sent(self) -> SendCommand | None:
         return self._last
 
-    def step(self, now: datetime, device: DeviceView) -> SendCommand | None:
+    def step(self, now: datetime, device: DeviceSnapshot) -> SendCommand | None:
         """The command to send now, or None when the heater already does the right thing."""
-        if not device.connected:
+        if not device.ready:
             return None
         self.policy.observe(
             now,
-            op_state=device.op_state,
+            op_state=device.operational_state,
             opted_out=device.opted_out,
             commissionings=device.commissionings,
         )

@@ -38,12 +38,12 @@ from typing import Any, Final
 from ven_edge import __version__
 from ven_edge.clock import Clock
 from ven_edge.clocksync import AlwaysSynchronised, ClockSync
+from ven_edge.command_policy import Outcome
 from ven_edge.control import (
     CommandKind,
     Controller,
     ControlPlan,
     ControlSettings,
-    Outcome,
     PlanInputs,
     Planner,
     SendCommand,
@@ -55,8 +55,9 @@ from ven_edge.ports import GridLabels, GridPort, HeaterPort
 from ven_edge.redact import redact_text
 from ven_edge.sdnotify import Notifier
 from ven_edge.signals import SignalInterval, SignalTimeline
-from ven_edge.status_model import VtnHealth
+from ven_edge.status_model import HeaterLinkHealth, VtnHealth
 from ven_edge.store import StateStore
+from ven_edge.units import wh_to_kwh
 from ven_edge.web import status as ws
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ class Daemon:
         # Without a ClockSync the clock is right by construction (a simulated clock).
         self.clock_sync: ClockSync = clock_sync or AlwaysSynchronised()
         self._synchronised: bool | None = None
-        self._last_reading: tuple[float | None, float | None] | None = None
+        self._last_reading: tuple[int | None, int | None] | None = None
         self.controller = Controller(settings=self.settings.control)
         self.timeline = SignalTimeline()
         self._wake = asyncio.Event()
@@ -218,22 +219,23 @@ class Daemon:
         """Give the household profile the heater's latest reading (only on a right clock)."""
         if not self.clock_synchronised():
             return
-        view = self.heater.view()
-        if not view.connected:
+        device = self.heater.device()
+        if not device.ready:
             return
-        reading = (view.stored_kwh, view.energy_used_kwh)
+        reading = (device.stored_energy_wh, device.energy_used_wh)
         if reading == self._last_reading:
             # The heater's state changed, not its readings: these were read earlier, and stamped
             # now they would squeeze the energy of the last poll interval into a few seconds.
             return
         self._last_reading = reading
-        device = self.heater.details().device
+        info = device.device_info
+        # The household profile counts in kWh, as the planner's draw does.
         self.household.observe(
             self.clock.now(),
-            stored_kwh=view.stored_kwh,
-            used_kwh=view.energy_used_kwh,
-            capacity_kwh=view.capacity_kwh,
-            serial=None if device is None else device.serial,
+            stored_kwh=wh_to_kwh(device.stored_energy_wh),
+            used_kwh=wh_to_kwh(device.energy_used_wh),
+            capacity_kwh=wh_to_kwh(device.energy_capacity_wh),
+            serial=None if info is None else info.serial,
         )
         if self.household.changed:
             # At most once an hour (when an hour's draw is complete) or on a new heater.
@@ -322,7 +324,7 @@ class Daemon:
         inputs = PlanInputs(
             now=now,
             signals=self.timeline,
-            device=self.heater.view(),
+            device=self.heater.device(),
             draw=self.household.forecast(),
         )
         self._replan_needed = False
@@ -363,7 +365,7 @@ class Daemon:
         )
         if self._replan_needed or due:
             await self.replan(now)
-        command = self.controller.step(now, self.heater.view())
+        command = self.controller.step(now, self.heater.device())
         if command is None:
             return None
         log.info(
@@ -418,7 +420,7 @@ class Daemon:
             if not self.clock_synchronised():
                 continue  # a report stamped at the wrong time is worse than a late one
             try:
-                self.grid.queue_reports(self.heater.view())
+                self.grid.queue_reports(self.heater.device())
             except (OSError, ValueError) as exc:
                 log.error("reports not queued: %s", exc)
             except Exception as exc:
@@ -446,11 +448,11 @@ class Daemon:
                 self.notifier.status(line)
 
     def status_line(self) -> str:
-        view = self.heater.view()
+        ready = self.heater.device().ready
         active = self.controller.desired(self.clock.now())
         doing = "normal" if active is None else active.kind.value.lower()
         vtn = "no VTN" if self.grid is None else ("VTN ok" if self.grid.health().ok else "VTN down")
-        heater = "heater ok" if view.connected else "heater not connected"
+        heater = "heater ok" if ready else "heater not connected"
         if not self.clock_synchronised():
             doing = "waiting for the clock to be synchronised"
         return f"{doing}; {heater}; {vtn}"
@@ -458,8 +460,7 @@ class Daemon:
     def snapshot(self) -> ws.StatusSnapshot:
         """The status page's view of everything (cheap: called per request)."""
         now = self.clock.now()
-        view = self.heater.view()
-        details = self.heater.details()
+        device = self.heater.device()
         synchronised = self.clock_synchronised()
         active = self.controller.desired(now) if synchronised else None
         labels = self.grid.labels() if self.grid is not None else GridLabels()
@@ -479,17 +480,11 @@ class Daemon:
         elif events.current is not None:
             event_end = events.current.end
         heater = ws.HeaterStatus.from_device(
-            view.op_state if view.connected else None,
+            device,
             event_end=event_end,
-            override=view.override,
             # The gateway sheds for the price, not at the utility's request: say so.
             for_price=active is not None and active.event_id is None,
             now=now,
-            tank_temp_f=view.tank_temp_f,
-            set_point_f=details.set_point_f,
-            stored_kwh=view.stored_kwh,
-            capacity_kwh=view.capacity_kwh,
-            power_w=details.power_w,
         )
         if self.grid is None:
             vtn = VtnHealth(ok=False, url=None, last_error="no VTN configured")
@@ -498,14 +493,15 @@ class Daemon:
         return ws.StatusSnapshot(
             generated_at=now,
             heater=heater,
-            health=ws.Health(heater_link=details.link, vtn=vtn),
+            health=ws.Health(heater_link=HeaterLinkHealth.of(device), vtn=vtn),
             gateway=ws.GatewayInfo(
                 __version__, time.monotonic() - self._started, clock_synchronised=synchronised
             ),
             events=events,
             # A plan made (or persisted) before the clock was right is not shown as the plan.
             plan=plan_for_page(self.controller.plan if synchronised else None, now),
-            device=details.device,
+            device=device.device_info,
+            commands=self.heater.commands(),
         )
 
 

@@ -17,15 +17,20 @@ from typing import Any, Final
 from aiohttp import web
 
 from ven_edge.config import VtnConfig
-from ven_edge.control import DeviceView
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.cta2045.device import DeviceSnapshot
+from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.link import LinkTiming, VtnLink
-from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
+from ven_edge.oadr3.mqttpush import MqttPush
+from ven_edge.oadr3.outbox import ReportOutbox
+from ven_edge.oadr3.readings import DeviceReadings
+from ven_edge.oadr3.reports import ReportScheduler
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.oadr3.webhook import WebhookReceiver
 from ven_edge.ports import GridLabels
 from ven_edge.signals import SignalTimeline
 from ven_edge.status_model import VtnHealth
 from ven_edge.store import StateStore
+from ven_edge.units import WH_PER_KWH
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +83,22 @@ def vtn_settings(vtn: VtnConfig) -> VtnSettings:
     )
 
 
-def readings_of(device: DeviceView, previous_used_kwh: float | None) -> DeviceReadings:
-    """Report values from the heater's state; usage is the energy used since the last call."""
-    state = None if device.op_state is None else OPERATING_STATE_NAMES.get(device.op_state)
+def readings_of(device: DeviceSnapshot, previous_used_wh: int | None) -> DeviceReadings:
+    """Report values from the heater's state; usage is the energy used since the last call, in
+    the kWh of OpenADR's USAGE reports (docs/openadr3.md §6)."""
+    code = device.operational_state
+    state = None if code is None else OPERATING_STATE_NAMES.get(code)
     if device.opted_out and state is not None and not state.endswith("OPTED_OUT"):
         # Some heaters keep reporting 0/1 under override (docs/cta2045.md §14): report the opt-out.
         state = "RUNNING_OPTED_OUT" if state.startswith("RUNNING") else "IDLE_OPTED_OUT"
     charge = None
-    if device.stored_kwh is not None and device.capacity_kwh:
-        charge = max(0.0, min(100.0, 100.0 * device.stored_kwh / device.capacity_kwh))
+    stored, capacity = device.stored_energy_wh, device.energy_capacity_wh
+    if stored is not None and capacity:
+        charge = max(0.0, min(100.0, 100.0 * stored / capacity))
     usage = None
-    if device.energy_used_kwh is not None and previous_used_kwh is not None:
-        usage = max(0.0, device.energy_used_kwh - previous_used_kwh)
+    used = device.energy_used_wh
+    if used is not None and previous_used_wh is not None:
+        usage = max(0, used - previous_used_wh) / WH_PER_KWH
     return DeviceReadings(operating_state=state, charge_percent=charge, usage_kwh=usage)
 
 
@@ -104,6 +113,7 @@ class VtnGridPort:
         clock: Callable[[], datetime],
         webhook: WebhookReceiver | None = None,
         callback_url: str | None = None,
+        mqtt: MqttPush | None = None,
         bind: tuple[str, int] | None = None,
         poll_s: float = 60.0,
         report_cadence: timedelta = timedelta(minutes=15),
@@ -112,17 +122,19 @@ class VtnGridPort:
             raise ValueError("a webhook receiver needs the callback URL the VTN calls")
         self.client = client
         self.webhook = webhook
+        self.mqtt = mqtt
         self._bind = bind
         self._runner: web.AppRunner | None = None
         self._listener: Callable[[SignalTimeline], None] | None = None
-        self._device = DeviceView(connected=False)
-        self._used_kwh: float | None = None
+        self._device = DeviceSnapshot()
+        self._used_wh: int | None = None
         self.outbox = ReportOutbox(store, OUTBOX_DOC)
         self.link = VtnLink(
             client,
             on_timeline=self._timeline,
             receiver=webhook,
             callback_url=callback_url,
+            mqtt=mqtt,
             outbox=self.outbox,
             scheduler=ReportScheduler(client.settings.ven_name, report_cadence),
             readings=self._readings,
@@ -136,9 +148,9 @@ class VtnGridPort:
             self._listener(timeline)
 
     def _readings(self) -> DeviceReadings:
-        readings = readings_of(self._device, self._used_kwh)
-        if self._device.energy_used_kwh is not None:
-            self._used_kwh = self._device.energy_used_kwh
+        readings = readings_of(self._device, self._used_wh)
+        if self._device.energy_used_wh is not None:
+            self._used_wh = self._device.energy_used_wh
         return readings
 
     def set_listener(self, callback: Callable[[SignalTimeline], None]) -> None:
@@ -161,6 +173,8 @@ class VtnGridPort:
         log.info("webhook endpoint on %s:%d%s", *self._bind, WEBHOOK_PATH)
 
     async def stop(self) -> None:
+        if self.mqtt is not None:
+            self.mqtt.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -169,7 +183,7 @@ class VtnGridPort:
     async def run(self) -> None:
         await self.link.run()
 
-    def queue_reports(self, device: DeviceView) -> None:
+    def queue_reports(self, device: DeviceSnapshot) -> None:
         self._device = device
         # The link queues at each successful cycle too; between cycles (and while the VTN is
         # down) this keeps the cadence. The outbox refuses a report name it already holds.

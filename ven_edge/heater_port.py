@@ -1,9 +1,9 @@
 """The daemon's heater side over the CTA-2045 UCM session (:mod:`ven_edge.cta2045.ucm`).
 
 Translates the control core's :class:`~ven_edge.control.SendCommand` into the session's typed
-command API and its outcomes back (:func:`outcome_of`), and the session's
-:class:`~ven_edge.cta2045.device.DeviceSnapshot` into the control core's
-:class:`~ven_edge.control.DeviceView` and the status page's fields.
+command API and its outcomes back (:func:`outcome_of`). The session's
+:class:`~ven_edge.cta2045.device.DeviceSnapshot` goes to the core as it is: it is the gateway's
+one model of the heater.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+from ven_edge.command_policy import Delivery, Outcome
 from ven_edge.config import HeaterConfig
-from ven_edge.control import CommandKind, Delivery, DeviceView, Outcome, SendCommand
+from ven_edge.control import CommandKind, SendCommand
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.encodings import ResponseCode
 from ven_edge.cta2045.link import LinkBusy
@@ -29,15 +30,7 @@ from ven_edge.heater_commands import (
     is_refusal,
     whole_f_to_c,
 )
-from ven_edge.ports import HeaterDetails
-from ven_edge.status_model import (
-    TEXT_NOT_ANSWERING,
-    TEXT_NOT_CONNECTED,
-    DeviceInfo,
-    HeaterLinkHealth,
-)
 from ven_edge.store import StateStore
-from ven_edge.units import c_to_f
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +38,6 @@ log = logging.getLogger(__name__)
 # Intermediate response code 7 (§9.1) that Advanced Load Up is refused with.
 APP_NAK_CUSTOMER_OVERRIDE: Final = 0x05
 OVERRIDE_REASON_TEXT: Final = "CUSTOMER_OVERRIDE"
-WH_PER_KWH: Final = 1000.0
 #: The persisted user's set point and the gateway's raise (docs/gateway.md, "Set points").
 SET_POINT_DOC: Final = "set_point"
 #: How often one set-point raise may be narrowed after "bad value" before Basic is used.
@@ -55,59 +47,6 @@ NARROWING_TRIES: Final = 4
 RESTORE_ON_STOP_S: Final = 20.0
 LINE_BUSY_WAIT_S: Final = 0.1
 _LOAD_UPS: Final = frozenset({CommandKind.LOAD_UP, CommandKind.ADVANCED_LOAD_UP})
-
-
-def _in_f(celsius: float | None) -> float | None:
-    return None if celsius is None else c_to_f(celsius)
-
-
-def view_of(snapshot: DeviceSnapshot) -> DeviceView:
-    """The control core's view of a :class:`~ven_edge.cta2045.device.DeviceSnapshot`."""
-    link = snapshot.link
-    stored = snapshot.stored_energy_wh
-    capacity = snapshot.energy_capacity_wh
-    used = snapshot.energy_used_wh
-    return DeviceView(
-        connected=bool(link.connected and snapshot.commissioned),
-        op_state=snapshot.operational_state,
-        override=bool(snapshot.override_active),
-        stored_kwh=None if stored is None else stored / WH_PER_KWH,
-        capacity_kwh=None if capacity is None else capacity / WH_PER_KWH,
-        tank_temp_f=_in_f(snapshot.present_temperature_c),
-        energy_used_kwh=None if used is None else used / WH_PER_KWH,
-        commissionings=snapshot.commissionings,
-    )
-
-
-def details_of(snapshot: DeviceSnapshot, commands: str | None = None) -> HeaterDetails:
-    link = snapshot.link
-    info = snapshot.device_info
-    errors = link.timeouts + link.checksum_errors + link.link_naks_received + link.link_naks_sent
-    # Ok only while the heater answers: the session un-commissions a heater that fell silent.
-    ok = bool(link.connected and snapshot.commissioned)
-    problem = None if ok else TEXT_NOT_ANSWERING if link.connected else TEXT_NOT_CONNECTED
-    return HeaterDetails(
-        link=HeaterLinkHealth(
-            ok=ok,
-            port=link.port or None,
-            last_frame=link.last_message_at,
-            errors=int(errors),
-            problem=problem,
-        ),
-        device=None
-        if info is None
-        else DeviceInfo(
-            vendor_id=info.vendor_id,
-            device_type=info.device_type,
-            model=info.model,
-            serial=info.serial,
-            firmware=info.firmware,
-            cta2045_version=info.cta_version,
-            commands=commands,
-        ),
-        set_point_f=_in_f(snapshot.set_point_c),
-        power_w=None if snapshot.power_w is None else float(snapshot.power_w),
-    )
 
 
 def outcome_of(result: CommandOutcome) -> Delivery:
@@ -244,12 +183,11 @@ class UcmHeaterPort:
                     log.debug("temperature read skipped: %s", exc)
             await asyncio.sleep(self.temperature_poll_s)
 
-    def view(self) -> DeviceView:
-        return view_of(self.session.snapshot)
+    def device(self) -> DeviceSnapshot:
+        return self.session.snapshot
 
-    def details(self) -> HeaterDetails:
-        snapshot = self.session.snapshot
-        return details_of(snapshot, self.choice.describe(snapshot))
+    def commands(self) -> str:
+        return self.choice.describe(self.session.snapshot)
 
     @property
     def raised(self) -> bool:

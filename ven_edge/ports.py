@@ -13,19 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ven_edge.control import Delivery, DeviceView, SendCommand
+from ven_edge.command_policy import Delivery
+from ven_edge.control import SendCommand
+from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.signals import SignalTimeline
-from ven_edge.status_model import DeviceInfo, HeaterLinkHealth, VtnHealth
-
-
-@dataclass(frozen=True, slots=True)
-class HeaterDetails:
-    """What the status page shows about the heater beyond the control view."""
-
-    link: HeaterLinkHealth
-    device: DeviceInfo | None = None
-    set_point_f: float | None = None
-    power_w: float | None = None
+from ven_edge.status_model import VtnHealth
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +36,15 @@ class HeaterPort(Protocol):
 
     async def stop(self) -> None: ...
 
-    def view(self) -> DeviceView: ...
+    def device(self) -> DeviceSnapshot:
+        """What the heater last said: the one device model of the control core, the planners,
+        the reports and the status page."""
+        ...
 
-    def details(self) -> HeaterDetails: ...
+    def commands(self) -> str:
+        """Which DR messages the gateway sends this heater, in words for the status page
+        (docs/gateway.md, "Set points")."""
+        ...
 
     async def send(self, command: SendCommand) -> Delivery:
         """Send ``command``; the outcome carries the heater's reason for a refusal."""
@@ -71,7 +69,7 @@ class GridPort(Protocol):
 
     def set_listener(self, callback: Callable[[SignalTimeline], None]) -> None: ...
 
-    def queue_reports(self, device: DeviceView) -> None:
+    def queue_reports(self, device: DeviceSnapshot) -> None:
         """Queue the reports due now on disk (delivered by :meth:`run` when the VTN answers);
         ``device`` is the heater's state (an override shows as an opted-out OPERATING_STATE)."""
         ...

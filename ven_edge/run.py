@@ -26,9 +26,9 @@ from ven_edge.clocksync import ClockSync, SystemClockSync
 from ven_edge.config import Config, ConfigError, load_config
 from ven_edge.control import ControlPlan, PlanInputs, Planner
 from ven_edge.daemon import Daemon, StartupError
+from ven_edge.plan.rule_planner import RuleSettings, plan_by_rules
 from ven_edge.ports import GridPort, HeaterPort
 from ven_edge.redact import redact_text
-from ven_edge.rule_planner import RuleSettings, plan_by_rules
 from ven_edge.sdnotify import Notifier
 from ven_edge.store import StateStore
 
@@ -98,8 +98,8 @@ def planner_for(config: Config, draw: PlannerConfigDraw | None = None) -> Planne
     as the fallback when the problem cannot be built (capacity or stored energy unknown yet).
     ``draw`` is the household's expected thermal draw per hour of the day (24 kWh values) and
     the offset from UTC to that day's clock, when known."""
-    from ven_edge.exact_planner import ExactPlanner
     from ven_edge.plan.builder import BuildError, PlannerConfig
+    from ven_edge.plan.exact_planner import ExactPlanner
     from ven_edge.plan.hpwh_model import HpwhModel
 
     plan_cfg = config.plan
@@ -197,6 +197,7 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
         return None
     from ven_edge.grid_port import WEBHOOK_PATH, VtnGridPort, vtn_settings
     from ven_edge.oadr3.client import VtnClient
+    from ven_edge.oadr3.mqttpush import MqttPush
 
     client = VtnClient(vtn_settings(config.vtn), wall_clock=clock.now)
     hook = config.vtn.webhook
@@ -208,12 +209,15 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
         webhook = WebhookReceiver()
         callback_url = hook.public_url or f"http://{host}:{hook.port}{WEBHOOK_PATH}"
         bind = (hook.host, hook.port)
+    # MqttPush imports paho only when it connects: a VTN without MQTT costs nothing.
+    mqtt = MqttPush(ca_file=client.settings.ca_file) if config.vtn.mqtt else None
     return VtnGridPort(
         client,
         store,
         clock=clock.now,
         webhook=webhook,
         callback_url=callback_url,
+        mqtt=mqtt,
         bind=bind,
         poll_s=config.vtn.poll_interval_s,
         report_cadence=timedelta(seconds=config.reports.cadence_s),

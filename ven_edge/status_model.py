@@ -1,9 +1,11 @@
 """The status the control core reports about its two links and the heater, in the form the status
 page serialises (``GET /api/status``, docs/status-api.md).
 
-The heater and grid adapters build these values; :mod:`ven_edge.web.status` puts them into the
-page's snapshot. They live below the page so that the core never imports the web layer
-(docs/architecture.md). JSON field names are a stable contract: only ever added, never renamed.
+The grid adapter builds :class:`VtnHealth`; the heater's link health and device information are
+read off the one device model (:class:`~ven_edge.cta2045.device.DeviceSnapshot`).
+:mod:`ven_edge.web.status` puts them into the page's snapshot. They live below the page so that
+the core never imports the web layer (docs/architecture.md). JSON field names are a stable
+contract: only ever added, never renamed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TypeAlias
 
+from ven_edge.cta2045.device import DeviceInformationReply, DeviceSnapshot
 from ven_edge.redact import redact_text, redact_url
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
@@ -52,6 +55,24 @@ class HeaterLinkHealth:
 
     def __post_init__(self) -> None:
         require_aware("heater link last_frame", self.last_frame)
+
+    @classmethod
+    def of(cls, device: DeviceSnapshot) -> HeaterLinkHealth:
+        """The link as the page shows it: ok only while the heater answers (the session
+        un-commissions a heater that fell silent), errors summed since start."""
+        link = device.link
+        errors = (
+            link.timeouts + link.checksum_errors + link.link_naks_received + link.link_naks_sent
+        )
+        ok = device.ready
+        problem = None if ok else TEXT_NOT_ANSWERING if link.connected else TEXT_NOT_CONNECTED
+        return cls(
+            ok=ok,
+            port=link.port or None,
+            last_frame=link.last_message_at,
+            errors=int(errors),
+            problem=problem,
+        )
 
     def as_json(self, tz: tzinfo | None) -> JSONObject:
         return {
@@ -97,34 +118,22 @@ DEVICE_TYPE_NAMES: dict[int, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
+def device_type_name(code: int) -> str:
+    return DEVICE_TYPE_NAMES.get(code, f"Device type 0x{code:04X}")
+
+
+def device_json(info: DeviceInformationReply, commands: str | None) -> JSONObject:
     """What the page shows of the heater's CTA-2045 Device Information reply (docs/cta2045.md
-    §9.2, message 01 81, kept whole as :class:`~ven_edge.cta2045.device.DeviceInformationReply`)
-    and the DR messages the gateway chose for it."""
-
-    vendor_id: int
-    device_type: int
-    model: str | None = None
-    serial: str | None = None
-    firmware: str | None = None
-    cta2045_version: str | None = None
-    #: Which DR messages the gateway sends this heater (Advanced Load Up, set point, or basic
-    #: with the refusal that made it fall back: docs/gateway.md, "Set points").
-    commands: str | None = None
-
-    @property
-    def device_type_name(self) -> str:
-        return DEVICE_TYPE_NAMES.get(self.device_type, f"Device type 0x{self.device_type:04X}")
-
-    def as_json(self) -> JSONObject:
-        return {
-            "vendor_id": self.vendor_id,
-            "device_type": self.device_type,
-            "device_type_name": self.device_type_name,
-            "model": self.model,
-            "serial": self.serial,
-            "firmware": self.firmware,
-            "cta2045_version": self.cta2045_version,
-            "commands": self.commands,
-        }
+    §9.2, message 01 81) and ``commands``, the DR messages the gateway chose for it (Advanced
+    Load Up, set point, or basic with the refusal that made it fall back: docs/gateway.md,
+    "Set points")."""
+    return {
+        "vendor_id": info.vendor_id,
+        "device_type": info.device_type,
+        "device_type_name": device_type_name(info.device_type),
+        "model": info.model,
+        "serial": info.serial,
+        "firmware": info.firmware,
+        "cta2045_version": info.cta_version,
+        "commands": commands,
+    }

@@ -12,17 +12,24 @@ from vtn_lite.auth import Authenticator, Principal
 from vtn_lite.errors import ApiError
 from vtn_lite.http import (
     AUTH_LIMITER_KEY,
+    NAME_MAX,
     TokenError,
     json_body,
     json_response,
     principal_of,
     problem_response,
     query_bool,
+    query_id,
     query_int,
     query_list,
+    query_object_types,
     query_str,
+    read_response,
+    record_checkin,
     token_request_credentials,
 )
+from vtn_lite.mqtt_notifier import MqttNotifier
+from vtn_lite.mqtt_topics import TopicDirectory
 from vtn_lite.notifier import WebhookNotifier
 from vtn_lite.service import MAX_LIMIT, WRITE_SCOPE, SearchParams, Vtn
 
@@ -38,6 +45,10 @@ COLLECTIONS = {
     "resources": ("RESOURCE", "resourceID"),
 }
 
+# The 3.1.0 YAML declares no 409 for POST /vens (PUT /vens/{venID} has one): a duplicate
+# venName or clientID is answered 400 there, the declared status for a refused body.
+_POST_WITHOUT_409 = frozenset({"VEN"})
+
 RouteHandler = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -46,15 +57,15 @@ def search_params(request: web.Request) -> SearchParams:
     return SearchParams(
         skip=query_int(request, "skip", 0),
         limit=query_int(request, "limit", MAX_LIMIT),
-        targets=query_list(request, "targets"),
-        program_id=query_str(request, "programID"),
-        event_id=query_str(request, "eventID"),
-        client_name=query_str(request, "clientName"),
-        ven_id=query_str(request, "venID"),
-        ven_name=query_str(request, "venName"),
-        resource_name=query_str(request, "resourceName"),
+        targets=query_list(request, "targets", max_length=NAME_MAX),
+        program_id=query_id(request, "programID"),
+        event_id=query_id(request, "eventID"),
+        client_name=query_str(request, "clientName", max_length=NAME_MAX),
+        ven_id=query_id(request, "venID"),
+        ven_name=query_str(request, "venName", max_length=NAME_MAX),
+        resource_name=query_str(request, "resourceName", max_length=NAME_MAX),
         active=query_bool(request, "active"),
-        objects=query_list(request, "objects"),
+        objects=query_object_types(request),
     )
 
 
@@ -64,6 +75,7 @@ def add_routes(
     notifier: WebhookNotifier,
     authenticator: Authenticator,
     public_url: str | None,
+    mqtt: MqttNotifier | None = None,
 ) -> None:
     routes = web.RouteTableDef()
     for collection, (kind, id_name) in COLLECTIONS.items():
@@ -83,14 +95,19 @@ def add_routes(
     async def notifiers(request: web.Request) -> web.Response:
         principal = await principal_of(request)
         vtn.require(principal, "read_all")
-        # WEBHOOK "currently MUST be true"; vtn_lite offers no MQTT broker.
-        return json_response({"WEBHOOK": True})
+        # WEBHOOK "currently MUST be true"; MQTT only with an [mqtt] table.
+        if mqtt is None:
+            return json_response({"WEBHOOK": True})
+        return json_response({"WEBHOOK": True, "MQTT": mqtt.binding(principal)})
 
     @routes.get(f"{BASE_31}/notifiers/mqtt/topics/{{tail:.*}}")
     async def mqtt_topics(request: web.Request) -> web.Response:
-        await principal_of(request)
-        # No MQTT binding here (GET /notifiers lists only WEBHOOK); 404 is a declared status.
-        raise ApiError(404, "this VTN offers no MQTT notifier; use webhooks or polling")
+        principal = await principal_of(request)
+        if mqtt is None:
+            # No MQTT binding (GET /notifiers lists only WEBHOOK); 404 is a declared status.
+            raise ApiError(404, "this VTN offers no MQTT notifier; use webhooks or polling")
+        directory = TopicDirectory(vtn, mqtt.config.topic_prefix)
+        return json_response(await directory.answer(principal, request.match_info["tail"]))
 
     app.add_routes(routes)
 
@@ -122,6 +139,7 @@ async def issue_token(request: web.Request, authenticator: Authenticator) -> web
         limiter.failed(address, client_id, authenticator.now())
         return TokenError(401, "invalid_client", "unknown client or wrong secret").response()
     limiter.succeeded(client_id)
+    record_checkin(request, client.client_id)
     issued = await authenticator.issue_for(client)
     response = json_response(
         {
@@ -148,7 +166,8 @@ def _collection_routes(
 
     async def search(request: web.Request) -> web.Response:
         principal = await principal_of(request)
-        return json_response(await vtn.search(principal, kind, search_params(request)))
+        view = await vtn.search_view(principal, kind, search_params(request))
+        return read_response(request, view.body, view.etag)
 
     async def create(request: web.Request) -> web.Response:
         principal = await principal_of(request)
@@ -156,12 +175,18 @@ def _collection_routes(
         payload = await json_body(request)
         if kind == "SUBSCRIPTION":
             await vet_subscription(vtn, notifier, principal, payload)
-        return json_response(await vtn.create(principal, kind, payload), 201)
+        try:
+            return json_response(await vtn.create(principal, kind, payload), 201)
+        except ApiError as exc:
+            if exc.status == 409 and kind in _POST_WITHOUT_409:
+                raise ApiError(400, exc.detail) from None
+            raise
 
     async def get_one(request: web.Request) -> web.Response:
         principal = await principal_of(request)
         targets = query_list(request, "targets")
-        return json_response(await vtn.get(principal, kind, request.match_info[id_name], targets))
+        text = await vtn.get_text(principal, kind, request.match_info[id_name], targets)
+        return read_response(request, text.encode())
 
     async def update(request: web.Request) -> web.Response:
         principal = await principal_of(request)

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING
 
 from vtn_lite import __version__
 from vtn_lite.config import ROLES, ClientEntry, ConfigError, VtnConfig, client_toml, load_config
-from vtn_lite.server import DEMO_CLIENTS, demo_config, running_vtn, stop_on_signals, with_port
+from vtn_lite.server import (
+    DEMO_CLIENTS,
+    DEMO_CONSOLE_USERS,
+    FLEET_CLIENT_PREFIX,
+    FLEET_SECRET,
+    demo_config,
+    running_vtn,
+    stop_on_signals,
+    with_port,
+)
 from vtn_lite.storage import StorageError
 
 if TYPE_CHECKING:
@@ -62,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--data-dir", type=Path, help="demo: directory for the SQLite file (default: a temp dir)"
     )
+    serve.add_argument(
+        "--fleet",
+        type=int,
+        default=0,
+        metavar="N",
+        help="demo: VEN clients fleet-1 ... fleet-N for python -m hil.fleet",
+    )
     serve.set_defaults(handler=_serve)
 
     clients = sub.add_parser("clients", help="manage client credentials")
@@ -76,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the secret from standard input (default: generate and print one)",
     )
     add.set_defaults(handler=_clients_add)
+
+    from vtn_lite.console.cli import register as register_users
+
+    register_users(sub)
 
     prices = sub.add_parser("prices", help="price programs and events")
     prices_sub = prices.add_subparsers(dest="prices_command", metavar="ACTION", required=True)
@@ -133,8 +153,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         directory = args.data_dir or Path(tempfile.mkdtemp(prefix="vtn-lite-demo-"))
-        config = demo_config(directory, port=8080 if args.port is None else args.port)
+        if not 0 <= args.fleet <= 50:
+            raise ConfigError("--fleet must be 0 to 50")
+        config = demo_config(
+            directory, port=8080 if args.port is None else args.port, fleet=args.fleet
+        )
         lines = "".join(f"    {cid} / {secret}  ({role})\n" for cid, secret, role in DEMO_CLIENTS)
+        lines += "".join(
+            f"    console {name} / {password}  ({role})\n"
+            for name, password, role in DEMO_CONSOLE_USERS
+        )
+        if args.fleet:
+            lines += f"    {FLEET_CLIENT_PREFIX}1..{args.fleet} / {FLEET_SECRET}  (ven)\n"
         print(DEMO_BANNER.format(credentials=lines), file=sys.stderr)
         print(f"vtn-lite demo: database {config.database}", file=sys.stderr)
     else:
@@ -154,6 +184,8 @@ async def _serve_until_stopped(config: VtnConfig, *, demo: bool) -> None:
     async with running_vtn(config) as running:
         print(f"vtn-lite serving OpenADR 3.1.0 at {running.base_url}", file=sys.stderr)
         print(f"vtn-lite serving OpenADR 3.0.1 at {running.base_url_301}", file=sys.stderr)
+        if config.console is not None:
+            print(f"vtn-lite operator console at {running.url}/console/", file=sys.stderr)
         if demo:
             print("vtn-lite: THIS IS A DEMO VTN", file=sys.stderr)
         sys.stderr.flush()

@@ -103,12 +103,40 @@ def generic_in(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     out = dict(body)
     extra: dict[str, Any] = {}
     _targets_in(out, extra)
+    descriptors = out.get("reportDescriptors")
+    if isinstance(descriptors, list):
+        # An event's report descriptors carry targets too (valuesMaps in 3.0.1).
+        typed: list[Any] = []
+        converted = []
+        for descriptor in descriptors:
+            if isinstance(descriptor, dict):
+                strings, kept = targets_in(descriptor.get("targets"))
+                if strings is not None:
+                    descriptor = {**descriptor, "targets": strings}
+                typed.append(kept)
+            converted.append(descriptor)
+        out["reportDescriptors"] = converted
+        if any(typed):
+            extra["reportDescriptorTargets"] = typed
     return out, extra
 
 
 def event_out(body: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
     out = _targets_out(_event_periods_301(dict(body)), extra)
     out.setdefault("intervals", [])  # required in 3.0.1
+    descriptors = out.get("reportDescriptors")
+    if isinstance(descriptors, list):
+        typed = (extra or {}).get("reportDescriptorTargets") or []
+        shown = []
+        for index, descriptor in enumerate(descriptors):
+            if isinstance(descriptor, dict) and "targets" in descriptor:
+                kept = typed[index] if index < len(typed) else None
+                values = targets_out(descriptor["targets"], kept)
+                descriptor = {k: v for k, v in descriptor.items() if k != "targets"}
+                if values:
+                    descriptor["targets"] = values
+            shown.append(descriptor)
+        out["reportDescriptors"] = shown
     return out
 
 

@@ -26,6 +26,10 @@ auth_tracked_keys = 10000                     # memory bound per table (least re
 url = "/var/lib/vtn-lite/vtn.sqlite"          # SQLite file (or "sqlite:PATH", ":memory:")
 # url = "postgresql://vtn@/vtn?host=/run/postgresql"   # PostgreSQL (python3-asyncpg)
 
+[mqtt]                                        # optional: MQTT notifier (vtn_lite/mqtt_config.py)
+uris = ["mqtts://broker.example.org:8883"]
+credentials_dir = "/var/lib/vtn-lite/mqtt"
+
 [[clients]]
 client_id = "bl_client"
 secret_hash = "scrypt$..."                    # written by `vtn-lite clients add`
@@ -35,12 +39,15 @@ role = "bl"                                   # "bl" (business logic) or "ven"
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from vtn_lite.console.settings import ConsoleConfigError, ConsoleSettings, parse_console
+from vtn_lite.mqtt_config import MqttConfig, MqttConfigError, parse_mqtt, topic_safe
 from vtn_lite.ratelimit import AuthLimits
 from vtn_lite.storage import SQLITE_SCHEME, is_postgres
 
@@ -81,6 +88,8 @@ class VtnConfig:
     tls_key: str | None = None
     auth_limits: AuthLimits = field(default_factory=AuthLimits)
     clients: tuple[ClientEntry, ...] = field(default=())
+    console: ConsoleSettings | None = None  # [console] enabled = true (docs/console.md)
+    mqtt: MqttConfig | None = None
 
     def with_clients(self, *clients: ClientEntry) -> VtnConfig:
         return replace(self, clients=(*self.clients, *clients))
@@ -112,7 +121,29 @@ _AUTH_LIMIT_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
 }
 
 
+_TOP_LEVEL_KEYS = ("server", "storage", "clients", "console", "mqtt")
+_CLIENT_KEYS = ("client_id", "secret_hash", "role")
+
+
+def _unknown_key(where: str, key: str, known: tuple[str, ...]) -> ConfigError:
+    """An unknown key, with where it belongs if it is a key of another table, or the closest
+    known key: a misplaced or misspelt key must not be ignored (a `database` outside
+    ``[server]`` would leave the store in memory and lose its data on restart)."""
+    server_keys = (*_SERVER_TYPES, *_AUTH_LIMIT_KEYS)
+    if where != "[server]" and key in server_keys:
+        hint = "; it belongs in [server] (write it below the [server] line)"
+    elif where != "[[clients]]" and key in _CLIENT_KEYS:
+        hint = "; it belongs in a [[clients]] entry"
+    else:
+        match = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {match[0]!r}?" if match else ""
+    return ConfigError(f"{where} has an unknown key {key!r}{hint} (known: {', '.join(known)})")
+
+
 def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnConfig:
+    for key in data:
+        if key not in _TOP_LEVEL_KEYS:
+            raise _unknown_key("the top level", key, _TOP_LEVEL_KEYS)
     server = data.get("server", {})
     if not isinstance(server, dict):
         raise ConfigError("[server] must be a table")
@@ -129,7 +160,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
             continue
         expected = _SERVER_TYPES.get(key)
         if expected is None:
-            raise ConfigError(f"[server] has an unknown key {key!r}")
+            raise _unknown_key("[server]", key, (*_SERVER_TYPES, *_AUTH_LIMIT_KEYS))
         if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
             raise ConfigError(f"[server] {key} must be {expected[0].__name__}, not {value!r}")
         values[key] = value
@@ -143,7 +174,6 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
     database = values.get("database", ":memory:")
     if base_dir is not None and database != ":memory:" and not is_postgres(database):
         values["database"] = str((base_dir / database).resolve())
-    check_workers(values.get("workers", 1), values.get("database", ":memory:"))
     for key in ("tls_cert", "tls_key"):
         if base_dir is not None and key in values:
             values[key] = str((base_dir / values[key]).resolve())
@@ -154,9 +184,15 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
             raise ConfigError(f"[server] {key} must be at least 1")
     clients = []
     seen: set[str] = set()
-    for index, entry in enumerate(data.get("clients", [])):
+    entries = data.get("clients", [])
+    if not isinstance(entries, list):
+        raise ConfigError("clients must be an array of tables ([[clients]] entries)")
+    for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise ConfigError(f"[[clients]] entry {index + 1} must be a table")
+        for key in entry:
+            if key not in _CLIENT_KEYS:
+                raise _unknown_key("[[clients]]", key, _CLIENT_KEYS)
         try:
             client = ClientEntry(
                 client_id=str(entry["client_id"]),
@@ -180,12 +216,47 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
         raise ConfigError("[server] auth_tracked_keys must be at least 1")
     if limits.get("window") == 0:
         raise ConfigError("[server] auth_window must be more than 0")
-    return VtnConfig(**values, auth_limits=AuthLimits(**limits), clients=tuple(clients))
+    try:
+        console = parse_console(data.get("console"), base_dir)
+    except ConsoleConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    check_workers(
+        values.get("workers", 1), values.get("database", ":memory:"), console=console is not None
+    )
+    return VtnConfig(
+        **values,
+        auth_limits=AuthLimits(**limits),
+        clients=tuple(clients),
+        console=console,
+        mqtt=_mqtt_of(data, clients, base_dir),
+    )
 
 
-def check_workers(workers: int, database: str) -> None:
+def _mqtt_of(
+    data: dict[str, Any], clients: list[ClientEntry], base_dir: Path | None
+) -> MqttConfig | None:
+    if "mqtt" not in data:
+        return None
+    try:
+        mqtt = parse_mqtt(data["mqtt"], base_dir=base_dir)
+    except MqttConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    for client in clients:
+        if not topic_safe(client.client_id):
+            raise ConfigError(
+                f"client {client.client_id!r} cannot be an MQTT username and topic level;"
+                " with [mqtt] client ids use letters, digits and . _ @ - only"
+            )
+    return mqtt
+
+
+def check_workers(workers: int, database: str, *, console: bool = False) -> None:
     if workers < 1:
         raise ConfigError("[server] workers must be at least 1")
+    if workers > 1 and console:
+        # The console keeps its sessions and check-ins in the process (docs/console.md): a
+        # login on one worker would not hold on the next request, answered by another.
+        raise ConfigError(f"[server] workers = {workers} cannot serve [console]; it needs one")
     if workers > 1 and not is_postgres(database):
         # Workers share the database; SQLite is one process's file (docs/vtn-lite.md "Storage").
         raise ConfigError(
@@ -202,7 +273,7 @@ def _storage_url(data: dict[str, Any]) -> str | None:
         raise ConfigError("[storage] must be a table")
     for key in storage:
         if key != "url":
-            raise ConfigError(f"[storage] has an unknown key {key!r}")
+            raise _unknown_key("[storage]", key, ("url",))
     url = storage.get("url")
     if not isinstance(url, str) or not url:
         raise ConfigError("[storage] url must be a SQLite path or a postgresql:// URL")

@@ -40,3 +40,18 @@ def conflict(detail: str) -> ApiError:
 
 def forbidden(detail: str) -> ApiError:
     return ApiError(403, detail)
+
+
+class MissingReference(ApiError):
+    """A body naming an object that does not exist (or that the caller cannot see).
+
+    409 on 3.1.0, whose conflict response is "a violation of a foreign key constraint or of a
+    unique constraint"; the 3.0.1 API answers 400, since its 409 names only duplicates.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(409, detail)
+
+
+def missing_reference(detail: str) -> MissingReference:
+    return MissingReference(detail)

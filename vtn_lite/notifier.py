@@ -104,15 +104,18 @@ class WebhookNotifier:
     # --- echo challenge -------------------------------------------------------------------
 
     async def verify_subscription(self, payload: Any) -> None:
-        """Check every distinct callbackUrl of a subscription body before it is stored."""
-        if not isinstance(payload, dict):
-            return
-        urls: dict[str, str | None] = {}
-        for operation in payload.get("objectOperations") or []:
-            if isinstance(operation, dict) and isinstance(operation.get("callbackUrl"), str):
-                urls.setdefault(operation["callbackUrl"], operation.get("bearerToken"))
-        for url, token in urls.items():
-            await self.challenge(url, token if isinstance(token, str) else None)
+        """Challenge every distinct callbackUrl of a subscription body before it is stored."""
+        for url, token in _callbacks(payload).items():
+            await self.challenge(url, token)
+
+    def check_callbacks(self, payload: Any) -> None:
+        """Refuse (400) callbacks the VTN will not call, without a challenge: the 3.0.1 API,
+        which defines no echo challenge (docs/vtn-lite.md "3.0.1 and 3.1.0")."""
+        for url in _callbacks(payload):
+            try:
+                check_callback_url(url, allow_local=self._allow_local)
+            except CallbackRefused as exc:
+                raise bad_request(str(exc)) from None
 
     async def challenge(self, url: str, bearer_token: str | None) -> None:
         try:
@@ -181,13 +184,14 @@ class WebhookNotifier:
             return
         role = self._role_of(sub["clientID"]) or "ven"
         principal = Principal(sub["clientID"], role)
-        if not await self._vtn.visible(principal, stored, sub_targets):
-            return
+        # A 3.0.1 subscriber reads as a 3.0.1 poller does (read_all: its targets count).
         v301 = (subscription.extra or {}).get("apiVersion") == "3.0.1"
-        view = (v301, await self._vtn.view_key(principal, stored, sub_targets))
+        if not await self._vtn.visible(principal, stored, sub_targets, read_all=v301):
+            return
+        view = (v301, await self._vtn.view_key(principal, stored, sub_targets, read_all=v301))
         body = encoded.get(view)
         if body is None:
-            shown = await self._vtn.render(principal, stored, sub_targets)
+            shown = await self._vtn.render(principal, stored, sub_targets, read_all=v301)
             if v301:
                 # A 3.0.1 subscriber gets 3.0.1 shapes and the Alliance file's operation verbs.
                 note = compat301.notification_out(operation, stored, shown)
@@ -280,6 +284,17 @@ class WebhookNotifier:
             self._attempts,
             error,
         )
+
+
+def _callbacks(payload: Any) -> dict[str, str | None]:
+    """Each distinct callbackUrl of a subscription body and the first bearerToken given for it."""
+    urls: dict[str, str | None] = {}
+    if isinstance(payload, dict):
+        for operation in payload.get("objectOperations") or []:
+            if isinstance(operation, dict) and isinstance(operation.get("callbackUrl"), str):
+                token = operation.get("bearerToken")
+                urls.setdefault(operation["callbackUrl"], token if isinstance(token, str) else None)
+    return urls
 
 
 def _echoed(text: str) -> str:

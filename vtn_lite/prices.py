@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ven_edge.oadr3.timefmt import TimeFormatError, format_datetime, parse_datetime
-from vtn_lite import compat301
+from vtn_lite import compat301, jsonstrict
 from vtn_lite.auth import Principal
 from vtn_lite.errors import ApiError
 from vtn_lite.service import Vtn
@@ -103,7 +102,7 @@ def load_file(path: Path) -> tuple[str, Any]:
     if path.suffix.lower() == ".csv":
         return "csv", text
     try:
-        data = json.loads(text)
+        data = jsonstrict.loads(text)
     except ValueError as exc:
         raise PriceImportError(f"{path} is neither CSV nor JSON: {exc}") from None
     if isinstance(data, dict) and "intervals" in data:

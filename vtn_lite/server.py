@@ -19,12 +19,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from vtn_lite import api31, api301
 from vtn_lite.auth import Authenticator, hash_secret
 from vtn_lite.config import ClientEntry, ConfigError, Role, VtnConfig
+from vtn_lite.console.settings import ConsoleSettings
 from vtn_lite.http import (
     AUTH_LIMITER_KEY,
     AUTHENTICATOR_KEY,
@@ -32,10 +34,14 @@ from vtn_lite.http import (
     principal_of,
     problem_middleware,
 )
+from vtn_lite.mqtt_notifier import MqttNotifier
 from vtn_lite.notifier import WebhookNotifier
 from vtn_lite.ratelimit import AuthRateLimiter
 from vtn_lite.service import Vtn
 from vtn_lite.storage import Change, Storage, open_storage
+
+if TYPE_CHECKING:
+    from vtn_lite.console.state import Console
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,14 @@ DEMO_CLIENTS: tuple[tuple[str, str, Role], ...] = (
     ("ven_client", "999", "ven"),
 )
 DEMO_DATABASE_NAME = "vtn-lite-demo.sqlite"
+# The demo console's users (docs/console.md): a dispatcher and a viewer.
+DEMO_CONSOLE_USERS: tuple[tuple[str, str, str], ...] = (
+    ("operator", "operator-demo", "dispatcher"),
+    ("viewer", "viewer-demo", "viewer"),
+)
+# Demo VEN clients for the simulated fleet (hil/fleet.py): fleet-1, fleet-2, ...
+FLEET_CLIENT_PREFIX = "fleet-"
+FLEET_SECRET = "fleet-demo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,8 @@ class VtnParts:
     notifier: WebhookNotifier
     authenticator: Authenticator
     store: Storage
+    console: Console | None = None
+    mqtt: MqttNotifier | None = None
 
 
 def build_app(
@@ -79,10 +95,11 @@ def build_app(
         sleep=sleep,
         share=(worker, config.workers),
     )
+    mqtt = MqttNotifier(vtn, config.mqtt, config.clients) if config.mqtt else None
     app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
     app[AUTHENTICATOR_KEY] = authenticator
     app[AUTH_LIMITER_KEY] = AuthRateLimiter(config.auth_limits)
-    api31.add_routes(app, vtn, notifier, authenticator, config.public_url)
+    api31.add_routes(app, vtn, notifier, authenticator, config.public_url, mqtt)
     api301.add_routes(app, vtn, notifier, authenticator)
 
     async def deliveries(request: web.Request) -> web.Response:
@@ -104,6 +121,13 @@ def build_app(
         return json_response(states)
 
     app.router.add_get("/vtn-lite/deliveries", deliveries)
+    console = None
+    if config.console is not None:
+        from vtn_lite.console.app import install
+
+        console = install(
+            app, vtn, config.console, clock=clock, secure_cookies=config.tls_cert is not None
+        )
 
     async def worker_info(request: web.Request) -> web.Response:
         # Which of several workers (docs/vtn-lite.md "Several workers") holds this connection.
@@ -116,9 +140,14 @@ def build_app(
         await store.open()
         await vtn.refresh_derived()
         await authenticator.load()
+        if console is not None:
+            await console.load()
         await notifier.start()
+        if mqtt is not None:
+            mqtt.start()
         # Other workers on the same PostgreSQL: their writes invalidate this one's caches, and
-        # this worker notifies its share of the subscribers.
+        # this worker notifies its share of the webhook subscribers. MQTT messages go out from
+        # the worker that wrote (its listener), once per change.
         await store.listen(on_other_worker)
 
     async def on_other_worker(change: Change) -> None:
@@ -127,11 +156,13 @@ def build_app(
 
     async def on_cleanup(_: web.Application) -> None:
         await notifier.close()
+        if mqtt is not None:
+            mqtt.close()
         await store.close()
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
-    return app, VtnParts(vtn, notifier, authenticator, store)
+    return app, VtnParts(vtn, notifier, authenticator, store, console, mqtt)
 
 
 class ServedApis:
@@ -225,14 +256,37 @@ def demo_clients(*, scrypt_n: int = 2**14) -> tuple[ClientEntry, ...]:
     )
 
 
-def demo_config(directory: Path, *, port: int = 8080, scrypt_n: int = 2**14) -> VtnConfig:
-    """Loopback only, the well-known test credentials, lab callbacks allowed."""
+def demo_config(
+    directory: Path,
+    *,
+    port: int = 8080,
+    scrypt_n: int = 2**14,
+    fleet: int = 0,
+    console: ConsoleSettings | None = None,
+) -> VtnConfig:
+    """Loopback only, the well-known test credentials, lab callbacks allowed; the console on
+    with its demo users; ``fleet`` more VEN clients for ``python -m hil.fleet``."""
+    from vtn_lite.console.users import make_user
+
+    users = tuple(
+        make_user(name, password, role, scrypt_n=scrypt_n)
+        for name, password, role in DEMO_CONSOLE_USERS
+    )
     return VtnConfig(
         host="127.0.0.1",
         port=port,
         database=str(directory / DEMO_DATABASE_NAME),
         allow_local_callbacks=True,
-        clients=demo_clients(scrypt_n=scrypt_n),
+        clients=demo_clients(scrypt_n=scrypt_n) + fleet_clients(fleet, scrypt_n=scrypt_n),
+        console=replace(console or ConsoleSettings(), users=users),
+    )
+
+
+def fleet_clients(count: int, *, scrypt_n: int = 2**14) -> tuple[ClientEntry, ...]:
+    """VEN clients ``fleet-1`` ... ``fleet-N`` with the secret ``FLEET_SECRET`` (demo only)."""
+    return tuple(
+        ClientEntry(f"{FLEET_CLIENT_PREFIX}{index}", hash_secret(FLEET_SECRET, n=scrypt_n), "ven")
+        for index in range(1, count + 1)
     )
 
 

@@ -6,6 +6,8 @@ Objects are stored in their canonical 3.1.0 form. The 3.0.1 API translates to an
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -15,12 +17,23 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ven_edge.oadr3 import models
 from ven_edge.oadr3.timefmt import TimeFormatError, format_datetime, parse_datetime
-from ven_edge.oadr3.timing import event_span
+from vtn_lite import bodytext, jsonstrict
 from vtn_lite.auth import Principal
-from vtn_lite.errors import bad_request, conflict, forbidden, not_found
+from vtn_lite.errors import (
+    ApiError,
+    bad_request,
+    conflict,
+    forbidden,
+    missing_reference,
+    not_found,
+)
 from vtn_lite.storage import Change, IndexFields, NameTaken, Query, Storage, StoredObject
+from vtn_lite.viewcache import View, ViewCache
+from vtn_lite.wire import models
+from vtn_lite.wire.timing import event_span
+
+log = logging.getLogger(__name__)
 
 KINDS = ("PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE")
 # Scopes per operation, from the 3.1.0 YAML security requirements (docs/openadr3.md §1.2).
@@ -71,6 +84,17 @@ class SearchParams:
     active: bool | None = None
     objects: tuple[str, ...] | None = None
     with_program: bool = False
+    # 3.0.1 "read_all": a VEN's requested targets count whether or not they are granted.
+    read_all: bool = False
+
+
+def _servable(stored: StoredObject) -> bool:
+    """False, with an error in the log, for an object stored with NaN or Infinity (by a vtn_lite
+    from before they were refused): one bad object must not break every VEN's poll."""
+    if bodytext.is_strict(stored.body_text):
+        return True
+    log.error("%s %s holds NaN or Infinity; left out of responses", stored.kind, stored.id)
+    return False
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -85,6 +109,11 @@ def describe_validation_error(error: ValidationError) -> str:
 def _validate(model: type[BaseModel] | TypeAdapter[Any], payload: Any) -> Any:
     if not isinstance(payload, dict):
         raise bad_request("the request body must be a JSON object")
+    # Bodies built in Python (price import, tools) can hold NaN or infinity, which strict JSON
+    # cannot carry (vtn_lite.jsonstrict); the HTTP APIs already refuse them when parsing.
+    where = jsonstrict.non_finite_path(payload)
+    if where is not None:
+        raise bad_request(f"{where}: NaN and infinite numbers are not JSON numbers")
     try:
         if isinstance(model, TypeAdapter):
             return model.validate_python(payload)
@@ -107,9 +136,13 @@ class Vtn:
         # Bumped whenever the grants are forgotten: a lookup that awaited the storage while a
         # change came in (from another worker) must not cache what it read before the change.
         self._grants_epoch = 0
+        self._generation = 0  # bumped by every write through this service
+        self._seen_version: int | None = None
+        self._views = ViewCache()
 
     async def changed_elsewhere(self, change: Change) -> None:
         """Another worker wrote ``change``: drop what this one derived from the old state."""
+        self._generation += 1
         if change.kind in ("VEN", "RESOURCE"):
             self._forget_grants()
 
@@ -155,20 +188,29 @@ class Vtn:
         self._grants_epoch += 1
 
     async def effective_targets(
-        self, principal: Principal, requested: tuple[str, ...] | None
+        self, principal: Principal, requested: tuple[str, ...] | None, *, read_all: bool = False
     ) -> tuple[str, ...]:
         """The targets a VEN may match on: requested ∩ granted (granted if none requested).
 
         UG §8.13 says a VEN need not send targets, the Definition says it must; both work.
+        With ``read_all`` (the 3.0.1 scope: "VENs and BL can read all resources") the requested
+        targets count as asked, granted or not.
         """
         granted = await self.granted_targets(principal.client_id) or ()
         if requested is None:
             return granted
+        if read_all:
+            return requested
         allowed = set(granted)
         return tuple(target for target in requested if target in allowed)
 
     async def visible(
-        self, principal: Principal, stored: StoredObject, requested: Sequence[str] | None
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
     ) -> bool:
         if principal.is_bl:
             return True
@@ -176,30 +218,46 @@ class Vtn:
             return stored.client_id == principal.client_id
         if not stored.targets:
             return True
-        effective = await self.effective_targets(principal, tuple(requested) if requested else None)
+        effective = await self.effective_targets(
+            principal, tuple(requested) if requested else None, read_all=read_all
+        )
         return bool(set(effective) & set(stored.targets))
 
     async def view_key(
-        self, principal: Principal, stored: StoredObject, requested: Sequence[str] | None
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
     ) -> Hashable:
         """Equal for principals to whom :meth:`render` shows ``stored`` identically."""
         if self._shown_whole(principal, stored):
             return None
-        return await self.effective_targets(principal, tuple(requested) if requested else None)
+        return await self.effective_targets(
+            principal, tuple(requested) if requested else None, read_all=read_all
+        )
 
     @staticmethod
     def _shown_whole(principal: Principal, stored: StoredObject) -> bool:
         return principal.is_bl or stored.kind not in TARGETED or not stored.targets
 
     async def render(
-        self, principal: Principal, stored: StoredObject, requested: Sequence[str] | None
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
     ) -> dict[str, Any]:
         """The object as this principal may see it (3.1 target hiding for VENs)."""
         body = stored.body
         if self._shown_whole(principal, stored):
             return body
         effective = set(
-            await self.effective_targets(principal, tuple(requested) if requested else None)
+            await self.effective_targets(
+                principal, tuple(requested) if requested else None, read_all=read_all
+            )
         )
         body["targets"] = [target for target in body.get("targets", []) if target in effective]
         return body
@@ -218,6 +276,121 @@ class Vtn:
     async def search_objects(
         self, principal: Principal, kind: str, params: SearchParams
     ) -> list[tuple[StoredObject, dict[str, Any]]]:
+        query = await self._query(principal, kind, params)
+        return await self.rendered(principal, await self.store.search(query), params)
+
+    async def rendered(
+        self, principal: Principal, rows: list[StoredObject], params: SearchParams
+    ) -> list[tuple[StoredObject, dict[str, Any]]]:
+        """Each row found by a search with its body as the principal sees it; rows stored with
+        NaN are left out (see :meth:`render_text`)."""
+        return [
+            (obj, await self.render(principal, obj, params.targets, read_all=params.read_all))
+            for obj in rows
+            if _servable(obj)
+        ]
+
+    async def search_texts(
+        self, principal: Principal, kind: str, params: SearchParams
+    ) -> list[str]:
+        """The JSON text of each object a search finds, as :meth:`search` would serialise it,
+        taken from the stored text without parsing it (docs/vtn-lite.md "Cheap polls")."""
+        query = await self._query(principal, kind, params)
+        return await self._texts(principal, await self.store.search(query), params)
+
+    async def _texts(
+        self, principal: Principal, rows: list[StoredObject], params: SearchParams
+    ) -> list[str]:
+        texts = []
+        for obj in rows:
+            text = await self.render_text(principal, obj, params.targets, read_all=params.read_all)
+            if text is not None:
+                texts.append(text)
+        return texts
+
+    async def search_view(self, principal: Principal, kind: str, params: SearchParams) -> View:
+        """:meth:`search_texts` as one JSON array, from the view cache when unchanged."""
+
+        async def serialise(rows: list[StoredObject]) -> bytes:
+            return bodytext.json_array(await self._texts(principal, rows, params))
+
+        return await self.view(principal, kind, params, "3.1.0", serialise)
+
+    async def view(
+        self,
+        principal: Principal,
+        kind: str,
+        params: SearchParams,
+        variant: str,
+        serialise: Callable[[list[StoredObject]], Awaitable[bytes]],
+    ) -> View:
+        """The response body of a search as ``serialise`` writes the rows found, reused while
+        nothing it depends on changed (:mod:`vtn_lite.viewcache`).
+
+        The key holds everything a view depends on besides the store: the API ``variant``, the
+        kind and filters, and who asks as far as it matters: business logic sees all; a VEN's
+        targeted objects depend on its effective targets (VENs of one group share the view),
+        its own objects on its clientID.
+        """
+        self.require(principal, READ_SCOPE[kind])
+        stamp = await self._stamp()
+        who: tuple[str, ...]
+        if principal.is_bl:
+            who = ("bl",)
+        elif kind in TARGETED:
+            who = await self.effective_targets(principal, params.targets, read_all=params.read_all)
+            who = ("targets", *who)
+        else:
+            who = ("client", principal.client_id)
+        key = (variant, kind, params, who)
+        now = self._clock()
+        cached = self._views.get(key, stamp, now)
+        if cached is not None:
+            return cached
+        query = await self._query(principal, kind, params)
+        rows = await self.store.search(replace(query, active_at=now) if params.active else query)
+        valid_until = (
+            await self.store.next_end([r.seq for r in rows], now) if params.active else None
+        )
+        return self._views.put(key, stamp, valid_until, await serialise(rows))
+
+    async def _stamp(self) -> tuple[int, int]:
+        """Changes with every write: this service's own, and other connections' (another
+        worker's on PostgreSQL, an offline import's on either backend)."""
+        stamp = (self._generation, await self.store.data_version())
+        if stamp[1] != self._seen_version:
+            # Another connection wrote: the grants read from vens and resources may be stale.
+            self._seen_version = stamp[1]
+            self._forget_grants()
+        return stamp
+
+    async def render_text(
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
+    ) -> str | None:
+        """:meth:`render` as JSON text, spliced from the stored text; None: leave it out.
+
+        An object whose stored text is not strict JSON (NaN stored before it was refused) is
+        left out with an error in the log, so one bad object does not break every VEN's poll.
+        """
+        text = stored.body_text
+        if not _servable(stored):
+            return None
+        if self._shown_whole(principal, stored):
+            return text
+        shown = await self.effective_targets(
+            principal, tuple(requested) if requested else None, read_all=read_all
+        )
+        spliced = bodytext.with_targets(text, frozenset(shown))
+        if spliced is not None:
+            return spliced
+        return jsonstrict.dumps(await self.render(principal, stored, requested, read_all=read_all))
+
+    async def _query(self, principal: Principal, kind: str, params: SearchParams) -> Query:
         self.require(principal, READ_SCOPE[kind])
         if not 0 <= params.limit <= MAX_LIMIT:
             raise bad_request(f"limit must be between 0 and {MAX_LIMIT}")
@@ -238,16 +411,16 @@ class Vtn:
         )
         if kind in TARGETED and not principal.is_bl:
             query = replace(
-                query, visible_targets=await self.effective_targets(principal, params.targets)
+                query,
+                visible_targets=await self.effective_targets(
+                    principal, params.targets, read_all=params.read_all
+                ),
             )
         elif params.targets is not None:
             query = replace(query, any_targets=params.targets)
         if kind in CLIENT_OWNED and not principal.is_bl:
             query = replace(query, client_id=principal.client_id)
-        return [
-            (obj, await self.render(principal, obj, params.targets))
-            for obj in await self.store.search(query)
-        ]
+        return query
 
     async def get(
         self,
@@ -255,10 +428,23 @@ class Vtn:
         kind: str,
         object_id: str,
         targets: tuple[str, ...] | None = None,
+        *,
+        read_all: bool = False,
     ) -> dict[str, Any]:
         self.require(principal, READ_SCOPE[kind])
+        stored = await self._visible_or_404(principal, kind, object_id, targets, read_all=read_all)
+        return await self.render(principal, stored, targets, read_all=read_all)
+
+    async def get_text(
+        self, principal: Principal, kind: str, object_id: str, targets: tuple[str, ...] | None
+    ) -> str:
+        """:meth:`get` as JSON text, spliced from the stored text (see :meth:`render_text`)."""
+        self.require(principal, READ_SCOPE[kind])
         stored = await self._visible_or_404(principal, kind, object_id, targets)
-        return await self.render(principal, stored, targets)
+        text = await self.render_text(principal, stored, targets)
+        if text is None:
+            raise ApiError(500, f"{kind.lower()} {object_id} is stored with a non-JSON number")
+        return text
 
     async def create(
         self, principal: Principal, kind: str, payload: Any, *, extra: dict[str, Any] | None = None
@@ -267,13 +453,16 @@ class Vtn:
         body, index = await self._prepare(principal, kind, payload, existing=None)
         now = format_datetime(self._now())
         object_id = str(uuid.uuid4())
-        full = {
-            "id": object_id,
-            "createdDateTime": now,
-            "modificationDateTime": now,
-            "objectType": kind,
-            **body,
-        }
+        # targets last: per-VEN views splice that list (vtn_lite.bodytext).
+        full = bodytext.targets_last(
+            {
+                "id": object_id,
+                "createdDateTime": now,
+                "modificationDateTime": now,
+                "objectType": kind,
+                **body,
+            }
+        )
         try:
             stored = await self.store.insert(kind, object_id, index, full, extra)
         except NameTaken as exc:
@@ -294,13 +483,15 @@ class Vtn:
         existing = await self._visible_or_404(principal, kind, object_id, None)
         body, index = await self._prepare(principal, kind, payload, existing=existing)
         old = existing.body
-        full = {
-            "id": existing.id,
-            "createdDateTime": old["createdDateTime"],
-            "modificationDateTime": format_datetime(self._now()),
-            "objectType": kind,
-            **body,
-        }
+        full = bodytext.targets_last(
+            {
+                "id": existing.id,
+                "createdDateTime": old["createdDateTime"],
+                "modificationDateTime": format_datetime(self._now()),
+                "objectType": kind,
+                **body,
+            }
+        )
         try:
             stored = await self.store.replace(existing, index, full, extra)
         except NameTaken as exc:
@@ -328,6 +519,51 @@ class Vtn:
     async def stored(self, kind: str, object_id: str) -> StoredObject | None:
         return await self.store.get(kind, object_id)
 
+    # --- operator console (docs/console.md) -------------------------------------------------
+
+    async def operator_objects(
+        self, kind: str, *, client_id: str | None = None
+    ) -> list[StoredObject]:
+        """Every object of a kind (or one client's), in creation order, for the console."""
+        if client_id is None:
+            return await self.store.all_of_kind(kind)
+        return await self.store.search(Query(kind=kind, client_id=client_id, limit=sys.maxsize))
+
+    async def operator_event(self, event_id: str) -> dict[str, Any] | None:
+        stored = await self.store.get("EVENT", event_id)
+        return None if stored is None else stored.body
+
+    async def events_for_client(self, client_id: str) -> list[dict[str, Any]]:
+        """The events a VEN client may see (3.1 object privacy), as it would see them."""
+        principal = Principal(client_id, "ven")
+        return [
+            await self.render(principal, stored, None)
+            for stored in await self.store.all_of_kind("EVENT")
+            if await self.visible(principal, stored, None)
+        ]
+
+    async def grant_targets(
+        self, principal: Principal, ven_id: str, targets: Sequence[str]
+    ) -> None:
+        """Replace a ven's granted targets, keeping its name and attributes (business logic)."""
+        existing = await self._visible_or_404(principal, "VEN", ven_id, None)
+        body = existing.body
+        payload = {
+            "objectType": "BL_VEN_REQUEST",
+            "clientID": existing.client_id,
+            "venName": body["venName"],
+            "targets": list(dict.fromkeys(targets)),
+        }
+        if body.get("attributes"):
+            payload["attributes"] = body["attributes"]
+        await self.update(principal, "VEN", ven_id, payload)
+
+    async def load_checkins(self) -> dict[str, float]:
+        return await self.store.load_checkins()
+
+    async def save_checkins(self, rows: Sequence[tuple[str, float]]) -> None:
+        await self.store.save_checkins(rows)
+
     # --- per kind -------------------------------------------------------------------------
 
     async def _prepare(
@@ -351,7 +587,7 @@ class Vtn:
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.EventRequest = _validate(models.EventRequest, payload)
         if await self.store.get("PROGRAM", request.program_id) is None:
-            raise bad_request(f"programID {request.program_id!r} names no program")
+            raise missing_reference(f"programID {request.program_id!r} names no program")
         index = IndexFields(
             name=request.event_name,
             program_id=request.program_id,
@@ -365,8 +601,14 @@ class Vtn:
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.ReportRequest = _validate(models.ReportRequest, payload)
         event = await self.store.get("EVENT", request.event_id)
-        if event is None:
-            raise bad_request(f"eventID {request.event_id!r} names no event")
+        # A VEN reports only on events it can read, and an event it cannot read answers as one
+        # that does not exist: no existence oracle, no reports polluting another group's data
+        # (Definition "Object Privacy"). The status is the YAML's for a missing reference (409
+        # on 3.1.0, 400 on 3.0.1): neither version declares 404 for POST /reports.
+        if event is None or not await self.visible(principal, event, None):
+            raise missing_reference(
+                f"eventID {request.event_id!r} names no event this client can read"
+            )
         client_id = existing.client_id if existing else principal.client_id
         body = {**models.dump(request), "clientID": client_id}
         index = IndexFields(
@@ -386,7 +628,7 @@ class Vtn:
             request.program_id is not None
             and await self.store.get("PROGRAM", request.program_id) is None
         ):
-            raise bad_request(f"programID {request.program_id!r} names no program")
+            raise missing_reference(f"programID {request.program_id!r} names no program")
         client_id = existing.client_id if existing else principal.client_id
         body = {**models.dump(request), "clientID": client_id}
         index = IndexFields(
@@ -411,11 +653,13 @@ class Vtn:
             client_id = request.client_id
             targets = tuple(request.targets or ())
         else:
-            if principal.is_bl:
-                raise bad_request("business logic must send a BL_VEN_REQUEST with a clientID")
-            client_id = (
-                existing.client_id if existing and existing.client_id else principal.client_id
-            )
+            # A VEN_VEN_REQUEST carries no clientID. From a VEN it is the caller's; business
+            # logic may send one too (the YAML allows either kind), naming a ven whose client
+            # is the venName, as on the 3.0.1 API, which has no clientID at all.
+            if existing and existing.client_id:
+                client_id = existing.client_id
+            else:
+                client_id = request.ven_name if principal.is_bl else principal.client_id
             # Only business logic grants targets (Definition "Object Privacy").
             targets = existing.targets if existing else ()
         except_id = existing.id if existing else None
@@ -451,7 +695,7 @@ class Vtn:
         request = _validate(_RESOURCE_REQUEST, payload)
         ven = await self.store.get("VEN", request.ven_id)
         if ven is None or not await self.visible(principal, ven, None):
-            raise bad_request(f"venID {request.ven_id!r} names no ven of this client")
+            raise missing_reference(f"venID {request.ven_id!r} names no ven of this client")
         if isinstance(request, models.BlResourceRequest):
             if not principal.is_bl:
                 raise forbidden("only business logic may send BL_RESOURCE_REQUEST")
@@ -487,14 +731,21 @@ class Vtn:
     # --- helpers --------------------------------------------------------------------------
 
     async def _visible_or_404(
-        self, principal: Principal, kind: str, object_id: str, targets: tuple[str, ...] | None
+        self,
+        principal: Principal,
+        kind: str,
+        object_id: str,
+        targets: tuple[str, ...] | None,
+        *,
+        read_all: bool = False,
     ) -> StoredObject:
         stored = await self.store.get(kind, object_id)
-        if stored is None or not await self.visible(principal, stored, targets):
+        if stored is None or not await self.visible(principal, stored, targets, read_all=read_all):
             raise not_found(kind, object_id)
         return stored
 
     async def _changed(self, operation: str, stored: StoredObject) -> None:
+        self._generation += 1
         if stored.kind in ("VEN", "RESOURCE"):
             self._forget_grants()
         for listener in self.listeners:
@@ -525,6 +776,17 @@ def event_ends_at(request: models.EventRequest, now: datetime) -> float | None:
             return None
         end = max(end, shifted) if end is not None else shifted
     return end.timestamp() if end is not None else None
+
+
+def event_bounds(body: dict[str, Any], now: datetime) -> tuple[datetime, datetime | None] | None:
+    """(start, end) of a stored event body, "now" starts at ``now``; end ``None``: open-ended;
+    ``None``: no timing, or a body the event model refuses (the console's timeline and overlap
+    warnings)."""
+    try:
+        span = event_span(models.EventRequest.model_validate(body), now)
+    except ValidationError:
+        return None
+    return None if span is None else (span.start, span.end)
 
 
 _PREPARERS: dict[

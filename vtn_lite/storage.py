@@ -176,6 +176,14 @@ class Storage(Protocol):
 
     async def search(self, query: Query) -> list[StoredObject]: ...
 
+    async def data_version(self) -> int:
+        """A number that changes when another process commits a write to the database (another
+        worker, an offline import): what this process cached from the database may be stale.
+        Its own writes need not change it (the service counts those itself)."""
+
+    async def next_end(self, seqs: Sequence[int], after: float) -> float | None:
+        """The earliest ``ends_at`` later than ``after`` among these objects (None: none ends)."""
+
     async def pending_refresh(self) -> set[str]: ...
 
     async def set_ends_at(
@@ -196,6 +204,13 @@ class Storage(Protocol):
     ) -> None: ...
 
     async def mark_delivery_failed(self, subscription_id: str, error: str) -> None: ...
+
+    # --- console check-ins ---------------------------------------------------------------
+
+    async def save_checkins(self, rows: Sequence[tuple[str, float]]) -> None:
+        """Last check-in per client id, many at once (one transaction)."""
+
+    async def load_checkins(self) -> dict[str, float]: ...
 
     # --- tokens ---------------------------------------------------------------------------
 

@@ -113,6 +113,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX changes_at ON changes(at);
     """,
+    # The operator console's last check-in per client, written in batches (docs/console.md).
+    """
+    CREATE TABLE ven_checkins (client_id TEXT PRIMARY KEY, last_seen DOUBLE PRECISION NOT NULL);
+    """,
+    # A counter bumped in the transaction of every object write (data_version): a worker's
+    # cached views notice another worker's write as soon as it commits, which the
+    # asynchronous NOTIFY cannot promise, and a read never sees the new count before the data.
+    """
+    CREATE TABLE data_stamp (n BIGINT NOT NULL);
+    INSERT INTO data_stamp VALUES (0);
+    """,
 )
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS vtn_lite_schema (version INTEGER NOT NULL)"
 # Serialises migrations when several workers start at once (pg_advisory_xact_lock key).
@@ -125,6 +136,7 @@ _CHANGE_SELECT = (
 _CHANGES_KEPT_S = 600.0
 _PRUNE_EVERY = 256
 _COLUMNS = ("program_id", "event_id", "ven_id", "client_id", "client_name", "name")
+_BUMP_STAMP = "UPDATE data_stamp SET n = n + 1"
 _POOL_SIZE = 8
 _RELISTEN_MAX_S = 10.0
 
@@ -270,6 +282,7 @@ class PostgresStore:
                 await db.copy_records_to_table("objects", records=records, columns=columns)
             except asyncpg.UniqueViolationError as exc:
                 raise NameTaken(_unique_rule(exc)) from None
+            await db.execute(_BUMP_STAMP)
 
     async def delete(self, stored: StoredObject) -> None:
         if stored.kind == "SUBSCRIPTION":
@@ -333,6 +346,21 @@ class PostgresStore:
         found = [obj for obj in found if wanted & subscription_objects(obj.body)]
         return found[query.skip : query.skip + query.limit]
 
+    async def data_version(self) -> int:
+        async with self._acquire() as db:
+            return int(await db.fetchval("SELECT n FROM data_stamp"))
+
+    async def next_end(self, seqs: Sequence[int], after: float) -> float | None:
+        if not seqs:
+            return None
+        async with self._acquire() as db:
+            end = await db.fetchval(
+                "SELECT min(ends_at) FROM objects WHERE seq = ANY($1::bigint[]) AND ends_at > $2",
+                list(seqs),
+                after,
+            )
+        return None if end is None else float(end)
+
     async def pending_refresh(self) -> set[str]:
         async with self._acquire() as db:
             return {row[0] for row in await db.fetch("SELECT name FROM pending_refresh")}
@@ -343,6 +371,7 @@ class PostgresStore:
         async with self._acquire() as db, db.transaction():
             await db.executemany("UPDATE objects SET ends_at=$1 WHERE seq=$2", updates)
             await db.execute("DELETE FROM pending_refresh WHERE name=$1", refreshed)
+            await db.execute(_BUMP_STAMP)
 
     async def all_of_kind(self, kind: str) -> list[StoredObject]:
         async with self._acquire() as db:
@@ -417,6 +446,25 @@ class PostgresStore:
                 )
 
         await self._deliveries.flush(then=failed)
+
+    # --- console check-ins ---------------------------------------------------------------
+
+    async def save_checkins(self, rows: Sequence[tuple[str, float]]) -> None:
+        # One statement may not update a row twice (ON CONFLICT): the last check-in counts.
+        latest = dict(rows)
+        async with self._acquire() as db:
+            await db.execute(
+                "INSERT INTO ven_checkins (client_id, last_seen)"
+                " SELECT * FROM unnest($1::text[], $2::float8[])"
+                " ON CONFLICT (client_id) DO UPDATE SET last_seen=excluded.last_seen",
+                [_text(client_id) for client_id in latest],
+                list(latest.values()),
+            )
+
+    async def load_checkins(self) -> dict[str, float]:
+        async with self._acquire() as db:
+            rows = await db.fetch("SELECT client_id, last_seen FROM ven_checkins")
+        return {_untext(client_id): float(at) for client_id, at in rows}
 
     # --- tokens ---------------------------------------------------------------------------
 
@@ -534,6 +582,7 @@ class PostgresStore:
             _opt(stored.program_id),
             _texts(stored.targets),
         )
+        await db.execute(_BUMP_STAMP)
         # Delivered on commit only, in commit order (PostgreSQL NOTIFY).
         await db.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{self._origin} {change_id}")
         self._announced += 1

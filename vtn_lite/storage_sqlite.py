@@ -83,13 +83,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE pending_refresh (name TEXT PRIMARY KEY);
     INSERT INTO pending_refresh (name) VALUES ('event_ends');
     """,
-    # The uniqueness the service checks, enforced too: another process (an offline price
-    # import) may write the same file (storage.UNIQUE_RULES).
+    # The operator console's last check-in per client, written in batches (docs/console.md).
     """
-    CREATE UNIQUE INDEX objects_program_name ON objects(name) WHERE kind = 'PROGRAM';
-    CREATE UNIQUE INDEX objects_ven_name ON objects(name) WHERE kind = 'VEN';
-    CREATE UNIQUE INDEX objects_ven_client ON objects(client_id) WHERE kind = 'VEN';
-    CREATE UNIQUE INDEX objects_resource_name ON objects(ven_id, name) WHERE kind = 'RESOURCE';
+    CREATE TABLE IF NOT EXISTS ven_checkins (client_id TEXT PRIMARY KEY, last_seen REAL NOT NULL);
+    """,
+    # The uniqueness the service checks, enforced too: another process (an offline price
+    # import) may write the same file (storage.UNIQUE_RULES). Every statement is idempotent
+    # (IF NOT EXISTS, the check-ins table included) so a database at any earlier version ends
+    # with the same schema.
+    """
+    CREATE UNIQUE INDEX IF NOT EXISTS objects_program_name ON objects(name)
+        WHERE kind = 'PROGRAM';
+    CREATE UNIQUE INDEX IF NOT EXISTS objects_ven_name ON objects(name) WHERE kind = 'VEN';
+    CREATE UNIQUE INDEX IF NOT EXISTS objects_ven_client ON objects(client_id) WHERE kind = 'VEN';
+    CREATE UNIQUE INDEX IF NOT EXISTS objects_resource_name ON objects(ven_id, name)
+        WHERE kind = 'RESOURCE';
+    CREATE TABLE IF NOT EXISTS ven_checkins (client_id TEXT PRIMARY KEY, last_seen REAL NOT NULL);
     """,
 )
 
@@ -267,6 +276,21 @@ class SqliteStore:
         found = [obj for obj in found if wanted & subscription_objects(obj.body)]
         return found[query.skip : query.skip + query.limit]
 
+    async def data_version(self) -> int:
+        """A number that changes when another connection commits to the database (SQLite
+        ``PRAGMA data_version``): cached views notice writes by other processes."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    async def next_end(self, seqs: Sequence[int], after: float) -> float | None:
+        if not seqs:
+            return None
+        marks = ",".join("?" * len(seqs))
+        row = self._db.execute(
+            f"SELECT min(ends_at) FROM objects WHERE seq IN ({marks}) AND ends_at > ?",
+            (*seqs, after),
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     async def pending_refresh(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT name FROM pending_refresh")}
 
@@ -338,6 +362,20 @@ class SqliteStore:
             )
 
         await self._deliveries.flush(then=failed)
+
+    # --- console check-ins ---------------------------------------------------------------
+
+    async def save_checkins(self, rows: Sequence[tuple[str, float]]) -> None:
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO ven_checkins (client_id, last_seen) VALUES (?, ?)"
+                " ON CONFLICT(client_id) DO UPDATE SET last_seen=excluded.last_seen",
+                rows,
+            )
+
+    async def load_checkins(self) -> dict[str, float]:
+        rows = self._db.execute("SELECT client_id, last_seen FROM ven_checkins")
+        return {str(client_id): float(at) for client_id, at in rows}
 
     # --- tokens ---------------------------------------------------------------------------
 

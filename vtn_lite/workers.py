@@ -64,7 +64,7 @@ def reserved_port(host: str, port: int) -> Iterator[int]:
 @asynccontextmanager
 async def running_workers(config: VtnConfig) -> AsyncIterator[RunningWorkers]:
     """Start ``config.workers`` processes sharing one port; stop them on exit."""
-    check_workers(config.workers, config.database)
+    check_workers(config.workers, config.database, console=config.console is not None)
     with reserved_port(config.host, config.port) as port:
         worker_config = replace(config, port=port)
         ready: Queue[Any] = _CONTEXT.Queue()

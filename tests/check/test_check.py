@@ -22,8 +22,8 @@ from ven_edge.check import (
     CHECKS,
     Check,
     CheckContext,
+    CheckOutcome,
     CheckResult,
-    Outcome,
     print_report,
     probe_serial_port,
     run_checks,
@@ -203,7 +203,7 @@ async def test_vtn_reachable_on_loopback(tmp_path: Path, vtn_url: str) -> None:
         skip_serial=True,
     )
     by_name = {r.name: r.outcome for r in await run_checks(ctx)}
-    assert by_name["VTN is reachable"] == Outcome.passed(f"{vtn_url} answered HTTP 200")
+    assert by_name["VTN is reachable"] == CheckOutcome.passed(f"{vtn_url} answered HTTP 200")
     assert by_name["VTN token obtained"].status == "skip"  # no client_id: no token to get
 
 
@@ -247,7 +247,7 @@ async def test_token_from_vtn_lite(tmp_path: Path) -> None:
         by_name = {r.name: r.outcome for r in await run_checks(ctx)}
     assert by_name["VTN is reachable"].status == "pass"
     token = by_name["VTN token obtained"]
-    assert token == Outcome.passed(f"token for {client_id}; 0 program(s) visible")
+    assert token == CheckOutcome.passed(f"token for {client_id}; 0 program(s) visible")
 
 
 async def test_wrong_secret_is_refused_with_the_fix(tmp_path: Path) -> None:
@@ -267,20 +267,20 @@ async def test_wrong_secret_is_refused_with_the_fix(tmp_path: Path) -> None:
 async def test_custom_checks_plug_in_and_requirements_chain(tmp_path: Path) -> None:
     seen: list[str] = []
 
-    async def boom(ctx: CheckContext) -> Outcome:
+    async def boom(ctx: CheckContext) -> CheckOutcome:
         seen.append("boom")
-        return Outcome.failed("broken", "mend it")
+        return CheckOutcome.failed("broken", "mend it")
 
-    async def after(ctx: CheckContext) -> Outcome:
+    async def after(ctx: CheckContext) -> CheckOutcome:
         seen.append("after")
-        return Outcome.passed("never")
+        return CheckOutcome.passed("never")
 
     checks = (Check("boom", boom), Check("after", after, requires=("boom",)))
     results = await run_checks(
         CheckContext(clock_sync=SYNCED, config_path=tmp_path / "x.toml"), checks
     )
     assert seen == ["boom"]
-    assert results[1].outcome == Outcome.skipped("needs: boom")
+    assert results[1].outcome == CheckOutcome.skipped("needs: boom")
 
 
 def test_cli_exit_status_and_output(tmp_path: Path) -> None:
@@ -341,13 +341,13 @@ async def test_untrusted_vtn_certificate_asks_for_ca_file(
         skip_serial=True,
     )
     reachable = {r.name: r.outcome for r in await run_checks(ctx)}["VTN is reachable"]
-    assert reachable == Outcome.passed(f"{url} answered HTTP 200")
+    assert reachable == CheckOutcome.passed(f"{url} answered HTTP 200")
 
 
 def test_a_missing_check_is_never_ok() -> None:
     results = [
-        CheckResult("a", Outcome.passed("fine")),
-        CheckResult("b", Outcome("missing", "not in this build", "install a newer release")),
+        CheckResult("a", CheckOutcome.passed("fine")),
+        CheckResult("b", CheckOutcome("missing", "not in this build", "install a newer release")),
     ]
     out = io.StringIO()
     assert print_report(results, out) is False
@@ -372,7 +372,7 @@ async def test_version_mismatch_is_a_failure_with_the_fix(
     version = by_name["VTN speaks the configured OpenADR version"]
     registration = by_name["VTN accepts the registration"]
     if configured == spoken:
-        assert version == Outcome.passed(f"the VTN speaks OpenADR {spoken}, as configured")
+        assert version == CheckOutcome.passed(f"the VTN speaks OpenADR {spoken}, as configured")
         assert registration.status == "pass"
         assert print_report(results, io.StringIO()) is True
         return
@@ -421,4 +421,4 @@ async def test_clock_line(tmp_path: Path) -> None:
     relaxed = write_config(tmp_path, "[clock]\nrequire_sync = false\n")
     ctx = CheckContext(relaxed, clock_sync=Switch(False))
     outcome = next(r.outcome for r in await run_checks(ctx, CHECKS[:4]) if r.name == name)
-    assert outcome == Outcome.skipped("not required (clock.require_sync = false)")
+    assert outcome == CheckOutcome.skipped("not required (clock.require_sync = false)")

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.devices import answering
 from ven_edge.command_policy import (
     CommandPolicy,
     Delivery,
@@ -18,7 +19,7 @@ from ven_edge.command_policy import (
     Send,
     Wanted,
 )
-from ven_edge.control import CommandKind, Controller, ControlPlan, DeviceView, PlannedCommand
+from ven_edge.control import CommandKind, Controller, ControlPlan, PlannedCommand
 from ven_edge.cta2045.encodings import MAX_DURATION_S, covering_duration_s
 from ven_edge.cta2045.ucm import CommandOutcome, Status
 from ven_edge.heater_port import outcome_of
@@ -237,7 +238,7 @@ def test_frames_of_one_command_are_far_apart_unless_the_timer_would_run_out(
 ) -> None:
     plan, changes = case
     controller = Controller(plan=plan)
-    view = DeviceView(connected=True, op_state=0, commissionings=1)
+    view = answering(operational_state=0, commissionings=1)
     now = T0
     frames: list[tuple[datetime, int, datetime]] = []  # (sent, lease, planned end then)
     end = plan.commands[-1].end

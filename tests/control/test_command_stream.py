@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from ven_edge.control import CommandKind, Delivery, DeviceView, Outcome, SendCommand
+from tests.devices import answering
+from ven_edge.command_policy import Delivery, Outcome
+from ven_edge.control import CommandKind, SendCommand
+from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.daemon import Daemon
-from ven_edge.ports import HeaterDetails
-from ven_edge.rule_planner import plan_by_rules
+from ven_edge.plan.rule_planner import plan_by_rules
 from ven_edge.signals import SignalInterval, SignalTimeline
-from ven_edge.status_model import HeaterLinkHealth
 from ven_edge.store import StateStore
 from ven_edge.web.status import until_text
 
@@ -62,11 +63,11 @@ class AnsweringHeater:
     def set_listener(self, callback: Callable[[], None]) -> None:
         return None
 
-    def view(self) -> DeviceView:
-        return DeviceView(connected=True, op_state=0, commissionings=self.commissionings)
+    def device(self) -> DeviceSnapshot:
+        return answering(operational_state=0, commissionings=self.commissionings)
 
-    def details(self) -> HeaterDetails:
-        return HeaterDetails(link=HeaterLinkHealth(ok=True, port="sim"))
+    def commands(self) -> str:
+        return "basic"
 
     async def send(self, command: SendCommand) -> Delivery:
         self.frames.append((self.clock.now(), command))
@@ -199,5 +200,5 @@ async def test_the_status_card_shows_the_event_the_gateway_obeys(tmp_path: Path)
 
 @dataclass
 class CurtailedHeater(AnsweringHeater):
-    def view(self) -> DeviceView:
-        return DeviceView(connected=True, op_state=4, commissionings=1)  # Idle Curtailed
+    def device(self) -> DeviceSnapshot:
+        return answering(operational_state=4, commissionings=1)  # Idle Curtailed

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ven_edge.command_policy import PolicySettings
+from tests.devices import answering
+from ven_edge.command_policy import Outcome, PolicySettings
 from ven_edge.control import (
     CommandKind,
     Controller,
     ControlPlan,
     ControlSettings,
-    DeviceView,
-    Outcome,
     PlannedCommand,
     PlanStep,
 )
+from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.cta2045.encodings import MAX_DURATION_S, covering_duration_s, within_duration_s
 
 T0 = datetime(2026, 1, 14, 16, 0, tzinfo=UTC)
-ON = DeviceView(connected=True, op_state=0)
+ON = answering(operational_state=0)
 
 
 def shed_plan(start: datetime = T0, hours: float = 2.0, event: str = "ev1") -> ControlPlan:
@@ -108,7 +109,7 @@ def test_override_by_app_nak_is_respected_until_it_clears() -> None:
     assert [o.event_id for o in c.overrides] == ["ev1"]
     # The heater may keep reporting normal states under override (docs/cta2045.md §14): no resend.
     assert c.step(T0 + timedelta(minutes=1), ON) is None
-    opted = DeviceView(connected=True, op_state=11)
+    opted = answering(operational_state=11)
     assert c.step(T0 + timedelta(minutes=2), opted) is None
     # Override cleared: the event is sent again.
     again = c.step(T0 + timedelta(minutes=3), ON)
@@ -119,8 +120,8 @@ def test_override_by_app_nak_is_respected_until_it_clears() -> None:
 
 def test_opted_out_state_blocks_new_commands_and_is_recorded() -> None:
     c = Controller(plan=shed_plan())
-    assert c.step(T0, DeviceView(connected=True, op_state=12)) is None
-    assert c.step(T0, DeviceView(connected=True, op_state=1, override=True)) is None
+    assert c.step(T0, answering(operational_state=12)) is None
+    assert c.step(T0, answering(operational_state=1, override_active=True)) is None
     assert len(c.overrides) == 1
     assert c.overrides[0].kind is CommandKind.SHED
 
@@ -137,7 +138,11 @@ def test_failed_send_is_retried_after_the_retry_delay() -> None:
 
 def test_disconnected_heater_gets_nothing() -> None:
     c = Controller(plan=shed_plan())
-    assert c.step(T0, DeviceView(connected=False)) is None
+    assert c.step(T0, DeviceSnapshot()) is None
+    # The port is open but the heater has not answered commissioning (or fell silent).
+    silent = replace(answering(operational_state=0), commissioned=False)
+    assert not silent.ready
+    assert c.step(T0, silent) is None
 
 
 def test_rejected_command_is_not_repeated_until_the_plan_moves_on() -> None:
@@ -202,24 +207,24 @@ def test_naive_timestamps_are_refused_on_load() -> None:
 
 def test_reconnect_resends_the_command_in_force_with_its_remaining_time() -> None:
     c = Controller(plan=shed_plan())
-    first = DeviceView(connected=True, op_state=0, commissionings=1)
+    first = answering(operational_state=0, commissionings=1)
     cmd = c.step(T0, first)
     assert cmd is not None
     c.record(cmd, Outcome.ACCEPTED, T0)
     later = T0 + timedelta(minutes=30)
     assert c.step(later, first) is None
-    assert c.step(later, DeviceView(connected=False, commissionings=1)) is None
-    again = c.step(later, DeviceView(connected=True, op_state=0, commissionings=2))
+    assert c.step(later, DeviceSnapshot(commissionings=1)) is None
+    again = c.step(later, answering(operational_state=0, commissionings=2))
     assert again is not None
     assert (again.kind, again.event_id) == (CommandKind.SHED, "ev1")
     assert again.duration_s == covering_duration_s(90 * 60)
     c.record(again, Outcome.ACCEPTED, later)
-    assert c.step(later, DeviceView(connected=True, op_state=0, commissionings=2)) is None
+    assert c.step(later, answering(operational_state=0, commissionings=2)) is None
 
 
 def test_reconnect_after_end_shed_sends_nothing_new() -> None:
     c = Controller(plan=shed_plan(hours=0.5))
-    view = DeviceView(connected=True, op_state=0, commissionings=1)
+    view = answering(operational_state=0, commissionings=1)
     cmd = c.step(T0, view)
     assert cmd is not None
     c.record(cmd, Outcome.ACCEPTED, T0)
@@ -228,4 +233,4 @@ def test_reconnect_after_end_shed_sends_nothing_new() -> None:
     assert done is not None
     assert done.kind is CommandKind.NORMAL
     c.record(done, Outcome.ACCEPTED, end)
-    assert c.step(end, DeviceView(connected=True, op_state=0, commissionings=2)) is None
+    assert c.step(end, answering(operational_state=0, commissionings=2)) is None

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.devices import answering
+from ven_edge.command_policy import Outcome
 from ven_edge.control import (
     CommandKind,
     Controller,
     ControlPlan,
-    DeviceView,
-    Outcome,
     PlannedCommand,
     same_energy,
 )
@@ -30,7 +30,7 @@ from ven_edge.heater_commands import (
 )
 
 T0 = datetime(2026, 1, 14, 2, 0, tzinfo=UTC)
-HEATER = DeviceView(connected=True, op_state=0, commissionings=1)
+HEATER = answering(operational_state=0, commissionings=1)
 
 
 def snapshot(*, alu: bool, set_point_c: float | None = 48.89) -> DeviceSnapshot:

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from hil.sim import Simulator
 from hil.thermal import ThermalControls, ThermalState
 from tests.conftest import wait_for
 from tests.e2e.harness import heater_on_pty, make_config, running_daemon
-from ven_edge.control import CommandKind, Outcome
+from ven_edge.command_policy import Outcome
+from ven_edge.control import CommandKind
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.daemon import Daemon
 from ven_edge.heater_port import UcmHeaterPort
@@ -66,7 +67,7 @@ async def quiet_gateway(sim: Simulator, tmp_path: Path) -> AsyncIterator[Parts]:
     async with running_daemon(config) as parts:
         daemon = parts.daemon
         # Commissioned and the first temperature reads done: from here on the line is quiet.
-        await wait_for(lambda: daemon.heater.details().set_point_f is not None, 10, "set point")
+        await wait_for(lambda: daemon.heater.device().set_point_c is not None, 10, "set point")
         yield parts
 
 
@@ -83,7 +84,7 @@ async def test_a_burst_of_link_naks_delays_the_command_but_never_cancels_it(
         # 0x03 is retried by the link itself (four tries a request); 0x06 is not.
         sim.faults.link_nak_code, sim.faults.link_naks = code, count
         daemon.set_signals(event_now(daemon, 2, "simple-2"))
-        await wait_for(lambda: sim.heater.event is Event.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
+        await wait_for(lambda: sim.heater.event is DrEvent.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
         assert sim.faults.link_naks == 0
         sent = outcomes(daemon, CommandKind.CRITICAL_PEAK)
         assert sent[:2] == [Outcome.FAILED, Outcome.FAILED]
@@ -100,8 +101,8 @@ async def test_after_an_unplug_the_heater_goes_back_to_the_planned_critical_peak
         daemon, heater = parts.daemon, parts.heater
         assert isinstance(heater, UcmHeaterPort)
         daemon.set_signals(event_now(daemon, 2, "simple-2"))
-        await wait_for(lambda: sim.heater.event is Event.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
-        assert heater.view().commissionings == 1
+        await wait_for(lambda: sim.heater.event is DrEvent.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
+        assert heater.device().commissionings == 1
 
         def noisy_line_after_replug(snapshot: DeviceSnapshot) -> None:
             # Armed the moment the heater is commissioned again, before the control loop runs:
@@ -113,9 +114,9 @@ async def test_after_an_unplug_the_heater_goes_back_to_the_planned_critical_peak
         unsubscribe = heater.session.on_change(noisy_line_after_replug)
         # Unplugged: the heater loses power and with it the event.
         sim.hang_up(reopen_after=1.0)
-        sim.heater.event = Event.NONE
-        await wait_for(lambda: heater.view().commissionings == 2, LIMIT_S, "reopened")
-        await wait_for(lambda: sim.heater.event is Event.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
+        sim.heater.event = DrEvent.NONE
+        await wait_for(lambda: heater.device().commissionings == 2, LIMIT_S, "reopened")
+        await wait_for(lambda: sim.heater.event is DrEvent.CRITICAL_PEAK, LIMIT_S, "Critical Peak")
         assert sim.faults.link_naks == 0
         assert outcomes(daemon, CommandKind.CRITICAL_PEAK)[1] is Outcome.FAILED
 
@@ -131,15 +132,15 @@ async def test_an_app_nak_blocks_the_command_until_the_heaters_state_changes(
         daemon.set_signals(event_now(daemon, 1, "simple-1"))
         await wait_for(lambda: bool(outcomes(daemon, CommandKind.SHED)), LIMIT_S, "the App NAK")
         assert outcomes(daemon, CommandKind.SHED) == [Outcome.REJECTED]
-        assert sim.heater.event is Event.NONE
+        assert sim.heater.event is DrEvent.NONE
         # The heater reports the same state: the refusal holds.
         assert (await heater.session.operational_state()).ok
-        assert daemon.heater.view().op_state == 0
+        assert daemon.heater.device().operational_state == 0
         assert await daemon.control_step() is None
         # The heater starts heating (state 1): what it refused may be possible now.
         tank.heating = True
         assert (await heater.session.operational_state()).ok
-        assert daemon.heater.view().op_state == 1
-        await wait_for(lambda: sim.heater.event is Event.SHED, LIMIT_S, "Shed")
+        assert daemon.heater.device().operational_state == 1
+        await wait_for(lambda: sim.heater.event is DrEvent.SHED, LIMIT_S, "Shed")
         await wait_for(lambda: len(outcomes(daemon, CommandKind.SHED)) == 2, LIMIT_S, "App ACK")
         assert outcomes(daemon, CommandKind.SHED) == [Outcome.REJECTED, Outcome.ACCEPTED]

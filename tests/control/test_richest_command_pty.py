@@ -15,18 +15,12 @@ from typing import Any
 
 import pytest
 
-from hil.heater import Event, HeaterConfig
+from hil.heater import DrEvent, HeaterConfig
 from hil.sim import Simulator
 from tests.conftest import wait_for
 from tests.e2e.harness import heater_on_pty, make_config, running_daemon
-from ven_edge.control import (
-    CommandKind,
-    ControlPlan,
-    Outcome,
-    PlanInputs,
-    PlannedCommand,
-    SendCommand,
-)
+from ven_edge.command_policy import Outcome
+from ven_edge.control import CommandKind, ControlPlan, PlanInputs, PlannedCommand, SendCommand
 from ven_edge.daemon import Daemon
 from ven_edge.heater_port import SET_POINT_DOC, UcmHeaterPort
 from ven_edge.run import Parts
@@ -57,14 +51,15 @@ async def gateway(sim: Simulator, tmp_path: Path, **heater: Any) -> AsyncIterato
     async with running_daemon(config) as parts:
         assert isinstance(parts.heater, UcmHeaterPort)
         fixed_plan(parts.daemon, None)
-        await wait_for(lambda: parts.heater.details().set_point_f is not None, 10, "set point")
+        await wait_for(lambda: parts.heater.device().set_point_c is not None, 10, "set point")
         yield parts
 
 
 def commands_field(parts: Parts) -> Callable[[], str | None]:
     def text() -> str | None:
-        device = parts.heater.details().device
-        return None if device is None else device.commands
+        # The page shows the choice with the heater's Device Information, once it is known.
+        known = parts.heater.device().device_info is not None
+        return parts.heater.commands() if known else None
 
     return text
 
@@ -73,12 +68,12 @@ async def test_a_load_up_with_planned_energy_goes_out_as_advanced_load_up(tmp_pa
     async with heater_on_pty(tmp_path) as sim, gateway(sim, tmp_path) as parts:
         assert commands_field(parts)() == "Advanced Load Up"
         fixed_plan(parts.daemon, CommandKind.LOAD_UP, wh=3000)
-        await wait_for(lambda: sim.heater.event is Event.ADVANCED_LOAD_UP, LIMIT_S, "ALU")
+        await wait_for(lambda: sim.heater.event is DrEvent.ADVANCED_LOAD_UP, LIMIT_S, "ALU")
         assert sim.heater.alu_extra_wh == 3000
         # It carries a duration: a gateway that dies leaves the heater to return to normal.
         assert sim.heater.event_ends_at is not None
         fixed_plan(parts.daemon, None)
-        await wait_for(lambda: sim.heater.event is Event.NONE, LIMIT_S, "End Shed")
+        await wait_for(lambda: sim.heater.event is DrEvent.NONE, LIMIT_S, "End Shed")
         assert sim.heater.set_point_f == 120  # the user's set point was never touched
 
 
@@ -89,19 +84,19 @@ async def test_a_refused_advanced_load_up_falls_back_to_basic_and_says_so(
     async with heater_on_pty(tmp_path) as sim, gateway(sim, tmp_path) as parts:
         sim.faults.refuse_alu = 1  # not implemented
         fixed_plan(parts.daemon, CommandKind.LOAD_UP, wh=3000)
-        await wait_for(lambda: sim.heater.event is Event.LOAD_UP, LIMIT_S, "Basic Load Up")
+        await wait_for(lambda: sim.heater.event is DrEvent.LOAD_UP, LIMIT_S, "Basic Load Up")
         assert "advanced_load_up refused with response code 1" in sim.heater.log
         assert commands_field(parts)() == "basic (Advanced Load Up refused: NOT_IMPLEMENTED)"
-        device = parts.daemon.snapshot().device
-        assert device is not None
-        assert device.as_json()["commands"] == commands_field(parts)()
+        device = parts.daemon.snapshot().as_json()["device"]
+        assert isinstance(device, dict)
+        assert device["commands"] == commands_field(parts)()
         assert "refused Advanced Load Up" in caplog.text
         # For the rest of the session: the next load-up goes straight out as Basic.
         sim.faults.refuse_alu = 0
         fixed_plan(parts.daemon, None)
-        await wait_for(lambda: sim.heater.event is Event.NONE, LIMIT_S, "End Shed")
+        await wait_for(lambda: sim.heater.event is DrEvent.NONE, LIMIT_S, "End Shed")
         fixed_plan(parts.daemon, CommandKind.LOAD_UP, wh=5000)
-        await wait_for(lambda: sim.heater.event is Event.LOAD_UP, LIMIT_S, "Basic Load Up")
+        await wait_for(lambda: sim.heater.event is DrEvent.LOAD_UP, LIMIT_S, "Basic Load Up")
         assert sim.heater.alu_extra_wh == 0
 
 
@@ -118,8 +113,14 @@ async def test_with_a_mixing_valve_the_set_point_is_raised_and_restored_at_the_s
         await wait_for(lambda: sim.heater.set_point_f == 120, LIMIT_S, "the user's set point")
         port = parts.heater
         assert isinstance(port, UcmHeaterPort)
+        # The raise is forgotten in memory first, then on disk (the store writes on its thread).
         await wait_for(lambda: not port.raised, LIMIT_S, "the restore recorded")
-        assert StateStore(tmp_path / "state").load(SET_POINT_DOC)["raised_c"] is None
+        store = StateStore(tmp_path / "state")
+        await wait_for(
+            lambda: store.load(SET_POINT_DOC) == {"user_c": pytest.approx(48.89), "raised_c": None},
+            LIMIT_S,
+            "the restore persisted",
+        )
         # Never above the configured maximum, whatever happened in between.
         raises = [line for line in sim.heater.log if line.startswith("set point")]
         assert raises == ["set point 131 F", "set point 120 F"]
@@ -168,7 +169,7 @@ async def test_without_a_mixing_valve_the_set_point_is_never_raised(tmp_path: Pa
     async with heater_on_pty(tmp_path) as sim, gateway(sim, tmp_path) as parts:
         assert commands_field(parts)() == "Advanced Load Up"
         fixed_plan(parts.daemon, CommandKind.LOAD_UP)  # no energy: Basic Load Up
-        await wait_for(lambda: sim.heater.event is Event.LOAD_UP, LIMIT_S, "Basic Load Up")
+        await wait_for(lambda: sim.heater.event is DrEvent.LOAD_UP, LIMIT_S, "Basic Load Up")
         assert sim.heater.set_point_f == 120
         assert not [line for line in sim.heater.log if line.startswith("set point")]
 
@@ -180,7 +181,7 @@ async def test_no_raise_below_the_delivery_floor(tmp_path: Path) -> None:
         gateway(sim, tmp_path, mixing_valve=True, max_set_point_c=42.0) as parts,
     ):
         fixed_plan(parts.daemon, CommandKind.LOAD_UP)
-        await wait_for(lambda: sim.heater.event is Event.LOAD_UP, LIMIT_S, "Basic Load Up")
+        await wait_for(lambda: sim.heater.event is DrEvent.LOAD_UP, LIMIT_S, "Basic Load Up")
         assert sim.heater.set_point_f == 100
 
 
@@ -205,7 +206,7 @@ async def test_a_heater_that_refuses_set_points_gets_basic_load_up(tmp_path: Pat
     async with heater_on_pty(tmp_path) as sim, gateway(sim, tmp_path, **VALVE) as parts:
         sim.faults.refuse_set_point = 8  # not enabled
         fixed_plan(parts.daemon, CommandKind.LOAD_UP)
-        await wait_for(lambda: sim.heater.event is Event.LOAD_UP, LIMIT_S, "Basic Load Up")
+        await wait_for(lambda: sim.heater.event is DrEvent.LOAD_UP, LIMIT_S, "Basic Load Up")
         assert sim.heater.set_point_f == 120
         assert commands_field(parts)() == "basic (set point refused: COMMAND_NOT_ENABLED)"
 
@@ -244,7 +245,7 @@ async def test_a_link_nak_06_for_advanced_load_up_falls_back_to_basic(tmp_path: 
         # The heater's reads are ten minutes apart: the next frame is the Advanced Load Up.
         sim.faults.link_nak_code, sim.faults.link_naks = 0x06, 1
         fixed_plan(parts.daemon, CommandKind.LOAD_UP, wh=3000)
-        await wait_for(lambda: sim.heater.event is Event.LOAD_UP, LIMIT_S, "Basic Load Up")
+        await wait_for(lambda: sim.heater.event is DrEvent.LOAD_UP, LIMIT_S, "Basic Load Up")
         assert commands_field(parts)() == (
             "basic (Advanced Load Up refused: link NAK UNSUPPORTED_MESSAGE_TYPE)"
         )

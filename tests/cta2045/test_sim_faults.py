@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from hil.sim import Faults, send_control
 from ven_edge.cta2045.frames import Frame, MessageType
 from ven_edge.cta2045.ucm import Status
@@ -84,7 +84,7 @@ async def test_transient_link_nak_is_retried(tmp_path: Path) -> None:
         outcome = await r.ucm.load_up(600)
         assert outcome.ok
         assert outcome.attempts == 3
-        assert r.sim.heater.event is Event.LOAD_UP
+        assert r.sim.heater.event is DrEvent.LOAD_UP
         await still_works(r)
 
 
@@ -98,7 +98,7 @@ async def test_permanent_link_nak_is_reported(tmp_path: Path, code: int, name: s
         assert outcome.attempts == 1
         if name:
             assert outcome.reason_text == name
-        assert r.sim.heater.event is Event.NONE  # a NAKed frame is not acted on
+        assert r.sim.heater.event is DrEvent.NONE  # a NAKed frame is not acted on
         await still_works(r)
 
 
@@ -220,7 +220,7 @@ async def test_refuse_switches_answer_with_the_response_code_until_set_back(
         set_point = await r.ucm.set_set_point(50.0)
         assert set_point.status is Status.APP_NAK
         assert set_point.reason == 2
-        assert r.sim.heater.event is Event.NONE
+        assert r.sim.heater.event is DrEvent.NONE
         assert r.sim.heater.set_point_f == 120
         # Basic messages are still taken, and 0 takes the refused messages again.
         assert (await r.ucm.load_up(600)).ok

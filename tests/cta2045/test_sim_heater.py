@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hil.heater import COMM_TIMEOUT_S, Event, HeaterConfig, SimulatedHeater
+from hil.heater import COMM_TIMEOUT_S, DrEvent, HeaterConfig, SimulatedHeater
 from hil.thermal import (
     BucketParameters,
     EnergyBucketModel,
@@ -50,14 +50,14 @@ def test_recording_model_satisfies_the_protocol() -> None:
 @pytest.mark.parametrize(
     ("request_msg", "event", "element", "heat_pump"),
     [
-        (messages.shed(600), Event.SHED, False, True),
-        (messages.critical_peak(600), Event.CRITICAL_PEAK, False, True),
-        (messages.grid_emergency(600), Event.GRID_EMERGENCY, False, False),
-        (messages.load_up(600), Event.LOAD_UP, True, True),
+        (messages.shed(600), DrEvent.SHED, False, True),
+        (messages.critical_peak(600), DrEvent.CRITICAL_PEAK, False, True),
+        (messages.grid_emergency(600), DrEvent.GRID_EMERGENCY, False, False),
+        (messages.load_up(600), DrEvent.LOAD_UP, True, True),
     ],
 )
 def test_events_change_the_thermostat_not_the_user_set_point(
-    request_msg: Message, event: Event, element: bool, heat_pump: bool
+    request_msg: Message, event: DrEvent, element: bool, heat_pump: bool
 ) -> None:
     model = RecordingModel()
     heater = SimulatedHeater(thermal=model)
@@ -69,7 +69,7 @@ def test_events_change_the_thermostat_not_the_user_set_point(
     assert model.controls[-1] == heater.controls
     assert heater.controls.element_allowed is element
     assert heater.controls.heat_pump_allowed is heat_pump
-    if event is Event.LOAD_UP:
+    if event is DrEvent.LOAD_UP:
         assert heater.controls.setpoint_c > normal.setpoint_c
     else:
         assert heater.controls.deadband_c >= normal.deadband_c
@@ -81,16 +81,16 @@ def test_duration_expiry_and_end_shed_restore_normal() -> None:
     ask(heater, messages.shed(50), 0.0)  # opcode2 5 = 50 s
     assert heater.next_deadline() == 50.0
     heater.tick(49.9)
-    assert heater.event is Event.SHED
+    assert heater.event is DrEvent.SHED
     heater.tick(50.0)
-    assert heater.event is Event.NONE
+    assert heater.event is DrEvent.NONE
     assert heater.log[-1] == "shed ended: duration expired"
 
     ask(heater, messages.load_up(None), 60.0)  # until End Shed
     heater.tick(5000.0)
-    assert heater.event is Event.LOAD_UP
+    assert heater.event is DrEvent.LOAD_UP
     assert ask(heater, messages.end_shed(), 5001.0) == messages.app_ack(0x02)
-    assert heater.event is Event.NONE
+    assert heater.event is DrEvent.NONE
 
 
 def test_heartbeat_loss_ends_curtailment_and_lost_status_too() -> None:
@@ -98,13 +98,13 @@ def test_heartbeat_loss_ends_curtailment_and_lost_status_too() -> None:
     ask(heater, messages.grid_emergency(None), 0.0)
     ask(heater, messages.outside_comm_status(True), COMM_TIMEOUT_S - 1)
     heater.tick(2 * COMM_TIMEOUT_S - 2)
-    assert heater.event is Event.GRID_EMERGENCY
+    assert heater.event is DrEvent.GRID_EMERGENCY
     heater.tick(2 * COMM_TIMEOUT_S)
-    assert heater.event is Event.NONE
+    assert heater.event is DrEvent.NONE
 
     ask(heater, messages.shed(None), 1000.0)
     ask(heater, messages.outside_comm_status(False), 1001.0)
-    assert heater.event is Event.NONE
+    assert heater.event is DrEvent.NONE
 
 
 def test_operational_states_follow_event_heating_and_override() -> None:
@@ -141,7 +141,7 @@ def test_override_refuses_events_but_not_end_shed() -> None:
     assert alu is not None
     assert alu.fields["response_code_name"] == "CUSTOMER_OVERRIDE"
     assert ask(heater, messages.end_shed(), 2.0) == messages.app_ack(0x02)
-    assert heater.event is Event.NONE
+    assert heater.event is DrEvent.NONE
 
 
 def test_advanced_load_up_raises_the_target_by_the_energy() -> None:
@@ -150,7 +150,7 @@ def test_advanced_load_up_raises_the_target_by_the_energy() -> None:
     reply = ask(heater, messages.advanced_load_up(2000, 3600), 0.0)
     assert reply is not None
     assert reply.fields["response_code"] == 0
-    assert heater.event is Event.ADVANCED_LOAD_UP
+    assert heater.event is DrEvent.ADVANCED_LOAD_UP
     assert heater.next_deadline() == 3600.0
     assert heater.controls.setpoint_c > base
     get = ask(heater, messages.get_advanced_load_up(), 600.0)

@@ -27,7 +27,7 @@ from ven_edge.cta2045.frames import Frame, MessageType
 from ven_edge.cta2045.link import T_MA, LinkTimers
 from ven_edge.cta2045.transport import PortError
 from ven_edge.cta2045.ucm import Status, UcmConfig, UcmSession
-from ven_edge.heater_port import details_of
+from ven_edge.status_model import HeaterLinkHealth
 from ven_edge.web import status as ws
 
 T = TypeVar("T")
@@ -193,7 +193,7 @@ def test_a_deaf_peer_is_never_commissioned() -> None:
             assert snap.link.frames_in == 0
             assert not snap.commissioned
             assert snap.commissionings == 0
-            assert not details_of(snap).link.ok
+            assert not HeaterLinkHealth.of(snap).ok
 
     run(main)
 
@@ -286,13 +286,13 @@ def test_a_silent_heater_is_reported_once_and_recommissioned_when_it_answers(
 
     async def main() -> None:
         async with bus_rig(heartbeat_s=10, poll_s=5) as r:
-            assert details_of(r.session.snapshot).link.ok
+            assert HeaterLinkHealth.of(r.session.snapshot).ok
             r.sim.hang_up(reopen_after=200.0)  # the heater goes quiet; our port stays open
             await asyncio.sleep(35.0)
-            assert details_of(r.session.snapshot).link.ok  # within max(10, 5) + 30 s margin
+            assert HeaterLinkHealth.of(r.session.snapshot).ok  # within max(10, 5) + 30 s margin
             await asyncio.sleep(10.0)
             snap = r.session.snapshot
-            link = details_of(snap).link
+            link = HeaterLinkHealth.of(snap)
             assert snap.link.connected
             assert not link.ok
             assert link.problem == "Heater not answering"
@@ -310,7 +310,7 @@ def test_a_silent_heater_is_reported_once_and_recommissioned_when_it_answers(
             before = snap.commissionings
             await asyncio.sleep(60.0)  # back at 200 s; probes back off to at most 30 s
             snap = r.session.snapshot
-            assert details_of(snap).link.ok
+            assert HeaterLinkHealth.of(snap).ok
             assert snap.commissionings == before + 1  # the control loop re-sends its command
             again = [m for m in caplog.messages if "answering again" in m]
             assert len(again) == 1, caplog.messages

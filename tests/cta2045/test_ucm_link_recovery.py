@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from hil.sim import run_simulator
 from tests.conftest import wait_for as poll_until
 from ven_edge.cta2045 import messages
@@ -136,7 +136,7 @@ async def test_hang_up_reopen_commissions_again_without_end_shed(tmp_path: Path)
         assert "device_information_request" in again
         assert "simple_time_sync" in again
         assert "end_shed" not in again  # the control loop decides what to re-send
-        assert r.sim.heater.event is Event.SHED  # so the heater's event survives
+        assert r.sim.heater.event is DrEvent.SHED  # so the heater's event survives
         assert snap.max_payload == 128  # negotiated afresh
         assert (await r.ucm.operational_state()).ok
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hil.heater import COMM_TIMEOUT_S, Event, HeaterConfig
+from hil.heater import COMM_TIMEOUT_S, DrEvent, HeaterConfig
 from hil.sim import run_simulator
 from ven_edge.cta2045 import messages
 from ven_edge.cta2045.device import DeviceSnapshot
@@ -50,16 +50,16 @@ async def test_commissioning_fills_the_device_model(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("command", "args", "event", "state"),
     [
-        ("shed", (600,), Event.SHED, {2, 4}),
-        ("critical_peak", (600,), Event.CRITICAL_PEAK, {2, 4}),
-        ("grid_emergency", (None,), Event.GRID_EMERGENCY, {4}),
-        ("load_up", (1800,), Event.LOAD_UP, {3, 6}),
-        ("advanced_load_up", (500, 3600), Event.ADVANCED_LOAD_UP, {3, 6}),
-        ("power_level", (50,), Event.POWER_LEVEL, {2, 4}),
+        ("shed", (600,), DrEvent.SHED, {2, 4}),
+        ("critical_peak", (600,), DrEvent.CRITICAL_PEAK, {2, 4}),
+        ("grid_emergency", (None,), DrEvent.GRID_EMERGENCY, {4}),
+        ("load_up", (1800,), DrEvent.LOAD_UP, {3, 6}),
+        ("advanced_load_up", (500, 3600), DrEvent.ADVANCED_LOAD_UP, {3, 6}),
+        ("power_level", (50,), DrEvent.POWER_LEVEL, {2, 4}),
     ],
 )
 async def test_event_commands_change_the_heater(
-    tmp_path: Path, command: str, args: tuple[object, ...], event: Event, state: set[int]
+    tmp_path: Path, command: str, args: tuple[object, ...], event: DrEvent, state: set[int]
 ) -> None:
     async with rig(tmp_path) as r:
         outcome = await getattr(r.ucm, command)(*args)
@@ -70,7 +70,7 @@ async def test_event_commands_change_the_heater(
         assert r.ucm.snapshot.operational_state in state
         end = await r.ucm.end_shed()
         assert end.ok
-        assert r.sim.heater.event is Event.NONE
+        assert r.sim.heater.event is DrEvent.NONE
         await r.ucm.operational_state()
         assert r.ucm.snapshot.operational_state in (0, 1)
 
@@ -114,13 +114,13 @@ async def test_information_commands(tmp_path: Path) -> None:
 async def test_shed_duration_expires_in_the_heater(tmp_path: Path) -> None:
     async with rig(tmp_path, heater_config=HeaterConfig(comm_timeout_s=3600)) as r:
         assert (await r.ucm.shed(600)).ok  # opcode2 0x12 = 648 s
-        assert r.sim.heater.event is Event.SHED
+        assert r.sim.heater.event is DrEvent.SHED
         r.clock.skip(600)
         await r.ucm.operational_state()
-        assert r.sim.heater.event is Event.SHED
+        assert r.sim.heater.event is DrEvent.SHED
         r.clock.skip(48)
         await r.ucm.operational_state()
-        assert r.sim.heater.event is Event.NONE
+        assert r.sim.heater.event is DrEvent.NONE
         assert r.ucm.snapshot.operational_state in (0, 1)
 
 
@@ -129,14 +129,14 @@ async def test_missing_heartbeat_ends_curtailment(tmp_path: Path) -> None:
         assert (await r.ucm.critical_peak(None)).ok
         r.clock.skip(COMM_TIMEOUT_S - 10)
         await r.ucm.operational_state()
-        assert r.sim.heater.event is Event.CRITICAL_PEAK
+        assert r.sim.heater.event is DrEvent.CRITICAL_PEAK
         assert (await r.ucm.outside_comm()).ok  # one heartbeat restarts the watchdog
         r.clock.skip(COMM_TIMEOUT_S - 10)
         await r.ucm.operational_state()
-        assert r.sim.heater.event is Event.CRITICAL_PEAK
+        assert r.sim.heater.event is DrEvent.CRITICAL_PEAK
         r.clock.skip(20)
         await r.ucm.operational_state()
-        assert r.sim.heater.event is Event.NONE
+        assert r.sim.heater.event is DrEvent.NONE
         assert r.sim.heater.log[-1] == "critical_peak ended: outside communication lost"
 
 

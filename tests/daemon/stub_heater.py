@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ven_edge.control import DeviceView, Outcome, SendCommand
-from ven_edge.ports import HeaterDetails
-from ven_edge.status_model import HeaterLinkHealth
+from ven_edge.command_policy import Outcome
+from ven_edge.control import SendCommand
+from ven_edge.cta2045.device import DeviceSnapshot
 
 
 class StubHeater:
@@ -26,11 +26,11 @@ class StubHeater:
     async def stop(self) -> None:
         self.stops += 1
 
-    def view(self) -> DeviceView:
-        return DeviceView(connected=False)
+    def device(self) -> DeviceSnapshot:
+        return DeviceSnapshot()
 
-    def details(self) -> HeaterDetails:
-        return HeaterDetails(link=HeaterLinkHealth(ok=False, port=None))
+    def commands(self) -> str:
+        return "basic"
 
     async def send(self, command: SendCommand) -> Outcome:
         return Outcome.FAILED

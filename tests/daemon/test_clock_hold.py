@@ -14,22 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.devices import answering
 from ven_edge.clocksync import SystemClockSync, _Timex
-from ven_edge.control import (
-    CommandKind,
-    ControlPlan,
-    Delivery,
-    DeviceView,
-    Outcome,
-    PlanInputs,
-    SendCommand,
-)
+from ven_edge.command_policy import Delivery, Outcome
+from ven_edge.control import CommandKind, ControlPlan, PlanInputs, SendCommand
+from ven_edge.cta2045.device import DeviceInformationReply, DeviceSnapshot
 from ven_edge.daemon import HOUSEHOLD_DOC, Daemon, DaemonSettings
 from ven_edge.household import DrawForecast, Household, default_profile
-from ven_edge.ports import GridLabels, HeaterDetails
-from ven_edge.rule_planner import plan_by_rules
+from ven_edge.plan.rule_planner import plan_by_rules
+from ven_edge.ports import GridLabels
 from ven_edge.signals import SignalInterval, SignalTimeline
-from ven_edge.status_model import DeviceInfo, HeaterLinkHealth, VtnHealth
+from ven_edge.status_model import VtnHealth
 from ven_edge.store import StateStore
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -73,20 +68,17 @@ class Heater:
 
     def set_listener(self, callback: Callable[[], None]) -> None: ...
 
-    def view(self) -> DeviceView:
-        return DeviceView(
-            connected=True,
-            op_state=0,
-            stored_kwh=self.stored_kwh,
-            capacity_kwh=10.0,
-            energy_used_kwh=self.used_kwh,
+    def device(self) -> DeviceSnapshot:
+        return answering(
+            operational_state=0,
+            stored_energy_wh=round(1000 * self.stored_kwh),
+            energy_capacity_wh=10000,
+            energy_used_wh=round(1000 * self.used_kwh),
+            device_info=DeviceInformationReply("2.0", 1, 3, 1, 0, serial=self.serial),
         )
 
-    def details(self) -> HeaterDetails:
-        return HeaterDetails(
-            link=HeaterLinkHealth(ok=True, port="sim"),
-            device=DeviceInfo(vendor_id=1, device_type=3, serial=self.serial),
-        )
+    def commands(self) -> str:
+        return "basic"
 
     async def send(self, command: SendCommand) -> Delivery:
         self.frames.append(command)
@@ -106,7 +98,7 @@ class Grid:
 
     def set_listener(self, callback: object) -> None: ...
 
-    def queue_reports(self, device: DeviceView) -> None:
+    def queue_reports(self, device: DeviceSnapshot) -> None:
         self.reports += 1
 
     def health(self) -> VtnHealth:

@@ -8,7 +8,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ven_edge.control import ControlPlan, DeviceView, Outcome, PlanInputs, SendCommand
+from tests.devices import answering
+from ven_edge.command_policy import Outcome
+from ven_edge.control import ControlPlan, PlanInputs, SendCommand
+from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.daemon import PLAN_DOC, SIGNALS_DOC, Daemon, timeline_from_json
 from ven_edge.signals import SignalInterval, SignalTimeline
 from ven_edge.store import StateStore
@@ -21,8 +24,8 @@ class Heater:
 
     async def stop(self) -> None: ...
 
-    def view(self) -> DeviceView:
-        return DeviceView(connected=True, stored_kwh=5.0, capacity_kwh=10.0)
+    def device(self) -> DeviceSnapshot:
+        return answering(stored_energy_wh=5000, energy_capacity_wh=10000)
 
     async def send(self, command: SendCommand) -> Outcome:
         return Outcome.ACCEPTED

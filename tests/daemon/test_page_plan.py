@@ -7,14 +7,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.daemon.test_clock_hold import T0, Clock, Grid, Heater, Switch, make_daemon
+from tests.devices import answering
 from ven_edge.control import (
     CommandKind,
     ControlPlan,
-    DeviceView,
     PlanInputs,
     PlannedCommand,
     PlanStep,
 )
+from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.daemon import NORMAL_REASON, plan_for_page
 from ven_edge.signals import SignalInterval, SignalTimeline
 
@@ -78,8 +79,8 @@ class Fixed:
 
 
 class Heightened(Heater):
-    def view(self) -> DeviceView:
-        return DeviceView(connected=True, op_state=3, stored_kwh=5.0, capacity_kwh=10.0)
+    def device(self) -> DeviceSnapshot:
+        return answering(operational_state=3, stored_energy_wh=5000, energy_capacity_wh=10000)
 
 
 async def test_headline_until_is_the_running_command_end_not_the_price_event_end(

@@ -13,7 +13,8 @@ import aiohttp
 
 from tests.conftest import free_port
 from ven_edge.grid_port import WEBHOOK_PATH, VtnGridPort
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.oadr3.webhook import WebhookReceiver
 from ven_edge.store import StateStore
 from ven_edge.web.app import create_app, start_web

@@ -17,8 +17,8 @@ from tests.conftest import free_port, run_module, wait_for
 from ven_edge.clock import WallClock
 from ven_edge.config import Config, parse_config
 from ven_edge.daemon import Daemon, DaemonSettings, StartupError
+from ven_edge.plan.rule_planner import plan_by_rules
 from ven_edge.ports import GridLabels
-from ven_edge.rule_planner import plan_by_rules
 from ven_edge.run import serve
 from ven_edge.signals import SignalTimeline
 from ven_edge.status_model import VtnHealth

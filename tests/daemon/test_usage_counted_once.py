@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from ven_edge.control import DeviceView
+from tests.devices import answering
 from ven_edge.grid_port import VtnGridPort
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.store import StateStore
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -57,7 +58,7 @@ async def test_reported_usage_equals_the_heaters_energy(
     step = timedelta(minutes=1)
     try:
         while now[0] < T0 + timedelta(hours=event_hours, minutes=20):
-            grid.queue_reports(DeviceView(connected=True, op_state=1, energy_used_kwh=meter))
+            grid.queue_reports(answering(operational_state=1, energy_used_wh=round(1000 * meter)))
             if now[0].minute % 5 == 0:
                 grid.link.queue_due_reports()  # a VTN cycle reads the same meter in between
             if now[0] < T0 + timedelta(hours=event_hours):

@@ -13,12 +13,31 @@ import subprocess
 import sys
 import time
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
+from urllib.parse import urlencode
 
 from tests.conftest import REPO_ROOT, free_port
 
 START_LIMIT_S = 40.0
 STOP_LIMIT_S = 20.0
+
+
+def console_vens(origin: str) -> set[str]:
+    """The VEN names the demo console lists, once all four are registered."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    with opener.open(f"{origin}/console/login", timeout=5) as r:
+        token = re.search(r'name="csrf" value="([^"]+)"', r.read().decode())
+    assert token is not None
+    form = urlencode({"user": "operator", "password": "operator-demo", "csrf": token.group(1)})
+    opener.open(f"{origin}/console/login", data=form.encode(), timeout=5).close()
+    deadline = time.monotonic() + START_LIMIT_S
+    names: set[str] = set()
+    while time.monotonic() < deadline and len(names) < 4:
+        with opener.open(f"{origin}/console/vens", timeout=5) as r:
+            names = set(re.findall(r'href="/console/vens/[^"]+">([^<]+)</a>', r.read().decode()))
+        time.sleep(0.3)
+    return names
 
 
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d{3} (?:INFO|WARNING|ERROR) ", re.M)
@@ -72,6 +91,9 @@ def test_demo_starts_serves_the_page_and_stops_on_sigint(tmp_path: Path) -> None
         assert all(a["end"] == b["start"] for a, b in itertools.pairwise(commands))
         with urllib.request.urlopen(f"http://127.0.0.1:{web}/", timeout=2) as r:
             assert b"<html" in r.read().lower()
+        # The operator console lists the demo's gateway and its small fleet.
+        listed = console_vens(f"http://127.0.0.1:{vtn}")
+        assert {"ven-edge", "fleet-1", "fleet-2", "fleet-3"} <= listed, listed
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=STOP_LIMIT_S)
     finally:

@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from tests.conftest import REPO_ROOT, free_port, wait_for
 from tests.e2e.harness import UtilityDriver, demo_vtn, heater_on_pty
 from ven_edge.cta2045 import messages
@@ -78,7 +78,7 @@ async def test_killed_mid_event_resumes_the_command_at_start(tmp_path: Path) -> 
             try:
                 program = await utility.program()
                 await utility.simple_event(program, 1, datetime.now(UTC), timedelta(hours=2))
-                await wait_for(lambda: sim.heater.event is Event.SHED, 15, "the first Shed")
+                await wait_for(lambda: sim.heater.event is DrEvent.SHED, 15, "the first Shed")
                 await asyncio.sleep(0.5)  # let the App ACK reach the daemon
             finally:
                 daemon.send_signal(signal.SIGKILL)
@@ -88,7 +88,7 @@ async def test_killed_mid_event_resumes_the_command_at_start(tmp_path: Path) -> 
         daemon = await start_daemon(config)
         try:
             await wait_for(
-                lambda: sheds(sim.received) > before and sim.heater.event is Event.SHED,
+                lambda: sheds(sim.received) > before and sim.heater.event is DrEvent.SHED,
                 RESUME_WAIT_S,
                 "the resumed Shed",
             )

@@ -14,7 +14,7 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from tests.conftest import free_port, wait_for
 from tests.e2e.harness import (
     UtilityDriver,
@@ -87,7 +87,7 @@ async def scenario(cases: list[tuple[str, Any]], tmp_path: Path) -> None:
             await wait_for(lambda: grid.link.health.subscribed, 5, "webhook subscription")
             program = await utility.program()
             event_id = await utility.simple_event(program, 1, datetime.now(UTC), timedelta(hours=1))
-            await wait_for(lambda: sim.heater.event is Event.SHED, 3, "Shed")
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, 3, "Shed")
             good_event = {
                 "id": event_id,
                 "programID": program,
@@ -122,7 +122,7 @@ async def scenario(cases: list[tuple[str, Any]], tmp_path: Path) -> None:
             assert active is not None, "the event was lost"
             assert active.kind is CommandKind.SHED
             assert active.event_id == event_id
-            assert sim.heater.event is Event.SHED
+            assert sim.heater.event is DrEvent.SHED
 
 
 @settings(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from tests.conftest import wait_for
 from tests.e2e.harness import (
     heater_on_pty,
@@ -27,25 +27,27 @@ async def test_override_is_respected_shown_and_reported(tmp_path: Path) -> None:
         persist_signals(config, event)
         async with running_daemon(config) as parts:
             daemon = parts.daemon
-            await wait_for(lambda: sim.heater.event is Event.SHED, 5, "Shed")
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, 5, "Shed")
             await wait_for(lambda: bool(daemon.sent), 2, "the App ACK")
             await wait_for(
-                lambda: daemon.snapshot().heater.tank_temp_f is not None, 5, "tank temperature"
+                lambda: daemon.snapshot().heater.tank_temp_c is not None, 5, "tank temperature"
             )
             sent = len(daemon.sent)
             sim.set_override(True)
-            await wait_for(lambda: daemon.heater.view().opted_out, 5, "the override at the gateway")
+            await wait_for(
+                lambda: daemon.heater.device().opted_out, 5, "the override at the gateway"
+            )
             await wait_for(lambda: daemon.snapshot().heater.mode == "opted_out", 3, "Opted out")
             assert "Opted out" in daemon.snapshot().heater.state_text
             assert [(o.kind, o.event_id) for o in daemon.controller.overrides] == [
                 (CommandKind.SHED, "ev-1")
             ]
-            assert readings_of(daemon.heater.view(), None).operating_state in (
+            assert readings_of(daemon.heater.device(), None).operating_state in (
                 "IDLE_OPTED_OUT",
                 "RUNNING_OPTED_OUT",
             )
             sim.set_override(False)
-            await wait_for(lambda: not daemon.heater.view().opted_out, 5, "the override cleared")
+            await wait_for(lambda: not daemon.heater.device().opted_out, 5, "the override cleared")
             await wait_for(lambda: daemon.snapshot().heater.mode == "saving", 3, "saving again")
-            assert sim.heater.event is Event.SHED
+            assert sim.heater.event is DrEvent.SHED
             assert len(daemon.sent) == sent, "a command was sent while the customer opted out"

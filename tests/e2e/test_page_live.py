@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright, expect
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from tests.conftest import REPO_ROOT, wait_for
 from tests.e2e.harness import heater_on_pty, make_config, running_daemon
 from tests.web.test_page_browser import CHROMIUM_ARGS, SCALES, chromium_path
@@ -41,7 +41,7 @@ async def test_live_page_shows_the_event_and_follows_an_override(tmp_path: Path)
         config = make_config(tmp_path, sim.path)
         StateStore(config.state.dir).save(SIGNALS_DOC, timeline_to_json(signals))
         async with running_daemon(config) as parts, async_playwright() as playwright:
-            await wait_for(lambda: sim.heater.event is Event.SHED, 5, "Shed")
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, 5, "Shed")
             browser = await playwright.chromium.launch(
                 executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
             )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from tests.conftest import wait_for
 from tests.e2e.harness import (
     heater_on_pty,
@@ -42,14 +42,14 @@ async def test_shed_is_sent_again_after_the_port_comes_back(tmp_path: Path) -> N
         persist_signals(config, event)
         async with running_daemon(config) as parts:
             daemon = parts.daemon
-            await wait_for(lambda: sim.heater.event is Event.SHED, 5, "Shed")
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, 5, "Shed")
             await wait_for(lambda: bool(daemon.sent), 2, "the App ACK")
-            assert daemon.heater.view().commissionings == 1
+            assert daemon.heater.device().commissionings == 1
             assert len(sheds(sim.received)) == 1
             sim.hang_up(reopen_after=0.3)
-            sim.heater.event = Event.NONE  # the heater lost the event while unreachable
-            await wait_for(lambda: daemon.heater.view().commissionings == 2, 10, "recommissioned")
-            await wait_for(lambda: sim.heater.event is Event.SHED, 5, "the Shed re-sent")
+            sim.heater.event = DrEvent.NONE  # the heater lost the event while unreachable
+            await wait_for(lambda: daemon.heater.device().commissionings == 2, 10, "recommissioned")
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, 5, "the Shed re-sent")
             durations = sheds(sim.received)
             assert len(durations) == 2
             # The remaining time, not afresh (each lease rounded up to cover the event's end).

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from tests.conftest import wait_for
 from tests.e2e.harness import (
     heater_on_pty,
@@ -29,10 +29,12 @@ async def test_persisted_event_is_resumed_on_the_heater_within_5_s(tmp_path: Pat
         persist_signals(config, event)
         async with running_daemon(config) as parts:
             took = await wait_for(
-                lambda: sim.heater.event is Event.SHED, RESUME_LIMIT_S, "Shed on the heater"
+                lambda: sim.heater.event is DrEvent.SHED, RESUME_LIMIT_S, "Shed on the heater"
             )
             assert took < RESUME_LIMIT_S
-            await wait_for(lambda: parts.daemon.heater.view().op_state in (2, 4), 5, "op state")
+            await wait_for(
+                lambda: parts.daemon.heater.device().operational_state in (2, 4), 5, "op state"
+            )
             snap = parts.daemon.snapshot()
             assert snap.heater.mode == "saving"
             assert snap.events.current is not None
@@ -45,8 +47,8 @@ async def test_without_signals_the_heater_stays_normal(tmp_path: Path) -> None:
     async with heater_on_pty(tmp_path) as sim:
         config = make_config(tmp_path, sim.path)
         async with running_daemon(config) as parts:
-            await wait_for(lambda: parts.daemon.heater.view().connected, 5, "commissioning")
-            assert sim.heater.event is Event.NONE
+            await wait_for(lambda: parts.daemon.heater.device().ready, 5, "commissioning")
+            assert sim.heater.event is DrEvent.NONE
             assert parts.daemon.sent == []
 
 
@@ -58,7 +60,7 @@ async def test_a_failing_planner_keeps_the_last_good_plan(tmp_path: Path) -> Non
         persist_signals(config, event)
         async with running_daemon(config) as parts:
             daemon = parts.daemon
-            await wait_for(lambda: sim.heater.event is Event.SHED, RESUME_LIMIT_S, "Shed")
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, RESUME_LIMIT_S, "Shed")
             good = daemon.controller.plan
 
             def broken(_inputs: object) -> object:
@@ -68,7 +70,7 @@ async def test_a_failing_planner_keeps_the_last_good_plan(tmp_path: Path) -> Non
             daemon.set_signals(SignalTimeline())  # new signals: a re-plan is attempted
             await asyncio.sleep(0.3)
             assert daemon.controller.plan is good
-            assert sim.heater.event is Event.SHED
+            assert sim.heater.event is DrEvent.SHED
 
 
 async def test_a_price_shed_is_worded_as_prices_not_as_a_utility_event(tmp_path: Path) -> None:
@@ -88,7 +90,7 @@ async def test_a_price_shed_is_worded_as_prices_not_as_a_utility_event(tmp_path:
         config = make_config(tmp_path, sim.path)
         persist_signals(config, *prices)
         async with running_daemon(config) as parts:
-            await wait_for(lambda: sim.heater.event is Event.SHED, 8, "a price shed")
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, 8, "a price shed")
             await wait_for(lambda: parts.daemon.snapshot().heater.mode == "saving", 5, "saving")
             text = parts.daemon.snapshot().heater.state_text
             assert text.startswith("Saving energy: high prices until"), text

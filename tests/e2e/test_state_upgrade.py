@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from tests.conftest import wait_for
 from tests.e2e.harness import heater_on_pty, make_config, persist_signals, running_daemon
 from ven_edge.daemon import PLAN_DOC, SIGNALS_DOC
@@ -31,7 +31,7 @@ async def test_old_format_state_mid_event_resumes_the_shed(
         config = make_config(tmp_path, sim.path)
         persist_signals(config, event)
         async with running_daemon(config):
-            await wait_for(lambda: sim.heater.event is Event.SHED, RESUME_LIMIT_S, "Shed")
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, RESUME_LIMIT_S, "Shed")
     # The files as the previous release left them: the same documents, without the envelope.
     state = Path(config.state.dir)
     for name in (SIGNALS_DOC, PLAN_DOC):
@@ -39,10 +39,10 @@ async def test_old_format_state_mid_event_resumes_the_shed(
         path.write_text(json.dumps(json.loads(path.read_text())["data"]))
     caplog.set_level("INFO", logger="ven_edge.store")
     async with heater_on_pty(tmp_path / "after") as sim:  # a heater that knows of no event
-        assert sim.heater.event is Event.NONE
+        assert sim.heater.event is DrEvent.NONE
         config = make_config(tmp_path, sim.path)
         async with running_daemon(config) as parts:
-            await wait_for(lambda: sim.heater.event is Event.SHED, RESUME_LIMIT_S, "Shed resumed")
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, RESUME_LIMIT_S, "Shed resumed")
             current = parts.daemon.snapshot().events.current
             assert current is not None
             assert current.id == "ev-shed"

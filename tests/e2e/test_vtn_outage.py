@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from hil.clock import AcceleratedClock
-from hil.heater import Event
+from hil.heater import DrEvent
 from tests.conftest import free_port, wait_for
 from tests.e2e.harness import (
     UtilityDriver,
@@ -59,11 +59,13 @@ async def test_day_without_vtn_plan_runs_and_reports_arrive_later(tmp_path: Path
             down_at = clock.now()
             assert clock.now() < start, "the test machine is too slow for this clock speed"
             await wait_for(
-                lambda: sim.heater.event is Event.SHED, 14 * HOUR + 5, "Shed while the VTN is down"
+                lambda: sim.heater.event is DrEvent.SHED,
+                14 * HOUR + 5,
+                "Shed while the VTN is down",
             )
             assert clock.now() < start + timedelta(hours=6)
             await wait_for(
-                lambda: sim.heater.event is Event.NONE, 8 * HOUR + 5, "End Shed while down"
+                lambda: sim.heater.event is DrEvent.NONE, 8 * HOUR + 5, "End Shed while down"
             )
             remaining = (down_at + timedelta(hours=24) - clock.now()).total_seconds() / SPEED
             await asyncio.sleep(max(0.0, remaining))

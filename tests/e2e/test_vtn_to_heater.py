@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.heater import Event
+from hil.heater import DrEvent
 from tests.conftest import free_port, wait_for
 from tests.e2e.harness import (
     UtilityDriver,
@@ -31,7 +31,7 @@ async def test_event_by_poll_then_cancelled_by_delete(tmp_path: Path) -> None:
     async with demo_vtn(tmp_path) as vtn, heater_on_pty(tmp_path) as sim:
         config = make_config(tmp_path, sim.path, vtn_url=vtn.base_url, poll_interval_s=POLL_S)
         async with running_daemon(config) as parts, UtilityDriver(vtn.base_url) as utility:
-            await wait_for(lambda: parts.daemon.heater.view().connected, 5, "commissioning")
+            await wait_for(lambda: parts.daemon.heater.device().ready, 5, "commissioning")
             await wait_for(
                 lambda: parts.grid is not None and parts.grid.health().ven_id is not None,
                 POLL_S + 2,
@@ -41,7 +41,7 @@ async def test_event_by_poll_then_cancelled_by_delete(tmp_path: Path) -> None:
             now = datetime.now(UTC)
             event = await utility.simple_event(program, 2, now, timedelta(hours=1))
             await wait_for(
-                lambda: sim.heater.event is Event.CRITICAL_PEAK,
+                lambda: sim.heater.event is DrEvent.CRITICAL_PEAK,
                 POLL_S + 2,
                 "Critical Peak (SIMPLE level 2) on the heater",
             )
@@ -50,7 +50,7 @@ async def test_event_by_poll_then_cancelled_by_delete(tmp_path: Path) -> None:
             before = end_sheds(sim.received)
             await utility.delete_event(event)
             await wait_for(
-                lambda: sim.heater.event is Event.NONE, POLL_S + 2, "End Shed after the delete"
+                lambda: sim.heater.event is DrEvent.NONE, POLL_S + 2, "End Shed after the delete"
             )
             assert end_sheds(sim.received) == before + 1
             await wait_for(
@@ -69,14 +69,14 @@ async def test_event_by_webhook_reaches_the_heater_at_once(tmp_path: Path) -> No
         )
         async with running_daemon(config) as parts, UtilityDriver(vtn.base_url) as utility:
             assert parts.grid is not None
-            await wait_for(lambda: parts.daemon.heater.view().connected, 5, "commissioning")
+            await wait_for(lambda: parts.daemon.heater.device().ready, 5, "commissioning")
             link = parts.grid.link  # type: ignore[attr-defined]
             await wait_for(lambda: link.health.subscribed, 5, "webhook subscription")
             program = await utility.program()
             event = await utility.simple_event(program, 1, datetime.now(UTC), timedelta(minutes=30))
             took = await wait_for(
-                lambda: sim.heater.event is Event.SHED, PUSH_LIMIT_S, "Shed pushed to the heater"
+                lambda: sim.heater.event is DrEvent.SHED, PUSH_LIMIT_S, "Shed pushed to the heater"
             )
             assert took < PUSH_LIMIT_S
             await utility.delete_event(event)
-            await wait_for(lambda: sim.heater.event is Event.NONE, PUSH_LIMIT_S, "End Shed")
+            await wait_for(lambda: sim.heater.event is DrEvent.NONE, PUSH_LIMIT_S, "End Shed")

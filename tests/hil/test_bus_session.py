@@ -6,9 +6,10 @@ import asyncio
 
 from hil import virtual_time
 from hil.bus import HalfDuplexBus
-from hil.heater import Event
+from hil.heater import DrEvent
 from hil.sim import run_simulator
-from ven_edge.control import CommandKind, Outcome, SendCommand
+from ven_edge.command_policy import Outcome
+from ven_edge.control import CommandKind, SendCommand
 from ven_edge.cta2045.link import LinkTimers
 from ven_edge.cta2045.ucm import UcmConfig, UcmSession
 from ven_edge.heater_port import UcmHeaterPort
@@ -30,8 +31,8 @@ def test_heater_port_commissions_and_sheds_over_the_bus_with_spec_timers() -> No
                     await session.wait_ready()
                 outcome = await port.send(SendCommand(CommandKind.SHED, 600, "test"))
                 assert outcome.outcome is Outcome.ACCEPTED
-                assert sim.heater.event is Event.SHED
-                assert port.view().connected
+                assert sim.heater.event is DrEvent.SHED
+                assert port.device().ready
             finally:
                 await port.stop()
         # Everything crossed the line: frames in both directions, at 19,200 baud.

@@ -14,8 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.link import LinkTiming, TimelineCallback, VtnLink
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.oadr3.webhook import WebhookReceiver
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.errors import PayloadError, ResponseTooLargeError
-from ven_edge.oadr3.vtnhttp import DEFAULT_TOKEN_LIFETIME_S
+from ven_edge.oadr3.vtnhttp import DEFAULT_TOKEN_LIFETIME_S, VtnSettings
 
 from .loopback import serving
 

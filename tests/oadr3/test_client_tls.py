@@ -10,8 +10,9 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import make_certificate
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.errors import VtnUnreachableError
+from ven_edge.oadr3.vtnhttp import VtnSettings
 
 from .loopback import serving
 

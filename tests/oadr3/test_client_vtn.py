@@ -18,13 +18,14 @@ import pytest
 
 from tests.conftest import free_port
 from ven_edge.oadr3.backoff import Backoff
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.errors import VtnAuthError, VtnUnreachableError
 from ven_edge.oadr3.link import LinkTiming, VtnLink
 from ven_edge.oadr3.outbox import ReportOutbox
 from ven_edge.oadr3.readings import DeviceReadings
 from ven_edge.oadr3.reportbodies import operating_state_report
 from ven_edge.oadr3.reports import ReportScheduler
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.oadr3.webhook import WebhookReceiver
 from ven_edge.signals import SignalTimeline
 from ven_edge.store import StateStore

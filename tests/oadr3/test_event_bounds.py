@@ -12,10 +12,11 @@ import aiohttp
 import pytest
 
 from tests.conftest import wait_for
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.errors import PayloadError
 from ven_edge.oadr3.eventparse import Event, parse_event
 from ven_edge.oadr3.timeline import TimelineBuilder
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 from .loopback import MiniVtn, gateway, mini_vtn, running_link

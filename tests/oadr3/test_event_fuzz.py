@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.errors import PayloadError
 from ven_edge.oadr3.eventparse import parse_event
+from ven_edge.oadr3.vtnhttp import VtnSettings
 
 GOOD: dict[str, Any] = {
     "id": "e1",

@@ -9,8 +9,10 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 
-from ven_edge.oadr3.client import PollResult, VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
+from ven_edge.oadr3.eventstore import PollResult
 from ven_edge.oadr3.link import LinkTiming, VtnLink
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.oadr3.webhook import Notification, WebhookReceiver
 
 GAP_S = 5.0

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.link import VtnLink
-from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
+from ven_edge.oadr3.outbox import ReportOutbox
+from ven_edge.oadr3.readings import DeviceReadings
+from ven_edge.oadr3.reports import ReportScheduler
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.store import StateStore
 
 T0 = datetime(2030, 1, 1, 17, 0, tzinfo=UTC)

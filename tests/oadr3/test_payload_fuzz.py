@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.errors import PayloadError
 from ven_edge.oadr3.eventstore import EventStore
 from ven_edge.oadr3.timeline import TimelineBuilder
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.oadr3.webhook import parse_notification
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ven_edge.oadr3.readinglog import ReadingLog
-from ven_edge.oadr3.reports import DeviceReadings
+from ven_edge.oadr3.readings import DeviceReadings
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -13,12 +13,8 @@ from hypothesis import strategies as st
 from tests.vtn_lite.schema import validate_component
 from ven_edge.oadr3.eventparse import parse_event
 from ven_edge.oadr3.readinglog import ReadingLog
-from ven_edge.oadr3.reports import (
-    DeviceReadings,
-    DueReport,
-    ReportScheduler,
-    build_due_report,
-)
+from ven_edge.oadr3.readings import DeviceReadings
+from ven_edge.oadr3.reports import DueReport, ReportScheduler, build_due_report
 from ven_edge.signals import SignalTimeline
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ven_edge.oadr3 import models
 from ven_edge.oadr3.reportbodies import ReportInterval, build_report
+from vtn_lite.wire import models
 
 _names = st.one_of(
     st.text(min_size=0, max_size=130),

@@ -13,7 +13,9 @@ from tests.vtn_lite.schema import validate_component
 from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.errors import VtnUnreachableError
 from ven_edge.oadr3.link import VtnLink
-from ven_edge.oadr3.reports import DeviceReadings, ReportOutbox, ReportScheduler
+from ven_edge.oadr3.outbox import ReportOutbox
+from ven_edge.oadr3.readings import DeviceReadings
+from ven_edge.oadr3.reports import ReportScheduler
 from ven_edge.store import StateStore
 
 from .test_client_vtn import Utility, ven_settings, vtn_at

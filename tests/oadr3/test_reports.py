@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from ven_edge.oadr3 import models
 from ven_edge.oadr3.eventparse import parse_event
 from ven_edge.oadr3.readings import DeviceReadings
 from ven_edge.oadr3.reportbodies import (
@@ -18,6 +17,7 @@ from ven_edge.oadr3.reportbodies import (
 )
 from ven_edge.oadr3.reports import ReportScheduler, build_due_report
 from ven_edge.oadr3.timeline import TimelineBuilder
+from vtn_lite.wire import models
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 COMMON: dict[str, Any] = {

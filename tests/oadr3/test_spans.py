@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ven_edge.oadr3.spans import follow_on_spans
-from ven_edge.oadr3.timefmt import INFINITE_DURATION, Duration
+from ven_edge.oadr3.timefmt import INFINITE_DURATION, IsoDuration
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
-HOUR = Duration(hours=1)
+HOUR = IsoDuration(hours=1)
 
 
 def test_intervals_follow_on_and_an_own_start_jumps() -> None:
@@ -29,7 +29,7 @@ def test_nothing_follows_an_interval_that_never_ends() -> None:
 
 
 def test_a_zero_duration_interval_is_an_instant() -> None:
-    assert follow_on_spans(T0, [(None, Duration()), (None, HOUR)]) == [
+    assert follow_on_spans(T0, [(None, IsoDuration()), (None, HOUR)]) == [
         (T0, T0),
         (T0, T0 + timedelta(hours=1)),
     ]

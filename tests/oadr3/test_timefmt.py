@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ven_edge.oadr3.timefmt import (
     NOW_SENTINEL,
-    Duration,
+    IsoDuration,
     TimeFormatError,
     duration_from_timedelta,
     format_datetime,
@@ -83,8 +83,8 @@ def test_durations() -> None:
     with pytest.raises(TimeFormatError):
         month.as_timedelta()
     assert month.end_from(datetime(2026, 1, 31, tzinfo=UTC)) == datetime(2026, 2, 28, tzinfo=UTC)
-    assert format_duration(Duration()) == "PT0S"
-    assert format_duration(Duration(weeks=1, days=2)) == "P9D"
+    assert format_duration(IsoDuration()) == "PT0S"
+    assert format_duration(IsoDuration(weeks=1, days=2)) == "P9D"
 
 
 @pytest.mark.parametrize("text", ["P", "PT", "1H", "P1H", "PT1D", "P1.5D", "P-1D", "P1Y2"])

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.errors import PayloadError
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.oadr3.webhook import Notification, WebhookReceiver, parse_notification
 
 from .loopback import webhook_endpoint

@@ -15,7 +15,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ven_edge.grid_port import LINGERING_TIME_S
-from ven_edge.oadr3.client import VtnClient, VtnSettings
+from ven_edge.oadr3.client import VtnClient
+from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.oadr3.webhook import (
     DEFAULT_MAX_BODY_BYTES,
     WebhookReceiver,

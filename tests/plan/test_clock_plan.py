@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.devices import answering
 from ven_edge.config import parse_config
-from ven_edge.control import CommandKind, ControlPlan, DeviceView, PlanInputs
-from ven_edge.exact_planner import ExactPlanner
+from ven_edge.control import CommandKind, ControlPlan, PlanInputs
 from ven_edge.plan.builder import PlannerConfig
+from ven_edge.plan.exact_planner import ExactPlanner
 from ven_edge.plan.grid import step_bounds
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.run import planner_for
@@ -21,7 +22,9 @@ MODELS = Path(__file__).resolve().parents[2] / "sample_data" / "hpwh_models"
 MODEL = HpwhModel.load(MODELS / "Rheem2020Prem50.json")
 T0 = datetime(2026, 2, 17, 12, 0, tzinfo=UTC)
 Q = timedelta(minutes=15)
-TANK = DeviceView(connected=True, op_state=0, stored_kwh=7.0, capacity_kwh=10.0, tank_temp_f=122)
+TANK = answering(
+    operational_state=0, stored_energy_wh=7000, energy_capacity_wh=10000, present_temperature_c=50
+)
 
 
 def hourly(values: list[float], start: datetime = T0, unit: str | None = None) -> SignalTimeline:
@@ -164,7 +167,7 @@ def test_expected_and_normal_costs_and_the_unit_come_with_the_plan() -> None:
 
 def test_min_delivery_c_sets_where_stored_energy_counts_from() -> None:
     # A tank read by its temperature only (no commodity reading) at 50 °C.
-    tank = DeviceView(connected=True, op_state=0, tank_temp_f=122.0)
+    tank = answering(operational_state=0, present_temperature_c=50)
     prices = hourly([0.40, 0.40, 0.05, 0.05] + [0.2] * 20)
     model = str(MODELS / "Rheem2020Prem50.json")
 

@@ -20,10 +20,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ven_edge.control import DeviceView, PlanInputs, PlannedCommand
-from ven_edge.exact_planner import ExactPlanner
+from tests.devices import answering
+from ven_edge.control import PlanInputs, PlannedCommand
 from ven_edge.plan.builder import BuildError, PlannerConfig, _minimum, resample_prices
-from ven_edge.rule_planner import (
+from ven_edge.plan.exact_planner import ExactPlanner
+from ven_edge.plan.rule_planner import (
     _SIMPLE_WORDS,
     ALERT_COMMANDS,
     MIN_SEGMENT,
@@ -35,6 +36,7 @@ from ven_edge.rule_planner import (
 )
 from ven_edge.signal_profile import winner_profile
 from ven_edge.signals import SignalInterval, SignalTimeline, Value
+from ven_edge.units import f_to_c
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -302,7 +304,9 @@ EXACT = ExactPlanner(PlannerConfig(step=MINUTE * 15, capacity_kwh=10.0, hp_max_k
 def test_planning_work_grows_linearly_with_signal_intervals(
     planner: Callable[[PlanInputs], object], kind: str
 ) -> None:
-    device = DeviceView(connected=True, stored_kwh=5.0, capacity_kwh=10.0, tank_temp_f=125.0)
+    device = answering(
+        stored_energy_wh=5000, energy_capacity_wh=10000, present_temperature_c=f_to_c(125.0)
+    )
 
     def work(count: int) -> int:
         inputs = PlanInputs(T0, ten_second_signals(count, kind), device)

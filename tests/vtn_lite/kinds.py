@@ -40,6 +40,21 @@ async def make_world(api: Api, receiver: Receiver) -> World:
     return World(program["id"], event["id"], ven["id"], receiver.url)
 
 
+async def grant(api: Api, ven_id: str, targets: list[str]) -> None:
+    """Business logic grants targets to ven_client's ven (the world's)."""
+    await api.ok(
+        "PUT",
+        f"/vens/{ven_id}",
+        "bl",
+        {
+            "objectType": "BL_VEN_REQUEST",
+            "clientID": "ven_client",
+            "venName": "ven-one",
+            "targets": targets,
+        },
+    )
+
+
 def body_for(kind: str, world: World, who: str) -> dict[str, Any]:
     n = next(_counter)
     if kind == "programs":

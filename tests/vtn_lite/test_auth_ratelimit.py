@@ -109,7 +109,7 @@ async def test_token_endpoint_answers_429_with_retry_after() -> None:
         locked = await token("ven")  # even the right secret waits
         assert locked.status == 429
         assert locked.headers["Retry-After"] == "100"
-        assert locked.content_type == "application/problem+json"
+        assert locked.content_type == "application/json"
         async with session.post(
             f"{server.base_url_301}/auth/token",
             data={"client_id": "ven_client", "client_secret": "999"},

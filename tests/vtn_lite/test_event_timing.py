@@ -182,7 +182,7 @@ async def test_stored_event_ends_are_recomputed_once_after_upgrade(tmp_path: Pat
         db.execute("UPDATE objects SET ends_at = 0.0 WHERE name = 'instant-future'")
         db.execute("DROP TABLE pending_refresh")
         for index in ("program_name", "ven_name", "ven_client", "resource_name"):
-            db.execute(f"DROP INDEX objects_{index}")  # added by version 3
+            db.execute(f"DROP INDEX objects_{index}")  # added by version 4
         db.execute("PRAGMA user_version = 1")
     store = SqliteStore(path)
     try:

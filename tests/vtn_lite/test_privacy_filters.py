@@ -5,23 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.vtn_lite.conftest import Api, Receiver
-from tests.vtn_lite.kinds import INTERVALS, make_world
+from tests.vtn_lite.kinds import INTERVALS, grant, make_world
 from ven_edge.oadr3.timefmt import format_datetime
-
-
-async def _grant(api: Api, ven_id: str, targets: list[str]) -> None:
-    """Business logic grants targets to ven_client's ven."""
-    await api.ok(
-        "PUT",
-        f"/vens/{ven_id}",
-        "bl",
-        {
-            "objectType": "BL_VEN_REQUEST",
-            "clientID": "ven_client",
-            "venName": "ven-one",
-            "targets": targets,
-        },
-    )
 
 
 async def test_targeted_events_need_granted_targets(api: Api, receiver: Receiver) -> None:
@@ -42,7 +27,7 @@ async def test_targeted_events_need_granted_targets(api: Api, receiver: Receiver
     assert ids(await api.ok("GET", "/events", "ven", params={"targets": "group-a"})) == [
         world.event_id
     ]
-    await _grant(api, world.ven_id, ["group-a"])
+    await grant(api, world.ven_id, ["group-a"])
     # Granted: visible with or without targets in the query, and other targets are hidden.
     for params in (None, {"targets": "group-a"}):
         events = await api.ok("GET", "/events", "ven", params=params)
@@ -126,7 +111,7 @@ async def test_ven_objects_are_private(api: Api, receiver: Receiver) -> None:
         "ven2",
         {"objectType": "VEN_RESOURCE_REQUEST", "resourceName": "x", "venID": world.ven_id},
     )
-    assert status == 400
+    assert status == 409  # as for a venID naming no ven at all (a foreign key violation)
 
 
 async def test_filters_31(api: Api, receiver: Receiver) -> None:

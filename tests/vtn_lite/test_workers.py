@@ -133,6 +133,20 @@ async def _scenario(
     for _, note in receiver.received:
         assert (note["operation"], note["object"]["id"]) == ("CREATE", event["id"])
 
+    # A write on worker A changes the view, and its ETag, that worker B serves from its cache:
+    # at once, on the next poll (tests/vtn_lite/test_cheap_polls.py shows it without notices).
+    headers = {"Authorization": f"Bearer {tokens['bl']}"}
+    async with on_b.get(f"{base}/programs", headers=headers) as response:
+        etag = response.headers["ETag"]
+    unchanged = {**headers, "If-None-Match": etag}
+    async with on_b.get(f"{base}/programs", headers=unchanged) as response:
+        assert response.status == 304
+    written = await bl_a.ok("POST", "/programs", body={"programName": "written-on-a"})
+    async with on_b.get(f"{base}/programs", headers=unchanged) as response:
+        assert response.status == 200
+        assert response.headers["ETag"] != etag
+        assert written["id"] in [p["id"] for p in await response.json()]
+
     # Targets granted on worker B reach the VEN's view on worker A, whose cache held the old
     # grant: worker A hears of the change (LISTEN/NOTIFY) and forgets it.
     ven = await ven_a.ok("POST", "/vens", who="ven", body={"venName": "ven-1"})

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tests.devices import in_page_units
+from ven_edge.cta2045.device import DeviceInformationReply
 from ven_edge.web.app import StatusNotifier
 from ven_edge.web.status import (
-    DeviceInfo,
     EventInfo,
     Events,
     GatewayInfo,
@@ -111,22 +112,24 @@ def make_snapshot(
     next_event: EventInfo | None = PEAK_EVENT,
     now: datetime = NOW,
     stored_kwh: float = 2.9,
-    power_w: float = 450,
+    power_w: int = 450,
     plan: Plan | None = None,
     clock_synchronised: bool = True,
 ) -> StatusSnapshot:
     return StatusSnapshot(
         generated_at=now,
         heater=HeaterStatus.from_device(
-            state_code,
+            in_page_units(
+                state_code,
+                tank_temp_f=126.4,
+                set_point_f=130.0,
+                stored_kwh=stored_kwh,
+                capacity_kwh=CAPACITY_KWH,
+                power_w=power_w,
+            ),
             event_end=current.end if current is not None else None,
             now=now,
             tz=ZONE,
-            tank_temp_f=126.4,
-            set_point_f=130.0,
-            stored_kwh=stored_kwh,
-            capacity_kwh=CAPACITY_KWH,
-            power_w=power_w,
         ),
         events=Events(current=current, next=next_event),
         plan=plan if plan is not None else make_plan(),
@@ -141,13 +144,15 @@ def make_snapshot(
                 last_contact=now - timedelta(seconds=20),
             ),
         ),
-        device=DeviceInfo(
+        device=DeviceInformationReply(
+            cta_version="B",
             vendor_id=0x0A05,
             device_type=0x0003,
+            device_revision=1,
+            capabilities=0,
             model="HPTU-50N",
             serial="1923A004417",
             firmware="2.3.1 (2024-05-02)",
-            cta2045_version="B",
         ),
         gateway=GatewayInfo(
             version="0.1.0",

@@ -30,6 +30,7 @@ from tests.web.snapshots import (
     saving_snapshot,
 )
 from ven_edge.control import CommandKind, ControlPlan, PlannedCommand, PlanStep
+from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.daemon import plan_for_page
 from ven_edge.web.app import StatusNotifier, create_app, start_web
 from ven_edge.web.status import (
@@ -478,7 +479,7 @@ async def test_page_before_anything_is_known(browser: Browser, serve) -> None:
     # Just after start: no heater answer, no plan, no device information, the VTN failing.
     snapshot = StatusSnapshot(
         generated_at=NOW,
-        heater=HeaterStatus.from_device(None),
+        heater=HeaterStatus.from_device(DeviceSnapshot()),
         health=Health(
             HeaterLinkHealth(ok=False, port="/dev/ttyUSB0", last_frame=None, errors=2),
             VtnHealth(

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.devices import in_page_units
+from ven_edge.cta2045.device import DeviceInformationReply, DeviceSnapshot
 from ven_edge.cta2045.encodings import OperationalState
 from ven_edge.web import status
 from ven_edge.web.status import (
     HEATER_MODES,
-    DeviceInfo,
     EventInfo,
     Events,
     GatewayInfo,
@@ -176,14 +177,11 @@ def test_every_input_gives_a_mode_and_words(
 
 def test_heater_status_from_device_and_derived_values() -> None:
     heater = HeaterStatus.from_device(
-        4,
+        in_page_units(
+            4, tank_temp_f=122.0, set_point_f=130.0, stored_kwh=2.5, capacity_kwh=4.0, power_w=0
+        ),
         event_end=EVENT_END,
         tz=DENVER,
-        tank_temp_f=122.0,
-        set_point_f=130.0,
-        stored_kwh=2.5,
-        capacity_kwh=4.0,
-        power_w=0,
     )
     doc = heater.as_json()
     assert doc == {
@@ -201,10 +199,10 @@ def test_heater_status_from_device_and_derived_values() -> None:
 
 
 def test_stored_pct_clamped_and_unknown() -> None:
-    assert HeaterStatus(1, "normal", "x", stored_kwh=5, capacity_kwh=4).stored_pct == 100.0
-    assert HeaterStatus(1, "normal", "x", stored_kwh=-1, capacity_kwh=4).stored_pct == 0.0
-    assert HeaterStatus(1, "normal", "x", stored_kwh=1, capacity_kwh=0).stored_pct is None
-    assert HeaterStatus(1, "normal", "x", stored_kwh=None, capacity_kwh=4).stored_pct is None
+    assert HeaterStatus(1, "normal", "x", stored_wh=5, capacity_wh=4).stored_pct == 100.0
+    assert HeaterStatus(1, "normal", "x", stored_wh=-1, capacity_wh=4).stored_pct == 0.0
+    assert HeaterStatus(1, "normal", "x", stored_wh=1, capacity_wh=0).stored_pct is None
+    assert HeaterStatus(1, "normal", "x", stored_wh=None, capacity_wh=4).stored_pct is None
 
 
 def test_bad_mode_refused() -> None:
@@ -217,7 +215,9 @@ def sample_snapshot(tz: ZoneInfo = DENVER) -> StatusSnapshot:
     return StatusSnapshot(
         generated_at=NOW,
         heater=HeaterStatus.from_device(
-            2, event_end=EVENT_END, tz=tz, tank_temp_f=118.4, stored_kwh=1.234, capacity_kwh=3.9
+            in_page_units(2, tank_temp_f=118.4, stored_kwh=1.234, capacity_kwh=3.9),
+            event_end=EVENT_END,
+            tz=tz,
         ),
         events=Events(
             current=EventInfo(
@@ -255,13 +255,15 @@ def sample_snapshot(tz: ZoneInfo = DENVER) -> StatusSnapshot:
                 last_error="token refresh failed: client_secret=s3 rejected",
             ),
         ),
-        device=DeviceInfo(
+        device=DeviceInformationReply(
+            cta_version="B",
             vendor_id=0x1234,
             device_type=3,
+            device_revision=1,
+            capabilities=0,
             model="HPWH-50",
             serial="SN1",
             firmware="1.2",
-            cta2045_version="B",
         ),
         gateway=GatewayInfo(version="0.1.0", uptime_s=3725.6),
     )
@@ -346,7 +348,7 @@ def test_naive_times_in_snapshot_refused() -> None:
 def test_empty_plan_and_no_device() -> None:
     snap = StatusSnapshot(
         generated_at=NOW,
-        heater=HeaterStatus.from_device(None),
+        heater=HeaterStatus.from_device(DeviceSnapshot()),
         health=Health(HeaterLinkHealth(False, None), VtnHealth(False, None)),
         gateway=GatewayInfo("0.1.0", 0.0),
     )

@@ -1,14 +1,24 @@
-"""The device model the UCM session keeps: one immutable snapshot of what the heater last said.
+"""The gateway's one model of the heater: an immutable snapshot of what it last said.
 
-The control core and the status page read :class:`DeviceSnapshot`; the UCM session replaces it
-after every reply and unsolicited message (docs/cta2045.md §11, §14). Energies are Wh, powers W,
-temperatures °C (converted from the heater's own unit).
+The UCM session replaces the :class:`DeviceSnapshot` after every reply and unsolicited message
+(docs/cta2045.md §11, §14); the heater port hands it as it is to the control core, the planners,
+the reports and the status page. Units are SI throughout: energies Wh, powers W, temperatures °C.
+Conversions happen only at the edges: the heater's own temperature unit on the CTA-2045 wire,
+°F and kWh on the status page, kWh in OpenADR reports.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final
+
+from ven_edge.cta2045.encodings import OperationalState
+
+#: Operational states that say the customer opted out (docs/cta2045.md §8.3).
+OPTED_OUT_STATES: Final = frozenset(
+    {OperationalState.IDLE_OPTED_OUT, OperationalState.RUNNING_OPTED_OUT}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +92,19 @@ class DeviceSnapshot:
     #: Completed commissionings of this session: a rise after the first means the port was
     #: reopened and the heater may have lost the active command (the control loop re-sends it).
     commissionings: int = 0
+
+    @property
+    def ready(self) -> bool:
+        """The port is open and the heater answered commissioning: commands can go out. The
+        session un-commissions a heater that fell silent (docs/cta2045.md §7)."""
+        return self.link.connected and self.commissioned
+
+    @property
+    def opted_out(self) -> bool:
+        """The customer overrides demand response: Customer Override 0x11 in effect, or an
+        opted-out operational state (docs/cta2045.md §8.1, §8.3; some heaters report only one
+        of the two, §14)."""
+        return self.override_active or self.operational_state in OPTED_OUT_STATES
 
     @property
     def capabilities(self) -> int | None:

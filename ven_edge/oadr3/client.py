@@ -24,11 +24,9 @@ from yarl import URL
 
 from ven_edge.oadr3.errors import Oadr3Error, PayloadError, VtnHttpError
 from ven_edge.oadr3.eventparse import Event
-from ven_edge.oadr3.eventstore import EventStore
-from ven_edge.oadr3.eventstore import PollResult as PollResult
+from ven_edge.oadr3.eventstore import EventStore, PollResult
 from ven_edge.oadr3.timeline import TimelineBuilder
-from ven_edge.oadr3.vtnhttp import Params, Version, VtnHttp, decode_json
-from ven_edge.oadr3.vtnhttp import VtnSettings as VtnSettings
+from ven_edge.oadr3.vtnhttp import Params, Version, VtnHttp, VtnSettings, decode_json
 from ven_edge.redact import redact_url
 from ven_edge.signals import SignalTimeline
 
@@ -349,7 +347,7 @@ class VtnClient(VtnHttp):
     async def _first_of(self, path: str, token: str | None) -> int:
         """The status of a search for one object at ``path`` (small whatever the VTN holds)."""
         query: Params = [("skip", "0"), ("limit", "1")]
-        status, _ = await self._raw("GET", self.url(path), path, params=query, token=token)
+        status, _, _ = await self._raw("GET", self.url(path), path, params=query, token=token)
         return status
 
     async def detect_version(self) -> Version | None:
@@ -359,7 +357,7 @@ class VtnClient(VtnHttp):
         3.0.1 has neither (resources are nested under ``/vens/{venID}``, docs/openadr3.md
         §9). A VTN with both missing is taken for 3.0.1; the base path's conventional
         ``/openadr3/<version>`` decides when the probes cannot."""
-        status, body = await self._raw("GET", self.url("/auth/server"), "/auth/server")
+        status, body, _ = await self._raw("GET", self.url("/auth/server"), "/auth/server")
         if status == 200:
             try:
                 data = decode_json(body, "/auth/server")

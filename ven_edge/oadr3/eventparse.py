@@ -23,9 +23,7 @@ from typing import Any
 
 from ven_edge.oadr3 import timefmt
 from ven_edge.oadr3.errors import PayloadError
-
-#: Parsed durations keep calendar units; ``None`` stands for P9999Y ("infinity", UG §7.3).
-Duration = timefmt.Duration
+from ven_edge.oadr3.timefmt import IsoDuration
 
 Scalar = float | int | str | bool
 
@@ -42,7 +40,7 @@ class Period:
     """An intervalPeriod. ``start`` None means "now"; ``duration`` None means infinite (P9999Y)."""
 
     start: datetime | None
-    duration: Duration | None
+    duration: IsoDuration | None
     randomize_start: timedelta
     has_start: bool = True
     has_duration: bool = True
@@ -93,7 +91,7 @@ class Event:
     priority: int | None
     modified: datetime | None
     period: Period | None
-    duration: Duration | None
+    duration: IsoDuration | None
     has_duration: bool
     intervals: tuple[Interval, ...]
     payload_descriptors: tuple[PayloadDescriptor, ...]
@@ -133,7 +131,7 @@ def parse_metadata_datetime(text: object) -> datetime | None:
         return None
 
 
-def parse_duration(text: object, where: str) -> Duration | None:
+def parse_duration(text: object, where: str) -> IsoDuration | None:
     """ISO 8601 duration; None for P9999Y (infinite). Negative durations are rejected."""
     if not isinstance(text, str):
         kind = type(text).__name__
@@ -147,14 +145,14 @@ def parse_duration(text: object, where: str) -> Duration | None:
     return None if parsed.is_infinite else parsed
 
 
-def add_duration(start: datetime, duration: Duration | None) -> datetime | None:
+def add_duration(start: datetime, duration: IsoDuration | None) -> datetime | None:
     """``start + duration``; None when infinite or beyond the datetime range."""
     if duration is None:
         return None
     return duration.end_from(start)
 
 
-def is_zero(duration: Duration | None) -> bool:
+def is_zero(duration: IsoDuration | None) -> bool:
     return duration == timefmt.ZERO_DURATION or (
         duration is not None
         and not duration.has_calendar_units
@@ -209,7 +207,7 @@ def parse_period(raw: object, where: str) -> Period | None:
     has_start = data.get("start") is not None
     start = parse_datetime(data["start"], f"{where}.start") if has_start else None
     has_duration = data.get("duration") is not None
-    duration: Duration | None = (
+    duration: IsoDuration | None = (
         parse_duration(data["duration"], f"{where}.duration")
         if has_duration
         else timefmt.ZERO_DURATION

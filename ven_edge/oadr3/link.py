@@ -32,20 +32,20 @@ from datetime import UTC, datetime, timedelta
 
 from ven_edge.errorlog import ErrorOnce
 from ven_edge.oadr3.backoff import Backoff
-from ven_edge.oadr3.client import PollResult, Registration, VtnClient, version_mismatch
+from ven_edge.oadr3.client import Registration, VtnClient, version_mismatch
 from ven_edge.oadr3.errors import (
     Oadr3Error,
     PayloadError,
     VtnHttpError,
     VtnUnreachableError,
 )
+from ven_edge.oadr3.eventstore import PollResult
+from ven_edge.oadr3.mqttpush import MqttPush, MqttUnusable, parse_binding, parse_topics
+from ven_edge.oadr3.outbox import ReportOutbox
+from ven_edge.oadr3.push import NotificationSink
 from ven_edge.oadr3.readinglog import ReadingLog
-from ven_edge.oadr3.reports import (
-    DeviceReadings,
-    ReportOutbox,
-    ReportScheduler,
-    build_due_report,
-)
+from ven_edge.oadr3.readings import DeviceReadings
+from ven_edge.oadr3.reports import ReportScheduler, build_due_report
 from ven_edge.oadr3.webhook import WebhookReceiver
 from ven_edge.redact import redact_text
 from ven_edge.signals import SignalTimeline
@@ -104,6 +104,7 @@ class VtnLink:
         on_timeline: TimelineCallback | None = None,
         receiver: WebhookReceiver | None = None,
         callback_url: str | None = None,
+        mqtt: MqttPush | None = None,
         outbox: ReportOutbox | None = None,
         scheduler: ReportScheduler | None = None,
         readings: Callable[[], DeviceReadings] | None = None,
@@ -119,6 +120,7 @@ class VtnLink:
         self.on_timeline = on_timeline
         self.receiver = receiver
         self.callback_url = callback_url
+        self.mqtt = mqtt
         self.outbox = outbox
         self.scheduler = scheduler
         self.readings = readings
@@ -136,14 +138,18 @@ class VtnLink:
         self._registration_retry_at: float | None = None
         self._version_hint: str | None = None  # probed once, after the first refusal
         self._subscriptions_tidied = False
+        self._mqtt_tried_at: float | None = None
+        self._mqtt_problem: str | None = None
+        self._woken_by: NotificationSink | None = None
         self._last_failure: str | None = None
         # Repeats at DEBUG: _failed says each distinct failure at WARNING already.
         self._crashes = ErrorOnce(LOG, repeats=logging.DEBUG)
         self._persisted_at: datetime | None = None
         self._cycling = asyncio.Lock()  # run() and an external cycle() never interleave
         self._restore()
-        if receiver is not None and receiver.client is None:
-            receiver.client = client
+        for sink in (receiver, mqtt):
+            if sink is not None and sink.client is None:
+                sink.client = client
 
     # -- persistence -----------------------------------------------------------------------
     def _restore(self) -> None:
@@ -190,7 +196,9 @@ class VtnLink:
             await client.ensure_token()
             await self._register()
         await self._tidy_subscriptions()
-        await self._ensure_subscription()
+        await self._ensure_mqtt()
+        if self.mqtt is None or not self.mqtt.started:
+            await self._ensure_subscription()
         result = await client.poll_once()
         self.health.polls += 1
         self.health.errors_in_last_poll = [str(e) for e in result.errors]
@@ -251,6 +259,49 @@ class VtnLink:
             # Not worth failing the cycle over, nor retrying at every poll.
             LOG.warning("stale webhook subscriptions not checked: %s", exc)
         self._subscriptions_tidied = True
+
+    async def _ensure_mqtt(self) -> None:
+        """Subscribe by MQTT when the VTN offers it (3.1.0 ``GET /notifiers``); webhooks and
+        polling stay the fallbacks. Looked at again every ``subscription_renew_s`` while MQTT is
+        not in use or its broker keeps refusing (a fresh token, new topics)."""
+        mqtt = self.mqtt
+        if mqtt is None or self.client.settings.version != "3.1.0":
+            return
+        now = self._monotonic()
+        recent = (
+            self._mqtt_tried_at is not None
+            and now - self._mqtt_tried_at < self.timing.subscription_renew_s
+        )
+        if recent or (mqtt.started and mqtt.connected):
+            return
+        self._mqtt_tried_at = now
+        registration = self.client.registration
+        try:
+            binding = parse_binding(await self.client.request("GET", "/notifiers"), None)
+            if binding is None:
+                mqtt.stop()
+                return  # not offered: webhooks or polling
+            if registration is None:
+                raise MqttUnusable("its topics are per VEN and this gateway is not registered")
+            ven = f"/notifiers/mqtt/topics/vens/{registration.ven_id}"
+            answers = [await self.client.request("GET", f"{ven}/{kind}") for kind in _MQTT_KINDS]
+            topics = parse_topics(answers)
+            password = binding.password
+            if password is None and binding.method == "OAUTH2_BEARER_TOKEN":
+                password = await self.client.ensure_token()
+        except (Oadr3Error, MqttUnusable) as exc:
+            if isinstance(exc, Oadr3Error) and _vtn_down(exc):
+                self._mqtt_tried_at = None  # asked again as soon as the VTN answers
+                raise  # the poll would fail too: the whole cycle is retried
+            problem = redact_text(str(exc)) or type(exc).__name__
+            if problem != self._mqtt_problem:
+                LOG.warning(
+                    "MQTT notifications not used (%s); webhooks or polling instead", problem
+                )
+            self._mqtt_problem = problem
+            return
+        self._mqtt_problem = None
+        mqtt.start(binding, topics, password)
 
     async def _ensure_subscription(self) -> None:
         if self.receiver is None or self.callback_url is None:
@@ -352,7 +403,7 @@ class VtnLink:
             # forced_poll_gap_s old: many such notifications in a row make one poll. Pushes
             # never postpone the safety-net poll.
             await self._notify(self.client.timeline)
-            last = self.receiver.last if self.receiver is not None else None
+            last = self._woken_by.last if self._woken_by is not None else None
             if last is None or last.object_type != "EVENT":
                 soonest = max(self._monotonic(), last_cycle + self.timing.forced_poll_gap_s)
                 next_cycle = min(next_cycle, soonest)
@@ -382,7 +433,7 @@ class VtnLink:
         self.health.consecutive_failures = 0
         self.health.last_success = self._wall_clock()
         self.backoff.reset()
-        if self.health.subscribed:
+        if self.health.subscribed or (self.mqtt is not None and self.mqtt.connected):
             return self.timing.poll_when_subscribed_s
         return self.timing.poll_s
 
@@ -405,19 +456,31 @@ class VtnLink:
         return max(delay, 1e-3)
 
     async def _wait_for_push(self, delay: float) -> bool:
-        """Sleep ``delay`` seconds or until a notification; True when woken by one."""
-        if self.receiver is None:
+        """Sleep ``delay`` seconds or until a notification (webhook or MQTT); True when woken
+        by one, and :attr:`_woken_by` says which."""
+        sinks: list[NotificationSink] = [s for s in (self.receiver, self.mqtt) if s is not None]
+        self._woken_by = None
+        if not sinks:
             await self._sleep(delay)
             return False
-        push = asyncio.ensure_future(self.receiver.wait())
+        pushes = {asyncio.ensure_future(sink.wait()): sink for sink in sinks}
         nap = asyncio.ensure_future(self._sleep(delay))
         try:
-            await asyncio.wait((push, nap), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((*pushes, nap), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (push, nap):
+            for task in (*pushes, nap):
                 task.cancel()
-            await asyncio.gather(push, nap, return_exceptions=True)
-        return push.done() and not push.cancelled()
+            await asyncio.gather(*pushes, nap, return_exceptions=True)
+        for push, sink in pushes.items():
+            if push.done() and not push.cancelled():
+                self._woken_by = sink
+                return True
+        return False
+
+
+# Object types whose per-VEN topics the link follows: events carry the signals; a changed program
+# is re-read by polling.
+_MQTT_KINDS = ("events", "programs")
 
 
 def _vtn_down(exc: Oadr3Error) -> bool:

@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from ven_edge.oadr3.eventparse import Event, ReportDescriptor
-from ven_edge.oadr3.outbox import ReportOutbox as ReportOutbox
 from ven_edge.oadr3.readinglog import ReadingLog
-from ven_edge.oadr3.readings import DeviceReadings as DeviceReadings
+from ven_edge.oadr3.readings import DeviceReadings
 from ven_edge.oadr3.reportbodies import (
     AGGREGATED_REPORT,
     DIRECT_READ,

@@ -2,8 +2,8 @@
 
 User Guide 3.1.0 §7.3-§7.4: an interval with its own start begins there; one without follows on
 the end of the one before (the first begins at the event's start). Both the event's overall span
-(:mod:`ven_edge.oadr3.timing`) and the timeline's interval spans (:mod:`ven_edge.oadr3.timeline`)
-are this walk. Pydantic-free, so the daemon can use it.
+(vtn_lite's ``wire.timing``, on its pydantic models) and the timeline's interval spans
+(:mod:`ven_edge.oadr3.timeline`) are this walk. Pydantic-free, so the daemon can use it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from ven_edge.oadr3.timefmt import Duration
+from ven_edge.oadr3.timefmt import IsoDuration
 
 
 def follow_on_spans(
-    first_start: datetime, periods: Iterable[tuple[datetime | None, Duration | None]]
+    first_start: datetime, periods: Iterable[tuple[datetime | None, IsoDuration | None]]
 ) -> list[tuple[datetime, datetime | None]]:
     """``(start, end)`` of each interval given as ``(own start or None, duration)``.
 

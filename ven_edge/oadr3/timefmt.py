@@ -16,7 +16,7 @@ must be refused or clamped, never raise ``OverflowError`` later):
   9999 years or more stands for;
 * absolute date-times are checked by :func:`to_utc_in_range` against
   ``[EARLIEST, LATEST]`` (the "now" sentinels of year 1 are apart);
-* :func:`shift` and :meth:`Duration.end_from` check the result range before adding, and answer
+* :func:`shift` and :meth:`IsoDuration.end_from` check the result range before adding, and answer
   ``None`` ("beyond the end of time") instead of overflowing.
 """
 
@@ -138,7 +138,7 @@ def is_now(moment: datetime) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Duration:
+class IsoDuration:
     """An ISO 8601 duration that keeps its calendar units (years and months stay calendar)."""
 
     years: int = 0
@@ -193,7 +193,7 @@ class Duration:
             return earliest
         day = min(start.day, calendar.monthrange(year, month)[1])
         shifted = start.replace(year=year, month=month, day=day)
-        rest = Duration(
+        rest = IsoDuration(
             weeks=self.weeks,
             days=self.days,
             hours=self.hours,
@@ -212,15 +212,15 @@ class Duration:
         return whole + seconds / 86400
 
 
-ZERO_DURATION = Duration()
-INFINITE_DURATION = Duration(years=INFINITY_YEARS)
+ZERO_DURATION = IsoDuration()
+INFINITE_DURATION = IsoDuration(years=INFINITY_YEARS)
 #: Longest finite duration read: the infinity convention's 9999 years (any longer span cannot
 #: end inside the datetime range anyway). Keeps ``as_timedelta`` inside ``timedelta``'s range.
 MAX_DURATION = INFINITE_DURATION
 _MAX_DURATION_DAYS = MAX_DURATION.nominal_days
 
 
-def parse_duration(text: str) -> Duration:
+def parse_duration(text: str) -> IsoDuration:
     """Parse an ISO 8601 duration as constrained by the OpenADR 3 YAML pattern.
 
     Durations longer than :data:`MAX_DURATION` are refused unless they are the infinity
@@ -232,7 +232,7 @@ def parse_duration(text: str) -> Duration:
         raise TimeFormatError(f"not an ISO 8601 duration: {text!r}")
     count = int(match["d"] or 0)
     weeks, days = (count, 0) if match["dw"] == "W" else (0, count)
-    parsed = Duration(
+    parsed = IsoDuration(
         years=int(match["y"] or 0),
         months=int(match["mo"] or 0),
         weeks=weeks,
@@ -249,7 +249,7 @@ def parse_duration(text: str) -> Duration:
     return parsed
 
 
-def format_duration(span: Duration) -> str:
+def format_duration(span: IsoDuration) -> str:
     """Canonical text (``PT0S`` for zero); the output always matches the YAML pattern.
 
     The YAML pattern allows only one of days or weeks, so weeks and days together are written
@@ -278,7 +278,7 @@ def format_duration(span: Duration) -> str:
     return f"{sign}P{date_part}" + (f"T{time_part}" if time_part else "")
 
 
-def duration_from_timedelta(span: timedelta) -> Duration:
+def duration_from_timedelta(span: timedelta) -> IsoDuration:
     """The day/hour/minute/second duration of an exact span."""
     negative = span < timedelta(0)
     span = abs(span)
@@ -286,7 +286,7 @@ def duration_from_timedelta(span: timedelta) -> Duration:
     seconds = Decimal(seconds_total % 60)
     if span.microseconds:
         seconds += Decimal(span.microseconds) / Decimal(1_000_000)
-    return Duration(
+    return IsoDuration(
         days=span.days,
         hours=seconds_total // 3600,
         minutes=seconds_total % 3600 // 60,

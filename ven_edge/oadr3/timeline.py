@@ -30,7 +30,7 @@ from typing import Any
 from ven_edge.oadr3.errors import PayloadError
 from ven_edge.oadr3.eventparse import Event, Interval, Period, add_duration, is_zero
 from ven_edge.oadr3.spans import follow_on_spans
-from ven_edge.oadr3.timefmt import ZERO_DURATION, Duration, shift
+from ven_edge.oadr3.timefmt import ZERO_DURATION, IsoDuration, shift
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 LOG = logging.getLogger(__name__)
@@ -263,7 +263,7 @@ def _interval_spans(event: Event, first_seen: datetime) -> list[Span]:
     # UG §7.3: a "now" first interval starts at the event start if any, else now.
     first_start = default.start if default is not None and default.start else first_seen
 
-    def duration(own: Period | None) -> Duration | None:
+    def duration(own: Period | None) -> IsoDuration | None:
         if own is not None and own.has_duration:
             return own.duration
         if default is not None and default.has_duration:

@@ -12,9 +12,10 @@ import asyncio
 import logging
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Self
+from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import urljoin
 
 import aiohttp
@@ -45,6 +46,14 @@ MAX_PAGES = 200
 #: Token lifetime assumed when the token response has no ``expires_in`` (quirk 7).
 DEFAULT_TOKEN_LIFETIME_S = 3600.0
 _ERROR_BODY_LIMIT = 4096
+#: Search pages remembered with their ETag for If-None-Match (one per path, query and page).
+_MAX_CACHED_PAGES = 32
+
+
+class _Reply(NamedTuple):
+    status: int
+    body: bytes
+    etag: str | None
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,11 @@ class VtnHttp:
         self._token_lock = asyncio.Lock()
         self._token_url: str | None = settings.token_url
         self.token_fetches = 0  # observable for tests and the status page
+        # (path, query) -> (ETag, body) of the last 200 of a search page.
+        self._pages: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, bytes]] = (
+            OrderedDict()
+        )
+        self.not_modified = 0  # polls answered 304: nothing changed (observable for tests)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -172,9 +186,12 @@ class VtnHttp:
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
         token: str | None = None,
-    ) -> tuple[int, bytes]:
+        if_none_match: str | None = None,
+    ) -> _Reply:
         session = self._ensure_session()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if if_none_match is not None:
+            headers["If-None-Match"] = if_none_match
         try:
             target = URL(url)
             if token and (target.user or target.password):
@@ -197,7 +214,7 @@ class VtnHttp:
                     if resp.status < 400:
                         raise
                     body = b""
-                return resp.status, body
+                return _Reply(resp.status, body, resp.headers.get("ETag"))
         except aiohttp.ClientSSLError as exc:
             # Def "HTTPS/TLS": refuse and tell the admin when verification fails.
             raise VtnUnreachableError(f"{method} {path}: TLS verification failed: {exc}") from None
@@ -219,22 +236,66 @@ class VtnHttp:
         expect: Iterable[int] = (200, 201),
     ) -> Any:
         """One API call with the bearer token (refreshed once on 401/403); returns parsed JSON."""
-        token = await self.ensure_token()
-        status, body = await self._raw(
-            method, self.url(path), path, params=params, json_body=json_body, token=token
-        )
-        if status in (401, 403) and self.settings.authenticated:
-            # Quirk 7: without expires_in the lifetime is a guess; a refused token is refreshed.
-            self._token = None
-            token = await self.ensure_token()
-            status, body = await self._raw(
-                method, self.url(path), path, params=params, json_body=json_body, token=token
-            )
+        status, body, _ = await self._call(method, path, params=params, json_body=json_body)
         if status not in set(expect):
             raise _http_error(method, path, status, body)
         if not body:
             return None
         return decode_json(body, path)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json_body: Any = None,
+        if_none_match: str | None = None,
+    ) -> _Reply:
+        url = self.url(path)
+        for attempt in range(2):
+            token = await self.ensure_token()
+            reply = await self._raw(
+                method,
+                url,
+                path,
+                params=params,
+                json_body=json_body,
+                token=token,
+                if_none_match=if_none_match,
+            )
+            if attempt or reply.status not in (401, 403) or not self.settings.authenticated:
+                break
+            # Quirk 7: without expires_in the lifetime is a guess; a refused token is refreshed.
+            self._token = None
+        return reply
+
+    async def _get_page(self, path: str, query: Params) -> Any:
+        """One search page, conditional on the ETag of the last time it was read.
+
+        A VTN that sends ETags answers 304 when the caller's view is unchanged (RFC 9110
+        §13.1.2): the page read then is still current and nothing is transferred. The body is
+        kept as bytes and decoded afresh, so callers never share (or alter) a cached object.
+        """
+        key = (path, tuple(query))
+        cached = self._pages.get(key)
+        status, body, etag = await self._call(
+            "GET", path, params=query, if_none_match=cached[0] if cached else None
+        )
+        if status == 304 and cached is not None:
+            self._pages.move_to_end(key)
+            self.not_modified += 1
+            body = cached[1]
+        elif status != 200:
+            raise _http_error("GET", path, status, body)
+        elif etag:
+            self._pages[key] = (etag, body)
+            self._pages.move_to_end(key)
+            while len(self._pages) > _MAX_CACHED_PAGES:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.pop(key, None)
+        return decode_json(body, path) if body else None
 
     # -- auth ------------------------------------------------------------------------------
     async def ensure_token(self) -> str | None:
@@ -255,7 +316,7 @@ class VtnHttp:
         fallback = self.url("/auth/token")
         found = fallback
         try:
-            status, body = await self._raw("GET", self.url("/auth/server"), "/auth/server")
+            status, body, _ = await self._raw("GET", self.url("/auth/server"), "/auth/server")
             if status == 200:
                 data = decode_json(body, "/auth/server")
                 url = data.get("tokenURL") if isinstance(data, Mapping) else None
@@ -278,7 +339,7 @@ class VtnHttp:
             "client_id": self.settings.client_id or "",
             "client_secret": self.settings.client_secret or "",
         }
-        status, body = await self._raw("POST", url, "/auth/token", form=form)
+        status, body, _ = await self._raw("POST", url, "/auth/token", form=form)
         self.token_fetches += 1
         if status != 200:
             error = _http_error("POST", "/auth/token", status, body)
@@ -304,7 +365,7 @@ class VtnHttp:
         limit = self.settings.page_size
         for page in range(MAX_PAGES):
             query = [*(params or []), ("skip", str(page * limit)), ("limit", str(limit))]
-            data = await self.request("GET", path, params=query, expect=(200,))
+            data = await self._get_page(path, query)
             if not isinstance(data, list):
                 raise PayloadError("", f"GET {path} returned {type(data).__name__}, not an array")
             for i, item in enumerate(data):

@@ -23,14 +23,11 @@ not parse, which is still answered 200 as it was delivered) leaves :attr:`Webhoo
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import inspect
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -38,6 +35,7 @@ from aiohttp import web
 from ven_edge.oadr3 import boundedjson
 from ven_edge.oadr3.errors import PayloadError
 from ven_edge.oadr3.operations import OPERATIONS, operation_name
+from ven_edge.oadr3.push import Notification, NotificationCallback, NotificationSink
 
 if TYPE_CHECKING:
     from ven_edge.oadr3.client import VtnClient
@@ -53,16 +51,6 @@ MAX_ECHO_CHARS = 512
 _CAMEL_WORDS = {"id": "ID"}
 _CAMEL_KEYS = {"token_url": "tokenURL"}
 _SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
-
-
-@dataclass(frozen=True)
-class Notification:
-    """A VTN notification: ``operation`` is normalised to CREATE/READ/UPDATE/DELETE."""
-
-    object_type: str
-    operation: str
-    object: Mapping[str, Any] = field(default_factory=dict)
-    targets: tuple[str, ...] = ()
 
 
 def camel_key(key: str) -> str:
@@ -129,10 +117,7 @@ def parse_notification(body: bytes, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> 
     return Notification(object_type.upper(), operation, obj, targets)
 
 
-NotificationCallback = Callable[[Notification], Awaitable[None] | None]
-
-
-class WebhookReceiver:
+class WebhookReceiver(NotificationSink):
     """The webhook endpoint. ``bearer_token`` is what the VTN must send (and what we subscribe
     with); by default a fresh random one, never logged."""
 
@@ -144,15 +129,9 @@ class WebhookReceiver:
         on_notification: NotificationCallback | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
+        super().__init__(client=client, on_notification=on_notification)
         self.bearer_token = bearer_token or secrets.token_urlsafe(32)
-        self.client = client
-        self.on_notification = on_notification
         self.max_body_bytes = max_body_bytes
-        self.notified = asyncio.Event()
-        self.received = 0
-        self.rejected = 0
-        #: The last notification applied; ``None`` after one that could not be used.
-        self.last: Notification | None = None
 
     def __repr__(self) -> str:
         return f"WebhookReceiver(received={self.received}, rejected={self.rejected})"
@@ -200,13 +179,7 @@ class WebhookReceiver:
             notification = parse_notification(body, self.max_body_bytes)
         except PayloadError as exc:
             return self._unusable(400, f"malformed notification: {exc}")
-        self.received += 1
-        LOG.info(
-            "notification %s %s %s",
-            notification.operation,
-            notification.object_type,
-            str(notification.object.get("id", "?"))[:128],
-        )
+        self.count_received(notification, "webhook")
         await self.dispatch(notification)
         return web.Response(status=200, text="ok")
 
@@ -224,30 +197,3 @@ class WebhookReceiver:
             LOG.error("webhook notification refused: %s; polling instead", text[:300])
         self._wake(None)
         return web.Response(status=status, text=text)
-
-    def _wake(self, notification: Notification | None) -> None:
-        self.last = notification
-        self.notified.set()
-
-    async def dispatch(self, notification: Notification) -> None:
-        """Apply an EVENT notification to the client, then wake the control loop.
-
-        An event object that is rejected (logged by the event store with the bad field) keeps
-        the last good timeline; the link then polls at once to re-read the event.
-        """
-        usable = True
-        if self.client is not None and notification.object_type == "EVENT":
-            try:
-                self.client.apply_event_notification(notification.operation, notification.object)
-            except PayloadError:
-                usable = False
-        self._wake(notification if usable else None)
-        if self.on_notification is not None:
-            result = self.on_notification(notification)
-            if inspect.isawaitable(result):
-                await result
-
-    async def wait(self) -> None:
-        """Wait for the next notification and clear the flag (wrap in ``asyncio.timeout``)."""
-        await self.notified.wait()
-        self.notified.clear()

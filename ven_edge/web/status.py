@@ -15,19 +15,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Literal, get_args
 
+from ven_edge.cta2045.device import DeviceInformationReply, DeviceSnapshot
 from ven_edge.cta2045.encodings import OperationalState
 from ven_edge.status_model import (
     TEXT_NOT_CONNECTED,
-    DeviceInfo,
     HeaterLinkHealth,
     JSONObject,
     SnapshotError,
     VtnHealth,
+    device_json,
     json_time,
     local_time,
     require_aware,
 )
-from ven_edge.units import f_to_c
+from ven_edge.units import c_to_f, wh_to_kwh
 
 HeaterMode = Literal["normal", "saving", "preheating", "opted_out", "fault", "unknown"]
 HEATER_MODES: tuple[HeaterMode, ...] = get_args(HeaterMode)
@@ -121,17 +122,22 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _in_f(celsius: float | None) -> float | None:
+    return None if celsius is None else c_to_f(celsius)
+
+
 @dataclass(frozen=True, slots=True)
 class HeaterStatus:
-    """What the water heater is doing, in codes and in words."""
+    """What the water heater is doing, in codes and in words. Values are the device model's
+    (°C, Wh, W); the JSON adds °F and kWh for the page."""
 
     state_code: int | None
     mode: HeaterMode
     state_text: str
-    tank_temp_f: float | None = None
-    set_point_f: float | None = None
-    stored_kwh: float | None = None
-    capacity_kwh: float | None = None
+    tank_temp_c: float | None = None
+    set_point_c: float | None = None
+    stored_wh: float | None = None
+    capacity_wh: float | None = None
     power_w: float | None = None
 
     def __post_init__(self) -> None:
@@ -143,25 +149,21 @@ class HeaterStatus:
     @classmethod
     def from_device(
         cls,
-        state_code: int | None,
+        device: DeviceSnapshot,
         *,
         event_end: datetime | None = None,
-        override: bool = False,
         fault: bool = False,
         for_price: bool = False,
         now: datetime | None = None,
         tz: tzinfo | None = None,
-        tank_temp_f: float | None = None,
-        set_point_f: float | None = None,
-        stored_kwh: float | None = None,
-        capacity_kwh: float | None = None,
-        power_w: float | None = None,
     ) -> HeaterStatus:
-        """Build the status with mode and words from :func:`describe_heater`."""
+        """The heater's status with mode and words from :func:`describe_heater`; the state is
+        unknown while the heater does not answer."""
+        state_code = device.operational_state if device.ready else None
         mode, text = describe_heater(
             state_code,
             event_end=event_end,
-            override=override,
+            override=device.override_active,
             fault=fault,
             for_price=for_price,
             now=now,
@@ -171,34 +173,31 @@ class HeaterStatus:
             state_code=state_code,
             mode=mode,
             state_text=text,
-            tank_temp_f=tank_temp_f,
-            set_point_f=set_point_f,
-            stored_kwh=stored_kwh,
-            capacity_kwh=capacity_kwh,
-            power_w=power_w,
+            tank_temp_c=device.present_temperature_c,
+            set_point_c=device.set_point_c,
+            stored_wh=device.stored_energy_wh,
+            capacity_wh=device.energy_capacity_wh,
+            # A float, as the JSON has always carried it ("power_w": 450.0).
+            power_w=None if device.power_w is None else float(device.power_w),
         )
-
-    @property
-    def tank_temp_c(self) -> float | None:
-        return None if self.tank_temp_f is None else f_to_c(self.tank_temp_f)
 
     @property
     def stored_pct(self) -> float | None:
         """Stored energy as a share of capacity, 0–100, None when either is unknown."""
-        if self.stored_kwh is None or self.capacity_kwh is None or self.capacity_kwh <= 0:
+        if self.stored_wh is None or self.capacity_wh is None or self.capacity_wh <= 0:
             return None
-        return min(100.0, max(0.0, 100.0 * self.stored_kwh / self.capacity_kwh))
+        return min(100.0, max(0.0, 100.0 * self.stored_wh / self.capacity_wh))
 
     def as_json(self) -> JSONObject:
         return {
             "state_code": self.state_code,
             "mode": self.mode,
             "state_text": self.state_text,
-            "tank_temp_f": _round(self.tank_temp_f, 1),
+            "tank_temp_f": _round(_in_f(self.tank_temp_c), 1),
             "tank_temp_c": _round(self.tank_temp_c, 1),
-            "set_point_f": _round(self.set_point_f, 1),
-            "stored_kwh": _round(self.stored_kwh, 2),
-            "capacity_kwh": _round(self.capacity_kwh, 2),
+            "set_point_f": _round(_in_f(self.set_point_c), 1),
+            "stored_kwh": _round(wh_to_kwh(self.stored_wh), 2),
+            "capacity_kwh": _round(wh_to_kwh(self.capacity_wh), 2),
             "stored_pct": _round(self.stored_pct, 0),
             "power_w": _round(self.power_w, 0),
         }
@@ -359,7 +358,9 @@ class StatusSnapshot:
     gateway: GatewayInfo
     events: Events = field(default_factory=Events)
     plan: Plan = field(default_factory=lambda: Plan(step_minutes=15))
-    device: DeviceInfo | None = None
+    #: The heater's Device Information reply and the DR messages the gateway chose for it.
+    device: DeviceInformationReply | None = None
+    commands: str | None = None
 
     def __post_init__(self) -> None:
         require_aware("generated_at", self.generated_at)
@@ -372,6 +373,6 @@ class StatusSnapshot:
             "events": self.events.as_json(tz),
             "plan": self.plan.as_json(tz),
             "health": self.health.as_json(tz),
-            "device": None if self.device is None else self.device.as_json(),
+            "device": None if self.device is None else device_json(self.device, self.commands),
             "gateway": self.gateway.as_json(),
         }

@@ -1,4 +1,4 @@
-"""OpenADR 3.1.0 wire models (pydantic v2), shared by the VEN client and vtn_lite.
+"""OpenADR 3.1.0 wire models (pydantic v2): what vtn_lite validates requests with and writes.
 
 Schema names and fields follow ``oadr3.1.0.yaml`` (components/schemas). Attributes are
 snake_case; the wire names (camelCase, ``programID``, ``URL``) are aliases.
@@ -28,7 +28,7 @@ from pydantic import (
 
 from ven_edge.oadr3.operations import operation_name
 from ven_edge.oadr3.timefmt import (
-    Duration,
+    IsoDuration,
     format_datetime,
     format_duration,
     parse_datetime,
@@ -54,7 +54,7 @@ OadrDateTime: TypeAlias = Annotated[
     PlainSerializer(format_datetime, return_type=str),
 ]
 OadrDuration: TypeAlias = Annotated[
-    Duration,
+    IsoDuration,
     BeforeValidator(_to_duration),
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema({"type": "string", "format": "duration"}),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ven_edge.control import CommandKind, DeviceView, PlanInputs
-from ven_edge.rule_planner import MIN_SEGMENT, plan_by_rules, probe, segments
+from tests.devices import answering
+from ven_edge.control import CommandKind, PlanInputs
+from ven_edge.plan.rule_planner import MIN_SEGMENT, plan_by_rules, probe, segments
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 T0 = datetime(2026, 1, 14, 0, 0, tzinfo=UTC)
-ON = DeviceView(connected=True, op_state=0, stored_kwh=8.0, capacity_kwh=12.0)
+ON = answering(operational_state=0, stored_energy_wh=8000, energy_capacity_wh=12000)
 
 
 def hourly_prices(prices: list[float]) -> list[SignalInterval]:
@@ -57,7 +58,7 @@ def test_flat_tariff_triggers_nothing() -> None:
 
 
 def test_low_tank_is_not_shed_for_price_but_obeys_an_instruction() -> None:
-    low = DeviceView(connected=True, stored_kwh=1.0, capacity_kwh=12.0)
+    low = answering(stored_energy_wh=1000, energy_capacity_wh=12000)
     prices = hourly_prices([0.10] * 17 + [0.40] * 3 + [0.10] * 4)
     ev = SignalInterval(
         T0 + timedelta(hours=18), T0 + timedelta(hours=19), "SIMPLE", (1,), event_id="x"

@@ -223,12 +223,12 @@ def plan_by_rules(inputs: PlanInputs, settings: RuleSettings | None = None) -> C
         threshold = statistics.quantiles(known, n=4, method="inclusive")[2]
         bar = max(threshold, median * PEAK_OVER_MEDIAN) if median > 0 else threshold
         peak = [p is not None and p >= bar and p > median for p in prices]
-    device = inputs.device
+    stored, capacity = inputs.device.stored_energy_wh, inputs.device.energy_capacity_wh
     low_tank = (
-        device.stored_kwh is not None
-        and device.capacity_kwh is not None
-        and device.capacity_kwh > 0
-        and device.stored_kwh < cfg.reserve_fraction * device.capacity_kwh
+        stored is not None
+        and capacity is not None
+        and capacity > 0
+        and stored < cfg.reserve_fraction * capacity
     )
 
     preheat_steps = int(cfg.preheat / cfg.step)

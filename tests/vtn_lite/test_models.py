@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from ven_edge.oadr3 import models
 from ven_edge.oadr3.timefmt import NOW_SENTINEL
+from vtn_lite.wire import models
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ven_edge.oadr3.models import (
+from vtn_lite.wire.models import (
     EventPayloadDescriptor,
     Interval,
     LenientOperation,
@@ -34,6 +34,12 @@ from ven_edge.oadr3.models import (
 
 # 3.0.1 targets: a list of valuesMaps, e.g. [{"type": "GROUP", "values": ["g1"]}].
 Targets301 = list[ValuesMap]
+
+
+class ReportDescriptor301(ReportDescriptor):
+    """3.0.1 report descriptors name their targets as valuesMaps, like every 3.0.1 object."""
+
+    targets: Targets301 | None = None  # type: ignore[assignment]
 
 
 class IntervalPeriod301(OadrModel):
@@ -84,7 +90,7 @@ class Event301(Metadata301):
     event_name: str | None = Field(default=None, alias="eventName")
     priority: int | None = Field(default=None, ge=0)
     targets: Targets301 | None = None
-    report_descriptors: list[ReportDescriptor] | None = Field(
+    report_descriptors: list[ReportDescriptor301] | None = Field(
         default=None, alias="reportDescriptors"
     )
     payload_descriptors: list[EventPayloadDescriptor] | None = Field(

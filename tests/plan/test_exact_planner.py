@@ -9,21 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from ven_edge.control import CommandKind, DeviceView, PlanInputs
-from ven_edge.exact_planner import DEFAULT_LOSS_PER_HOUR, ExactPlanner
+from tests.devices import answering
+from ven_edge.control import CommandKind, PlanInputs
 from ven_edge.plan.builder import PlannerConfig
+from ven_edge.plan.exact_planner import DEFAULT_LOSS_PER_HOUR, ExactPlanner
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Problem, Source
+from ven_edge.plan.rule_planner import MIN_SEGMENT
 from ven_edge.plan.scheduler import schedule
 from ven_edge.plan.tank_costs import with_holding_cost
-from ven_edge.rule_planner import MIN_SEGMENT
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 T0 = datetime(2026, 2, 17, 12, 0, tzinfo=UTC)
 MODEL = HpwhModel.load(
     Path(__file__).resolve().parents[2] / "sample_data" / "hpwh_models" / "Rheem2020Prem50.json"
 )
-TANK = DeviceView(connected=True, op_state=0, stored_kwh=7.0, capacity_kwh=10.0, tank_temp_f=122)
+TANK = answering(
+    operational_state=0, stored_energy_wh=7000, energy_capacity_wh=10000, present_temperature_c=50
+)
 PLANNER = ExactPlanner(PlannerConfig(step=timedelta(hours=1)), MODEL, strategy="fraction")
 
 
@@ -61,7 +64,7 @@ def test_instruction_wins_over_the_price_plan() -> None:
 
 def test_instructions_work_without_any_price() -> None:
     shed = SignalInterval(T0, T0 + timedelta(hours=1), "SIMPLE", (1,), None, "s")
-    plan = PLANNER(PlanInputs(T0, SignalTimeline((shed,)), DeviceView(connected=True)))
+    plan = PLANNER(PlanInputs(T0, SignalTimeline((shed,)), answering()))
     active = plan.active(T0)
     assert active is not None
     assert active.kind is CommandKind.SHED

@@ -2,7 +2,7 @@
 
 Prices go through :mod:`ven_edge.plan` (problem from the signals and the heater's state, the
 exact min-cost schedule, plan → CTA-2045 commands with reasons). Instructions (SIMPLE levels and
-grid alerts, :mod:`ven_edge.rule_planner`) override the price plan in the steps they cover: a
+grid alerts, :mod:`ven_edge.plan.rule_planner`) override the price plan in the steps they cover: a
 utility's shed request is obeyed whatever the price.
 
 Without prices, or with prices that do not vary over the horizon, there is nothing to shift and
@@ -44,6 +44,7 @@ from ven_edge.plan.calm import PricePlan, settle
 from ven_edge.plan.commands import Strategy
 from ven_edge.plan.grid import step_bounds
 from ven_edge.plan.hpwh_model import HpwhModel
+from ven_edge.plan.rule_planner import instruction_edges, numeric, overlay_instructions
 from ven_edge.plan.tank_costs import (
     cop_by_storage,
     cop_fixed_point,
@@ -51,9 +52,7 @@ from ven_edge.plan.tank_costs import (
     energy_cost,
     normal_mode,
 )
-from ven_edge.rule_planner import instruction_edges, numeric, overlay_instructions
 from ven_edge.signal_profile import Profile, winner_profile
-from ven_edge.units import f_to_c
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +156,9 @@ class ExactPlanner:
             return None
         device = inputs.device
         state = DeviceState(
-            stored_wh=None if device.stored_kwh is None else device.stored_kwh * 1000.0,
-            capacity_wh=None if device.capacity_kwh is None else device.capacity_kwh * 1000.0,
-            tank_c=None if device.tank_temp_f is None else f_to_c(device.tank_temp_f),
+            stored_wh=device.stored_energy_wh,
+            capacity_wh=device.energy_capacity_wh,
+            tank_c=device.present_temperature_c,
         )
         problem = build_problem(
             inputs.signals, state, self.config, inputs.now, self.model, prices=profile,

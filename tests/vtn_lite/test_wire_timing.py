@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ven_edge.oadr3.models import EventRequest
-from ven_edge.oadr3.timing import event_span
+from vtn_lite.wire.models import EventRequest
+from vtn_lite.wire.timing import event_span
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ven_edge.oadr3.models import EventRequest, IntervalPeriod
 from ven_edge.oadr3.spans import follow_on_spans
-from ven_edge.oadr3.timefmt import ZERO_DURATION, Duration, is_now
+from ven_edge.oadr3.timefmt import ZERO_DURATION, IsoDuration, is_now
+from vtn_lite.wire.models import EventRequest, IntervalPeriod
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class EventSpan:
         return self.end is not None and self.end <= moment
 
 
-def _period_duration(period: IntervalPeriod | None, default: Duration) -> Duration:
+def _period_duration(period: IntervalPeriod | None, default: IsoDuration) -> IsoDuration:
     if period is not None and period.duration is not None:
         return period.duration
     return default

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ven_edge.oadr3 import models, models301
 from ven_edge.oadr3.operations import VERB_OF_OPERATION
+from vtn_lite.wire import models, models301
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 
