@@ -154,6 +154,9 @@ class PostgresStore:
         self._follower: asyncio.Task[None] | None = None
         self._relistening: asyncio.Task[None] | None = None
         self._announced = 0
+        self._stamp_read: asyncio.Task[int] | None = None
+        self._stamp_next: asyncio.Task[int] | None = None
+        self.stamp_reads = 0  # queries data_version made (polls can share one)
         self._deliveries = DeliveryBatch(self._write_delivered)
 
     async def open(self) -> None:
@@ -347,6 +350,24 @@ class PostgresStore:
         return found[query.skip : query.skip + query.limit]
 
     async def data_version(self) -> int:
+        """The write counter, read once per poll. Polls that ask while a read is in flight share
+        the next read, which begins after each of them asked: none misses a commit it could know
+        of, and a burst of polls costs two queries, not one each."""
+        loop = asyncio.get_running_loop()
+        if self._stamp_read is None or self._stamp_read.done():
+            self._stamp_read = loop.create_task(self._read_stamp())
+            return await asyncio.shield(self._stamp_read)
+        if self._stamp_next is None:
+            self._stamp_next = loop.create_task(self._read_stamp_after(self._stamp_read))
+        return await asyncio.shield(self._stamp_next)
+
+    async def _read_stamp_after(self, running: asyncio.Task[int]) -> int:
+        await asyncio.gather(running, return_exceptions=True)
+        self._stamp_read, self._stamp_next = self._stamp_next, None
+        return await self._read_stamp()
+
+    async def _read_stamp(self) -> int:
+        self.stamp_reads += 1
         async with self._acquire() as db:
             return int(await db.fetchval("SELECT n FROM data_stamp"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,9 @@ from vtn_lite.auth import hash_secret
 from vtn_lite.config import ClientEntry, ConfigError, client_toml, load_config
 from vtn_lite.storage import Change, IndexFields, NameTaken, Query, open_storage
 from vtn_lite.storage_postgres import MIGRATIONS as PG_MIGRATIONS
-from vtn_lite.storage_postgres import redact
+from vtn_lite.storage_postgres import PostgresStore, redact
+from vtn_lite.storage_sqlite import MIGRATIONS as SQLITE_MIGRATIONS
+from vtn_lite.storage_sqlite import SqliteStore
 
 
 def _durable(backend: str, storage_url: str, tmp_path: Path) -> str:
@@ -116,6 +119,100 @@ async def test_postgres_migrations_are_versioned(postgres: PrivatePostgres) -> N
     await newer.close()
 
 
+async def test_checkins_and_event_ends_on_both_backends(storage_url: str) -> None:
+    store = open_storage(storage_url)
+    await store.open()
+    try:
+        assert await store.load_checkins() == {}
+        # A client named twice in one batch: the last check-in counts.
+        await store.save_checkins([("ven-a", 10.0), ("ven-\x00b", 11.0), ("ven-a", 12.0)])
+        await store.save_checkins([("ven-c", 13.0)])
+        assert await store.load_checkins() == {"ven-a": 12.0, "ven-\x00b": 11.0, "ven-c": 13.0}
+        seqs = []
+        for n, ends in enumerate((100.0, 50.0, None, 200.0)):
+            index = IndexFields(program_id="p", ends_at=ends)
+            seqs.append((await store.insert("EVENT", f"e{n}", index, {})).seq)
+        assert await store.next_end(seqs, 0.0) == 50.0
+        assert await store.next_end(seqs, 50.0) == 100.0
+        assert await store.next_end(seqs[2:3], 0.0) is None
+        assert await store.next_end(seqs, 200.0) is None
+        assert await store.next_end([], 0.0) is None
+    finally:
+        await store.close()
+
+
+async def test_data_version_follows_another_writers_commits(
+    backend: str, storage_url: str, tmp_path: Path
+) -> None:
+    """What the view cache compares before serving a view (vtn_lite.viewcache): another worker's
+    write, or an offline bulk import, changes it as soon as it is committed."""
+    url = _durable(backend, storage_url, tmp_path)
+    reader, writer = open_storage(url), open_storage(url)
+    await reader.open()
+    await writer.open()
+    try:
+        before = await reader.data_version()
+        assert await reader.data_version() == before  # reads alone change nothing
+        stored = await writer.insert("PROGRAM", "p1", IndexFields(name="p"), {"programName": "p"})
+        after_insert = await reader.data_version()
+        assert after_insert != before
+        await writer.insert_many("VEN", [("v1", IndexFields(name="v", client_id="c"), {})])
+        after_import = await reader.data_version()
+        assert after_import != after_insert
+        await writer.delete(stored)
+        assert await reader.data_version() != after_import
+    finally:
+        await reader.close()
+        await writer.close()
+
+
+async def test_concurrent_polls_share_data_version_reads(postgres: PrivatePostgres) -> None:
+    store = open_storage(postgres.new_database("stamp"))
+    await store.open()
+    try:
+        assert isinstance(store, PostgresStore)
+        versions = await asyncio.gather(*(store.data_version() for _ in range(50)))
+        assert len(set(versions)) == 1
+        # The first poll's read, and one more shared by every poll that asked meanwhile.
+        assert store.stamp_reads <= 2
+        await store.insert("PROGRAM", "p1", IndexFields(name="p"), {"programName": "p"})
+        assert await store.data_version() != versions[0]
+    finally:
+        await store.close()
+
+
+def test_sqlite_databases_of_every_earlier_version_upgrade_alike(tmp_path: Path) -> None:
+    """Version 3 is the console's check-ins table, 4 the unique indexes; both are idempotent, so
+    a database that has either one (at version 3) ends with the same schema as a new one."""
+
+    def schema(path: Path) -> set[tuple[str, str]]:
+        with sqlite3.connect(path) as db:
+            rows = db.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite%'")
+            return {(str(kind), str(name)) for kind, name in rows}
+
+    def opened(path: Path) -> None:
+        SqliteStore(path)._db.close()
+
+    new = tmp_path / "new.sqlite"
+    opened(new)
+    expected = schema(new)
+    assert ("table", "ven_checkins") in expected
+    assert ("index", "objects_ven_client") in expected
+    for name, undo in (
+        ("checkins-first", "DROP INDEX objects_ven_client; DROP INDEX objects_ven_name;"
+         " DROP INDEX objects_program_name; DROP INDEX objects_resource_name;"),
+        ("indexes-first", "DROP TABLE ven_checkins;"),
+    ):  # fmt: skip
+        path = tmp_path / f"{name}.sqlite"
+        opened(path)
+        with sqlite3.connect(path) as db:
+            db.executescript(f"{undo} PRAGMA user_version = 3;")
+        opened(path)
+        assert schema(path) == expected, name
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE_MIGRATIONS)
+
+
 def test_storage_config(tmp_path: Path, backend: str) -> None:
     path = tmp_path / "vtn.toml"
     path.write_text('[storage]\nurl = "data/vtn.sqlite"\n')
@@ -132,6 +229,10 @@ def test_storage_config(tmp_path: Path, backend: str) -> None:
         '[server]\nworkers = 2\ndatabase = "a.sqlite"\n': "SQLite serves one worker",
         "[server]\nworkers = 0\n": "at least 1",
         '[storage]\npath = "x"\n': "unknown key 'path'",
+        # The console's sessions live in one process.
+        f'[server]\nworkers = 2\n[storage]\nurl = "{pg}"\n[console]\nenabled = true\n': (
+            "cannot serve \\[console\\]"
+        ),
         "[storage]\nurl = 1\n": "postgresql://",
         'storage = "x"\n': r"\[storage\] must be a table",
     }
