@@ -73,9 +73,9 @@ async def received(http: aiohttp.ClientSession, origin: str) -> int:
         return int(await response.text())
 
 
-def populate(vtn: object, console: object, vens: int, group: int, callback: str) -> str:
+async def populate(vtn: object, console: object, vens: int, group: int, callback: str) -> str:
     service = vtn  # vtn_lite.service.Vtn
-    program = service.create(BL, "PROGRAM", {"programName": "bench"})["id"]  # type: ignore[attr-defined]
+    program = (await service.create(BL, "PROGRAM", {"programName": "bench"}))["id"]  # type: ignore[attr-defined]
     now = time.time()
     for index in range(vens):
         client = f"ven-{index}"
@@ -86,13 +86,13 @@ def populate(vtn: object, console: object, vens: int, group: int, callback: str)
         }
         if index < group:
             body["targets"] = [GROUP]
-        service.create(BL, "VEN", body)  # type: ignore[attr-defined]
+        await service.create(BL, "VEN", body)  # type: ignore[attr-defined]
         for k in range(3):
             console.tracker.seen(client, now - 60 * (3 - k) - index % 7)  # type: ignore[attr-defined]
         if index < 2 * group:
             operations = [{"objects": ["EVENT"], "operations": ["POST", "PUT", "DELETE"],
                            "callbackUrl": callback, "bearerToken": "t"}]  # fmt: skip
-            service.create(  # type: ignore[attr-defined]
+            await service.create(  # type: ignore[attr-defined]
                 Principal(client, "ven"),
                 "SUBSCRIPTION",
                 {"clientName": client, "objectOperations": operations},
@@ -159,7 +159,7 @@ async def main() -> None:
             started = time.perf_counter()
             # Setup only: nobody needs notifications about the bench's own registrations.
             vtn.vtn.listeners.remove(vtn.notifier.on_change)
-            program = populate(vtn.vtn, console, args.vens, args.group, callback)
+            program = await populate(vtn.vtn, console, args.vens, args.group, callback)
             vtn.vtn.listeners.append(vtn.notifier.on_change)
             print(f"setup: {args.vens} VENs in {time.perf_counter() - started:.1f} s")
             jar = aiohttp.CookieJar(unsafe=True)

@@ -1,6 +1,8 @@
 """vtn_lite under a fleet's polling load: realistic GET /events against bare-aiohttp ceilings.
 
 Run: python bench/vtn_lite.py [--vens 10000] [--seconds 8] [--concurrency 8]
+     python bench/vtn_lite.py --backend postgresql --workers 2 [--fanout 10000]
+     python bench/vtn_lite.py --compare [--vens 100000] [--fanout 10000]
      python bench/vtn_lite.py --mqtt-fanout [--vens 10000]   (bench/vtn_lite_mqtt.py)
 
 Setup: a SQLite file with VENS ven objects (business logic grants each one target of GROUPS
@@ -22,6 +24,12 @@ Before them, in this process, the cost of building one view without the cache (a
 as after every write): spliced from stored text, parsed and re-serialised as before, and a
 bare ``json.dumps`` of the same list.
 Targets: 200s at >= 50 % of the serialising ceiling, 304s at >= 50 % of the cached ceiling.
+
+Storage and workers (``--backend``, ``--workers``, ``--compare``): the same phases on SQLite with
+one worker and on a private PostgreSQL (hil/postgres.py) with one and with two workers; VENs are
+bulk-loaded (``Storage.insert_many``) so 100,000 take seconds. ``--fanout N`` then measures one
+event's notification to N webhook subscriptions (bulk-loaded, each its own callback URL on
+loopback receivers): the time from POST /events until the last arrives.
 """
 
 from __future__ import annotations
@@ -47,10 +55,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._measure import percentile, status_mib  # noqa: E402
+from bench._vtn_lite_scale import (  # noqa: E402
+    bl_client_lines,
+    bulk_vens,
+    fanout,
+    private_postgres,
+    storage_lines,
+    tree_rss_mib,
+)
 from vtn_lite import bodytext, jsonstrict  # noqa: E402
 from vtn_lite.auth import Principal, hash_secret  # noqa: E402
 from vtn_lite.service import SearchParams, Vtn  # noqa: E402
-from vtn_lite.storage import Store  # noqa: E402
+from vtn_lite.storage import open_storage  # noqa: E402
 
 GROUPS = 100
 UNTARGETED_EVENTS = 10
@@ -87,66 +103,74 @@ def price_event(program_id: str, name: str, start: float, targets: list[str]) ->
     return body
 
 
-def seed(database: Path, vens: int) -> None:
-    store = Store(database)
+def seed(database: str, vens: int) -> None:
+    asyncio.run(_seed(database, vens))
+
+
+async def _seed(database: str, vens: int) -> None:
+    store = open_storage(database)
+    await store.open()
     vtn = Vtn(store)
     bl = Principal("bench-bl", "bl")
     started = time.perf_counter()
-    program = vtn.create(bl, "PROGRAM", {"programName": "bench-prices"})
+    program = await vtn.create(bl, "PROGRAM", {"programName": "bench-prices"})
     start = time.time() - 3600  # began an hour ago, ends in 23 hours: active
     for n in range(UNTARGETED_EVENTS):
-        vtn.create(bl, "EVENT", price_event(program["id"], f"all-{n}", start, []))
+        await vtn.create(bl, "EVENT", price_event(program["id"], f"all-{n}", start, []))
     for group in range(GROUPS):
         for n in range(EVENTS_PER_GROUP):
             body = price_event(program["id"], f"g{group}-{n}", start, [f"group-{group}"])
-            vtn.create(bl, "EVENT", body)
-    for n in range(vens):
-        vtn.create(
-            bl,
-            "VEN",
-            {
-                "objectType": "BL_VEN_REQUEST",
-                "clientID": f"ven-{n}",
-                "venName": f"ven-{n}",
-                "targets": [f"group-{n % GROUPS}"],
-            },
-        )
-    store.close()
+            await vtn.create(bl, "EVENT", body)
+    # Each VEN granted group-(n % GROUPS), written in bulk (as business logic's PUTs would).
+    await bulk_vens(store, vens, GROUPS)
+    await store.close()
     events = UNTARGETED_EVENTS + GROUPS * EVENTS_PER_GROUP
     print(f"seeded {vens} vens and {events} events in {time.perf_counter() - started:.1f} s")
 
 
-def assembly_costs(database: Path, rounds: int = 200) -> None:
+def assembly_costs(database: str, rounds: int = 200) -> None:
+    asyncio.run(_assembly_costs(database, rounds))
+
+
+async def _assembly_costs(database: str, rounds: int) -> None:
     """Per-view build cost without the view cache, against a bare json.dumps of the list."""
-    store = Store(database)
+    store = open_storage(database)
+    await store.open()
     vtn = Vtn(store)
     ven = Principal("ven-0", "ven")
     params = SearchParams(targets=("group-0",), active=True)
-    listed = json.loads(bodytext.json_array(vtn.search_texts(ven, "EVENT", params)))
+    listed = json.loads(bodytext.json_array(await vtn.search_texts(ven, "EVENT", params)))
+
+    async def spliced() -> bytes:
+        return bodytext.json_array(await vtn.search_texts(ven, "EVENT", params))
+
+    async def reserialised() -> bytes:
+        return jsonstrict.dumps(await vtn.search(ven, "EVENT", params)).encode()
+
+    async def bare() -> bytes:
+        return json.dumps(listed, separators=(",", ":")).encode()
+
     ways = {
-        "spliced from stored text": lambda: bodytext.json_array(
-            vtn.search_texts(ven, "EVENT", params)
-        ),
-        "parsed and re-serialised": lambda: jsonstrict.dumps(
-            vtn.search(ven, "EVENT", params)
-        ).encode(),
-        "bare json.dumps of the list": lambda: json.dumps(listed, separators=(",", ":")).encode(),
+        "spliced from stored text": spliced,
+        "parsed and re-serialised": reserialised,
+        "bare json.dumps of the list": bare,
     }
     for name, build in ways.items():
         started = time.perf_counter()
         for _ in range(rounds):
-            build()
+            await build()
         print(f"view build, {name:<28} {(time.perf_counter() - started) / rounds * 1e3:6.3f} ms")
-    store.close()
+    await store.close()
 
 
-def write_config(directory: Path, database: Path) -> Path:
+def write_config(directory: Path, database: str, workers: int = 1) -> Path:
     lines = [
         "[server]",
         'host = "127.0.0.1"',
         "port = 0",
-        f'database = "{database}"',
         "token_lifetime = 3600",
+        *storage_lines(database, workers),
+        *bl_client_lines(BENCH_SCRYPT_N),
     ]
     for n in range(POLLERS):
         lines += [
@@ -315,7 +339,7 @@ async def drive(
     pid: int,
     plain: list[Request],
     conditional: list[Request],
-) -> bool:
+) -> dict[str, float]:
     connector = aiohttp.TCPConnector(limit=args.concurrency * 4)
     async with aiohttp.ClientSession(connector=connector) as session:
         phases = (
@@ -324,24 +348,27 @@ async def drive(
             ("vtn_lite 200", plain, 200),
             ("vtn_lite 304", conditional, 304),
         )
-        rates: dict[str, int] = {}
+        figures: dict[str, float] = {}
         for name, requests, expect in phases:
             rate, latencies, errors = await closed_loop(
                 session, requests, args.seconds, args.concurrency, expect
             )
             report(name, rate, latencies, errors)
-            rates[name] = rate
-        fleet_rate = args.vens / POLL_INTERVAL_S
+            figures[name] = rate
+            figures[f"{name} p99 ms"] = percentile(latencies, 0.99) * 1e3
+        fleet_rate = args.paced_rate or args.vens / POLL_INTERVAL_S
         p_rate, p_lat, p_err = await paced(session, conditional, fleet_rate, args.seconds)
         report(f"paced {fleet_rate:.0f}/s 304", p_rate, p_lat, p_err)
-        print(f"server RSS: {status_mib(pid):.1f} MiB")
-    full = rates["vtn_lite 200"] / max(rates["ceiling-serialise"], 1)
-    unchanged = rates["vtn_lite 304"] / max(rates["ceiling-cached"], 1)
+        figures["paced p99 ms"] = percentile(p_lat, 0.99) * 1e3
+        print(f"server RSS: {status_mib(pid):.1f} MiB (all processes {tree_rss_mib(pid):.1f} MiB)")
+        if args.fanout:
+            figures["fanout_s"] = await fanout(session, base, args.database, args.fanout)
+    full = figures["vtn_lite 200"] / max(figures["ceiling-serialise"], 1)
+    unchanged = figures["vtn_lite 304"] / max(figures["ceiling-cached"], 1)
     print(f"vtn_lite 200 / serialising ceiling: {full:.0%} (target >= 50 %)")
     print(f"vtn_lite 304 / cached-bytes ceiling: {unchanged:.0%} (target >= 50 %)")
-    met = full >= 0.5 and unchanged >= 0.5
-    print("targets " + ("met" if met else "NOT met"))
-    return met
+    print("targets " + ("met" if full >= 0.5 and unchanged >= 0.5 else "NOT met"))
+    return figures
 
 
 async def prepare(base: str) -> tuple[list[Request], list[Request], bytes]:
@@ -355,6 +382,20 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
+        "--paced-rate",
+        type=float,
+        default=0.0,
+        help="paced phase rate, req/s (default: VENS / 20 s; 100,000 VENs would ask 5,000)",
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--workers", type=int, default=1, help="PostgreSQL only")
+    parser.add_argument(
+        "--compare", action="store_true", help="SQLite 1 worker, PostgreSQL 1 and 2 workers"
+    )
+    parser.add_argument(
+        "--fanout", type=int, default=0, help="then notify this many webhook subscriptions"
+    )
+    parser.add_argument(
         "--mqtt-fanout",
         action="store_true",
         help="instead: one event's MQTT notification to --vens subscribed VENs (vtn_lite_mqtt.py)",
@@ -364,23 +405,49 @@ def main() -> int:
         from bench.vtn_lite_mqtt import main as mqtt_fanout
 
         return mqtt_fanout(["--vens", str(args.vens)])
-    with tempfile.TemporaryDirectory(prefix="vtn-bench-") as tmp:
-        directory = Path(tmp)
-        database = directory / "vtn.sqlite"
-        seed(database, args.vens)
-        assembly_costs(database)
-        config = write_config(directory, database)
-        view_file = directory / "view.json"
-        serve = [sys.executable, "-m", "vtn_lite", "serve", "--config", str(config)]
-        with server_process(serve, "3.1.0 at") as (base, pid):
-            plain, conditional, view = asyncio.run(prepare(base))
-            view_file.write_bytes(view)
-            port = str(_free_port())
-            ceiling_cmd = [sys.executable, "-c", CEILING_APP, str(view_file), port]
-            with server_process(ceiling_cmd, "ceiling at") as (ceiling, _):
-                run = drive(base, ceiling, args, pid, plain, conditional)
-                asyncio.run(asyncio.wait_for(run, timeout=30 + 6 * args.seconds))
+    runs = [("sqlite", 1), ("postgresql", 1), ("postgresql", 2)]
+    if not args.compare:
+        runs = [(args.backend, args.workers)]
+    results: list[tuple[str, int, dict[str, float]]] = []
+    with private_postgres(any(backend == "postgresql" for backend, _ in runs)) as postgres:
+        for backend, workers in runs:
+            print(f"--- {backend}, {workers} worker(s), {args.vens} VENs")
+            with tempfile.TemporaryDirectory(prefix="vtn-bench-") as tmp:
+                directory = Path(tmp)
+                if backend == "sqlite":
+                    args.database = str(directory / "vtn.sqlite")
+                else:
+                    assert postgres is not None
+                    args.database = postgres.new_database("bench")
+                results.append((backend, workers, run_one(args, directory, workers)))
+    print("--- summary (closed loop GET /events, 200 and 304; fan-out to --fanout subscribers)")
+    for backend, workers, figures in results:
+        fan = f"  fan-out {figures['fanout_s']:.2f} s" if "fanout_s" in figures else ""
+        print(
+            f"{backend:<10} {workers} worker(s)  200: {figures['vtn_lite 200']:6.0f} req/s"
+            f" ({figures['vtn_lite 200'] / max(figures['ceiling-serialise'], 1):.0%} of ceiling)"
+            f"  304: {figures['vtn_lite 304']:6.0f} req/s"
+            f" ({figures['vtn_lite 304'] / max(figures['ceiling-cached'], 1):.0%} of ceiling){fan}"
+        )
     return 0
+
+
+def run_one(args: argparse.Namespace, directory: Path, workers: int) -> dict[str, float]:
+    database = args.database
+    seed(database, args.vens)
+    assembly_costs(database)
+    config = write_config(directory, database, workers)
+    view_file = directory / "view.json"
+    serve = [sys.executable, "-m", "vtn_lite", "serve", "--config", str(config)]
+    with server_process(serve, "3.1.0 at") as (base, pid):
+        plain, conditional, view = asyncio.run(prepare(base))
+        view_file.write_bytes(view)
+        port = str(_free_port())
+        ceiling_cmd = [sys.executable, "-c", CEILING_APP, str(view_file), port]
+        with server_process(ceiling_cmd, "ceiling at") as (ceiling, _):
+            run = drive(base, ceiling, args, pid, plain, conditional)
+            bound = 60 + 6 * args.seconds + (300 if args.fanout else 0)
+            return asyncio.run(asyncio.wait_for(run, timeout=bound))
 
 
 def _free_port() -> int:

@@ -143,7 +143,7 @@ async def _run(vtn: RunningVtn, port: int, directory: Path, vens: int) -> dict[s
     assert vtn.parts.mqtt is not None
     credentials = vtn.parts.mqtt.credentials
     bl = Principal("bl", "bl")
-    program = vtn.vtn.create(bl, "PROGRAM", {"programName": "fanout"})
+    program = await vtn.vtn.create(bl, "PROGRAM", {"programName": "fanout"})
     for i in range(vens):
         body = {
             "objectType": "BL_VEN_REQUEST",
@@ -151,7 +151,7 @@ async def _run(vtn: RunningVtn, port: int, directory: Path, vens: int) -> dict[s
             "clientID": f"ven-{i}",
             "targets": [f"group-{i % GROUPS}"],
         }
-        vtn.vtn.create(bl, "VEN", body)
+        await vtn.vtn.create(bl, "VEN", body)
     subscribers = [
         Ven(
             port, f"ven-{i}", credentials.password(f"ven-{i}"), f"openadr3/clients/ven-{i}/events/+"
@@ -184,7 +184,7 @@ async def _run(vtn: RunningVtn, port: int, directory: Path, vens: int) -> dict[s
         # A first round warms every connection (and the broker's per-client state) up.
         await _baseline(port, credentials, subscribers, 1, size=len(json.dumps(event)))
         started = time.perf_counter()
-        vtn.vtn.create(bl, "EVENT", event)
+        await vtn.vtn.create(bl, "EVENT", event)
         create_s = time.perf_counter() - started
         vtn_s = await wait_all(subscribers, 2, started)
         sizes = [v.sizes[1] for v in subscribers]

@@ -175,14 +175,14 @@ async def run_demo(
         contextlib.AsyncExitStack() as fleet_stack,
     ):
         utility = Principal("demo-utility", "bl")
-        imported = import_prices(
+        imported = await import_prices(
             vtn.vtn,
             utility,
             [SAMPLE_DATA / PROGRAM_FILE, SAMPLE_DATA / EVENT_FILE],
             PROGRAM_NAME,
         )
         shed_start = start + SHED_OFFSET
-        vtn.vtn.create(
+        await vtn.vtn.create(
             utility,
             "EVENT",
             {

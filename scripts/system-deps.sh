@@ -25,6 +25,8 @@ test=(
     chromium fonts-dejavu-core
     # TLS tests (vtn_lite, the OpenADR client) make throwaway certificates
     openssl
+    # vtn_lite's suite runs on PostgreSQL too: a private server from these binaries per session
+    postgresql
     # MQTT notifier tests run /usr/sbin/mosquitto with their own config (tests/mosquitto.py);
     # the packaged service is not used
     mosquitto

@@ -93,7 +93,7 @@ def add_routes(
 
     @routes.get(f"{BASE_31}/notifiers")
     async def notifiers(request: web.Request) -> web.Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         vtn.require(principal, "read_all")
         # WEBHOOK "currently MUST be true"; MQTT only with an [mqtt] table.
         if mqtt is None:
@@ -102,12 +102,12 @@ def add_routes(
 
     @routes.get(f"{BASE_31}/notifiers/mqtt/topics/{{tail:.*}}")
     async def mqtt_topics(request: web.Request) -> web.Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         if mqtt is None:
             # No MQTT binding (GET /notifiers lists only WEBHOOK); 404 is a declared status.
             raise ApiError(404, "this VTN offers no MQTT notifier; use webhooks or polling")
         directory = TopicDirectory(vtn, mqtt.config.topic_prefix)
-        return json_response(directory.answer(principal, request.match_info["tail"]))
+        return json_response(await directory.answer(principal, request.match_info["tail"]))
 
     app.add_routes(routes)
 
@@ -116,7 +116,7 @@ async def vet_subscription(
     vtn: Vtn, notifier: WebhookNotifier, principal: Principal, payload: Any
 ) -> None:
     """Validate a subscription body, then challenge its callbacks, before it is stored."""
-    vtn.check_subscription(principal, payload)
+    await vtn.check_subscription(principal, payload)
     await notifier.verify_subscription(payload)
 
 
@@ -140,7 +140,7 @@ async def issue_token(request: web.Request, authenticator: Authenticator) -> web
         return TokenError(401, "invalid_client", "unknown client or wrong secret").response()
     limiter.succeeded(client_id)
     record_checkin(request, client.client_id)
-    issued = authenticator.issue_for(client)
+    issued = await authenticator.issue_for(client)
     response = json_response(
         {
             "access_token": issued.access_token,
@@ -165,42 +165,42 @@ def _collection_routes(
     path = f"{BASE_31}/{collection}"
 
     async def search(request: web.Request) -> web.Response:
-        principal = principal_of(request)
-        view = vtn.search_view(principal, kind, search_params(request))
+        principal = await principal_of(request)
+        view = await vtn.search_view(principal, kind, search_params(request))
         return read_response(request, view.body, view.etag)
 
     async def create(request: web.Request) -> web.Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         vtn.require(principal, WRITE_SCOPE[kind])
         payload = await json_body(request)
         if kind == "SUBSCRIPTION":
             await vet_subscription(vtn, notifier, principal, payload)
         try:
-            return json_response(vtn.create(principal, kind, payload), 201)
+            return json_response(await vtn.create(principal, kind, payload), 201)
         except ApiError as exc:
             if exc.status == 409 and kind in _POST_WITHOUT_409:
                 raise ApiError(400, exc.detail) from None
             raise
 
     async def get_one(request: web.Request) -> web.Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         targets = query_list(request, "targets")
-        text = vtn.get_text(principal, kind, request.match_info[id_name], targets)
+        text = await vtn.get_text(principal, kind, request.match_info[id_name], targets)
         return read_response(request, text.encode())
 
     async def update(request: web.Request) -> web.Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         vtn.require(principal, WRITE_SCOPE[kind])
         object_id = request.match_info[id_name]
-        vtn.get(principal, kind, object_id)
+        await vtn.get(principal, kind, object_id)
         payload = await json_body(request)
         if kind == "SUBSCRIPTION":
             await vet_subscription(vtn, notifier, principal, payload)
-        return json_response(vtn.update(principal, kind, object_id, payload))
+        return json_response(await vtn.update(principal, kind, object_id, payload))
 
     async def delete(request: web.Request) -> web.Response:
-        principal = principal_of(request)
-        return json_response(vtn.delete(principal, kind, request.match_info[id_name]))
+        principal = await principal_of(request)
+        return json_response(await vtn.delete(principal, kind, request.match_info[id_name]))
 
     routes.get(path)(search)
     routes.post(path)(create)

@@ -2,6 +2,8 @@
 
 Secrets are stored as scrypt hashes (RFC 7914); tokens are random, kept only as SHA-256 hashes
 and expire after ``token_lifetime`` seconds. The clock is injected so tests need not sleep.
+Tokens live in the storage, so a token issued by one worker is accepted by every other
+(docs/vtn-lite.md "Several workers"); each worker caches the ones it has seen.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vtn_lite.config import ClientEntry, Role
-from vtn_lite.storage import Store
+from vtn_lite.storage import Storage
 
 # Scopes of the 3.1.0 YAML (securitySchemes.oAuth2ClientCredentials) plus read_bl, which the
 # YAML uses on BL-only notifier topics without declaring it (docs/openadr3.md §1.2).
@@ -118,7 +120,7 @@ class Authenticator:
     def __init__(
         self,
         clients: Iterable[ClientEntry],
-        store: Store,
+        store: Storage,
         *,
         lifetime: int,
         clock: Callable[[], float] = time.time,
@@ -131,12 +133,20 @@ class Authenticator:
         costs = [_scrypt_cost(client.secret_hash) for client in self._clients.values()]
         cost = max((c for c in costs if c is not None), default=_SCRYPT_N)
         self._decoy_hash = hash_secret(secrets.token_urlsafe(16), n=cost)
-        for token_hash, client_id, role, expires in store.load_tokens(clock()):
-            if client_id in self._clients and self._clients[client_id].role == role:
-                self._tokens[token_hash] = (
-                    Principal(client_id, self._clients[client_id].role),
-                    expires,
-                )
+
+    async def load(self) -> None:
+        """Tokens issued before a restart stay valid until they expire."""
+        for token_hash, client_id, role, expires in await self._store.load_tokens(self._clock()):
+            principal = self._principal_for(client_id, role)
+            if principal is not None:
+                self._tokens[token_hash] = (principal, expires)
+
+    def _principal_for(self, client_id: str, role: str) -> Principal | None:
+        # A client removed from the configuration, or given another role, loses its tokens.
+        client = self._clients.get(client_id)
+        if client is None or client.role != role:
+            return None
+        return Principal(client_id, client.role)
 
     def now(self) -> float:
         return self._clock()
@@ -150,30 +160,41 @@ class Authenticator:
             return None
         return client if verify_secret(secret, client.secret_hash) else None
 
-    def issue_for(self, client: ClientEntry) -> IssuedToken:
+    async def issue_for(self, client: ClientEntry) -> IssuedToken:
         now = self._clock()
         if len(self._tokens) >= _PURGE_AT:
             # Clients fetch a new token per lifetime; forget the expired ones now and then.
             self._tokens = {k: v for k, v in self._tokens.items() if v[1] > now}
-            self._store.purge_tokens(now)
+            await self._store.purge_tokens(now)
         token = secrets.token_urlsafe(32)
         expires = now + self._lifetime
         token_hash = _token_hash(token)
         self._tokens[token_hash] = (Principal(client.client_id, client.role), expires)
-        self._store.save_token(token_hash, client.client_id, client.role, expires)
+        await self._store.save_token(token_hash, client.client_id, client.role, expires)
         return IssuedToken(token, self._lifetime, " ".join(sorted(ROLE_SCOPES[client.role])))
 
-    def issue(self, client_id: str, secret: str) -> IssuedToken | None:
+    async def issue(self, client_id: str, secret: str) -> IssuedToken | None:
         client = self.check_secret(client_id, secret)
-        return None if client is None else self.issue_for(client)
+        return None if client is None else await self.issue_for(client)
 
-    def principal(self, token: str) -> Principal | None:
-        entry = self._tokens.get(_token_hash(token))
+    async def principal(self, token: str) -> Principal | None:
+        token_hash = _token_hash(token)
+        entry = self._tokens.get(token_hash)
         if entry is None:
-            return None
+            # Perhaps issued by another worker sharing the storage.
+            found = await self._store.find_token(token_hash)
+            if found is None:
+                return None
+            client_id, role, expires = found
+            principal = self._principal_for(client_id, role)
+            if principal is None:
+                return None
+            entry = (principal, expires)
+            if self._clock() < expires:
+                self._tokens[token_hash] = entry
         principal, expires = entry
         if self._clock() >= expires:
-            del self._tokens[_token_hash(token)]
+            self._tokens.pop(token_hash, None)
             return None
         return principal
 

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import secrets
-import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -23,8 +22,10 @@ from vtn_lite.server import (
     FLEET_SECRET,
     demo_config,
     running_vtn,
+    stop_on_signals,
     with_port,
 )
+from vtn_lite.storage import StorageError
 
 if TYPE_CHECKING:
     from vtn_lite.prices import ImportPlan, ImportResult
@@ -46,7 +47,7 @@ Turn price files into a program and one PRICE event per file, in one of two mode
            through a running VTN's OpenADR 3.1.0 API as a business-logic client; the
            server sends webhook notifications to its subscribers as for any other change.
   offline  --config FILE | --database FILE
-           straight into the SQLite file, e.g. before the first start. No server is
+           straight into the database, e.g. before the first start. No server is
            involved, so NO webhook notifications are sent; a running server's VENs see
            the data only when they poll.
 """
@@ -54,7 +55,8 @@ Turn price files into a program and one PRICE event per file, in one of two mode
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="vtn-lite", description="A small OpenADR 3 VTN (3.1.0 and 3.0.1) on SQLite."
+        prog="vtn-lite",
+        description="A small OpenADR 3 VTN (3.1.0 and 3.0.1) on SQLite or PostgreSQL.",
     )
     parser.add_argument("--version", action="version", version=f"vtn-lite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -113,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument(
         "--config", type=Path, help="offline: the VTN's configuration (its database)"
     )
-    store.add_argument("--database", type=Path, help="offline: the VTN's SQLite file")
+    store.add_argument("--database", help="offline: the VTN's SQLite file or postgresql:// URL")
     imp.add_argument("--client-id", help="with --url: a business-logic client id")
     imp.add_argument(
         "--secret-stdin",
@@ -142,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"vtn-lite: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"vtn-lite: {exc}", file=sys.stderr)
+        return 1
     return code
 
 
@@ -168,15 +173,14 @@ def _serve(args: argparse.Namespace) -> int:
             config = with_port(config, args.port)
         if not config.clients:
             raise ConfigError(f"{args.config} defines no [[clients]]; add one with clients add")
+    if config.workers > 1:
+        return asyncio.run(_serve_workers_until_stopped(config))
     asyncio.run(_serve_until_stopped(config, demo=args.demo))
     return 0
 
 
 async def _serve_until_stopped(config: VtnConfig, *, demo: bool) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     async with running_vtn(config) as running:
         print(f"vtn-lite serving OpenADR 3.1.0 at {running.base_url}", file=sys.stderr)
         print(f"vtn-lite serving OpenADR 3.0.1 at {running.base_url_301}", file=sys.stderr)
@@ -186,6 +190,30 @@ async def _serve_until_stopped(config: VtnConfig, *, demo: bool) -> None:
             print("vtn-lite: THIS IS A DEMO VTN", file=sys.stderr)
         sys.stderr.flush()
         await stop.wait()
+
+
+async def _serve_workers_until_stopped(config: VtnConfig) -> int:
+    """``vtn-lite serve`` with workers > 1: run until a signal, or fail when a worker dies."""
+    stop = stop_on_signals()
+    from vtn_lite.workers import running_workers
+
+    async with running_workers(config) as running:
+        print(f"vtn-lite serving OpenADR 3.1.0 at {running.base_url}", file=sys.stderr)
+        print(f"vtn-lite serving OpenADR 3.0.1 at {running.base_url_301}", file=sys.stderr)
+        print(f"vtn-lite: {config.workers} workers", file=sys.stderr)
+        sys.stderr.flush()
+        while not stop.is_set():
+            dead = [p for p in running.processes if p.exitcode is not None]
+            if dead:
+                log.error(
+                    "worker %s exited (%s); stopping the others", dead[0].name, dead[0].exitcode
+                )
+                return 1
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                continue
+    return 0
 
 
 def _clients_add(args: argparse.Namespace) -> int:
@@ -272,21 +300,28 @@ def _import_offline(args: argparse.Namespace) -> ImportResult | None:
     from vtn_lite.auth import Principal
     from vtn_lite.prices import import_prices
     from vtn_lite.service import Vtn
-    from vtn_lite.storage import Store
+    from vtn_lite.storage import open_storage
 
     database = str(args.database) if args.database else load_config(args.config).database
     if database == ":memory:":
         print("vtn-lite: the configuration uses :memory:, nothing to import into", file=sys.stderr)
         return None
-    store = Store(database)
-    try:
-        return import_prices(
-            Vtn(store),
-            Principal("vtn-lite-import", "bl"),
-            list(args.files),
-            args.program,
-            currency=args.currency,
-            units=args.units,
-        )
-    finally:
-        store.close()
+
+    async def run() -> ImportResult:
+        store = open_storage(database)
+        await store.open()
+        try:
+            vtn = Vtn(store)
+            await vtn.refresh_derived()
+            return await import_prices(
+                vtn,
+                Principal("vtn-lite-import", "bl"),
+                list(args.files),
+                args.program,
+                currency=args.currency,
+                units=args.units,
+            )
+        finally:
+            await store.close()
+
+    return asyncio.run(run())

@@ -4,7 +4,7 @@
 [server]
 host = "127.0.0.1"
 port = 8080
-database = "/var/lib/vtn-lite/vtn.sqlite"   # ":memory:" for a throw-away store
+workers = 1                                   # processes on one port; more than 1 needs PostgreSQL
 public_url = "https://vtn.example.org"        # what /auth/server advertises (default: request host)
 token_lifetime = 3600                         # seconds
 max_body_bytes = 1048576
@@ -22,6 +22,10 @@ auth_rate_per_address = 10.0                  # token requests per second per ad
 auth_burst_per_address = 200                  # ... and as a burst
 auth_tracked_keys = 10000                     # memory bound per table (least recent forgotten)
 
+[storage]
+url = "/var/lib/vtn-lite/vtn.sqlite"          # SQLite file (or "sqlite:PATH", ":memory:")
+# url = "postgresql://vtn@/vtn?host=/run/postgresql"   # PostgreSQL (python3-asyncpg)
+
 [mqtt]                                        # optional: MQTT notifier (vtn_lite/mqtt_config.py)
 uris = ["mqtts://broker.example.org:8883"]
 credentials_dir = "/var/lib/vtn-lite/mqtt"
@@ -36,6 +40,7 @@ role = "bl"                                   # "bl" (business logic) or "ven"
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,6 +49,7 @@ from typing import Any, Literal
 from vtn_lite.console.settings import ConsoleConfigError, ConsoleSettings, parse_console
 from vtn_lite.mqtt_config import MqttConfig, MqttConfigError, parse_mqtt, topic_safe
 from vtn_lite.ratelimit import AuthLimits
+from vtn_lite.storage import SQLITE_SCHEME, is_postgres
 
 Role = Literal["bl", "ven"]
 ROLES: tuple[Role, ...] = ("bl", "ven")
@@ -68,7 +74,9 @@ class ClientEntry:
 class VtnConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    # The storage URL ([storage] url; formerly [server] database): a SQLite path or postgresql://.
     database: str = ":memory:"
+    workers: int = 1
     public_url: str | None = None
     token_lifetime: int = DEFAULT_TOKEN_LIFETIME_S
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -91,6 +99,7 @@ _SERVER_TYPES: dict[str, tuple[type, ...]] = {
     "host": (str,),
     "port": (int,),
     "database": (str,),
+    "workers": (int,),
     "public_url": (str,),
     "token_lifetime": (int,),
     "max_body_bytes": (int,),
@@ -112,7 +121,7 @@ _AUTH_LIMIT_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
 }
 
 
-_TOP_LEVEL_KEYS = ("server", "clients", "console", "mqtt")
+_TOP_LEVEL_KEYS = ("server", "storage", "clients", "console", "mqtt")
 _CLIENT_KEYS = ("client_id", "secret_hash", "role")
 
 
@@ -155,8 +164,16 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
         if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
             raise ConfigError(f"[server] {key} must be {expected[0].__name__}, not {value!r}")
         values[key] = value
-    if base_dir is not None and values.get("database", ":memory:") != ":memory:":
-        values["database"] = str((base_dir / values["database"]).resolve())
+    storage_url = _storage_url(data)
+    if storage_url is not None:
+        if "database" in values:
+            raise ConfigError(
+                "the database is named twice: keep [storage] url and remove [server] database"
+            )
+        values["database"] = storage_url
+    database = values.get("database", ":memory:")
+    if base_dir is not None and database != ":memory:" and not is_postgres(database):
+        values["database"] = str((base_dir / database).resolve())
     for key in ("tls_cert", "tls_key"):
         if base_dir is not None and key in values:
             values[key] = str((base_dir / values[key]).resolve())
@@ -203,6 +220,9 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
         console = parse_console(data.get("console"), base_dir)
     except ConsoleConfigError as exc:
         raise ConfigError(str(exc)) from None
+    check_workers(
+        values.get("workers", 1), values.get("database", ":memory:"), console=console is not None
+    )
     return VtnConfig(
         **values,
         auth_limits=AuthLimits(**limits),
@@ -228,6 +248,43 @@ def _mqtt_of(
                 " with [mqtt] client ids use letters, digits and . _ @ - only"
             )
     return mqtt
+
+
+def check_workers(workers: int, database: str, *, console: bool = False) -> None:
+    if workers < 1:
+        raise ConfigError("[server] workers must be at least 1")
+    if workers > 1 and console:
+        # The console keeps its sessions and check-ins in the process (docs/console.md): a
+        # login on one worker would not hold on the next request, answered by another.
+        raise ConfigError(f"[server] workers = {workers} cannot serve [console]; it needs one")
+    if workers > 1 and not is_postgres(database):
+        # Workers share the database; SQLite is one process's file (docs/vtn-lite.md "Storage").
+        raise ConfigError(
+            f"[server] workers = {workers} needs PostgreSQL"
+            ' ([storage] url = "postgresql://..."); SQLite serves one worker'
+        )
+
+
+def _storage_url(data: dict[str, Any]) -> str | None:
+    storage = data.get("storage")
+    if storage is None:
+        return None
+    if not isinstance(storage, dict):
+        raise ConfigError("[storage] must be a table")
+    for key in storage:
+        if key != "url":
+            raise _unknown_key("[storage]", key, ("url",))
+    url = storage.get("url")
+    if not isinstance(url, str) or not url:
+        raise ConfigError("[storage] url must be a SQLite path or a postgresql:// URL")
+    if not is_postgres(url):
+        return url.removeprefix(SQLITE_SCHEME)
+    if importlib.util.find_spec("asyncpg") is None:
+        raise ConfigError(
+            "[storage] url names PostgreSQL, which needs asyncpg:"
+            " apt install python3-asyncpg (or pip install 'ven-edge[postgres]')"
+        )
+    return url
 
 
 def load_config(path: Path) -> VtnConfig:

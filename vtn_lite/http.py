@@ -110,12 +110,12 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(ApiError(500, "internal error; see the VTN log"), request)
 
 
-def principal_of(request: web.Request) -> Principal:
+async def principal_of(request: web.Request) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "a bearer token is required (Authorization: Bearer ...)")
-    principal = request.app[AUTHENTICATOR_KEY].principal(token.strip())
+    principal = await request.app[AUTHENTICATOR_KEY].principal(token.strip())
     if principal is None:
         raise ApiError(401, "the bearer token is unknown or has expired")
     record_checkin(request, principal.client_id)

@@ -93,11 +93,19 @@ class BrokerCredentials:
         try:
             key = path.read_bytes()
         except FileNotFoundError:
-            key = secrets.token_bytes(_KEY_BYTES)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            # Several workers may start at once: each writes a whole key aside and links it in;
+            # the first link wins and every worker then uses that key (the same passwords).
+            tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(key)
-            return key
+                handle.write(secrets.token_bytes(_KEY_BYTES))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+            key = path.read_bytes()
         if len(key) < _KEY_BYTES:
             raise ValueError(f"{path} holds {len(key)} bytes; delete it to make a new key")
         return key
@@ -124,7 +132,8 @@ def mosquitto_hash(password: str, *, salt: bytes | None = None) -> str:
 
 def _replace(path: Path, text: str) -> None:
     # The broker reads these as another user (mosquitto): group-readable, never world-readable.
-    tmp = path.with_name(f".{path.name}.tmp")
+    # One temporary file per process: several workers rewrite these files as they start.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)

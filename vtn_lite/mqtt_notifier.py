@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -93,7 +94,8 @@ class MqttNotifier:
             password=self.credentials.publisher_password(),
             tls=address.tls,
             ca_file=self.config.ca_file,
-            client_id=f"{PUBLISHER_USERNAME}-{id(self):x}",
+            # Unique per worker process too: a broker drops a session whose id reconnects.
+            client_id=f"{PUBLISHER_USERNAME}-{os.getpid()}-{id(self):x}",
         )
         client.max_queued_messages_set(self._max_queued)
         client.max_inflight_messages_set(1000)
@@ -135,7 +137,7 @@ class MqttNotifier:
 
     # --- notifications ----------------------------------------------------------------------
 
-    def on_change(self, operation: str, stored: StoredObject) -> None:
+    async def on_change(self, operation: str, stored: StoredObject) -> None:
         if operation not in MQTT_OPERATIONS or self._client is None:
             return
         prefix = self.config.topic_prefix
@@ -152,11 +154,11 @@ class MqttNotifier:
         encoded: dict[tuple[str, ...], bytes] = {}
         for client_id in self._ven_clients:
             principal = Principal(client_id, "ven")
-            if not self._vtn.visible(principal, stored, None):
+            if not await self._vtn.visible(principal, stored, None):
                 continue
-            key = self._vtn.effective_targets(principal, None) if stored.targets else ()
+            key = await self._vtn.effective_targets(principal, None) if stored.targets else ()
             if key not in encoded:
-                shown = self._vtn.render(principal, stored, None)
+                shown = await self._vtn.render(principal, stored, None)
                 encoded[key] = self._note(operation, stored, shown)
             self._send_to(client_id, operation, stored, encoded[key])
 

@@ -61,7 +61,7 @@ class TopicDirectory:
         self._vtn = vtn
         self._prefix = prefix
 
-    def answer(self, principal: Principal, tail: str) -> dict[str, Any]:
+    async def answer(self, principal: Principal, tail: str) -> dict[str, Any]:
         parts = [part for part in tail.split("/") if part]
         vtn = self._vtn
         match parts:
@@ -70,18 +70,18 @@ class TopicDirectory:
                 return self._audience(principal, "PROGRAM", single=False)
             case ["programs", program_id]:
                 vtn.require(principal, "read_all")
-                vtn.get(principal, "PROGRAM", program_id)
+                await vtn.get(principal, "PROGRAM", program_id)
                 return self._audience(principal, "PROGRAM", single=True)
             case ["programs", program_id, "events"]:
                 vtn.require(principal, "read_all")
-                vtn.get(principal, "PROGRAM", program_id)
+                await vtn.get(principal, "PROGRAM", program_id)
                 return self._audience(principal, "EVENT", single=False)
             case [("events" | "reports" | "subscriptions" | "vens" | "resources") as name]:
                 vtn.require(principal, "read_bl")
                 return topics_body(f"{self._prefix}/{name}", single_object=False)
             case ["vens", ven_id, *rest] if rest in ([], ["events"], ["programs"], ["resources"]):
                 vtn.require(principal, "read_ven_objects")
-                ven = vtn.get(principal, "VEN", ven_id)
+                ven = await vtn.get(principal, "VEN", ven_id)
                 kind = {"events": "EVENT", "programs": "PROGRAM", "resources": "RESOURCE"}
                 target = kind[rest[0]] if rest else "VEN"
                 base = client_base(self._prefix, ven["clientID"], target)

@@ -6,6 +6,11 @@ read). Deliveries to one callback of one subscription go out in order, one at a 
 bounded retries and exponential backoff (owned worker tasks, cancelled on close); the
 outcome per subscription (OK / FAILING / FAILED) is stored and shown at
 ``GET /vtn-lite/deliveries``.
+
+With several workers (docs/vtn-lite.md "Several workers") each worker hears every change (its
+own, and the others' through the storage) and notifies only the subscriptions it owns, a fixed
+share by subscription id: the work is spread and each subscription is served by one worker, so
+its notifications stay in order.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import asyncio
 import json
 import logging
 import secrets
+import zlib
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,8 +65,10 @@ class WebhookNotifier:
         attempts: int,
         backoff: float,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        share: tuple[int, int] = (0, 1),
     ) -> None:
         self._vtn = vtn
+        self._share = share
         self._role_of = role_of
         self._allow_local = allow_local
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -72,6 +80,8 @@ class WebhookNotifier:
         self._queues: dict[tuple[str, str], deque[Delivery]] = {}
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(_MAX_CONCURRENT_DELIVERIES)
+        # subscription id -> (body text, parsed body), from the last change's matching.
+        self._parsed: dict[str, tuple[str, dict[str, Any]]] = {}
         vtn.listeners.append(self.on_change)
 
     async def start(self) -> None:
@@ -131,12 +141,42 @@ class WebhookNotifier:
 
     # --- notifications --------------------------------------------------------------------
 
-    def on_change(self, operation: str, stored: StoredObject) -> None:
-        for subscription in self._vtn.store.all_of_kind("SUBSCRIPTION"):
-            self._match(subscription, operation, stored)
+    async def on_change(self, operation: str, stored: StoredObject) -> None:
+        # Subscriptions are read from the shared storage, so one made on another worker counts.
+        # Subscribers with the same view of the object share one encoded notification.
+        encoded: dict[tuple[bool, Hashable], bytes] = {}
+        subscriptions = await self._vtn.store.all_of_kind("SUBSCRIPTION")
+        parsed: dict[str, tuple[str, dict[str, Any]]] = {}
+        for subscription in subscriptions:
+            if not self.owns(subscription.id):
+                continue
+            # Parsed once per stored version: the same text parses to the same body.
+            known = self._parsed.get(subscription.id)
+            if known is None or known[0] != subscription.body_text:
+                known = (subscription.body_text, subscription.body)
+            parsed[subscription.id] = known
+            await self._match(subscription, known[1], operation, stored, encoded)
+        self._parsed = parsed
 
-    def _match(self, subscription: StoredObject, operation: str, stored: StoredObject) -> None:
-        sub = subscription.body
+    def owns(self, subscription_id: str) -> bool:
+        """Whether this worker notifies ``subscription_id`` (always, with one worker)."""
+        index, count = self._share
+        return count == 1 or zlib.crc32(subscription_id.encode()) % count == index
+
+    async def _match(
+        self,
+        subscription: StoredObject,
+        sub: dict[str, Any],
+        operation: str,
+        stored: StoredObject,
+        encoded: dict[tuple[bool, Hashable], bytes],
+    ) -> None:
+        callbacks: dict[tuple[str, str | None], None] = {}
+        for entry in sub.get("objectOperations", []):
+            if stored.kind in entry["objects"] and operation in entry["operations"]:
+                callbacks[(entry["callbackUrl"], entry.get("bearerToken"))] = None
+        if not callbacks:
+            return
         if not self._program_matches(sub.get("programID"), stored):
             return
         sub_targets = sub.get("targets")
@@ -146,26 +186,22 @@ class WebhookNotifier:
         principal = Principal(sub["clientID"], role)
         # A 3.0.1 subscriber reads as a 3.0.1 poller does (read_all: its targets count).
         v301 = (subscription.extra or {}).get("apiVersion") == "3.0.1"
-        if not self._vtn.visible(principal, stored, sub_targets, read_all=v301):
+        if not await self._vtn.visible(principal, stored, sub_targets, read_all=v301):
             return
-        shown = self._vtn.render(principal, stored, sub_targets, read_all=v301)
-        if v301:
-            # A 3.0.1 subscriber gets 3.0.1 shapes and the Alliance file's operation verbs.
-            note = compat301.notification_out(operation, stored, shown)
-        else:
-            note = {"objectType": stored.kind, "operation": operation, "object": shown}
-            if shown.get("targets"):
-                note["targets"] = shown["targets"]
-        encoded = json.dumps(note, separators=(",", ":")).encode()
-        sent: set[tuple[str, str | None]] = set()
-        for entry in sub.get("objectOperations", []):
-            if stored.kind not in entry["objects"] or operation not in entry["operations"]:
-                continue
-            key = (entry["callbackUrl"], entry.get("bearerToken"))
-            if key in sent:
-                continue
-            sent.add(key)
-            self._spawn(Delivery(sub["id"], key[0], key[1], encoded))
+        view = (v301, await self._vtn.view_key(principal, stored, sub_targets, read_all=v301))
+        body = encoded.get(view)
+        if body is None:
+            shown = await self._vtn.render(principal, stored, sub_targets, read_all=v301)
+            if v301:
+                # A 3.0.1 subscriber gets 3.0.1 shapes and the Alliance file's operation verbs.
+                note = compat301.notification_out(operation, stored, shown)
+            else:
+                note = {"objectType": stored.kind, "operation": operation, "object": shown}
+                if shown.get("targets"):
+                    note["targets"] = shown["targets"]
+            body = encoded[view] = json.dumps(note, separators=(",", ":")).encode()
+        for url, token in callbacks:
+            await self._spawn(Delivery(sub["id"], url, token, body))
 
     def _program_matches(self, program_id: str | None, stored: StoredObject) -> bool:
         if program_id is None:
@@ -176,21 +212,22 @@ class WebhookNotifier:
             return stored.program_id == program_id
         return True
 
-    def _spawn(self, delivery: Delivery) -> None:
+    async def _spawn(self, delivery: Delivery) -> None:
         """Queue a delivery; one worker per (subscription, callback) keeps them in order."""
         key = (delivery.subscription_id, delivery.url)
         queue = self._queues.setdefault(key, deque())
-        if len(queue) >= _MAX_QUEUED:
-            dropped = queue.popleft()
-            self._vtn.store.record_delivery(
-                dropped.subscription_id, ok=False, error="dropped: too many queued notifications"
-            )
+        dropped = queue.popleft() if len(queue) >= _MAX_QUEUED else None
         queue.append(delivery)
         if key not in self._workers:
             task = asyncio.get_running_loop().create_task(self._drain(key))
             self._workers[key] = task
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        # Recorded only now: an await before the append could see the queue drained and gone.
+        if dropped is not None:
+            await self._vtn.store.record_delivery(
+                dropped.subscription_id, ok=False, error="dropped: too many queued notifications"
+            )
 
     async def _drain(self, key: tuple[str, str]) -> None:
         queue = self._queues[key]
@@ -211,7 +248,7 @@ class WebhookNotifier:
         for attempt in range(self._attempts):
             if attempt:
                 await self._sleep(self._backoff * 2 ** (attempt - 1))
-                if self._vtn.store.get("SUBSCRIPTION", delivery.subscription_id) is None:
+                if await self._vtn.store.get("SUBSCRIPTION", delivery.subscription_id) is None:
                     return  # deleted meanwhile: stop retrying for it
             try:
                 check_callback_url(delivery.url, allow_local=self._allow_local)
@@ -225,14 +262,14 @@ class WebhookNotifier:
                     ) as response,
                 ):
                     if 200 <= response.status < 300:
-                        self._vtn.store.record_delivery(
+                        await self._vtn.store.record_delivery(
                             delivery.subscription_id, ok=True, error=None
                         )
                         return
                     error = f"callback answered {response.status}"
             except (aiohttp.ClientError, OSError, TimeoutError, CallbackRefused) as exc:
                 error = describe(exc)
-            self._vtn.store.record_delivery(delivery.subscription_id, ok=False, error=error)
+            await self._vtn.store.record_delivery(delivery.subscription_id, ok=False, error=error)
             log.info(
                 "notification to subscription %s failed (attempt %d/%d): %s",
                 delivery.subscription_id,
@@ -240,7 +277,7 @@ class WebhookNotifier:
                 self._attempts,
                 error,
             )
-        self._vtn.store.mark_delivery_failed(delivery.subscription_id, error)
+        await self._vtn.store.mark_delivery_failed(delivery.subscription_id, error)
         log.warning(
             "giving up on a notification for subscription %s after %d attempts: %s",
             delivery.subscription_id,

@@ -156,7 +156,7 @@ def plan_import(
     return ImportPlan(program_name, program_body, default, tuple(events))
 
 
-def import_prices(
+async def import_prices(
     vtn: Vtn,
     principal: Principal,
     files: list[Path],
@@ -167,19 +167,20 @@ def import_prices(
 ) -> ImportResult:
     """Offline import straight into a store: no webhook is sent (no server is involved)."""
     plan = plan_import(files, program_name, currency=currency, units=units)
-    program, created = _ensure_program(vtn, principal, plan)
+    program, created = await _ensure_program(vtn, principal, plan)
     event_ids = []
     for path, body in plan.events:
         try:
-            event_ids.append(vtn.create(principal, "EVENT", plan.event_for(body, program))["id"])
+            created_event = await vtn.create(principal, "EVENT", plan.event_for(body, program))
+            event_ids.append(created_event["id"])
         except ApiError as exc:
             raise PriceImportError(f"{path}: {exc.detail}") from None
     return ImportResult(program, created, tuple(event_ids))
 
 
-def _ensure_program(vtn: Vtn, principal: Principal, plan: ImportPlan) -> tuple[str, bool]:
+async def _ensure_program(vtn: Vtn, principal: Principal, plan: ImportPlan) -> tuple[str, bool]:
     name = plan.program_name
-    existing = vtn.store.search(Query(kind="PROGRAM", name=name, limit=1))
+    existing = await vtn.store.search(Query(kind="PROGRAM", name=name, limit=1))
     body = plan.program_body
     if body is None:
         if existing:
@@ -187,8 +188,10 @@ def _ensure_program(vtn: Vtn, principal: Principal, plan: ImportPlan) -> tuple[s
         body = plan.default_program_body
     try:
         if existing:
-            return vtn.update(principal, "PROGRAM", existing[0].id, body)["id"], False
-        return vtn.create(principal, "PROGRAM", body)["id"], True
+            updated = await vtn.update(principal, "PROGRAM", existing[0].id, body)
+            return updated["id"], False
+        created = await vtn.create(principal, "PROGRAM", body)
+        return created["id"], True
     except ApiError as exc:
         raise PriceImportError(f"program {name!r}: {exc.detail}") from None
 

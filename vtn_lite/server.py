@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,7 +38,7 @@ from vtn_lite.mqtt_notifier import MqttNotifier
 from vtn_lite.notifier import WebhookNotifier
 from vtn_lite.ratelimit import AuthRateLimiter
 from vtn_lite.service import Vtn
-from vtn_lite.storage import Store
+from vtn_lite.storage import Change, Storage, open_storage
 
 if TYPE_CHECKING:
     from vtn_lite.console.state import Console
@@ -65,7 +67,7 @@ class VtnParts:
     vtn: Vtn
     notifier: WebhookNotifier
     authenticator: Authenticator
-    store: Store
+    store: Storage
     console: Console | None = None
     mqtt: MqttNotifier | None = None
 
@@ -75,8 +77,9 @@ def build_app(
     *,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    worker: int = 0,
 ) -> tuple[web.Application, VtnParts]:
-    store = Store(config.database)
+    store = open_storage(config.database)
     vtn = Vtn(store, clock=clock)
     authenticator = Authenticator(
         config.clients, store, lifetime=config.token_lifetime, clock=clock
@@ -90,6 +93,7 @@ def build_app(
         attempts=config.webhook_attempts,
         backoff=config.webhook_backoff,
         sleep=sleep,
+        share=(worker, config.workers),
     )
     mqtt = MqttNotifier(vtn, config.mqtt, config.clients) if config.mqtt else None
     app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
@@ -100,11 +104,11 @@ def build_app(
 
     async def deliveries(request: web.Request) -> web.Response:
         # Operator view of the webhook failure state per subscription (BL only).
-        principal = principal_of(request)
+        principal = await principal_of(request)
         vtn.require(principal, "read_bl")
         states = []
-        for sub in store.all_of_kind("SUBSCRIPTION"):
-            state = store.delivery_state(sub.id)
+        for sub in await store.all_of_kind("SUBSCRIPTION"):
+            state = await store.delivery_state(sub.id)
             states.append(
                 {
                     "subscriptionID": sub.id,
@@ -125,26 +129,47 @@ def build_app(
             app, vtn, config.console, clock=clock, secure_cookies=config.tls_cert is not None
         )
 
+    async def worker_info(request: web.Request) -> web.Response:
+        # Which of several workers (docs/vtn-lite.md "Several workers") holds this connection.
+        vtn.require(await principal_of(request), "read_bl")
+        return json_response({"worker": worker, "workers": config.workers, "pid": os.getpid()})
+
+    app.router.add_get("/vtn-lite/worker", worker_info)
+
     async def on_startup(_: web.Application) -> None:
+        await store.open()
+        await vtn.refresh_derived()
+        await authenticator.load()
+        if console is not None:
+            await console.load()
         await notifier.start()
         if mqtt is not None:
             mqtt.start()
+        # Other workers on the same PostgreSQL: their writes invalidate this one's caches, and
+        # this worker notifies its share of the webhook subscribers. MQTT messages go out from
+        # the worker that wrote (its listener), once per change.
+        await store.listen(on_other_worker)
+
+    async def on_other_worker(change: Change) -> None:
+        await vtn.changed_elsewhere(change)
+        await notifier.on_change(change.operation, change.stored)
 
     async def on_cleanup(_: web.Application) -> None:
         await notifier.close()
         if mqtt is not None:
             mqtt.close()
-        store.close()
+        await store.close()
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app, VtnParts(vtn, notifier, authenticator, store, console, mqtt)
 
 
-@dataclass(frozen=True, slots=True)
-class RunningVtn:
+class ServedApis:
+    """The API base URLs below a served origin ``url``."""
+
+    __slots__ = ()
     url: str
-    parts: VtnParts
 
     @property
     def base_url(self) -> str:
@@ -153,6 +178,12 @@ class RunningVtn:
     @property
     def base_url_301(self) -> str:
         return f"{self.url}{api301.BASE_301}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunningVtn(ServedApis):
+    url: str
+    parts: VtnParts
 
     @property
     def vtn(self) -> Vtn:
@@ -169,14 +200,21 @@ async def running_vtn(
     *,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    reuse_port: bool = False,
+    worker: int = 0,
 ) -> AsyncIterator[RunningVtn]:
-    """Serve ``config`` in this event loop; port 0 picks a free port."""
-    app, parts = build_app(config, clock=clock, sleep=sleep)
+    """Serve ``config`` in this event loop; port 0 picks a free port.
+
+    One worker; :mod:`vtn_lite.workers` starts several, each with ``reuse_port``.
+    """
+    app, parts = build_app(config, clock=clock, sleep=sleep, worker=worker)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         tls = tls_context(config)
-        site = web.TCPSite(runner, config.host, config.port, ssl_context=tls)
+        site = web.TCPSite(
+            runner, config.host, config.port, ssl_context=tls, reuse_port=reuse_port or None
+        )
         await site.start()
         server = site._server
         assert server is not None
@@ -187,6 +225,15 @@ async def running_vtn(
         yield RunningVtn(f"{scheme}://{host}:{port}", parts)
     finally:
         await runner.cleanup()
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (systemd's stop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 def tls_context(config: VtnConfig) -> ssl.SSLContext | None:

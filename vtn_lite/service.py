@@ -10,7 +10,7 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from vtn_lite.errors import (
     missing_reference,
     not_found,
 )
-from vtn_lite.storage import IndexFields, Query, Store, StoredObject
+from vtn_lite.storage import Change, IndexFields, NameTaken, Query, Storage, StoredObject
 from vtn_lite.viewcache import View, ViewCache
 from vtn_lite.wire import models
 from vtn_lite.wire.timing import event_span
@@ -60,7 +60,7 @@ TARGETED = frozenset({"PROGRAM", "EVENT"})
 # YAML: "limit ... maximum: 50".
 MAX_LIMIT = 50
 
-ChangeListener = Callable[[str, StoredObject], None]
+ChangeListener = Callable[[str, StoredObject], Awaitable[None]]
 
 _VEN_REQUEST: TypeAdapter[models.VenVenRequest | models.BlVenRequest] = TypeAdapter(
     models.VenRequest
@@ -123,24 +123,35 @@ def _validate(model: type[BaseModel] | TypeAdapter[Any], payload: Any) -> Any:
 
 
 class Vtn:
-    """Object store semantics; ``listeners`` hear (operation, stored object) after changes."""
+    """Object store semantics; ``listeners`` hear (operation, stored object) after changes.
 
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    Call :meth:`refresh_derived` once the storage is open, before serving.
+    """
+
+    def __init__(self, store: Storage, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self._clock = clock
         self.listeners: list[ChangeListener] = []
         self._grants: dict[str, tuple[str, ...] | None] = {}
+        # Bumped whenever the grants are forgotten: a lookup that awaited the storage while a
+        # change came in (from another worker) must not cache what it read before the change.
+        self._grants_epoch = 0
         self._generation = 0  # bumped by every write through this service
-        self._seen_version = store.data_version()
+        self._seen_version: int | None = None
         self._views = ViewCache()
-        self.refresh_derived()
 
-    def refresh_derived(self) -> None:
+    async def changed_elsewhere(self, change: Change) -> None:
+        """Another worker wrote ``change``: drop what this one derived from the old state."""
+        self._generation += 1
+        if change.kind in ("VEN", "RESOURCE"):
+            self._forget_grants()
+
+    async def refresh_derived(self) -> None:
         """Recompute stored derived columns whose rule changed since they were written."""
-        if "event_ends" not in self.store.pending_refresh():
+        if "event_ends" not in await self.store.pending_refresh():
             return
         updates = []
-        for stored in self.store.all_of_kind("EVENT"):
+        for stored in await self.store.all_of_kind("EVENT"):
             body = stored.body
             try:
                 request = models.EventRequest.model_validate(body)
@@ -149,28 +160,34 @@ class Vtn:
             except (ValidationError, TimeFormatError, KeyError):
                 continue  # stored by this VTN, so valid; keep the old value if not
             updates.append((event_ends_at(request, written), stored.seq))
-        self.store.set_ends_at(updates, "event_ends")
+        await self.store.set_ends_at(updates, "event_ends")
 
     # --- privacy --------------------------------------------------------------------------
 
-    def granted_targets(self, client_id: str) -> tuple[str, ...] | None:
+    async def granted_targets(self, client_id: str) -> tuple[str, ...] | None:
         """Targets granted to a client's ven objects and their resources; None: no ven object."""
         if client_id in self._grants:
             return self._grants[client_id]
-        vens = self.store.search(Query(kind="VEN", client_id=client_id, limit=10**9))
+        epoch = self._grants_epoch
+        vens = await self.store.search(Query(kind="VEN", client_id=client_id, limit=10**9))
         if not vens:
             granted: tuple[str, ...] | None = None
         else:
             collected: list[str] = []
             for ven in vens:
                 collected.extend(ven.targets)
-                for resource in self.store.children("RESOURCE", "ven_id", ven.id):
+                for resource in await self.store.children("RESOURCE", "ven_id", ven.id):
                     collected.extend(resource.targets)
             granted = tuple(sorted(set(collected)))
-        self._grants[client_id] = granted
+        if epoch == self._grants_epoch:
+            self._grants[client_id] = granted
         return granted
 
-    def effective_targets(
+    def _forget_grants(self) -> None:
+        self._grants.clear()
+        self._grants_epoch += 1
+
+    async def effective_targets(
         self, principal: Principal, requested: tuple[str, ...] | None, *, read_all: bool = False
     ) -> tuple[str, ...]:
         """The targets a VEN may match on: requested ∩ granted (granted if none requested).
@@ -179,7 +196,7 @@ class Vtn:
         With ``read_all`` (the 3.0.1 scope: "VENs and BL can read all resources") the requested
         targets count as asked, granted or not.
         """
-        granted = self.granted_targets(principal.client_id) or ()
+        granted = await self.granted_targets(principal.client_id) or ()
         if requested is None:
             return granted
         if read_all:
@@ -187,7 +204,7 @@ class Vtn:
         allowed = set(granted)
         return tuple(target for target in requested if target in allowed)
 
-    def visible(
+    async def visible(
         self,
         principal: Principal,
         stored: StoredObject,
@@ -201,12 +218,31 @@ class Vtn:
             return stored.client_id == principal.client_id
         if not stored.targets:
             return True
-        effective = self.effective_targets(
+        effective = await self.effective_targets(
             principal, tuple(requested) if requested else None, read_all=read_all
         )
         return bool(set(effective) & set(stored.targets))
 
-    def render(
+    async def view_key(
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
+    ) -> Hashable:
+        """Equal for principals to whom :meth:`render` shows ``stored`` identically."""
+        if self._shown_whole(principal, stored):
+            return None
+        return await self.effective_targets(
+            principal, tuple(requested) if requested else None, read_all=read_all
+        )
+
+    @staticmethod
+    def _shown_whole(principal: Principal, stored: StoredObject) -> bool:
+        return principal.is_bl or stored.kind not in TARGETED or not stored.targets
+
+    async def render(
         self,
         principal: Principal,
         stored: StoredObject,
@@ -216,10 +252,10 @@ class Vtn:
     ) -> dict[str, Any]:
         """The object as this principal may see it (3.1 target hiding for VENs)."""
         body = stored.body
-        if principal.is_bl or stored.kind not in TARGETED or not stored.targets:
+        if self._shown_whole(principal, stored):
             return body
         effective = set(
-            self.effective_targets(
+            await self.effective_targets(
                 principal, tuple(requested) if requested else None, read_all=read_all
             )
         )
@@ -232,61 +268,61 @@ class Vtn:
         if scope not in principal.scopes:
             raise forbidden(f"the {principal.role.upper()} role lacks the {scope} scope")
 
-    def search(self, principal: Principal, kind: str, params: SearchParams) -> list[dict[str, Any]]:
-        return [body for _, body in self.search_objects(principal, kind, params)]
+    async def search(
+        self, principal: Principal, kind: str, params: SearchParams
+    ) -> list[dict[str, Any]]:
+        return [body for _, body in await self.search_objects(principal, kind, params)]
 
-    def search_objects(
+    async def search_objects(
         self, principal: Principal, kind: str, params: SearchParams
     ) -> list[tuple[StoredObject, dict[str, Any]]]:
-        return self.rendered(
-            principal, self.store.search(self._query(principal, kind, params)), params
-        )
+        query = await self._query(principal, kind, params)
+        return await self.rendered(principal, await self.store.search(query), params)
 
-    def rendered(
+    async def rendered(
         self, principal: Principal, rows: list[StoredObject], params: SearchParams
     ) -> list[tuple[StoredObject, dict[str, Any]]]:
         """Each row found by a search with its body as the principal sees it; rows stored with
         NaN are left out (see :meth:`render_text`)."""
         return [
-            (obj, self.render(principal, obj, params.targets, read_all=params.read_all))
+            (obj, await self.render(principal, obj, params.targets, read_all=params.read_all))
             for obj in rows
             if _servable(obj)
         ]
 
-    def search_texts(self, principal: Principal, kind: str, params: SearchParams) -> list[str]:
+    async def search_texts(
+        self, principal: Principal, kind: str, params: SearchParams
+    ) -> list[str]:
         """The JSON text of each object a search finds, as :meth:`search` would serialise it,
         taken from the stored text without parsing it (docs/vtn-lite.md "Cheap polls")."""
-        return self._texts(
-            principal, self.store.search(self._query(principal, kind, params)), params
-        )
+        query = await self._query(principal, kind, params)
+        return await self._texts(principal, await self.store.search(query), params)
 
-    def _texts(
+    async def _texts(
         self, principal: Principal, rows: list[StoredObject], params: SearchParams
     ) -> list[str]:
-        return [
-            text
-            for obj in rows
-            if (text := self.render_text(principal, obj, params.targets, read_all=params.read_all))
-            is not None
-        ]
+        texts = []
+        for obj in rows:
+            text = await self.render_text(principal, obj, params.targets, read_all=params.read_all)
+            if text is not None:
+                texts.append(text)
+        return texts
 
-    def search_view(self, principal: Principal, kind: str, params: SearchParams) -> View:
+    async def search_view(self, principal: Principal, kind: str, params: SearchParams) -> View:
         """:meth:`search_texts` as one JSON array, from the view cache when unchanged."""
-        return self.view(
-            principal,
-            kind,
-            params,
-            "3.1.0",
-            lambda rows: bodytext.json_array(self._texts(principal, rows, params)),
-        )
 
-    def view(
+        async def serialise(rows: list[StoredObject]) -> bytes:
+            return bodytext.json_array(await self._texts(principal, rows, params))
+
+        return await self.view(principal, kind, params, "3.1.0", serialise)
+
+    async def view(
         self,
         principal: Principal,
         kind: str,
         params: SearchParams,
         variant: str,
-        serialise: Callable[[list[StoredObject]], bytes],
+        serialise: Callable[[list[StoredObject]], Awaitable[bytes]],
     ) -> View:
         """The response body of a search as ``serialise`` writes the rows found, reused while
         nothing it depends on changed (:mod:`vtn_lite.viewcache`).
@@ -297,12 +333,12 @@ class Vtn:
         its own objects on its clientID.
         """
         self.require(principal, READ_SCOPE[kind])
-        stamp = self._stamp()
+        stamp = await self._stamp()
         who: tuple[str, ...]
         if principal.is_bl:
             who = ("bl",)
         elif kind in TARGETED:
-            who = self.effective_targets(principal, params.targets, read_all=params.read_all)
+            who = await self.effective_targets(principal, params.targets, read_all=params.read_all)
             who = ("targets", *who)
         else:
             who = ("client", principal.client_id)
@@ -311,21 +347,24 @@ class Vtn:
         cached = self._views.get(key, stamp, now)
         if cached is not None:
             return cached
-        query = self._query(principal, kind, params)
-        rows = self.store.search(replace(query, active_at=now) if params.active else query)
-        valid_until = self.store.next_end([r.seq for r in rows], now) if params.active else None
-        return self._views.put(key, stamp, valid_until, serialise(rows))
+        query = await self._query(principal, kind, params)
+        rows = await self.store.search(replace(query, active_at=now) if params.active else query)
+        valid_until = (
+            await self.store.next_end([r.seq for r in rows], now) if params.active else None
+        )
+        return self._views.put(key, stamp, valid_until, await serialise(rows))
 
-    def _stamp(self) -> tuple[int, int]:
-        """Changes with every write: this service's own, and other connections' (SQLite)."""
-        stamp = (self._generation, self.store.data_version())
+    async def _stamp(self) -> tuple[int, int]:
+        """Changes with every write: this service's own, and other connections' (another
+        worker's on PostgreSQL, an offline import's on either backend)."""
+        stamp = (self._generation, await self.store.data_version())
         if stamp[1] != self._seen_version:
             # Another connection wrote: the grants read from vens and resources may be stale.
             self._seen_version = stamp[1]
-            self._grants.clear()
+            self._forget_grants()
         return stamp
 
-    def render_text(
+    async def render_text(
         self,
         principal: Principal,
         stored: StoredObject,
@@ -341,17 +380,17 @@ class Vtn:
         text = stored.body_text
         if not _servable(stored):
             return None
-        if principal.is_bl or stored.kind not in TARGETED or not stored.targets:
+        if self._shown_whole(principal, stored):
             return text
-        shown = self.effective_targets(
+        shown = await self.effective_targets(
             principal, tuple(requested) if requested else None, read_all=read_all
         )
         spliced = bodytext.with_targets(text, frozenset(shown))
         if spliced is not None:
             return spliced
-        return jsonstrict.dumps(self.render(principal, stored, requested, read_all=read_all))
+        return jsonstrict.dumps(await self.render(principal, stored, requested, read_all=read_all))
 
-    def _query(self, principal: Principal, kind: str, params: SearchParams) -> Query:
+    async def _query(self, principal: Principal, kind: str, params: SearchParams) -> Query:
         self.require(principal, READ_SCOPE[kind])
         if not 0 <= params.limit <= MAX_LIMIT:
             raise bad_request(f"limit must be between 0 and {MAX_LIMIT}")
@@ -373,7 +412,7 @@ class Vtn:
         if kind in TARGETED and not principal.is_bl:
             query = replace(
                 query,
-                visible_targets=self.effective_targets(
+                visible_targets=await self.effective_targets(
                     principal, params.targets, read_all=params.read_all
                 ),
             )
@@ -383,7 +422,7 @@ class Vtn:
             query = replace(query, client_id=principal.client_id)
         return query
 
-    def get(
+    async def get(
         self,
         principal: Principal,
         kind: str,
@@ -393,25 +432,25 @@ class Vtn:
         read_all: bool = False,
     ) -> dict[str, Any]:
         self.require(principal, READ_SCOPE[kind])
-        stored = self._visible_or_404(principal, kind, object_id, targets, read_all=read_all)
-        return self.render(principal, stored, targets, read_all=read_all)
+        stored = await self._visible_or_404(principal, kind, object_id, targets, read_all=read_all)
+        return await self.render(principal, stored, targets, read_all=read_all)
 
-    def get_text(
+    async def get_text(
         self, principal: Principal, kind: str, object_id: str, targets: tuple[str, ...] | None
     ) -> str:
         """:meth:`get` as JSON text, spliced from the stored text (see :meth:`render_text`)."""
         self.require(principal, READ_SCOPE[kind])
-        stored = self._visible_or_404(principal, kind, object_id, targets)
-        text = self.render_text(principal, stored, targets)
+        stored = await self._visible_or_404(principal, kind, object_id, targets)
+        text = await self.render_text(principal, stored, targets)
         if text is None:
             raise ApiError(500, f"{kind.lower()} {object_id} is stored with a non-JSON number")
         return text
 
-    def create(
+    async def create(
         self, principal: Principal, kind: str, payload: Any, *, extra: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         self.require(principal, WRITE_SCOPE[kind])
-        body, index = self._prepare(principal, kind, payload, existing=None)
+        body, index = await self._prepare(principal, kind, payload, existing=None)
         now = format_datetime(self._now())
         object_id = str(uuid.uuid4())
         # targets last: per-VEN views splice that list (vtn_lite.bodytext).
@@ -424,11 +463,14 @@ class Vtn:
                 **body,
             }
         )
-        stored = self.store.insert(kind, object_id, index, full, extra)
-        self._changed("CREATE", stored)
+        try:
+            stored = await self.store.insert(kind, object_id, index, full, extra)
+        except NameTaken as exc:
+            raise conflict(str(exc)) from None
+        await self._changed("CREATE", stored)
         return stored.body
 
-    def update(
+    async def update(
         self,
         principal: Principal,
         kind: str,
@@ -438,8 +480,8 @@ class Vtn:
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         self.require(principal, WRITE_SCOPE[kind])
-        existing = self._visible_or_404(principal, kind, object_id, None)
-        body, index = self._prepare(principal, kind, payload, existing=existing)
+        existing = await self._visible_or_404(principal, kind, object_id, None)
+        body, index = await self._prepare(principal, kind, payload, existing=existing)
         old = existing.body
         full = bodytext.targets_last(
             {
@@ -450,54 +492,61 @@ class Vtn:
                 **body,
             }
         )
-        stored = self.store.replace(existing, index, full, extra)
-        self._changed("UPDATE", stored)
+        try:
+            stored = await self.store.replace(existing, index, full, extra)
+        except NameTaken as exc:
+            raise conflict(str(exc)) from None
+        await self._changed("UPDATE", stored)
         return stored.body
 
-    def delete(self, principal: Principal, kind: str, object_id: str) -> dict[str, Any]:
+    async def delete(self, principal: Principal, kind: str, object_id: str) -> dict[str, Any]:
         self.require(principal, WRITE_SCOPE[kind])
-        existing = self._visible_or_404(principal, kind, object_id, None)
+        existing = await self._visible_or_404(principal, kind, object_id, None)
         # Children go with their parent: events of a program, resources of a ven.
         child = {"PROGRAM": ("EVENT", "program_id"), "VEN": ("RESOURCE", "ven_id")}.get(kind)
         if child is not None:
-            for obj in self.store.children(child[0], child[1], existing.id):
-                self.store.delete(obj)
-                self._changed("DELETE", obj)
-        self.store.delete(existing)
-        self._changed("DELETE", existing)
+            for obj in await self.store.children(child[0], child[1], existing.id):
+                await self.store.delete(obj)
+                await self._changed("DELETE", obj)
+        await self.store.delete(existing)
+        await self._changed("DELETE", existing)
         return existing.body
 
-    def check_subscription(self, principal: Principal, payload: Any) -> None:
+    async def check_subscription(self, principal: Principal, payload: Any) -> None:
         """Validate a subscription body before its callbacks are challenged."""
-        self._subscription(principal, payload, None)
+        await self._subscription(principal, payload, None)
 
-    def stored(self, kind: str, object_id: str) -> StoredObject | None:
-        return self.store.get(kind, object_id)
+    async def stored(self, kind: str, object_id: str) -> StoredObject | None:
+        return await self.store.get(kind, object_id)
 
     # --- operator console (docs/console.md) -------------------------------------------------
 
-    def operator_objects(self, kind: str, *, client_id: str | None = None) -> list[StoredObject]:
+    async def operator_objects(
+        self, kind: str, *, client_id: str | None = None
+    ) -> list[StoredObject]:
         """Every object of a kind (or one client's), in creation order, for the console."""
         if client_id is None:
-            return self.store.all_of_kind(kind)
-        return self.store.search(Query(kind=kind, client_id=client_id, limit=sys.maxsize))
+            return await self.store.all_of_kind(kind)
+        return await self.store.search(Query(kind=kind, client_id=client_id, limit=sys.maxsize))
 
-    def operator_event(self, event_id: str) -> dict[str, Any] | None:
-        stored = self.store.get("EVENT", event_id)
+    async def operator_event(self, event_id: str) -> dict[str, Any] | None:
+        stored = await self.store.get("EVENT", event_id)
         return None if stored is None else stored.body
 
-    def events_for_client(self, client_id: str) -> list[dict[str, Any]]:
+    async def events_for_client(self, client_id: str) -> list[dict[str, Any]]:
         """The events a VEN client may see (3.1 object privacy), as it would see them."""
         principal = Principal(client_id, "ven")
         return [
-            self.render(principal, stored, None)
-            for stored in self.store.all_of_kind("EVENT")
-            if self.visible(principal, stored, None)
+            await self.render(principal, stored, None)
+            for stored in await self.store.all_of_kind("EVENT")
+            if await self.visible(principal, stored, None)
         ]
 
-    def grant_targets(self, principal: Principal, ven_id: str, targets: Sequence[str]) -> None:
+    async def grant_targets(
+        self, principal: Principal, ven_id: str, targets: Sequence[str]
+    ) -> None:
         """Replace a ven's granted targets, keeping its name and attributes (business logic)."""
-        existing = self._visible_or_404(principal, "VEN", ven_id, None)
+        existing = await self._visible_or_404(principal, "VEN", ven_id, None)
         body = existing.body
         payload = {
             "objectType": "BL_VEN_REQUEST",
@@ -507,37 +556,37 @@ class Vtn:
         }
         if body.get("attributes"):
             payload["attributes"] = body["attributes"]
-        self.update(principal, "VEN", ven_id, payload)
+        await self.update(principal, "VEN", ven_id, payload)
 
-    def load_checkins(self) -> dict[str, float]:
-        return self.store.load_checkins()
+    async def load_checkins(self) -> dict[str, float]:
+        return await self.store.load_checkins()
 
-    def save_checkins(self, rows: Sequence[tuple[str, float]]) -> None:
-        self.store.save_checkins(rows)
+    async def save_checkins(self, rows: Sequence[tuple[str, float]]) -> None:
+        await self.store.save_checkins(rows)
 
     # --- per kind -------------------------------------------------------------------------
 
-    def _prepare(
+    async def _prepare(
         self, principal: Principal, kind: str, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
-        return _PREPARERS[kind](self, principal, payload, existing)
+        return await _PREPARERS[kind](self, principal, payload, existing)
 
-    def _program(
+    async def _program(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.ProgramRequest = _validate(models.ProgramRequest, payload)
-        if self.store.name_taken(
+        if await self.store.name_taken(
             "PROGRAM", request.program_name, except_id=existing.id if existing else None
         ):
             raise conflict(f"a program named {request.program_name!r} exists")
         index = IndexFields(name=request.program_name, targets=tuple(request.targets or ()))
         return models.dump(request), index
 
-    def _event(
+    async def _event(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.EventRequest = _validate(models.EventRequest, payload)
-        if self.store.get("PROGRAM", request.program_id) is None:
+        if await self.store.get("PROGRAM", request.program_id) is None:
             raise missing_reference(f"programID {request.program_id!r} names no program")
         index = IndexFields(
             name=request.event_name,
@@ -547,16 +596,16 @@ class Vtn:
         )
         return models.dump(request), index
 
-    def _report(
+    async def _report(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.ReportRequest = _validate(models.ReportRequest, payload)
-        event = self.store.get("EVENT", request.event_id)
+        event = await self.store.get("EVENT", request.event_id)
         # A VEN reports only on events it can read, and an event it cannot read answers as one
         # that does not exist: no existence oracle, no reports polluting another group's data
         # (Definition "Object Privacy"). The status is the YAML's for a missing reference (409
         # on 3.1.0, 400 on 3.0.1): neither version declares 404 for POST /reports.
-        if event is None or not self.visible(principal, event, None):
+        if event is None or not await self.visible(principal, event, None):
             raise missing_reference(
                 f"eventID {request.event_id!r} names no event this client can read"
             )
@@ -571,11 +620,14 @@ class Vtn:
         )
         return body, index
 
-    def _subscription(
+    async def _subscription(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         request: models.SubscriptionRequest = _validate(models.SubscriptionRequest, payload)
-        if request.program_id is not None and self.store.get("PROGRAM", request.program_id) is None:
+        if (
+            request.program_id is not None
+            and await self.store.get("PROGRAM", request.program_id) is None
+        ):
             raise missing_reference(f"programID {request.program_id!r} names no program")
         client_id = existing.client_id if existing else principal.client_id
         body = {**models.dump(request), "clientID": client_id}
@@ -587,7 +639,7 @@ class Vtn:
         )
         return body, index
 
-    def _ven(
+    async def _ven(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         if isinstance(payload, dict) and payload.get("objectType") is None:
@@ -611,11 +663,11 @@ class Vtn:
             # Only business logic grants targets (Definition "Object Privacy").
             targets = existing.targets if existing else ()
         except_id = existing.id if existing else None
-        if self.store.name_taken("VEN", request.ven_name, except_id=except_id):
+        if await self.store.name_taken("VEN", request.ven_name, except_id=except_id):
             raise conflict(f"a ven named {request.ven_name!r} exists")
         others = [
             ven
-            for ven in self.store.search(Query(kind="VEN", client_id=client_id, limit=1))
+            for ven in await self.store.search(Query(kind="VEN", client_id=client_id, limit=1))
             if ven.id != except_id
         ]
         if others:
@@ -625,11 +677,11 @@ class Vtn:
             body["targets"] = list(targets)
         if request.attributes:
             body["attributes"] = [models.dump(item) for item in request.attributes]
-        self._grants.clear()
+        self._forget_grants()
         index = IndexFields(name=request.ven_name, client_id=client_id, targets=targets)
         return body, index
 
-    def _resource(
+    async def _resource(
         self, principal: Principal, payload: Any, existing: StoredObject | None
     ) -> tuple[dict[str, Any], IndexFields]:
         if isinstance(payload, dict) and payload.get("objectType") is None:
@@ -637,12 +689,12 @@ class Vtn:
             payload = {**payload, "objectType": kind}
         if isinstance(payload, dict) and principal.is_bl and payload.get("clientID") is None:
             ven_id = payload.get("venID")
-            ven = self.store.get("VEN", ven_id) if isinstance(ven_id, str) else None
+            ven = await self.store.get("VEN", ven_id) if isinstance(ven_id, str) else None
             if ven is not None and payload.get("objectType") == "BL_RESOURCE_REQUEST":
                 payload = {**payload, "clientID": ven.client_id}
         request = _validate(_RESOURCE_REQUEST, payload)
-        ven = self.store.get("VEN", request.ven_id)
-        if ven is None or not self.visible(principal, ven, None):
+        ven = await self.store.get("VEN", request.ven_id)
+        if ven is None or not await self.visible(principal, ven, None):
             raise missing_reference(f"venID {request.ven_id!r} names no ven of this client")
         if isinstance(request, models.BlResourceRequest):
             if not principal.is_bl:
@@ -654,7 +706,7 @@ class Vtn:
                 raise bad_request("business logic must send a BL_RESOURCE_REQUEST")
             client_id = principal.client_id
             targets = existing.targets if existing else ()
-        if self.store.name_taken(
+        if await self.store.name_taken(
             "RESOURCE",
             request.resource_name,
             ven_id=request.ven_id,
@@ -670,7 +722,7 @@ class Vtn:
             body["targets"] = list(targets)
         if request.attributes:
             body["attributes"] = [models.dump(item) for item in request.attributes]
-        self._grants.clear()
+        self._forget_grants()
         index = IndexFields(
             name=request.resource_name, ven_id=request.ven_id, client_id=client_id, targets=targets
         )
@@ -678,7 +730,7 @@ class Vtn:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _visible_or_404(
+    async def _visible_or_404(
         self,
         principal: Principal,
         kind: str,
@@ -687,17 +739,17 @@ class Vtn:
         *,
         read_all: bool = False,
     ) -> StoredObject:
-        stored = self.store.get(kind, object_id)
-        if stored is None or not self.visible(principal, stored, targets, read_all=read_all):
+        stored = await self.store.get(kind, object_id)
+        if stored is None or not await self.visible(principal, stored, targets, read_all=read_all):
             raise not_found(kind, object_id)
         return stored
 
-    def _changed(self, operation: str, stored: StoredObject) -> None:
+    async def _changed(self, operation: str, stored: StoredObject) -> None:
         self._generation += 1
         if stored.kind in ("VEN", "RESOURCE"):
-            self._grants.clear()
+            self._forget_grants()
         for listener in self.listeners:
-            listener(operation, stored)
+            await listener(operation, stored)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), tz=UTC)
@@ -739,7 +791,10 @@ def event_bounds(body: dict[str, Any], now: datetime) -> tuple[datetime, datetim
 
 _PREPARERS: dict[
     str,
-    Callable[[Vtn, Principal, Any, StoredObject | None], tuple[dict[str, Any], IndexFields]],
+    Callable[
+        [Vtn, Principal, Any, StoredObject | None],
+        Awaitable[tuple[dict[str, Any], IndexFields]],
+    ],
 ] = {
     "PROGRAM": Vtn._program,
     "EVENT": Vtn._event,

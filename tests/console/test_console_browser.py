@@ -45,7 +45,7 @@ async def test_dispatch_to_two_of_three_gateways(tmp_path: Path, browser: Browse
     ):
         console = vtn.parts.console
         assert console is not None
-        vtn.vtn.create(Principal("utility", "bl"), "PROGRAM", {"programName": "peak"})
+        await vtn.vtn.create(Principal("utility", "bl"), "PROGRAM", {"programName": "peak"})
         await wait_for(lambda: len(console.directory.vens) == 3, LIMIT_S, "three VENs registered")
         page = await browser.new_page()
         await page.goto(f"{vtn.url}/console/login")
@@ -65,7 +65,7 @@ async def test_dispatch_to_two_of_three_gateways(tmp_path: Path, browser: Browse
         await shot(page, "02-dispatch-form")
         await page.click("#dispatch button[type=submit]")
         await expect(page.locator("#dispatched")).to_contain_text("fleet-1, fleet-2")
-        [event] = vtn.vtn.operator_objects("EVENT")
+        [event] = await vtn.vtn.operator_objects("EVENT")
 
         shed, spared = fleet[:2], fleet[2]
         for member in shed:
@@ -117,16 +117,16 @@ async def test_markup_is_inert_logins_are_delayed_and_forms_need_their_token(
     now = [1_900_000_000.0]
     async with console_vtn(tmp_path, clock=lambda: now[0]) as vtn:
         utility = Principal("utility", "bl")
-        program = vtn.vtn.create(utility, "PROGRAM", {"programName": EVIL})["id"]
+        program = (await vtn.vtn.create(utility, "PROGRAM", {"programName": EVIL}))["id"]
         body = {"objectType": "BL_VEN_REQUEST", "clientID": "ven_client", "venName": EVIL,
                 "targets": [EVIL]}  # fmt: skip
-        ven = vtn.vtn.create(utility, "VEN", body)["id"]
-        event = vtn.vtn.create(utility, "EVENT", {
+        ven = (await vtn.vtn.create(utility, "VEN", body))["id"]
+        event = await vtn.vtn.create(utility, "EVENT", {
             "programID": program, "eventName": EVIL, "targets": [EVIL],
             "intervalPeriod": {"start": "2030-03-17T18:00:00Z", "duration": "PT1H"},
             "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}]})  # fmt: skip
         interval = {"id": 0, "payloads": [{"type": "OPERATING_STATE", "values": [EVIL]}]}
-        vtn.vtn.create(Principal("ven_client", "ven"), "REPORT", {
+        await vtn.vtn.create(Principal("ven_client", "ven"), "REPORT", {
             "eventID": event["id"], "clientName": EVIL, "reportName": "r",
             "payloadDescriptors": [{"payloadType": "OPERATING_STATE", "units": EVIL}],
             "resources": [{"resourceName": "tank", "intervals": [interval]}]})  # fmt: skip
@@ -167,4 +167,4 @@ async def test_markup_is_inert_logins_are_delayed_and_forms_need_their_token(
         await page.check("input[name=target_mode][value=all]")
         await page.click("#dispatch button[type=submit]")
         await expect(page.locator(".error")).to_contain_text("security token")
-        assert len(vtn.vtn.operator_objects("EVENT")) == 1
+        assert len(await vtn.vtn.operator_objects("EVENT")) == 1

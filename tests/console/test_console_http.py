@@ -8,6 +8,8 @@ import aiohttp
 
 from tests.console.console_site import DISPATCHER, VIEWER, console_vtn, csrf_of, jar, login
 from vtn_lite.auth import Principal
+from vtn_lite.service import Vtn
+from vtn_lite.storage import StoredObject
 
 BL = Principal("test-utility", "bl")
 
@@ -30,14 +32,16 @@ async def test_login_sets_a_strict_httponly_cookie_and_shows_the_vens(tmp_path: 
             assert "VENs" in await page.text()
 
 
-def register(vtn_obj: object, name: str, client_id: str, targets: list[str] | None = None) -> str:
+async def register(
+    vtn_obj: Vtn, name: str, client_id: str, targets: list[str] | None = None
+) -> str:
     body = {"objectType": "BL_VEN_REQUEST", "clientID": client_id, "venName": name}
     if targets:
         body["targets"] = targets  # type: ignore[assignment]
-    return str(vtn_obj.create(BL, "VEN", body)["id"])  # type: ignore[attr-defined]
+    return str((await vtn_obj.create(BL, "VEN", body))["id"])
 
 
-def program(vtn_obj: object) -> str:
+async def program(vtn_obj: Vtn) -> str:
     body = {
         "programName": "dr",
         "payloadDescriptors": [
@@ -49,7 +53,7 @@ def program(vtn_obj: object) -> str:
             }
         ],
     }
-    return str(vtn_obj.create(BL, "PROGRAM", body)["id"])  # type: ignore[attr-defined]
+    return str((await vtn_obj.create(BL, "PROGRAM", body))["id"])
 
 
 def simple_form(program_id: str, **fields: str) -> dict[str, str]:
@@ -73,8 +77,8 @@ async def dispatch_page(http: aiohttp.ClientSession, url: str) -> str:
 
 async def test_a_form_without_its_csrf_token_is_refused(tmp_path: Path) -> None:
     async with console_vtn(tmp_path) as vtn, aiohttp.ClientSession(cookie_jar=jar()) as http:
-        program_id = program(vtn.vtn)
-        ven = register(vtn.vtn, "ven-a", "ven_client")
+        program_id = await program(vtn.vtn)
+        ven = await register(vtn.vtn, "ven-a", "ven_client")
         await login(http, vtn.url, *DISPATCHER)
         form = simple_form(program_id, vens=ven)
         async with http.post(f"{vtn.url}/console/dispatch", data=form) as refused:
@@ -84,14 +88,14 @@ async def test_a_form_without_its_csrf_token_is_refused(tmp_path: Path) -> None:
             f"{vtn.url}/console/dispatch", data={**form, "csrf": "forged"}
         ) as forged:
             assert forged.status == 403
-        assert vtn.vtn.operator_objects("EVENT") == []
+        assert await vtn.vtn.operator_objects("EVENT") == []
         token = csrf_of(await dispatch_page(http, vtn.url))
         async with http.post(f"{vtn.url}/console/dispatch", data={**form, "csrf": token}) as sent:
             assert sent.status == 200
             assert "stored for ven-a" in await sent.text()
-        [event] = vtn.vtn.operator_objects("EVENT")
+        [event] = await vtn.vtn.operator_objects("EVENT")
         assert event.targets == (f"ven:{ven}",)
-        assert vtn.vtn.stored("VEN", ven).targets == (f"ven:{ven}",)  # type: ignore[union-attr]
+        assert (await vtn.vtn.stored("VEN", ven)).targets == (f"ven:{ven}",)  # type: ignore[union-attr]
 
 
 async def test_the_login_form_needs_its_token_too(tmp_path: Path) -> None:
@@ -109,8 +113,8 @@ async def test_the_login_form_needs_its_token_too(tmp_path: Path) -> None:
 
 async def test_a_viewer_sees_but_cannot_dispatch(tmp_path: Path) -> None:
     async with console_vtn(tmp_path) as vtn, aiohttp.ClientSession(cookie_jar=jar()) as http:
-        program_id = program(vtn.vtn)
-        ven = register(vtn.vtn, "ven-a", "ven_client")
+        program_id = await program(vtn.vtn)
+        ven = await register(vtn.vtn, "ven-a", "ven_client")
         await login(http, vtn.url, *VIEWER)
         async with http.get(f"{vtn.url}/console/vens") as page:
             text = await page.text()
@@ -122,7 +126,7 @@ async def test_a_viewer_sees_but_cannot_dispatch(tmp_path: Path) -> None:
         form = simple_form(program_id, csrf=token, vens=ven)
         async with http.post(f"{vtn.url}/console/dispatch", data=form) as refused:
             assert refused.status == 403
-        assert vtn.vtn.operator_objects("EVENT") == []
+        assert await vtn.vtn.operator_objects("EVENT") == []
 
 
 async def test_wrong_passwords_make_the_account_wait_longer_each_time(tmp_path: Path) -> None:
@@ -147,8 +151,8 @@ async def test_wrong_passwords_make_the_account_wait_longer_each_time(tmp_path: 
 
 async def test_a_refused_event_is_not_stored_and_each_error_is_by_its_field(tmp_path: Path) -> None:
     async with console_vtn(tmp_path) as vtn, aiohttp.ClientSession(cookie_jar=jar()) as http:
-        program_id = program(vtn.vtn)
-        register(vtn.vtn, "ven-a", "ven_client")
+        program_id = await program(vtn.vtn)
+        await register(vtn.vtn, "ven-a", "ven_client")
         await login(http, vtn.url, *DISPATCHER)
         token = csrf_of(await dispatch_page(http, vtn.url))
         cases = {
@@ -161,7 +165,7 @@ async def test_a_refused_event_is_not_stored_and_each_error_is_by_its_field(tmp_
         for field, change in cases.items():
             form = {**base, "vens": "no-such-ven", **change}
             if field != "vens":
-                form["vens"] = next(iter(vtn.parts.vtn.operator_objects("VEN"))).id
+                form["vens"] = next(iter(await vtn.parts.vtn.operator_objects("VEN"))).id
             async with http.post(f"{vtn.url}/console/dispatch", data=form) as refused:
                 assert refused.status == 400, field
                 assert f'id="{field}_error"' in await refused.text(), field
@@ -169,18 +173,18 @@ async def test_a_refused_event_is_not_stored_and_each_error_is_by_its_field(tmp_
             **base,
             "payload_type": "PRICE",
             "value": "cheap",
-            "vens": vtn.vtn.operator_objects("VEN")[0].id,
+            "vens": (await vtn.vtn.operator_objects("VEN"))[0].id,
         }
         async with http.post(f"{vtn.url}/console/dispatch", data=price) as refused:
             assert refused.status == 400
             assert "a number is required" in await refused.text()
-        assert vtn.vtn.operator_objects("EVENT") == []
+        assert await vtn.vtn.operator_objects("EVENT") == []
 
 
 async def test_an_overlapping_event_of_the_same_type_asks_for_confirmation(tmp_path: Path) -> None:
     async with console_vtn(tmp_path) as vtn, aiohttp.ClientSession(cookie_jar=jar()) as http:
-        program_id = program(vtn.vtn)
-        ven = register(vtn.vtn, "ven-a", "ven_client")
+        program_id = await program(vtn.vtn)
+        ven = await register(vtn.vtn, "ven-a", "ven_client")
         await login(http, vtn.url, *DISPATCHER)
         token = csrf_of(await dispatch_page(http, vtn.url))
         form = simple_form(program_id, csrf=token, duration="60", vens=ven, event_name="first")
@@ -191,20 +195,20 @@ async def test_an_overlapping_event_of_the_same_type_asks_for_confirmation(tmp_p
             text = await warned.text()
             assert 'id="overlap"' in text
             assert "first (SIMPLE) overlaps for ven-a" in text
-        assert len(vtn.vtn.operator_objects("EVENT")) == 1
+        assert len(await vtn.vtn.operator_objects("EVENT")) == 1
         async with http.post(
             f"{vtn.url}/console/dispatch", data={**again, "confirm": "yes"}
         ) as confirmed:
             assert "stored for ven-a" in await confirmed.text()
-        assert len(vtn.vtn.operator_objects("EVENT")) == 2
+        assert len(await vtn.vtn.operator_objects("EVENT")) == 2
 
 
 async def test_names_with_markup_are_shown_as_text(tmp_path: Path) -> None:
     evil = "<script>alert(1)</script><img src=x onerror=alert(2)>"
     async with console_vtn(tmp_path) as vtn, aiohttp.ClientSession(cookie_jar=jar()) as http:
-        program_id = program(vtn.vtn)
-        ven = register(vtn.vtn, evil, "ven_client", targets=[evil])
-        vtn.vtn.create(
+        program_id = await program(vtn.vtn)
+        ven = await register(vtn.vtn, evil, "ven_client", targets=[evil])
+        await vtn.vtn.create(
             BL,
             "EVENT",
             {
@@ -234,7 +238,7 @@ async def test_names_with_markup_are_shown_as_text(tmp_path: Path) -> None:
 async def test_authenticated_api_requests_are_check_ins(tmp_path: Path) -> None:
     now = [2_000_000.0]
     async with console_vtn(tmp_path, clock=lambda: now[0]) as vtn:
-        register(vtn.vtn, "ven-a", "ven_client")
+        await register(vtn.vtn, "ven-a", "ven_client")
         console_state = vtn.parts.console
         assert console_state is not None
         assert console_state.tracker.status("ven_client", now[0]).last is None
@@ -261,8 +265,8 @@ async def test_authenticated_api_requests_are_check_ins(tmp_path: Path) -> None:
         assert status.received == 4
         assert status.observed
         assert status.interval == 60.0
-        console_state.flush_checkins()
-        assert vtn.vtn.load_checkins() == {"ven_client": 2_000_180.0}
+        await console_state.flush_checkins()
+        assert await vtn.vtn.load_checkins() == {"ven_client": 2_000_180.0}
 
 
 async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> None:
@@ -271,19 +275,21 @@ async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> No
         console_vtn(tmp_path, clock=lambda: now[0]) as vtn,
         aiohttp.ClientSession(cookie_jar=jar()) as http,
     ):
-        program_id = program(vtn.vtn)
-        ven = register(vtn.vtn, "ven-a", "ven_client")
+        program_id = await program(vtn.vtn)
+        ven = await register(vtn.vtn, "ven-a", "ven_client")
         changes: list[str] = []
-        vtn.vtn.listeners.append(
-            lambda operation, stored: changes.append(f"{operation} {stored.kind}")
-        )
+
+        async def heard(operation: str, stored: StoredObject) -> None:
+            changes.append(f"{operation} {stored.kind}")
+
+        vtn.vtn.listeners.append(heard)
         await login(http, vtn.url, *DISPATCHER)
         token = csrf_of(await dispatch_page(http, vtn.url))
         async with http.post(
             f"{vtn.url}/console/vens/{ven}/groups", data={"csrf": token, "groups": "north, south"}
         ) as granted:
             assert granted.status == 200
-        assert vtn.vtn.stored("VEN", ven).targets == ("north", "south")  # type: ignore[union-attr]
+        assert (await vtn.vtn.stored("VEN", ven)).targets == ("north", "south")  # type: ignore[union-attr]
         form = simple_form(
             program_id,
             csrf=token,
@@ -294,7 +300,7 @@ async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> No
         )
         async with http.post(f"{vtn.url}/console/dispatch", data=form) as sent:
             assert "stored for north" in await sent.text()
-        [event] = vtn.vtn.operator_objects("EVENT")
+        [event] = await vtn.vtn.operator_objects("EVENT")
         async with http.get(f"{vtn.url}/console/events/{event.id}/edit") as edit_page:
             text = await edit_page.text()
             assert 'value="peak"' in text
@@ -309,7 +315,7 @@ async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> No
             assert 'id="start_at_error"' in await refused.text()
         async with http.post(f"{vtn.url}/console/events/{event.id}/edit", data=edited) as saved:
             assert saved.status == 200, await saved.text()  # the kept start is fine
-        body = vtn.vtn.operator_event(event.id)
+        body = await vtn.vtn.operator_event(event.id)
         assert body is not None
         assert body["intervals"][0]["payloads"][0]["values"] == [2]
         async with http.get(f"{vtn.url}/console/fragments/vens/{ven}/events") as timeline:
@@ -325,7 +331,7 @@ async def test_edit_then_cancel_an_event_and_grant_a_group(tmp_path: Path) -> No
         ) as cancelled:
             assert cancelled.status == 303
             assert cancelled.headers["Location"] == f"/console/vens/{ven}"
-        assert vtn.vtn.operator_objects("EVENT") == []
+        assert await vtn.vtn.operator_objects("EVENT") == []
         assert changes == ["UPDATE VEN", "CREATE EVENT", "UPDATE EVENT", "DELETE EVENT"]
 
 
@@ -334,7 +340,7 @@ async def test_the_live_stream_says_change_and_ends_with_the_session(tmp_path: P
         await login(http, vtn.url, *DISPATCHER)
         async with http.get(f"{vtn.url}/console/live") as stream:
             assert stream.headers["Content-Type"] == "text/event-stream"
-            register(vtn.vtn, "ven-a", "ven_client")
+            await register(vtn.vtn, "ven-a", "ven_client")
             assert await stream.content.readline() == b"event: change\n"
             assert (await stream.content.readline()).startswith(b"data: ")
             async with http.get(f"{vtn.url}/console/vens") as page:

@@ -78,7 +78,7 @@ async def test_day_without_vtn_plan_runs_and_reports_arrive_later(tmp_path: Path
                     20,
                     "the outbox to drain",
                 )
-                stored = vtn.vtn.search(
+                stored = await vtn.vtn.search(
                     Principal("audit", "bl"), "REPORT", SearchParams(event_id=event)
                 )
     names = [r["reportName"] for r in stored]

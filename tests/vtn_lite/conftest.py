@@ -1,8 +1,14 @@
-"""A real vtn_lite on 127.0.0.1 (in-memory SQLite) and HTTP helpers for its tests."""
+"""A real vtn_lite on 127.0.0.1 and HTTP helpers for its tests.
+
+Every test here runs twice: on SQLite (``:memory:``) and on PostgreSQL (a fresh database of a
+private server started once per session from Debian's binaries, hil/postgres.py). A missing
+PostgreSQL is an error, not a skip.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -10,10 +16,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from hil.postgres import PrivatePostgres
 from tests.vtn_lite.schema import SPEC_FILES, validate_response
 from vtn_lite.auth import hash_secret
 from vtn_lite.config import ClientEntry, VtnConfig
 from vtn_lite.server import RunningVtn, running_vtn
+from vtn_lite.service import Vtn
+from vtn_lite.storage import open_storage
 
 # Cheap scrypt cost for tests only: the hashing itself is tested in test_auth.py.
 TEST_SCRYPT_N = 2**4
@@ -22,6 +31,55 @@ CLIENTS = {
     "ven": ("ven_client", "999", "ven"),
     "ven2": ("ven_client2", "998", "ven"),
 }
+BACKENDS = ("sqlite", "postgresql")
+# The storage make_config uses by default: the current test's (set by the storage_url fixture).
+_current_storage = {"url": ":memory:"}
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    # Session scope: pytest runs the suite once per backend, each module's fixtures anew.
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PrivatePostgres]:
+    with PrivatePostgres.started() as server:
+        yield server
+
+
+def fresh_storage(backend: str, request: pytest.FixtureRequest) -> str:
+    """An empty store of ``backend``: in-memory SQLite or a new PostgreSQL database."""
+    if backend == "sqlite":
+        return ":memory:"
+    server: PrivatePostgres = request.getfixturevalue("postgres")
+    return server.new_database()
+
+
+@pytest.fixture(autouse=True)
+def storage_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    url = fresh_storage(backend, request)
+    _current_storage["url"] = url
+    yield url
+    _current_storage["url"] = ":memory:"
+    if backend == "postgresql":
+        server: PrivatePostgres = request.getfixturevalue("postgres")
+        server.drop_database(url)
+
+
+@asynccontextmanager
+async def open_vtn(
+    url: str | None = None, *, clock: Callable[[], float] = time.time
+) -> AsyncIterator[Vtn]:
+    """The service layer alone on the current test's storage (or ``url``), opened and closed."""
+    store = open_storage(url or _current_storage["url"])
+    await store.open()
+    try:
+        vtn = Vtn(store, clock=clock)
+        await vtn.refresh_derived()
+        yield vtn
+    finally:
+        await store.close()
 
 
 def make_config(**overrides: Any) -> VtnConfig:
@@ -32,7 +90,7 @@ def make_config(**overrides: Any) -> VtnConfig:
     base = VtnConfig(
         host="127.0.0.1",
         port=0,
-        database=":memory:",
+        database=_current_storage["url"],
         allow_local_callbacks=True,
         webhook_attempts=3,
         webhook_backoff=0.01,

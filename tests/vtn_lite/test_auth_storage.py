@@ -13,7 +13,8 @@ import pytest
 from tests.vtn_lite.conftest import CLIENTS, Api, get_token, make_config
 from vtn_lite.auth import hash_secret, verify_secret
 from vtn_lite.server import RunningVtn, running_vtn
-from vtn_lite.storage import MIGRATIONS, Store
+from vtn_lite.storage import open_storage
+from vtn_lite.storage_sqlite import MIGRATIONS, SqliteStore
 
 
 async def test_auth_server_and_token_styles(
@@ -88,15 +89,20 @@ def test_secret_hashing() -> None:
     assert hash_secret("s3cret", n=2**4) != stored  # salted
 
 
-async def test_restart_keeps_everything(tmp_path: Path, session: aiohttp.ClientSession) -> None:
-    config = make_config(database=str(tmp_path / "vtn.sqlite"))
+async def test_restart_keeps_everything(
+    tmp_path: Path, session: aiohttp.ClientSession, backend: str, storage_url: str
+) -> None:
+    # SQLite in a file (not :memory:); PostgreSQL's database outlives the server anyway.
+    durable = str(tmp_path / "vtn.sqlite") if backend == "sqlite" else storage_url
+    config = make_config(database=durable)
     async with running_vtn(config) as server:
         token = await get_token(session, server.base_url, "bl")
         api = Api(session, server.base_url, {"bl": token})
         program = await api.ok("POST", "/programs", body={"programName": "kept", "targets": ["t1"]})
         event = await api.ok("POST", "/events", body={"programID": program["id"], "intervals": []})
         before = (await api.ok("GET", "/programs"), await api.ok("GET", "/events"))
-    assert oct((tmp_path / "vtn.sqlite").stat().st_mode & 0o777) == oct(0o600)
+    if backend == "sqlite":
+        assert oct((tmp_path / "vtn.sqlite").stat().st_mode & 0o777) == oct(0o600)
     async with running_vtn(config) as server:
         api = Api(session, server.base_url, {"bl": token})  # the token survives too
         after = (await api.ok("GET", "/programs"), await api.ok("GET", "/events"))
@@ -106,15 +112,15 @@ async def test_restart_keeps_everything(tmp_path: Path, session: aiohttp.ClientS
         assert event["id"] in [e["id"] for e in after[1]]
 
 
-def test_migrations_are_versioned(tmp_path: Path) -> None:
+async def test_migrations_are_versioned(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
-    Store(path).close()
+    await SqliteStore(path).close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     with pytest.raises(RuntimeError, match="newer"):
-        Store(path)
+        SqliteStore(path)
     assert os.stat(path).st_mode & 0o077 == 0
 
 
@@ -153,18 +159,22 @@ def test_config_errors(tmp_path: Path) -> None:
     assert config.allow_local_callbacks
 
 
-def test_expired_tokens_are_forgotten() -> None:
+async def test_expired_tokens_are_forgotten(storage_url: str) -> None:
     from vtn_lite import auth
     from vtn_lite.config import ClientEntry
 
     now = [0.0]
-    store = Store()
+    store = open_storage(storage_url)
+    await store.open()
     client = ClientEntry("c", hash_secret("s", n=2**4), "ven")
     authenticator = auth.Authenticator([client], store, lifetime=10, clock=lambda: now[0])
-    old = [authenticator.issue_for(client).access_token for _ in range(auth._PURGE_AT)]
+    old = [(await authenticator.issue_for(client)).access_token for _ in range(auth._PURGE_AT)]
     now[0] = 11.0
-    fresh = authenticator.issue_for(client).access_token  # the purge happens here
-    assert authenticator.principal(fresh) is not None
+    fresh = (await authenticator.issue_for(client)).access_token  # the purge happens here
+    assert await authenticator.principal(fresh) is not None
     assert len(authenticator._tokens) == 1
-    assert authenticator.principal(old[0]) is None
-    assert store._db.execute("SELECT count(*) FROM tokens").fetchone()[0] == 1
+    assert await authenticator.principal(old[0]) is None
+    # Gone from the storage too, not only from this worker's cache.
+    assert await store.find_token(auth._token_hash(old[0])) is None
+    assert await store.find_token(auth._token_hash(fresh)) is not None
+    await store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.vtn_lite.conftest import Api, Receiver
+from tests.vtn_lite.conftest import Api, Receiver, open_vtn
 from tests.vtn_lite.kinds import INTERVALS, grant, make_world
 from vtn_lite import bodytext, jsonstrict
 from vtn_lite.auth import Principal
 from vtn_lite.service import SearchParams, Vtn
-from vtn_lite.storage import IndexFields, Store
+from vtn_lite.storage import IndexFields
 
 BL = Principal("bl", "bl")
 TARGET_NAMES = st.text(min_size=1, max_size=6)
@@ -64,10 +65,10 @@ def test_text_with_targets_elsewhere_is_not_spliced(body: dict[str, Any]) -> Non
     assert bodytext.with_targets(text, {"a"}) is None
 
 
-def _seed(vtn: Vtn) -> dict[str, str]:
-    program = vtn.create(BL, "PROGRAM", {"programName": "p", "targets": ["g1", "g2"]})
+async def _seed(vtn: Vtn) -> dict[str, Any]:
+    program = await vtn.create(BL, "PROGRAM", {"programName": "p", "targets": ["g1", "g2"]})
     for n, targets in enumerate([["g1", "secret"], ["g2"], [], ["g1", "g2", "g3"]]):
-        vtn.create(
+        await vtn.create(
             BL,
             "EVENT",
             {
@@ -78,7 +79,7 @@ def _seed(vtn: Vtn) -> dict[str, str]:
             },
         )
     for client, targets in (("ven-a", ["g1"]), ("ven-b", ["g2", "g3"])):
-        vtn.create(
+        await vtn.create(
             BL,
             "VEN",
             {
@@ -91,56 +92,54 @@ def _seed(vtn: Vtn) -> dict[str, str]:
     return program
 
 
-def test_text_views_equal_rendered_views() -> None:
-    vtn = Vtn(Store(":memory:"))
-    program = _seed(vtn)
-    # An event stored before targets went last: answered through the parse path.
-    legacy = {
-        "id": "legacy",
-        "createdDateTime": "2026-01-01T00:00:00Z",
-        "modificationDateTime": "2026-01-01T00:00:00Z",
-        "objectType": "EVENT",
-        "targets": ["g1", "g9"],
-        "programID": program["id"],
-        "intervals": INTERVALS,
-    }
-    vtn.store.insert(
-        "EVENT", "legacy", IndexFields(program_id=program["id"], targets=("g1", "g9")), legacy
-    )
-    principals = [
-        BL,
-        Principal("ven-a", "ven"),
-        Principal("ven-b", "ven"),
-        Principal("none", "ven"),
-    ]
-    for principal in principals:
-        for kind in ("PROGRAM", "EVENT"):
-            for targets in (None, ("g1",), ("g2", "g3"), ("nope",)):
-                for read_all in (False, True):
-                    params = SearchParams(targets=targets, read_all=read_all)
-                    texts = vtn.search_texts(principal, kind, params)
-                    parsed = vtn.search(principal, kind, params)
-                    assert bodytext.json_array(texts) == jsonstrict.dumps(parsed).encode()
-    ven_a = Principal("ven-a", "ven")
-    assert vtn.get_text(ven_a, "EVENT", "legacy", None) == jsonstrict.dumps(
-        vtn.get(ven_a, "EVENT", "legacy")
-    )
-    assert json.loads(vtn.get_text(ven_a, "EVENT", "legacy", None))["targets"] == ["g1"]
+async def test_text_views_equal_rendered_views() -> None:
+    async with open_vtn() as vtn:
+        program = await _seed(vtn)
+        # An event stored before targets went last: answered through the parse path.
+        legacy = {
+            "id": "legacy",
+            "createdDateTime": "2026-01-01T00:00:00Z",
+            "modificationDateTime": "2026-01-01T00:00:00Z",
+            "objectType": "EVENT",
+            "targets": ["g1", "g9"],
+            "programID": program["id"],
+            "intervals": INTERVALS,
+        }
+        index = IndexFields(program_id=program["id"], targets=("g1", "g9"))
+        await vtn.store.insert("EVENT", "legacy", index, legacy)
+        principals = [
+            BL,
+            Principal("ven-a", "ven"),
+            Principal("ven-b", "ven"),
+            Principal("none", "ven"),
+        ]
+        for principal in principals:
+            for kind in ("PROGRAM", "EVENT"):
+                for targets in (None, ("g1",), ("g2", "g3"), ("nope",)):
+                    for read_all in (False, True):
+                        params = SearchParams(targets=targets, read_all=read_all)
+                        texts = await vtn.search_texts(principal, kind, params)
+                        parsed = await vtn.search(principal, kind, params)
+                        assert bodytext.json_array(texts) == jsonstrict.dumps(parsed).encode()
+        ven_a = Principal("ven-a", "ven")
+        text = await vtn.get_text(ven_a, "EVENT", "legacy", None)
+        assert text == jsonstrict.dumps(await vtn.get(ven_a, "EVENT", "legacy"))
+        assert json.loads(text)["targets"] == ["g1"]
 
 
-def test_a_stored_nan_is_left_out_not_served(caplog: pytest.LogCaptureFixture) -> None:
-    vtn = Vtn(Store(":memory:"))
-    program = vtn.create(BL, "PROGRAM", {"programName": "p"})
-    good = vtn.create(BL, "EVENT", {"programID": program["id"], "intervals": INTERVALS})
-    # As a vtn_lite from before NaN was refused could have stored it.
-    bad_body = {
-        **good,
-        "id": "bad",
-        "intervals": [{"id": 0, "payloads": [{"type": "PRICE", "values": [float("nan")]}]}],
-    }
-    vtn.store.insert("EVENT", "bad", IndexFields(program_id=program["id"]), bad_body)
-    with caplog.at_level(logging.ERROR, logger="vtn_lite.service"):
-        texts = vtn.search_texts(Principal("ven-a", "ven"), "EVENT", SearchParams())
+async def test_a_stored_nan_is_left_out_not_served(caplog: pytest.LogCaptureFixture) -> None:
+    async with open_vtn() as vtn:
+        program = await vtn.create(BL, "PROGRAM", {"programName": "p"})
+        good = await vtn.create(BL, "EVENT", {"programID": program["id"], "intervals": INTERVALS})
+        # As a vtn_lite from before NaN was refused could have stored it.
+        bad_body = {
+            **good,
+            "id": "bad",
+            "intervals": [{"id": 0, "payloads": [{"type": "PRICE", "values": [float("nan")]}]}],
+        }
+        await vtn.store.insert("EVENT", "bad", IndexFields(program_id=program["id"]), bad_body)
+        with caplog.at_level(logging.ERROR, logger="vtn_lite.service"):
+            texts = await vtn.search_texts(Principal("ven-a", "ven"), "EVENT", SearchParams())
     served = jsonstrict.loads(bodytext.json_array(texts))
     assert [event["id"] for event in served] == [good["id"]]
     assert any("bad" in record.getMessage() for record in caplog.records)
@@ -220,56 +219,68 @@ def _event(program_id: str, start: str, targets: list[str]) -> dict[str, Any]:
     }
 
 
-def test_views_are_shared_by_a_group_and_rebuilt_on_change(tmp_path: Any) -> None:
-    vtn = Vtn(Store(tmp_path / "vtn.sqlite"))
-    _seed(vtn)
-    vtn.create(
-        BL,
-        "VEN",
-        {"objectType": "BL_VEN_REQUEST", "clientID": "ven-a2", "venName": "a2", "targets": ["g1"]},
-    )
-    params = SearchParams()
-    first = vtn.search_view(Principal("ven-a", "ven"), "EVENT", params)
-    # Another VEN of the same group: the same view, from the cache.
-    assert vtn.search_view(Principal("ven-a2", "ven"), "EVENT", params) == first
-    assert vtn._views.hits == 1
-    # Another group: another view.
-    assert vtn.search_view(Principal("ven-b", "ven"), "EVENT", params).etag != first.etag
-    # A write by another connection (an offline price import, say) is seen at once.
-    other = Vtn(Store(tmp_path / "vtn.sqlite"))
-    program = other.search(BL, "PROGRAM", SearchParams())[0]
-    added = other.create(BL, "EVENT", _event(program["id"], "2030-01-01T00:00:00Z", ["g1"]))
-    after = vtn.search_view(Principal("ven-a", "ven"), "EVENT", params)
-    assert added["id"] in after.body.decode()
-    assert after.etag != first.etag
-    # ... as is a grant changed by another connection.
-    ven_b = other.search(BL, "VEN", SearchParams(ven_name="ven-b"))[0]
-    other.update(
-        BL,
-        "VEN",
-        ven_b["id"],
-        {
-            "objectType": "BL_VEN_REQUEST",
-            "clientID": "ven-b",
-            "venName": "ven-b",
-            "targets": ["g1"],
-        },
-    )
-    assert vtn.search_view(Principal("ven-b", "ven"), "EVENT", params).body == after.body
+async def test_views_are_shared_by_a_group_and_rebuilt_on_change(
+    backend: str, storage_url: str, tmp_path: Path
+) -> None:
+    # Two stores on one database: two processes on SQLite (an offline price import, say), two
+    # workers on PostgreSQL.
+    url = str(tmp_path / "vtn.sqlite") if backend == "sqlite" else storage_url
+    async with open_vtn(url) as vtn, open_vtn(url) as other:
+        await _seed(vtn)
+        await vtn.create(
+            BL,
+            "VEN",
+            {
+                "objectType": "BL_VEN_REQUEST",
+                "clientID": "ven-a2",
+                "venName": "a2",
+                "targets": ["g1"],
+            },
+        )
+        params = SearchParams()
+        first = await vtn.search_view(Principal("ven-a", "ven"), "EVENT", params)
+        # Another VEN of the same group: the same view, from the cache.
+        assert await vtn.search_view(Principal("ven-a2", "ven"), "EVENT", params) == first
+        assert vtn._views.hits == 1
+        # Another group: another view.
+        other_group = await vtn.search_view(Principal("ven-b", "ven"), "EVENT", params)
+        assert other_group.etag != first.etag
+        # A write by the other connection is seen at once, with no notice in between.
+        program = (await other.search(BL, "PROGRAM", SearchParams()))[0]
+        body = _event(program["id"], "2030-01-01T00:00:00Z", ["g1"])
+        added = await other.create(BL, "EVENT", body)
+        after = await vtn.search_view(Principal("ven-a", "ven"), "EVENT", params)
+        assert added["id"] in after.body.decode()
+        assert after.etag != first.etag
+        # ... as is a grant changed by the other connection.
+        ven_b = (await other.search(BL, "VEN", SearchParams(ven_name="ven-b")))[0]
+        await other.update(
+            BL,
+            "VEN",
+            ven_b["id"],
+            {
+                "objectType": "BL_VEN_REQUEST",
+                "clientID": "ven-b",
+                "venName": "ven-b",
+                "targets": ["g1"],
+            },
+        )
+        view_b = await vtn.search_view(Principal("ven-b", "ven"), "EVENT", params)
+        assert view_b.body == after.body
 
 
-def test_active_views_expire_when_an_event_in_them_ends() -> None:
+async def test_active_views_expire_when_an_event_in_them_ends() -> None:
     now = [1_900_000_000.0]  # 2030-03-17T17:46:40Z
-    vtn = Vtn(Store(":memory:"), clock=lambda: now[0])
-    program = vtn.create(BL, "PROGRAM", {"programName": "p"})
-    ending = vtn.create(BL, "EVENT", _event(program["id"], "2030-03-17T17:00:00Z", []))
-    later = vtn.create(BL, "EVENT", _event(program["id"], "2030-03-17T19:00:00Z", []))
-    ven = Principal("ven-a", "ven")
-    params = SearchParams(active=True)
-    ids = lambda view: [e["id"] for e in json.loads(view.body)]  # noqa: E731
-    assert ids(vtn.search_view(ven, "EVENT", params)) == [ending["id"], later["id"]]
-    now[0] += 600  # 17:56:40, still running
-    assert ids(vtn.search_view(ven, "EVENT", params)) == [ending["id"], later["id"]]
-    assert vtn._views.hits == 1
-    now[0] += 240  # 18:00:40: the first event has ended, with no write in between
-    assert ids(vtn.search_view(ven, "EVENT", params)) == [later["id"]]
+    async with open_vtn(clock=lambda: now[0]) as vtn:
+        program = await vtn.create(BL, "PROGRAM", {"programName": "p"})
+        ending = await vtn.create(BL, "EVENT", _event(program["id"], "2030-03-17T17:00:00Z", []))
+        later = await vtn.create(BL, "EVENT", _event(program["id"], "2030-03-17T19:00:00Z", []))
+        ven = Principal("ven-a", "ven")
+        params = SearchParams(active=True)
+        ids = lambda view: [e["id"] for e in json.loads(view.body)]  # noqa: E731
+        assert ids(await vtn.search_view(ven, "EVENT", params)) == [ending["id"], later["id"]]
+        now[0] += 600  # 17:56:40, still running
+        assert ids(await vtn.search_view(ven, "EVENT", params)) == [ending["id"], later["id"]]
+        assert vtn._views.hits == 1
+        now[0] += 240  # 18:00:40: the first event has ended, with no write in between
+        assert ids(await vtn.search_view(ven, "EVENT", params)) == [later["id"]]

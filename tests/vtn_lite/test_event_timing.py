@@ -3,7 +3,9 @@ and 3.0.1 renderings of 3.1 start-less periods (docs/openadr3.md §5)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,21 +14,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.vtn_lite.conftest import Api
+from tests.vtn_lite.conftest import Api, open_vtn
 from tests.vtn_lite.schema import validate_component
 from vtn_lite import compat301
 from vtn_lite.auth import Principal
 from vtn_lite.service import SearchParams, Vtn
-from vtn_lite.storage import MIGRATIONS, Store
+from vtn_lite.storage_sqlite import MIGRATIONS, SqliteStore
 
 BL = Principal("bl", "bl")
 NOON = datetime(2026, 3, 1, 12, tzinfo=UTC).timestamp()
 PAYLOAD = [{"type": "PRICE", "values": [1.0]}]
 
 
-def _vtn() -> tuple[Vtn, str]:
-    vtn = Vtn(Store(), clock=lambda: NOON)
-    return vtn, vtn.create(BL, "PROGRAM", {"programName": "p"})["id"]
+async def _program(vtn: Vtn) -> str:
+    # A fresh name each time: examples of one test share the test's database.
+    program = await vtn.create(BL, "PROGRAM", {"programName": f"p-{uuid.uuid4()}"})
+    return str(program["id"])
 
 
 def _period(start: str | None = None, duration: str | None = None, **more: str) -> dict:
@@ -99,13 +102,15 @@ def _event(program_id: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
     return {"programID": program_id, "eventName": name, "intervals": [interval], **fields}
 
 
-def test_active_filter_respects_infinity_randomization_and_instants() -> None:
-    vtn, program_id = _vtn()
-    for name, fields, _ in CASES:
-        vtn.create(BL, "EVENT", _event(program_id, name, fields))
-    active = {e["eventName"] for e in vtn.search(BL, "EVENT", SearchParams(active=True))}
+async def test_active_filter_respects_infinity_randomization_and_instants() -> None:
+    async with open_vtn(clock=lambda: NOON) as vtn:
+        program_id = await _program(vtn)
+        for name, fields, _ in CASES:
+            await vtn.create(BL, "EVENT", _event(program_id, name, fields))
+        found = await vtn.search(BL, "EVENT", SearchParams(active=True))
+        stored = {e["eventName"]: e for e in await vtn.search(BL, "EVENT", SearchParams())}
+    active = {e["eventName"] for e in found}
     assert active == {name for name, _, expected in CASES if expected}
-    stored = {e["eventName"]: e for e in vtn.search(BL, "EVENT", SearchParams())}
     # P9999Y is kept as written, never turned into a day count.
     assert stored["forever"]["intervalPeriod"]["duration"] == "P9999Y"
     assert stored["repeated-forever"]["duration"] == "P9999Y"
@@ -163,30 +168,32 @@ async def test_301_keeps_31_timing(
     assert (await api.ok("GET", f"/events/{event['id']}"))["intervalPeriod"] == period
 
 
-def test_stored_event_ends_are_recomputed_once_after_upgrade(tmp_path: Path) -> None:
-    """A database written under schema version 1 (old `active` rule) is brought up to date."""
+async def test_stored_event_ends_are_recomputed_once_after_upgrade(tmp_path: Path) -> None:
+    """A SQLite database written under schema version 1 (old `active` rule) is brought up to
+    date (PostgreSQL's first schema already has the new rule)."""
     path = tmp_path / "vtn.sqlite"
-    store = Store(path)
-    vtn = Vtn(store, clock=lambda: NOON)
-    program_id = vtn.create(BL, "PROGRAM", {"programName": "p"})["id"]
-    for name, fields, _ in CASES:
-        vtn.create(BL, "EVENT", _event(program_id, name, fields))
-    store.close()
+    async with open_vtn(str(path), clock=lambda: NOON) as vtn:
+        program_id = await _program(vtn)
+        for name, fields, _ in CASES:
+            await vtn.create(BL, "EVENT", _event(program_id, name, fields))
     # Back to what version 1 stored: the randomized and future-instant events as over.
     with sqlite3.connect(path) as db:
         db.execute("UPDATE objects SET ends_at = 0.0 WHERE name LIKE 'randomized%'")
         db.execute("UPDATE objects SET ends_at = 0.0 WHERE name = 'instant-future'")
         db.execute("DROP TABLE pending_refresh")
+        for index in ("program_name", "ven_name", "ven_client", "resource_name"):
+            db.execute(f"DROP INDEX objects_{index}")  # added by version 4
         db.execute("PRAGMA user_version = 1")
-    store = Store(path)
+    store = SqliteStore(path)
     try:
-        assert store.schema_version == len(MIGRATIONS)
+        assert await store.schema_version() == len(MIGRATIONS)
         vtn = Vtn(store, clock=lambda: NOON)
-        active = {e["eventName"] for e in vtn.search(BL, "EVENT", SearchParams(active=True))}
-        assert active == {name for name, _, expected in CASES if expected}
-        assert store.pending_refresh() == set()
+        await vtn.refresh_derived()
+        found = await vtn.search(BL, "EVENT", SearchParams(active=True))
+        assert {e["eventName"] for e in found} == {name for name, _, expected in CASES if expected}
+        assert await store.pending_refresh() == set()
     finally:
-        store.close()
+        await store.close()
 
 
 _starts = st.sampled_from(
@@ -215,25 +222,32 @@ _periods = st.one_of(
 def test_any_31_timing_renders_as_valid_301(
     period: dict[str, Any] | None, interval_periods: list[Any], duration: str | None
 ) -> None:
-    vtn, program_id = _vtn()
-    body: dict[str, Any] = {
-        "programID": program_id,
-        "intervalPeriod": period,
-        "duration": duration,
-        "intervals": [
-            {"id": n, "intervalPeriod": p, "payloads": PAYLOAD}
-            for n, p in enumerate(interval_periods)
-        ],
-    }
-    event = vtn.create(BL, "EVENT", body)
-    stored = vtn.store.get("EVENT", event["id"])
-    assert stored is not None
-    shown = compat301.object_out(stored, stored.body)
-    validate_component("3.0.1", "event", shown)
-    # Timing is never lost: every 3.1 interval duration is still there for the 3.0.1 reader.
-    for original, rendered in zip(event["intervals"], shown["intervals"], strict=True):
-        own = original.get("intervalPeriod") or {}
-        if "duration" in own and "intervalPeriod" in rendered:
-            assert rendered["intervalPeriod"]["duration"] == own["duration"]
-    if duration is not None:
-        assert shown["duration"] == duration
+    asyncio.run(_check_timing_renders_as_301(period, interval_periods, duration))
+
+
+async def _check_timing_renders_as_301(
+    period: dict[str, Any] | None, interval_periods: list[Any], duration: str | None
+) -> None:
+    async with open_vtn(clock=lambda: NOON) as vtn:
+        program_id = await _program(vtn)
+        body: dict[str, Any] = {
+            "programID": program_id,
+            "intervalPeriod": period,
+            "duration": duration,
+            "intervals": [
+                {"id": n, "intervalPeriod": p, "payloads": PAYLOAD}
+                for n, p in enumerate(interval_periods)
+            ],
+        }
+        event = await vtn.create(BL, "EVENT", body)
+        stored = await vtn.store.get("EVENT", event["id"])
+        assert stored is not None
+        shown = compat301.object_out(stored, stored.body)
+        validate_component("3.0.1", "event", shown)
+        # Timing is never lost: every 3.1 interval duration is still there for the 3.0.1 reader.
+        for original, rendered in zip(event["intervals"], shown["intervals"], strict=True):
+            own = original.get("intervalPeriod") or {}
+            if "duration" in own and "intervalPeriod" in rendered:
+                assert rendered["intervalPeriod"]["duration"] == own["duration"]
+        if duration is not None:
+            assert shown["duration"] == duration

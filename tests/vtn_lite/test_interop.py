@@ -83,7 +83,7 @@ async def test_python_oa3_client(server: RunningVtn) -> None:
         (result["event_id"], [("PRICE", [0.1]), ("PRICE", [0.11]), ("PRICE", [0.12])])
     ]
     assert result["report_client"] == "ven_client"
-    stored = server.vtn.stored("VEN", result["ven_id"])
+    stored = await server.vtn.stored("VEN", result["ven_id"])
     assert stored is not None
     assert stored.client_id == "ven_client"
 

@@ -237,6 +237,29 @@ def test_passwords_are_stable_per_key_and_hashed_in_the_file(tmp_path: Path) -> 
     assert other.password("ven_client") != first.password("ven_client")
 
 
+def test_workers_starting_at_once_share_one_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that found no key file while another worker was creating it uses that key (the
+    same broker passwords on every worker), rather than failing or making its own."""
+    config = mqtt_config(tmp_path)
+    first = BrokerCredentials(config)
+    read_bytes = Path.read_bytes
+    missed: list[Path] = []
+
+    def late(path: Path) -> bytes:
+        if path.name == "vtn-lite-mqtt.key" and not missed:
+            missed.append(path)  # read before the first worker's key was there
+            raise FileNotFoundError(path)
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", late)
+    second = BrokerCredentials(config)
+    assert missed
+    assert second.password("ven_client") == first.password("ven_client")
+    assert sorted(p.name for p in Path(config.credentials_dir).iterdir()) == ["vtn-lite-mqtt.key"]
+
+
 def test_mosquitto_hash_matches_known_vector() -> None:
     # PBKDF2-HMAC-SHA512, 101 iterations (mosquitto_passwd's $7$), fixed salt.
     entry = mosquitto_hash("secret", salt=b"0123456789ab")

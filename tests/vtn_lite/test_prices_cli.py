@@ -17,48 +17,53 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import REPO_ROOT, run_module
+from tests.vtn_lite.conftest import open_vtn
 from vtn_lite.auth import Principal, verify_secret
 from vtn_lite.prices import PriceImportError, event_from_csv, import_prices
 from vtn_lite.service import SearchParams, Vtn
-from vtn_lite.storage import Store
+from vtn_lite.storage_sqlite import SqliteStore
 
 SAMPLES = REPO_ROOT / "sample_data"
 BL = Principal("importer", "bl")
 
 
-def test_sample_files_load_unchanged() -> None:
-    vtn = Vtn(Store())
-    result = import_prices(
+async def test_sample_files_load_unchanged() -> None:
+    async with open_vtn() as vtn:
+        await _check_sample_files_load_unchanged(vtn)
+
+
+async def _check_sample_files_load_unchanged(vtn: Vtn) -> None:
+    result = await import_prices(
         vtn, BL, [SAMPLES / "program_pricing.json", SAMPLES / "event_pricing.json"], "etou"
     )
-    program = vtn.get(BL, "PROGRAM", result.program_id)
+    program = await vtn.get(BL, "PROGRAM", result.program_id)
     assert program["programName"] == "etou"
     assert {"type": "RETAILER_LONG_NAME", "values": ["Pacific Utility Company"]} in program[
         "attributes"
     ]
     (event_id,) = result.event_ids
-    event = vtn.get(BL, "EVENT", event_id)
+    event = await vtn.get(BL, "EVENT", event_id)
     assert event["programID"] == result.program_id
     assert len(event["intervals"]) == 13
     assert event["intervals"][0]["payloads"] == [{"type": "PRICE", "values": [0.12097]}]
     assert event["intervalPeriod"] == {"start": "2026-02-17T19:00:00Z", "duration": "PT1H"}
     # Importing the event again into the existing program adds a second event.
-    again = import_prices(vtn, BL, [SAMPLES / "event_pricing.json"], "etou")
+    again = await import_prices(vtn, BL, [SAMPLES / "event_pricing.json"], "etou")
     assert again.program_id == result.program_id
     assert not again.program_created
-    assert len(vtn.search(BL, "EVENT", SearchParams())) == 2
+    assert len(await vtn.search(BL, "EVENT", SearchParams())) == 2
 
 
-def test_csv_prices(tmp_path: Path) -> None:
+async def test_csv_prices(tmp_path: Path) -> None:
     csv_file = tmp_path / "prices.csv"
     csv_file.write_text(
         "start,price\n2026-03-01T01:00:00Z,0.2\n2026-03-01T00:00:00Z,0.1\n2026-03-01 02:00:00,0.3\n"
     )
-    vtn = Vtn(Store())
-    result = import_prices(vtn, BL, [csv_file], "csv-prices", currency="EUR")
-    program = vtn.get(BL, "PROGRAM", result.program_id)
+    async with open_vtn() as vtn:
+        result = await import_prices(vtn, BL, [csv_file], "csv-prices", currency="EUR")
+        program = await vtn.get(BL, "PROGRAM", result.program_id)
+        event = await vtn.get(BL, "EVENT", result.event_ids[0])
     assert program["payloadDescriptors"][0]["currency"] == "EUR"
-    event = vtn.get(BL, "EVENT", result.event_ids[0])
     assert [i["payloads"][0]["values"][0] for i in event["intervals"]] == [0.1, 0.2, 0.3]
     assert event["intervalPeriod"]["start"] == "2026-03-01T00:00:00Z"
 
@@ -97,7 +102,7 @@ def add_client(config: Path, client_id: str, role: str) -> subprocess.CompletedP
     )  # fmt: skip
 
 
-def test_cli_clients_add_and_prices_import(tmp_path: Path) -> None:
+async def test_cli_clients_add_and_prices_import(tmp_path: Path) -> None:
     config = tmp_path / "vtn.toml"
     config.write_text('[server]\ndatabase = "vtn.sqlite"\nport = 0\n')
     added = add_client(config, "utility", "bl")
@@ -122,9 +127,9 @@ def test_cli_clients_add_and_prices_import(tmp_path: Path) -> None:
     )
     assert imported.returncode == 0, imported.stderr
     assert "program 'etou' created" in imported.stdout
-    store = Store(tmp_path / "vtn.sqlite")
-    assert len(store.all_of_kind("EVENT")) == 1
-    store.close()
+    store = SqliteStore(tmp_path / "vtn.sqlite")
+    assert len(await store.all_of_kind("EVENT")) == 1
+    await store.close()
     bad = run_module(
         "vtn_lite",
         "prices",

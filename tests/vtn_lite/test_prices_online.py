@@ -113,7 +113,7 @@ async def test_online_import_errors_are_clear(server: RunningVtn, tmp_path: Path
     assert "go with --url" in err
     assert not (tmp_path / "x.sqlite").exists()
     # Nothing was written by the refused runs.
-    assert server.vtn.store.all_of_kind("PROGRAM") == []
+    assert await server.vtn.store.all_of_kind("PROGRAM") == []
 
 
 def test_api_base() -> None:

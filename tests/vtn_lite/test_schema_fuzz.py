@@ -19,7 +19,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.vtn_lite.conftest import CLIENTS, loopback_app, make_config
+from tests.vtn_lite.conftest import CLIENTS, fresh_storage, loopback_app, make_config
 from tests.vtn_lite.schema import load_spec, validate_response
 from vtn_lite.server import running_vtn
 
@@ -61,7 +61,8 @@ OBJECT_TYPES = [
 class ThreadedVtn:
     """vtn_lite in its own thread and event loop, so synchronous fuzzing can call it."""
 
-    def __init__(self) -> None:
+    def __init__(self, storage: str) -> None:
+        self.storage = storage
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.stop: asyncio.Event | None = None
@@ -76,7 +77,10 @@ class ThreadedVtn:
         async def echo(request: web.Request) -> web.Response:
             return web.Response(text=request.query.get("echo", ""))
 
-        async with loopback_app("/cb", echo) as callback, running_vtn(make_config()) as server:
+        async with (
+            loopback_app("/cb", echo) as callback,
+            running_vtn(make_config(database=self.storage)) as server,
+        ):
             self.callback = callback
             self.base = server.base_url
             self.base_301 = server.base_url_301
@@ -96,9 +100,9 @@ class ThreadedVtn:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[dict[str, Any]]:
+def world(backend: str, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     with (
-        ThreadedVtn() as vtn,
+        ThreadedVtn(fresh_storage(backend, request)) as vtn,
         httpx.Client(base_url=vtn.base, timeout=10) as client,
         httpx.Client(base_url=vtn.base_301, timeout=10) as client_301,
     ):

@@ -10,13 +10,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.vtn_lite.conftest import Api, Receiver
+from tests.vtn_lite.conftest import Api, Receiver, open_vtn
 from tests.vtn_lite.kinds import WRITERS, body_for, make_world
 from vtn_lite.auth import Principal
 from vtn_lite.errors import ApiError
 from vtn_lite.prices import PriceImportError, load_file
-from vtn_lite.service import Vtn
-from vtn_lite.storage import Store
 
 NON_FINITE = ("NaN", "Infinity", "-Infinity", "1e999", "-1e400")
 
@@ -77,23 +75,25 @@ async def test_non_finite_numbers_are_refused_on_3_0_1(
     assert status == 400, problem
 
 
-def test_bodies_built_in_python_are_checked_too() -> None:
-    vtn = Vtn(Store(":memory:"))
+async def test_bodies_built_in_python_are_checked_too() -> None:
     bl = Principal("bl", "bl")
-    program = vtn.create(bl, "PROGRAM", {"programName": "p"})
-    for value in (float("nan"), float("inf"), -float("inf")):
-        with pytest.raises(ApiError) as caught:
-            vtn.create(
-                bl,
-                "EVENT",
-                {
-                    "programID": program["id"],
-                    "intervals": [{"id": 0, "payloads": [{"type": "PRICE", "values": [value]}]}],
-                },
-            )
-        assert caught.value.status == 400
-        assert "intervals.0.payloads.0.values.0" in caught.value.detail
-    assert vtn.store.all_of_kind("EVENT") == []
+    async with open_vtn() as vtn:
+        program = await vtn.create(bl, "PROGRAM", {"programName": "p"})
+        for value in (float("nan"), float("inf"), -float("inf")):
+            with pytest.raises(ApiError) as caught:
+                await vtn.create(
+                    bl,
+                    "EVENT",
+                    {
+                        "programID": program["id"],
+                        "intervals": [
+                            {"id": 0, "payloads": [{"type": "PRICE", "values": [value]}]}
+                        ],
+                    },
+                )
+            assert caught.value.status == 400
+            assert "intervals.0.payloads.0.values.0" in caught.value.detail
+        assert await vtn.store.all_of_kind("EVENT") == []
 
 
 def test_price_files_with_non_finite_numbers_are_refused(tmp_path: Any) -> None:

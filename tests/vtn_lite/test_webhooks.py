@@ -97,7 +97,7 @@ async def test_retries_then_failure_state(api: Api, receiver: Receiver, server: 
     receiver.fail_next = 2  # two 503s, then success on the third and last attempt
     await api.ok("POST", "/programs", body={"programName": "retried"})
     await receiver.wait_for(1, server)
-    state = server.parts.store.delivery_state(sub["id"])
+    state = await server.parts.store.delivery_state(sub["id"])
     assert state is not None
     assert (state.state, state.delivered) == ("OK", 1)
 

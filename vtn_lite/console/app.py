@@ -48,7 +48,7 @@ def install(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        console.flush_checkins()
+        await console.flush_checkins()
 
     async def stop_live(_: web.Application) -> None:
         # Ends the server-sent event streams, which would otherwise hold the shutdown open.

@@ -106,7 +106,7 @@ class VenDirectory:
             self._put_report(report)
         self.revision += 1
 
-    def on_change(self, operation: str, stored: StoredObject) -> None:
+    async def on_change(self, operation: str, stored: StoredObject) -> None:
         if stored.kind == "VEN":
             self._ven_changes += 1
             if operation == "DELETE":

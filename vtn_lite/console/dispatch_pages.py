@@ -39,9 +39,9 @@ from vtn_lite.errors import ApiError
 log = logging.getLogger(__name__)
 
 
-def _context(console: Console, except_event: str | None = None) -> DispatchContext:
-    programs = {p.id: p.body for p in console.vtn.operator_objects("PROGRAM")}
-    events = [e.body for e in console.vtn.operator_objects("EVENT")]
+async def _context(console: Console, except_event: str | None = None) -> DispatchContext:
+    programs = {p.id: p.body for p in await console.vtn.operator_objects("PROGRAM")}
+    events = [e.body for e in await console.vtn.operator_objects("EVENT")]
     kept = None
     if except_event is not None:
         edited = next((e for e in events if e.get("id") == except_event), None)
@@ -68,7 +68,7 @@ def _field_error(result: DispatchResult | None, name: str) -> Safe:
     return tag("span", result.errors[name], class_="field-error", id=f"{name}_error", role="alert")
 
 
-def dispatch_form(
+async def dispatch_form(
     console: Console,
     session: Session,
     form: Mapping[str, str],
@@ -77,7 +77,7 @@ def dispatch_form(
     action: str,
     submit: str,
 ) -> Safe:
-    ctx_programs = console.vtn.operator_objects("PROGRAM")
+    ctx_programs = await console.vtn.operator_objects("PROGRAM")
     program_choices = [(p.id, str(p.body.get("programName", p.id))) for p in ctx_programs]
     chosen_program = form.get("program", program_choices[0][0] if program_choices else "")
     program = next((p.body for p in ctx_programs if p.id == chosen_program), {})
@@ -156,17 +156,17 @@ async def _dispatch_page(
     action = f"/console/events/{event_id}/edit" if event_id else "/console/dispatch"
     title = "Edit event" if event_id else "New event"
     if request.method == "GET":
-        form = _form_from_event(console, event_id) if event_id else {}
-        body = dispatch_form(
+        form = await _form_from_event(console, event_id) if event_id else {}
+        body = await dispatch_form(
             console, session, form, None, action=action, submit="Save" if event_id else "Send"
         )
         return html_page(title, body, session, page="dispatch")
     form = await form_of(request, session, dispatch=True)
-    result = validate_dispatch(form, _context(console, event_id))
+    result = validate_dispatch(form, await _context(console, event_id))
     if result.errors or result.warnings or result.body is None:
         if result.errors:
             log.info("console: %s's event refused: %s", session.user, result.errors)
-        body = dispatch_form(
+        body = await dispatch_form(
             console, session, form, result, action=action, submit="Save" if event_id else "Send"
         )
         return html_page(
@@ -175,19 +175,19 @@ async def _dispatch_page(
     principal = operator_principal(session)
     for ven_id in result.grant:
         ven = console.directory.vens[ven_id]
-        console.vtn.grant_targets(principal, ven_id, [*ven.targets, ven_target(ven_id)])
+        await console.vtn.grant_targets(principal, ven_id, [*ven.targets, ven_target(ven_id)])
     if event_id:
-        stored = console.vtn.update(principal, "EVENT", event_id, result.body)
+        stored = await console.vtn.update(principal, "EVENT", event_id, result.body)
     else:
-        stored = console.vtn.create(principal, "EVENT", result.body)
+        stored = await console.vtn.create(principal, "EVENT", result.body)
     log.info(
         "console: %s %s event %s", session.user, "updated" if event_id else "created", stored["id"]
     )
     raise web.HTTPSeeOther(f"/console/dispatched/{stored['id']}")
 
 
-def _form_from_event(console: Console, event_id: str) -> dict[str, str]:
-    body = console.vtn.operator_event(event_id)
+async def _form_from_event(console: Console, event_id: str) -> dict[str, str]:
+    body = await console.vtn.operator_event(event_id)
     if body is None:
         raise ApiError(404, f"no event {event_id}")
     payload = ((body.get("intervals") or [{}])[0].get("payloads") or [{}])[0]
@@ -250,7 +250,7 @@ async def edit_event(request: web.Request, session: Session) -> web.StreamRespon
 async def dispatched(request: web.Request, session: Session) -> web.StreamResponse:
     console = console_of(request)
     event_id = request.match_info["event_id"]
-    body = console.vtn.operator_event(event_id)
+    body = await console.vtn.operator_event(event_id)
     if body is None:
         raise ApiError(404, f"no event {event_id}")
     targets = body.get("targets") or []
@@ -276,7 +276,7 @@ async def cancel_event(request: web.Request, session: Session) -> web.StreamResp
     console = console_of(request)
     event_id = request.match_info["event_id"]
     form = await form_of(request, session, dispatch=True)
-    console.vtn.delete(operator_principal(session), "EVENT", event_id)
+    await console.vtn.delete(operator_principal(session), "EVENT", event_id)
     log.info("console: %s cancelled event %s", session.user, event_id)
     back = form.get("ven", "")
     # Back to the VEN page the form was on (pages send no Referer: Referrer-Policy).

@@ -46,24 +46,29 @@ class Console:
             merge_s=settings.checkin_merge,
         )
         self.directory = VenDirectory()
-        self.directory.seed(vtn.operator_objects("VEN"), vtn.operator_objects("REPORT"))
-        self.tracker.load(vtn.load_checkins())
         vtn.listeners.append(self.directory.on_change)
         self.stopping = asyncio.Event()
+
+    async def load(self) -> None:
+        """Read the vens, reports and check-ins once the storage is open, before serving."""
+        vens = await self.vtn.operator_objects("VEN")
+        reports = await self.vtn.operator_objects("REPORT")
+        self.directory.seed(vens, reports)
+        self.tracker.load(await self.vtn.load_checkins())
 
     def checked_in(self, client_id: str) -> None:
         self.tracker.seen(client_id, self.clock())
 
-    def flush_checkins(self) -> None:
+    async def flush_checkins(self) -> None:
         rows = self.tracker.take_dirty()
         if rows:
-            self.vtn.save_checkins(rows)
+            await self.vtn.save_checkins(rows)
 
     async def flush_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.flush_interval)
             try:
-                self.flush_checkins()
+                await self.flush_checkins()
             except Exception:
                 log.exception("could not store check-ins; keeping them in memory")
 

@@ -238,9 +238,9 @@ def _event_state(start: datetime | None, end: datetime | None, now: datetime) ->
     return "over"
 
 
-def ven_events(console: Console, ven: VenEntry, session: Session) -> Safe:
+async def ven_events(console: Console, ven: VenEntry, session: Session) -> Safe:
     now = datetime.fromtimestamp(console.clock(), tz=UTC)
-    events = console.vtn.events_for_client(ven.client_id) if ven.client_id else []
+    events = await console.vtn.events_for_client(ven.client_id) if ven.client_id else []
     rows = []
     for body in reversed(events[-100:]):
         span = event_bounds(body, now)
@@ -296,7 +296,7 @@ async def ven_page(request: web.Request, session: Session) -> web.StreamResponse
             "ven.html",
             ven_id=ven.id,
             status=ven_status(console, ven),
-            events=ven_events(console, ven, session),
+            events=await ven_events(console, ven, session),
             groups_form=groups_form,
         )
     )
@@ -313,7 +313,7 @@ async def ven_fragment(request: web.Request, session: Session) -> web.StreamResp
 async def ven_events_fragment(request: web.Request, session: Session) -> web.StreamResponse:
     console = console_of(request)
     ven = _ven_or_404(console, request.match_info["ven_id"])
-    return fragment(ven_events(console, ven, session))
+    return fragment(await ven_events(console, ven, session))
 
 
 @page_handler
@@ -324,7 +324,9 @@ async def ven_series(request: web.Request, session: Session) -> web.StreamRespon
     series: dict[str, list[dict[str, Any]]] = {}
     units: dict[str, str | None] = {}
     reports = (
-        console.vtn.operator_objects("REPORT", client_id=ven.client_id) if ven.client_id else []
+        await console.vtn.operator_objects("REPORT", client_id=ven.client_id)
+        if ven.client_id
+        else []
     )
     for report in reports:
         for value in report_values(report.body):
@@ -346,5 +348,7 @@ async def ven_groups(request: web.Request, session: Session) -> web.StreamRespon
     ven = _ven_or_404(console, request.match_info["ven_id"])
     groups = [g.strip() for g in form.get("groups", "").split(",") if g.strip()]
     own = [t for t in ven.targets if ven_of_target(t)]
-    console.vtn.grant_targets(operator_principal(session), ven.id, [*own, *dict.fromkeys(groups)])
+    await console.vtn.grant_targets(
+        operator_principal(session), ven.id, [*own, *dict.fromkeys(groups)]
+    )
     raise web.HTTPSeeOther(f"/console/vens/{ven.id}")
