@@ -22,6 +22,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from hil.heater import COMM_TIMEOUT_S, HeaterConfig
+from hil.hpwh_model import HpwhProduct
+from hil.scenarios import heater_config_for
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
@@ -42,6 +46,15 @@ SHED_LENGTH: Final = timedelta(hours=1)
 TMP_PREFIX: Final = "ven-edge-demo-"
 #: Simulated gateways besides the main one, so that the console shows a few VENs (hil/fleet.py).
 DEMO_FLEET: Final = 3
+
+
+def demo_heater_config(model: HpwhProduct, speed: float) -> HeaterConfig:
+    """The demo heater's thermostat: the model file's own (its compressor turn-on differential,
+    17.8 °C on the Rheem files, not a 4 °C dead band), as in :mod:`hil.dayrun` and the
+    benchmarks. The outside-communication watchdog counts simulated seconds while the UCM's
+    heartbeat is a real-time link matter: it is scaled so that it still means "five real
+    minutes without the gateway" (docs/cta2045.md §14)."""
+    return heater_config_for(model, comm_timeout_s=COMM_TIMEOUT_S * speed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,7 +157,6 @@ async def run_demo(
 ) -> None:
     from hil.clock import AcceleratedClock
     from hil.fleet import running_fleet
-    from hil.heater import COMM_TIMEOUT_S, HeaterConfig
     from hil.scenarios import build_thermal_model
     from hil.sim import run_simulator
     from ven_edge.config import parse_config
@@ -196,10 +208,7 @@ async def run_demo(
                 "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}],
             },
         )
-        # The heater's outside-communication watchdog counts simulated seconds while the UCM's
-        # heartbeat is a real-time link matter: scale the watchdog so that it still means
-        # "five real minutes without the gateway" (docs/cta2045.md §14).
-        heater_config = HeaterConfig(comm_timeout_s=COMM_TIMEOUT_S * speed)
+        heater_config = demo_heater_config(tank.tank.model, speed)
         async with run_simulator(
             workdir / "heater", thermal=tank, clock=clock.monotonic, heater_config=heater_config
         ) as sim:
