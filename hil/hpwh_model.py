@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from ven_edge.plan import performance_map
-from ven_edge.plan.performance_map import KELVIN_OFFSET, OutOfMap
+from ven_edge.plan.performance_map import KELVIN_OFFSET, OutOfMap, interpolate
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "hpwh_models"
 MODEL_NAMES: tuple[str, ...] = (
@@ -47,12 +48,33 @@ class PerformanceMap(performance_map.PerformanceMap):
     def input_w(self) -> tuple[tuple[float, ...], ...]:
         return self.rows(self.input_power)
 
+    @cached_property
+    def cop(self) -> tuple[float, ...]:
+        """COP at each grid point (capacity / input power), row-major like the file."""
+        return tuple(
+            c / p if p > 0 else 0.0 for c, p in zip(self.capacity, self.input_power, strict=True)
+        )
+
     def lookup(self, air_c: float, water_c: float) -> tuple[float, float]:
-        """(capacity W, input W) as HPWHsim computes them (input power and COP interpolated,
-        :meth:`~ven_edge.plan.performance_map.PerformanceMap.interpolate`), with linear
-        extrapolation outside the grid, as HPWHsim; outside the air range the compressor is
-        locked out anyway."""
-        return self.interpolate(air_c, water_c, OutOfMap.EXTRAPOLATE)
+        """(capacity W, input W): input power and COP interpolated, capacity = COP × input.
+
+        This is what HPWHsim does with these files (``Condenser::from`` turns the lookup table
+        into input power and COP, ``getCapacity`` multiplies them back; the files say
+        ``interpolate_cop``). Interpolating the capacity instead gives a much lower COP between
+        grid points when the grid is coarse: the A. O. Smith maps have only 0 °C and 71 °C water
+        points, and at 35 °C water the capacity/input ratio of the interpolated capacity is 3.1
+        where HPWHsim's interpolated COP is 4.1. Linear extrapolation outside the grid, as
+        HPWHsim; outside the air range the compressor is locked out anyway.
+        """
+        input_w, cop = interpolate(
+            self.air_c,
+            self.water_c,
+            (self.input_power, self.cop),
+            air_c,
+            water_c,
+            OutOfMap.EXTRAPOLATE,
+        )
+        return cop * input_w, input_w
 
 
 @dataclass(frozen=True)

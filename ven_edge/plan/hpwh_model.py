@@ -47,20 +47,6 @@ class HpwhModel:
     tank_litres: float
     ua_w_per_k: float
     setpoint_c: float
-    #: The compressor's turn-on differential at its lower sensor (°C below the set point) and
-    #: the share of the tank's height that sensor averages (None: the file does not say).
-    turn_on_differential_c: float | None = None
-    sensor_share: float = 1.0 / 3.0
-    #: COP at each grid point (capacity / input power); filled from the two grids when empty.
-    cop_grid: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.cop_grid:
-            cops = tuple(
-                c / p if p > 0 else 0.0
-                for c, p in zip(self.capacity_kw_grid, self.input_kw_grid, strict=True)
-            )
-            object.__setattr__(self, "cop_grid", cops)
 
     @classmethod
     def from_json(cls, data: object, name: str = "") -> HpwhModel:
@@ -72,7 +58,6 @@ class HpwhModel:
             if get_key(s, "heat_source_type") == "RESISTANCE"
         ]
         volume_m3 = float(get_key(system, "tank/performance/volume"))
-        differential, share = _turn_on(condenser(data))
         return cls(
             name=name,
             air_c=pmap.air_c,
@@ -84,8 +69,6 @@ class HpwhModel:
             tank_litres=volume_m3 * 1000.0,
             ua_w_per_k=float(get_key(system, "tank/performance/ua")),
             setpoint_c=float(get_key(data, "standard_setpoint")) - KELVIN_OFFSET,
-            turn_on_differential_c=differential,
-            sensor_share=share,
         )
 
     @classmethod
@@ -100,56 +83,22 @@ class HpwhModel:
             raise ModelError(f"{p}: not JSON ({exc})") from exc
         return cls.from_json(data, name=p.stem)
 
-    def _lookup(self, air_c: float, water_c: float) -> tuple[float, float]:
-        """(input power kW, COP) interpolated in the grid, as HPWHsim does with these files
-        (:meth:`~ven_edge.plan.performance_map.PerformanceMap.interpolate`); the planner holds
-        the edge value outside the map (module docstring)."""
-        power, cop = interpolate(
-            self.air_c,
-            self.water_c,
-            (self.input_kw_grid, self.cop_grid),
-            air_c,
-            water_c,
-            OutOfMap.CLAMP,
-        )
-        return power, cop
+    def _lookup(self, grid: tuple[float, ...], air_c: float, water_c: float) -> float:
+        # The planner holds the edge value outside the map (module docstring).
+        return interpolate(self.air_c, self.water_c, (grid,), air_c, water_c, OutOfMap.CLAMP)[0]
 
     def capacity_kw(self, air_c: float, water_c: float) -> float:
-        """Thermal output of the heat pump (kW): COP × input power, never below zero."""
-        power, cop = self._lookup(air_c, water_c)
-        return max(0.0, power * cop)
+        """Thermal output of the heat pump (kW), never below zero."""
+        return max(0.0, self._lookup(self.capacity_kw_grid, air_c, water_c))
 
     def cop(self, air_c: float, water_c: float) -> float:
-        """Coefficient of performance, interpolated in the map's COP grid."""
-        power, cop = self._lookup(air_c, water_c)
-        if power <= 0 or cop <= 0:
+        """Coefficient of performance: interpolated capacity over interpolated input power."""
+        power = self._lookup(self.input_kw_grid, air_c, water_c)
+        if power <= 0:
             raise ModelError(f"{self.name}: input power {power} kW at ({air_c}, {water_c}) °C")
-        return cop
+        return self.capacity_kw(air_c, water_c) / power
 
     @property
     def heat_capacity_kwh_per_k(self) -> float:
         """Thermal mass of the full tank."""
         return self.tank_litres * WATER_KWH_PER_L_K
-
-
-def _turn_on(source: object) -> tuple[float | None, float]:
-    """The compressor's turn-on differential at its lower sensor and the share of the tank's
-    height that sensor averages (the first stretch of its weight distribution, from the bottom;
-    a third when the file gives none). (None, a third) when the file has no such logic: the
-    planner then assumes a thermostat that replaces every draw at once."""
-    logic = source.get("turn_on_logic") if isinstance(source, dict) else None
-    for entry in logic if isinstance(logic, list) else []:
-        heating = entry.get("heating_logic") if isinstance(entry, dict) else None
-        if not isinstance(heating, dict) or "standby_temperature_location" in heating:
-            continue
-        diff = heating.get("differential_temperature")
-        if isinstance(diff, bool) or not isinstance(diff, int | float) or not 0 < diff < 60:
-            continue
-        share = 1.0 / 3.0
-        weights = heating.get("temperature_weight_distribution")
-        if isinstance(weights, dict):
-            heights = weights.get("normalized_height")
-            if isinstance(heights, list) and heights and isinstance(heights[0], int | float):
-                share = min(max(float(heights[0]), 0.05), 1.0)
-        return float(diff), share
-    return None, 1.0 / 3.0

@@ -15,7 +15,6 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from functools import cached_property
 from itertools import pairwise
 from typing import Any, Self
 
@@ -143,30 +142,14 @@ class PerformanceMap:
             input_power=power,
         )
 
-    @cached_property
-    def cop(self) -> tuple[float, ...]:
-        """COP at each grid point (capacity / input power), row-major like the file."""
-        return tuple(
-            c / p if p > 0 else 0.0 for c, p in zip(self.capacity, self.input_power, strict=True)
-        )
-
     def interpolate(
         self, air_c: float, water_c: float, out_of_map: OutOfMap
     ) -> tuple[float, float]:
-        """(capacity W, input power W) at the given air and water temperatures: input power and
-        COP interpolated, capacity = COP × input power.
-
-        This is what HPWHsim does with these files (``Condenser::from`` turns the lookup table
-        into input power and COP, ``getCapacity`` multiplies them back; the files say
-        ``interpolate_cop``). Interpolating the capacity instead gives a much lower COP between
-        grid points when the grid is coarse: the A. O. Smith maps have only 0 °C and 71 °C water
-        points, and at 35 °C water the capacity/input ratio of the interpolated capacity is 3.1
-        where HPWHsim's interpolated COP is 4.1.
-        """
-        power, cop = interpolate(
-            self.air_c, self.water_c, (self.input_power, self.cop), air_c, water_c, out_of_map
+        """(capacity W, input power W) at the given air and water temperatures."""
+        capacity, power = interpolate(
+            self.air_c, self.water_c, (self.capacity, self.input_power), air_c, water_c, out_of_map
         )
-        return cop * power, power
+        return capacity, power
 
     def rows(self, values: Sequence[float]) -> tuple[tuple[float, ...], ...]:
         """A row-major grid as rows indexed [air][water]."""
