@@ -22,20 +22,23 @@ async def test_event_by_mqtt_reaches_the_heater(tmp_path: Path) -> None:
     async with (
         vtn_with_broker(tmp_path, vtn_config) as (vtn, _broker),
         heater_on_pty(tmp_path) as sim,
+        UtilityDriver(vtn.base_url) as utility,
     ):
         config = make_config(tmp_path, sim.path, vtn_url=vtn.base_url, poll_interval_s=600)
         assert config.vtn.mqtt  # on by default
-        async with running_daemon(config) as parts, UtilityDriver(vtn.base_url) as utility:
+        # The program exists before the gateway starts: a PROGRAM notification would ask for a
+        # poll of its own, and the count below is of polls nothing but the start asked for.
+        program = await utility.program()
+        async with running_daemon(config) as parts:
             assert parts.grid is not None
-            await wait_for(lambda: parts.daemon.heater.device().ready, 5, "commissioning")
+            await wait_for(lambda: parts.daemon.heater.device().ready, LIMIT_S, "commissioning")
             link = parts.grid.link  # type: ignore[attr-defined]
             mqtt = link.mqtt
-            await wait_for(lambda: mqtt.connected, LIMIT_S, "the gateway's MQTT connection")
-            # The start-up poll and the re-read the connection asks for; then no poll is due
+            await wait_for(lambda: mqtt.connected, LIMIT_S, "the gateway's MQTT subscription")
+            # The start-up poll and the re-read the subscription asks for; then no poll is due
             # for 600 s.
             await wait_for(lambda: link.health.polls >= 2, LIMIT_S, "the polls at start")
             polls = link.health.polls
-            program = await utility.program()
             event = await utility.simple_event(program, 1, datetime.now(UTC), timedelta(minutes=30))
             await wait_for(lambda: sim.heater.event is DrEvent.SHED, LIMIT_S, "Shed by MQTT")
             await wait_for(lambda: bool(parts.daemon.sent), LIMIT_S, "the App ACK")

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import make_certificate, wait_for
-from tests.mosquitto import running_mosquitto, vtn_with_broker
+from tests.mosquitto import Broker, running_mosquitto, vtn_with_broker
 from tests.vtn_lite.conftest import CLIENTS, Api, get_token, make_config
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.errors import VtnUnreachableError
@@ -64,37 +64,43 @@ def event_body(program_id: str, name: str) -> dict[str, Any]:
 
 
 async def test_events_arrive_by_mqtt_and_polling_covers_a_lost_broker(tmp_path: Path) -> None:
-    async with (
-        vtn_with_broker(tmp_path, make_config()) as (vtn, broker),
-        bl_api(vtn) as api,
-        running_link(vtn) as (link, mqtt),
-    ):
-        await wait_for(lambda: mqtt.connected, LIMIT_S, "the gateway's MQTT connection")
-        # The connect asks for one REST re-read (the Definition's advice on (re)connect).
-        await wait_for(lambda: link.health.polls >= 2, LIMIT_S, "the poll after connecting")
-        assert not link.health.subscribed  # no webhook subscription while MQTT is used
-        polls = link.health.polls
+    async with vtn_with_broker(tmp_path, make_config()) as (vtn, broker), bl_api(vtn) as api:
+        # The program exists before the gateway starts: a PROGRAM notification would ask for a
+        # poll of its own, and the count below is of polls nothing but the link's start asked for.
         program = await api.ok("POST", "/programs", "bl", {"programName": "p1"})
-        event = await api.ok("POST", "/events", "bl", event_body(program["id"], "e1"))
-        client = link.client
-        await wait_for(lambda: event["id"] in client.events, LIMIT_S, "the event by MQTT")
-        assert mqtt.received >= 1
-        assert link.health.polls == polls  # the event came by MQTT, not by a poll
+        async with running_link(vtn) as (link, mqtt):
+            await mqtt_events_and_a_lost_broker(api, link, mqtt, broker, program["id"], tmp_path)
 
-        broker.process.terminate()
-        await asyncio.to_thread(broker.process.wait)
-        await wait_for(lambda: not mqtt.connected, LIMIT_S, "the lost broker noticed")
-        await wait_for(lambda: link.health.polls > polls, LIMIT_S, "a poll in its place")
-        polls_away = link.health.polls
-        while_away = await api.ok("POST", "/events", "bl", event_body(program["id"], "e2"))
-        with running_mosquitto(
-            tmp_path / "broker-2", tmp_path / "mqtt-credentials", port=broker.port
-        ):
-            await wait_for(lambda: mqtt.connected, LIMIT_S, "the gateway reconnected")
-            await wait_for(lambda: link.health.polls > polls_away, LIMIT_S, "a re-read by REST")
-            await wait_for(
-                lambda: while_away["id"] in client.events, LIMIT_S, "the missed event re-read"
-            )
+
+async def mqtt_events_and_a_lost_broker(
+    api: Api, link: VtnLink, mqtt: MqttPush, broker: Broker, program_id: str, tmp_path: Path
+) -> None:
+    await wait_for(lambda: mqtt.connected, LIMIT_S, "the gateway's MQTT subscription")
+    # The start-up poll, and the one REST re-read the subscription asks for (the Definition's
+    # advice on (re)connect); then no poll is due for an hour.
+    await wait_for(lambda: link.health.polls >= 2, LIMIT_S, "the poll after connecting")
+    assert not link.health.subscribed  # no webhook subscription while MQTT is used
+    polls = link.health.polls
+    event = await api.ok("POST", "/events", "bl", event_body(program_id, "e1"))
+    client = link.client
+    await wait_for(lambda: event["id"] in client.events, LIMIT_S, "the event by MQTT")
+    assert mqtt.received >= 1
+    assert mqtt.last is not None
+    assert mqtt.last.object.get("id") == event["id"]
+    assert link.health.polls == polls  # the event came by MQTT, not by a poll
+
+    broker.process.terminate()
+    await asyncio.to_thread(broker.process.wait)
+    await wait_for(lambda: not mqtt.connected, LIMIT_S, "the lost broker noticed")
+    await wait_for(lambda: link.health.polls > polls, LIMIT_S, "a poll in its place")
+    polls_away = link.health.polls
+    while_away = await api.ok("POST", "/events", "bl", event_body(program_id, "e2"))
+    with running_mosquitto(tmp_path / "broker-2", tmp_path / "mqtt-credentials", port=broker.port):
+        await wait_for(lambda: mqtt.connected, LIMIT_S, "the gateway reconnected")
+        await wait_for(lambda: link.health.polls > polls_away, LIMIT_S, "a re-read by REST")
+        await wait_for(
+            lambda: while_away["id"] in client.events, LIMIT_S, "the missed event re-read"
+        )
 
 
 async def test_a_vtn_without_mqtt_leaves_polling_and_webhooks_as_they_were() -> None:

@@ -199,3 +199,68 @@ async def test_bad_messages_are_ignored_and_the_last_good_state_kept(
     assert len(ours) == 5
     assert all(m.startswith("MQTT message on t/events/update ignored: ") for m in ours)
     assert any("last good version kept" in r.getMessage() for r in caplog.records)
+
+
+class SubscribingClient:
+    """paho's side of a connect: ``subscribe`` answers the mid the SUBACK will carry."""
+
+    def __init__(self) -> None:
+        self.subscribed: list[Any] = []
+
+    def subscribe(self, topics: Any, qos: int = 0) -> tuple[int, int]:
+        self.subscribed.append(topics)
+        return 0, 7
+
+
+def reason(packet: int, code: int) -> Any:
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    return ReasonCode(packet, identifier=code)
+
+
+async def connect(push: MqttPush) -> SubscribingClient:
+    """A CONNACK as paho reports it to :class:`MqttPush`, with its topics set."""
+    import asyncio
+
+    from paho.mqtt.packettypes import PacketTypes
+
+    push._loop = asyncio.get_running_loop()
+    push.topics = ("t/events/+", "t/programs/+")
+    paho = SubscribingClient()
+    push._on_connect(paho, None, None, reason(PacketTypes.CONNACK, 0), None)
+    await settle()
+    return paho
+
+
+async def test_connected_and_the_re_read_wait_for_the_suback(push: MqttPush) -> None:
+    """A re-read made before the subscription is live could miss a change published in between
+    (MQTT 3.1.1 §3.9): the link is woken for it only by the SUBACK."""
+    from paho.mqtt.packettypes import PacketTypes
+
+    paho = await connect(push)
+    assert paho.subscribed == [[("t/events/+", 1), ("t/programs/+", 1)]]  # one SUBSCRIBE
+    assert not push.connected
+    assert not push.notified.is_set()
+    push._on_subscribe(paho, None, 6, [reason(PacketTypes.SUBACK, 1)] * 2, None)
+    await settle()
+    assert not push.connected  # not this connection's SUBSCRIBE
+    push._on_subscribe(paho, None, 7, [reason(PacketTypes.SUBACK, 1)] * 2, None)
+    await settle()
+    assert push.connected
+    assert push.notified.is_set()
+    assert push.take_reread()
+    assert not push.take_reread()  # asked once
+
+
+async def test_a_refused_subscription_is_not_a_connection(
+    push: MqttPush, caplog: pytest.LogCaptureFixture
+) -> None:
+    from paho.mqtt.packettypes import PacketTypes
+
+    caplog.set_level(logging.WARNING)
+    paho = await connect(push)
+    refused = [reason(PacketTypes.SUBACK, 1), reason(PacketTypes.SUBACK, 0x80)]
+    push._on_subscribe(paho, None, 7, refused, None)
+    await settle()
+    assert not push.connected  # the link keeps polling at its normal pace
+    assert "the broker refused the subscription (Unspecified error)" in caplog.text

@@ -13,6 +13,7 @@ import aiohttp
 
 from tests.conftest import wait_for
 from ven_edge.oadr3.client import POLL_ATTEMPTS
+from ven_edge.oadr3.push import Notification
 from ven_edge.signals import SignalTimeline
 
 from .loopback import MiniVtn, gateway, running_link
@@ -126,3 +127,21 @@ async def test_the_link_keeps_a_push_that_lands_during_its_poll() -> None:
         assert "new" in ven.events
         assert event_ids(ven.timeline) == {"old", "new"}
         assert not task.done()
+
+
+async def test_an_event_push_right_after_a_program_push_keeps_its_poll() -> None:
+    """Wakes coalesce: an applied EVENT landing before the link woke for a changed PROGRAM must
+    not cancel the re-read the PROGRAM asked for."""
+    timelines: list[SignalTimeline] = []
+    vtn = MiniVtn(events=[event("old", 13)])
+    async with (
+        gateway(vtn, TOKEN, NOW) as (ven, receiver, _),
+        running_link(ven, receiver, timelines.append),
+    ):
+        await wait_for(lambda: bool(timelines), 30, "the first poll")
+        assert vtn.event_gets == 1
+        # Both land before the link runs again (no await point in between).
+        await receiver.dispatch(Notification("PROGRAM", "UPDATE", {"id": "p1"}))
+        await receiver.dispatch(Notification("EVENT", "CREATE", event("new", 14)))
+        # Polls are ten minutes apart: only the PROGRAM's re-read makes this one.
+        await wait_for(lambda: vtn.event_gets >= 2, 30, "the program re-read")

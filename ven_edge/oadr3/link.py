@@ -140,7 +140,6 @@ class VtnLink:
         self._subscriptions_tidied = False
         self._mqtt_tried_at: float | None = None
         self._mqtt_problem: str | None = None
-        self._woken_by: NotificationSink | None = None
         self._last_failure: str | None = None
         # Repeats at DEBUG: _failed says each distinct failure at WARNING already.
         self._crashes = ErrorOnce(LOG, repeats=logging.DEBUG)
@@ -393,18 +392,22 @@ class VtnLink:
         while True:
             if self._monotonic() >= next_cycle:
                 last_cycle = self._monotonic()
+                # This cycle polls: re-reads asked for until now are answered by it.
+                for sink in self._sinks():
+                    sink.take_reread()
                 next_cycle = last_cycle + await self._cycle_or_backoff()
             if not await self._wait_for_push(max(0.0, next_cycle - self._monotonic())):
                 continue  # the interval has passed: cycle again
             self.health.notifications += 1
             # EVENT changes were applied by the receiver already: hand them on at once. Other
-            # objects (a changed program), and notifications that could not be used (``last``
-            # is None), are re-read by polling right away, or as soon as the last cycle is
+            # objects (a changed program), notifications that could not be used and a (re)connect
+            # are re-read by polling right away, or as soon as the last cycle is
             # forced_poll_gap_s old: many such notifications in a row make one poll. Pushes
             # never postpone the safety-net poll.
             await self._notify(self.client.timeline)
-            last = self._woken_by.last if self._woken_by is not None else None
-            if last is None or last.object_type != "EVENT":
+            # Every sink is asked (no short cut): each one's re-read flag is cleared by asking.
+            rereads = [sink.take_reread() for sink in self._sinks()]
+            if any(rereads):
                 soonest = max(self._monotonic(), last_cycle + self.timing.forced_poll_gap_s)
                 next_cycle = min(next_cycle, soonest)
 
@@ -455,15 +458,17 @@ class VtnLink:
         self._last_failure = reason
         return max(delay, 1e-3)
 
+    def _sinks(self) -> list[NotificationSink]:
+        return [s for s in (self.receiver, self.mqtt) if s is not None]
+
     async def _wait_for_push(self, delay: float) -> bool:
         """Sleep ``delay`` seconds or until a notification (webhook or MQTT); True when woken
-        by one, and :attr:`_woken_by` says which."""
-        sinks: list[NotificationSink] = [s for s in (self.receiver, self.mqtt) if s is not None]
-        self._woken_by = None
+        by one."""
+        sinks = self._sinks()
         if not sinks:
             await self._sleep(delay)
             return False
-        pushes = {asyncio.ensure_future(sink.wait()): sink for sink in sinks}
+        pushes = [asyncio.ensure_future(sink.wait()) for sink in sinks]
         nap = asyncio.ensure_future(self._sleep(delay))
         try:
             await asyncio.wait((*pushes, nap), return_when=asyncio.FIRST_COMPLETED)
@@ -471,11 +476,7 @@ class VtnLink:
             for task in (*pushes, nap):
                 task.cancel()
             await asyncio.gather(*pushes, nap, return_exceptions=True)
-        for push, sink in pushes.items():
-            if push.done() and not push.cancelled():
-                self._woken_by = sink
-                return True
-        return False
+        return any(push.done() and not push.cancelled() for push in pushes)
 
 
 # Object types whose per-VEN topics the link follows: events carry the signals; a changed program

@@ -9,7 +9,10 @@ the event loop. Messages are notifications like webhook bodies: bounded in size 
 (:mod:`ven_edge.oadr3.boundedjson`), one bad message logged and ignored (the link re-reads by
 polling; the last good timeline stays), and a lost broker wakes the link, which polls at its
 normal pace until the broker is back. A (re)connect wakes it too: the Definition advises
-re-reading state by REST then rather than trusting what was missed.
+re-reading state by REST then rather than trusting what was missed. That wake, and
+:attr:`MqttPush.connected`, wait for the broker's SUBACK (MQTT 3.1.1 §3.9): a change published
+between the CONNACK and the subscription taking effect reaches no one, so a re-read made before it
+could miss it until the next safety-net poll.
 """
 
 from __future__ import annotations
@@ -173,6 +176,7 @@ class MqttPush(NotificationSink):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = False
         self._refused: str | None = None
+        self._subscribing: int | None = None  # the mid of this connection's SUBSCRIBE
         self._tasks: set[asyncio.Future[None]] = set()
 
     def __repr__(self) -> str:
@@ -199,6 +203,7 @@ class MqttPush(NotificationSink):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._driver = LoopDriver(
             client,
             binding.host,
@@ -212,6 +217,7 @@ class MqttPush(NotificationSink):
     def stop(self) -> None:
         driver, self._driver = self._driver, None
         self._connected = False
+        self._subscribing = None
         if driver is not None:
             driver.stop()
         for task in self._tasks:
@@ -219,11 +225,17 @@ class MqttPush(NotificationSink):
 
     # -- paho's callbacks (the event loop; a connect runs in the executor) ---------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        self._call(self._connected_as, str(reason), bool(getattr(reason, "is_failure", False)))
-        if not getattr(reason, "is_failure", False):
-            # Subscriptions are made again at each connect (clean session).
-            for topic in self.topics:
-                client.subscribe(topic, qos=QOS)
+        failed = bool(getattr(reason, "is_failure", False))
+        mid = None
+        if not failed:
+            # Subscriptions are made again at each connect (clean session), all in one SUBSCRIBE
+            # so one SUBACK says when every topic is live.
+            _, mid = client.subscribe([(topic, QOS) for topic in self.topics])
+        self._call(self._connected_as, str(reason), failed, mid)
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, p: Any) -> None:
+        refused = [str(r) for r in reasons if getattr(r, "is_failure", False)]
+        self._call(self._subscribed, mid, refused)
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, p: Any) -> None:
         self._call(self._lost, str(reason))
@@ -237,21 +249,36 @@ class MqttPush(NotificationSink):
             loop.call_soon_threadsafe(callback, *args)
 
     # -- the event loop ----------------------------------------------------------------------
-    def _connected_as(self, reason: str, failed: bool) -> None:
+    def _connected_as(self, reason: str, failed: bool, mid: int | None) -> None:
         if failed:
             if reason != self._refused:
                 LOG.warning("MQTT: the broker refused the connection (%s); retrying", reason)
             self._refused = reason
             return
+        self._subscribing = mid
+        LOG.debug("MQTT: connected; subscribing to %d topics", len(self.topics))
+
+    def _subscribed(self, mid: int, refused: list[str]) -> None:
+        if mid != self._subscribing:
+            return  # a SUBACK of an earlier connection, or after stop()
+        self._subscribing = None
+        if refused:
+            # Not connected for notifications: the link keeps polling at its normal pace.
+            reason = ", ".join(refused)
+            if reason != self._refused:
+                LOG.warning("MQTT: the broker refused the subscription (%s); polling", reason)
+            self._refused = reason
+            return
         self._refused = None
         self._connected = True
         LOG.info("MQTT: connected; notifications by MQTT, polling slows down")
-        self._wake(None)  # re-read by REST what may have changed while not connected
+        self._wake(None)  # re-read by REST what may have changed while not subscribed
 
     def _lost(self, reason: str) -> None:
         if self._connected:
             LOG.warning("MQTT: broker connection lost (%s); polling until it is back", reason)
         self._connected = False
+        self._subscribing = None
         self._wake(None)
 
     def deliver(self, topic: str, payload: bytes) -> None:

@@ -5,7 +5,10 @@ A :class:`NotificationSink` applies an EVENT notification to the
 :class:`~ven_edge.oadr3.client.VtnClient` at once, so the new timeline is ready before the control
 loop wakes, and wakes the :class:`~ven_edge.oadr3.link.VtnLink`. A notification that could not be
 used leaves :attr:`NotificationSink.last` ``None``, which tells the link to poll at once instead
-(the last good timeline stays in force meanwhile).
+(the last good timeline stays in force meanwhile). Wakes coalesce (one :class:`asyncio.Event`), so
+whether a re-read is owed is kept apart from :attr:`NotificationSink.last` until the link takes it
+(:meth:`NotificationSink.take_reread`): an applied EVENT arriving after a changed program, or after
+a reconnect, must not hide the poll those asked for.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class NotificationSink:
         self.rejected = 0
         #: The last notification applied; ``None`` after one that could not be used.
         self.last: Notification | None = None
+        self._reread = False
 
     def count_received(self, notification: Notification, via: str) -> None:
         self.received += 1
@@ -67,7 +71,17 @@ class NotificationSink:
 
     def _wake(self, notification: Notification | None) -> None:
         self.last = notification
+        # Only EVENT notifications are applied here; anything else is re-read by polling.
+        if notification is None or notification.object_type != "EVENT":
+            self._reread = True
         self.notified.set()
+
+    def take_reread(self) -> bool:
+        """True once after any wake that asked for a REST re-read (an object other than an
+        event, a notification that could not be used, a (re)connect), however many wakes
+        followed it."""
+        reread, self._reread = self._reread, False
+        return reread
 
     async def dispatch(self, notification: Notification) -> None:
         """Apply an EVENT notification to the client, then wake the control loop.
