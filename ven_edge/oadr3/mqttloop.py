@@ -15,6 +15,8 @@ import logging
 import ssl
 from typing import TYPE_CHECKING, Any
 
+from ven_edge.oadr3.backoff import Backoff
+
 if TYPE_CHECKING:
     import paho.mqtt.client as paho
 
@@ -66,8 +68,8 @@ class LoopDriver:
         self.client = client
         self._host = host
         self._port = port
-        self._min = min_delay_s
-        self._max = max_delay_s
+        # Doubling without jitter: the project's Backoff with its draw fixed at the ceiling.
+        self._backoff = Backoff(min_delay_s, max_delay_s, rand=lambda: 1.0)
         self._keepalive = keepalive_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -96,7 +98,6 @@ class LoopDriver:
 
     async def _run(self) -> None:
         assert self._loop is not None
-        delay = self._min
         first = True
         while True:
             self._closed = asyncio.Event()
@@ -117,9 +118,8 @@ class LoopDriver:
                 first = False
                 lived = await self._serve()
                 if lived:
-                    delay = self._min
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._max)
+                    self._backoff.reset()
+            await asyncio.sleep(self._backoff.next_delay())
 
     async def _serve(self) -> bool:
         """Run paho's periodic work until the socket closes; True if it was up a while."""
@@ -131,7 +131,7 @@ class LoopDriver:
                 await asyncio.wait_for(self._closed.wait(), MISC_INTERVAL_S)
             except TimeoutError:
                 self.client.loop_misc()
-        return self._loop.time() - started > self._max
+        return self._loop.time() - started > self._backoff.cap
 
     # -- paho's socket callbacks (socket_open runs in the executor, during connect) ----------
     def _in_loop(self, callback: Any, *args: Any) -> None:
