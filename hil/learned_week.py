@@ -23,9 +23,9 @@ from pathlib import Path
 
 from hil.draws import DAY_S, Draw, DrawProfile, load_draw_profile
 from hil.heater import SimulatedHeater
-from hil.hpwh_model import MODELS_DIR, load_model
-from hil.scenarios import TankThermalModel, heater_config_for
-from hil.tank import DEFAULT_VALVE_C, StratifiedTank
+from hil.hpwh_model import MODELS_DIR
+from hil.scenarios import build_thermal_model, heater_config_for
+from hil.tank import DEFAULT_VALVE_C
 from ven_edge.config import parse_config
 from ven_edge.control import ControlPlan, PlanInputs, Planner
 from ven_edge.household import DrawForecast, Household
@@ -78,9 +78,8 @@ def learn_week(
         if vary
         else load_draw_profile(draws)
     )
-    product = load_model(model)
-    thermal = TankThermalModel(StratifiedTank(product, profile, mixing_valve_c=DEFAULT_VALVE_C))
-    heater = SimulatedHeater(heater_config_for(product), thermal, now=0.0)
+    thermal = build_thermal_model(model, profile, mixing_valve_c=DEFAULT_VALVE_C)
+    heater = SimulatedHeater(heater_config_for(thermal.tank.model), thermal, now=0.0)
     config = parse_config({"heater": {"model": str(Path(MODELS_DIR) / f"{model}.json")}})
     if household is None:
         household = household_for(config)

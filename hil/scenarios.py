@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from hil.draws import PROFILE_NAMES, DrawProfileError, load_draw_profile
+from hil.draws import PROFILE_NAMES, DrawProfile, DrawProfileError, load_draw_profile
 from hil.heater import HeaterConfig
 from hil.hpwh_model import MODEL_NAMES, HpwhProduct, ModelFileError, load_model
 from hil.tank import Conditions, StratifiedTank, TankReading
@@ -61,14 +61,15 @@ def _to_state(reading: TankReading) -> ThermalState:
 
 def build_thermal_model(
     model: str = DEFAULT_MODEL,
-    draws: str = DEFAULT_DRAWS,
+    draws: str | DrawProfile = DEFAULT_DRAWS,
     *,
     conditions: Conditions | None = None,
     initial_temp_c: float | None = None,
     start_s: float = 0.0,
     mixing_valve_c: float | None = None,
 ) -> TankThermalModel:
-    """A tank for product ``model`` (``MODEL_NAMES`` or a JSON path) and profile ``draws``.
+    """A tank for product ``model`` (``MODEL_NAMES`` or a JSON path) and profile ``draws`` (a
+    profile's name or path, or a profile already built).
 
     ``start_s`` places the model on the draw profile's day (0 = the DOE test start);
     ``mixing_valve_c`` fits a thermostatic mixing valve at that setting (None: no valve, draws
@@ -76,7 +77,7 @@ def build_thermal_model(
     """
     tank = StratifiedTank(
         load_model(model),
-        load_draw_profile(draws),
+        load_draw_profile(draws) if isinstance(draws, str) else draws,
         conditions=conditions,
         initial_temp_c=initial_temp_c,
         start_s=start_s,
