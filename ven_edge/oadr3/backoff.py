@@ -47,3 +47,45 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempts = 0
+
+
+class DecorrelatedBackoff:
+    """Reconnect delays with "decorrelated jitter": each delay is drawn uniformly between ``base``
+    and three times the previous one, never above ``cap`` (AWS Architecture Blog, "Exponential
+    Backoff And Jitter", 2015).
+
+    For a broker connection (:class:`~ven_edge.oadr3.mqttloop.LoopDriver`) rather than
+    :class:`Backoff`'s full jitter: a broker restart drops every gateway at the same instant, and
+    a full-jitter draw near zero sends thousands of them back while the broker is still starting.
+    Here no delay is below ``base`` and the draws still spread the fleet over a window that widens
+    with each failure, so 10,000 gateways do not reconnect in lock-step. The random source is
+    injectable so tests are deterministic; a draw outside ``[0, 1]`` is clamped, so a delay
+    always lies in ``[base, cap]``.
+    """
+
+    def __init__(
+        self,
+        base: float = 1.0,
+        cap: float = 120.0,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        if base <= 0 or cap < base:
+            raise ValueError(f"backoff needs 0 < base <= cap, got base={base} cap={cap}")
+        self.base = base
+        self.cap = cap
+        self._rand = rand
+        self._previous = base
+        self.attempts = 0
+
+    def next_delay(self) -> float:
+        """A draw in ``[base, min(cap, 3 * previous)]``; counts one more attempt."""
+        high = min(self.cap, 3.0 * self._previous)
+        share = min(1.0, max(0.0, self._rand()))
+        delay = self.base + share * (high - self.base)
+        self._previous = delay
+        self.attempts += 1
+        return delay
+
+    def reset(self) -> None:
+        self._previous = self.base
+        self.attempts = 0

@@ -1,5 +1,6 @@
 """A paho-mqtt client driven by the running asyncio event loop (paho's socket callbacks, the
-pattern of paho's own asyncio example), with reconnection and exponential backoff.
+pattern of paho's own asyncio example), with reconnection after a jittered, growing delay
+(:class:`~ven_edge.oadr3.backoff.DecorrelatedBackoff`).
 
 paho's own network thread (``loop_start``) waits with ``select()``, which fails for a socket whose
 descriptor is above 1023: a vtn_lite serving thousands of HTTP connections could then never
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ven_edge.oadr3.backoff import Backoff
+from ven_edge.oadr3.backoff import DecorrelatedBackoff
 
 if TYPE_CHECKING:
     import paho.mqtt.client as paho
@@ -64,12 +67,16 @@ class LoopDriver:
         min_delay_s: float = 1.0,
         max_delay_s: float = 120.0,
         keepalive_s: int = 60,
+        rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.client = client
         self._host = host
         self._port = port
-        # Doubling without jitter: the project's Backoff with its draw fixed at the ceiling.
-        self._backoff = Backoff(min_delay_s, max_delay_s, rand=lambda: 1.0)
+        # Jittered: after a broker restart every client lost it at the same instant, and equal
+        # delays would bring them all back at the same instant again.
+        self.backoff = DecorrelatedBackoff(min_delay_s, max_delay_s, rand=rand)
+        self._sleep = sleep
         self._keepalive = keepalive_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -118,8 +125,8 @@ class LoopDriver:
                 first = False
                 lived = await self._serve()
                 if lived:
-                    self._backoff.reset()
-            await asyncio.sleep(self._backoff.next_delay())
+                    self.backoff.reset()
+            await self._sleep(self.backoff.next_delay())
 
     async def _serve(self) -> bool:
         """Run paho's periodic work until the socket closes; True if it was up a while."""
@@ -131,7 +138,7 @@ class LoopDriver:
                 await asyncio.wait_for(self._closed.wait(), MISC_INTERVAL_S)
             except TimeoutError:
                 self.client.loop_misc()
-        return self._loop.time() - started > self._backoff.cap
+        return self._loop.time() - started > self.backoff.cap
 
     # -- paho's socket callbacks (socket_open runs in the executor, during connect) ----------
     def _in_loop(self, callback: Any, *args: Any) -> None:

@@ -3,9 +3,9 @@
 
 :func:`parse_binding` and :func:`parse_topics` read the VTN's answers (sans-I/O, hostile input
 bounded). :class:`MqttPush` holds one broker connection through paho-mqtt, imported only here and
-only when a VTN offers MQTT, so a gateway without it never loads the library. paho's network
-loop runs in its own thread and reconnects with exponential backoff; every callback is handed to
-the event loop. Messages are notifications like webhook bodies: bounded in size and JSON depth
+only when a VTN offers MQTT, so a gateway without it never loads the library. The event loop
+drives paho (:class:`~ven_edge.oadr3.mqttloop.LoopDriver`), which reconnects after jittered
+delays. Messages are notifications like webhook bodies: bounded in size and JSON depth
 (:mod:`ven_edge.oadr3.boundedjson`), one bad message logged and ignored (the link re-reads by
 polling; the last good timeline stays), and a lost broker wakes the link, which polls at its
 normal pace until the broker is back. A (re)connect wakes it too: the Definition advises
