@@ -81,6 +81,11 @@ class VtnLinkHealth:
     last_error: str | None = None
     consecutive_failures: int = 0
     subscribed: bool = False
+    #: Since when the webhook subscription has worked (None while it does not).
+    subscribed_since: datetime | None = None
+    #: Why no webhook subscription works, and why MQTT is not used (None when nothing is wrong).
+    webhook_problem: str | None = None
+    mqtt_problem: str | None = None
     pending_reports: int = 0
     registration: Registration | None = None
     notifications: int = 0
@@ -279,6 +284,7 @@ class VtnLink:
             binding = parse_binding(await self.client.request("GET", "/notifiers"), None)
             if binding is None:
                 mqtt.stop()
+                self._mqtt_problem = self.health.mqtt_problem = None
                 return  # not offered: webhooks or polling
             if registration is None:
                 raise MqttUnusable("its topics are per VEN and this gateway is not registered")
@@ -297,9 +303,9 @@ class VtnLink:
                 LOG.warning(
                     "MQTT notifications not used (%s); webhooks or polling instead", problem
                 )
-            self._mqtt_problem = problem
+            self._mqtt_problem = self.health.mqtt_problem = problem
             return
-        self._mqtt_problem = None
+        self._mqtt_problem = self.health.mqtt_problem = None
         mqtt.start(binding, topics, password)
 
     async def _ensure_subscription(self) -> None:
@@ -319,10 +325,15 @@ class VtnLink:
         except Oadr3Error as exc:
             # Push is an accelerator: without it, polling at the normal pace still works.
             self.health.subscribed = False
+            self.health.subscribed_since = None
+            self.health.webhook_problem = redact_text(str(exc))
             LOG.warning("webhook subscription failed (polling instead): %s", exc)
             return
         self._subscribed_at = now
+        if not self.health.subscribed:
+            self.health.subscribed_since = self._wall_clock()
         self.health.subscribed = True
+        self.health.webhook_problem = None
 
     def queue_due_reports(self) -> int:
         """Queue the reports due now into the outbox (also while the VTN is unreachable).

@@ -85,6 +85,8 @@ class LoopDriver:
         # the event loop hears of it.
         self._fd: int | None = None
         self._failing: str | None = None
+        #: Told of each failed connect (in the event loop), e.g. for the status page.
+        self.on_connect_failed: Callable[[BaseException], None] | None = None
         client.on_socket_open = self._socket_open
         client.on_socket_close = self._socket_close
         client.on_socket_register_write = self._want_write
@@ -120,6 +122,8 @@ class LoopDriver:
                 level = logging.DEBUG if str(exc) == self._failing else logging.WARNING
                 LOG.log(level, "MQTT connect to %s:%d failed: %s", self._host, self._port, exc)
                 self._failing = str(exc)
+                if self.on_connect_failed is not None:
+                    self.on_connect_failed(exc)
             else:
                 self._failing = None
                 first = False

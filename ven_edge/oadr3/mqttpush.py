@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import ssl
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -43,6 +45,21 @@ MAX_CREDENTIAL_CHARS = 4096
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 120
 QOS = 1
+
+
+#: What the broker connection is doing (:attr:`MqttPush.state`, the status page's "push" block):
+#: started and not yet answered, CONNACK accepted (SUBACK awaited), SUBACK accepted, the broker
+#: not reachable or lost, the broker refusing the login, the subscription or the TLS handshake.
+MQTT_STATES = ("stopped", "connecting", "connected", "subscribed", "unreachable", "refused")
+
+
+@dataclass(frozen=True)
+class MqttState:
+    """One of :data:`MQTT_STATES`, since when (the first failure of a run of them), and why."""
+
+    state: str
+    since: datetime | None = None
+    problem: str | None = None
 
 
 class MqttUnusable(ValueError):
@@ -166,8 +183,11 @@ class MqttPush(NotificationSink):
         client: VtnClient | None = None,
         ca_file: str | None = None,
         max_message_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__(client=client)
+        self._wall_clock = wall_clock
+        self.state = MqttState("stopped")
         self.ca_file = ca_file
         self.max_message_bytes = max_message_bytes
         self.binding: MqttBinding | None = None
@@ -190,9 +210,15 @@ class MqttPush(NotificationSink):
     def connected(self) -> bool:
         return self._connected
 
+    def _set_state(self, state: str, problem: str | None = None) -> None:
+        # ``since`` is kept while the state repeats: "unreachable since" the first failure.
+        since = self.state.since if state == self.state.state else self._wall_clock()
+        self.state = MqttState(state, since, None if problem is None else redact_text(problem))
+
     def start(self, binding: MqttBinding, topics: Sequence[str], password: str | None) -> None:
         """Connect in the background (driven by the event loop); returns at once."""
         self.stop()
+        self._set_state("connecting")
         self._loop = asyncio.get_running_loop()
         self.binding = binding
         self.topics = tuple(topics)
@@ -211,6 +237,7 @@ class MqttPush(NotificationSink):
             min_delay_s=RECONNECT_MIN_S,
             max_delay_s=RECONNECT_MAX_S,
         )
+        self._driver.on_connect_failed = self._connect_failed
         self._driver.start()
         LOG.info("MQTT: connecting to %s for %d topics", redact_text(binding.uri), len(topics))
 
@@ -220,6 +247,7 @@ class MqttPush(NotificationSink):
         self._subscribing = None
         if driver is not None:
             driver.stop()
+            self._set_state("stopped")
         for task in self._tasks:
             task.cancel()
 
@@ -249,12 +277,21 @@ class MqttPush(NotificationSink):
             loop.call_soon_threadsafe(callback, *args)
 
     # -- the event loop ----------------------------------------------------------------------
+    def _connect_failed(self, exc: BaseException) -> None:
+        # The driver logs the failure itself; here it is only told apart for the status page. A
+        # failed TLS handshake (a broker certificate this gateway does not trust, or a client
+        # certificate the broker does not) is a refusal, not an unreachable broker.
+        state = "refused" if isinstance(exc, ssl.SSLError) else "unreachable"
+        self._set_state(state, f"connect failed: {exc}")
+
     def _connected_as(self, reason: str, failed: bool, mid: int | None) -> None:
         if failed:
             if reason != self._refused:
                 LOG.warning("MQTT: the broker refused the connection (%s); retrying", reason)
             self._refused = reason
+            self._set_state("refused", f"the broker refused the connection: {reason}")
             return
+        self._set_state("connected")
         self._subscribing = mid
         LOG.debug("MQTT: connected; subscribing to %d topics", len(self.topics))
 
@@ -268,9 +305,11 @@ class MqttPush(NotificationSink):
             if reason != self._refused:
                 LOG.warning("MQTT: the broker refused the subscription (%s); polling", reason)
             self._refused = reason
+            self._set_state("refused", f"the broker refused the subscription: {reason}")
             return
         self._refused = None
         self._connected = True
+        self._set_state("subscribed")
         LOG.info("MQTT: connected; notifications by MQTT, polling slows down")
         self._wake(None)  # re-read by REST what may have changed while not subscribed
 
@@ -279,6 +318,10 @@ class MqttPush(NotificationSink):
             LOG.warning("MQTT: broker connection lost (%s); polling until it is back", reason)
         self._connected = False
         self._subscribing = None
+        if self.started and self.state.state != "refused":
+            # A refused login ends in a disconnect too: the refusal is what the page shows. A
+            # disconnect heard after stop() changes nothing.
+            self._set_state("unreachable", f"connection lost: {reason}")
         self._wake(None)
 
     def deliver(self, topic: str, payload: bytes) -> None:
