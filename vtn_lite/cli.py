@@ -1,11 +1,10 @@
-"""The ``vtn-lite`` command: serve, clients add, prices import."""
+"""The ``vtn-lite`` command: serve, clients add and remove, prices import."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import os
 import secrets
 import sys
 import tempfile
@@ -14,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vtn_lite import __version__
-from vtn_lite.config import ROLES, ClientEntry, ConfigError, VtnConfig, client_toml, load_config
+from vtn_lite.client_file import add_client, remove_client, write_atomically
+from vtn_lite.config import ROLES, ClientEntry, ConfigError, VtnConfig, load_config
 from vtn_lite.server import (
     DEMO_CLIENTS,
     DEMO_CONSOLE_USERS,
@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the secret from standard input (default: generate and print one)",
     )
     add.set_defaults(handler=_clients_add)
+    remove = clients_sub.add_parser(
+        "remove", help="remove a client from a configuration file (a running server follows)"
+    )
+    remove.add_argument("--config", type=Path, required=True, help="TOML file")
+    remove.add_argument("--client-id", required=True)
+    remove.set_defaults(handler=_clients_remove)
 
     from vtn_lite.console.cli import register as register_users
 
@@ -232,15 +238,31 @@ def _clients_add(args: argparse.Namespace) -> int:
     else:
         secret = secrets.token_urlsafe(24)
     entry = ClientEntry(args.client_id, hash_secret(secret), args.role)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as handle:
-        handle.write(client_toml(entry))
-    os.chmod(path, 0o600)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    # Written whole and renamed into place: a running server re-reads its clients from it.
+    write_atomically(path, add_client(text, entry))
     if not args.secret_stdin:
         # Shown once; only its hash is stored.
         print(f"client_id={args.client_id}\nclient_secret={secret}")
     else:
         print(f"added {args.client_id} ({args.role}) to {path}")
+    return 0
+
+
+def _clients_remove(args: argparse.Namespace) -> int:
+    path: Path = args.config
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"vtn-lite: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        changed = remove_client(text, args.client_id)
+    except ConfigError as exc:
+        print(f"vtn-lite: {path}: {exc}", file=sys.stderr)
+        return 1
+    write_atomically(path, changed)
+    print(f"removed {args.client_id} from {path}")
     return 0
 
 

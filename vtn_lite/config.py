@@ -90,6 +90,9 @@ class VtnConfig:
     clients: tuple[ClientEntry, ...] = field(default=())
     console: ConsoleSettings | None = None  # [console] enabled = true (docs/console.md)
     mqtt: MqttConfig | None = None
+    #: The file this was loaded from; while serving, its ``[[clients]]`` are re-read when it
+    #: changes (vtn_lite/client_reload.py).
+    source: str | None = None
 
     def with_clients(self, *clients: ClientEntry) -> VtnConfig:
         return replace(self, clients=(*self.clients, *clients))
@@ -294,7 +297,7 @@ def load_config(path: Path) -> VtnConfig:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return parse_config(data, base_dir=path.parent)
+    return replace(parse_config(data, base_dir=path.parent), source=str(path.resolve()))
 
 
 def client_toml(client: ClientEntry) -> str:

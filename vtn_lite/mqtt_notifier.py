@@ -14,6 +14,7 @@ broker is away up to ``max_queued`` messages wait; beyond that each one is dropp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -82,6 +83,14 @@ class MqttNotifier:
                 "password": self.credentials.password(username),
             },
         }
+
+    async def set_clients(self, clients: Iterable[ClientEntry]) -> None:
+        """Serve this client list from now on (the configuration file was re-read): publish to
+        the new clients' topics and no longer to removed ones', and rewrite the broker's files
+        (hashing is slow for a fleet: off the event loop), then signal the broker."""
+        self._clients = tuple(clients)
+        self._ven_clients = tuple(c.client_id for c in self._clients if c.role == "ven")
+        await asyncio.to_thread(self.credentials.write, self._clients)
 
     # --- lifecycle --------------------------------------------------------------------------
 

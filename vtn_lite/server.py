@@ -25,6 +25,7 @@ from aiohttp import web
 
 from vtn_lite import api31, api301
 from vtn_lite.auth import Authenticator, hash_secret
+from vtn_lite.client_reload import ClientReloader
 from vtn_lite.config import ClientEntry, ConfigError, Role, VtnConfig
 from vtn_lite.console.settings import ConsoleSettings
 from vtn_lite.http import (
@@ -136,6 +137,16 @@ def build_app(
 
     app.router.add_get("/vtn-lite/worker", worker_info)
 
+    async def apply_clients(clients: tuple[ClientEntry, ...]) -> None:
+        # Tokens first: a removed client gets no new one while the broker files are rewritten.
+        authenticator.set_clients(clients)
+        roles.clear()
+        roles.update((client.client_id, client.role) for client in clients)
+        if mqtt is not None:
+            await mqtt.set_clients(clients)
+
+    reloading: list[asyncio.Task[None]] = []
+
     async def on_startup(_: web.Application) -> None:
         await store.open()
         await vtn.refresh_derived()
@@ -149,12 +160,21 @@ def build_app(
         # this worker notifies its share of the webhook subscribers. MQTT messages go out from
         # the worker that wrote (its listener), once per change.
         await store.listen(on_other_worker)
+        if config.source is not None:
+            # Clients added or removed in the file are served without a restart.
+            reloader = ClientReloader(
+                Path(config.source), config.clients, apply_clients, mqtt=mqtt is not None
+            )
+            reloading.append(asyncio.create_task(reloader.run()))
 
     async def on_other_worker(change: Change) -> None:
         await vtn.changed_elsewhere(change)
         await notifier.on_change(change.operation, change.stored)
 
     async def on_cleanup(_: web.Application) -> None:
+        for task in reloading:
+            task.cancel()
+        await asyncio.gather(*reloading, return_exceptions=True)
         await notifier.close()
         if mqtt is not None:
             mqtt.close()
