@@ -47,14 +47,37 @@ class Broker:
         return self.log_file.read_text(errors="replace")
 
 
+@dataclass(frozen=True)
+class CertListener:
+    """A second listener for the CERTIFICATE method: TLS with the broker's ``cert`` and ``key``,
+    client certificates required and checked against ``ca``, their common name the username."""
+
+    port: int
+    ca: Path
+    cert: Path
+    key: Path
+
+    def config(self) -> str:
+        return (
+            f"listener {self.port} 127.0.0.1\n"
+            f"cafile {self.ca}\ncertfile {self.cert}\nkeyfile {self.key}\n"
+            "require_certificate true\nuse_identity_as_username true\n"
+        )
+
+
 def broker_config(
-    directory: Path, port: int, credentials_dir: Path, tls: tuple[Path, Path] | None = None
+    directory: Path,
+    port: int,
+    credentials_dir: Path,
+    tls: tuple[Path, Path] | None = None,
+    cert_listener: CertListener | None = None,
 ) -> Path:
     path = directory / "mosquitto.conf"
     listener = f"certfile {tls[0]}\nkeyfile {tls[1]}\n" if tls else ""
     path.write_text(
         f"listener {port} 127.0.0.1\n{listener}"
-        "allow_anonymous false\n"
+        + (cert_listener.config() if cert_listener else "")
+        + "allow_anonymous false\n"
         f"password_file {credentials_dir / 'passwd'}\n"
         f"acl_file {credentials_dir / 'acl'}\n"
         "persistence false\n"
@@ -75,6 +98,7 @@ def running_mosquitto(
     *,
     port: int | None = None,
     tls: tuple[Path, Path] | None = None,
+    cert_listener: CertListener | None = None,
 ) -> Iterator[Broker]:
     """Start mosquitto (on a free port unless given); vtn_lite's files should be in
     ``credentials_dir`` (empty ones are written if not; vtn_lite's SIGHUP makes it re-read)."""
@@ -83,7 +107,7 @@ def running_mosquitto(
     for name in ("passwd", "acl"):
         (credentials_dir / name).touch()
     port = port or free_port()
-    config = broker_config(directory, port, credentials_dir, tls)
+    config = broker_config(directory, port, credentials_dir, tls, cert_listener)
     log_file = directory / "mosquitto.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen(

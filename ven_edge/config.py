@@ -15,6 +15,7 @@ import dataclasses
 import ipaddress
 import math
 import os
+import ssl
 import stat
 import tomllib
 import types
@@ -38,6 +39,8 @@ OPENADR3_VERSIONS = ("3.1.0", "3.0.1")
 
 # A client secret is a short token; anything bigger is the wrong file.
 MAX_SECRET_BYTES = 4096
+# A PEM private key with its chain fits in this; anything bigger is the wrong file.
+MAX_KEY_BYTES = 65_536
 # Modes a secret file may have: owner read/write, group read at most (0600, 0640, 0400, 0440).
 _SECRET_FORBIDDEN_BITS = stat.S_IWGRP | stat.S_IXGRP | stat.S_IRWXO | stat.S_IXUSR
 
@@ -119,6 +122,11 @@ class VtnConfig:
     request_timeout_s: float = field(default=20.0, metadata=_rule(ge=1, le=300))
     # Subscribe by MQTT when the VTN offers it (3.1.0 GET /notifiers); webhook and polling remain.
     mqtt: bool = True
+    # The CERTIFICATE method (mqtts with a client certificate): this gateway's certificate and
+    # key (a secret: mode 0600 or 0640), and the CA of the broker's certificate (default ca_file).
+    mqtt_cert_file: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
+    mqtt_key_file: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
+    mqtt_ca_file: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
 
@@ -272,7 +280,9 @@ def _with_secret_from_file(config: Config, loader: _Loader, source: str) -> Conf
     return dataclasses.replace(config, vtn=dataclasses.replace(config.vtn, client_secret=secret))
 
 
-def secret_file_problem(path: Path) -> str | None:
+def secret_file_problem(
+    path: Path, *, max_bytes: int = MAX_SECRET_BYTES, holding: str = "a client secret"
+) -> str | None:
     """Why ``path`` is not a safe secret file, with the command that fixes it; None if it is."""
     try:
         info = path.stat()
@@ -286,8 +296,8 @@ def secret_file_problem(path: Path) -> str | None:
             f"mode {mode:04o} lets other users read or change it; "
             f"run `chmod 0640 {path}` (owner root, group ven-edge) or `chmod 0600 {path}`"
         )
-    if info.st_size > MAX_SECRET_BYTES:
-        return f"{info.st_size} bytes is too big for a client secret (limit {MAX_SECRET_BYTES})"
+    if info.st_size > max_bytes:
+        return f"{info.st_size} bytes is too big for {holding} (limit {max_bytes})"
     return None
 
 
@@ -424,6 +434,7 @@ class _Loader:
                 "vtn.ca_file is set but vtn.verify_tls = false: remove one (verification is on "
                 "by default and uses ca_file when given)"
             )
+        self.check_mqtt_certificate(vtn)
         hook = vtn.webhook
         if hook.enabled:
             if hook.public_url is None:
@@ -459,6 +470,32 @@ class _Loader:
                 "plan.reserve_kwh",
                 config.plan.reserve_kwh,
                 f"must be less than plan.tank_capacity_kwh ({_num(capacity)})",
+            )
+
+    def check_mqtt_certificate(self, vtn: VtnConfig) -> None:
+        """The CERTIFICATE method's files: both or neither, the key private, the pair usable (a
+        key not matching its certificate is said now, not at the first MQTT connect)."""
+        cert, key = vtn.mqtt_cert_file, vtn.mqtt_key_file
+        if (cert is None) != (key is None):
+            self.problems.append(
+                "vtn.mqtt_cert_file and vtn.mqtt_key_file go together (the client certificate "
+                "and its private key, PEM): set both or neither"
+            )
+            return
+        if cert is None or key is None:
+            return
+        problem = secret_file_problem(key, max_bytes=MAX_KEY_BYTES, holding="a private key")
+        if problem is not None:
+            self.fail("vtn.mqtt_key_file", str(key), problem)
+            return
+        try:
+            ssl.create_default_context().load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            self.fail(
+                "vtn.mqtt_key_file",
+                str(key),
+                f"not usable with vtn.mqtt_cert_file {cert} (PEM certificate and its unencrypted "
+                f"private key): {exc}",
             )
 
     def read_secret(self, path: Path) -> Secret | None:

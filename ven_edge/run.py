@@ -235,7 +235,14 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
         callback_url = hook.public_url or f"http://{host}:{hook.port}{WEBHOOK_PATH}"
         bind = (hook.host, hook.port)
     # MqttPush imports paho only when it connects: a VTN without MQTT costs nothing.
-    mqtt = MqttPush(ca_file=client.settings.ca_file) if config.vtn.mqtt else None
+    vtn = config.vtn
+    mqtt = None
+    if vtn.mqtt:
+        mqtt = MqttPush(
+            ca_file=str(vtn.mqtt_ca_file) if vtn.mqtt_ca_file else client.settings.ca_file,
+            client_cert=None if vtn.mqtt_cert_file is None else str(vtn.mqtt_cert_file),
+            client_key=None if vtn.mqtt_key_file is None else str(vtn.mqtt_key_file),
+        )
     return VtnGridPort(
         client,
         store,

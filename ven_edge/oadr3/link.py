@@ -281,7 +281,11 @@ class VtnLink:
         self._mqtt_tried_at = now
         registration = self.client.registration
         try:
-            binding = parse_binding(await self.client.request("GET", "/notifiers"), None)
+            binding = parse_binding(
+                await self.client.request("GET", "/notifiers"),
+                None,
+                certificate=mqtt.has_certificate,
+            )
             if binding is None:
                 mqtt.stop()
                 self._mqtt_problem = self.health.mqtt_problem = None
@@ -294,6 +298,7 @@ class VtnLink:
             password = binding.password
             if password is None and binding.method == "OAUTH2_BEARER_TOKEN":
                 password = await self.client.ensure_token()
+            mqtt.start(binding, topics, password)
         except (Oadr3Error, MqttUnusable) as exc:
             if isinstance(exc, Oadr3Error) and _vtn_down(exc):
                 self._mqtt_tried_at = None  # asked again as soon as the VTN answers
@@ -306,7 +311,6 @@ class VtnLink:
             self._mqtt_problem = self.health.mqtt_problem = problem
             return
         self._mqtt_problem = self.health.mqtt_problem = None
-        mqtt.start(binding, topics, password)
 
     async def _ensure_subscription(self) -> None:
         if self.receiver is None or self.callback_url is None:

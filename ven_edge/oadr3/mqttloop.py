@@ -36,10 +36,14 @@ def new_client(
     tls: bool,
     ca_file: str | None,
     client_id: str = "",
+    cert_file: str | None = None,
+    key_file: str | None = None,
 ) -> paho.Client:
     """An MQTT 3.1.1 client (the version the Definition requires brokers to speak); with
     ``tls`` verified against ``ca_file`` or the system's CAs, TLS 1.2 or later (Definition
-    "HTTPS/TLS")."""
+    "HTTPS/TLS"), presenting the client certificate ``cert_file`` (key ``key_file``) when given
+    (the 3.1.0 binding's CERTIFICATE method). Raises :class:`ssl.SSLError` or :class:`OSError`
+    for files that cannot be loaded."""
     import paho.mqtt.client as paho_client
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -51,7 +55,11 @@ def new_client(
     if tls:
         context = ssl.create_default_context(cafile=ca_file)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if cert_file is not None:
+            context.load_cert_chain(cert_file, key_file)
         client.tls_set_context(context)
+    elif cert_file is not None:
+        raise ValueError("a client certificate is only ever sent over TLS (mqtts)")
     return client
 
 
