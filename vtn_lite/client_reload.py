@@ -50,7 +50,8 @@ class ClientReloader:
         self._apply = apply
         self._mqtt = mqtt
         self._interval_s = interval_s
-        self._seen = self._signature()
+        # The first look reads the file: it may have changed since ``clients`` were read from it.
+        self._seen = _RETRY
 
     def _signature(self) -> Signature | None:
         try:

@@ -5,13 +5,11 @@ broker does not, no certificate configured): a precise log line, polling, no cra
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -19,9 +17,9 @@ import pytest
 from tests.conftest import free_port, wait_for
 from tests.mosquitto import CertListener, running_mosquitto
 from tests.mqtt_certs import Issued, issue, make_ca
+from tests.oadr3.mqtt_gateway import event_body, running_link
 from tests.vtn_lite.conftest import CLIENTS, Api, get_token, make_config
-from ven_edge.oadr3.client import VtnClient, VtnSettings
-from ven_edge.oadr3.link import LinkTiming, VtnLink
+from ven_edge.oadr3.link import LinkTiming
 from ven_edge.oadr3.mqttpush import MqttPush
 from vtn_lite.mqtt_config import MqttConfig
 from vtn_lite.mqtt_credentials import BrokerCredentials
@@ -63,8 +61,14 @@ async def certificate_vtn(tmp_path: Path, pki: Pki) -> AsyncIterator[RunningVtn]
     config = make_config()
     credentials = tmp_path / "mqtt-credentials"
     BrokerCredentials(MqttConfig(("mqtt://x",), str(credentials))).write(config.clients)
-    listener = CertListener(free_port(), pki.ca.cert, pki.broker.cert, pki.broker.key)
-    with running_mosquitto(tmp_path / "broker", credentials, cert_listener=listener) as broker:
+    plain = free_port()
+    tls = free_port()
+    while tls == plain:
+        tls = free_port()
+    listener = CertListener(tls, pki.ca.cert, pki.broker.cert, pki.broker.key)
+    with running_mosquitto(
+        tmp_path / "broker", credentials, port=plain, cert_listener=listener
+    ) as broker:
         mqtt = MqttConfig(
             (f"mqtts://127.0.0.1:{listener.port}",),
             str(credentials),
@@ -74,37 +78,17 @@ async def certificate_vtn(tmp_path: Path, pki: Pki) -> AsyncIterator[RunningVtn]
             authentication="CERTIFICATE",
         )
         async with running_vtn(replace(config, mqtt=mqtt)) as vtn:
-            assert vtn.parts.mqtt is not None
-            await wait_for(vtn.parts.mqtt.connected.is_set, LIMIT_S, "the VTN's publisher")
+            publisher = vtn.parts.mqtt
+            assert publisher is not None
+
+            def publishing() -> bool:
+                # A broker that could not open a listener exits: say why rather than wait.
+                if broker.process.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited: {broker.log()}")
+                return publisher.connected.is_set()
+
+            await wait_for(publishing, LIMIT_S, "the VTN's publisher")
             yield vtn
-
-
-@asynccontextmanager
-async def running_gateway(vtn: RunningVtn, push: MqttPush) -> AsyncIterator[VtnLink]:
-    cid, secret, _ = CLIENTS["ven"]
-    settings = VtnSettings(
-        base_url=vtn.base_url, client_id=cid, client_secret=secret, ven_name="gw-cert"
-    )
-    client = VtnClient(settings)
-    link = VtnLink(client, mqtt=push, timing=TIMING)
-    task = asyncio.create_task(link.run())
-    try:
-        yield link
-        assert not task.done()  # nothing ended the link
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        push.stop()
-        await client.close()
-
-
-def event_body(program_id: str, name: str) -> dict[str, Any]:
-    return {
-        "programID": program_id,
-        "eventName": name,
-        "intervalPeriod": {"start": "2030-01-01T10:00:00Z", "duration": "PT1H"},
-        "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}],
-    }
 
 
 async def test_events_arrive_over_mqtts_with_a_client_certificate(tmp_path: Path, pki: Pki) -> None:
@@ -125,7 +109,7 @@ async def test_events_arrive_over_mqtts_with_a_client_certificate(tmp_path: Path
             client_cert=str(pki.client.cert),
             client_key=str(pki.client.key),
         )
-        async with running_gateway(vtn, push) as link:
+        async with running_link(vtn, mqtt=push, timing=TIMING) as (link, _):
             await wait_for(lambda: push.connected, LIMIT_S, "the certificate login")
             assert push.state.state == "subscribed"
             event = await api.ok("POST", "/events", "bl", event_body(program["id"], "e1"))
@@ -149,7 +133,10 @@ async def test_a_refused_tls_login_is_said_and_the_gateway_polls(
     else:
         ca, client = pki.ca, pki.rogue_client  # the broker does not trust the client's CA
     push = MqttPush(ca_file=str(ca.cert), client_cert=str(client.cert), client_key=str(client.key))
-    async with certificate_vtn(tmp_path, pki) as vtn, running_gateway(vtn, push) as link:
+    async with (
+        certificate_vtn(tmp_path, pki) as vtn,
+        running_link(vtn, mqtt=push, timing=TIMING) as (link, _),
+    ):
         await wait_for(lambda: push.state.state == "refused", LIMIT_S, "the refusal")
         assert logged in (push.state.problem or "")
         errors = [r for r in caplog.records if r.levelno == logging.ERROR and logged in r.message]
@@ -169,7 +156,10 @@ async def test_without_a_client_certificate_certificate_is_not_used(
 ) -> None:
     caplog.set_level(logging.WARNING, "ven_edge.oadr3")
     push = MqttPush(ca_file=str(pki.ca.cert))
-    async with certificate_vtn(tmp_path, pki) as vtn, running_gateway(vtn, push) as link:
+    async with (
+        certificate_vtn(tmp_path, pki) as vtn,
+        running_link(vtn, mqtt=push, timing=TIMING) as (link, _),
+    ):
         await wait_for(lambda: link.health.mqtt_problem is not None, LIMIT_S, "the refusal")
         assert "set vtn.mqtt_cert_file and vtn.mqtt_key_file" in (link.health.mqtt_problem or "")
         assert "MQTT notifications not used" in caplog.text

@@ -38,21 +38,32 @@ class FakeClock:
 
 @asynccontextmanager
 async def running_port(
-    vtn: RunningVtn, tmp_path: Path, clock: FakeClock, *, mqtt: bool = True
+    vtn: RunningVtn, tmp_path: Path, clock: FakeClock, *, webhook: bool = False
 ) -> AsyncIterator[VtnGridPort]:
+    """The daemon's grid port for the test VEN, MQTT on, a webhook endpoint if asked."""
     cid, secret, _ = CLIENTS["ven"]
     settings = VtnSettings(
         base_url=vtn.base_url, client_id=cid, client_secret=secret, ven_name="gw-1"
     )
     client = VtnClient(settings)
+    hook: dict[str, Any] = {}
+    if webhook:
+        hook_port = free_port()
+        hook = {
+            "webhook": WebhookReceiver(client=client),
+            "callback_url": f"http://127.0.0.1:{hook_port}{WEBHOOK_PATH}",
+            "bind": ("127.0.0.1", hook_port),
+        }
     port = VtnGridPort(
         client,
         StateStore(tmp_path / "state"),
         clock=clock,
-        mqtt=MqttPush(wall_clock=clock) if mqtt else None,
+        mqtt=MqttPush(wall_clock=clock),
         poll_s=3600,
+        **hook,
     )
     port.link.timing = LinkTiming(poll_s=3600, poll_when_subscribed_s=3600, forced_poll_gap_s=0)
+    await port.start()
     task = asyncio.create_task(port.run())
     try:
         yield port
@@ -160,28 +171,9 @@ async def test_an_unusable_mqtt_offer_is_the_polling_problem(tmp_path: Path) -> 
 
 async def test_a_webhook_subscription_is_the_channel_without_mqtt(tmp_path: Path) -> None:
     clock = FakeClock()
-    hook_port = free_port()
-    cid, secret, _ = CLIENTS["ven"]
-    async with running_vtn(make_config()) as vtn:
-        settings = VtnSettings(
-            base_url=vtn.base_url, client_id=cid, client_secret=secret, ven_name="gw-1"
-        )
-        client = VtnClient(settings)
-        port = VtnGridPort(
-            client,
-            StateStore(tmp_path / "state"),
-            clock=clock,
-            webhook=WebhookReceiver(client=client),
-            callback_url=f"http://127.0.0.1:{hook_port}{WEBHOOK_PATH}",
-            bind=("127.0.0.1", hook_port),
-            mqtt=MqttPush(wall_clock=clock),
-        )
-        await port.start()
-        task = asyncio.create_task(port.run())
-        try:
-            await wait_for(lambda: port.link.health.subscribed, LIMIT_S, "the subscription")
-            assert port.health().push == PushHealth("webhook", "subscribed", T0)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await port.stop()
+    async with (
+        running_vtn(make_config()) as vtn,
+        running_port(vtn, tmp_path, clock, webhook=True) as port,
+    ):
+        await wait_for(lambda: port.link.health.subscribed, LIMIT_S, "the subscription")
+        assert port.health().push == PushHealth("webhook", "subscribed", T0)

@@ -8,20 +8,16 @@ import asyncio
 import logging
 import os
 import stat
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.conftest import run_module, wait_for
 from tests.mosquitto import vtn_with_broker
+from tests.oadr3.mqtt_gateway import event_body, running_link
 from tests.vtn_lite.conftest import CLIENTS, TEST_SCRYPT_N, Api, get_token
-from ven_edge.oadr3.client import VtnClient, VtnSettings
-from ven_edge.oadr3.link import LinkTiming, VtnLink
-from ven_edge.oadr3.mqttpush import MqttPush
+from ven_edge.oadr3.link import LinkTiming
 from vtn_lite.auth import hash_secret
 from vtn_lite.config import ClientEntry, client_toml, load_config
 from vtn_lite.server import RunningVtn
@@ -71,24 +67,6 @@ async def token_status(vtn: RunningVtn, client_id: str, secret: str) -> int:
         return response.status
 
 
-@asynccontextmanager
-async def gateway(vtn: RunningVtn, client_id: str, secret: str) -> AsyncIterator[VtnLink]:
-    settings = VtnSettings(
-        base_url=vtn.base_url, client_id=client_id, client_secret=secret, ven_name="gw-new"
-    )
-    client = VtnClient(settings)
-    mqtt = MqttPush()
-    link = VtnLink(client, mqtt=mqtt, timing=SLOW)
-    task = asyncio.create_task(link.run())
-    try:
-        yield link
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        mqtt.stop()
-        await client.close()
-
-
 async def test_a_client_added_then_removed_is_served_then_refused_without_a_restart(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, storage_url: str
 ) -> None:
@@ -111,12 +89,10 @@ async def test_a_client_added_then_removed_is_served_then_refused_without_a_rest
         async with aiohttp.ClientSession() as session:
             api = Api(session, vtn.base_url, {"bl": await get_token(session, vtn.base_url, "bl")})
             program = await api.ok("POST", "/programs", "bl", {"programName": "p1"})
-            async with gateway(vtn, NEW_ID, NEW_SECRET) as link:
-                assert link.mqtt is not None
-                mqtt = link.mqtt
+            async with running_link(vtn, credentials=(NEW_ID, NEW_SECRET)) as (link, mqtt):
                 await wait_for(lambda: mqtt.connected, LIMIT_S, "the new client's subscription")
                 received = mqtt.received
-                body = event_body(program["id"])
+                body = event_body(program["id"], "e-new")
                 event = await api.ok("POST", "/events", "bl", body)
                 # Published to the new client's own topics: the notifier follows the file too.
                 await wait_for(
@@ -139,12 +115,3 @@ async def test_a_client_added_then_removed_is_served_then_refused_without_a_rest
         # The clients in the file from the start were never disturbed.
         cid, secret, _ = CLIENTS["ven"]
         assert await token_status(vtn, cid, secret) == 200
-
-
-def event_body(program_id: str) -> dict[str, Any]:
-    return {
-        "programID": program_id,
-        "eventName": "e-new",
-        "intervalPeriod": {"start": "2030-01-01T10:00:00Z", "duration": "PT1H"},
-        "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}],
-    }

@@ -25,8 +25,7 @@ class Backoff:
         cap: float = 300.0,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        if base <= 0 or cap < base:
-            raise ValueError(f"backoff needs 0 < base <= cap, got base={base} cap={cap}")
+        _check(base, cap)
         self.base = base
         self.cap = cap
         self._rand = rand
@@ -69,8 +68,7 @@ class DecorrelatedBackoff:
         cap: float = 120.0,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        if base <= 0 or cap < base:
-            raise ValueError(f"backoff needs 0 < base <= cap, got base={base} cap={cap}")
+        _check(base, cap)
         self.base = base
         self.cap = cap
         self._rand = rand
@@ -89,3 +87,8 @@ class DecorrelatedBackoff:
     def reset(self) -> None:
         self._previous = self.base
         self.attempts = 0
+
+
+def _check(base: float, cap: float) -> None:
+    if not 0 < base <= cap:
+        raise ValueError(f"backoff needs 0 < base <= cap, got base={base} cap={cap}")

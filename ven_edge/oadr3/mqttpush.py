@@ -262,6 +262,7 @@ class MqttPush(NotificationSink):
                 f"the client certificate {self.client_cert} or its key cannot be loaded: {exc}"
             ) from None
         self._set_state("connecting")
+        self._answered = False
         self._loop = asyncio.get_running_loop()
         self.binding = binding
         self.topics = tuple(topics)
