@@ -51,7 +51,7 @@ class ClientReloader:
         self._mqtt = mqtt
         self._interval_s = interval_s
         # The first look reads the file: it may have changed since ``clients`` were read from it.
-        self._seen = _RETRY
+        self._seen: Signature | None = _RETRY
 
     def _signature(self) -> Signature | None:
         try:

@@ -16,7 +16,22 @@ import random
 from collections.abc import Callable
 
 
-class Backoff:
+class _Delays:
+    """What both delay sources hold: bounds, the random source, attempts since the last reset."""
+
+    def __init__(self, base: float, cap: float, rand: Callable[[], float]) -> None:
+        if not 0 < base <= cap:
+            raise ValueError(f"backoff needs 0 < base <= cap, got base={base} cap={cap}")
+        self.base = base
+        self.cap = cap
+        self._rand = rand
+        self.attempts = 0
+
+    def reset(self) -> None:
+        self.attempts = 0
+
+
+class Backoff(_Delays):
     """Delay source: :meth:`next_delay` after each failure, :meth:`reset` after a success."""
 
     def __init__(
@@ -25,11 +40,7 @@ class Backoff:
         cap: float = 300.0,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        _check(base, cap)
-        self.base = base
-        self.cap = cap
-        self._rand = rand
-        self.attempts = 0
+        super().__init__(base, cap, rand)
 
     def ceiling(self, limit: float | None = None) -> float:
         """The upper bound of the next delay (never above ``limit`` when given)."""
@@ -44,11 +55,8 @@ class Backoff:
         self.attempts += 1
         return delay
 
-    def reset(self) -> None:
-        self.attempts = 0
 
-
-class DecorrelatedBackoff:
+class DecorrelatedBackoff(_Delays):
     """Reconnect delays with "decorrelated jitter": each delay is drawn uniformly between ``base``
     and three times the previous one, never above ``cap`` (AWS Architecture Blog, "Exponential
     Backoff And Jitter", 2015).
@@ -68,12 +76,8 @@ class DecorrelatedBackoff:
         cap: float = 120.0,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        _check(base, cap)
-        self.base = base
-        self.cap = cap
-        self._rand = rand
+        super().__init__(base, cap, rand)
         self._previous = base
-        self.attempts = 0
 
     def next_delay(self) -> float:
         """A draw in ``[base, min(cap, 3 * previous)]``; counts one more attempt."""
@@ -85,10 +89,5 @@ class DecorrelatedBackoff:
         return delay
 
     def reset(self) -> None:
+        super().reset()
         self._previous = self.base
-        self.attempts = 0
-
-
-def _check(base: float, cap: float) -> None:
-    if not 0 < base <= cap:
-        raise ValueError(f"backoff needs 0 < base <= cap, got base={base} cap={cap}")
