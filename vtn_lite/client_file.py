@@ -9,6 +9,7 @@ a running vtn_lite re-reading its clients (:mod:`vtn_lite.client_reload`) never 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -71,7 +72,8 @@ def _parse(text: str, what: str) -> dict[str, Any]:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` in one rename; mode 0600."""
+    """Replace ``path`` by ``text`` in one rename; mode 0600, the old file's owner and group
+    kept where this user may set them (a rename would otherwise hand the file to its writer)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -80,6 +82,9 @@ def write_atomically(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o600)  # O_CREAT's mode does not apply to a leftover temporary file
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            old = path.stat()
+            os.chown(tmp, old.st_uid, old.st_gid)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
