@@ -85,7 +85,8 @@ def broker_config(
         # temp dir: stay the user that runs the tests.
         f"user {getpass.getuser()}\n"
         "max_queued_messages 100000\n"
-        "log_type error\nlog_type warning\nlog_type notice\n"
+        # "information" for the "running" line _wait_listening waits for.
+        "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
         "log_dest stderr\n"
     )
     return path
@@ -129,15 +130,20 @@ def running_mosquitto(
 
 
 def _wait_listening(broker: Broker) -> None:
+    """Until mosquitto says it is running: it listens before it installs its signal handlers,
+    and a SIGHUP in between (vtn_lite's reload as it starts) would end it, more often the more
+    listeners (TLS ones are slow to set up) it opens."""
     deadline = time.monotonic() + _START_LIMIT_S
     while time.monotonic() < deadline:
         if broker.process.poll() is not None:
             raise RuntimeError(f"mosquitto exited: {broker.log()}")
-        try:
-            with socket.create_connection(("127.0.0.1", broker.port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
+        if " running" in broker.log():
+            try:
+                with socket.create_connection(("127.0.0.1", broker.port), timeout=1):
+                    return
+            except OSError:
+                pass
+        time.sleep(0.05)
     raise RuntimeError(f"mosquitto not listening after {_START_LIMIT_S} s: {broker.log()}")
 
 
