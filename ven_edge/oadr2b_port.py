@@ -98,7 +98,9 @@ def build_oadr2b_grid(
         assert opts.client_cert is not None
         assert opts.client_key is not None
         assert opts.vtn_fingerprint is not None
-        context = client_context(vtn.ca_file, opts.client_cert, opts.client_key)
+        context = client_context(
+            vtn.ca_file, opts.client_cert, opts.client_key, opts.vtn_fingerprint
+        )
         if opts.signatures:
             from ven_edge.oadr2b.xmlsig import MessageSigner, SignatureChecker
 
@@ -109,7 +111,6 @@ def build_oadr2b_grid(
     transport = VtnTransport(
         vtn.url,
         ssl_context=context,
-        vtn_fingerprint=opts.vtn_fingerprint if secure else None,
         signer=signer,
         verifier=verifier,
         timeout_s=vtn.request_timeout_s,
