@@ -1,8 +1,9 @@
 """The thin simpleHttp transport: POST a message to ``{vtn_url}/{service}``, read the answer.
 
 Only I/O and checks on it: TLS (the context of :func:`ven_edge.oadr2b.tlsconf.client_context`
-verifies the CA and pins the VTN's fingerprint in the handshake), the body's size, the hardened parse, and the XML signature when one is required. What a message
-means is the engine's business.
+verifies the CA and pins the VTN's fingerprint in the handshake), the body's size, the hardened
+parse, and the XML signature when one is required. What a message means is the engine's
+business.
 """
 
 from __future__ import annotations
