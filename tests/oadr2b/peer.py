@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -128,3 +129,7 @@ async def utility_vtn(
     finally:
         await server.stop()
         hooks.HOOKS["before_handle"].remove(peer.on_message)
+
+
+#: ``async with running_vtn(pki) as vtn:`` for tests that need no fixture.
+running_vtn = contextlib.asynccontextmanager(utility_vtn)

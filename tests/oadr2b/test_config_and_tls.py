@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import wait_for
-from tests.oadr2b.peer import VEN_NAME, fingerprint_of, make_pki, utility_vtn
+from tests.oadr2b.peer import VEN_NAME, fingerprint_of, make_pki, running_vtn
 from ven_edge.config import ConfigError, parse_config
 from ven_edge.oadr2b_port import build_oadr2b_grid
 from ven_edge.store import StateStore
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield make_pki(tmp_path_factory.mktemp("pki"))
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def _mtls(pki: Path, **changes: Any) -> dict[str, Any]:
@@ -74,13 +73,13 @@ def test_lab_mode_is_refused_for_other_hosts() -> None:
 
 
 def test_unknown_protocol_is_refused() -> None:
-    with pytest.raises(ConfigError, match='must be one of "3", "2.0b"'):
+    with pytest.raises(ConfigError, match=r'must be one of "3", "2\.0b"'):
         parse_config({"vtn": {"protocol": "2.0a"}})
 
 
 async def test_vtn_with_another_fingerprint_is_refused(pki: Path, tmp_path: Path) -> None:
     """The rogue certificate is signed by the same CA: only the fingerprint tells them apart."""
-    async for vtn in utility_vtn(pki, vtn_cert="rogue"):
+    async with running_vtn(pki, vtn_cert="rogue") as vtn:
         data = _mtls(pki)
         data["vtn"].update(url=vtn.url, ven_name=VEN_NAME)
         config = parse_config(data)

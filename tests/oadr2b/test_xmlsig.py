@@ -4,7 +4,6 @@ another signer, replays, stale timestamps and wrapped copies are refused with th
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,14 +17,13 @@ from tests.oadr2b.schema import assert_valid
 from ven_edge.oadr2b.distribute import build_distribute
 from ven_edge.oadr2b.ns import DS, EI, OADR, q
 from ven_edge.oadr2b.replies import build_poll
-from ven_edge.oadr2b.xmlsig import MessageSigner, SignatureChecker, SignatureError
 from ven_edge.oadr2b.xmlsafe import parse_xml
+from ven_edge.oadr2b.xmlsig import MessageSigner, SignatureChecker, SignatureError
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    directory = tmp_path_factory.mktemp("pki")
-    yield make_pki(directory)
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def _now() -> datetime:
