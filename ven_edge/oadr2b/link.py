@@ -83,7 +83,7 @@ class Oadr2bLink:
         if store is not None:
             document = store.load(STATE_DOCUMENT, default={})
             if isinstance(document, dict):
-                engine.restore_state(document)
+                engine.restore_state(document, wall_clock())
 
     @property
     def poll_s(self) -> float:
