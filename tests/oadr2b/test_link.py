@@ -98,7 +98,7 @@ async def test_distribute_from_another_vtn_is_refused_with_452(vtn: ScriptedVtn)
         before = len(vtn.received)
         vtn.answers["OadrPoll"].append(_distribute("IMPOSTOR", level=3.0))
         await wait_for(lambda: "oadrResponse" in vtn.names("EiEvent"), LIMIT_S, "the 452 refusal")
-        refusal = [b for s, n, b in vtn.received[before:] if n == "oadrResponse"][0]
+        refusal = next(b for _, n, b in vtn.received[before:] if n == "oadrResponse")
         assert b"<ei:responseCode>452</ei:responseCode>" in refusal
         assert link.engine.timeline() == good
 
