@@ -64,6 +64,11 @@ class VtnTransport:
         self._max_bytes = max_bytes
         self._session: aiohttp.ClientSession | None = None
 
+    @property
+    def signs(self) -> bool:
+        """Whether messages go out signed (announced in oadrCreatePartyRegistration)."""
+        return self._signer is not None
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
