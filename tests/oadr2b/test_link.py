@@ -147,3 +147,24 @@ async def test_vtn_down_is_retried_within_the_poll_period(vtn: ScriptedVtn) -> N
         vtn.down = False
         await wait_for(lambda: link.health.connected, LIMIT_S, "the VTN back")
         assert link.engine.ven_id == VEN_ID
+
+
+async def test_a_message_the_vtn_keeps_failing_is_dropped_and_blocks_nothing(
+    vtn: ScriptedVtn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A VTN that answers polls but fails one queued report (openleadr answers 500 to a
+    TELEMETRY_STATUS payload it cannot read) must not stop polling nor the reports behind it."""
+    vtn.answers["EiReport"].append(registered_report(timedelta(seconds=10), timedelta(seconds=10)))
+    clock = [datetime.now(UTC)]
+    async with running_link(vtn, None, clock) as (link, timelines):
+        await wait_for(lambda: "oadrCreatedReport" in vtn.names(), LIMIT_S, "report requests")
+        vtn.answers["EiReport"].extend([500, 500, 500])
+        clock[0] += timedelta(seconds=11)
+        with caplog.at_level(logging.WARNING):
+            link.device_update(Sample(clock[0], 400.0, True, False), False)
+            await wait_for(lambda: "dropped after 3 attempts" in caplog.text, LIMIT_S, "the drop")
+        await wait_for(lambda: not link.outbox.pending, LIMIT_S, "the rest delivered")
+        vtn.answers["OadrPoll"].append(_distribute())
+        link._wake.set()
+        await wait_for(lambda: bool(timelines) and len(timelines[-1]) == 1, LIMIT_S, "polling on")
+        assert link.health.connected
