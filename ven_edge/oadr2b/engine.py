@@ -51,6 +51,7 @@ from ven_edge.oadr2b.reports import (
     USAGE_SPECIFIER,
     ReportRequest,
     Sample,
+    build_canceled_report,
     build_created_report,
     build_register_report,
     build_registered_report,
@@ -292,8 +293,9 @@ class VenEngine:
         self, message: etree._Element, now: datetime, reaction: Reaction
     ) -> None:
         LOG.info("VTN asks this VEN to register again")
+        request_id = text(message, q(PYLD, "requestID"))
         reaction.outgoing.append(
-            Outgoing("OadrPoll", build_response(self.ven_id, None), "response")
+            Outgoing("EiRegisterParty", build_response(self.ven_id, request_id), "response")
         )
         reaction.reregister = True
 
@@ -359,8 +361,10 @@ class VenEngine:
         reaction.outgoing.append(
             Outgoing(
                 "EiReport",
-                build_response(self.ven_id, text(message, q(PYLD, "requestID"))),
-                "response",
+                build_canceled_report(
+                    self._need_ven_id(), text(message, q(PYLD, "requestID")), tuple(self._reports)
+                ),
+                "cancelled report",
             )
         )
 

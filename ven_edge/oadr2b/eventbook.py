@@ -200,8 +200,6 @@ class EventBook:
             reply(Opt.OPT_OUT, ResponseCode.SIGNAL_NOT_SUPPORTED, reason[:200])
             return  # a previous usable revision, if any, stays in force
         held = Held(event, self._offset_for(event, known), mapped)
-        if known is not None:
-            held.ended_at = None
         opt = Opt.OPT_OUT if self.override and held.start() <= now < held.end() else Opt.OPT_IN
         held.opt = opt
         held.replied_mod = event.modification_number
