@@ -168,3 +168,22 @@ async def test_a_message_the_vtn_keeps_failing_is_dropped_and_blocks_nothing(
         link._wake.set()
         await wait_for(lambda: bool(timelines) and len(timelines[-1]) == 1, LIMIT_S, "polling on")
         assert link.health.connected
+
+
+async def test_distribute_without_vtn_id_is_refused_with_459_and_shown(vtn: ScriptedVtn) -> None:
+    async with running_link(vtn) as (link, timelines):
+        await _with_event(vtn, link, timelines)
+        good = link.engine.timeline()
+        headless = _distribute(level=3.0).replace(b"<ei:vtnID>SCRIPTED_VTN</ei:vtnID>", b"")
+        assert headless != _distribute(level=3.0)
+        before = len(vtn.received)
+        vtn.answers["OadrPoll"].append(headless)
+        link._wake.set()
+        await wait_for(
+            lambda: "oadrResponse" in [n for _, n, _ in vtn.received[before:]], LIMIT_S, "refusal"
+        )
+        refusal = next(b for _, n, b in vtn.received[before:] if n == "oadrResponse")
+        assert b"<ei:responseCode>459</ei:responseCode>" in refusal
+        assert b"empty vtnID" in refusal  # the reason travels with the code
+        assert "empty vtnID" in (link.health.last_error or "")
+        assert link.engine.timeline() == good

@@ -251,7 +251,25 @@ class VenEngine:
             reaction.problems.append(f"unexpected message {name[:60]}")
             LOG.warning("VTN sent %s, which a 2.0b VEN does not expect; ignored", name[:60])
             return reaction
-        handler(self, envelope.message, now, reaction)
+        try:
+            handler(self, envelope.message, now, reaction)
+        except MessageError as exc:
+            # A message that cannot be used as a whole: said with the reason and answered with
+            # its code; nothing it carried is applied (the last good state stays).
+            LOG.warning("%s refused: %s; last good state kept", name, exc)
+            reaction.problems.append(f"{name} refused: {exc}")
+            reaction.outgoing.append(
+                Outgoing(
+                    _SERVICE_OF.get(name, "EiEvent"),
+                    build_response(
+                        self.ven_id,
+                        (text(envelope.message, f".//{q(PYLD, 'requestID')}") or "")[:256],
+                        int(exc.code),
+                        exc.reason[:200],
+                    ),
+                    "refusal",
+                )
+            )
         return reaction
 
     def _on_response(self, message: etree._Element, now: datetime, reaction: Reaction) -> None:
@@ -423,6 +441,17 @@ def _on_registration(
     # An unsolicited oadrCreatedPartyRegistration carries nothing to act on.
     reaction.substantive = False
 
+
+#: The service a refusal of a message goes to: that of its family (simpleHttp services).
+_SERVICE_OF: Final[dict[str, Service]] = {
+    "oadrDistributeEvent": "EiEvent",
+    "oadrRegisteredReport": "EiReport",
+    "oadrCreateReport": "EiReport",
+    "oadrRegisterReport": "EiReport",
+    "oadrCancelReport": "EiReport",
+    "oadrCancelPartyRegistration": "EiRegisterParty",
+    "oadrRequestReregistration": "EiRegisterParty",
+}
 
 _HANDLERS: Final = {
     "oadrResponse": VenEngine._on_response,

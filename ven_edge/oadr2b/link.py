@@ -2,7 +2,8 @@
 
 :class:`Oadr2bLink` drives the sans-I/O :class:`~ven_edge.oadr2b.engine.VenEngine` over a
 :class:`~ven_edge.oadr2b.vtnhttp.VtnTransport`. Each cycle registers when needed, delivers the
-outbox (reports, opt replies), polls, and polls again at once while the VTN has more to say.
+polls, polls again at once while the VTN has more to say, then delivers the outbox (reports,
+opt replies).
 Failures back off with full jitter, a VTN that does not answer is retried at least once per
 poll period; the last good timeline stays in force meanwhile and the planner keeps planning on
 it. Nothing that goes wrong in one cycle ends the loop.
@@ -28,6 +29,7 @@ from ven_edge.oadr2b.reports import Sample
 from ven_edge.oadr2b.vtnhttp import ExchangeError, VtnTransport
 from ven_edge.oadr2b.xmlsafe import parse_xml
 from ven_edge.oadr3.backoff import Backoff, CycleRetry
+from ven_edge.redact import redact_text
 from ven_edge.signals import SignalTimeline
 from ven_edge.store import StateStore
 
@@ -107,6 +109,9 @@ class Oadr2bLink:
         return reaction
 
     async def _react(self, reaction: Reaction, depth: int) -> None:
+        if reaction.problems:
+            # Shown on the status page with the VTN's health; the engine logged each one.
+            self.health.last_error = redact_text(reaction.problems[-1])
         if reaction.timeline_changed:
             self._persist()
             self._notify()
