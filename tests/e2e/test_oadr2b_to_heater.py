@@ -15,7 +15,15 @@ import pytest
 from hil.heater import DrEvent
 from tests.conftest import wait_for
 from tests.e2e.harness import heater_on_pty, make_config, running_daemon
-from tests.oadr2b.peer import VEN_ID, VEN_NAME, UtilityVtn, fingerprint_of, make_pki, utility_vtn
+from tests.oadr2b.peer import (
+    VEN_ID,
+    VEN_NAME,
+    UtilityVtn,
+    fingerprint_of,
+    make_pki,
+    running_vtn,
+    utility_vtn,
+)
 from ven_edge.config import Config
 
 LIMIT_S = 20.0  # 1-s polling; generous for a loaded machine
@@ -80,3 +88,26 @@ async def test_event_reaches_the_heater_and_a_cancel_ends_it(
 
             vtn.server.cancel_event(VEN_ID, event_id)
             await wait_for(lambda: sim.heater.event is DrEvent.NONE, LIMIT_S, "End Shed")
+
+
+async def test_vtn_outage_keeps_the_event_in_force_and_shows_the_vtn_down(tmp_path: Path) -> None:
+    async with heater_on_pty(tmp_path) as sim, running_vtn(None) as vtn:
+        config = _config(tmp_path, sim.path, vtn, None)
+        async with running_daemon(config) as parts:
+            grid = parts.grid
+            assert grid is not None
+            await wait_for(lambda: grid.health().ven_id == VEN_ID, LIMIT_S, "registration")
+            vtn.server.add_event(
+                VEN_ID, "SIMPLE", "level",
+                [{"dtstart": datetime.now(UTC), "duration": timedelta(hours=1),
+                  "signal_payload": 1}],
+                callback=vtn.on_opt,
+            )  # fmt: skip
+            await wait_for(lambda: sim.heater.event is DrEvent.SHED, LIMIT_S, "Shed")
+            await vtn.server.stop()
+            await wait_for(lambda: not grid.health().ok, LIMIT_S, "the VTN seen down")
+            assert grid.health().last_error
+            snapshot = parts.daemon.snapshot()
+            assert not snapshot.health.vtn.ok
+            assert sim.heater.event is DrEvent.SHED  # the last good timeline stays in force
+            assert parts.daemon.timeline.intervals[0].values == (1.0,)
