@@ -51,8 +51,7 @@ from ven_edge.oadr2b.reports import (
     USAGE_SPECIFIER,
     ReportRequest,
     Sample,
-    build_canceled_report,
-    build_created_report,
+    build_pending_reports,
     build_register_report,
     build_registered_report,
     build_update_report,
@@ -357,7 +356,9 @@ class VenEngine:
             reaction.outgoing.append(
                 Outgoing(
                     "EiReport",
-                    build_created_report(self._need_ven_id(), request_id, tuple(self._reports)),
+                    build_pending_reports(
+                        "oadrCreatedReport", self._need_ven_id(), request_id, tuple(self._reports)
+                    ),
                     "created report",
                 )
             )
@@ -379,8 +380,11 @@ class VenEngine:
         reaction.outgoing.append(
             Outgoing(
                 "EiReport",
-                build_canceled_report(
-                    self._need_ven_id(), text(message, q(PYLD, "requestID")), tuple(self._reports)
+                build_pending_reports(
+                    "oadrCanceledReport",
+                    self._need_ven_id(),
+                    text(message, q(PYLD, "requestID")),
+                    tuple(self._reports),
                 ),
                 "cancelled report",
             )

@@ -120,23 +120,12 @@ def parse_report_requests(message: etree._Element) -> tuple[list[ReportRequest],
     return requests, problems
 
 
-def build_created_report(
-    ven_id: str, request_id: str | None, pending: tuple[str, ...]
+def build_pending_reports(
+    message: str, ven_id: str, request_id: str | None, pending: tuple[str, ...]
 ) -> etree._Element:
-    payload, body = new_payload("oadrCreatedReport")
-    add_response(body, 200, "OK", request_id)
-    pending_node = sub(body, q(OADR, "oadrPendingReports"))
-    for report_request_id in pending:
-        sub(pending_node, q(EI, "reportRequestID"), report_request_id)
-    sub(body, q(EI, "venID"), ven_id)
-    return payload
-
-
-def build_canceled_report(
-    ven_id: str, request_id: str | None, pending: tuple[str, ...]
-) -> etree._Element:
-    """Answer to oadrCancelReport: the report requests still pending."""
-    payload, body = new_payload("oadrCanceledReport")
+    """oadrCreatedReport or oadrCanceledReport (``message``): the answer to a report request
+    or a cancel, listing the report requests still pending."""
+    payload, body = new_payload(message)
     add_response(body, 200, "OK", request_id)
     pending_node = sub(body, q(OADR, "oadrPendingReports"))
     for report_request_id in pending:
