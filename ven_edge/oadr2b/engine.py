@@ -88,7 +88,6 @@ class Reaction:
     #: The answer carried something: poll again at once (emptying the VTN's queue).
     substantive: bool = False
     reregister: bool = False
-    stopped: bool = False
     problems: list[str] = field(default_factory=list)
 
 
@@ -118,7 +117,6 @@ class VenEngine:
         self.vtn_id: str | None = None
         self._reports: dict[str, _ReportState] = {}
         self._counter = itertools.count(1)
-        self.stopped = False
 
     # -- ids and persistence -----------------------------------------------------------------
     def _request_id(self) -> str:
