@@ -15,6 +15,7 @@ import dataclasses
 import ipaddress
 import math
 import os
+import re
 import ssl
 import stat
 import tomllib
@@ -41,6 +42,8 @@ OPENADR3_VERSIONS = ("3.1.0", "3.0.1")
 MAX_SECRET_BYTES = 4096
 # A PEM private key with its chain fits in this; anything bigger is the wrong file.
 MAX_KEY_BYTES = 65_536
+# The 2.0b certificate fingerprint: 10 colon-separated hex bytes (openadr2b digest §3.3).
+_FINGERPRINT_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){9}$")
 # Modes a secret file may have: owner read/write, group read at most (0600, 0640, 0400, 0440).
 _SECRET_FORBIDDEN_BITS = stat.S_IWGRP | stat.S_IXGRP | stat.S_IRWXO | stat.S_IXUSR
 
@@ -102,10 +105,28 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class Oadr2bConfig:
+    """[vtn.oadr2b]: what only OpenADR 2.0b mode uses (docs/openadr2b.md). Over https all four
+    are required: mutual TLS with this client certificate, the CA is ``vtn.ca_file``."""
+
+    client_cert: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
+    # The private key of client_cert: mode 0600 or 0640, like a client secret file.
+    client_key: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
+    # The VTN certificate's 2.0b fingerprint: the last 10 bytes of SHA-256 over its DER form,
+    # colon-separated hex (digest §3.3), e.g. "ED:10:3F:AA:1F:1A:75:F8:F3:81".
+    vtn_fingerprint: str | None = None
+    # Sign every message with client_key (XML signature, profile §1.7) and require the VTN's
+    # messages to be signed by the certificate with vtn_fingerprint.
+    signatures: bool = True
+
+
+@dataclass(frozen=True)
 class VtnConfig:
-    """[vtn]: the utility's OpenADR 3 server. No ``url`` means no VTN: the heater runs normally."""
+    """[vtn]: the utility's OpenADR server. No ``url`` means no VTN: the heater runs normally."""
 
     url: str | None = None
+    # "3" for OpenADR 3 (REST/JSON), "2.0b" for an OpenADR 2.0b VTN (XML, simpleHttp pull).
+    protocol: Literal["3", "2.0b"] = "3"
     version: Literal["3.1.0", "3.0.1"] = "3.1.0"
     client_id: str | None = None
     # Prefer client_secret_file: the config file is world-readable, the secret file is not.
@@ -128,6 +149,7 @@ class VtnConfig:
     mqtt_key_file: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
     mqtt_ca_file: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    oadr2b: Oadr2bConfig = field(default_factory=Oadr2bConfig)
 
 
 @dataclass(frozen=True)
@@ -435,6 +457,8 @@ class _Loader:
                 "by default and uses ca_file when given)"
             )
         self.check_mqtt_certificate(vtn)
+        if vtn.protocol == "2.0b":
+            self.check_oadr2b(vtn)
         hook = vtn.webhook
         if hook.enabled:
             if hook.public_url is None:
@@ -497,6 +521,47 @@ class _Loader:
                 f"not usable with vtn.mqtt_cert_file {cert} (PEM certificate and its unencrypted "
                 f"private key): {exc}",
             )
+
+    def check_oadr2b(self, vtn: VtnConfig) -> None:
+        """2.0b over https is mutual TLS with the VTN's fingerprint pinned; plain http (lab
+        mode) is only allowed to this machine, which the URL check above enforces."""
+        if vtn.url is None:
+            self.problems.append('vtn.protocol = "2.0b" needs vtn.url (the VTN\'s 2.0b base URL)')
+            return
+        if vtn.webhook.enabled:
+            self.problems.append(
+                "vtn.webhook.enabled = true: a 2.0b VEN pulls (profile rule 37); remove it"
+            )
+        opts = vtn.oadr2b
+        if urlsplit(vtn.url).scheme != "https":
+            return
+        missing = [
+            name
+            for name, value in (
+                ("vtn.ca_file", vtn.ca_file),
+                ("vtn.oadr2b.client_cert", opts.client_cert),
+                ("vtn.oadr2b.client_key", opts.client_key),
+                ("vtn.oadr2b.vtn_fingerprint", opts.vtn_fingerprint),
+            )
+            if value is None
+        ]
+        for name in missing:
+            self.problems.append(f"{name}: missing; 2.0b over https is mutual TLS and needs it")
+        if not vtn.verify_tls:
+            self.problems.append("vtn.verify_tls = false: 2.0b over https always verifies the VTN")
+        fp = opts.vtn_fingerprint
+        if fp is not None and not _FINGERPRINT_RE.match(fp.strip()):
+            self.fail(
+                "vtn.oadr2b.vtn_fingerprint",
+                fp,
+                'must be 10 colon-separated hex bytes, like "ED:10:3F:AA:1F:1A:75:F8:F3:81"',
+            )
+        if opts.client_key is not None:
+            problem = secret_file_problem(
+                opts.client_key, max_bytes=MAX_KEY_BYTES, holding="a private key"
+            )
+            if problem is not None:
+                self.fail("vtn.oadr2b.client_key", str(opts.client_key), problem)
 
     def read_secret(self, path: Path) -> Secret | None:
         key = "vtn.client_secret_file"
