@@ -128,7 +128,9 @@ class Change:
 ChangeHandler = Callable[[Change], Coroutine[Any, Any, None]]
 
 #: The states of a 2.0b party registration (docs/vtn-lite-2.0b.md "Registration").
-OADR2B_STATES = ("pending", "approved", "rejected", "cancelling", "cancelled", "reregister")
+OADR2B_STATES = (
+    "pending", "approved", "rejected", "cancelling", "revoked", "cancelled", "reregister"
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -658,8 +658,7 @@ class PostgresStore:
     async def oadr2b_cancelled(self, now: float) -> list[tuple[str, int, str]]:
         async with self._acquire() as db:
             await db.execute(
-                "DELETE FROM oadr2b_event_versions WHERE cancelled IS NOT NULL"
-                " AND keep_until<=$1",
+                "DELETE FROM oadr2b_event_versions WHERE cancelled IS NOT NULL AND keep_until<=$1",
                 now,
             )
             rows = await db.fetch(

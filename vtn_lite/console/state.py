@@ -56,6 +56,15 @@ class Console:
         self.directory.seed(vens, reports)
         self.tracker.load(await self.vtn.load_checkins())
 
+    async def load_oadr2b_reports(self, limit: int = 5000) -> None:
+        """The last values 2.0b VENs reported (kept by the 2.0b face, not as 3.x reports)."""
+        records = await self.vtn.store.oadr2b_records("report", limit=limit)
+        names = {ven.id: ven.client_id for ven in self.directory.vens.values()}
+        for record in reversed(records):  # oldest first, so the newest value stays
+            client_id = names.get(record.ven_id)
+            if client_id is not None:
+                self.directory.put_points(client_id, list(record.body.get("points", [])))
+
     def checked_in(self, client_id: str) -> None:
         self.tracker.seen(client_id, self.clock())
 

@@ -109,6 +109,7 @@ def ven_rows(console: Console, query: Mapping[str, str]) -> Safe:
             Safe(
                 "<tr>"
                 + tag("td", tag("a", ven.name, href=f"/console/vens/{ven.id}"))
+                + tag("td", ven.protocol)
                 + tag("td", _state_badge(status))
                 + tag(
                     "td",
@@ -127,6 +128,7 @@ def ven_rows(console: Console, query: Mapping[str, str]) -> Safe:
         f"<th>{h}</th>"
         for h in (
             "VEN",
+            "Protocol",
             "State",
             "Last check-in",
             "Expected interval",

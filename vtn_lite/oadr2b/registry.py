@@ -6,7 +6,8 @@ A VEN's oadrCreatePartyRegistration is *pending* until an operator approves it (
 the console's VEN list and dispatch with 3.x VENs.
 
 States: pending → approved | rejected; approved → cancelling (operator revokes: the next poll
-carries oadrCancelPartyRegistration, a new registration needs approval again) | cancelled (the
+carries oadrCancelPartyRegistration; revoked once the VEN confirms; a new registration needs
+approval again) | cancelled (the
 VEN cancelled itself: its approval stands, it may register again) | reregister (operator asks:
 the next poll carries oadrRequestReregistration).
 """
@@ -79,18 +80,17 @@ class Registry:
         if not 1 <= len(name) <= MAX_NAME or not name.isprintable():
             raise Refused(452, f"venName must be 1 to {MAX_NAME} printable characters")
         expected = self._fingerprints.get(name)
-        if request.fingerprint is not None and expected is not None:
-            if request.fingerprint != expected:
-                raise Refused(
-                    463, f"certificate fingerprint {request.fingerprint} is not the one of {name}"
-                )
+        if request.fingerprint is not None and expected not in (None, request.fingerprint):
+            raise Refused(
+                463, f"certificate fingerprint {request.fingerprint} is not the one of {name}"
+            )
         now = self._clock()
         known = await self.store.oadr2b_registration(name)
         if known is not None and known.fingerprint and request.fingerprint != known.fingerprint:
             # A registration is bound to the certificate it was made with: another
             # certificate cannot take over an approved name.
             raise Refused(463, f"{name} is registered with another certificate")
-        if known is None or known.state == "cancelling":
+        if known is None or known.state in ("cancelling", "revoked"):
             state = "pending"
         elif known.state in ("approved", "cancelled", "reregister"):
             state = "approved"
@@ -138,6 +138,12 @@ class Registry:
             replace(known, state="cancelled", updated_at=self._clock(), delivered=None)
         )
         log.info("2.0b VEN %r cancelled its registration", known.ven_name)
+
+    async def revoked(self, known: Oadr2bRegistration) -> None:
+        """The VEN confirmed the operator's cancel (oadrCanceledPartyRegistration)."""
+        await self.store.save_oadr2b_registration(
+            replace(known, state="revoked", updated_at=self._clock(), delivered=None)
+        )
 
     async def _known(self, ven_name: str) -> Oadr2bRegistration:
         known = await self.store.oadr2b_registration(ven_name)
