@@ -16,8 +16,10 @@ from typing import Any
 
 import aiohttp
 
+from tests.oadr2b.schema import assert_valid
 from tests.vtn_lite.conftest import Api, get_token, make_config
 from vtn_lite.console.settings import ConsoleSettings
+from vtn_lite.oadr2b.face import Answer, Face
 from vtn_lite.oadr2b.settings import Oadr2bSettings
 from vtn_lite.server import RunningVtn, running_vtn
 
@@ -64,8 +66,25 @@ async def vtn_with_2b(
 ) -> AsyncIterator[tuple[RunningVtn, Api]]:
     config = make_config(oadr2b=settings, console=ConsoleSettings(), **overrides)
     async with running_vtn(config) as running, aiohttp.ClientSession() as session:
+        assert running.parts.oadr2b is not None
+        validate_answers(running.parts.oadr2b)
         tokens = {who: await get_token(session, running.base_url, who) for who in ("bl", "ven")}
         yield running, Api(session, running.base_url, tokens)
+
+
+def validate_answers(face: Face) -> list[bytes]:
+    """Check every answer the face sends against the 2.0b XSD; returns the answers seen."""
+    handle = face.handle
+    sent: list[bytes] = []
+
+    async def checked(body: bytes, *, fingerprint: str | None, peer: str = "") -> Answer:
+        answer = await handle(body, fingerprint=fingerprint, peer=peer)
+        assert_valid(answer.body)
+        sent.append(answer.body)
+        return answer
+
+    face.handle = checked  # type: ignore[method-assign]
+    return sent
 
 
 async def wait_for(check: Callable[[], Any]) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from openleadr import OpenADRClient
 
 from tests.vtn_lite.oadr2b_peer import simple_event, vtn_with_2b, wait_for, with_settings
+from vtn_lite.console.status_pages import ven_rows
 
 
 def _start(minutes: int = 30) -> str:
@@ -130,3 +131,39 @@ async def test_pending_registration_waits_for_the_operator(caplog: Any) -> None:
             assert entry.protocol == "2.0b"
         finally:
             await again.stop()
+
+
+async def test_telemetry_usage_reports_show_in_the_console_ven_status() -> None:
+    async with vtn_with_2b() as (running, _api):
+        assert running.oadr2b_url is not None
+        client = OpenADRClient(ven_name="metered_ven", vtn_url=running.oadr2b_url)
+        client.add_report(
+            callback=lambda: 4500.0,
+            resource_id="tank",
+            measurement="power_real",
+            unit="W",
+            sampling_rate=timedelta(seconds=1),
+        )
+        try:
+            await client.run()
+            store = running.parts.store
+
+            async def reported() -> Any:
+                return await store.oadr2b_records("report", ven_id=client.ven_id)
+
+            records = await wait_for(reported)
+            point = records[0].body["points"][0]
+            assert point["value"] == 4500.0
+            assert point["units"] == "W"
+            metadata = await store.oadr2b_records("metadata", ven_id=client.ven_id)
+            assert metadata[0].body["reports"][0]["reportName"] == "METADATA_TELEMETRY_USAGE"
+            console = running.parts.console
+            assert console is not None
+            shown = console.directory.last_reports["oadr2b:metered_ven"]
+            assert [v.value for v in shown.values()] == [4500.0]
+            html = str(ven_rows(console, {}))
+            assert "metered_ven" in html
+            assert "2.0b" in html
+            assert "4500.0 W" in html
+        finally:
+            await client.stop()
