@@ -148,6 +148,8 @@ def build_app(
             checkin=console.checked_in if console is not None else None,
             reports=console.directory.put_points if console is not None else None,
         )
+        if console is not None:
+            console.oadr2b = face.registry
 
     async def on_startup(_: web.Application) -> None:
         await store.open()
@@ -285,10 +287,14 @@ def demo_config(
     scrypt_n: int = 2**14,
     fleet: int = 0,
     console: ConsoleSettings | None = None,
+    oadr2b_port: int = 0,
 ) -> VtnConfig:
     """Loopback only, the well-known test credentials, lab callbacks allowed; the console on
-    with its demo users; ``fleet`` more VEN clients for ``python -m hil.fleet``."""
+    with its demo users; ``fleet`` more VEN clients for ``python -m hil.fleet``; the 2.0b face
+    on ``oadr2b_port`` (0: any free one) in lab mode (plain HTTP, loopback), registrations
+    approved at once."""
     from vtn_lite.console.users import make_user
+    from vtn_lite.oadr2b.settings import Oadr2bSettings
 
     users = tuple(
         make_user(name, password, role, scrypt_n=scrypt_n)
@@ -301,6 +307,7 @@ def demo_config(
         allow_local_callbacks=True,
         clients=demo_clients(scrypt_n=scrypt_n) + fleet_clients(fleet, scrypt_n=scrypt_n),
         console=replace(console or ConsoleSettings(), users=users),
+        oadr2b=Oadr2bSettings(port=oadr2b_port, lab_plain_http=True, auto_approve=True),
     )
 
 

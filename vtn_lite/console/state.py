@@ -16,6 +16,7 @@ from vtn_lite.console.sessions import Sessions
 from vtn_lite.console.settings import ConsoleSettings
 from vtn_lite.console.throttle import LoginThrottle
 from vtn_lite.console.users import UserDirectory
+from vtn_lite.oadr2b.registry import Registry
 from vtn_lite.service import Vtn
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class Console:
         self.directory = VenDirectory()
         vtn.listeners.append(self.directory.on_change)
         self.stopping = asyncio.Event()
+        self.oadr2b: Registry | None = None  # set when the 2.0b face runs (its page)
 
     async def load(self) -> None:
         """Read the vens, reports and check-ins once the storage is open, before serving."""

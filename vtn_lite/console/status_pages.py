@@ -171,6 +171,9 @@ async def vens_page(request: web.Request, session: Session) -> web.StreamRespons
             rows=ven_rows(console, request.query),
         )
     )
+    if console.oadr2b is not None:
+        link = tag("a", "OpenADR 2.0b registrations", href="/console/oadr2b")
+        body = Safe(body + tag("p", link))
     return html_page("VENs", body, session, page="vens")
 
 

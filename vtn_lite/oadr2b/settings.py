@@ -114,7 +114,7 @@ def _fingerprints(table: dict[str, Any]) -> dict[str, str]:
         if not isinstance(value, str) or not FINGERPRINT.match(value.upper()):
             raise Oadr2bConfigError(
                 f"[oadr2b.fingerprints] {name!r} must be ten colon-separated hex bytes"
-                " (fingerprint ven.crt), not {value!r}"
+                f" (fingerprint ven.crt), not {value!r}"
             )
         found[name] = value.upper()
     return found
