@@ -220,6 +220,11 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
     if config.vtn.url is None:
         log.warning("no [vtn] url configured: the heater runs on the persisted plan only")
         return None
+    if config.vtn.protocol == "2.0b":
+        # Only here: OpenADR 3 mode never imports the 2.0b stack (lxml).
+        from ven_edge.oadr2b_port import build_oadr2b_grid
+
+        return build_oadr2b_grid(config.vtn, store, clock.now, config.vtn.resource_name)
     from ven_edge.grid_port import WEBHOOK_PATH, VtnGridPort, vtn_settings
     from ven_edge.oadr3.client import VtnClient
     from ven_edge.oadr3.mqttpush import MqttPush

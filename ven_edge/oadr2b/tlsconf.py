@@ -1,0 +1,35 @@
+"""Mutual TLS for 2.0b (rules 67, 68) and the VTN certificate fingerprint (digest §3.3)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import ssl
+from pathlib import Path
+
+_FINGERPRINT_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){9}$")
+
+
+def fingerprint(der: bytes) -> str:
+    """The 2.0b fingerprint: the last 10 bytes of SHA-256 over the DER certificate, as
+    colon-separated upper-case hex (openleadr's ``certificate_fingerprint``)."""
+    digest = hashlib.sha256(der).digest()[-10:]
+    return ":".join(f"{b:02X}" for b in digest)
+
+
+def is_fingerprint(text: str) -> bool:
+    return bool(_FINGERPRINT_RE.match(text.strip()))
+
+
+def same_fingerprint(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.strip().upper(), b.strip().upper())
+
+
+def client_context(ca_file: Path, cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    """TLS 1.2 or later, the server verified against ``ca_file`` (hostname included), this VEN
+    presenting its certificate."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert_file), str(key_file))
+    return context

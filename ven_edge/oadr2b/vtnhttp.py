@@ -1,0 +1,128 @@
+"""The thin simpleHttp transport: POST a message to ``{vtn_url}/{service}``, read the answer.
+
+Only I/O and checks on it: the VTN certificate's fingerprint (after the CA check TLS did),
+the body's size, the hardened parse, and the XML signature when one is required. What a message
+means is the engine's business.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import aiohttp
+from lxml import etree
+
+from ven_edge.oadr2b.build import to_bytes
+from ven_edge.oadr2b.envelope import Envelope, open_payload
+from ven_edge.oadr2b.errors import MessageError
+from ven_edge.oadr2b.tlsconf import fingerprint, same_fingerprint
+from ven_edge.oadr2b.xmlsafe import MAX_BYTES, XmlRejected, parse_xml
+from ven_edge.redact import redact_text
+
+LOG = logging.getLogger(__name__)
+
+CONTENT_TYPE: Final = "application/xml"
+
+#: Signs a payload and returns the bytes to send.
+Signer = Callable[[etree._Element], bytes]
+#: Checks the signature of a received payload; raises :class:`SignatureError` when it fails.
+Verifier = Callable[[etree._Element], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeError(Exception):
+    """A request that brought no usable answer; ``vtn_down`` when the VTN is not there (or
+    overloaded) rather than refusing what was sent."""
+
+    reason: str
+    vtn_down: bool = True
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class VtnTransport:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        vtn_fingerprint: str | None = None,
+        signer: Signer | None = None,
+        verifier: Verifier | None = None,
+        timeout_s: float = 20.0,
+        max_bytes: int = MAX_BYTES,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else False
+        self._fingerprint = vtn_fingerprint
+        self._signer = signer
+        self._verifier = verifier
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._max_bytes = max_bytes
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def post(self, service: str, payload: etree._Element) -> Envelope:
+        """Send ``payload`` to ``service``; the answer's envelope, or :class:`ExchangeError`."""
+        body = self._signer(payload) if self._signer is not None else to_bytes(payload)
+        url = f"{self.base_url}/{service}"
+        try:
+            async with self._client().post(
+                url, data=body, headers={"Content-Type": CONTENT_TYPE}, ssl=self._ssl
+            ) as response:
+                self._check_peer(response)
+                raw = await response.content.read(self._max_bytes + 1)
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise ExchangeError(
+                redact_text(f"{service}: {type(exc).__name__}: {exc}") or service
+            ) from None
+        if status != 200:
+            raise ExchangeError(
+                f"{service}: HTTP {status}", vtn_down=status >= 500 or status == 429
+            )
+        if len(raw) > self._max_bytes:
+            raise ExchangeError(f"{service}: answer over {self._max_bytes} bytes", vtn_down=False)
+        try:
+            envelope = open_payload(parse_xml(raw))
+        except (XmlRejected, MessageError) as exc:
+            raise ExchangeError(f"{service}: {exc}", vtn_down=False) from None
+        if self._verifier is not None:
+            try:
+                self._verifier(envelope.payload)
+            except ValueError as exc:
+                raise ExchangeError(
+                    f"{service}: signature refused: {exc}", vtn_down=False
+                ) from None
+        return envelope
+
+    def _check_peer(self, response: aiohttp.ClientResponse) -> None:
+        """The VTN's certificate must have the configured fingerprint (digest §3.3): the CA
+        alone would let any server it signed pose as the VTN."""
+        if self._fingerprint is None:
+            return
+        connection = response.connection
+        transport = None if connection is None else connection.transport
+        ssl_object = None if transport is None else transport.get_extra_info("ssl_object")
+        der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
+        if der is None:
+            raise ExchangeError("no VTN certificate to check the fingerprint of", vtn_down=False)
+        seen = fingerprint(der)
+        if not same_fingerprint(seen, self._fingerprint):
+            raise ExchangeError(
+                f"VTN certificate fingerprint {seen} is not the configured one", vtn_down=False
+            )
