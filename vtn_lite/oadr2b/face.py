@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -21,8 +23,10 @@ from lxml import etree
 from ven_edge.oadr2b.build import to_bytes
 from ven_edge.oadr2b.codes import ResponseCode
 from ven_edge.oadr2b.distribute import build_distribute
+from ven_edge.oadr2b.envelope import Envelope
 from ven_edge.oadr2b.errors import MessageError
 from ven_edge.oadr2b.events import DistributeEvent, Event, EventStatus, Targets
+from ven_edge.oadr2b.xmlsig import MessageSigner, SignatureChecker, SignatureError
 from vtn_lite.console.directory import ven_of_target
 from vtn_lite.oadr2b import inbound, outbound
 from vtn_lite.oadr2b.mapping import Unmapped, to_2b_event, utc_now
@@ -38,6 +42,8 @@ WANTED_REPORTS = ("METADATA_TELEMETRY_USAGE", "METADATA_TELEMETRY_STATUS")
 #: How long a deleted event is still sent as cancelled when its end is unknown (open-ended).
 CANCEL_KEPT = timedelta(days=1)
 _ALL = 10**6
+#: VEN certificates whose signature checkers (and replay nonces) are kept.
+MAX_CHECKERS = 10_000
 
 ReportSink = Callable[[str, list[dict[str, Any]]], None]
 
@@ -75,6 +81,18 @@ class Face:
         self._modifications: dict[str, tuple[str, int]] = {}
         self._unmapped: set[tuple[str, str]] = set()
         vtn.listeners.append(self._on_change)
+        # Over mutual TLS the VTN signs what it sends and checks what VENs sign (rule 67;
+        # openleadr signs with the TLS key): one checker per VEN certificate, whose nonces it
+        # remembers against replays.
+        self._signer: MessageSigner | None = None
+        if settings.tls_cert is not None and settings.tls_key is not None:
+            self._signer = MessageSigner.from_files(
+                Path(settings.tls_cert), Path(settings.tls_key), self._now
+            )
+        self._checkers: OrderedDict[str, SignatureChecker] = OrderedDict()
+
+    def _now(self) -> datetime:
+        return utc_now(self._clock())
 
     # --- entry ------------------------------------------------------------------------------
 
@@ -85,23 +103,52 @@ class Face:
             log.warning("2.0b request from %s refused: %s", peer or "?", exc)
             return Answer(self._error(exc, None), status=400)
         try:
+            signed = self._check_signature(envelope, fingerprint)
             request = inbound.read_request(envelope)
-            answer = await self._dispatch(request, fingerprint)
+            answer = await self._dispatch(request, fingerprint, signed=signed)
         except MessageError as exc:
             log.warning("2.0b %s from %s refused: %s", envelope.name[:64], peer or "?", exc)
             return Answer(self._error(exc, None))
-        return Answer(to_bytes(answer))
+        return Answer(self._bytes(answer))
+
+    def _bytes(self, payload: etree._Element) -> bytes:
+        return self._signer.sign(payload) if self._signer is not None else to_bytes(payload)
 
     def _error(self, exc: MessageError, ven_id: str | None) -> bytes:
         reply = outbound.Reply(int(exc.code), exc.reason)
-        return to_bytes(outbound.response(reply, ven_id))
+        return self._bytes(outbound.response(reply, ven_id))
 
-    async def _dispatch(self, request: inbound.Request, fingerprint: str | None) -> etree._Element:
+    def _check_signature(self, envelope: Envelope, fingerprint: str | None) -> bool:
+        """True for a message signed by the certificate of its TLS connection. A signature
+        that does not verify is refused (463: the sender is not who it claims); over lab
+        HTTP there is no certificate to hold a signature against, so it is not checked."""
+        if envelope.signature is None or fingerprint is None:
+            return False
+        checker = self._checkers.pop(fingerprint, None) or SignatureChecker(fingerprint, self._now)
+        self._checkers[fingerprint] = checker
+        while len(self._checkers) > MAX_CHECKERS:
+            self._checkers.popitem(last=False)
+        try:
+            checker.verify(envelope.payload)
+        except SignatureError as exc:
+            raise MessageError(
+                ResponseCode.NOT_REGISTERED_OR_AUTHORIZED, f"XML signature refused: {exc}"
+            ) from None
+        return True
+
+    async def _dispatch(
+        self, request: inbound.Request, fingerprint: str | None, *, signed: bool
+    ) -> etree._Element:
         if isinstance(request, inbound.QueryRegistration):
             return self._created_party(outbound.Reply(request_id=request.request_id), None)
         if isinstance(request, inbound.CreatePartyRegistration):
             return await self._register(request, fingerprint)
         registration = await self._registered(_ven_id_of(request), fingerprint)
+        if fingerprint is not None and registration.info.get("xmlSignature") and not signed:
+            raise MessageError(
+                ResponseCode.NOT_REGISTERED_OR_AUTHORIZED,
+                f"{registration.ven_name} registered to sign its messages; this one is not signed",
+            )
         if self._checkin is not None:
             self._checkin(client_id_of(registration.ven_name))
         if isinstance(request, inbound.CancelPartyRegistration):

@@ -7,7 +7,6 @@ mutual TLS the client certificate's fingerprint identifies the VEN (openleadr's 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from typing import Final
 
 from aiohttp import web
 
+from ven_edge.oadr2b.tlsconf import fingerprint
 from vtn_lite.oadr2b.face import Face
 from vtn_lite.oadr2b.settings import Oadr2bSettings
 
@@ -25,18 +25,13 @@ SERVICES: Final = frozenset({"EiRegisterParty", "OadrPoll", "EiEvent", "EiReport
 XML: Final = "application/xml"
 
 
-def fingerprint_of(der: bytes) -> str:
-    digest = hashlib.sha256(der).digest()[-10:]
-    return ":".join(f"{byte:02X}" for byte in digest)
-
-
 def peer_fingerprint(request: web.Request) -> str | None:
     transport = request.transport
     ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
     if ssl_object is None:
         return None
     der = ssl_object.getpeercert(binary_form=True)
-    return fingerprint_of(der) if der else None
+    return fingerprint(der) if der else None
 
 
 def build_app(face: Face) -> web.Application:

@@ -1,6 +1,7 @@
 """The messages the VTN sends 2.0b VENs, in oadr_20b.xsd's element order.
 
-oadrDistributeEvent is :func:`ven_edge.oadr2b.distribute.build_distribute`; these are the rest.
+oadrDistributeEvent is :func:`ven_edge.oadr2b.distribute.build_distribute` and the eiResponse
+:func:`ven_edge.oadr2b.replies.add_response`; these are the rest.
 Every builder returns the oadrPayload element; ``requestID`` is echoed from the request (an
 empty ``requestID`` element where the schema needs one and there is none).
 """
@@ -15,6 +16,7 @@ from lxml import etree
 from ven_edge.oadr2b.build import sub
 from ven_edge.oadr2b.envelope import new_payload
 from ven_edge.oadr2b.ns import EI, OADR, PYLD, XCAL, q
+from ven_edge.oadr2b.replies import add_response, build_response
 from ven_edge.oadr2b.timevalues import format_span
 
 PROFILE = "2.0b"
@@ -42,18 +44,11 @@ class ReportRequest:
 
 
 def _ei_response(parent: etree._Element, reply: Reply) -> None:
-    node = sub(parent, q(EI, "eiResponse"))
-    sub(node, q(EI, "responseCode"), str(reply.code))
-    sub(node, q(EI, "responseDescription"), reply.description[:200])
-    sub(node, q(PYLD, "requestID"), reply.request_id)
+    add_response(parent, reply.code, reply.description[:200], reply.request_id)
 
 
 def response(reply: Reply, ven_id: str | None) -> etree._Element:
-    payload, body = new_payload("oadrResponse")
-    _ei_response(body, reply)
-    if ven_id:
-        sub(body, q(EI, "venID"), ven_id)
-    return payload
+    return build_response(ven_id, reply.request_id, reply.code, reply.description[:200])
 
 
 def created_party_registration(
