@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,8 @@ from vtn_lite.oadr2b.settings import Oadr2bSettings
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield make_pki(tmp_path_factory.mktemp("pki"))
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def _fp(path: Path) -> str:
