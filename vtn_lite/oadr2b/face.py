@@ -29,7 +29,7 @@ from ven_edge.oadr2b.events import DistributeEvent, Event, EventStatus, Targets
 from ven_edge.oadr2b.xmlsig import MessageSigner, SignatureChecker, SignatureError
 from vtn_lite.console.directory import ven_of_target
 from vtn_lite.oadr2b import inbound, outbound
-from vtn_lite.oadr2b.mapping import Unmapped, to_2b_event, utc_now
+from vtn_lite.oadr2b.mapping import Unmapped, at_time, to_2b_event, utc_now
 from vtn_lite.oadr2b.registry import PartyRequest, Refused, Registry, client_id_of
 from vtn_lite.oadr2b.settings import Oadr2bSettings
 from vtn_lite.service import Vtn, event_bounds
@@ -42,6 +42,10 @@ WANTED_REPORTS = ("METADATA_TELEMETRY_USAGE", "METADATA_TELEMETRY_STATUS")
 #: How long a deleted event is still sent as cancelled when its end is unknown (open-ended).
 CANCEL_KEPT = timedelta(days=1)
 _ALL = 10**6
+#: How often the cancellations still sent are read from the store (other processes' too).
+CANCELLED_REREAD_S = 1.0
+#: Mapped event versions kept (a few per event and recipient shape).
+MAX_MAPPED = 50_000
 #: VEN certificates whose signature checkers (and replay nonces) are kept.
 MAX_CHECKERS = 10_000
 
@@ -80,6 +84,9 @@ class Face:
         self._reports = reports
         self._modifications: dict[str, tuple[str, int]] = {}
         self._unmapped: set[tuple[str, str]] = set()
+        # Mapped events by version and recipient shape: a steady poll maps nothing again.
+        self._mapped: dict[tuple[str, str, int, Targets, bool], Event | None] = {}
+        self._cancelled: tuple[float, list[tuple[str, int, str]]] | None = None
         vtn.listeners.append(self._on_change)
         # Over mutual TLS the VTN signs what it sends and checks what VENs sign (rule 67;
         # openleadr signs with the TLS key): one checker per VEN certificate, whose nonces it
@@ -307,11 +314,12 @@ class Face:
         )
         events: list[Event] = []
         for stored in rows:
-            number = await self._modification(stored)
-            mapped = await self._map(stored.body, registration, granted, number, now)
+            body = stored.body
+            number = await self._modification(stored.id, body)
+            mapped = await self._map(body, registration, granted, number, now)
             if mapped is not None and mapped.status is not EventStatus.COMPLETED:
                 events.append(mapped)
-        for event_id, number, body_text in await self.store.oadr2b_cancelled(now_s):
+        for event_id, number, body_text in await self._cancellations(now_s):
             body = StoredObject(0, event_id, "EVENT", body_text, None, None, None, None).body
             targets = tuple(body.get("targets") or ())
             if targets and not set(targets) & set(granted):
@@ -339,6 +347,25 @@ class Face:
         *,
         cancelled: bool = False,
     ) -> Event | None:
+        key = (
+            str(body.get("id", "")),
+            str(body.get("modificationDateTime", "")),
+            number,
+            _targets(body, registration, granted),
+            cancelled,
+        )
+        if key in self._mapped:
+            known = self._mapped[key]
+            return at_time(known, now) if known is not None else None
+        if len(self._mapped) >= MAX_MAPPED:
+            self._mapped.clear()
+        mapped = await self._map_anew(body, key[3], number, now, cancelled=cancelled)
+        self._mapped[key] = mapped
+        return mapped
+
+    async def _map_anew(
+        self, body: dict[str, Any], targets: Targets, number: int, now: datetime, *, cancelled: bool
+    ) -> Event | None:
         program = await self.store.get("PROGRAM", str(body.get("programID", "")))
         program_body = program.body if program is not None else {}
         name = str(program_body.get("programName") or body.get("programID") or "unknown")
@@ -346,7 +373,7 @@ class Face:
             body,
             modification=number,
             now=now,
-            targets=_targets(body, registration, granted),
+            targets=targets,
             market_context=f"oadr://vtn-lite/{quote(name, safe='')}",
             program_descriptors=[
                 d for d in program_body.get("payloadDescriptors") or () if isinstance(d, dict)
@@ -361,18 +388,27 @@ class Face:
             return None
         return mapped
 
-    async def _modification(self, stored: StoredObject) -> int:
-        stamp = str(stored.body.get("modificationDateTime", ""))
-        known = self._modifications.get(stored.id)
+    async def _modification(self, event_id: str, body: dict[str, Any]) -> int:
+        stamp = str(body.get("modificationDateTime", ""))
+        known = self._modifications.get(event_id)
         if known is not None and known[0] == stamp:
             return known[1]
-        number = await self.store.oadr2b_modification(stored.id, stamp)
-        self._modifications[stored.id] = (stamp, number)
+        number = await self.store.oadr2b_modification(event_id, stamp)
+        self._modifications[event_id] = (stamp, number)
         return number
+
+    async def _cancellations(self, now: float) -> list[tuple[str, int, str]]:
+        """The cancellations still sent, read again (and the expired ones dropped) at most
+        once a second, or at once after this process cancelled an event."""
+        if self._cancelled is None or now - self._cancelled[0] >= CANCELLED_REREAD_S:
+            self._cancelled = (now, await self.store.oadr2b_cancelled(now))
+        return self._cancelled[1]
 
     async def _on_change(self, operation: str, stored: StoredObject) -> None:
         """A deleted event is sent as cancelled, one modification later (rule 5), until it
         would have ended plus its randomisation (rule 66)."""
+        if stored.kind == "PROGRAM":
+            self._mapped.clear()  # its name and descriptors are in the mapped events
         if stored.kind != "EVENT" or operation != "DELETE":
             return
         now = self._clock()
@@ -383,6 +419,7 @@ class Face:
             return  # over already: nobody needs to hear it was cancelled
         self._modifications.pop(stored.id, None)
         await self.store.oadr2b_cancel(stored.id, stored.body_text, keep)
+        self._cancelled = None
 
     async def _created_event(
         self, request: inbound.CreatedEvent, registration: Oadr2bRegistration
@@ -420,8 +457,8 @@ class Face:
     async def _current_number(self, event_id: str) -> int | None:
         stored = await self.store.get("EVENT", event_id)
         if stored is not None:
-            return await self._modification(stored)
-        for cancelled_id, number, _ in await self.store.oadr2b_cancelled(self._clock()):
+            return await self._modification(stored.id, stored.body)
+        for cancelled_id, number, _ in await self._cancellations(self._clock()):
             if cancelled_id == event_id:
                 return number
         return None

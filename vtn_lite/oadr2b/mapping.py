@@ -14,7 +14,7 @@ the reason (:class:`Unmapped`). Nothing raises on a stored body: the face logs a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -230,6 +230,30 @@ def _startafter(request: models.EventRequest) -> timedelta | None:
     except (TimeFormatError, ValueError, OverflowError):
         return None  # calendar units: no exact 2.0b duration
     return abs(span) or None
+
+
+def at_time(event: Event, now: datetime) -> Event:
+    """``event`` with the status and current values of ``now``: a mapped event is kept while
+    its version stands and only these change with time (rule 5: no new modificationNumber)."""
+    status = _status(event.dtstart, event.duration, now, event.status is EventStatus.CANCELLED)
+    signals = tuple(
+        replace(signal, current_value=_current(signal, event.dtstart, now))
+        for signal in event.signals
+    )
+    if status is event.status and signals == event.signals:
+        return event
+    return replace(event, status=status, signals=signals)
+
+
+def _current(signal: EventSignal, start: datetime, now: datetime) -> float:
+    cursor = start
+    for interval in signal.intervals:
+        if now < cursor:
+            break
+        if not interval.duration or now < cursor + interval.duration:
+            return interval.value
+        cursor += interval.duration
+    return 0.0
 
 
 def _status(start: datetime, duration: timedelta, now: datetime, cancelled: bool) -> EventStatus:
