@@ -1,20 +1,19 @@
 """A vtn_lite with its 2.0b face, and openleadr's OpenADRClient as the 2.0b VEN peer.
 
-The PKI is throw-away (openssl, as in the openadr2b digest §3.2): a CA, a VTN certificate for
-127.0.0.1 and two VEN certificates (the second one to be the wrong one).
+The throw-away PKI is tests/oadr2b/peer.py's: a CA, a VTN certificate for 127.0.0.1, the VEN's
+and a rogue one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import aiohttp
+from openleadr.messaging import create_message
 
 from tests.oadr2b.schema import assert_valid
 from tests.vtn_lite.conftest import Api, get_token, make_config
@@ -26,38 +25,21 @@ from vtn_lite.server import RunningVtn, running_vtn
 LAB = Oadr2bSettings(port=0, lab_plain_http=True, auto_approve=True, poll_interval=1.0)
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_pki(directory: Path) -> Path:
-    _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-        "-days", "2", "-subj", "/CN=Test Root",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        cwd=directory,
-    )  # fmt: skip
-    for name, san in (
-        ("vtn", "DNS:localhost,IP:127.0.0.1"),
-        ("ven", "DNS:wh-ven.test"),
-        ("other", "DNS:other-ven.test"),
-    ):
-        (directory / f"{name}.ext").write_text(
-            f"subjectAltName={san}\nextendedKeyUsage=serverAuth,clientAuth\n"
+def party_registration(name: str, *, pull: bool = True) -> str:
+    """openleadr's oadrCreatePartyRegistration for venName ``name`` (2.0b, simpleHttp)."""
+    return str(
+        create_message(
+            "oadrCreatePartyRegistration",
+            request_id="r1",
+            ven_name=name,
+            http_pull_model=pull,
+            xml_signature=False,
+            report_only=False,
+            profile_name="2.0b",
+            transport_name="simpleHttp",
+            transport_address=None if pull else "http://127.0.0.1:1/",
         )
-        _openssl(
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
-            "-out", f"{name}.csr", "-subj", f"/CN={name}",
-            cwd=directory,
-        )  # fmt: skip
-        _openssl(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-sha256",
-            "-extfile", f"{name}.ext",
-            cwd=directory,
-        )  # fmt: skip
-    return directory
+    )
 
 
 @asynccontextmanager

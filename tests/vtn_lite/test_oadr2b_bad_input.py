@@ -12,7 +12,12 @@ from lxml import etree
 from openleadr.messaging import create_message
 
 from tests.oadr2b.schema import assert_valid
-from tests.vtn_lite.oadr2b_peer import simple_event, vtn_with_2b, with_settings
+from tests.vtn_lite.oadr2b_peer import (
+    party_registration,
+    simple_event,
+    vtn_with_2b,
+    with_settings,
+)
 from ven_edge.oadr2b.ns import EI, OADR, q
 
 
@@ -46,21 +51,7 @@ def _message_name(answer: etree._Element | None) -> str:
 
 
 async def _register(url: str, name: str) -> str:
-    status, answer = await _post(
-        url,
-        "EiRegisterParty",
-        create_message(
-            "oadrCreatePartyRegistration",
-            request_id="r1",
-            ven_name=name,
-            http_pull_model=True,
-            xml_signature=False,
-            report_only=False,
-            profile_name="2.0b",
-            transport_name="simpleHttp",
-            transport_address=None,
-        ),
-    )
+    status, answer = await _post(url, "EiRegisterParty", party_registration(name))
     assert status == 200
     assert answer is not None
     ven_id = answer.find(f".//{q(EI, 'venID')}")
@@ -121,17 +112,7 @@ async def test_push_only_or_other_profiles_are_not_allowed() -> None:
     async with vtn_with_2b() as (running, _api):
         url = running.oadr2b_url
         assert url is not None
-        message = create_message(
-            "oadrCreatePartyRegistration",
-            request_id="r1",
-            ven_name="pusher",
-            http_pull_model=False,
-            xml_signature=False,
-            report_only=False,
-            profile_name="2.0b",
-            transport_name="simpleHttp",
-            transport_address="http://127.0.0.1:1/",
-        )
+        message = party_registration("pusher", pull=False)
         _status, answer = await _post(url, "EiRegisterParty", message)
         assert _code(answer) == 451
         assert await running.parts.store.oadr2b_registration("pusher") is None

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from lxml import etree
 from openleadr.messaging import create_message
 
+from tests.vtn_lite.oadr2b_peer import party_registration
 from ven_edge.oadr2b.errors import MessageError
 from vtn_lite.oadr2b import inbound
 
@@ -25,17 +26,7 @@ def _read(body: bytes | str) -> inbound.Request:
 SAMPLES = [
     create_message("oadrPoll", ven_id="VEN_1"),
     create_message("oadrQueryRegistration", request_id="q1"),
-    create_message(
-        "oadrCreatePartyRegistration",
-        request_id="r1",
-        ven_name="wh_ven",
-        http_pull_model=True,
-        xml_signature=False,
-        report_only=False,
-        profile_name="2.0b",
-        transport_name="simpleHttp",
-        transport_address=None,
-    ),
+    party_registration("wh_ven"),
     create_message(
         "oadrCreatedEvent",
         response={"response_code": 200, "response_description": "OK", "request_id": None},

@@ -14,10 +14,10 @@ import pytest
 from lxml import etree
 from openleadr import OpenADRClient
 from openleadr.messaging import create_message
-from openleadr.utils import certificate_fingerprint
 
+from tests.oadr2b.peer import fingerprint_of, make_pki
 from tests.oadr2b.schema import assert_valid
-from tests.vtn_lite.oadr2b_peer import make_pki, simple_event, vtn_with_2b, wait_for
+from tests.vtn_lite.oadr2b_peer import simple_event, vtn_with_2b, wait_for
 from ven_edge.oadr2b.ns import EI, q
 from vtn_lite.oadr2b.settings import Oadr2bSettings
 
@@ -25,10 +25,6 @@ from vtn_lite.oadr2b.settings import Oadr2bSettings
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-def _fp(path: Path) -> str:
-    return str(certificate_fingerprint(path.read_text()))
 
 
 def _settings(pki: Path) -> Oadr2bSettings:
@@ -39,7 +35,7 @@ def _settings(pki: Path) -> Oadr2bSettings:
         tls_ca=str(pki / "ca.crt"),
         auto_approve=True,
         poll_interval=1.0,
-        fingerprints={"wh_ven": _fp(pki / "ven.crt")},
+        fingerprints={"wh_ven": fingerprint_of(pki / "ven.crt")},
     )
 
 
@@ -50,7 +46,7 @@ def _client(pki: Path, url: str, cert: str = "ven") -> OpenADRClient:
         cert=str(pki / f"{cert}.crt"),
         key=str(pki / f"{cert}.key"),
         ca_file=str(pki / "ca.crt"),
-        vtn_fingerprint=_fp(pki / "vtn.crt"),
+        vtn_fingerprint=fingerprint_of(pki / "vtn.crt"),
     )
 
 
@@ -85,7 +81,7 @@ async def test_signed_event_exchange_over_mutual_tls(pki: Path) -> None:
             await wait_for(opted)  # the VEN's signed oadrCreatedEvent was accepted
             registration = await store.oadr2b_registration("wh_ven")
             assert registration is not None
-            assert registration.fingerprint == _fp(pki / "ven.crt")
+            assert registration.fingerprint == fingerprint_of(pki / "ven.crt")
         finally:
             await client.stop()
 
@@ -93,7 +89,7 @@ async def test_signed_event_exchange_over_mutual_tls(pki: Path) -> None:
 async def test_a_certificate_that_is_not_the_vens_is_refused(pki: Path, caplog: Any) -> None:
     async with vtn_with_2b(_settings(pki)) as (running, _api):
         assert running.oadr2b_url is not None
-        client = _client(pki, running.oadr2b_url, cert="other")
+        client = _client(pki, running.oadr2b_url, cert="rogue")
         with caplog.at_level(logging.WARNING):
             await client.run()
         await client.stop()
