@@ -131,7 +131,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # The OpenADR 2.0b face (docs/vtn-lite-2.0b.md), as SQLite's migration 5.
     """
-    CREATE TABLE oadr2b_registrations (
+    CREATE TABLE IF NOT EXISTS oadr2b_registrations (
         ven_name TEXT PRIMARY KEY,
         state TEXT NOT NULL,
         requested_at DOUBLE PRECISION NOT NULL,
@@ -142,15 +142,15 @@ MIGRATIONS: tuple[str, ...] = (
         info TEXT NOT NULL,
         delivered TEXT
     );
-    CREATE TABLE oadr2b_records (
+    CREATE TABLE IF NOT EXISTS oadr2b_records (
         seq BIGSERIAL PRIMARY KEY,
         ven_id TEXT NOT NULL,
         kind TEXT NOT NULL,
         at DOUBLE PRECISION NOT NULL,
         body TEXT NOT NULL
     );
-    CREATE INDEX oadr2b_records_kind ON oadr2b_records(kind, ven_id, seq);
-    CREATE TABLE oadr2b_event_versions (
+    CREATE INDEX IF NOT EXISTS oadr2b_records_kind ON oadr2b_records(kind, ven_id, seq);
+    CREATE TABLE IF NOT EXISTS oadr2b_event_versions (
         event_id TEXT PRIMARY KEY,
         stamp TEXT NOT NULL,
         number INTEGER NOT NULL,

@@ -107,8 +107,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # The OpenADR 2.0b face (docs/vtn-lite-2.0b.md): party registrations, what 2.0b VENs sent
     # (opts, reports), and the modificationNumber of each event version and cancellation.
+    # Idempotent like version 4, so an older database set back to version 1 upgrades too.
     """
-    CREATE TABLE oadr2b_registrations (
+    CREATE TABLE IF NOT EXISTS oadr2b_registrations (
         ven_name TEXT PRIMARY KEY,
         state TEXT NOT NULL,
         requested_at REAL NOT NULL,
@@ -119,15 +120,15 @@ MIGRATIONS: tuple[str, ...] = (
         info TEXT NOT NULL,
         delivered TEXT
     );
-    CREATE TABLE oadr2b_records (
+    CREATE TABLE IF NOT EXISTS oadr2b_records (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         ven_id TEXT NOT NULL,
         kind TEXT NOT NULL,
         at REAL NOT NULL,
         body TEXT NOT NULL
     );
-    CREATE INDEX oadr2b_records_kind ON oadr2b_records(kind, ven_id, seq);
-    CREATE TABLE oadr2b_event_versions (
+    CREATE INDEX IF NOT EXISTS oadr2b_records_kind ON oadr2b_records(kind, ven_id, seq);
+    CREATE TABLE IF NOT EXISTS oadr2b_event_versions (
         event_id TEXT PRIMARY KEY,
         stamp TEXT NOT NULL,
         number INTEGER NOT NULL,
