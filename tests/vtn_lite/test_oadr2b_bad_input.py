@@ -173,3 +173,36 @@ async def test_an_event_2b_cannot_carry_is_left_out_and_the_others_still_go(
             caplog.text
         )
         assert "GHG has no 2.0b signal" in caplog.text
+
+
+async def test_operator_cancel_and_reregistration_reach_the_ven_at_its_poll() -> None:
+    async with vtn_with_2b() as (running, _api):
+        url = running.oadr2b_url
+        face = running.parts.oadr2b
+        assert url is not None
+        assert face is not None
+        ven_id = await _register(url, "ven_d")
+        await face.registry.ask_reregistration("ven_d")
+        _status, answer = await _post(url, "OadrPoll", _poll(ven_id))
+        assert _message_name(answer) == "oadrRequestReregistration"
+        assert await _register(url, "ven_d") == ven_id  # same venID again
+        _status, answer = await _post(url, "OadrPoll", _poll(ven_id))
+        assert _message_name(answer) == "oadrDistributeEvent"  # its (empty) list again
+        await face.registry.revoke("ven_d")
+        _status, answer = await _post(url, "OadrPoll", _poll(ven_id))
+        assert _message_name(answer) == "oadrCancelPartyRegistration"
+        registration = await running.parts.store.oadr2b_registration("ven_d")
+        assert registration is not None
+        canceled = create_message(
+            "oadrCanceledPartyRegistration",
+            response={"response_code": 200, "response_description": "OK", "request_id": "x"},
+            registration_id=registration.registration_id,
+            ven_id=ven_id,
+        )
+        _status, answer = await _post(url, "EiRegisterParty", canceled)
+        assert _code(answer) == 200
+        revoked = await running.parts.store.oadr2b_registration("ven_d")
+        assert revoked is not None
+        assert revoked.state == "revoked"
+        _status, answer = await _post(url, "OadrPoll", _poll(ven_id))
+        assert _code(answer) == 463

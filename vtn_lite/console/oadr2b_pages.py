@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Final
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -48,7 +49,8 @@ def _actions(session: Session, name: str, state: str) -> Safe:
         return Safe("")
     forms = [
         Safe(
-            f'<form method="post" action="/console/oadr2b/{esc(name)}/{action}" class="inline">'
+            f'<form method="post" action="/console/oadr2b/{esc(quote(name, safe=""))}/{action}"'
+            ' class="inline">'
             f'<input type="hidden" name="csrf" value="{esc(session.csrf)}">'
             f"{tag('button', ACTIONS[action], type='submit')}</form>"
         )
