@@ -14,12 +14,16 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote
 
+from pydantic import ValidationError
+
 from ven_edge.oadr2b.events import Event, EventStatus, Targets
+from ven_edge.oadr3.timefmt import TimeFormatError, parse_datetime
 from vtn_lite.console.directory import ven_of_target
 from vtn_lite.oadr2b.mapping import Unmapped, at_time, to_2b_event, utc_now
 from vtn_lite.oadr2b.registry import client_id_of
-from vtn_lite.service import Vtn, event_bounds
+from vtn_lite.service import Vtn, event_ends_at
 from vtn_lite.storage import Oadr2bRegistration, Query, StoredObject
+from vtn_lite.wire import models
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +157,14 @@ class EventFeed:
         if stored.kind != "EVENT" or operation != "DELETE":
             return
         now = self._clock()
-        bounds = event_bounds(stored.body, utc_now(now))
-        end = bounds[1] if bounds is not None else None
-        keep = end.timestamp() + 3600 if end is not None else now + CANCEL_KEPT.total_seconds()
+        body = stored.body
+        try:
+            request = models.EventRequest.model_validate(body)
+            written = parse_datetime(body["modificationDateTime"])
+        except (ValidationError, TimeFormatError, KeyError):
+            return  # not a body this VTN wrote: nothing was sent from it either
+        end = event_ends_at(request, written)  # its end plus its randomisation
+        keep = end if end is not None else now + CANCEL_KEPT.total_seconds()
         if keep <= now:
             return  # over already: nobody needs to hear it was cancelled
         self._modifications.pop(stored.id, None)
