@@ -43,7 +43,8 @@ class VenEntry:
 
     @property
     def protocol(self) -> str:
-        """ "2.0b" for a VEN registered through the 2.0b face (vtn_lite/oadr2b), else "3"."""
+        """The OpenADR version the VEN speaks: 2.0b when it registered through the 2.0b face
+        (vtn_lite/oadr2b), else 3."""
         for attribute in self.attributes:
             if isinstance(attribute, dict) and attribute.get("type") == "OADR_PROTOCOL":
                 values = attribute.get("values") or []
