@@ -20,9 +20,10 @@ from ven_edge.config import VtnConfig
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.oadr2b.engine import VenEngine
 from ven_edge.oadr2b.link import Oadr2bLink
+from ven_edge.oadr2b.registration import Registration, parse_created_party_registration
 from ven_edge.oadr2b.reports import Sample
 from ven_edge.oadr2b.tlsconf import client_context
-from ven_edge.oadr2b.vtnhttp import Signer, Verifier, VtnTransport
+from ven_edge.oadr2b.vtnhttp import ExchangeError, Signer, Verifier, VtnTransport
 from ven_edge.ports import GridLabels
 from ven_edge.signals import SignalTimeline
 from ven_edge.status_model import VtnHealth
@@ -85,6 +86,28 @@ def build_oadr2b_grid(
 ) -> Oadr2bGridPort:
     """The 2.0b grid port of ``[vtn]`` (validated by :mod:`ven_edge.config`): mutual TLS,
     pinned VTN fingerprint and XML signatures over https; lab mode over plain http."""
+    transport = vtn_transport(vtn, clock)
+    engine = VenEngine(vtn.ven_name, resource_name, signed=transport.signs)
+    link = Oadr2bLink(engine, transport, store=store, poll_s=vtn.poll_interval_s, wall_clock=clock)
+    return Oadr2bGridPort(link, clock)
+
+
+async def query_vtn(vtn: VtnConfig, clock: Callable[[], datetime]) -> Registration:
+    """Ask the VTN what it is (oadrQueryRegistration), as the daemon's first request would:
+    for ``ven-edge check``. Raises :class:`ExchangeError` or :class:`MessageError`."""
+    transport = vtn_transport(vtn, clock)
+    try:
+        out = VenEngine(vtn.ven_name, "check").query_registration()
+        answer = await transport.post(out.service, out.payload)
+    finally:
+        await transport.close()
+    if answer is None:
+        raise ExchangeError("the VTN gave an empty answer to oadrQueryRegistration")
+    return parse_created_party_registration(answer.message)
+
+
+def vtn_transport(vtn: VtnConfig, clock: Callable[[], datetime]) -> VtnTransport:
+    """The transport of ``[vtn]``: TLS, pin and signatures over https, none in lab mode."""
     if vtn.url is None:
         raise ValueError("vtn.url is not set")
     opts = vtn.oadr2b
@@ -98,7 +121,9 @@ def build_oadr2b_grid(
         assert opts.client_cert is not None
         assert opts.client_key is not None
         assert opts.vtn_fingerprint is not None
-        context = client_context(vtn.ca_file, opts.client_cert, opts.client_key)
+        context = client_context(
+            vtn.ca_file, opts.client_cert, opts.client_key, opts.vtn_fingerprint
+        )
         if opts.signatures:
             from ven_edge.oadr2b.xmlsig import MessageSigner, SignatureChecker
 
@@ -106,14 +131,10 @@ def build_oadr2b_grid(
             verifier = SignatureChecker(opts.vtn_fingerprint, clock).verify
     else:
         log.warning("OpenADR 2.0b lab mode: plain http to %s, no TLS, no signatures", vtn.url)
-    transport = VtnTransport(
+    return VtnTransport(
         vtn.url,
         ssl_context=context,
-        vtn_fingerprint=opts.vtn_fingerprint if secure else None,
         signer=signer,
         verifier=verifier,
         timeout_s=vtn.request_timeout_s,
     )
-    engine = VenEngine(vtn.ven_name, resource_name, signed=signer is not None)
-    link = Oadr2bLink(engine, transport, store=store, poll_s=vtn.poll_interval_s, wall_clock=clock)
-    return Oadr2bGridPort(link, clock)

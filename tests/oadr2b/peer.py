@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from openleadr import OpenADRServer
+from openleadr import OpenADRServer, hooks
 from openleadr.utils import certificate_fingerprint
 
 from tests.conftest import free_port
@@ -65,7 +66,13 @@ class UtilityVtn:
     registered_reports: list[str] = field(default_factory=list)
 
     async def on_opt(self, ven_id: str, event_id: str, opt_type: str) -> None:
-        self.opts.append((ven_id, event_id, opt_type))
+        """add_event's callback: openleadr calls it for the first answer only."""
+
+    async def on_message(self, message_type: str, payload: dict[str, Any]) -> None:
+        """Every oadrCreatedEvent the VTN handles, later optOuts included (openleadr's hook)."""
+        if message_type == "oadrCreatedEvent":
+            for response in payload.get("event_responses", []):
+                self.opts.append((payload["ven_id"], response["event_id"], response["opt_type"]))
 
 
 async def utility_vtn(
@@ -115,8 +122,14 @@ async def utility_vtn(
 
     server.add_handler("on_create_party_registration", on_create_party_registration)
     server.add_handler("on_register_report", on_register_report)
+    hooks.register("before_handle", peer.on_message)
     await server.run()
     try:
         yield peer
     finally:
         await server.stop()
+        hooks.HOOKS["before_handle"].remove(peer.on_message)
+
+
+#: ``async with running_vtn(pki) as vtn:`` for tests that need no fixture.
+running_vtn = contextlib.asynccontextmanager(utility_vtn)

@@ -28,7 +28,7 @@ class CheckingTransport(VtnTransport):
 
     sent: list[str]
 
-    async def post(self, service: str, payload: etree._Element) -> Envelope:
+    async def post(self, service: str, payload: etree._Element) -> Envelope | None:
         assert_valid(payload)
         self.sent.append(etree.QName(payload[0][0]).localname)
         return await super().post(service, payload)

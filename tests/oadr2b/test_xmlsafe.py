@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -10,9 +12,11 @@ from hypothesis import strategies as st
 
 from tests.oadr2b.samples import distribute, simple_event
 from ven_edge.oadr2b.build import to_bytes
+from ven_edge.oadr2b.codes import ResponseCode
 from ven_edge.oadr2b.distribute import build_distribute, parse_distribute
 from ven_edge.oadr2b.envelope import open_payload
 from ven_edge.oadr2b.errors import MessageError
+from ven_edge.oadr2b.events import EventSignal, Interval
 from ven_edge.oadr2b.xmlsafe import XmlRejected, parse_xml
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -82,3 +86,48 @@ def test_spliced_messages_raise_only_typed_errors(at: int, splice: bytes) -> Non
     body = _VALID[:at] + splice + _VALID[at:]
     with contextlib.suppress(XmlRejected, MessageError):
         parse_distribute(open_payload(parse_xml(body)).message)
+
+
+_EXTREME_DATES = st.sampled_from(
+    [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ]
+) | st.datetimes(timezones=st.just(UTC))
+_EXTREME_SPANS = st.sampled_from(
+    [timedelta(0), timedelta(days=366), timedelta(days=367), timedelta(days=999_999_999)]
+) | st.timedeltas(min_value=timedelta(0))
+_PAYLOADS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, 3.0, 7.0])
+
+
+@settings(max_examples=60)
+@given(_EXTREME_DATES, _EXTREME_SPANS, _PAYLOADS, st.integers(min_value=0, max_value=10**12))
+def test_extreme_events_are_read_or_refused_per_event(
+    start: datetime, span: timedelta, payload: float, modification: int
+) -> None:
+    """Year-1 and year-9999 starts, huge durations, NaN and infinite payloads, huge
+    modification numbers: each event is read back unchanged or refused with a code, and the
+    valid event beside it is always kept (rule 19)."""
+    odd = replace(
+        simple_event(event_id="odd", start=start, duration=span),
+        modification_number=modification,
+        signals=(EventSignal("SIMPLE", "level", "s", (Interval(0, span, payload),)),),
+    )
+    body = to_bytes(build_distribute(distribute(simple_event(), odd)))
+    read = parse_distribute(open_payload(parse_xml(body)).message)
+    assert [e.event_id for e in read.events if e.event_id == "ev-1"] == ["ev-1"]
+    if read.bad_events:
+        assert read.bad_events[0].event_id == "odd"
+        assert read.bad_events[0].code in (ResponseCode.INVALID_DATA, ResponseCode.COMPLIANCE_ERROR)
+    else:
+        (back,) = (e for e in read.events if e.event_id == "odd")
+        assert back.dtstart == start.replace(microsecond=start.microsecond)
+        assert back.signals[0].intervals[0].value == payload
+
+
+def test_deep_nesting_inside_a_valid_message_is_refused() -> None:
+    body = to_bytes(build_distribute(distribute(simple_event())))
+    deep = body.replace(b"<ei:vtnID>", b"<x>" * 40 + b"</x>" * 40 + b"<ei:vtnID>")
+    with pytest.raises(XmlRejected, match="too_deep"):
+        parse_xml(deep)

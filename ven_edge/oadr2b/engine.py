@@ -12,6 +12,7 @@ as :class:`Outgoing` values.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import random
@@ -46,6 +47,8 @@ from ven_edge.oadr2b.replies import (
     read_response,
 )
 from ven_edge.oadr2b.reports import (
+    STATUS_SPECIFIER,
+    USAGE_SPECIFIER,
     ReportRequest,
     Sample,
     build_created_report,
@@ -137,9 +140,31 @@ class VenEngine:
                 "poll_s": None if reg.poll_freq is None else reg.poll_freq.total_seconds(),
             },
             "events": self.book.export_state(),
+            # The VTN asked for these once (oadrRegisteredReport); a restart keeps delivering them.
+            "reports": [
+                {
+                    "request_id": r.request.request_id,
+                    "specifier_id": r.request.specifier_id,
+                    "granularity_s": r.request.granularity.total_seconds(),
+                    "back_s": r.request.back_duration.total_seconds(),
+                }
+                for r in self._reports.values()
+            ],
         }
 
-    def restore_state(self, document: Mapping[str, Any]) -> None:
+    def restore_state(self, document: Mapping[str, Any], now: datetime) -> None:
+        for item in document.get("reports") or []:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                request = ReportRequest(
+                    str(item["request_id"]),
+                    str(item["specifier_id"]),
+                    timedelta(seconds=float(item["granularity_s"])),
+                    timedelta(seconds=float(item["back_s"])),
+                )
+                if request.specifier_id in (USAGE_SPECIFIER, STATUS_SPECIFIER):
+                    self._reports[request.request_id] = _ReportState(
+                        request, now, now + request.back_duration
+                    )
         events = document.get("events")
         if isinstance(events, Mapping):
             self.book.restore_state(events)

@@ -83,7 +83,7 @@ class Oadr2bLink:
         if store is not None:
             document = store.load(STATE_DOCUMENT, default={})
             if isinstance(document, dict):
-                engine.restore_state(document)
+                engine.restore_state(document, wall_clock())
 
     @property
     def poll_s(self) -> float:
@@ -98,6 +98,8 @@ class Oadr2bLink:
     # -- sending -------------------------------------------------------------------------------
     async def _exchange(self, out: Outgoing) -> Reaction:
         answer = await self.transport.post(out.service, out.payload)
+        if answer is None:
+            return Reaction()
         reaction = self.engine.handle(answer, self._wall_clock())
         await self._react(reaction, depth=0)
         return reaction
@@ -111,6 +113,8 @@ class Oadr2bLink:
                 LOG.warning("reply chain too long; %s not sent", out.what)
                 break
             answer = await self.transport.post(out.service, out.payload)
+            if answer is None:
+                continue
             nested = self.engine.handle(answer, self._wall_clock())
             await self._react(nested, depth + 1)
             reaction.reregister |= nested.reregister
@@ -138,6 +142,8 @@ class Oadr2bLink:
                 continue
             answer = await self.transport.post(service, payload)
             self.outbox.pop()
+            if answer is None:
+                continue
             reaction = self.engine.handle(answer, self._wall_clock())
             await self._react(reaction, depth=1)
 
@@ -152,6 +158,8 @@ class Oadr2bLink:
 
     async def _take_registration(self, out: Outgoing, *, final: bool) -> None:
         answer = await self.transport.post(out.service, out.payload)
+        if answer is None:
+            raise ExchangeError("registration: empty answer", vtn_down=False)
         try:
             self.engine.take_registration(answer, final=final)
         except MessageError as exc:

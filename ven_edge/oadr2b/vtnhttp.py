@@ -1,8 +1,9 @@
 """The thin simpleHttp transport: POST a message to ``{vtn_url}/{service}``, read the answer.
 
-Only I/O and checks on it: the VTN certificate's fingerprint (after the CA check TLS did),
-the body's size, the hardened parse, and the XML signature when one is required. What a message
-means is the engine's business.
+Only I/O and checks on it: TLS (the context of :func:`ven_edge.oadr2b.tlsconf.client_context`
+verifies the CA and pins the VTN's fingerprint in the handshake), the body's size, the hardened
+parse, and the XML signature when one is required. What a message means is the engine's
+business.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from lxml import etree
 from ven_edge.oadr2b.build import to_bytes
 from ven_edge.oadr2b.envelope import Envelope, open_payload
 from ven_edge.oadr2b.errors import MessageError
-from ven_edge.oadr2b.tlsconf import fingerprint, same_fingerprint
 from ven_edge.oadr2b.xmlsafe import MAX_BYTES, XmlRejected, parse_xml
 from ven_edge.redact import redact_text
 
@@ -51,7 +51,6 @@ class VtnTransport:
         base_url: str,
         *,
         ssl_context: ssl.SSLContext | None = None,
-        vtn_fingerprint: str | None = None,
         signer: Signer | None = None,
         verifier: Verifier | None = None,
         timeout_s: float = 20.0,
@@ -59,12 +58,16 @@ class VtnTransport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else False
-        self._fingerprint = vtn_fingerprint
         self._signer = signer
         self._verifier = verifier
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._max_bytes = max_bytes
         self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def signs(self) -> bool:
+        """Whether messages go out signed (announced in oadrCreatePartyRegistration)."""
+        return self._signer is not None
 
     async def close(self) -> None:
         if self._session is not None:
@@ -76,15 +79,15 @@ class VtnTransport:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
-    async def post(self, service: str, payload: etree._Element) -> Envelope:
-        """Send ``payload`` to ``service``; the answer's envelope, or :class:`ExchangeError`."""
+    async def post(self, service: str, payload: etree._Element) -> Envelope | None:
+        """Send ``payload`` to ``service``; the answer's envelope (None for an empty 200 answer,
+        which VTNs give to an oadrResponse), or :class:`ExchangeError`."""
         body = self._signer(payload) if self._signer is not None else to_bytes(payload)
         url = f"{self.base_url}/{service}"
         try:
             async with self._client().post(
                 url, data=body, headers={"Content-Type": CONTENT_TYPE}, ssl=self._ssl
             ) as response:
-                self._check_peer(response)
                 raw = await response.content.read(self._max_bytes + 1)
                 status = response.status
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -95,6 +98,8 @@ class VtnTransport:
             raise ExchangeError(
                 f"{service}: HTTP {status}", vtn_down=status >= 500 or status == 429
             )
+        if not raw.strip():
+            return None
         if len(raw) > self._max_bytes:
             raise ExchangeError(f"{service}: answer over {self._max_bytes} bytes", vtn_down=False)
         try:
@@ -109,20 +114,3 @@ class VtnTransport:
                     f"{service}: signature refused: {exc}", vtn_down=False
                 ) from None
         return envelope
-
-    def _check_peer(self, response: aiohttp.ClientResponse) -> None:
-        """The VTN's certificate must have the configured fingerprint (digest §3.3): the CA
-        alone would let any server it signed pose as the VTN."""
-        if self._fingerprint is None:
-            return
-        connection = response.connection
-        transport = None if connection is None else connection.transport
-        ssl_object = None if transport is None else transport.get_extra_info("ssl_object")
-        der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
-        if der is None:
-            raise ExchangeError("no VTN certificate to check the fingerprint of", vtn_down=False)
-        seen = fingerprint(der)
-        if not same_fingerprint(seen, self._fingerprint):
-            raise ExchangeError(
-                f"VTN certificate fingerprint {seen} is not the configured one", vtn_down=False
-            )
