@@ -10,7 +10,9 @@ untargeted events and one per-VEN event for every tenth 2.0b VEN. The VTN runs i
 conditions, one phase after the other, each bounded by --seconds and --polls.
 
 Phases (closed loop, CONCURRENCY pollers):
-  1. 2.0b first poll     - each VEN's first oadrPoll: an oadrDistributeEvent with its events.
+  1. 2.0b first poll     - each VEN's first oadrPoll: an oadrDistributeEvent with its events,
+                           then the VEN's oadrCreatedEvent (optIn); both are in the time, and
+                           so is the VEN's parsing and answering, done in this process.
   2. 2.0b steady poll    - oadrPoll of random VENs whose events did not change: oadrResponse.
   3. 3.1 poll, 200       - GET /events?active=true as the 3.x VEN, no ETag.
   4. 3.1 poll, 304       - the same with If-None-Match (what the gateway sends).
@@ -35,7 +37,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench._measure import percentile  # noqa: E402
 from ven_edge.oadr2b.build import to_bytes  # noqa: E402
-from ven_edge.oadr2b.replies import build_poll  # noqa: E402
+from ven_edge.oadr2b.distribute import parse_distribute  # noqa: E402
+from ven_edge.oadr2b.envelope import open_payload  # noqa: E402
+from ven_edge.oadr2b.events import Opt  # noqa: E402
+from ven_edge.oadr2b.replies import EventReply, build_created_event, build_poll  # noqa: E402
+from ven_edge.oadr2b.xmlsafe import parse_xml  # noqa: E402
 from vtn_lite.auth import Principal, hash_secret  # noqa: E402
 from vtn_lite.config import ClientEntry, VtnConfig  # noqa: E402
 from vtn_lite.oadr2b.registry import PartyRequest  # noqa: E402
@@ -46,7 +52,7 @@ BL = Principal("bench", "bl")
 SECRET = "bench-secret"
 
 
-async def setup(running: RunningVtn, vens: int) -> list[bytes]:
+async def setup(running: RunningVtn, vens: int) -> tuple[list[str], list[bytes]]:
     face = running.parts.oadr2b
     assert face is not None
     vtn = running.vtn
@@ -55,6 +61,7 @@ async def setup(running: RunningVtn, vens: int) -> list[bytes]:
     for level in (1, 2, 3):
         await vtn.create(BL, "EVENT", _event(program["id"], level, start, None))
     polls = []
+    ven_ids = []
     for index in range(vens):
         registration = await face.registry.request(PartyRequest(f"ven-{index:05d}", None, {}))
         assert registration.ven_id is not None
@@ -63,10 +70,11 @@ async def setup(running: RunningVtn, vens: int) -> list[bytes]:
             target = f"ven:{registration.ven_id}"
             await vtn.create(BL, "EVENT", _event(program["id"], 1, start, target))
         polls.append(to_bytes(build_poll(registration.ven_id)))
+        ven_ids.append(registration.ven_id)
     await vtn.create(
         BL, "VEN", {"objectType": "BL_VEN_REQUEST", "clientID": "ven3", "venName": "three"}
     )
-    return polls
+    return ven_ids, polls
 
 
 def _event(program_id: str, level: int, start: str, target: str | None) -> dict[str, object]:
@@ -121,18 +129,28 @@ async def main(args: argparse.Namespace) -> None:
         )
         async with running_vtn(config) as running, aiohttp.ClientSession() as session:
             began = time.perf_counter()
-            polls = await setup(running, args.vens)
+            ven_ids, polls = await setup(running, args.vens)
             print(f"setup: {args.vens} 2.0b VENs registered in {time.perf_counter() - began:.1f} s")
             url = f"{running.oadr2b_url}/OadrPoll"
             kinds: dict[bytes, int] = {}
 
             async def poll_2b(n: int, *, first: bool) -> None:
-                body = polls[n % len(polls)] if first else random.choice(polls)
-                async with session.post(url, data=body) as answer:
+                index = n % len(polls) if first else random.randrange(len(polls))
+                async with session.post(url, data=polls[index]) as answer:
                     data = await answer.read()
                     assert answer.status == 200, data[:200]
-                    kind = b"Distribute" if b"oadrDistributeEvent" in data else b"Response"
-                    kinds[kind] = kinds.get(kind, 0) + 1
+                if b"oadrDistributeEvent" not in data:
+                    kinds[b"Response"] = kinds.get(b"Response", 0) + 1
+                    return
+                kinds[b"Distribute"] = kinds.get(b"Distribute", 0) + 1
+                # As a VEN does (rule 62): optIn for each event, in one oadrCreatedEvent.
+                events = parse_distribute(open_payload(parse_xml(data)).message).events
+                replies = tuple(
+                    EventReply(e.event_id, e.modification_number, Opt.OPT_IN) for e in events
+                )
+                created = to_bytes(build_created_event(ven_ids[index], replies))
+                async with session.post(f"{running.oadr2b_url}/EiEvent", data=created) as answer:
+                    assert b"<ei:responseCode>200<" in await answer.read()
 
             budget = {"concurrency": args.concurrency, "seconds": args.seconds}
             elapsed, lat = await closed_loop(

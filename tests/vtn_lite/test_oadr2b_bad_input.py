@@ -19,6 +19,7 @@ from tests.vtn_lite.oadr2b_peer import (
     with_settings,
 )
 from ven_edge.oadr2b.ns import EI, OADR, q
+from vtn_lite.oadr2b.face import MAX_REPEATS
 
 
 def _start() -> str:
@@ -206,3 +207,56 @@ async def test_operator_cancel_and_reregistration_reach_the_ven_at_its_poll() ->
         assert revoked.state == "revoked"
         _status, answer = await _post(url, "OadrPoll", _poll(ven_id))
         assert _code(answer) == 463
+
+
+def _created(ven_id: str, answer: etree._Element | None) -> str:
+    assert answer is not None
+    events = [
+        (node.text, int(mod.text or "0"))
+        for node, mod in zip(
+            answer.iter(q(EI, "eventID")), answer.iter(q(EI, "modificationNumber")), strict=True
+        )
+    ]
+    return str(
+        create_message(
+            "oadrCreatedEvent",
+            response={"response_code": 200, "response_description": "OK", "request_id": None},
+            event_responses=[
+                {
+                    "response_code": 200,
+                    "response_description": "OK",
+                    "request_id": "d",
+                    "event_id": event_id,
+                    "modification_number": number,
+                    "opt_type": "optIn",
+                }
+                for event_id, number in events
+            ],
+            ven_id=ven_id,
+        )
+    )
+
+
+async def test_a_distribute_is_repeated_until_the_ven_answers_it(caplog: Any) -> None:
+    async with vtn_with_2b() as (running, api):
+        url = running.oadr2b_url
+        assert url is not None
+        ven_id = await _register(url, "ven_e")
+        await simple_event(api, 1, start=_start())
+        _status, first = await _post(url, "OadrPoll", _poll(ven_id))
+        assert _message_name(first) == "oadrDistributeEvent"
+        _status, again = await _post(url, "OadrPoll", _poll(ven_id))
+        assert _message_name(again) == "oadrDistributeEvent"  # rule 52: not answered yet
+        _status, answer = await _post(url, "EiEvent", _created(ven_id, again))
+        assert _code(answer) == 200
+        _status, quiet = await _post(url, "OadrPoll", _poll(ven_id))
+        assert _message_name(quiet) == "oadrResponse"
+        # A VEN that never answers gets the same list MAX_REPEATS times, then no more.
+        await simple_event(api, 2, start=_start())
+        names = []
+        with caplog.at_level(logging.WARNING):
+            for _ in range(MAX_REPEATS + 1):
+                _status, answer = await _post(url, "OadrPoll", _poll(ven_id))
+                names.append(_message_name(answer))
+        assert names == ["oadrDistributeEvent"] * MAX_REPEATS + ["oadrResponse"]
+        assert f"did not answer {MAX_REPEATS} distributes" in caplog.text

@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from ven_edge.oadr2b.codes import ResponseCode
 from ven_edge.oadr2b.distribute import build_distribute
 from ven_edge.oadr2b.envelope import Envelope
 from ven_edge.oadr2b.errors import MessageError
-from ven_edge.oadr2b.events import DistributeEvent
+from ven_edge.oadr2b.events import DistributeEvent, Event
 from ven_edge.oadr2b.xmlsig import MessageSigner, SignatureChecker, SignatureError
 from vtn_lite.oadr2b import inbound, outbound
 from vtn_lite.oadr2b.eventfeed import EventFeed
@@ -38,6 +38,24 @@ log = logging.getLogger(__name__)
 
 #: VEN certificates whose signature checkers (and replay nonces) are kept.
 MAX_CHECKERS = 10_000
+#: Distributes of one event list sent to a VEN that does not answer them (rule 52).
+MAX_REPEATS = 3
+
+
+@dataclass(slots=True)
+class _Unanswered:
+    """A distribute sent and not yet answered in full: its digest, how often it was sent, the
+    (eventID, modificationNumber) pairs it holds and those answered so far."""
+
+    digest: str
+    count: int
+    wanted: frozenset[tuple[str, int]]
+    answered: set[tuple[str, int]] = field(default_factory=set)
+
+
+def _digest(events: list[Event]) -> str:
+    text = "\n".join(f"{e.event_id} {e.modification_number} {e.status.value}" for e in events)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +88,7 @@ class Face:
         self._clock = clock
         self._checkin = checkin
         self.feed = EventFeed(vtn, clock=clock)
+        self._unanswered: dict[str, _Unanswered] = {}
         self.telemetry = Telemetry(
             vtn.store,
             period=timedelta(seconds=settings.poll_interval),
@@ -278,18 +297,43 @@ class Face:
     async def _distribute(
         self, registration: Oadr2bRegistration, *, always: bool
     ) -> etree._Element:
+        """The VEN's events when they changed since it last acknowledged them (or when it
+        asks). A distribute is repeated at each poll until the VEN's oadrCreatedEvent answers
+        every event in it (rule 52; every event is sent with responseRequired always), at most
+        ``MAX_REPEATS`` times: a VEN that never answers is not sent the same list forever."""
         ven_id = registration.ven_id or ""
+        name = registration.ven_name
         events = await self.feed.events_for(registration)
-        digest = hashlib.sha256(
-            "\n".join(
-                f"{e.event_id} {e.modification_number} {e.status.value}" for e in events
-            ).encode()
-        ).hexdigest()[:32]
+        digest = _digest(events)
         if digest == registration.delivered and not always:
             return outbound.response(outbound.Reply(), ven_id)
-        await self.store.set_oadr2b_delivered(registration.ven_name, digest)
+        sent = self._unanswered.get(name)
+        count = sent.count + 1 if sent is not None and sent.digest == digest else 1
+        if not events or count >= MAX_REPEATS:
+            if events:
+                log.warning(
+                    "2.0b VEN %r did not answer %d distributes of its events; not repeated",
+                    name,
+                    count,
+                )
+            self._unanswered.pop(name, None)
+            await self.store.set_oadr2b_delivered(name, digest)
+        else:
+            wanted = frozenset((e.event_id, e.modification_number) for e in events)
+            self._unanswered[name] = _Unanswered(digest, count, wanted)
         message = DistributeEvent(uuid.uuid4().hex, self.settings.vtn_id, tuple(events))
         return build_distribute(message)
+
+    async def _answered(
+        self, registration: Oadr2bRegistration, answered: set[tuple[str, int]]
+    ) -> None:
+        sent = self._unanswered.get(registration.ven_name)
+        if sent is None:
+            return
+        sent.answered.update(answered)
+        if sent.wanted <= sent.answered:
+            del self._unanswered[registration.ven_name]
+            await self.store.set_oadr2b_delivered(registration.ven_name, sent.digest)
 
     async def _created_event(
         self, request: inbound.CreatedEvent, registration: Oadr2bRegistration
@@ -318,6 +362,9 @@ class Face:
                     "via": "oadrCreatedEvent",
                 },
             )
+        await self._answered(
+            registration, {(r.event_id, r.modification_number) for r in request.responses}
+        )
         if unknown:
             reason = "unknown event or modification: " + ", ".join(u[:64] for u in unknown[:5])
             log.warning("2.0b oadrCreatedEvent from %r: %s", registration.ven_name, reason)
