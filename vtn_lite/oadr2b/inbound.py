@@ -26,6 +26,8 @@ from ven_edge.oadr2b.xmlsafe import XmlRejected, parse_xml
 
 MAX_ID: Final = 256
 MAX_ITEMS: Final = 1000  # event responses, report descriptions or report intervals per message
+#: The flags of oadrPayloadResourceStatus kept from a TELEMETRY_STATUS report (digest §1.6).
+_STATUS_FLAGS: Final = ("oadrOnline", "oadrManualOverride")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +113,12 @@ class RegisterReport:
 
 @dataclass(frozen=True, slots=True)
 class ReportPoint:
+    """One value of a report: a number (TELEMETRY_USAGE), or one flag of a resource status
+    (TELEMETRY_STATUS: ``r_id`` is then ``<rID>/oadrOnline`` or ``<rID>/oadrManualOverride``)."""
+
     at: datetime
     r_id: str
-    value: float
+    value: float | bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,12 +310,17 @@ def _update_report(m: etree._Element) -> UpdateReport:
             if start is None:
                 raise MessageError(ResponseCode.COMPLIANCE_ERROR, "report interval without dtstart")
             for payload in children(interval, q(OADR, "oadrReportPayload")):
+                r_id = _ident(payload, "rID", q(EI, "rID"))
                 value = text(payload, q(EI, "payloadFloat"), q(EI, "value"))
-                if value is None:
-                    continue  # a status payload (oadrPayloadResourceStatus): not a number
-                points.append(
-                    ReportPoint(_dt(start), _ident(payload, "rID", q(EI, "rID")), _float(value))
-                )
+                if value is not None:
+                    points.append(ReportPoint(_dt(start), r_id, _float(value)))
+                status = child(payload, q(OADR, "oadrPayloadResourceStatus"))
+                if status is not None:
+                    for flag in _STATUS_FLAGS:
+                        if status.find(q(OADR, flag)) is not None:
+                            on = _flag(status, q(OADR, flag), default=False)
+                            points.append(ReportPoint(_dt(start), f"{r_id}/{flag}", on))
+                _bounded_points(points)
         reports.append(
             ReportData(
                 report_request_id=_ident(node, "reportRequestID", q(EI, "reportRequestID")),
@@ -391,6 +401,11 @@ def _ident(parent: etree._Element, what: str, *path: str, required: bool = True)
 
 def _bound(value: str | None) -> str | None:
     return value[:MAX_ID] if value is not None else None
+
+
+def _bounded_points(points: list[ReportPoint]) -> None:
+    if len(points) > MAX_ITEMS:
+        raise MessageError(ResponseCode.INVALID_DATA, f"more than {MAX_ITEMS} report values")
 
 
 def _bounded(items: list[etree._Element], what: str) -> None:
