@@ -4,6 +4,8 @@ that only ever answers with a response code."""
 from __future__ import annotations
 
 import dataclasses
+import random
+import time
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -11,9 +13,15 @@ from hypothesis import strategies as st
 from lxml import etree
 from openleadr.messaging import create_message
 
+from tests.oadr2b.schema import assert_valid
+from tests.vtn_lite.conftest import open_vtn
 from tests.vtn_lite.oadr2b_peer import party_registration
 from ven_edge.oadr2b.errors import MessageError
+from ven_edge.oadr2b.ns import EI
+from vtn_lite.auth import Principal
 from vtn_lite.oadr2b import inbound
+from vtn_lite.oadr2b.face import Face
+from vtn_lite.oadr2b.settings import Oadr2bSettings
 
 LIMIT = 64 * 1024
 
@@ -142,3 +150,44 @@ def test_mutated_messages_give_a_request_or_a_response_code(
     for item in dataclasses.fields(request):
         value = getattr(request, item.name)
         assert not isinstance(value, str) or len(value) <= inbound.MAX_ID
+
+
+async def test_mutated_messages_from_a_registered_ven_never_break_the_face() -> None:
+    """Hundreds of damaged messages in the name of a registered VEN: each answered with a
+    schema-valid message, and the VEN's registration and events unharmed afterwards."""
+    rng = random.Random(2026)
+    async with open_vtn() as vtn:
+        face = Face(vtn, Oadr2bSettings(lab_plain_http=True, auto_approve=True), clock=time.time)
+        answer = await face.handle(party_registration("fuzzed").encode(), fingerprint=None)
+        ven_id = etree.fromstring(answer.body).findtext(f".//{{{EI}}}venID")
+        assert ven_id
+        bl = Principal("bl", "bl")
+        program = await vtn.create(bl, "PROGRAM", {"programName": "p"})
+        await vtn.create(
+            bl,
+            "EVENT",
+            {
+                "programID": program["id"],
+                "intervalPeriod": {"start": "2030-01-01T00:00:00Z", "duration": "PT1H"},
+                "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}],
+            },
+        )
+        sources = [sample.replace("VEN_1", ven_id) for sample in SAMPLES]
+        for _ in range(300):
+            root = etree.fromstring(rng.choice(sources).encode())
+            nodes = [e for e in root.iter() if isinstance(e.tag, str)]
+            target = rng.choice(nodes)
+            choice = rng.random()
+            if choice < 0.5:
+                target.text = rng.choice(["", "x" * 400, "-1", "nan", "1e999", "optMaybe", ven_id])
+            elif target.getparent() is not None:
+                target.getparent().remove(target)
+            reply = await face.handle(etree.tostring(root), fingerprint=None)
+            assert_valid(reply.body)
+        registration = await vtn.store.oadr2b_registration("fuzzed")
+        assert registration is not None
+        assert registration.state in ("approved", "cancelled")
+        poll = create_message("oadrPoll", ven_id=ven_id).encode()
+        if registration.state == "approved":
+            reply = await face.handle(poll, fingerprint=None)
+            assert b"oadrDistributeEvent" in reply.body or b"oadrResponse" in reply.body
