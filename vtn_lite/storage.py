@@ -127,15 +127,12 @@ class Change:
 
 ChangeHandler = Callable[[Change], Coroutine[Any, Any, None]]
 
-#: The states of a 2.0b party registration (docs/vtn-lite-2.0b.md "Registration").
-OADR2B_STATES = (
-    "pending", "approved", "rejected", "cancelling", "revoked", "cancelled", "reregister"
-)  # fmt: skip
-
 
 @dataclass(frozen=True, slots=True)
 class Oadr2bRegistration:
-    """One OpenADR 2.0b VEN's party registration, keyed by its venName.
+    """One OpenADR 2.0b VEN's party registration, keyed by its venName; ``state`` is one of
+    those of :mod:`vtn_lite.oadr2b.registry` (pending, approved, rejected, cancelling, revoked,
+    cancelled, reregister).
 
     ``ven_id`` is the id of the 3.x ven object created on approval (the 2.0b venID), so 2.0b
     VENs share targets, groups and the console's VEN list with 3.x VENs. ``delivered`` is a
