@@ -135,8 +135,8 @@ class Oadr2bRegistration:
     cancelled, reregister).
 
     ``ven_id`` is the id of the 3.x ven object created on approval (the 2.0b venID), so 2.0b
-    VENs share targets, groups and the console's VEN list with 3.x VENs. ``delivered`` is a
-    digest of the last oadrDistributeEvent sent, so a poll answers events only on a change.
+    VENs share targets, groups and the console's VEN list with 3.x VENs. ``delivered`` is the
+    digest of the event list the VEN last answered, so a poll sends events only on a change.
     """
 
     ven_name: str
@@ -281,6 +281,9 @@ class Storage(Protocol):
         self, kind: str, *, ven_id: str | None = None, limit: int = 50
     ) -> list[Oadr2bRecord]:
         """Newest first; every VEN's when ``ven_id`` is None."""
+
+    async def prune_oadr2b_records(self, before: float) -> int:
+        """Forget records received before ``before``; returns how many."""
 
     async def oadr2b_modification(self, event_id: str, stamp: str) -> int:
         """The 2.0b modificationNumber of an event version: 0 for the first ``stamp`` seen,

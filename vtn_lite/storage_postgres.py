@@ -150,6 +150,7 @@ MIGRATIONS: tuple[str, ...] = (
         body TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS oadr2b_records_kind ON oadr2b_records(kind, ven_id, seq);
+    CREATE INDEX IF NOT EXISTS oadr2b_records_at ON oadr2b_records(at);
     CREATE TABLE IF NOT EXISTS oadr2b_event_versions (
         event_id TEXT PRIMARY KEY,
         stamp TEXT NOT NULL,
@@ -626,6 +627,11 @@ class PostgresStore:
             Oadr2bRecord(int(seq), _untext(ven), k, float(at), json.loads(body))
             for seq, ven, k, at, body in rows
         ]
+
+    async def prune_oadr2b_records(self, before: float) -> int:
+        async with self._acquire() as db:
+            status = await db.execute("DELETE FROM oadr2b_records WHERE at < $1", before)
+        return int(str(status).rsplit(" ", 1)[-1])
 
     async def oadr2b_modification(self, event_id: str, stamp: str) -> int:
         async with self._acquire() as db:

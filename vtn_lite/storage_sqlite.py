@@ -128,6 +128,7 @@ MIGRATIONS: tuple[str, ...] = (
         body TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS oadr2b_records_kind ON oadr2b_records(kind, ven_id, seq);
+    CREATE INDEX IF NOT EXISTS oadr2b_records_at ON oadr2b_records(at);
     CREATE TABLE IF NOT EXISTS oadr2b_event_versions (
         event_id TEXT PRIMARY KEY,
         stamp TEXT NOT NULL,
@@ -487,6 +488,10 @@ class SqliteStore:
             params.append(ven_id)
         rows = self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*params, limit))
         return [Oadr2bRecord(seq, ven, k, at, json.loads(body)) for seq, ven, k, at, body in rows]
+
+    async def prune_oadr2b_records(self, before: float) -> int:
+        cursor = self._db.execute("DELETE FROM oadr2b_records WHERE at < ?", (before,))
+        return int(cursor.rowcount)
 
     async def oadr2b_modification(self, event_id: str, stamp: str) -> int:
         with self._transaction():

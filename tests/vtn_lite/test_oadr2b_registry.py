@@ -151,3 +151,16 @@ def test_oadr2b_table_parses() -> None:
     assert config.oadr2b.tls_ca == "/etc/vtn/ca.crt"
     assert config.oadr2b.fingerprints == {"wh": FP_A}
     assert parse_config({"oadr2b": {"enabled": False}}).oadr2b is None
+
+
+async def test_records_are_listed_newest_first_and_pruned_by_age() -> None:
+    async with open_vtn() as vtn:
+        store = vtn.store
+        await store.add_oadr2b_record("v1", "report", 100.0, {"n": 1})
+        await store.add_oadr2b_record("v2", "report", 200.0, {"n": 2})
+        await store.add_oadr2b_record("v1", "opt", 300.0, {"n": 3})
+        assert [r.body["n"] for r in await store.oadr2b_records("report")] == [2, 1]
+        assert [r.body["n"] for r in await store.oadr2b_records("report", ven_id="v1")] == [1]
+        assert await store.prune_oadr2b_records(150.0) == 1
+        assert [r.body["n"] for r in await store.oadr2b_records("report")] == [2]
+        assert [r.body["n"] for r in await store.oadr2b_records("opt")] == [3]

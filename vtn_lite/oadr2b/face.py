@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: VEN certificates whose signature checkers (and replay nonces) are kept.
 MAX_CHECKERS = 10_000
+#: How often old 2.0b records are pruned.
+PRUNE_EVERY_S = 3600.0
 #: Distributes of one event list sent to a VEN that does not answer them (rule 52).
 MAX_REPEATS = 3
 
@@ -89,6 +91,7 @@ class Face:
         self._checkin = checkin
         self.feed = EventFeed(vtn, clock=clock)
         self._unanswered: dict[str, _Unanswered] = {}
+        self._pruned_at = -PRUNE_EVERY_S
         self.telemetry = Telemetry(
             vtn.store,
             period=timedelta(seconds=settings.poll_interval),
@@ -120,10 +123,28 @@ class Face:
             signed = self._check_signature(envelope, fingerprint)
             request = inbound.read_request(envelope)
             answer = await self._dispatch(request, fingerprint, signed=signed)
+            await self._prune_now_and_then()
         except MessageError as exc:
             log.warning("2.0b %s from %s refused: %s", envelope.name[:64], peer or "?", exc)
             return Answer(self._error(exc, None))
         return Answer(self._bytes(answer))
+
+    async def _prune_now_and_then(self) -> None:
+        """Opt responses and reports are kept ``keep_records_days`` (a fleet reporting every
+        10 s writes millions of rows a day); pruned at most once an hour."""
+        now = self._clock()
+        if now - self._pruned_at < PRUNE_EVERY_S:
+            return
+        self._pruned_at = now
+        dropped = await self.store.prune_oadr2b_records(
+            now - self.settings.keep_records_days * 86400
+        )
+        if dropped:
+            log.info(
+                "forgot %d 2.0b records older than %g days",
+                dropped,
+                self.settings.keep_records_days,
+            )
 
     def _bytes(self, payload: etree._Element) -> bytes:
         return self._signer.sign(payload) if self._signer is not None else to_bytes(payload)

@@ -14,6 +14,7 @@ tls_ca = "ven-ca.crt"                   # CA that issued the VEN certificates
 auto_approve = false                    # true: registrations need no operator (demo only)
 lab_plain_http = false                  # true: plain HTTP, allowed on a loopback host only
 max_body_bytes = 262144
+keep_records_days = 7.0                 # opt responses and reports older than this are dropped
 
 [oadr2b.fingerprints]                   # venName = certificate fingerprint (openleadr's form)
 wh_ven = "ED:10:3F:AA:1F:1A:75:F8:F3:81"
@@ -52,6 +53,7 @@ class Oadr2bSettings:
     auto_approve: bool = False
     lab_plain_http: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    keep_records_days: float = 7.0
     fingerprints: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -72,6 +74,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "auto_approve": (bool,),
     "lab_plain_http": (bool,),
     "max_body_bytes": (int,),
+    "keep_records_days": (int, float),
     "fingerprints": (dict,),
 }
 _FILES = ("tls_cert", "tls_key", "tls_ca")
@@ -126,6 +129,8 @@ def _check(settings: Oadr2bSettings) -> None:
         raise Oadr2bConfigError("[oadr2b] path must start with / and not end with one")
     if not 0.5 <= settings.poll_interval <= 86400:
         raise Oadr2bConfigError("[oadr2b] poll_interval must be 0.5 to 86400 seconds")
+    if not 0.01 <= settings.keep_records_days <= 3660:
+        raise Oadr2bConfigError("[oadr2b] keep_records_days must be 0.01 to 3660")
     if not 1024 <= settings.max_body_bytes <= 16 * 1024 * 1024:
         raise Oadr2bConfigError("[oadr2b] max_body_bytes must be 1024 to 16777216")
     if not settings.vtn_id or len(settings.vtn_id) > 128 or settings.vtn_id.islower():
