@@ -139,8 +139,12 @@ def build_app(
     app.router.add_get("/vtn-lite/worker", worker_info)
     face = None
     if config.oadr2b is not None:
-        from vtn_lite.oadr2b.face import Face
-
+        try:
+            from vtn_lite.oadr2b.face import Face
+        except ImportError as exc:  # lxml and cryptography are recommended, not required
+            raise ConfigError(
+                f"[oadr2b] needs python3-lxml and python3-cryptography ({exc.name} is missing)"
+            ) from None
         face = Face(
             vtn,
             config.oadr2b,
