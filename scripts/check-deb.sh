@@ -116,6 +116,11 @@ root_packages=$(for deb in "$out"/ven-edge_*_all.deb "$out"/vtn-lite_*_all.deb \
     done | tr ',' '\n' \
     | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' | grep -vx 'ven-edge' \
     | sort -u | paste -sd, -)
+# debootstrap does not resolve virtual packages: python3-cryptography depends on
+# python3-cffi-backend-api-min/-max, which python3-cffi-backend provides.
+case ",$root_packages," in
+    *,python3-cryptography,*) root_packages="$root_packages,python3-cffi-backend" ;;
+esac
 echo "root packages: $root_packages" >&2
 key=$(printf '%s %s' "$root_packages" "$mirror" | sha256sum | cut -c1-12)
 tarball="$cache/trixie-$key.tar.gz"

@@ -114,6 +114,11 @@ async def utility_vtn(
         min_sampling_interval: timedelta, max_sampling_interval: timedelta,
     ) -> Any:  # fmt: skip
         peer.registered_reports.append(measurement)
+        if measurement == "Status":
+            # openleadr's update_report reads a float from every payload and raises on the
+            # oadrPayloadResourceStatus of TELEMETRY_STATUS (digest §4: status reports are not
+            # supported): so it is not requested from this peer.
+            return None
 
         async def collect(data: Any) -> None:
             peer.reports.append((measurement, data))

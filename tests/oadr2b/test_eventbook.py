@@ -254,3 +254,13 @@ def test_dispatch_setpoint_becomes_an_import_limit_with_its_intervals() -> None:
     ]
     assert intervals[0].end == intervals[1].start
     assert intervals[0].priority is None  # 2.0b priority 0 is "none"
+
+
+def test_a_refused_event_repeated_by_the_vtn_is_answered_once() -> None:
+    book = _book()
+    first = book.apply(distribute(simple_event(7.0)), VEN, BEFORE)
+    again = book.apply(distribute(simple_event(7.0)), VEN, BEFORE)
+    assert [r.code for r in first.replies] == [ResponseCode.SIGNAL_NOT_SUPPORTED]
+    assert again.replies == []
+    fixed = book.apply(distribute(simple_event(2.0, modification=1)), VEN, BEFORE)
+    assert [r.opt for r in fixed.replies] == [Opt.OPT_IN]

@@ -147,3 +147,43 @@ async def test_vtn_down_is_retried_within_the_poll_period(vtn: ScriptedVtn) -> N
         vtn.down = False
         await wait_for(lambda: link.health.connected, LIMIT_S, "the VTN back")
         assert link.engine.ven_id == VEN_ID
+
+
+async def test_a_message_the_vtn_keeps_failing_is_dropped_and_blocks_nothing(
+    vtn: ScriptedVtn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A VTN that answers polls but fails one queued report (openleadr answers 500 to a
+    TELEMETRY_STATUS payload it cannot read) must not stop polling nor the reports behind it."""
+    vtn.answers["EiReport"].append(registered_report(timedelta(seconds=10), timedelta(seconds=10)))
+    clock = [datetime.now(UTC)]
+    async with running_link(vtn, None, clock) as (link, timelines):
+        await wait_for(lambda: "oadrCreatedReport" in vtn.names(), LIMIT_S, "report requests")
+        vtn.answers["EiReport"].extend([500, 500, 500])
+        clock[0] += timedelta(seconds=11)
+        with caplog.at_level(logging.WARNING):
+            link.device_update(Sample(clock[0], 400.0, True, False), False)
+            await wait_for(lambda: "dropped after 3 attempts" in caplog.text, LIMIT_S, "the drop")
+        await wait_for(lambda: not link.outbox.pending, LIMIT_S, "the rest delivered")
+        vtn.answers["OadrPoll"].append(_distribute())
+        link._wake.set()
+        await wait_for(lambda: bool(timelines) and len(timelines[-1]) == 1, LIMIT_S, "polling on")
+        assert link.health.connected
+
+
+async def test_distribute_without_vtn_id_is_refused_with_459_and_shown(vtn: ScriptedVtn) -> None:
+    async with running_link(vtn) as (link, timelines):
+        await _with_event(vtn, link, timelines)
+        good = link.engine.timeline()
+        headless = _distribute(level=3.0).replace(b"<ei:vtnID>SCRIPTED_VTN</ei:vtnID>", b"")
+        assert headless != _distribute(level=3.0)
+        before = len(vtn.received)
+        vtn.answers["OadrPoll"].append(headless)
+        link._wake.set()
+        await wait_for(
+            lambda: "oadrResponse" in [n for _, n, _ in vtn.received[before:]], LIMIT_S, "refusal"
+        )
+        refusal = next(b for _, n, b in vtn.received[before:] if n == "oadrResponse")
+        assert b"<ei:responseCode>459</ei:responseCode>" in refusal
+        assert b"empty vtnID" in refusal  # the reason travels with the code
+        assert "empty vtnID" in (link.health.last_error or "")
+        assert link.engine.timeline() == good

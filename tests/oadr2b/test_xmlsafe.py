@@ -34,6 +34,10 @@ EXTERNAL = b"""<?xml version="1.0"?>
         (b"<a><b></a>", "malformed"),
         (b"not xml", "malformed"),
         (BILLION_LAUGHS, "doctype"),
+        (
+            BILLION_LAUGHS.replace(b'<?xml version="1.0"?>', b"").decode().encode("utf-16"),
+            "doctype",
+        ),
         (EXTERNAL, "doctype"),
         (b"<a>" * 40 + b"</a>" * 40, "too_deep"),
         (b"<r>" + b"<x/>" * 60_000 + b"</r>", "too_many"),

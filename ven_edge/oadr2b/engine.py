@@ -51,6 +51,7 @@ from ven_edge.oadr2b.reports import (
     USAGE_SPECIFIER,
     ReportRequest,
     Sample,
+    build_canceled_report,
     build_created_report,
     build_register_report,
     build_registered_report,
@@ -250,7 +251,25 @@ class VenEngine:
             reaction.problems.append(f"unexpected message {name[:60]}")
             LOG.warning("VTN sent %s, which a 2.0b VEN does not expect; ignored", name[:60])
             return reaction
-        handler(self, envelope.message, now, reaction)
+        try:
+            handler(self, envelope.message, now, reaction)
+        except MessageError as exc:
+            # A message that cannot be used as a whole: said with the reason and answered with
+            # its code; nothing it carried is applied (the last good state stays).
+            LOG.warning("%s refused: %s; last good state kept", name, exc)
+            reaction.problems.append(f"{name} refused: {exc}")
+            reaction.outgoing.append(
+                Outgoing(
+                    _SERVICE_OF.get(name, "EiEvent"),
+                    build_response(
+                        self.ven_id,
+                        (text(envelope.message, f".//{q(PYLD, 'requestID')}") or "")[:256],
+                        int(exc.code),
+                        exc.reason[:200],
+                    ),
+                    "refusal",
+                )
+            )
         return reaction
 
     def _on_response(self, message: etree._Element, now: datetime, reaction: Reaction) -> None:
@@ -292,8 +311,9 @@ class VenEngine:
         self, message: etree._Element, now: datetime, reaction: Reaction
     ) -> None:
         LOG.info("VTN asks this VEN to register again")
+        request_id = text(message, q(PYLD, "requestID"))
         reaction.outgoing.append(
-            Outgoing("OadrPoll", build_response(self.ven_id, None), "response")
+            Outgoing("EiRegisterParty", build_response(self.ven_id, request_id), "response")
         )
         reaction.reregister = True
 
@@ -359,8 +379,10 @@ class VenEngine:
         reaction.outgoing.append(
             Outgoing(
                 "EiReport",
-                build_response(self.ven_id, text(message, q(PYLD, "requestID"))),
-                "response",
+                build_canceled_report(
+                    self._need_ven_id(), text(message, q(PYLD, "requestID")), tuple(self._reports)
+                ),
+                "cancelled report",
             )
         )
 
@@ -419,6 +441,17 @@ def _on_registration(
     # An unsolicited oadrCreatedPartyRegistration carries nothing to act on.
     reaction.substantive = False
 
+
+#: The service a refusal of a message goes to: that of its family (simpleHttp services).
+_SERVICE_OF: Final[dict[str, Service]] = {
+    "oadrDistributeEvent": "EiEvent",
+    "oadrRegisteredReport": "EiReport",
+    "oadrCreateReport": "EiReport",
+    "oadrRegisterReport": "EiReport",
+    "oadrCancelReport": "EiReport",
+    "oadrCancelPartyRegistration": "EiRegisterParty",
+    "oadrRequestReregistration": "EiRegisterParty",
+}
 
 _HANDLERS: Final = {
     "oadrResponse": VenEngine._on_response,

@@ -79,6 +79,9 @@ class EventBook:
         self.held: dict[str, Held] = {}
         #: Offsets drawn before a restart: event id → (startafter seconds, offset seconds).
         self._offsets: dict[str, tuple[float, float]] = {}
+        #: Events refused, by id: the modification answered, so a VTN that repeats a refused
+        #: event in every distribute gets one reply and one warning per modification.
+        self._refused: dict[str, int] = {}
         self.override = False
 
     # -- persistence ------------------------------------------------------------------------
@@ -127,6 +130,10 @@ class EventBook:
 
     def _refuse_bad(self, bad: BadEvent, request_id: str, result: BookResult) -> None:
         reason = f"event {bad.event_id!r} refused ({bad.code}): {bad.reason}"
+        if bad.event_id is not None and not self._first_refusal(
+            bad.event_id, bad.modification_number or 0
+        ):
+            return
         LOG.warning("%s; last good state kept", reason)
         result.problems.append(reason)
         if bad.event_id is None or bad.response_required is ResponseRequired.NEVER:
@@ -141,6 +148,15 @@ class EventBook:
                 request_id,
             )
         )
+
+    def _first_refusal(self, event_id: str, modification: int) -> bool:
+        """Remember a refusal; False when this modification was refused before."""
+        if self._refused.get(event_id) == modification:
+            return False
+        self._refused[event_id] = modification
+        while len(self._refused) > MAX_EVENTS:
+            del self._refused[next(iter(self._refused))]
+        return True
 
     def _take(
         self, event: Event, ven_id: str, request_id: str, now: datetime, result: BookResult
@@ -160,12 +176,15 @@ class EventBook:
                     )
                 )
 
+        refused_before = self._refused.get(event.event_id) == event.modification_number
         if not event.targets.includes_ven(ven_id):
-            LOG.warning("event %s targets other VENs: optOut 462", event.event_id)
-            if known is None or known.replied_mod != event.modification_number:
+            if self._first_refusal(event.event_id, event.modification_number):
+                LOG.warning("event %s targets other VENs: optOut 462", event.event_id)
                 reply(Opt.OPT_OUT, ResponseCode.TARGET_MISMATCH, "not targeted at this VEN")
             return
         if known is not None and event.modification_number < known.event.modification_number:
+            if not self._first_refusal(event.event_id, event.modification_number):
+                return
             LOG.warning(
                 "event %s modification %d is below the known %d: optOut 450",
                 event.event_id,
@@ -191,17 +210,18 @@ class EventBook:
         if same_revision and known is not None:
             known.event = event  # status and currentValue change without a new modification
             return
+        if refused_before:
+            return  # refused at this modification already: said and answered once
         mapped, unsupported = _map(event)
         for problem in unsupported:
             LOG.warning("event %s: %s; signal ignored", event.event_id, problem)
         if not mapped:
+            self._first_refusal(event.event_id, event.modification_number)
             reason = "; ".join(unsupported) or "no signals"
             result.problems.append(f"event {event.event_id!r}: {reason}")
             reply(Opt.OPT_OUT, ResponseCode.SIGNAL_NOT_SUPPORTED, reason[:200])
             return  # a previous usable revision, if any, stays in force
         held = Held(event, self._offset_for(event, known), mapped)
-        if known is not None:
-            held.ended_at = None
         opt = Opt.OPT_OUT if self.override and held.start() <= now < held.end() else Opt.OPT_IN
         held.opt = opt
         held.replied_mod = event.modification_number

@@ -2,7 +2,8 @@
 
 :class:`Oadr2bLink` drives the sans-I/O :class:`~ven_edge.oadr2b.engine.VenEngine` over a
 :class:`~ven_edge.oadr2b.vtnhttp.VtnTransport`. Each cycle registers when needed, delivers the
-outbox (reports, opt replies), polls, and polls again at once while the VTN has more to say.
+polls, polls again at once while the VTN has more to say, then delivers the outbox (reports,
+opt replies).
 Failures back off with full jitter, a VTN that does not answer is retried at least once per
 poll period; the last good timeline stays in force meanwhile and the planner keeps planning on
 it. Nothing that goes wrong in one cycle ends the loop.
@@ -27,7 +28,7 @@ from ven_edge.oadr2b.outbox import MessageOutbox
 from ven_edge.oadr2b.reports import Sample
 from ven_edge.oadr2b.vtnhttp import ExchangeError, VtnTransport
 from ven_edge.oadr2b.xmlsafe import parse_xml
-from ven_edge.oadr3.backoff import Backoff
+from ven_edge.oadr3.backoff import Backoff, CycleRetry
 from ven_edge.redact import redact_text
 from ven_edge.signals import SignalTimeline
 from ven_edge.store import StateStore
@@ -41,6 +42,8 @@ OUTBOX_DOCUMENT: Final = "oadr2b_outbox"
 MAX_DRAIN_POLLS: Final = 20
 #: Messages delivered from the outbox per cycle (the rest go next cycle).
 MAX_FLUSH: Final = 50
+#: Tries of a queued message the VTN answers with an error before it is dropped.
+MAX_ATTEMPTS: Final = 3
 
 
 @dataclass
@@ -78,8 +81,9 @@ class Oadr2bLink:
         self._monotonic = monotonic
         self._sleep = sleep
         self._crashes = ErrorOnce(LOG, repeats=logging.DEBUG)
-        self._last_failure: str | None = None
+        self._retry = CycleRetry(self.backoff, LOG, "2.0b VTN cycle")
         self._wake = asyncio.Event()
+        self._attempts = 0  # failed tries of the outbox's oldest message
         if store is not None:
             document = store.load(STATE_DOCUMENT, default={})
             if isinstance(document, dict):
@@ -105,6 +109,9 @@ class Oadr2bLink:
         return reaction
 
     async def _react(self, reaction: Reaction, depth: int) -> None:
+        if reaction.problems:
+            # Shown on the status page with the VTN's health; the engine logged each one.
+            self.health.last_error = redact_text(reaction.problems[-1])
         if reaction.timeline_changed:
             self._persist()
             self._notify()
@@ -130,6 +137,10 @@ class Oadr2bLink:
             self._wake.set()
 
     async def _flush(self) -> None:
+        """Deliver queued messages, oldest first (after a successful poll). A VTN that cannot
+        be reached keeps them for the next cycle; one that answers but refuses or fails a
+        message (an HTTP error, a bad answer) has it tried :data:`MAX_ATTEMPTS` times, then it
+        is dropped with the reason, so one message the VTN cannot take blocks no other."""
         for _ in range(MAX_FLUSH):
             item = self.outbox.peek()
             if item is None:
@@ -140,7 +151,20 @@ class Oadr2bLink:
             except ValueError:
                 self.outbox.pop()  # our own message, unreadable: cannot be sent
                 continue
-            answer = await self.transport.post(service, payload)
+            try:
+                answer = await self.transport.post(service, payload)
+            except ExchangeError as exc:
+                if not exc.answered:
+                    return  # not reached: kept for the next cycle
+                self._attempts += 1
+                if self._attempts < MAX_ATTEMPTS:
+                    return
+                LOG.warning("queued message for %s dropped after %d attempts: %s",
+                            service, self._attempts, exc)  # fmt: skip
+                self._attempts = 0
+                self.outbox.pop()
+                continue
+            self._attempts = 0
             self.outbox.pop()
             if answer is None:
                 continue
@@ -168,7 +192,6 @@ class Oadr2bLink:
     async def cycle(self) -> None:
         if self.engine.registration is None:
             await self._register()
-        await self._flush()
         for _ in range(MAX_DRAIN_POLLS):
             if self.engine.registration is None:
                 break
@@ -176,6 +199,9 @@ class Oadr2bLink:
             self.health.polls += 1
             if not reaction.substantive:
                 break
+        # After the poll: a VTN that just answered it and fails one queued message fails that
+        # message, not the whole link (a VTN that is down failed the poll already).
+        await self._flush()
         self._persist()
 
     def _notify(self) -> None:
@@ -201,27 +227,11 @@ class Oadr2bLink:
         except Exception as exc:
             reason = self._crashes.log(exc, "2.0b cycle crashed (%s); last good state kept")
             return self._failed(reason, vtn_down=False)
-        if self.health.consecutive_failures:
-            LOG.info(
-                "VTN answering again after %d failed attempts", self.health.consecutive_failures
-            )
-        self._last_failure = None
-        self.health.connected = True
-        self.health.consecutive_failures = 0
-        self.health.last_success = self._wall_clock()
-        self.backoff.reset()
+        self._retry.succeeded(self.health, self._wall_clock())
         return self.poll_s
 
     def _failed(self, reason: str, *, vtn_down: bool) -> float:
-        reason = redact_text(reason) or ""
-        self.health.connected = False
-        self.health.consecutive_failures += 1
-        self.health.last_error = reason
-        delay = self.backoff.next_delay(self.poll_s if vtn_down else None)
-        level = logging.WARNING if reason != self._last_failure else logging.DEBUG
-        LOG.log(level, "2.0b VTN cycle failed (%s); retrying in %.1f s", reason, delay)
-        self._last_failure = reason
-        return max(delay, 1e-3)
+        return self._retry.failed(self.health, reason, vtn_down=vtn_down, poll_s=self.poll_s)
 
     # -- the device ------------------------------------------------------------------------------
     def device_update(self, sample: Sample, override: bool) -> None:

@@ -132,6 +132,19 @@ def build_created_report(
     return payload
 
 
+def build_canceled_report(
+    ven_id: str, request_id: str | None, pending: tuple[str, ...]
+) -> etree._Element:
+    """Answer to oadrCancelReport: the report requests still pending."""
+    payload, body = new_payload("oadrCanceledReport")
+    add_response(body, 200, "OK", request_id)
+    pending_node = sub(body, q(OADR, "oadrPendingReports"))
+    for report_request_id in pending:
+        sub(pending_node, q(EI, "reportRequestID"), report_request_id)
+    sub(body, q(EI, "venID"), ven_id)
+    return payload
+
+
 def build_registered_report(ven_id: str, request_id: str | None) -> etree._Element:
     """Answer to a register report from the VTN; the gateway requests nothing (digest §1.6)."""
     payload, body = new_payload("oadrRegisteredReport")

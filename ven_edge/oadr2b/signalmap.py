@@ -133,7 +133,7 @@ def _price_unit(item: ItemBase | None) -> str | None:
 #: prices, so a relative price or a multiplier plans as well as an absolute one.
 SIGNAL_MAP: Final[dict[tuple[str, str], Converter]] = {
     ("SIMPLE", "level"): _simple,
-    ("simple", "level"): _simple,  # lowercase seen from openleadr VTNs (digest §6.1, #52)
+    ("simple", "level"): _simple,  # lowercase, as some openleadr VTNs send it (digest §6.1)
     ("ELECTRICITY_PRICE", "price"): _price,
     ("ELECTRICITY_PRICE", "priceRelative"): _price,
     ("ELECTRICITY_PRICE", "priceMultiplier"): _price,

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import ssl
 from pathlib import Path
-
-_FINGERPRINT_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){9}$")
 
 
 def fingerprint(der: bytes) -> str:
@@ -16,10 +13,6 @@ def fingerprint(der: bytes) -> str:
     colon-separated upper-case hex (openleadr's ``certificate_fingerprint``)."""
     digest = hashlib.sha256(der).digest()[-10:]
     return ":".join(f"{b:02X}" for b in digest)
-
-
-def is_fingerprint(text: str) -> bool:
-    return bool(_FINGERPRINT_RE.match(text.strip()))
 
 
 def same_fingerprint(a: str, b: str) -> bool:

@@ -40,6 +40,8 @@ class ExchangeError(Exception):
 
     reason: str
     vtn_down: bool = True
+    #: The VTN answered (an HTTP status, a body): it is there, and refused or failed this one.
+    answered: bool = False
 
     def __str__(self) -> str:
         return self.reason
@@ -96,16 +98,18 @@ class VtnTransport:
             ) from None
         if status != 200:
             raise ExchangeError(
-                f"{service}: HTTP {status}", vtn_down=status >= 500 or status == 429
+                f"{service}: HTTP {status}", vtn_down=status >= 500 or status == 429, answered=True
             )
         if not raw.strip():
             return None
         if len(raw) > self._max_bytes:
-            raise ExchangeError(f"{service}: answer over {self._max_bytes} bytes", vtn_down=False)
+            raise ExchangeError(
+                f"{service}: answer over {self._max_bytes} bytes", vtn_down=False, answered=True
+            )
         try:
             envelope = open_payload(parse_xml(raw))
         except (XmlRejected, MessageError) as exc:
-            raise ExchangeError(f"{service}: {exc}", vtn_down=False) from None
+            raise ExchangeError(f"{service}: {exc}", vtn_down=False, answered=True) from None
         if self._verifier is not None:
             try:
                 self._verifier(envelope.payload)

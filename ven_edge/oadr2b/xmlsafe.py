@@ -74,6 +74,10 @@ def parse_xml(
         raise XmlRejected("malformed", str(exc)[:200]) from None
     if root is None:
         raise XmlRejected("malformed", "no root element")
+    if root.getroottree().docinfo.doctype:
+        # The byte check above misses a DOCTYPE in UTF-16; entities stay unexpanded either way
+        # (resolve_entities=False), and the document is refused all the same.
+        raise XmlRejected("doctype", "DOCTYPE declarations are not accepted")
     _check_shape(root, max_depth, max_elements)
     return root
 

@@ -12,8 +12,13 @@ interval, while the draws stay jittered across the whole interval.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from ven_edge.redact import redact_text
 
 
 class Backoff:
@@ -47,3 +52,54 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempts = 0
+
+
+class LinkHealthFields(Protocol):
+    """What a VTN link shows of its connection (the OpenADR 3 and 2.0b links' health)."""
+
+    connected: bool
+    last_success: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+
+
+class CycleRetry:
+    """The success and failure bookkeeping of a VTN link's cycles, shared by the OpenADR 3 and
+    2.0b links.
+
+    A VTN that does not answer (or answers 5xx/429) is probed again within one poll interval:
+    the draw is capped at ``poll_s``, so it is seen soon after it returns, and fully jittered, so
+    a fleet that lost it together does not come back in one herd. A VTN that answers but whose
+    cycle fails gets the full exponential backoff up to its cap. Each distinct reason is logged
+    once at WARNING: a VTN down for a day is probed thousands of times."""
+
+    def __init__(self, backoff: Backoff, log: logging.Logger, what: str) -> None:
+        self.backoff = backoff
+        self._log = log
+        self._what = what
+        self._last_failure: str | None = None
+
+    def succeeded(self, health: LinkHealthFields, now: datetime) -> None:
+        if health.consecutive_failures:
+            self._log.info(
+                "VTN answering again after %d failed attempts", health.consecutive_failures
+            )
+        self._last_failure = None
+        health.connected = True
+        health.consecutive_failures = 0
+        health.last_success = now
+        self.backoff.reset()
+
+    def failed(
+        self, health: LinkHealthFields, reason: str, *, vtn_down: bool, poll_s: float
+    ) -> float:
+        """Record a failed attempt (``reason`` redacted); the delay before the next one."""
+        reason = redact_text(reason) or ""
+        health.connected = False
+        health.consecutive_failures += 1
+        health.last_error = reason
+        delay = self.backoff.next_delay(poll_s if vtn_down else None)
+        level = logging.WARNING if reason != self._last_failure else logging.DEBUG
+        self._log.log(level, "%s failed (%s); retrying in %.1f s", self._what, reason, delay)
+        self._last_failure = reason
+        return max(delay, 1e-3)

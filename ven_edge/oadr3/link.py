@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ven_edge.errorlog import ErrorOnce
-from ven_edge.oadr3.backoff import Backoff
+from ven_edge.oadr3.backoff import Backoff, CycleRetry
 from ven_edge.oadr3.client import Registration, VtnClient, version_mismatch
 from ven_edge.oadr3.errors import (
     Oadr3Error,
@@ -140,7 +140,7 @@ class VtnLink:
         self._subscriptions_tidied = False
         self._mqtt_tried_at: float | None = None
         self._mqtt_problem: str | None = None
-        self._last_failure: str | None = None
+        self._retry = CycleRetry(self.backoff, LOG, "VTN cycle")
         # Repeats at DEBUG: _failed says each distinct failure at WARNING already.
         self._crashes = ErrorOnce(LOG, repeats=logging.DEBUG)
         self._persisted_at: datetime | None = None
@@ -427,15 +427,7 @@ class VtnLink:
             # its utility for good): log it with the traceback, keep the last good state, retry.
             reason = self._crashes.log(exc, "VTN cycle crashed (%s); last good state kept")
             return self._failed(reason, vtn_down=False)
-        if self.health.consecutive_failures:
-            LOG.info(
-                "VTN answering again after %d failed attempts", self.health.consecutive_failures
-            )
-        self._last_failure = None
-        self.health.connected = True
-        self.health.consecutive_failures = 0
-        self.health.last_success = self._wall_clock()
-        self.backoff.reset()
+        self._retry.succeeded(self.health, self._wall_clock())
         if self.health.subscribed or (self.mqtt is not None and self.mqtt.connected):
             return self.timing.poll_when_subscribed_s
         return self.timing.poll_s
@@ -446,17 +438,9 @@ class VtnLink:
         A VTN that does not answer (or answers 5xx/429) is probed again within one poll interval:
         the draw is capped at ``poll_s``, so it is seen soon after it returns, and fully
         jittered, so a fleet that lost it together does not come back in one herd. A VTN that
-        answers but whose cycle fails gets the full exponential backoff up to its cap."""
-        reason = redact_text(reason) or ""
-        self.health.connected = False
-        self.health.consecutive_failures += 1
-        self.health.last_error = reason
-        delay = self.backoff.next_delay(self.timing.poll_s if vtn_down else None)
-        # Said once per distinct reason: a VTN down for a day is probed thousands of times.
-        level = logging.WARNING if reason != self._last_failure else logging.DEBUG
-        LOG.log(level, "VTN cycle failed (%s); retrying in %.1f s", reason, delay)
-        self._last_failure = reason
-        return max(delay, 1e-3)
+        answers but whose cycle fails gets the full exponential backoff up to its cap
+        (:class:`~ven_edge.oadr3.backoff.CycleRetry`)."""
+        return self._retry.failed(self.health, reason, vtn_down=vtn_down, poll_s=self.timing.poll_s)
 
     def _sinks(self) -> list[NotificationSink]:
         return [s for s in (self.receiver, self.mqtt) if s is not None]
