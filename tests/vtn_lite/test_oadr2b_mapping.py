@@ -10,7 +10,7 @@ from ven_edge.oadr2b.distribute import build_distribute, parse_distribute
 from ven_edge.oadr2b.envelope import open_payload
 from ven_edge.oadr2b.events import DistributeEvent, Event, EventStatus, Targets
 from ven_edge.oadr2b.ns import OADR, POWER
-from vtn_lite.oadr2b.mapping import Unmapped, at_time, to_2b_event
+from vtn_lite.oadr2b.mapping import Unmapped, at_time, next_change, to_2b_event
 
 START = datetime(2026, 12, 5, 16, 0, tzinfo=UTC)
 BEFORE = START - timedelta(hours=1)
@@ -177,3 +177,15 @@ def test_status_and_current_value_follow_the_clock_without_a_new_version() -> No
 def test_targets_are_passed_through() -> None:
     targets = Targets(ven_ids=("VEN-1",), group_ids=("north",))
     assert _map(_body(_interval(0, "SIMPLE", 1)), targets=targets).targets == targets
+
+
+def test_next_change_is_the_next_start_interval_end_or_end() -> None:
+    event = _map(_body(_interval(0, "SIMPLE", 1), _interval(1, "SIMPLE", 2)))
+    assert next_change(event, BEFORE) == START.timestamp()
+    assert next_change(event, START) == (START + timedelta(hours=1)).timestamp()
+    assert (
+        next_change(event, START + timedelta(hours=1)) == (START + timedelta(hours=2)).timestamp()
+    )
+    assert next_change(event, START + timedelta(hours=3)) is None
+    cancelled = _map(_body(_interval(0, "SIMPLE", 1)), cancelled=True)
+    assert next_change(cancelled, BEFORE) is None

@@ -164,3 +164,40 @@ async def test_records_are_listed_newest_first_and_pruned_by_age() -> None:
         assert await store.prune_oadr2b_records(150.0) == 1
         assert [r.body["n"] for r in await store.oadr2b_records("report")] == [2]
         assert [r.body["n"] for r in await store.oadr2b_records("opt")] == [3]
+
+
+async def test_kept_event_lists_follow_the_clock_and_writes() -> None:
+    """A VEN's event list is kept between polls, yet a status change at dtstart and a new
+    event are sent at the next poll (injected clock, no waiting)."""
+    from datetime import UTC, datetime
+
+    from ven_edge.oadr2b.events import EventStatus
+    from vtn_lite.auth import Principal
+    from vtn_lite.oadr2b.eventfeed import EventFeed
+
+    now = [datetime(2030, 1, 1, 11, 59, 30, tzinfo=UTC).timestamp()]
+    async with open_vtn(clock=lambda: now[0]) as vtn:
+        registry = Registry(vtn, fingerprints={}, auto_approve=True, clock=lambda: now[0])
+        feed = EventFeed(vtn, clock=lambda: now[0])
+        registration = await registry.request(PartyRequest("clocked", None, {}))
+        bl = Principal("bl", "bl")
+        program = await vtn.create(bl, "PROGRAM", {"programName": "p"})
+
+        def event(level: int) -> dict[str, object]:
+            return {
+                "programID": program["id"],
+                "intervalPeriod": {"start": "2030-01-01T12:00:00Z", "duration": "PT1H"},
+                "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [level]}]}],
+            }
+
+        await vtn.create(bl, "EVENT", event(1))
+        [far] = await feed.events_for(registration)
+        assert far.status is EventStatus.FAR
+        now[0] += 20
+        assert await feed.events_for(registration) == [far]  # kept: nothing changed
+        now[0] += 15  # past dtstart, well inside the longest a list is kept
+        [active] = await feed.events_for(registration)
+        assert active.status is EventStatus.ACTIVE
+        assert active.signals[0].current_value == 1.0
+        await vtn.create(bl, "EVENT", event(2))
+        assert len(await feed.events_for(registration)) == 2

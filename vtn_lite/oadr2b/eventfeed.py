@@ -9,7 +9,7 @@ A deleted event is kept as a cancellation until it would have ended.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote
@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ven_edge.oadr2b.events import Event, EventStatus, Targets
 from ven_edge.oadr3.timefmt import TimeFormatError, parse_datetime
 from vtn_lite.console.directory import ven_of_target
-from vtn_lite.oadr2b.mapping import Unmapped, at_time, to_2b_event, utc_now
+from vtn_lite.oadr2b.mapping import Unmapped, at_time, next_change, to_2b_event, utc_now
 from vtn_lite.oadr2b.registry import client_id_of
 from vtn_lite.service import Vtn, event_ends_at
 from vtn_lite.storage import Oadr2bRegistration, Query, StoredObject
@@ -33,7 +33,12 @@ CANCEL_KEPT: Final = timedelta(days=1)
 CANCELLED_REREAD_S: Final = 1.0
 #: Mapped event versions kept (a few per event and recipient shape).
 MAX_MAPPED: Final = 50_000
+#: Longest a VEN's event list is kept without a write (cancellations expire on their own).
+VIEW_KEPT_S: Final = 60.0
+#: VENs whose event lists are kept.
+MAX_VIEWS: Final = 100_000
 _ALL: Final = 10**6
+_NEVER: Final = float("inf")
 
 
 class EventFeed:
@@ -46,14 +51,41 @@ class EventFeed:
         # Mapped events by version and recipient shape: a steady poll maps nothing again.
         self._mapped: dict[tuple[str, str, int, Targets, bool], Event | None] = {}
         self._cancelled: tuple[float, list[tuple[str, int, str]]] | None = None
+        self._generation = 0
+        self._views: dict[str, tuple[Hashable, float, list[Event]]] = {}
         vtn.listeners.append(self.on_change)
 
     async def events_for(self, registration: Oadr2bRegistration) -> list[Event]:
         """Every far, near and active event for the VEN (rule 50), cancellations still due
-        (rules 5, 66), active first, then by priority, then by start (rule 15)."""
+        (rules 5, 66), active first, then by priority, then by start (rule 15).
+
+        A VEN's list is kept until a write (this process's, or another's: the store's data
+        version) or the next moment one of its events changes status or interval; a steady
+        poll then costs no search."""
         now_s = self._clock()
-        now = utc_now(now_s)
         granted = await self.vtn.granted_targets(client_id_of(registration.ven_name)) or ()
+        key = (
+            registration.ven_id,
+            granted,
+            self._generation,
+            await self.store.data_version(),
+        )
+        kept = self._views.get(registration.ven_name)
+        if kept is not None and kept[0] == key and now_s < kept[1]:
+            return kept[2]
+        events = await self._events_for(registration, granted, now_s)
+        until = min(
+            [now_s + VIEW_KEPT_S, *(next_change(e, utc_now(now_s)) or _NEVER for e in events)]
+        )
+        if len(self._views) >= MAX_VIEWS:
+            self._views.clear()
+        self._views[registration.ven_name] = (key, until, events)
+        return events
+
+    async def _events_for(
+        self, registration: Oadr2bRegistration, granted: tuple[str, ...], now_s: float
+    ) -> list[Event]:
+        now = utc_now(now_s)
         rows = await self.store.search(
             Query(kind="EVENT", visible_targets=granted, active_at=now_s, limit=_ALL)
         )
@@ -152,6 +184,8 @@ class EventFeed:
     async def on_change(self, operation: str, stored: StoredObject) -> None:
         """A deleted event is sent as cancelled, one modification later (rule 5), until it
         would have ended plus its randomisation (rule 66)."""
+        if stored.kind in ("PROGRAM", "EVENT", "VEN", "RESOURCE"):
+            self._generation += 1  # every VEN's kept list may be out of date
         if stored.kind == "PROGRAM":
             self._mapped.clear()  # its name and descriptors are in the mapped events
         if stored.kind != "EVENT" or operation != "DELETE":

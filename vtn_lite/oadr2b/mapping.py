@@ -245,6 +245,23 @@ def at_time(event: Event, now: datetime) -> Event:
     return replace(event, status=status, signals=signals)
 
 
+def next_change(event: Event, now: datetime) -> float | None:
+    """When :func:`at_time` next gives another status or current value (POSIX seconds);
+    ``None``: never (cancelled, or open-ended and past its last interval start)."""
+    if event.status is EventStatus.CANCELLED:
+        return None
+    moments = [event.dtstart]
+    if event.duration:
+        moments.append(event.dtstart + event.duration)
+    for signal in event.signals:
+        cursor = event.dtstart
+        for interval in signal.intervals:
+            cursor += interval.duration
+            moments.append(cursor)
+    later = [m for m in moments if m > now]
+    return min(later).timestamp() if later else None
+
+
 def _current(signal: EventSignal, start: datetime, now: datetime) -> float:
     cursor = start
     for interval in signal.intervals:
