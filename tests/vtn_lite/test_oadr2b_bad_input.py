@@ -152,7 +152,7 @@ async def test_an_event_2b_cannot_carry_is_left_out_and_the_others_still_go(
         assert url is not None
         ven_id = await _register(url, "ven_c")
         # SIMPLE 7 is not a level (rule 9) and GHG has no 2.0b signal: neither may block the
-        # good event (the seed server's SIMPLE-7 poisoning, digest §5.2).
+        # good event (OpenADR-2B-PyServer answered every poll of such a VEN with 500).
         bad = await simple_event(api, 7, start=_start())
         program = await api.ok("POST", "/programs", body={"programName": "ghg"})
         await api.ok(

@@ -51,7 +51,7 @@ class Telemetry:
             for report in request.reports
             if report.name in WANTED_REPORTS and report.descriptions
         )
-        # A new METADATA report replaces the previous one (digest §1.6).
+        # A new METADATA report replaces the previous one: the newest is the one read.
         await self.store.add_oadr2b_record(
             ven_id,
             "metadata",
