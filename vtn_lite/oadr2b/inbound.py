@@ -26,7 +26,8 @@ from ven_edge.oadr2b.xmlsafe import XmlRejected, parse_xml
 
 MAX_ID: Final = 256
 MAX_ITEMS: Final = 1000  # event responses, report descriptions or report intervals per message
-#: The flags of oadrPayloadResourceStatus kept from a TELEMETRY_STATUS report (docs/vtn-lite-2.0b.md "Messages").
+#: The flags of oadrPayloadResourceStatus kept from a TELEMETRY_STATUS report
+#: (docs/vtn-lite-2.0b.md "Messages").
 _STATUS_FLAGS: Final = ("oadrOnline", "oadrManualOverride")
 
 
