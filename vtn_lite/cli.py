@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vtn_lite.console.cli import register as register_users
 
     register_users(sub)
+    from vtn_lite.oadr2b.cli import register as register_oadr2b
+
+    register_oadr2b(sub)
 
     prices = sub.add_parser("prices", help="price programs and events")
     prices_sub = prices.add_subparsers(dest="prices_command", metavar="ACTION", required=True)
@@ -161,8 +164,9 @@ def _serve(args: argparse.Namespace) -> int:
         directory = args.data_dir or Path(tempfile.mkdtemp(prefix="vtn-lite-demo-"))
         if not 0 <= args.fleet <= 50:
             raise ConfigError("--fleet must be 0 to 50")
+        port = 8080 if args.port is None else args.port
         config = demo_config(
-            directory, port=8080 if args.port is None else args.port, fleet=args.fleet
+            directory, port=port, fleet=args.fleet, oadr2b_port=port + 1 if port else 0
         )
         lines = "".join(f"    {cid} / {secret}  ({role})\n" for cid, secret, role in DEMO_CLIENTS)
         lines += "".join(
@@ -192,6 +196,8 @@ async def _serve_until_stopped(config: VtnConfig, *, demo: bool) -> None:
         print(f"vtn-lite serving OpenADR 3.0.1 at {running.base_url_301}", file=sys.stderr)
         if config.console is not None:
             print(f"vtn-lite operator console at {running.url}/console/", file=sys.stderr)
+        if running.oadr2b_url is not None:
+            print(f"vtn-lite serving OpenADR 2.0b at {running.oadr2b_url}", file=sys.stderr)
         if demo:
             print("vtn-lite: THIS IS A DEMO VTN", file=sys.stderr)
         sys.stderr.flush()

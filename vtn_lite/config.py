@@ -48,6 +48,7 @@ from typing import Any, Literal
 
 from vtn_lite.console.settings import ConsoleConfigError, ConsoleSettings, parse_console
 from vtn_lite.mqtt_config import MqttConfig, MqttConfigError, parse_mqtt, topic_safe
+from vtn_lite.oadr2b.settings import Oadr2bConfigError, Oadr2bSettings, parse_oadr2b
 from vtn_lite.ratelimit import AuthLimits
 from vtn_lite.storage import SQLITE_SCHEME, is_postgres
 
@@ -90,6 +91,7 @@ class VtnConfig:
     clients: tuple[ClientEntry, ...] = field(default=())
     console: ConsoleSettings | None = None  # [console] enabled = true (docs/console.md)
     mqtt: MqttConfig | None = None
+    oadr2b: Oadr2bSettings | None = None  # [oadr2b] enabled = true (docs/vtn-lite-2.0b.md)
     #: The file this was loaded from; while serving, its ``[[clients]]`` are re-read when it
     #: changes (vtn_lite/client_reload.py).
     source: str | None = None
@@ -124,7 +126,7 @@ _AUTH_LIMIT_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
 }
 
 
-_TOP_LEVEL_KEYS = ("server", "storage", "clients", "console", "mqtt")
+_TOP_LEVEL_KEYS = ("server", "storage", "clients", "console", "mqtt", "oadr2b")
 _CLIENT_KEYS = ("client_id", "secret_hash", "role")
 
 
@@ -226,12 +228,20 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
     check_workers(
         values.get("workers", 1), values.get("database", ":memory:"), console=console is not None
     )
+    try:
+        oadr2b = parse_oadr2b(data.get("oadr2b"), base_dir)
+    except Oadr2bConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    if oadr2b is not None and values.get("workers", 1) > 1:
+        # Its own port is served by the first process only (docs/vtn-lite-2.0b.md).
+        raise ConfigError("[oadr2b] is served by one worker; set [server] workers = 1")
     return VtnConfig(
         **values,
         auth_limits=AuthLimits(**limits),
         clients=tuple(clients),
         console=console,
         mqtt=_mqtt_of(data, clients, base_dir),
+        oadr2b=oadr2b,
     )
 
 

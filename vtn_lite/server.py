@@ -16,7 +16,7 @@ import signal
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +43,7 @@ from vtn_lite.storage import Change, Storage, open_storage
 
 if TYPE_CHECKING:
     from vtn_lite.console.state import Console
+    from vtn_lite.oadr2b.face import Face
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class VtnParts:
     store: Storage
     console: Console | None = None
     mqtt: MqttNotifier | None = None
+    oadr2b: Face | None = None  # the 2.0b face, served on its own port (running_vtn)
 
 
 def build_app(
@@ -136,6 +138,23 @@ def build_app(
         return json_response({"worker": worker, "workers": config.workers, "pid": os.getpid()})
 
     app.router.add_get("/vtn-lite/worker", worker_info)
+    face = None
+    if config.oadr2b is not None:
+        try:
+            from vtn_lite.oadr2b.face import Face
+        except ImportError as exc:  # lxml and cryptography are recommended, not required
+            raise ConfigError(
+                f"[oadr2b] needs python3-lxml and python3-cryptography ({exc.name} is missing)"
+            ) from None
+        face = Face(
+            vtn,
+            config.oadr2b,
+            clock=clock,
+            checkin=console.checked_in if console is not None else None,
+            reports=console.directory.put_points if console is not None else None,
+        )
+        if console is not None:
+            console.oadr2b = face.registry
 
     async def apply_clients(clients: tuple[ClientEntry, ...]) -> None:
         # Tokens first: a removed client gets no new one while the broker files are rewritten.
@@ -153,6 +172,8 @@ def build_app(
         await authenticator.load()
         if console is not None:
             await console.load()
+            if face is not None:
+                await console.load_oadr2b_reports()
         await notifier.start()
         if mqtt is not None:
             mqtt.start()
@@ -182,7 +203,7 @@ def build_app(
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
-    return app, VtnParts(vtn, notifier, authenticator, store, console, mqtt)
+    return app, VtnParts(vtn, notifier, authenticator, store, console, mqtt, face)
 
 
 class ServedApis:
@@ -204,6 +225,7 @@ class ServedApis:
 class RunningVtn(ServedApis):
     url: str
     parts: VtnParts
+    oadr2b_url: str | None = None  # the 2.0b face's base URL, when [oadr2b] is enabled
 
     @property
     def vtn(self) -> Vtn:
@@ -231,18 +253,24 @@ async def running_vtn(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        tls = tls_context(config)
-        site = web.TCPSite(
-            runner, config.host, config.port, ssl_context=tls, reuse_port=reuse_port or None
-        )
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        port = sockets[0].getsockname()[1] if sockets else config.port
-        host = f"[{config.host}]" if ":" in config.host else config.host
-        scheme = "https" if tls else "http"
-        yield RunningVtn(f"{scheme}://{host}:{port}", parts)
+        async with AsyncExitStack() as stack:
+            tls = tls_context(config)
+            site = web.TCPSite(
+                runner, config.host, config.port, ssl_context=tls, reuse_port=reuse_port or None
+            )
+            await site.start()
+            server = site._server
+            assert server is not None
+            sockets = getattr(server, "sockets", None) or []
+            port = sockets[0].getsockname()[1] if sockets else config.port
+            host = f"[{config.host}]" if ":" in config.host else config.host
+            scheme = "https" if tls else "http"
+            oadr2b_url = None
+            if parts.oadr2b is not None and worker == 0:
+                from vtn_lite.oadr2b.http import serving
+
+                oadr2b_url = await stack.enter_async_context(serving(parts.oadr2b))
+            yield RunningVtn(f"{scheme}://{host}:{port}", parts, oadr2b_url)
     finally:
         await runner.cleanup()
 
@@ -283,10 +311,14 @@ def demo_config(
     scrypt_n: int = 2**14,
     fleet: int = 0,
     console: ConsoleSettings | None = None,
+    oadr2b_port: int = 0,
 ) -> VtnConfig:
     """Loopback only, the well-known test credentials, lab callbacks allowed; the console on
-    with its demo users; ``fleet`` more VEN clients for ``python -m hil.fleet``."""
+    with its demo users; ``fleet`` more VEN clients for ``python -m hil.fleet``; the 2.0b face
+    on ``oadr2b_port`` (0: any free one) in lab mode (plain HTTP, loopback), registrations
+    approved at once."""
     from vtn_lite.console.users import make_user
+    from vtn_lite.oadr2b.settings import Oadr2bSettings
 
     users = tuple(
         make_user(name, password, role, scrypt_n=scrypt_n)
@@ -299,6 +331,7 @@ def demo_config(
         allow_local_callbacks=True,
         clients=demo_clients(scrypt_n=scrypt_n) + fleet_clients(fleet, scrypt_n=scrypt_n),
         console=replace(console or ConsoleSettings(), users=users),
+        oadr2b=Oadr2bSettings(port=oadr2b_port, lab_plain_http=True, auto_approve=True),
     )
 
 
