@@ -88,7 +88,7 @@ class SearchParams:
     read_all: bool = False
 
 
-def _servable(stored: StoredObject) -> bool:
+def servable(stored: StoredObject) -> bool:
     """False, with an error in the log, for an object stored with NaN or Infinity (by a vtn_lite
     from before they were refused): one bad object must not break every VEN's poll."""
     if bodytext.is_strict(stored.body_text):
@@ -232,6 +232,17 @@ class Vtn:
         read_all: bool = False,
     ) -> Hashable:
         """Equal for principals to whom :meth:`render` shows ``stored`` identically."""
+        return await self.shown_targets(principal, stored, requested, read_all=read_all)
+
+    async def shown_targets(
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
+    ) -> tuple[str, ...] | None:
+        """The targets :meth:`render` keeps in ``stored``'s list (None: the whole list)."""
         if self._shown_whole(principal, stored):
             return None
         return await self.effective_targets(
@@ -287,7 +298,7 @@ class Vtn:
         return [
             (obj, await self.render(principal, obj, params.targets, read_all=params.read_all))
             for obj in rows
-            if _servable(obj)
+            if servable(obj)
         ]
 
     async def search_texts(
@@ -378,7 +389,7 @@ class Vtn:
         left out with an error in the log, so one bad object does not break every VEN's poll.
         """
         text = stored.body_text
-        if not _servable(stored):
+        if not servable(stored):
             return None
         if self._shown_whole(principal, stored):
             return text
