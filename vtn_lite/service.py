@@ -287,8 +287,15 @@ class Vtn:
     async def search_objects(
         self, principal: Principal, kind: str, params: SearchParams
     ) -> list[tuple[StoredObject, dict[str, Any]]]:
-        query = await self._query(principal, kind, params)
-        return await self.rendered(principal, await self.store.search(query), params)
+        return await self.rendered(
+            principal, await self.search_rows(principal, kind, params), params
+        )
+
+    async def search_rows(
+        self, principal: Principal, kind: str, params: SearchParams
+    ) -> list[StoredObject]:
+        """The stored objects a search finds for ``principal`` (not yet rendered)."""
+        return await self.store.search(await self._query(principal, kind, params))
 
     async def rendered(
         self, principal: Principal, rows: list[StoredObject], params: SearchParams
@@ -306,8 +313,7 @@ class Vtn:
     ) -> list[str]:
         """The JSON text of each object a search finds, as :meth:`search` would serialise it,
         taken from the stored text without parsing it (docs/vtn-lite.md "Cheap polls")."""
-        query = await self._query(principal, kind, params)
-        return await self._texts(principal, await self.store.search(query), params)
+        return await self._texts(principal, await self.search_rows(principal, kind, params), params)
 
     async def _texts(
         self, principal: Principal, rows: list[StoredObject], params: SearchParams

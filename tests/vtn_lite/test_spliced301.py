@@ -136,7 +136,7 @@ async def test_301_views_are_the_translated_bodies_and_follow_writes() -> None:
                 for kind in ("PROGRAM", "EVENT"):
                     for targets in (None, ("g1",), ("g2", "g3")):
                         params = SearchParams(targets=targets, read_all=True)
-                        rows = await vtn.store.search(await vtn._query(principal, kind, params))
+                        rows = await vtn.search_rows(principal, kind, params)
                         spliced = [await api.text_out(principal, row, params) for row in rows]
                         parsed = [
                             await api.body_out(principal, obj, body)
