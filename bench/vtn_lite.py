@@ -195,6 +195,8 @@ def write_config(
         'host = "127.0.0.1"',
         "port = 0",
         "token_lifetime = 3600",
+        # The whole polling sample asks for its tokens from one loopback address.
+        "auth_rate_per_address = 0",
         *storage_lines(database, workers),
         *bl_client_lines(BENCH_SCRYPT_N),
     ]
