@@ -303,11 +303,14 @@ def shown_text(text: Text301, visible: Collection[str] | None) -> str:
 
 class Texts301:
     """:func:`text_301` per stored object, kept while its stored text and extra are unchanged,
-    so a view rebuilt after a write translates only what was written (bounded by count)."""
+    so a view rebuilt after a write translates only what was written. Bounded by count and by
+    the text held (stored text and translation), least recently used first out."""
 
-    def __init__(self, max_entries: int = 8192) -> None:
+    def __init__(self, max_entries: int = 8192, max_chars: int = 32 * 1024 * 1024) -> None:
         self._entries: OrderedDict[int, tuple[str, dict[str, Any] | None, Text301]] = OrderedDict()
         self._max = max_entries
+        self._max_chars = max_chars
+        self._chars = 0
 
     def get(self, stored: StoredObject) -> Text301:
         entry = self._entries.get(stored.seq)
@@ -315,11 +318,21 @@ class Texts301:
             self._entries.move_to_end(stored.seq)
             return entry[2]
         text = text_301(stored)
+        self._drop(stored.seq)
         self._entries[stored.seq] = (stored.body_text, stored.extra, text)
-        self._entries.move_to_end(stored.seq)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        self._chars += _size(self._entries[stored.seq])
+        while len(self._entries) > self._max or self._chars > self._max_chars:
+            self._drop(next(iter(self._entries)))
         return text
+
+    def _drop(self, seq: int) -> None:
+        entry = self._entries.pop(seq, None)
+        if entry is not None:
+            self._chars -= _size(entry)
+
+
+def _size(entry: tuple[str, Any, Text301]) -> int:
+    return len(entry[0]) + len(entry[2].head)
 
 
 def notification_out(operation: str, stored: StoredObject, shown: dict[str, Any]) -> dict[str, Any]:

@@ -162,3 +162,20 @@ async def test_301_views_are_the_translated_bodies_and_follow_writes() -> None:
 async def _joined(api: Api301, principal: Principal, rows: list[StoredObject]) -> bytes:
     params = SearchParams(read_all=True)
     return bodytext.json_array([await api.text_out(principal, row, params) for row in rows])
+
+
+def test_kept_translations_are_bounded_and_follow_the_stored_text() -> None:
+    def event(seq: int, text: str) -> StoredObject:
+        body = jsonstrict.dumps({"id": f"e{seq}", "objectType": "EVENT", "eventName": text})
+        return StoredObject(seq, f"e{seq}", "EVENT", body, None, None, None, "p1", ())
+
+    big = event(9, "y" * 6000)
+    held = len(big.body_text) + len(compat301.text_301(big).head)
+    texts = compat301.Texts301(max_entries=3, max_chars=held + 10)
+    for seq in range(5):
+        stored = event(seq, f"e{seq}")
+        assert texts.get(stored) == compat301.text_301(stored)
+    assert list(texts._entries) == [2, 3, 4]  # by count
+    texts.get(big)
+    assert list(texts._entries) == [9]  # by size: the others had to go
+    assert '"eventName":"z"' in texts.get(event(9, "z")).head  # written again: translated again
