@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -182,3 +183,34 @@ async def test_bulk_writes_of_another_worker_change_views(postgres: PrivatePostg
             polls.append(await programs(b))
         assert polls[-1][0] != etag
         assert store_of(b).stamp_reads == reads  # heard, not read
+
+
+async def test_a_notice_not_yet_read_sends_the_poll_to_data_stamp(
+    postgres: PrivatePostgres,
+) -> None:
+    """A notice that reached the LISTEN socket but not this event loop yet: the poll does not
+    trust the version in memory."""
+    url = postgres.new_database("unread")
+    writer = PostgresStore(url)  # not listening: it waits for no confirmation
+    await writer.open()
+    try:
+        async with two_workers(url) as ([_, b], _):
+            etag, _ = await programs(b)
+            listener: Any = store_of(b)._listener
+            listener._transport.pause_reading()  # as if the loop had not come to it yet
+            try:
+                await Vtn(writer).create(BL, "PROGRAM", {"programName": "unread"})
+                sock = listener._transport.get_extra_info("socket")
+
+                def readable() -> bool:
+                    return bool(select.select([sock.fileno()], [], [], 0)[0])
+
+                await wait_for(readable, _WAIT_S, "the notice in the socket")
+                reads = store_of(b).stamp_reads
+                changed, names = await programs(b)
+                assert (changed != etag, names) == (True, ["unread"])
+                assert store_of(b).stamp_reads == reads + 1
+            finally:
+                listener._transport.resume_reading()
+    finally:
+        await writer.close()
