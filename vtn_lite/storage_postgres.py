@@ -157,6 +157,10 @@ _CONFIRM_S = 5.0
 _CONFIRM_RECHECK_S = 0.25
 # Change ids handled recently, so a replay after a LISTEN gap skips what was already notified.
 _RECENT_CHANGES = 4096
+# How far below the highest change id heard of a replay looks: ids are taken when a write
+# begins, so a write in flight then (at most a pool's worth per worker) may commit after it.
+_REPLAY_MARGIN = 256
+# Confirmations kept for changes not yet (or no longer) waited for, oldest dropped first.
 _CONFIRMATIONS_KEPT = 1024
 
 
@@ -236,13 +240,13 @@ class PostgresStore:
             self._relistening.cancel()
             await asyncio.gather(self._relistening, return_exceptions=True)
         self._trusted = False
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._listener is not None:
             listener, self._listener = self._listener, None
             await listener.close()
             self._listener = None
+        for task in list(self._tasks):  # confirmations: after the last notice came in
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -415,7 +419,8 @@ class PostgresStore:
         listener = self._listener
         if listener is None:
             return True
-        transport = listener._transport  # asyncpg exposes no public socket accessor
+        # asyncpg exposes no public socket accessor; without one, data_stamp is the answer.
+        transport = getattr(listener, "_transport", None)
         sock = None if transport is None else transport.get_extra_info("socket")
         if sock is None:
             return True
@@ -644,7 +649,7 @@ class PostgresStore:
         """Queue the other workers' changes committed while this worker did not listen.
 
         Change ids are taken in insertion order but committed in any order, so the search
-        starts a margin below the highest id heard of and skips the ids already handled.
+        starts _REPLAY_MARGIN below the highest id heard of and skips the ids already handled.
         """
         async with self._acquire() as db:
             if self._last_change is None:  # the first LISTEN: nothing was missed
@@ -654,7 +659,7 @@ class PostgresStore:
                 return
             rows = await db.fetch(
                 "SELECT id FROM changes WHERE id > $1 AND origin <> $2 ORDER BY id",
-                max(0, self._last_change - _POOL_SIZE * 32),
+                max(0, self._last_change - _REPLAY_MARGIN),
                 self._origin,
             )
         missed = [int(row[0]) for row in rows if self._heard(int(row[0]))]
