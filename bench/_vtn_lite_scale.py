@@ -211,6 +211,29 @@ async def _bl_token(session: aiohttp.ClientSession, base: str) -> str:
         return str((await response.json())["access_token"])
 
 
+# pg_stat_database is updated when a backend goes idle, at most about once a second.
+_STATS_SETTLE_S = 1.5
+
+
+async def committed_transactions(database: str) -> int | None:
+    """Transactions committed in ``database`` so far (None for SQLite): with a count before
+    and after a phase, the database work it took, which the machine's load does not change."""
+    if not database.startswith(("postgresql://", "postgres://")):
+        return None
+    import asyncpg
+
+    await asyncio.sleep(_STATS_SETTLE_S)
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        count = await conn.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+    finally:
+        await conn.close()
+    return int(count)
+
+
 def tree_rss_mib(pid: int) -> float:
     """RSS of a process and its children (the workers), in MiB."""
     total = status_mib(pid)

@@ -20,7 +20,8 @@ Phases (closed loop, CONCURRENCY pollers, each bounded in time):
   4. vtn_lite 304      - the same with If-None-Match: the views are unchanged, so 304s.
   5. paced             - open loop at the fleet's rate (VENS / 20 s polling interval), with
                          If-None-Match as the gateway sends it: the latency a fleet sees.
-Reports req/s and p50/p99 per phase, the ratios against the ceilings and the server's RSS.
+Reports req/s and p50/p99 per phase, the ratios against the ceilings and the server's RSS, and
+on PostgreSQL the database transactions the 304 phase cost (a count the load does not change).
 Before them, in this process, the cost of building one view without the cache (a cache miss,
 as after every write): spliced from stored text, parsed and re-serialised as before, and a
 bare ``json.dumps`` of the same list.
@@ -65,6 +66,7 @@ from bench._measure import percentile, status_mib  # noqa: E402
 from bench._vtn_lite_scale import (  # noqa: E402
     bl_client_lines,
     bulk_vens,
+    committed_transactions,
     fanout,
     private_postgres,
     storage_lines,
@@ -384,10 +386,21 @@ async def drive(
         )
         figures: dict[str, float] = {}
         for name, requests, expect in phases:
+            counted = await committed_transactions(args.database) if expect == 304 else None
+            before = await committed_transactions(args.database) if counted is not None else None
             rate, latencies, errors = await closed_loop(
                 session, requests, args.seconds, args.concurrency, expect, args.requests
             )
             report(name, rate, latencies, errors)
+            if counted is not None and before is not None:
+                # A count costs transactions itself: as many as between the two counts before.
+                own = before - counted
+                spent = (await committed_transactions(args.database) or 0) - before - own
+                figures["transactions per 304"] = spent / max(len(latencies), 1)
+                print(
+                    f"{'':<18} database transactions during the 304s: {spent}"
+                    f" ({spent / max(len(latencies), 1):.3f} per request)"
+                )
             figures[name] = rate
             figures[f"{name} p99 ms"] = percentile(latencies, 0.99) * 1e3
             figures[f"{name} errors"] = errors
@@ -482,6 +495,8 @@ def main() -> int:
     print("--- summary (closed loop GET /events, 200 and 304; fan-out to --fanout subscribers)")
     for backend, workers, figures in results:
         fan = f"  fan-out {figures['fanout_s']:.2f} s" if "fanout_s" in figures else ""
+        if "transactions per 304" in figures:
+            fan += f"  {figures['transactions per 304']:.3f} db transactions per 304"
         print(
             f"{backend:<10} {workers} worker(s)  200: {figures['vtn_lite 200']:6.0f} req/s"
             f" ({figures['vtn_lite 200'] / max(figures['ceiling-serialise'], 1):.0%} of ceiling)"
@@ -506,6 +521,8 @@ def scale_summary(
                 f"  {status}: {rate:6.0f} req/s p99 {figures[f'vtn_lite {status} p99 ms']:6.1f} ms"
                 f" ({rate / max(figures[ceiling], 1):.0%} of {ceiling})"
             )
+        if "transactions per 304" in figures:
+            line += f"  {figures['transactions per 304']:.3f} db transactions per 304"
         errors = sum(figures[f"{phase} errors"] for phase in ("vtn_lite 200", "vtn_lite 304"))
         print(line + (f"  {errors:.0f} ERRORS" if errors else ""))
     print(
