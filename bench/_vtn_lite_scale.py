@@ -211,18 +211,20 @@ async def _bl_token(session: aiohttp.ClientSession, base: str) -> str:
         return str((await response.json())["access_token"])
 
 
-# pg_stat_database is updated when a backend goes idle, at most about once a second.
-_STATS_SETTLE_S = 1.5
+# A backend flushes its statistics to pg_stat_database within a second of going idle, or, when
+# another backend holds the entry's lock, on a retry ten seconds later (PostgreSQL 15+ pgstat).
+STATS_SETTLE_S = 11.0
 
 
-async def committed_transactions(database: str) -> int | None:
-    """Transactions committed in ``database`` so far (None for SQLite): with a count before
-    and after a phase, the database work it took, which the machine's load does not change."""
+async def committed_transactions(database: str, settle: float = STATS_SETTLE_S) -> int | None:
+    """Transactions committed in ``database`` so far (None for SQLite), after ``settle``
+    seconds for the statistics of what ran before to arrive: with a count before and after a
+    phase, the database work it took, which the machine's load does not change."""
     if not database.startswith(("postgresql://", "postgres://")):
         return None
     import asyncpg
 
-    await asyncio.sleep(_STATS_SETTLE_S)
+    await asyncio.sleep(settle)
     conn = await asyncpg.connect(database)
     try:
         await conn.execute("SELECT pg_stat_clear_snapshot()")

@@ -387,7 +387,12 @@ async def drive(
         figures: dict[str, float] = {}
         for name, requests, expect in phases:
             counted = await committed_transactions(args.database) if expect == 304 else None
-            before = await committed_transactions(args.database) if counted is not None else None
+            # At once again, with nothing else running: what a count itself costs.
+            before = (
+                await committed_transactions(args.database, settle=1.5)
+                if counted is not None
+                else None
+            )
             rate, latencies, errors = await closed_loop(
                 session, requests, args.seconds, args.concurrency, expect, args.requests
             )
