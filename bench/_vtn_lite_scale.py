@@ -211,6 +211,31 @@ async def _bl_token(session: aiohttp.ClientSession, base: str) -> str:
         return str((await response.json())["access_token"])
 
 
+# A backend flushes its statistics to pg_stat_database within a second of going idle, or, when
+# another backend holds the entry's lock, on a retry ten seconds later (PostgreSQL 15+ pgstat).
+STATS_SETTLE_S = 11.0
+
+
+async def committed_transactions(database: str, settle: float = STATS_SETTLE_S) -> int | None:
+    """Transactions committed in ``database`` so far (None for SQLite), after ``settle``
+    seconds for the statistics of what ran before to arrive: with a count before and after a
+    phase, the database work it took, which the machine's load does not change."""
+    if not database.startswith(("postgresql://", "postgres://")):
+        return None
+    import asyncpg
+
+    await asyncio.sleep(settle)
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        count = await conn.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+    finally:
+        await conn.close()
+    return int(count)
+
+
 def tree_rss_mib(pid: int) -> float:
     """RSS of a process and its children (the workers), in MiB."""
     total = status_mib(pid)

@@ -3,6 +3,7 @@
 Run: python bench/vtn_lite.py [--vens 10000] [--seconds 8] [--concurrency 8]
      python bench/vtn_lite.py --backend postgresql --workers 2 [--fanout 10000]
      python bench/vtn_lite.py --compare [--vens 100000] [--fanout 10000]
+     python bench/vtn_lite.py --scale [--vens 100000] [--sample 1000] [--requests 20000]
      python bench/vtn_lite.py --mqtt-fanout [--vens 10000]   (bench/vtn_lite_mqtt.py)
 
 Setup: a SQLite file with VENS ven objects (business logic grants each one target of GROUPS
@@ -19,7 +20,8 @@ Phases (closed loop, CONCURRENCY pollers, each bounded in time):
   4. vtn_lite 304      - the same with If-None-Match: the views are unchanged, so 304s.
   5. paced             - open loop at the fleet's rate (VENS / 20 s polling interval), with
                          If-None-Match as the gateway sends it: the latency a fleet sees.
-Reports req/s and p50/p99 per phase, the ratios against the ceilings and the server's RSS.
+Reports req/s and p50/p99 per phase, the ratios against the ceilings and the server's RSS, and
+on PostgreSQL the database transactions the 304 phase cost (a count the load does not change).
 Before them, in this process, the cost of building one view without the cache (a cache miss,
 as after every write): spliced from stored text, parsed and re-serialised as before, and a
 bare ``json.dumps`` of the same list.
@@ -30,6 +32,12 @@ one worker and on a private PostgreSQL (hil/postgres.py) with one and with two w
 bulk-loaded (``Storage.insert_many``) so 100,000 take seconds. ``--fanout N`` then measures one
 event's notification to N webhook subscriptions (bulk-loaded, each its own callback URL on
 loopback receivers): the time from POST /events until the last arrives.
+
+Utility scale (``--scale``): VENS (default 100,000) registered on each of the three setups, one
+after the other in one run; a random SAMPLE of them (each its own client and token) polls, and
+every phase is a fixed number of requests (REQUESTS, default 20,000) rather than a time, so the
+run is bounded and the setups are compared on the same work. Per setup: req/s and p99 of 200s
+and 304s, as ratios to the serialising and cached-bytes ceilings measured in the same setup.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,15 +66,17 @@ from bench._measure import percentile, status_mib  # noqa: E402
 from bench._vtn_lite_scale import (  # noqa: E402
     bl_client_lines,
     bulk_vens,
+    committed_transactions,
     fanout,
     private_postgres,
     storage_lines,
     tree_rss_mib,
 )
 from vtn_lite import bodytext, jsonstrict  # noqa: E402
+from vtn_lite.api301 import Api301  # noqa: E402
 from vtn_lite.auth import Principal, hash_secret  # noqa: E402
 from vtn_lite.service import SearchParams, Vtn  # noqa: E402
-from vtn_lite.storage import open_storage  # noqa: E402
+from vtn_lite.storage import StoredObject, open_storage  # noqa: E402
 
 GROUPS = 100
 UNTARGETED_EVENTS = 10
@@ -128,7 +138,7 @@ async def _seed(database: str, vens: int) -> None:
     print(f"seeded {vens} vens and {events} events in {time.perf_counter() - started:.1f} s")
 
 
-def assembly_costs(database: str, rounds: int = 200) -> None:
+def assembly_costs(database: str, rounds: int = 100) -> None:
     asyncio.run(_assembly_costs(database, rounds))
 
 
@@ -150,10 +160,26 @@ async def _assembly_costs(database: str, rounds: int) -> None:
     async def bare() -> bytes:
         return json.dumps(listed, separators=(",", ":")).encode()
 
+    api = Api301(vtn, notifier=None)  # type: ignore[arg-type]  # no writes here
+    params_301 = SearchParams(targets=("group-0",), active=True, read_all=True)
+
+    async def rows_301() -> list[StoredObject]:
+        return await vtn.search_rows(ven, "EVENT", params_301)
+
+    async def spliced_301() -> bytes:
+        rows = await rows_301()
+        return bodytext.json_array([await api.text_out(ven, row, params_301) for row in rows])
+
+    async def translated_301() -> bytes:
+        rows = await vtn.rendered(ven, await rows_301(), params_301)
+        return jsonstrict.dumps([await api.body_out(ven, obj, body) for obj, body in rows]).encode()
+
     ways = {
         "spliced from stored text": spliced,
         "parsed and re-serialised": reserialised,
         "bare json.dumps of the list": bare,
+        "3.0.1 spliced (kept texts)": spliced_301,
+        "3.0.1 translated": translated_301,
     }
     for name, build in ways.items():
         started = time.perf_counter()
@@ -163,16 +189,20 @@ async def _assembly_costs(database: str, rounds: int) -> None:
     await store.close()
 
 
-def write_config(directory: Path, database: str, workers: int = 1) -> Path:
+def write_config(
+    directory: Path, database: str, workers: int = 1, clients: Sequence[int] = range(POLLERS)
+) -> Path:
     lines = [
         "[server]",
         'host = "127.0.0.1"',
         "port = 0",
         "token_lifetime = 3600",
+        # The whole polling sample asks for its tokens from one loopback address.
+        "auth_rate_per_address = 0",
         *storage_lines(database, workers),
         *bl_client_lines(BENCH_SCRYPT_N),
     ]
-    for n in range(POLLERS):
+    for n in clients:
         lines += [
             "[[clients]]",
             f'client_id = "ven-{n}"',
@@ -234,13 +264,17 @@ async def closed_loop(
     seconds: float,
     concurrency: int,
     expect: int,
+    count: int | None = None,
 ) -> tuple[int, list[float], int]:
+    """Phase of ``seconds``, or of ``count`` requests (``seconds`` then bounds it)."""
     latencies: list[float] = []
     errors: list[int] = []
     deadline = time.perf_counter() + seconds
+    started = [0]
 
     async def worker() -> None:
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and (count is None or started[0] < count):
+            started[0] += 1
             await timed_get(session, *random.choice(requests), latencies, errors, expect)
 
     began = time.perf_counter()
@@ -297,9 +331,11 @@ def report(name: str, rate: int, latencies: list[float], errors: int) -> None:
     )
 
 
-async def tokens_of(session: aiohttp.ClientSession, base: str) -> list[tuple[int, str]]:
+async def tokens_of(
+    session: aiohttp.ClientSession, base: str, clients: Sequence[int]
+) -> list[tuple[int, str]]:
     tokens = []
-    for n in range(POLLERS):
+    for n in clients:
         form = {
             "grant_type": "client_credentials",
             "client_id": f"ven-{n}",
@@ -311,20 +347,20 @@ async def tokens_of(session: aiohttp.ClientSession, base: str) -> list[tuple[int
 
 
 async def views(
-    session: aiohttp.ClientSession, base: str
+    session: aiohttp.ClientSession, base: str, clients: Sequence[int] = range(POLLERS)
 ) -> tuple[list[Request], list[Request], bytes]:
     """Each poller's GET /events, without and with the If-None-Match of its current view, and
     the first poller's view."""
     plain: list[Request] = []
     conditional: list[Request] = []
     first = b""
-    for n, token in await tokens_of(session, base):
+    for n, token in await tokens_of(session, base, clients):
         url = f"{base}/events?targets=group-{n % GROUPS}&active=true&limit=50"
         headers = {"Authorization": f"Bearer {token}"}
         async with session.get(url, headers=headers) as response:
             body = await response.read()
             etag = response.headers["ETag"]
-        if n == 0:
+        if not first:
             first = body
             print(f"each poll returns {len(json.loads(body))} events, {len(body):,} bytes")
         plain.append((url, headers))
@@ -350,12 +386,32 @@ async def drive(
         )
         figures: dict[str, float] = {}
         for name, requests, expect in phases:
+            counted = await committed_transactions(args.database) if expect == 304 else None
+            # At once again, with nothing else running: what a count itself costs.
+            before = (
+                await committed_transactions(args.database, settle=1.5)
+                if counted is not None
+                else None
+            )
             rate, latencies, errors = await closed_loop(
-                session, requests, args.seconds, args.concurrency, expect
+                session, requests, args.seconds, args.concurrency, expect, args.requests
             )
             report(name, rate, latencies, errors)
+            if counted is not None and before is not None:
+                # A count costs transactions itself: as many as between the two counts before.
+                own = before - counted
+                spent = (await committed_transactions(args.database) or 0) - before - own
+                figures["transactions per 304"] = spent / max(len(latencies), 1)
+                print(
+                    f"{'':<18} database transactions during the 304s: {spent}"
+                    f" ({spent / max(len(latencies), 1):.3f} per request)"
+                )
             figures[name] = rate
             figures[f"{name} p99 ms"] = percentile(latencies, 0.99) * 1e3
+            figures[f"{name} errors"] = errors
+        if args.scale:
+            print(f"server RSS: all processes {tree_rss_mib(pid):.1f} MiB")
+            return figures
         fleet_rate = args.paced_rate or args.vens / POLL_INTERVAL_S
         p_rate, p_lat, p_err = await paced(session, conditional, fleet_rate, args.seconds)
         report(f"paced {fleet_rate:.0f}/s 304", p_rate, p_lat, p_err)
@@ -371,14 +427,16 @@ async def drive(
     return figures
 
 
-async def prepare(base: str) -> tuple[list[Request], list[Request], bytes]:
+async def prepare(
+    base: str, clients: Sequence[int] = range(POLLERS)
+) -> tuple[list[Request], list[Request], bytes]:
     async with aiohttp.ClientSession() as session:
-        return await views(session, base)
+        return await views(session, base, clients)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vens", type=int, default=10_000)
+    parser.add_argument("--vens", type=int, help="default 10,000 (--scale: 100,000)")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
@@ -400,13 +458,29 @@ def main() -> int:
         action="store_true",
         help="instead: one event's MQTT notification to --vens subscribed VENs (vtn_lite_mqtt.py)",
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="the three setups of --compare, a sample of VENs polling, fixed request counts",
+    )
+    parser.add_argument("--sample", type=int, default=1000, help="--scale: VENs that poll")
+    parser.add_argument("--requests", type=int, help="--scale: requests per phase (20,000)")
     args = parser.parse_args()
+    args.vens = args.vens or (100_000 if args.scale else 10_000)
+    if args.scale:
+        args.requests = args.requests or 20_000
+        # The time bound of a phase of REQUESTS requests: generous, the machine may be shared.
+        args.seconds = max(args.seconds, 600.0)
     if args.mqtt_fanout:
         from bench.vtn_lite_mqtt import main as mqtt_fanout
 
         return mqtt_fanout(["--vens", str(args.vens)])
     runs = [("sqlite", 1), ("postgresql", 1), ("postgresql", 2)]
-    if not args.compare:
+    # The polling VENs: the first POLLERS, or (--scale) a sample of the whole fleet.
+    clients: Sequence[int] = range(POLLERS)
+    if args.scale:
+        clients = sorted(random.Random(1).sample(range(args.vens), min(args.sample, args.vens)))
+    if not (args.compare or args.scale):
         runs = [(args.backend, args.workers)]
     results: list[tuple[str, int, dict[str, float]]] = []
     with private_postgres(any(backend == "postgresql" for backend, _ in runs)) as postgres:
@@ -419,10 +493,15 @@ def main() -> int:
                 else:
                     assert postgres is not None
                     args.database = postgres.new_database("bench")
-                results.append((backend, workers, run_one(args, directory, workers)))
+                results.append((backend, workers, run_one(args, directory, workers, clients)))
+    if args.scale:
+        scale_summary(args, results, len(clients))
+        return 0
     print("--- summary (closed loop GET /events, 200 and 304; fan-out to --fanout subscribers)")
     for backend, workers, figures in results:
         fan = f"  fan-out {figures['fanout_s']:.2f} s" if "fanout_s" in figures else ""
+        if "transactions per 304" in figures:
+            fan += f"  {figures['transactions per 304']:.3f} db transactions per 304"
         print(
             f"{backend:<10} {workers} worker(s)  200: {figures['vtn_lite 200']:6.0f} req/s"
             f" ({figures['vtn_lite 200'] / max(figures['ceiling-serialise'], 1):.0%} of ceiling)"
@@ -432,21 +511,53 @@ def main() -> int:
     return 0
 
 
-def run_one(args: argparse.Namespace, directory: Path, workers: int) -> dict[str, float]:
+def scale_summary(
+    args: argparse.Namespace, results: list[tuple[str, int, dict[str, float]]], sample: int
+) -> None:
+    print(
+        f"--- summary: {args.vens} VENs, {sample} of them polling, {args.requests} requests per"
+        f" phase, {args.concurrency} concurrent; ratios to the ceilings measured in that setup"
+    )
+    for backend, workers, figures in results:
+        line = f"{backend:<10} {workers} worker(s)"
+        for status, ceiling in (("200", "ceiling-serialise"), ("304", "ceiling-cached")):
+            rate = figures[f"vtn_lite {status}"]
+            line += (
+                f"  {status}: {rate:6.0f} req/s p99 {figures[f'vtn_lite {status} p99 ms']:6.1f} ms"
+                f" ({rate / max(figures[ceiling], 1):.0%} of {ceiling})"
+            )
+        if "transactions per 304" in figures:
+            line += f"  {figures['transactions per 304']:.3f} db transactions per 304"
+        errors = sum(figures[f"{phase} errors"] for phase in ("vtn_lite 200", "vtn_lite 304"))
+        print(line + (f"  {errors:.0f} ERRORS" if errors else ""))
+    print(
+        "ceilings (req/s): "
+        + "; ".join(
+            f"{backend}-{workers}: serialise {f['ceiling-serialise']:.0f},"
+            f" cached {f['ceiling-cached']:.0f}"
+            for backend, workers, f in results
+        )
+    )
+
+
+def run_one(
+    args: argparse.Namespace, directory: Path, workers: int, clients: Sequence[int]
+) -> dict[str, float]:
     database = args.database
     seed(database, args.vens)
     assembly_costs(database)
-    config = write_config(directory, database, workers)
+    config = write_config(directory, database, workers, clients)
     view_file = directory / "view.json"
     serve = [sys.executable, "-m", "vtn_lite", "serve", "--config", str(config)]
     with server_process(serve, "3.1.0 at") as (base, pid):
-        plain, conditional, view = asyncio.run(prepare(base))
+        plain, conditional, view = asyncio.run(prepare(base, clients))
         view_file.write_bytes(view)
         port = str(_free_port())
         ceiling_cmd = [sys.executable, "-c", CEILING_APP, str(view_file), port]
         with server_process(ceiling_cmd, "ceiling at") as (ceiling, _):
             run = drive(base, ceiling, args, pid, plain, conditional)
-            bound = 60 + 6 * args.seconds + (300 if args.fanout else 0)
+            phases = 4 if args.scale else 6
+            bound = 60 + phases * args.seconds + (300 if args.fanout else 0)
             return asyncio.run(asyncio.wait_for(run, timeout=bound))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from vtn_lite import api31, compat301, jsonstrict
+from vtn_lite import api31, bodytext, compat301, jsonstrict
 from vtn_lite.api31 import issue_token
 from vtn_lite.auth import Authenticator, Principal
 from vtn_lite.errors import MissingReference, bad_request, not_found
@@ -33,10 +33,12 @@ from vtn_lite.http import (
 from vtn_lite.notifier import WebhookNotifier
 from vtn_lite.service import (
     MAX_LIMIT,
+    TARGETED,
     WRITE_SCOPE,
     SearchParams,
     Vtn,
     describe_validation_error,
+    servable,
 )
 from vtn_lite.storage import StoredObject
 from vtn_lite.wire import models301
@@ -82,6 +84,7 @@ class Api301:
     def __init__(self, vtn: Vtn, notifier: WebhookNotifier) -> None:
         self.vtn = vtn
         self.notifier = notifier
+        self._texts = compat301.Texts301()
 
     # --- body translation -----------------------------------------------------------------
 
@@ -125,6 +128,16 @@ class Api301:
         ]
         return compat301.ven_out(body, stored.extra, resources)
 
+    async def text_out(
+        self, principal: Principal, stored: StoredObject, params: SearchParams
+    ) -> str:
+        """A program or event as :meth:`body_out` of its rendered body would serialise it,
+        spliced from its translation kept per stored version (:class:`compat301.Texts301`)."""
+        visible = await self.vtn.shown_targets(
+            principal, stored, params.targets, read_all=params.read_all
+        )
+        return compat301.shown_text(self._texts.get(stored), visible)
+
     async def out_by_id(self, principal: Principal, kind: str, body: dict[str, Any]) -> Any:
         stored = await self.vtn.stored(kind, body["id"])
         if stored is None:  # deleted: translate from the body alone
@@ -142,6 +155,10 @@ class Api301:
         params = search_params(request, kind, ven_id=ven_id)
 
         async def serialise(rows: list[StoredObject]) -> bytes:
+            if kind in TARGETED:
+                return bodytext.json_array(
+                    [await self.text_out(principal, obj, params) for obj in rows if servable(obj)]
+                )
             shown = [
                 await self.body_out(principal, obj, body)
                 for obj, body in await self.vtn.rendered(principal, rows, params)

@@ -8,9 +8,13 @@ attribute enumeration of 3.1.0.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from ven_edge.oadr3.operations import VERB_OF_OPERATION
+from vtn_lite import bodytext, jsonstrict
 from vtn_lite.storage import StoredObject
 
 # 3.0.1 program field -> 3.1.0 program attribute type (enumerations-3.1.0, programAttributes).
@@ -239,7 +243,12 @@ def _periods_out(out: dict[str, Any]) -> dict[str, Any]:
 
 
 def object_out(stored: StoredObject, body: dict[str, Any]) -> dict[str, Any]:
-    """Any stored object in its 3.0.1 shape (vens without their embedded resources)."""
+    """Any stored object in its 3.0.1 shape (vens without their embedded resources), with
+    ``targets`` last so that readers' views can be spliced (:func:`shown_text`)."""
+    return bodytext.targets_last(_object_out(stored, body))
+
+
+def _object_out(stored: StoredObject, body: dict[str, Any]) -> dict[str, Any]:
     kind = stored.kind
     if kind == "PROGRAM":
         return program_out(body, stored.extra)
@@ -254,6 +263,76 @@ def object_out(stored: StoredObject, body: dict[str, Any]) -> dict[str, Any]:
     out = _targets_out(dict(body), stored.extra)
     out.pop("clientID", None)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Text301:
+    """An object's 3.0.1 JSON text without its targets and closing brace (``head``), and what
+    decides the targets a reader sees: the stored 3.1 strings and the typed form kept from 3.0.1.
+
+    The translation depends on the targets only through the ``targets`` key (which is last), so
+    a reader's view is ``head`` plus its visible targets (docs/vtn-lite.md "Cheap polls").
+    """
+
+    head: str
+    strings: tuple[Any, ...]
+    typed: list[Any] | None
+
+
+def text_301(stored: StoredObject) -> Text301:
+    body = stored.body
+    out = object_out(stored, body)
+    out.pop("targets", None)
+    return Text301(
+        jsonstrict.dumps(out)[:-1],
+        tuple(body.get("targets") or ()),
+        (stored.extra or {}).get("targets"),
+    )
+
+
+def shown_text(text: Text301, visible: Collection[str] | None) -> str:
+    """The 3.0.1 text of the object for a reader who sees ``visible`` (None: every target); the
+    same bytes as rendering the reader's body and serialising :func:`object_out` of it."""
+    strings = list(text.strings if visible is None else (t for t in text.strings if t in visible))
+    typed = targets_out(strings, text.typed)
+    if not typed:
+        return text.head + "}"
+    separator = "" if text.head == "{" else ","
+    return f'{text.head}{separator}"targets":{jsonstrict.dumps(typed)}}}'
+
+
+class Texts301:
+    """:func:`text_301` per stored object, kept while its stored text and extra are unchanged,
+    so a view rebuilt after a write translates only what was written. Bounded by count and by
+    the text held (stored text and translation), least recently used first out."""
+
+    def __init__(self, max_entries: int = 8192, max_chars: int = 32 * 1024 * 1024) -> None:
+        self._entries: OrderedDict[int, tuple[str, dict[str, Any] | None, Text301]] = OrderedDict()
+        self._max = max_entries
+        self._max_chars = max_chars
+        self._chars = 0
+
+    def get(self, stored: StoredObject) -> Text301:
+        entry = self._entries.get(stored.seq)
+        if entry is not None and entry[0] == stored.body_text and entry[1] == stored.extra:
+            self._entries.move_to_end(stored.seq)
+            return entry[2]
+        text = text_301(stored)
+        self._drop(stored.seq)
+        self._entries[stored.seq] = (stored.body_text, stored.extra, text)
+        self._chars += _size(self._entries[stored.seq])
+        while len(self._entries) > self._max or self._chars > self._max_chars:
+            self._drop(next(iter(self._entries)))
+        return text
+
+    def _drop(self, seq: int) -> None:
+        entry = self._entries.pop(seq, None)
+        if entry is not None:
+            self._chars -= _size(entry)
+
+
+def _size(entry: tuple[str, Any, Text301]) -> int:
+    return len(entry[0]) + len(entry[2].head)
 
 
 def notification_out(operation: str, stored: StoredObject, shown: dict[str, Any]) -> dict[str, Any]:

@@ -88,7 +88,7 @@ class SearchParams:
     read_all: bool = False
 
 
-def _servable(stored: StoredObject) -> bool:
+def servable(stored: StoredObject) -> bool:
     """False, with an error in the log, for an object stored with NaN or Infinity (by a vtn_lite
     from before they were refused): one bad object must not break every VEN's poll."""
     if bodytext.is_strict(stored.body_text):
@@ -232,6 +232,17 @@ class Vtn:
         read_all: bool = False,
     ) -> Hashable:
         """Equal for principals to whom :meth:`render` shows ``stored`` identically."""
+        return await self.shown_targets(principal, stored, requested, read_all=read_all)
+
+    async def shown_targets(
+        self,
+        principal: Principal,
+        stored: StoredObject,
+        requested: Sequence[str] | None,
+        *,
+        read_all: bool = False,
+    ) -> tuple[str, ...] | None:
+        """The targets :meth:`render` keeps in ``stored``'s list (None: the whole list)."""
         if self._shown_whole(principal, stored):
             return None
         return await self.effective_targets(
@@ -276,8 +287,15 @@ class Vtn:
     async def search_objects(
         self, principal: Principal, kind: str, params: SearchParams
     ) -> list[tuple[StoredObject, dict[str, Any]]]:
-        query = await self._query(principal, kind, params)
-        return await self.rendered(principal, await self.store.search(query), params)
+        return await self.rendered(
+            principal, await self.search_rows(principal, kind, params), params
+        )
+
+    async def search_rows(
+        self, principal: Principal, kind: str, params: SearchParams
+    ) -> list[StoredObject]:
+        """The stored objects a search finds for ``principal`` (not yet rendered)."""
+        return await self.store.search(await self._query(principal, kind, params))
 
     async def rendered(
         self, principal: Principal, rows: list[StoredObject], params: SearchParams
@@ -287,7 +305,7 @@ class Vtn:
         return [
             (obj, await self.render(principal, obj, params.targets, read_all=params.read_all))
             for obj in rows
-            if _servable(obj)
+            if servable(obj)
         ]
 
     async def search_texts(
@@ -295,8 +313,7 @@ class Vtn:
     ) -> list[str]:
         """The JSON text of each object a search finds, as :meth:`search` would serialise it,
         taken from the stored text without parsing it (docs/vtn-lite.md "Cheap polls")."""
-        query = await self._query(principal, kind, params)
-        return await self._texts(principal, await self.store.search(query), params)
+        return await self._texts(principal, await self.search_rows(principal, kind, params), params)
 
     async def _texts(
         self, principal: Principal, rows: list[StoredObject], params: SearchParams
@@ -378,7 +395,7 @@ class Vtn:
         left out with an error in the log, so one bad object does not break every VEN's poll.
         """
         text = stored.body_text
-        if not _servable(stored):
+        if not servable(stored):
             return None
         if self._shown_whole(principal, stored):
             return text

@@ -213,7 +213,9 @@ class Storage(Protocol):
     async def data_version(self) -> int:
         """A number that changes when another process commits a write to the database (another
         worker, an offline import): what this process cached from the database may be stale.
-        Its own writes need not change it (the service counts those itself)."""
+        Its own writes need not change it (the service counts those itself). PostgreSQL keeps
+        it in memory from the other workers' notices while it listens (docs/vtn-lite.md
+        "Cached views and ETags")."""
 
     async def next_end(self, seqs: Sequence[int], after: float) -> float | None:
         """The earliest ``ends_at`` later than ``after`` among these objects (None: none ends)."""

@@ -8,18 +8,23 @@ pass the check at the same moment; the loser gets :class:`~vtn_lite.storage.Name
 Every object write stores the object as written in ``changes`` and sends ``NOTIFY
 vtn_lite_changes`` with that row's id in its transaction, so the notice leaves only on commit;
 each worker LISTENs on its own connection, drops what it cached about the object and notifies its
-share of the subscribers (docs/vtn-lite.md "Several workers").
+share of the subscribers (docs/vtn-lite.md "Several workers"). The same notices keep each
+worker's view version (:meth:`PostgresStore.data_version`) in memory, so an unchanged poll costs
+no query (docs/vtn-lite.md "Cached views and ETags").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import re
+import select
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 try:
@@ -51,6 +56,13 @@ from vtn_lite.storage import (
 log = logging.getLogger(__name__)
 
 CHANNEL = "vtn_lite_changes"
+# Each worker confirms on this channel that it has taken a change into its view version; the
+# writer answers once every listening worker has (docs/vtn-lite.md "Cached views and ETags").
+SEEN_CHANNEL = "vtn_lite_seen"
+# The LISTEN connection's application_name: how a writer finds the workers to wait for.
+LISTENER_NAME = "vtn_lite listener "
+# A notice payload's id for a write with no ``changes`` row (a bulk import, derived columns).
+STAMP_ONLY = "stamp"
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -174,6 +186,17 @@ _COLUMNS = ("program_id", "event_id", "ven_id", "client_id", "client_name", "nam
 _BUMP_STAMP = "UPDATE data_stamp SET n = n + 1"
 _POOL_SIZE = 8
 _RELISTEN_MAX_S = 10.0
+# How long a write waits for the other workers to confirm its notice before answering anyway.
+_CONFIRM_S = 5.0
+# While waiting, how often to look again for workers whose LISTEN connection went away.
+_CONFIRM_RECHECK_S = 0.25
+# Change ids handled recently, so a replay after a LISTEN gap skips what was already notified.
+_RECENT_CHANGES = 4096
+# How far below the highest change id heard of a replay looks: ids are taken when a write
+# begins, so a write in flight then (at most a pool's worth per worker) may commit after it.
+_REPLAY_MARGIN = 256
+# Confirmations kept for changes not yet (or no longer) waited for, oldest dropped first.
+_CONFIRMATIONS_KEPT = 1024
 
 
 class PostgresStore:
@@ -192,6 +215,22 @@ class PostgresStore:
         self._stamp_read: asyncio.Task[int] | None = None
         self._stamp_next: asyncio.Task[int] | None = None
         self.stamp_reads = 0  # queries data_version made (polls can share one)
+        self.queries = 0  # connections taken from the pool (tests count round trips with it)
+        # The view version (docs/vtn-lite.md "Cached views and ETags"): bumped on this
+        # process's committed writes, on each other worker's notice, and when data_stamp is
+        # found moved. Trusted without a query only while the LISTEN connection is up.
+        self._version = 0
+        self._stamp_seen: int | None = None
+        self._trusted = False
+        # Workers that confirmed each recent change (SEEN_CHANNEL), for this process's writes.
+        self._confirmed: dict[int, set[str]] = {}
+        self._confirmation = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Replay after a LISTEN gap: the highest change id heard of, and the recent ones handled.
+        self._last_change: int | None = None
+        self._recent: deque[int] = deque(maxlen=_RECENT_CHANGES)
+        self._recent_set: set[int] = set()
+        self._held: list[int] | None = None
         self._deliveries = DeliveryBatch(self._write_delivered)
 
     async def open(self) -> None:
@@ -235,10 +274,14 @@ class PostgresStore:
         if self._relistening is not None:
             self._relistening.cancel()
             await asyncio.gather(self._relistening, return_exceptions=True)
+        self._trusted = False
         if self._listener is not None:
             listener, self._listener = self._listener, None
             await listener.close()
             self._listener = None
+        for task in list(self._tasks):  # confirmations: after the last notice came in
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -273,7 +316,8 @@ class PostgresStore:
             except asyncpg.UniqueViolationError as exc:
                 raise NameTaken(_unique_rule(exc)) from None
             stored = _row(row)
-            await self._announce(db, "CREATE", stored)
+            change_id = await self._announce(db, "CREATE", stored)
+        await self._committed(change_id)
         return stored
 
     async def replace(
@@ -301,7 +345,8 @@ class PostgresStore:
                 # after a delete, the object is gone; the caller's next read answers 404.
                 return stored
             updated = _row(row)
-            await self._announce(db, "UPDATE", updated)
+            change_id = await self._announce(db, "UPDATE", updated)
+        await self._committed(change_id)
         return updated
 
     async def insert_many(
@@ -320,7 +365,8 @@ class PostgresStore:
                 await db.copy_records_to_table("objects", records=records, columns=columns)
             except asyncpg.UniqueViolationError as exc:
                 raise NameTaken(_unique_rule(exc)) from None
-            await db.execute(_BUMP_STAMP)
+            await self._announce_stamp(db)
+        await self._committed(None)
 
     async def delete(self, stored: StoredObject) -> None:
         if stored.kind == "SUBSCRIPTION":
@@ -331,7 +377,8 @@ class PostgresStore:
                 await db.execute(
                     "DELETE FROM subscription_delivery WHERE subscription_id=$1", stored.id
                 )
-            await self._announce(db, "DELETE", stored)
+            change_id = await self._announce(db, "DELETE", stored)
+        await self._committed(change_id)
 
     async def get(self, kind: str, object_id: str) -> StoredObject | None:
         async with self._acquire() as db:
@@ -385,6 +432,40 @@ class PostgresStore:
         return found[query.skip : query.skip + query.limit]
 
     async def data_version(self) -> int:
+        """The view version: in memory while the LISTEN connection is up, else data_stamp.
+
+        Ordering (docs/vtn-lite.md "Cached views and ETags"): PostgreSQL sends a notice only
+        after its transaction committed, and :meth:`_received` bumps the version before
+        anything else runs. A view is built after reading the version, so if the notice of a
+        commit C arrived before that read, the view's query began after C committed and shows
+        C; if it arrives after, the view may or may not show C, but the bump makes it stale
+        from then on. So a view served under the current version shows every commit whose
+        notice this worker has taken. A writer answers only after every listening worker
+        confirmed its notice (:meth:`_committed`), so a poll after that answer, on any worker,
+        shows the write. A notice or a connection loss that reached the socket but not yet
+        this event loop (:meth:`_listener_pending`) sends the poll to data_stamp.
+        """
+        if self._trusted and not self._listener_pending():
+            return self._version
+        return await self._stamp_version()
+
+    def _listener_pending(self) -> bool:
+        """Bytes (a notice, an error, the end of the stream) wait unread on the LISTEN socket."""
+        listener = self._listener
+        if listener is None:
+            return True
+        # asyncpg exposes no public socket accessor; without one, data_stamp is the answer.
+        transport = getattr(listener, "_transport", None)
+        sock = None if transport is None else transport.get_extra_info("socket")
+        if sock is None:
+            return True
+        try:
+            readable, _, _ = select.select([sock.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    async def _stamp_version(self) -> int:
         """The write counter, read once per poll. Polls that ask while a read is in flight share
         the next read, which begins after each of them asked: none misses a commit it could know
         of, and a burst of polls costs two queries, not one each."""
@@ -402,9 +483,14 @@ class PostgresStore:
         return await self._read_stamp()
 
     async def _read_stamp(self) -> int:
+        """data_stamp read now; the view version, bumped if the stamp moved since last read."""
         self.stamp_reads += 1
         async with self._acquire() as db:
-            return int(await db.fetchval("SELECT n FROM data_stamp"))
+            stamp = int(await db.fetchval("SELECT n FROM data_stamp"))
+        if stamp != self._stamp_seen:
+            self._stamp_seen = stamp
+            self._version += 1
+        return self._version
 
     async def next_end(self, seqs: Sequence[int], after: float) -> float | None:
         if not seqs:
@@ -427,7 +513,8 @@ class PostgresStore:
         async with self._acquire() as db, db.transaction():
             await db.executemany("UPDATE objects SET ends_at=$1 WHERE seq=$2", updates)
             await db.execute("DELETE FROM pending_refresh WHERE name=$1", refreshed)
-            await db.execute(_BUMP_STAMP)
+            await self._announce_stamp(db)
+        await self._committed(None)
 
     async def all_of_kind(self, kind: str) -> list[StoredObject]:
         async with self._acquire() as db:
@@ -679,27 +766,167 @@ class PostgresStore:
         self._follower = asyncio.get_running_loop().create_task(self._follow(handler))
         await self._connect_listener()
 
+    @property
+    def listening(self) -> bool:
+        """The LISTEN connection is up and the view version is kept without queries."""
+        return self._trusted
+
     async def _connect_listener(self) -> None:
         # A dedicated connection: a pooled one would stop listening when returned to the pool.
-        listener = await asyncpg.connect(self.url)
-        listener.add_termination_listener(self._listener_lost)
-        await listener.add_listener(CHANNEL, self._received)
-        self._listener = listener
+        # Its application_name tells writers which workers to wait for (:meth:`_committed`).
+        listener = await asyncpg.connect(
+            self.url, server_settings={"application_name": LISTENER_NAME + self._origin}
+        )
+        try:
+            listener.add_termination_listener(self._listener_lost)
+            await listener.add_listener(SEEN_CHANNEL, self._seen)
+            self._held = []  # notices that come while the gap is replayed
+            await listener.add_listener(CHANNEL, self._received)
+            self._listener = listener
+            # Listening from here on: what committed before is in data_stamp (read once,
+            # bumping the version if it moved) and, for the subscribers, in the changes table.
+            await self._read_stamp()
+            await self._replay_gap()
+        except BaseException:
+            self._listener = None
+            listener.terminate()
+            raise
+        finally:
+            held, self._held = self._held, None
+            for change_id in held or ():
+                self._incoming.put_nowait(change_id)
+        # Unless the connection was lost meanwhile (then data_stamp until the next LISTEN).
+        self._trusted = self._listener is listener
+
+    async def _replay_gap(self) -> None:
+        """Queue the other workers' changes committed while this worker did not listen.
+
+        Change ids are taken in insertion order but committed in any order, so the search
+        starts _REPLAY_MARGIN below the highest id heard of and skips the ids already handled.
+        """
+        async with self._acquire() as db:
+            if self._last_change is None:  # the first LISTEN: nothing was missed
+                self._last_change = int(
+                    await db.fetchval("SELECT coalesce(max(id), 0) FROM changes")
+                )
+                return
+            rows = await db.fetch(
+                "SELECT id FROM changes WHERE id > $1 AND origin <> $2 ORDER BY id",
+                max(0, self._last_change - _REPLAY_MARGIN),
+                self._origin,
+            )
+        missed = [int(row[0]) for row in rows if self._heard(int(row[0]))]
+        if missed:
+            log.info("replaying %d changes made while not listening", len(missed))
+        for change_id in missed:
+            self._incoming.put_nowait(change_id)
+
+    def _heard(self, change_id: int) -> bool:
+        """Record ``change_id`` as handled; False if it already was."""
+        if change_id in self._recent_set:
+            return False
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_set.discard(self._recent[0])
+        self._recent.append(change_id)
+        self._recent_set.add(change_id)
+        self._last_change = max(self._last_change or 0, change_id)
+        return True
 
     def _received(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        origin, _, change_id = payload.rpartition(" ")
+        origin, _, change = payload.rpartition(" ")
         if origin == self._origin:
             return  # this process already acted on its own write
-        if not change_id.isdigit():
+        # Before anything else can run: a view built from here on shows this commit.
+        self._version += 1
+        if change == STAMP_ONLY:
+            return
+        if not change.isdigit():
             log.warning("ignoring a malformed %s notice", CHANNEL)
             return
-        self._incoming.put_nowait(int(change_id))
+        change_id = int(change)
+        self._spawn(self._confirm(change_id))
+        if not self._heard(change_id):
+            return
+        if self._held is not None:
+            self._held.append(change_id)  # after the replayed ones, to keep commit order
+        else:
+            self._incoming.put_nowait(change_id)
+
+    async def _confirm(self, change_id: int) -> None:
+        try:
+            async with self._acquire() as db:
+                await db.execute(
+                    "SELECT pg_notify($1, $2)", SEEN_CHANNEL, f"{change_id} {self._origin}"
+                )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("cannot confirm change %d to its writer: %s", change_id, exc)
+
+    def _seen(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        change, _, origin = payload.partition(" ")
+        if not change.isdigit() or not origin:
+            log.warning("ignoring a malformed %s notice", SEEN_CHANNEL)
+            return
+        self._confirmed.setdefault(int(change), set()).add(origin)
+        while len(self._confirmed) > _CONFIRMATIONS_KEPT:
+            del self._confirmed[next(iter(self._confirmed))]
+        self._confirmation.set()
+        self._confirmation = asyncio.Event()
+
+    async def _committed(self, change_id: int | None) -> None:
+        """After this process committed a write: bump the view version, and wait (at most
+        _CONFIRM_S) until every other listening worker confirmed the notice, so that a client
+        that has the answer finds the write on whichever worker it asks next (docs/vtn-lite.md
+        "Cached views and ETags"). A worker whose LISTEN connection goes away meanwhile is no
+        longer waited for: until it listens again it reads data_stamp on every poll."""
+        self._version += 1
+        if change_id is None or not self._trusted:
+            return  # a bulk write, or no LISTEN to hear confirmations on: data_stamp has it
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _CONFIRM_S
+        peers = await self._listening_peers()
+        while True:
+            arrived = self._confirmation
+            missing = peers - self._confirmed.get(change_id, set())
+            if not missing:
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.warning(
+                    "%d workers did not confirm change %d within %.0f s; until their notice"
+                    " arrives they may serve views without it",
+                    len(missing),
+                    change_id,
+                    _CONFIRM_S,
+                )
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait(), min(remaining, _CONFIRM_RECHECK_S))
+                continue
+            peers &= await self._listening_peers()
+
+    async def _listening_peers(self) -> set[str]:
+        """The other processes with a LISTEN connection to this database, by origin."""
+        async with self._acquire() as db:
+            rows = await db.fetch(
+                "SELECT application_name FROM pg_stat_activity"
+                " WHERE datname = current_database() AND left(application_name, $2) = $1",
+                LISTENER_NAME,
+                len(LISTENER_NAME),
+            )
+        return {row[0][len(LISTENER_NAME) :] for row in rows} - {self._origin}
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _listener_lost(self, _conn: object) -> None:
+        self._trusted = False  # until LISTEN is back, every poll reads data_stamp
         if self._listener is None:
             return  # closed on purpose
         log.error(
-            "lost the LISTEN connection to %s: other workers' changes are missed until it is back",
+            "lost the LISTEN connection to %s: polls read the write counter, and other workers'"
+            " changes are replayed to subscribers, once it is back",
             redact(self.url),
         )
         self._listener = None
@@ -737,24 +964,26 @@ class PostgresStore:
             except Exception:  # one bad change must not stop following the others
                 log.exception("handling change %d failed", change_id)
 
-    async def _announce(self, db: asyncpg.Connection, operation: str, stored: StoredObject) -> None:
+    async def _announce(self, db: asyncpg.Connection, operation: str, stored: StoredObject) -> int:
         now = time.time()
-        change_id = await db.fetchval(
-            "INSERT INTO changes (at, origin, operation, seq, object_id, kind, body, extra,"
-            " client_id, ven_id, program_id, targets)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-            now,
-            self._origin,
-            operation,
-            stored.seq,
-            _text(stored.id),
-            stored.kind,
-            stored.body_text,
-            dump_extra(stored.extra),
-            _opt(stored.client_id),
-            _opt(stored.ven_id),
-            _opt(stored.program_id),
-            _texts(stored.targets),
+        change_id = int(
+            await db.fetchval(
+                "INSERT INTO changes (at, origin, operation, seq, object_id, kind, body, extra,"
+                " client_id, ven_id, program_id, targets)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                now,
+                self._origin,
+                operation,
+                stored.seq,
+                _text(stored.id),
+                stored.kind,
+                stored.body_text,
+                dump_extra(stored.extra),
+                _opt(stored.client_id),
+                _opt(stored.ven_id),
+                _opt(stored.program_id),
+                _texts(stored.targets),
+            )
         )
         await db.execute(_BUMP_STAMP)
         # Delivered on commit only, in commit order (PostgreSQL NOTIFY).
@@ -762,10 +991,17 @@ class PostgresStore:
         self._announced += 1
         if self._announced % _PRUNE_EVERY == 0:
             await db.execute("DELETE FROM changes WHERE at < $1", now - _CHANGES_KEPT_S)
+        return change_id
+
+    async def _announce_stamp(self, db: asyncpg.Connection) -> None:
+        """A write no subscriber hears of (a bulk import, derived columns) still changes views."""
+        await db.execute(_BUMP_STAMP)
+        await db.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{self._origin} {STAMP_ONLY}")
 
     def _acquire(self) -> Any:
         if self._pool is None:
             raise RuntimeError("PostgreSQL storage used before open()")
+        self.queries += 1
         return self._pool.acquire()
 
 
