@@ -66,7 +66,7 @@ def _infeasible(
         schedules_from_heat(heaters, arrays, solution.heat, price_arr, step_hours),
         feasible=False,
         min_flat_kw=_round_up(peak) / step_hours,
-        min_raise_kw=_round_up(raise_kwh) / step_hours,
+        min_raise_kw=_round_up(raise_kwh) / step_hours if excess > 0 else 0.0,
     )
 
 

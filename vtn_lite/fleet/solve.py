@@ -31,7 +31,7 @@ from vtn_lite.fleet.program import alone_schedule, with_program_price
 #: binding 1,000-heater, 96-step LP takes HiGHS seconds to tens of seconds; beyond, the
 #: decomposition is faster and within a small gap.
 LP_MAX_HEATERS = 1000
-METHODS = ("auto", "lp")
+METHODS = ("auto", "lp", "dual")
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,15 @@ def _solve_group(task: _GroupTask) -> tuple[GroupResult, list[HeaterSchedule]]:
             _result(task, schedules, "exact", all(p.feasible for p in plans), started),
             schedules,
         )
-    from vtn_lite.fleet import group_lp
+    from vtn_lite.fleet import dual, group_lp
 
-    # The decomposition for groups beyond LP_MAX_HEATERS comes next; until then every limited
-    # group is one LP.
-    outcome = group_lp.solve(task.heaters, task.price, task.step_hours, task.limit_kw)
-    method = "lp"
+    use_lp = task.method == "lp" or (task.method == "auto" and len(task.heaters) <= LP_MAX_HEATERS)
+    if use_lp:
+        outcome = group_lp.solve(task.heaters, task.price, task.step_hours, task.limit_kw)
+        method = "lp"
+    else:
+        outcome = dual.solve(task.heaters, task.price, task.step_hours, task.limit_kw)
+        method = "dual"
     return (
         _result(
             task,
