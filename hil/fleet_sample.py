@@ -2,9 +2,10 @@
 
 Each heater's :class:`~ven_edge.plan.problem.Problem` is built the way the gateway's builder
 does (ven_edge/plan/builder.py): storage is the heat above the minimum useful temperature up to
-60 °C (advanced load up), the reserve a fifth of the heat at the set point, the end target the starting charge (at least
-the reserve), the heat pump's capacity and COP from the model's performance map at the air and
-a mid-tank water temperature, the element as the model gives it, standby loss added to the draw.
+60 °C (advanced load up), the reserve a fifth of the heat at the set point, the end target the
+starting charge (at least the reserve), the heat pump's capacity and COP from the model's
+performance map at the air and a mid-tank water temperature, the element as the model gives
+it, standby loss added to the draw.
 The draw is the DOE 24-hour pattern's heat behind a 49 °C mixing valve, shifted by a seeded
 number of minutes per heater (households do not all shower at the test's minute). Used by
 bench/fleet.py and the fleet planner's tests.

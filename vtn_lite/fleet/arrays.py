@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from vtn_lite.fleet.model import FleetHeater
 
 Array = NDArray[np.float64]
+Index = NDArray[np.intp]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import numpy as np
 from ven_edge.plan.problem import Plan, Problem
 from ven_edge.plan.scheduler import schedule
 from vtn_lite.fleet import lp as lp_model
-from vtn_lite.fleet.arrays import Array, HeaterArrays
+from vtn_lite.fleet.arrays import Array, HeaterArrays, Index
 from vtn_lite.fleet.model import FleetHeater, HeaterSchedule
 from vtn_lite.fleet.outcome import GroupOutcome, schedules_from_heat
 from vtn_lite.fleet.program import alone_schedule, with_program_price
@@ -176,7 +176,7 @@ def _sample_duals(
     return np.zeros(n) if solution is None else solution.dual
 
 
-def _subset(arrays: HeaterArrays, idx: Array) -> HeaterArrays:
+def _subset(arrays: HeaterArrays, idx: Index) -> HeaterArrays:
     return HeaterArrays(
         load=arrays.load[idx],
         soc0=arrays.soc0[idx],
@@ -189,7 +189,7 @@ def _subset(arrays: HeaterArrays, idx: Array) -> HeaterArrays:
     )
 
 
-def _movers(arrays: HeaterArrays, heat: Array, room: Array, size: int) -> Array:
+def _movers(arrays: HeaterArrays, heat: Array, room: Array, size: int) -> Index:
     """The ``size`` heaters drawing most in the steps over the limit (all steps when none is)."""
     electric = (heat / arrays.cop).sum(axis=1)
     over = electric.sum(axis=0) > lp_model.tightened(room)
