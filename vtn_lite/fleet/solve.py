@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from ven_edge.plan.scheduler import schedule
@@ -42,6 +42,8 @@ class _GroupTask:
     step_hours: float
     limit_kw: tuple[float, ...] | None
     method: str
+    #: Processes the group's own decomposition may use (one group alone gets all of them).
+    workers: int = 1
 
 
 def plan_fleet(
@@ -49,7 +51,8 @@ def plan_fleet(
 ) -> FleetPlan:
     """Schedules for every heater of ``problem``; ``method`` is "auto" (one LP up to
     :data:`LP_MAX_HEATERS` heaters per group, dual decomposition beyond), "lp" or "dual";
-    ``workers`` > 1 plans that many groups at once in worker processes."""
+    ``workers`` > 1 plans that many groups at once in worker processes, or, for a fleet of one
+    group, spreads that group's decomposition over that many processes."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     _require_scipy()
@@ -64,6 +67,8 @@ def plan_fleet(
         )
         for group, heaters in problem.groups().items()
     ]
+    if len(tasks) == 1 and workers is not None and workers > 1:
+        tasks = [replace(tasks[0], workers=workers)]
     if workers is not None and workers > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
             # Largest groups first so one long group does not start last.
@@ -112,7 +117,9 @@ def _solve_group(task: _GroupTask) -> tuple[GroupResult, list[HeaterSchedule]]:
         outcome = group_lp.solve(task.heaters, task.price, task.step_hours, task.limit_kw)
         method = "lp"
     else:
-        outcome = dual.solve(task.heaters, task.price, task.step_hours, task.limit_kw)
+        outcome = dual.solve(
+            task.heaters, task.price, task.step_hours, task.limit_kw, workers=task.workers
+        )
         method = "dual"
     return (
         _result(
