@@ -118,8 +118,13 @@ def sample_heaters(count: int, *, groups: int = 1, seed: int = 1) -> list[FleetH
     return out
 
 
+#: The price drop of :func:`price_with_drop`: 13:00, as a step index.
+DROP_HOUR = 13
+DROP_STEP = DROP_HOUR * 4
+
+
 def price_with_drop(
-    day: int = 100, drop_hour: int = 13, hours: int = 2, share: float = 0.3
+    day: int = 100, drop_hour: int = DROP_HOUR, hours: int = 2, share: float = 0.3
 ) -> tuple[float, ...]:
     """A HOEP day (+ retail adder) at 15-minute steps, its price cut to ``share`` of itself for
     ``hours`` from ``drop_hour``: the cheap window every heater alone pre-heats in."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from types import MappingProxyType
 
 from ven_edge.plan.problem import Plan, Problem
 from vtn_lite.fleet.model import FleetHeater, HeaterSchedule
@@ -27,7 +26,7 @@ def alone_schedule(heater: FleetHeater, plan: Plan, step_hours: float) -> Heater
         ven_name=heater.ven_name,
         group=heater.group,
         power_kw=tuple(power),
-        heat_kwh=MappingProxyType(dict(plan.heat_kwh)),
+        heat_kwh=dict(plan.heat_kwh),
         soc_kwh=tuple(plan.soc_kwh),
         cost=float(plan.cost),
         unserved_kwh=float(plan.unserved_kwh),

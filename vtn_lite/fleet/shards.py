@@ -21,6 +21,9 @@ from ven_edge.plan.problem import Plan, Problem
 from ven_edge.plan.scheduler import schedule
 from vtn_lite.fleet.arrays import Array
 
+#: Fewest heaters worth a process of their own: a pass over 500 takes about 0.1 s, a process
+#: about as long to start.
+MIN_SHARD = 500
 _PROBLEM_FIELDS = tuple(f.name for f in fields(Problem))
 
 
@@ -57,13 +60,19 @@ class Shards:
     ``i`` pays ``price + lam + eps[i]``."""
 
     def __init__(
-        self, problems: Sequence[Problem], eps: Array, width: int, workers: int = 1
+        self,
+        problems: Sequence[Problem],
+        eps: Array,
+        width: int,
+        workers: int = 1,
+        *,
+        min_shard: int = MIN_SHARD,
     ) -> None:
         self.problems = list(problems)
         self.eps = eps
         self.width = width
         count = len(self.problems)
-        workers = max(1, min(workers, count // 500))  # small shards are not worth a process
+        workers = max(1, min(workers, count // max(min_shard, 1)))
         self.bounds = np.linspace(0, count, workers + 1).astype(int)
         self._conns: list[Connection] = []
         self._procs: list[Any] = []

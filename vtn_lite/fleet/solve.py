@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from types import MappingProxyType
 
 from ven_edge.plan.scheduler import schedule
 from vtn_lite.fleet.model import (
@@ -84,8 +83,8 @@ def plan_fleet(
         for item in group_schedules:
             schedules[item.ven_name] = item
     return FleetPlan(
-        schedules=MappingProxyType(schedules),
-        groups=MappingProxyType(groups),
+        schedules=schedules,
+        groups=groups,
         cost=sum(s.cost for s in schedules.values()),
     )
 
