@@ -100,15 +100,18 @@ def _require_scipy() -> None:
 
 def _solve_group(task: _GroupTask) -> tuple[GroupResult, list[HeaterSchedule]]:
     started = time.perf_counter()
-    if task.limit_kw is None:
+    if task.limit_kw is None or task.method == "auto":
         plans = [schedule(with_program_price(h, task.price)) for h in task.heaters]
         schedules = [
             alone_schedule(h, p, task.step_hours) for h, p in zip(task.heaters, plans, strict=True)
         ]
-        return (
-            _result(task, schedules, "exact", all(p.feasible for p in plans), started),
-            schedules,
-        )
+        feasible = all(p.feasible for p in plans)
+        if task.limit_kw is None:
+            return _result(task, schedules, "exact", feasible, started), schedules
+        if feasible and _within(schedules, task.limit_kw):
+            # The limit does not bind: each heater's own optimum is the group's (gap 0).
+            cost = sum(s.cost for s in schedules)
+            return _result(task, schedules, "exact", True, started, lower_bound=cost), schedules
     from vtn_lite.fleet import dual, group_lp
 
     use_lp = task.method == "lp" or (task.method == "auto" and len(task.heaters) <= LP_MAX_HEATERS)
@@ -135,6 +138,11 @@ def _solve_group(task: _GroupTask) -> tuple[GroupResult, list[HeaterSchedule]]:
     )
 
 
+def _within(schedules: Sequence[HeaterSchedule], limit_kw: tuple[float, ...]) -> bool:
+    aggregate = [sum(column) for column in zip(*(s.power_kw for s in schedules), strict=True)]
+    return all(a <= lim for a, lim in zip(aggregate, limit_kw, strict=True))
+
+
 def _result(
     task: _GroupTask,
     schedules: Sequence[HeaterSchedule],
@@ -146,11 +154,7 @@ def _result(
     min_raise: float | None = None,
     lower_bound: float | None = None,
 ) -> GroupResult:
-    n = len(task.price)
-    aggregate = [0.0] * n
-    for item in schedules:
-        for t, p in enumerate(item.power_kw):
-            aggregate[t] += p
+    aggregate = [sum(column) for column in zip(*(s.power_kw for s in schedules), strict=True)]
     cost = sum(s.cost for s in schedules)
     gap = None
     if lower_bound is not None:
