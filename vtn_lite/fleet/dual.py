@@ -27,13 +27,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ven_edge.plan.problem import Plan, Problem
-from ven_edge.plan.scheduler import schedule
+from ven_edge.plan.problem import Problem
 from vtn_lite.fleet import lp as lp_model
 from vtn_lite.fleet.arrays import Array, HeaterArrays, Index
-from vtn_lite.fleet.model import FleetHeater, HeaterSchedule
+from vtn_lite.fleet.model import FleetHeater
 from vtn_lite.fleet.outcome import GroupOutcome, schedules_from_heat
-from vtn_lite.fleet.program import alone_schedule, with_program_price
+from vtn_lite.fleet.program import split_alone
 from vtn_lite.fleet.shards import Shards, heat_of
 
 #: Subgradient iterations (full passes of the exact scheduler over the group). Measured on the
@@ -65,27 +64,14 @@ def solve(
     """The group's plan; ``workers`` > 1 spreads the heaters' passes over that many processes."""
     price_arr = np.asarray(price, dtype=np.float64)
     limit = np.asarray(limit_kw, dtype=np.float64) * step_hours
-    alone: list[HeaterSchedule] = []
-    rest: list[FleetHeater] = []
-    rest_problems: list[Problem] = []
-    rest_plans: list[Plan] = []
-    for heater in heaters:
-        problem = with_program_price(heater, price)
-        plan = schedule(problem)
-        if plan.feasible:
-            rest.append(heater)
-            rest_problems.append(problem)
-            rest_plans.append(plan)
-        else:
-            alone.append(alone_schedule(heater, plan, step_hours))
-    background = np.zeros(len(price))
-    for item in alone:
-        background += np.asarray(item.power_kw) * step_hours
+    split = split_alone(heaters, price, step_hours)
+    alone, rest = split.alone, split.rest
     if not rest:
         return GroupOutcome(alone, feasible=False)
+    background = np.asarray(split.background_kwh)
     room = limit - background
     arrays = HeaterArrays.of(rest)
-    first = heat_of(rest_plans, arrays.shape[1], arrays.shape[2])
+    first = heat_of(split.rest_plans, arrays.shape[1], arrays.shape[2])
     electric = (first / arrays.cop).sum(axis=1)
     if np.all(electric.sum(axis=0) <= lp_model.tightened(room)):
         # The limit does not bind: every heater's own optimum is the group's.
@@ -95,7 +81,7 @@ def solve(
             feasible=not alone,
             lower_bound=cost,
         )
-    heat, bound = _iterate(rest_problems, arrays, price_arr, room, workers)
+    heat, bound = _iterate(split.rest_problems, arrays, price_arr, room, workers)
     repaired = _repair(arrays, heat, price_arr, step_hours, room)
     if repaired is None:
         excess, least = _least_excess(arrays, heat, price_arr, step_hours, room)

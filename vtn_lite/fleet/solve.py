@@ -100,7 +100,9 @@ def _require_scipy() -> None:
 
 def _solve_group(task: _GroupTask) -> tuple[GroupResult, list[HeaterSchedule]]:
     started = time.perf_counter()
-    if task.limit_kw is None or task.method == "auto":
+    small = len(task.heaters) <= LP_MAX_HEATERS
+    # The decomposition looks at the heaters' own optimums first itself.
+    if task.limit_kw is None or (task.method == "auto" and small):
         plans = [schedule(with_program_price(h, task.price)) for h in task.heaters]
         schedules = [
             alone_schedule(h, p, task.step_hours) for h, p in zip(task.heaters, plans, strict=True)
@@ -114,8 +116,7 @@ def _solve_group(task: _GroupTask) -> tuple[GroupResult, list[HeaterSchedule]]:
             return _result(task, schedules, "exact", True, started, lower_bound=cost), schedules
     from vtn_lite.fleet import dual, group_lp
 
-    use_lp = task.method == "lp" or (task.method == "auto" and len(task.heaters) <= LP_MAX_HEATERS)
-    if use_lp:
+    if task.method == "lp" or (task.method == "auto" and small):
         outcome = group_lp.solve(task.heaters, task.price, task.step_hours, task.limit_kw)
         method = "lp"
     else:
