@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from hil.dayrun import load_hoep_days
 from hil.draws import DAY_S, DrawProfile, doe_profile
+from hil.hpwh_model import load_model
+from hil.tank import Conditions, StratifiedTank
 from ven_edge.plan.builder import MIN_USEFUL_C
 from ven_edge.plan.hpwh_model import WATER_KWH_PER_L_K, HpwhModel
 from ven_edge.plan.problem import Problem, Source
 from ven_edge.plan.scheduler import schedule
-from vtn_lite.fleet.model import FleetHeater, FleetProblem
+from vtn_lite.fleet.model import FleetHeater, FleetProblem, HeaterSchedule
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 MODEL_NAMES = ("AOSmithHPTU50", "AOSmithHPTU80", "Rheem2020Prem50", "Rheem2020Prem80")
@@ -89,14 +92,37 @@ def heater_problem(
     )
 
 
-def sample_heaters(count: int, *, groups: int = 1, seed: int = 1) -> list[FleetHeater]:
-    """``count`` heaters dealt round-robin into ``groups`` groups named g00, g01, ...
+@dataclass(frozen=True)
+class Household:
+    """What a sample heater was built from: enough to build its simulated tank too."""
+
+    model: str
+    draws: str
+    shift_steps: int
+    soc_share: float
+    air_c: float
+
+    def problem(self) -> Problem:
+        return heater_problem(
+            self.model,
+            self.draws,
+            shift_steps=self.shift_steps,
+            soc_share=self.soc_share,
+            air_c=self.air_c,
+        )
+
+
+def sample_households(
+    count: int, *, groups: int = 1, seed: int = 1
+) -> list[tuple[Household, FleetHeater]]:
+    """``count`` households and their heaters, dealt round-robin into ``groups`` groups named
+    g00, g01, ...
 
     A household whose draw its tank cannot carry even alone (a big morning draw on a nearly
     cold tank: about one in a thousand) is drawn again, so the fleet's limits are what decides
     feasibility."""
     rng = random.Random(seed)
-    out: list[FleetHeater] = []
+    out: list[tuple[Household, FleetHeater]] = []
     while len(out) < count:
         model = rng.choice(MODEL_NAMES)
         draws = rng.choice(DRAW_NAMES)
@@ -104,7 +130,7 @@ def sample_heaters(count: int, *, groups: int = 1, seed: int = 1) -> list[FleetH
             # A 50-gallon tank cannot carry the high-use pattern's morning (4 kWh of heat in a
             # quarter hour) even at 60 °C: such a household has the 80-gallon tank.
             model = model[:-2] + "80"
-        problem = heater_problem(
+        household = Household(
             model,
             draws,
             # The DOE test day starts with its morning draws; households start theirs near 6:00.
@@ -112,10 +138,71 @@ def sample_heaters(count: int, *, groups: int = 1, seed: int = 1) -> list[FleetH
             soc_share=rng.uniform(0.35, 1.0),
             air_c=rng.uniform(15.0, 24.0),
         )
+        problem = household.problem()
         if schedule(problem).feasible:
             i = len(out)
-            out.append(FleetHeater(f"ven-{i:05d}", f"g{i % groups:02d}", problem))
+            out.append((household, FleetHeater(f"ven-{i:05d}", f"g{i % groups:02d}", problem)))
     return out
+
+
+def sample_heaters(count: int, *, groups: int = 1, seed: int = 1) -> list[FleetHeater]:
+    """The heaters of :func:`sample_households`."""
+    return [heater for _, heater in sample_households(count, groups=groups, seed=seed)]
+
+
+@dataclass(frozen=True)
+class _Controls:
+    setpoint_c: float
+    deadband_c: float
+    element_allowed: bool
+    heat_pump_allowed: bool
+
+
+def follow(household: Household, plan: HeaterSchedule) -> tuple[list[float], float]:
+    """Electrical kW per step, and the lowest outlet temperature at the valve at a step's end,
+    of the household's simulated tank (hil.tank, stratified, behind the
+    mixing valve) uses when it follows ``plan``: in each step each source runs for the share of
+    the step its planned heat is of its most (thermostat at the storage ceiling, so a running
+    source is not stopped early by it), then rests."""
+    product = load_model(household.model)
+    problem = household.problem()
+    mass = _model(household.model).heat_capacity_kwh_per_k
+    tank = StratifiedTank(
+        product,
+        doe_profile(household.draws),
+        conditions=Conditions(ambient_c=household.air_c, inlet_c=MAINS_C),
+        initial_temp_c=MIN_USEFUL_C + problem.soc_kwh / mass,
+        start_s=(-household.shift_steps * STEP_HOURS * 3600.0) % DAY_S,
+        mixing_valve_c=VALVE_C,
+    )
+    step_s = STEP_HOURS * 3600.0
+    shares = []
+    for source in problem.sources:
+        planned = plan.heat_kwh[source.name]
+        shares.append(
+            [h / m if m > 0 else 0.0 for h, m in zip(planned, source.max_kwh, strict=True)]
+        )
+    if len(shares) == 1:
+        shares.append([0.0] * problem.n)
+    out = []
+    coldest = tank.reading().outlet_c
+    used = tank.reading().totals.electric_wh
+    for hp, el in zip(*shares, strict=True):
+        both = min(hp, el)
+        phases = ((both, True, True), (hp - both, True, False), (el - both, False, True))
+        rest = step_s
+        for share, pump, element in phases:
+            if share > 1e-9:
+                seconds = min(share, 1.0) * step_s
+                tank.advance(seconds, _Controls(STORE_C, 0.5, element, pump))
+                rest -= seconds
+        if rest > 1e-9:
+            tank.advance(rest, _Controls(STORE_C, 0.5, False, False))
+        reading = tank.reading()
+        coldest = min(coldest, reading.outlet_c)
+        out.append((reading.totals.electric_wh - used) / 1000.0 / STEP_HOURS)
+        used = reading.totals.electric_wh
+    return out, coldest
 
 
 #: The price drop of :func:`price_with_drop`: 13:00, as a step index.
