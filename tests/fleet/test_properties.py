@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ven_edge.plan.problem import Problem, Source
@@ -54,12 +54,14 @@ def test_lp_keeps_the_limit_or_reports_the_least_raise(problem: FleetProblem) ->
     group = plan.groups["g"]
     limit = problem.limits_kw["g"]
     if not all(_alone(problem)):
+        event("a heater infeasible alone")
         assert not group.feasible
         return
     unconstrained = sum(
         schedule(replace(h.problem, price=problem.price)).cost for h in problem.heaters
     )
     assert plan.cost >= unconstrained - TOL * (1 + abs(unconstrained))
+    event(f"limit {'kept' if group.feasible else 'infeasible'}")
     if group.feasible:
         assert all(a <= lim for a, lim in zip(group.aggregate_kw, limit, strict=True))
         return

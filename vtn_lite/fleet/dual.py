@@ -13,11 +13,12 @@ lower bound on the group's optimum (the Lagrangian bound) for every lam >= 0.
    average is a convex combination of feasible schedules, so it is feasible for the heater, and
    the averaged aggregate tends to the LP optimum's). Each heater's prices carry a tiny seeded
    perturbation, so that heaters facing equal prices in several steps (an hourly price on
-   15-minute steps) do not all pick the same one.
+   15-minute steps) do not all pick the same one. The passes can run in worker processes that
+   keep their share of the heaters (:mod:`vtn_lite.fleet.shards`).
 3. Repair: the aggregate may still exceed the limit in some steps. The heaters drawing most in
-   those steps (a few hundred) are planned again by one LP within what the others leave of the
-   limit; the group is then within its limit in every step. If even that LP cannot be met, more
-   heaters join it, up to the monolithic size.
+   those steps (a hundred at first) are planned again by one LP within what the others leave of
+   the limit; the group is then within its limit in every step. While that LP cannot meet it,
+   the number doubles, up to REPAIR_MAX_HEATERS.
 """
 
 from __future__ import annotations
@@ -210,9 +211,9 @@ def _least_excess(
     excess = lp_model.solve_min_excess(lp, room - others)
     if excess is None:
         return None, heat
-    raised = room - others + max(excess, 0.0)
-    solution = lp_model.solve_cost(lp, raised + 2 * lp_model.LIMIT_MARGIN * (1 + np.abs(raised)))
+    raise_kwh = lp_model.raise_to_report(excess, room - others)
+    solution = lp_model.solve_cost(lp, room - others + raise_kwh)
     out = heat.copy()
     if solution is not None:
         out[idx] = solution.heat
-    return max(excess, 0.0) + 2 * lp_model.LIMIT_MARGIN * (1 + float(np.abs(raised).max())), out
+    return raise_kwh, out

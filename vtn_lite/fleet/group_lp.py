@@ -57,21 +57,17 @@ def _infeasible(
         return _split_alone_infeasible(heaters, price, price_arr, step_hours, limit)
     peak = lp_model.solve_min_excess(lp, -background)
     assert peak is not None  # the same rows as the excess LP, shifted
-    raise_kwh = max(excess, 0.0)
-    raised = limit - background + raise_kwh
-    solution = lp_model.solve_cost(lp, raised + 2 * lp_model.LIMIT_MARGIN * (1 + np.abs(raised)))
+    room = limit - background
+    raise_kwh = lp_model.raise_to_report(excess, room)
+    solution = lp_model.solve_cost(lp, room + raise_kwh)
     assert solution is not None  # the excess LP found a schedule within it
     return GroupOutcome(
         schedules_from_heat(heaters, arrays, solution.heat, price_arr, step_hours),
         feasible=False,
-        min_flat_kw=_round_up(peak) / step_hours,
-        min_raise_kw=_round_up(raise_kwh) / step_hours if excess > 0 else 0.0,
+        # The least peak is the least excess over a limit of zero (plus the fixed load).
+        min_flat_kw=lp_model.raise_to_report(peak, background) / step_hours,
+        min_raise_kw=raise_kwh / step_hours,
     )
-
-
-def _round_up(kwh: float) -> float:
-    """Up by twice the LP's margin, so that the figure reported is itself a feasible limit."""
-    return kwh + 2 * lp_model.LIMIT_MARGIN * (1 + abs(kwh))
 
 
 def _split_alone_infeasible(

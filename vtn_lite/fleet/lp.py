@@ -7,8 +7,8 @@ charge) and, per step, the group's electrical import sum_{h,s} x[h,s,t] / cop[h,
 (kWh in the step). Cost: sum price[t] x[h,s,t] / cop[h,s,t]. Every matrix is built from index
 arrays in one go, so 10,000 heaters x 96 steps take no Python loop per variable.
 
-The limit row is tightened by :data:`LIMIT_MARGIN` so that the solver's feasibility tolerance
-never shows up as a planned aggregate a hair above the limit.
+The limit row is tightened by :data:`LIMIT_MARGIN` of the limit's largest step so that the
+solver's feasibility tolerance never shows up as a planned aggregate a hair above the limit.
 """
 
 from __future__ import annotations
@@ -87,11 +87,26 @@ def build(arrays: HeaterArrays, price: Array, step_hours: float) -> GroupLp:
     return GroupLp(arrays, step_hours, cost, a_eq, b_eq, bounds, a_import)
 
 
+def margin(limit_kwh: Array) -> float:
+    """The margin taken off a limit: relative to the limit's largest step, the same in every
+    step (so a limit raised by the same amount in every step keeps the same margin)."""
+    return LIMIT_MARGIN * (1.0 + float(np.abs(limit_kwh).max()))
+
+
 def tightened(limit_kwh: Array) -> Array:
     """The limit less the margin, never below zero when it was not: a limit of zero is kept by
     importing nothing, which the solver meets exactly (variables at their bounds)."""
-    lower = limit_kwh - LIMIT_MARGIN * (1.0 + np.abs(limit_kwh))
+    lower = limit_kwh - margin(limit_kwh)
     return np.where(limit_kwh >= 0, np.maximum(lower, 0.0), lower)
+
+
+def raise_to_report(excess_kwh: float, limit_kwh: Array) -> float:
+    """The least raise of ``limit_kwh`` (the same in every step) to report for an LP that
+    needed ``excess_kwh`` more: rounded up by twice the margin, so that the LP with the limit
+    raised by it, tightened again, still admits the excess. A limit met only with no margin at
+    all (excess 0) is reported as needing the margin itself, never as a raise of zero."""
+    excess = max(excess_kwh, 0.0)
+    return excess + 2 * LIMIT_MARGIN * (1.0 + float(np.abs(limit_kwh).max()) + excess)
 
 
 def solve_cost(lp: GroupLp, limit_kwh: Array | None) -> LpSolution | None:

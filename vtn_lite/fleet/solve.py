@@ -10,6 +10,7 @@ kept, and the schedules are the ones that exceed the limit least.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -69,7 +70,11 @@ def plan_fleet(
     if len(tasks) == 1 and workers is not None and workers > 1:
         tasks = [replace(tasks[0], workers=workers)]
     if workers is not None and workers > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+        # Spawned, not forked: the VTN's server runs threads, and a child forked from a threaded
+        # process may inherit a lock some other thread held (Python docs, multiprocessing,
+        # "Contexts and start methods").
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=spawn) as pool:
             # Largest groups first so one long group does not start last.
             order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i].heaters))
             futures = {i: pool.submit(_solve_group, tasks[i]) for i in order}
