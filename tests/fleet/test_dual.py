@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,29 @@ def test_worker_processes_give_the_same_heat_as_one_process() -> None:
         again = shards.run(base * 2)
     np.testing.assert_array_equal(local, spread)
     np.testing.assert_array_equal(solve_at(problems, base * 2 + eps, 2), again)
+
+
+@pytest.mark.usefixtures("small_parts")
+def test_decomposition_plans_a_heater_infeasible_alone_on_its_own() -> None:
+    heaters, price = small_fleet(20)
+    p = heaters[0].problem
+    heaters[0] = replace(
+        heaters[0], problem=replace(p, load_kwh=(p.load_kwh[0] + 50.0, *p.load_kwh[1:]))
+    )
+    free = plan_fleet(flat(heaters, price, {}))
+    # Room for the alone heater's own import (it is fixed) and a binding share for the others.
+    alone_kw = max(free.schedules[heaters[0].ven_name].power_kw)
+    others = [
+        sum(free.schedules[h.ven_name].power_kw[t] for h in heaters[1:]) for t in range(len(price))
+    ]
+    limit = alone_kw + 0.5 * max(others)
+    plan = plan_fleet(flat(heaters, price, {"g00": limit}), method="dual")
+    group = plan.groups["g00"]
+    assert not group.feasible
+    assert plan.schedules[heaters[0].ven_name].unserved_kwh > 40.0
+    assert max(group.aggregate_kw) <= limit
+    # The bound counts the alone heater's (fixed) cost too: below the cost, and close to it.
+    assert group.lower_bound is not None
+    assert group.lower_bound <= group.cost
+    assert group.gap is not None
+    assert group.gap < 0.05

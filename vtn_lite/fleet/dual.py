@@ -77,6 +77,8 @@ def solve(
     if not rest:
         return GroupOutcome(alone, feasible=False)
     background = np.asarray(split.background_kwh)
+    # The alone heaters' plans are fixed: their cost is in every bound as it is.
+    fixed_cost = sum(item.cost for item in alone)
     room = limit - background
     arrays = HeaterArrays.of(rest)
     first = heat_of(split.rest_plans, arrays.shape[1], arrays.shape[2])
@@ -87,7 +89,7 @@ def solve(
         return GroupOutcome(
             alone + schedules_from_heat(rest, arrays, first, price_arr, step_hours),
             feasible=not alone,
-            lower_bound=cost,
+            lower_bound=cost + fixed_cost,
         )
     heat, bound = _iterate(split.rest_problems, arrays, price_arr, room, workers)
     repaired = _repair(arrays, heat, price_arr, step_hours, room)
@@ -101,7 +103,7 @@ def solve(
     return GroupOutcome(
         alone + schedules_from_heat(rest, arrays, repaired, price_arr, step_hours),
         feasible=not alone,
-        lower_bound=bound if math.isfinite(bound) else None,
+        lower_bound=bound + fixed_cost if math.isfinite(bound) else None,
     )
 
 

@@ -78,6 +78,10 @@ def _split_alone_infeasible(
     limit: Array,
 ) -> GroupOutcome:
     split = split_alone(heaters, price, step_hours)
+    if not split.alone:
+        # The exact scheduler finds every heater feasible and the LP none: a heater on the edge
+        # of its bounds, within one solver's tolerance and not the other's.
+        raise lp_model.LpFailed("the LP finds a heater infeasible that the exact scheduler plans")
     if not split.rest:
         return GroupOutcome(split.alone, feasible=False)
     background = np.asarray(split.background_kwh)

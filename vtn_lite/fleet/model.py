@@ -51,7 +51,7 @@ class FleetProblem:
     step_hours: float
     price: tuple[float, ...]
     heaters: tuple[FleetHeater, ...]
-    limits_kw: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: {})
+    limits_kw: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -121,16 +121,18 @@ class GroupResult:
 
     ``feasible`` is False when no schedule keeps the group within its limit (or a heater cannot
     keep its comfort bounds even alone). The schedules are then the ones that exceed the limit
-    least: the limit raised by the same ``min_raise_kw`` in every step.
-    ``min_feasible_limit_kw`` is the smallest *flat* limit (the same kW in every step) the group
-    can keep: the least possible peak of its aggregate. ``min_raise_kw`` is the smallest amount
-    to add to the given limit in every step for it to be feasible (0 when it is; with a flat
-    limit, limit + raise = the smallest flat limit). Both are None for an unconstrained group
-    and when some heater is infeasible alone (no limit helps it).
+    least: within the limit raised by ``min_raise_kw`` in every step, never silently over.
+    ``min_raise_kw`` is the least amount to add to the given limit in every step for it to be
+    feasible; ``min_feasible_limit_kw`` the least *flat* limit (the same kW in every step) the
+    group can keep, its least possible peak. Both are None when the limit is kept or there is
+    none. With heaters infeasible alone they are for the other heaters, the alone heaters'
+    import counted as a fixed load. Under the decomposition ("dual") ``min_raise_kw`` is a raise
+    that can be kept (the schedules keep it), not proven least, and ``min_feasible_limit_kw`` is
+    None (docs/fleet-planner.md, "The decomposition").
 
-    ``gap`` is the relative distance of the cost from a lower bound: the monolithic LP's optimum
-    or, when the decomposition ran alone, the Lagrangian bound; 0 for a monolithic LP, None when
-    no bound is known."""
+    ``gap`` is the relative distance of the cost from ``lower_bound``: the LP's own optimum
+    ("lp", about 0), the Lagrangian bound ("dual"), the independent optimum ("exact", 0); None
+    when no bound is known (an infeasible limit)."""
 
     group: str
     feasible: bool

@@ -9,6 +9,7 @@ coordinator broadcasts the adder and sums what comes back.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections.abc import Sequence
 from dataclasses import fields
@@ -100,7 +101,9 @@ class Shards:
 
     def close(self) -> None:
         for conn in self._conns:
-            conn.send(None)
+            # A worker that is gone already is joined (or killed) below.
+            with contextlib.suppress(OSError):
+                conn.send(None)
             conn.close()
         for proc in self._procs:
             proc.join(timeout=30)
