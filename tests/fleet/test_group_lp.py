@@ -9,8 +9,9 @@ from dataclasses import replace
 import pytest
 
 from tests.fleet.fleets import flat, small_fleet
+from ven_edge.plan.problem import Problem, Source
 from ven_edge.plan.scheduler import schedule
-from vtn_lite.fleet.model import FleetProblem, GroupResult
+from vtn_lite.fleet.model import FleetHeater, FleetProblem, GroupResult
 from vtn_lite.fleet.solve import plan_fleet
 
 TOL = 1e-6
@@ -122,3 +123,22 @@ def test_the_heaters_own_price_is_replaced_by_the_programs() -> None:
     a = plan_fleet(flat(heaters, price, {"g00": 3.0}), method="lp")
     b = plan_fleet(flat(odd, price, {"g00": 3.0}), method="lp")
     assert math.isclose(a.cost, b.cost, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_solver_rounding_never_shows_as_import_over_a_limit_of_zero() -> None:
+    # A source too small to matter: HiGHS puts it at its bound, a hair above zero.
+    tiny = 5.531695761533729e-238
+    p = Problem(
+        0.5,
+        (0.0, 0.0),
+        (0.0, 1.0),
+        1.0,
+        0.0,
+        1.0,
+        0.0,
+        (Source("heat_pump", (2.0, 2.0), (tiny, tiny), (0.0, 0.0)),),
+    )
+    problem = FleetProblem(0.5, (0.0, 0.0), (FleetHeater("v0", "g", p),), {"g": (0.0, 0.0)})
+    group = plan_fleet(problem, method="lp").groups["g"]
+    assert group.feasible
+    assert group.aggregate_kw == (0.0, 0.0)

@@ -24,6 +24,10 @@ from vtn_lite.fleet.arrays import Array, HeaterArrays
 #: Relative and absolute (kWh) margin taken off the limit row (HiGHS's primal feasibility
 #: tolerance is 1e-7).
 LIMIT_MARGIN = 1e-6
+#: Heat below this (kWh) in a solution is the solver's rounding, not a plan: it is set to zero,
+#: so that a limit of zero is kept exactly (below HiGHS's 1e-7 tolerance, far below a heater's
+#: smallest useful step of heat).
+DUST_KWH = 1e-9
 
 
 class LpFailed(RuntimeError):
@@ -123,6 +127,7 @@ def solve_cost(lp: GroupLp, limit_kwh: Array | None) -> LpSolution | None:
     n = lp.arrays.shape[2]
     dual = np.zeros(n) if limit_kwh is None else np.maximum(0.0, -res.ineqlin.marginals)
     heat = np.clip(res.x[: lp.n_heat], lp.bounds[: lp.n_heat, 0], lp.bounds[: lp.n_heat, 1])
+    heat[heat < DUST_KWH] = 0.0
     return LpSolution(heat.reshape(lp.arrays.shape), float(res.fun), dual)
 
 
