@@ -5,10 +5,11 @@ does (ven_edge/plan/builder.py): storage is the heat above the minimum useful te
 60 °C (advanced load up), the reserve a fifth of the heat at the set point, the end target the
 starting charge (at least the reserve), the heat pump's capacity and COP from the model's
 performance map at the air and a mid-tank water temperature, the element as the model gives
-it, standby loss added to the draw.
-The draw is the DOE 24-hour pattern's heat behind a 49 °C mixing valve, shifted by a seeded
-number of minutes per heater (households do not all shower at the test's minute). Used by
-bench/fleet.py and the fleet planner's tests.
+it, standby loss added to the draw. The draw is the DOE 24-hour pattern's heat behind a 49 °C
+mixing valve, started near 6:00 and shifted by a seeded number of quarter hours (up to ±2 h:
+households do not all shower at the test's minute). :func:`follow` runs a planned schedule on
+the household's simulated stratified tank (hil.tank). Used by bench/fleet.py and the fleet
+planner's tests.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ven_edge.plan.problem import Problem, Source
 from ven_edge.plan.scheduler import schedule
 from vtn_lite.fleet.model import FleetHeater, FleetProblem, HeaterSchedule
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 MODEL_NAMES = ("AOSmithHPTU50", "AOSmithHPTU80", "Rheem2020Prem50", "Rheem2020Prem80")
 DRAW_NAMES = ("doe-low", "doe-medium", "doe-high")
 MAINS_C = 14.4
@@ -45,7 +46,7 @@ STEP_HOURS = 0.25
 
 @cache
 def _model(name: str) -> HpwhModel:
-    return HpwhModel.load(MODELS_DIR / "hpwh_models" / f"{name}.json")
+    return HpwhModel.load(SAMPLE_DIR / "hpwh_models" / f"{name}.json")
 
 
 @cache
