@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hil.fleet_sample import price_with_drop, sample_heaters
+from hil.fleet_sample import fleet_problem, price_with_drop, sample_heaters
 from ven_edge.plan.problem import Problem
-from vtn_lite.fleet.model import FleetHeater, FleetProblem
-
-STEP_HOURS = 0.25
+from vtn_lite.fleet.model import FleetHeater
 
 
 def cut(problem: Problem, start: int, n: int) -> Problem:
@@ -41,12 +39,5 @@ def small_fleet(
     return heaters, price_with_drop()[start : start + n]
 
 
-def flat(
-    heaters: list[FleetHeater], price: tuple[float, ...], limits: dict[str, float]
-) -> FleetProblem:
-    return FleetProblem(
-        step_hours=STEP_HOURS,
-        price=price,
-        heaters=tuple(heaters),
-        limits_kw={g: (kw,) * len(price) for g, kw in limits.items()},
-    )
+#: The fleet problem with a flat limit per group.
+flat = fleet_problem
