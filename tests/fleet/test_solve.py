@@ -109,3 +109,22 @@ def test_importing_the_planner_does_not_import_scipy() -> None:
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_a_limit_with_no_heater_under_it_is_reported() -> None:
+    heaters, price = small_fleet(3)
+    n = len(price)
+    problem = FleetProblem(
+        0.25,
+        price,
+        tuple(heaters),
+        {"empty": (1.0,) * n, "below": (-2.0,) + (1.0,) * (n - 1)},
+    )
+    plan = plan_fleet(problem)
+    assert plan.groups["empty"].feasible
+    assert plan.groups["empty"].aggregate_kw == (0.0,) * n
+    below = plan.groups["below"]
+    assert not below.feasible
+    assert below.min_raise_kw == 2.0
+    assert below.min_feasible_limit_kw == 0.0
+    assert plan.groups["g00"].limit_kw is None

@@ -87,10 +87,31 @@ def plan_fleet(
         groups[result.group] = result
         for item in group_schedules:
             schedules[item.ven_name] = item
+    for group, limit in problem.limits_kw.items():
+        if group not in groups:
+            groups[group] = _empty_group(group, limit)
     return FleetPlan(
         schedules=schedules,
         groups=groups,
         cost=sum(s.cost for s in schedules.values()),
+    )
+
+
+def _empty_group(group: str, limit: tuple[float, ...]) -> GroupResult:
+    """A limit with no heater under it (every VEN of the feeder left out): kept by importing
+    nothing, unless it is below zero somewhere."""
+    short = max(0.0, -min(limit))
+    return GroupResult(
+        group=group,
+        feasible=short == 0.0,
+        aggregate_kw=(0.0,) * len(limit),
+        limit_kw=limit,
+        min_feasible_limit_kw=None if short == 0.0 else 0.0,
+        method="exact",
+        gap=0.0,
+        solve_seconds=0.0,
+        min_raise_kw=None if short == 0.0 else short,
+        lower_bound=0.0,
     )
 
 
