@@ -111,6 +111,40 @@ def test_importing_the_planner_does_not_import_scipy() -> None:
     assert out.stdout.strip() == "False"
 
 
+_WITHOUT_SCIPY = """
+import importlib, pkgutil, sys
+
+class NoScipy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "scipy" or name.startswith("scipy."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+sys.meta_path.insert(0, NoScipy())
+import vtn_lite.fleet
+bad = []
+for mod in pkgutil.walk_packages(vtn_lite.fleet.__path__, "vtn_lite.fleet."):
+    try:
+        importlib.import_module(mod.name)
+    except Exception as exc:
+        bad.append(f"{mod.name}: {exc!r}")
+print(bad)
+"""
+
+
+def test_every_planner_module_imports_without_scipy() -> None:
+    # The vtn-lite package only suggests python3-scipy, and its check imports every module
+    # (scripts/check-deb.sh).
+    out = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_SCIPY],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
+
+
 def test_a_limit_with_no_heater_under_it_is_reported() -> None:
     heaters, price = small_fleet(3)
     n = len(price)

@@ -16,8 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.optimize import linprog
+
+try:
+    import scipy.sparse as sp
+    from scipy.optimize import linprog
+except ImportError:  # python3-scipy is only suggested (debian/control): plan_fleet says so first
+    sp = None
+    linprog = None
 
 from vtn_lite.fleet.arrays import Array, HeaterArrays
 
