@@ -63,6 +63,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ven_edge.oadr3.errors",
             "ven_edge.oadr3.readings",
             "ven_edge.oadr3.reportbodies",
+            "ven_edge.oadr3.planning",
         ),
     ),
     (

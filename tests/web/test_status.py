@@ -364,6 +364,7 @@ def test_empty_plan_and_no_device() -> None:
         "expected_saving": None,
         "intervals": [],
         "commands": [],
+        "source": None,
     }
     assert doc["events"] == {"current": None, "next": None}
     heater = doc["heater"]
