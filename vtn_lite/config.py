@@ -48,6 +48,7 @@ from typing import Any, Literal
 
 from vtn_lite.console.settings import ConsoleConfigError, ConsoleSettings, parse_console
 from vtn_lite.mqtt_config import MqttConfig, MqttConfigError, parse_mqtt, topic_safe
+from vtn_lite.planner.settings import PlannerConfigError, PlannerSettings, parse_planner
 from vtn_lite.ratelimit import AuthLimits
 from vtn_lite.storage import SQLITE_SCHEME, is_postgres
 
@@ -90,6 +91,7 @@ class VtnConfig:
     clients: tuple[ClientEntry, ...] = field(default=())
     console: ConsoleSettings | None = None  # [console] enabled = true (docs/console.md)
     mqtt: MqttConfig | None = None
+    planner: PlannerSettings | None = None  # [planner] (docs/fleet-planner.md)
 
     def with_clients(self, *clients: ClientEntry) -> VtnConfig:
         return replace(self, clients=(*self.clients, *clients))
@@ -121,7 +123,7 @@ _AUTH_LIMIT_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
 }
 
 
-_TOP_LEVEL_KEYS = ("server", "storage", "clients", "console", "mqtt")
+_TOP_LEVEL_KEYS = ("server", "storage", "clients", "console", "mqtt", "planner")
 _CLIENT_KEYS = ("client_id", "secret_hash", "role")
 
 
@@ -220,15 +222,23 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
         console = parse_console(data.get("console"), base_dir)
     except ConsoleConfigError as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        planner = parse_planner(data.get("planner"))
+    except PlannerConfigError as exc:
+        raise ConfigError(str(exc)) from None
     check_workers(
         values.get("workers", 1), values.get("database", ":memory:"), console=console is not None
     )
+    if planner is not None and values.get("workers", 1) > 1:
+        # The planner reads the planning reports as this worker stores them (docs/fleet-planner.md).
+        raise ConfigError("[planner] needs [server] workers = 1")
     return VtnConfig(
         **values,
         auth_limits=AuthLimits(**limits),
         clients=tuple(clients),
         console=console,
         mqtt=_mqtt_of(data, clients, base_dir),
+        planner=planner,
     )
 
 

@@ -42,6 +42,7 @@ from vtn_lite.storage import Change, Storage, open_storage
 
 if TYPE_CHECKING:
     from vtn_lite.console.state import Console
+    from vtn_lite.planner.job import PlannerService
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class VtnParts:
     store: Storage
     console: Console | None = None
     mqtt: MqttNotifier | None = None
+    planner: PlannerService | None = None
 
 
 def build_app(
@@ -96,6 +98,13 @@ def build_app(
         share=(worker, config.workers),
     )
     mqtt = MqttNotifier(vtn, config.mqtt, config.clients) if config.mqtt else None
+    planner = None
+    if config.planner is not None:
+        from vtn_lite.planner.job import PlannerService
+
+        planner = PlannerService(vtn, config.planner, clock=clock)
+        planner.install()
+    planner_task: list[asyncio.Task[None]] = []
     app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
     app[AUTHENTICATOR_KEY] = authenticator
     app[AUTH_LIMITER_KEY] = AuthRateLimiter(config.auth_limits)
@@ -126,7 +135,12 @@ def build_app(
         from vtn_lite.console.app import install
 
         console = install(
-            app, vtn, config.console, clock=clock, secure_cookies=config.tls_cert is not None
+            app,
+            vtn,
+            config.console,
+            clock=clock,
+            secure_cookies=config.tls_cert is not None,
+            planner=planner,
         )
 
     async def worker_info(request: web.Request) -> web.Response:
@@ -149,12 +163,19 @@ def build_app(
         # this worker notifies its share of the webhook subscribers. MQTT messages go out from
         # the worker that wrote (its listener), once per change.
         await store.listen(on_other_worker)
+        if planner is not None:
+            # The planning request exists before the first VEN polls; plans follow.
+            await planner.prepare()
+            planner_task.append(asyncio.create_task(planner.run(), name="fleet-planner"))
 
     async def on_other_worker(change: Change) -> None:
         await vtn.changed_elsewhere(change)
         await notifier.on_change(change.operation, change.stored)
 
     async def on_cleanup(_: web.Application) -> None:
+        for task in planner_task:
+            task.cancel()
+        await asyncio.gather(*planner_task, return_exceptions=True)
         await notifier.close()
         if mqtt is not None:
             mqtt.close()
@@ -162,7 +183,7 @@ def build_app(
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
-    return app, VtnParts(vtn, notifier, authenticator, store, console, mqtt)
+    return app, VtnParts(vtn, notifier, authenticator, store, console, mqtt, planner)
 
 
 class ServedApis:
