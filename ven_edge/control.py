@@ -105,6 +105,8 @@ class PlanStep:
     price: float | None
     heat_kwh: float
     soc_kwh: float | None
+    #: Planned electricity in the step (kWh, all heat sources), when the planner knows it.
+    input_kwh: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,6 +114,7 @@ class PlanStep:
             "price": self.price,
             "heat_kwh": self.heat_kwh,
             "soc_kwh": self.soc_kwh,
+            "input_kwh": self.input_kwh,
         }
 
     @classmethod
@@ -121,6 +124,7 @@ class PlanStep:
             price=None if data.get("price") is None else float(data["price"]),
             heat_kwh=float(data["heat_kwh"]),
             soc_kwh=None if data.get("soc_kwh") is None else float(data["soc_kwh"]),
+            input_kwh=_optional_float(data.get("input_kwh")),
         )
 
 

@@ -1,4 +1,4 @@
-"""The ``vtn-lite`` command: serve, clients add, prices import."""
+"""The ``vtn-lite`` command: serve, clients add, prices import, plan."""
 
 from __future__ import annotations
 
@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     from vtn_lite.console.cli import register as register_users
 
     register_users(sub)
+
+    from vtn_lite.planner.cli import register as register_plan
+
+    register_plan(sub)
 
     prices = sub.add_parser("prices", help="price programs and events")
     prices_sub = prices.add_subparsers(dest="prices_command", metavar="ACTION", required=True)

@@ -32,17 +32,33 @@ from typing import Final
 from ven_edge.control import ControlPlan, PlanInputs, PlanSource
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.oadr3.planning import IMPORT_CAPACITY_LIMIT, STEP, PlanningInputs
-from ven_edge.plan.builder import BuildError, DeviceState, build_problem
+from ven_edge.plan.builder import PRICE, BuildError, DeviceState, build_problem
 from ven_edge.plan.exact_planner import ExactPlanner
+from ven_edge.plan.grid import step_bounds
 from ven_edge.plan.problem import ProblemError
-from ven_edge.plan.rule_planner import RuleSettings, plan_by_rules
+from ven_edge.plan.rule_planner import RuleSettings, instruction_edges, plan_by_rules
 from ven_edge.plan.scheduler import schedule
+from ven_edge.signal_profile import winner_profile
 from ven_edge.signals import SignalTimeline
 
 log = logging.getLogger(__name__)
 
 #: The planning inputs cover a day of quarter hours (docs/fleet-planner.md).
 PLANNING_STEPS: Final = 96
+#: Heat a schedule may leave the tank short of its comfort bounds and still be followed: the
+#: VTN planned from the stored energy of the last report, minutes old, and every plan leaves
+#: the tank exactly at its reserve somewhere; the next fleet plan starts from the new reading.
+#: Half a kWh is a few minutes of a shower (docs/fleet-planner.md, "The gateway follows").
+COMFORT_SLACK_KWH: Final = 0.5
+
+
+_SAID: Final = {
+    "following": "following it",
+    "no_schedule": "none in force; planning alone",
+    "stale": "ended; planning alone",
+    "not_started": "not begun; planning alone",
+    "comfort": "it would leave the tank below its comfort floor; planning alone",
+}
 
 
 def without_event(timeline: SignalTimeline, event_id: str | None) -> SignalTimeline:
@@ -75,10 +91,13 @@ class FleetAwarePlanner:
     rules: RuleSettings = field(default_factory=RuleSettings)
     #: Said once per distinct reason, not at every re-plan.
     _last_problem: list[str] = field(default_factory=list, repr=False)
+    _last_reason: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # The same memory (the calm plan) whichever way it plans.
-        self._follower = replace(self.exact, min_saving=-math.inf, min_shift_kwh=0.0)
+        self._follower = replace(
+            self.exact, min_saving=-math.inf, min_shift_kwh=0.0, keep_input_limits=True
+        )
 
     def __call__(self, inputs: PlanInputs) -> ControlPlan:
         event = inputs.fleet_event
@@ -99,13 +118,19 @@ class FleetAwarePlanner:
         elif min(i.start for i in spans) > now:
             source = PlanSource(False, "not_started", until=min(i.start for i in spans))
         elif not self._comfort_kept(inputs, own_inputs):
-            log.warning("fleet schedule %s would break the comfort floor; planning alone", event)
             source = PlanSource(False, "comfort", until=max(i.end for i in spans))
         else:
-            plan = self._plan(self._follower, inputs)
-            return replace(
-                plan, source=PlanSource(True, "following", until=max(i.end for i in spans))
+            source = PlanSource(True, "following", until=max(i.end for i in spans))
+        if source.reason != self._last_reason:
+            self._last_reason = source.reason
+            log.log(
+                logging.WARNING if source.reason == "comfort" else logging.INFO,
+                "fleet schedule %s: %s",
+                event,
+                _SAID[source.reason],
             )
+        if source.fleet:
+            return replace(self._plan(self._follower, inputs), source=source)
         return replace(self._plan(self.exact, own_inputs), source=source)
 
     def _plan(self, planner: ExactPlanner, inputs: PlanInputs) -> ControlPlan:
@@ -120,26 +145,36 @@ class FleetAwarePlanner:
         return result
 
     def _comfort_kept(self, inputs: PlanInputs, own: PlanInputs) -> bool:
-        """Whether the schedule's limits keep the tank within its comfort bounds, or the tank
-        could not keep them anyway (then the schedule is not what breaks them)."""
+        """Whether the schedule's limits keep the tank within its comfort bounds (give or take
+        :data:`COMFORT_SLACK_KWH`), or the tank could not keep them anyway (then the schedule
+        is not what breaks them)."""
         try:
-            if self._feasible(inputs):
+            lacking = self._shortfall(inputs)
+            if lacking <= COMFORT_SLACK_KWH:
                 return True
-            return not self._feasible(own)
+            return lacking <= self._shortfall(own) + COMFORT_SLACK_KWH
         except (BuildError, ProblemError):
             return True  # the plan itself will say why it cannot be made
 
-    def _feasible(self, inputs: PlanInputs) -> bool:
+    def _shortfall(self, inputs: PlanInputs) -> float:
+        """The heat (kWh) the tank would lack against its comfort bounds under these signals,
+        on the steps the exact planner uses."""
         config = replace(self.exact.config, gap_price=0.0)  # prices do not decide comfort
+        prices = winner_profile(inputs.signals, PRICE)
+        bounds = step_bounds(
+            inputs.now, config.step, config.horizon, prices, instruction_edges(inputs.signals)
+        )
         problem = build_problem(
             inputs.signals,
             device_state(inputs.device),
             config,
             inputs.now,
             self.exact.model,
+            prices=prices,
+            bounds=bounds,
             draw=inputs.draw,
         )
-        return schedule(problem).feasible
+        return schedule(problem).unserved_kwh
 
     def planning_inputs(
         self,
