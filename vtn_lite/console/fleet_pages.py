@@ -81,7 +81,10 @@ def fleet_status(planner: PlannerService | None) -> Safe:
                 join(
                     [
                         tag("td", name),
-                        tag("td", f"inputs stale since {at.strftime(_TIME)}: plans on its own"),
+                        tag(
+                            "td",
+                            f"last inputs at {at.strftime(_TIME)}, too old: plans on its own",
+                        ),
                     ]
                 ),
                 class_="stale",

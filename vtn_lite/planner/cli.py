@@ -74,7 +74,7 @@ def print_outcome(outcome: PlanOutcome, out: TextIO, *, steps: bool) -> None:
     if outcome.problem:
         out.write(f"  {outcome.problem}\n")
     for name, since in outcome.stale.items():
-        out.write(f"  VEN {name}: not planned, inputs stale since {since.isoformat()}\n")
+        out.write(f"  VEN {name}: not planned, last inputs at {since.isoformat()} too old\n")
     for group in outcome.groups:
         if not group.vens:
             state = "no VEN with fresh inputs"
