@@ -360,12 +360,14 @@ class Daemon:
         """What the planner knows now, for the VTN's planning requests (docs/fleet-planner.md):
         None while the clock is not synchronised (the forecast would be at the wrong time)."""
 
+        said: list[str] = []  # the last reason, said once rather than at every report
+
         def inputs() -> PlanningInputs | None:
             if not self.clock_synchronised():
                 return None
             fleet = None if self.grid is None else self.grid.labels().fleet_event
             try:
-                return build(
+                found = build(
                     self.timeline,
                     self.heater.device(),
                     self.household.forecast(),
@@ -373,8 +375,12 @@ class Daemon:
                     fleet,
                 )
             except ValueError as exc:  # BuildError, PlanningReportError: not plannable yet
-                log.info("no planning inputs for the VTN yet: %s", exc)
+                if said != [str(exc)]:
+                    log.info("no planning inputs for the VTN yet: %s", exc)
+                    said[:] = [str(exc)]
                 return None
+            said.clear()
+            return found
 
         return inputs
 
