@@ -140,7 +140,7 @@ class VtnGridPort:
         # Fleet schedules for other VENs never limit this heater (docs/fleet-planner.md).
         mine, foreign = fleet_schedules(self.client.events.values(), self.client.settings.ven_name)
         if foreign - self._foreign:
-            log.info(
+            log.warning(
                 "ignoring fleet schedule events %s: they are for other VENs",
                 ", ".join(sorted(foreign - self._foreign)),
             )

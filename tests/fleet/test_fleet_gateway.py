@@ -173,3 +173,32 @@ def test_planning_inputs_leave_the_schedule_out() -> None:
     capped = p.planning_inputs(timeline, TANK, None, now, None)
     assert max(capped.hp_kw) == 0.0
     assert max(capped.element_kw) == 0.0
+
+
+async def test_a_pushed_schedule_for_another_ven_never_reaches_the_planner(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ven_edge.grid_port import VtnGridPort
+    from ven_edge.oadr3.client import VtnClient
+    from ven_edge.oadr3.vtnhttp import VtnSettings
+    from ven_edge.store import StateStore
+
+    now = datetime(2026, 2, 17, 12, 5, tzinfo=UTC)
+    client = VtnClient(
+        VtnSettings(base_url="http://127.0.0.1:9/openadr3/3.1.0", ven_name="ven-1"),
+        wall_clock=lambda: now,
+    )
+    grid = VtnGridPort(client, StateStore(tmp_path), clock=lambda: now)
+    seen: list[SignalTimeline] = []
+    grid.set_listener(seen.append)
+    client.apply_event_notification("CREATE", REQUEST)
+    client.apply_event_notification("CREATE", schedule_event("theirs", ["ven-2"]))
+    grid._timeline(client.timeline)
+    assert grid.labels().fleet_event is None
+    assert not [i for i in seen[-1].intervals if i.kind == "IMPORT_CAPACITY_LIMIT"]
+    assert "ignoring fleet schedule events theirs: they are for other VENs" in caplog.text
+    client.apply_event_notification("CREATE", schedule_event("mine", ["ven-1"]))
+    grid._timeline(client.timeline)
+    assert grid.labels().fleet_event == "mine"
+    assert {i.event_id for i in seen[-1].intervals if i.kind == "IMPORT_CAPACITY_LIMIT"} == {"mine"}
+    await client.close()
