@@ -15,6 +15,7 @@ import pytest
 from tests.vtn_lite.conftest import CLIENTS, Api, get_token, make_config
 from ven_edge.oadr3.planning import PlanningInputs, planning_report
 from vtn_lite.config import ConfigError, parse_config
+from vtn_lite.planner.job import PlanOutcome
 from vtn_lite.planner.settings import GroupSettings, PlannerSettings
 from vtn_lite.server import RunningVtn, running_vtn
 
@@ -90,14 +91,20 @@ async def schedules(api: Api, who: str) -> list[dict[str, Any]]:
     return [e for e in events if str(e.get("eventName", "")).startswith("fleet-schedule-")]
 
 
+async def both_reported_and_planned(server: RunningVtn, api: Api) -> PlanOutcome:
+    event = await request_id(api, "ven")
+    assert await send(api, "ven", event) == 201
+    assert await send(api, "ven2", event) == 201
+    planner = server.parts.planner
+    assert planner is not None
+    return await planner.plan()
+
+
 async def test_reports_in_schedules_out_within_the_group_limit(clock: Clock) -> None:
     async for server, api in started(1.0, clock):
-        event = await request_id(api, "ven")
-        assert await send(api, "ven", event) == 201
-        assert await send(api, "ven2", event) == 201
+        outcome = await both_reported_and_planned(server, api)
         planner = server.parts.planner
         assert planner is not None
-        outcome = await planner.plan()
         (group,) = outcome.groups
         assert group.feasible
         assert group.vens == ("ven-a", "ven-b")
@@ -195,12 +202,7 @@ async def test_an_infeasible_group_gets_nothing_new_and_says_its_least_limit(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     async for server, api in started(0.05, clock):
-        event = await request_id(api, "ven")
-        assert await send(api, "ven", event) == 201
-        assert await send(api, "ven2", event) == 201
-        planner = server.parts.planner
-        assert planner is not None
-        outcome = await planner.plan()
+        outcome = await both_reported_and_planned(server, api)
         (group,) = outcome.groups
         assert not group.feasible
         assert group.min_feasible_limit_kw is not None

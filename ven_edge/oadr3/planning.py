@@ -43,17 +43,18 @@ HEAT_SOURCES: Final = "HPWH_HEAT_SOURCES"
 COMFORT_LIMITS: Final = "HPWH_COMFORT_LIMITS"
 #: The report descriptor that marks an event as a planning request.
 PLANNING_MARKER: Final = USAGE_FORECAST
-#: Every payload type one planning report answers.
-PLANNING_PAYLOADS: Final = frozenset(
-    {
-        STORAGE_CHARGE_LEVEL,
-        STORAGE_USABLE_CAPACITY,
-        STORAGE_MAX_CHARGE_POWER,
-        USAGE_FORECAST,
-        HEAT_SOURCES,
-        COMFORT_LIMITS,
-    }
+#: The planning payloads: (payload type, units, reading type), as the request asks for them
+#: and the report describes them.
+PLANNING_DESCRIPTORS: Final = (
+    (STORAGE_CHARGE_LEVEL, "PERCENT", None),
+    (STORAGE_USABLE_CAPACITY, "KWH", None),
+    (STORAGE_MAX_CHARGE_POWER, "KW", None),
+    (USAGE_FORECAST, "KWH", "FORECAST"),
+    (HEAT_SOURCES, None, None),
+    (COMFORT_LIMITS, "KWH", None),
 )
+#: Every payload type one planning report answers.
+PLANNING_PAYLOADS: Final = frozenset(kind for kind, _, _ in PLANNING_DESCRIPTORS)
 #: The name the report scheduler gives the combined planning report.
 PLANNING_INPUTS: Final = "PLANNING_INPUTS"
 #: The event payload type of a fleet schedule (kW per interval, Definition 3.1.0 Table 1).
@@ -66,14 +67,6 @@ MAX_INTERVALS: Final = 192
 MAX_KW: Final = 100.0
 MAX_KWH: Final = 1000.0
 MAX_COP: Final = 10.0
-
-_UNITS: Final = {
-    STORAGE_CHARGE_LEVEL: "PERCENT",
-    STORAGE_USABLE_CAPACITY: "KWH",
-    STORAGE_MAX_CHARGE_POWER: "KW",
-    USAGE_FORECAST: "KWH",
-    COMFORT_LIMITS: "KWH",
-}
 
 
 class PlanningReportError(ValueError):
@@ -161,17 +154,10 @@ def planning_report(
         {
             "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
             "payloadType": kind,
-            **({"units": _UNITS[kind]} if kind in _UNITS else {}),
-            **({"readingType": "FORECAST"} if kind == USAGE_FORECAST else {}),
+            **({"units": units} if units else {}),
+            **({"readingType": reading} if reading else {}),
         }
-        for kind in (
-            STORAGE_CHARGE_LEVEL,
-            STORAGE_USABLE_CAPACITY,
-            STORAGE_MAX_CHARGE_POWER,
-            USAGE_FORECAST,
-            HEAT_SOURCES,
-            COMFORT_LIMITS,
-        )
+        for kind, units, reading in PLANNING_DESCRIPTORS
     ]
     duration = timefmt.format_duration(timefmt.duration_from_timedelta(inputs.step))
     intervals = []

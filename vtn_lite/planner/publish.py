@@ -10,16 +10,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from ven_edge.oadr3 import timefmt
-from ven_edge.oadr3.planning import (
-    COMFORT_LIMITS,
-    HEAT_SOURCES,
-    IMPORT_CAPACITY_LIMIT,
-    STEP,
-    STORAGE_CHARGE_LEVEL,
-    STORAGE_MAX_CHARGE_POWER,
-    STORAGE_USABLE_CAPACITY,
-    USAGE_FORECAST,
-)
+from ven_edge.oadr3.planning import IMPORT_CAPACITY_LIMIT, PLANNING_DESCRIPTORS, STEP
 from vtn_lite.auth import Principal
 from vtn_lite.service import Vtn
 from vtn_lite.storage import Query
@@ -30,16 +21,6 @@ REQUEST_NAME: Final = "fleet-planning-inputs"
 SCHEDULE_PREFIX: Final = "fleet-schedule-"
 #: Every object of a kind, for the searches below (the store's own bound is the table).
 ALL: Final = 10**9
-
-#: The planning request: ad hoc reports (frequency 0) of the planning payloads.
-REQUEST_DESCRIPTORS: Final = (
-    (STORAGE_CHARGE_LEVEL, "PERCENT", None),
-    (STORAGE_USABLE_CAPACITY, "KWH", None),
-    (STORAGE_MAX_CHARGE_POWER, "KW", None),
-    (USAGE_FORECAST, "KWH", "FORECAST"),
-    (HEAT_SOURCES, None, None),
-    (COMFORT_LIMITS, "KWH", None),
-)
 
 
 async def find_program(vtn: Vtn, name: str) -> str | None:
@@ -75,7 +56,7 @@ def request_body(program_id: str, now: datetime) -> dict[str, Any]:
                 **({"readingType": reading} if reading else {}),
                 "frequency": 0,
             }
-            for kind, units, reading in REQUEST_DESCRIPTORS
+            for kind, units, reading in PLANNING_DESCRIPTORS
         ],
     }
 
