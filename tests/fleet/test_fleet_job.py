@@ -271,3 +271,23 @@ def test_the_plan_start_is_the_quarter_hour() -> None:
     )
     assert problem.load_kwh[0] == 0.02  # the report's third quarter hour
     assert problem.load_kwh[94] == 0.0  # past its end, read as repeating daily
+
+
+async def test_only_each_vens_latest_planning_report_is_kept(clock: Clock) -> None:
+    async for server, api in started(5.0, clock):
+        event = await request_id(api, "ven")
+        for k in range(1, 4):
+            body = planning_report(
+                inputs(stored=float(k)),
+                event_id=event,
+                client_name="ven",
+                resource_name="h",
+                name=f"ven/{k}",
+            )
+            assert await send(api, "ven", event, body) == 201
+        assert await send(api, "ven2", event) == 201
+        reports = await api.ok("GET", "/reports", "bl", params={"eventID": event})
+        assert sorted(r["reportName"] for r in reports) == ["ven/3", "ven2/1"]
+        planner = server.parts.planner
+        assert planner is not None
+        assert planner.book.latest["ven-a"].inputs.stored_kwh == 3.0

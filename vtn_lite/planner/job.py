@@ -28,7 +28,8 @@ from ven_edge.oadr3.planning import STEP, PlanningReportError
 from ven_edge.oadr3.timeline import TimelineBuilder
 from ven_edge.plan.builder import BuildError, resample_prices
 from ven_edge.plan.problem import ProblemError
-from vtn_lite.errors import bad_request
+from vtn_lite.auth import Principal
+from vtn_lite.errors import ApiError, bad_request
 from vtn_lite.planner import publish
 from vtn_lite.planner.inputs import PLAN_STEPS, InputBook, quarter_hour, to_problem
 from vtn_lite.planner.settings import GroupSettings, PlannerSettings
@@ -101,6 +102,8 @@ class PlannerService:
         self.program_id: str | None = None
         self.request_id: str | None = None
         self.last: PlanOutcome | None = None
+        #: VEN name -> its latest planning report's id: only that one is kept.
+        self._reports: dict[str, StoredObject] = {}
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -134,11 +137,26 @@ class PlannerService:
             if name is None:
                 continue
             body = stored.body
+            await self._keep_only(name, stored)
             try:
                 inputs = self.book.check(name, body, self.clock())
             except PlanningReportError:
                 continue
             self.book.accept(name, inputs, _received(body, self.clock()))
+
+    async def _keep_only(self, name: str, stored: StoredObject) -> None:
+        """Delete the VEN's previous planning report: a day brings 96 of about 20 kB per VEN,
+        and only the latest is planned with (docs/fleet-planner.md, "The planning report")."""
+        previous = self._reports.get(name)
+        self._reports[name] = stored
+        if previous is None or previous.id == stored.id or previous.client_id is None:
+            return
+        try:
+            # As the VEN that wrote it: only it may write its reports (Definition "Object
+            # Privacy"); subscribers hear of the deletion as of any other.
+            await self.vtn.delete(Principal(previous.client_id, "ven"), "REPORT", previous.id)
+        except ApiError as exc:  # already gone
+            log.debug("superseded planning report %s not deleted: %s", previous.id, exc.detail)
 
     async def _ven_name(self, client_id: str) -> str | None:
         # The authenticated client names the VEN, not the clientName the report declares.
@@ -167,6 +185,7 @@ class PlannerService:
         # A refusal is logged by check; the last good inputs stay.
         with contextlib.suppress(PlanningReportError):
             self.book.accept(name, self.book.check(name, body, self.clock()), self.clock())
+            await self._keep_only(name, stored)
 
     async def _vens(self) -> list[_Ven]:
         out = []
