@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.devices import answering
-from ven_edge.control import PlanInputs
+from ven_edge.control import PlanInputs, PlanSource
 from ven_edge.daemon import plan_for_page
 from ven_edge.oadr3.eventparse import parse_event
 from ven_edge.oadr3.planning import fleet_schedules
@@ -128,6 +128,20 @@ def test_a_schedule_that_ended_is_stale_and_the_gateway_plans_alone() -> None:
     source = page["source"]
     assert isinstance(source, dict)
     assert source["text"] == "Own plan: fleet schedule stale since 11:00"
+
+
+def test_a_schedule_that_is_gone_is_said_so() -> None:
+    p = planner()
+    timeline = SignalTimeline(PRICES + limits([0.4] * 8))
+    assert p(PlanInputs(T0, timeline, TANK, fleet_event="sched")).source == PlanSource(
+        True, "following", until=T0 + 2 * H
+    )
+    # Withdrawn by the VTN before its end (the VEN's inputs went stale there) ...
+    withdrawn = p(PlanInputs(T0 + H, SignalTimeline(PRICES), TANK))
+    assert withdrawn.source == PlanSource(False, "no_schedule")
+    # ... or over and no longer listed.
+    over = p(PlanInputs(T0 + 3 * H, SignalTimeline(PRICES), TANK))
+    assert over.source == PlanSource(False, "stale", since=T0 + 2 * H)
 
 
 def test_a_schedule_not_yet_begun_is_not_followed() -> None:

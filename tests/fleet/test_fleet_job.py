@@ -182,15 +182,17 @@ async def test_a_report_names_its_ven_by_the_client_that_sent_it(clock: Clock) -
         assert set(planner.book.latest) == {"ven-a"}
 
 
-async def test_a_stale_ven_is_not_planned(clock: Clock) -> None:
+async def test_a_stale_ven_is_not_planned_and_its_schedule_withdrawn(clock: Clock) -> None:
     async for server, api in started(5.0, clock):
         event = await request_id(api, "ven")
         assert await send(api, "ven", event) == 201
+        planner = server.parts.planner
+        assert planner is not None
+        await planner.plan()
+        assert len(await schedules(api, "ven")) == 1
         clock.now += 1200
         assert await send(api, "ven2", event) == 201
         clock.now += 1200  # ven-a's inputs are 40 minutes old, ven-b's 20
-        planner = server.parts.planner
-        assert planner is not None
         outcome = await planner.plan()
         assert set(outcome.stale) == {"ven-a"}
         assert outcome.groups[0].vens == ("ven-b",)

@@ -92,6 +92,8 @@ class FleetAwarePlanner:
     #: Said once per distinct reason, not at every re-plan.
     _last_problem: list[str] = field(default_factory=list, repr=False)
     _last_reason: str | None = field(default=None, repr=False)
+    #: The end of the last schedule followed, to say so when it is gone.
+    _followed_until: datetime | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # The same memory (the calm plan) whichever way it plans.
@@ -103,7 +105,16 @@ class FleetAwarePlanner:
         event = inputs.fleet_event
         own_inputs = replace(inputs, signals=without_event(inputs.signals, event))
         if event is None:
-            return self._plan(self.exact, own_inputs)
+            if self._followed_until is None:
+                return self._plan(self.exact, own_inputs)  # never in a planned fleet
+            # The schedule followed is gone: withdrawn by the VTN, or over and no longer listed.
+            gone = self._followed_until
+            return replace(
+                self._plan(self.exact, own_inputs),
+                source=PlanSource(False, "stale", since=gone)
+                if gone <= inputs.now
+                else PlanSource(False, "no_schedule"),
+            )
         spans = [
             i
             for i in inputs.signals.intervals
@@ -130,6 +141,7 @@ class FleetAwarePlanner:
                 _SAID[source.reason],
             )
         if source.fleet:
+            self._followed_until = source.until
             return replace(self._plan(self._follower, inputs), source=source)
         return replace(self._plan(self.exact, own_inputs), source=source)
 

@@ -250,10 +250,16 @@ class PlannerService:
         start = quarter_hour(now)
         fresh, stale_at = self.book.fresh(clock, self.settings.stale_after)
         stale = {n: datetime.fromtimestamp(t, UTC) for n, t in sorted(stale_at.items())}
-        for name in stale:
-            log.info("VEN %s not planned: its planning inputs are stale", name)
         vens = await self._vens()
         members = self._members(vens)
+        for name in [*stale, *(n for n in fresh if n not in members)]:
+            withdrawn = not dry_run and await self._withdraw(name)
+            log.info(
+                "VEN %s not planned: %s%s",
+                name,
+                "its planning inputs are stale" if name in stale else "it is in no group",
+                "; its schedule is withdrawn" if withdrawn else "",
+            )
         heaters = []
         for name, entry in sorted(fresh.items()):
             group = members.get(name)
@@ -339,6 +345,17 @@ class PlannerService:
         )
         self.last = outcome
         return outcome
+
+    async def _withdraw(self, name: str) -> bool:
+        """Delete the schedule of a VEN no longer planned, so it plans on its own at once
+        rather than follow a plan made for inputs that are gone."""
+        if self.program_id is None:
+            return False
+        event = await publish.find_event(self.vtn, self.program_id, publish.SCHEDULE_PREFIX + name)
+        if event is None:
+            return False
+        await self.vtn.delete(publish.PLANNER, "EVENT", event)
+        return True
 
     async def run(self) -> None:
         """Plan every ``interval`` seconds until cancelled; one failed run is logged and the
