@@ -104,6 +104,7 @@ class PlannerService:
         self.last: PlanOutcome | None = None
         #: VEN name -> its latest planning report's id: only that one is kept.
         self._reports: dict[str, StoredObject] = {}
+        self._left_out: set[str] = set()
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -252,14 +253,17 @@ class PlannerService:
         stale = {n: datetime.fromtimestamp(t, UTC) for n, t in sorted(stale_at.items())}
         vens = await self._vens()
         members = self._members(vens)
-        for name in [*stale, *(n for n in fresh if n not in members)]:
+        left_out = [*stale, *(n for n in fresh if n not in members)]
+        for name in left_out:
             withdrawn = not dry_run and await self._withdraw(name)
-            log.info(
-                "VEN %s not planned: %s%s",
-                name,
-                "its planning inputs are stale" if name in stale else "it is in no group",
-                "; its schedule is withdrawn" if withdrawn else "",
-            )
+            if withdrawn or name not in self._left_out:  # said once, not at every plan
+                log.info(
+                    "VEN %s not planned: %s%s",
+                    name,
+                    "its planning inputs are stale" if name in stale else "it is in no group",
+                    "; its schedule is withdrawn" if withdrawn else "",
+                )
+        self._left_out = set(left_out)
         heaters = []
         for name, entry in sorted(fresh.items()):
             group = members.get(name)
@@ -301,10 +305,10 @@ class PlannerService:
             publishing = answer.feasible and not dry_run and self.program_id is not None
             if not answer.feasible:
                 log.warning(
-                    "group %s cannot keep its limit (peak %.2f kW asked): smallest feasible "
-                    "flat limit %s kW; nothing new published for it",
+                    "group %s cannot keep its limit of %.2f kW: smallest feasible flat limit "
+                    "%s kW; nothing new published for it",
                     group.name,
-                    max(limits[group.name]),
+                    min(limits[group.name]),
                     "unknown"
                     if answer.min_feasible_limit_kw is None
                     else f"{answer.min_feasible_limit_kw:.2f}",
