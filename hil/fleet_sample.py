@@ -23,6 +23,7 @@ from hil.draws import DAY_S, DrawProfile, doe_profile
 from ven_edge.plan.builder import MIN_USEFUL_C
 from ven_edge.plan.hpwh_model import WATER_KWH_PER_L_K, HpwhModel
 from ven_edge.plan.problem import Problem, Source
+from ven_edge.plan.scheduler import schedule
 from vtn_lite.fleet.model import FleetHeater, FleetProblem
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "sample_data"
@@ -89,10 +90,14 @@ def heater_problem(
 
 
 def sample_heaters(count: int, *, groups: int = 1, seed: int = 1) -> list[FleetHeater]:
-    """``count`` heaters dealt round-robin into ``groups`` groups named g00, g01, ..."""
+    """``count`` heaters dealt round-robin into ``groups`` groups named g00, g01, ...
+
+    A household whose draw its tank cannot carry even alone (a big morning draw on a nearly
+    cold tank: about one in a thousand) is drawn again, so the fleet's limits are what decides
+    feasibility."""
     rng = random.Random(seed)
-    out = []
-    for i in range(count):
+    out: list[FleetHeater] = []
+    while len(out) < count:
         model = rng.choice(MODEL_NAMES)
         draws = rng.choice(DRAW_NAMES)
         if draws == "doe-high" and not model.endswith("80"):
@@ -107,12 +112,19 @@ def sample_heaters(count: int, *, groups: int = 1, seed: int = 1) -> list[FleetH
             soc_share=rng.uniform(0.35, 1.0),
             air_c=rng.uniform(15.0, 24.0),
         )
-        out.append(FleetHeater(f"ven-{i:05d}", f"g{i % groups:02d}", problem))
+        if schedule(problem).feasible:
+            i = len(out)
+            out.append(FleetHeater(f"ven-{i:05d}", f"g{i % groups:02d}", problem))
     return out
 
 
+#: The price drop of :func:`price_with_drop`: 13:00, as a step index.
+DROP_HOUR = 13
+DROP_STEP = DROP_HOUR * 4
+
+
 def price_with_drop(
-    day: int = 100, drop_hour: int = 13, hours: int = 2, share: float = 0.3
+    day: int = 100, drop_hour: int = DROP_HOUR, hours: int = 2, share: float = 0.3
 ) -> tuple[float, ...]:
     """A HOEP day (+ retail adder) at 15-minute steps, its price cut to ``share`` of itself for
     ``hours`` from ``drop_hour``: the cheap window every heater alone pre-heats in."""

@@ -24,20 +24,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ven_edge.plan.problem import Plan, Problem
-from ven_edge.plan.scheduler import schedule
+from ven_edge.plan.problem import Problem
 from vtn_lite.fleet import lp as lp_model
 from vtn_lite.fleet.arrays import Array, HeaterArrays, Index
-from vtn_lite.fleet.model import FleetHeater, HeaterSchedule
+from vtn_lite.fleet.model import FleetHeater
 from vtn_lite.fleet.outcome import GroupOutcome, schedules_from_heat
-from vtn_lite.fleet.program import alone_schedule, with_program_price
+from vtn_lite.fleet.program import split_alone
+from vtn_lite.fleet.shards import Shards, heat_of
 
-#: Subgradient iterations (full passes of the exact scheduler over the group).
-ITERATIONS = 12
+#: Subgradient iterations (full passes of the exact scheduler over the group). Measured on the
+#: sample fleets (docs/fleet-planner.md): 8 and 24 give the same cost to 0.01 %, the sample
+#: LP's adder being close already; the repair LP takes what the average leaves over.
+ITERATIONS = 8
 #: Heaters in the LP that gives the starting price adder.
 SAMPLE_HEATERS = 150
 #: Heaters re-planned by the repair LP at first (doubled while it cannot meet the limit).
@@ -47,13 +48,9 @@ REPAIR_MAX_HEATERS = 1000
 #: Size of the tie-breaking perturbation, as a share of the price range.
 PERTURBATION = 1e-4
 SEED = 20_240_601
-
-
-@dataclass
-class _Pass:
-    heat: Array  # (H, S, n)
-    electric: Array  # (H, n) electrical kWh per step
-    bound_terms: float  # sum of the heaters' optimal values at price + lam, lower-bounded
+#: Subgradient step: the adder moves by this share of the price range when the aggregate
+#: exceeds the limit by its mean (decreasing as 1/sqrt(k)).
+STEP = 0.5
 
 
 def solve(
@@ -61,30 +58,20 @@ def solve(
     price: tuple[float, ...],
     step_hours: float,
     limit_kw: tuple[float, ...],
+    *,
+    workers: int = 1,
 ) -> GroupOutcome:
+    """The group's plan; ``workers`` > 1 spreads the heaters' passes over that many processes."""
     price_arr = np.asarray(price, dtype=np.float64)
     limit = np.asarray(limit_kw, dtype=np.float64) * step_hours
-    alone: list[HeaterSchedule] = []
-    rest: list[FleetHeater] = []
-    rest_problems: list[Problem] = []
-    rest_plans: list[Plan] = []
-    for heater in heaters:
-        problem = with_program_price(heater, price)
-        plan = schedule(problem)
-        if plan.feasible:
-            rest.append(heater)
-            rest_problems.append(problem)
-            rest_plans.append(plan)
-        else:
-            alone.append(alone_schedule(heater, plan, step_hours))
-    background = np.zeros(len(price))
-    for item in alone:
-        background += np.asarray(item.power_kw) * step_hours
+    split = split_alone(heaters, price, step_hours)
+    alone, rest = split.alone, split.rest
     if not rest:
         return GroupOutcome(alone, feasible=False)
+    background = np.asarray(split.background_kwh)
     room = limit - background
     arrays = HeaterArrays.of(rest)
-    first = _heat_of(rest_plans, arrays)
+    first = heat_of(split.rest_plans, arrays.shape[1], arrays.shape[2])
     electric = (first / arrays.cop).sum(axis=1)
     if np.all(electric.sum(axis=0) <= lp_model.tightened(room)):
         # The limit does not bind: every heater's own optimum is the group's.
@@ -94,7 +81,7 @@ def solve(
             feasible=not alone,
             lower_bound=cost,
         )
-    heat, bound = _iterate(rest_problems, arrays, price_arr, room)
+    heat, bound = _iterate(split.rest_problems, arrays, price_arr, room, workers)
     repaired = _repair(arrays, heat, price_arr, step_hours, room)
     if repaired is None:
         excess, least = _least_excess(arrays, heat, price_arr, step_hours, room)
@@ -110,57 +97,36 @@ def solve(
     )
 
 
-def _heat_of(plans: Sequence[Plan], arrays: HeaterArrays) -> Array:
-    heat = np.zeros(arrays.cop.shape)
-    for i, plan in enumerate(plans):
-        for s, row in enumerate(plan.heat_kwh.values()):
-            heat[i, s] = row
-    return heat
-
-
 def _iterate(
-    problems: Sequence[Problem], arrays: HeaterArrays, price: Array, room: Array
+    problems: Sequence[Problem], arrays: HeaterArrays, price: Array, room: Array, workers: int
 ) -> tuple[Array, float]:
     """Averaged heat (H, S, n) over the subgradient iterations, and the best Lagrangian bound."""
-    count, _, n = arrays.shape
+    count, width, n = arrays.shape
     spread = float(price.max() - price.min()) or max(float(np.abs(price).max()), 1e-3)
     rng = np.random.default_rng(SEED)
     eps = rng.uniform(0.0, PERTURBATION * spread, size=(count, n))
     # The most each heater could be charged for the perturbation: it bounds how far the
     # perturbed optimum can sit above the unperturbed one.
-    most_electric = (arrays.heat_hi / arrays.cop).sum(axis=1)
-    eps_allowance = float((eps * most_electric).sum())
+    eps_allowance = float((eps * (arrays.heat_hi / arrays.cop).sum(axis=1)).sum())
     lam = _sample_duals(problems, arrays, price, room)
+    # A step of the adder moves it by a share of the price range per share of the limit
+    # exceeded (the subgradient, in kWh, made dimensionless).
     scale = spread / max(float(np.abs(room).mean()), 1e-9)
     total = np.zeros(arrays.cop.shape)
     weight = 0.0
     best = -math.inf
-    step = 0.5
-    for k in range(ITERATIONS):
-        one = _pass(problems, arrays, price, lam, eps)
-        bound = one.bound_terms - eps_allowance - float(lam @ room)
-        best = max(best, bound)
-        # Later iterates sit nearer the optimum: weight them more.
-        w = 1.0 + k
-        total += w * one.heat
-        weight += w
-        over = one.electric.sum(axis=0) - room
-        lam = np.maximum(0.0, lam + step / math.sqrt(k + 1) * scale * over)
+    with Shards(problems, eps, width, workers) as shards:
+        for k in range(ITERATIONS):
+            heat = shards.run(price + lam)
+            electric = (heat / arrays.cop).sum(axis=1)
+            value = float((electric * (price + lam + eps)).sum())
+            best = max(best, value - eps_allowance - float(lam @ room))
+            # Later iterates sit nearer the optimum: weight them more.
+            total += (1.0 + k) * heat
+            weight += 1.0 + k
+            over = electric.sum(axis=0) - room
+            lam = np.maximum(0.0, lam + STEP / math.sqrt(k + 1) * scale * over)
     return total / weight, best
-
-
-def _pass(
-    problems: Sequence[Problem], arrays: HeaterArrays, price: Array, lam: Array, eps: Array
-) -> _Pass:
-    base = price + lam
-    plans = [
-        schedule(replace(problem, price=tuple((base + eps[i]).tolist())))
-        for i, problem in enumerate(problems)
-    ]
-    heat = _heat_of(plans, arrays)
-    electric = (heat / arrays.cop).sum(axis=1)
-    value = float((electric * (base + eps)).sum())
-    return _Pass(heat, electric, value)
 
 
 def _sample_duals(

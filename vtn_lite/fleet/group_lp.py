@@ -15,12 +15,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ven_edge.plan.scheduler import schedule
 from vtn_lite.fleet import lp as lp_model
 from vtn_lite.fleet.arrays import Array, HeaterArrays
-from vtn_lite.fleet.model import FleetHeater, HeaterSchedule
+from vtn_lite.fleet.model import FleetHeater
 from vtn_lite.fleet.outcome import GroupOutcome, schedules_from_heat
-from vtn_lite.fleet.program import alone_schedule, with_program_price
+from vtn_lite.fleet.program import split_alone
 
 
 def solve(
@@ -82,22 +81,13 @@ def _split_alone_infeasible(
     step_hours: float,
     limit: Array,
 ) -> GroupOutcome:
-    alone: list[HeaterSchedule] = []
-    rest: list[FleetHeater] = []
-    for heater in heaters:
-        plan = schedule(with_program_price(heater, price))
-        if plan.feasible:
-            rest.append(heater)
-        else:
-            alone.append(alone_schedule(heater, plan, step_hours))
-    background = np.zeros(len(price))
-    for item in alone:
-        background += np.asarray(item.power_kw) * step_hours
-    if not rest:
-        return GroupOutcome(alone, feasible=False)
-    outcome = _infeasible(rest, price, price_arr, step_hours, limit, background)
+    split = split_alone(heaters, price, step_hours)
+    if not split.rest:
+        return GroupOutcome(split.alone, feasible=False)
+    background = np.asarray(split.background_kwh)
+    outcome = _infeasible(split.rest, price, price_arr, step_hours, limit, background)
     return GroupOutcome(
-        alone + outcome.schedules,
+        split.alone + outcome.schedules,
         feasible=False,
         min_flat_kw=outcome.min_flat_kw,
         min_raise_kw=outcome.min_raise_kw,

@@ -88,7 +88,10 @@ def build(arrays: HeaterArrays, price: Array, step_hours: float) -> GroupLp:
 
 
 def tightened(limit_kwh: Array) -> Array:
-    return limit_kwh - LIMIT_MARGIN * (1.0 + np.abs(limit_kwh))
+    """The limit less the margin, never below zero when it was not: a limit of zero is kept by
+    importing nothing, which the solver meets exactly (variables at their bounds)."""
+    lower = limit_kwh - LIMIT_MARGIN * (1.0 + np.abs(limit_kwh))
+    return np.where(limit_kwh >= 0, np.maximum(lower, 0.0), lower)
 
 
 def solve_cost(lp: GroupLp, limit_kwh: Array | None) -> LpSolution | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from ven_edge.plan.problem import Problem
 
@@ -52,7 +51,7 @@ class FleetProblem:
     step_hours: float
     price: tuple[float, ...]
     heaters: tuple[FleetHeater, ...]
-    limits_kw: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    limits_kw: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: {})
 
     @property
     def n(self) -> int:

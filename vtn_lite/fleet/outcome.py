@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 
@@ -45,9 +44,7 @@ def schedules_from_heat(
                 ven_name=heater.ven_name,
                 group=heater.group,
                 power_kw=tuple(power[i].tolist()),
-                heat_kwh=MappingProxyType(
-                    {name: tuple(heat[i, s].tolist()) for s, name in enumerate(names)}
-                ),
+                heat_kwh={name: tuple(heat[i, s].tolist()) for s, name in enumerate(names)},
                 soc_kwh=tuple(soc[i].tolist()),
                 cost=float(costs[i]),
             )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from types import MappingProxyType
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from ven_edge.plan.problem import Plan, Problem
+from ven_edge.plan.scheduler import schedule
 from vtn_lite.fleet.model import FleetHeater, HeaterSchedule
 
 
@@ -27,8 +28,41 @@ def alone_schedule(heater: FleetHeater, plan: Plan, step_hours: float) -> Heater
         ven_name=heater.ven_name,
         group=heater.group,
         power_kw=tuple(power),
-        heat_kwh=MappingProxyType(dict(plan.heat_kwh)),
+        heat_kwh=dict(plan.heat_kwh),
         soc_kwh=tuple(plan.soc_kwh),
         cost=float(plan.cost),
         unserved_kwh=float(plan.unserved_kwh),
     )
+
+
+@dataclass
+class AloneSplit:
+    """A group's heaters split by whether each can keep its own bounds alone."""
+
+    #: Schedules of the heaters that cannot (least unserved energy), planned alone.
+    alone: list[HeaterSchedule] = field(default_factory=list)
+    rest: list[FleetHeater] = field(default_factory=list)
+    rest_problems: list[Problem] = field(default_factory=list)
+    rest_plans: list[Plan] = field(default_factory=list)
+    #: The alone heaters' electrical import per step (kWh): a fixed load on the group's limit.
+    background_kwh: list[float] = field(default_factory=list)
+
+
+def split_alone(
+    heaters: Sequence[FleetHeater], price: tuple[float, ...], step_hours: float
+) -> AloneSplit:
+    """Each heater's own optimum at the program's prices, and the split it gives."""
+    out = AloneSplit(background_kwh=[0.0] * len(price))
+    for heater in heaters:
+        problem = with_program_price(heater, price)
+        plan = schedule(problem)
+        if plan.feasible:
+            out.rest.append(heater)
+            out.rest_problems.append(problem)
+            out.rest_plans.append(plan)
+        else:
+            item = alone_schedule(heater, plan, step_hours)
+            out.alone.append(item)
+            for t, kw in enumerate(item.power_kw):
+                out.background_kwh[t] += kw * step_hours
+    return out

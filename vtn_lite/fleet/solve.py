@@ -13,8 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from types import MappingProxyType
+from dataclasses import dataclass, replace
 
 from ven_edge.plan.scheduler import schedule
 from vtn_lite.fleet.model import (
@@ -27,10 +26,10 @@ from vtn_lite.fleet.model import (
 )
 from vtn_lite.fleet.program import alone_schedule, with_program_price
 
-#: Largest group solved as one LP by ``method="auto"``: measured (docs/fleet-planner.md), a
-#: binding 1,000-heater, 96-step LP takes HiGHS seconds to tens of seconds; beyond, the
-#: decomposition is faster and within a small gap.
-LP_MAX_HEATERS = 1000
+#: Largest group solved as one LP by ``method="auto"``. Measured (docs/fleet-planner.md,
+#: "Measured"): with 96 steps and a binding limit the LP takes 0.5 s for 100 heaters and 8 s for
+#: 1,000, the decomposition 1.3 s and 5 s at the same cost to 0.01 %; they cross near 300.
+LP_MAX_HEATERS = 300
 METHODS = ("auto", "lp", "dual")
 
 
@@ -42,6 +41,8 @@ class _GroupTask:
     step_hours: float
     limit_kw: tuple[float, ...] | None
     method: str
+    #: Processes the group's own decomposition may use (one group alone gets all of them).
+    workers: int = 1
 
 
 def plan_fleet(
@@ -49,7 +50,8 @@ def plan_fleet(
 ) -> FleetPlan:
     """Schedules for every heater of ``problem``; ``method`` is "auto" (one LP up to
     :data:`LP_MAX_HEATERS` heaters per group, dual decomposition beyond), "lp" or "dual";
-    ``workers`` > 1 plans that many groups at once in worker processes."""
+    ``workers`` > 1 plans that many groups at once in worker processes, or, for a fleet of one
+    group, spreads that group's decomposition over that many processes."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     _require_scipy()
@@ -64,6 +66,8 @@ def plan_fleet(
         )
         for group, heaters in problem.groups().items()
     ]
+    if len(tasks) == 1 and workers is not None and workers > 1:
+        tasks = [replace(tasks[0], workers=workers)]
     if workers is not None and workers > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
             # Largest groups first so one long group does not start last.
@@ -79,8 +83,8 @@ def plan_fleet(
         for item in group_schedules:
             schedules[item.ven_name] = item
     return FleetPlan(
-        schedules=MappingProxyType(schedules),
-        groups=MappingProxyType(groups),
+        schedules=schedules,
+        groups=groups,
         cost=sum(s.cost for s in schedules.values()),
     )
 
@@ -96,23 +100,29 @@ def _require_scipy() -> None:
 
 def _solve_group(task: _GroupTask) -> tuple[GroupResult, list[HeaterSchedule]]:
     started = time.perf_counter()
-    if task.limit_kw is None:
+    small = len(task.heaters) <= LP_MAX_HEATERS
+    # The decomposition looks at the heaters' own optimums first itself.
+    if task.limit_kw is None or (task.method == "auto" and small):
         plans = [schedule(with_program_price(h, task.price)) for h in task.heaters]
         schedules = [
             alone_schedule(h, p, task.step_hours) for h, p in zip(task.heaters, plans, strict=True)
         ]
-        return (
-            _result(task, schedules, "exact", all(p.feasible for p in plans), started),
-            schedules,
-        )
+        feasible = all(p.feasible for p in plans)
+        if task.limit_kw is None:
+            return _result(task, schedules, "exact", feasible, started), schedules
+        if feasible and _within(schedules, task.limit_kw):
+            # The limit does not bind: each heater's own optimum is the group's (gap 0).
+            cost = sum(s.cost for s in schedules)
+            return _result(task, schedules, "exact", True, started, lower_bound=cost), schedules
     from vtn_lite.fleet import dual, group_lp
 
-    use_lp = task.method == "lp" or (task.method == "auto" and len(task.heaters) <= LP_MAX_HEATERS)
-    if use_lp:
+    if task.method == "lp" or (task.method == "auto" and small):
         outcome = group_lp.solve(task.heaters, task.price, task.step_hours, task.limit_kw)
         method = "lp"
     else:
-        outcome = dual.solve(task.heaters, task.price, task.step_hours, task.limit_kw)
+        outcome = dual.solve(
+            task.heaters, task.price, task.step_hours, task.limit_kw, workers=task.workers
+        )
         method = "dual"
     return (
         _result(
@@ -129,6 +139,11 @@ def _solve_group(task: _GroupTask) -> tuple[GroupResult, list[HeaterSchedule]]:
     )
 
 
+def _within(schedules: Sequence[HeaterSchedule], limit_kw: tuple[float, ...]) -> bool:
+    aggregate = [sum(column) for column in zip(*(s.power_kw for s in schedules), strict=True)]
+    return all(a <= lim for a, lim in zip(aggregate, limit_kw, strict=True))
+
+
 def _result(
     task: _GroupTask,
     schedules: Sequence[HeaterSchedule],
@@ -140,11 +155,7 @@ def _result(
     min_raise: float | None = None,
     lower_bound: float | None = None,
 ) -> GroupResult:
-    n = len(task.price)
-    aggregate = [0.0] * n
-    for item in schedules:
-        for t, p in enumerate(item.power_kw):
-            aggregate[t] += p
+    aggregate = [sum(column) for column in zip(*(s.power_kw for s in schedules), strict=True)]
     cost = sum(s.cost for s in schedules)
     gap = None
     if lower_bound is not None:
