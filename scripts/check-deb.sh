@@ -105,12 +105,22 @@ step "trixie root"
 # cache key follows them, so a new dependency builds a new root.
 # Both packages' dependencies (vtn-lite's python3-pydantic included) and the previous release's,
 # less ven-edge itself.
+# ven-edge's Recommends too (python3-lxml, python3-cryptography: OpenADR 2.0b mode), as apt
+# installs them by default and every module, ven_edge.oadr2b's included, must import.
 root_packages=$(for deb in "$out"/ven-edge_*_all.deb "$out"/vtn-lite_*_all.deb \
         "$work"/previous/ven-edge_*_all.deb; do
-        if [ -e "$deb" ]; then dpkg-deb -f "$deb" Depends; fi
+        if [ -e "$deb" ]; then
+            dpkg-deb -f "$deb" Depends
+            case "$deb" in "$out"/ven-edge_*) echo ,; dpkg-deb -f "$deb" Recommends ;; esac
+        fi
     done | tr ',' '\n' \
     | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' | grep -vx 'ven-edge' \
     | sort -u | paste -sd, -)
+# debootstrap does not resolve virtual packages: python3-cryptography depends on
+# python3-cffi-backend-api-min/-max, which python3-cffi-backend provides.
+case ",$root_packages," in
+    *,python3-cryptography,*) root_packages="$root_packages,python3-cffi-backend" ;;
+esac
 echo "root packages: $root_packages" >&2
 key=$(printf '%s %s' "$root_packages" "$mirror" | sha256sum | cut -c1-12)
 tarball="$cache/trixie-$key.tar.gz"
@@ -172,6 +182,40 @@ print("\n".join(bad) or "all modules import: " + " ".join(sys.argv[1:]))
 sys.exit(1 if bad else 0)
 '
 in_root python3 -c "$import_all" ven_edge >&2 || fail "modules that do not import on trixie"
+# OpenADR 2.0b mode on trixie's python3-lxml and python3-cryptography: a distribute parsed by
+# the hardened parser, a message signed and its signature checked, a lab-mode config checked.
+in_root python3 -c '
+import datetime, subprocess, tempfile
+from pathlib import Path
+import cryptography, lxml.etree
+from ven_edge.oadr2b.build import to_bytes
+from ven_edge.oadr2b.distribute import build_distribute, parse_distribute
+from ven_edge.oadr2b.envelope import open_payload
+from ven_edge.oadr2b.events import DistributeEvent, Event, EventSignal, EventStatus, Interval
+from ven_edge.oadr2b.tlsconf import fingerprint
+from ven_edge.oadr2b.xmlsafe import parse_xml
+from ven_edge.oadr2b.xmlsig import MessageSigner, SignatureChecker
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+now = datetime.datetime.now(datetime.UTC)
+hour = datetime.timedelta(hours=1)
+event = Event("ev", 0, EventStatus.FAR, now, hour, (EventSignal("SIMPLE", "level", "s", (Interval(0, hour, 1.0),)),))
+body = to_bytes(build_distribute(DistributeEvent("r", "VTN", (event,))))
+assert parse_distribute(open_payload(parse_xml(body)).message).events[0].signals == event.signals
+key = ec.generate_private_key(ec.SECP256R1())
+name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "smoke")])
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now - hour).not_valid_after(now + hour).sign(key, hashes.SHA256()))
+der = cert.public_bytes(serialization.Encoding.DER)
+signed = MessageSigner(der, key, lambda: now).sign(build_distribute(DistributeEvent("r", "VTN", (event,))))
+SignatureChecker(fingerprint(der), lambda: now).verify(parse_xml(signed))
+print("2.0b stack works: lxml", lxml.etree.__version__, "cryptography", cryptography.__version__)
+' >&2 || fail "the OpenADR 2.0b stack does not work on trixie"
+printf '[vtn]\nprotocol = "2.0b"\nurl = "http://127.0.0.1:9/OpenADR2/Simple/2.0b"\n[heater]\nport = "/dev/ttyUSB-absent"\n' \
+    >"$root/tmp/oadr2b.toml"
+in_root ven-edge check --config /tmp/oadr2b.toml --skip-serial --skip-network >&2 \
+    || fail "ven-edge check of a 2.0b configuration"
 in_root id ven-edge >&2 || fail "system user ven-edge missing"
 in_root id -nG ven-edge | grep -qw dialout || fail "ven-edge is not in group dialout"
 in_root test -f /etc/ven-edge/ven-edge.toml || fail "/etc/ven-edge/ven-edge.toml missing"

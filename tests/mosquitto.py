@@ -47,14 +47,37 @@ class Broker:
         return self.log_file.read_text(errors="replace")
 
 
+@dataclass(frozen=True)
+class CertListener:
+    """A second listener for the CERTIFICATE method: TLS with the broker's ``cert`` and ``key``,
+    client certificates required and checked against ``ca``, their common name the username."""
+
+    port: int
+    ca: Path
+    cert: Path
+    key: Path
+
+    def config(self) -> str:
+        return (
+            f"listener {self.port} 127.0.0.1\n"
+            f"cafile {self.ca}\ncertfile {self.cert}\nkeyfile {self.key}\n"
+            "require_certificate true\nuse_identity_as_username true\n"
+        )
+
+
 def broker_config(
-    directory: Path, port: int, credentials_dir: Path, tls: tuple[Path, Path] | None = None
+    directory: Path,
+    port: int,
+    credentials_dir: Path,
+    tls: tuple[Path, Path] | None = None,
+    cert_listener: CertListener | None = None,
 ) -> Path:
     path = directory / "mosquitto.conf"
     listener = f"certfile {tls[0]}\nkeyfile {tls[1]}\n" if tls else ""
     path.write_text(
         f"listener {port} 127.0.0.1\n{listener}"
-        "allow_anonymous false\n"
+        + (cert_listener.config() if cert_listener else "")
+        + "allow_anonymous false\n"
         f"password_file {credentials_dir / 'passwd'}\n"
         f"acl_file {credentials_dir / 'acl'}\n"
         "persistence false\n"
@@ -62,7 +85,8 @@ def broker_config(
         # temp dir: stay the user that runs the tests.
         f"user {getpass.getuser()}\n"
         "max_queued_messages 100000\n"
-        "log_type error\nlog_type warning\nlog_type notice\n"
+        # "information" for the "running" line _wait_listening waits for.
+        "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
         "log_dest stderr\n"
     )
     return path
@@ -75,6 +99,7 @@ def running_mosquitto(
     *,
     port: int | None = None,
     tls: tuple[Path, Path] | None = None,
+    cert_listener: CertListener | None = None,
 ) -> Iterator[Broker]:
     """Start mosquitto (on a free port unless given); vtn_lite's files should be in
     ``credentials_dir`` (empty ones are written if not; vtn_lite's SIGHUP makes it re-read)."""
@@ -83,7 +108,7 @@ def running_mosquitto(
     for name in ("passwd", "acl"):
         (credentials_dir / name).touch()
     port = port or free_port()
-    config = broker_config(directory, port, credentials_dir, tls)
+    config = broker_config(directory, port, credentials_dir, tls, cert_listener)
     log_file = directory / "mosquitto.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen(
@@ -105,15 +130,20 @@ def running_mosquitto(
 
 
 def _wait_listening(broker: Broker) -> None:
+    """Until mosquitto says it is running: it listens before it installs its signal handlers,
+    and a SIGHUP in between (vtn_lite's reload as it starts) would end it, more often the more
+    listeners (TLS ones are slow to set up) it opens."""
     deadline = time.monotonic() + _START_LIMIT_S
     while time.monotonic() < deadline:
         if broker.process.poll() is not None:
             raise RuntimeError(f"mosquitto exited: {broker.log()}")
-        try:
-            with socket.create_connection(("127.0.0.1", broker.port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
+        if " running" in broker.log():
+            try:
+                with socket.create_connection(("127.0.0.1", broker.port), timeout=1):
+                    return
+            except OSError:
+                pass
+        time.sleep(0.05)
     raise RuntimeError(f"mosquitto not listening after {_START_LIMIT_S} s: {broker.log()}")
 
 

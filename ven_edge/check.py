@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
 from ven_edge.clocksync import ClockSync, SystemClockSync
-from ven_edge.config import Config, ConfigError, VtnConfig, load_config, secret_file_problem
+from ven_edge.config import (
+    MAX_KEY_BYTES,
+    Config,
+    ConfigError,
+    VtnConfig,
+    load_config,
+    secret_file_problem,
+)
 from ven_edge.oadr3.errors import Oadr3Error
 from ven_edge.paths import config_path
 from ven_edge.redact import redact_text, redact_url
@@ -118,6 +125,12 @@ async def check_config(ctx: CheckContext) -> CheckOutcome:
 async def check_secret(ctx: CheckContext) -> CheckOutcome:
     config = _config(ctx)
     vtn = config.vtn
+    key = vtn.oadr2b.client_key
+    if vtn.protocol == "2.0b" and key is not None:
+        problem = secret_file_problem(key, max_bytes=MAX_KEY_BYTES, holding="a private key")
+        if problem is not None:  # changed since the config check read it
+            return CheckOutcome.failed(f"{key}: {problem}", "see above")
+        return CheckOutcome.passed(f"2.0b client key {key} is readable only by its owner and group")
     if vtn.client_secret_file is not None:
         problem = secret_file_problem(vtn.client_secret_file)
         if problem is not None:  # changed since the config check read it
@@ -318,6 +331,8 @@ async def check_vtn_reachable(ctx: CheckContext) -> CheckOutcome:
     if vtn.url is None:
         return CheckOutcome.skipped("no vtn.url configured: the heater runs in normal mode")
     shown = redact_url(vtn.url)
+    if vtn.protocol == "2.0b":
+        return await _check_oadr2b_vtn(vtn, shown or "")
     import ssl
 
     import aiohttp
@@ -357,6 +372,8 @@ async def check_vtn_reachable(ctx: CheckContext) -> CheckOutcome:
 
 async def check_vtn_token(ctx: CheckContext) -> CheckOutcome:
     vtn = _config(ctx).vtn
+    if (skip := _openadr3_only(vtn)) is not None:
+        return skip
     if vtn.url is None:
         return CheckOutcome.skipped("no vtn.url configured")
     if vtn.client_id is None or vtn.client_secret is None:
@@ -387,6 +404,8 @@ async def check_vtn_token(ctx: CheckContext) -> CheckOutcome:
 
 async def check_vtn_version(ctx: CheckContext) -> CheckOutcome:
     vtn = _config(ctx).vtn
+    if (skip := _openadr3_only(vtn)) is not None:
+        return skip
     if vtn.url is None:
         return CheckOutcome.skipped("no vtn.url configured")
     try:
@@ -412,6 +431,8 @@ async def check_vtn_version(ctx: CheckContext) -> CheckOutcome:
 
 async def check_vtn_registration(ctx: CheckContext) -> CheckOutcome:
     vtn = _config(ctx).vtn
+    if (skip := _openadr3_only(vtn)) is not None:
+        return skip
     if vtn.url is None or vtn.client_id is None:
         return CheckOutcome.skipped("no vtn.client_id: the gateway does not register")
     try:
@@ -427,6 +448,32 @@ async def check_vtn_registration(ctx: CheckContext) -> CheckOutcome:
         f"ven {vtn.ven_name!r} is {registration.ven_id}, "
         f"resource {vtn.resource_name!r} is {registration.resource_id}"
     )
+
+
+async def _check_oadr2b_vtn(vtn: VtnConfig, shown: str) -> CheckOutcome:
+    """A 2.0b VTN answers oadrQueryRegistration over the configured TLS, pin and signatures."""
+    from datetime import UTC, datetime
+
+    from ven_edge.oadr2b.errors import MessageError
+    from ven_edge.oadr2b.vtnhttp import ExchangeError
+    from ven_edge.oadr2b_port import query_vtn
+
+    try:
+        answer = await query_vtn(vtn, lambda: datetime.now(UTC))
+    except (ExchangeError, MessageError) as exc:
+        return CheckOutcome.failed(
+            f"{shown}: no usable 2.0b answer ({redact_text(str(exc))})",
+            "check vtn.url (the simpleHttp base, e.g. .../OpenADR2/Simple/2.0b), vtn.ca_file, "
+            "[vtn.oadr2b] and the firewall",
+        )
+    poll = "" if answer.poll_freq is None else f", poll every {answer.poll_freq}"
+    return CheckOutcome.passed(f"{shown}: 2.0b VTN {answer.vtn_id!r} answered{poll}")
+
+
+def _openadr3_only(vtn: VtnConfig) -> CheckOutcome | None:
+    if vtn.protocol == "2.0b":
+        return CheckOutcome.skipped('OpenADR 3 only (vtn.protocol = "2.0b")')
+    return None
 
 
 def _vtn_client(vtn: VtnConfig) -> VtnClient:

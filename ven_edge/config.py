@@ -15,6 +15,8 @@ import dataclasses
 import ipaddress
 import math
 import os
+import re
+import ssl
 import stat
 import tomllib
 import types
@@ -38,6 +40,10 @@ OPENADR3_VERSIONS = ("3.1.0", "3.0.1")
 
 # A client secret is a short token; anything bigger is the wrong file.
 MAX_SECRET_BYTES = 4096
+# A PEM private key with its chain fits in this; anything bigger is the wrong file.
+MAX_KEY_BYTES = 65_536
+# The 2.0b certificate fingerprint: 10 colon-separated hex bytes (openadr2b digest §3.3).
+_FINGERPRINT_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){9}$")
 # Modes a secret file may have: owner read/write, group read at most (0600, 0640, 0400, 0440).
 _SECRET_FORBIDDEN_BITS = stat.S_IWGRP | stat.S_IXGRP | stat.S_IRWXO | stat.S_IXUSR
 
@@ -99,10 +105,28 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class Oadr2bConfig:
+    """[vtn.oadr2b]: what only OpenADR 2.0b mode uses (docs/openadr2b.md). Over https all four
+    are required: mutual TLS with this client certificate, the CA is ``vtn.ca_file``."""
+
+    client_cert: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
+    # The private key of client_cert: mode 0600 or 0640, like a client secret file.
+    client_key: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
+    # The VTN certificate's 2.0b fingerprint: the last 10 bytes of SHA-256 over its DER form,
+    # colon-separated hex (digest §3.3), e.g. "ED:10:3F:AA:1F:1A:75:F8:F3:81".
+    vtn_fingerprint: str | None = None
+    # Sign every message with client_key (XML signature, profile §1.7) and require the VTN's
+    # messages to be signed by the certificate with vtn_fingerprint.
+    signatures: bool = True
+
+
+@dataclass(frozen=True)
 class VtnConfig:
-    """[vtn]: the utility's OpenADR 3 server. No ``url`` means no VTN: the heater runs normally."""
+    """[vtn]: the utility's OpenADR server. No ``url`` means no VTN: the heater runs normally."""
 
     url: str | None = None
+    # "3" for OpenADR 3 (REST/JSON), "2.0b" for an OpenADR 2.0b VTN (XML, simpleHttp pull).
+    protocol: Literal["3", "2.0b"] = "3"
     version: Literal["3.1.0", "3.0.1"] = "3.1.0"
     client_id: str | None = None
     # Prefer client_secret_file: the config file is world-readable, the secret file is not.
@@ -119,7 +143,13 @@ class VtnConfig:
     request_timeout_s: float = field(default=20.0, metadata=_rule(ge=1, le=300))
     # Subscribe by MQTT when the VTN offers it (3.1.0 GET /notifiers); webhook and polling remain.
     mqtt: bool = True
+    # The CERTIFICATE method (mqtts with a client certificate): this gateway's certificate and
+    # key (a secret: mode 0600 or 0640), and the CA of the broker's certificate (default ca_file).
+    mqtt_cert_file: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
+    mqtt_key_file: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
+    mqtt_ca_file: Path | None = field(default=None, metadata=_rule(path_must_exist=True))
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    oadr2b: Oadr2bConfig = field(default_factory=Oadr2bConfig)
 
 
 @dataclass(frozen=True)
@@ -272,7 +302,9 @@ def _with_secret_from_file(config: Config, loader: _Loader, source: str) -> Conf
     return dataclasses.replace(config, vtn=dataclasses.replace(config.vtn, client_secret=secret))
 
 
-def secret_file_problem(path: Path) -> str | None:
+def secret_file_problem(
+    path: Path, *, max_bytes: int = MAX_SECRET_BYTES, holding: str = "a client secret"
+) -> str | None:
     """Why ``path`` is not a safe secret file, with the command that fixes it; None if it is."""
     try:
         info = path.stat()
@@ -286,8 +318,8 @@ def secret_file_problem(path: Path) -> str | None:
             f"mode {mode:04o} lets other users read or change it; "
             f"run `chmod 0640 {path}` (owner root, group ven-edge) or `chmod 0600 {path}`"
         )
-    if info.st_size > MAX_SECRET_BYTES:
-        return f"{info.st_size} bytes is too big for a client secret (limit {MAX_SECRET_BYTES})"
+    if info.st_size > max_bytes:
+        return f"{info.st_size} bytes is too big for {holding} (limit {max_bytes})"
     return None
 
 
@@ -424,6 +456,9 @@ class _Loader:
                 "vtn.ca_file is set but vtn.verify_tls = false: remove one (verification is on "
                 "by default and uses ca_file when given)"
             )
+        self.check_mqtt_certificate(vtn)
+        if vtn.protocol == "2.0b":
+            self.check_oadr2b(vtn)
         hook = vtn.webhook
         if hook.enabled:
             if hook.public_url is None:
@@ -460,6 +495,73 @@ class _Loader:
                 config.plan.reserve_kwh,
                 f"must be less than plan.tank_capacity_kwh ({_num(capacity)})",
             )
+
+    def check_mqtt_certificate(self, vtn: VtnConfig) -> None:
+        """The CERTIFICATE method's files: both or neither, the key private, the pair usable (a
+        key not matching its certificate is said now, not at the first MQTT connect)."""
+        cert, key = vtn.mqtt_cert_file, vtn.mqtt_key_file
+        if (cert is None) != (key is None):
+            self.problems.append(
+                "vtn.mqtt_cert_file and vtn.mqtt_key_file go together (the client certificate "
+                "and its private key, PEM): set both or neither"
+            )
+            return
+        if cert is None or key is None:
+            return
+        problem = secret_file_problem(key, max_bytes=MAX_KEY_BYTES, holding="a private key")
+        if problem is not None:
+            self.fail("vtn.mqtt_key_file", str(key), problem)
+            return
+        try:
+            ssl.create_default_context().load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            self.fail(
+                "vtn.mqtt_key_file",
+                str(key),
+                f"not usable with vtn.mqtt_cert_file {cert} (PEM certificate and its unencrypted "
+                f"private key): {exc}",
+            )
+
+    def check_oadr2b(self, vtn: VtnConfig) -> None:
+        """2.0b over https is mutual TLS with the VTN's fingerprint pinned; plain http (lab
+        mode) is only allowed to this machine, which the URL check above enforces."""
+        if vtn.url is None:
+            self.problems.append('vtn.protocol = "2.0b" needs vtn.url (the VTN\'s 2.0b base URL)')
+            return
+        if vtn.webhook.enabled:
+            self.problems.append(
+                "vtn.webhook.enabled = true: a 2.0b VEN pulls (profile rule 37); remove it"
+            )
+        opts = vtn.oadr2b
+        if urlsplit(vtn.url).scheme != "https":
+            return
+        missing = [
+            name
+            for name, value in (
+                ("vtn.ca_file", vtn.ca_file),
+                ("vtn.oadr2b.client_cert", opts.client_cert),
+                ("vtn.oadr2b.client_key", opts.client_key),
+                ("vtn.oadr2b.vtn_fingerprint", opts.vtn_fingerprint),
+            )
+            if value is None
+        ]
+        for name in missing:
+            self.problems.append(f"{name}: missing; 2.0b over https is mutual TLS and needs it")
+        if not vtn.verify_tls:
+            self.problems.append("vtn.verify_tls = false: 2.0b over https always verifies the VTN")
+        fp = opts.vtn_fingerprint
+        if fp is not None and not _FINGERPRINT_RE.match(fp.strip()):
+            self.fail(
+                "vtn.oadr2b.vtn_fingerprint",
+                fp,
+                'must be 10 colon-separated hex bytes, like "ED:10:3F:AA:1F:1A:75:F8:F3:81"',
+            )
+        if opts.client_key is not None:
+            problem = secret_file_problem(
+                opts.client_key, max_bytes=MAX_KEY_BYTES, holding="a private key"
+            )
+            if problem is not None:
+                self.fail("vtn.oadr2b.client_key", str(opts.client_key), problem)
 
     def read_secret(self, path: Path) -> Secret | None:
         key = "vtn.client_secret_file"

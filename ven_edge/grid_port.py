@@ -30,7 +30,7 @@ from ven_edge.oadr3.vtnhttp import VtnSettings
 from ven_edge.oadr3.webhook import WebhookReceiver
 from ven_edge.ports import GridLabels
 from ven_edge.signals import SignalTimeline
-from ven_edge.status_model import VtnHealth
+from ven_edge.status_model import PushHealth, VtnHealth
 from ven_edge.store import StateStore
 from ven_edge.units import WH_PER_KWH
 
@@ -223,7 +223,23 @@ class VtnGridPort:
             last_contact=h.last_success,
             # A refused registration (with its fix) matters more than an old transient error.
             last_error=h.registration_problem or h.last_error,
+            push=self.push_health(),
         )
+
+    def push_health(self) -> PushHealth:
+        """How the VTN's changes reach the gateway: MQTT while it is in use (whatever its broker
+        is doing: the link polls at the normal pace until the SUBACK), else a working webhook
+        subscription, else polling alone, with why push is not working."""
+        h = self.link.health
+        mqtt = self.mqtt
+        if mqtt is not None and mqtt.started and mqtt.state.state != "stopped":
+            state = mqtt.state
+            broker = mqtt.binding.uri if mqtt.binding is not None else None
+            return PushHealth("mqtt", state.state, state.since, broker, state.problem)
+        if h.subscribed:
+            return PushHealth("webhook", "subscribed", h.subscribed_since)
+        problem = h.mqtt_problem or h.webhook_problem
+        return PushHealth("polling", "polling", problem=problem)
 
 
 PRICE: Final = "PRICE"

@@ -208,6 +208,11 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
     if config.vtn.url is None:
         log.warning("no [vtn] url configured: the heater runs on the persisted plan only")
         return None
+    if config.vtn.protocol == "2.0b":
+        # Only here: OpenADR 3 mode never imports the 2.0b stack (lxml).
+        from ven_edge.oadr2b_port import build_oadr2b_grid
+
+        return build_oadr2b_grid(config.vtn, store, clock.now, config.vtn.resource_name)
     from ven_edge.grid_port import WEBHOOK_PATH, VtnGridPort, vtn_settings
     from ven_edge.oadr3.client import VtnClient
     from ven_edge.oadr3.mqttpush import MqttPush
@@ -223,7 +228,14 @@ def build_grid(config: Config, store: StateStore, clock: Clock) -> GridPort | No
         callback_url = hook.public_url or f"http://{host}:{hook.port}{WEBHOOK_PATH}"
         bind = (hook.host, hook.port)
     # MqttPush imports paho only when it connects: a VTN without MQTT costs nothing.
-    mqtt = MqttPush(ca_file=client.settings.ca_file) if config.vtn.mqtt else None
+    vtn = config.vtn
+    mqtt = None
+    if vtn.mqtt:
+        mqtt = MqttPush(
+            ca_file=str(vtn.mqtt_ca_file) if vtn.mqtt_ca_file else client.settings.ca_file,
+            client_cert=None if vtn.mqtt_cert_file is None else str(vtn.mqtt_cert_file),
+            client_key=None if vtn.mqtt_key_file is None else str(vtn.mqtt_key_file),
+        )
     return VtnGridPort(
         client,
         store,

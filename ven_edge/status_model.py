@@ -84,15 +84,53 @@ class HeaterLinkHealth:
         }
 
 
+#: How the VTN's changes reach the gateway (docs/openadr-client.md "MQTT notifications").
+PUSH_CHANNELS = ("mqtt", "webhook", "polling")
+#: The channel's state: MQTT's (ven_edge.oadr3.mqttpush.MQTT_STATES less "stopped"), a webhook's
+#: "subscribed", or "polling" when changes are only polled for.
+PUSH_STATES = ("connecting", "connected", "subscribed", "unreachable", "refused", "polling")
+
+
+@dataclass(frozen=True, slots=True)
+class PushHealth:
+    """The VTN push channel: MQTT (with its broker's URI, credentials removed), a webhook, or
+    polling only; ``since`` when the state began (a broker unreachable since then), ``problem``
+    why push is not working (a refused login, a broker not reachable, MQTT not usable)."""
+
+    channel: str
+    state: str
+    since: datetime | None = None
+    broker: str | None = None
+    problem: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.channel not in PUSH_CHANNELS:
+            raise SnapshotError(f"push channel {self.channel!r} is not one of {PUSH_CHANNELS}")
+        if self.state not in PUSH_STATES:
+            raise SnapshotError(f"push state {self.state!r} is not one of {PUSH_STATES}")
+        require_aware("push since", self.since)
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {
+            "channel": self.channel,
+            "state": self.state,
+            "since": json_time(self.since, tz),
+            "broker": redact_url(self.broker),
+            "problem": redact_text(self.problem),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class VtnHealth:
-    """The utility's server (VTN). The URL is shown without credentials, query or fragment."""
+    """The utility's server (VTN). The URL is shown without credentials, query or fragment.
+    ``push`` is how its changes reach the gateway; None without a VTN."""
 
     ok: bool
     url: str | None
     ven_id: str | None = None
     last_contact: datetime | None = None
     last_error: str | None = None
+    push: PushHealth | None = None
 
     def __post_init__(self) -> None:
         require_aware("vtn last_contact", self.last_contact)
@@ -104,6 +142,7 @@ class VtnHealth:
             "ven_id": self.ven_id,
             "last_contact": json_time(self.last_contact, tz),
             "last_error": redact_text(self.last_error),
+            "push": None if self.push is None else self.push.as_json(tz),
         }
 
 

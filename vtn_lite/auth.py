@@ -141,6 +141,16 @@ class Authenticator:
             if principal is not None:
                 self._tokens[token_hash] = (principal, expires)
 
+    def set_clients(self, clients: Iterable[ClientEntry]) -> None:
+        """Serve this client list from now on (the configuration file was re-read): a removed
+        client, or one given another role, gets no new token and loses those it holds."""
+        self._clients = {client.client_id: client for client in clients}
+        self._tokens = {
+            token_hash: (principal, expires)
+            for token_hash, (principal, expires) in self._tokens.items()
+            if self._principal_for(principal.client_id, principal.role) is not None
+        }
+
     def _principal_for(self, client_id: str, role: str) -> Principal | None:
         # A client removed from the configuration, or given another role, loses its tokens.
         client = self._clients.get(client_id)

@@ -1,11 +1,10 @@
-"""The ``vtn-lite`` command: serve, clients add, prices import, plan."""
+"""The ``vtn-lite`` command: serve, clients add and remove, prices import, plan."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import os
 import secrets
 import sys
 import tempfile
@@ -14,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vtn_lite import __version__
-from vtn_lite.config import ROLES, ClientEntry, ConfigError, VtnConfig, client_toml, load_config
+from vtn_lite.client_file import add_client, remove_client, write_atomically
+from vtn_lite.config import ROLES, ClientEntry, ConfigError, VtnConfig, load_config
 from vtn_lite.server import (
     DEMO_CLIENTS,
     DEMO_CONSOLE_USERS,
@@ -92,10 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the secret from standard input (default: generate and print one)",
     )
     add.set_defaults(handler=_clients_add)
+    remove = clients_sub.add_parser(
+        "remove", help="remove a client from a configuration file (a running server follows)"
+    )
+    remove.add_argument("--config", type=Path, required=True, help="TOML file")
+    remove.add_argument("--client-id", required=True)
+    remove.set_defaults(handler=_clients_remove)
 
     from vtn_lite.console.cli import register as register_users
 
     register_users(sub)
+    from vtn_lite.oadr2b.cli import register as register_oadr2b
+
+    register_oadr2b(sub)
 
     from vtn_lite.planner.cli import register as register_plan
 
@@ -159,8 +168,9 @@ def _serve(args: argparse.Namespace) -> int:
         directory = args.data_dir or Path(tempfile.mkdtemp(prefix="vtn-lite-demo-"))
         if not 0 <= args.fleet <= 50:
             raise ConfigError("--fleet must be 0 to 50")
+        port = 8080 if args.port is None else args.port
         config = demo_config(
-            directory, port=8080 if args.port is None else args.port, fleet=args.fleet
+            directory, port=port, fleet=args.fleet, oadr2b_port=port + 1 if port else 0
         )
         lines = "".join(f"    {cid} / {secret}  ({role})\n" for cid, secret, role in DEMO_CLIENTS)
         lines += "".join(
@@ -190,6 +200,8 @@ async def _serve_until_stopped(config: VtnConfig, *, demo: bool) -> None:
         print(f"vtn-lite serving OpenADR 3.0.1 at {running.base_url_301}", file=sys.stderr)
         if config.console is not None:
             print(f"vtn-lite operator console at {running.url}/console/", file=sys.stderr)
+        if running.oadr2b_url is not None:
+            print(f"vtn-lite serving OpenADR 2.0b at {running.oadr2b_url}", file=sys.stderr)
         if demo:
             print("vtn-lite: THIS IS A DEMO VTN", file=sys.stderr)
         sys.stderr.flush()
@@ -236,15 +248,31 @@ def _clients_add(args: argparse.Namespace) -> int:
     else:
         secret = secrets.token_urlsafe(24)
     entry = ClientEntry(args.client_id, hash_secret(secret), args.role)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as handle:
-        handle.write(client_toml(entry))
-    os.chmod(path, 0o600)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    # Written whole and renamed into place: a running server re-reads its clients from it.
+    write_atomically(path, add_client(text, entry))
     if not args.secret_stdin:
         # Shown once; only its hash is stored.
         print(f"client_id={args.client_id}\nclient_secret={secret}")
     else:
         print(f"added {args.client_id} ({args.role}) to {path}")
+    return 0
+
+
+def _clients_remove(args: argparse.Namespace) -> int:
+    path: Path = args.config
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"vtn-lite: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        changed = remove_client(text, args.client_id)
+    except ConfigError as exc:
+        print(f"vtn-lite: {path}: {exc}", file=sys.stderr)
+        return 1
+    write_atomically(path, changed)
+    print(f"removed {args.client_id} from {path}")
     return 0
 
 

@@ -48,6 +48,7 @@ from typing import Any, Literal
 
 from vtn_lite.console.settings import ConsoleConfigError, ConsoleSettings, parse_console
 from vtn_lite.mqtt_config import MqttConfig, MqttConfigError, parse_mqtt, topic_safe
+from vtn_lite.oadr2b.settings import Oadr2bConfigError, Oadr2bSettings, parse_oadr2b
 from vtn_lite.planner.settings import PlannerConfigError, PlannerSettings, parse_planner
 from vtn_lite.ratelimit import AuthLimits
 from vtn_lite.storage import SQLITE_SCHEME, is_postgres
@@ -91,6 +92,10 @@ class VtnConfig:
     clients: tuple[ClientEntry, ...] = field(default=())
     console: ConsoleSettings | None = None  # [console] enabled = true (docs/console.md)
     mqtt: MqttConfig | None = None
+    oadr2b: Oadr2bSettings | None = None  # [oadr2b] enabled = true (docs/vtn-lite-2.0b.md)
+    #: The file this was loaded from; while serving, its ``[[clients]]`` are re-read when it
+    #: changes (vtn_lite/client_reload.py).
+    source: str | None = None
     planner: PlannerSettings | None = None  # [planner] (docs/fleet-planner.md)
 
     def with_clients(self, *clients: ClientEntry) -> VtnConfig:
@@ -123,7 +128,7 @@ _AUTH_LIMIT_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
 }
 
 
-_TOP_LEVEL_KEYS = ("server", "storage", "clients", "console", "mqtt", "planner")
+_TOP_LEVEL_KEYS = ("server", "storage", "clients", "console", "mqtt", "oadr2b", "planner")
 _CLIENT_KEYS = ("client_id", "secret_hash", "role")
 
 
@@ -229,6 +234,13 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
     check_workers(
         values.get("workers", 1), values.get("database", ":memory:"), console=console is not None
     )
+    try:
+        oadr2b = parse_oadr2b(data.get("oadr2b"), base_dir)
+    except Oadr2bConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    if oadr2b is not None and values.get("workers", 1) > 1:
+        # Its own port is served by the first process only (docs/vtn-lite-2.0b.md).
+        raise ConfigError("[oadr2b] is served by one worker; set [server] workers = 1")
     if planner is not None and values.get("workers", 1) > 1:
         # The planner reads the planning reports as this worker stores them (docs/fleet-planner.md).
         raise ConfigError("[planner] needs [server] workers = 1")
@@ -238,6 +250,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
         clients=tuple(clients),
         console=console,
         mqtt=_mqtt_of(data, clients, base_dir),
+        oadr2b=oadr2b,
         planner=planner,
     )
 
@@ -304,7 +317,7 @@ def load_config(path: Path) -> VtnConfig:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return parse_config(data, base_dir=path.parent)
+    return replace(parse_config(data, base_dir=path.parent), source=str(path.resolve()))
 
 
 def client_toml(client: ClientEntry) -> str:

@@ -9,6 +9,7 @@ credentials_dir = "/var/lib/vtn-lite/mqtt"   # password file, ACL file and key w
 broker_pid_file = "/run/mosquitto/mosquitto.pid"  # SIGHUP after the files change (optional)
 ca_file = "/etc/ssl/certs/broker-ca.pem"     # to verify an mqtts:// publish_uri (optional)
 topic_prefix = "openadr3"
+authentication = "OAUTH2_BEARER_TOKEN"       # or "CERTIFICATE" (needs ca_file)
 ```
 
 Without the table vtn_lite offers webhooks only.
@@ -28,6 +29,9 @@ MQTT_SCHEMES = {"mqtt": 1883, "mqtts": 8883}
 # splits at the first colon).
 _TOPIC_SAFE = re.compile(r"[A-Za-z0-9._@-]{1,128}")
 PUBLISHER_USERNAME = "vtn-lite-publisher"
+#: The 3.1.0 YAML's MQTT authentication methods vtn_lite can advertise (docs/vtn-lite.md "MQTT
+#: notifier"): its own per-client passwords, or client certificates checked by the broker.
+AUTHENTICATION_METHODS = ("OAUTH2_BEARER_TOKEN", "CERTIFICATE")
 
 
 class MqttConfigError(ValueError):
@@ -49,6 +53,7 @@ class MqttConfig:
     broker_pid_file: str | None = None
     ca_file: str | None = None
     topic_prefix: str = "openadr3"
+    authentication: str = "OAUTH2_BEARER_TOKEN"
 
     @property
     def publish_address(self) -> BrokerAddress:
@@ -77,6 +82,7 @@ _KEYS: dict[str, type] = {
     "broker_pid_file": str,
     "ca_file": str,
     "topic_prefix": str,
+    "authentication": str,
 }
 
 
@@ -101,6 +107,22 @@ def parse_mqtt(table: Any, *, base_dir: Path | None = None) -> MqttConfig:
     prefix = values.get("topic_prefix", "openadr3")
     if not _TOPIC_SAFE.fullmatch(prefix):
         raise MqttConfigError(f"[mqtt] topic_prefix {prefix!r} must be one plain topic level")
+    method = values.get("authentication", "OAUTH2_BEARER_TOKEN")
+    if method not in AUTHENTICATION_METHODS:
+        raise MqttConfigError(
+            f"[mqtt] authentication {method!r} must be one of {', '.join(AUTHENTICATION_METHODS)}"
+        )
+    if method == "CERTIFICATE":
+        if "ca_file" not in values:
+            raise MqttConfigError(
+                "[mqtt] authentication = CERTIFICATE needs ca_file (the CA of the broker's"
+                " certificate, advertised to clients as caCert)"
+            )
+        if not all(broker_address(uri).tls for uri in uris):
+            raise MqttConfigError(
+                "[mqtt] authentication = CERTIFICATE needs mqtts:// uris (client certificates"
+                " are only ever sent over TLS)"
+            )
     for key in ("credentials_dir", "broker_pid_file", "ca_file"):
         if base_dir is not None and key in values:
             values[key] = str((base_dir / values[key]).resolve())

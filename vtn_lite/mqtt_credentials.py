@@ -12,7 +12,9 @@ client gets a broker password of its own instead (docs/vtn-lite.md "MQTT notifie
   and every other client read only ``<prefix>/clients/<its own username>/#`` (a mosquitto
   ``pattern`` line: VEN A cannot subscribe to VEN B's topics, Definition "Object Privacy").
 
-Both files are replaced atomically; the broker re-reads them on SIGHUP.
+Both files are replaced atomically (a temporary file renamed over the old one), at start-up and
+whenever the client list changes while serving (:mod:`vtn_lite.client_reload`); the broker
+re-reads them on SIGHUP.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class BrokerCredentials:
         self._prefix = config.topic_prefix
         self._pid_file = Path(config.broker_pid_file) if config.broker_pid_file else None
         self._key = self._load_key()
+        # A user's hash is kept between writes: a changed client list hashes only its new users
+        # (each hash costs PBKDF2 rounds; a fleet's list is rewritten at every change).
+        self._hashes: dict[str, str] = {}
 
     @property
     def password_file(self) -> Path:
@@ -72,9 +77,13 @@ class BrokerCredentials:
         """Write ``passwd`` and ``acl`` for these clients, then ask the broker to reload."""
         entries = list(clients)
         users = [PUBLISHER_USERNAME, *(client.client_id for client in entries)]
-        passwd = "".join(f"{user}:{mosquitto_hash(self.password(user))}\n" for user in users)
+        hashes = {
+            user: self._hashes.get(user) or mosquitto_hash(self.password(user)) for user in users
+        }
+        self._hashes = hashes
+        passwd = "".join(f"{user}:{hashed}\n" for user, hashed in hashes.items())
         acl = [
-            "# Written by vtn-lite at start-up; edits are overwritten.",
+            "# Written by vtn-lite at start-up and when the client list changes; edits are lost.",
             f"user {PUBLISHER_USERNAME}",
             f"topic write {self._prefix}/#",
         ]

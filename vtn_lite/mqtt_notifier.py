@@ -14,6 +14,7 @@ broker is away up to ``max_queued`` messages wait; beyond that each one is dropp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ven_edge.oadr3.mqttloop import LoopDriver, new_client
 from vtn_lite.auth import Principal
-from vtn_lite.config import ClientEntry
+from vtn_lite.config import ClientEntry, ConfigError
 from vtn_lite.mqtt_config import PUBLISHER_USERNAME, MqttConfig
 from vtn_lite.mqtt_credentials import BrokerCredentials
 from vtn_lite.mqtt_topics import CLIENT_KINDS, MQTT_OPERATIONS, bl_base, client_base
@@ -57,6 +58,7 @@ class MqttNotifier:
         self._clients = tuple(clients)
         self._ven_clients = tuple(c.client_id for c in self._clients if c.role == "ven")
         self.credentials = BrokerCredentials(config)
+        self._ca_pem = _read_ca(config.ca_file) if config.authentication == "CERTIFICATE" else ""
         self._max_queued = max_queued
         self._client: paho.Client | None = None
         self._driver: LoopDriver | None = None
@@ -71,7 +73,23 @@ class MqttNotifier:
 
         The YAML's ``OAUTH2_BEARER_TOKEN`` method with a literal username, plus a ``password``
         member the YAML does not define: the broker password vtn_lite issued this client, to
-        use instead of the access token (see :mod:`vtn_lite.mqtt_credentials` for why)."""
+        use instead of the access token (see :mod:`vtn_lite.mqtt_credentials` for why).
+
+        With ``authentication = "CERTIFICATE"`` the YAML's ``CERTIFICATE`` method: ``caCert``
+        is the broker's CA (``ca_file``); ``clientCert`` and ``clientKey``, required members,
+        are empty: client certificates and keys are issued out of band, so that no private
+        key ever crosses the API."""
+        if self.config.authentication == "CERTIFICATE":
+            return {
+                "URIS": list(self.config.uris),
+                "serialization": "JSON",
+                "authentication": {
+                    "method": "CERTIFICATE",
+                    "caCert": self._ca_pem,
+                    "clientCert": "",
+                    "clientKey": "",
+                },
+            }
         username = principal.client_id
         return {
             "URIS": list(self.config.uris),
@@ -82,6 +100,14 @@ class MqttNotifier:
                 "password": self.credentials.password(username),
             },
         }
+
+    async def set_clients(self, clients: Iterable[ClientEntry]) -> None:
+        """Serve this client list from now on (the configuration file was re-read): publish to
+        the new clients' topics and no longer to removed ones', and rewrite the broker's files
+        (hashing is slow for a fleet: off the event loop), then signal the broker."""
+        self._clients = tuple(clients)
+        self._ven_clients = tuple(c.client_id for c in self._clients if c.role == "ven")
+        await asyncio.to_thread(self.credentials.write, self._clients)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -185,3 +211,25 @@ class MqttNotifier:
                 dropped = self.dropped
             if dropped == 1 or dropped % 1000 == 0:
                 log.warning("MQTT notification dropped (%d so far): rc %s", dropped, info.rc)
+
+
+#: A CA bundle bigger than this is the wrong file.
+MAX_CA_BYTES = 256 * 1024
+
+
+def _read_ca(path: str | None) -> str:
+    """The PEM text of ``ca_file``, advertised as ``caCert``; a file that is not one is refused
+    at start-up rather than handed to every client."""
+    if path is None:
+        raise ConfigError("[mqtt] authentication = CERTIFICATE needs ca_file")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CA_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"[mqtt] cannot read ca_file {path}: {exc.strerror}") from None
+    if len(data) > MAX_CA_BYTES:
+        raise ConfigError(f"[mqtt] ca_file {path} is over {MAX_CA_BYTES} bytes: not a CA bundle")
+    text = data.decode("ascii", errors="replace")
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise ConfigError(f"[mqtt] ca_file {path} holds no PEM certificate")
+    return text

@@ -16,7 +16,7 @@ import signal
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +25,7 @@ from aiohttp import web
 
 from vtn_lite import api31, api301
 from vtn_lite.auth import Authenticator, hash_secret
+from vtn_lite.client_reload import ClientReloader
 from vtn_lite.config import ClientEntry, ConfigError, Role, VtnConfig
 from vtn_lite.console.settings import ConsoleSettings
 from vtn_lite.http import (
@@ -42,6 +43,7 @@ from vtn_lite.storage import Change, Storage, open_storage
 
 if TYPE_CHECKING:
     from vtn_lite.console.state import Console
+    from vtn_lite.oadr2b.face import Face
     from vtn_lite.planner.job import PlannerService
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class VtnParts:
     store: Storage
     console: Console | None = None
     mqtt: MqttNotifier | None = None
+    oadr2b: Face | None = None  # the 2.0b face, served on its own port (running_vtn)
     planner: PlannerService | None = None
 
 
@@ -149,6 +152,33 @@ def build_app(
         return json_response({"worker": worker, "workers": config.workers, "pid": os.getpid()})
 
     app.router.add_get("/vtn-lite/worker", worker_info)
+    face = None
+    if config.oadr2b is not None:
+        try:
+            from vtn_lite.oadr2b.face import Face
+        except ImportError as exc:  # lxml and cryptography are recommended, not required
+            raise ConfigError(
+                f"[oadr2b] needs python3-lxml and python3-cryptography ({exc.name} is missing)"
+            ) from None
+        face = Face(
+            vtn,
+            config.oadr2b,
+            clock=clock,
+            checkin=console.checked_in if console is not None else None,
+            reports=console.directory.put_points if console is not None else None,
+        )
+        if console is not None:
+            console.oadr2b = face.registry
+
+    async def apply_clients(clients: tuple[ClientEntry, ...]) -> None:
+        # Tokens first: a removed client gets no new one while the broker files are rewritten.
+        authenticator.set_clients(clients)
+        roles.clear()
+        roles.update((client.client_id, client.role) for client in clients)
+        if mqtt is not None:
+            await mqtt.set_clients(clients)
+
+    reloading: list[asyncio.Task[None]] = []
 
     async def on_startup(_: web.Application) -> None:
         await store.open()
@@ -156,6 +186,8 @@ def build_app(
         await authenticator.load()
         if console is not None:
             await console.load()
+            if face is not None:
+                await console.load_oadr2b_reports()
         await notifier.start()
         if mqtt is not None:
             mqtt.start()
@@ -163,6 +195,12 @@ def build_app(
         # this worker notifies its share of the webhook subscribers. MQTT messages go out from
         # the worker that wrote (its listener), once per change.
         await store.listen(on_other_worker)
+        if config.source is not None:
+            # Clients added or removed in the file are served without a restart.
+            reloader = ClientReloader(
+                Path(config.source), config.clients, apply_clients, mqtt=mqtt is not None
+            )
+            reloading.append(asyncio.create_task(reloader.run()))
         if planner is not None:
             # The planning request exists before the first VEN polls; plans follow.
             await planner.prepare()
@@ -173,6 +211,9 @@ def build_app(
         await notifier.on_change(change.operation, change.stored)
 
     async def on_cleanup(_: web.Application) -> None:
+        for task in reloading:
+            task.cancel()
+        await asyncio.gather(*reloading, return_exceptions=True)
         for task in planner_task:
             task.cancel()
         await asyncio.gather(*planner_task, return_exceptions=True)
@@ -183,7 +224,7 @@ def build_app(
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
-    return app, VtnParts(vtn, notifier, authenticator, store, console, mqtt, planner)
+    return app, VtnParts(vtn, notifier, authenticator, store, console, mqtt, face, planner)
 
 
 class ServedApis:
@@ -205,6 +246,7 @@ class ServedApis:
 class RunningVtn(ServedApis):
     url: str
     parts: VtnParts
+    oadr2b_url: str | None = None  # the 2.0b face's base URL, when [oadr2b] is enabled
 
     @property
     def vtn(self) -> Vtn:
@@ -232,18 +274,24 @@ async def running_vtn(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        tls = tls_context(config)
-        site = web.TCPSite(
-            runner, config.host, config.port, ssl_context=tls, reuse_port=reuse_port or None
-        )
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        port = sockets[0].getsockname()[1] if sockets else config.port
-        host = f"[{config.host}]" if ":" in config.host else config.host
-        scheme = "https" if tls else "http"
-        yield RunningVtn(f"{scheme}://{host}:{port}", parts)
+        async with AsyncExitStack() as stack:
+            tls = tls_context(config)
+            site = web.TCPSite(
+                runner, config.host, config.port, ssl_context=tls, reuse_port=reuse_port or None
+            )
+            await site.start()
+            server = site._server
+            assert server is not None
+            sockets = getattr(server, "sockets", None) or []
+            port = sockets[0].getsockname()[1] if sockets else config.port
+            host = f"[{config.host}]" if ":" in config.host else config.host
+            scheme = "https" if tls else "http"
+            oadr2b_url = None
+            if parts.oadr2b is not None and worker == 0:
+                from vtn_lite.oadr2b.http import serving
+
+                oadr2b_url = await stack.enter_async_context(serving(parts.oadr2b))
+            yield RunningVtn(f"{scheme}://{host}:{port}", parts, oadr2b_url)
     finally:
         await runner.cleanup()
 
@@ -284,10 +332,14 @@ def demo_config(
     scrypt_n: int = 2**14,
     fleet: int = 0,
     console: ConsoleSettings | None = None,
+    oadr2b_port: int = 0,
 ) -> VtnConfig:
     """Loopback only, the well-known test credentials, lab callbacks allowed; the console on
-    with its demo users; ``fleet`` more VEN clients for ``python -m hil.fleet``."""
+    with its demo users; ``fleet`` more VEN clients for ``python -m hil.fleet``; the 2.0b face
+    on ``oadr2b_port`` (0: any free one) in lab mode (plain HTTP, loopback), registrations
+    approved at once."""
     from vtn_lite.console.users import make_user
+    from vtn_lite.oadr2b.settings import Oadr2bSettings
 
     users = tuple(
         make_user(name, password, role, scrypt_n=scrypt_n)
@@ -300,6 +352,7 @@ def demo_config(
         allow_local_callbacks=True,
         clients=demo_clients(scrypt_n=scrypt_n) + fleet_clients(fleet, scrypt_n=scrypt_n),
         console=replace(console or ConsoleSettings(), users=users),
+        oadr2b=Oadr2bSettings(port=oadr2b_port, lab_plain_http=True, auto_approve=True),
     )
 
 

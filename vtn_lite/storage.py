@@ -128,6 +128,40 @@ class Change:
 ChangeHandler = Callable[[Change], Coroutine[Any, Any, None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Oadr2bRegistration:
+    """One OpenADR 2.0b VEN's party registration, keyed by its venName; ``state`` is one of
+    those of :mod:`vtn_lite.oadr2b.registry` (pending, approved, rejected, cancelling, revoked,
+    cancelled, reregister).
+
+    ``ven_id`` is the id of the 3.x ven object created on approval (the 2.0b venID), so 2.0b
+    VENs share targets, groups and the console's VEN list with 3.x VENs. ``delivered`` is the
+    digest of the event list the VEN last answered, so a poll sends events only on a change.
+    """
+
+    ven_name: str
+    state: str
+    requested_at: float
+    updated_at: float
+    ven_id: str | None = None
+    registration_id: str | None = None
+    fingerprint: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    delivered: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Oadr2bRecord:
+    """Something a 2.0b VEN sent that the operator sees: an opt, a report, a registered
+    report's metadata (``kind``), as received (``at``, VTN clock) and parsed (``body``)."""
+
+    seq: int
+    ven_id: str
+    kind: str
+    at: float
+    body: dict[str, Any]
+
+
 class Storage(Protocol):
     """What the service layer, the authenticator and the notifier need from a backend."""
 
@@ -225,6 +259,44 @@ class Storage(Protocol):
     async def find_token(self, token_hash: str) -> tuple[str, str, float] | None:
         """(client_id, role, expires_at) of a token another worker may have issued."""
 
+    # --- OpenADR 2.0b face (vtn_lite/oadr2b) ------------------------------------------------
+
+    async def oadr2b_registration(self, ven_name: str) -> Oadr2bRegistration | None: ...
+
+    async def oadr2b_registration_of(self, ven_id: str) -> Oadr2bRegistration | None:
+        """The registration whose venID (3.x ven object id) is ``ven_id``."""
+
+    async def oadr2b_registrations(self) -> list[Oadr2bRegistration]: ...
+
+    async def save_oadr2b_registration(self, registration: Oadr2bRegistration) -> None:
+        """Insert or replace the registration of ``registration.ven_name``."""
+
+    async def set_oadr2b_delivered(self, ven_name: str, digest: str) -> None: ...
+
+    async def add_oadr2b_record(
+        self, ven_id: str, kind: str, at: float, body: dict[str, Any]
+    ) -> None: ...
+
+    async def oadr2b_records(
+        self, kind: str, *, ven_id: str | None = None, limit: int = 50
+    ) -> list[Oadr2bRecord]:
+        """Newest first; every VEN's when ``ven_id`` is None."""
+
+    async def prune_oadr2b_records(self, before: float) -> int:
+        """Forget records received before ``before``; returns how many."""
+
+    async def oadr2b_modification(self, event_id: str, stamp: str) -> int:
+        """The 2.0b modificationNumber of an event version: 0 for the first ``stamp`` seen,
+        one more for each different one (rule 5), shared by every worker."""
+
+    async def oadr2b_cancel(self, event_id: str, body_text: str, keep_until: float) -> int:
+        """Record a deleted event to send as cancelled until ``keep_until`` (rules 5, 66);
+        returns its new modificationNumber."""
+
+    async def oadr2b_cancelled(self, now: float) -> list[tuple[str, int, str]]:
+        """(event id, modificationNumber, 3.x body text) of cancellations still sent; older
+        ones are forgotten."""
+
     # --- other workers --------------------------------------------------------------------
 
     async def listen(self, handler: ChangeHandler) -> None:
@@ -300,6 +372,42 @@ def subscription_objects(body: dict[str, Any]) -> set[str]:
 
 def dump_body(body: dict[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"))
+
+
+def registration_row(registration: Oadr2bRegistration) -> tuple[Any, ...]:
+    """The column values of a registration, in ``OADR2B_COLUMNS`` order."""
+    return (
+        registration.ven_name,
+        registration.state,
+        registration.requested_at,
+        registration.updated_at,
+        registration.ven_id,
+        registration.registration_id,
+        registration.fingerprint,
+        json.dumps(registration.info),
+        registration.delivered,
+    )
+
+
+OADR2B_COLUMNS = (
+    "ven_name, state, requested_at, updated_at, ven_id, registration_id, fingerprint, info,"
+    " delivered"
+)
+
+
+def registration_of(row: Sequence[Any]) -> Oadr2bRegistration:
+    name, state, requested, updated, ven_id, registration_id, fingerprint, info, delivered = row
+    return Oadr2bRegistration(
+        ven_name=name,
+        state=state,
+        requested_at=float(requested),
+        updated_at=float(updated),
+        ven_id=ven_id,
+        registration_id=registration_id,
+        fingerprint=fingerprint,
+        info=json.loads(info),
+        delivered=delivered,
+    )
 
 
 def dump_extra(extra: dict[str, Any] | None) -> str | None:

@@ -28,17 +28,22 @@ except ImportError:  # python3-asyncpg is only recommended (debian/control); SQL
     asyncpg = None
 
 from vtn_lite.storage import (
+    OADR2B_COLUMNS,
     Change,
     ChangeHandler,
     DeliveryBatch,
     DeliveryState,
     IndexFields,
     NameTaken,
+    Oadr2bRecord,
+    Oadr2bRegistration,
     Query,
     StorageError,
     StoredObject,
     dump_body,
     dump_extra,
+    registration_of,
+    registration_row,
     subscription_objects,
     unique_rule,
 )
@@ -123,6 +128,36 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE data_stamp (n BIGINT NOT NULL);
     INSERT INTO data_stamp VALUES (0);
+    """,
+    # The OpenADR 2.0b face (docs/vtn-lite-2.0b.md), as SQLite's migration 5.
+    """
+    CREATE TABLE IF NOT EXISTS oadr2b_registrations (
+        ven_name TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        requested_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        ven_id TEXT UNIQUE,
+        registration_id TEXT,
+        fingerprint TEXT,
+        info TEXT NOT NULL,
+        delivered TEXT
+    );
+    CREATE TABLE IF NOT EXISTS oadr2b_records (
+        seq BIGSERIAL PRIMARY KEY,
+        ven_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS oadr2b_records_kind ON oadr2b_records(kind, ven_id, seq);
+    CREATE INDEX IF NOT EXISTS oadr2b_records_at ON oadr2b_records(at);
+    CREATE TABLE IF NOT EXISTS oadr2b_event_versions (
+        event_id TEXT PRIMARY KEY,
+        stamp TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        cancelled TEXT,
+        keep_until DOUBLE PRECISION
+    );
     """,
 )
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS vtn_lite_schema (version INTEGER NOT NULL)"
@@ -519,6 +554,124 @@ class PostgresStore:
                 "SELECT client_id, role, expires_at FROM tokens WHERE token_hash=$1", token_hash
             )
         return (str(row[0]), str(row[1]), float(row[2])) if row else None
+
+    # --- OpenADR 2.0b face ------------------------------------------------------------------
+
+    async def oadr2b_registration(self, ven_name: str) -> Oadr2bRegistration | None:
+        return await self._registration("ven_name", ven_name)
+
+    async def oadr2b_registration_of(self, ven_id: str) -> Oadr2bRegistration | None:
+        return await self._registration("ven_id", ven_id)
+
+    async def _registration(self, column: str, value: str) -> Oadr2bRegistration | None:
+        async with self._acquire() as db:
+            row = await db.fetchrow(
+                f"SELECT {OADR2B_COLUMNS} FROM oadr2b_registrations WHERE {column}=$1",
+                _text(value),
+            )
+        return registration_of(tuple(row)) if row else None
+
+    async def oadr2b_registrations(self) -> list[Oadr2bRegistration]:
+        async with self._acquire() as db:
+            rows = await db.fetch(
+                f"SELECT {OADR2B_COLUMNS} FROM oadr2b_registrations ORDER BY ven_name"
+            )
+        return [registration_of(tuple(row)) for row in rows]
+
+    async def save_oadr2b_registration(self, registration: Oadr2bRegistration) -> None:
+        values = list(registration_row(registration))
+        values[0] = _text(values[0])
+        async with self._acquire() as db:
+            await db.execute(
+                f"INSERT INTO oadr2b_registrations ({OADR2B_COLUMNS})"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (ven_name) DO UPDATE"
+                " SET state=excluded.state, requested_at=excluded.requested_at,"
+                " updated_at=excluded.updated_at, ven_id=excluded.ven_id,"
+                " registration_id=excluded.registration_id, fingerprint=excluded.fingerprint,"
+                " info=excluded.info, delivered=excluded.delivered",
+                *values,
+            )
+
+    async def set_oadr2b_delivered(self, ven_name: str, digest: str) -> None:
+        async with self._acquire() as db:
+            await db.execute(
+                "UPDATE oadr2b_registrations SET delivered=$1 WHERE ven_name=$2",
+                digest,
+                _text(ven_name),
+            )
+
+    async def add_oadr2b_record(
+        self, ven_id: str, kind: str, at: float, body: dict[str, Any]
+    ) -> None:
+        async with self._acquire() as db:
+            await db.execute(
+                "INSERT INTO oadr2b_records (ven_id, kind, at, body) VALUES ($1, $2, $3, $4)",
+                _text(ven_id),
+                kind,
+                at,
+                dump_body(body),
+            )
+
+    async def oadr2b_records(
+        self, kind: str, *, ven_id: str | None = None, limit: int = 50
+    ) -> list[Oadr2bRecord]:
+        sql = "SELECT seq, ven_id, kind, at, body FROM oadr2b_records WHERE kind=$1"
+        params: list[Any] = [kind]
+        if ven_id is not None:
+            sql += " AND ven_id=$2"
+            params.append(_text(ven_id))
+        sql += f" ORDER BY seq DESC LIMIT ${len(params) + 1}"
+        async with self._acquire() as db:
+            rows = await db.fetch(sql, *params, limit)
+        return [
+            Oadr2bRecord(int(seq), _untext(ven), k, float(at), json.loads(body))
+            for seq, ven, k, at, body in rows
+        ]
+
+    async def prune_oadr2b_records(self, before: float) -> int:
+        async with self._acquire() as db:
+            status = await db.execute("DELETE FROM oadr2b_records WHERE at < $1", before)
+        return int(str(status).rsplit(" ", 1)[-1])
+
+    async def oadr2b_modification(self, event_id: str, stamp: str) -> int:
+        async with self._acquire() as db:
+            await db.execute(
+                "INSERT INTO oadr2b_event_versions (event_id, stamp, number) VALUES ($1, $2, 0)"
+                " ON CONFLICT (event_id) DO UPDATE SET stamp=excluded.stamp,"
+                " number=oadr2b_event_versions.number+1"
+                " WHERE oadr2b_event_versions.stamp<>excluded.stamp",
+                _text(event_id),
+                stamp,
+            )
+            number = await db.fetchval(
+                "SELECT number FROM oadr2b_event_versions WHERE event_id=$1", _text(event_id)
+            )
+        return int(number)
+
+    async def oadr2b_cancel(self, event_id: str, body_text: str, keep_until: float) -> int:
+        async with self._acquire() as db:
+            number = await db.fetchval(
+                "INSERT INTO oadr2b_event_versions (event_id, stamp, number, cancelled,"
+                " keep_until) VALUES ($1, 'cancelled', 0, $2, $3) ON CONFLICT (event_id)"
+                " DO UPDATE SET stamp='cancelled', number=oadr2b_event_versions.number+1,"
+                " cancelled=excluded.cancelled, keep_until=excluded.keep_until RETURNING number",
+                _text(event_id),
+                body_text,
+                keep_until,
+            )
+        return int(number)
+
+    async def oadr2b_cancelled(self, now: float) -> list[tuple[str, int, str]]:
+        async with self._acquire() as db:
+            await db.execute(
+                "DELETE FROM oadr2b_event_versions WHERE cancelled IS NOT NULL AND keep_until<=$1",
+                now,
+            )
+            rows = await db.fetch(
+                "SELECT event_id, number, cancelled FROM oadr2b_event_versions"
+                " WHERE cancelled IS NOT NULL ORDER BY event_id"
+            )
+        return [(_untext(a), int(b), str(c)) for a, b, c in rows]
 
     # --- other workers --------------------------------------------------------------------
 

@@ -17,16 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from vtn_lite.storage import (
+    OADR2B_COLUMNS,
     ChangeHandler,
     DeliveryBatch,
     DeliveryState,
     IndexFields,
     NameTaken,
+    Oadr2bRecord,
+    Oadr2bRegistration,
     Query,
     StorageError,
     StoredObject,
     dump_body,
     dump_extra,
+    registration_of,
+    registration_row,
     subscription_objects,
     unique_rule,
 )
@@ -99,6 +104,38 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX IF NOT EXISTS objects_resource_name ON objects(ven_id, name)
         WHERE kind = 'RESOURCE';
     CREATE TABLE IF NOT EXISTS ven_checkins (client_id TEXT PRIMARY KEY, last_seen REAL NOT NULL);
+    """,
+    # The OpenADR 2.0b face (docs/vtn-lite-2.0b.md): party registrations, what 2.0b VENs sent
+    # (opts, reports), and the modificationNumber of each event version and cancellation.
+    # Idempotent like version 4, so an older database set back to version 1 upgrades too.
+    """
+    CREATE TABLE IF NOT EXISTS oadr2b_registrations (
+        ven_name TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        requested_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        ven_id TEXT UNIQUE,
+        registration_id TEXT,
+        fingerprint TEXT,
+        info TEXT NOT NULL,
+        delivered TEXT
+    );
+    CREATE TABLE IF NOT EXISTS oadr2b_records (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        ven_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS oadr2b_records_kind ON oadr2b_records(kind, ven_id, seq);
+    CREATE INDEX IF NOT EXISTS oadr2b_records_at ON oadr2b_records(at);
+    CREATE TABLE IF NOT EXISTS oadr2b_event_versions (
+        event_id TEXT PRIMARY KEY,
+        stamp TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        cancelled TEXT,
+        keep_until REAL
+    );
     """,
 )
 
@@ -400,6 +437,99 @@ class SqliteStore:
             "SELECT client_id, role, expires_at FROM tokens WHERE token_hash=?", (token_hash,)
         ).fetchone()
         return (str(row[0]), str(row[1]), float(row[2])) if row else None
+
+    # --- OpenADR 2.0b face ------------------------------------------------------------------
+
+    async def oadr2b_registration(self, ven_name: str) -> Oadr2bRegistration | None:
+        return self._registration("ven_name", ven_name)
+
+    async def oadr2b_registration_of(self, ven_id: str) -> Oadr2bRegistration | None:
+        return self._registration("ven_id", ven_id)
+
+    def _registration(self, column: str, value: str) -> Oadr2bRegistration | None:
+        row = self._db.execute(
+            f"SELECT {OADR2B_COLUMNS} FROM oadr2b_registrations WHERE {column}=?", (value,)
+        ).fetchone()
+        return registration_of(row) if row else None
+
+    async def oadr2b_registrations(self) -> list[Oadr2bRegistration]:
+        rows = self._db.execute(
+            f"SELECT {OADR2B_COLUMNS} FROM oadr2b_registrations ORDER BY ven_name"
+        )
+        return [registration_of(row) for row in rows]
+
+    async def save_oadr2b_registration(self, registration: Oadr2bRegistration) -> None:
+        self._db.execute(
+            f"INSERT OR REPLACE INTO oadr2b_registrations ({OADR2B_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            registration_row(registration),
+        )
+
+    async def set_oadr2b_delivered(self, ven_name: str, digest: str) -> None:
+        self._db.execute(
+            "UPDATE oadr2b_registrations SET delivered=? WHERE ven_name=?", (digest, ven_name)
+        )
+
+    async def add_oadr2b_record(
+        self, ven_id: str, kind: str, at: float, body: dict[str, Any]
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO oadr2b_records (ven_id, kind, at, body) VALUES (?, ?, ?, ?)",
+            (ven_id, kind, at, dump_body(body)),
+        )
+
+    async def oadr2b_records(
+        self, kind: str, *, ven_id: str | None = None, limit: int = 50
+    ) -> list[Oadr2bRecord]:
+        sql = "SELECT seq, ven_id, kind, at, body FROM oadr2b_records WHERE kind=?"
+        params: list[Any] = [kind]
+        if ven_id is not None:
+            sql += " AND ven_id=?"
+            params.append(ven_id)
+        rows = self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*params, limit))
+        return [Oadr2bRecord(seq, ven, k, at, json.loads(body)) for seq, ven, k, at, body in rows]
+
+    async def prune_oadr2b_records(self, before: float) -> int:
+        cursor = self._db.execute("DELETE FROM oadr2b_records WHERE at < ?", (before,))
+        return int(cursor.rowcount)
+
+    async def oadr2b_modification(self, event_id: str, stamp: str) -> int:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO oadr2b_event_versions (event_id, stamp, number) VALUES (?, ?, 0)"
+                " ON CONFLICT(event_id) DO UPDATE SET stamp=excluded.stamp, number=number+1"
+                " WHERE stamp<>excluded.stamp",
+                (event_id, stamp),
+            )
+            row = self._db.execute(
+                "SELECT number FROM oadr2b_event_versions WHERE event_id=?", (event_id,)
+            ).fetchone()
+        return int(row[0])
+
+    async def oadr2b_cancel(self, event_id: str, body_text: str, keep_until: float) -> int:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO oadr2b_event_versions (event_id, stamp, number, cancelled,"
+                " keep_until) VALUES (?, 'cancelled', 0, ?, ?) ON CONFLICT(event_id) DO UPDATE"
+                " SET stamp='cancelled', number=number+1, cancelled=excluded.cancelled,"
+                " keep_until=excluded.keep_until",
+                (event_id, body_text, keep_until),
+            )
+            row = self._db.execute(
+                "SELECT number FROM oadr2b_event_versions WHERE event_id=?", (event_id,)
+            ).fetchone()
+        return int(row[0])
+
+    async def oadr2b_cancelled(self, now: float) -> list[tuple[str, int, str]]:
+        self._db.execute(
+            "DELETE FROM oadr2b_event_versions WHERE cancelled IS NOT NULL AND keep_until<=?",
+            (now,),
+        )
+        rows = self._db.execute(
+            "SELECT event_id, number, cancelled FROM oadr2b_event_versions"
+            " WHERE cancelled IS NOT NULL ORDER BY event_id"
+        )
+        return [(str(a), int(b), str(c)) for a, b, c in rows]
 
     async def listen(self, handler: ChangeHandler) -> None:
         """No other process writes this file (one worker on SQLite, docs/vtn-lite.md)."""

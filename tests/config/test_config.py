@@ -328,3 +328,51 @@ def test_the_file_may_name_its_version_and_a_newer_one_is_refused() -> None:
         assert caught.value.problems[0].startswith(f"version = {text.split(' = ')[1].strip()}:")
     with pytest.raises(ConfigError, match=r"must be at most 1 \(this release reads version 1"):
         parse_config({"version": 2})
+
+
+def mqtt_pair(tmp_path: Path) -> tuple[Path, Path]:
+    from tests.mqtt_certs import issue, make_ca
+
+    ca = make_ca(tmp_path / "pki", "ca")
+    client = issue(ca, tmp_path / "pki", "client", "gw-1", server=False)
+    return client.cert, client.key
+
+
+def test_mqtt_client_certificate_is_read(tmp_path: Path) -> None:
+    cert, key = mqtt_pair(tmp_path)
+    config = load_config(
+        write(tmp_path, f'[vtn]\nmqtt_cert_file = "{cert}"\nmqtt_key_file = "{key}"\n')
+    )
+    assert (config.vtn.mqtt_cert_file, config.vtn.mqtt_key_file) == (cert, key)
+    assert config.vtn.mqtt_ca_file is None
+
+
+def test_mqtt_key_readable_by_others_is_refused_with_the_chmod(tmp_path: Path) -> None:
+    cert, key = mqtt_pair(tmp_path)
+    key.chmod(0o644)
+    (problem,) = problems_of(
+        tmp_path, f'[vtn]\nmqtt_cert_file = "{cert}"\nmqtt_key_file = "{key}"\n'
+    )
+    assert problem.startswith("vtn.mqtt_key_file")
+    assert f"chmod 0640 {key}" in problem
+    assert "BEGIN" not in problem  # never the key itself
+
+
+def test_mqtt_certificate_half_or_mismatched_is_refused(tmp_path: Path) -> None:
+    cert, _ = mqtt_pair(tmp_path)
+    (problem,) = problems_of(tmp_path, f'[vtn]\nmqtt_cert_file = "{cert}"\n')
+    assert "go together" in problem
+    other = tmp_path / "other"
+    other.mkdir()
+    _, other_key = mqtt_pair(other)
+    (problem,) = problems_of(
+        tmp_path, f'[vtn]\nmqtt_cert_file = "{cert}"\nmqtt_key_file = "{other_key}"\n'
+    )
+    assert "not usable with vtn.mqtt_cert_file" in problem
+    garbage = tmp_path / "garbage.key"
+    garbage.write_bytes(b"\0" * 70_000)
+    garbage.chmod(0o600)
+    (problem,) = problems_of(
+        tmp_path, f'[vtn]\nmqtt_cert_file = "{cert}"\nmqtt_key_file = "{garbage}"\n'
+    )
+    assert "too big for a private key" in problem

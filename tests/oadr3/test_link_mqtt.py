@@ -8,59 +8,29 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.conftest import make_certificate, wait_for
 from tests.mosquitto import Broker, running_mosquitto, vtn_with_broker
-from tests.vtn_lite.conftest import CLIENTS, Api, get_token, make_config
+from tests.oadr3.mqtt_gateway import SLOW, event_body, running_link
+from tests.vtn_lite.conftest import Api, get_token, make_config
 from ven_edge.oadr3.client import VtnClient, VtnSettings
 from ven_edge.oadr3.errors import VtnUnreachableError
-from ven_edge.oadr3.link import LinkTiming, VtnLink
+from ven_edge.oadr3.link import VtnLink
 from ven_edge.oadr3.mqttpush import MqttBinding, MqttPush
 from vtn_lite.mqtt_config import MqttConfig
 from vtn_lite.mqtt_credentials import BrokerCredentials
 from vtn_lite.server import RunningVtn, running_vtn
 
 LIMIT_S = 90.0
-# Polls only when asked: on start, and at once when a push asks for one.
-SLOW = LinkTiming(poll_s=3600, poll_when_subscribed_s=3600, forced_poll_gap_s=0)
 
 
 @asynccontextmanager
 async def bl_api(vtn: RunningVtn) -> AsyncIterator[Api]:
     async with aiohttp.ClientSession() as session:
         yield Api(session, vtn.base_url, {"bl": await get_token(session, vtn.base_url, "bl")})
-
-
-@asynccontextmanager
-async def running_link(vtn: RunningVtn) -> AsyncIterator[tuple[VtnLink, MqttPush]]:
-    cid, secret, _ = CLIENTS["ven"]
-    settings = VtnSettings(
-        base_url=vtn.base_url, client_id=cid, client_secret=secret, ven_name="gw-1"
-    )
-    client = VtnClient(settings)
-    mqtt = MqttPush()
-    link = VtnLink(client, mqtt=mqtt, timing=SLOW)
-    task = asyncio.create_task(link.run())
-    try:
-        yield link, mqtt
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        mqtt.stop()
-        await client.close()
-
-
-def event_body(program_id: str, name: str) -> dict[str, Any]:
-    return {
-        "programID": program_id,
-        "eventName": name,
-        "intervalPeriod": {"start": "2030-01-01T10:00:00Z", "duration": "PT1H"},
-        "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}],
-    }
 
 
 async def test_events_arrive_by_mqtt_and_polling_covers_a_lost_broker(tmp_path: Path) -> None:

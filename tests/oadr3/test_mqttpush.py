@@ -68,7 +68,12 @@ def test_oauth2_username_placeholder_and_vtn_lite_password() -> None:
         (binding(URIS=["https://x"]), "no mqtt://"),
         (binding(URIS=["mqtt://x:99999"]), "bad port"),
         (binding(serialization="XML"), "not JSON"),
-        (binding(authentication={"method": "CERTIFICATE"}), "not supported"),
+        (binding(authentication={"method": "CERTIFICATE"}), "needs an mqtts:// broker"),
+        (
+            binding(URIS=["mqtts://b"], authentication={"method": "CERTIFICATE"}),
+            "set vtn.mqtt_cert_file and vtn.mqtt_key_file",
+        ),
+        (binding(authentication={"method": "KERBEROS"}), "not supported"),
         (binding(authentication={"method": "OAUTH2_BEARER_TOKEN"}), "clientID as username"),
         (binding(authentication={"method": "OAUTH2_BEARER_TOKEN", "username": 5}), "username"),
         ({"MQTT": "yes"}, "not an object"),
@@ -77,6 +82,32 @@ def test_oauth2_username_placeholder_and_vtn_lite_password() -> None:
 def test_unusable_bindings_say_why(notifiers: Any, reason: str) -> None:
     with pytest.raises(MqttUnusable, match=reason):
         parse_binding(notifiers, None)
+
+
+def test_certificate_binding_uses_mqtts_and_never_keeps_the_vtns_key() -> None:
+    auth = {
+        "method": "CERTIFICATE",
+        "caCert": "-----BEGIN CERTIFICATE-----\nvtn-ca\n",
+        "clientCert": "-----BEGIN CERTIFICATE-----\nclient\n",
+        "clientKey": "-----BEGIN PRIVATE KEY-----\nsecret-key-material\n",
+    }
+    notifiers = binding(URIS=["mqtt://plain", "mqtts://tls:8884"], authentication=auth)
+    parsed = parse_binding(notifiers, "ven-7", certificate=True)
+    assert parsed == MqttBinding("mqtts://tls:8884", "tls", 8884, True, "CERTIFICATE")
+    assert "secret-key-material" not in repr(parsed)
+    # Only mqtt:// offered: a certificate is never sent in the clear.
+    with pytest.raises(MqttUnusable, match="mqtts"):
+        parse_binding(binding(authentication=auth), "ven-7", certificate=True)
+
+
+async def test_a_certificate_that_cannot_be_loaded_is_unusable(tmp_path: Any) -> None:
+    (tmp_path / "c.pem").write_text("not a certificate")
+    (tmp_path / "k.pem").write_text("not a key")
+    push = MqttPush(client_cert=str(tmp_path / "c.pem"), client_key=str(tmp_path / "k.pem"))
+    cert = MqttBinding("mqtts://b", "b", 8883, True, "CERTIFICATE")
+    with pytest.raises(MqttUnusable, match=r"c\.pem or its key cannot be loaded"):
+        push.start(cert, ("t/#",), None)
+    assert not push.started
 
 
 json_values = st.recursive(
@@ -98,6 +129,11 @@ json_values = st.recursive(
             st.lists(st.text(max_size=40) | st.sampled_from(["mqtt://h:1", "mqtts://[::1]"])),
             json_values,
         ),
+        st.builds(
+            lambda uris, auth: binding(URIS=uris, authentication={"method": "CERTIFICATE", **auth}),
+            st.lists(st.sampled_from(["mqtt://h:1", "mqtts://[::1]", "mqtts://h:99999"])),
+            st.dictionaries(st.sampled_from(["caCert", "clientCert", "clientKey"]), json_values),
+        ),
     )
 )
 def test_any_notifiers_answer_parses_or_is_refused_with_a_reason(notifiers: Any) -> None:
@@ -112,7 +148,7 @@ def test_any_notifiers_answer_parses_or_is_refused_with_a_reason(notifiers: Any)
 
 def binding_or_reason(notifiers: Any) -> MqttBinding | str | None:
     try:
-        return parse_binding(notifiers, "c")
+        return parse_binding(notifiers, "c", certificate=True)
     except MqttUnusable as exc:
         return str(exc)
 

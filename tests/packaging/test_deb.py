@@ -76,6 +76,21 @@ def test_pydantic_is_a_dependency_of_vtn_lite_not_of_the_gateway(check_deb: Run)
     assert "python3-pydantic" in depends("vtn-lite")
 
 
+def test_openadr2b_libraries_are_recommended_not_required(check_deb: Run) -> None:
+    """OpenADR 2.0b mode needs python3-lxml and python3-cryptography; apt installs
+    Recommends by default, and an OpenADR 3 gateway never imports them."""
+    (path,) = check_deb.out.glob("ven-edge_*_all.deb")
+    fields = {
+        name: subprocess.run(
+            ["dpkg-deb", "-f", str(path), name], capture_output=True, text=True, check=True
+        ).stdout
+        for name in ("Depends", "Recommends")
+    }
+    assert "python3-lxml" in fields["Recommends"]
+    assert "python3-cryptography" in fields["Recommends"]
+    assert "lxml" not in fields["Depends"]
+
+
 def test_lintian_reports_no_errors_or_warnings(check_deb: Run) -> None:
     lintian = check_deb.section("lintian")
     assert not re.search(r"^[EW]: ", lintian, re.M), lintian
@@ -96,6 +111,7 @@ def test_installs_on_trixie_and_the_cli_runs_there(check_deb: Run) -> None:
     assert "Setting up ven-edge (0.1.0)" in installed
     assert re.search(r"^ven-edge 0\.1\.0$", installed, re.M)
     assert "all modules import: ven_edge" in installed
+    assert re.search(r"^2\.0b stack works: lxml \S+ cryptography \S+$", installed, re.M)
     assert re.search(r"groups=.*\bdialout\b", installed)
     assert "[ PASS  ] configuration is valid: /etc/ven-edge/ven-edge.toml" in installed
     assert "[ PASS  ] state directory is writable" in installed

@@ -275,6 +275,23 @@ def test_mosquitto_hash_matches_known_vector() -> None:
         ({"uris": ["mqtt://h"]}, "credentials_dir is required"),
         ({"uris": ["mqtt://h"], "credentials_dir": "x", "prefix": "p"}, "unknown key 'prefix'"),
         ({"uris": ["mqtt://h"], "credentials_dir": "x", "topic_prefix": "a/#"}, "one plain"),
+        (
+            {"uris": ["mqtts://h"], "credentials_dir": "x", "authentication": "ANONYMOUS"},
+            "authentication 'ANONYMOUS' must be one of OAUTH2_BEARER_TOKEN, CERTIFICATE",
+        ),
+        (
+            {"uris": ["mqtts://h"], "credentials_dir": "x", "authentication": "CERTIFICATE"},
+            "CERTIFICATE needs ca_file",
+        ),
+        (
+            {
+                "uris": ["mqtts://h", "mqtt://h"],
+                "credentials_dir": "x",
+                "ca_file": "ca.pem",
+                "authentication": "CERTIFICATE",
+            },
+            "CERTIFICATE needs mqtts:// uris",
+        ),
     ],
 )
 def test_bad_mqtt_tables_are_refused(table: dict[str, Any], message: str) -> None:
@@ -379,3 +396,27 @@ async def test_the_broker_is_told_to_reload_the_files_vtn_lite_writes(tmp_path: 
             assert vtn.parts.mqtt is not None
             await wait_for(vtn.parts.mqtt.connected.is_set, LIMIT_S, "the publisher admitted")
     assert "vtn-lite-publisher:$7$" in (credentials / "passwd").read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "holds no PEM certificate"),
+        (b"-----BEGIN PRIVATE KEY-----\n", "holds no PEM certificate"),
+        (b"x" * (300 * 1024), "not a CA bundle"),
+    ],
+)
+async def test_certificate_needs_a_readable_ca_bundle(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    # caCert goes to every client: a file that is not a CA bundle is refused at start-up.
+    (tmp_path / "ca.pem").write_bytes(content)
+    mqtt = MqttConfig(
+        ("mqtts://127.0.0.1",),
+        str(tmp_path / "cred"),
+        ca_file=str(tmp_path / "ca.pem"),
+        authentication="CERTIFICATE",
+    )
+    with pytest.raises(ConfigError, match=message):
+        async with running_vtn(replace(make_config(), mqtt=mqtt)):
+            pass

@@ -33,6 +33,7 @@ from ven_edge.control import ControlPlan, PlannedCommand, PlanStep
 from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.daemon import plan_for_page
+from ven_edge.status_model import PushHealth
 from ven_edge.web.app import StatusNotifier, create_app, start_web
 from ven_edge.web.status import (
     GatewayInfo,
@@ -583,4 +584,68 @@ async def test_page_says_whose_plan_runs(browser: Browser, serve) -> None:
     await expect(page.locator("#plan-source")).to_have_text(
         "Own plan: fleet schedule stale since 15:30"
     )
+    assert log.errors == []
+
+
+@pytest.mark.parametrize(
+    ("push", "words", "absent"),
+    [
+        (
+            PushHealth("mqtt", "subscribed", NOW - timedelta(hours=2), "mqtts://broker.example"),
+            ["Notifications by MQTT since 14:30", "mqtts://broker.example"],
+            ["polling instead"],
+        ),
+        (
+            PushHealth(
+                "mqtt",
+                "unreachable",
+                NOW - timedelta(minutes=20),
+                "mqtts://u:pw@broker.example:8883",
+                "connect failed: [Errno 111] Connection refused",
+            ),
+            [
+                "MQTT broker unreachable since 16:10; polling instead",
+                "mqtts://broker.example:8883",
+                "Connection refused",
+            ],
+            ["pw@"],
+        ),
+        (
+            PushHealth(
+                "mqtt",
+                "refused",
+                NOW,
+                "mqtts://broker.example",
+                "the broker refused the connection: Not authorized",
+            ),
+            ["MQTT broker refused the gateway since 16:30; polling instead", "Not authorized"],
+            ["Notifications by MQTT"],
+        ),
+        (
+            PushHealth("webhook", "subscribed", NOW - timedelta(days=1)),
+            ["Notifications by webhook since Tue 16:30"],
+            ["MQTT"],
+        ),
+        (
+            PushHealth("polling", "polling", problem="the VTN's MQTT binding lists no broker URIs"),
+            ["Polling only (no notifications)", "lists no broker URIs"],
+            ["since"],
+        ),
+    ],
+    ids=["mqtt", "unreachable", "refused", "webhook", "polling"],
+)
+async def test_page_shows_how_the_utility_reaches_the_gateway(
+    browser: Browser, serve, push: PushHealth, words: list[str], absent: list[str]
+) -> None:
+    snapshot = make_snapshot()
+    vtn = replace(snapshot.health.vtn, push=push)
+    site = await serve(snapshot=replace(snapshot, health=replace(snapshot.health, vtn=vtn)))
+    page, log = await open_page(browser, site.url)
+    block = page.locator("#vtn-health")
+    await expect(block).to_contain_text("Utility server reachable")
+    for text in words:
+        await expect(block).to_contain_text(text)
+    for text in absent:
+        await expect(block).not_to_contain_text(text)
+    await expect(page.locator(f"#vtn-health .push-{push.state}")).to_have_count(1)
     assert log.errors == []

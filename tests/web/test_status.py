@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tests.devices import in_page_units
 from ven_edge.cta2045.device import DeviceInformationReply, DeviceSnapshot
 from ven_edge.cta2045.encodings import OperationalState, StateKind
+from ven_edge.status_model import PushHealth
 from ven_edge.web import status
 from ven_edge.web.status import (
     HEATER_MODES,
@@ -254,6 +255,13 @@ def sample_snapshot(tz: ZoneInfo = DENVER) -> StatusSnapshot:
                 ven_id="ven-7",
                 last_contact=NOW - timedelta(minutes=5),
                 last_error="token refresh failed: client_secret=s3 rejected",
+                push=PushHealth(
+                    "mqtt",
+                    "unreachable",
+                    NOW - timedelta(minutes=3),
+                    "mqtts://ven:pw@broker.example.com:8883",
+                    "connect failed: mqtts://ven:pw@broker.example.com:8883 refused",
+                ),
             ),
         ),
         device=DeviceInformationReply(
@@ -322,6 +330,13 @@ def test_snapshot_json_contract() -> None:
             "ven_id": "ven-7",
             "last_contact": "2026-01-14T16:25:00-07:00",
             "last_error": "token refresh failed: client_secret=[redacted] rejected",
+            "push": {
+                "channel": "mqtt",
+                "state": "unreachable",
+                "since": "2026-01-14T16:27:00-07:00",
+                "broker": "mqtts://broker.example.com:8883",
+                "problem": "connect failed: mqtts://broker.example.com:8883 refused",
+            },
         },
     }
     device = doc["device"]
@@ -392,3 +407,16 @@ def test_the_plan_says_whose_plan_runs() -> None:
         PlanBasis(False, "bored")
     with pytest.raises(SnapshotError, match="until"):
         PlanBasis(True, "following", until=datetime(2026, 1, 14, 21, 0))
+
+
+@pytest.mark.parametrize(
+    ("channel", "state"), [("carrier-pigeon", "polling"), ("mqtt", "asleep"), ("", "")]
+)
+def test_push_health_refuses_unknown_channels_and_states(channel: str, state: str) -> None:
+    with pytest.raises(SnapshotError, match="push"):
+        PushHealth(channel, state)
+
+
+def test_push_health_since_must_be_aware() -> None:
+    with pytest.raises(SnapshotError, match="push since"):
+        PushHealth("mqtt", "subscribed", datetime(2026, 1, 14, 16, 30))

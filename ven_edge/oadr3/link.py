@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ven_edge.errorlog import ErrorOnce
-from ven_edge.oadr3.backoff import Backoff
+from ven_edge.oadr3.backoff import Backoff, CycleRetry
 from ven_edge.oadr3.client import Registration, VtnClient, version_mismatch
 from ven_edge.oadr3.errors import (
     Oadr3Error,
@@ -82,6 +82,11 @@ class VtnLinkHealth:
     last_error: str | None = None
     consecutive_failures: int = 0
     subscribed: bool = False
+    #: Since when the webhook subscription has worked (None while it does not).
+    subscribed_since: datetime | None = None
+    #: Why no webhook subscription works, and why MQTT is not used (None when nothing is wrong).
+    webhook_problem: str | None = None
+    mqtt_problem: str | None = None
     pending_reports: int = 0
     registration: Registration | None = None
     notifications: int = 0
@@ -144,7 +149,7 @@ class VtnLink:
         self._subscriptions_tidied = False
         self._mqtt_tried_at: float | None = None
         self._mqtt_problem: str | None = None
-        self._last_failure: str | None = None
+        self._retry = CycleRetry(self.backoff, LOG, "VTN cycle")
         # Repeats at DEBUG: _failed says each distinct failure at WARNING already.
         self._crashes = ErrorOnce(LOG, repeats=logging.DEBUG)
         self._persisted_at: datetime | None = None
@@ -280,9 +285,14 @@ class VtnLink:
         self._mqtt_tried_at = now
         registration = self.client.registration
         try:
-            binding = parse_binding(await self.client.request("GET", "/notifiers"), None)
+            binding = parse_binding(
+                await self.client.request("GET", "/notifiers"),
+                None,
+                certificate=mqtt.has_certificate,
+            )
             if binding is None:
                 mqtt.stop()
+                self._mqtt_problem = self.health.mqtt_problem = None
                 return  # not offered: webhooks or polling
             if registration is None:
                 raise MqttUnusable("its topics are per VEN and this gateway is not registered")
@@ -292,6 +302,7 @@ class VtnLink:
             password = binding.password
             if password is None and binding.method == "OAUTH2_BEARER_TOKEN":
                 password = await self.client.ensure_token()
+            mqtt.start(binding, topics, password)
         except (Oadr3Error, MqttUnusable) as exc:
             if isinstance(exc, Oadr3Error) and _vtn_down(exc):
                 self._mqtt_tried_at = None  # asked again as soon as the VTN answers
@@ -301,10 +312,9 @@ class VtnLink:
                 LOG.warning(
                     "MQTT notifications not used (%s); webhooks or polling instead", problem
                 )
-            self._mqtt_problem = problem
+            self._mqtt_problem = self.health.mqtt_problem = problem
             return
-        self._mqtt_problem = None
-        mqtt.start(binding, topics, password)
+        self._mqtt_problem = self.health.mqtt_problem = None
 
     async def _ensure_subscription(self) -> None:
         if self.receiver is None or self.callback_url is None:
@@ -323,10 +333,15 @@ class VtnLink:
         except Oadr3Error as exc:
             # Push is an accelerator: without it, polling at the normal pace still works.
             self.health.subscribed = False
+            self.health.subscribed_since = None
+            self.health.webhook_problem = redact_text(str(exc))
             LOG.warning("webhook subscription failed (polling instead): %s", exc)
             return
         self._subscribed_at = now
+        if not self.health.subscribed:
+            self.health.subscribed_since = self._wall_clock()
         self.health.subscribed = True
+        self.health.webhook_problem = None
 
     def queue_due_reports(self) -> int:
         """Queue the reports due now into the outbox (also while the VTN is unreachable).
@@ -446,15 +461,7 @@ class VtnLink:
             # its utility for good): log it with the traceback, keep the last good state, retry.
             reason = self._crashes.log(exc, "VTN cycle crashed (%s); last good state kept")
             return self._failed(reason, vtn_down=False)
-        if self.health.consecutive_failures:
-            LOG.info(
-                "VTN answering again after %d failed attempts", self.health.consecutive_failures
-            )
-        self._last_failure = None
-        self.health.connected = True
-        self.health.consecutive_failures = 0
-        self.health.last_success = self._wall_clock()
-        self.backoff.reset()
+        self._retry.succeeded(self.health, self._wall_clock())
         if self.health.subscribed or (self.mqtt is not None and self.mqtt.connected):
             return self.timing.poll_when_subscribed_s
         return self.timing.poll_s
@@ -465,17 +472,9 @@ class VtnLink:
         A VTN that does not answer (or answers 5xx/429) is probed again within one poll interval:
         the draw is capped at ``poll_s``, so it is seen soon after it returns, and fully
         jittered, so a fleet that lost it together does not come back in one herd. A VTN that
-        answers but whose cycle fails gets the full exponential backoff up to its cap."""
-        reason = redact_text(reason) or ""
-        self.health.connected = False
-        self.health.consecutive_failures += 1
-        self.health.last_error = reason
-        delay = self.backoff.next_delay(self.timing.poll_s if vtn_down else None)
-        # Said once per distinct reason: a VTN down for a day is probed thousands of times.
-        level = logging.WARNING if reason != self._last_failure else logging.DEBUG
-        LOG.log(level, "VTN cycle failed (%s); retrying in %.1f s", reason, delay)
-        self._last_failure = reason
-        return max(delay, 1e-3)
+        answers but whose cycle fails gets the full exponential backoff up to its cap
+        (:class:`~ven_edge.oadr3.backoff.CycleRetry`)."""
+        return self._retry.failed(self.health, reason, vtn_down=vtn_down, poll_s=self.timing.poll_s)
 
     def _sinks(self) -> list[NotificationSink]:
         return [s for s in (self.receiver, self.mqtt) if s is not None]

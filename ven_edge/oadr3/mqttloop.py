@@ -1,5 +1,6 @@
 """A paho-mqtt client driven by the running asyncio event loop (paho's socket callbacks, the
-pattern of paho's own asyncio example), with reconnection and exponential backoff.
+pattern of paho's own asyncio example), with reconnection after a jittered, growing delay
+(:class:`~ven_edge.oadr3.backoff.DecorrelatedBackoff`).
 
 paho's own network thread (``loop_start``) waits with ``select()``, which fails for a socket whose
 descriptor is above 1023: a vtn_lite serving thousands of HTTP connections could then never
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ven_edge.oadr3.backoff import Backoff
+from ven_edge.oadr3.backoff import DecorrelatedBackoff
 
 if TYPE_CHECKING:
     import paho.mqtt.client as paho
@@ -33,10 +36,14 @@ def new_client(
     tls: bool,
     ca_file: str | None,
     client_id: str = "",
+    cert_file: str | None = None,
+    key_file: str | None = None,
 ) -> paho.Client:
     """An MQTT 3.1.1 client (the version the Definition requires brokers to speak); with
     ``tls`` verified against ``ca_file`` or the system's CAs, TLS 1.2 or later (Definition
-    "HTTPS/TLS")."""
+    "HTTPS/TLS"), presenting the client certificate ``cert_file`` (key ``key_file``) when given
+    (the 3.1.0 binding's CERTIFICATE method). Raises :class:`ssl.SSLError` or :class:`OSError`
+    for files that cannot be loaded."""
     import paho.mqtt.client as paho_client
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -48,7 +55,11 @@ def new_client(
     if tls:
         context = ssl.create_default_context(cafile=ca_file)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if cert_file is not None:
+            context.load_cert_chain(cert_file, key_file)
         client.tls_set_context(context)
+    elif cert_file is not None:
+        raise ValueError("a client certificate is only ever sent over TLS (mqtts)")
     return client
 
 
@@ -64,12 +75,16 @@ class LoopDriver:
         min_delay_s: float = 1.0,
         max_delay_s: float = 120.0,
         keepalive_s: int = 60,
+        rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.client = client
         self._host = host
         self._port = port
-        # Doubling without jitter: the project's Backoff with its draw fixed at the ceiling.
-        self._backoff = Backoff(min_delay_s, max_delay_s, rand=lambda: 1.0)
+        # Jittered: after a broker restart every client lost it at the same instant, and equal
+        # delays would bring them all back at the same instant again.
+        self.backoff = DecorrelatedBackoff(min_delay_s, max_delay_s, rand=rand)
+        self._sleep = sleep
         self._keepalive = keepalive_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -78,6 +93,8 @@ class LoopDriver:
         # the event loop hears of it.
         self._fd: int | None = None
         self._failing: str | None = None
+        #: Told of each failed connect (in the event loop), e.g. for the status page.
+        self.on_connect_failed: Callable[[BaseException], None] | None = None
         client.on_socket_open = self._socket_open
         client.on_socket_close = self._socket_close
         client.on_socket_register_write = self._want_write
@@ -113,13 +130,15 @@ class LoopDriver:
                 level = logging.DEBUG if str(exc) == self._failing else logging.WARNING
                 LOG.log(level, "MQTT connect to %s:%d failed: %s", self._host, self._port, exc)
                 self._failing = str(exc)
+                if self.on_connect_failed is not None:
+                    self.on_connect_failed(exc)
             else:
                 self._failing = None
                 first = False
                 lived = await self._serve()
                 if lived:
-                    self._backoff.reset()
-            await asyncio.sleep(self._backoff.next_delay())
+                    self.backoff.reset()
+            await self._sleep(self.backoff.next_delay())
 
     async def _serve(self) -> bool:
         """Run paho's periodic work until the socket closes; True if it was up a while."""
@@ -131,7 +150,7 @@ class LoopDriver:
                 await asyncio.wait_for(self._closed.wait(), MISC_INTERVAL_S)
             except TimeoutError:
                 self.client.loop_misc()
-        return self._loop.time() - started > self._backoff.cap
+        return self._loop.time() - started > self.backoff.cap
 
     # -- paho's socket callbacks (socket_open runs in the executor, during connect) ----------
     def _in_loop(self, callback: Any, *args: Any) -> None:

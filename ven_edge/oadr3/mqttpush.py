@@ -3,9 +3,9 @@
 
 :func:`parse_binding` and :func:`parse_topics` read the VTN's answers (sans-I/O, hostile input
 bounded). :class:`MqttPush` holds one broker connection through paho-mqtt, imported only here and
-only when a VTN offers MQTT, so a gateway without it never loads the library. paho's network
-loop runs in its own thread and reconnects with exponential backoff; every callback is handed to
-the event loop. Messages are notifications like webhook bodies: bounded in size and JSON depth
+only when a VTN offers MQTT, so a gateway without it never loads the library. The event loop
+drives paho (:class:`~ven_edge.oadr3.mqttloop.LoopDriver`), which reconnects after jittered
+delays. Messages are notifications like webhook bodies: bounded in size and JSON depth
 (:mod:`ven_edge.oadr3.boundedjson`), one bad message logged and ignored (the link re-reads by
 polling; the last good timeline stays), and a lost broker wakes the link, which polls at its
 normal pace until the broker is back. A (re)connect wakes it too: the Definition advises
@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import ssl
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -45,6 +47,21 @@ RECONNECT_MAX_S = 120
 QOS = 1
 
 
+#: What the broker connection is doing (:attr:`MqttPush.state`, the status page's "push" block):
+#: started and not yet answered, CONNACK accepted (SUBACK awaited), SUBACK accepted, the broker
+#: not reachable or lost, the broker refusing the login, the subscription or the TLS handshake.
+MQTT_STATES = ("stopped", "connecting", "connected", "subscribed", "unreachable", "refused")
+
+
+@dataclass(frozen=True)
+class MqttState:
+    """One of :data:`MQTT_STATES`, since when (the first failure of a run of them), and why."""
+
+    state: str
+    since: datetime | None = None
+    problem: str | None = None
+
+
 class MqttUnusable(ValueError):
     """The VTN offers MQTT in a form this gateway cannot use; the message says why."""
 
@@ -63,12 +80,18 @@ class MqttBinding:
     password: str | None = field(default=None, repr=False)
 
 
-def parse_binding(notifiers: Any, client_id: str | None) -> MqttBinding | None:
+def parse_binding(
+    notifiers: Any, client_id: str | None, *, certificate: bool = False
+) -> MqttBinding | None:
     """The MQTT binding of a ``GET /notifiers`` answer; None when MQTT is not offered.
 
     Of the broker URIs the first ``mqtts://`` one is taken, else the first ``mqtt://`` one.
     vtn_lite adds a ``password`` to ``OAUTH2_BEARER_TOKEN`` (docs/vtn-lite.md, deviations);
-    it is used when present."""
+    it is used when present. ``CERTIFICATE`` is usable over ``mqtts://`` only, and only when
+    this gateway has a client certificate (``certificate``): the binding's ``caCert``,
+    ``clientCert`` and ``clientKey`` strings are never used, nor kept, the gateway's own files
+    are (a private key handed out by an API would be known to the VTN too;
+    docs/openadr-client.md "MQTT notifications")."""
     if not isinstance(notifiers, Mapping):
         raise MqttUnusable(f"GET /notifiers answered {type(notifiers).__name__}, not an object")
     binding = notifiers.get("MQTT")
@@ -109,6 +132,15 @@ def parse_binding(notifiers: Any, client_id: str | None) -> MqttBinding | None:
             raise MqttUnusable("the broker wants the clientID as username; none is configured")
         password = _credential(auth.get("password"), "password")
         return MqttBinding(uri, host, port, tls, method, username, password)
+    if method == "CERTIFICATE":
+        if not tls:
+            raise MqttUnusable("CERTIFICATE authentication needs an mqtts:// broker URI")
+        if not certificate:
+            raise MqttUnusable(
+                "the broker wants a client certificate (CERTIFICATE): set vtn.mqtt_cert_file "
+                "and vtn.mqtt_key_file"
+            )
+        return MqttBinding(uri, host, port, tls, method)
     raise MqttUnusable(f"authentication method {str(method)[:40]!r} is not supported")
 
 
@@ -166,8 +198,18 @@ class MqttPush(NotificationSink):
         client: VtnClient | None = None,
         ca_file: str | None = None,
         max_message_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        client_cert: str | None = None,
+        client_key: str | None = None,
     ) -> None:
         super().__init__(client=client)
+        self._wall_clock = wall_clock
+        #: This gateway's certificate and key for the CERTIFICATE method (PEM files).
+        self.client_cert = client_cert
+        self.client_key = client_key
+        self._answered = False  # a CONNACK came on this connection
+        self._tls_problem: str | None = None
+        self.state = MqttState("stopped")
         self.ca_file = ca_file
         self.max_message_bytes = max_message_bytes
         self.binding: MqttBinding | None = None
@@ -190,16 +232,40 @@ class MqttPush(NotificationSink):
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def has_certificate(self) -> bool:
+        return self.client_cert is not None and self.client_key is not None
+
+    def _set_state(self, state: str, problem: str | None = None) -> None:
+        # ``since`` is kept while the state repeats: "unreachable since" the first failure.
+        since = self.state.since if state == self.state.state else self._wall_clock()
+        self.state = MqttState(state, since, None if problem is None else redact_text(problem))
+
     def start(self, binding: MqttBinding, topics: Sequence[str], password: str | None) -> None:
-        """Connect in the background (driven by the event loop); returns at once."""
+        """Connect in the background (driven by the event loop); returns at once. Raises
+        :class:`MqttUnusable` when the client certificate cannot be loaded."""
         self.stop()
+        certificate = binding.method == "CERTIFICATE"
+        try:
+            # paho is imported here, only when the VTN offers MQTT; mqtts is verified against
+            # ca_file (else the system's CAs).
+            client = new_client(
+                username=binding.username,
+                password=password,
+                tls=binding.tls,
+                ca_file=self.ca_file,
+                cert_file=self.client_cert if certificate else None,
+                key_file=self.client_key if certificate else None,
+            )
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise MqttUnusable(
+                f"the client certificate {self.client_cert} or its key cannot be loaded: {exc}"
+            ) from None
+        self._set_state("connecting")
+        self._answered = False
         self._loop = asyncio.get_running_loop()
         self.binding = binding
         self.topics = tuple(topics)
-        # paho is imported here, only when the VTN offers MQTT; mqtts uses the VTN's CA file.
-        client = new_client(
-            username=binding.username, password=password, tls=binding.tls, ca_file=self.ca_file
-        )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -211,6 +277,7 @@ class MqttPush(NotificationSink):
             min_delay_s=RECONNECT_MIN_S,
             max_delay_s=RECONNECT_MAX_S,
         )
+        self._driver.on_connect_failed = self._connect_failed
         self._driver.start()
         LOG.info("MQTT: connecting to %s for %d topics", redact_text(binding.uri), len(topics))
 
@@ -220,6 +287,7 @@ class MqttPush(NotificationSink):
         self._subscribing = None
         if driver is not None:
             driver.stop()
+            self._set_state("stopped")
         for task in self._tasks:
             task.cancel()
 
@@ -249,12 +317,36 @@ class MqttPush(NotificationSink):
             loop.call_soon_threadsafe(callback, *args)
 
     # -- the event loop ----------------------------------------------------------------------
+    def _connect_failed(self, exc: BaseException) -> None:
+        # The driver logs each failure itself. A failed TLS handshake (a broker certificate this
+        # gateway does not trust, or a client certificate the broker does not) is a refusal,
+        # not an unreachable broker, and says which file to look at.
+        if not isinstance(exc, ssl.SSLError):
+            self._set_state("unreachable", f"connect failed: {exc}")
+            return
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            hint = "the broker's certificate is not trusted: vtn.mqtt_ca_file (else vtn.ca_file)"
+            hint += " must hold the CA that signed it"
+        else:
+            hint = "the TLS handshake with the broker failed"
+        self._refuse_tls(f"{hint} ({exc})")
+
+    def _refuse_tls(self, problem: str) -> None:
+        if problem != self._tls_problem:
+            LOG.error("MQTT: %s; polling instead, retrying", problem)
+        self._tls_problem = problem
+        self._set_state("refused", problem)
+
     def _connected_as(self, reason: str, failed: bool, mid: int | None) -> None:
+        self._answered = True
+        self._tls_problem = None
         if failed:
             if reason != self._refused:
                 LOG.warning("MQTT: the broker refused the connection (%s); retrying", reason)
             self._refused = reason
+            self._set_state("refused", f"the broker refused the connection: {reason}")
             return
+        self._set_state("connected")
         self._subscribing = mid
         LOG.debug("MQTT: connected; subscribing to %d topics", len(self.topics))
 
@@ -268,17 +360,41 @@ class MqttPush(NotificationSink):
             if reason != self._refused:
                 LOG.warning("MQTT: the broker refused the subscription (%s); polling", reason)
             self._refused = reason
+            self._set_state("refused", f"the broker refused the subscription: {reason}")
             return
         self._refused = None
         self._connected = True
+        self._set_state("subscribed")
         LOG.info("MQTT: connected; notifications by MQTT, polling slows down")
         self._wake(None)  # re-read by REST what may have changed while not subscribed
 
     def _lost(self, reason: str) -> None:
         if self._connected:
             LOG.warning("MQTT: broker connection lost (%s); polling until it is back", reason)
+        answered, self._answered = self._answered, False
         self._connected = False
         self._subscribing = None
+        binding = self.binding
+        if (
+            self.started
+            and not answered
+            and binding is not None
+            and binding.method == "CERTIFICATE"
+        ):
+            # With TLS 1.3 a broker refusing the client certificate closes the connection after
+            # the handshake, before any CONNACK (mosquitto's require_certificate): nothing else
+            # says why, and the broker is there.
+            self._refuse_tls(
+                "the broker closed the TLS connection before answering: it does not accept the "
+                f"client certificate {self.client_cert} (signed by a CA it trusts? its common "
+                f"name the client id?) ({reason})"
+            )
+            self._wake(None)
+            return
+        if self.started and self.state.state != "refused":
+            # A refused login ends in a disconnect too: the refusal is what the page shows. A
+            # disconnect heard after stop() changes nothing.
+            self._set_state("unreachable", f"connection lost: {reason}")
         self._wake(None)
 
     def deliver(self, topic: str, payload: bytes) -> None:

@@ -12,6 +12,7 @@ from aiohttp import web
 from vtn_lite.console.dispatch_pages import cancel_event, dispatch, dispatched, edit_event
 from vtn_lite.console.live import live, root, static_file
 from vtn_lite.console.login import login, login_form, logout
+from vtn_lite.console.oadr2b_pages import oadr2b_action, oadr2b_page
 from vtn_lite.console.pages import console_errors
 from vtn_lite.console.settings import ConsoleSettings
 from vtn_lite.console.state import CONSOLE_KEY, Console
@@ -88,3 +89,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/console/events/{event_id}/cancel", cancel_event)
     app.router.add_get("/console/live", live)
     app.router.add_get("/console/static/{name}", static_file)
+    app.router.add_get("/console/oadr2b", oadr2b_page)
+    app.router.add_post("/console/oadr2b/{ven_name}/{action}", oadr2b_action)

@@ -42,6 +42,16 @@ class VenEntry:
     attributes: list[Any] = field(default_factory=list)
 
     @property
+    def protocol(self) -> str:
+        """The OpenADR version the VEN speaks: 2.0b when it registered through the 2.0b face
+        (vtn_lite/oadr2b), else 3."""
+        for attribute in self.attributes:
+            if isinstance(attribute, dict) and attribute.get("type") == "OADR_PROTOCOL":
+                values = attribute.get("values") or []
+                return str(values[0]) if values else "3"
+        return "3"
+
+    @property
     def groups(self) -> tuple[str, ...]:
         """Granted targets other than the per-VEN ones the console grants itself."""
         return tuple(t for t in self.targets if not t.startswith(VEN_TARGET_PREFIX))
@@ -135,6 +145,17 @@ class VenDirectory:
             targets=tuple(stored.targets),
             attributes=list(body.get("attributes") or []),
         )
+
+    def put_points(self, client_id: str, points: list[dict[str, Any]]) -> None:
+        """Values a 2.0b VEN reported (oadrUpdateReport), one per rID: the same "last reports"
+        as a 3.x VEN's (docs/vtn-lite-2.0b.md "Console")."""
+        latest = self.last_reports.setdefault(client_id, {})
+        for point in points:
+            r_id, at = str(point.get("rID", "")), str(point.get("at", ""))
+            known = latest.get(r_id)
+            if known is None or known.at <= at:
+                latest[r_id] = ReportValue(r_id, point.get("value"), point.get("units"), at)
+        self.revision += 1
 
     def _put_report(self, stored: StoredObject) -> None:
         if stored.client_id is None:

@@ -16,6 +16,7 @@ from vtn_lite.console.sessions import Sessions
 from vtn_lite.console.settings import ConsoleSettings
 from vtn_lite.console.throttle import LoginThrottle
 from vtn_lite.console.users import UserDirectory
+from vtn_lite.oadr2b.registry import Registry
 from vtn_lite.service import Vtn
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class Console:
         self.directory = VenDirectory()
         vtn.listeners.append(self.directory.on_change)
         self.stopping = asyncio.Event()
+        self.oadr2b: Registry | None = None  # set when the 2.0b face runs (its page)
 
     async def load(self) -> None:
         """Read the vens, reports and check-ins once the storage is open, before serving."""
@@ -55,6 +57,15 @@ class Console:
         reports = await self.vtn.operator_objects("REPORT")
         self.directory.seed(vens, reports)
         self.tracker.load(await self.vtn.load_checkins())
+
+    async def load_oadr2b_reports(self, limit: int = 5000) -> None:
+        """The last values 2.0b VENs reported (kept by the 2.0b face, not as 3.x reports)."""
+        records = await self.vtn.store.oadr2b_records("report", limit=limit)
+        names = {ven.id: ven.client_id for ven in self.directory.vens.values()}
+        for record in reversed(records):  # oldest first, so the newest value stays
+            client_id = names.get(record.ven_id)
+            if client_id is not None:
+                self.directory.put_points(client_id, list(record.body.get("points", [])))
 
     def checked_in(self, client_id: str) -> None:
         self.tracker.seen(client_id, self.clock())

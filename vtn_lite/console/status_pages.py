@@ -109,6 +109,7 @@ def ven_rows(console: Console, query: Mapping[str, str]) -> Safe:
             Safe(
                 "<tr>"
                 + tag("td", tag("a", ven.name, href=f"/console/vens/{ven.id}"))
+                + tag("td", ven.protocol)
                 + tag("td", _state_badge(status))
                 + tag(
                     "td",
@@ -127,6 +128,7 @@ def ven_rows(console: Console, query: Mapping[str, str]) -> Safe:
         f"<th>{h}</th>"
         for h in (
             "VEN",
+            "Protocol",
             "State",
             "Last check-in",
             "Expected interval",
@@ -169,6 +171,9 @@ async def vens_page(request: web.Request, session: Session) -> web.StreamRespons
             rows=ven_rows(console, request.query),
         )
     )
+    if console.oadr2b is not None:
+        link = tag("a", "OpenADR 2.0b registrations", href="/console/oadr2b")
+        body = Safe(body + tag("p", link))
     return html_page("VENs", body, session, page="vens")
 
 

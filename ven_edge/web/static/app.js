@@ -484,7 +484,7 @@
           null,
         );
       }
-      return healthBlock(
+      const parts = healthBlock(
         vtn.ok,
         vtn.ok ? "Utility server reachable" : "Utility server unreachable",
         [
@@ -494,7 +494,33 @@
         ],
         vtn.last_error,
       );
+      if (vtn.push) parts.push(...pushLines(vtn.push, nowIso));
+      return parts;
     });
+  }
+
+  // How the utility's changes arrive (docs/status-api.md, health.vtn.push): at once by MQTT or
+  // webhook, or only when the gateway polls. Per state of an MQTT connection: the words, and what
+  // follows "since …".
+  const PUSH_WORDS = {
+    connecting: ["MQTT: connecting to the broker", "; polling meanwhile"],
+    connected: ["MQTT: connected, subscribing", "; polling meanwhile"],
+    subscribed: ["Notifications by MQTT", ""],
+    unreachable: ["MQTT broker unreachable", "; polling instead"],
+    refused: ["MQTT broker refused the gateway", "; polling instead"],
+  };
+
+  function pushLines(push, nowIso) {
+    let words;
+    if (push.channel === "mqtt") words = PUSH_WORDS[push.state] || ["MQTT: " + push.state, ""];
+    else if (push.channel === "webhook") words = ["Notifications by webhook", ""];
+    else words = ["Polling only (no notifications)", ""];
+    const since = push.since ? " since " + dayPrefix(push.since, nowIso) + hhmm(push.since) : "";
+    const text = words[0] + since + words[1];
+    const lines = [el("p", "small push push-" + push.state, text)];
+    if (push.broker) lines.push(el("p", "muted small", push.broker));
+    if (push.problem) lines.push(el("p", "error small", push.problem));
+    return lines;
   }
 
   function renderDevice(device) {
