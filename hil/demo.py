@@ -18,13 +18,17 @@ import logging
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from hil.heater import COMM_TIMEOUT_S, HeaterConfig
 from hil.hpwh_model import HpwhProduct
 from hil.scenarios import heater_config_for
+
+if TYPE_CHECKING:
+    from vtn_lite.planner.settings import PlannerSettings
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,29 @@ SHED_LENGTH: Final = timedelta(hours=1)
 TMP_PREFIX: Final = "ven-edge-demo-"
 #: Simulated gateways besides the main one, so that the console shows a few VENs (hil/fleet.py).
 DEMO_FLEET: Final = 3
+
+
+#: The demo fleet's feeder: less than its heat pumps would draw together in a cheap hour.
+DEMO_FEEDER_KW_PER_HEATER: Final = 0.3
+
+
+def demo_planner(fleet: int, speed: float) -> PlannerSettings:
+    """The fleet planner on the demo's small fleet (docs/fleet-planner.md): one feeder, the
+    demo's prices, a plan every 15 minutes of demo time. The demo's own gateway is in no group:
+    it plans alone, as the rest of the demo shows."""
+    from vtn_lite.planner.settings import GroupSettings, PlannerSettings
+
+    feeder = GroupSettings(
+        "demo-feeder",
+        (DEMO_FEEDER_KW_PER_HEATER * fleet,) * 24,
+        vens=tuple(f"fleet-{i}" for i in range(1, fleet + 1)),
+    )
+    return PlannerSettings(
+        program="fleet-planning",
+        price_program=PROGRAM_NAME,
+        interval=max(1.0, 900.0 / speed),
+        groups=(feeder,),
+    )
 
 
 def demo_heater_config(model: HpwhProduct, speed: float) -> HeaterConfig:
@@ -182,6 +209,8 @@ async def run_demo(
     # takes a few real tenths of a second, which the accelerated clock stretches.
     console = ConsoleSettings(checkin_merge=max(2.0, 2.0 * speed))
     vtn_config = demo_config(workdir, port=vtn_port, fleet=fleet, console=console)
+    if fleet:
+        vtn_config = replace(vtn_config, planner=demo_planner(fleet, speed))
     async with (
         running_vtn(vtn_config, clock=clock.time) as vtn,
         contextlib.AsyncExitStack() as fleet_stack,

@@ -64,6 +64,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ven_edge.oadr3.errors",
             "ven_edge.oadr3.readings",
             "ven_edge.oadr3.reportbodies",
+            "ven_edge.oadr3.planning",
             "ven_edge.oadr2b.ns",
             "ven_edge.oadr2b.codes",
             "ven_edge.oadr2b.errors",

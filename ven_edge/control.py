@@ -105,6 +105,8 @@ class PlanStep:
     price: float | None
     heat_kwh: float
     soc_kwh: float | None
+    #: Planned electricity in the step (kWh, all heat sources), when the planner knows it.
+    input_kwh: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,6 +114,7 @@ class PlanStep:
             "price": self.price,
             "heat_kwh": self.heat_kwh,
             "soc_kwh": self.soc_kwh,
+            "input_kwh": self.input_kwh,
         }
 
     @classmethod
@@ -121,6 +124,38 @@ class PlanStep:
             price=None if data.get("price") is None else float(data["price"]),
             heat_kwh=float(data["heat_kwh"]),
             soc_kwh=None if data.get("soc_kwh") is None else float(data["soc_kwh"]),
+            input_kwh=_optional_float(data.get("input_kwh")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSource:
+    """Whose plan runs: the utility's fleet schedule or the gateway's own, and why
+    (docs/status-api.md, ``plan.source``). ``reason`` is one of ``following``, ``no_schedule``,
+    ``not_started``, ``stale`` and ``comfort``; ``until`` is the end of the schedule followed
+    (or the start of one not begun), ``since`` when a stale one ended."""
+
+    fleet: bool
+    reason: str
+    until: datetime | None = None
+    since: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fleet": self.fleet,
+            "reason": self.reason,
+            "until": None if self.until is None else self.until.isoformat(),
+            "since": None if self.since is None else self.since.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PlanSource:
+        until, since = data.get("until"), data.get("since")
+        return cls(
+            fleet=bool(data["fleet"]),
+            reason=str(data["reason"]),
+            until=None if until is None else _aware(until),
+            since=None if since is None else _aware(since),
         )
 
 
@@ -137,6 +172,8 @@ class ControlPlan:
     #: in ``price_unit`` (None when the prices do not cover the horizon).
     expected_cost: float | None = None
     normal_cost: float | None = None
+    #: Whose plan this is, when the gateway is enrolled in fleet planning (None: not).
+    source: PlanSource | None = None
 
     def __post_init__(self) -> None:
         for command in self.commands:
@@ -182,10 +219,12 @@ class ControlPlan:
             "price_unit": self.price_unit,
             "expected_cost": self.expected_cost,
             "normal_cost": self.normal_cost,
+            "source": None if self.source is None else self.source.to_json(),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ControlPlan:
+        source = data.get("source")
         return cls(
             made_at=_aware(data["made_at"]),
             commands=tuple(PlannedCommand.from_json(c) for c in data.get("commands", [])),
@@ -194,6 +233,7 @@ class ControlPlan:
             price_unit=data.get("price_unit"),
             expected_cost=_optional_float(data.get("expected_cost")),
             normal_cost=_optional_float(data.get("normal_cost")),
+            source=PlanSource.from_json(source) if isinstance(source, dict) else None,
         )
 
 
@@ -207,6 +247,8 @@ class PlanInputs:
     #: Expected thermal draw (kWh) in ``[start, end)``, learned from the heater
     #: (:mod:`ven_edge.household`); None: the planner's configured profile.
     draw: Callable[[datetime, datetime], float] | None = None
+    #: The event id of this gateway's fleet schedule (docs/fleet-planner.md), when it has one.
+    fleet_event: str | None = None
 
 
 Planner = Callable[[PlanInputs], ControlPlan]

@@ -48,14 +48,16 @@ from ven_edge.control import (
     SendCommand,
 )
 from ven_edge.cta2045.command_kind import CommandKind
+from ven_edge.cta2045.device import DeviceSnapshot
 from ven_edge.errorlog import ErrorOnce
 from ven_edge.household import Household
 from ven_edge.oadr3.backoff import Backoff
+from ven_edge.oadr3.planning import PlanningInputs
 from ven_edge.ports import GridLabels, GridPort, HeaterPort
 from ven_edge.redact import redact_text
 from ven_edge.sdnotify import Notifier
 from ven_edge.signals import SignalInterval, SignalTimeline
-from ven_edge.status_model import HeaterLinkHealth, VtnHealth
+from ven_edge.status_model import HeaterLinkHealth, PlanBasis, VtnHealth
 from ven_edge.store import StateStore
 from ven_edge.units import wh_to_kwh
 from ven_edge.web import status as ws
@@ -106,6 +108,18 @@ async def _cancel_all(tasks: list[asyncio.Task[object]]) -> None:
     # Failures were raised by run() already; here they must not stop the unwinding.
     await asyncio.gather(*tasks, return_exceptions=True)
 
+
+#: Builds the planning inputs: (timeline, heater, draw forecast, now, fleet event) -> inputs.
+PlanningBuilder = Callable[
+    [
+        SignalTimeline,
+        DeviceSnapshot,
+        Callable[[datetime, datetime], float] | None,
+        datetime,
+        str | None,
+    ],
+    PlanningInputs,
+]
 
 # Grid events shown on the page, with the summary used when the event has no name. Instructions
 # come before prices: with both in force, the instruction is what the homeowner should see.
@@ -327,6 +341,7 @@ class Daemon:
             signals=self.timeline,
             device=self.heater.device(),
             draw=self.household.forecast(),
+            fleet_event=None if self.grid is None else self.grid.labels().fleet_event,
         )
         self._replan_needed = False
         try:
@@ -340,6 +355,34 @@ class Daemon:
             # The unit the VTN gave with its prices, when the planner was not configured with one.
             plan = replace(plan, price_unit=self.grid.labels().price_unit)
         self._adopt(plan, now)
+
+    def planning_source(self, build: PlanningBuilder) -> Callable[[], PlanningInputs | None]:
+        """What the planner knows now, for the VTN's planning requests (docs/fleet-planner.md):
+        None while the clock is not synchronised (the forecast would be at the wrong time)."""
+
+        said: list[str] = []  # the last reason, said once rather than at every report
+
+        def inputs() -> PlanningInputs | None:
+            if not self.clock_synchronised():
+                return None
+            fleet = None if self.grid is None else self.grid.labels().fleet_event
+            try:
+                found = build(
+                    self.timeline,
+                    self.heater.device(),
+                    self.household.forecast(),
+                    self.clock.now(),
+                    fleet,
+                )
+            except ValueError as exc:  # BuildError, PlanningReportError: not plannable yet
+                if said != [str(exc)]:
+                    log.info("no planning inputs for the VTN yet: %s", exc)
+                    said[:] = [str(exc)]
+                return None
+            said.clear()
+            return found
+
+        return inputs
 
     def _adopt(self, plan: ControlPlan, now: datetime) -> None:
         self.controller.set_plan(plan)
@@ -543,6 +586,9 @@ def plan_for_page(plan: ControlPlan | None, now: datetime) -> ws.Plan:
         price_unit=plan.price_unit,
         expected_cost=plan.expected_cost,
         normal_cost=plan.normal_cost,
+        source=None
+        if plan.source is None
+        else PlanBasis(plan.source.fleet, plan.source.reason, plan.source.until, plan.source.since),
     )
 
 

@@ -23,6 +23,7 @@ from ven_edge.oadr3.client import VtnClient
 from ven_edge.oadr3.link import LinkTiming, VtnLink
 from ven_edge.oadr3.mqttpush import MqttPush
 from ven_edge.oadr3.outbox import ReportOutbox
+from ven_edge.oadr3.planning import fleet_schedules
 from ven_edge.oadr3.readings import DeviceReadings
 from ven_edge.oadr3.reports import ReportScheduler
 from ven_edge.oadr3.vtnhttp import VtnSettings
@@ -118,6 +119,8 @@ class VtnGridPort:
         self._listener: Callable[[SignalTimeline], None] | None = None
         self._device = DeviceSnapshot()
         self._used_wh: int | None = None
+        self._fleet_event: str | None = None
+        self._foreign: frozenset[str] = frozenset()
         self.outbox = ReportOutbox(store, OUTBOX_DOC)
         self.link = VtnLink(
             client,
@@ -134,6 +137,20 @@ class VtnGridPort:
         )
 
     def _timeline(self, timeline: SignalTimeline) -> None:
+        # Fleet schedules for other VENs never limit this heater (docs/fleet-planner.md).
+        mine, foreign = fleet_schedules(self.client.events.values(), self.client.settings.ven_name)
+        if foreign - self._foreign:
+            log.warning(
+                "ignoring fleet schedule events %s: they are for other VENs",
+                ", ".join(sorted(foreign - self._foreign)),
+            )
+        if mine != self._fleet_event:
+            log.info("fleet schedule: %s", mine or "none")
+        self._fleet_event, self._foreign = mine, foreign
+        if foreign:
+            timeline = SignalTimeline(
+                tuple(i for i in timeline.intervals if i.event_id not in foreign)
+            )
         if self._listener is not None:
             self._listener(timeline)
 
@@ -194,7 +211,7 @@ class VtnGridPort:
                 unit = price_unit_of(
                     (d.payload_type, d.currency, d.units) for d in event.payload_descriptors
                 ) or price_unit_of(_raw_descriptors(programs.get(event.program_id)))
-        return GridLabels(program_names=names, price_unit=unit)
+        return GridLabels(program_names=names, price_unit=unit, fleet_event=self._fleet_event)
 
     def health(self) -> VtnHealth:
         h = self.link.health

@@ -27,6 +27,8 @@ class GridLabels:
 
     program_names: Mapping[str, str] = field(default_factory=dict)
     price_unit: str | None = None
+    #: The event id of this gateway's fleet schedule (docs/fleet-planner.md), if the VTN sent one.
+    fleet_event: str | None = None
 
 
 class HeaterPort(Protocol):

@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Any
 from ven_edge.clock import Clock, WallClock
 from ven_edge.clocksync import ClockSync, SystemClockSync
 from ven_edge.config import Config, ConfigError, load_config
-from ven_edge.control import ControlPlan, PlanInputs, Planner
 from ven_edge.daemon import Daemon, StartupError
 from ven_edge.household import CompressorFirst, Household
-from ven_edge.plan.rule_planner import RuleSettings, plan_by_rules
+from ven_edge.plan.rule_planner import RuleSettings
 from ven_edge.ports import GridPort, HeaterPort
 from ven_edge.redact import redact_text
 from ven_edge.sdnotify import Notifier
@@ -35,6 +34,7 @@ from ven_edge.store import StateStore
 
 if TYPE_CHECKING:
     from ven_edge.plan.commands import Strategy
+    from ven_edge.plan.fleet_follow import FleetAwarePlanner
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +118,15 @@ def household_for(config: Config) -> Household:
     return Household(heat=CompressorFirst(input_kw=input_kw, cop=cop, default_c=model.setpoint_c))
 
 
-def planner_for(config: Config, draw: PlannerConfigDraw | None = None) -> Planner:
-    """The exact planner configured by ``[plan]`` (and ``heater.model``), with the rule planner
+def planner_for(config: Config, draw: PlannerConfigDraw | None = None) -> FleetAwarePlanner:
+    """The exact planner configured by ``[plan]`` (and ``heater.model``), following a fleet
+    schedule when the VTN sends one (:mod:`ven_edge.plan.fleet_follow`), with the rule planner
     as the fallback when the problem cannot be built (capacity or stored energy unknown yet).
     ``draw`` is the household's expected thermal draw per hour of the day (24 kWh values) and
     the offset from UTC to that day's clock, when known."""
-    from ven_edge.plan.builder import BuildError, PlannerConfig
+    from ven_edge.plan.builder import PlannerConfig
     from ven_edge.plan.exact_planner import ExactPlanner
+    from ven_edge.plan.fleet_follow import FleetAwarePlanner
     from ven_edge.plan.hpwh_model import HpwhModel
 
     plan_cfg = config.plan
@@ -154,21 +156,7 @@ def planner_for(config: Config, draw: PlannerConfigDraw | None = None) -> Planne
         horizon=timedelta(hours=plan_cfg.horizon_hours),
         reserve_fraction=min(1.0, reserve),
     )
-
-    last_problem: list[str] = []  # said once per distinct reason, not at every re-plan
-
-    def plan(inputs: PlanInputs) -> ControlPlan:
-        try:
-            result = exact(inputs)
-        except BuildError as exc:
-            if last_problem != [str(exc)]:
-                log.info("exact planning not possible yet (%s); using the rule planner", exc)
-                last_problem[:] = [str(exc)]
-            return plan_by_rules(inputs, rules)
-        last_problem.clear()
-        return result
-
-    return plan
+    return FleetAwarePlanner(exact, rules)
 
 
 #: How long a thread may keep the interpreter lock while another thread waits for it.
@@ -290,10 +278,11 @@ async def serve(
         from ven_edge.web.app import StatusNotifier
 
         status_notifier = StatusNotifier()
+    planner = planner_for(config)
     daemon = Daemon(
         heater=heater,
         grid=grid,
-        planner=planner_for(config),
+        planner=planner,
         household=household_for(config),
         store=store,
         clock=clock,
@@ -302,6 +291,11 @@ async def serve(
         clock_sync=clock_sync,
     )
     parts = Parts(daemon=daemon, heater=heater, grid=grid)
+    from ven_edge.grid_port import VtnGridPort
+
+    if isinstance(grid, VtnGridPort):
+        # Planning requests from the VTN are answered with what this planner knows.
+        grid.link.planning = daemon.planning_source(planner.planning_inputs)
     loop = asyncio.get_running_loop()
     async with contextlib.AsyncExitStack() as cleanup:
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -176,3 +176,44 @@ def device_json(info: DeviceInformationReply, commands: str | None) -> JSONObjec
         "cta2045_version": info.cta_version,
         "commands": commands,
     }
+
+
+#: What the page says about whose plan runs (docs/status-api.md, ``plan.source``).
+_SOURCE_TEXTS = {
+    "following": "Following the utility's fleet schedule until {until}",
+    "no_schedule": "Own plan: no fleet schedule from the utility",
+    "not_started": "Own plan: the fleet schedule starts at {until}",
+    "stale": "Own plan: fleet schedule stale since {since}",
+    "comfort": "Own plan: the fleet schedule would leave too little hot water",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PlanBasis:
+    """Whose plan runs: the utility's fleet schedule or the gateway's own, and why."""
+
+    fleet: bool
+    reason: str
+    until: datetime | None = None
+    since: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.reason not in _SOURCE_TEXTS:
+            raise SnapshotError(f"plan source reason {self.reason!r} is not one of {_SOURCE_TEXTS}")
+        require_aware("plan source until", self.until)
+        require_aware("plan source since", self.since)
+
+    def text(self, tz: tzinfo | None) -> str:
+        def clock(value: datetime | None) -> str:
+            return "?" if value is None else local_time(value, tz).strftime("%H:%M")
+
+        return _SOURCE_TEXTS[self.reason].format(until=clock(self.until), since=clock(self.since))
+
+    def as_json(self, tz: tzinfo | None) -> JSONObject:
+        return {
+            "fleet": self.fleet,
+            "reason": self.reason,
+            "until": json_time(self.until, tz),
+            "since": json_time(self.since, tz),
+            "text": self.text(tz),
+        }

@@ -1,4 +1,4 @@
-"""The ``vtn-lite`` command: serve, clients add and remove, prices import."""
+"""The ``vtn-lite`` command: serve, clients add and remove, prices import, plan."""
 
 from __future__ import annotations
 
@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     from vtn_lite.oadr2b.cli import register as register_oadr2b
 
     register_oadr2b(sub)
+
+    from vtn_lite.planner.cli import register as register_plan
+
+    register_plan(sub)
 
     prices = sub.add_parser("prices", help="price programs and events")
     prices_sub = prices.add_subparsers(dest="prices_command", metavar="ACTION", required=True)

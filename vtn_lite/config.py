@@ -49,6 +49,7 @@ from typing import Any, Literal
 from vtn_lite.console.settings import ConsoleConfigError, ConsoleSettings, parse_console
 from vtn_lite.mqtt_config import MqttConfig, MqttConfigError, parse_mqtt, topic_safe
 from vtn_lite.oadr2b.settings import Oadr2bConfigError, Oadr2bSettings, parse_oadr2b
+from vtn_lite.planner.settings import PlannerConfigError, PlannerSettings, parse_planner
 from vtn_lite.ratelimit import AuthLimits
 from vtn_lite.storage import SQLITE_SCHEME, is_postgres
 
@@ -95,6 +96,7 @@ class VtnConfig:
     #: The file this was loaded from; while serving, its ``[[clients]]`` are re-read when it
     #: changes (vtn_lite/client_reload.py).
     source: str | None = None
+    planner: PlannerSettings | None = None  # [planner] (docs/fleet-planner.md)
 
     def with_clients(self, *clients: ClientEntry) -> VtnConfig:
         return replace(self, clients=(*self.clients, *clients))
@@ -126,7 +128,7 @@ _AUTH_LIMIT_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
 }
 
 
-_TOP_LEVEL_KEYS = ("server", "storage", "clients", "console", "mqtt", "oadr2b")
+_TOP_LEVEL_KEYS = ("server", "storage", "clients", "console", "mqtt", "oadr2b", "planner")
 _CLIENT_KEYS = ("client_id", "secret_hash", "role")
 
 
@@ -225,6 +227,10 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
         console = parse_console(data.get("console"), base_dir)
     except ConsoleConfigError as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        planner = parse_planner(data.get("planner"))
+    except PlannerConfigError as exc:
+        raise ConfigError(str(exc)) from None
     check_workers(
         values.get("workers", 1), values.get("database", ":memory:"), console=console is not None
     )
@@ -235,6 +241,9 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
     if oadr2b is not None and values.get("workers", 1) > 1:
         # Its own port is served by the first process only (docs/vtn-lite-2.0b.md).
         raise ConfigError("[oadr2b] is served by one worker; set [server] workers = 1")
+    if planner is not None and values.get("workers", 1) > 1:
+        # The planner reads the planning reports as this worker stores them (docs/fleet-planner.md).
+        raise ConfigError("[planner] needs [server] workers = 1")
     return VtnConfig(
         **values,
         auth_limits=AuthLimits(**limits),
@@ -242,6 +251,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> VtnCo
         console=console,
         mqtt=_mqtt_of(data, clients, base_dir),
         oadr2b=oadr2b,
+        planner=planner,
     )
 
 

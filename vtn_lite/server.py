@@ -44,6 +44,7 @@ from vtn_lite.storage import Change, Storage, open_storage
 if TYPE_CHECKING:
     from vtn_lite.console.state import Console
     from vtn_lite.oadr2b.face import Face
+    from vtn_lite.planner.job import PlannerService
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class VtnParts:
     console: Console | None = None
     mqtt: MqttNotifier | None = None
     oadr2b: Face | None = None  # the 2.0b face, served on its own port (running_vtn)
+    planner: PlannerService | None = None
 
 
 def build_app(
@@ -99,6 +101,13 @@ def build_app(
         share=(worker, config.workers),
     )
     mqtt = MqttNotifier(vtn, config.mqtt, config.clients) if config.mqtt else None
+    planner = None
+    if config.planner is not None:
+        from vtn_lite.planner.job import PlannerService
+
+        planner = PlannerService(vtn, config.planner, clock=clock)
+        planner.install()
+    planner_task: list[asyncio.Task[None]] = []
     app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
     app[AUTHENTICATOR_KEY] = authenticator
     app[AUTH_LIMITER_KEY] = AuthRateLimiter(config.auth_limits)
@@ -129,7 +138,12 @@ def build_app(
         from vtn_lite.console.app import install
 
         console = install(
-            app, vtn, config.console, clock=clock, secure_cookies=config.tls_cert is not None
+            app,
+            vtn,
+            config.console,
+            clock=clock,
+            secure_cookies=config.tls_cert is not None,
+            planner=planner,
         )
 
     async def worker_info(request: web.Request) -> web.Response:
@@ -187,6 +201,10 @@ def build_app(
                 Path(config.source), config.clients, apply_clients, mqtt=mqtt is not None
             )
             reloading.append(asyncio.create_task(reloader.run()))
+        if planner is not None:
+            # The planning request exists before the first VEN polls; plans follow.
+            await planner.prepare()
+            planner_task.append(asyncio.create_task(planner.run(), name="fleet-planner"))
 
     async def on_other_worker(change: Change) -> None:
         await vtn.changed_elsewhere(change)
@@ -196,6 +214,9 @@ def build_app(
         for task in reloading:
             task.cancel()
         await asyncio.gather(*reloading, return_exceptions=True)
+        for task in planner_task:
+            task.cancel()
+        await asyncio.gather(*planner_task, return_exceptions=True)
         await notifier.close()
         if mqtt is not None:
             mqtt.close()
@@ -203,7 +224,7 @@ def build_app(
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
-    return app, VtnParts(vtn, notifier, authenticator, store, console, mqtt, face)
+    return app, VtnParts(vtn, notifier, authenticator, store, console, mqtt, face, planner)
 
 
 class ServedApis:

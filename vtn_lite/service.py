@@ -61,6 +61,9 @@ TARGETED = frozenset({"PROGRAM", "EVENT"})
 MAX_LIMIT = 50
 
 ChangeListener = Callable[[str, StoredObject], Awaitable[None]]
+#: Reads a report before it is stored: (its event, the report body, the sending client id);
+#: raises ApiError to refuse it (the fleet planner's inputs, docs/fleet-planner.md).
+ReportCheck = Callable[[StoredObject, dict[str, Any], str], Awaitable[None]]
 
 _VEN_REQUEST: TypeAdapter[models.VenVenRequest | models.BlVenRequest] = TypeAdapter(
     models.VenRequest
@@ -132,6 +135,7 @@ class Vtn:
         self.store = store
         self._clock = clock
         self.listeners: list[ChangeListener] = []
+        self.report_checks: list[ReportCheck] = []
         self._grants: dict[str, tuple[str, ...] | None] = {}
         # Bumped whenever the grants are forgotten: a lookup that awaited the storage while a
         # change came in (from another worker) must not cache what it read before the change.
@@ -628,6 +632,8 @@ class Vtn:
             )
         client_id = existing.client_id if existing else principal.client_id
         body = {**models.dump(request), "clientID": client_id}
+        for check in self.report_checks:
+            await check(event, body, client_id or "")
         index = IndexFields(
             name=request.report_name,
             program_id=event.program_id,

@@ -139,7 +139,10 @@ def test_build_problem_end_to_end_with_a_model_and_a_capacity_limit() -> None:
     assert hp.cop[0] == pytest.approx(model.cop(20.0, 47.0))
     assert hp.max_kwh[0] == pytest.approx(model.capacity_kw(20.0, 47.0) * 0.25)
     assert hp.max_kwh[8] == pytest.approx(0.2 * hp.cop[8] * 0.25)  # the limit caps input power
-    assert el.max_kwh[8] == pytest.approx(0.2 * 0.25)
+    # The limit holds for both sources together: the heat pump takes all of it here.
+    assert el.max_kwh[8] == 0.0
+    for k in range(p.n):
+        assert hp.max_kwh[k] / hp.cop[k] + el.max_kwh[k] <= (0.2 if 8 <= k < 12 else 99) * 0.25
     assert el.max_kwh[0] == pytest.approx(4.5 * 0.25)
     loss = model.ua_w_per_k * (47.0 - 20.0) / 1000 * 0.25
     assert p.load_kwh[0] == pytest.approx(0.1 + loss)

@@ -565,6 +565,28 @@ async def test_page_says_what_is_happening(browser: Browser, serve) -> None:
     assert log.errors == []
 
 
+async def test_page_says_whose_plan_runs(browser: Browser, serve) -> None:
+    from ven_edge.status_model import PlanBasis
+
+    steps = tuple(PlanStep(NOW + k * timedelta(minutes=15), 0.2, 0.1, None) for k in range(96))
+    plan = plan_for_page(ControlPlan(made_at=NOW, steps=steps), NOW)
+    site = await serve(snapshot=make_snapshot(state_code=1, plan=plan))
+    page, log = await open_page(browser, site.url)
+    await expect(page.locator("#plan-source")).to_be_hidden()  # not in a planned fleet
+
+    following = PlanBasis(True, "following", until=NOW + timedelta(hours=5))
+    site.provider.set(make_snapshot(state_code=1, plan=replace(plan, source=following)))
+    await expect(page.locator("#plan-source")).to_have_text(
+        "Following the utility's fleet schedule until 21:30"
+    )
+    stale = PlanBasis(False, "stale", since=NOW - timedelta(hours=1))
+    site.provider.set(make_snapshot(state_code=1, plan=replace(plan, source=stale)))
+    await expect(page.locator("#plan-source")).to_have_text(
+        "Own plan: fleet schedule stale since 15:30"
+    )
+    assert log.errors == []
+
+
 @pytest.mark.parametrize(
     ("push", "words", "absent"),
     [

@@ -379,12 +379,34 @@ def test_empty_plan_and_no_device() -> None:
         "expected_saving": None,
         "intervals": [],
         "commands": [],
+        "source": None,
     }
     assert doc["events"] == {"current": None, "next": None}
     heater = doc["heater"]
     assert isinstance(heater, dict)
     assert heater["state_text"] == "Heater not connected"
     assert heater["tank_temp_c"] is None
+
+
+def test_the_plan_says_whose_plan_runs() -> None:
+    from ven_edge.status_model import PlanBasis
+
+    until = datetime(2026, 1, 14, 21, 0, tzinfo=UTC)
+    plan = Plan(step_minutes=15, source=PlanBasis(True, "following", until=until))
+    doc = plan.as_json(tz=timezone(timedelta(hours=-7)))
+    assert doc["source"] == {
+        "fleet": True,
+        "reason": "following",
+        "until": "2026-01-14T14:00:00-07:00",
+        "since": None,
+        "text": "Following the utility's fleet schedule until 14:00",
+    }
+    stale = PlanBasis(False, "stale", since=until)
+    assert stale.text(UTC) == "Own plan: fleet schedule stale since 21:00"
+    with pytest.raises(SnapshotError, match="reason 'bored'"):
+        PlanBasis(False, "bored")
+    with pytest.raises(SnapshotError, match="until"):
+        PlanBasis(True, "following", until=datetime(2026, 1, 14, 21, 0))
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,9 @@ class Event:
     intervals: tuple[Interval, ...]
     payload_descriptors: tuple[PayloadDescriptor, ...]
     report_descriptors: tuple[ReportDescriptor, ...]
+    #: 3.1 target strings (3.0.1 valuesMaps: their values) as the VTN showed them; metadata,
+    #: so an odd entry is dropped rather than failing the event.
+    targets: tuple[str, ...] = ()
 
     @property
     def revision(self) -> str:
@@ -335,6 +338,24 @@ def _event_intervals(data: Mapping[str, Any], version: str) -> Sequence[Any]:
     return ()
 
 
+#: Most targets read from one event: a schedule names one VEN; more is not worth the memory.
+MAX_TARGETS = 256
+
+
+def parse_targets(raw: object) -> tuple[str, ...]:
+    """3.1 target strings, or the values of 3.0.1 ``{type, values}`` targets; anything else
+    is dropped (targets only decide whom an event is for: docs/fleet-planner.md)."""
+    if not isinstance(raw, list):
+        return ()
+    out: list[str] = []
+    for item in raw[:MAX_TARGETS]:
+        if isinstance(item, str) and 0 < len(item) <= 128:
+            out.append(item)
+        elif isinstance(item, Mapping) and isinstance(item.get("values"), list):
+            out.extend(v for v in item["values"][:MAX_TARGETS] if isinstance(v, str) and v)
+    return tuple(out[:MAX_TARGETS])
+
+
 def parse_event(raw: object, *, version: str = "3.1.0") -> Event:
     """Read one event object; raises :class:`PayloadError` with the path of the first bad field.
 
@@ -383,6 +404,7 @@ def parse_event(raw: object, *, version: str = "3.1.0") -> Event:
             report_descriptors=parse_report_descriptors(
                 data.get("reportDescriptors"), "reportDescriptors"
             ),
+            targets=parse_targets(data.get("targets")),
         )
     except PayloadError as exc:
         if exc.object_id is None and ident is not None:

@@ -42,6 +42,7 @@ from ven_edge.oadr3.errors import (
 from ven_edge.oadr3.eventstore import PollResult
 from ven_edge.oadr3.mqttpush import MqttPush, MqttUnusable, parse_binding, parse_topics
 from ven_edge.oadr3.outbox import ReportOutbox
+from ven_edge.oadr3.planning import PLANNING_INPUTS, PlanningInputs
 from ven_edge.oadr3.push import NotificationSink
 from ven_edge.oadr3.readinglog import ReadingLog
 from ven_edge.oadr3.readings import DeviceReadings
@@ -120,8 +121,11 @@ class VtnLink:
         history: ReadingLog | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        planning: Callable[[], PlanningInputs | None] | None = None,
     ) -> None:
         self.client = client
+        #: What the gateway's planner knows, for planning requests (ven_edge.oadr3.planning).
+        self.planning = planning
         self.on_timeline = on_timeline
         self.receiver = receiver
         self.callback_url = callback_url
@@ -354,10 +358,13 @@ class VtnLink:
         self.history.record(now, readings)
         resource = client.settings.resource_name
         anchors = client.timeline_builder.first_seen
+        planning: list[PlanningInputs | None] = []  # built once, when a planning report is due
         for due in self.scheduler.due(
             client.events.values(), client.timeline, now, first_seen=anchors
         ):
             program = due.program_id if client.settings.version == "3.0.1" else None
+            if due.payload_type == PLANNING_INPUTS and not planning:
+                planning.append(self._planning_inputs())
             try:
                 body = build_due_report(
                     due,
@@ -366,6 +373,7 @@ class VtnLink:
                     now=now,
                     program_id=program,
                     history=self.history,
+                    planning=planning[0] if planning else None,
                 )
             except ValueError as exc:
                 LOG.error("report %s not built: %s", due.name, exc)
@@ -383,6 +391,17 @@ class VtnLink:
             # history is saved now and then, so a restart loses only minutes of it.
             self._persist()
         return queued
+
+    def _planning_inputs(self) -> PlanningInputs | None:
+        if self.planning is None:
+            return None
+        try:
+            return self.planning()
+        except Exception as exc:
+            # The planner's view is a report's content: without it the report waits, and the
+            # link goes on with everything else.
+            self._crashes.log(exc, "planning inputs not available (%s)")
+            return None
 
     def record_readings(self, readings: DeviceReadings, at: datetime | None = None) -> None:
         """Remember what the device reports (call on each device state change), so interval

@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from ven_edge.oadr3.eventparse import Event, ReportDescriptor
+from ven_edge.oadr3.planning import (
+    PLANNING_INPUTS,
+    PLANNING_MARKER,
+    PLANNING_PAYLOADS,
+    PlanningInputs,
+    is_planning_request,
+    planning_report,
+)
 from ven_edge.oadr3.readinglog import ReadingLog
 from ven_edge.oadr3.readings import DeviceReadings
 from ven_edge.oadr3.reportbodies import (
@@ -254,8 +262,17 @@ class ReportScheduler:
         intervals: EventIntervals | None = None
         kinds_seen: set[str] = set()
         timed: list[tuple[int, str, ReportDescriptor]] = []
+        # A planning request's descriptors are answered together by one report
+        # (ven_edge.oadr3.planning), every cadence while the event is listed.
+        planning = is_planning_request([d.payload_type for d in event.report_descriptors])
         for index, descriptor in enumerate(event.report_descriptors):
             kind = descriptor.payload_type
+            if planning and kind in PLANNING_PAYLOADS:
+                if kind == PLANNING_MARKER:
+                    report = self._due_ad_hoc(event, descriptor, index, PLANNING_INPUTS, now)
+                    if report is not None:
+                        due.append(replace(report, payload_type=PLANNING_INPUTS))
+                continue
             if kind not in SUPPORTED_REPORTS:
                 self._ignore_once(event.id, kind)
                 continue
@@ -499,10 +516,23 @@ def build_due_report(
     now: datetime,
     program_id: str | None = None,
     history: ReadingLog | None = None,
+    planning: PlanningInputs | None = None,
 ) -> dict[str, Any] | None:
     """The body answering ``due``; None when an ad hoc report's value is not known yet.
 
-    Interval reports read ``history`` (by default just ``readings`` at ``now``)."""
+    Interval reports read ``history`` (by default just ``readings`` at ``now``); a planning
+    request is answered with ``planning`` (None: the planner cannot tell yet)."""
+    if due.payload_type == PLANNING_INPUTS:
+        if planning is None:
+            return None
+        return planning_report(
+            planning,
+            event_id=due.event_id,
+            client_name=due.name.split("/", 1)[0],
+            resource_name=resource_name,
+            name=due.name,
+            program_id=program_id,
+        )
     if due.descriptor is not None and due.descriptor.aggregate:
         resource_name = AGGREGATED_REPORT
     if due.window is not None:

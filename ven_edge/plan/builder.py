@@ -5,7 +5,7 @@ Prices come from the :class:`~ven_edge.signals.SignalTimeline`: whatever interva
 piecewise-constant price and averaged over each plan step, weighted by time. Steps with no price
 at all take ``PlannerConfig.gap_price`` or, when that is None, the time-weighted mean of the known
 prices in the horizon (a neutral value: a gap neither attracts nor repels heating). An
-``IMPORT_CAPACITY_LIMIT`` (kW) caps the electric input of each source in that step.
+``IMPORT_CAPACITY_LIMIT`` (kW) caps the electric input of the sources together in that step.
 
 Stored energy is the heat above the minimum useful temperature. It comes from the device's
 CTA-2045 commodity readings when present (present energy storage and total storage capacity, Wh)
@@ -350,7 +350,9 @@ def build_problem(
     for k in range(n):
         limit = _minimum(limits, bounds[k], bounds[k + 1])
         hp = hp_kw if limit is None else min(hp_kw, max(limit, 0.0) * cop)
-        el = element_kw if limit is None else min(element_kw, max(limit, 0.0))
+        # The limit is on both sources together: the element gets what the heat pump leaves
+        # (the pump makes more heat per kWh, so a plan uses it first).
+        el = element_kw if limit is None else min(element_kw, max(limit - hp / cop, 0.0))
         hp_max.append(hp * hours[k])
         el_max.append(el * hours[k] if config.element_enabled else 0.0)
 

@@ -75,6 +75,9 @@ class ExactPlanner:
     price_unit: str | None = None
     min_saving: float = 0.01
     min_shift_kwh: float = 0.5
+    #: Keep each step's electric input within the limits as built, whatever COP the tank's
+    #: temperature gives (a fleet schedule's limits are on electricity).
+    keep_input_limits: bool = False
     memory: list[PricePlan] = field(default_factory=list, compare=False, repr=False)
 
     def __call__(self, inputs: PlanInputs) -> ControlPlan:
@@ -153,7 +156,14 @@ class ExactPlanner:
         )  # fmt: skip
         air = state.air_c if state.air_c is not None else self.config.air_c
         mains = inlet_c(state, self.model)
-        problem, plan = cop_fixed_point(problem, self._loss_per_hour(), self.model, air, mains)
+        problem, plan = cop_fixed_point(
+            problem,
+            self._loss_per_hour(),
+            self.model,
+            air,
+            mains,
+            keep_input=self.keep_input_limits,
+        )
         if not plan.feasible:
             log.warning("no plan meets every constraint (unserved %.2f kWh)", plan.unserved_kwh)
         # The heater's own thermostat stops at its set point, whatever the readings' capacity.
@@ -185,9 +195,14 @@ class ExactPlanner:
             for c in commands
             if c.kind is not CommandKind.NORMAL
         )
+        # The electricity the plan takes per step: what an import limit bounds.
+        electric = [
+            sum(plan.heat_kwh[source.name][t] / source.cop[t] for source in problem.sources)
+            for t in range(problem.n)
+        ]
         return PricePlan(
             planned,
-            _steps(bounds, sent, plan.total_heat(), plan.soc_kwh),
+            _steps(bounds, sent, plan.total_heat(), plan.soc_kwh, electric),
             expected,
             normal_cost,
             bounds=tuple(bounds),
@@ -211,9 +226,16 @@ def _steps(
     sent: list[float | None],
     heat: Sequence[float],
     soc: Sequence[float],
+    electric: Sequence[float] | None = None,
 ) -> tuple[PlanStep, ...]:
     return tuple(
-        PlanStep(start=s, price=sent[k], heat_kwh=heat[k], soc_kwh=soc[k])
+        PlanStep(
+            start=s,
+            price=sent[k],
+            heat_kwh=heat[k],
+            soc_kwh=soc[k],
+            input_kwh=None if electric is None else electric[k],
+        )
         for k, s in enumerate(bounds[:-1])
     )
 

@@ -28,15 +28,19 @@ def cop_fixed_point(
     model: HpwhModel | None,
     air_c: float,
     mains_c: float | None,
+    *,
+    keep_input: bool = False,
 ) -> tuple[Problem, Plan]:
     """``(problem, plan)`` with the heat pump's COP and output in each step taken at the tank
     temperature the plan itself gives there. ``hold`` is the standby-loss share per hour
-    (:func:`with_holding_cost`); without a model or a mains temperature the problem is kept."""
+    (:func:`with_holding_cost`); without a model or a mains temperature the problem is kept.
+    ``keep_input`` keeps each step's electric input within the problem's as given (an import
+    limit is on electricity: a lower COP must not let the plan draw more)."""
     plan = schedule(with_holding_cost(problem, hold))
     if model is None or mains_c is None or model.heat_capacity_kwh_per_k <= 0:
         return problem, plan
     mass = model.heat_capacity_kwh_per_k
-    pump = problem.sources[0]
+    pump = given = problem.sources[0]
     base_cop = pump.cop[0]
     base_kw = [m / problem.step_hours for m in pump.max_kwh]
     for _ in range(COP_ROUNDS):
@@ -49,7 +53,10 @@ def cop_fixed_point(
             rated = model.capacity_kw(air_c, water)
             # Keep any limit the problem already had (an import capacity limit).
             scale = rated / max(model.capacity_kw(air_c, mains_c + problem.soc_kwh / mass), 1e-9)
-            tops.append(min(pump.max_kwh[t], base_kw[t] * problem.step_hours * scale))
+            top = min(pump.max_kwh[t], base_kw[t] * problem.step_hours * scale)
+            if keep_input:
+                top = min(top, given.max_kwh[t] / given.cop[t] * cops[-1])
+            tops.append(top)
         moved = replace(pump, cop=tuple(cops), max_kwh=tuple(max(x, 0.0) for x in tops))
         problem = replace(problem, sources=(moved, *problem.sources[1:]))
         plan = schedule(with_holding_cost(problem, hold))

@@ -21,6 +21,7 @@ from ven_edge.status_model import (
     TEXT_NOT_CONNECTED,
     HeaterLinkHealth,
     JSONObject,
+    PlanBasis,
     SnapshotError,
     VtnHealth,
     device_json,
@@ -293,6 +294,8 @@ class Plan:
     #: currency; None when the planner does not say.
     expected_cost: float | None = None
     normal_cost: float | None = None
+    #: Whose plan runs (fleet planning, docs/fleet-planner.md); None when not enrolled.
+    source: PlanBasis | None = None
 
     @property
     def expected_saving(self) -> float | None:
@@ -315,6 +318,7 @@ class Plan:
             "expected_saving": _round(self.expected_saving, 4),
             "intervals": [interval.as_json(tz) for interval in self.intervals],
             "commands": [command.as_json(tz) for command in self.commands],
+            "source": None if self.source is None else self.source.as_json(tz),
         }
 
 

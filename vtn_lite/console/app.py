@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -27,6 +28,9 @@ from vtn_lite.console.status_pages import (
 from vtn_lite.http import CHECKIN_KEY
 from vtn_lite.service import Vtn
 
+if TYPE_CHECKING:
+    from vtn_lite.planner.job import PlannerService
+
 
 def install(
     app: web.Application,
@@ -35,9 +39,15 @@ def install(
     *,
     clock: Callable[[], float],
     secure_cookies: bool,
+    planner: PlannerService | None = None,
 ) -> Console:
+    from vtn_lite.console import fleet_pages
+
     console = Console(vtn, settings, clock=clock, secure_cookies=secure_cookies)
     app[CONSOLE_KEY] = console
+    if planner is not None:
+        app[fleet_pages.PLANNER_KEY] = planner
+    fleet_pages.add_routes(app)
     app[CHECKIN_KEY] = console.checked_in
     app.middlewares.append(console_errors)
     add_routes(app)

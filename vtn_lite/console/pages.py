@@ -49,7 +49,7 @@ def html_page(
     nav: Safe = Safe("")
     who: Safe = Safe("")
     if session is not None:
-        links = [tag("a", "VENs", href="/console/vens")]
+        links = [tag("a", "VENs", href="/console/vens"), tag("a", "Fleet", href="/console/fleet")]
         if session.may_dispatch:
             links.append(tag("a", "Dispatch", href="/console/dispatch"))
         nav = join(links, " ")

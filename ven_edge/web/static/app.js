@@ -381,8 +381,16 @@
     return currency ? text + " " + currency : text;
   }
 
+  // Whose plan runs when the utility plans its fleet: its schedule or the gateway's own, and why.
+  function renderPlanSource(plan) {
+    const source = $("plan-source");
+    source.textContent = plan.source ? plan.source.text : "";
+    source.hidden = !plan.source;
+  }
+
   // The day's expected saving, in money, when the planner estimates it; and the price unit.
   function renderSaving(plan) {
+    renderPlanSource(plan);
     const currency = currencyOf(plan.price_unit);
     const saving = $("saving");
     if (plan.expected_saving === null || plan.expected_saving === undefined) {
