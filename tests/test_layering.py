@@ -33,6 +33,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ven_edge.sdnotify",
             "ven_edge.store",
             "ven_edge.config",
+            # The TLS pieces of the configuration (stdlib only): ven_edge.config checks with it.
+            "ven_edge.oadr2b.tlsconf",
             "ven_edge.cta2045",
             "ven_edge.oadr3",
             "ven_edge.oadr2b",
@@ -78,7 +80,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ven_edge.oadr2b.registration",
             "ven_edge.oadr2b.reports",
             "ven_edge.oadr2b.signalmap",
-            "ven_edge.oadr2b.tlsconf",
             "ven_edge.oadr2b.xmlsig",
         ),
     ),

@@ -63,6 +63,8 @@ class ScriptedVtn:
     answers: dict[str, deque[bytes | int]] = field(default_factory=lambda: defaultdict(deque))
     received: list[tuple[str, str, bytes]] = field(default_factory=list)
     down: bool = False
+    #: The name of a message after whose answer the VTN goes down (an outage at a set point).
+    down_after: str | None = None
 
     def names(self, service: str | None = None) -> list[str]:
         return [name for s, name, _ in self.received if service is None or s == service]
@@ -74,6 +76,8 @@ class ScriptedVtn:
             return web.Response(status=503)
         name = etree.QName(etree.fromstring(body)[-1][0]).localname
         self.received.append((service, name, body))
+        if name == self.down_after:
+            self.down = True  # this message still gets its answer, the next ones 503
         queue = self.answers[service]
         if service == "EiRegisterParty" and not queue:
             return _xml(registration_answer())

@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import wait_for
 from tests.oadr2b.peer import VEN_NAME, fingerprint_of, make_pki, running_vtn
 from ven_edge.config import ConfigError, parse_config
+from ven_edge.oadr2b.tlsconf import fingerprint, is_fingerprint
 from ven_edge.oadr2b_port import build_oadr2b_grid
 from ven_edge.store import StateStore
 
@@ -56,6 +59,49 @@ def test_https_without_the_tls_pieces_names_each_missing_key() -> None:
 def test_bad_fingerprint_is_refused(pki: Path) -> None:
     with pytest.raises(ConfigError, match="10 colon-separated hex bytes"):
         parse_config(_mtls(pki, vtn_fingerprint="AA:BB"))
+
+
+@given(st.binary(max_size=64))
+@settings(max_examples=60)
+def test_every_computed_fingerprint_has_the_checked_form(der: bytes) -> None:
+    written = fingerprint(der)
+    assert is_fingerprint(written)
+    assert is_fingerprint(f"  {written.lower()}\n")  # case and surrounding blanks aside
+
+
+@given(st.text(alphabet="0123456789abcdefABCDEFg: \n\u0661\uff10", max_size=40))
+@settings(max_examples=200)
+def test_anything_the_check_accepts_is_ten_hex_bytes(text: str) -> None:
+    if is_fingerprint(text):
+        parts = text.strip().split(":")
+        assert len(parts) == 10
+        assert all(len(p) == 2 and p.isascii() for p in parts)
+        assert len(bytes.fromhex("".join(parts))) == 10
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "AA:BB",
+        "ED:10:3F:AA:1F:1A:75:F8:F3",  # nine bytes
+        "ED:10:3F:AA:1F:1A:75:F8:F3:81:00",  # eleven
+        "ED:10:3F:AA:1F:1A:75:F8:F3:81:",
+        "ED103FAA1F1A75F8F381",
+        "ED:10:3F:AA:1F:1A:75:F8:F3:8G",
+        "ED:10:3F:AA:1F:1A:75:F8:F3:\u0661\u0661",  # digits, but not ASCII hex
+        "ED:10:3F:AA:1F\n:1A:75:F8:F3:81",
+    ],
+)
+def test_malformed_fingerprints_are_not_fingerprints(text: str) -> None:
+    assert not is_fingerprint(text)
+
+
+def test_fingerprint_in_lower_case_or_with_blanks_is_accepted(pki: Path) -> None:
+    written = f" {fingerprint_of(pki / 'vtn.crt').lower()}\n"
+    assert parse_config(_mtls(pki, vtn_fingerprint=written)).vtn.oadr2b.vtn_fingerprint
+    with pytest.raises(ConfigError, match="10 colon-separated hex bytes"):
+        parse_config(_mtls(pki, vtn_fingerprint=written.strip() + ":00"))
 
 
 def test_key_readable_by_others_is_refused_with_the_chmod(pki: Path, tmp_path: Path) -> None:

@@ -73,7 +73,9 @@ def test_report_requests_then_cancel() -> None:
     requests = open_payload(
         parse_xml(registered_report(timedelta(seconds=10), timedelta(seconds=30)))
     )
-    assert _names(engine.handle(requests, NOW)) == ["EiReport:oadrCreatedReport"]
+    accepted = engine.handle(requests, NOW)
+    assert _names(accepted) == ["EiReport:oadrCreatedReport"]
+    assert accepted.reports_changed  # the caller saves them at once
     sample = Sample(NOW, 500.0, True, False)
     assert engine.due_reports(NOW, sample) == []  # sampled; report-back is 30 s away
     later = NOW + timedelta(seconds=30)
@@ -91,7 +93,10 @@ def test_report_requests_then_cancel() -> None:
         report_to_follow=False,
         ven_id="VEN_WH_1",
     )
-    assert _names(engine.handle(cancel, later)) == ["EiReport:oadrCanceledReport"]  # type: ignore[arg-type]
+    cancelled = engine.handle(cancel, later)  # type: ignore[arg-type]
+    assert _names(cancelled) == ["EiReport:oadrCanceledReport"]
+    assert cancelled.reports_changed
+    assert [r["request_id"] for r in engine.export_state()["reports"]] == ["rr-ven-edge-status"]
     assert [d.what for d in engine.due_reports(later + timedelta(minutes=1), sample)] == [
         "update report ven-edge-status"
     ]

@@ -116,11 +116,12 @@ async def test_a_substantive_answer_is_followed_by_an_immediate_poll(vtn: Script
 
 async def test_reports_wait_on_disk_through_an_outage(vtn: ScriptedVtn, tmp_path: Path) -> None:
     vtn.answers["EiReport"].append(registered_report(timedelta(seconds=10), timedelta(seconds=10)))
+    # The outage begins right after the report requests are accepted, in the middle of the
+    # first cycle (before oadrRequestEvent): what was accepted must be on disk already.
+    vtn.down_after = "oadrCreatedReport"
     store = StateStore(tmp_path / "state")
     clock = [datetime.now(UTC)]
     async with running_link(vtn, store, clock) as (link, _):
-        await wait_for(lambda: "oadrCreatedReport" in vtn.names(), LIMIT_S, "report requests")
-        vtn.down = True
         await wait_for(lambda: link.health.consecutive_failures > 0, LIMIT_S, "the outage")
         assert "HTTP 503" in (link.health.last_error or "")
         for _ in range(3):

@@ -85,6 +85,9 @@ class Reaction:
 
     outgoing: list[Outgoing] = field(default_factory=list)
     timeline_changed: bool = False
+    #: The report requests changed: the caller saves :meth:`VenEngine.export_state` now, since
+    #: the VTN asks for them once and a restart must keep delivering them.
+    reports_changed: bool = False
     #: The answer carried something: poll again at once (emptying the VTN's queue).
     substantive: bool = False
     reregister: bool = False
@@ -338,6 +341,7 @@ class VenEngine:
         for problem in problems:
             LOG.warning("%s; ignored", problem)
         reaction.problems.extend(problems)
+        reaction.reports_changed = bool(requests)
         for request in requests:
             self._reports[request.request_id] = _ReportState(
                 request, now, now + request.back_duration
@@ -374,7 +378,8 @@ class VenEngine:
 
     def _on_cancel_report(self, message: etree._Element, now: datetime, reaction: Reaction) -> None:
         for node in message.iter(q(EI, "reportRequestID")):
-            self._reports.pop((node.text or "").strip(), None)
+            if self._reports.pop((node.text or "").strip(), None) is not None:
+                reaction.reports_changed = True
         reaction.outgoing.append(
             Outgoing(
                 "EiReport",

@@ -112,8 +112,10 @@ class Oadr2bLink:
         if reaction.problems:
             # Shown on the status page with the VTN's health; the engine logged each one.
             self.health.last_error = redact_text(reaction.problems[-1])
-        if reaction.timeline_changed:
+        if reaction.timeline_changed or reaction.reports_changed:
+            # Saved at once, not at the end of the cycle: an outage may end the cycle early.
             self._persist()
+        if reaction.timeline_changed:
             self._notify()
         for out in reaction.outgoing:
             if depth >= 3:

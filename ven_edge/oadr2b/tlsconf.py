@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import ssl
 from pathlib import Path
+from typing import Final
+
+#: Ten colon-separated hex bytes, either case (the form :func:`fingerprint` writes).
+_FINGERPRINT: Final = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){9}")
 
 
 def fingerprint(der: bytes) -> str:
@@ -13,6 +18,11 @@ def fingerprint(der: bytes) -> str:
     colon-separated upper-case hex (openleadr's ``certificate_fingerprint``)."""
     digest = hashlib.sha256(der).digest()[-10:]
     return ":".join(f"{b:02X}" for b in digest)
+
+
+def is_fingerprint(text: str) -> bool:
+    """Whether ``text`` (surrounding blanks aside) has the form of a 2.0b fingerprint."""
+    return _FINGERPRINT.fullmatch(text.strip()) is not None
 
 
 def same_fingerprint(a: str, b: str) -> bool:

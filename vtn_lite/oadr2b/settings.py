@@ -25,17 +25,15 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from ven_edge.oadr2b.tlsconf import is_fingerprint
+
 DEFAULT_PATH: Final = "/OpenADR2/Simple/2.0b"
 DEFAULT_PORT: Final = 8443
 DEFAULT_MAX_BODY_BYTES: Final = 256 * 1024
-# The 2.0b fingerprint: the last 10 bytes of SHA-256 over the DER certificate, colon-separated
-# hex (docs/vtn-lite-2.0b.md "Security"; ven_edge.oadr2b.tlsconf.fingerprint writes it).
-_FINGERPRINT: Final = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){9}$")
 
 
 class Oadr2bConfigError(ValueError):
@@ -114,7 +112,9 @@ def parse_oadr2b(table: Any, base_dir: Path | None) -> Oadr2bSettings | None:
 def _fingerprints(table: dict[str, Any]) -> dict[str, str]:
     found = {}
     for name, value in table.items():
-        if not isinstance(value, str) or not _FINGERPRINT.match(value.strip().upper()):
+        # The 2.0b fingerprint: the last 10 bytes of SHA-256 over the DER certificate, colon-
+        # separated hex (docs/vtn-lite-2.0b.md "Security").
+        if not isinstance(value, str) or not is_fingerprint(value):
             raise Oadr2bConfigError(
                 f"[oadr2b.fingerprints] {name!r} must be ten colon-separated hex bytes"
                 f" (fingerprint ven.crt), not {value!r}"
