@@ -255,6 +255,31 @@ def _reason(
     return f"heating as usual ({money(run_price)})"
 
 
+def step_kinds(
+    plan: Plan,
+    problem: Problem,
+    *,
+    strategy: Strategy = "state",
+    supports_advanced_load_up: bool = False,
+    normal_capacity_kwh: float | None = None,
+    load_up_price_ratio: float = LOAD_UP_PRICE_RATIO,
+) -> list[CommandKind]:
+    """The command of each step (see :func:`plan_to_commands` for the arguments)."""
+    if strategy == "state":
+        cap = problem.soc_max_kwh if normal_capacity_kwh is None else normal_capacity_kwh
+        kinds = _classify_state(plan, problem, supports_advanced_load_up, cap)
+        kinds = _drop_unpaid_load_ups(kinds, problem, load_up_price_ratio)
+    elif strategy == "fraction":
+        kinds = _classify_fraction(plan, problem)
+    elif strategy == "price":
+        kinds = _classify_price(problem)
+    else:
+        raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
+    if not supports_advanced_load_up:
+        kinds = [CommandKind.LOAD_UP if k == CommandKind.ADVANCED_LOAD_UP else k for k in kinds]
+    return kinds
+
+
 def plan_to_commands(
     plan: Plan,
     problem: Problem,
@@ -268,6 +293,7 @@ def plan_to_commands(
     load_up_price_ratio: float = LOAD_UP_PRICE_RATIO,
     times: Sequence[datetime] | None = None,
     unit: str | None = None,
+    kinds: Sequence[CommandKind] | None = None,
 ) -> tuple[Command, ...]:
     """The command timeline for ``plan`` over ``problem`` starting at ``start`` (aware).
 
@@ -278,22 +304,22 @@ def plan_to_commands(
     step ``t``'s price came from the utility (default: all did); reasons cite only those.
     ``times`` are the steps' bounds (n + 1 of them, :func:`ven_edge.plan.grid.step_bounds`;
     default: ``start`` and every ``problem.step_hours`` after it). ``unit`` is the prices' unit
-    in the reasons (default $/kWh).
+    in the reasons (default $/kWh). ``kinds``, when given, is the command of each step
+    (:func:`step_kinds`, perhaps adjusted) instead of the strategy's.
     """
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
-    if strategy == "state":
-        cap = problem.soc_max_kwh if normal_capacity_kwh is None else normal_capacity_kwh
-        kinds = _classify_state(plan, problem, supports_advanced_load_up, cap)
-        kinds = _drop_unpaid_load_ups(kinds, problem, load_up_price_ratio)
-    elif strategy == "fraction":
-        kinds = _classify_fraction(plan, problem)
-    elif strategy == "price":
-        kinds = _classify_price(problem)
-    else:
-        raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
-    if not supports_advanced_load_up:
-        kinds = [CommandKind.LOAD_UP if k == CommandKind.ADVANCED_LOAD_UP else k for k in kinds]
+    if kinds is None:
+        kinds = step_kinds(
+            plan,
+            problem,
+            strategy=strategy,
+            supports_advanced_load_up=supports_advanced_load_up,
+            normal_capacity_kwh=normal_capacity_kwh,
+            load_up_price_ratio=load_up_price_ratio,
+        )
+    elif len(kinds) != problem.n:
+        raise ValueError("kinds must hold one command per step")
     if times is None:
         step = timedelta(hours=problem.step_hours)
         times = [start + k * step for k in range(problem.n + 1)]

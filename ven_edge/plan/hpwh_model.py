@@ -47,6 +47,9 @@ class HpwhModel:
     tank_litres: float
     ua_w_per_k: float
     setpoint_c: float
+    #: The compressor's turn-on differential at its lower sensor (°C below the set point), when
+    #: the file gives one (its turn-on logic other than the standby one).
+    hp_differential_c: float | None = None
 
     @classmethod
     def from_json(cls, data: object, name: str = "") -> HpwhModel:
@@ -69,6 +72,7 @@ class HpwhModel:
             tank_litres=volume_m3 * 1000.0,
             ua_w_per_k=float(get_key(system, "tank/performance/ua")),
             setpoint_c=float(get_key(data, "standard_setpoint")) - KELVIN_OFFSET,
+            hp_differential_c=_turn_on_differential(condenser(data)),
         )
 
     @classmethod
@@ -102,3 +106,19 @@ class HpwhModel:
     def heat_capacity_kwh_per_k(self) -> float:
         """Thermal mass of the full tank."""
         return self.tank_litres * WATER_KWH_PER_L_K
+
+
+def _turn_on_differential(compressor: object) -> float | None:
+    """The differential of the compressor's lower-sensor turn-on logic, or None when the file
+    gives none that is a plausible number of kelvin (0–50): the planner then uses its default."""
+    logic = compressor.get("turn_on_logic") if isinstance(compressor, dict) else None
+    if not isinstance(logic, list):
+        return None
+    for entry in logic:
+        heating = entry.get("heating_logic") if isinstance(entry, dict) else None
+        if not isinstance(heating, dict) or "standby_temperature_location" in heating:
+            continue
+        value = heating.get("differential_temperature")
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 50:
+            return float(value)
+    return None

@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Plan, Problem
 from ven_edge.plan.scheduler import schedule
+from ven_edge.plan.thermostat import Thermostat, run
 
 #: Rounds of the COP fixed point; measured: the plan's cost moves by less than 0.1 % after two.
 COP_ROUNDS = 2
@@ -93,35 +95,17 @@ def energy_cost(problem: Problem, plan: Plan) -> float:
 
 def normal_mode(
     problem: Problem,
-    normal_capacity: float,
+    thermostat: Thermostat,
     cop_at: Callable[[float], float] | None = None,
 ) -> tuple[float, float, tuple[float, ...], tuple[float, ...]]:
     """``(cost, stored at the end, heat per step, stored at each step's start and the end)`` of
-    the heater's own thermostat over the problem: each step
-    it replaces what was drawn, up to ``normal_capacity``, with the heat pump first and the
-    element for what the heat pump cannot make while the tank is below the reserve.
-    ``cop_at(stored)`` is the heat pump's COP with that much stored (the thermostat keeps the
-    tank warmer than a plan that sheds, so it heats at its own COP); default: the problem's."""
-    soc = problem.soc_kwh
-    cost = 0.0
-    heats: list[float] = []
-    socs = [soc]
-    pump = problem.sources[0]
-    element = problem.sources[1] if len(problem.sources) > 1 else None
-    for t in range(problem.n):
-        soc -= problem.load_kwh[t]
-        need = max(0.0, normal_capacity - soc)
-        hp = min(need, pump.max_kwh[t])
-        el = 0.0
-        if element is not None and soc + hp < problem.soc_min_kwh:
-            el = min(problem.soc_min_kwh - soc - hp, element.max_kwh[t])
-            cost += problem.price[t] * el / element.cop[t]
-        cop = pump.cop[t] if cop_at is None else cop_at(soc + hp / 2)
-        cost += problem.price[t] * hp / cop
-        soc += hp + el
-        heats.append(hp + el)
-        socs.append(soc)
-    return cost, soc, tuple(heats), tuple(socs)
+    the heater's own thermostat over the problem with no command (:func:`thermostat.run`
+    with Normal throughout): the heat pump starts once the tank has fallen by its dead band and
+    runs to the set point; the element holds the reserve. ``cop_at(stored)`` is the heat pump's
+    COP with that much stored (the thermostat keeps the tank warmer than a plan that sheds, so
+    it heats at its own COP); default: the problem's."""
+    normal = run(problem, thermostat, [CommandKind.NORMAL] * problem.n, cop_at)
+    return normal.cost, normal.end, normal.heat, normal.soc
 
 
 def cop_by_storage(

@@ -1,0 +1,71 @@
+"""Cut a shed short where the heater would recover from it at a dear price.
+
+A shed is not "off": the heat pump still starts once the tank has fallen by the shed dead band
+(:mod:`ven_edge.plan.thermostat`), and then runs back to the set point. The scheduler's plan may
+let the stored heat fall that far, so the heater recovers in the middle of the shed, at whatever
+the price is there (docs/planner.md, "What the heater does with a command"). Where the
+thermostat would start under a shed and a step earlier in the same shed is cheaper, the commands
+are tried with the shed ended at one of the cheapest earlier steps (Normal from there, or a Load
+Up there), or with no shed at all, and the cheapest of these as the thermostat plays them is
+kept, until no shed recovery can be moved to a cheaper step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from ven_edge.cta2045.command_kind import CommandKind
+from ven_edge.plan.problem import Problem
+from ven_edge.plan.thermostat import Run, Thermostat, run
+
+#: Earlier steps of a shed tried as its end, cheapest first: bounds the work of a re-plan.
+TRIED_ENDS: Final = 3
+#: Rounds of trimming: each round settles one shed recovery.
+MAX_ROUNDS: Final = 12
+
+
+def trim_sheds(
+    problem: Problem,
+    thermostat: Thermostat,
+    kinds: Sequence[CommandKind],
+    worth: Callable[[Run], float],
+    cop_at: Callable[[float], float] | None = None,
+) -> tuple[list[CommandKind], Run]:
+    """``kinds`` with the sheds cut short where that makes ``worth`` (the cost of a run, the
+    heat left at the end valued) lower, and the thermostat's run of the result."""
+    best = list(kinds)
+    best_run = run(problem, thermostat, best, cop_at)
+    best_worth = worth(best_run)
+    settled = -1  # shed recoveries up to this step are as cheap as they get
+    for _ in range(MAX_ROUNDS):
+        trigger = next(
+            (t for t in best_run.starts if t > settled and best[t] is CommandKind.SHED), None
+        )
+        if trigger is None:
+            break
+        first = trigger
+        while first > 0 and best[first - 1] is CommandKind.SHED:
+            first -= 1
+        price = problem.price
+        cheaper = sorted(
+            (s for s in range(first, trigger) if price[s] < price[trigger]), key=price.__getitem__
+        )[:TRIED_ENDS]
+        if not cheaper:
+            settled = trigger
+            continue
+        normal = CommandKind.NORMAL
+        tries = []
+        for s in cheaper:
+            tries.append([*best[:s], *[normal] * (trigger + 1 - s), *best[trigger + 1 :]])
+            tries.append([*best[:s], CommandKind.LOAD_UP, *best[s + 1 :]])
+        tries.append([*best[:first], *[normal] * (trigger + 1 - first), *best[trigger + 1 :]])
+        improved = False
+        for kinds_try in tries:
+            tried = run(problem, thermostat, kinds_try, cop_at)
+            value = worth(tried)
+            if value < best_worth - 1e-9:
+                best, best_run, best_worth, improved = kinds_try, tried, value, True
+        if not improved:
+            settled = trigger
+    return best, best_run
