@@ -4,10 +4,11 @@ A shed is not "off": the heat pump still starts once the tank has fallen by the 
 (:mod:`ven_edge.plan.thermostat`), and then runs back to the set point. The scheduler's plan may
 let the stored heat fall that far, so the heater recovers in the middle of the shed, at whatever
 the price is there (docs/planner.md, "What the heater does with a command"). Where the
-thermostat would start under a shed and a step earlier in the same shed is cheaper, the commands
-are tried with the shed ended at one of the cheapest earlier steps (Normal from there, or a Load
-Up there), or with no shed at all, and the cheapest of these as the thermostat plays them is
-kept, until no shed recovery can be moved to a cheaper step.
+thermostat would start under a shed and an earlier step is cheaper, the commands are tried with
+the shed ended at one of the cheapest earlier steps of the shed (Normal from there), with a Load
+Up at one of the cheapest earlier steps (in the shed or before it), or with no shed at all; the
+cheapest of these as the thermostat plays them is kept, until no shed recovery can be moved to a
+cheaper step.
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ def trim_sheds(
         while first > 0 and best[first - 1] is CommandKind.SHED:
             first -= 1
         price = problem.price
+        # The shed's own steps, and the steps before it back to the last settled recovery (a
+        # load up there stores what the shed draws).
         cheaper = sorted(
-            (s for s in range(first, trigger) if price[s] < price[trigger]), key=price.__getitem__
+            (s for s in range(settled + 1, trigger) if price[s] < price[trigger]),
+            key=price.__getitem__,
         )[:TRIED_ENDS]
         if not cheaper:
             settled = trigger
@@ -57,7 +61,8 @@ def trim_sheds(
         normal = CommandKind.NORMAL
         tries = []
         for s in cheaper:
-            tries.append([*best[:s], *[normal] * (trigger + 1 - s), *best[trigger + 1 :]])
+            if s >= first:
+                tries.append([*best[:s], *[normal] * (trigger + 1 - s), *best[trigger + 1 :]])
             tries.append([*best[:s], CommandKind.LOAD_UP, *best[s + 1 :]])
         tries.append([*best[:first], *[normal] * (trigger + 1 - first), *best[trigger + 1 :]])
         improved = False

@@ -11,8 +11,9 @@ rounds (docs/planner.md, "A planner that knows the tank").
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import timedelta
 
 from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.plan.hpwh_model import HpwhModel
@@ -126,3 +127,34 @@ def end_value(problem: Problem, kwh: float) -> float:
     price = sum(problem.price) / problem.n
     cop = sum(pump.cop) / problem.n
     return kwh * price / cop
+
+
+#: The draw forecast's error a plan must save against normal mode also with: every draw scaled
+#: by ±30 %, or the whole profile an hour early or late (docs/planner.md, "Comfort first").
+DRAW_SCALES = (0.7, 1.3)
+DRAW_SHIFT = timedelta(hours=1)
+
+
+def saves_with_draw_error(
+    problem: Problem,
+    thermostat: Thermostat,
+    kinds: Sequence[CommandKind],
+    cop_at: Callable[[float], float] | None,
+    step: timedelta,
+) -> bool:
+    """Whether the commands ``kinds`` cost no more than normal mode, the heat left at the end
+    valued (:func:`end_value`), also when the draws differ from the forecast by its usual error
+    (:data:`DRAW_SCALES`, :data:`DRAW_SHIFT`; ``step`` is the problem's nominal step)."""
+    shift = max(1, round(DRAW_SHIFT / step))
+    load = problem.load_kwh
+    others = [tuple(x * k for x in load) for k in DRAW_SCALES]
+    if shift < problem.n:
+        others.append(load[shift:] + load[-shift:])
+        others.append(load[:shift] + load[:-shift])
+    for drawn in others:
+        other = replace(problem, load_kwh=drawn)
+        normal = run(other, thermostat, [CommandKind.NORMAL] * other.n, cop_at)
+        commanded = run(other, thermostat, kinds, cop_at)
+        if commanded.cost + end_value(other, normal.end - commanded.end) > normal.cost + 1e-9:
+            return False
+    return True
