@@ -47,8 +47,7 @@ def test_flat_tariff_gives_no_command() -> None:
 
 
 def test_peak_is_shed_and_nothing_is_planned_beyond_the_prices() -> None:
-    # A peak long enough for the heater's own thermostat to heat in it: shedding it pays.
-    plan = PLANNER(PlanInputs(T0, SignalTimeline(prices([0.1] * 3 + [0.4] * 5 + [0.1] * 4)), TANK))
+    plan = PLANNER(PlanInputs(T0, SignalTimeline(prices([0.1] * 5 + [0.4] * 3 + [0.1] * 4)), TANK))
     kinds_in_peak = {c.kind for c in plan.commands if c.start < T0 + timedelta(hours=8)}
     assert CommandKind.SHED in kinds_in_peak
     assert all(c.end is not None and c.end <= T0 + timedelta(hours=12) for c in plan.commands)
