@@ -4,12 +4,16 @@ command")."""
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import timedelta
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ven_edge.cta2045.command_kind import CommandKind
+from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Problem, Source
 from ven_edge.plan.shed_trim import trim_sheds
 from ven_edge.plan.tank_costs import end_value, normal_mode, saves_with_draw_error
@@ -152,3 +156,55 @@ def test_the_thermostat_never_heats_beyond_its_stop_or_its_rate(
     trimmed, tr = trim_sheds(p, THERMO, kinds[:n], lambda x: x.cost)
     assert tr.cost <= r.cost + 1e-9
     assert len(trimmed) == n
+
+
+MODEL_FILE = Path(__file__).resolve().parents[2] / "sample_data" / "hpwh_models"
+
+
+def test_the_model_file_gives_the_compressor_s_differential_not_the_standby_one() -> None:
+    rheem = HpwhModel.load(MODEL_FILE / "Rheem2020Prem50.json")
+    aosmith = HpwhModel.load(MODEL_FILE / "AOSmithHPTU80.json")
+    assert rheem.hp_differential_c is not None
+    assert abs(rheem.hp_differential_c - 17.78) < 0.01  # 32 °F, not the 5 °C standby logic
+    assert aosmith.hp_differential_c is not None
+    assert abs(aosmith.hp_differential_c - 19.44) < 0.01
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=30), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    logic=st.one_of(
+        json_values,
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "heating_logic": st.dictionaries(
+                        st.sampled_from(
+                            ["differential_temperature", "standby_temperature_location"]
+                        ),
+                        json_values | st.floats(allow_nan=True, allow_infinity=True),
+                    )
+                }
+            ),
+            max_size=3,
+        ),
+    )
+)
+def test_a_bad_turn_on_logic_leaves_the_differential_to_the_default(logic: object) -> None:
+    data = json.loads((MODEL_FILE / "Rheem2020Prem50.json").read_text(encoding="utf-8"))
+    for source in data["integrated_system"]["performance"]["heat_source_configurations"]:
+        if source["heat_source_type"] == "CONDENSER":
+            source["turn_on_logic"] = logic
+    model = HpwhModel.from_json(data)
+    value = model.hp_differential_c
+    assert value is None or 0 < value <= 50
+    # The thermostat is built either way, with a finite dead band.
+    band = Thermostat.of(FULL, MASS, value).normal_band_kwh
+    assert math.isfinite(band)
+    assert band > 0
