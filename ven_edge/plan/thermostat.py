@@ -36,7 +36,7 @@ LOAD_UP_BOOST_C: Final = 5.0
 LOAD_UP_DEADBAND_C: Final = 1.0
 #: Fall of the mean tank temperature, as a share of the lower sensor's differential, at which
 #: the heat pump starts (measured on the simulated heater, four model files × three DOE draw
-#: patterns: 0.43–0.56 in Normal, 0.48–0.56 under Shed).
+#: patterns: 0.39–0.54 in Normal, 0.45–0.57 under Shed).
 SENSOR_SHARE: Final = 0.5
 #: How far below the set point the mean tank temperature is when the heat pump stops (°C): the
 #: top reaches the set point, the bottom stays cooler (measured as above: 3.9 °C on all four).
