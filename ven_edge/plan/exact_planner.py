@@ -82,6 +82,9 @@ class ExactPlanner:
     #: Measured (docs/planner.md, "Comfort first"): it removes most of the worst days' loss
     #: and most of the saving, so it is off.
     check_draw_error: bool = False
+    #: Move the thermostat's recoveries from a shed to cheaper steps (docs/planner.md, "What
+    #: the heater does with a command").
+    cut_sheds: bool = True
     min_shift_kwh: float = 0.5
     #: Keep each step's electric input within the limits as built, whatever COP the tank's
     #: temperature gives (a fleet schedule's limits are on electricity).
@@ -203,7 +206,8 @@ class ExactPlanner:
             # What the heater does under these commands: its thermostat's recoveries from a
             # shed moved to cheaper steps where that pays ("What the heater does with a
             # command").
-            kinds, _ = trim_sheds(problem, thermo, kinds, worth, cop_at)
+            if self.cut_sheds:
+                kinds, _ = trim_sheds(problem, thermo, kinds, worth, cop_at)
             if self.check_draw_error and not saves_with_draw_error(
                 problem, thermo, kinds, cop_at, self.config.step
             ):
