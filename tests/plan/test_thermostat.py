@@ -58,6 +58,15 @@ def test_normal_mode_waits_for_its_dead_band_then_heats_back_to_where_it_stops()
     assert soc[0] == stop
 
 
+def test_without_its_dead_band_normal_mode_replaces_each_draw_at_once() -> None:
+    p = problem([0.1, 0.3, 0.1], [0.2, 0.3, 0.1], FULL)
+    _, end, heat, _ = normal_mode(p, Thermostat.topping_up(FULL))
+    assert all(abs(h - d) < 1e-9 for h, d in zip(heat, p.load_kwh, strict=True))
+    assert abs(end - FULL) < 1e-9
+    # With it, these draws stay inside the dead band: nothing is heated.
+    assert sum(normal_mode(p, THERMO)[2]) == 0.0
+
+
 def test_the_dead_band_under_shed_is_wider_and_load_up_heats_above_the_set_point() -> None:
     assert THERMO.start_below(S) < THERMO.start_below(N) < THERMO.full_kwh
     assert THERMO.stop_at(L) > THERMO.stop_at(N) == THERMO.full_kwh

@@ -83,8 +83,11 @@ class ExactPlanner:
     #: and most of the saving, so it is off.
     check_draw_error: bool = False
     #: Move the thermostat's recoveries from a shed to cheaper steps (docs/planner.md, "What
-    #: the heater does with a command").
-    cut_sheds: bool = True
+    #: the heater does with a command"; measured, it lowered the median capture, so it is off).
+    cut_sheds: bool = False
+    #: Price normal mode with the thermostat's dead band (docs/planner.md, "What the heater
+    #: does with a command"); False replaces each step's draw at once.
+    normal_dead_band: bool = True
     min_shift_kwh: float = 0.5
     #: Keep each step's electric input within the limits as built, whatever COP the tank's
     #: temperature gives (a fleet schedule's limits are on electricity).
@@ -186,7 +189,12 @@ class ExactPlanner:
         differential = None if self.model is None else self.model.hp_differential_c
         thermo = Thermostat.of(normal_capacity, mass, differential)
         cop_at = cop_by_storage(self.model, air, mains)
-        normal_cost, normal_end, normal_heat, normal_soc = normal_mode(problem, thermo, cop_at)
+        # Without its dead band, normal mode replaces each step's draw at once (the earlier
+        # model, kept for comparison).
+        normal_thermo = thermo if self.normal_dead_band else Thermostat.topping_up(normal_capacity)
+        normal_cost, normal_end, normal_heat, normal_soc = normal_mode(
+            problem, normal_thermo, cop_at
+        )
 
         # The scheduler's plan, its end heat valued against normal mode's.
         expected = energy_cost(problem, plan) + end_value(problem, normal_end - plan.soc_kwh[-1])

@@ -80,6 +80,12 @@ class Thermostat:
             load_up_band_kwh=SENSOR_SHARE * LOAD_UP_DEADBAND_C * per_k,
         )
 
+    @classmethod
+    def topping_up(cls, full_kwh: float) -> Thermostat:
+        """A thermostat with no dead band: it replaces each step's draw at once, up to
+        ``full_kwh`` (load ups as Normal)."""
+        return cls(full_kwh, 0.0, 0.0, 0.0, 0.0)
+
     def start_below(self, kind: CommandKind) -> float:
         """Stored heat below which the heat pump starts under ``kind``."""
         if kind is CommandKind.SHED:
