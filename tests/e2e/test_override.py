@@ -46,6 +46,11 @@ async def test_override_is_respected_shown_and_reported(tmp_path: Path) -> None:
                 lambda: daemon.snapshot().heater.mode == "opted_out", LIMIT_S, "Opted out"
             )
             assert "Opted out" in daemon.snapshot().heater.state_text
+            # The page shows the heater's state as soon as it is read; the override is recorded
+            # by the control pass that the change wakes, which may come a moment later.
+            await wait_for(
+                lambda: bool(daemon.controller.overrides), LIMIT_S, "the override recorded"
+            )
             assert [(o.kind, o.event_id) for o in daemon.controller.overrides] == [
                 (CommandKind.SHED, "ev-1")
             ]
