@@ -183,9 +183,9 @@ class ExactPlanner:
         # The heater's own thermostat stops at its set point, whatever the readings' capacity.
         normal_capacity = problem.soc_max_kwh
         mass = None if self.model is None else self.model.heat_capacity_kwh_per_k
-        if self.model is not None and mains is not None:
-            thermostat = self.model.heat_capacity_kwh_per_k * (self.model.setpoint_c - mains)
-            normal_capacity = min(normal_capacity, max(thermostat, problem.soc_min_kwh))
+        if self.model is not None and mass is not None and mains is not None:
+            at_set_point = mass * (self.model.setpoint_c - mains)
+            normal_capacity = min(normal_capacity, max(at_set_point, problem.soc_min_kwh))
         differential = None if self.model is None else self.model.hp_differential_c
         thermo = Thermostat.of(normal_capacity, mass, differential)
         cop_at = cop_by_storage(self.model, air, mains)
