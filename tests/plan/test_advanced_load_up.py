@@ -16,6 +16,8 @@ from ven_edge.cta2045.encodings import Capability
 from ven_edge.cta2045.frames import MessageType
 from ven_edge.plan.builder import PlannerConfig
 from ven_edge.plan.exact_planner import ExactPlanner
+from ven_edge.plan.fleet_follow import FleetAwarePlanner
+from ven_edge.plan.rule_planner import RuleSettings
 from ven_edge.run import planner_for
 from ven_edge.signals import SignalInterval, SignalTimeline
 
@@ -107,3 +109,21 @@ def test_the_gateway_plans_above_the_set_point_only_with_a_valve() -> None:
     plain = parse_config({"heater": {"max_set_point_c": 58.0}})
     assert planner_for(valve).exact.config.advanced_load_up_c == 58.0
     assert planner_for(plain).exact.config.advanced_load_up_c is None
+
+
+def test_a_valve_without_a_known_set_point_plans_and_reports_as_before() -> None:
+    # No model file and no set point: nothing to count storage above, so nothing changes.
+    valve = parse_config({"heater": {"mixing_valve": True}, "plan": {"tank_capacity_kwh": 3.0}})
+    planner = planner_for(valve)
+    device = heater(alu=True)
+    assert planner.exact.config_for(device).advanced_load_up_c is None
+    inputs = planner.planning_inputs(SignalTimeline(()), device, None, T0)
+    assert inputs.capacity_kwh == pytest.approx(3.0)
+
+
+def test_the_fleet_is_told_the_capacity_above_the_set_point_only_from_a_capable_heater() -> None:
+    fleet = FleetAwarePlanner(ExactPlanner(VALVE), RuleSettings())
+    capable = fleet.planning_inputs(SignalTimeline(()), heater(alu=True), None, T0)
+    plain = fleet.planning_inputs(SignalTimeline(()), heater(alu=False), None, T0)
+    assert plain.capacity_kwh == pytest.approx(CAPACITY_KWH)
+    assert capable.capacity_kwh == pytest.approx(CAPACITY_KWH + ROOM_KWH)

@@ -165,7 +165,7 @@ class ExactPlanner:
             return None
         device = inputs.device
         alu = self._advanced_load_up(device)
-        config = self.config if alu else replace(self.config, advanced_load_up_c=None)
+        config = self.config_for(device)
         state = DeviceState(
             stored_wh=device.stored_energy_wh,
             capacity_wh=device.energy_capacity_wh,
@@ -269,6 +269,13 @@ class ExactPlanner:
             cop=problem.sources[0].cop,
             reserve_kwh=problem.soc_min_kwh,
         )
+
+    def config_for(self, device: DeviceSnapshot) -> PlannerConfig:
+        """The configuration to plan ``device`` with: storage above the set point only when
+        the heater takes Advanced Load Up (docs/planner.md, "Storing above the set point")."""
+        if self._advanced_load_up(device):
+            return self.config
+        return replace(self.config, advanced_load_up_c=None)
 
     def _advanced_load_up(self, device: DeviceSnapshot) -> bool:
         """Plan storage above the set point (docs/planner.md, "Storing above the set point")?"""
