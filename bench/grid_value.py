@@ -76,6 +76,9 @@ DOE_INLET_C = Conditions().inlet_c
 KNOWN_DRAWS = True
 #: Plan with the profile learned from the preceding simulated week (off: the pattern's own).
 LEARNED_DRAWS = True
+#: The household's mixing valve lets the planner store heat above the set point with Advanced
+#: Load Up, which the simulated heater takes; on: the heater is asked in Basic DR only.
+BASIC_ONLY = False
 LP_MIN_SAVING = 0.005  # a day the LP cannot improve by 0.5 % says nothing about capture
 #: Days (by name) the tank optimum is searched on; it takes seconds a cell.
 OPTIMUM_DAYS: frozenset[str] = frozenset()
@@ -128,14 +131,19 @@ def timed(planner: Planner, sink: list[float]) -> Planner:
 def run_cell(job: tuple[str, str, str, bool, list[HourPrice]]) -> Cell:
     model, draws, name, hoep, prices = job
     config = parse_config(
-        {"plan": {"step_minutes": 60}, "heater": {"model": str(MODELS_DIR / f"{model}.json")}}
+        {
+            "plan": {"step_minutes": 60},
+            "heater": {"model": str(MODELS_DIR / f"{model}.json"), "mixing_valve": True},
+        }
     )
     replans: list[float] = []
     normal = simulate_day(prices, None, model=model, draws=draws)
     planner = planner_for(config, household_draw(draws, prices[0].start) if KNOWN_DRAWS else None)
     if KNOWN_DRAWS and LEARNED_DRAWS:
         planner = planning_with(planner, learn_week(model, draws, prices[0].start).forecast)
-    planned = simulate_day(prices, timed(planner, replans), model=model, draws=draws)
+    planned = simulate_day(
+        prices, timed(planner, replans), model=model, draws=draws, basic_only=BASIC_ONLY
+    )
     product = load_model(model)
     usable_kwh = product.volume_l * WATER_RHO_CP_J_PER_L_K * (51.7 - MIN_USEFUL_C) / 3.6e6
     lp = lp_optimum(prices, normal, usable_kwh)
@@ -262,14 +270,20 @@ def main(argv: list[str] | None = None) -> int:
         help="plan with the pattern's own hourly draws, not the profile learned the week before",
     )
     parser.add_argument(
+        "--basic-only",
+        action="store_true",
+        help="ask the heater in Basic DR messages only (no Advanced Load Up above the set point)",
+    )
+    parser.add_argument(
         "--optimum-days",
         type=int,
         default=None,
         help="HOEP days the tank optimum is searched on (default 4; 2 with --quick)",
     )
     args = parser.parse_args(argv)
-    global KNOWN_DRAWS, LEARNED_DRAWS, OPTIMUM_DAYS
+    global KNOWN_DRAWS, LEARNED_DRAWS, OPTIMUM_DAYS, BASIC_ONLY
     KNOWN_DRAWS = not args.default_draws
+    BASIC_ONLY = args.basic_only
     LEARNED_DRAWS = not args.pattern_draws
     days = priced_days(6 if args.quick else args.days)
     hoep_names = [name for name, hoep, _ in days if hoep]

@@ -1,7 +1,8 @@
 """A plan-driven simulated day, sans I/O: the control core commands the simulated heater.
 
 The gateway's own :class:`~ven_edge.control.Controller` and a planner decide; their commands are
-encoded as CTA-2045 Basic DR frames and handled by :class:`hil.heater.SimulatedHeater` on its
+encoded as CTA-2045 frames (Basic DR, and Advanced Load Up as an Intermediate message with its Wh
+and duration) and handled by :class:`hil.heater.SimulatedHeater` on its
 stratified tank (:mod:`hil.scenarios`), with an Outside Communication heartbeat every minute as
 the UCM sends it. Time is simulated, so a day takes a second or two. The same heater left alone
 (no command at all: the normal thermostat) is the baseline.
@@ -29,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from hil.heater import HeaterConfig, SimulatedHeater
+from hil.heater import SUPPORTED_TYPES, HeaterConfig, SimulatedHeater
 from hil.scenarios import build_thermal_model, heater_config_for
 from hil.tank import DEFAULT_VALVE_C
 from ven_edge.command_policy import Outcome
@@ -37,8 +38,9 @@ from ven_edge.control import Controller, PlanInputs, Planner, SendCommand
 from ven_edge.cta2045 import messages, typed
 from ven_edge.cta2045.codec import decode, to_data_frame
 from ven_edge.cta2045.command_kind import CommandKind
-from ven_edge.cta2045.device import DeviceSnapshot, LinkHealth
-from ven_edge.cta2045.encodings import AppNakReason
+from ven_edge.cta2045.device import DeviceInformationReply, DeviceSnapshot, LinkHealth
+from ven_edge.cta2045.encodings import AppNakReason, ResponseCode
+from ven_edge.cta2045.frames import MessageType
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 HEARTBEAT_S = 60.0
@@ -127,11 +129,47 @@ class DayResult:
 _ANSWERING: Final = LinkHealth(connected=True)
 
 
-def _device(heater: SimulatedHeater) -> DeviceSnapshot:
+@dataclass(frozen=True, slots=True)
+class Commissioned:
+    """What the UCM learns of the heater at commissioning: the message types it takes and its
+    device information (capabilities; docs/cta2045.md §6, §8)."""
+
+    supported_types: frozenset[int] = frozenset()
+    device_info: DeviceInformationReply | None = None
+
+
+def commission(heater: SimulatedHeater, now: float, *, basic_only: bool = False) -> Commissioned:
+    """Ask ``heater`` for its device information, as the UCM does; ``basic_only`` models a UCM
+    that sends Basic DR messages only (no Intermediate type, no capabilities learnt)."""
+    if basic_only:
+        return Commissioned(frozenset({MessageType.BASIC_DR, MessageType.DATA_LINK}))
+    reply = heater.handle(to_data_frame(messages.device_information_request()), now)
+    answer = None if reply is None else decode(reply)
+    info = None
+    if (
+        isinstance(answer, typed.DeviceInformationReply)
+        and answer.vendor_id is not None
+        and answer.device_type is not None
+        and answer.device_revision is not None
+        and answer.capabilities is not None
+    ):
+        info = DeviceInformationReply(
+            cta_version=(answer.cta_version or "").rstrip("\x00"),
+            vendor_id=answer.vendor_id,
+            device_type=answer.device_type,
+            device_revision=answer.device_revision,
+            capabilities=answer.capabilities,
+        )
+    return Commissioned(frozenset(SUPPORTED_TYPES), info)
+
+
+def _device(heater: SimulatedHeater, known: Commissioned = Commissioned()) -> DeviceSnapshot:
     """The heater as the UCM session would model it; energies in whole Wh, as the commodity
     reads carry them (docs/cta2045.md §9.3)."""
     state = heater.state
     return DeviceSnapshot(
+        supported_types=known.supported_types,
+        device_info=known.device_info,
         operational_state=heater.operational_state,
         override_active=heater.override,
         energy_used_wh=round(state.energy_used_wh),
@@ -145,7 +183,7 @@ def _device(heater: SimulatedHeater) -> DeviceSnapshot:
 
 def _send(heater: SimulatedHeater, command: SendCommand, t: float) -> Outcome:
     if command.kind is CommandKind.ADVANCED_LOAD_UP:
-        return Outcome.REJECTED  # the day run's heater is asked in Basic DR messages only
+        return _advanced_load_up(heater, command, t)
     request = messages.basic_command(command.kind, command.duration_s)
     reply = heater.handle(to_data_frame(request), t)
     if reply is None:
@@ -154,6 +192,27 @@ def _send(heater: SimulatedHeater, command: SendCommand, t: float) -> Outcome:
     if isinstance(answer, typed.AppAck):
         return Outcome.ACCEPTED
     if isinstance(answer, typed.AppNak) and answer.reason is AppNakReason.CUSTOMER_OVERRIDE:
+        return Outcome.OVERRIDDEN
+    return Outcome.REJECTED
+
+
+def _advanced_load_up(heater: SimulatedHeater, command: SendCommand, t: float) -> Outcome:
+    """Intermediate 0C 00 with the command's Wh and duration, as the gateway sends it
+    (:meth:`ven_edge.cta2045.ucm.UcmSession.advanced_load_up`); the heater answers with a
+    response code (docs/cta2045.md §9.2)."""
+    if not command.wh or command.wh <= 0 or not command.duration_s:
+        return Outcome.REJECTED  # the gateway sends Basic Load Up instead (heater_commands)
+    request = messages.advanced_load_up(command.wh, command.duration_s)
+    reply = heater.handle(to_data_frame(request), t)
+    if reply is None:
+        return Outcome.FAILED
+    answer = decode(reply)
+    if not isinstance(answer, typed.IntermediateReply):
+        return Outcome.REJECTED  # a link NAK: the heater does not take Intermediate messages
+    code = answer.response_code
+    if code == ResponseCode.SUCCESS:
+        return Outcome.ACCEPTED
+    if code == ResponseCode.CUSTOMER_OVERRIDE:
         return Outcome.OVERRIDDEN
     return Outcome.REJECTED
 
@@ -168,15 +227,19 @@ def simulate_day(
     replan_s: float = 900.0,
     mixing_valve_c: float | None = DEFAULT_VALVE_C,
     heater_config: HeaterConfig | None = None,
+    basic_only: bool = False,
 ) -> DayResult:
     """Run the heater through the priced hours; ``planner=None`` is the normal thermostat.
 
     ``mixing_valve_c=None`` takes the draws at the tank's temperature (no valve);
     ``heater_config`` defaults to the product's own thermostat at the user's 120 °F.
+    The planner sees the heater as commissioning found it (Advanced Load Up among its
+    capabilities); ``basic_only`` hides that, so only Basic DR messages are planned.
     """
     thermal = build_thermal_model(model, draws, mixing_valve_c=mixing_valve_c)
     config = heater_config or heater_config_for(thermal.tank.model)
     heater = SimulatedHeater(config, thermal, now=0.0)
+    known = commission(heater, 0.0, basic_only=basic_only)
     timeline = price_timeline(prices)
     ordered = sorted(p.price for p in prices)
     peak_bar = ordered[(3 * len(ordered)) // 4]
@@ -198,9 +261,9 @@ def simulate_day(
         now = start + timedelta(seconds=t)
         if planner is not None:
             if t >= next_replan:
-                controller.set_plan(planner(PlanInputs(now, timeline, _device(heater))))
+                controller.set_plan(planner(PlanInputs(now, timeline, _device(heater, known))))
                 next_replan = t + replan_s
-            command = controller.step(now, _device(heater))
+            command = controller.step(now, _device(heater, known))
             if command is not None:
                 outcome = _send(heater, command, t)
                 controller.record(command, outcome, now)

@@ -130,6 +130,7 @@ def planner_for(config: Config, draw: PlannerConfigDraw | None = None) -> FleetA
     from ven_edge.plan.hpwh_model import HpwhModel
 
     plan_cfg = config.plan
+    heater = config.heater
     model = None if config.heater.model is None else HpwhModel.load(config.heater.model)
     capacity = plan_cfg.tank_capacity_kwh
     reserve = RuleSettings().reserve_fraction if not capacity else plan_cfg.reserve_kwh / capacity
@@ -145,6 +146,9 @@ def planner_for(config: Config, draw: PlannerConfigDraw | None = None) -> FleetA
             min_useful_c=plan_cfg.min_delivery_c,
             draw_kwh_by_hour=PlannerConfig().draw_kwh_by_hour if draw is None else draw[0],
             draw_utc_offset=timedelta(0) if draw is None else draw[1],
+            # Storage above the set point needs the valve (docs/planner.md, "Storing above
+            # the set point"); the planner asks for it only from a heater that takes it.
+            advanced_load_up_c=heater.max_set_point_c if heater.mixing_valve else None,
         ),
         model,
         strategy=_STRATEGIES[plan_cfg.strategy],

@@ -270,7 +270,25 @@ def storage_ceiling(capacity: float, config: PlannerConfig, model: HpwhModel | N
         return capacity
     if setpoint is None or alu <= setpoint:
         raise BuildError(f"advanced_load_up_c {alu} must be above the set point {setpoint}")
+    mass = _tank_mass(model)
+    if mass:
+        # What the tank's water takes from the set point up to the advanced load up's
+        # temperature: the capacity reading may count from the mains, not the useful minimum.
+        return capacity + mass * (alu - setpoint)
     return capacity * (alu - config.min_useful_c) / (setpoint - config.min_useful_c)
+
+
+def normal_capacity(ceiling: float, config: PlannerConfig, model: HpwhModel | None) -> float:
+    """The normal capacity whose :func:`storage_ceiling` is ``ceiling``: what the heater's own
+    thermostat stores, without an advanced load up."""
+    alu = config.advanced_load_up_c
+    setpoint = _setpoint(config, model)
+    if alu is None or setpoint is None or alu <= setpoint:
+        return ceiling
+    mass = _tank_mass(model)
+    if mass:
+        return max(ceiling - mass * (alu - setpoint), 0.0)
+    return ceiling * (setpoint - config.min_useful_c) / (alu - config.min_useful_c)
 
 
 def build_problem(

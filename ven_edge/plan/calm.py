@@ -110,13 +110,14 @@ def _clip(
 
 
 def merge_same_kind(commands: list[PlannedCommand]) -> tuple[PlannedCommand, ...]:
-    """Adjacent price commands of the same kind as one command (the first's reason; the
-    energies of advanced load ups added)."""
+    """Adjacent price commands of the same kind as one command (the first's reason). An
+    advanced load up's energy is the heat to hold above normal by the end of its run
+    (:func:`ven_edge.plan.commands.plan_to_commands`), so the merged one takes the later's."""
     merged: list[PlannedCommand] = []
     for c in sorted(commands, key=lambda c: c.start):
         last = merged[-1] if merged else None
         if last is not None and last.end == c.start and last.kind == c.kind:
-            wh = None if last.wh is None and c.wh is None else (last.wh or 0) + (c.wh or 0)
+            wh = c.wh if c.wh is not None else last.wh
             merged[-1] = replace(last, end=c.end, wh=wh)
         else:
             merged.append(c)

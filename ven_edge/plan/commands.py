@@ -325,6 +325,7 @@ def plan_to_commands(
         times = [start + k * step for k in range(problem.n + 1)]
     elif len(times) != problem.n + 1 or times[0] != start:
         raise ValueError("times must be the n + 1 step bounds from start")
+    normal = problem.soc_max_kwh if normal_capacity_kwh is None else normal_capacity_kwh
     heat = plan.total_heat()
     commands = []
     first = 0
@@ -332,7 +333,11 @@ def plan_to_commands(
         if t < problem.n and kinds[t] == kinds[first]:
             continue
         kind = kinds[first]
-        wh = round(1000 * sum(heat[first:t])) if kind == CommandKind.ADVANCED_LOAD_UP else None
+        wh = None
+        if kind == CommandKind.ADVANCED_LOAD_UP:
+            # The toolkit's mappings know no normal capacity: their amount is the run's heat.
+            state = strategy == "state"
+            wh = _extra_wh(plan, problem, t, normal) if state else round(1000 * sum(heat[first:t]))
         commands.append(
             Command(
                 kind=kind,
@@ -344,3 +349,13 @@ def plan_to_commands(
         )
         first = t
     return tuple(commands)
+
+
+def _extra_wh(plan: Plan, problem: Problem, end: int, normal_capacity: float) -> int:
+    """An advanced load up's energy: the heat the plan stores above the normal thermostat's by
+    the end of the run (CTA-2045-B Advanced Load Up asks for energy beyond normal operation, in
+    Wh; docs/planner.md, "Storing above the set point"), at least 1 Wh and never more than the
+    tank may hold above normal."""
+    room = max(problem.soc_max_kwh - normal_capacity, 0.0)
+    extra = min(max(plan.soc_kwh[end] - normal_capacity, 0.0), room)
+    return max(1, round(1000 * extra))

@@ -20,12 +20,14 @@ import itertools
 import logging
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final
 
 from ven_edge.control import ControlPlan, PlanInputs, PlannedCommand, PlanStep
 from ven_edge.cta2045.command_kind import CommandKind
+from ven_edge.cta2045.device import DeviceSnapshot
+from ven_edge.heater_commands import supports_advanced_load_up
 from ven_edge.plan import commands as plan_commands
 from ven_edge.plan.builder import (
     PRICE,
@@ -34,6 +36,7 @@ from ven_edge.plan.builder import (
     average_price,
     build_problem,
     inlet_c,
+    normal_capacity,
 )
 from ven_edge.plan.calm import PricePlan, settle
 from ven_edge.plan.commands import Strategy
@@ -73,6 +76,8 @@ class ExactPlanner:
     config: PlannerConfig = field(default_factory=PlannerConfig)
     model: HpwhModel | None = None
     strategy: Strategy = "state"
+    #: Ask for Advanced Load Up whatever the heater reports; otherwise only when it reports the
+    #: capability and ``config.advanced_load_up_c`` is set (a mixing valve is fitted).
     supports_advanced_load_up: bool = False
     #: Overrides the unit the events' payload descriptors give.
     price_unit: str | None = None
@@ -159,13 +164,15 @@ class ExactPlanner:
         if (max(prices) - min(prices)) / scale < MIN_PRICE_SPREAD:
             return None
         device = inputs.device
+        alu = self._advanced_load_up(device)
+        config = self.config_for(device)
         state = DeviceState(
             stored_wh=device.stored_energy_wh,
             capacity_wh=device.energy_capacity_wh,
             tank_c=device.present_temperature_c,
         )
         problem = build_problem(
-            inputs.signals, state, self.config, inputs.now, self.model, prices=profile,
+            inputs.signals, state, config, inputs.now, self.model, prices=profile,
             bounds=bounds, draw=inputs.draw,
         )  # fmt: skip
         air = state.air_c if state.air_c is not None else self.config.air_c
@@ -180,18 +187,19 @@ class ExactPlanner:
         )
         if not plan.feasible:
             log.warning("no plan meets every constraint (unserved %.2f kWh)", plan.unserved_kwh)
-        # The heater's own thermostat stops at its set point, whatever the readings' capacity.
-        normal_capacity = problem.soc_max_kwh
+        # The heater's own thermostat stops at its set point, whatever the readings' capacity;
+        # only an advanced load up stores above it.
+        normal_cap = normal_capacity(problem.soc_max_kwh, config, self.model)
         mass = None if self.model is None else self.model.heat_capacity_kwh_per_k
         if self.model is not None and mass is not None and mains is not None:
             at_set_point = mass * (self.model.setpoint_c - mains)
-            normal_capacity = min(normal_capacity, max(at_set_point, problem.soc_min_kwh))
+            normal_cap = min(normal_cap, max(at_set_point, problem.soc_min_kwh))
         differential = None if self.model is None else self.model.hp_differential_c
-        thermo = Thermostat.of(normal_capacity, mass, differential)
+        thermo = Thermostat.of(normal_cap, mass, differential)
         cop_at = cop_by_storage(self.model, air, mains)
         # Without its dead band, normal mode replaces each step's draw at once (the earlier
         # model, kept for comparison).
-        normal_thermo = thermo if self.normal_dead_band else Thermostat.topping_up(normal_capacity)
+        normal_thermo = thermo if self.normal_dead_band else Thermostat.topping_up(normal_cap)
         normal_cost, normal_end, normal_heat, normal_soc = normal_mode(
             problem, normal_thermo, cop_at
         )
@@ -209,7 +217,8 @@ class ExactPlanner:
                 plan,
                 problem,
                 strategy=self.strategy,
-                supports_advanced_load_up=self.supports_advanced_load_up,
+                supports_advanced_load_up=alu,
+                normal_capacity_kwh=normal_cap,
             )
             # What the heater does under these commands: its thermostat's recoveries from a
             # shed moved to cheaper steps where that pays ("What the heater does with a
@@ -231,7 +240,8 @@ class ExactPlanner:
             problem,
             inputs.now,
             strategy=self.strategy,
-            supports_advanced_load_up=self.supports_advanced_load_up,
+            supports_advanced_load_up=alu,
+            normal_capacity_kwh=normal_cap,
             priced=[p is not None for p in sent],
             times=bounds,
             unit=unit,
@@ -258,6 +268,28 @@ class ExactPlanner:
             price=problem.price,
             cop=problem.sources[0].cop,
             reserve_kwh=problem.soc_min_kwh,
+        )
+
+    def config_for(self, device: DeviceSnapshot) -> PlannerConfig:
+        """The configuration to plan ``device`` with: storage above the set point only when
+        the heater takes Advanced Load Up (docs/planner.md, "Storing above the set point")."""
+        if self._advanced_load_up(device):
+            return self.config
+        return replace(self.config, advanced_load_up_c=None)
+
+    def _advanced_load_up(self, device: DeviceSnapshot) -> bool:
+        """Plan storage above the set point (docs/planner.md, "Storing above the set point")?"""
+        if self.supports_advanced_load_up:
+            return True
+        ceiling = self.config.advanced_load_up_c
+        setpoint = self.config.setpoint_c
+        if setpoint is None and self.model is not None:
+            setpoint = self.model.setpoint_c
+        return (
+            ceiling is not None
+            and setpoint is not None  # the ceiling is counted from the set point
+            and ceiling > setpoint
+            and supports_advanced_load_up(device)
         )
 
     def _loss_per_hour(self) -> float:

@@ -171,7 +171,8 @@ class FleetAwarePlanner:
     def _shortfall(self, inputs: PlanInputs) -> float:
         """The heat (kWh) the tank would lack against its comfort bounds under these signals,
         on the steps the exact planner uses."""
-        config = replace(self.exact.config, gap_price=0.0)  # prices do not decide comfort
+        # Prices do not decide comfort.
+        config = replace(self.exact.config_for(inputs.device), gap_price=0.0)
         prices = winner_profile(inputs.signals, PRICE)
         bounds = step_bounds(
             inputs.now, config.step, config.horizon, prices, instruction_edges(inputs.signals)
@@ -200,7 +201,8 @@ class FleetAwarePlanner:
         planner; raises :class:`BuildError` while the problem cannot be built."""
         start = quarter_hour(now.astimezone(UTC))
         bounds = [start + k * STEP for k in range(PLANNING_STEPS + 1)]
-        config = replace(self.exact.config, gap_price=0.0)  # prices are the VTN's business
+        # Prices are the VTN's business.
+        config = replace(self.exact.config_for(device), gap_price=0.0)
         problem = build_problem(
             without_event(timeline, fleet_event),
             device_state(device),
