@@ -42,6 +42,7 @@ from ven_edge.plan.calm import PricePlan, settle
 from ven_edge.plan.commands import Strategy
 from ven_edge.plan.grid import step_bounds
 from ven_edge.plan.hpwh_model import HpwhModel
+from ven_edge.plan.load_up_prune import prune_load_ups
 from ven_edge.plan.rule_planner import instruction_edges, numeric, overlay_instructions
 from ven_edge.plan.shed_trim import trim_sheds
 from ven_edge.plan.tank_costs import (
@@ -90,6 +91,9 @@ class ExactPlanner:
     #: Move the thermostat's recoveries from a shed to cheaper steps (docs/planner.md, "What
     #: the heater does with a command"; measured, it lowered the median capture, so it is off).
     cut_sheds: bool = False
+    #: Turn to Normal the load ups that, played through the heater's thermostat, cost more than
+    #: they save (docs/planner.md, "Load ups the heater would not pay for").
+    prune_load_ups: bool = True
     #: Price normal mode with the thermostat's dead band (docs/planner.md, "What the heater
     #: does with a command"); False replaces each step's draw at once.
     normal_dead_band: bool = True
@@ -225,6 +229,8 @@ class ExactPlanner:
             # command").
             if self.cut_sheds:
                 kinds, _ = trim_sheds(problem, thermo, kinds, worth, cop_at)
+            if self.prune_load_ups:
+                kinds = prune_load_ups(problem, thermo, kinds, worth, cop_at)
             if self.check_draw_error and not saves_with_draw_error(
                 problem, thermo, kinds, cop_at, self.config.step
             ):
