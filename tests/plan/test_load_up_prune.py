@@ -161,3 +161,11 @@ def test_the_planner_sends_only_the_load_ups_that_pay() -> None:
     every, paying = load_ups(False), load_ups(True)
     assert paying < every  # some dropped, none added
     assert paying  # and not all: the ones before the dear hours stay
+
+
+def test_the_early_thermostat_starts_sooner_in_normal_and_under_shed_only() -> None:
+    early = THERMO.early()
+    assert early.start_below(N) > THERMO.start_below(N)
+    assert early.start_below(S) > THERMO.start_below(S)
+    assert early.start_below(L) == THERMO.start_below(L)
+    assert early.stop_at(N) == THERMO.stop_at(N)

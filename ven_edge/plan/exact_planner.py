@@ -230,7 +230,9 @@ class ExactPlanner:
             if self.cut_sheds:
                 kinds, _ = trim_sheds(problem, thermo, kinds, worth, cop_at)
             if self.prune_load_ups:
-                kinds = prune_load_ups(problem, thermo, kinds, worth, cop_at)
+                # Played by the heater that recovers soonest (thermostat.EARLIEST_SENSOR_SHARE):
+                # a load up is dropped only if it does not pay even then.
+                kinds = prune_load_ups(problem, thermo.early(), kinds, worth, cop_at)
             if self.check_draw_error and not saves_with_draw_error(
                 problem, thermo, kinds, cop_at, self.config.step
             ):

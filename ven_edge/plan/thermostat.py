@@ -20,7 +20,7 @@ costs; ``normal_mode`` in :mod:`ven_edge.plan.tank_costs` is :func:`run` with No
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from ven_edge.cta2045.command_kind import CommandKind
@@ -38,6 +38,8 @@ LOAD_UP_DEADBAND_C: Final = 1.0
 #: the heat pump starts (measured on the simulated heater, four model files × three DOE draw
 #: patterns: 0.39–0.54 in Normal, 0.45–0.57 under Shed).
 SENSOR_SHARE: Final = 0.5
+#: The earliest of those shares: the heater that starts soonest after a draw.
+EARLIEST_SENSOR_SHARE: Final = 0.39
 #: How far below the set point the mean tank temperature is when the heat pump stops (°C): the
 #: top reaches the set point, the bottom stays cooler (measured as above: 3.9 °C on all four).
 STOP_BELOW_C: Final = 3.9
@@ -85,6 +87,14 @@ class Thermostat:
         """A thermostat with no dead band: it replaces each step's draw at once, up to
         ``full_kwh`` (load ups as Normal)."""
         return cls(full_kwh, 0.0, 0.0, 0.0, 0.0)
+
+    def early(self, share: float = EARLIEST_SENSOR_SHARE) -> Thermostat:
+        """The same thermostat with its heat pump starting once the mean tank has fallen by
+        ``share`` (not :data:`SENSOR_SHARE`) of the differential, in Normal and under Shed."""
+        k = share / SENSOR_SHARE
+        return replace(
+            self, normal_band_kwh=k * self.normal_band_kwh, shed_band_kwh=k * self.shed_band_kwh
+        )
 
     def start_below(self, kind: CommandKind) -> float:
         """Stored heat below which the heat pump starts under ``kind``."""
