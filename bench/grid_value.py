@@ -1,12 +1,14 @@
 """What the planner is worth on the simulated heater: every model file × DOE draws × priced days.
 
-Run: python bench/grid_value.py [--quick] [--days N] [--workers 2]
+Run: python bench/grid_value.py [--quick] [--days N] [--workers 2] [--basic-only]
 
 For each HPWHsim model file in sample_data/hpwh_models, each DOE 24-h draw pattern (low, medium,
 high) and each priced day (N days of Ontario HOEP 2016 + 0.10 $/kWh spread evenly over the year,
 plus the eTOU-Dyn days in sample_data/prices), the same simulated heater (stratified tank behind a
 49 °C mixing valve, hil.dayrun) runs the day twice: in normal mode (no command) and under the
-gateway's planner (default `state` strategy, hourly plan). The planner is given the profile the
+gateway's planner (default `state` strategy, hourly plan; `heater.mixing_valve = true`, so the
+planner may store above the set point with Advanced Load Up, which the simulated heater takes;
+`--basic-only`: the heater is asked in Basic DR messages only). The planner is given the profile the
 gateway's household learner took from the preceding simulated week of the same household, lived
 in normal mode with the pattern varied from day to day (hil.learned_week); `--pattern-draws`:
 the draw pattern's own heat per hour of the day instead (`household_draw`, what a profile learned
