@@ -11,15 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.devices import answering
+from tests.plan.test_thermostat import FULL, THERMO, problem
 from ven_edge.control import PlanInputs
 from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.plan.builder import PlannerConfig
 from ven_edge.plan.exact_planner import ExactPlanner
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.load_up_prune import load_up_runs, prune_load_ups
-from ven_edge.plan.problem import Problem, Source
+from ven_edge.plan.problem import Problem
 from ven_edge.plan.tank_costs import end_value
-from ven_edge.plan.thermostat import Run, Thermostat, run
+from ven_edge.plan.thermostat import Run, run
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 N, S, L, A = (
@@ -28,26 +29,6 @@ N, S, L, A = (
     CommandKind.LOAD_UP,
     CommandKind.ADVANCED_LOAD_UP,
 )
-MASS = 0.197  # kWh/K, a 50-gallon tank
-FULL = 7.6
-THERMO = Thermostat.of(FULL, MASS, 17.8)
-
-
-def problem(price: list[float], load: list[float], soc: float) -> Problem:
-    n = len(price)
-    return Problem(
-        step_hours=1.0,
-        price=tuple(price),
-        load_kwh=tuple(load),
-        soc_kwh=soc,
-        soc_min_kwh=2.0,
-        soc_max_kwh=FULL,
-        soc_end_min_kwh=2.0,
-        sources=(
-            Source("heat_pump", (3.0,) * n, (1.5,) * n, (0.0,) * n),
-            Source("element", (1.0,) * n, (4.5,) * n, (0.0,) * n),
-        ),
-    )
 
 
 def cop_at(stored: float) -> float:
