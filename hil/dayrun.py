@@ -23,6 +23,7 @@ losses are not in it, so it is a bound to compare against, not a schedule the he
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.cta2045.device import DeviceInformationReply, DeviceSnapshot, LinkHealth
 from ven_edge.cta2045.encodings import AppNakReason, ResponseCode
 from ven_edge.cta2045.frames import MessageType
+from ven_edge.cta2045.ucm import device_info_of
 from ven_edge.signals import SignalInterval, SignalTimeline
 
 HEARTBEAT_S = 60.0
@@ -146,20 +148,9 @@ def commission(heater: SimulatedHeater, now: float, *, basic_only: bool = False)
     reply = heater.handle(to_data_frame(messages.device_information_request()), now)
     answer = None if reply is None else decode(reply)
     info = None
-    if (
-        isinstance(answer, typed.DeviceInformationReply)
-        and answer.vendor_id is not None
-        and answer.device_type is not None
-        and answer.device_revision is not None
-        and answer.capabilities is not None
-    ):
-        info = DeviceInformationReply(
-            cta_version=(answer.cta_version or "").rstrip("\x00"),
-            vendor_id=answer.vendor_id,
-            device_type=answer.device_type,
-            device_revision=answer.device_revision,
-            capabilities=answer.capabilities,
-        )
+    if isinstance(answer, typed.DeviceInformationReply):
+        with contextlib.suppress(ValueError):  # no device data: capabilities unknown
+            info = device_info_of(answer)
     return Commissioned(frozenset(SUPPORTED_TYPES), info)
 
 

@@ -799,32 +799,7 @@ class UcmSession:
 
     async def device_information(self) -> CommandOutcome:
         def apply(reply: Message) -> dict[str, Any]:
-            r = _expect(reply, t.DeviceInformationReply)
-            # Every trailing block is optional (payload 16/32/48/51/53, docs/cta2045.md §9.2, §13
-            # row 5): pycta2045 sends the firmware date without major and minor.
-            if (
-                r.vendor_id is None
-                or r.device_type is None
-                or r.device_revision is None
-                or r.capabilities is None
-            ):
-                raise ValueError("no device data after the response code")
-            firmware = None
-            if r.firmware_year is not None:
-                firmware = f"{r.firmware_year}-{r.firmware_month:02d}-{r.firmware_day:02d}"
-                if r.firmware_major is not None:
-                    firmware += f" v{r.firmware_major}.{r.firmware_minor or 0}"
-            info = DeviceInformationReply(
-                cta_version=_str_or_none(r.cta_version) or "",
-                vendor_id=r.vendor_id,
-                device_type=r.device_type,
-                device_revision=r.device_revision,
-                capabilities=r.capabilities,
-                model=_str_or_none(r.model_number),
-                serial=_str_or_none(r.serial_number),
-                firmware=firmware,
-            )
-            self._set(device_info=info)
+            self._set(device_info=device_info_of(_expect(reply, t.DeviceInformationReply)))
             return _plain(reply.fields)
 
         return await self._request(
@@ -931,6 +906,35 @@ def _expect(reply: Message, kind: type[M]) -> M:
     if not isinstance(reply, kind):
         raise ValueError(f"expected {kind.NAME}, got {reply.name}")
     return reply
+
+
+def device_info_of(r: t.DeviceInformationReply) -> DeviceInformationReply:
+    """What the session keeps of a Device Information reply; ValueError when the reply has no
+    device data after its response code."""
+    # Every trailing block is optional (payload 16/32/48/51/53, docs/cta2045.md §9.2, §13
+    # row 5): pycta2045 sends the firmware date without major and minor.
+    if (
+        r.vendor_id is None
+        or r.device_type is None
+        or r.device_revision is None
+        or r.capabilities is None
+    ):
+        raise ValueError("no device data after the response code")
+    firmware = None
+    if r.firmware_year is not None:
+        firmware = f"{r.firmware_year}-{r.firmware_month:02d}-{r.firmware_day:02d}"
+        if r.firmware_major is not None:
+            firmware += f" v{r.firmware_major}.{r.firmware_minor or 0}"
+    return DeviceInformationReply(
+        cta_version=_str_or_none(r.cta_version) or "",
+        vendor_id=r.vendor_id,
+        device_type=r.device_type,
+        device_revision=r.device_revision,
+        capabilities=r.capabilities,
+        model=_str_or_none(r.model_number),
+        serial=_str_or_none(r.serial_number),
+        firmware=firmware,
+    )
 
 
 def _str_or_none(value: str | None) -> str | None:
