@@ -15,9 +15,10 @@ from tests.plan.test_thermostat import FULL, THERMO, problem
 from ven_edge.control import PlanInputs
 from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.plan.builder import PlannerConfig
+from ven_edge.plan.commands import load_up_runs
 from ven_edge.plan.exact_planner import ExactPlanner
 from ven_edge.plan.hpwh_model import HpwhModel
-from ven_edge.plan.load_up_prune import load_up_runs, prune_load_ups
+from ven_edge.plan.load_up_prune import prune_load_ups
 from ven_edge.plan.problem import Problem
 from ven_edge.plan.tank_costs import end_value
 from ven_edge.plan.thermostat import Run, run

@@ -210,7 +210,8 @@ def _tank_mass(model: HpwhModel | None) -> float | None:
     return None if model is None else model.heat_capacity_kwh_per_k
 
 
-def _setpoint(config: PlannerConfig, model: HpwhModel | None) -> float | None:
+def set_point_c(config: PlannerConfig, model: HpwhModel | None) -> float | None:
+    """The set point the plan counts from: the configuration's, else the model file's."""
     if config.setpoint_c is not None:
         return config.setpoint_c
     return None if model is None else model.setpoint_c
@@ -226,7 +227,7 @@ def stored_energy(
     :func:`~ven_edge.plan.commands.plan_to_commands` as ``normal_capacity_kwh``.
     """
     mass = _tank_mass(model)
-    setpoint = _setpoint(config, model)
+    setpoint = set_point_c(config, model)
     capacity = config.capacity_kwh
     if capacity is None and state.capacity_wh is not None:
         capacity = state.capacity_wh / 1000.0
@@ -265,7 +266,7 @@ def inlet_c(state: DeviceState, model: HpwhModel | None) -> float | None:
 def storage_ceiling(capacity: float, config: PlannerConfig, model: HpwhModel | None) -> float:
     """The most the plan may store: the normal capacity, or more with advanced load up."""
     alu = config.advanced_load_up_c
-    setpoint = _setpoint(config, model)
+    setpoint = set_point_c(config, model)
     if alu is None:
         return capacity
     if setpoint is None or alu <= setpoint:
@@ -282,7 +283,7 @@ def normal_capacity(ceiling: float, config: PlannerConfig, model: HpwhModel | No
     """The normal capacity whose :func:`storage_ceiling` is ``ceiling``: what the heater's own
     thermostat stores, without an advanced load up."""
     alu = config.advanced_load_up_c
-    setpoint = _setpoint(config, model)
+    setpoint = set_point_c(config, model)
     if alu is None or setpoint is None or alu <= setpoint:
         return ceiling
     mass = _tank_mass(model)
@@ -330,7 +331,7 @@ def build_problem(
 
     stored, capacity = stored_energy(state, config, model)
     mains = inlet_c(state, model)
-    setpoint = _setpoint(config, model)
+    setpoint = set_point_c(config, model)
     mass = _tank_mass(model)
     if (
         mains is not None

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.plan.problem import Plan, Problem
@@ -50,6 +50,8 @@ LOAD_UP_PRICE_RATIO = 1.5
 #: The toolkit's default price percentiles (shed, normal, load up).
 PRICE_PERCENTILES = (75.0, 50.0, 25.0)
 _EPS = 1e-9
+#: The commands that ask the heater to store heat.
+LOAD_UPS: Final = frozenset({CommandKind.LOAD_UP, CommandKind.ADVANCED_LOAD_UP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,24 +108,29 @@ def _drop_unpaid_load_ups(
     """Turn load-up runs whose later price peak is below ``ratio`` × their mean price to normal."""
     price = problem.price
     out = list(kinds)
-    first = 0
-    while first < len(kinds):
-        if kinds[first] not in (CommandKind.LOAD_UP, CommandKind.ADVANCED_LOAD_UP):
-            first += 1
-            continue
-        last = first
-        while last + 1 < len(kinds) and kinds[last + 1] in (
-            CommandKind.LOAD_UP,
-            CommandKind.ADVANCED_LOAD_UP,
-        ):
-            last += 1
+    for first, last in load_up_runs(kinds):
         run_price = sum(price[first : last + 1]) / (last + 1 - first)
         peak = max(price[last + 1 :], default=run_price)
         worth = peak > run_price + _EPS if run_price <= 0 else peak >= ratio * run_price - _EPS
         if not worth:
             out[first : last + 1] = [CommandKind.NORMAL] * (last + 1 - first)
-        first = last + 1
     return out
+
+
+def load_up_runs(kinds: Sequence[CommandKind]) -> list[tuple[int, int]]:
+    """The ``(first, last)`` steps of each run of load-up steps (either kind)."""
+    runs = []
+    t = 0
+    while t < len(kinds):
+        if kinds[t] not in LOAD_UPS:
+            t += 1
+            continue
+        last = t
+        while last + 1 < len(kinds) and kinds[last + 1] in LOAD_UPS:
+            last += 1
+        runs.append((t, last))
+        t = last + 1
+    return runs
 
 
 def _classify_fraction(plan: Plan, problem: Problem) -> list[CommandKind]:

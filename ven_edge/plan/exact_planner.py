@@ -37,6 +37,7 @@ from ven_edge.plan.builder import (
     build_problem,
     inlet_c,
     normal_capacity,
+    set_point_c,
 )
 from ven_edge.plan.calm import PricePlan, settle
 from ven_edge.plan.commands import Strategy
@@ -290,9 +291,7 @@ class ExactPlanner:
         if self.supports_advanced_load_up:
             return True
         ceiling = self.config.advanced_load_up_c
-        setpoint = self.config.setpoint_c
-        if setpoint is None and self.model is not None:
-            setpoint = self.model.setpoint_c
+        setpoint = set_point_c(self.config, self.model)
         return (
             ceiling is not None
             and setpoint is not None  # the ceiling is counted from the set point

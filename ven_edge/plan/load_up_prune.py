@@ -18,28 +18,12 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from ven_edge.cta2045.command_kind import CommandKind
+from ven_edge.plan.commands import load_up_runs
 from ven_edge.plan.problem import Problem
 from ven_edge.plan.thermostat import Run, Thermostat, run
 
-LOAD_UPS: Final = frozenset({CommandKind.LOAD_UP, CommandKind.ADVANCED_LOAD_UP})
 #: A removal must save more than this ($): float noise never flips a command.
 _EPS: Final = 1e-9
-
-
-def load_up_runs(kinds: Sequence[CommandKind]) -> list[tuple[int, int]]:
-    """The ``(first, last)`` steps of each run of load-up steps (either kind)."""
-    runs = []
-    t = 0
-    while t < len(kinds):
-        if kinds[t] not in LOAD_UPS:
-            t += 1
-            continue
-        last = t
-        while last + 1 < len(kinds) and kinds[last + 1] in LOAD_UPS:
-            last += 1
-        runs.append((t, last))
-        t = last + 1
-    return runs
 
 
 def prune_load_ups(
