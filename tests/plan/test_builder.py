@@ -80,14 +80,18 @@ def test_draw_profile_resamples_by_overlap() -> None:
 
 def test_hpwh_model_reproduces_the_reference_performance_points() -> None:
     rheem = HpwhModel.load(MODELS / "Rheem2020Prem50.json")
-    assert rheem.capacity_kw(20, 35) == pytest.approx(1.61, abs=0.005)
-    assert rheem.cop(20, 35) == pytest.approx(4.47, abs=0.005)
-    assert rheem.cop(20, 50) == pytest.approx(3.45, abs=0.005)
-    assert rheem.capacity_kw(10, 35) == pytest.approx(1.23, abs=0.005)
+    # COP and input power interpolated, capacity their product (HPWHsim's ``interpolate_cop``).
+    assert rheem.capacity_kw(20, 35) == pytest.approx(1.62, abs=0.005)
+    assert rheem.cop(20, 35) == pytest.approx(4.51, abs=0.005)
+    assert rheem.cop(20, 50) == pytest.approx(3.49, abs=0.005)
+    assert rheem.capacity_kw(10, 35) == pytest.approx(1.24, abs=0.005)
     assert rheem.element_kw == 4.5
     assert rheem.tank_litres == pytest.approx(170.7, abs=0.1)
     aos = HpwhModel.load(MODELS / "AOSmithHPTU50.json")
-    assert aos.cop(20, 15) == pytest.approx(4.56, abs=0.005)
+    assert aos.cop(20, 15) == pytest.approx(5.37, abs=0.005)
+    # Between the A. O. Smith map's two water points (0 and 71 °C) the COP is the interpolated
+    # COP, not interpolated capacity over interpolated input power (3.1 at 35 °C).
+    assert aos.cop(20, 35) > 4.0
     # Outside the grid the map is held at its edge.
     assert rheem.cop(-30, 35) == rheem.cop(rheem.air_c[0], 35)
 
@@ -227,3 +231,18 @@ def test_the_plan_keeps_the_heat_below_which_the_heater_brings_in_its_element() 
     assert p.soc_min_kwh == pytest.approx(held)
     without = build_problem(tl, state, replace(cfg, min_stored_share=0.0), T0, model)
     assert without.soc_min_kwh < held
+
+
+def test_the_planner_s_map_is_the_reference_heater_s_inside_the_grid() -> None:
+    """Capacity and COP as the simulated heater (hil, which follows HPWHsim) takes them, at
+    points between the grid's, for every shipped model file."""
+    from hil.hpwh_model import MODEL_NAMES, load_model
+
+    for name in MODEL_NAMES:
+        planner = HpwhModel.load(MODELS / f"{name}.json")
+        reference = load_model(name).performance
+        for air in (7.5, 12.5, 20.0, 27.5):
+            for water in (15.0, 30.0, 42.5, 55.0):
+                capacity_w, input_w = reference.lookup(air, water)
+                assert planner.cop(air, water) == pytest.approx(capacity_w / input_w, rel=1e-9)
+                assert planner.capacity_kw(air, water) == pytest.approx(capacity_w / 1000, rel=1e-9)

@@ -3,10 +3,10 @@
 The files (bigladder/HPWHsim ``test/models_json``, schema RSINTEGRATEDWATERHEATER) give the
 compressor's ``heating_capacity`` and ``input_power`` in W on a grid of evaporator air temperature
 × heat-source (water) temperature, row-major with air outermost; temperatures are in kelvin. The
-planner needs the thermal capacity and the COP at the expected air and tank temperatures: both are
-interpolated bilinearly in the grid (``ven_edge.plan.performance_map``, which also parses it) and
-held at the edge outside it (HPWHsim extrapolates, but a planner should not trust a map beyond its
-data).
+planner needs the thermal capacity and the COP at the expected air and tank temperatures: input
+power and COP are interpolated bilinearly in the grid (``ven_edge.plan.performance_map``, which
+also parses it) and the capacity is their product, as HPWHsim does; both are held at the edge
+outside the grid (HPWHsim extrapolates, but a planner should not trust a map beyond its data).
 """
 
 from __future__ import annotations
@@ -87,20 +87,38 @@ class HpwhModel:
             raise ModelError(f"{p}: not JSON ({exc})") from exc
         return cls.from_json(data, name=p.stem)
 
-    def _lookup(self, grid: tuple[float, ...], air_c: float, water_c: float) -> float:
-        # The planner holds the edge value outside the map (module docstring).
-        return interpolate(self.air_c, self.water_c, (grid,), air_c, water_c, OutOfMap.CLAMP)[0]
+    def _lookup(self, air_c: float, water_c: float) -> tuple[float, float]:
+        """(input power kW, COP) interpolated in the grid, as HPWHsim does with these files
+        (they say ``interpolate_cop``): the COP at each grid point, not the capacity, is what is
+        interpolated. The A. O. Smith maps have water points at 0 °C and 71 °C only; between
+        them interpolating capacity and input power apart gives a COP a quarter below the
+        product's (docs/hpwh-simulation.md). The planner holds the edge value outside the map
+        (module docstring)."""
+        input_kw, cop = interpolate(
+            self.air_c, self.water_c, (self.input_kw_grid, self._cop_grid), air_c, water_c,
+            OutOfMap.CLAMP,
+        )  # fmt: skip
+        return input_kw, cop
+
+    @property
+    def _cop_grid(self) -> tuple[float, ...]:
+        return tuple(
+            c / p if p > 0 else 0.0
+            for c, p in zip(self.capacity_kw_grid, self.input_kw_grid, strict=True)
+        )
 
     def capacity_kw(self, air_c: float, water_c: float) -> float:
-        """Thermal output of the heat pump (kW), never below zero."""
-        return max(0.0, self._lookup(self.capacity_kw_grid, air_c, water_c))
+        """Thermal output of the heat pump (kW): COP times input power, never below zero."""
+        input_kw, cop = self._lookup(air_c, water_c)
+        return max(0.0, cop * input_kw)
 
     def cop(self, air_c: float, water_c: float) -> float:
-        """Coefficient of performance: interpolated capacity over interpolated input power."""
-        power = self._lookup(self.input_kw_grid, air_c, water_c)
-        if power <= 0:
-            raise ModelError(f"{self.name}: input power {power} kW at ({air_c}, {water_c}) °C")
-        return self.capacity_kw(air_c, water_c) / power
+        """Coefficient of performance at that air and water temperature."""
+        input_kw, cop = self._lookup(air_c, water_c)
+        if input_kw <= 0 or cop <= 0:
+            raise ModelError(f"{self.name}: input power {input_kw} kW, COP {cop} at "
+                             f"({air_c}, {water_c}) °C")  # fmt: skip
+        return cop
 
     @property
     def heat_capacity_kwh_per_k(self) -> float:
