@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.problem import Problem, Source
-from ven_edge.plan.shed_trim import trim_sheds
+from ven_edge.plan.shed_trim import DEAR_SHARE, dear_price, trim_sheds
 from ven_edge.plan.tank_costs import end_value, normal_mode, saves_with_draw_error
 from ven_edge.plan.thermostat import Run, Thermostat, run
 
@@ -120,6 +120,49 @@ def test_a_shed_the_tank_rides_through_is_kept() -> None:
     assert trim_sheds(p, THERMO, kinds, worth)[0] == kinds
 
 
+def test_only_recoveries_in_the_dear_quarter_are_moved() -> None:
+    stop = THERMO.full_kwh
+    # The same long shed: its recovery falls in a step whose price (0.30) is the dearest of
+    # the six, then in one whose price (0.11) is middling.
+    load = [0.6, 0.6, 0.6, 0.9, 0.0, 0.0]
+    normal_end = run(problem([0.1] * 6, load, stop), THERMO, [N] * 6).end
+    kinds = [S, S, S, S, S, N]
+    for recovery_price, moved in ((0.30, True), (0.11, False)):
+        price = [0.10, 0.08, 0.12, recovery_price, 0.30, 0.10]
+        p = problem(price, load, stop)
+        assert 3 in run(p, THERMO, kinds).starts
+
+        def worth(r: Run, p: Problem = p) -> float:
+            return r.cost + end_value(p, normal_end - r.end)
+
+        every, _ = trim_sheds(p, THERMO, kinds, worth)
+        assert every != kinds  # with every step open to it, the recovery moves
+        dear_only, _ = trim_sheds(p, THERMO, kinds, worth, dear_share=DEAR_SHARE)
+        assert (dear_only != kinds) is moved
+
+
+def test_the_dear_price_is_the_lowest_of_the_dearest_share() -> None:
+    prices = [0.10 + 0.01 * k for k in range(24)]
+    assert dear_price(prices, 0.25) == prices[-6]
+    assert dear_price(prices, 1.0) == prices[0]
+    assert dear_price(prices, 0.0) == prices[-1]  # at least one step
+    assert dear_price([], 0.25) == math.inf
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prices=st.lists(st.floats(-1.0, 10.0), min_size=1, max_size=48),
+    share=st.floats(0.0, 1.0),
+)
+def test_at_least_the_share_of_steps_is_dear(prices: list[float], share: float) -> None:
+    dear = dear_price(prices, share)
+    assert dear in prices
+    count = sum(p >= dear for p in prices)
+    assert count >= max(1, math.ceil(share * len(prices) - 1e-9))
+    # and no cheaper price would do: the next one down makes more than the share dear
+    assert sum(p > dear for p in prices) < max(1, math.ceil(share * len(prices) - 1e-9))
+
+
 def test_a_plan_that_saves_only_with_the_forecast_draws_is_refused() -> None:
     stop = THERMO.full_kwh
     band = THERMO.normal_band_kwh
@@ -217,3 +260,11 @@ def test_a_bad_turn_on_logic_leaves_the_differential_to_the_default(logic: objec
     band = Thermostat.of(FULL, MASS, value).normal_band_kwh
     assert math.isfinite(band)
     assert band > 0
+
+
+def test_the_late_thermostat_starts_later_in_normal_and_under_shed_only() -> None:
+    late = THERMO.late()
+    assert late.start_below(S) < THERMO.start_below(S) < THERMO.early().start_below(S)
+    assert late.start_below(N) < THERMO.start_below(N)
+    assert late.start_below(L) == THERMO.start_below(L)
+    assert late.stop_at(S) == THERMO.stop_at(S)

@@ -45,7 +45,7 @@ from ven_edge.plan.grid import step_bounds
 from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.load_up_prune import prune_load_ups
 from ven_edge.plan.rule_planner import instruction_edges, numeric, overlay_instructions
-from ven_edge.plan.shed_trim import trim_sheds
+from ven_edge.plan.shed_trim import DEAR_SHARE, trim_sheds
 from ven_edge.plan.tank_costs import (
     cop_by_storage,
     cop_fixed_point,
@@ -89,9 +89,10 @@ class ExactPlanner:
     #: Measured (docs/planner.md, "Comfort first"): it removes most of the worst days' loss
     #: and most of the saving, so it is off.
     check_draw_error: bool = False
-    #: Move the thermostat's recoveries from a shed to cheaper steps (docs/planner.md, "What
-    #: the heater does with a command"; measured, it lowered the median capture, so it is off).
-    cut_sheds: bool = False
+    #: Move the thermostat's recoveries from a shed in the horizon's dear quarter to cheaper
+    #: steps, played by a heater that starts late (docs/planner.md, "What the heater does
+    #: with a command" and "Sheds cut short in the dear quarter, measured").
+    cut_sheds: bool = True
     #: Turn to Normal the load ups that, played through the heater's thermostat, cost more than
     #: they save (docs/planner.md, "Load ups the heater would not pay for").
     prune_load_ups: bool = True
@@ -229,7 +230,11 @@ class ExactPlanner:
             # shed moved to cheaper steps where that pays ("What the heater does with a
             # command").
             if self.cut_sheds:
-                kinds, _ = trim_sheds(problem, thermo, kinds, worth, cop_at)
+                # Played by a heater that starts late (thermostat.LATE_SENSOR_SHARE): a
+                # recovery is moved only where even it would recover at a dear price.
+                kinds, _ = trim_sheds(
+                    problem, thermo.late(), kinds, worth, cop_at, dear_share=DEAR_SHARE
+                )
             if self.prune_load_ups:
                 # Played by the heater that recovers soonest (thermostat.EARLIEST_SENSOR_SHARE):
                 # a load up is dropped only if it does not pay even then.

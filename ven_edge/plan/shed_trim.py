@@ -9,10 +9,16 @@ the shed ended at one of the cheapest earlier steps of the shed (Normal from the
 Up at one of the cheapest earlier steps (in the shed or before it), or with no shed at all; the
 cheapest of these as the thermostat plays them is kept, until no shed recovery can be moved to a
 cheaper step.
+
+Only recoveries in the horizon's dear steps are moved (``dear_share``): the stored-heat
+thermostat places a shed's recovery within an hour or two of where the stratified tank does,
+and moving a recovery between two middling prices costs more in the extra heat it buys than the
+price difference returns (docs/planner.md, "Sheds cut short in the dear quarter, measured").
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -24,6 +30,8 @@ from ven_edge.plan.thermostat import Run, Thermostat, run
 TRIED_ENDS: Final = 3
 #: Rounds of trimming: each round settles one shed recovery.
 MAX_ROUNDS: Final = 12
+#: By default the recoveries moved are those in the dearest quarter of the horizon's steps.
+DEAR_SHARE: Final = 0.25
 
 
 def trim_sheds(
@@ -32,16 +40,24 @@ def trim_sheds(
     kinds: Sequence[CommandKind],
     worth: Callable[[Run], float],
     cop_at: Callable[[float], float] | None = None,
+    dear_share: float = 1.0,
 ) -> tuple[list[CommandKind], Run]:
     """``kinds`` with the sheds cut short where that makes ``worth`` (the cost of a run, the
-    heat left at the end valued) lower, and the thermostat's run of the result."""
+    heat left at the end valued) lower, and the thermostat's run of the result. Only the
+    recoveries in the ``dear_share`` of the steps with the highest prices are moved (1: all)."""
     best = list(kinds)
     best_run = run(problem, thermostat, best, cop_at)
     best_worth = worth(best_run)
     settled = -1  # shed recoveries up to this step are as cheap as they get
+    dear = dear_price(problem.price, dear_share)
     for _ in range(MAX_ROUNDS):
         trigger = next(
-            (t for t in best_run.starts if t > settled and best[t] is CommandKind.SHED), None
+            (
+                t
+                for t in best_run.starts
+                if t > settled and best[t] is CommandKind.SHED and problem.price[t] >= dear
+            ),
+            None,
         )
         if trigger is None:
             break
@@ -74,3 +90,12 @@ def trim_sheds(
         if not improved:
             settled = trigger
     return best, best_run
+
+
+def dear_price(prices: Sequence[float], share: float) -> float:
+    """The lowest price among the ``share`` of ``prices`` that are highest (at least one)."""
+    ranked = sorted(prices, reverse=True)
+    if not ranked:
+        return math.inf
+    keep = min(len(ranked), max(1, math.ceil(share * len(ranked) - 1e-9)))
+    return ranked[keep - 1]
