@@ -53,12 +53,12 @@ sys.path.insert(0, str(REPO))
 
 from bench._measure import percentile  # noqa: E402
 from hil.dayrun import (  # noqa: E402
-    DayResult,
     HourPrice,
     load_hoep_days,
     load_prices,
     lp_optimum,
     simulate_day,
+    stored_value,
 )
 from hil.draws import load_draw_profile  # noqa: E402
 from hil.hpwh_model import MODEL_NAMES, MODELS_DIR, WATER_RHO_CP_J_PER_L_K, load_model  # noqa: E402
@@ -221,16 +221,6 @@ def draws_known() -> str:
     if not KNOWN_DRAWS:
         return "flat default"
     return "learned from the week before" if LEARNED_DRAWS else "the pattern"
-
-
-def stored_value(prices: Sequence[HourPrice], normal: DayResult, planned: DayResult) -> float:
-    """What the heat the planned day leaves in the tank beyond normal mode's would cost normal
-    mode to make: at the normal day's effective COP and the day's mean price (negative when
-    the plan ends the day with less)."""
-    heat = sum(normal.hourly_heat_kwh)
-    cop = heat / normal.energy_kwh if normal.energy_kwh > 0 and heat > 0 else 1.0
-    mean_price = sum(p.price for p in prices) / len(prices)
-    return -(planned.end_stored_kwh - normal.end_stored_kwh) / cop * mean_price
 
 
 def summary(label: str, cells: Sequence[Cell]) -> str:

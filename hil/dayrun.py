@@ -297,6 +297,16 @@ def _delivered_wh(heater: SimulatedHeater) -> float:
     return 0.0 if reading is None else float(reading.totals.delivered_wh)
 
 
+def stored_value(prices: Sequence[HourPrice], normal: DayResult, planned: DayResult) -> float:
+    """What the heat the planned day leaves in the tank beyond normal mode's would cost normal
+    mode to make: at the normal day's effective COP and the day's mean price (negative when
+    the plan ends the day with less)."""
+    heat = sum(normal.hourly_heat_kwh)
+    cop = heat / normal.energy_kwh if normal.energy_kwh > 0 and heat > 0 else 1.0
+    mean_price = sum(p.price for p in prices) / len(prices)
+    return -(planned.end_stored_kwh - normal.end_stored_kwh) / cop * mean_price
+
+
 def lp_optimum(prices: Sequence[HourPrice], normal: DayResult, capacity_kwh: float) -> float:
     """The least cost of supplying ``normal``'s hourly heat on ``prices`` (see module doc)."""
     from ven_edge.plan.problem import Problem, Source
