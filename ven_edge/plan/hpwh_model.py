@@ -92,8 +92,8 @@ class HpwhModel:
         (they say ``interpolate_cop``): the COP at each grid point, not the capacity, is what is
         interpolated. The A. O. Smith maps have water points at 0 °C and 71 °C only; between
         them interpolating capacity and input power apart gives a COP a quarter below the
-        product's (docs/hpwh-simulation.md). The planner holds the edge value outside the map
-        (module docstring)."""
+        product's (docs/planner.md, "A planner that knows the tank"). The planner holds the
+        edge value outside the map (module docstring)."""
         input_kw, cop = interpolate(
             self.air_c, self.water_c, (self.input_kw_grid, self._cop_grid), air_c, water_c,
             OutOfMap.CLAMP,

@@ -11,9 +11,9 @@ cheapest of these as the thermostat plays them is kept, until no shed recovery c
 cheaper step.
 
 Only recoveries in the horizon's dear steps are moved (``dear_share``): the stored-heat
-thermostat places a shed's recovery within an hour or two of where the stratified tank does,
-and moving a recovery between two middling prices costs more in the extra heat it buys than the
-price difference returns (docs/planner.md, "Sheds cut short in the dear quarter, measured").
+thermostat places a shed's recovery only roughly where the stratified tank does, and moving
+recoveries at every price cost more on the simulated heater than it returned (docs/planner.md,
+"Sheds cut short in the dear quarter, measured").
 """
 
 from __future__ import annotations

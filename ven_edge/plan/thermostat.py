@@ -40,9 +40,9 @@ LOAD_UP_DEADBAND_C: Final = 1.0
 SENSOR_SHARE: Final = 0.5
 #: The earliest of those shares: the heater that starts soonest after a draw.
 EARLIEST_SENSOR_SHARE: Final = 0.39
-#: A heater starting a little later than the latest measured under Shed (0.57): where even it
-#: recovers in a shed, the stratified tank surely does (docs/planner.md, "Sheds cut short in
-#: the dear quarter, measured").
+#: A heater starting a little later than the latest measured under Shed (0.57): a shed is cut
+#: short only where even it would recover in the shed (docs/planner.md, "Sheds cut short in
+#: the dear quarter, measured", where 0.57 and 0.65 are measured beside it).
 LATE_SENSOR_SHARE: Final = 0.6
 #: How far below the set point the mean tank temperature is when the heat pump stops (°C): the
 #: top reaches the set point, the bottom stays cooler (measured as above: 3.9 °C on all four).
