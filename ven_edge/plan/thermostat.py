@@ -92,7 +92,7 @@ class Thermostat:
         ``full_kwh`` (load ups as Normal)."""
         return cls(full_kwh, 0.0, 0.0, 0.0, 0.0)
 
-    def early(self, share: float = EARLIEST_SENSOR_SHARE) -> Thermostat:
+    def starting_at(self, share: float) -> Thermostat:
         """The same thermostat with its heat pump starting once the mean tank has fallen by
         ``share`` (not :data:`SENSOR_SHARE`) of the differential, in Normal and under Shed."""
         k = share / SENSOR_SHARE
@@ -100,9 +100,13 @@ class Thermostat:
             self, normal_band_kwh=k * self.normal_band_kwh, shed_band_kwh=k * self.shed_band_kwh
         )
 
+    def early(self) -> Thermostat:
+        """The heater that starts soonest: at :data:`EARLIEST_SENSOR_SHARE`."""
+        return self.starting_at(EARLIEST_SENSOR_SHARE)
+
     def late(self) -> Thermostat:
-        """The same thermostat starting at :data:`LATE_SENSOR_SHARE` of the differential."""
-        return self.early(LATE_SENSOR_SHARE)
+        """A heater that starts late: at :data:`LATE_SENSOR_SHARE`."""
+        return self.starting_at(LATE_SENSOR_SHARE)
 
     def start_below(self, kind: CommandKind) -> float:
         """Stored heat below which the heat pump starts under ``kind``."""
