@@ -171,7 +171,7 @@ class ExactPlanner:
             return None
         device = inputs.device
         alu = self._advanced_load_up(device)
-        config = self.config_for(device)
+        config = self._config(alu)
         state = DeviceState(
             stored_wh=device.stored_energy_wh,
             capacity_wh=device.energy_capacity_wh,
@@ -287,9 +287,10 @@ class ExactPlanner:
     def config_for(self, device: DeviceSnapshot) -> PlannerConfig:
         """The configuration to plan ``device`` with: storage above the set point only when
         the heater takes Advanced Load Up (docs/planner.md, "Storing above the set point")."""
-        if self._advanced_load_up(device):
-            return self.config
-        return replace(self.config, advanced_load_up_c=None)
+        return self._config(self._advanced_load_up(device))
+
+    def _config(self, advanced_load_up: bool) -> PlannerConfig:
+        return self.config if advanced_load_up else replace(self.config, advanced_load_up_c=None)
 
     def _advanced_load_up(self, device: DeviceSnapshot) -> bool:
         """Plan storage above the set point (docs/planner.md, "Storing above the set point")?"""
