@@ -131,7 +131,7 @@ def planner_for(config: Config, draw: PlannerConfigDraw | None = None) -> FleetA
 
     plan_cfg = config.plan
     heater = config.heater
-    model = None if config.heater.model is None else HpwhModel.load(config.heater.model)
+    model = None if heater.model is None else HpwhModel.load(heater.model)
     capacity = plan_cfg.tank_capacity_kwh
     reserve = RuleSettings().reserve_fraction if not capacity else plan_cfg.reserve_kwh / capacity
     exact = ExactPlanner(
