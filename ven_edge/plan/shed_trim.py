@@ -49,13 +49,14 @@ def trim_sheds(
     best_run = run(problem, thermostat, best, cop_at)
     best_worth = worth(best_run)
     settled = -1  # shed recoveries up to this step are as cheap as they get
-    dear = dear_price(problem.price, dear_share)
+    price = problem.price
+    dear = dear_price(price, dear_share)
     for _ in range(MAX_ROUNDS):
         trigger = next(
             (
                 t
                 for t in best_run.starts
-                if t > settled and best[t] is CommandKind.SHED and problem.price[t] >= dear
+                if t > settled and best[t] is CommandKind.SHED and price[t] >= dear
             ),
             None,
         )
@@ -64,7 +65,6 @@ def trim_sheds(
         first = trigger
         while first > 0 and best[first - 1] is CommandKind.SHED:
             first -= 1
-        price = problem.price
         # The shed's own steps, and the steps before it back to the last settled recovery (a
         # load up there stores what the shed draws).
         cheaper = sorted(
