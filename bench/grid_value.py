@@ -23,7 +23,9 @@ planner's flat default. Figures:
   saves < 0.5 % are left out);
 * energy in the top price quarter, planned against normal (summed over the HOEP days);
 * the lowest outlet temperature at the valve against normal mode's on the same day;
-* heat delivered to the household against normal mode's;
+* heat delivered to the household against normal mode's, and the fair saving with the heat
+  delivered short of normal mode's charged at what normal mode pays per kWh delivered that day
+  (negative when the plan delivers more): how much of the saving is cooler water;
 * CTA-2045 commands per day (heartbeats apart), and the wall time per re-plan (hourly steps on
   the grid, and 15-minute steps on the eTOU-Dyn days);
 * on a subset of days (`--optimum-days`, spread over the HOEP days), the share of the tank
@@ -104,6 +106,8 @@ class Cell:
     commands_per_day: float
     replan_ms: tuple[float, ...]
     tank_fair_saving: float | None = None  # the tank optimum's, on the days it is searched
+    #: The fair saving with the hot water delivered short of normal mode's charged (module doc).
+    hot_water_saving: float | None = None
 
 
 def priced_days(hoep_days: int) -> list[tuple[str, bool, list[HourPrice]]]:
@@ -150,6 +154,8 @@ def run_cell(job: tuple[str, str, str, bool, list[HourPrice]]) -> Cell:
     usable_kwh = product.volume_l * WATER_RHO_CP_J_PER_L_K * (51.7 - MIN_USEFUL_C) / 3.6e6
     lp = lp_optimum(prices, normal, usable_kwh)
     fair_cost = planned.cost + stored_value(prices, normal, planned)
+    short = normal.delivered_kwh - planned.delivered_kwh
+    per_kwh = normal.cost / normal.delivered_kwh if normal.delivered_kwh > 0 else 0.0
     optimum = (
         tank_optimum(prices, normal, model=model, draws=draws) if name in OPTIMUM_DAYS else None
     )
@@ -170,6 +176,7 @@ def run_cell(job: tuple[str, str, str, bool, list[HourPrice]]) -> Cell:
         commands_per_day=len(planned.commands) * 24 / len(prices),
         replan_ms=tuple(replans),
         tank_fair_saving=None if optimum is None else 1 - optimum.fair_cost / normal.cost,
+        hot_water_saving=1 - (fair_cost + short * per_kwh) / normal.cost,
     )
 
 
@@ -192,6 +199,19 @@ def spread(items: Sequence[str], count: int) -> list[str]:
     if count >= len(items):
         return list(items)
     return [items[(2 * k + 1) * len(items) // (2 * count)] for k in range(max(0, count))]
+
+
+def hot_water_summary(cells: Sequence[Cell]) -> str:
+    """The fair saving with the hot water delivered short of normal mode's charged."""
+    charged = [c.hot_water_saving for c in cells if c.hot_water_saving is not None]
+    if not charged:
+        return "hot water charged: no cell"
+    fair = statistics.median(c.fair_saving for c in cells)
+    return (
+        f"fair saving with the hot water delivered short of normal mode's charged: median "
+        f"{100 * statistics.median(charged):.1f} % (fair {100 * fair:.1f} %), worst "
+        f"{100 * min(charged):.1f} %"
+    )
 
 
 def optimum_summary(cells: Sequence[Cell]) -> str:
@@ -311,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             group = [c for c in cells if c.model == model and c.draws == draws]
             print(summary(f"{model} {draws}", group))
     print(summary("all", cells))
+    print(hot_water_summary(cells))
     print(optimum_summary(cells))
     replans = [ms for c in cells for ms in c.replan_ms]
     print(
