@@ -23,7 +23,7 @@ from ven_edge.plan.hpwh_model import HpwhModel
 from ven_edge.plan.thermostat import DEFAULT_DIFFERENTIAL_C, SHED_EXTRA_C
 
 STEP_S = 60.0
-#: A standing shed is renewed before it ends (Basic DR durations are at most 4 h 12 min).
+#: A standing shed: four hours, renewed every three so that it never lapses.
 SHED_S = 4 * 3600
 SHED_RENEW_S = 3 * 3600
 

@@ -40,10 +40,10 @@ LOAD_UP_DEADBAND_C: Final = 1.0
 SENSOR_SHARE: Final = 0.5
 #: The earliest of those shares: the heater that starts soonest after a draw.
 EARLIEST_SENSOR_SHARE: Final = 0.39
-#: A heater starting late: beyond every household's median under Shed (at most 0.60) and about
-#: the latest start measured (0.61). A shed is cut short only where even it would recover in
-#: the shed (docs/planner.md, "Sheds cut short in the dear quarter, measured", where 0.57 and
-#: 0.65 are measured beside it).
+#: A heater starting late: at or beyond every household's median under Shed (the highest,
+#: 0.60) and about the latest start measured (0.61). A shed is cut short only where even it
+#: would recover in the shed (docs/planner.md, "Sheds cut short in the dear quarter,
+#: measured", where 0.57 and 0.65 are measured beside it).
 LATE_SENSOR_SHARE: Final = 0.6
 #: How far below the set point the mean tank temperature is when the heat pump stops (°C): the
 #: top reaches the set point, the bottom stays cooler (measured as above: 3.9 °C on all four).
