@@ -62,7 +62,7 @@ from hil.dayrun import (  # noqa: E402
     simulate_day,
     stored_value,
 )
-from hil.draws import load_draw_profile  # noqa: E402
+from hil.draws import HOUSEHOLD_PATTERNS, load_draw_profile  # noqa: E402
 from hil.hpwh_model import MODEL_NAMES, MODELS_DIR, WATER_RHO_CP_J_PER_L_K, load_model  # noqa: E402
 from hil.learned_week import learn_week, planning_with  # noqa: E402
 from hil.tank import DEFAULT_VALVE_C, MIN_USEFUL_C, Conditions  # noqa: E402
@@ -72,7 +72,6 @@ from ven_edge.control import ControlPlan, PlanInputs, Planner  # noqa: E402
 from ven_edge.run import planner_for  # noqa: E402
 
 PRICES = REPO / "sample_data" / "prices"
-DRAWS = ("doe-low", "doe-medium", "doe-high")
 MODEL_15 = MODELS_DIR / "Rheem2020Prem50.json"
 DOE_INLET_C = Conditions().inlet_c
 #: Plan with the draw pattern's own hourly heat (the profile a household repeating it is learned
@@ -304,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [
         (model, draws, name, hoep, prices)
         for model in MODEL_NAMES
-        for draws in DRAWS
+        for draws in HOUSEHOLD_PATTERNS
         for name, hoep, prices in days
     ]
     started = time.monotonic()
@@ -312,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         cells = list(pool.map(run_cell, jobs, chunksize=4))
     took = time.monotonic() - started
     n_hoep = sum(1 for d in days if d[1])
-    print(f"== {len(MODEL_NAMES)} models × {len(DRAWS)} DOE patterns × {len(days)} days "
+    patterns = len(HOUSEHOLD_PATTERNS)
+    print(f"== {len(MODEL_NAMES)} models × {patterns} DOE patterns × {len(days)} days "
           f"({n_hoep} HOEP 2016 + 0.10 $/kWh, {len(days) - n_hoep} eTOU-Dyn); "
           "planner: default `state` strategy, hourly plan; valve 49 °C; draws known to the "
           f"planner: {draws_known()}")  # fmt: skip
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'p10':>6s} {'peak%':>6s} "
           f"{'Δout':>6s} {'out°C':>6s} {'deliv%':>6s} {'cmd':>5s} {'max':>5s}")  # fmt: skip
     for model in MODEL_NAMES:
-        for draws in DRAWS:
+        for draws in HOUSEHOLD_PATTERNS:
             group = [c for c in cells if c.model == model and c.draws == draws]
             print(summary(f"{model} {draws}", group))
     print(summary("all", cells))

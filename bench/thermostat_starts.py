@@ -15,10 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from hil.draws import HOUSEHOLD_PATTERNS
 from hil.hpwh_model import MODEL_NAMES
 from hil.thermostat_starts import measure
-
-DRAWS = ("doe-low", "doe-medium", "doe-high")
 
 
 def _shares(values: tuple[float, ...]) -> str:
@@ -30,7 +29,7 @@ def _shares(values: tuple[float, ...]) -> str:
 def main() -> None:
     print(f"{'model':16s} {'draws':11s} {'Normal':24s} Shed")
     for model in MODEL_NAMES:
-        for draws in DRAWS:
+        for draws in HOUSEHOLD_PATTERNS:
             normal = measure(model, draws, shed=False)
             shed = measure(model, draws, shed=True)
             print(f"{model:16s} {draws:11s} {_shares(normal.shares):24s} {_shares(shed.shares)}")

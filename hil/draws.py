@@ -29,6 +29,8 @@ DOE_BINS = {
 HOURLY_DEFAULT_DAILY_L = 55 * LITRES_PER_GALLON
 HOURLY_FLOW_L_PER_MIN = 1.7 * LITRES_PER_GALLON
 PROFILE_NAMES: tuple[str, ...] = (*DOE_BINS, "hourly-fractions", "none")
+#: The DOE bins the benches and the fleet sample give their households.
+HOUSEHOLD_PATTERNS: tuple[str, ...] = ("doe-low", "doe-medium", "doe-high")
 
 
 class DrawProfileError(ValueError):

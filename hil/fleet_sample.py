@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from hil.dayrun import load_hoep_days
-from hil.draws import DAY_S, DrawProfile, doe_profile
+from hil.draws import DAY_S, HOUSEHOLD_PATTERNS, DrawProfile, doe_profile
 from hil.hpwh_model import load_model
 from hil.tank import Conditions, StratifiedTank
 from ven_edge.plan.builder import MIN_USEFUL_C
@@ -32,7 +32,6 @@ from vtn_lite.fleet.model import FleetHeater, FleetProblem, HeaterSchedule
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 MODEL_NAMES = ("AOSmithHPTU50", "AOSmithHPTU80", "Rheem2020Prem50", "Rheem2020Prem80")
-DRAW_NAMES = ("doe-low", "doe-medium", "doe-high")
 MAINS_C = 14.4
 VALVE_C = 49.0
 WATER_C = 50.0
@@ -126,7 +125,7 @@ def sample_households(
     out: list[tuple[Household, FleetHeater]] = []
     while len(out) < count:
         model = rng.choice(MODEL_NAMES)
-        draws = rng.choice(DRAW_NAMES)
+        draws = rng.choice(HOUSEHOLD_PATTERNS)
         if draws == "doe-high" and not model.endswith("80"):
             # A 50-gallon tank cannot carry the high-use pattern's morning (4 kWh of heat in a
             # quarter hour) even at 60 °C: such a household has the 80-gallon tank.
