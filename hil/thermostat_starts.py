@@ -20,7 +20,7 @@ from ven_edge.cta2045 import messages
 from ven_edge.cta2045.codec import to_data_frame
 from ven_edge.cta2045.command_kind import CommandKind
 from ven_edge.plan.hpwh_model import HpwhModel
-from ven_edge.plan.thermostat import DEFAULT_DIFFERENTIAL_C, SHED_EXTRA_C
+from ven_edge.plan.thermostat import SENSOR_SHARE, Thermostat
 
 STEP_S = 60.0
 #: A standing shed: four hours, renewed every three so that it never lapses.
@@ -43,10 +43,10 @@ def measure(model: str, draws: str, *, shed: bool, days: float = 4.0) -> Starts:
     thermal = build_thermal_model(model, draws, mixing_valve_c=DEFAULT_VALVE_C)
     heater = SimulatedHeater(heater_config_for(thermal.tank.model), thermal, now=0.0)
     planning = HpwhModel.load(MODELS_DIR / f"{model}.json")
-    # As the planner reads the model file (Thermostat.of).
-    differential = planning.hp_differential_c or DEFAULT_DIFFERENTIAL_C
-    band_wh = (differential + (SHED_EXTRA_C if shed else 0.0)) * planning.heat_capacity_kwh_per_k
-    band_wh *= 1000.0
+    # The dead band as the planner reads it from the model file, at a share of 1.
+    thermostat = Thermostat.of(0.0, planning.heat_capacity_kwh_per_k, planning.hp_differential_c)
+    band_kwh = thermostat.shed_band_kwh if shed else thermostat.normal_band_kwh
+    band_wh = 1000.0 * band_kwh / SENSOR_SHARE
     heating = heater.state.heating
     stopped_at = heater.state.stored_wh
     shares: list[float] = []
