@@ -18,9 +18,13 @@ from ven_edge.run import planner_for
 #:   day cost 24 % more when the recovery fell in the evening peak.
 #: * 14 June, A. O. Smith 80 gal, DOE low: a shed from the night to the next night let the
 #:   recovery fall in the afternoon peak, 18 % dearer than normal mode.
+#: * 26 June, A. O. Smith 80 gal, DOE medium: the shed was released for an hour of heat just
+#:   before the evening's dearest hour, and the recovery, once started, ran on through it (7 %
+#:   dearer than normal mode).
 DAYS = [
     ("Rheem2020Prem80", "doe-medium", 214, "08-02", 0.05),
     ("AOSmithHPTU80", "doe-low", 165, "06-14", 0.005),
+    ("AOSmithHPTU80", "doe-medium", 177, "06-26", 0.005),
 ]
 
 

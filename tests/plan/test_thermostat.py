@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -139,6 +140,64 @@ def test_only_recoveries_in_the_dear_quarter_are_moved() -> None:
         assert every != kinds  # with every step open to it, the recovery moves
         dear_only, _ = trim_sheds(p, THERMO, kinds, worth, dear_share=DEAR_SHARE)
         assert (dear_only != kinds) is moved
+
+
+def _valued(p: Problem) -> Callable[[Run], float]:
+    normal_end = run(p, THERMO, [N] * p.n).end
+
+    def worth(r: Run) -> float:
+        return r.cost + end_value(p, normal_end - r.end)
+
+    return worth
+
+
+def _dear_heat(r: Run, price: list[float], dear: float) -> float:
+    return sum(h for h, pr in zip(r.heat, price, strict=True) if pr >= dear)
+
+
+def test_a_recovery_a_shed_releases_into_dear_steps_waits_until_after_them() -> None:
+    stop = THERMO.full_kwh
+    # The draws take the tank below Normal's start but not Shed's; the scheduler wants one
+    # step of heat at 0.12 before two dear steps, but the heat pump, once started, runs on into
+    # them.
+    price = [0.10, 0.10, 0.12, 0.30, 0.30, 0.10, 0.10]
+    load = [1.0, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0]
+    p = problem(price, load, stop)
+    assert THERMO.start_below(S) < stop - sum(load) < THERMO.start_below(N)
+    kinds = [S, S, N, S, S, N, N]
+    before = run(p, THERMO, kinds)
+    assert before.starts == (2,)
+    assert _dear_heat(before, price, 0.30) > 0
+    worth = _valued(p)
+    after_kinds, after = trim_sheds(p, THERMO, kinds, worth, dear_share=DEAR_SHARE)
+    assert worth(after) < worth(before)
+    assert _dear_heat(after, price, 0.30) == 0.0
+    # Kept on through the dear steps, the shed moves the whole recovery to the cheap end.
+    assert after_kinds == [S, S, S, S, S, N, N]
+
+
+def test_a_recovery_released_at_the_horizon_s_start_is_moved_too() -> None:
+    price = [0.12, 0.30, 0.30, 0.10, 0.10]
+    soc = THERMO.start_below(N) - 0.1  # below Normal's start, above Shed's
+    p = problem(price, [0.0] * 5, soc)
+    kinds = [N, S, S, N, N]
+    before = run(p, THERMO, kinds)
+    assert before.starts == (0,)
+    assert _dear_heat(before, price, 0.30) > 0
+    after_kinds, after = trim_sheds(p, THERMO, kinds, _valued(p), dear_share=DEAR_SHARE)
+    assert after_kinds == [S, S, S, N, N]
+    assert _dear_heat(after, price, 0.30) == 0.0
+
+
+def test_a_released_recovery_done_before_the_dear_steps_is_left_alone() -> None:
+    price = [0.10, 0.12, 0.12, 0.30, 0.30, 0.10]
+    soc = THERMO.start_below(N) - 0.1
+    p = problem(price, [0.0] * 6, soc)
+    kinds = [S, N, N, S, S, N]
+    before = run(p, THERMO, kinds)
+    assert before.starts == (1,)
+    assert _dear_heat(before, price, 0.30) == 0.0
+    assert trim_sheds(p, THERMO, kinds, _valued(p), dear_share=DEAR_SHARE)[0] == kinds
 
 
 def test_the_dear_price_is_the_lowest_of_the_dearest_share() -> None:
