@@ -45,10 +45,11 @@ SHED, NORMAL = CommandKind.SHED, CommandKind.NORMAL
 
 @dataclass(frozen=True, slots=True)
 class _Recovery:
-    """A recovery to move: ``last_shed`` is the last shed step before it starts (-1: none in
-    the horizon), ``price`` the dearest price it pays, ``through`` the last dear step a released
-    recovery runs into (None: it starts in the shed), ``settles`` how far recoveries count as
-    settled when no try moves it."""
+    """A recovery to move. ``last_shed`` is the last step of the shed the tries end sooner: the
+    step the recovery starts in under the shed, or the one before the step that released it (-1
+    when that is the horizon's first step). ``price`` is the dearest price it pays,
+    ``through`` the last dear step a released recovery runs into (None: it starts in the
+    shed), ``settles`` how far recoveries count as settled when no try moves it."""
 
     last_shed: int
     price: float
@@ -142,7 +143,7 @@ def _tries(
         key=price.__getitem__,
     )[:TRIED_ENDS]
     if not cheaper and not tries:
-        return tries
+        return []
     for s in cheaper:
         if s >= first:
             tries.append([*kinds[:s], *[NORMAL] * (last + 1 - s), *kinds[last + 1 :]])
