@@ -117,6 +117,13 @@ def _drop_unpaid_load_ups(
     return out
 
 
+def with_kind(
+    kinds: Sequence[CommandKind], first: int, last: int, kind: CommandKind
+) -> list[CommandKind]:
+    """``kinds`` with the steps ``first`` to ``last`` (both included) set to ``kind``."""
+    return [*kinds[:first], *[kind] * (last + 1 - first), *kinds[last + 1 :]]
+
+
 def load_up_runs(kinds: Sequence[CommandKind]) -> list[tuple[int, int]]:
     """The ``(first, last)`` steps of each run of load-up steps (either kind)."""
     runs = []

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from ven_edge.cta2045.command_kind import CommandKind
-from ven_edge.plan.commands import load_up_runs
+from ven_edge.plan.commands import load_up_runs, with_kind
 from ven_edge.plan.problem import Problem
 from ven_edge.plan.thermostat import Run, Thermostat, run
 
@@ -40,7 +40,7 @@ def prune_load_ups(
     while True:
         pick: tuple[float, list[CommandKind]] | None = None
         for first, last in load_up_runs(best):
-            without = [*best[:first], *[CommandKind.NORMAL] * (last + 1 - first), *best[last + 1 :]]
+            without = with_kind(best, first, last, CommandKind.NORMAL)
             value = worth(run(problem, thermostat, without, cop_at))
             if value < best_worth - _EPS and (pick is None or value < pick[0]):
                 pick = (value, without)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ven_edge.cta2045.command_kind import CommandKind
+from ven_edge.plan.commands import with_kind
 from ven_edge.plan.problem import Problem
 from ven_edge.plan.thermostat import Run, Thermostat, run
 
@@ -129,8 +130,7 @@ def _tries(
     last = recovery.last_shed
     if recovery.through is not None:
         # The shed kept on through the dear steps the released recovery would run into.
-        through = recovery.through
-        tries.append([*kinds[: last + 1], *[SHED] * (through - last), *kinds[through + 1 :]])
+        tries.append(with_kind(kinds, last + 1, recovery.through, SHED))
     if last < 0:
         return tries
     first = last
@@ -146,9 +146,9 @@ def _tries(
         return []
     for s in cheaper:
         if s >= first:
-            tries.append([*kinds[:s], *[NORMAL] * (last + 1 - s), *kinds[last + 1 :]])
-        tries.append([*kinds[:s], CommandKind.LOAD_UP, *kinds[s + 1 :]])
-    tries.append([*kinds[:first], *[NORMAL] * (last + 1 - first), *kinds[last + 1 :]])
+            tries.append(with_kind(kinds, s, last, NORMAL))
+        tries.append(with_kind(kinds, s, s, CommandKind.LOAD_UP))
+    tries.append(with_kind(kinds, first, last, NORMAL))
     return tries
 
 
